@@ -1,0 +1,127 @@
+# Link Loom — build, test, install.
+#
+#   make                 libloom and every program, warnings are errors
+#   make check           every test (unit + bats), ends with "N passed, N failed"
+#   make check-asan      unit and CLI tests built with ASan + UBSan
+#   make check-valgrind  unit tests under valgrind (leaks are errors)
+#   make bench           benchmarks, figures printed beside their targets
+#   make deps            install the Debian packages the build and tests need
+#   make install PREFIX=/usr/local DESTDIR=
+#   make lint            mandoc -Tlint on every man page, clang-format check
+#
+# CC=clang works as well as the default gcc.  BUILD= moves the build tree.
+
+CC	?= cc
+BUILD	?= build
+PREFIX	?= /usr/local
+DESTDIR	?=
+BINDIR	 = $(PREFIX)/bin
+SBINDIR	 = $(PREFIX)/sbin
+MANDIR	 = $(PREFIX)/share/man
+DATADIR	 = $(PREFIX)/share/loom
+UNITDIR	 = $(PREFIX)/lib/systemd/system
+
+VERSION	:= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+PKGS	 = yaml-0.1 libcurl libpq inih libmicrohttpd libsystemd
+
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	   -Wstrict-prototypes -Wmissing-prototypes -D_GNU_SOURCE \
+	   -DLOOM_VERSION='"$(VERSION)"' -DLOOM_DATADIR='"$(DATADIR)"' \
+	   -Ilib $(SANFLAGS) \
+	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS	+= $(SANFLAGS)
+LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lonig -lm
+
+LIB_SRC	 = $(wildcard lib/*.c)
+LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIBLOOM	 = $(BUILD)/libloom.a
+
+PROGS	 = $(notdir $(wildcard cmd/*))
+PROG_BIN = $(PROGS:%=$(BUILD)/bin/%)
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+MAN_PAGES = $(wildcard man/*.[1-8])
+
+.PHONY: all check check-unit check-bats check-asan check-valgrind bench \
+	deps install uninstall lint clean tests
+
+all: $(PROG_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBLOOM): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+define PROG_RULE
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/$(1)/*.c)) $(LIBLOOM)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBLOOM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(UNIT_BIN) $(PROG_BIN)
+
+check: tests
+	@BUILD=$(BUILD) tests/run-tests.sh
+
+check-unit: tests
+	@BUILD=$(BUILD) tests/run-tests.sh unit
+
+check-bats: tests
+	@BUILD=$(BUILD) tests/run-tests.sh bats
+
+check-asan:
+	$(MAKE) BUILD=build-asan CC=clang \
+	    SANFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    BUILD=build-asan tests/run-tests.sh unit cli
+
+check-valgrind: tests
+	@BUILD=$(BUILD) VALGRIND=1 tests/run-tests.sh unit
+
+bench: all
+	contrib/bench/run $(BUILD)
+
+deps:
+	@contrib/deps.sh
+
+lint:
+	mandoc -Tlint -W warning $(MAN_PAGES)
+	clang-format --dry-run -Werror lib/*.[ch] cmd/*/*.c tests/unit/*.[ch]
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/schema \
+	    $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR)
+	install -m 755 $(PROG_BIN) $(DESTDIR)$(BINDIR)
+	for m in $(MAN_PAGES); do \
+	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	install -m 644 schema/* $(DESTDIR)$(DATADIR)/schema
+	install -m 644 contrib/examples/*.yaml $(DESTDIR)$(DATADIR)/examples
+	[ -z "$$(ls systemd 2>/dev/null)" ] || \
+	    install -m 644 systemd/* $(DESTDIR)$(UNITDIR)
+
+uninstall:
+	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done
+	for m in $(MAN_PAGES); do \
+	    s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d) \
+	$(patsubst %.c,$(BUILD)/%.d,$(wildcard cmd/*/*.c))

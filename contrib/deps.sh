@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages Link Loom needs to build, test and run
+# `loom up`.  Does nothing when they are all present.
+set -e
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+libcurl4-openssl-dev libyaml-dev libpq-dev libjq-dev libonig-dev
+libinih-dev libmicrohttpd-dev libsystemd-dev
+bats bats-assert bats-support bats-file mandoc valgrind
+postgresql jq curl openjdk-17-jdk-headless"
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+	    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null

@@ -1,0 +1,38 @@
+/*
+ * cron: cron expressions and their next fire time in a time zone.  Pure
+ * code (time zone rules are read through the C library).
+ *
+ * Syntax: 5 fields "MIN HOUR DOM MON DOW", or 6 with a leading seconds field;
+ * each field takes "*", numbers, ranges "a-b", steps "*\/n" and "a-b/n",
+ * lists "a,b,c"; MON takes JAN..DEC and DOW SUN..SAT (0 and 7 are Sunday),
+ * case-insensitive.  Aliases: @yearly (@annually), @monthly, @weekly,
+ * @daily (@midnight), @hourly.  As in Vixie cron, when both DOM and DOW are
+ * restricted a day matches if either matches.
+ *
+ * Daylight saving: a wall-clock time that does not exist (spring forward)
+ * fires at the first instant after the gap; a time that occurs twice (fall
+ * back) fires once, at its first occurrence.
+ */
+#ifndef LOOM_CRON_H
+#define LOOM_CRON_H
+
+#include <stdint.h>
+
+struct cron;
+
+/* Returns NULL with *err a malloc'd message naming the bad field. */
+struct cron *cron_parse(const char *expr, char **err);
+void cron_free(struct cron *c);
+
+/*
+ * The first fire strictly after `after` (Unix seconds) in IANA zone tz
+ * (NULL means UTC).  Returns 0 and sets *next, or -1 when the zone is
+ * unknown (errno ENOENT) or nothing fires in the next 8 years (ERANGE).
+ */
+int cron_next(const struct cron *c, const char *tz, int64_t after,
+    int64_t *next);
+
+/* Whether tz names a zone this machine knows ("UTC" always does). */
+int tz_valid(const char *tz);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * engine: the pure core that decides what happens next in a run.
+ *
+ * Given a workflow, the run's current state (every task's state) and one
+ * event, engine_step() moves the state forward through the state machines
+ * of state.h and returns the actions a driver must carry out: dispatch a
+ * task (with its rendered input), hold one for retry until a time, dead-
+ * letter one, cancel a running one, finish the run.  It performs no I/O and
+ * reads no clock: time and randomness come in the event.  Both drivers —
+ * loom-engine (PostgreSQL) and `loom run` (in memory) — call it, so they
+ * cannot disagree.
+ *
+ * Rules (documented for users in loom-workflow(5)):
+ *   - A task becomes READY when every dependency is SUCCESS, or SKIPPED
+ *     because its own `when:` was false.  Its `when:` is evaluated then; false
+ *     makes it SKIPPED (reason "condition").
+ *   - A failed attempt is retried per the task's retry policy (FAILED ->
+ *     RETRY until not_before, then READY with attempt+1); otherwise DEAD.
+ *   - A DEAD, CANCELLED or upstream-skipped dependency makes a task SKIPPED
+ *     (reason "upstream"); independent branches keep running.
+ *   - The run ends when every task is terminal: SUCCESS if no task is DEAD,
+ *     CANCELLED or upstream-skipped, else FAILED.  Cancel and run timeout
+ *     end it CANCELLED / FAILED at once, cancelling what is left.
+ *
+ * Cost: engine_step touches only the tasks the event affects (a task's
+ * children), so a 10,000-task fan-out costs O(1) per completion.
+ */
+#ifndef LOOM_ENGINE_H
+#define LOOM_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jv.h>
+
+#include "jqx.h"
+#include "retry.h"
+#include "state.h"
+#include "workflow.h"
+
+enum skip_reason {
+	SKIP_NONE = 0,
+	SKIP_CONDITION, /* its own when: was false */
+	SKIP_UPSTREAM,	/* a dependency did not succeed */
+};
+
+const char *skip_reason_name(enum skip_reason r); /* "", "condition", "upstream" */
+
+struct task_rt {
+	enum task_state state;
+	int attempt;	       /* current/last attempt, 1-based; 0 = never dispatched */
+	int64_t not_before_ms; /* while RETRY: when the next attempt may start */
+	enum skip_reason skip;
+	enum errclass error;   /* class of the last failure */
+	jv output;	       /* output of the successful attempt; jv_null otherwise */
+};
+
+struct run_rt {
+	enum run_state state;
+	jv params;		/* defaults merged with the run's input */
+	struct task_rt *tasks;	/* wf->ntasks entries, same order */
+	size_t ntasks;
+	size_t nterminal;	/* tasks in a terminal state */
+	size_t nbad;		/* DEAD, CANCELLED or upstream-skipped */
+	int64_t started_ms;
+	int64_t deadline_ms;	/* run timeout instant; 0 = none */
+};
+
+/*
+ * Sets up a run: every task PENDING, params = workflow defaults overlaid
+ * with input (an object, consumed; unknown params are an error).  Returns 0,
+ * or -1 with *err a malloc'd message.
+ */
+int run_rt_init(struct run_rt *rt, const struct workflow *wf, jv input,
+    char **err);
+void run_rt_free(struct run_rt *rt);
+/* Recomputes nterminal/nbad after a driver loaded task states directly. */
+void run_rt_recount(struct run_rt *rt);
+
+enum engine_event_type {
+	EV_RUN_START,	   /* the run begins (PENDING -> RUNNING) */
+	EV_TASK_STARTED,   /* an executor took the task: READY -> RUNNING */
+	EV_TASK_SUCCEEDED, /* task, output */
+	EV_TASK_FAILED,	   /* task, error, message */
+	EV_RETRY_DUE,	   /* task's not_before has passed */
+	EV_CANCEL,	   /* the user cancelled the run */
+	EV_RUN_TIMEOUT,	   /* the run's deadline passed */
+};
+
+struct engine_event {
+	enum engine_event_type type;
+	size_t task;		/* for task events */
+	enum errclass error;	/* for EV_TASK_FAILED */
+	const char *message;	/* for EV_TASK_FAILED; borrowed */
+	jv output;		/* for EV_TASK_SUCCEEDED; consumed (jv_null ok) */
+	int64_t now_ms;		/* the driver's clock */
+	double rand01;		/* a draw in [0,1) for retry jitter */
+};
+
+enum engine_action_type {
+	ACT_DISPATCH,	 /* task is READY: send attempt with input */
+	ACT_RETRY_AT,	 /* task waits in RETRY until at_ms */
+	ACT_DEAD_LETTER, /* task is DEAD: record it in the dead-letter queue */
+	ACT_SKIP,	 /* task was SKIPPED (skip says why) */
+	ACT_CANCEL_TASK, /* stop the task's running attempt */
+	ACT_FINISH_RUN,	 /* the run reached run_state */
+};
+
+struct engine_action {
+	enum engine_action_type type;
+	size_t task;
+	int attempt;		/* ACT_DISPATCH */
+	jv input;		/* ACT_DISPATCH: rendered input (owned by the result) */
+	int64_t at_ms;		/* ACT_RETRY_AT */
+	enum skip_reason skip;	/* ACT_SKIP */
+	enum errclass error;	/* ACT_DEAD_LETTER, ACT_FINISH_RUN on failure */
+	char *message;		/* ACT_DEAD_LETTER / ACT_FINISH_RUN; owned, may be NULL */
+	enum run_state run_state; /* ACT_FINISH_RUN */
+};
+
+#define ENGINE_RUN ((size_t)-1) /* transition.task for the run itself */
+
+struct engine_transition {
+	size_t task;		/* or ENGINE_RUN */
+	int from;		/* enum task_state or enum run_state */
+	int to;
+};
+
+struct engine_result {
+	struct engine_action *actions;
+	size_t nactions, actions_cap;
+	struct engine_transition *transitions;
+	size_t ntransitions, transitions_cap;
+};
+
+void engine_result_init(struct engine_result *res);
+/* Frees actions' inputs and messages; res stays usable (emptied). */
+void engine_result_clear(struct engine_result *res);
+
+/*
+ * Applies one event.  Appends to res (it is not cleared first).  Returns 0,
+ * or -1 with errno EINVAL when the event does not apply to the current state
+ * (an illegal transition, e.g. a late result for a cancelled task): nothing
+ * is changed then, and drivers log and drop the event.
+ * jq is the expression cache used for when:/input: (see jqx.h).
+ */
+int engine_step(const struct workflow *wf, struct run_rt *rt,
+    struct jqx *jq, struct engine_event *ev, struct engine_result *res);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * retry: error classes, retry policies and backoff.  Pure code, no I/O.
+ *
+ * Every failed attempt is classified into one error class (the seed's Java
+ * exception names, which users write in retryOn/dontRetryOn).  Whether to
+ * retry is decided by retry_should_retry(); when, by retry_next_delay().
+ */
+#ifndef LOOM_RETRY_H
+#define LOOM_RETRY_H
+
+#include <stdint.h>
+
+enum errclass {
+	ERR_NONE = 0,
+	ERR_TIMEOUT,	   /* TimeoutException */
+	ERR_CONNECTION,	   /* ConnectionException: refused, reset, DNS */
+	ERR_HTTP_SERVER,   /* HttpServerError: 5xx */
+	ERR_HTTP_CLIENT,   /* HttpClientError: other 4xx */
+	ERR_NOT_FOUND,	   /* ResourceNotFoundException: 404 */
+	ERR_VALIDATION,	   /* ValidationException: 400/422 or backend said so */
+	ERR_TASK_FAILED,   /* TaskFailedException: FAILED, non-zero exit, signal */
+	ERR__COUNT
+};
+
+#define ERRCLASS_BIT(c) (1u << (c))
+
+/* "TimeoutException" etc.; ERR_NONE gives "". */
+const char *errclass_name(enum errclass c);
+/*
+ * Parses a class name as written in the DSL.  Accepts the exact seed names
+ * and ignores a trailing parenthesised note ("HttpServerError (5xx)").
+ * Returns -1 when unknown.
+ */
+int errclass_parse(const char *s, enum errclass *out);
+/* Maps an HTTP status to a class (ERR_NONE for 1xx-3xx). */
+enum errclass errclass_from_http(int status);
+
+enum backoff {
+	BACKOFF_EXPONENTIAL = 0,
+	BACKOFF_LINEAR,
+	BACKOFF_FIXED,
+};
+
+const char *backoff_name(enum backoff b);
+int backoff_parse(const char *s, enum backoff *out);
+
+struct retry_policy {
+	int max_attempts;	  /* total attempts, >= 1 */
+	enum backoff strategy;
+	int64_t initial_delay_ms; /* delay before attempt 2 */
+	int64_t max_delay_ms;	  /* cap */
+	double multiplier;	  /* exponential growth factor */
+	double jitter;		  /* 0..1: delay varies by +-jitter*delay */
+	unsigned retry_on;	  /* ERRCLASS_BIT set */
+	unsigned dont_retry_on;	  /* wins over retry_on */
+};
+
+/*
+ * The defaults: 3 attempts, exponential from 1s doubling (1s, 2s, 4s, 8s,
+ * 16s as in the seed), capped at 5m, jitter 0.1, retryOn timeout,
+ * connection and 5xx, dontRetryOn validation, not-found and 4xx.
+ */
+void retry_policy_default(struct retry_policy *p);
+
+/*
+ * Whether a task that failed its attempt number `attempt` (1-based) with
+ * class c gets another attempt: not when c is in dont_retry_on, not when c
+ * is not in retry_on, not when attempt >= max_attempts.
+ */
+int retry_should_retry(const struct retry_policy *p, enum errclass c,
+    int attempt);
+
+/*
+ * Delay in ms before attempt `attempt + 1` after attempt `attempt` failed.
+ * rand01 in [0,1) is the caller's random draw (so this stays pure and
+ * testable); with jitter j the delay is scaled by (1 - j + 2*j*rand01) and
+ * then capped at max_delay_ms.
+ */
+int64_t retry_next_delay(const struct retry_policy *p, int attempt,
+    double rand01);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * workflow: the workflow model and its loader (YAML/JSON -> model).
+ *
+ * workflow_load_*() parse with libyaml (so every node keeps its line and
+ * column; JSON is accepted because it is YAML), check every field, resolve
+ * workflow-level defaults into each task, build the DAG, and return the
+ * model only when the whole file is valid: on any error they return NULL
+ * and every problem found is in the diags list.  A caller never sees a
+ * half-valid workflow.
+ *
+ * The model owns all its memory; workflow_free() releases it.  jv members
+ * are owned by the model (use jv_copy to keep one).
+ */
+#ifndef LOOM_WORKFLOW_H
+#define LOOM_WORKFLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jv.h>
+
+#include "diag.h"
+#include "retry.h"
+
+#define WORKFLOW_MAX_BYTES (16u * 1024 * 1024) /* files over this are refused */
+#define WORKFLOW_MAX_ALIASES 10000	       /* alias expansions per file */
+
+enum task_type {
+	TASK_HTTP = 0,
+	TASK_SHELL,
+	TASK_JAVA,
+};
+
+enum concurrency_policy {
+	CONC_QUEUE = 0,	   /* extra runs wait */
+	CONC_SKIP,	   /* extra runs are not started */
+	CONC_CANCEL_OLDEST /* the oldest running run is cancelled */
+};
+
+struct srcpos {
+	int line; /* 1-based, 0 unknown */
+	int col;
+};
+
+struct task {
+	char *id;
+	char *name;		/* defaults to id */
+	char *description;	/* may be NULL */
+	enum task_type type;
+	struct srcpos pos;	/* of the task's mapping */
+
+	char **depends_on;	/* task ids, as written */
+	size_t ndepends;
+	size_t *dep_index;	/* resolved indices into workflow.tasks */
+
+	int64_t timeout_ms;	/* per attempt; resolved (never 0) */
+	struct retry_policy retry; /* resolved with workflow defaults */
+	char *when;		/* jq condition or NULL */
+	jv input;		/* object (string values may be jq), or null */
+
+	/* http */
+	char *method;		/* upper case; default POST */
+	char *url;
+	jv headers;		/* object of string -> string, or null */
+	jv body;		/* custom body (sent instead of the envelope), or invalid when absent */
+
+	/* shell: exactly one of argv / command is set */
+	char **argv;		/* NULL-terminated, or NULL */
+	size_t argc;
+	char *command;		/* run with /bin/sh -c, or NULL */
+	jv env;			/* object of string -> string, or null */
+	char *workdir;		/* or NULL */
+
+	/* java */
+	char *class_name;
+	char *classpath;	/* joined with ':' */
+	char **args;		/* NULL-terminated, may be empty */
+	size_t nargs;
+	char **jvm_options;	/* NULL-terminated, may be empty */
+	size_t njvm_options;
+};
+
+struct workflow {
+	char *file;		/* name used in diagnostics */
+	char *id;
+	char *name;		/* defaults to id */
+	char *description;	/* or NULL */
+	char *schedule;		/* cron expression or NULL */
+	char *timezone;		/* IANA zone; default "UTC" */
+	int64_t timeout_ms;	/* whole run; 0 = none */
+	jv params;		/* object: name -> default value */
+	int concurrency_max;	/* 0 = unlimited */
+	enum concurrency_policy concurrency_policy;
+
+	struct retry_policy retry_defaults; /* after retryStrategy/defaults */
+	int64_t default_timeout_ms;	    /* task timeout when unset (default 5m) */
+
+	struct task *tasks;
+	size_t ntasks;
+	struct dag *dag;	/* built on load; owned */
+};
+
+struct workflow *workflow_load_file(const char *path, struct diags *d);
+/* name is used in diagnostics and as workflow.file. */
+struct workflow *workflow_load_buf(const char *name, const char *buf,
+    size_t len, struct diags *d);
+void workflow_free(struct workflow *wf);
+
+/* Index of the task with this id, or -1. */
+long workflow_task_index(const struct workflow *wf, const char *id);
+const char *task_type_name(enum task_type t);
+const char *concurrency_policy_name(enum concurrency_policy p);
+
+/*
+ * The canonical JSON form of the model, with every default filled in, for
+ * storage and for the API.  Loading it back gives an equal model.
+ */
+jv workflow_to_jv(const struct workflow *wf);
+
+#endif
