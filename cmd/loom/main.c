@@ -1,9 +1,100 @@
-/* loom: the Link Loom command line.  Placeholder until the CLI lands. */
+/*
+ * loom: the Link Loom command line.
+ *
+ * A dispatch table of subcommands; each lives in its own cmd_*.c file and
+ * returns an exit code from cli.h.  Offline commands (validate, graph, cron)
+ * need nothing but the files they are given.
+ */
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+static const struct command {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *summary;
+} commands[] = {
+	{ "validate", cmd_validate, "check workflow files and report every error" },
+	{ "graph", cmd_graph, "print a workflow's DAG as Graphviz DOT or Mermaid" },
+	{ "cron", cmd_cron, "show the next fire times of a cron expression" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: loom COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(fp, "  %-10s %s\n", commands[i].name,
+		    commands[i].summary);
+	fprintf(fp, "  %-10s %s\n", "version", "print the version");
+	fprintf(fp, "  %-10s %s\n", "help", "this list; 'loom COMMAND --help' "
+	    "for one command");
+	fprintf(fp, "\nSee loom(1).\n");
+}
 
 int
-main(void)
+cli_parse_output(const char *prog, const char *arg, enum output_format *out)
 {
-	printf("loom %s\n", LOOM_VERSION);
+	if (strcmp(arg, "json") == 0)
+		*out = OUT_JSON;
+	else if (strcmp(arg, "text") == 0 || strcmp(arg, "table") == 0)
+		*out = OUT_TEXT;
+	else {
+		cli_usage_error(prog, "unknown output format '%s' (expected "
+		    "text or json)", arg);
+		return -1;
+	}
 	return 0;
+}
+
+int
+cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "loom %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'loom %s --help'.\n", cmd);
+	return EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	log_init("loom", LOG_LVL_WARN);
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h")) {
+		if (argc > 2 && strcmp(argv[1], "help") == 0) {
+			for (size_t i = 0; i < NCOMMANDS; i++)
+				if (strcmp(commands[i].name, argv[2]) == 0) {
+					char *hargv[] = { argv[2], "--help", NULL };
+					return commands[i].fn(2, hargv);
+				}
+			fprintf(stderr, "loom: no command '%s'\n", argv[2]);
+			return EXIT_USAGE;
+		}
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("loom %s\n", LOOM_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, argv[1]) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "loom: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
 }
