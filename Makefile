@@ -34,7 +34,8 @@ LDFLAGS	+= $(SANFLAGS)
 LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lonig -lm
 
 LIB_SRC	 = $(wildcard lib/*.c)
-LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
+SCHEMA_SQL = $(sort $(wildcard schema/[0-9]*.sql))
 LIBLOOM	 = $(BUILD)/libloom.a
 
 PROGS	 = $(notdir $(wildcard cmd/*))
@@ -53,6 +54,13 @@ all: $(PROG_BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/gen/schema_sql.c: $(SCHEMA_SQL) contrib/embed-schema.sh
+	@mkdir -p $(dir $@)
+	contrib/embed-schema.sh $(SCHEMA_SQL) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
+	$(CC) $(CFLAGS) -Wno-missing-variable-declarations -c -o $@ $<
 
 $(LIBLOOM): $(LIB_OBJ)
 	@rm -f $@
@@ -109,7 +117,7 @@ install: all
 	install -m 755 $(PROG_BIN) $(DESTDIR)$(BINDIR)
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
-	install -m 644 schema/* $(DESTDIR)$(DATADIR)/schema
+	install -m 644 schema/*.sql schema/*.json $(DESTDIR)$(DATADIR)/schema
 	install -m 644 contrib/examples/*.yaml $(DESTDIR)$(DATADIR)/examples
 	[ -z "$$(ls systemd 2>/dev/null)" ] || \
 	    install -m 644 systemd/* $(DESTDIR)$(UNITDIR)

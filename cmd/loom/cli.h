@@ -36,8 +36,16 @@ int cli_parse_output(const char *prog, const char *arg,
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * The state directory of `loom up` and `loom db start`: arg, else
+ * $LOOM_STATE_DIR, else /var/lib/loom as root, else $XDG_STATE_HOME/loom
+ * (~/.local/state/loom).  Returns a malloc'd path.
+ */
+char *cli_state_dir(const char *arg);
+
 int cmd_validate(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_cron(int argc, char **argv);
+int cmd_db(int argc, char **argv);
 
 #endif

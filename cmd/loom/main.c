@@ -20,6 +20,7 @@ static const struct command {
 	{ "validate", cmd_validate, "check workflow files and report every error" },
 	{ "graph", cmd_graph, "print a workflow's DAG as Graphviz DOT or Mermaid" },
 	{ "cron", cmd_cron, "show the next fire times of a cron expression" },
+	{ "db", cmd_db, "migrate the schema; start/stop the private cluster" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,213 @@
+/*
+ * loom db: the database behind Link Loom.
+ *
+ *   loom db migrate [--db URL]          apply missing schema migrations
+ *   loom db status  [--db URL] [-o json] schema version, what is missing
+ *   loom db start   [--state-dir DIR]   start the private cluster (as loom up)
+ *   loom db stop    [--state-dir DIR]
+ *   loom db url     [--state-dir DIR]   print the private cluster's URL
+ *
+ * start/stop/url manage the embedded PostgreSQL cluster that `loom up`
+ * uses, so scripts and tests can have the database without the daemons.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jv.h>
+
+#include "cli.h"
+#include "config.h"
+#include "db.h"
+#include "pgcluster.h"
+
+static void
+db_usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: loom db migrate [--db URL]\n"
+	    "       loom db status [--db URL] [-o text|json]\n"
+	    "       loom db start|stop|url [--state-dir DIR] [--port N] "
+	    "[--fast]\n"
+	    "\n"
+	    "--db defaults to $LOOM_DATABASE_URL, the config key database.url,\n"
+	    "then %s.  --state-dir defaults to $LOOM_STATE_DIR, then\n"
+	    "/var/lib/loom as root, else $XDG_STATE_HOME/loom.\n",
+	    DB_DEFAULT_URL);
+}
+
+char *
+cli_state_dir(const char *arg)
+{
+	const char *env = getenv("LOOM_STATE_DIR"), *xdg, *home;
+
+	if (arg && *arg)
+		return strdup(arg);
+	if (env && *env)
+		return strdup(env);
+	if (geteuid() == 0)
+		return strdup("/var/lib/loom");
+	xdg = getenv("XDG_STATE_HOME");
+	if (xdg && *xdg) {
+		char *s;
+
+		return asprintf(&s, "%s/loom", xdg) < 0 ? NULL : s;
+	}
+	home = getenv("HOME");
+	{
+		char *s;
+
+		return asprintf(&s, "%s/.local/state/loom", home ? home : ".") < 0
+		    ? NULL : s;
+	}
+}
+
+static int
+db_migrate_cmd(const char *url, enum output_format fmt, int migrate)
+{
+	char *err = NULL;
+	PGconn *c = db_connect(url, "loom", &err);
+	int from, to, rc = EXIT_OK;
+
+	if (c == NULL) {
+		fprintf(stderr, "loom db: %s\n", err);
+		free(err);
+		return EXIT_UNREACHABLE;
+	}
+	if (migrate) {
+		if (db_migrate(c, &from, &to, &err) < 0) {
+			fprintf(stderr, "loom db migrate: %s\n", err);
+			rc = EXIT_FAIL;
+		} else if (fmt == OUT_JSON)
+			printf("{\"from\":%d,\"to\":%d}\n", from, to);
+		else if (from == to)
+			printf("schema is up to date (version %d)\n", to);
+		else
+			printf("migrated schema from version %d to %d\n", from,
+			    to);
+	} else {
+		from = db_schema_version(c, &err);
+		if (from < 0) {
+			fprintf(stderr, "loom db status: %s\n", err);
+			rc = EXIT_FAIL;
+		} else {
+			if (fmt == OUT_JSON)
+				printf("{\"version\":%d,\"latest\":%d,"
+				    "\"current\":%s}\n", from,
+				    db_schema_latest(),
+				    from == db_schema_latest() ? "true" :
+				    "false");
+			else
+				printf("schema version %d (this Link Loom "
+				    "needs %d)%s\n", from, db_schema_latest(),
+				    from == db_schema_latest() ? "" :
+				    ": run 'loom db migrate'");
+			if (from != db_schema_latest())
+				rc = EXIT_FAIL;
+		}
+	}
+	free(err);
+	PQfinish(c);
+	return rc;
+}
+
+int
+cmd_db(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'D' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "fast", no_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *url = NULL, *sdir = NULL, *sub;
+	enum output_format fmt = OUT_TEXT;
+	struct pgcluster pc;
+	struct config *cfg;
+	struct diags d;
+	char *err = NULL, *dir;
+	int ch, port = 0, fast = 0, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'D':
+			url = optarg;
+			break;
+		case 's':
+			sdir = optarg;
+			break;
+		case 'p':
+			port = atoi(optarg);
+			if (port <= 0 || port > 65535)
+				return cli_usage_error("db", "bad --port '%s'",
+				    optarg);
+			break;
+		case 'f':
+			fast = 1;
+			break;
+		case 'o':
+			if (cli_parse_output("db", optarg, &fmt) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			db_usage(stdout);
+			return EXIT_OK;
+		default:
+			return cli_usage_error("db", "bad option");
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("db", "missing subcommand (migrate, "
+		    "status, start, stop, url)");
+	sub = argv[optind];
+	if (!strcmp(sub, "migrate") || !strcmp(sub, "status")) {
+		diags_init(&d);
+		if ((cfg = config_load(NULL, &d)) == NULL) {
+			diags_print(&d, stderr);
+			diags_clear(&d);
+			return EXIT_FAIL;
+		}
+		rc = db_migrate_cmd(url ? url : db_url(cfg), fmt,
+		    !strcmp(sub, "migrate"));
+		config_free(cfg);
+		return rc;
+	}
+	if (strcmp(sub, "start") && strcmp(sub, "stop") && strcmp(sub, "url"))
+		return cli_usage_error("db", "unknown subcommand '%s'", sub);
+	if ((dir = cli_state_dir(sdir)) == NULL)
+		return EXIT_SYSTEM;
+	if (pgcluster_prepare(&pc, dir, port, &err) < 0) {
+		fprintf(stderr, "loom db %s: %s\n", sub, err);
+		free(err);
+		free(dir);
+		return EXIT_SYSTEM;
+	}
+	free(dir);
+	pc.fast = fast;
+	rc = EXIT_OK;
+	if (!strcmp(sub, "start")) {
+		if (pgcluster_start(&pc, &err) < 0)
+			rc = EXIT_FAIL;
+	} else if (!strcmp(sub, "stop")) {
+		if (pgcluster_stop(&pc, &err) < 0)
+			rc = EXIT_FAIL;
+	}
+	if (rc == EXIT_OK && strcmp(sub, "stop")) {
+		char *u = pgcluster_url(&pc);
+
+		printf("%s\n", u);
+		free(u);
+	}
+	if (rc != EXIT_OK) {
+		fprintf(stderr, "loom db %s: %s\n", sub, err);
+		free(err);
+	}
+	pgcluster_release(&pc);
+	return rc;
+}

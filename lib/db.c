@@ -1,0 +1,214 @@
+/* db: see db.h. */
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "xalloc.h"
+
+/* Arbitrary constant: the advisory lock held while migrating. */
+#define DB_MIGRATE_LOCK "7312946001"
+
+extern const struct db_migration loom_migrations[];
+extern const int loom_nmigrations;
+
+const struct db_migration *
+db_migrations(int *n)
+{
+	*n = loom_nmigrations;
+	return loom_migrations;
+}
+
+int
+db_schema_latest(void)
+{
+	return loom_nmigrations ? loom_migrations[loom_nmigrations - 1].version
+				: 0;
+}
+
+const char *
+db_url(const struct config *cfg)
+{
+	return config_get(cfg, "database.url", DB_DEFAULT_URL);
+}
+
+static char *
+pq_error(PGconn *c, PGresult *r)
+{
+	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+	char *s = xstrdup(m && *m ? m : "unknown database error");
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	return s;
+}
+
+static void
+ignore_notice(void *arg, const char *message)
+{
+}
+
+PGconn *
+db_connect(const char *url, const char *app, char **err)
+{
+	const char *keys[] = { "dbname", "application_name",
+		"fallback_application_name", NULL };
+	const char *vals[] = { url, app, app, NULL };
+	PGconn *c;
+
+	/* expand_dbname=1: "dbname" may be a full URL or conninfo string. */
+	c = PQconnectdbParams(keys, vals, 1);
+	if (c == NULL) {
+		*err = xstrdup("out of memory connecting to PostgreSQL");
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		char *m = pq_error(c, NULL);
+
+		*err = xasprintf("cannot connect to PostgreSQL (%s): %s", url,
+		    m);
+		free(m);
+		PQfinish(c);
+		return NULL;
+	}
+	/* Notices ("relation already exists, skipping") are not for users. */
+	PQsetNoticeProcessor(c, ignore_notice, NULL);
+	return c;
+}
+
+PGresult *
+db_exec(PGconn *c, char **err, const char *sql, int nparams,
+    const char *const *params)
+{
+	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL,
+	    0);
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return r;
+	if (err)
+		*err = pq_error(c, r);
+	PQclear(r);
+	return NULL;
+}
+
+int
+db_cmd(PGconn *c, char **err, const char *sql, int nparams,
+    const char *const *params)
+{
+	PGresult *r = db_exec(c, err, sql, nparams, params);
+
+	if (r == NULL)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
+int
+db_schema_version(PGconn *c, char **err)
+{
+	PGresult *r;
+	int v = 0;
+
+	r = db_exec(c, err, "SELECT to_regclass('loom_schema_migrations') "
+	    "IS NOT NULL", 0, NULL);
+	if (r == NULL)
+		return -1;
+	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		PQclear(r);
+		return 0;
+	}
+	PQclear(r);
+	r = db_exec(c, err, "SELECT coalesce(max(version), 0) FROM "
+	    "loom_schema_migrations", 0, NULL);
+	if (r == NULL)
+		return -1;
+	v = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+int
+db_migrate(PGconn *c, int *from, int *to, char **err)
+{
+	int cur, n;
+	const struct db_migration *m = db_migrations(&n);
+
+	if (db_cmd(c, err, "SELECT pg_advisory_lock(" DB_MIGRATE_LOCK ")", 0,
+	    NULL) < 0)
+		return -1;
+	if (db_cmd(c, err, "CREATE TABLE IF NOT EXISTS loom_schema_migrations ("
+	    "version integer PRIMARY KEY, name text NOT NULL, "
+	    "applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL) < 0)
+		goto fail;
+	if ((cur = db_schema_version(c, err)) < 0)
+		goto fail;
+	*from = *to = cur;
+	if (cur > db_schema_latest()) {
+		*err = xasprintf("the database schema is version %d, newer "
+		    "than this Link Loom (%d): upgrade Link Loom", cur,
+		    db_schema_latest());
+		goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		char ver[16];
+		const char *p[2] = { ver, m[i].name };
+
+		if (m[i].version <= cur)
+			continue;
+		snprintf(ver, sizeof(ver), "%d", m[i].version);
+		if (db_cmd(c, err, "BEGIN", 0, NULL) < 0)
+			goto fail;
+		/* PQexec: a migration file holds many statements. */
+		PGresult *r = PQexec(c, m[i].sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+		    PQresultStatus(r) != PGRES_TUPLES_OK) {
+			char *msg = pq_error(c, r);
+
+			*err = xasprintf("migration %s failed: %s", m[i].name,
+			    msg);
+			free(msg);
+			PQclear(r);
+			PQclear(PQexec(c, "ROLLBACK"));
+			goto fail;
+		}
+		PQclear(r);
+		if (db_cmd(c, err, "INSERT INTO loom_schema_migrations "
+		    "(version, name) VALUES ($1, $2)", 2, p) < 0 ||
+		    db_cmd(c, err, "COMMIT", 0, NULL) < 0) {
+			PQclear(PQexec(c, "ROLLBACK"));
+			goto fail;
+		}
+		*to = m[i].version;
+	}
+	db_cmd(c, NULL, "SELECT pg_advisory_unlock(" DB_MIGRATE_LOCK ")", 0,
+	    NULL);
+	return 0;
+fail:
+	db_cmd(c, NULL, "SELECT pg_advisory_unlock(" DB_MIGRATE_LOCK ")", 0,
+	    NULL);
+	return -1;
+}
+
+int
+db_schema_check(PGconn *c, char **err)
+{
+	int v = db_schema_version(c, err);
+
+	if (v < 0)
+		return -1;
+	if (v == db_schema_latest())
+		return 0;
+	if (v < db_schema_latest())
+		*err = xasprintf("the database schema is version %d but this "
+		    "Link Loom needs %d: run 'loom db migrate'", v,
+		    db_schema_latest());
+	else
+		*err = xasprintf("the database schema is version %d, newer "
+		    "than this Link Loom (%d): upgrade Link Loom", v,
+		    db_schema_latest());
+	return -1;
+}
