@@ -9,9 +9,13 @@
  * @daily (@midnight), @hourly.  As in Vixie cron, when both DOM and DOW are
  * restricted a day matches if either matches.
  *
- * Daylight saving: a wall-clock time that does not exist (spring forward)
- * fires at the first instant after the gap; a time that occurs twice (fall
- * back) fires once, at its first occurrence.
+ * Daylight saving.  Fixed-hour expressions (the hour field does not cover
+ * all 24 hours): a wall time that does not exist fires once, at the first
+ * instant after the gap; a wall time that occurs twice fires only at its
+ * first occurrence.  Frequent expressions (the hour field covers every
+ * hour, like "*\/15 * * * *") fire at every real instant whose local time
+ * matches: on both passes of a repeated hour, and not at all for times
+ * inside a gap (as Vixie cron does for wildcard jobs).
  */
 #ifndef LOOM_CRON_H
 #define LOOM_CRON_H
