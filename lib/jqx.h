@@ -14,10 +14,14 @@
  * Compiled programs are cached in a struct jqx by their text, so the same
  * expression across thousands of runs compiles once.
  *
- * Ownership follows jv: every jv argument is consumed.
+ * Ownership follows jv: every jv argument is consumed.  Programs cannot
+ * read the environment (env, $ENV are empty), files (no import, include
+ * or input) or write to stderr.  A struct jqx is not thread-safe.
  */
 #ifndef LOOM_JQX_H
 #define LOOM_JQX_H
+
+#include <stddef.h>
 
 #include <jv.h>
 
@@ -38,7 +42,11 @@ int jqx_check(struct jqx *x, const char *program, char **err);
  */
 int jqx_template_check(struct jqx *x, jv tmpl, char **err);
 
-/* First output of program on input; jv_invalid_with_msg on error. */
+/*
+ * First output of program on input; jv_null() when it has no output
+ * (`empty`, `halt`); jv_invalid_with_msg (a string) on a compile error, a
+ * runtime error or halt_error.
+ */
 jv jqx_eval(struct jqx *x, const char *program, jv input);
 
 /* Returns 1 (truthy), 0 (false/null/no output), -1 with *err on error. */
@@ -49,5 +57,8 @@ jv jqx_render(struct jqx *x, jv tmpl, jv ctx);
 
 /* Whether a template has any "${{" at all (cheap; no compile). */
 int jqx_template_has_expr(jv tmpl);
+
+/* Number of programs in the cache (compiled or failed); for tests. */
+size_t jqx_cache_size(const struct jqx *x);
 
 #endif

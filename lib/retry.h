@@ -29,10 +29,16 @@ const char *errclass_name(enum errclass c);
 /*
  * Parses a class name as written in the DSL.  Accepts the exact seed names
  * and ignores a trailing parenthesised note ("HttpServerError (5xx)").
- * Returns -1 when unknown.
+ * Surrounding white space is ignored; the name itself is case-sensitive.
+ * Returns -1 (errno EINVAL) when unknown.
  */
 int errclass_parse(const char *s, enum errclass *out);
-/* Maps an HTTP status to a class (ERR_NONE for 1xx-3xx). */
+/*
+ * Maps an HTTP status to a class: ERR_NONE for 1xx-3xx, 404 not-found,
+ * 400 and 422 validation, 429 (Too Many Requests: "back off", so it is
+ * retryable) and 5xx server error, any other 4xx client error.  A number
+ * that is no HTTP status at all (0, 600+) counts as a server error.
+ */
 enum errclass errclass_from_http(int status);
 
 enum backoff {
@@ -42,6 +48,7 @@ enum backoff {
 };
 
 const char *backoff_name(enum backoff b);
+/* "exponential", "linear", "fixed", case-insensitive; -1 when unknown. */
 int backoff_parse(const char *s, enum backoff *out);
 
 struct retry_policy {
@@ -74,7 +81,9 @@ int retry_should_retry(const struct retry_policy *p, enum errclass c,
  * Delay in ms before attempt `attempt + 1` after attempt `attempt` failed.
  * rand01 in [0,1) is the caller's random draw (so this stays pure and
  * testable); with jitter j the delay is scaled by (1 - j + 2*j*rand01) and
- * then capped at max_delay_ms.
+ * then capped at max_delay_ms.  Never negative and never overflows: huge
+ * attempt numbers just hit the cap (max_delay_ms <= 0 means no cap but a
+ * hard 100-year ceiling); attempt < 1 counts as 1.
  */
 int64_t retry_next_delay(const struct retry_policy *p, int attempt,
     double rand01);

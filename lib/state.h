@@ -8,8 +8,11 @@
  *                              |
  *                            DEAD
  *        SKIPPED from PENDING/READY/RETRY; CANCELLED from any non-terminal.
+ *        DEAD -> READY is the dead-letter replay.
  * Run:   PENDING -> RUNNING -> SUCCESS | FAILED | CANCELLED
- *        (PENDING may also go straight to CANCELLED).
+ *        (PENDING may also go straight to CANCELLED; FAILED and CANCELLED
+ *        may go back to RUNNING for `retry --from-failed` and DLQ replay).
+ * Names are upper case as in the enums; the parsers ignore case.
  *
  * A transition not in the table is refused: task_transition() returns -1
  * and leaves the state alone.
