@@ -29,6 +29,9 @@ struct dag {
  * (deps_of[v][0..ndeps[v])).  Returns NULL when there is a cycle; then, if
  * cycle is not NULL, *cycle is a malloc'd array of node indices a, b, ..., a
  * (first == last) and *cycle_len its length.  Self-edges are cycles too.
+ * The path follows the edges (b depends on a, ...) and starts at the
+ * cycle's smallest index, so the same input always gives the same path.
+ * errno is ELOOP for a cycle, EINVAL for a dependency index >= n.
  */
 struct dag *dag_build(size_t n, const size_t *const *deps_of,
     const size_t *ndeps, size_t **cycle, size_t *cycle_len);

@@ -64,17 +64,34 @@ struct run_rt {
 	size_t nbad;		/* DEAD, CANCELLED or upstream-skipped */
 	int64_t started_ms;
 	int64_t deadline_ms;	/* run timeout instant; 0 = none */
+
+	/*
+	 * Bookkeeping of the engine, set by run_rt_init() and kept by
+	 * engine_step() and run_rt_recount(); drivers leave it alone.  unmet
+	 * makes readiness O(1) per completed dependency, so a fan-in of
+	 * 10,000 tasks does not rescan 10,000 dependencies per completion.
+	 */
+	const struct dag *dag;	/* wf->dag, borrowed */
+	size_t *unmet;		/* per task: dependencies not yet satisfied */
 };
 
 /*
  * Sets up a run: every task PENDING, params = workflow defaults overlaid
- * with input (an object, consumed; unknown params are an error).  Returns 0,
- * or -1 with *err a malloc'd message.
+ * with input (an object or null, consumed; unknown params are an error,
+ * "unknown param 'x'; declared: a, b").  A workflow that declares no params
+ * at all takes any input object as its params, which suits quick
+ * workflows.  Returns 0, or -1 with *err a malloc'd message; rt then needs
+ * no run_rt_free() (calling it is harmless).
  */
 int run_rt_init(struct run_rt *rt, const struct workflow *wf, jv input,
     char **err);
 void run_rt_free(struct run_rt *rt);
-/* Recomputes nterminal/nbad after a driver loaded task states directly. */
+/*
+ * Recomputes nterminal/nbad (and the engine's bookkeeping) after a driver
+ * loaded task states directly.  The driver also loads each task's skip
+ * reason: a condition-skipped task satisfies its dependents, an
+ * upstream-skipped one does not.
+ */
 void run_rt_recount(struct run_rt *rt);
 
 enum engine_event_type {
@@ -92,7 +109,7 @@ struct engine_event {
 	size_t task;		/* for task events */
 	enum errclass error;	/* for EV_TASK_FAILED */
 	const char *message;	/* for EV_TASK_FAILED; borrowed */
-	jv output;		/* for EV_TASK_SUCCEEDED; consumed (jv_null ok) */
+	jv output;		/* for EV_TASK_SUCCEEDED; always consumed */
 	int64_t now_ms;		/* the driver's clock */
 	double rand01;		/* a draw in [0,1) for retry jitter */
 };
@@ -110,7 +127,8 @@ struct engine_action {
 	enum engine_action_type type;
 	size_t task;
 	int attempt;		/* ACT_DISPATCH */
-	jv input;		/* ACT_DISPATCH: rendered input (owned by the result) */
+	jv input;		/* ACT_DISPATCH: rendered input (owned by the
+				   result); jv_null() for other actions */
 	int64_t at_ms;		/* ACT_RETRY_AT */
 	enum skip_reason skip;	/* ACT_SKIP */
 	enum errclass error;	/* ACT_DEAD_LETTER, ACT_FINISH_RUN on failure */
@@ -140,8 +158,14 @@ void engine_result_clear(struct engine_result *res);
 /*
  * Applies one event.  Appends to res (it is not cleared first).  Returns 0,
  * or -1 with errno EINVAL when the event does not apply to the current state
- * (an illegal transition, e.g. a late result for a cancelled task): nothing
- * is changed then, and drivers log and drop the event.
+ * (an illegal transition, e.g. a late result for a cancelled task, or a
+ * run timeout for a run without a deadline): nothing is changed then, and
+ * drivers log and drop the event.  EV_RETRY_DUE and EV_RUN_TIMEOUT are
+ * the driver's word that the time has come; now_ms is not checked
+ * against not_before_ms / deadline_ms, so a stepped clock cannot strand a
+ * run.
+ * ev->output is consumed in every case, errors included, and replaced by
+ * jv_null(), so a driver never frees it.
  * jq is the expression cache used for when:/input: (see jqx.h).
  */
 int engine_step(const struct workflow *wf, struct run_rt *rt,
