@@ -73,11 +73,24 @@ $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/$(1)/*.c)) $(LIBLO
 endef
 $(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
 
+# The sample's user backend (contrib/examples/backend/), run by `loom up`.
+EXAMPLE_BACKEND = $(BUILD)/bin/loom-example-backend
+$(EXAMPLE_BACKEND): $(BUILD)/contrib/examples/backend/example-backend.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all tests: $(EXAMPLE_BACKEND)
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBLOOM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: $(UNIT_BIN) $(PROG_BIN)
+# The HTTP user backend the bats tests talk to (tests/backend/).
+TEST_BACKEND = $(BUILD)/tests/loom-test-backend
+$(TEST_BACKEND): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/backend/*.c)) $(LIBLOOM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(UNIT_BIN) $(PROG_BIN) $(TEST_BACKEND)
 
 check: tests
 	@BUILD=$(BUILD) tests/run-tests.sh
@@ -99,7 +112,11 @@ check-asan:
 check-valgrind: tests
 	@BUILD=$(BUILD) VALGRIND=1 tests/run-tests.sh unit
 
-bench: all
+$(BUILD)/bench/%: $(BUILD)/contrib/bench/%.o $(LIBLOOM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: all $(BUILD)/bench/dagbench
 	contrib/bench/run $(BUILD)
 
 deps:
@@ -119,8 +136,9 @@ install: all
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -m 644 schema/*.sql schema/*.json $(DESTDIR)$(DATADIR)/schema
 	install -m 644 contrib/examples/*.yaml $(DESTDIR)$(DATADIR)/examples
-	[ -z "$$(ls systemd 2>/dev/null)" ] || \
-	    install -m 644 systemd/* $(DESTDIR)$(UNITDIR)
+	for u in systemd/*; do \
+	    sed 's|@BINDIR@|$(BINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 
 uninstall:
 	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done

@@ -47,6 +47,7 @@ CREATE TABLE executions (
 	trigger		text NOT NULL DEFAULT 'manual',
 	error		text,
 	cancel_requested boolean NOT NULL DEFAULT false,
+	engine_gen	bigint NOT NULL DEFAULT 0,	-- bumped by every engine pass (cache check)
 	deadline_at	timestamptz,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	started_at	timestamptz,

@@ -1,0 +1,284 @@
+/*
+ * engined: the loom-engine daemon.
+ *
+ * It waits on the PostgreSQL bus (LISTEN loom_run, loom_task_done) and
+ * keeps a set of runs that need a pass ("dirty").  A deferred callback
+ * drains the set, running enginedb_pass() on each run until it reports
+ * nothing more to do.  Doorbells can be missed (restart, reconnect), so
+ * on start, after every reconnect and on a slow safety sweep it asks the
+ * database which runs need attention; a timer also wakes it for the next
+ * retry or run deadline.  Database errors drop the connection and retry
+ * with backoff; the runs stay dirty, so no work is lost.
+ */
+#include "engined.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "enginedb.h"
+#include "log.h"
+#include "loop.h"
+#include "pglisten.h"
+#include "xalloc.h"
+
+struct engined {
+	const struct engined_opts *o;
+	struct loop *loop;
+	PGconn *conn;
+	struct enginedb *edb;
+	struct pglisten *listen;
+	struct loop_defer *work;
+	struct loop_timer *sweep;
+	struct loop_timer *wakeup;
+	struct loop_timer *reconnect;
+	struct loop_signal *sig[3];
+	char **dirty;
+	size_t ndirty, capdirty;
+	int64_t backoff_ms;
+};
+
+int
+engined_opts_load(struct engined_opts *o, const struct config *cfg)
+{
+	o->db_url = db_url(cfg);
+	if (config_get_duration(cfg, "engine.sweep", 10000, &o->sweep_ms) < 0 ||
+	    o->sweep_ms < 100) {
+		log_warnx("engine.sweep: expected a duration of at least 100ms");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+mark_dirty(struct engined *d, const char *id)
+{
+	if (id == NULL || *id == '\0')
+		return;
+	for (size_t i = 0; i < d->ndirty; i++)
+		if (strcmp(d->dirty[i], id) == 0)
+			return;
+	if (d->ndirty == d->capdirty) {
+		d->capdirty = d->capdirty ? d->capdirty * 2 : 16;
+		d->dirty = xreallocarray(d->dirty, d->capdirty, sizeof(char *));
+	}
+	d->dirty[d->ndirty++] = xstrdup(id);
+	loop_defer_arm(d->work);
+}
+
+static void db_lost(struct engined *d, const char *why);
+
+static void
+catch_up(struct engined *d)
+{
+	char **ids = NULL, *err = NULL;
+	long n;
+	int64_t at;
+
+	if (d->conn == NULL)
+		return;
+	n = enginedb_due_runs(d->edb, &ids, &err);
+	if (n < 0) {
+		db_lost(d, err);
+		free(err);
+		return;
+	}
+	for (long i = 0; i < n; i++) {
+		mark_dirty(d, ids[i]);
+		free(ids[i]);
+	}
+	free(ids);
+	at = enginedb_next_wakeup(d->edb, &err);
+	if (at < 0) {
+		db_lost(d, err);
+		free(err);
+		return;
+	}
+	if (at > 0) {
+		int64_t delta = at - loop_now_ms(d->loop);
+
+		loop_timer_after(d->wakeup, delta > 0 ? delta + 1 : 0);
+	}
+}
+
+static void
+on_notify(void *arg, const char *channel, const char *payload)
+{
+	struct engined *d = arg;
+
+	log_debug("doorbell %s %s", channel, payload);
+	mark_dirty(d, payload);
+}
+
+static void
+on_reconnect(void *arg)
+{
+	catch_up(arg);
+}
+
+static void
+do_work(struct loop_defer *df, void *arg)
+{
+	struct engined *d = arg;
+	int retry_timer = 0;
+
+	while (d->ndirty > 0 && d->conn) {
+		char *id = d->dirty[--d->ndirty], *err = NULL;
+		int rc, rounds = 0;
+
+		log_set_context("execution", id);
+		do {
+			rc = enginedb_pass(d->edb, id,
+			    loop_now_ms(d->loop), &err);
+			if (rc == ENGINEDB_DID_WORK)
+				retry_timer = 1;
+		} while (rc == ENGINEDB_DID_WORK && ++rounds < 16);
+		log_set_context("execution", NULL);
+		if (rc < 0) {
+			log_warnx("execution %s: %s", id, err);
+			free(err);
+			if (PQstatus(d->conn) != CONNECTION_OK) {
+				d->ndirty++;	/* keep it */
+				db_lost(d, "connection broken");
+				return;
+			}
+		} else if (rc == ENGINEDB_DID_WORK)
+			mark_dirty(d, id);	/* more after 16 rounds */
+		free(id);
+	}
+	if (retry_timer) {
+		char *err = NULL;
+		int64_t at = d->conn ? enginedb_next_wakeup(d->edb, &err) : 0;
+
+		if (at < 0) {
+			free(err);
+		} else if (at > 0) {
+			int64_t delta = at - loop_now_ms(d->loop);
+
+			loop_timer_after(d->wakeup, delta > 0 ? delta + 1 : 0);
+		}
+	}
+}
+
+static void
+on_sweep(struct loop_timer *t, void *arg)
+{
+	struct engined *d = arg;
+
+	catch_up(d);
+	loop_timer_after(d->sweep, d->o->sweep_ms);
+}
+
+static void
+on_wakeup(struct loop_timer *t, void *arg)
+{
+	catch_up(arg);
+}
+
+static void
+try_reconnect(struct loop_timer *t, void *arg)
+{
+	struct engined *d = arg;
+	char *err = NULL;
+
+	d->conn = db_connect(d->o->db_url, "loom-engine", &err);
+	if (d->conn == NULL) {
+		log_debug("reconnect: %s", err);
+		free(err);
+		d->backoff_ms = d->backoff_ms * 2 > 5000 ? 5000 :
+		    d->backoff_ms * 2;
+		loop_timer_after(d->reconnect, d->backoff_ms);
+		return;
+	}
+	log_info("database connection is back");
+	d->backoff_ms = 100;
+	enginedb_set_conn(d->edb, d->conn);
+	catch_up(d);
+	loop_defer_arm(d->work);
+}
+
+static void
+db_lost(struct engined *d, const char *why)
+{
+	log_warnx("database: %s; reconnecting", why ? why : "error");
+	if (d->conn)
+		PQfinish(d->conn);
+	d->conn = NULL;
+	enginedb_set_conn(d->edb, NULL);
+	loop_timer_after(d->reconnect, d->backoff_ms);
+}
+
+static void
+on_signal(struct loop_signal *s, int signo, void *arg)
+{
+	struct engined *d = arg;
+
+	if (signo == SIGHUP) {
+		log_info("SIGHUP: nothing to reload beyond the log level");
+		return;
+	}
+	log_info("%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	loop_notify_stopping(d->loop);
+	loop_exit(d->loop, 0);
+}
+
+int
+engined_run(const struct engined_opts *o)
+{
+	static const char *const channels[] = { "loom_run", "loom_task_done",
+		NULL };
+	struct engined d;
+	char *err = NULL;
+	int rc = 1;
+
+	memset(&d, 0, sizeof(d));
+	d.o = o;
+	d.backoff_ms = 100;
+	if ((d.loop = loop_new()) == NULL)
+		fatal("event loop");
+	d.conn = db_connect(o->db_url, "loom-engine", &err);
+	if (d.conn == NULL)
+		goto out;
+	if (db_schema_check(d.conn, &err) < 0)
+		goto out;
+	d.edb = enginedb_new(d.conn);
+	d.work = loop_defer_new(d.loop, do_work, &d);
+	d.sweep = loop_timer_new(d.loop, on_sweep, &d);
+	d.wakeup = loop_timer_new(d.loop, on_wakeup, &d);
+	d.reconnect = loop_timer_new(d.loop, try_reconnect, &d);
+	d.sig[0] = loop_signal_add(d.loop, SIGTERM, on_signal, &d);
+	d.sig[1] = loop_signal_add(d.loop, SIGINT, on_signal, &d);
+	d.sig[2] = loop_signal_add(d.loop, SIGHUP, on_signal, &d);
+	d.listen = pglisten_new(d.loop, o->db_url, "loom-engine-listen",
+	    channels, on_notify, on_reconnect, &d, &err);
+	if (d.listen == NULL)
+		goto out;
+	catch_up(&d);
+	loop_timer_after(d.sweep, o->sweep_ms);
+	log_info("ready; listening on loom_run, loom_task_done");
+	loop_notify_ready(d.loop);
+	rc = loop_run(d.loop) < 0 ? 1 : 0;
+out:
+	if (err) {
+		log_warnx("%s", err);
+		free(err);
+	}
+	pglisten_free(d.listen);
+	for (int i = 0; i < 3; i++)
+		loop_signal_del(d.sig[i]);
+	loop_timer_del(d.sweep);
+	loop_timer_del(d.wakeup);
+	loop_timer_del(d.reconnect);
+	loop_defer_del(d.work);
+	enginedb_free(d.edb);
+	for (size_t i = 0; i < d.ndirty; i++)
+		free(d.dirty[i]);
+	free(d.dirty);
+	if (d.conn)
+		PQfinish(d.conn);
+	loop_free(d.loop);
+	return rc;
+}

@@ -1,0 +1,16 @@
+/* engined: the loom-engine daemon around lib/enginedb (see engined.c). */
+#ifndef LOOM_ENGINED_H
+#define LOOM_ENGINED_H
+
+#include "config.h"
+
+struct engined_opts {
+	const char *db_url;
+	int64_t sweep_ms;	/* safety sweep for missed doorbells */
+};
+
+int engined_opts_load(struct engined_opts *o, const struct config *cfg);
+/* Runs until SIGTERM/SIGINT; returns the process exit status. */
+int engined_run(const struct engined_opts *o);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * loom-engine: decides what is next in every run (DAG traversal and the
+ * task/run state machines), driving the pure engine core of libloom from
+ * PostgreSQL.  See loom-engine(8).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "engined.h"
+#include "log.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: loom-engine [-dnv] [-c FILE]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct engined_opts o;
+	struct config *cfg;
+	struct diags d;
+	const char *path = NULL, *lvl;
+	enum log_level level = LOG_LVL_INFO;
+	int ch, check = 0;
+
+	log_init("loom-engine", LOG_LVL_INFO);
+	while ((ch = getopt(argc, argv, "c:dnvh")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+		case 'v':
+			level = LOG_LVL_DEBUG;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	diags_init(&d);
+	if ((cfg = config_load(path, &d)) == NULL) {
+		diags_print(&d, stderr);
+		return 1;
+	}
+	if ((lvl = config_get(cfg, "log.level", NULL)) && level != LOG_LVL_DEBUG &&
+	    log_level_parse(lvl, &level) < 0)
+		fatalx("log.level: unknown level '%s'", lvl);
+	log_set_level(level);
+	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');
+	if (engined_opts_load(&o, cfg) < 0)
+		return 1;
+	if (check) {
+		printf("configuration ok\n");
+		config_free(cfg);
+		return 0;
+	}
+	int rc = engined_run(&o);
+	config_free(cfg);
+	return rc;
+}

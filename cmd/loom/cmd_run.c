@@ -1,0 +1,141 @@
+/*
+ * loom run: run a whole workflow in this process, with no database.
+ *
+ *   loom run FILE [--input JSON | --input @FILE] [--param K=V ...] [-q]
+ *
+ * Events are printed as JSON lines on stdout (see localrun.h); the exit
+ * status is the run's result: 0 SUCCESS, 1 FAILED or CANCELLED, 2 usage.
+ * Meant for CI jobs and for trying a workflow before applying it.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jv.h>
+
+#include "cli.h"
+#include "diag.h"
+#include "localrun.h"
+#include "state.h"
+#include "workflow.h"
+
+static void
+run_usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: loom run FILE [--input JSON|@FILE] [--param KEY=VALUE]... "
+	    "[-q]\n"
+	    "\n"
+	    "Runs FILE's workflow here, without a server: the same engine and\n"
+	    "runners as loom-engine and loom-exec.  Prints every state change\n"
+	    "as a JSON line.  Exit status 0 when the run succeeded, 1 when it\n"
+	    "failed or was cancelled (Ctrl-C cancels), 2 for usage errors.\n"
+	    "\n"
+	    "  --input JSON   the run's input (params), an object; @FILE reads it\n"
+	    "  --param K=V    one param; V is JSON if it parses, else a string\n"
+	    "  -q, --quiet    leave out the output lines of shell/java tasks\n");
+}
+
+/* Reads "@file" or takes the text itself; returns a jv (invalid on error). */
+jv
+cli_read_json_arg(const char *arg)
+{
+	if (arg[0] == '@') {
+		jv s = jv_load_file(arg + 1, 1);
+
+		if (!jv_is_valid(s))
+			return s;
+		jv v = jv_parse(jv_string_value(s));
+		jv_free(s);
+		return v;
+	}
+	return jv_parse(arg);
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "input", required_argument, NULL, 'i' },
+		{ "param", required_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct localrun_opts lo = { .out = stdout };
+	jv input = jv_object();
+	struct workflow *wf;
+	struct diags d;
+	char *err = NULL;
+	int ch, st;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'i': {
+			jv v = cli_read_json_arg(optarg);
+
+			if (jv_get_kind(v) != JV_KIND_OBJECT) {
+				jv_free(v);
+				jv_free(input);
+				return cli_usage_error("run", "--input must be a "
+				    "JSON object (or @FILE holding one)");
+			}
+			jv_object_foreach(v, k, val)
+				input = jv_object_set(input, k, val);
+			jv_free(v);
+			break;
+		}
+		case 'p': {
+			const char *eq = strchr(optarg, '=');
+			jv v;
+
+			if (eq == NULL || eq == optarg) {
+				jv_free(input);
+				return cli_usage_error("run", "--param wants "
+				    "KEY=VALUE, got '%s'", optarg);
+			}
+			v = jv_parse(eq + 1);
+			if (!jv_is_valid(v)) {
+				jv_free(v);
+				v = jv_string(eq + 1);
+			}
+			input = jv_object_set(input,
+			    jv_string_sized(optarg, (int)(eq - optarg)), v);
+			break;
+		}
+		case 'q':
+			lo.quiet_logs = 1;
+			break;
+		case 'h':
+			jv_free(input);
+			run_usage(stdout);
+			return EXIT_OK;
+		default:
+			jv_free(input);
+			return cli_usage_error("run", "bad option");
+		}
+	}
+	if (optind != argc - 1) {
+		jv_free(input);
+		return cli_usage_error("run", "expected one workflow FILE");
+	}
+	diags_init(&d);
+	wf = workflow_load_file(argv[optind], &d);
+	if (wf == NULL) {
+		diags_print(&d, stderr);
+		diags_clear(&d);
+		jv_free(input);
+		return EXIT_FAIL;
+	}
+	diags_clear(&d);
+	st = localrun(wf, input, &lo, &err);
+	workflow_free(wf);
+	if (st < 0) {
+		fprintf(stderr, "loom run: %s\n", err);
+		free(err);
+		return EXIT_FAIL;
+	}
+	return st == RUN_SUCCESS ? EXIT_OK : EXIT_FAIL;
+}

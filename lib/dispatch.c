@@ -1,0 +1,70 @@
+/* dispatch: see dispatch.h. */
+#include "dispatch.h"
+
+#include "xalloc.h"
+
+jv
+dispatch_task_specs(const struct workflow *wf)
+{
+	return jv_object_get(workflow_to_jv(wf), jv_string("tasks"));
+}
+
+static jv
+run_context(const struct workflow *wf, const struct run_rt *rt)
+{
+	jv tasks = jv_object();
+
+	for (size_t i = 0; i < rt->ntasks; i++) {
+		if (rt->tasks[i].state != TASK_SUCCESS)
+			continue;
+		tasks = jv_object_set(tasks, jv_string(wf->tasks[i].id),
+		    jv_object_set(jv_object(), jv_string("output"),
+			jv_copy(rt->tasks[i].output)));
+	}
+	return jv_object_set(jv_object_set(jv_object(), jv_string("params"),
+	    jv_copy(rt->params)), jv_string("tasks"), tasks);
+}
+
+jv
+dispatch_request(const char *execution_id, const struct workflow *wf,
+    const struct run_rt *rt, struct jqx *jq, const struct engine_action *a,
+    jv task_spec)
+{
+	static const char *const fields[] = { "headers", "body" };
+	const struct task *t = &wf->tasks[a->task];
+	jv req, ctx = jv_invalid();
+
+	for (size_t f = 0; f < 2; f++) {
+		jv v = jv_object_get(jv_copy(task_spec), jv_string(fields[f]));
+
+		if (!jv_is_valid(v) || !jqx_template_has_expr(jv_copy(v))) {
+			jv_free(v);
+			continue;
+		}
+		if (!jv_is_valid(ctx))
+			ctx = run_context(wf, rt);
+		v = jqx_render(jq, v, jv_copy(ctx));
+		if (!jv_is_valid(v)) {
+			jv msg = jv_invalid_get_msg(v);
+			jv err = jv_invalid_with_msg(jv_string_fmt(
+			    "task '%s': rendering %s: %s", t->id, fields[f],
+			    jv_get_kind(msg) == JV_KIND_STRING ?
+			    jv_string_value(msg) : "error"));
+
+			jv_free(msg);
+			jv_free(ctx);
+			jv_free(task_spec);
+			return err;
+		}
+		task_spec = jv_object_set(task_spec, jv_string(fields[f]), v);
+	}
+	jv_free(ctx);
+	req = jv_object();
+	req = jv_object_set(req, jv_string("executionId"),
+	    jv_string(execution_id));
+	req = jv_object_set(req, jv_string("taskId"), jv_string(t->id));
+	req = jv_object_set(req, jv_string("attempt"), jv_number(a->attempt));
+	req = jv_object_set(req, jv_string("input"), jv_copy(a->input));
+	req = jv_object_set(req, jv_string("task"), task_spec);
+	return req;
+}

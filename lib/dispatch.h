@@ -1,0 +1,35 @@
+/*
+ * dispatch: the request a driver hands to an executor for one attempt.
+ *
+ * Both drivers of the engine core (loom-engine over PostgreSQL and
+ * `loom run` in memory) turn an ACT_DISPATCH action into the same request
+ * object, the one lib/runner.h documents:
+ *
+ *   {"executionId","taskId","attempt","input","task":{canonical task}}
+ *
+ * The task's `headers:` and `body:` templates are rendered here, with the
+ * same context as `input:` ({"params","tasks":{id:{"output"}}}), so the
+ * executor never needs the run's state.  A rendering error is returned as
+ * a jv invalid with a message naming the task and field.
+ */
+#ifndef LOOM_DISPATCH_H
+#define LOOM_DISPATCH_H
+
+#include <jv.h>
+
+#include "engine.h"
+#include "jqx.h"
+#include "workflow.h"
+
+/* The canonical task objects of wf, by index (a jv array; owned by caller). */
+jv dispatch_task_specs(const struct workflow *wf);
+
+/*
+ * Builds the request for action a (an ACT_DISPATCH) of run execution_id.
+ * task_spec is the task's canonical object (consumed).
+ */
+jv dispatch_request(const char *execution_id, const struct workflow *wf,
+    const struct run_rt *rt, struct jqx *jq, const struct engine_action *a,
+    jv task_spec);
+
+#endif
