@@ -9,7 +9,10 @@
 #ifndef LOOM_CLI_H
 #define LOOM_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
+
+#include <jv.h>
 
 enum {
 	EXIT_OK = 0,		/* it worked; the run succeeded; the file is valid */
@@ -43,9 +46,84 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
  */
 char *cli_state_dir(const char *arg);
 
+/* "@file" reads JSON from a file, anything else is JSON text. */
+#include <jv.h>
+jv cli_read_json_arg(const char *arg);
+
+/*
+ * Loads a workflow FILE argument for validate/graph: "-" reads standard
+ * input (named "<stdin>" in messages).  NULL with every error in d.
+ */
+struct workflow;
+struct diags;
+struct workflow *cli_load_workflow(const char *arg, struct diags *d);
+
 int cmd_validate(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_cron(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_workflow(int argc, char **argv);
+int cmd_execution(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+
+/*
+ * Online commands (cmd_workflow.c, cmd_execution.c) talk to loom-api
+ * through lib/client.h and share these options and helpers, defined in
+ * cmd_workflow.c.  CLI_ONLINE_OPTIONS goes into a getopt_long() table
+ * (needs <getopt.h>); cli_online_opt() handles what it returns.
+ */
+struct client;
+
+struct cli_online {
+	const char *cmd;	/* "workflow list", for messages */
+	const char *api;	/* --api, or NULL */
+	enum output_format fmt;
+	int text_asked;		/* -o text was given: aligned tables */
+};
+
+#define CLI_ONLINE_OPTIONS                                  \
+	{ "output", required_argument, NULL, 'o' },         \
+	{ "api", required_argument, NULL, 'A' },            \
+	{ "help", no_argument, NULL, 'h' }
+
+/* 1 when ch was -o or --api (handled), 0 when not, -1 after a usage error. */
+int cli_online_opt(struct cli_online *o, int ch, const char *arg);
+
+/*
+ * The loom-api address: arg, else $LOOM_API, else the config key cli.api,
+ * else unix:STATEDIR/run/api.sock when that socket exists, else
+ * http://127.0.0.1:8080.  Returns a malloc'd string, or NULL after
+ * printing why (a broken config file).
+ */
+char *cli_api_address(const char *arg);
+
+/*
+ * A client for o->api (resolved as above); NULL after printing why, with
+ * *rc the exit code (EXIT_USAGE for a malformed address).
+ */
+struct client *cli_api_client(const struct cli_online *o, int *rc);
+
+/*
+ * Reports a failed call (client_request() returned -1, or an HTTP error
+ * status) as "loom CMD: message" and returns the exit code:
+ * EXIT_UNREACHABLE, EXIT_NOTFOUND for 404, else EXIT_FAIL.  Consumes reply.
+ */
+int cli_api_fail(const struct cli_online *o, const struct client *c,
+    int status, jv reply);
+
+/*
+ * Executions (cmd_execution.c).  cli_execution_wait() long-polls
+ * GET /api/v1/executions/ID?wait= until the run is terminal or timeout_ms
+ * (0: no limit) passed; the server does the waiting.  Returns EXIT_OK with
+ * *exec the latest execution object (terminal unless timed out), or an
+ * exit code after reporting the failure.
+ */
+int cli_execution_wait(const struct cli_online *o, struct client *c,
+    const char *id, int64_t timeout_ms, jv *exec);
+/* Prints an execution object as text (header + task table) or JSON;
+ * returns 0 for SUCCESS, EXIT_FAIL for another terminal status or a run
+ * that is not finished.  Consumes exec. */
+int cli_execution_print(const struct cli_online *o, jv exec);
 
 #endif

@@ -20,7 +20,14 @@ static const struct command {
 	{ "validate", cmd_validate, "check workflow files and report every error" },
 	{ "graph", cmd_graph, "print a workflow's DAG as Graphviz DOT or Mermaid" },
 	{ "cron", cmd_cron, "show the next fire times of a cron expression" },
+	{ "run", cmd_run, "run a workflow here, without a server (JSON lines)" },
 	{ "db", cmd_db, "migrate the schema; start/stop the private cluster" },
+	{ "workflow", cmd_workflow, "apply, list, describe and trigger workflows" },
+	{ "execution", cmd_execution, "list executions; show one, or wait for it" },
+	{ "up", cmd_up, "run Link Loom here: database, daemons, a sample" },
+	/* aliases: no summary, not listed */
+	{ "wf", cmd_workflow, NULL },
+	{ "exec", cmd_execution, NULL },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -30,8 +37,9 @@ usage(FILE *fp)
 {
 	fprintf(fp, "usage: loom COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(fp, "  %-10s %s\n", commands[i].name,
-		    commands[i].summary);
+		if (commands[i].summary != NULL)
+			fprintf(fp, "  %-10s %s\n", commands[i].name,
+			    commands[i].summary);
 	fprintf(fp, "  %-10s %s\n", "version", "print the version");
 	fprintf(fp, "  %-10s %s\n", "help", "this list; 'loom COMMAND --help' "
 	    "for one command");

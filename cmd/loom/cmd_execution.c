@@ -1,0 +1,529 @@
+/*
+ * loom execution: runs of workflows, through loom-api.
+ *
+ *   loom execution list [--workflow ID] [--status S] [--limit N]
+ *   loom execution show ID [--wait [--timeout DUR]]
+ *
+ * `show --wait` (and `workflow trigger --wait`, which shares
+ * cli_execution_wait) never sleeps on the client side: each request asks
+ * loom-api to hold the answer until the run is terminal or up to 30
+ * seconds have passed (GET /api/v1/executions/ID?wait=30s), and the
+ * request is simply repeated until the run is over.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jv.h>
+
+#include "cli.h"
+#include "client.h"
+#include "duration.h"
+#include "table.h"
+#include "xalloc.h"
+
+#define WAIT_SLICE_MS 30000	/* what one long-poll asks the server for */
+#define WAIT_SLACK_MS 30000	/* more client time for the answer to come */
+
+static const char *const statuses[] = {
+	"PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED", NULL,
+};
+
+static void
+execution_usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: loom execution list [--workflow ID] [--status S] "
+	    "[--limit N]\n"
+	    "       loom execution show ID [--wait [--timeout DUR]]\n"
+	    "\n"
+	    "Both take -o text|json and --api URL.  S is one of PENDING,\n"
+	    "RUNNING, SUCCESS, FAILED, CANCELLED; N is 1..1000 (default 50).\n"
+	    "show --wait returns when the run is over: exit 0 when it\n"
+	    "succeeded, 1 when it failed, was cancelled, or --timeout\n"
+	    "passed.\n");
+}
+
+/* ---- reading API objects ---------------------------------------------- */
+
+static const char *
+str_of(jv o, const char *key)
+{
+	jv v;
+	const char *s;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT)
+		return NULL;
+	v = jv_object_get(jv_copy(o), jv_string(key));
+	/* o still holds the string, so the pointer stays valid. */
+	s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
+	jv_free(v);
+	return s;
+}
+
+static long
+num_of(jv o, const char *key, long def)
+{
+	jv v;
+	long n = def;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT)
+		return def;
+	v = jv_object_get(jv_copy(o), jv_string(key));
+	if (jv_get_kind(v) == JV_KIND_NUMBER)
+		n = (long)jv_number_value(v);
+	jv_free(v);
+	return n;
+}
+
+static int
+is_terminal(const char *status)
+{
+	return status && (!strcmp(status, "SUCCESS") ||
+	    !strcmp(status, "FAILED") || !strcmp(status, "CANCELLED"));
+}
+
+/* ISO 8601 UTC ("2026-11-26T04:05:06.123Z") to ms since the epoch; -1. */
+static int64_t
+iso_ms(const char *s)
+{
+	struct tm tm;
+	const char *p;
+	int64_t ms = 0;
+
+	if (s == NULL)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return -1;
+	if (*p == '.') {
+		int digits = 0;
+
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (digits++ < 3)
+				ms = ms * 10 + (*p - '0');
+		for (; digits < 3; digits++)
+			ms *= 10;
+	}
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* A duration for people: "850ms", "4.2s", "3m07s", "2h05m". */
+static const char *
+human_ms(int64_t ms, char *buf, size_t len)
+{
+	if (ms < 0)
+		snprintf(buf, len, "-");
+	else if (ms < 1000)
+		snprintf(buf, len, "%lldms", (long long)ms);
+	else if (ms < 60000)
+		snprintf(buf, len, "%.1fs", ms / 1000.0);
+	else if (ms < 3600000)
+		snprintf(buf, len, "%lldm%02llds", (long long)(ms / 60000),
+		    (long long)(ms / 1000 % 60));
+	else
+		snprintf(buf, len, "%lldh%02lldm", (long long)(ms / 3600000),
+		    (long long)(ms / 60000 % 60));
+	return buf;
+}
+
+static const char *
+span_text(jv o, const char *from, const char *to, char *buf, size_t len)
+{
+	int64_t a = iso_ms(str_of(o, from)), b = iso_ms(str_of(o, to));
+
+	return human_ms(a >= 0 && b >= a ? b - a : -1, buf, len);
+}
+
+static const char *
+time_text(jv o, const char *key, char *buf, size_t len)
+{
+	const char *s = str_of(o, key);
+
+	snprintf(buf, len, "%.19s", s ? s : "");
+	if (strlen(buf) > 10 && buf[10] == 'T')
+		buf[10] = ' ';
+	return buf;
+}
+
+/* "Type: message" of an {"type","message"} error object, or a string. */
+static char *
+error_text(jv o, const char *key)
+{
+	jv e = jv_get_kind(o) == JV_KIND_OBJECT ?
+	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
+	char *out = NULL;
+
+	if (jv_get_kind(e) == JV_KIND_STRING)
+		out = xstrdup(jv_string_value(e));
+	else if (jv_get_kind(e) == JV_KIND_OBJECT) {
+		const char *t = str_of(e, "type"), *m = str_of(e, "message");
+
+		out = xasprintf("%s%s%s", t ? t : "", t && m ? ": " : "",
+		    m ? m : "");
+	}
+	jv_free(e);
+	return out;
+}
+
+/* ---- printing one execution ------------------------------------------- */
+
+int
+cli_execution_print(const struct cli_online *o, jv exec)
+{
+	const char *status = str_of(exec, "status");
+	int rc = status && !strcmp(status, "SUCCESS") ? EXIT_OK : EXIT_FAIL;
+	char b1[64], b2[64];
+	struct table *t;
+	jv tasks, params;
+	char *err;
+
+	if (o->fmt == OUT_JSON) {
+		json_print(stdout, exec);
+		return rc;
+	}
+	printf("Execution: %s\n", str_of(exec, "id") ? str_of(exec, "id") :
+	    "?");
+	printf("Workflow:  %s (version %ld)\n", str_of(exec, "workflowId") ?
+	    str_of(exec, "workflowId") : "?",
+	    num_of(exec, "workflowVersion", 0));
+	printf("Status:    %s\n", status ? status : "?");
+	if (str_of(exec, "trigger"))
+		printf("Trigger:   %s\n", str_of(exec, "trigger"));
+	params = jv_object_get(jv_copy(exec), jv_string("params"));
+	if (jv_get_kind(params) == JV_KIND_OBJECT &&
+	    jv_object_length(jv_copy(params)) > 0) {
+		jv s = jv_dump_string(jv_copy(params), 0);
+
+		printf("Params:    %s\n", jv_string_value(s));
+		jv_free(s);
+	}
+	jv_free(params);
+	printf("Created:   %s\n", time_text(exec, "createdAt", b1,
+	    sizeof(b1)));
+	if (str_of(exec, "startedAt"))
+		printf("Started:   %s\n", time_text(exec, "startedAt", b1,
+		    sizeof(b1)));
+	if (str_of(exec, "completedAt"))
+		printf("Finished:  %s (took %s)\n", time_text(exec,
+		    "completedAt", b1, sizeof(b1)), span_text(exec,
+		    "startedAt", "completedAt", b2, sizeof(b2)));
+	if ((err = error_text(exec, "error")) != NULL && *err)
+		printf("Error:     %s\n", err);
+	free(err);
+
+	tasks = jv_object_get(jv_copy(exec), jv_string("tasks"));
+	if (jv_get_kind(tasks) == JV_KIND_ARRAY &&
+	    jv_array_length(jv_copy(tasks)) > 0) {
+		printf("\n");
+		t = table_new(5, "TASK", "STATE", "ATTEMPT", "DURATION",
+		    "ERROR");
+		jv_array_foreach(tasks, i, task) {
+			char att[16], *e = error_text(task, "error");
+			long a = num_of(task, "attempt", 0);
+
+			if (e == NULL && str_of(task, "skipReason"))
+				e = xasprintf("skipped: %s",
+				    str_of(task, "skipReason"));
+			snprintf(att, sizeof(att), "%ld", a);
+			table_add(t, str_of(task, "taskId"),
+			    str_of(task, "state"), a > 0 ? att : NULL,
+			    span_text(task, "startedAt", "finishedAt", b1,
+			    sizeof(b1)), e);
+			free(e);
+			jv_free(task);
+		}
+		table_print(t, stdout, table_aligned(o->text_asked));
+		table_free(t);
+	}
+	jv_free(tasks);
+	jv_free(exec);
+	return rc;
+}
+
+/* ---- waiting ---------------------------------------------------------- */
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+cli_execution_wait(const struct cli_online *o, struct client *c,
+    const char *id, int64_t timeout_ms, jv *exec)
+{
+	int64_t deadline = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
+	int64_t slice, t0;
+	char *eid = client_escape(id), *path, dur[32];
+	jv reply;
+	int st, early = 0;
+
+	for (;;) {
+		slice = WAIT_SLICE_MS;
+		if (deadline && deadline - mono_ms() < slice)
+			slice = deadline - mono_ms();
+		if (slice < 0)
+			slice = 0;
+		duration_format(slice, dur, sizeof(dur));
+		path = xasprintf("/api/v1/executions/%s?wait=%s", eid, dur);
+		client_set_timeout(c, (long)(slice + WAIT_SLACK_MS));
+		t0 = mono_ms();
+		st = client_json(c, "GET", path, jv_invalid(), &reply);
+		free(path);
+		if (st != 200) {
+			free(eid);
+			return cli_api_fail(o, c, st, reply);
+		}
+		if (is_terminal(str_of(reply, "status")) ||
+		    (deadline && mono_ms() >= deadline))
+			break;
+		/*
+		 * The server holds the answer until the run ends or the
+		 * slice passed; answering much sooner with a live run means
+		 * it ignores ?wait.  Give up rather than spin.
+		 */
+		if (slice >= 1000 && mono_ms() - t0 < slice / 2) {
+			if (++early >= 5) {
+				jv_free(reply);
+				free(eid);
+				fprintf(stderr, "loom %s: loom-api at %s does "
+				    "not hold ?wait requests; cannot wait\n",
+				    o->cmd, client_base(c));
+				return EXIT_FAIL;
+			}
+		} else
+			early = 0;
+		jv_free(reply);
+	}
+	free(eid);
+	if (!is_terminal(str_of(reply, "status"))) {
+		char buf[32];
+
+		duration_format(timeout_ms, buf, sizeof(buf));
+		fprintf(stderr, "loom %s: %s is still %s after %s\n", o->cmd,
+		    id, str_of(reply, "status") ? str_of(reply, "status") :
+		    "running", buf);
+	}
+	*exec = reply;
+	return EXIT_OK;
+}
+
+/* ---- list and show ---------------------------------------------------- */
+
+static int
+execution_list(struct cli_online *o, struct client *c, const char *wf,
+    const char *status, int limit)
+{
+	char *path = xstrdup("/api/v1/executions"), *n, *e;
+	const char *sep = "?";
+	struct table *t;
+	jv reply, list;
+	int st;
+
+	if (wf) {
+		e = client_escape(wf);
+		n = xasprintf("%s%sworkflow=%s", path, sep, e);
+		free(e);
+		free(path);
+		path = n;
+		sep = "&";
+	}
+	if (status) {
+		n = xasprintf("%s%sstatus=%s", path, sep, status);
+		free(path);
+		path = n;
+		sep = "&";
+	}
+	if (limit > 0) {
+		n = xasprintf("%s%slimit=%d", path, sep, limit);
+		free(path);
+		path = n;
+	}
+	st = client_json(c, "GET", path, jv_invalid(), &reply);
+	free(path);
+	if (st != 200)
+		return cli_api_fail(o, c, st, reply);
+	list = jv_object_get(reply, jv_string("executions"));
+	if (jv_get_kind(list) != JV_KIND_ARRAY) {
+		jv_free(list);
+		fprintf(stderr, "loom %s: unexpected reply from loom-api\n",
+		    o->cmd);
+		return EXIT_FAIL;
+	}
+	if (o->fmt == OUT_JSON) {
+		json_print_lines(stdout, list);
+		return EXIT_OK;
+	}
+	t = table_new(7, "ID", "WORKFLOW", "VERSION", "STATUS", "TRIGGER",
+	    "CREATED", "DURATION");
+	jv_array_foreach(list, i, x) {
+		char ver[16], created[32], took[32];
+
+		snprintf(ver, sizeof(ver), "%ld", num_of(x, "workflowVersion",
+		    0));
+		table_add(t, str_of(x, "id"), str_of(x, "workflowId"), ver,
+		    str_of(x, "status"), str_of(x, "trigger"),
+		    time_text(x, "createdAt", created, sizeof(created)),
+		    span_text(x, "startedAt", "completedAt", took,
+		    sizeof(took)));
+		jv_free(x);
+	}
+	jv_free(list);
+	table_print(t, stdout, table_aligned(o->text_asked));
+	if (table_rows(t) == 0 && table_aligned(o->text_asked))
+		fprintf(stderr, "no executions%s\n", wf || status ?
+		    " match" : " yet: start one with 'loom workflow trigger "
+		    "ID'");
+	table_free(t);
+	return EXIT_OK;
+}
+
+static int
+execution_show(struct cli_online *o, struct client *c, const char *id,
+    int wait, int64_t timeout_ms)
+{
+	char *eid, *path;
+	jv reply;
+	int st, rc;
+
+	if (wait) {
+		if ((rc = cli_execution_wait(o, c, id, timeout_ms, &reply)) !=
+		    EXIT_OK)
+			return rc;
+		return cli_execution_print(o, reply);
+	}
+	eid = client_escape(id);
+	path = xasprintf("/api/v1/executions/%s", eid);
+	free(eid);
+	st = client_json(c, "GET", path, jv_invalid(), &reply);
+	free(path);
+	if (st != 200)
+		return cli_api_fail(o, c, st, reply);
+	(void)cli_execution_print(o, reply);
+	return EXIT_OK;
+}
+
+int
+cmd_execution(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_ONLINE_OPTIONS,
+		{ "workflow", required_argument, NULL, 'W' },
+		{ "status", required_argument, NULL, 's' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_online o = { "execution", NULL, OUT_TEXT, 0 };
+	const char *sub, *wf = NULL, *derr;
+	char cmdname[64], status[16] = "", *end;
+	struct client *c = NULL;
+	int64_t timeout_ms = 0;
+	int ch, r, limit = 0, wait = 0, timeout_set = 0, rc = EXIT_USAGE;
+	long l;
+
+	if (argc < 2)
+		return cli_usage_error("execution", "missing subcommand "
+		    "(list, show)");
+	sub = argv[1];
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
+	    !strcmp(sub, "help")) {
+		execution_usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "list") && strcmp(sub, "show"))
+		return cli_usage_error("execution", "unknown subcommand '%s'",
+		    sub);
+	snprintf(cmdname, sizeof(cmdname), "execution %s", sub);
+	o.cmd = cmdname;
+
+	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
+	while ((ch = getopt_long(argc - 1, argv + 1, "o:hn:", opts, NULL)) !=
+	    -1) {
+		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		switch (ch) {
+		case 'h':
+			execution_usage(stdout);
+			return EXIT_OK;
+		case 'W':
+			wf = optarg;
+			break;
+		case 's': {
+			size_t k;
+
+			for (k = 0; optarg[k] && k + 1 < sizeof(status); k++)
+				status[k] = (char)(optarg[k] >= 'a' &&
+				    optarg[k] <= 'z' ? optarg[k] - 32 :
+				    optarg[k]);
+			status[k] = '\0';
+			for (k = 0; statuses[k]; k++)
+				if (!strcmp(statuses[k], status))
+					break;
+			if (statuses[k] == NULL || optarg[strlen(status)])
+				return cli_usage_error(o.cmd, "bad --status "
+				    "'%s' (PENDING, RUNNING, SUCCESS, FAILED "
+				    "or CANCELLED)", optarg);
+			break;
+		}
+		case 'n':
+			errno = 0;
+			l = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || l < 1 ||
+			    l > 1000)
+				return cli_usage_error(o.cmd, "bad --limit "
+				    "'%s' (1..1000)", optarg);
+			limit = (int)l;
+			break;
+		case 'w':
+			wait = 1;
+			break;
+		case 't':
+			if (duration_parse(optarg, &timeout_ms, &derr) < 0)
+				return cli_usage_error(o.cmd, "bad --timeout "
+				    "'%s': %s", optarg, derr);
+			timeout_set = 1;
+			break;
+		default:
+			return cli_usage_error(o.cmd, "bad option");
+		}
+	}
+	argc -= optind + 1;
+	argv += optind + 1;
+	if (!strcmp(sub, "list")) {
+		if (argc != 0)
+			return cli_usage_error(o.cmd, "no operands expected");
+		if (wait || timeout_set)
+			return cli_usage_error(o.cmd, "--wait and --timeout "
+			    "are for 'show'");
+	} else {
+		if (argc != 1)
+			return cli_usage_error(o.cmd, argc ? "one execution "
+			    "ID only" : "missing execution ID");
+		if (wf || *status || limit)
+			return cli_usage_error(o.cmd, "--workflow, --status "
+			    "and --limit are for 'list'");
+		if (timeout_set && !wait)
+			return cli_usage_error(o.cmd, "--timeout needs "
+			    "--wait");
+	}
+
+	if ((c = cli_api_client(&o, &rc)) == NULL)
+		return rc;
+	if (!strcmp(sub, "list"))
+		rc = execution_list(&o, c, wf, *status ? status : NULL, limit);
+	else
+		rc = execution_show(&o, c, argv[0], wait, timeout_ms);
+	client_free(c);
+	return rc;
+}

@@ -1,0 +1,858 @@
+/*
+ * loom workflow: workflows on a running Link Loom, through loom-api.
+ *
+ *   loom workflow apply FILE...             create or update workflows
+ *   loom workflow list                      every workflow
+ *   loom workflow describe ID [--version N] one workflow: metadata, tasks,
+ *                                           the definition as submitted
+ *   loom workflow trigger ID [--input JSON|@FILE] [--param K=V]...
+ *                            [--wait [--timeout DUR]]
+ *
+ * Every subcommand takes -o text|json and --api URL.  This file also holds
+ * the helpers every online command shares (declared in cli.h): the option
+ * handling, finding the API address, and turning a failed call into a
+ * message and an exit code.  Text goes through table.h; JSON is one object
+ * per line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jv.h>
+
+#include "cli.h"
+#include "client.h"
+#include "config.h"
+#include "duration.h"
+#include "table.h"
+#include "xalloc.h"
+
+#define API_DEFAULT_HTTP "http://127.0.0.1:8080"
+#define FILE_MAX_BYTES (16u * 1024 * 1024)
+
+/* ---- helpers shared by the online commands (cli.h) ------------------- */
+
+int
+cli_online_opt(struct cli_online *o, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'o':
+		if (cli_parse_output(o->cmd, arg, &o->fmt) < 0)
+			return -1;
+		o->text_asked = o->fmt == OUT_TEXT;
+		return 1;
+	case 'A':
+		o->api = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+char *
+cli_api_address(const char *arg)
+{
+	const char *env = getenv("LOOM_API"), *v;
+	struct config *cfg;
+	struct diags d;
+	struct stat st;
+	char *dir, *sock, *out;
+
+	if (arg && *arg)
+		return xstrdup(arg);
+	if (env && *env)
+		return xstrdup(env);
+	diags_init(&d);
+	if ((cfg = config_load(NULL, &d)) == NULL) {
+		diags_print(&d, stderr);
+		diags_clear(&d);
+		return NULL;
+	}
+	diags_clear(&d);
+	v = config_get(cfg, "cli.api", NULL);
+	out = v && *v ? xstrdup(v) : NULL;
+	config_free(cfg);
+	if (out)
+		return out;
+	if ((dir = cli_state_dir(NULL)) != NULL) {
+		sock = xasprintf("%s/run/api.sock", dir);
+		free(dir);
+		if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode))
+			out = xasprintf("unix:%s", sock);
+		free(sock);
+		if (out)
+			return out;
+	}
+	return xstrdup(API_DEFAULT_HTTP);
+}
+
+struct client *
+cli_api_client(const struct cli_online *o, int *rc)
+{
+	struct client *c;
+	char *addr, *err = NULL;
+
+	if ((addr = cli_api_address(o->api)) == NULL) {
+		*rc = EXIT_FAIL;
+		return NULL;
+	}
+	if ((c = client_new(addr, &err)) == NULL) {
+		*rc = cli_usage_error(o->cmd, "%s", err);
+		free(err);
+	}
+	free(addr);
+	return c;
+}
+
+int
+cli_api_fail(const struct cli_online *o, const struct client *c, int status,
+    jv reply)
+{
+	char *msg;
+	int unreachable = status < 0 && errno == ECONNREFUSED;
+
+	msg = client_error_message(status, reply);
+	fprintf(stderr, "loom %s: %s\n", o->cmd, msg);
+	free(msg);
+	if (unreachable) {
+		fprintf(stderr, "loom %s: is Link Loom running at %s? Start it "
+		    "with 'loom up', or point --api or $LOOM_API at it.\n",
+		    o->cmd, client_base(c));
+		return EXIT_UNREACHABLE;
+	}
+	return status == 404 ? EXIT_NOTFOUND : EXIT_FAIL;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void
+workflow_usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: loom workflow apply FILE...\n"
+	    "       loom workflow list\n"
+	    "       loom workflow describe ID [--version N]\n"
+	    "       loom workflow trigger ID [--input JSON|@FILE] "
+	    "[--param K=V]...\n"
+	    "                                [--wait [--timeout DUR]]\n"
+	    "\n"
+	    "Every subcommand takes -o text|json and --api URL (default:\n"
+	    "$LOOM_API, the config key cli.api, the socket of 'loom up',\n"
+	    "then %s).  FILE '-' is standard input.\n"
+	    "--param values true, false, null and numbers are JSON, anything\n"
+	    "else is a string; they overlay the members of --input.\n",
+	    API_DEFAULT_HTTP);
+}
+
+/* Reads a whole file ("-": stdin) into *buf.  0, or -1 with errno. */
+static int
+read_file(const char *path, char **buf, size_t *len)
+{
+	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t cap = 8192, n = 0, r;
+	char *p;
+
+	if (fp == NULL)
+		return -1;
+	p = xmalloc(cap);
+	while ((r = fread(p + n, 1, cap - n - 1, fp)) > 0) {
+		n += r;
+		if (n > FILE_MAX_BYTES) {
+			errno = EFBIG;
+			goto fail;
+		}
+		if (cap - n - 1 == 0)
+			p = xreallocarray(p, cap *= 2, 1);
+	}
+	if (ferror(fp))
+		goto fail;
+	if (fp != stdin)
+		fclose(fp);
+	p[n] = '\0';
+	*buf = p;
+	*len = n;
+	return 0;
+fail:
+	free(p);
+	if (fp != stdin) {
+		int saved = errno;
+
+		fclose(fp);
+		errno = saved;
+	}
+	return -1;
+}
+
+/* The string member key of object o (borrowed from o), or NULL. */
+static const char *
+str_of(jv o, const char *key)
+{
+	jv v;
+	const char *s;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT)
+		return NULL;
+	v = jv_object_get(jv_copy(o), jv_string(key));
+	/* The string's storage lives as long as o holds it. */
+	s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
+	jv_free(v);
+	return s;
+}
+
+/* Whether member key of o is true. */
+static int
+is_true(jv o, const char *key)
+{
+	jv v;
+	int t;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT)
+		return 0;
+	v = jv_object_get(jv_copy(o), jv_string(key));
+	t = jv_get_kind(v) == JV_KIND_TRUE;
+	jv_free(v);
+	return t;
+}
+
+/* Member key of o as display text in buf: strings as they are, numbers
+ * without a fraction, booleans as yes/no, other values as JSON. */
+static const char *
+text_of(jv o, const char *key, char *buf, size_t len)
+{
+	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
+	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
+
+	buf[0] = '\0';
+	switch (jv_get_kind(v)) {
+	case JV_KIND_STRING:
+		snprintf(buf, len, "%s", jv_string_value(v));
+		break;
+	case JV_KIND_NUMBER:
+		snprintf(buf, len, "%.17g", jv_number_value(v));
+		break;
+	case JV_KIND_TRUE:
+		snprintf(buf, len, "yes");
+		break;
+	case JV_KIND_FALSE:
+		snprintf(buf, len, "no");
+		break;
+	case JV_KIND_INVALID:
+	case JV_KIND_NULL:
+		break;
+	default: {
+		jv s = jv_dump_string(jv_copy(v), 0);
+
+		snprintf(buf, len, "%s", jv_string_value(s));
+		jv_free(s);
+	}
+	}
+	jv_free(v);
+	return buf;
+}
+
+/* "2026-11-26T04:05:06.123Z" -> "2026-11-26 04:05:06" for humans. */
+static const char *
+time_text(jv o, const char *key, char *buf, size_t len)
+{
+	const char *s = str_of(o, key);
+
+	if (s == NULL) {
+		buf[0] = '\0';
+		return buf;
+	}
+	snprintf(buf, len, "%.19s", s);
+	if (strlen(buf) > 10 && buf[10] == 'T')
+		buf[10] = ' ';
+	return buf;
+}
+
+/* ---- apply ------------------------------------------------------------ */
+
+/* Prints a 422's details as FILE:LINE:COL: message, naming the real file. */
+static void
+print_invalid(const char *file, jv reply)
+{
+	jv details = jv_getpath(jv_copy(reply), JV_ARRAY(jv_string("error"),
+	    jv_string("details")));
+	char *msg;
+	int n = 0;
+
+	if (jv_get_kind(details) == JV_KIND_ARRAY) {
+		jv_array_foreach(details, i, d) {
+			if (jv_get_kind(d) != JV_KIND_OBJECT) {
+				jv_free(d);
+				continue;
+			}
+			jv line = jv_object_get(jv_copy(d), jv_string("line"));
+			jv col = jv_object_get(jv_copy(d), jv_string("column"));
+			const char *m = str_of(d, "message");
+			int l = jv_get_kind(line) == JV_KIND_NUMBER ?
+			    (int)jv_number_value(line) : 0;
+			int c = jv_get_kind(col) == JV_KIND_NUMBER ?
+			    (int)jv_number_value(col) : 0;
+
+			if (l > 0 && c > 0)
+				fprintf(stderr, "%s:%d:%d: %s\n", file, l, c,
+				    m ? m : "invalid");
+			else if (l > 0)
+				fprintf(stderr, "%s:%d: %s\n", file, l,
+				    m ? m : "invalid");
+			else
+				fprintf(stderr, "%s: %s\n", file,
+				    m ? m : "invalid");
+			jv_free(line);
+			jv_free(col);
+			jv_free(d);
+			n++;
+		}
+	}
+	jv_free(details);
+	if (n == 0) {
+		msg = client_error_message(422, reply);
+		fprintf(stderr, "%s: %s\n", file, msg);
+		free(msg);
+	} else
+		jv_free(reply);
+}
+
+static int
+workflow_apply(struct cli_online *o, struct client *c, int nfiles,
+    char **files)
+{
+	int rc = EXIT_OK;
+
+	for (int i = 0; i < nfiles; i++) {
+		const char *name = strcmp(files[i], "-") ? files[i] : "<stdin>";
+		char *buf, ver[32];
+		size_t len;
+		jv reply;
+		int st;
+
+		if (read_file(files[i], &buf, &len) < 0) {
+			fprintf(stderr, "loom %s: %s: %s\n", o->cmd, name,
+			    strerror(errno));
+			if (rc == EXIT_OK)
+				rc = EXIT_SYSTEM;
+			continue;
+		}
+		st = client_request(c, "POST", "/api/v1/workflows",
+		    "application/yaml", buf, len, &reply);
+		free(buf);
+		if (st == 422) {
+			print_invalid(name, reply);
+			if (rc == EXIT_OK)
+				rc = EXIT_FAIL;
+			continue;
+		}
+		if (st != 200 && st != 201) {
+			int e = cli_api_fail(o, c, st, reply);
+
+			if (e == EXIT_UNREACHABLE)
+				return e;
+			if (rc == EXIT_OK)
+				rc = e;
+			continue;
+		}
+		if (o->fmt == OUT_JSON) {
+			json_print(stdout, jv_object_set(reply,
+			    jv_string("file"), jv_string(name)));
+			continue;
+		}
+		printf("%s: version %s (%s)\n", str_of(reply, "id") ?
+		    str_of(reply, "id") : "?", text_of(reply, "version", ver,
+		    sizeof(ver)), is_true(reply, "created") ? "created" :
+		    "unchanged");
+		jv_free(reply);
+	}
+	return rc;
+}
+
+/* ---- list ------------------------------------------------------------- */
+
+static int
+workflow_list(struct cli_online *o, struct client *c)
+{
+	struct table *t;
+	jv reply, list;
+	int st;
+
+	st = client_json(c, "GET", "/api/v1/workflows", jv_invalid(), &reply);
+	if (st != 200)
+		return cli_api_fail(o, c, st, reply);
+	list = jv_object_get(reply, jv_string("workflows"));
+	if (jv_get_kind(list) != JV_KIND_ARRAY) {
+		jv_free(list);
+		fprintf(stderr, "loom %s: unexpected reply from loom-api\n",
+		    o->cmd);
+		return EXIT_FAIL;
+	}
+	if (o->fmt == OUT_JSON) {
+		json_print_lines(stdout, list);
+		return EXIT_OK;
+	}
+	t = table_new(7, "ID", "NAME", "VERSION", "TASKS", "SCHEDULE",
+	    "PAUSED", "UPDATED");
+	jv_array_foreach(list, i, w) {
+		char ver[32], tasks[32], paused[8], upd[32];
+
+		table_add(t, str_of(w, "id"), str_of(w, "name"),
+		    text_of(w, "version", ver, sizeof(ver)),
+		    text_of(w, "taskCount", tasks, sizeof(tasks)),
+		    str_of(w, "schedule"), text_of(w, "paused", paused,
+		    sizeof(paused)), time_text(w, "updatedAt", upd,
+		    sizeof(upd)));
+		jv_free(w);
+	}
+	jv_free(list);
+	table_print(t, stdout, table_aligned(o->text_asked));
+	if (table_rows(t) == 0 && table_aligned(o->text_asked))
+		fprintf(stderr, "no workflows yet: add one with 'loom "
+		    "workflow apply FILE'\n");
+	table_free(t);
+	return EXIT_OK;
+}
+
+/* ---- describe --------------------------------------------------------- */
+
+/* What a task runs, in a few words: "POST http://...", "sh -c ...". */
+static char *
+task_target(jv task)
+{
+	const char *type = str_of(task, "type");
+	jv cmd;
+	char *out;
+
+	if (type == NULL)
+		return xstrdup("");
+	if (strcmp(type, "http") == 0)
+		return xasprintf("%s %s", str_of(task, "method") ?
+		    str_of(task, "method") : "POST", str_of(task, "url") ?
+		    str_of(task, "url") : "");
+	if (strcmp(type, "java") == 0)
+		return xstrdup(str_of(task, "class") ? str_of(task, "class") :
+		    "");
+	cmd = jv_object_get(jv_copy(task), jv_string("command"));
+	if (jv_get_kind(cmd) == JV_KIND_STRING)
+		out = xstrdup(jv_string_value(cmd));
+	else if (jv_get_kind(cmd) == JV_KIND_ARRAY) {
+		jv s = jv_array_length(jv_copy(cmd)) > 0 ?
+		    jv_dump_string(jv_copy(cmd), 0) : jv_string("");
+
+		out = xstrdup(jv_string_value(s));
+		jv_free(s);
+	} else
+		out = xstrdup("");
+	jv_free(cmd);
+	return out;
+}
+
+static char *
+task_deps(jv task)
+{
+	jv deps = jv_object_get(jv_copy(task), jv_string("dependsOn"));
+	char *out = xstrdup("");
+
+	if (jv_get_kind(deps) == JV_KIND_ARRAY) {
+		jv_array_foreach(deps, i, d) {
+			if (jv_get_kind(d) == JV_KIND_STRING) {
+				char *n = xasprintf("%s%s%s", out,
+				    *out ? "," : "", jv_string_value(d));
+
+				free(out);
+				out = n;
+			}
+			jv_free(d);
+		}
+	}
+	jv_free(deps);
+	return out;
+}
+
+static void
+print_workflow(struct cli_online *o, jv w)
+{
+	jv spec = jv_object_get(jv_copy(w), jv_string("spec"));
+	jv tasks = jv_object_get(jv_copy(spec), jv_string("tasks"));
+	const char *def = str_of(w, "definition"), *sched, *tz, *name;
+	char buf[64];
+	struct table *t;
+
+	/* A version's object has no metadata of its own: take the spec's. */
+	name = str_of(w, "name") ? str_of(w, "name") : str_of(spec, "name");
+	sched = str_of(w, "schedule") ? str_of(w, "schedule") :
+	    str_of(spec, "schedule");
+	tz = str_of(w, "timezone") ? str_of(w, "timezone") :
+	    str_of(spec, "timezone");
+	printf("ID:        %s\n", str_of(w, "id") ? str_of(w, "id") : "?");
+	printf("Name:      %s\n", name ? name : "-");
+	printf("Version:   %s\n", text_of(w, "version", buf, sizeof(buf)));
+	if (sched)
+		printf("Schedule:  %s (%s)\n", sched, tz ? tz : "UTC");
+	else
+		printf("Schedule:  - (manual and API triggers only)\n");
+	if (str_of(spec, "description"))
+		printf("About:     %s\n", str_of(spec, "description"));
+	if (is_true(w, "paused"))
+		printf("Paused:    yes\n");
+	printf("Created:   %s\n", time_text(w, "createdAt", buf, sizeof(buf)));
+	if (str_of(w, "updatedAt"))
+		printf("Updated:   %s\n", time_text(w, "updatedAt", buf,
+		    sizeof(buf)));
+	{
+		jv params = jv_object_get(jv_copy(spec), jv_string("params"));
+
+		if (jv_get_kind(params) == JV_KIND_OBJECT &&
+		    jv_object_length(jv_copy(params)) > 0) {
+			jv s = jv_dump_string(jv_copy(params), 0);
+
+			printf("Params:    %s\n", jv_string_value(s));
+			jv_free(s);
+		}
+		jv_free(params);
+	}
+
+	printf("\nTasks:\n");
+	t = table_new(4, "TASK", "TYPE", "DEPENDS ON", "RUNS");
+	if (jv_get_kind(tasks) == JV_KIND_ARRAY) {
+		jv_array_foreach(tasks, i, task) {
+			char *deps = task_deps(task), *target =
+			    task_target(task);
+
+			table_add(t, str_of(task, "id"), str_of(task, "type"),
+			    deps, target);
+			free(deps);
+			free(target);
+			jv_free(task);
+		}
+	}
+	table_print(t, stdout, table_aligned(o->text_asked));
+	table_free(t);
+
+	if (def) {
+		printf("\nDefinition:\n");
+		for (const char *p = def; *p;) {
+			size_t n = strcspn(p, "\n");
+
+			printf("%s%.*s\n", n ? "  " : "", (int)n, p);
+			p += n;
+			if (*p == '\n')
+				p++;
+		}
+	}
+	jv_free(tasks);
+	jv_free(spec);
+	jv_free(w);
+}
+
+static int
+workflow_describe(struct cli_online *o, struct client *c, const char *id,
+    const char *version)
+{
+	char *eid = client_escape(id), *path;
+	jv reply;
+	int st;
+
+	if (version)
+		path = xasprintf("/api/v1/workflows/%s/versions/%s", eid,
+		    version);
+	else
+		path = xasprintf("/api/v1/workflows/%s", eid);
+	free(eid);
+	st = client_json(c, "GET", path, jv_invalid(), &reply);
+	free(path);
+	if (st != 200)
+		return cli_api_fail(o, c, st, reply);
+	if (o->fmt == OUT_JSON)
+		json_print(stdout, reply);
+	else
+		print_workflow(o, reply);
+	return EXIT_OK;
+}
+
+/* ---- trigger ---------------------------------------------------------- */
+
+/* Whether s is exactly a JSON number. */
+static int
+is_json_number(const char *s)
+{
+	const char *p = s;
+
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
+			p++;
+	else
+		return 0;
+	if (*p == '.') {
+		if (!(*++p >= '0' && *p <= '9'))
+			return 0;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return 0;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return *p == '\0';
+}
+
+/* A --param value: true/false/null and numbers are JSON, else a string. */
+static jv
+param_value(const char *s)
+{
+	if (strcmp(s, "true") == 0)
+		return jv_true();
+	if (strcmp(s, "false") == 0)
+		return jv_false();
+	if (strcmp(s, "null") == 0)
+		return jv_null();
+	if (is_json_number(s))
+		return jv_number(strtod(s, NULL));
+	return jv_string(s);
+}
+
+/* --input JSON or @FILE: an object, or jv_invalid_with_msg. */
+static jv
+parse_input(const char *arg)
+{
+	char *buf = NULL;
+	size_t len;
+	jv v;
+
+	if (arg[0] == '@') {
+		if (read_file(arg + 1, &buf, &len) < 0)
+			return jv_invalid_with_msg(jv_string_fmt("%s: %s",
+			    arg + 1, strerror(errno)));
+		v = jv_parse_sized(buf, (int)len);
+		free(buf);
+	} else
+		v = jv_parse(arg);
+	if (!jv_is_valid(v)) {
+		jv msg = jv_invalid_get_msg(v);
+		jv out = jv_invalid_with_msg(jv_string_fmt("--input is not "
+		    "JSON: %s", jv_get_kind(msg) == JV_KIND_STRING ?
+		    jv_string_value(msg) : "parse error"));
+
+		jv_free(msg);
+		return out;
+	}
+	if (jv_get_kind(v) != JV_KIND_OBJECT) {
+		jv_free(v);
+		return jv_invalid_with_msg(jv_string("--input must be a JSON "
+		    "object"));
+	}
+	return v;
+}
+
+static int
+workflow_trigger(struct cli_online *o, struct client *c, const char *id,
+    jv input, int wait, int64_t timeout_ms)
+{
+	char *eid = client_escape(id), *path, *xid;
+	jv reply, body = jv_invalid(), exec;
+	int st, rc;
+
+	if (jv_is_valid(input))
+		body = JV_OBJECT(jv_string("input"), input);
+	else
+		jv_free(input);
+	path = xasprintf("/api/v1/workflows/%s/trigger", eid);
+	free(eid);
+	st = client_json(c, "POST", path, body, &reply);
+	free(path);
+	if (st != 201 && st != 200)
+		return cli_api_fail(o, c, st, reply);
+	if (str_of(reply, "executionId") == NULL) {
+		jv_free(reply);
+		fprintf(stderr, "loom %s: unexpected reply from loom-api\n",
+		    o->cmd);
+		return EXIT_FAIL;
+	}
+	if (!wait) {
+		if (o->fmt == OUT_JSON)
+			json_print(stdout, reply);
+		else {
+			printf("%s\n", str_of(reply, "executionId"));
+			jv_free(reply);
+		}
+		return EXIT_OK;
+	}
+	xid = xstrdup(str_of(reply, "executionId"));
+	jv_free(reply);
+	if (o->fmt == OUT_TEXT) {
+		printf("%s\n", xid);
+		fflush(stdout);
+	}
+	rc = cli_execution_wait(o, c, xid, timeout_ms, &exec);
+	free(xid);
+	if (rc != EXIT_OK)
+		return rc;
+	if (o->fmt == OUT_TEXT)
+		printf("\n");
+	return cli_execution_print(o, exec);
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+int
+cmd_workflow(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_ONLINE_OPTIONS,
+		{ "version", required_argument, NULL, 'V' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "param", required_argument, NULL, 'p' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_online o = { "workflow", NULL, OUT_TEXT, 0 };
+	const char *sub, *version = NULL, *derr;
+	jv input = jv_invalid(), params = jv_object();
+	struct client *c = NULL;
+	char cmdname[64];
+	int64_t timeout_ms = 0;
+	int ch, r, wait = 0, timeout_set = 0, rc = EXIT_USAGE;
+
+	if (argc < 2) {
+		jv_free(params);
+		return cli_usage_error("workflow", "missing subcommand "
+		    "(apply, list, describe, trigger)");
+	}
+	sub = argv[1];
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
+	    !strcmp(sub, "help")) {
+		jv_free(params);
+		workflow_usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "apply") && strcmp(sub, "list") &&
+	    strcmp(sub, "describe") && strcmp(sub, "trigger")) {
+		jv_free(params);
+		return cli_usage_error("workflow", "unknown subcommand '%s'",
+		    sub);
+	}
+	snprintf(cmdname, sizeof(cmdname), "workflow %s", sub);
+	o.cmd = cmdname;
+
+	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
+	while ((ch = getopt_long(argc - 1, argv + 1, "o:h", opts, NULL)) !=
+	    -1) {
+		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
+			goto out;
+		if (r > 0)
+			continue;
+		switch (ch) {
+		case 'h':
+			workflow_usage(stdout);
+			rc = EXIT_OK;
+			goto out;
+		case 'V':
+			if (!is_json_number(optarg) || atoi(optarg) < 1) {
+				cli_usage_error(o.cmd, "bad --version '%s'",
+				    optarg);
+				goto out;
+			}
+			version = optarg;
+			break;
+		case 'i':
+			jv_free(input);
+			input = parse_input(optarg);
+			if (!jv_is_valid(input)) {
+				jv msg = jv_invalid_get_msg(input);
+
+				cli_usage_error(o.cmd, "%s",
+				    jv_string_value(msg));
+				jv_free(msg);
+				input = jv_invalid();
+				goto out;
+			}
+			break;
+		case 'p': {
+			const char *eq = strchr(optarg, '=');
+
+			if (eq == NULL || eq == optarg) {
+				cli_usage_error(o.cmd, "bad --param '%s' "
+				    "(expected NAME=VALUE)", optarg);
+				goto out;
+			}
+			params = jv_object_set(params, jv_string_sized(optarg,
+			    (int)(eq - optarg)), param_value(eq + 1));
+			break;
+		}
+		case 'w':
+			wait = 1;
+			break;
+		case 't':
+			if (duration_parse(optarg, &timeout_ms, &derr) < 0) {
+				cli_usage_error(o.cmd, "bad --timeout '%s': %s",
+				    optarg, derr);
+				goto out;
+			}
+			timeout_set = 1;
+			break;
+		default:
+			cli_usage_error(o.cmd, "bad option");
+			goto out;
+		}
+	}
+	argc -= optind + 1;
+	argv += optind + 1;
+
+	/* Which options and how many operands each subcommand takes. */
+	if (strcmp(sub, "describe") && version) {
+		cli_usage_error(o.cmd, "--version is for 'describe'");
+		goto out;
+	}
+	if (strcmp(sub, "trigger") && (jv_is_valid(input) ||
+	    jv_object_length(jv_copy(params)) > 0 || wait || timeout_set)) {
+		cli_usage_error(o.cmd, "--input, --param, --wait and "
+		    "--timeout are for 'trigger'");
+		goto out;
+	}
+	if (timeout_set && !wait) {
+		cli_usage_error(o.cmd, "--timeout needs --wait");
+		goto out;
+	}
+	if (!strcmp(sub, "apply") ? argc < 1 : !strcmp(sub, "list") ?
+	    argc != 0 : argc != 1) {
+		cli_usage_error(o.cmd, !strcmp(sub, "apply") ? "no FILE given" :
+		    !strcmp(sub, "list") ? "no operands expected" :
+		    argc == 0 ? "missing workflow ID" : "one workflow ID only");
+		goto out;
+	}
+
+	if ((c = cli_api_client(&o, &rc)) == NULL)
+		goto out;
+	if (!strcmp(sub, "apply"))
+		rc = workflow_apply(&o, c, argc, argv);
+	else if (!strcmp(sub, "list"))
+		rc = workflow_list(&o, c);
+	else if (!strcmp(sub, "describe"))
+		rc = workflow_describe(&o, c, argv[0], version);
+	else {
+		/* --param entries overlay --input's members. */
+		if (jv_object_length(jv_copy(params)) > 0)
+			input = jv_object_merge(jv_is_valid(input) ? input :
+			    jv_object(), jv_copy(params));
+		rc = workflow_trigger(&o, c, argv[0], input, wait,
+		    timeout_ms);
+		input = jv_invalid();
+	}
+out:
+	jv_free(input);
+	jv_free(params);
+	client_free(c);
+	return rc;
+}

@@ -1,0 +1,243 @@
+#!/usr/bin/env bats
+# loom up: the whole stack -- a private PostgreSQL cluster, loom-engine,
+# loom-exec, loom-api and the example backend -- under a throwaway state
+# directory, driven the way a newcomer drives it.  Waits are on events
+# (the "ready" line, log lines, a process ending) or bounded readiness
+# checks, never on fixed sleeps.
+
+bats_require_minimum_version 1.5.0
+
+# The directory of the programs under test.
+bin_dir() {
+	local root="$BATS_TEST_DIRNAME/.." b
+	if [ -n "${LOOM_BIN:-}" ] && [ -x "$LOOM_BIN/loom" ]; then
+		echo "$LOOM_BIN"
+		return
+	fi
+	case "${BUILD:-build}" in
+	/*) b=$BUILD ;;
+	*) b=$root/${BUILD:-build} ;;
+	esac
+	echo "$b/bin"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 5<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# up_wait_line FILE REGEX PID [SECONDS]: waits until a line of FILE
+# matches REGEX (also counting lines already there); fails when PID ends
+# first or after SECONDS (60).  tail -f waits on inotify, not a timer.
+up_wait_line() {
+	timeout "${4:-60}" grep -q -m1 -E "$2" \
+	    <(tail --pid="$3" -n +1 -f "$1" 3>&- 2>/dev/null)
+}
+
+# up_wait_until SECONDS CMD...: runs CMD until it succeeds, for at most
+# SECONDS; for readiness that has no event to wait on (a port answering).
+up_wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# Starts `loom up` in the background (stdout/stderr to $STATE/up.$1.out
+# and .err), records its pid in $STATE/up.pid and, when it ends, its exit
+# status in $STATE/up.status; waits for "ready".
+start_up() {
+	local tag=$1
+	rm -f "$STATE/up.pid" "$STATE/up.status"
+	(
+		"$LOOM" up --state-dir "$STATE" --fast \
+		    --listen "127.0.0.1:$PORT" >"$STATE/up.$tag.out" \
+		    2>"$STATE/up.$tag.err" 3>&- &
+		echo $! >"$STATE/up.pid"
+		wait $!
+		echo $? >"$STATE/up.status"
+	) 3>&- &
+	up_wait_until 10 test -s "$STATE/up.pid"
+	if ! up_wait_line "$STATE/up.$tag.out" '^ready$' "$(cat "$STATE/up.pid")" 90
+	then
+		echo "# loom up did not become ready; its stderr:" >&3
+		sed 's/^/#   /' "$STATE/up.$tag.err" >&3
+		return 1
+	fi
+}
+
+# Stops the running `loom up` with SIGTERM and waits for it to end.
+stop_up() {
+	local pid
+	pid=$(cat "$STATE/up.pid" 2>/dev/null) || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	timeout 30 tail --pid="$pid" -f /dev/null 3>&-
+	up_wait_until 10 test -s "$STATE/up.status"
+}
+
+gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+api_healthy() {
+	curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null
+}
+
+setup_file() {
+	export LOOM
+	LOOM="$(bin_dir)/loom"
+	export STATE
+	STATE=$(mktemp -d /tmp/loom-up-test.XXXXXX)
+	# As root the server runs as postgres, which must reach the cluster.
+	chmod 755 "$STATE"
+	export PORT
+	PORT=$(free_port)
+	export LOOM_DATADIR="$BATS_TEST_DIRNAME/../contrib"
+	: >"$STATE/empty.conf"
+	export LOOM_CONFIG="$STATE/empty.conf"
+	unset LOOM_API LOOM_DATABASE_URL LOOM_STATE_DIR
+	export API="http://127.0.0.1:$PORT"
+	start_up first
+}
+
+teardown_file() {
+	stop_up
+	"$LOOM" db stop --state-dir "$STATE" >/dev/null 2>&1 || true
+	rm -rf "$STATE"
+}
+
+setup() {
+	load '/usr/lib/bats/bats-support/load'
+	load '/usr/lib/bats/bats-assert/load'
+}
+
+@test "loom up prints where everything is, then 'ready'" {
+	run cat "$STATE/up.first.out"
+	assert_line --index 0 'Link Loom is up.'
+	assert_line "  API:  http://127.0.0.1:$PORT"
+	assert_line "        unix:$STATE/run/api.sock"
+	assert_line --regexp "^  DB:   postgresql:///loom\?host=$STATE/run"
+	assert_line '  Sample workflow: sample-report'
+	assert_line --partial 'loom workflow trigger sample-report'
+	assert_equal "${lines[-1]}" ready
+	run cat "$STATE/up.first.err"
+	assert_output --partial 'creating a PostgreSQL cluster'
+	assert_output --partial 'started loom-api'
+}
+
+@test "the API answers /healthz over TCP and over the Unix socket" {
+	run curl -sf "$API/healthz"
+	assert_success
+	assert_output --partial '"ok"'
+	run curl -sf --unix-socket "$STATE/run/api.sock" http://localhost/healthz
+	assert_success
+	assert_output --partial '"ok"'
+	run curl -sf "$API/readyz"
+	assert_success
+}
+
+@test "the sample workflow is applied" {
+	run "$LOOM" workflow describe sample-report --api "$API" -o json
+	assert_success
+	assert_equal "$(jq -r .id <<<"$output")" sample-report
+	assert_equal "$(jq -r .version <<<"$output")" 1
+	assert_equal "$(jq -r '.spec.tasks | length' <<<"$output")" 4
+}
+
+@test "the CLI finds the API by --api, \$LOOM_API and the socket" {
+	run "$LOOM" workflow list --api "unix:$STATE/run/api.sock"
+	assert_success
+	assert_output --partial sample-report
+	LOOM_API="$API" run "$LOOM" workflow list
+	assert_success
+	assert_output --partial sample-report
+	# The default: unix:STATEDIR/run/api.sock when it exists.
+	LOOM_STATE_DIR="$STATE" run "$LOOM" workflow list
+	assert_success
+	assert_output --partial sample-report
+}
+
+@test "the example backend serves the sample's tasks" {
+	run curl -sf -X POST -H 'Content-Type: application/json' \
+	    -d '{"executionId":"exec-t","taskId":"fetch_data","attempt":1,"input":{"limit":7,"date":"2024-01-14"}}' \
+	    http://127.0.0.1:8090/api/tasks/fetch-data
+	assert_success
+	assert_equal "$(jq -r .status <<<"$output")" SUCCESS
+	assert_equal "$(jq -r .output.recordCount <<<"$output")" 7
+	assert_equal "$(jq -r '.output.checksum | length' <<<"$output")" 16
+}
+
+@test "a second loom up on the same state directory is refused" {
+	run -1 "$LOOM" up --state-dir "$STATE" --fast --no-sample \
+	    --listen "127.0.0.1:$(free_port)"
+	assert_output --partial "another 'loom up' is running on"
+	# ... and the first one still serves.
+	run curl -sf "$API/healthz"
+	assert_success
+}
+
+@test "loom-api killed with SIGKILL is restarted" {
+	local up old new
+	up=$(cat "$STATE/up.pid")
+	old=$(pgrep -P "$up" -f 'loom-api ')
+	[ -n "$old" ]
+	kill -KILL "$old"
+	up_wait_line "$STATE/up.first.err" \
+	    "loom-api \\(pid $old\\) was killed by signal 9" "$up" 20
+	up_wait_line "$STATE/up.first.err" 'started loom-api \(pid' "$up" 20
+	up_wait_until 30 api_healthy
+	new=$(pgrep -P "$up" -f 'loom-api ')
+	[ -n "$new" ] && [ "$new" != "$old" ]
+	run "$LOOM" workflow list --api "$API" -o json
+	assert_success
+	assert_output --partial '"sample-report"'
+}
+
+@test "SIGTERM stops every child and PostgreSQL, exit 0" {
+	local up kids pm
+	up=$(cat "$STATE/up.pid")
+	kids=$(pgrep -P "$up" | tr '\n' ' ')
+	[ -n "$kids" ]
+	pm=$(head -1 "$STATE/pgdata/postmaster.pid")
+	kill -0 "$pm"
+	stop_up
+	assert_equal "$(cat "$STATE/up.status")" 0
+	for k in $kids; do
+		run kill -0 "$k"
+		assert_failure
+	done
+	# pg_ctl -w returns once the postmaster removed its pid file, a
+	# moment before the process itself is gone.
+	up_wait_until 10 gone "$pm"
+	run pgrep -f "$STATE"
+	assert_failure
+	run cat "$STATE/up.first.err"
+	assert_output --partial 'stopping PostgreSQL'
+	[ ! -e "$STATE/pgdata/postmaster.pid" ]
+}
+
+@test "a second loom up reuses the cluster and its data" {
+	local before
+	before=$(stat -c %i:%Y "$STATE/pgdata/PG_VERSION")
+	start_up second
+	run cat "$STATE/up.second.err"
+	refute_output --partial 'creating a PostgreSQL cluster'
+	assert_equal "$(stat -c %i:%Y "$STATE/pgdata/PG_VERSION")" "$before"
+	# Same database: the sample is still version 1, applied unchanged.
+	run "$LOOM" workflow describe sample-report --api "$API" -o json
+	assert_success
+	assert_equal "$(jq -r .version <<<"$output")" 1
+	stop_up
+	assert_equal "$(cat "$STATE/up.status")" 0
+	up_wait_until 10 eval '! pgrep -f "$STATE" >/dev/null'
+}
