@@ -98,15 +98,18 @@ struct workflow {
 	struct task *tasks;
 	size_t ntasks;
 	struct dag *dag;	/* built on load; owned */
+	struct hmap *task_ids;	/* task id -> index (keys borrowed from tasks); owned */
 };
 
 struct workflow *workflow_load_file(const char *path, struct diags *d);
+/* Reads fd (a pipe, stdin) to the end; name is used in diagnostics. */
+struct workflow *workflow_load_fd(int fd, const char *name, struct diags *d);
 /* name is used in diagnostics and as workflow.file. */
 struct workflow *workflow_load_buf(const char *name, const char *buf,
     size_t len, struct diags *d);
 void workflow_free(struct workflow *wf);
 
-/* Index of the task with this id, or -1. */
+/* Index of the task with this id, or -1.  O(1). */
 long workflow_task_index(const struct workflow *wf, const char *id);
 const char *task_type_name(enum task_type t);
 const char *concurrency_policy_name(enum concurrency_policy p);
