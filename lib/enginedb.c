@@ -667,6 +667,13 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 		step(e, run, &ev, &res);
 	}
 
+	if (nreps == 0 && res.ntransitions == 0 && res.nactions == 0) {
+		/* Nothing happened: leave the row (and engine_gen) alone. */
+		PQclear(PQexec(e->conn, "ROLLBACK"));
+		rc = ENGINEDB_IDLE;
+		goto out;
+	}
+
 	/* Which rows to write, and with what. */
 	nt = run->rt.ntasks;
 	changed = xcalloc(nt ? nt : 1, 1);

@@ -27,7 +27,7 @@ cleanup() {
 	"$BIN/loom" db stop --state-dir "$DIR" >/dev/null 2>&1 || true
 	rm -rf "$DIR"
 }
-trap cleanup EXIT
+[ -n "${KEEP:-}" ] && echo "keeping $DIR" >&2 && trap - EXIT || trap cleanup EXIT
 : >"$DIR/empty.conf"
 export LOOM_CONFIG=$DIR/empty.conf
 "$BIN/loom" db start --state-dir "$DIR" >/dev/null
