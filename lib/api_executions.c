@@ -1,0 +1,537 @@
+/*
+ * api_executions: the /api/v1/executions and /api/v1/callbacks routes of
+ * loom-api (see api.h and loom-api(8)).
+ *
+ * An execution's detail merges three things: the task list of the
+ * workflow version it runs (in the DAG's topological order, so PENDING
+ * tasks that have no run_tasks row yet are listed too), the run_tasks rows
+ * (current state), and the task_executions rows (one per attempt).  The
+ * three queries run in one read-only REPEATABLE READ transaction so the
+ * states and the attempts agree with each other.
+ *
+ * ?wait= long-polls: the handler reads the run's status; while it is not
+ * terminal it parks the request with api_wait() on the execution id, and
+ * each loom_event doorbell for that id (or the deadline, or shutdown)
+ * runs the handler again, which re-reads the row.
+ *
+ * A callback settles a task that is RUNNING and awaiting_callback: in one
+ * transaction the row is locked (unknown token: 404; no longer waiting:
+ * 409), updated for the engine (settled = false), the attempt is recorded
+ * in task_executions, and loom_task_done rings the engine's doorbell.
+ */
+#include "api.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "duration.h"
+#include "hmap.h"
+#include "jsonutil.h"
+#include "state.h"
+#include "workflow.h"
+#include "dag.h"
+#include "xalloc.h"
+
+#define LIST_DEFAULT 50
+#define LIST_MAX 1000
+
+/* ---- list --------------------------------------------------------------- */
+
+int
+api_executions_list(struct api_request *rq, jv *out)
+{
+	const char *wf = api_query(rq, "workflow");
+	const char *st = api_query(rq, "status");
+	const char *lim = api_query(rq, "limit");
+	char status[16], limit[16];
+	const char *p[3];
+	enum run_state rs;
+	long n = LIST_DEFAULT;
+	char *err = NULL;
+	PGconn *db;
+	PGresult *r;
+	jv list;
+
+	if (wf && *wf == '\0')
+		wf = NULL;
+	if (st && *st) {
+		size_t i;
+
+		for (i = 0; st[i] && i < sizeof(status) - 1; i++)
+			status[i] = (char)toupper((unsigned char)st[i]);
+		status[i] = '\0';
+		if (st[i] || run_state_parse(status, &rs) < 0)
+			return api_error(out, 400, "bad_request", "status",
+			    "status must be PENDING, RUNNING, SUCCESS, FAILED "
+			    "or CANCELLED, not '%s'", st);
+	} else
+		st = NULL;
+	if (lim && *lim) {
+		char *end;
+
+		n = strtol(lim, &end, 10);
+		if (*end || end == lim || n < 1 || n > LIST_MAX)
+			return api_error(out, 400, "bad_request", "limit",
+			    "limit must be an integer from 1 to %d, not '%s'",
+			    LIST_MAX, lim);
+	}
+	snprintf(limit, sizeof(limit), "%ld", n);
+	p[0] = wf;
+	p[1] = st ? status : NULL;
+	p[2] = limit;
+	if ((db = api_db(rq)) == NULL)
+		return api_db_down(out);
+	r = db_exec(db, &err, "SELECT id, workflow_id, workflow_version, "
+	    "status, trigger, " SQL_ISO("created_at") ", "
+	    SQL_ISO("started_at") ", " SQL_ISO("completed_at") ", error "
+	    "FROM executions WHERE ($1::text IS NULL OR workflow_id = $1) "
+	    "AND ($2::text IS NULL OR status = $2) "
+	    "ORDER BY created_at DESC, id DESC LIMIT $3::int", 3, p);
+	if (r == NULL)
+		return api_db_fail(rq, out, err);
+	list = jv_array();
+	for (int i = 0; i < PQntuples(r); i++) {
+		jv o = jv_object();
+
+		o = jv_put(o, "id", pg_jv_text(r, i, 0));
+		o = jv_put(o, "workflowId", pg_jv_text(r, i, 1));
+		o = jv_put(o, "workflowVersion", pg_jv_num(r, i, 2));
+		o = jv_put(o, "status", pg_jv_text(r, i, 3));
+		o = jv_put(o, "trigger", pg_jv_text(r, i, 4));
+		o = jv_put(o, "createdAt", pg_jv_text(r, i, 5));
+		o = jv_put(o, "startedAt", pg_jv_text(r, i, 6));
+		o = jv_put(o, "completedAt", pg_jv_text(r, i, 7));
+		o = jv_put(o, "error", pg_jv_text(r, i, 8));
+		list = jv_array_append(list, o);
+	}
+	PQclear(r);
+	*out = jv_object_set(jv_object(), jv_string("executions"), list);
+	return 200;
+}
+
+/* ---- detail ------------------------------------------------------------- */
+
+/* {"type","message"} when either is set, else null. */
+static jv
+error_jv(const PGresult *r, int row, int tcol, int mcol)
+{
+	jv e;
+
+	if (PQgetisnull(r, row, tcol) && PQgetisnull(r, row, mcol))
+		return jv_null();
+	e = jv_object_set(jv_object(), jv_string("type"),
+	    pg_jv_text(r, row, tcol));
+	return jv_put(e, "message", pg_jv_text(r, row, mcol));
+}
+
+#define TE_COLS "task_id, attempt, status, " SQL_ISO("started_at") ", " \
+	SQL_ISO("completed_at") ", duration_ms, http_status, exit_code, " \
+	"error_type, error_message"
+
+static jv
+attempt_jv(const PGresult *r, int i)
+{
+	jv o = jv_object();
+
+	o = jv_put(o, "attempt", pg_jv_num(r, i, 1));
+	o = jv_put(o, "status", pg_jv_text(r, i, 2));
+	o = jv_put(o, "startedAt", pg_jv_text(r, i, 3));
+	o = jv_put(o, "completedAt", pg_jv_text(r, i, 4));
+	o = jv_put(o, "durationMs", pg_jv_num(r, i, 5));
+	o = jv_put(o, "httpStatus", pg_jv_num(r, i, 6));
+	o = jv_put(o, "exitCode", pg_jv_num(r, i, 7));
+	return jv_put(o, "error", error_jv(r, i, 8, 9));
+}
+
+#define RT_COLS "task_id, state, attempt, skip_reason, output::text, " \
+	"error_type, error_message, " SQL_ISO("started_at") ", " \
+	SQL_ISO("finished_at")
+
+/* One task of the detail; row is its run_tasks row or -1 (PENDING). */
+static jv
+task_jv(const char *id, const char *type, const PGresult *r, int row,
+    jv attempts)
+{
+	jv o = jv_object();
+
+	o = jv_put(o, "taskId", jv_string(id));
+	o = jv_put(o, "type", type ? jv_string(type) : jv_null());
+	if (row < 0) {
+		o = jv_put(o, "state", jv_string("PENDING"));
+		o = jv_put(o, "attempt", jv_number(0));
+		o = jv_put(o, "skipReason", jv_null());
+		o = jv_put(o, "output", jv_null());
+		o = jv_put(o, "error", jv_null());
+		o = jv_put(o, "startedAt", jv_null());
+		o = jv_put(o, "finishedAt", jv_null());
+	} else {
+		const char *skip = PQgetvalue(r, row, 3);
+
+		o = jv_put(o, "state", pg_jv_text(r, row, 1));
+		o = jv_put(o, "attempt", pg_jv_num(r, row, 2));
+		o = jv_put(o, "skipReason",
+		    *skip ? jv_string(skip) : jv_null());
+		o = jv_put(o, "output", pg_jv_json(r, row, 4));
+		o = jv_put(o, "error", error_jv(r, row, 5, 6));
+		o = jv_put(o, "startedAt", pg_jv_text(r, row, 7));
+		o = jv_put(o, "finishedAt", pg_jv_text(r, row, 8));
+	}
+	if (!jv_is_valid(attempts)) {
+		jv_free(attempts);
+		attempts = jv_array();
+	}
+	return jv_put(o, "attempts", attempts);
+}
+
+/* task id -> array of attempts (rows are ordered by task, attempt). */
+static jv
+attempts_by_task(const PGresult *r)
+{
+	jv by = jv_object(), cur = jv_invalid();
+	const char *tid = NULL;
+
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *t = PQgetvalue(r, i, 0);
+
+		if (tid == NULL || strcmp(t, tid) != 0) {
+			if (tid != NULL)
+				by = jv_object_set(by, jv_string(tid), cur);
+			tid = t;
+			cur = jv_array();
+		}
+		cur = jv_array_append(cur, attempt_jv(r, i));
+	}
+	if (tid != NULL)
+		by = jv_object_set(by, jv_string(tid), cur);
+	else
+		jv_free(cur);
+	return by;
+}
+
+static jv
+tasks_jv(const struct workflow *wf, const PGresult *rt, const PGresult *te)
+{
+	int nrows = PQntuples(rt);
+	struct hmap *rows = hmap_new((size_t)nrows + 1);
+	unsigned char *used = xcalloc((size_t)nrows + 1, 1);
+	jv by = attempts_by_task(te), list = jv_array();
+
+	for (int i = 0; i < nrows; i++)
+		hmap_put(rows, PQgetvalue(rt, i, 0), (size_t)i);
+	for (size_t k = 0; wf && k < wf->ntasks; k++) {
+		size_t idx = wf->dag ? wf->dag->topo[k] : k, row;
+		const struct task *t = &wf->tasks[idx];
+		int r = -1;
+
+		if (hmap_get(rows, t->id, &row) == 0) {
+			r = (int)row;
+			used[row] = 1;
+		}
+		list = jv_array_append(list, task_jv(t->id,
+		    task_type_name(t->type), rt, r,
+		    jv_object_get(jv_copy(by), jv_string(t->id))));
+	}
+	/* Rows the spec does not know (or no spec at all): still shown. */
+	for (int i = 0; i < nrows; i++)
+		if (!used[i]) {
+			const char *id = PQgetvalue(rt, i, 0);
+
+			list = jv_array_append(list, task_jv(id, NULL, rt, i,
+			    jv_object_get(jv_copy(by), jv_string(id))));
+		}
+	jv_free(by);
+	free(used);
+	hmap_free(rows);
+	return list;
+}
+
+static int
+execution_detail(struct api_request *rq, PGconn *db, const char *id,
+    jv *out)
+{
+	PGresult *ex = NULL, *rt = NULL, *te = NULL;
+	const struct workflow *wf;
+	char *err = NULL;
+	int notfound;
+	jv o;
+
+	if (db_cmd(db, &err, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	    0, NULL) < 0)
+		goto fail;
+	ex = db_exec(db, &err, "SELECT id, workflow_id, workflow_version, "
+	    "status, trigger, params::text, error, "
+	    SQL_ISO("created_at") ", " SQL_ISO("started_at") ", "
+	    SQL_ISO("completed_at") " FROM executions WHERE id = $1", 1, &id);
+	if (ex == NULL)
+		goto fail;
+	if (PQntuples(ex) == 0) {
+		PQclear(ex);
+		if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
+			goto fail;
+		return api_error(out, 404, "not_found", "id",
+		    "no execution '%s'", id);
+	}
+	rt = db_exec(db, &err, "SELECT " RT_COLS " FROM run_tasks "
+	    "WHERE execution_id = $1", 1, &id);
+	if (rt == NULL)
+		goto fail;
+	te = db_exec(db, &err, "SELECT " TE_COLS " FROM task_executions "
+	    "WHERE execution_id = $1 ORDER BY task_id, attempt, id", 1, &id);
+	if (te == NULL || db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
+		goto fail;
+
+	wf = api_workflow_cached(db, PQgetvalue(ex, 0, 1),
+	    atoi(PQgetvalue(ex, 0, 2)), NULL, &notfound, &err);
+	if (wf == NULL) {
+		/* Still answer: the rows alone, in no particular order. */
+		api_log(LOG_LVL_WARN, "execution %s: %s", id, err);
+		free(err);
+		err = NULL;
+	}
+	o = jv_object();
+	o = jv_put(o, "id", pg_jv_text(ex, 0, 0));
+	o = jv_put(o, "workflowId", pg_jv_text(ex, 0, 1));
+	o = jv_put(o, "workflowVersion", pg_jv_num(ex, 0, 2));
+	o = jv_put(o, "status", pg_jv_text(ex, 0, 3));
+	o = jv_put(o, "trigger", pg_jv_text(ex, 0, 4));
+	o = jv_put(o, "params", pg_jv_json(ex, 0, 5));
+	o = jv_put(o, "error", pg_jv_text(ex, 0, 6));
+	o = jv_put(o, "createdAt", pg_jv_text(ex, 0, 7));
+	o = jv_put(o, "startedAt", pg_jv_text(ex, 0, 8));
+	o = jv_put(o, "completedAt", pg_jv_text(ex, 0, 9));
+	o = jv_put(o, "tasks", tasks_jv(wf, rt, te));
+	PQclear(ex);
+	PQclear(rt);
+	PQclear(te);
+	*out = o;
+	return 200;
+fail:
+	PQclear(ex);
+	PQclear(rt);
+	PQclear(te);
+	return api_db_fail(rq, out, err);
+}
+
+static int
+terminal(const char *status)
+{
+	enum run_state s;
+
+	return run_state_parse(status, &s) == 0 && run_state_terminal(s);
+}
+
+int
+api_execution_get(struct api_request *rq, jv *out)
+{
+	const char *id = rq->param[0], *wait = api_query(rq, "wait");
+	PGconn *db;
+	PGresult *r;
+	char *err = NULL;
+	int done;
+
+	if (wait && *wait && rq->resumed == 0 && rq->wait_until_ms == 0) {
+		const char *why;
+		int64_t ms;
+
+		if (duration_parse(wait, &ms, &why) < 0)
+			return api_error(out, 400, "bad_request", "wait",
+			    "wait '%s' is not a duration like 30s or 5m: %s",
+			    wait, why);
+		if (ms > API_WAIT_MAX_MS)
+			ms = API_WAIT_MAX_MS;
+		rq->wait_until_ms = api_mono_ms() + ms;
+	}
+	if ((db = api_db(rq)) == NULL)
+		return api_db_down(out);
+	if (rq->wait_until_ms > api_mono_ms() && !api_stopping(rq)) {
+		r = db_exec(db, &err, "SELECT status FROM executions "
+		    "WHERE id = $1", 1, &id);
+		if (r == NULL)
+			return api_db_fail(rq, out, err);
+		if (PQntuples(r) == 0) {
+			PQclear(r);
+			return api_error(out, 404, "not_found", "id",
+			    "no execution '%s'", id);
+		}
+		done = terminal(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		if (!done)
+			return api_wait(rq, id, rq->wait_until_ms);
+	}
+	return execution_detail(rq, db, id, out);
+}
+
+/* ---- callbacks ---------------------------------------------------------- */
+
+struct cb_result {
+	const char *status;	/* SUCCESS or FAILED */
+	jv output_text;		/* string (JSON text) or null */
+	const char *logs, *etype, *emsg;
+	char duration[32];	/* "" when not given */
+};
+
+/* Checks the callback body; borrowed strings point into rq->json. */
+static int
+cb_parse(struct api_request *rq, struct cb_result *cb, jv *out)
+{
+	jv b = rq->json, v;
+
+	memset(cb, 0, sizeof(*cb));
+	cb->output_text = jv_null();
+	if (jv_get_kind(b) != JV_KIND_OBJECT)
+		return api_error(out, 400, "bad_request", NULL, "the body must "
+		    "be a JSON object like {\"status\": \"SUCCESS\", "
+		    "\"output\": {...}}");
+	v = jv_object_get(jv_copy(b), jv_string("status"));
+	if (jv_get_kind(v) != JV_KIND_STRING ||
+	    (strcmp(jv_string_value(v), "SUCCESS") &&
+	    strcmp(jv_string_value(v), "FAILED"))) {
+		jv_free(v);
+		return api_error(out, 422, "invalid_input", "status",
+		    "status must be \"SUCCESS\" or \"FAILED\"");
+	}
+	cb->status = strcmp(jv_string_value(v), "SUCCESS") ? "FAILED" :
+	    "SUCCESS";
+	jv_free(v);
+
+	v = jv_object_get(jv_copy(b), jv_string("output"));
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL)
+		cb->output_text = jv_dump_string(v, 0);
+	else
+		jv_free(v);
+	if (jv_get_kind(cb->output_text) == JV_KIND_STRING &&
+	    json_has_nul(jv_string_value(cb->output_text)))
+		return api_error(out, 422, "invalid_input", "output", "a string "
+		    "holds a NUL character (\\u0000), which cannot be stored");
+
+	v = jv_object_get(jv_copy(b), jv_string("logs"));
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		cb->logs = jv_string_value(v);	/* b keeps it alive */
+	else if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
+		jv_free(v);
+		return api_error(out, 422, "invalid_input", "logs",
+		    "logs must be a string");
+	}
+	jv_free(v);
+
+	v = jv_object_get(jv_copy(b), jv_string("error"));
+	if (jv_get_kind(v) == JV_KIND_OBJECT) {
+		jv t = jv_object_get(jv_copy(v), jv_string("type"));
+		jv m = jv_object_get(jv_copy(v), jv_string("message"));
+		int bad = (jv_is_valid(t) && jv_get_kind(t) != JV_KIND_STRING &&
+		    jv_get_kind(t) != JV_KIND_NULL) ||
+		    (jv_is_valid(m) && jv_get_kind(m) != JV_KIND_STRING &&
+		    jv_get_kind(m) != JV_KIND_NULL);
+
+		if (jv_get_kind(t) == JV_KIND_STRING)
+			cb->etype = jv_string_value(t);
+		if (jv_get_kind(m) == JV_KIND_STRING)
+			cb->emsg = jv_string_value(m);
+		jv_free(t);
+		jv_free(m);
+		jv_free(v);
+		if (bad)
+			return api_error(out, 422, "invalid_input", "error",
+			    "error must be {\"type\": string, \"message\": "
+			    "string}");
+	} else if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
+		jv_free(v);
+		return api_error(out, 422, "invalid_input", "error",
+		    "error must be {\"type\": string, \"message\": string}");
+	} else
+		jv_free(v);
+
+	v = jv_object_get(jv_copy(b), jv_string("duration"));
+	if (jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= 0 &&
+	    jv_number_value(v) < 1e15)
+		snprintf(cb->duration, sizeof(cb->duration), "%lld",
+		    (long long)jv_number_value(v));
+	jv_free(v);
+
+	if (strcmp(cb->status, "SUCCESS") == 0)
+		cb->etype = cb->emsg = NULL;
+	else if (cb->etype == NULL)
+		cb->etype = "TaskFailedException";
+	if (strcmp(cb->status, "FAILED") == 0 && cb->emsg == NULL)
+		cb->emsg = "the backend reported FAILED";
+	return 0;
+}
+
+int
+api_callback(struct api_request *rq, jv *out)
+{
+	const char *token = rq->param[0];
+	struct cb_result cb;
+	char *err = NULL;
+	PGconn *db;
+	PGresult *r = NULL;
+	int status;
+
+	if ((status = cb_parse(rq, &cb, out)) != 0)
+		goto done;
+	if ((db = api_db(rq)) == NULL) {
+		status = api_db_down(out);
+		goto done;
+	}
+	if (db_cmd(db, &err, "BEGIN", 0, NULL) < 0)
+		goto fail;
+	r = db_exec(db, &err, "SELECT execution_id, task_id, state, "
+	    "awaiting_callback FROM run_tasks WHERE callback_token = $1 "
+	    "FOR UPDATE", 1, &token);
+	if (r == NULL)
+		goto fail;
+	if (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 2), "RUNNING") ||
+	    PQgetvalue(r, 0, 3)[0] != 't') {
+		if (db_cmd(db, &err, "ROLLBACK", 0, NULL) < 0)
+			goto fail;
+		if (PQntuples(r) == 0)
+			status = api_error(out, 404, "not_found", "token",
+			    "unknown callback token");
+		else
+			status = api_error(out, 409, "conflict", "token",
+			    "task %s of %s is %s and no longer waits for "
+			    "this callback", PQgetvalue(r, 0, 1),
+			    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2));
+		goto done;
+	}
+	{
+		const char *p[7] = { token, cb.status,
+			jv_get_kind(cb.output_text) == JV_KIND_STRING ?
+			jv_string_value(cb.output_text) : NULL,
+			cb.etype, cb.emsg, cb.logs,
+			cb.duration[0] ? cb.duration : NULL };
+
+		PQclear(r);
+		r = NULL;
+		if (db_cmd(db, &err, "WITH u AS (UPDATE run_tasks SET "
+		    "state = $2, settled = false, output = $3::jsonb, "
+		    "error_type = $4, error_message = $5, finished_at = now(), "
+		    "awaiting_callback = false WHERE callback_token = $1 AND "
+		    "state = 'RUNNING' AND awaiting_callback "
+		    "RETURNING execution_id, task_id, attempt, started_at), "
+		    "t AS (INSERT INTO task_executions (execution_id, task_id, "
+		    "attempt, status, executor, output, error_type, "
+		    "error_message, logs, started_at, completed_at, "
+		    "duration_ms) SELECT execution_id, task_id, attempt, $2, "
+		    "'callback', $3::jsonb, $4, $5, $6, started_at, now(), "
+		    "coalesce($7::bigint, (extract(epoch FROM now() - "
+		    "started_at) * 1000)::bigint) FROM u) "
+		    "SELECT pg_notify('loom_task_done', execution_id) FROM u",
+		    7, p) < 0)
+			goto fail;
+	}
+	if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
+		goto fail;
+	*out = jv_object_set(jv_object(), jv_string("accepted"),
+	    jv_true());
+	status = 200;
+	goto done;
+fail:
+	status = api_db_fail(rq, out, err);
+done:
+	PQclear(r);
+	jv_free(cb.output_text);
+	return status;
+}

@@ -1,0 +1,195 @@
+# tests/helpers.bash: what bats files of Link Loom share.  Load it with
+#
+#     load helpers
+#
+# and, typically:
+#
+#     setup_file()    { loom_pg_start; loom_api_start; }
+#     teardown_file() { loom_api_stop; loom_pg_stop; }
+#
+# loom_pg_start   a throwaway PostgreSQL cluster (loom db start --fast) in a
+#                 fresh directory, migrated; exports LOOM_DATABASE_URL and
+#                 LOOM_TEST_DIR (scratch space, removed by loom_pg_stop)
+# loom_pg_stop    stops it and removes the directory
+# loom_api_start [ARGS...]
+#                 loom-api on 127.0.0.1, port 0, with --print-url; waits for
+#                 the URL on its first stdout line (no fixed sleeps) and
+#                 exports LOOM_API (the URL), LOOM_API_PID and LOOM_API_LOG
+# loom_api_stop   SIGTERM, then waits for the process to end
+# wait_for [-t SECONDS] CMD...
+#                 runs CMD until it succeeds, for at most SECONDS (10)
+#
+# Programs come from $LOOM_BIN (tests/run-tests.sh exports it), else
+# build/bin.  Every background process closes fd 3, or bats would wait
+# for it.  The helpers point LOOM_CONFIG at an empty file so that a
+# machine's /etc/loom/loom.conf does not leak into the tests.
+
+LOOM_BIN=${LOOM_BIN:-$BATS_TEST_DIRNAME/../build/bin}
+export LOOM_BIN
+
+# wait_for [-t SECONDS] CMD...: for readiness that has no event to wait on.
+wait_for() {
+	local limit=10 end
+	if [ "${1:-}" = -t ]; then
+		limit=$2
+		shift 2
+	fi
+	end=$((SECONDS + limit))
+	until "$@"; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			echo "wait_for: '$*' still failing after ${limit}s" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+loom_pg_start() {
+	LOOM_TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/loom-test.XXXXXX") ||
+	    return 1
+	# As root the server runs as postgres, which must reach the cluster.
+	chmod 755 "$LOOM_TEST_DIR"
+	export LOOM_TEST_DIR
+	: >"$LOOM_TEST_DIR/empty.conf"
+	export LOOM_CONFIG=${LOOM_CONFIG:-$LOOM_TEST_DIR/empty.conf}
+	if ! "$LOOM_BIN/loom" db start --state-dir "$LOOM_TEST_DIR" --fast \
+	    >"$LOOM_TEST_DIR/db-start.log" 2>&1 3>&-; then
+		echo "# loom db start failed:" >&3
+		sed 's/^/#   /' "$LOOM_TEST_DIR/db-start.log" >&3
+		return 1
+	fi
+	LOOM_DATABASE_URL=$("$LOOM_BIN/loom" db url --state-dir "$LOOM_TEST_DIR")
+	export LOOM_DATABASE_URL
+	"$LOOM_BIN/loom" db migrate >/dev/null
+}
+
+loom_pg_stop() {
+	[ -n "${LOOM_TEST_DIR:-}" ] || return 0
+	"$LOOM_BIN/loom" db stop --state-dir "$LOOM_TEST_DIR" >/dev/null 2>&1 \
+	    3>&- || true
+	rm -rf "$LOOM_TEST_DIR"
+	unset LOOM_TEST_DIR LOOM_DATABASE_URL
+}
+
+loom_api_start() {
+	local dir=${LOOM_TEST_DIR:-${BATS_FILE_TMPDIR:-/tmp}} fifo url
+	# one log per instance: a test may start a second server
+	LOOM_API_LOG=$(mktemp "$dir/loom-api.XXXXXX.log") || return 1
+	fifo=$LOOM_API_LOG.url
+	mkfifo "$fifo" || return 1
+	"$LOOM_BIN/loom-api" --listen 127.0.0.1:0 --print-url "$@" \
+	    >"$fifo" 2>"$LOOM_API_LOG" 3>&- &
+	LOOM_API_PID=$!
+	# Opening the fifo pairs us with loom-api's stdout; if it dies before
+	# printing, read sees end-of-file at once instead of waiting.
+	if ! IFS= read -r -t 30 url <"$fifo" || [ -z "$url" ]; then
+		echo "# loom-api did not start; its log:" >&3
+		sed 's/^/#   /' "$LOOM_API_LOG" >&3
+		kill "$LOOM_API_PID" 2>/dev/null
+		return 1
+	fi
+	rm -f "$fifo"
+	export LOOM_API=$url LOOM_API_PID LOOM_API_LOG
+}
+
+loom_api_stop() {
+	[ -n "${LOOM_API_PID:-}" ] || return 0
+	kill -TERM "$LOOM_API_PID" 2>/dev/null || true
+	timeout 30 tail --pid="$LOOM_API_PID" -f /dev/null 3>&- || true
+	unset LOOM_API LOOM_API_PID
+}
+
+# --- the runtime: the HTTP test backend and the daemons -------------------
+#
+# loom_backend_start
+#                 tests/backend's loom-test-backend on 127.0.0.1, a port the
+#                 kernel picks; waits for its "port N" line and exports
+#                 BACKEND_URL (http://127.0.0.1:N), BACKEND_PID and
+#                 BACKEND_LOG (its call log, one JSON line per call)
+# loom_backend_stop
+# loom_daemon_start NAME [ARGS...]
+#                 $LOOM_BIN/NAME in the background (it inherits the
+#                 environment: LOOM_DATABASE_URL, LOOM_EXEC_*, ...) with its
+#                 stderr in $LOOM_TEST_DIR/NAME.N.log; waits for its "ready"
+#                 log line; sets LOOM_DAEMON_PID and LOOM_DAEMON_LOG and
+#                 records the pid in $LOOM_TEST_DIR/daemons.pids (a file:
+#                 variables set in a test do not reach teardown_file)
+# loom_daemon_stop PID
+#                 SIGTERM, waits for the end (30s at most); returns the exit
+#                 status when PID is a child of this shell
+# loom_daemons_stop
+#                 loom_daemon_stop for every recorded daemon still running
+
+LOOM_TEST_BACKEND=${LOOM_TEST_BACKEND:-$LOOM_BIN/../tests/loom-test-backend}
+
+loom_backend_start() {
+	local dir=${LOOM_TEST_DIR:-${BATS_FILE_TMPDIR:-/tmp}} fifo word port
+	fifo=$dir/backend.port
+	BACKEND_LOG=$dir/backend-calls.jsonl
+	rm -f "$fifo"
+	mkfifo "$fifo" || return 1
+	"$LOOM_TEST_BACKEND" -p 0 -l "$BACKEND_LOG" >"$fifo" \
+	    2>"$dir/backend.log" 3>&- &
+	BACKEND_PID=$!
+	if ! read -r -t 10 word port <"$fifo" || [ "$word" != port ]; then
+		echo "# loom-test-backend did not start:" >&3
+		sed 's/^/#   /' "$dir/backend.log" >&3
+		return 1
+	fi
+	rm -f "$fifo"
+	export BACKEND_URL=http://127.0.0.1:$port BACKEND_PID BACKEND_LOG
+}
+
+loom_backend_stop() {
+	[ -n "${BACKEND_PID:-}" ] || return 0
+	kill -TERM "$BACKEND_PID" 2>/dev/null || true
+	timeout 30 tail --pid="$BACKEND_PID" -f /dev/null 3>&- || true
+	unset BACKEND_PID
+}
+
+loom_daemon_start() {
+	local name=$1 dir=${LOOM_TEST_DIR:-${BATS_FILE_TMPDIR:-/tmp}} n=1
+	shift
+	while [ -e "$dir/$name.$n.log" ]; do n=$((n + 1)); done
+	LOOM_DAEMON_LOG=$dir/$name.$n.log
+	"$LOOM_BIN/$name" "$@" 2>"$LOOM_DAEMON_LOG" </dev/null >/dev/null 3>&- &
+	LOOM_DAEMON_PID=$!
+	echo "$LOOM_DAEMON_PID" >>"$dir/daemons.pids"
+	# tail -f waits on inotify; it ends with the daemon if that dies.
+	if ! timeout 30 grep -q -m1 -E '^([^ ]+: )?ready' \
+	    <(tail --pid="$LOOM_DAEMON_PID" -n +1 -f "$LOOM_DAEMON_LOG" \
+	    3>&- 2>/dev/null); then
+		echo "# $name did not become ready; its log:" >&3
+		sed 's/^/#   /' "$LOOM_DAEMON_LOG" >&3
+		kill "$LOOM_DAEMON_PID" 2>/dev/null
+		return 1
+	fi
+	export LOOM_DAEMON_PID LOOM_DAEMON_LOG
+}
+
+loom_daemon_stop() {
+	local pid=$1 dog rc
+	kill -TERM "$pid" 2>/dev/null || return 0
+	if [ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" != \
+	    "$BASHPID" ]; then
+		# started by another shell (setup_file): no status to get
+		timeout 30 tail --pid="$pid" -f /dev/null 3>&- || true
+		return 0
+	fi
+	# our child: its exit status, with a watchdog for a daemon that hangs
+	{ sleep 30; kill -KILL "$pid" 2>/dev/null; } 3>&- &
+	dog=$!
+	wait "$pid"
+	rc=$?
+	kill "$dog" 2>/dev/null
+	return $rc
+}
+
+loom_daemons_stop() {
+	local dir=${LOOM_TEST_DIR:-${BATS_FILE_TMPDIR:-/tmp}} p
+	[ -f "$dir/daemons.pids" ] || return 0
+	while read -r p; do
+		loom_daemon_stop "$p" || true
+	done <"$dir/daemons.pids"
+	rm -f "$dir/daemons.pids"
+}
