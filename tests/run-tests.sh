@@ -4,13 +4,17 @@
 #   tests/run-tests.sh [unit] [cli] [bats]   (default: all)
 #
 # unit: every build/tests/test_* program (TAP).
-# cli:  the bats files that need no database (tests/cli-*.bats).
+# cli:  the bats files for the loom command (tests/cli-*.bats).
 # bats: every tests/*.bats file (TAP).
 # VALGRIND=1 runs the unit tests under valgrind with leak checking.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-export BUILD LOOM_BIN="$PWD/$BUILD/bin"
+case $BUILD in
+/*) LOOM_BIN=$BUILD/bin ;;
+*) LOOM_BIN=$PWD/$BUILD/bin ;;
+esac
+export BUILD LOOM_BIN
 kinds=${*:-unit bats}
 pass=0 fail=0 status=0
 log=$(mktemp)
