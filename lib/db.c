@@ -212,3 +212,71 @@ db_schema_check(PGconn *c, char **err)
 		    db_schema_latest());
 	return -1;
 }
+
+int
+db_pipeline(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
+    PGresult **res)
+{
+	PGresult *r;
+	int rc = 0;
+
+	if (res)
+		for (size_t i = 0; i < n; i++)
+			res[i] = NULL;
+	if (PQenterPipelineMode(c) != 1) {
+		*err = pq_error(c, NULL);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (PQsendQueryParams(c, stmts[i].sql, stmts[i].nparams, NULL,
+		    stmts[i].params, NULL, NULL, 0) != 1) {
+			*err = pq_error(c, NULL);
+			PQexitPipelineMode(c);
+			return -1;
+		}
+	if (PQpipelineSync(c) != 1) {
+		*err = pq_error(c, NULL);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ExecStatusType st;
+
+		if ((r = PQgetResult(c)) == NULL)
+			break;
+		st = PQresultStatus(r);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+		    rc == 0) {
+			if (st != PGRES_PIPELINE_ABORTED) {
+				char *m = pq_error(c, r);
+
+				*err = xasprintf("statement %zu of %zu: %s",
+				    i + 1, n, m);
+				free(m);
+			} else
+				*err = xstrdup("pipeline aborted");
+			rc = -1;
+		}
+		if (res && rc == 0)
+			res[i] = r;
+		else
+			PQclear(r);
+		/* Each statement's results end with a NULL. */
+		while ((r = PQgetResult(c)) != NULL)
+			PQclear(r);
+	}
+	/* The sync point. */
+	while ((r = PQgetResult(c)) != NULL) {
+		int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+		PQclear(r);
+		if (sync)
+			break;
+	}
+	PQexitPipelineMode(c);
+	if (rc < 0 && res)
+		for (size_t i = 0; i < n; i++) {
+			PQclear(res[i]);
+			res[i] = NULL;
+		}
+	return rc;
+}

@@ -69,4 +69,25 @@ PGresult *db_exec(PGconn *c, char **err, const char *sql, int nparams,
 int db_cmd(PGconn *c, char **err, const char *sql, int nparams,
     const char *const *params);
 
+/*
+ * A statement for db_pipeline(): parameterized, like db_exec().
+ */
+struct db_stmt {
+	const char *sql;
+	int nparams;
+	const char *const *params;
+};
+
+/*
+ * Sends n statements in one round trip (libpq pipeline mode) and reads
+ * their results.  When res is not NULL, res[i] gets statement i's result
+ * (the caller PQclear()s each; NULL for statements that did not run).
+ * Returns 0, or -1 with *err naming the first statement that failed; the
+ * statements after it are skipped by the server.  The caller wraps them in
+ * BEGIN/COMMIT (which may be statements of the pipeline) when they must
+ * apply together.
+ */
+int db_pipeline(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
+    PGresult **res);
+
 #endif

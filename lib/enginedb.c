@@ -63,12 +63,24 @@ struct report {
 	int attempt;
 };
 
+/*
+ * Every transaction of the engine commits asynchronously (see enginedb.h
+ * for why that is safe).
+ */
+static void
+conn_setup(PGconn *conn)
+{
+	if (conn)
+		db_cmd(conn, NULL, "SET synchronous_commit = off", 0, NULL);
+}
+
 struct enginedb *
 enginedb_new(PGconn *conn)
 {
 	struct enginedb *e = xcalloc(1, sizeof(*e));
 
 	e->conn = conn;
+	conn_setup(conn);
 	e->jq = jqx_new();
 	e->rng = 0x9e3779b97f4a7c15ULL ^ (unsigned long long)(uintptr_t)e;
 	return e;
@@ -127,6 +139,7 @@ void
 enginedb_set_conn(struct enginedb *e, PGconn *conn)
 {
 	e->conn = conn;
+	conn_setup(conn);
 	runs_drop_all(e);
 }
 
@@ -216,28 +229,30 @@ json_value(const PGresult *r, int row, int col)
 	return jv_parse(PQgetvalue(r, row, col));
 }
 
+#define TASK_COLUMNS							\
+	"SELECT task_id, state, attempt, settled, skip_reason, "	\
+	"output::text, error_type, error_message, "			\
+	"(extract(epoch FROM not_before) * 1000)::bigint "		\
+	"FROM run_tasks WHERE execution_id = $1 "
+#define SQL_ALL_TASKS TASK_COLUMNS "ORDER BY finished_at"
+#define SQL_UNSETTLED_TASKS TASK_COLUMNS "AND NOT settled ORDER BY finished_at"
+
 /*
- * Reads run_tasks rows (all of them, or only unsettled ones) into the run
- * state; unsettled rows become reports.
+ * Reads run_tasks rows (all of them when full, else only the unsettled
+ * ones, which r may already hold) into the run state; unsettled rows
+ * become reports.  r, when given, is consumed.
  */
 static int
 load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
-    struct report **reps, size_t *nreps, char **err)
+    PGresult *r, struct report **reps, size_t *nreps, char **err)
 {
 	const struct workflow *wf = run->w->wf;
 	const char *p[1] = { id };
-	PGresult *r;
 
-	r = db_exec(e->conn, err, full ?
-	    "SELECT task_id, state, attempt, settled, skip_reason, "
-	    "output::text, error_type, error_message, "
-	    "(extract(epoch FROM not_before) * 1000)::bigint "
-	    "FROM run_tasks WHERE execution_id = $1 ORDER BY finished_at" :
-	    "SELECT task_id, state, attempt, settled, skip_reason, "
-	    "output::text, error_type, error_message, "
-	    "(extract(epoch FROM not_before) * 1000)::bigint "
-	    "FROM run_tasks WHERE execution_id = $1 AND NOT settled "
-	    "ORDER BY finished_at", 1, p);
+	if (full) {
+		PQclear(r);
+		r = db_exec(e->conn, err, SQL_ALL_TASKS, 1, p);
+	}
 	if (r == NULL)
 		return -1;
 	*reps = xcalloc((size_t)PQntuples(r) + 1, sizeof(**reps));
@@ -311,8 +326,9 @@ skip_text(enum skip_reason r)
 }
 
 /*
- * Writes the pass's result.  changed[i] marks tasks to upsert.  Returns 0
- * or -1 with *err.
+ * Writes the pass's result and commits, in one pipelined round trip.
+ * changed[i] marks tasks to upsert.  Returns 0 or -1 with *err (the caller
+ * rolls back).
  */
 static int
 write_pass(struct enginedb *e, const char *id, struct runentry *run,
@@ -326,7 +342,10 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	struct buf ev_task = BUF_INIT, ev_kind = BUF_INIT, ev_from = BUF_INIT,
 		   ev_to = BUF_INIT, ev_att = BUF_INIT;
 	int rc = -1, any = 0, ndead = 0, dispatch = 0, cancel = 0;
-	char num[32];
+	char num[32], dl[32];
+	struct db_stmt st[9];
+	const char *p_up[9], *p_dead[2], *p_ev[6], *p_run[4], *p_id[1] = { id };
+	size_t nst = 0;
 
 	buf_puts(&ids, "{");
 	buf_puts(&states, "{");
@@ -369,10 +388,16 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	buf_puts(&dead, "}");
 
 	if (any) {
-		const char *p[10] = { id, ids.p, states.p, attempts.p, nbs.p,
-			skips.p, reqs.p, etypes.p, emsgs.p };
-
-		if (db_cmd(e->conn, err,
+		p_up[0] = id;
+		p_up[1] = ids.p;
+		p_up[2] = states.p;
+		p_up[3] = attempts.p;
+		p_up[4] = nbs.p;
+		p_up[5] = skips.p;
+		p_up[6] = reqs.p;
+		p_up[7] = etypes.p;
+		p_up[8] = emsgs.p;
+		st[nst++] = (struct db_stmt){
 		    "INSERT INTO run_tasks AS rt (execution_id, task_id, state, "
 		    "attempt, not_before, skip_reason, request, error_type, "
 		    "error_message, settled, ready_at) "
@@ -396,19 +421,17 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 		    "ELSE rt.lease_owner END, "
 		    "finished_at = CASE WHEN EXCLUDED.state IN ('SKIPPED', "
 		    "'CANCELLED', 'DEAD') THEN coalesce(rt.finished_at, now()) "
-		    "ELSE rt.finished_at END", 9, p) < 0)
-			goto out;
+		    "ELSE rt.finished_at END", 9, p_up };
 	}
 	if (ndead > 0) {
-		const char *p[2] = { id, dead.p };
-
-		if (db_cmd(e->conn, err, "INSERT INTO dead_letters "
+		p_dead[0] = id;
+		p_dead[1] = dead.p;
+		st[nst++] = (struct db_stmt){ "INSERT INTO dead_letters "
 		    "(execution_id, task_id, attempts, request, error_type, "
 		    "error_message) SELECT execution_id, task_id, attempt, "
 		    "request, error_type, error_message FROM run_tasks "
 		    "WHERE execution_id = $1 AND task_id = ANY($2::text[])", 2,
-		    p) < 0)
-			goto out;
+		    p_dead };
 	}
 
 	/* Events: one row per transition. */
@@ -439,21 +462,21 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	buf_puts(&ev_to, "}");
 	buf_puts(&ev_att, "}");
 	if (res->ntransitions > 0) {
-		const char *p[6] = { id, ev_task.p, ev_kind.p, ev_from.p,
-			ev_to.p, ev_att.p };
-
-		if (db_cmd(e->conn, err, "INSERT INTO events (execution_id, "
+		p_ev[0] = id;
+		p_ev[1] = ev_task.p;
+		p_ev[2] = ev_kind.p;
+		p_ev[3] = ev_from.p;
+		p_ev[4] = ev_to.p;
+		p_ev[5] = ev_att.p;
+		st[nst++] = (struct db_stmt){ "INSERT INTO events (execution_id, "
 		    "task_id, kind, from_state, to_state, attempt) "
 		    "SELECT $1, * FROM unnest($2::text[], $3::text[], "
-		    "$4::text[], $5::text[], $6::int[])", 6, p) < 0)
-			goto out;
+		    "$4::text[], $5::text[], $6::int[])", 6, p_ev };
 	}
 
 	/* The run row. */
 	{
 		const char *finish_msg = NULL;
-		char dl[32];
-		const char *p[4];
 
 		for (size_t i = 0; i < res->nactions; i++) {
 			const struct engine_action *a = &res->actions[i];
@@ -466,35 +489,30 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 				finish_msg = a->message;
 		}
 		snprintf(dl, sizeof(dl), "%lld", (long long)run->rt.deadline_ms);
-		p[0] = id;
-		p[1] = run_state_name(run->rt.state);
-		p[2] = finish_msg;
-		p[3] = run->rt.deadline_ms ? dl : NULL;
-		if (db_cmd(e->conn, err, "UPDATE executions SET status = $2, "
+		p_run[0] = id;
+		p_run[1] = run_state_name(run->rt.state);
+		p_run[2] = finish_msg;
+		p_run[3] = run->rt.deadline_ms ? dl : NULL;
+		st[nst++] = (struct db_stmt){ "UPDATE executions SET status = $2, "
 		    "started_at = CASE WHEN $2 <> 'PENDING' THEN "
 		    "coalesce(started_at, now()) END, "
 		    "completed_at = CASE WHEN $2 IN ('SUCCESS', 'FAILED', "
 		    "'CANCELLED') THEN coalesce(completed_at, now()) END, "
 		    "error = coalesce($3, error), "
 		    "deadline_at = to_timestamp($4::bigint / 1000.0), "
-		    "engine_gen = engine_gen + 1 WHERE id = $1", 4, p) < 0)
-			goto out;
+		    "engine_gen = engine_gen + 1 WHERE id = $1", 4, p_run };
 	}
-	{
-		const char *p[1] = { id };
-
-		if (dispatch && db_cmd(e->conn, err,
-		    "SELECT pg_notify('loom_task_ready', $1)", 1, p) < 0)
-			goto out;
-		if (cancel && db_cmd(e->conn, err,
-		    "SELECT pg_notify('loom_cancel', $1)", 1, p) < 0)
-			goto out;
-		if ((any || res->ntransitions) && db_cmd(e->conn, err,
-		    "SELECT pg_notify('loom_event', $1)", 1, p) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
+	if (dispatch)
+		st[nst++] = (struct db_stmt){
+		    "SELECT pg_notify('loom_task_ready', $1)", 1, p_id };
+	if (cancel)
+		st[nst++] = (struct db_stmt){
+		    "SELECT pg_notify('loom_cancel', $1)", 1, p_id };
+	st[nst++] = (struct db_stmt){ "SELECT pg_notify('loom_event', $1)", 1,
+	    p_id };
+	st[nst++] = (struct db_stmt){ "COMMIT", 0, NULL };
+	/* Everything, COMMIT included, in one round trip. */
+	rc = db_pipeline(e->conn, err, st, nst, NULL);
 	buf_free(&ids);
 	buf_free(&states);
 	buf_free(&attempts);
@@ -535,27 +553,41 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	unsigned char *changed = NULL;
 	struct change *ch = NULL;
 	char **reqtext = NULL;
-	PGresult *r = NULL;
+	PGresult *r = NULL, *unsettled = NULL;
 	enum run_state status;
 	long long gen;
 	size_t nt = 0;
 	int rc = -1, full = 0;
 
 	engine_result_init(&res);
-	if (db_cmd(e->conn, err, "BEGIN", 0, NULL) < 0)
-		return -1;
-	if (db_cmd(e->conn, err, "SET LOCAL synchronous_commit = off", 0,
-	    NULL) < 0)
-		goto fail;
-	r = db_exec(e->conn, err, "SELECT workflow_id, workflow_version, "
-	    "status, params::text, cancel_requested, "
-	    "(extract(epoch FROM deadline_at) * 1000)::bigint, engine_gen, "
-	    "(extract(epoch FROM started_at) * 1000)::bigint "
-	    "FROM executions WHERE id = $1 FOR UPDATE SKIP LOCKED", 1, p);
-	if (r == NULL)
-		goto fail;
+	/*
+	 * One round trip: begin, lock the run, and read its unsettled rows
+	 * (enough when the cached state is current, the common case).
+	 */
+	{
+		struct db_stmt st[3] = {
+			{ "BEGIN", 0, NULL },
+			{ "SELECT workflow_id, workflow_version, status, "
+			  "params::text, cancel_requested, "
+			  "(extract(epoch FROM deadline_at) * 1000)::bigint, "
+			  "engine_gen, "
+			  "(extract(epoch FROM started_at) * 1000)::bigint "
+			  "FROM executions WHERE id = $1 FOR UPDATE SKIP LOCKED",
+			  1, p },
+			{ SQL_UNSETTLED_TASKS, 1, p },
+		};
+		PGresult *rs[3];
+
+		if (db_pipeline(e->conn, err, st, 3, rs) < 0)
+			goto fail;
+		PQclear(rs[0]);
+		r = rs[1];
+		unsettled = rs[2];
+	}
 	if (PQntuples(r) == 0) {
 		PQclear(r);
+		PQclear(unsettled);
+		unsettled = NULL;
 		r = db_exec(e->conn, err, "SELECT 1 FROM executions WHERE "
 		    "id = $1", 1, p);
 		if (r == NULL)
@@ -576,6 +608,9 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 		if (run)
 			run_drop(e, run);
 		PQclear(r);
+		r = NULL;
+		PQclear(unsettled);
+		unsettled = NULL;
 		if (db_cmd(e->conn, err, "UPDATE run_tasks SET settled = true "
 		    "WHERE execution_id = $1 AND NOT settled", 1, p) < 0 ||
 		    db_cmd(e->conn, err, "COMMIT", 0, NULL) < 0)
@@ -615,8 +650,11 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	PQclear(r);
 	r = NULL;
 
-	if (load_tasks(e, run, id, full, &reps, &nreps, err) < 0)
+	if (load_tasks(e, run, id, full, unsettled, &reps, &nreps, err) < 0) {
+		unsettled = NULL;
 		goto fail_drop;
+	}
+	unsettled = NULL;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.output = jv_null();
@@ -730,8 +768,6 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 			changed[res.transitions[i].task] = 1;
 	if (write_pass(e, id, run, &res, changed, ch, err) < 0)
 		goto fail_drop;
-	if (db_cmd(e->conn, err, "COMMIT", 0, NULL) < 0)
-		goto fail_drop;
 	run->gen = gen + 1;
 	if (run_state_terminal(run->rt.state))
 		run_drop(e, run);
@@ -743,6 +779,7 @@ fail_drop:
 	run_drop(e, run);
 fail:
 	PQclear(r);
+	PQclear(unsettled);
 	PQclear(PQexec(e->conn, "ROLLBACK"));
 	rc = -1;
 out:

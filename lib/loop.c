@@ -6,8 +6,10 @@
  * created lazily where that keeps a handle "disarmed" without a kernel
  * object (timers), and are released with sd_event_source_disable_unref(),
  * which sd-event allows from inside the source's own dispatch.  Timers ask
- * for 1 ms accuracy: sd-event's default (250 ms) would stretch short task
- * timeouts noticeably.
+ * for 1 ms accuracy, and 1 us when they are due within 50 ms: sd-event's
+ * default (250 ms) would stretch short task timeouts noticeably, and even
+ * 1 ms would add a millisecond to every HTTP call (curl asks for 0 ms
+ * timers constantly).
  */
 #include "loop.h"
 
@@ -303,12 +305,24 @@ loop_timer_at(struct loop_timer *t, int64_t mono_ms)
 	uint64_t usec = mono_ms < 0 ? 0 : (uint64_t)mono_ms * 1000;
 	int r;
 
+	struct timespec ts;
+	uint64_t acc;
+
+	/*
+	 * Short timers (curl asks for 0-1 ms ones all the time) get 1 us
+	 * accuracy, or sd-event would coalesce them up to a millisecond
+	 * later, which is a millisecond added to every HTTP call.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	acc = usec <= (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 +
+	    50000 ? 1 : TIMER_ACCURACY_USEC;
 	if (t->src == NULL) {
 		r = sd_event_add_time(t->loop->ev, &t->src, CLOCK_MONOTONIC,
-		    usec, TIMER_ACCURACY_USEC, timer_dispatch, t);
+		    usec, acc, timer_dispatch, t);
 		if (r < 0)
 			return fail_errno(r);
-	} else if ((r = sd_event_source_set_time(t->src, usec)) < 0)
+	} else if ((r = sd_event_source_set_time(t->src, usec)) < 0 ||
+	    (r = sd_event_source_set_time_accuracy(t->src, acc)) < 0)
 		return fail_errno(r);
 	if ((r = sd_event_source_set_enabled(t->src, SD_EVENT_ONESHOT)) < 0)
 		return fail_errno(r);
@@ -470,6 +484,23 @@ loop_defer_new(struct loop *loop, loop_defer_cb *cb, void *arg)
 		return NULL;
 	}
 	/* sd_event_add_defer() makes it SD_EVENT_ONESHOT already. */
+	return d;
+}
+
+struct loop_defer *
+loop_defer_new_idle(struct loop *loop, loop_defer_cb *cb, void *arg)
+{
+	struct loop_defer *d = loop_defer_new(loop, cb, arg);
+	int r;
+
+	if (d == NULL)
+		return NULL;
+	r = sd_event_source_set_priority(d->src, SD_EVENT_PRIORITY_IDLE);
+	if (r < 0) {
+		loop_defer_del(d);
+		errno = -r;
+		return NULL;
+	}
 	return d;
 }
 

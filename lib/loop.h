@@ -132,6 +132,14 @@ void loop_child_del(struct loop_child *c);
  */
 struct loop_defer *loop_defer_new(struct loop *loop, loop_defer_cb *cb,
     void *arg);
+/*
+ * The same, but cb runs only once nothing else is pending (sd-event's idle
+ * priority): after every watch that became ready in the same wake-up has
+ * run.  For work that batches what those watches produced, such as writing
+ * a batch of results in one transaction.
+ */
+struct loop_defer *loop_defer_new_idle(struct loop *loop, loop_defer_cb *cb,
+    void *arg);
 int loop_defer_arm(struct loop_defer *d);
 void loop_defer_del(struct loop_defer *d);
 
