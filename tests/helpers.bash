@@ -115,8 +115,9 @@ loom_api_stop() {
 #                 records the pid in $LOOM_TEST_DIR/daemons.pids (a file:
 #                 variables set in a test do not reach teardown_file)
 # loom_daemon_stop PID
-#                 SIGTERM, waits for the end (30s at most); returns the exit
-#                 status when PID is a child of this shell
+#                 SIGTERM, waits for the end (30s, then SIGKILL); returns
+#                 the exit status when PID is a child of this shell; does
+#                 nothing when PID is not one of $LOOM_BIN's programs
 # loom_daemons_stop
 #                 loom_daemon_stop for every recorded daemon still running
 
@@ -167,22 +168,28 @@ loom_daemon_start() {
 	export LOOM_DAEMON_PID LOOM_DAEMON_LOG
 }
 
+# loom_is_daemon PID: PID is still one of our programs (a pid read back
+# from daemons.pids may have been reused by now).
+loom_is_daemon() {
+	case $(ps -o args= -p "$1" 2>/dev/null) in
+	"$LOOM_BIN"/*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
 loom_daemon_stop() {
-	local pid=$1 dog rc
+	local pid=$1 child=0
+	loom_is_daemon "$pid" || return 0
+	[ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" != "$BASHPID" ] ||
+	    child=1
 	kill -TERM "$pid" 2>/dev/null || return 0
-	if [ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" != \
-	    "$BASHPID" ]; then
-		# started by another shell (setup_file): no status to get
-		timeout 30 tail --pid="$pid" -f /dev/null 3>&- || true
-		return 0
+	if ! timeout 30 tail --pid="$pid" -f /dev/null 3>&-; then
+		echo "# $pid did not stop within 30s; killing it" >&2
+		kill -KILL "$pid" 2>/dev/null
 	fi
-	# our child: its exit status, with a watchdog for a daemon that hangs
-	{ sleep 30; kill -KILL "$pid" 2>/dev/null; } 3>&- &
-	dog=$!
-	wait "$pid"
-	rc=$?
-	kill "$dog" 2>/dev/null
-	return $rc
+	# a child's exit status; one started by another shell (setup_file)
+	# has none to give
+	[ "$child" = 0 ] || wait "$pid"
 }
 
 loom_daemons_stop() {

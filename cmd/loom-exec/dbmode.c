@@ -1,0 +1,1018 @@
+/*
+ * dbmode: loom-exec's database mode, the executor daemon.
+ *
+ * Work queues are rows (DESIGN.md section 1): loom-engine writes READY
+ * run_tasks rows and rings loom_task_ready; every executor claims as many
+ * as it has free slots in one statement (lib/execdb.c), runs them through
+ * the shared runner, and reports the results in batches, one durable
+ * transaction per batch.  Doorbells arrive on a pglisten connection; the
+ * queries run on a separate work connection, blocking but short.  All the
+ * database work happens in one deferred callback ("work") at idle priority,
+ * so it runs once every watch that woke in the same turn (curl sockets,
+ * child processes) has delivered its result: the busier the executor, the
+ * more results one transaction carries.  It flushes the queued results,
+ * checks cancelled runs, and claims while there may be more ready rows
+ * (the last claim filled what it asked for, or a doorbell rang) and slots
+ * are free.  A claim that came back short means the queue is empty: the
+ * next doorbell wakes us.
+ *
+ * Leases: every row this executor runs is leased for exec.lease and
+ * renewed every third of it, in one UPDATE for all; a row whose lease is
+ * not ours any more (the run was cancelled, or another executor took it
+ * over after the lease ran out) stops its job and its result is dropped.
+ * Rows of dead executors are reclaimed by whoever claims next; a timer set
+ * for the earliest foreign lease expiry makes sure someone does even when
+ * no doorbell rings.  Another timer, set for the earliest deadline of a
+ * task whose backend answered 202, fails those whose callback never came.
+ * Both timers are armed from a query, never polled.
+ *
+ * When the database goes away, queued results are kept, running tasks go
+ * on, and the work connection is re-made with backoff; then leases are
+ * renewed, results flushed and claiming resumes.  SIGTERM/SIGINT stop
+ * claiming and wait up to exec.drain_timeout for the running tasks, then
+ * cancel the rest and give up their leases so another executor re-runs
+ * them at once; a second signal cuts the wait short.  Ownership: a struct
+ * job belongs to the running list while the runner has it, then to the
+ * result queue until its result is written (or dropped).
+ */
+#include "dbmode.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "execdb.h"
+#include "hmap.h"
+#include "log.h"
+#include "loop.h"
+#include "pglisten.h"
+#include "xalloc.h"
+
+#define FLUSH_MAX	1000	/* results per report statement */
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	5000
+
+struct dbopts {
+	const char *url;
+	char *name;		/* lease owner; owned */
+	int concurrency;
+	int batch;
+	int64_t lease_ms;
+	int64_t drain_ms;
+	const char *config_path;
+	int cli_debug;		/* -d given: SIGHUP keeps debug on */
+};
+
+struct xd;
+
+struct job {
+	struct xd *x;
+	struct execdb_key key;	/* owned */
+	char *request_text;	/* owned; NULL when the row had none */
+	int64_t timeout_ms;
+	uint64_t rid;		/* runner id */
+	int dropped;		/* the lease is gone: do not report */
+	jv result;		/* once done */
+	struct job *prev, *next;
+};
+
+struct xd {
+	const struct dbopts *o;
+	struct loop *loop;
+	struct runner *runner;
+	PGconn *conn;		/* work connection; NULL while down */
+	struct execdb *edb;
+	struct pglisten *listen;
+	struct loop_defer *work;
+	struct loop_timer *renew_t;
+	struct loop_timer *callback_t;	/* earliest callback deadline */
+	struct loop_timer *lease_t;	/* earliest foreign lease expiry */
+	struct loop_timer *reconnect_t;
+	struct loop_timer *drain_t;
+	struct loop_signal *sig[3];
+	struct job *running;	/* doubly linked */
+	size_t nrunning;
+	struct job *done_head, *done_tail;	/* results to write */
+	size_t ndone;
+	char **cancels;		/* executions to check after loom_cancel */
+	size_t ncancels, capcancels;
+	int more_ready;		/* there may be READY rows */
+	int want_deadlines;	/* re-arm the deadline timers */
+	int draining;
+	int finished;		/* finish() ran */
+	int hard_stop;		/* runner_free() is cancelling everything */
+	int64_t backoff_ms;
+	int64_t last_renew_ms;	/* monotonic */
+	uint64_t nclaimed, nreported, ndropped;
+};
+
+/* --- options ----------------------------------------------------------- */
+
+static int
+opts_load(struct dbopts *d, const struct config *cfg, long jobs)
+{
+	char host[256];
+	const char *name, *lvl;
+	enum log_level conf = LOG_LVL_INFO;
+	long n;
+
+	memset(d, 0, sizeof(*d));
+	d->url = db_url(cfg);
+	d->config_path = config_path(cfg);
+	if (config_get_int(cfg, "exec.concurrency", 64, &n) < 0 || n < 1 ||
+	    n > 100000) {
+		log_warnx("exec.concurrency: expected a number from 1 to "
+		    "100000");
+		return -1;
+	}
+	d->concurrency = (int)(jobs > 0 ? jobs : n);
+	if (config_get_int(cfg, "exec.batch", 100, &n) < 0 || n < 1 ||
+	    n > 10000) {
+		log_warnx("exec.batch: expected a number from 1 to 10000");
+		return -1;
+	}
+	d->batch = (int)n;
+	if (config_get_duration(cfg, "exec.lease", 30000, &d->lease_ms) < 0 ||
+	    d->lease_ms < 300) {
+		log_warnx("exec.lease: expected a duration of at least 300ms");
+		return -1;
+	}
+	if (config_get_duration(cfg, "exec.drain_timeout", 30000,
+	    &d->drain_ms) < 0 || d->drain_ms < 0) {
+		log_warnx("exec.drain_timeout: expected a duration like 30s");
+		return -1;
+	}
+	name = config_get(cfg, "exec.name", NULL);
+	if (name != NULL && *name != '\0')
+		d->name = xstrdup(name);
+	else {
+		if (gethostname(host, sizeof(host)) == -1)
+			strcpy(host, "localhost");
+		host[sizeof(host) - 1] = '\0';
+		d->name = xasprintf("%s-%ld", host, (long)getpid());
+	}
+	lvl = config_get(cfg, "log.level", NULL);
+	if (lvl == NULL || log_level_parse(lvl, &conf) < 0)
+		conf = LOG_LVL_INFO;
+	d->cli_debug = log_get_level() == LOG_LVL_DEBUG &&
+	    conf != LOG_LVL_DEBUG;
+	return 0;
+}
+
+/* --- jobs -------------------------------------------------------------- */
+
+static void
+kick(struct xd *x)
+{
+	if (x->work != NULL)
+		(void)loop_defer_arm(x->work);
+}
+
+static void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->key.execution_id);
+	free(j->key.task_id);
+	free(j->request_text);
+	jv_free(j->result);
+	free(j);
+}
+
+static void
+running_link(struct xd *x, struct job *j)
+{
+	j->prev = NULL;
+	j->next = x->running;
+	if (x->running)
+		x->running->prev = j;
+	x->running = j;
+	x->nrunning++;
+}
+
+static void
+running_unlink(struct xd *x, struct job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		x->running = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	j->prev = j->next = NULL;
+	x->nrunning--;
+}
+
+static void
+done_push(struct xd *x, struct job *j)
+{
+	j->next = NULL;
+	if (x->done_tail)
+		x->done_tail->next = j;
+	else
+		x->done_head = j;
+	x->done_tail = j;
+	x->ndone++;
+}
+
+static struct job *
+done_pop(struct xd *x)
+{
+	struct job *j = x->done_head;
+
+	x->done_head = j->next;
+	if (x->done_head == NULL)
+		x->done_tail = NULL;
+	x->ndone--;
+	j->next = NULL;
+	return j;
+}
+
+static int
+is_cancelled_result(jv result)
+{
+	jv t = jv_getpath(jv_copy(result), JV_ARRAY(jv_string("error"),
+	    jv_string("type")));
+	int c = jv_get_kind(t) == JV_KIND_STRING &&
+	    strcmp(jv_string_value(t), "Cancelled") == 0;
+
+	jv_free(t);
+	return c;
+}
+
+static void
+on_done(void *arg, jv result)
+{
+	struct job *j = arg;
+	struct xd *x = j->x;
+
+	running_unlink(x, j);
+	if (j->dropped || (x->hard_stop && is_cancelled_result(result))) {
+		log_debug("%s/%s attempt %d: result dropped (not ours any "
+		    "more, or stopped)", j->key.execution_id, j->key.task_id,
+		    j->key.attempt);
+		jv_free(result);
+		job_free(j);
+		x->ndropped++;
+	} else {
+		j->result = result;
+		done_push(x, j);
+	}
+	kick(x);
+}
+
+/* Stops a job whose row is not ours any more; its result is dropped. */
+static void
+job_drop(struct xd *x, struct job *j, const char *why)
+{
+	if (j->dropped)
+		return;
+	log_info("%s/%s attempt %d: %s; stopping it", j->key.execution_id,
+	    j->key.task_id, j->key.attempt, why);
+	j->dropped = 1;
+	if (x->runner != NULL)
+		(void)runner_cancel(x->runner, j->rid);
+}
+
+static void
+job_start(struct xd *x, struct execdb_claim *c)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	int64_t tmo;
+
+	j->x = x;
+	j->key = c->key;
+	c->key.execution_id = c->key.task_id = NULL;
+	j->request_text = c->request_text;
+	c->request_text = NULL;
+	j->result = jv_invalid();
+	tmo = runner_request_timeout(jv_copy(c->request));
+	j->timeout_ms = tmo > 0 ? tmo : RUNNER_DEFAULT_TIMEOUT_MS;
+	running_link(x, j);
+	log_debug("%s/%s attempt %d: starting", j->key.execution_id,
+	    j->key.task_id, j->key.attempt);
+	if (runner_start(x->runner, c->request, on_done, j, &j->rid) == -1) {
+		/* Not even queued: report the failure like any other. */
+		running_unlink(x, j);
+		j->result = JV_OBJECT(jv_string("status"), jv_string("FAILED"),
+		    jv_string("output"), jv_null(), jv_string("error"),
+		    runner_error(ERR_TASK_FAILED, "cannot start: %s",
+		    strerror(errno)));
+		done_push(x, j);
+	}
+	c->request = jv_null();
+}
+
+/* --- the database ------------------------------------------------------ */
+
+static void
+db_lost(struct xd *x, const char *why)
+{
+	if (x->conn == NULL)
+		return;
+	log_warnx("database: %s; reconnecting (%zu results kept, %zu tasks "
+	    "running)", why ? why : "connection broken", x->ndone,
+	    x->nrunning);
+	PQfinish(x->conn);
+	x->conn = NULL;
+	(void)execdb_set_conn(x->edb, NULL, NULL);
+	(void)loop_timer_after(x->reconnect_t, x->backoff_ms);
+}
+
+/*
+ * After a failed statement: a broken connection is re-made; a refused
+ * statement is only logged (the work is retried by the next event).
+ * Returns 1 when the connection is gone.  err is freed.
+ */
+static int
+db_failed(struct xd *x, const char *what, char *err)
+{
+	int lost = x->conn == NULL || PQstatus(x->conn) != CONNECTION_OK;
+
+	if (lost)
+		db_lost(x, err);
+	else
+		log_warnx("%s: %s", what, err ? err : "database error");
+	free(err);
+	return lost;
+}
+
+static char *
+key_string(const struct execdb_key *k)
+{
+	return xasprintf("%s\n%s\n%d", k->execution_id, k->task_id,
+	    k->attempt);
+}
+
+/*
+ * Renews the leases of the rows we run or have results for; running jobs
+ * whose row is not ours any more are stopped.
+ */
+static void
+renew(struct xd *x)
+{
+	struct execdb_key *mine, *kept = NULL;
+	struct hmap *m;
+	char **ks;
+	char *err = NULL;
+	size_t n = 0, i;
+	long nk;
+
+	x->last_renew_ms = loop_mono_ms(x->loop);
+	if (x->conn == NULL || x->nrunning + x->ndone == 0)
+		return;
+	mine = xcalloc(x->nrunning + x->ndone, sizeof(*mine));
+	for (struct job *j = x->running; j; j = j->next)
+		if (!j->dropped)
+			mine[n++] = j->key;
+	for (struct job *j = x->done_head; j; j = j->next)
+		mine[n++] = j->key;
+	nk = execdb_renew(x->edb, mine, n, &kept, &err);
+	free(mine);
+	if (nk < 0) {
+		db_failed(x, "renewing leases", err);
+		return;
+	}
+	m = hmap_new((size_t)nk);
+	ks = xcalloc((size_t)nk + 1, sizeof(char *));
+	for (long k = 0; k < nk; k++) {
+		ks[k] = key_string(&kept[k]);
+		hmap_put(m, ks[k], (size_t)k);
+	}
+	for (struct job *j = x->running; j; j = j->next) {
+		char *s;
+		size_t v;
+
+		if (j->dropped)
+			continue;
+		s = key_string(&j->key);
+		if (hmap_get(m, s, &v) < 0)
+			job_drop(x, j, "the task is not leased to this "
+			    "executor any more (cancelled or taken over)");
+		free(s);
+	}
+	for (i = 0; i < (size_t)nk; i++)
+		free(ks[i]);
+	free(ks);
+	hmap_free(m);
+	execdb_keys_free(kept, nk);
+}
+
+static void flush_one_by_one(struct xd *x, struct job **b, size_t n);
+
+/* Counts a written result; an ACCEPTED one moves a callback deadline. */
+static void
+account(struct xd *x, struct job *j, int matched)
+{
+	if (!matched) {
+		log_debug("%s/%s attempt %d: not ours any more (cancelled or "
+		    "taken over); result dropped", j->key.execution_id,
+		    j->key.task_id, j->key.attempt);
+		x->ndropped++;
+		return;
+	}
+	x->nreported++;
+	{
+		jv st = jv_object_get(jv_copy(j->result), jv_string("status"));
+
+		if (jv_get_kind(st) == JV_KIND_STRING &&
+		    strcmp(jv_string_value(st), "ACCEPTED") == 0)
+			x->want_deadlines = 1;
+		jv_free(st);
+	}
+}
+
+/* Writes the queued results, FLUSH_MAX per transaction. */
+static void
+flush(struct xd *x)
+{
+	struct job *b[FLUSH_MAX];
+	struct execdb_result r[FLUSH_MAX];
+
+	while (x->done_head != NULL && x->conn != NULL) {
+		size_t n = 0;
+		char *err = NULL;
+		long rc;
+
+		for (struct job *j = x->done_head; j && n < FLUSH_MAX;
+		    j = j->next, n++) {
+			b[n] = j;
+			r[n].key = &j->key;
+			r[n].result = j->result;
+			r[n].request_text = j->request_text;
+			r[n].timeout_ms = j->timeout_ms;
+			r[n].matched = 0;
+		}
+		rc = execdb_report(x->edb, r, n, &err);
+		if (rc < 0) {
+			if (db_failed(x, "writing results", err))
+				return;
+			flush_one_by_one(x, b, n);
+			continue;
+		}
+		log_debug("wrote %zu results (%ld still ours)", n, rc);
+		for (size_t i = 0; i < n; i++) {
+			account(x, b[i], r[i].matched);
+			job_free(done_pop(x));
+		}
+	}
+}
+
+/*
+ * A batch the server refused (a result it cannot store, such as output
+ * with a NUL character): write each alone; one that still fails is
+ * written as a plain failure saying why, so the run goes on.
+ */
+static void
+flush_one_by_one(struct xd *x, struct job **b, size_t n)
+{
+	for (size_t i = 0; i < n && x->conn != NULL; i++) {
+		struct job *j = b[i];
+		struct execdb_result r;
+		char *err = NULL;
+		long rc;
+
+		r.key = &j->key;
+		r.result = j->result;
+		r.request_text = j->request_text;
+		r.timeout_ms = j->timeout_ms;
+		rc = execdb_report(x->edb, &r, 1, &err);
+		if (rc < 0 && err != NULL && x->conn &&
+		    PQstatus(x->conn) == CONNECTION_OK) {
+			char *nl = strchr(err, '\n');
+			jv d = jv_object_get(jv_copy(j->result),
+			    jv_string("durationMs"));
+
+			/* "ERROR:  what\nDETAIL: ..." -> "what" */
+			if (nl != NULL)
+				*nl = '\0';
+			if (strncmp(err, "ERROR:  ", 8) == 0)
+				memmove(err, err + 8, strlen(err + 8) + 1);
+			if (jv_get_kind(d) != JV_KIND_NUMBER) {
+				jv_free(d);
+				d = jv_null();
+			}
+			log_warnx("%s/%s attempt %d: the result cannot be "
+			    "stored (%s); reporting a failure instead",
+			    j->key.execution_id, j->key.task_id,
+			    j->key.attempt, err);
+			jv_free(j->result);
+			j->result = JV_OBJECT(jv_string("status"),
+			    jv_string("FAILED"), jv_string("output"),
+			    jv_null(), jv_string("error"),
+			    runner_error(ERR_TASK_FAILED, "the result could not "
+			    "be stored: %s", err), jv_string("durationMs"), d);
+			free(err);
+			err = NULL;
+			r.result = j->result;
+			rc = execdb_report(x->edb, &r, 1, &err);
+		}
+		if (rc < 0) {
+			if (db_failed(x, "writing a result", err))
+				return;	/* the rest stays queued */
+			log_warnx("%s/%s attempt %d: result dropped; the task "
+			    "will run again when its lease expires",
+			    j->key.execution_id, j->key.task_id,
+			    j->key.attempt);
+			r.matched = 0;
+		}
+		account(x, j, r.matched);
+		job_free(done_pop(x));	/* b[i] is the head */
+	}
+}
+
+/* Claims once; returns 1 when the claim filled what it asked for. */
+static int
+claim(struct xd *x)
+{
+	struct execdb_claim *c = NULL;
+	char *err = NULL;
+	int ask = x->o->concurrency - (int)x->nrunning;
+	long n;
+
+	if (ask > x->o->batch)
+		ask = x->o->batch;
+	if (ask <= 0)
+		return 0;
+	n = execdb_claim(x->edb, ask, &c, &err);
+	if (n < 0) {
+		db_failed(x, "claiming tasks", err);
+		return 0;
+	}
+	if (n > 0)
+		log_debug("claimed %ld of %d", n, ask);
+	x->nclaimed += (uint64_t)n;
+	for (long i = 0; i < n; i++)
+		job_start(x, &c[i]);
+	execdb_claims_free(c, n);
+	if (n < ask) {
+		/* The queue is empty; the next doorbell wakes us.  Make sure
+		 * a dead executor's leases are reclaimed even without one. */
+		x->more_ready = 0;
+		if (!loop_timer_armed(x->lease_t))
+			x->want_deadlines = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static void
+arm_deadlines(struct xd *x)
+{
+	int64_t cb, lease;
+	char *err = NULL;
+
+	x->want_deadlines = 0;
+	if (execdb_next_deadlines(x->edb, &cb, &lease, &err) < 0) {
+		db_failed(x, "reading deadlines", err);
+		return;
+	}
+	if (cb >= 0)
+		(void)loop_timer_after(x->callback_t, cb < 10 ? 10 : cb);
+	else
+		loop_timer_stop(x->callback_t);
+	/*
+	 * A foreign lease matters only with a free slot: when every slot
+	 * is busy, the claim made as one frees looks again.  A little late
+	 * is fine: its owner may still renew it, and a row that is due
+	 * already but was not claimed is locked by someone else.
+	 */
+	if (lease < 0 || x->draining)
+		loop_timer_stop(x->lease_t);
+	else if (x->nrunning >= (size_t)x->o->concurrency) {
+		loop_timer_stop(x->lease_t);
+		x->more_ready = 1;
+	} else
+		(void)loop_timer_after(x->lease_t, lease < 450 ? 500 :
+		    lease + 50);
+}
+
+static int
+has_jobs_of(struct xd *x, const char *execution_id)
+{
+	for (struct job *j = x->running; j; j = j->next)
+		if (!j->dropped && strcmp(j->key.execution_id,
+		    execution_id) == 0)
+			return 1;
+	return 0;
+}
+
+/* After loom_cancel: stop our jobs of those runs whose rows are gone. */
+static void
+check_cancels(struct xd *x)
+{
+	while (x->ncancels > 0 && x->conn != NULL) {
+		char *id = x->cancels[x->ncancels - 1], *err = NULL;
+		struct execdb_key *held = NULL;
+		long n;
+
+		if (has_jobs_of(x, id)) {
+			n = execdb_held(x->edb, id, &held, &err);
+			if (n < 0) {
+				if (db_failed(x, "checking a cancel", err))
+					return;	/* keep it for later */
+				n = 0;
+			}
+			for (struct job *j = x->running; j; j = j->next) {
+				long k;
+
+				if (j->dropped || strcmp(j->key.execution_id,
+				    id) != 0)
+					continue;
+				for (k = 0; k < n; k++)
+					if (held[k].attempt == j->key.attempt &&
+					    strcmp(held[k].task_id,
+					    j->key.task_id) == 0)
+						break;
+				if (k == n)
+					job_drop(x, j, "the run was cancelled");
+			}
+			execdb_keys_free(held, n);
+		}
+		x->ncancels--;
+		free(id);
+	}
+}
+
+static void finish(struct xd *x);
+
+static void
+do_work(struct loop_defer *d, void *arg)
+{
+	struct xd *x = arg;
+
+	if (x->conn != NULL)
+		flush(x);
+	if (x->conn != NULL && x->ncancels > 0)
+		check_cancels(x);
+	if (x->draining) {
+		/* Results still queued wait for the database, up to the
+		 * drain timeout. */
+		if (x->nrunning == 0 && x->done_head == NULL)
+			finish(x);
+		return;
+	}
+	if (x->conn == NULL)
+		return;
+	/* A loop that was stalled must not let its own leases lapse. */
+	if (x->nrunning > 0 && loop_mono_ms(x->loop) - x->last_renew_ms >
+	    x->o->lease_ms / 2)
+		renew(x);
+	while (x->conn != NULL && x->more_ready &&
+	    x->nrunning < (size_t)x->o->concurrency)
+		if (!claim(x))
+			break;
+	if (x->conn != NULL && x->want_deadlines)
+		arm_deadlines(x);
+}
+
+/* After (re)connecting: whatever doorbells were missed, re-read state. */
+static void
+catch_up(struct xd *x)
+{
+	renew(x);
+	x->more_ready = 1;
+	x->want_deadlines = 1;
+	kick(x);
+}
+
+static void
+on_reconnect(struct loop_timer *t, void *arg)
+{
+	struct xd *x = arg;
+	char *err = NULL;
+
+	x->conn = db_connect(x->o->url, "loom-exec", &err);
+	if (x->conn != NULL && execdb_set_conn(x->edb, x->conn, &err) < 0) {
+		PQfinish(x->conn);
+		x->conn = NULL;
+		(void)execdb_set_conn(x->edb, NULL, NULL);
+	}
+	if (x->conn == NULL) {
+		log_debug("reconnect: %s", err);
+		free(err);
+		x->backoff_ms = x->backoff_ms * 2 > BACKOFF_MAX_MS ?
+		    BACKOFF_MAX_MS : x->backoff_ms * 2;
+		(void)loop_timer_after(x->reconnect_t, x->backoff_ms);
+		return;
+	}
+	log_info("database connection is back");
+	x->backoff_ms = BACKOFF_MIN_MS;
+	catch_up(x);
+}
+
+static void
+on_notify(void *arg, const char *channel, const char *payload)
+{
+	struct xd *x = arg;
+
+	if (strcmp(channel, "loom_cancel") == 0) {
+		if (payload == NULL || *payload == '\0' ||
+		    !has_jobs_of(x, payload))
+			return;
+		for (size_t i = 0; i < x->ncancels; i++)
+			if (strcmp(x->cancels[i], payload) == 0)
+				return;
+		if (x->ncancels == x->capcancels) {
+			x->capcancels = x->capcancels ? x->capcancels * 2 : 8;
+			x->cancels = xreallocarray(x->cancels, x->capcancels,
+			    sizeof(char *));
+		}
+		x->cancels[x->ncancels++] = xstrdup(payload);
+	} else
+		x->more_ready = 1;
+	kick(x);
+}
+
+static void
+on_listen_connect(void *arg)
+{
+	catch_up(arg);
+}
+
+/* --- timers ------------------------------------------------------------ */
+
+static void
+on_renew(struct loop_timer *t, void *arg)
+{
+	struct xd *x = arg;
+
+	renew(x);
+	(void)loop_timer_after(t, x->o->lease_ms / 3);
+}
+
+static void
+on_callback_deadline(struct loop_timer *t, void *arg)
+{
+	struct xd *x = arg;
+	char *err = NULL;
+	long n;
+
+	if (x->conn == NULL)
+		return;	/* catch_up() re-arms it */
+	n = execdb_fail_overdue(x->edb, &err);
+	if (n < 0) {
+		db_failed(x, "failing overdue callbacks", err);
+		return;
+	}
+	if (n > 0)
+		log_info("%ld task%s failed: no callback within the task "
+		    "timeout", n, n == 1 ? "" : "s");
+	x->want_deadlines = 1;
+	kick(x);
+}
+
+static void
+on_lease_expiry(struct loop_timer *t, void *arg)
+{
+	struct xd *x = arg;
+
+	x->more_ready = 1;
+	x->want_deadlines = 1;
+	kick(x);
+}
+
+/* --- stopping ---------------------------------------------------------- */
+
+/* Gives up what we no longer run, then leaves the loop. */
+static void
+finish(struct xd *x)
+{
+	char *err = NULL;
+	long n;
+
+	if (x->finished)
+		return;
+	x->finished = 1;
+	if (x->conn != NULL) {
+		n = execdb_release(x->edb, &err);
+		if (n < 0)
+			db_failed(x, "releasing leases", err);
+		else if (n > 0)
+			log_info("released %ld task%s for other executors", n,
+			    n == 1 ? "" : "s");
+	}
+	if (x->ndone > 0)
+		log_warnx("%zu results could not be written; those tasks "
+		    "will run again when their leases expire", x->ndone);
+	log_info("stopped: %llu claimed, %llu results written, %llu dropped",
+	    (unsigned long long)x->nclaimed, (unsigned long long)x->nreported,
+	    (unsigned long long)x->ndropped);
+	loop_exit(x->loop, EXEC_OK);
+}
+
+/* The drain is over: cancel what still runs, write what finished. */
+static void
+stop_now(struct xd *x)
+{
+	if (x->hard_stop)
+		return;
+	if (x->nrunning > 0)
+		log_info("cancelling %zu running task%s", x->nrunning,
+		    x->nrunning == 1 ? "" : "s");
+	x->hard_stop = 1;
+	runner_free(x->runner);	/* calls on_done for every job */
+	x->runner = NULL;
+	flush(x);
+	finish(x);
+}
+
+static void
+on_drain_timeout(struct loop_timer *t, void *arg)
+{
+	stop_now(arg);
+}
+
+static void
+reload_log_level(struct xd *x)
+{
+	struct config *cfg;
+	struct diags d;
+	const char *lvl;
+	enum log_level level = LOG_LVL_INFO;
+
+	diags_init(&d);
+	/* The default file may be absent (built-in defaults); another that
+	 * was asked for (-c, LOOM_CONFIG) must be there. */
+	if ((cfg = config_load(strcmp(x->o->config_path,
+	    CONFIG_DEFAULT_PATH) == 0 ? NULL : x->o->config_path, &d)) ==
+	    NULL) {
+		log_warnx("SIGHUP: cannot read %s; keeping the settings",
+		    x->o->config_path);
+		diags_print(&d, stderr);
+		diags_clear(&d);
+		return;
+	}
+	diags_clear(&d);
+	lvl = config_get(cfg, "log.level", NULL);
+	if (lvl != NULL && log_level_parse(lvl, &level) < 0)
+		log_warnx("SIGHUP: log.level: unknown level '%s'", lvl);
+	else if (x->o->cli_debug)
+		log_info("SIGHUP: keeping debug logging (-d)");
+	else {
+		log_set_level(level);
+		log_info("SIGHUP: log level %s", lvl ? lvl : "info");
+	}
+	config_free(cfg);
+}
+
+static void
+on_signal(struct loop_signal *s, int signo, void *arg)
+{
+	struct xd *x = arg;
+
+	if (signo == SIGHUP) {
+		reload_log_level(x);
+		return;
+	}
+	if (x->draining) {
+		log_info("second signal: stopping now");
+		stop_now(x);
+		return;
+	}
+	log_info("%s: no more claims; waiting up to %lldms for %zu running "
+	    "task%s", strsignal(signo), (long long)x->o->drain_ms,
+	    x->nrunning, x->nrunning == 1 ? "" : "s");
+	loop_notify_stopping(x->loop);
+	x->draining = 1;
+	x->more_ready = 0;
+	(void)loop_timer_after(x->drain_t, x->o->drain_ms);
+	kick(x);
+}
+
+static void
+on_log_line(void *arg, jv line)
+{
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		jv e = jv_object_get(jv_copy(line), jv_string("execution"));
+		jv t = jv_object_get(jv_copy(line), jv_string("task"));
+		jv s = jv_object_get(jv_copy(line), jv_string("stream"));
+		jv m = jv_object_get(jv_copy(line), jv_string("msg"));
+
+		if (jv_get_kind(e) == JV_KIND_STRING &&
+		    jv_get_kind(t) == JV_KIND_STRING &&
+		    jv_get_kind(s) == JV_KIND_STRING &&
+		    jv_get_kind(m) == JV_KIND_STRING)
+			log_debug("%s/%s %s: %s", jv_string_value(e),
+			    jv_string_value(t), jv_string_value(s),
+			    jv_string_value(m));
+		jv_free(e);
+		jv_free(t);
+		jv_free(s);
+		jv_free(m);
+	}
+	jv_free(line);
+}
+
+/* --- the entry point --------------------------------------------------- */
+
+int
+exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
+    int check)
+{
+	static const char *const channels[] = { "loom_task_ready",
+		"loom_cancel", NULL };
+	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+	struct runner_config rc = eo->rc;
+	struct dbopts o;
+	struct xd x;
+	char *err = NULL;
+	int status = EXEC_SYSTEM;
+
+	if (opts_load(&o, cfg, jobs) < 0)
+		return EXEC_USAGE;
+	if (check) {
+		printf("configuration ok\n");
+		free(o.name);
+		return EXEC_OK;
+	}
+	memset(&x, 0, sizeof(x));
+	x.o = &o;
+	x.backoff_ms = BACKOFF_MIN_MS;
+	rc.log_line = on_log_line;
+	rc.log_arg = &x;
+	if ((x.loop = loop_new()) == NULL) {
+		log_warn("event loop");
+		free(o.name);
+		return EXEC_SYSTEM;
+	}
+	if ((x.conn = db_connect(o.url, "loom-exec", &err)) == NULL ||
+	    db_schema_check(x.conn, &err) < 0)
+		goto out;
+	x.edb = execdb_new(x.conn, o.name, o.lease_ms);
+	if (execdb_set_conn(x.edb, x.conn, &err) < 0)
+		goto out;
+	if ((x.runner = runner_new(x.loop, &rc)) == NULL) {
+		err = xasprintf("runner: %s", strerror(errno));
+		goto out;
+	}
+	x.work = loop_defer_new_idle(x.loop, do_work, &x);
+	x.renew_t = loop_timer_new(x.loop, on_renew, &x);
+	x.callback_t = loop_timer_new(x.loop, on_callback_deadline, &x);
+	x.lease_t = loop_timer_new(x.loop, on_lease_expiry, &x);
+	x.reconnect_t = loop_timer_new(x.loop, on_reconnect, &x);
+	x.drain_t = loop_timer_new(x.loop, on_drain_timeout, &x);
+	if (!x.work || !x.renew_t || !x.callback_t || !x.lease_t ||
+	    !x.reconnect_t || !x.drain_t) {
+		err = xasprintf("event loop: %s", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < 3; i++)
+		if ((x.sig[i] = loop_signal_add(x.loop, sigs[i], on_signal,
+		    &x)) == NULL) {
+			err = xasprintf("signal %d: %s", sigs[i],
+			    strerror(errno));
+			goto out;
+		}
+	x.listen = pglisten_new(x.loop, o.url, "loom-exec-listen", channels,
+	    on_notify, on_listen_connect, &x, &err);
+	if (x.listen == NULL)
+		goto out;
+	catch_up(&x);
+	(void)loop_timer_after(x.renew_t, o.lease_ms / 3);
+	log_info("ready as %s: %d slots, lease %lldms%s%s", o.name,
+	    o.concurrency, (long long)o.lease_ms,
+	    rc.callback_base_url ? ", callbacks via " : "",
+	    rc.callback_base_url ? rc.callback_base_url : "");
+	loop_notify_ready(x.loop);
+	status = loop_run(x.loop);
+	if (status < 0) {
+		log_warn("event loop");
+		status = EXEC_SYSTEM;
+	}
+out:
+	if (err != NULL) {
+		log_warnx("%s", err);
+		free(err);
+	}
+	pglisten_free(x.listen);
+	x.hard_stop = 1;
+	runner_free(x.runner);	/* nothing runs after a clean stop */
+	x.runner = NULL;
+	while (x.done_head != NULL)
+		job_free(done_pop(&x));
+	for (int i = 0; i < 3; i++)
+		loop_signal_del(x.sig[i]);
+	loop_timer_del(x.renew_t);
+	loop_timer_del(x.callback_t);
+	loop_timer_del(x.lease_t);
+	loop_timer_del(x.reconnect_t);
+	loop_timer_del(x.drain_t);
+	loop_defer_del(x.work);
+	for (size_t i = 0; i < x.ncancels; i++)
+		free(x.cancels[i]);
+	free(x.cancels);
+	execdb_free(x.edb);
+	if (x.conn != NULL)
+		PQfinish(x.conn);
+	loop_free(x.loop);
+	free(o.name);
+	return status;
+}

@@ -1,0 +1,138 @@
+/*
+ * loom-exec: decides where and how tasks run (http, shell, java), with
+ * timeouts, and reports their results.  This version has the --stdin mode:
+ * task requests as JSON lines in, results as JSON lines out.  See
+ * loom-exec(8).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dbmode.h"
+#include "exec.h"
+#include "log.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: loom-exec [--stdin] [-dnv] [-c FILE] [-j N]\n");
+}
+
+/* exec.* keys of loom.conf(5); -j wins over exec.concurrency. */
+static int
+opts_load(struct exec_opts *o, const struct config *cfg, long jobs)
+{
+	long n;
+
+	memset(o, 0, sizeof(*o));
+	if (config_get_int(cfg, "exec.concurrency", 16, &n) < 0 || n < 1) {
+		log_warnx("exec.concurrency: expected a number >= 1");
+		return -1;
+	}
+	o->jobs = (int)(jobs > 0 ? jobs : n);
+	if (config_get_int(cfg, "exec.max_host_connections",
+	    RUNNER_DEFAULT_HOST_CONNECTIONS, &n) < 0 || n < 1) {
+		log_warnx("exec.max_host_connections: expected a number >= 1");
+		return -1;
+	}
+	o->rc.max_host_connections = (int)n;
+	if (config_get_duration(cfg, "exec.kill_grace",
+	    RUNNER_DEFAULT_KILL_GRACE_MS, &o->rc.kill_grace_ms) < 0 ||
+	    o->rc.kill_grace_ms < 1) {
+		log_warnx("exec.kill_grace: expected a duration like 5s");
+		return -1;
+	}
+	o->rc.user_agent = config_get(cfg, "exec.user_agent", NULL);
+	o->rc.callback_base_url = config_get(cfg, "exec.callback_url", NULL);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "stdin", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct exec_opts o;
+	struct config *cfg;
+	struct diags d;
+	const char *path = NULL, *lvl;
+	enum log_level level = LOG_LVL_INFO;
+	int ch, check = 0, stdin_mode = 0, rc;
+	long jobs = 0;
+	char *end;
+
+	log_init("loom-exec", LOG_LVL_INFO);
+	while ((ch = getopt_long(argc, argv, "c:dj:nvh", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+		case 'v':
+			level = LOG_LVL_DEBUG;
+			break;
+		case 'j':
+			jobs = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || jobs < 1 ||
+			    jobs > 100000) {
+				fprintf(stderr, "loom-exec: -j wants a number "
+				    "from 1 to 100000\n");
+				return EXEC_USAGE;
+			}
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'S':
+			stdin_mode = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXEC_OK;
+		default:
+			usage(stderr);
+			return EXEC_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXEC_USAGE;
+	}
+	diags_init(&d);
+	if ((cfg = config_load(path, &d)) == NULL) {
+		diags_print(&d, stderr);
+		diags_clear(&d);
+		return EXEC_USAGE;
+	}
+	if ((lvl = config_get(cfg, "log.level", NULL)) &&
+	    level != LOG_LVL_DEBUG && log_level_parse(lvl, &level) < 0) {
+		log_warnx("log.level: unknown level '%s'", lvl);
+		config_free(cfg);
+		return EXEC_USAGE;
+	}
+	log_set_level(level);
+	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');
+	if (opts_load(&o, cfg, jobs) < 0) {
+		config_free(cfg);
+		return EXEC_USAGE;
+	}
+	if (!stdin_mode) {	/* the daemon: dbmode.c */
+		rc = exec_db_run(&o, cfg, jobs, check);
+		config_free(cfg);
+		return rc;
+	}
+	if (check) {
+		printf("configuration ok\n");
+		config_free(cfg);
+		return EXEC_OK;
+	}
+	rc = exec_stdin_run(&o);
+	config_free(cfg);
+	return rc;
+}

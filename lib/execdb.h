@@ -1,0 +1,139 @@
+/*
+ * execdb: loom-exec's side of the run_tasks work queue (DESIGN.md section
+ * 1, "Work queues are rows"), the SQL that loom-exec's database mode runs
+ * on its work connection.
+ *
+ * An executor claims READY rows (and RUNNING rows whose lease expired: a
+ * crashed executor's) in one statement with FOR UPDATE SKIP LOCKED, so any
+ * number of executors share one queue without ever taking the same row.
+ * Each claim writes the lease (owner, until), a fresh callback token and
+ * started_at.  While tasks run the executor renews every lease it holds in
+ * one UPDATE.  Results are written in batches, one durable transaction per
+ * batch, whatever its size (arrays through unnest()): the run_tasks row
+ * becomes SUCCESS/FAILED with settled = false, an attempt row goes to
+ * task_executions, and loom_task_done rings once per execution.  A result
+ * whose row is no longer RUNNING under this executor's lease (cancelled,
+ * or reclaimed after the lease expired) is dropped.  An asynchronous
+ * ("ACCEPTED") result leaves the row RUNNING with awaiting_callback and a
+ * lease_until at the task's deadline: loom-api's callback endpoint
+ * finishes it, or execdb_fail_overdue() fails it once the deadline passed.
+ *
+ * Claims, renewals and releases commit asynchronously (the session runs
+ * with synchronous_commit = off): a claim lost in a server crash leaves the
+ * row READY, to be run again with the same Idempotency-Key (at-least-once
+ * per attempt).  Results are committed durably.
+ *
+ * Every function runs one blocking statement on the borrowed connection
+ * and returns -1 with *err (malloc'd) on failure, when nothing of it was
+ * applied; the caller checks PQstatus() to tell a broken connection from
+ * a refused statement.
+ */
+#ifndef LOOM_EXECDB_H
+#define LOOM_EXECDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jv.h>
+#include <libpq-fe.h>
+
+struct execdb;
+
+/* A run_tasks row, by key. */
+struct execdb_key {
+	char *execution_id;
+	char *task_id;
+	int attempt;
+};
+
+/* One claimed row. */
+struct execdb_claim {
+	struct execdb_key key;
+	jv request;		/* as stored, plus "callbackToken"; owned */
+	char *request_text;	/* as stored (for the attempt history) */
+	int64_t started_ms;	/* started_at, wall-clock ms (server clock) */
+};
+
+/* One finished attempt to report. */
+struct execdb_result {
+	const struct execdb_key *key;	/* borrowed */
+	jv result;		/* the runner's result object; borrowed */
+	const char *request_text;	/* borrowed; may be NULL */
+	int64_t timeout_ms;	/* the task's timeout (ACCEPTED deadline) */
+	int matched;		/* out: the row was still ours */
+};
+
+/*
+ * conn is borrowed and must stay open while the execdb uses it; owner is
+ * the lease owner name (copied); lease_ms the lease length.
+ */
+struct execdb *execdb_new(PGconn *conn, const char *owner, int64_t lease_ms);
+void execdb_free(struct execdb *e);	/* NULL-safe; leaves conn open */
+
+/*
+ * Starts using conn (after a reconnect; NULL while there is none) and sets
+ * the session up (synchronous_commit = off).  Returns 0 or -1 with *err.
+ */
+int execdb_set_conn(struct execdb *e, PGconn *conn, char **err);
+
+/*
+ * Claims up to limit rows: expired leases of other executors first, then
+ * READY rows by ready_at.  *out gets a malloc'd array (free it with
+ * execdb_claims_free()).  Returns the count, or -1 with *err.
+ */
+long execdb_claim(struct execdb *e, int limit, struct execdb_claim **out,
+    char **err);
+void execdb_claims_free(struct execdb_claim *c, long n);
+
+/*
+ * Writes n results in one durable transaction and rings loom_task_done
+ * for every execution with a finished (not ACCEPTED) task.  Sets each
+ * result's matched.  Returns the number matched, or -1 with *err (nothing
+ * written).
+ */
+long execdb_report(struct execdb *e, struct execdb_result *r, size_t n,
+    char **err);
+
+/*
+ * Renews, in one UPDATE, the leases of the n rows in mine that this
+ * executor still holds (RUNNING under its lease).  Rows it holds but does
+ * not list (a result it could not write, a previous process under the
+ * same exec.name) are left to expire.  *kept gets the rows renewed: a
+ * listed row missing from it is not ours any more.  Returns their count,
+ * or -1 with *err.
+ */
+long execdb_renew(struct execdb *e, const struct execdb_key *mine, size_t n,
+    struct execdb_key **kept, char **err);
+
+/*
+ * The rows of execution_id that are still RUNNING under this executor's
+ * lease (after a cancel doorbell).  Returns the count, or -1 with *err.
+ */
+long execdb_held(struct execdb *e, const char *execution_id,
+    struct execdb_key **keys, char **err);
+void execdb_keys_free(struct execdb_key *k, long n);
+
+/*
+ * Gives up every lease this executor holds on tasks it no longer runs
+ * (after a drain cancelled them): the rows become claimable at once and
+ * loom_task_ready rings.  Returns the count released, or -1 with *err.
+ */
+long execdb_release(struct execdb *e, char **err);
+
+/*
+ * Fails every task whose asynchronous callback did not come before its
+ * deadline (TimeoutException), records the attempt and rings
+ * loom_task_done.  Returns the count, or -1 with *err.
+ */
+long execdb_fail_overdue(struct execdb *e, char **err);
+
+/*
+ * Milliseconds from now (server clock, rounded up, 0 when already due)
+ * until the earliest callback deadline (*callback_ms) and until the
+ * earliest expiry of another executor's lease (*lease_ms); -1 for none.
+ * Returns 0 or -1 with *err.
+ */
+int execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
+    int64_t *lease_ms, char **err);
+
+#endif
