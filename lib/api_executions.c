@@ -14,9 +14,9 @@
  * each loom_event doorbell for that id (or the deadline, or shutdown)
  * runs the handler again, which re-reads the row.
  *
- * A callback settles a task that is RUNNING and awaiting_callback: in one
- * transaction the row is locked (unknown token: 404; no longer waiting:
- * 409), updated for the engine (settled = false), the attempt is recorded
+ * A callback settles the RUNNING attempt its token belongs to (whether or
+ * not loom-exec has recorded the 202 yet): in one transaction the row is
+ * locked (unknown token: 404; no longer running: 409), updated for the engine (settled = false), the attempt is recorded
  * in task_executions, and loom_task_done rings the engine's doorbell.
  */
 #include "api.h"
@@ -482,8 +482,12 @@ api_callback(struct api_request *rq, jv *out)
 	    "FOR UPDATE", 1, &token);
 	if (r == NULL)
 		goto fail;
-	if (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 2), "RUNNING") ||
-	    PQgetvalue(r, 0, 3)[0] != 't') {
+	/*
+	 * A running attempt whose token matches is the one waiting, even
+	 * before loom-exec recorded the 202: a quick backend may call back
+	 * before that write lands.  Tokens are new for every claim.
+	 */
+	if (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 2), "RUNNING")) {
 		if (db_cmd(db, &err, "ROLLBACK", 0, NULL) < 0)
 			goto fail;
 		if (PQntuples(r) == 0)
@@ -508,8 +512,9 @@ api_callback(struct api_request *rq, jv *out)
 		if (db_cmd(db, &err, "WITH u AS (UPDATE run_tasks SET "
 		    "state = $2, settled = false, output = $3::jsonb, "
 		    "error_type = $4, error_message = $5, finished_at = now(), "
-		    "awaiting_callback = false WHERE callback_token = $1 AND "
-		    "state = 'RUNNING' AND awaiting_callback "
+		    "awaiting_callback = false, lease_owner = NULL, "
+		    "lease_until = NULL WHERE callback_token = $1 AND "
+		    "state = 'RUNNING' "
 		    "RETURNING execution_id, task_id, attempt, started_at), "
 		    "t AS (INSERT INTO task_executions (execution_id, task_id, "
 		    "attempt, status, executor, output, error_type, "

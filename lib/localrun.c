@@ -271,7 +271,8 @@ lr_apply(struct lr *lr, struct engine_result *res)
 	}
 	for (size_t i = 0; i < res->nactions; i++) {
 		struct engine_action *a = &res->actions[i];
-		struct lr_task *t = &lr->tasks[a->task];
+		struct lr_task *t = a->type == ACT_FINISH_RUN ? NULL :
+		    &lr->tasks[a->task];
 		jv req;
 
 		switch (a->type) {

@@ -1,8 +1,9 @@
 /*
  * loom-exec: decides where and how tasks run (http, shell, java), with
- * timeouts, and reports their results.  This version has the --stdin mode:
- * task requests as JSON lines in, results as JSON lines out.  See
- * loom-exec(8).
+ * timeouts, and reports their results.  Two modes: the database mode
+ * (the default; dbmode.c) claims READY tasks from PostgreSQL, and --stdin
+ * (stdin.c) takes task requests as JSON lines in and writes results as JSON
+ * lines out, with no database.  See loom-exec(8).
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -790,6 +790,8 @@ cmd_up(int argc, char **argv)
 
 	up.listen = xstrdup(addr);
 	up.http_url = http_url_of(addr);
+	/* Backends that answer 202 call back here. */
+	setenv("LOOM_EXEC_CALLBACK_URL", up.http_url, 1);
 	up.sock_path = xasprintf("%s/run/api.sock", have_pc ? pc.dir :
 	    up.state_dir);
 	if (sample && (up.sample_path = find_sample()) == NULL)
