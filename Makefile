@@ -131,7 +131,7 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/schema \
 	    $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR)
-	install -m 755 $(PROG_BIN) $(DESTDIR)$(BINDIR)
+	install -m 755 $(PROG_BIN) $(EXAMPLE_BACKEND) $(DESTDIR)$(BINDIR)
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -m 644 schema/*.sql schema/*.json $(DESTDIR)$(DATADIR)/schema
@@ -141,10 +141,12 @@ install: all
 	    chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 
 uninstall:
-	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done
+	for p in $(PROGS) loom-example-backend; do \
+	    rm -f $(DESTDIR)$(BINDIR)/$$p; done
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 	rm -rf $(DESTDIR)$(DATADIR)
+	for u in systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 
 clean:
 	rm -rf build build-asan

@@ -51,6 +51,34 @@ ignore_notice(void *arg, const char *message)
 {
 }
 
+/*
+ * url for messages: a password in "scheme://user:secret@host" or in a
+ * "password=secret" conninfo word becomes "***".  Returns a malloc'd copy.
+ */
+static char *
+url_redacted(const char *url)
+{
+	char *s = xstrdup(url), *p, *at, *colon, *end;
+
+	if ((p = strstr(s, "://")) != NULL && (at = strchr(p + 3, '@')) &&
+	    (colon = memchr(p + 3, ':', (size_t)(at - p - 3))) != NULL) {
+		char *t = xasprintf("%.*s:***%s", (int)(colon - s), s, at);
+
+		free(s);
+		s = t;
+	}
+	if ((p = strstr(s, "password=")) != NULL) {
+		end = p + 9;
+		while (*end && *end != ' ' && *end != '&')
+			end++;
+		char *t = xasprintf("%.*spassword=***%s", (int)(p - s), s, end);
+
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
 PGconn *
 db_connect(const char *url, const char *app, char **err)
 {
@@ -66,11 +94,12 @@ db_connect(const char *url, const char *app, char **err)
 		return NULL;
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
-		char *m = pq_error(c, NULL);
+		char *m = pq_error(c, NULL), *shown = url_redacted(url);
 
-		*err = xasprintf("cannot connect to PostgreSQL (%s): %s", url,
+		*err = xasprintf("cannot connect to PostgreSQL (%s): %s", shown,
 		    m);
 		free(m);
+		free(shown);
 		PQfinish(c);
 		return NULL;
 	}

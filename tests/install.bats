@@ -1,0 +1,54 @@
+#!/usr/bin/env bats
+# `make install` stages what a user needs: programs, man pages, units with
+# the right paths, schema and examples; `make uninstall` removes them.
+
+setup_file() {
+	STAGE=$(mktemp -d)
+	export STAGE
+	cd "$BATS_TEST_DIRNAME/.."
+	make -s install PREFIX=/opt/loom DESTDIR="$STAGE" BUILD="${BUILD:-build}" >/dev/null
+}
+
+teardown_file() {
+	rm -rf "$STAGE"
+}
+
+@test "programs are installed and run" {
+	for p in loom loom-api loom-engine loom-exec loom-example-backend; do
+		[ -x "$STAGE/opt/loom/bin/$p" ]
+	done
+	run "$STAGE/opt/loom/bin/loom" version
+	[ "$status" -eq 0 ]
+	[[ "$output" == "loom "* ]]
+}
+
+@test "every man page is installed in its section" {
+	for m in "$BATS_TEST_DIRNAME"/../man/*.[1-8]; do
+		s=${m##*.}
+		[ -f "$STAGE/opt/loom/share/man/man$s/${m##*/}" ]
+	done
+}
+
+@test "systemd units point at the installed programs" {
+	run grep -h '^ExecStart=' "$STAGE"/opt/loom/lib/systemd/system/*.service
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"ExecStart=/opt/loom/bin/loom-engine"* ]]
+	run grep -l '@BINDIR@' "$STAGE"/opt/loom/lib/systemd/system/*
+	[ "$status" -ne 0 ]
+}
+
+@test "schema, JSON Schema and examples are installed" {
+	[ -f "$STAGE/opt/loom/share/loom/schema/001_core.sql" ]
+	[ -f "$STAGE/opt/loom/share/loom/schema/workflow.schema.json" ]
+	[ -f "$STAGE/opt/loom/share/loom/examples/sample.yaml" ]
+}
+
+@test "make uninstall removes what install put there" {
+	cd "$BATS_TEST_DIRNAME/.."
+	make -s uninstall PREFIX=/opt/loom DESTDIR="$STAGE" >/dev/null
+	[ ! -e "$STAGE/opt/loom/bin/loom" ]
+	[ ! -e "$STAGE/opt/loom/bin/loom-example-backend" ]
+	[ ! -e "$STAGE/opt/loom/share/man/man1/loom.1" ]
+	[ ! -e "$STAGE/opt/loom/share/loom" ]
+	[ ! -e "$STAGE/opt/loom/lib/systemd/system/loom-engine.service" ]
+}
