@@ -23,9 +23,9 @@ load helpers
 	run "$LOOM_BIN/loom" db migrate
 	[ "$status" -eq 0 ]
 	[[ "$output" == "schema is up to date"* ]]
-	dir=$LOOM_TEST_DIR
+	dir=$LOOM_TEST_DIR url=$LOOM_DATABASE_URL
 	loom_pg_stop
-	run "$LOOM_BIN/loom" db status
+	run "$LOOM_BIN/loom" db status --db "$url"
 	[ "$status" -eq 3 ]
 	[ ! -e "$dir" ]
 }

@@ -68,6 +68,7 @@ loom_pg_stop() {
 	"$LOOM_BIN/loom" db stop --state-dir "$LOOM_TEST_DIR" >/dev/null 2>&1 \
 	    3>&- || true
 	rm -rf "$LOOM_TEST_DIR"
+	[ "${LOOM_CONFIG:-}" != "$LOOM_TEST_DIR/empty.conf" ] || unset LOOM_CONFIG
 	unset LOOM_TEST_DIR LOOM_DATABASE_URL
 }
 
