@@ -7,7 +7,9 @@
 #   make bench           benchmarks, figures printed beside their targets
 #   make deps            install the Debian packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
-#   make lint            mandoc -Tlint on every man page, clang-format check
+#   make lint            mandoc -Tlint on every man page
+#   make format FILES=…  clang-format the given files (.clang-format is the
+#                        guide; hand formatting of SQL strings may win)
 #
 # CC=clang works as well as the default gcc.  BUILD= moves the build tree.
 
@@ -47,7 +49,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MAN_PAGES = $(wildcard man/*.[1-8])
 
 .PHONY: all check check-unit check-bats check-asan check-valgrind bench \
-	deps install uninstall lint clean tests
+	deps install uninstall lint format clean tests
 
 all: $(PROG_BIN)
 
@@ -124,7 +126,10 @@ deps:
 
 lint:
 	mandoc -Tlint -W warning $(MAN_PAGES)
-	clang-format --dry-run -Werror lib/*.[ch] cmd/*/*.c tests/unit/*.[ch]
+
+format:
+	@[ -n "$(FILES)" ] || { echo "usage: make format FILES='lib/x.c ...'"; exit 2; }
+	clang-format -i $(FILES)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

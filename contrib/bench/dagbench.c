@@ -50,12 +50,22 @@ main(int argc, char **argv)
 		if (i == 0)
 			continue;
 		int k = 1 + (int)((rng = rng * 6364136223846793005ULL + 1) >> 62) % 3;
+		size_t seen[3];
+		int nseen = 0;
+
 		len += snprintf(buf + len, cap - len, "    dependsOn: [");
 		for (int j = 0; j < k; j++) {
 			rng = rng * 6364136223846793005ULL + 1;
 			size_t dep = (size_t)((rng >> 33) % i);
+			int dup = 0;
+
+			for (int q = 0; q < nseen; q++)
+				dup |= seen[q] == dep;
+			if (dup)
+				continue;	/* dependsOn lists are sets */
+			seen[nseen++] = dep;
 			len += snprintf(buf + len, cap - len, "%st%zu",
-			    j ? ", " : "", dep);
+			    nseen > 1 ? ", " : "", dep);
 		}
 		len += snprintf(buf + len, cap - len, "]\n");
 	}
