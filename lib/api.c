@@ -48,6 +48,7 @@
 #include <microhttpd.h>
 #include <systemd/sd-daemon.h>
 
+#include "api_stream.h"
 #include "buf.h"
 #include "config.h"
 #include "db.h"
@@ -81,6 +82,7 @@ struct api {
 	struct loop_timer *wait_timer;
 	struct loop_timer *drain_timer;
 	struct pglisten *pgl;
+	struct api_streams *streams;	/* event streams (api_stream.c) */
 
 	/* Shared with the worker threads; guarded by mu. */
 	pthread_mutex_t mu;
@@ -120,23 +122,83 @@ static enum MHD_Result api_send(struct api_conn *rc, int status, jv body);
 static int api_healthz(struct api_request *rq, jv *out);
 static int api_readyz(struct api_request *rq, jv *out);
 
+/* The last field is the scope a caller needs (api_auth.c); never leave
+ * it out: an unset scope refuses every call. */
 static const struct api_route api_routes[] = {
-	{ "GET", "/healthz", API_BODY_NONE, api_healthz },
-	{ "GET", "/readyz", API_BODY_NONE, api_readyz },
-	{ "GET", "/api/v1/workflows", API_BODY_NONE, api_workflows_list },
-	{ "POST", "/api/v1/workflows", API_BODY_WORKFLOW, api_workflow_apply },
-	{ "GET", "/api/v1/workflows/{id}", API_BODY_NONE, api_workflow_get },
+	{ "GET", "/healthz", API_BODY_NONE, api_healthz, API_SCOPE_OPEN },
+	{ "GET", "/readyz", API_BODY_NONE, api_readyz, API_SCOPE_OPEN },
+	{ "GET", "/api/v1/workflows", API_BODY_NONE, api_workflows_list,
+	    API_SCOPE_READ },
+	{ "POST", "/api/v1/workflows", API_BODY_WORKFLOW, api_workflow_apply,
+	    API_SCOPE_OPERATOR },
+	{ "GET", "/api/v1/workflows/{id}", API_BODY_NONE, api_workflow_get,
+	    API_SCOPE_READ },
 	{ "GET", "/api/v1/workflows/{id}/versions", API_BODY_NONE,
-	    api_workflow_versions },
+	    api_workflow_versions, API_SCOPE_READ },
 	{ "GET", "/api/v1/workflows/{id}/versions/{n}", API_BODY_NONE,
-	    api_workflow_version },
+	    api_workflow_version, API_SCOPE_READ },
 	{ "POST", "/api/v1/workflows/{id}/trigger", API_BODY_JSON,
-	    api_workflow_trigger },
-	{ "GET", "/api/v1/executions", API_BODY_NONE, api_executions_list },
-	{ "GET", "/api/v1/executions/{id}", API_BODY_NONE, api_execution_get },
-	{ "POST", "/api/v1/callbacks/{token}", API_BODY_JSON, api_callback },
+	    api_workflow_trigger, API_SCOPE_OPERATOR },
+	/* api_workflows.c, api_list.c: delete, pause, history */
+	{ "DELETE", "/api/v1/workflows/{id}", API_BODY_NONE,
+	    api_workflow_delete, API_SCOPE_OPERATOR },
+	{ "POST", "/api/v1/workflows/{id}/pause", API_BODY_NONE,
+	    api_workflow_pause, API_SCOPE_OPERATOR },
+	{ "POST", "/api/v1/workflows/{id}/unpause", API_BODY_NONE,
+	    api_workflow_unpause, API_SCOPE_OPERATOR },
+	{ "GET", "/api/v1/workflows/{id}/history", API_BODY_NONE,
+	    api_workflow_history, API_SCOPE_READ },
+	{ "GET", "/api/v1/executions", API_BODY_NONE, api_executions_list,
+	    API_SCOPE_READ },
+	{ "GET", "/api/v1/executions/{id}", API_BODY_NONE, api_execution_get,
+	    API_SCOPE_READ },
+	/* api_events.c: server-sent events, log lines */
+	{ "GET", "/api/v1/events", API_BODY_NONE, api_events_stream,
+	    API_SCOPE_READ },
+	{ "GET", "/api/v1/executions/{id}/events", API_BODY_NONE,
+	    api_execution_events, API_SCOPE_READ },
+	{ "GET", "/api/v1/executions/{id}/logs", API_BODY_NONE,
+	    api_execution_logs, API_SCOPE_READ },
+	/* api_controls.c: run and task controls, the dead-letter queue */
+	{ "POST", "/api/v1/executions/{id}/cancel", API_BODY_NONE,
+	    api_execution_cancel, API_SCOPE_OPERATOR },
+	{ "POST", "/api/v1/executions/{id}/retry", API_BODY_JSON,
+	    api_execution_retry, API_SCOPE_OPERATOR },
+	{ "POST", "/api/v1/executions/{id}/tasks/{task}/rerun", API_BODY_JSON,
+	    api_task_rerun, API_SCOPE_OPERATOR },
+	{ "GET", "/api/v1/dead-letters", API_BODY_NONE, api_dead_letters_list,
+	    API_SCOPE_READ },
+	{ "GET", "/api/v1/dead-letters/{id}", API_BODY_NONE,
+	    api_dead_letter_get, API_SCOPE_READ },
+	{ "POST", "/api/v1/dead-letters/{id}/replay", API_BODY_NONE,
+	    api_dead_letter_replay, API_SCOPE_OPERATOR },
+	{ "POST", "/api/v1/dead-letters/{id}/discard", API_BODY_NONE,
+	    api_dead_letter_discard, API_SCOPE_OPERATOR },
+	{ "POST", "/api/v1/callbacks/{token}", API_BODY_JSON, api_callback,
+	    API_SCOPE_CALLBACK },
+	/* api_status.c; a decoded target "http://h:80" is three segments */
+	{ "GET", "/api/v1/status", API_BODY_NONE, api_status, API_SCOPE_READ },
+	{ "GET", "/api/v1/breakers", API_BODY_NONE, api_breakers_list,
+	    API_SCOPE_READ },
+	{ "POST", "/api/v1/breakers/{target}/reset", API_BODY_NONE,
+	    api_breaker_reset, API_SCOPE_OPERATOR },
+	{ "POST", "/api/v1/breakers/{scheme}//{host}/reset", API_BODY_NONE,
+	    api_breaker_reset, API_SCOPE_OPERATOR },
+	{ "GET", "/api/v1/tokens", API_BODY_NONE, api_tokens_list,
+	    API_SCOPE_ADMIN },
+	{ "POST", "/api/v1/tokens", API_BODY_JSON, api_tokens_create,
+	    API_SCOPE_ADMIN },
+	{ "DELETE", "/api/v1/tokens/{id}", API_BODY_NONE, api_token_revoke,
+	    API_SCOPE_ADMIN },
 };
 #define API_NROUTES (sizeof(api_routes) / sizeof(api_routes[0]))
+
+const struct api_route *
+api_route_table(size_t *n)
+{
+	*n = API_NROUTES;
+	return api_routes;
+}
 
 /* ---- logging ------------------------------------------------------------ */
 
@@ -283,6 +345,13 @@ api_options_load(struct api_options *o, const struct config *cfg,
 	opt_int(cfg, "api.threads", 4, 1, 256, &o->threads, d);
 	opt_int(cfg, "api.max_connections", 1024, 1, 1000000,
 	    &o->max_connections, d);
+	opt_int(cfg, "api.max_streams", API_MAX_STREAMS_DEFAULT, 1, 1000000,
+	    &o->max_streams, d);
+	if (config_get_duration(cfg, "api.stream_heartbeat",
+	    API_HEARTBEAT_MS_DEFAULT, &o->heartbeat_ms) < 0 ||
+	    o->heartbeat_ms < 100 || o->heartbeat_ms > 3600000)
+		diags_add(d, file, 0, 0, "api.stream_heartbeat must be a "
+		    "duration from 100ms to 1h (e.g. 15s)");
 	v = config_get(cfg, "api.max_body", "1M");
 	if (parse_size(v, &o->max_body) < 0 || o->max_body < 1024)
 		diags_add(d, file, 0, 0, "api.max_body '%s' must be a size "
@@ -301,6 +370,7 @@ api_options_load(struct api_options *o, const struct config *cfg,
 			diags_add(d, file, 0, 0, "log level must be error, "
 			    "warn, info or debug");
 	}
+	api_auth_options_load(o, cfg, d);
 	return d->n == before ? 0 : -1;
 }
 
@@ -313,6 +383,7 @@ api_options_free(struct api_options *o)
 	free(o->socket);
 	free(o->db_url);
 	free(o->config_path);
+	free(o->trusted_uids);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -487,6 +558,15 @@ api_set_header(struct api_request *rq, const char *name, const char *value)
 	rc->hdr[rc->nhdr].name = xstrdup(name);
 	rc->hdr[rc->nhdr].value = xstrdup(value);
 	rc->nhdr++;
+}
+
+int
+api_conn_fd(const struct api_request *rq)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+	    rq->conn->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	return ci ? (int)ci->connect_fd : -1;
 }
 
 int
@@ -807,14 +887,21 @@ on_efd(struct loop_io *io, int fd, unsigned events, void *arg)
 static void
 on_notify(void *arg, const char *channel, const char *payload)
 {
-	wake_matching(arg, payload && *payload ? payload : NULL);
+	struct api *a = arg;
+
+	api_streams_doorbell(a->streams, channel, payload);
+	if (strcmp(channel, "loom_event") == 0)	/* not loom_log */
+		wake_matching(a, payload && *payload ? payload : NULL);
 }
 
 static void
 on_listen_connect(void *arg)
 {
+	struct api *a = arg;
+
 	/* Doorbells may have rung while we were not listening. */
-	wake_matching(arg, NULL);
+	api_streams_doorbell(a->streams, NULL, NULL);
+	wake_matching(a, NULL);
 }
 
 /* ---- signals ------------------------------------------------------------ */
@@ -855,6 +942,7 @@ on_stop_signal(struct loop_signal *s, int signo, void *arg)
 		if (a->ls[i].d)
 			(void)MHD_quiesce_daemon(a->ls[i].d);
 	wake_matching(a, NULL);
+	api_streams_stop(a->streams);	/* event streams end now */
 	pthread_mutex_lock(&a->mu);
 	n = a->inflight;
 	pthread_mutex_unlock(&a->mu);
@@ -1126,9 +1214,21 @@ route_request(struct api_conn *rc, enum MHD_Result *ret)
 		return 405;
 	}
 	if (rc->route == NULL) {
-		*ret = api_send_error(rc, 404, "not_found", NULL,
+		/* field "path": no route, as opposed to no such resource */
+		*ret = api_send_error(rc, 404, "not_found", "path",
 		    "no such endpoint: %s %s", rc->method, rq->path);
 		return 404;
+	}
+	/* Who may call it, before anything looks at the body. */
+	{
+		jv denied = jv_invalid();
+		int st = api_auth_check(rq, rc->api->opt, rc->route->scope,
+		    &denied);
+
+		if (st != 0) {
+			*ret = api_send(rc, st, denied);
+			return st;
+		}
 	}
 	if (rc->too_large) {
 		*ret = too_large(rc);
@@ -1212,6 +1312,14 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 	rc->gen_seen = a->gen;
 	pthread_mutex_unlock(&a->mu);
 	status = rc->route->fn(&rc->rq, &out);
+	if (rc->rq.stream != NULL) {	/* api_stream(): answer with it */
+		tdb_check_idle(&rc->rq);
+		jv_free(out);
+		out = jv_invalid();
+		if ((status = api_streams_start(a->streams, rc->mc, &rc->rq,
+		    &out)) <= 0)
+			return status == 0 ? MHD_YES : MHD_NO;
+	}
 	if (status == API_SUSPEND && rc->wait_key != NULL) {
 		jv_free(out);
 		api_suspend(rc);
@@ -1502,7 +1610,8 @@ check_schema(const char *url, char **err)
 struct api *
 api_new(const struct api_options *o, char **err)
 {
-	static const char *const channels[] = { "loom_event", NULL };
+	static const char *const channels[] = { "loom_event", "loom_log",
+		NULL };
 	struct api *a = xcalloc(1, sizeof(*a));
 
 	a->opt = o;
@@ -1534,6 +1643,9 @@ api_new(const struct api_options *o, char **err)
 		    strerror(errno));
 		goto fail;
 	}
+	if ((a->streams = api_streams_new(a->loop, o->max_streams,
+	    o->heartbeat_ms, err)) == NULL)
+		goto fail;
 	a->pgl = pglisten_new(a->loop, o->db_url, API_APP_NAME, channels,
 	    on_notify, on_listen_connect, a, err);
 	if (a->pgl == NULL)
@@ -1576,6 +1688,7 @@ api_run(struct api *a)
 	a->stopping = 1;
 	pthread_mutex_unlock(&a->mu);
 	wake_matching(a, NULL);
+	api_streams_stop(a->streams);
 	for (size_t i = 0; i < a->nls; i++) {
 		if (a->ls[i].d)
 			MHD_stop_daemon(a->ls[i].d);
@@ -1604,6 +1717,7 @@ api_free(struct api *a)
 	}
 	free(a->ls);
 	pglisten_free(a->pgl);
+	api_streams_free(a->streams);
 	loop_io_del(a->efd_io);
 	if (a->efd >= 0)
 		close(a->efd);

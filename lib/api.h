@@ -1,7 +1,8 @@
 /*
  * api: the REST API of loom-api (contract: man/loom-api.8).
  *
- * lib/api.c is the only file that knows libmicrohttpd.  It binds the
+ * lib/api.c (with lib/api_stream.c, its half for streamed answers) is the
+ * only code that knows libmicrohttpd.  It binds the
  * listeners (TCP, a Unix socket, or the sockets systemd passes), runs one
  * MHD daemon per listener with a pool of worker threads, reads and checks
  * each request (size cap, UTF-8, JSON nesting, media type), finds the
@@ -21,6 +22,10 @@
  * stops; then the handler is called again with rq->resumed counting up, and
  * re-reads the rows.  A NOTIFY is a doorbell, never the data.
  *
+ * Streaming: a handler may answer with a server-sent event stream instead
+ * (api_stream()); its body is filled on demand and the connection is
+ * suspended whenever there is nothing to send (lib/api_stream.c).
+ *
  * Ownership: a handler's *out is owned by api.c once the handler returns;
  * rq->json and the strings in rq are borrowed and live as long as the
  * request.
@@ -30,10 +35,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jv.h>
 #include <libpq-fe.h>
 
+#include "cursor.h"
 #include "diag.h"
 #include "log.h"
 
@@ -48,6 +55,12 @@ struct api_conn;
 #define API_DRAIN_MS 10000		   /* SIGTERM: in-flight grace */
 #define API_SUSPEND 0			   /* handler status: api_wait() */
 
+/* api.auth: who may call the API (loom-api(8), AUTHENTICATION). */
+enum api_auth_mode {
+	API_AUTH_NONE = 0,	/* anyone who can reach a listener */
+	API_AUTH_TOKEN,		/* bearer tokens (lib/token.h) */
+};
+
 /* Settings from the config file and the command line (see loom-api(8)). */
 struct api_options {
 	char *listen;		/* "HOST:PORT", or NULL: no TCP listener */
@@ -57,10 +70,17 @@ struct api_options {
 	long max_body;		/* bytes */
 	long max_connections;
 	long timeout_s;		/* idle connection timeout */
+	long max_streams;	/* open event streams (api_stream.c) */
+	int64_t heartbeat_ms;	/* a stream's keep-alive comment period */
 	int print_url;		/* first URL as the first stdout line */
 	int debug;		/* -d: log level stays debug on SIGHUP */
 	char *config_path;	/* -c FILE, or NULL (LOOM_CONFIG, default):
 				   re-read on SIGHUP for the log level */
+	/* authentication (api_auth.c) */
+	enum api_auth_mode auth;	/* api.auth */
+	int socket_trust_uid;	/* api.socket_trust = uid */
+	uid_t *trusted_uids;	/* api.trusted_uids (root and we are implied) */
+	size_t ntrusted_uids;
 };
 
 /*
@@ -104,18 +124,39 @@ struct api_request {
 	jv json;		/* API_BODY_JSON: the body; else jv_null() */
 	int64_t wait_until_ms;	/* handler scratch for api_wait(); 0 = unset */
 	unsigned resumed;	/* times woken after api_wait() */
+	int64_t scratch;	/* handler state kept across api_wait(); 0 at
+				   first (api_controls.c: a request id) */
 	struct api_conn *conn;	/* private to api.c */
+	struct api_stream *stream; /* set by api_stream(); api.c starts it */
 };
 
 /* Returns an HTTP status with *out set, or API_SUSPEND via api_wait(). */
 typedef int api_handler(struct api_request *rq, jv *out);
+
+/*
+ * What a caller needs to use a route (api_auth.c).  Every route names
+ * one; a route left at API_SCOPE_UNSET is refused whatever api.auth says,
+ * so a new route is never open by mistake.
+ */
+enum api_scope {
+	API_SCOPE_UNSET = 0,
+	API_SCOPE_OPEN,		/* /healthz, /readyz: nothing */
+	API_SCOPE_CALLBACK,	/* its own callback token, in the path */
+	API_SCOPE_READ,		/* a read token (every GET) */
+	API_SCOPE_OPERATOR,	/* an operator token (every action) */
+	API_SCOPE_ADMIN,	/* an admin token (token management) */
+};
 
 struct api_route {
 	const char *method;
 	const char *pattern;	/* "/api/v1/workflows/{id}" */
 	enum api_body body;
 	api_handler *fn;
+	enum api_scope scope;
 };
+
+/* loom-api's own route table, for tests that walk it. */
+const struct api_route *api_route_table(size_t *n);
 
 /*
  * Finds the route for method and path.  path is a writable copy; its
@@ -168,6 +209,53 @@ int api_wait(struct api_request *rq, const char *key, int64_t until_ms);
 int api_stopping(const struct api_request *rq);
 int64_t api_mono_ms(void);
 
+/* ---- streamed answers (api_stream.c) ------------------------------------ */
+
+struct buf;
+
+/*
+ * A text/event-stream answer that stays open.  A handler that wants one
+ * calls api_stream() and returns 200; api.c then answers with headers
+ * only and asks fill() for the body whenever the client can take more.
+ * fill() runs on a worker thread with rq (a request of the stream's own:
+ * api, method and path, for api_db() and messages) and appends to out.
+ * It returns 0 to go on, 1 when the stream is over once out is sent, -1
+ * to close it at once.  *recheck_ms comes in as -1: when fill() appends
+ * nothing, the stream waits, holding no thread, for a doorbell (a
+ * loom_event NOTIFY whose payload is key, or any one when key is NULL; a
+ * loom_log NOTIFY naming key when logs is set), a heartbeat (an SSE
+ * comment every api.stream_heartbeat), or shutdown (the stream ends); set
+ * it to 0 to be called again at once, or to N to be called again within
+ * N ms even without a doorbell.  ctx is owned by the stream from this
+ * call on: ops->free(ctx) is called when it ends, whatever happened.
+ */
+struct api_stream_ops {
+	int (*fill)(struct api_request *rq, void *ctx, struct buf *out,
+	    int64_t *recheck_ms);
+	void (*free)(void *ctx);
+};
+int api_stream(struct api_request *rq, const char *key, int logs,
+    const struct api_stream_ops *ops, void *ctx);
+
+/* The request's socket (for SO_PEERCRED and the like). */
+int api_conn_fd(const struct api_request *rq);
+
+/* ---- authentication (api_auth.c) --------------------------------------- */
+
+/* Reads api.auth, api.socket_trust and api.trusted_uids into o. */
+void api_auth_options_load(struct api_options *o, const struct config *cfg,
+    struct diags *d);
+/*
+ * Whether rq may use a route of scope: 0 when it may, else the status to
+ * answer (401 with WWW-Authenticate, 403, 503) with *out the error body.
+ * Called by api.c once per request, after routing, before the body is
+ * looked at and the handler runs.
+ */
+int api_auth_check(struct api_request *rq, const struct api_options *o,
+    enum api_scope scope, jv *out);
+/* "open", "callback", "read", "operator", "admin"; "unset". */
+const char *api_scope_name(enum api_scope s);
+
 /* Logging from worker threads: whole lines, never interleaved. */
 void api_log(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -180,9 +268,36 @@ int api_workflow_get(struct api_request *rq, jv *out);
 int api_workflow_versions(struct api_request *rq, jv *out);
 int api_workflow_version(struct api_request *rq, jv *out);
 int api_workflow_trigger(struct api_request *rq, jv *out);
-int api_executions_list(struct api_request *rq, jv *out);
+int api_workflow_delete(struct api_request *rq, jv *out);
+int api_workflow_pause(struct api_request *rq, jv *out);
+int api_workflow_unpause(struct api_request *rq, jv *out);
+int api_workflow_history(struct api_request *rq, jv *out); /* api_list.c */
+int api_executions_list(struct api_request *rq, jv *out);  /* api_list.c */
 int api_execution_get(struct api_request *rq, jv *out);
 int api_callback(struct api_request *rq, jv *out);
+int api_execution_cancel(struct api_request *rq, jv *out); /* api_controls.c */
+int api_execution_retry(struct api_request *rq, jv *out);
+int api_task_rerun(struct api_request *rq, jv *out);
+int api_dead_letters_list(struct api_request *rq, jv *out);
+int api_dead_letter_get(struct api_request *rq, jv *out);
+int api_dead_letter_replay(struct api_request *rq, jv *out);
+int api_dead_letter_discard(struct api_request *rq, jv *out);
+int api_status(struct api_request *rq, jv *out);	/* api_status.c */
+int api_breakers_list(struct api_request *rq, jv *out);
+int api_breaker_reset(struct api_request *rq, jv *out);
+int api_tokens_create(struct api_request *rq, jv *out);	/* api_tokens.c */
+int api_tokens_list(struct api_request *rq, jv *out);
+int api_token_revoke(struct api_request *rq, jv *out);
+int api_events_stream(struct api_request *rq, jv *out);	/* api_events.c */
+int api_execution_events(struct api_request *rq, jv *out);
+int api_execution_logs(struct api_request *rq, jv *out);
+/*
+ * A backend's "logs" text, as task_logs lines (stream "backend") of the
+ * attempt whose callback token is token, with a loom_log doorbell; in
+ * the caller's transaction.  Returns 0, or -1 with *err (malloc'd).
+ */
+int api_task_logs_callback(PGconn *db, const char *token, const char *logs,
+    char **err);
 
 /*
  * Workflow (id, version), parsed, from this thread's cache; on a miss it
@@ -197,5 +312,48 @@ const struct workflow *api_workflow_cached(PGconn *db, const char *id,
  * 1.6 does not promise that this is safe on several threads at once. */
 struct workflow *api_workflow_parse(const char *name, const char *buf,
     size_t len, struct diags *d);
+
+/* ---- request bodies and list arguments (api_body.c) -------------------- */
+
+/*
+ * Pure parsers, shared by the handlers and tests/fuzz/fuzz_request.c.
+ * Each returns 0, or the HTTP status of the error written into *out.
+ */
+
+/*
+ * The trigger body {"input": {...}} (consumed; null: no body).  0 with
+ * *input the input (jv_null() when none), else *input is jv_null().
+ */
+int api_trigger_body(jv body, jv *input, jv *out);
+
+/* A callback result; the strings point into body, which it owns. */
+struct api_callback_body {
+	jv body;
+	const char *status;	/* SUCCESS or FAILED */
+	jv output_text;		/* string (JSON text) or null */
+	const char *logs, *etype, *emsg;
+	char duration[32];	/* "" when not given */
+};
+/* Parses body (consumed) into *cb; api_callback_body_free() always. */
+int api_callback_body_parse(jv body, struct api_callback_body *cb, jv *out);
+void api_callback_body_free(struct api_callback_body *cb);
+
+#define API_LIST_DEFAULT 50
+#define API_LIST_MAX 1000
+
+/* ?limit=&status=&cursor=&since=&until= of the execution lists. */
+struct api_list_args {
+	int limit;			/* 1..API_LIST_MAX */
+	char status[16];		/* a run state, or "" */
+	int has_cursor;			/* after_* name the last row seen */
+	char after_ts[CURSOR_TS_LEN];	/* cursor_ts_format() text */
+	char after_id[CURSOR_ID_MAX + 1];
+	char since[CURSOR_TS_LEN];	/* created at or after; "" */
+	char until[CURSOR_TS_LEN];	/* created before; "" */
+};
+/* Any argument may be NULL or "" (not given); now_us for "since=1h". */
+int api_list_args_parse(struct api_list_args *a, const char *status,
+    const char *limit, const char *cursor, const char *since,
+    const char *until, int64_t now_us, jv *out);
 
 #endif

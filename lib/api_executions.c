@@ -1,6 +1,7 @@
 /*
- * api_executions: the /api/v1/executions and /api/v1/callbacks routes of
- * loom-api (see api.h and loom-api(8)).
+ * api_executions: the /api/v1/executions/{id} and /api/v1/callbacks routes
+ * of loom-api (see api.h and loom-api(8)); the list is in api_list.c, the
+ * callback body parser in api_body.c.
  *
  * An execution's detail merges three things: the task list of the
  * workflow version it runs (in the DAG's topological order, so PENDING
@@ -21,7 +22,6 @@
  */
 #include "api.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,83 +33,6 @@
 #include "workflow.h"
 #include "dag.h"
 #include "xalloc.h"
-
-#define LIST_DEFAULT 50
-#define LIST_MAX 1000
-
-/* ---- list --------------------------------------------------------------- */
-
-int
-api_executions_list(struct api_request *rq, jv *out)
-{
-	const char *wf = api_query(rq, "workflow");
-	const char *st = api_query(rq, "status");
-	const char *lim = api_query(rq, "limit");
-	char status[16], limit[16];
-	const char *p[3];
-	enum run_state rs;
-	long n = LIST_DEFAULT;
-	char *err = NULL;
-	PGconn *db;
-	PGresult *r;
-	jv list;
-
-	if (wf && *wf == '\0')
-		wf = NULL;
-	if (st && *st) {
-		size_t i;
-
-		for (i = 0; st[i] && i < sizeof(status) - 1; i++)
-			status[i] = (char)toupper((unsigned char)st[i]);
-		status[i] = '\0';
-		if (st[i] || run_state_parse(status, &rs) < 0)
-			return api_error(out, 400, "bad_request", "status",
-			    "status must be PENDING, RUNNING, SUCCESS, FAILED "
-			    "or CANCELLED, not '%s'", st);
-	} else
-		st = NULL;
-	if (lim && *lim) {
-		char *end;
-
-		n = strtol(lim, &end, 10);
-		if (*end || end == lim || n < 1 || n > LIST_MAX)
-			return api_error(out, 400, "bad_request", "limit",
-			    "limit must be an integer from 1 to %d, not '%s'",
-			    LIST_MAX, lim);
-	}
-	snprintf(limit, sizeof(limit), "%ld", n);
-	p[0] = wf;
-	p[1] = st ? status : NULL;
-	p[2] = limit;
-	if ((db = api_db(rq)) == NULL)
-		return api_db_down(out);
-	r = db_exec(db, &err, "SELECT id, workflow_id, workflow_version, "
-	    "status, trigger, " SQL_ISO("created_at") ", "
-	    SQL_ISO("started_at") ", " SQL_ISO("completed_at") ", error "
-	    "FROM executions WHERE ($1::text IS NULL OR workflow_id = $1) "
-	    "AND ($2::text IS NULL OR status = $2) "
-	    "ORDER BY created_at DESC, id DESC LIMIT $3::int", 3, p);
-	if (r == NULL)
-		return api_db_fail(rq, out, err);
-	list = jv_array();
-	for (int i = 0; i < PQntuples(r); i++) {
-		jv o = jv_object();
-
-		o = jv_put(o, "id", pg_jv_text(r, i, 0));
-		o = jv_put(o, "workflowId", pg_jv_text(r, i, 1));
-		o = jv_put(o, "workflowVersion", pg_jv_num(r, i, 2));
-		o = jv_put(o, "status", pg_jv_text(r, i, 3));
-		o = jv_put(o, "trigger", pg_jv_text(r, i, 4));
-		o = jv_put(o, "createdAt", pg_jv_text(r, i, 5));
-		o = jv_put(o, "startedAt", pg_jv_text(r, i, 6));
-		o = jv_put(o, "completedAt", pg_jv_text(r, i, 7));
-		o = jv_put(o, "error", pg_jv_text(r, i, 8));
-		list = jv_array_append(list, o);
-	}
-	PQclear(r);
-	*out = jv_object_set(jv_object(), jv_string("executions"), list);
-	return 200;
-}
 
 /* ---- detail ------------------------------------------------------------- */
 
@@ -145,9 +68,14 @@ attempt_jv(const PGresult *r, int i)
 	return jv_put(o, "error", error_jv(r, i, 8, 9));
 }
 
+/* heldUntil/heldBy: a READY task loom-exec holds for an open circuit
+ * breaker until a time to come (schema/004_held.sql); null otherwise. */
+#define RT_HELD "state = 'READY' AND held_target IS NOT NULL AND " \
+	"ready_at > now()"
 #define RT_COLS "task_id, state, attempt, skip_reason, output::text, " \
 	"error_type, error_message, " SQL_ISO("started_at") ", " \
-	SQL_ISO("finished_at")
+	SQL_ISO("finished_at") ", CASE WHEN " RT_HELD " THEN " \
+	SQL_ISO("ready_at") " END, CASE WHEN " RT_HELD " THEN held_target END"
 
 /* One task of the detail; row is its run_tasks row or -1 (PENDING). */
 static jv
@@ -166,6 +94,8 @@ task_jv(const char *id, const char *type, const PGresult *r, int row,
 		o = jv_put(o, "error", jv_null());
 		o = jv_put(o, "startedAt", jv_null());
 		o = jv_put(o, "finishedAt", jv_null());
+		o = jv_put(o, "heldUntil", jv_null());
+		o = jv_put(o, "heldBy", jv_null());
 	} else {
 		const char *skip = PQgetvalue(r, row, 3);
 
@@ -177,6 +107,8 @@ task_jv(const char *id, const char *type, const PGresult *r, int row,
 		o = jv_put(o, "error", error_jv(r, row, 5, 6));
 		o = jv_put(o, "startedAt", pg_jv_text(r, row, 7));
 		o = jv_put(o, "finishedAt", pg_jv_text(r, row, 8));
+		o = jv_put(o, "heldUntil", pg_jv_text(r, row, 9));
+		o = jv_put(o, "heldBy", pg_jv_text(r, row, 10));
 	}
 	if (!jv_is_valid(attempts)) {
 		jv_free(attempts);
@@ -365,111 +297,18 @@ api_execution_get(struct api_request *rq, jv *out)
 
 /* ---- callbacks ---------------------------------------------------------- */
 
-struct cb_result {
-	const char *status;	/* SUCCESS or FAILED */
-	jv output_text;		/* string (JSON text) or null */
-	const char *logs, *etype, *emsg;
-	char duration[32];	/* "" when not given */
-};
-
-/* Checks the callback body; borrowed strings point into rq->json. */
-static int
-cb_parse(struct api_request *rq, struct cb_result *cb, jv *out)
-{
-	jv b = rq->json, v;
-
-	memset(cb, 0, sizeof(*cb));
-	cb->output_text = jv_null();
-	if (jv_get_kind(b) != JV_KIND_OBJECT)
-		return api_error(out, 400, "bad_request", NULL, "the body must "
-		    "be a JSON object like {\"status\": \"SUCCESS\", "
-		    "\"output\": {...}}");
-	v = jv_object_get(jv_copy(b), jv_string("status"));
-	if (jv_get_kind(v) != JV_KIND_STRING ||
-	    (strcmp(jv_string_value(v), "SUCCESS") &&
-	    strcmp(jv_string_value(v), "FAILED"))) {
-		jv_free(v);
-		return api_error(out, 422, "invalid_input", "status",
-		    "status must be \"SUCCESS\" or \"FAILED\"");
-	}
-	cb->status = strcmp(jv_string_value(v), "SUCCESS") ? "FAILED" :
-	    "SUCCESS";
-	jv_free(v);
-
-	v = jv_object_get(jv_copy(b), jv_string("output"));
-	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL)
-		cb->output_text = jv_dump_string(v, 0);
-	else
-		jv_free(v);
-	if (jv_get_kind(cb->output_text) == JV_KIND_STRING &&
-	    json_has_nul(jv_string_value(cb->output_text)))
-		return api_error(out, 422, "invalid_input", "output", "a string "
-		    "holds a NUL character (\\u0000), which cannot be stored");
-
-	v = jv_object_get(jv_copy(b), jv_string("logs"));
-	if (jv_get_kind(v) == JV_KIND_STRING)
-		cb->logs = jv_string_value(v);	/* b keeps it alive */
-	else if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
-		jv_free(v);
-		return api_error(out, 422, "invalid_input", "logs",
-		    "logs must be a string");
-	}
-	jv_free(v);
-
-	v = jv_object_get(jv_copy(b), jv_string("error"));
-	if (jv_get_kind(v) == JV_KIND_OBJECT) {
-		jv t = jv_object_get(jv_copy(v), jv_string("type"));
-		jv m = jv_object_get(jv_copy(v), jv_string("message"));
-		int bad = (jv_is_valid(t) && jv_get_kind(t) != JV_KIND_STRING &&
-		    jv_get_kind(t) != JV_KIND_NULL) ||
-		    (jv_is_valid(m) && jv_get_kind(m) != JV_KIND_STRING &&
-		    jv_get_kind(m) != JV_KIND_NULL);
-
-		if (jv_get_kind(t) == JV_KIND_STRING)
-			cb->etype = jv_string_value(t);
-		if (jv_get_kind(m) == JV_KIND_STRING)
-			cb->emsg = jv_string_value(m);
-		jv_free(t);
-		jv_free(m);
-		jv_free(v);
-		if (bad)
-			return api_error(out, 422, "invalid_input", "error",
-			    "error must be {\"type\": string, \"message\": "
-			    "string}");
-	} else if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
-		jv_free(v);
-		return api_error(out, 422, "invalid_input", "error",
-		    "error must be {\"type\": string, \"message\": string}");
-	} else
-		jv_free(v);
-
-	v = jv_object_get(jv_copy(b), jv_string("duration"));
-	if (jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= 0 &&
-	    jv_number_value(v) < 1e15)
-		snprintf(cb->duration, sizeof(cb->duration), "%lld",
-		    (long long)jv_number_value(v));
-	jv_free(v);
-
-	if (strcmp(cb->status, "SUCCESS") == 0)
-		cb->etype = cb->emsg = NULL;
-	else if (cb->etype == NULL)
-		cb->etype = "TaskFailedException";
-	if (strcmp(cb->status, "FAILED") == 0 && cb->emsg == NULL)
-		cb->emsg = "the backend reported FAILED";
-	return 0;
-}
-
 int
 api_callback(struct api_request *rq, jv *out)
 {
 	const char *token = rq->param[0];
-	struct cb_result cb;
+	struct api_callback_body cb;
 	char *err = NULL;
 	PGconn *db;
 	PGresult *r = NULL;
 	int status;
 
-	if ((status = cb_parse(rq, &cb, out)) != 0)
+	if ((status = api_callback_body_parse(jv_copy(rq->json), &cb,
+	    out)) != 0)
 		goto done;
 	if ((db = api_db(rq)) == NULL) {
 		status = api_db_down(out);
@@ -478,21 +317,31 @@ api_callback(struct api_request *rq, jv *out)
 	if (db_cmd(db, &err, "BEGIN", 0, NULL) < 0)
 		goto fail;
 	r = db_exec(db, &err, "SELECT execution_id, task_id, state, "
-	    "awaiting_callback FROM run_tasks WHERE callback_token = $1 "
+	    "awaiting_callback, awaiting_callback AND lease_until <= now() "
+	    "FROM run_tasks WHERE callback_token = $1 "
 	    "FOR UPDATE", 1, &token);
 	if (r == NULL)
 		goto fail;
 	/*
 	 * A running attempt whose token matches is the one waiting, even
 	 * before loom-exec recorded the 202: a quick backend may call back
-	 * before that write lands.  Tokens are new for every claim.
+	 * before that write lands.  Tokens are new for every claim.  An
+	 * awaiting row's lease_until is its deadline (the task timeout):
+	 * past it the token has expired, even before loom-exec has marked
+	 * the attempt timed out.
 	 */
-	if (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 2), "RUNNING")) {
+	if (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 2), "RUNNING") ||
+	    strcmp(PQgetvalue(r, 0, 4), "t") == 0) {
 		if (db_cmd(db, &err, "ROLLBACK", 0, NULL) < 0)
 			goto fail;
 		if (PQntuples(r) == 0)
 			status = api_error(out, 404, "not_found", "token",
 			    "unknown callback token");
+		else if (strcmp(PQgetvalue(r, 0, 4), "t") == 0)
+			status = api_error(out, 409, "conflict", "token",
+			    "task %s of %s timed out waiting for this "
+			    "callback; the token has expired",
+			    PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0));
 		else
 			status = api_error(out, 409, "conflict", "token",
 			    "task %s of %s is %s and no longer waits for "
@@ -527,6 +376,9 @@ api_callback(struct api_request *rq, jv *out)
 		    7, p) < 0)
 			goto fail;
 	}
+	/* The backend's "logs" as lines of the attempt (api_events.c). */
+	if (api_task_logs_callback(db, token, cb.logs, &err) < 0)
+		goto fail;
 	if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
 		goto fail;
 	*out = jv_object_set(jv_object(), jv_string("accepted"),
@@ -537,6 +389,6 @@ fail:
 	status = api_db_fail(rq, out, err);
 done:
 	PQclear(r);
-	jv_free(cb.output_text);
+	api_callback_body_free(&cb);
 	return status;
 }

@@ -10,6 +10,16 @@
  * or with new comments - is a no-op.  Versions are numbered under a row
  * lock on the workflows row, so concurrent applies never share a number.
  *
+ * Deleting sets workflows.deleted_at (schema/007_workflow_delete.sql):
+ * the live routes (list, describe, trigger, pause) forget the workflow,
+ * while its versions, history and executions stay readable, and applying
+ * it again brings it back.  Runs still PENDING or RUNNING refuse a delete
+ * (409) unless ?force=true cancels them in the same transaction.  The
+ * workflows row orders it all: apply and delete lock it FOR UPDATE, a
+ * trigger FOR KEY SHARE, so no run slips in between a delete's check and
+ * its commit.  A paused workflow is not fired by schedules, and the
+ * trigger route refuses it (409) unless ?force=true.
+ *
  * Runs load their version's stored spec back through the loader.  Each
  * worker thread keeps the last few parsed versions (a version never
  * changes, so the cache needs no invalidation); the loader itself runs
@@ -255,7 +265,7 @@ api_workflows_list(struct api_request *rq, jv *out)
 	    "jsonb_array_length(v.spec->'tasks') ELSE 0 END "
 	    "FROM workflows w LEFT JOIN workflow_versions v "
 	    "ON v.workflow_id = w.id AND v.version = w.current_version "
-	    "ORDER BY w.id", 0, NULL);
+	    "WHERE w.deleted_at IS NULL ORDER BY w.id", 0, NULL);
 	if (r == NULL) {
 		jv_free(list);
 		return api_db_fail(rq, out, err);
@@ -289,7 +299,7 @@ api_workflow_get(struct api_request *rq, jv *out)
 	    SQL_ISO("w.updated_at") ", v.spec::text, v.definition "
 	    "FROM workflows w JOIN workflow_versions v "
 	    "ON v.workflow_id = w.id AND v.version = w.current_version "
-	    "WHERE w.id = $1", 1, &id);
+	    "WHERE w.id = $1 AND w.deleted_at IS NULL", 1, &id);
 	if (r == NULL)
 		return api_db_fail(rq, out, err);
 	if (PQntuples(r) == 0) {
@@ -406,10 +416,10 @@ apply_tx(struct api_request *rq, PGconn *db, const struct workflow *wf,
 	const char *nv[3] = { wf->id, rq->body, spec };
 	const char *up[5] = { wf->id, wf->name, wf->schedule, wf->timezone,
 		ver };
-	const char *ev[2] = { wf->id, ver };
+	const char *ev[3] = { wf->id, ver, NULL };
 	char *err = NULL;
 	PGresult *r;
-	int version;
+	int version, same, deleted;
 
 	if (db_cmd(db, &err, "BEGIN", 0, NULL) < 0)
 		goto fail;
@@ -419,39 +429,53 @@ apply_tx(struct api_request *rq, PGconn *db, const struct workflow *wf,
 		goto fail;
 	r = db_exec(db, &err, "SELECT w.current_version, "
 	    "v.checksum IS NOT DISTINCT FROM "
-	    "encode(sha256(convert_to($2::text, 'UTF8')), 'hex') "
+	    "encode(sha256(convert_to($2::text, 'UTF8')), 'hex'), "
+	    "w.deleted_at IS NOT NULL "
 	    "FROM workflows w LEFT JOIN workflow_versions v "
 	    "ON v.workflow_id = w.id AND v.version = w.current_version "
 	    "WHERE w.id = $1 FOR UPDATE OF w", 2, sel);
 	if (r == NULL)
 		goto fail;
 	version = atoi(PQgetvalue(r, 0, 0));
-	if (version > 0 && PQgetvalue(r, 0, 1)[0] == 't') {
-		PQclear(r);
+	same = version > 0 && PQgetvalue(r, 0, 1)[0] == 't';
+	deleted = PQgetvalue(r, 0, 2)[0] == 't';
+	PQclear(r);
+	if (same && !deleted) {
 		if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
 			goto fail;
 		*out = apply_result(wf->id, version, 0);
 		return 200;
 	}
-	PQclear(r);
-	r = db_exec(db, &err, "INSERT INTO workflow_versions (workflow_id, "
-	    "version, definition, spec, checksum) "
-	    "SELECT $1, coalesce(max(version), 0) + 1, $2, $3::text::jsonb, "
-	    "encode(sha256(convert_to($3::text, 'UTF8')), 'hex') "
-	    "FROM workflow_versions WHERE workflow_id = $1 RETURNING version",
-	    3, nv);
-	if (r == NULL)
-		goto fail;
-	version = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
+	/* A deleted workflow applied unchanged comes back as it was. */
+	if (!same) {
+		r = db_exec(db, &err, "INSERT INTO workflow_versions "
+		    "(workflow_id, version, definition, spec, checksum) "
+		    "SELECT $1, coalesce(max(version), 0) + 1, $2, "
+		    "$3::text::jsonb, "
+		    "encode(sha256(convert_to($3::text, 'UTF8')), 'hex') "
+		    "FROM workflow_versions WHERE workflow_id = $1 "
+		    "RETURNING version", 3, nv);
+		if (r == NULL)
+			goto fail;
+		version = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
 	snprintf(ver, sizeof(ver), "%d", version);
+	/* SET reads the old row: a re-created workflow starts afresh. */
 	if (db_cmd(db, &err, "UPDATE workflows SET name = $2, schedule = $3, "
-	    "timezone = $4, current_version = $5::int, updated_at = now() "
-	    "WHERE id = $1", 5, up) < 0)
+	    "timezone = $4, current_version = $5::int, updated_at = now(), "
+	    "created_at = CASE WHEN deleted_at IS NULL THEN created_at "
+	    "ELSE now() END, paused = paused AND deleted_at IS NULL, "
+	    "deleted_at = NULL WHERE id = $1", 5, up) < 0)
 		goto fail;
-	if (db_cmd(db, &err, "INSERT INTO events (kind, data) VALUES "
-	    "('workflow', jsonb_build_object('workflow', $1::text, "
-	    "'version', $2::int, 'action', 'applied'))", 2, ev) < 0)
+	ev[2] = deleted ? "recreated" : "applied";
+	/* The doorbell is for event streams (api_events.c); its payload
+	 * names no execution, so no long-poll wakes for it. */
+	if (db_cmd(db, &err, "WITH e AS (INSERT INTO events (kind, data) "
+	    "VALUES ('workflow', jsonb_build_object('workflow', $1::text, "
+	    "'version', $2::int, 'action', $3::text)) RETURNING 1) "
+	    "SELECT pg_notify('loom_event', 'workflow:' || $1) FROM e", 3,
+	    ev) < 0)
 		goto fail;
 	if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
 		goto fail;
@@ -510,36 +534,26 @@ api_workflow_apply(struct api_request *rq, jv *out)
 	return status;
 }
 
-/* {"input": {...}} or nothing: the run's input, or an error status. */
+/*
+ * A boolean query argument such as ?force=true: 0 with *val (0 when
+ * absent), or 400 with *out.
+ */
 static int
-trigger_input(struct api_request *rq, jv *input, jv *out)
+query_flag(struct api_request *rq, const char *name, int *val, jv *out)
 {
-	jv body = jv_copy(rq->json);
-	int status = 0;
+	const char *v = api_query(rq, name);
 
-	*input = jv_null();
-	if (jv_get_kind(body) == JV_KIND_NULL)
+	*val = 0;
+	if (v == NULL || strcmp(v, "false") == 0 || strcmp(v, "0") == 0 ||
+	    strcmp(v, "no") == 0)
 		return 0;
-	if (jv_get_kind(body) != JV_KIND_OBJECT) {
-		status = api_error(out, 400, "bad_request", NULL, "the body "
-		    "must be a JSON object like {\"input\": {...}}, not %s",
-		    jv_kind_name(jv_get_kind(body)));
-		jv_free(body);
-		return status;
+	if (*v == '\0' || strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+	    strcmp(v, "yes") == 0) {
+		*val = 1;
+		return 0;
 	}
-	jv_object_foreach(body, k, v) {
-		if (status == 0 && strcmp(jv_string_value(k), "input") == 0) {
-			jv_free(*input);
-			*input = jv_copy(v);
-		} else if (status == 0)
-			status = api_error(out, 422, "invalid_input",
-			    jv_string_value(k), "unknown field '%s' (the "
-			    "body is {\"input\": {...}})", jv_string_value(k));
-		jv_free(k);
-		jv_free(v);
-	}
-	jv_free(body);
-	return status;
+	return api_error(out, 400, "bad_request", name, "%s must be true or "
+	    "false, not '%s'", name, v);
 }
 
 int
@@ -551,17 +565,19 @@ api_workflow_trigger(struct api_request *rq, jv *out)
 	PGconn *db;
 	PGresult *r;
 	char *err = NULL, exec_id[IDGEN_EXEC_LEN + 1], ver[16], *loc;
-	int status, version, notfound;
+	int status, version, notfound, force;
 	jv input, params;
 
-	if ((status = trigger_input(rq, &input, out)) != 0)
+	if ((status = query_flag(rq, "force", &force, out)) != 0)
+		return status;
+	if ((status = api_trigger_body(jv_copy(rq->json), &input, out)) != 0)
 		return status;
 	if ((db = api_db(rq)) == NULL) {
 		jv_free(input);
 		return api_db_down(out);
 	}
-	r = db_exec(db, &err, "SELECT current_version FROM workflows "
-	    "WHERE id = $1", 1, &id);
+	r = db_exec(db, &err, "SELECT current_version, paused FROM workflows "
+	    "WHERE id = $1 AND deleted_at IS NULL", 1, &id);
 	if (r == NULL) {
 		jv_free(input);
 		return api_db_fail(rq, out, err);
@@ -571,6 +587,12 @@ api_workflow_trigger(struct api_request *rq, jv *out)
 		jv_free(input);
 		return api_error(out, 404, "not_found", "id",
 		    "no workflow '%s'", id);
+	}
+	if (PQgetvalue(r, 0, 1)[0] == 't' && !force) {
+		PQclear(r);
+		jv_free(input);
+		return api_error(out, 409, "conflict", "id", "workflow '%s' "
+		    "is paused: unpause it, or trigger with ?force=true", id);
 	}
 	version = atoi(PQgetvalue(r, 0, 0));
 	PQclear(r);
@@ -603,11 +625,17 @@ api_workflow_trigger(struct api_request *rq, jv *out)
 		const char *p[4] = { exec_id, id, ver,
 			jv_string_value(params) };
 
-		/* One statement, so one transaction; NOTIFY goes on commit. */
-		r = db_exec(db, &err, "WITH e AS (INSERT INTO executions "
+		/*
+		 * One statement, so one transaction; NOTIFY goes on commit.
+		 * The KEY SHARE lock waits for a delete in progress and then
+		 * sees it: a deleted workflow gets no new run.
+		 */
+		r = db_exec(db, &err, "WITH w AS (SELECT id FROM workflows "
+		    "WHERE id = $2 AND deleted_at IS NULL FOR KEY SHARE), "
+		    "e AS (INSERT INTO executions "
 		    "(id, workflow_id, workflow_version, status, params, "
-		    "trigger) VALUES ($1, $2, $3::int, 'PENDING', $4::jsonb, "
-		    "'manual') RETURNING id), "
+		    "trigger) SELECT $1, w.id, $3::int, 'PENDING', $4::jsonb, "
+		    "'manual' FROM w RETURNING id), "
 		    "ev AS (INSERT INTO events (execution_id, kind, to_state, "
 		    "data) SELECT id, 'run', 'PENDING', jsonb_build_object("
 		    "'workflow', $2::text, 'version', $3::int, 'trigger', "
@@ -618,6 +646,11 @@ api_workflow_trigger(struct api_request *rq, jv *out)
 	jv_free(params);
 	if (r == NULL)
 		return api_db_fail(rq, out, err);
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return api_error(out, 404, "not_found", "id",
+		    "no workflow '%s' (it was just deleted)", id);
+	}
 	PQclear(r);
 	api_log(LOG_LVL_INFO, "execution %s of %s version %d created",
 	    exec_id, id, version);
@@ -630,4 +663,170 @@ api_workflow_trigger(struct api_request *rq, jv *out)
 	*out = jv_put(*out, "workflowVersion", jv_number(version));
 	*out = jv_put(*out, "status", jv_string("PENDING"));
 	return 201;
+}
+
+/* ---- delete, pause ------------------------------------------------------ */
+
+/*
+ * The delete transaction: lock the row, look for live runs, cancel them
+ * (force) or refuse, mark the workflow deleted.  Returns the status.
+ */
+static int
+delete_tx(struct api_request *rq, PGconn *db, const char *id, int force,
+    jv *out)
+{
+	char *err = NULL;
+	PGresult *r = NULL;
+	jv cancelled = jv_array();
+	int n;
+
+	if (db_cmd(db, &err, "BEGIN", 0, NULL) < 0)
+		goto fail;
+	r = db_exec(db, &err, "SELECT 1 FROM workflows WHERE id = $1 AND "
+	    "deleted_at IS NULL FOR UPDATE", 1, &id);
+	if (r == NULL)
+		goto fail;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		jv_free(cancelled);
+		if (db_cmd(db, &err, "ROLLBACK", 0, NULL) < 0)
+			return api_db_fail(rq, out, err);
+		return api_error(out, 404, "not_found", "id",
+		    "no workflow '%s'", id);
+	}
+	PQclear(r);
+	/* The run's doorbell and the event stream's, as a cancel rings. */
+	r = db_exec(db, &err, force ? "WITH u AS (UPDATE executions SET "
+	    "cancel_requested = true WHERE workflow_id = $1 AND status IN "
+	    "('PENDING', 'RUNNING') RETURNING id) "
+	    "SELECT id, pg_notify('loom_run', id), "
+	    "pg_notify('loom_event', id) FROM u ORDER BY id" :
+	    "SELECT id FROM executions WHERE workflow_id = $1 AND status IN "
+	    "('PENDING', 'RUNNING') ORDER BY id", 1, &id);
+	if (r == NULL)
+		goto fail;
+	n = PQntuples(r);
+	for (int i = 0; i < n; i++)
+		cancelled = jv_array_append(cancelled, pg_jv_text(r, i, 0));
+	PQclear(r);
+	r = NULL;
+	if (n > 0 && !force) {
+		if (db_cmd(db, &err, "ROLLBACK", 0, NULL) < 0)
+			goto fail;
+		return api_error_details(out, 409, "conflict", cancelled,
+		    "workflow '%s' has %d execution%s still PENDING or "
+		    "RUNNING; cancel %s, or delete with ?force=true", id, n,
+		    n == 1 ? "" : "s", n == 1 ? "it" : "them");
+	}
+	if (db_cmd(db, &err, "UPDATE workflows SET deleted_at = now(), "
+	    "updated_at = now() WHERE id = $1", 1, &id) < 0)
+		goto fail;
+	{
+		char cnt[16];
+		const char *p[2] = { id, cnt };
+
+		snprintf(cnt, sizeof(cnt), "%d", n);
+		if (db_cmd(db, &err, "WITH e AS (INSERT INTO events (kind, "
+		    "data) VALUES ('workflow', jsonb_build_object('workflow', "
+		    "$1::text, 'action', 'deleted', 'cancelled', $2::int)) "
+		    "RETURNING 1) SELECT pg_notify('loom_event', "
+		    "'workflow:' || $1) FROM e", 2, p) < 0)
+			goto fail;
+	}
+	if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
+		goto fail;
+	api_log(LOG_LVL_INFO, "workflow %s deleted%s", id, n ?
+	    " (its live executions are being cancelled)" : "");
+	*out = jv_object();
+	*out = jv_put(*out, "id", jv_string(id));
+	*out = jv_put(*out, "deleted", jv_true());
+	*out = jv_put(*out, "cancelled", cancelled);
+	return 200;
+fail:
+	PQclear(r);
+	jv_free(cancelled);
+	return api_db_fail(rq, out, err);
+}
+
+int
+api_workflow_delete(struct api_request *rq, jv *out)
+{
+	PGconn *db;
+	int status, force;
+
+	if ((status = query_flag(rq, "force", &force, out)) != 0)
+		return status;
+	if ((db = api_db(rq)) == NULL)
+		return api_db_down(out);
+	return delete_tx(rq, db, rq->param[0], force, out);
+}
+
+/* Pause (paused = "true") or unpause ("false"): the workflow as it is. */
+static int
+set_paused(struct api_request *rq, const char *paused, jv *out)
+{
+	const char *id = rq->param[0];
+	const char *p[3] = { id, paused, strcmp(paused, "true") == 0 ?
+		"paused" : "unpaused" };
+	PGconn *db;
+	PGresult *r;
+	char *err = NULL;
+	jv o;
+
+	if ((db = api_db(rq)) == NULL)
+		return api_db_down(out);
+	/* One statement: the change and its event commit together; an
+	 * unchanged flag writes nothing. */
+	r = db_exec(db, &err, "WITH o AS (SELECT id, paused AS was FROM "
+	    "workflows WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE), "
+	    "u AS (UPDATE workflows w SET paused = $2::boolean, "
+	    "updated_at = now() FROM o WHERE w.id = o.id AND "
+	    "o.was <> $2::boolean RETURNING w.id), "
+	    "e AS (INSERT INTO events (kind, data) SELECT 'workflow', "
+	    "jsonb_build_object('workflow', id, 'action', $3::text) FROM u "
+	    "RETURNING 1), "
+	    "n AS (SELECT pg_notify('loom_event', 'workflow:' || $1) FROM e) "
+	    "SELECT o.was <> $2::boolean, (SELECT count(*) FROM n) FROM o",
+	    3, p);
+	if (r == NULL)
+		return api_db_fail(rq, out, err);
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return api_error(out, 404, "not_found", "id",
+		    "no workflow '%s'", id);
+	}
+	if (PQgetvalue(r, 0, 0)[0] == 't')
+		api_log(LOG_LVL_INFO, "workflow %s %s", id, p[2]);
+	o = jv_object_set(jv_object(), jv_string("changed"),
+	    jv_bool(PQgetvalue(r, 0, 0)[0] == 't'));
+	PQclear(r);
+	r = db_exec(db, &err, "SELECT w.id, w.name, w.schedule, w.timezone, "
+	    "w.current_version, w.paused, " SQL_ISO("w.created_at") ", "
+	    SQL_ISO("w.updated_at") " FROM workflows w WHERE w.id = $1", 1,
+	    &id);
+	if (r == NULL || PQntuples(r) == 0) {
+		jv_free(o);
+		if (r == NULL)
+			return api_db_fail(rq, out, err);
+		PQclear(r);
+		return api_error(out, 404, "not_found", "id",
+		    "no workflow '%s'", id);
+	}
+	*out = jv_object_merge(workflow_summary(r, 0), o);
+	*out = jv_put(*out, "createdAt", pg_jv_text(r, 0, 6));
+	*out = jv_put(*out, "updatedAt", pg_jv_text(r, 0, 7));
+	PQclear(r);
+	return 200;
+}
+
+int
+api_workflow_pause(struct api_request *rq, jv *out)
+{
+	return set_paused(rq, "true", out);
+}
+
+int
+api_workflow_unpause(struct api_request *rq, jv *out)
+{
+	return set_paused(rq, "false", out);
 }

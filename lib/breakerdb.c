@@ -649,6 +649,29 @@ fail:
 }
 
 int
+breakerdb_retry_at(PGconn *c, const struct breaker_config *cfg,
+    const char *target, int64_t *retry_at_ms, char **err)
+{
+	struct row row = {0};
+	struct breaker_state s;
+	int found;
+
+	*retry_at_ms = 0;
+	if (!cfg->enabled)
+		return 0;
+	if ((found = row_load(c, target, 0, &row, err)) < 0)
+		return -1;
+	free(row.owner);
+	if (!found)
+		return 0;
+	/* Decide on a copy, as breakerdb_allow() would, and keep nothing. */
+	s = row.s;
+	if (!breaker_allow(&s, cfg, row.now))
+		*retry_at_ms = breaker_retry_at(&s, cfg);
+	return 0;
+}
+
+int
 breakerdb_reset(PGconn *c, const char *target, char **err)
 {
 	PGresult *r = db_exec(c, err,

@@ -118,6 +118,17 @@ int breakerdb_release(PGconn *c, const struct breaker_config *cfg,
     char **err);
 
 /*
+ * When a dispatch to target that was held should ask again, read without
+ * changing anything (an executor heard the doorbell and re-times the
+ * tasks it holds): *retry_at_ms as breakerdb_allow() would give it, or 0
+ * when breakerdb_allow() would let a dispatch through now (no row, CLOSED,
+ * a cool-down that is over, a free or lost probe, or disabled).  One
+ * indexed read.  Returns 0, or -1 with *err.
+ */
+int breakerdb_retry_at(PGconn *c, const struct breaker_config *cfg,
+    const char *target, int64_t *retry_at_ms, char **err);
+
+/*
  * Forgets everything about target (an operator's "close it now"): the
  * row is deleted and the channel rung.  Returns 1 when there was a row,
  * 0 when not, -1 with *err.

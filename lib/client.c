@@ -12,12 +12,16 @@
 #include "client.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
+#include "sse.h"
 #include "xalloc.h"
 
 #ifndef LOOM_VERSION
@@ -30,6 +34,7 @@ struct client {
 	char *prefix;	/* URL prefix requests are built on */
 	char *sockpath;	/* Unix socket path, or NULL for TCP */
 	long timeout_ms;
+	char *auth;	/* "Authorization: Bearer ..." line, or NULL */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -98,6 +103,9 @@ client_free(struct client *c)
 	free(c->base);
 	free(c->prefix);
 	free(c->sockpath);
+	if (c->auth)
+		explicit_bzero(c->auth, strlen(c->auth));
+	free(c->auth);
 	free(c);
 }
 
@@ -111,6 +119,24 @@ void
 client_set_timeout(struct client *c, long ms)
 {
 	c->timeout_ms = ms < 0 ? 0 : ms;
+}
+
+int
+client_set_token(struct client *c, const char *token)
+{
+	if (c->auth)
+		explicit_bzero(c->auth, strlen(c->auth));
+	free(c->auth);
+	c->auth = NULL;
+	if (token == NULL || *token == '\0')
+		return 0;
+	for (const char *p = token; *p; p++)
+		if ((unsigned char)*p < 0x21 || *p == 0x7f) {
+			errno = EINVAL;
+			return -1;
+		}
+	c->auth = xasprintf("Authorization: Bearer %s", token);
+	return 0;
 }
 
 static size_t
@@ -204,6 +230,8 @@ client_request(struct client *c, const char *method, const char *path,
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	/* No "Expect: 100-continue" round trip for bigger bodies. */
 	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (c->auth)
+		hdrs = curl_slist_append(hdrs, c->auth);
 	if (data != NULL) {
 		h = xasprintf("Content-Type: %s",
 		    ctype ? ctype : "application/octet-stream");
@@ -336,4 +364,183 @@ client_escape(const char *s)
 	}
 	*o = '\0';
 	return out;
+}
+
+/* ---- server-sent events --------------------------------------------------
+ *
+ * client_stream() runs one transfer per connection; the write callback
+ * feeds the body to an SSE parser (lib/sse.h) whose messages go to the
+ * caller's callback, or collects it when the answer is an error.  When
+ * the caller says stop, the write callback refuses the data, which ends
+ * the transfer at once.  Anything else that ends a transfer is a dropped
+ * connection: it is made again with Last-Event-ID.
+ */
+
+struct stream_state {
+	struct client *c;
+	struct sse_parser *p;
+	client_event_cb *cb;
+	void *arg;
+	struct buf body;	/* an error answer */
+	long status;		/* of this connection; 0 until known */
+	size_t got;		/* event bytes on this connection */
+	int stopped;		/* the callback ended it */
+	int too_long;		/* the parser failed */
+};
+
+static int
+stream_msg(void *arg, const struct sse_msg *m)
+{
+	struct stream_state *st = arg;
+	struct client_event ev = { m->id, m->event, m->data };
+
+	return st->cb(st->arg, &ev);
+}
+
+static size_t
+stream_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct stream_state *st = arg;
+	size_t n = size * nmemb;
+	int rc;
+
+	if (st->status == 0)
+		curl_easy_getinfo(st->c->curl, CURLINFO_RESPONSE_CODE,
+		    &st->status);
+	if (st->status != 200)
+		return collect(data, size, nmemb, &st->body);
+	st->got += n;
+	if ((rc = sse_feed(st->p, data, n, stream_msg, st)) == 0)
+		return n;
+	if (rc < 0)
+		st->too_long = 1;
+	else
+		st->stopped = 1;
+	return 0;	/* ends the transfer (CURLE_WRITE_ERROR) */
+}
+
+static int64_t
+client_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One connection: the transfer's curl code. */
+static CURLcode
+stream_connect(struct client *c, const char *url, struct stream_state *st)
+{
+	struct curl_slist *hdrs = NULL;
+	const char *last = sse_parser_last_id(st->p);
+	char *h;
+	CURLcode rc;
+
+	curl_easy_reset(c->curl);
+	c->errbuf[0] = '\0';
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME,
+	    CLIENT_STREAM_STALL_S);
+	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "loom/" LOOM_VERSION);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_write);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, st);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	if (c->sockpath)
+		curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH,
+		    c->sockpath);
+	hdrs = curl_slist_append(hdrs, "Accept: text/event-stream");
+	hdrs = curl_slist_append(hdrs, "Cache-Control: no-cache");
+	if (c->auth)
+		hdrs = curl_slist_append(hdrs, c->auth);
+	if (*last && strcspn(last, "\r\n") == strlen(last)) {
+		h = xasprintf("Last-Event-ID: %s", last);
+		hdrs = curl_slist_append(hdrs, h);
+		free(h);
+	}
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+	st->status = 0;
+	st->got = 0;
+	st->body.len = 0;
+	rc = curl_easy_perform(c->curl);
+	curl_slist_free_all(hdrs);
+	if (st->status == 0)
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE,
+		    &st->status);
+	return rc;
+}
+
+int
+client_stream(struct client *c, const char *path, client_event_cb *cb,
+    void *arg, jv *reply)
+{
+	struct stream_state st;
+	char *url = xasprintf("%s%s", c->prefix, path);
+	int64_t failing_since = 0;
+	long wait_ms = 0;
+	int connected = 0, rc, saved;
+	CURLcode cc;
+
+	memset(&st, 0, sizeof(st));
+	st.c = c;
+	st.p = sse_parser_new();
+	st.cb = cb;
+	st.arg = arg;
+	for (;;) {
+		cc = stream_connect(c, url, &st);
+		if (st.stopped) {
+			*reply = jv_null();
+			rc = 200;
+			break;
+		}
+		if (st.too_long) {
+			*reply = jv_invalid_with_msg(jv_string_fmt("the event "
+			    "stream from %s has a line longer than %u bytes",
+			    c->base, SSE_MAX_LINE));
+			errno = EPROTO;
+			rc = -1;
+			break;
+		}
+		if (st.status != 0 && st.status != 200) {
+			*reply = parse_reply(&st.body);
+			rc = (int)st.status;
+			break;
+		}
+		if (st.status == 200)
+			connected = 1;
+		if (st.got > 0) {
+			failing_since = 0;	/* it was working: come back */
+			wait_ms = 0;
+		} else if (failing_since == 0)
+			failing_since = client_mono_ms();
+		if (!connected || (failing_since && client_mono_ms() -
+		    failing_since > CLIENT_STREAM_GIVE_UP_MS)) {
+			saved = cc == CURLE_OK ? EPROTO :
+			    transport_errno(c, cc);
+			*reply = jv_invalid_with_msg(jv_string_fmt("%s %s: %s",
+			    saved == ECONNREFUSED ? "cannot connect to" :
+			    "event stream from", c->base, cc == CURLE_OK ?
+			    "the server closed the stream" : c->errbuf[0] ?
+			    c->errbuf : curl_easy_strerror(cc)));
+			errno = saved;
+			rc = -1;
+			break;
+		}
+		/* A message cut off by the drop is not delivered. */
+		sse_parser_reset(st.p);
+		if (wait_ms == 0)
+			wait_ms = sse_parser_retry(st.p) > 0 ?
+			    sse_parser_retry(st.p) : 1000;
+		else if ((wait_ms *= 2) > CLIENT_STREAM_BACKOFF_MAX_MS)
+			wait_ms = CLIENT_STREAM_BACKOFF_MAX_MS;
+		(void)poll(NULL, 0, (int)wait_ms);
+	}
+	sse_parser_free(st.p);
+	free(st.body.p);
+	free(url);
+	return rc;
 }

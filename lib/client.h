@@ -44,6 +44,13 @@ const char *client_base(const struct client *c);
 void client_set_timeout(struct client *c, long ms);
 
 /*
+ * Sends "Authorization: Bearer TOKEN" with every following request (NULL
+ * or "": none).  The token is copied.  Returns 0, or -1 with errno EINVAL
+ * when it holds characters a header cannot carry (then nothing is sent).
+ */
+int client_set_token(struct client *c, const char *token);
+
+/*
  * Sends METHOD base+path (path starts with '/', query included) with the
  * body data/len of type ctype (data NULL: no body).  Returns the HTTP
  * status, with *reply the answer parsed as JSON (jv_null() when empty, a
@@ -77,5 +84,38 @@ char *client_error_message(int status, jv reply);
  * path segment or query value.  The caller frees the result.
  */
 char *client_escape(const char *s);
+
+/* ---- server-sent events ------------------------------------------------- */
+
+#define CLIENT_STREAM_GIVE_UP_MS 60000L	/* reconnecting that long: fail */
+#define CLIENT_STREAM_BACKOFF_MAX_MS 10000L
+#define CLIENT_STREAM_STALL_S 60L	/* no byte that long: reconnect */
+
+/* One message of an event stream; strings are borrowed for the call. */
+struct client_event {
+	const char *id;		/* the last event id ("" when none yet) */
+	const char *event;	/* "message" when the message named none */
+	const char *data;
+};
+
+/* Returns 0 to go on, anything else to end the stream. */
+typedef int client_event_cb(void *arg, const struct client_event *ev);
+
+/*
+ * Follows the text/event-stream at path (GET, no time limit), calling cb
+ * for each message until cb returns non-zero; then returns 200.  A
+ * connection that drops, stalls for CLIENT_STREAM_STALL_S (the server
+ * sends a comment every few seconds) or is closed by the server is made
+ * again with Last-Event-ID set to the last id received, after the wait
+ * the server asked for ("retry:"), doubling while attempts fail, up to
+ * CLIENT_STREAM_BACKOFF_MAX_MS; after CLIENT_STREAM_GIVE_UP_MS of failed
+ * attempts it gives up.  That wait is the only pause: the client has no
+ * other reason to wake.  Returns an HTTP status other than 200 with
+ * *reply the error answer, or -1 with *reply an invalid and errno as for
+ * client_request() (the first connection failing, giving up, or a line
+ * longer than the parser takes: EPROTO).
+ */
+int client_stream(struct client *c, const char *path, client_event_cb *cb,
+    void *arg, jv *reply);
 
 #endif

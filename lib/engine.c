@@ -24,6 +24,12 @@
  * task succeeds while an event's promotions are processed).  A fan-out of
  * 10,000 plain tasks therefore costs O(1) per completion.
  *
+ * A reset (EV_RESET) is planned before anything changes: one pass over
+ * the tasks in topological order marks what runs again (see reset_plan),
+ * so a refusal leaves the run untouched like any other refused event.
+ * Applying it recounts the dependency counters of the reset tasks and of
+ * their children only, and the ordinary promotion FIFO takes over.
+ *
  * Only `input:` is rendered here, because the rendered input is part of
  * the attempt's identity (it is stored with the dispatch).  `headers:` and
  * `body:` of http tasks are rendered by the drivers when they build the
@@ -411,14 +417,17 @@ fail_attempt(struct step *s, size_t i, enum errclass err, const char *message,
 	struct task_rt *t = &s->rt->tasks[i];
 	struct engine_action *a;
 	int attempt = t->attempt > 0 ? t->attempt : 1;
+	/* Retries count from the last reset (a fresh budget). */
+	int spent = attempt - t->attempt_base > 0 ? attempt - t->attempt_base :
+	    1;
 
 	if (t->state == TASK_RUNNING)
 		set_task(s, i, TASK_FAILED);
 	t->error = err;
-	if (retryable && retry_should_retry(&task->retry, err, attempt) &&
+	if (retryable && retry_should_retry(&task->retry, err, spent) &&
 	    set_task(s, i, TASK_RETRY) == 0) {
 		t->not_before_ms = s->ev->now_ms +
-		    retry_next_delay(&task->retry, attempt, s->ev->rand01);
+		    retry_next_delay(&task->retry, spent, s->ev->rand01);
 		a = add_action(s, ACT_RETRY_AT, i);
 		a->at_ms = t->not_before_ms;
 		a->attempt = attempt;
@@ -614,6 +623,228 @@ end_run(struct step *s, enum run_state to, enum errclass err, char *msg)
 	a->message = msg;
 }
 
+/* ---- reset (EV_RESET) ---------------------------------------------- */
+
+/* A task that has started and not finished: a reset must not overtake it. */
+static int
+task_is_active(enum task_state st)
+{
+	return !task_state_terminal(st) && st != TASK_PENDING;
+}
+
+/* A dependency of v that is bad and not marked in in[], or rt->ntasks. */
+static size_t
+blocking_dep(const struct dag *g, const struct run_rt *rt,
+    const unsigned char *in, size_t v)
+{
+	for (size_t k = g->dep_off[v]; k < g->dep_off[v + 1]; k++) {
+		size_t d = g->deps[k];
+
+		if (!in[d] && task_is_bad(&rt->tasks[d]))
+			return d;
+	}
+	return rt->ntasks;
+}
+
+#define RESET_ASKED 2	/* in[]: named by the event */
+#define RESET_WITH 1	/* in[]: taken along */
+
+/*
+ * Marks in in[] (rt->ntasks entries, zeroed) the tasks EV_RESET ev runs
+ * again: the ones it names, then, in topological order so that every
+ * dependency is decided before its dependents, the upstream-skipped tasks
+ * whose dependencies are all reset or harmless, and with ev->downstream
+ * every finished task reachable from a named one.  Returns NULL, or a
+ * malloc'd message saying why the reset does not apply.
+ */
+static char *
+reset_plan(const struct workflow *wf, const struct run_rt *rt,
+    const struct engine_event *ev, unsigned char *in)
+{
+	const struct dag *g = wf->dag;
+	unsigned char *reach = NULL;
+	char *why = NULL;
+	size_t d;
+
+	if (rt->ntasks != wf->ntasks || (wf->ntasks > 0 &&
+	    (g == NULL || rt->unmet == NULL)))
+		return xstrdup("the run does not match its workflow");
+	if (ev->tasks == NULL || ev->ntasks == 0)
+		return xstrdup("no task to run again");
+	if (rt->state == RUN_PENDING)
+		return xstrdup("the run has not started yet");
+	if (rt->state != RUN_RUNNING &&
+	    !run_transition_allowed(rt->state, RUN_RUNNING))
+		return xasprintf("a %s run cannot run again",
+		    run_state_name(rt->state));
+	for (size_t k = 0; k < ev->ntasks; k++) {
+		size_t i = ev->tasks[k];
+		enum task_state st;
+
+		if (i >= rt->ntasks)
+			return xasprintf("no task #%zu in the workflow", i);
+		st = rt->tasks[i].state;
+		if (!task_state_terminal(st))
+			return xasprintf("task '%s' is %s; only a finished "
+			    "task can run again", wf->tasks[i].id,
+			    task_state_name(st));
+		if (!task_transition_allowed(st, TASK_PENDING))
+			return xasprintf("task '%s' is %s and cannot run again",
+			    wf->tasks[i].id, task_state_name(st));
+		in[i] = RESET_ASKED;
+	}
+
+	reach = xcalloc(rt->ntasks, 1);
+	for (size_t k = 0; k < rt->ntasks; k++) {
+		size_t v = g->topo[k];
+		const struct task_rt *t = &rt->tasks[v];
+		int direct = 0, reached = 0;
+
+		if (in[v])
+			continue;
+		for (size_t e = g->dep_off[v]; e < g->dep_off[v + 1]; e++) {
+			d = g->deps[e];
+			direct |= in[d] != 0;
+			reached |= in[d] != 0 || reach[d];
+		}
+		if (t->state == TASK_SKIPPED && t->skip == SKIP_UPSTREAM) {
+			/* Skipped because of a task that runs again, and of
+			 * nothing that stays bad: it may run after all. */
+			if ((direct || (ev->downstream && reached)) &&
+			    blocking_dep(g, rt, in, v) == rt->ntasks)
+				in[v] = RESET_WITH;
+			reach[v] = reached;
+			continue;
+		}
+		if (!ev->downstream || !reached)
+			continue;
+		reach[v] = 1;
+		if (task_is_active(t->state)) {
+			why = xasprintf("task '%s', downstream, is %s; wait "
+			    "for it to finish (or cancel the run) first",
+			    wf->tasks[v].id, task_state_name(t->state));
+			goto out;
+		}
+		if (task_state_terminal(t->state))
+			in[v] = RESET_WITH;	/* PENDING ones just wait */
+	}
+	for (size_t k = 0; k < ev->ntasks; k++) {
+		size_t i = ev->tasks[k];
+
+		if ((d = blocking_dep(g, rt, in, i)) < rt->ntasks) {
+			why = xasprintf("task '%s' cannot run while its "
+			    "dependency '%s' is %s; run that one again (with "
+			    "what is downstream of it)", wf->tasks[i].id,
+			    wf->tasks[d].id,
+			    task_state_name(rt->tasks[d].state));
+			goto out;
+		}
+	}
+out:
+	free(reach);
+	return why;
+}
+
+char *
+engine_reset_refusal(const struct workflow *wf, const struct run_rt *rt,
+    const struct engine_event *ev)
+{
+	unsigned char *in = xcalloc(rt->ntasks ? rt->ntasks : 1, 1);
+	char *why = reset_plan(wf, rt, ev, in);
+
+	free(in);
+	return why;
+}
+
+size_t
+engine_failed_tasks(const struct run_rt *rt, size_t *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rt->ntasks; i++)
+		if (task_is_bad(&rt->tasks[i]))
+			out[n++] = i;
+	return n;
+}
+
+/* unmet[v] from scratch: v's dependencies that do not satisfy it. */
+static void
+recount_unmet(struct step *s, size_t v)
+{
+	const struct dag *g = s->wf->dag;
+
+	s->rt->unmet[v] = 0;
+	for (size_t k = g->dep_off[v]; k < g->dep_off[v + 1]; k++)
+		if (!task_satisfies(&s->rt->tasks[g->deps[k]]))
+			s->rt->unmet[v]++;
+}
+
+/* Applies a reset planned by reset_plan() (see engine.h). */
+static void
+reset(struct step *s, const unsigned char *in)
+{
+	const struct dag *g = s->wf->dag;
+	struct run_rt *rt = s->rt;
+
+	for (size_t k = 0; k < rt->ntasks; k++) {
+		size_t v = g->topo[k];
+		struct task_rt *t = &rt->tasks[v];
+		enum task_state from = t->state;
+		int bad = task_is_bad(t);
+
+		if (!in[v] || task_transition(&t->state, TASK_PENDING) == -1)
+			continue;
+		add_transition(s, v, from, TASK_PENDING);
+		rt->nterminal--;
+		if (bad)
+			rt->nbad--;
+		t->skip = SKIP_NONE;
+		t->error = ERR_NONE;
+		t->not_before_ms = 0;
+		t->attempt_base = t->attempt;
+		jv_free(t->output);
+		t->output = jv_null();
+		add_action(s, ACT_RESET, v)->attempt = t->attempt;
+	}
+	/* Only the reset tasks and their children count differently now. */
+	for (size_t v = 0; v < rt->ntasks; v++) {
+		if (!in[v])
+			continue;
+		recount_unmet(s, v);
+		for (size_t k = g->child_off[v]; k < g->child_off[v + 1]; k++)
+			recount_unmet(s, g->children[k]);
+	}
+	if (run_state_terminal(rt->state) && set_run(s, RUN_RUNNING) == 0)
+		rt->deadline_ms = s->wf->timeout_ms > 0 ?
+		    s->ev->now_ms + s->wf->timeout_ms : 0;
+	for (size_t k = 0; k < rt->ntasks; k++) {
+		size_t v = g->topo[k];
+		struct task_rt *t = &rt->tasks[v];
+
+		int blocked = 0;
+
+		if (!in[v] || t->state != TASK_PENDING)
+			continue;
+		/*
+		 * A task taken along with --downstream may still wait on a
+		 * dependency that stays bad: skip it (and what waits on it)
+		 * again, or the run would never end.
+		 */
+		for (size_t e = g->dep_off[v]; e < g->dep_off[v + 1]; e++)
+			blocked |= task_is_bad(&rt->tasks[g->deps[e]]);
+		if (blocked) {
+			t->skip = SKIP_UPSTREAM;
+			if (set_task(s, v, TASK_SKIPPED) == -1) {
+				t->skip = SKIP_NONE;
+				continue;
+			}
+			add_action(s, ACT_SKIP, v)->skip = SKIP_UPSTREAM;
+			skip_downstream(s, v);
+		} else if (rt->unmet[v] == 0)
+			enqueue(s, v);
+	}
+}
+
 /* Phase one: does ev apply to rt as it is?  Changes nothing. */
 static int
 event_applies(const struct workflow *wf, const struct run_rt *rt,
@@ -633,6 +864,8 @@ event_applies(const struct workflow *wf, const struct run_rt *rt,
 	case EV_RUN_TIMEOUT:
 		/* Trusted like EV_RETRY_DUE below, given a deadline. */
 		return rt->state == RUN_RUNNING && rt->deadline_ms != 0;
+	case EV_RESET:
+		return 1;	/* planned by engine_step: reset_plan() */
 	case EV_TASK_STARTED:
 	case EV_TASK_SUCCEEDED:
 	case EV_TASK_FAILED:
@@ -670,13 +903,24 @@ engine_step(const struct workflow *wf, struct run_rt *rt, struct jqx *jq,
 {
 	struct step s;
 	jv output = ev->output;
-	char buf[64];
+	unsigned char *plan = NULL;
+	char buf[64], *why;
 
 	ev->output = jv_null(); /* consumed, whatever happens */
 	if (!event_applies(wf, rt, ev)) {
 		jv_free(output);
 		errno = EINVAL;
 		return -1;
+	}
+	if (ev->type == EV_RESET) {
+		plan = xcalloc(rt->ntasks ? rt->ntasks : 1, 1);
+		if ((why = reset_plan(wf, rt, ev, plan)) != NULL) {
+			free(why);
+			free(plan);
+			jv_free(output);
+			errno = EINVAL;
+			return -1;
+		}
 	}
 	memset(&s, 0, sizeof(s));
 	s.wf = wf;
@@ -736,10 +980,14 @@ engine_step(const struct workflow *wf, struct run_rt *rt, struct jqx *jq,
 		end_run(&s, RUN_FAILED, ERR_TIMEOUT,
 		    xasprintf("run timed out after %s", buf));
 		break;
+	case EV_RESET:
+		reset(&s, plan);
+		break;
 	}
 	drain(&s);
 	check_finish(&s);
 
+	free(plan);
 	jv_free(output);
 	jv_free(s.ctx);
 	free(s.queue);

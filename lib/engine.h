@@ -21,6 +21,11 @@
  *   - The run ends when every task is terminal: SUCCESS if no task is DEAD,
  *     CANCELLED or upstream-skipped, else FAILED.  Cancel and run timeout
  *     end it CANCELLED / FAILED at once, cancelling what is left.
+ *   - A reset (EV_RESET: `retry --from-failed`, `task rerun`, `dlq
+ *     replay`) takes finished tasks back to PENDING with a fresh attempt
+ *     budget, together with the tasks that were skipped only because of
+ *     them (and, when asked, everything downstream); a finished run goes
+ *     back to RUNNING, and the usual rules take it from there.
  *
  * Cost: engine_step touches only the tasks the event affects (a task's
  * children), so a 10,000-task fan-out costs O(1) per completion.
@@ -49,6 +54,10 @@ const char *skip_reason_name(enum skip_reason r); /* "", "condition", "upstream"
 struct task_rt {
 	enum task_state state;
 	int attempt;	       /* current/last attempt, 1-based; 0 = never dispatched */
+	int attempt_base;      /* attempts spent before the last reset: attempt
+				  numbers keep growing across resets (they are
+				  part of the Idempotency-Key), while retry
+				  decisions count attempt - attempt_base */
 	int64_t not_before_ms; /* while RETRY: when the next attempt may start */
 	enum skip_reason skip;
 	enum errclass error;   /* class of the last failure */
@@ -102,6 +111,7 @@ enum engine_event_type {
 	EV_RETRY_DUE,	   /* task's not_before has passed */
 	EV_CANCEL,	   /* the user cancelled the run */
 	EV_RUN_TIMEOUT,	   /* the run's deadline passed */
+	EV_RESET,	   /* run finished tasks again: tasks, downstream */
 };
 
 struct engine_event {
@@ -112,6 +122,9 @@ struct engine_event {
 	jv output;		/* for EV_TASK_SUCCEEDED; always consumed */
 	int64_t now_ms;		/* the driver's clock */
 	double rand01;		/* a draw in [0,1) for retry jitter */
+	const size_t *tasks;	/* EV_RESET: tasks to run again; borrowed */
+	size_t ntasks;
+	int downstream;		/* EV_RESET: and all tasks downstream */
 };
 
 enum engine_action_type {
@@ -121,12 +134,13 @@ enum engine_action_type {
 	ACT_SKIP,	 /* task was SKIPPED (skip says why) */
 	ACT_CANCEL_TASK, /* stop the task's running attempt */
 	ACT_FINISH_RUN,	 /* the run reached run_state */
+	ACT_RESET,	 /* task is PENDING again: forget its last result */
 };
 
 struct engine_action {
 	enum engine_action_type type;
 	size_t task;
-	int attempt;		/* ACT_DISPATCH */
+	int attempt;		/* ACT_DISPATCH; ACT_RESET: the last one */
 	jv input;		/* ACT_DISPATCH: rendered input (owned by the
 				   result); jv_null() for other actions */
 	int64_t at_ms;		/* ACT_RETRY_AT */
@@ -170,5 +184,39 @@ void engine_result_clear(struct engine_result *res);
  */
 int engine_step(const struct workflow *wf, struct run_rt *rt,
     struct jqx *jq, struct engine_event *ev, struct engine_result *res);
+
+/*
+ * EV_RESET runs finished tasks again (`loom execution retry --from-failed`,
+ * `loom task rerun`, `loom dlq replay`).  Each of ev->tasks must be
+ * terminal (SUCCESS, DEAD, SKIPPED, CANCELLED).  It goes back to PENDING
+ * (ACT_RESET: its output and error are forgotten) with a fresh attempt
+ * budget: attempt_base = attempt, so the next attempt is attempt + 1 and
+ * its retries are counted from there.  With it go
+ *   - every upstream-skipped task downstream of a reset task whose
+ *     dependencies will all be satisfied or run again (the tasks skipped
+ *     because of it), whatever ev->downstream says;
+ *   - with ev->downstream, every finished task downstream of them
+ *     (PENDING ones simply keep waiting).
+ * A finished run goes back to RUNNING with a new deadline; then what is
+ * ready is promoted, as after any event.  Refused (EINVAL, nothing
+ * changed) when the run is PENDING or cannot run again, a task is not
+ * terminal, a task cannot run because a dependency that is not reset
+ * is DEAD, CANCELLED or upstream-skipped, or, with ev->downstream, a
+ * downstream task is still active (READY, RUNNING, FAILED, RETRY): stop
+ * or wait for it first.
+ *
+ * engine_reset_refusal() says why EV_RESET ev would be refused, as a
+ * malloc'd message ("task 'b' is RUNNING; only a finished task can run
+ * again"), or returns NULL when it applies.  Changes nothing.
+ */
+char *engine_reset_refusal(const struct workflow *wf,
+    const struct run_rt *rt, const struct engine_event *ev);
+
+/*
+ * The tasks `retry --from-failed` runs again: every DEAD, CANCELLED and
+ * upstream-skipped task, in index order, into out (room for rt->ntasks).
+ * Returns their count.
+ */
+size_t engine_failed_tasks(const struct run_rt *rt, size_t *out);
 
 #endif

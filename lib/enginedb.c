@@ -5,6 +5,16 @@
  * one upsert fed with arrays (unnest), every transition in one events
  * insert, so a pass costs a fixed handful of round trips however many
  * tasks a completion releases.
+ *
+ * Control requests (run_requests rows: retry --from-failed, task rerun,
+ * dead-letter replay) are written by loom-api, which rings loom_run; the
+ * pass reads the pending ones with its first round trip, under the run's
+ * row lock, and turns each into an EV_RESET of the engine core (a finished
+ * run is loaded in full for that).  Each request is marked done in the
+ * same transaction, with the tasks it reset or the reason it was refused,
+ * so loom-api can answer the user once the engine has decided.  loom-api
+ * never writes run_tasks, so the cached run state stays valid: only the
+ * passes move executions.engine_gen.
  */
 #include "enginedb.h"
 
@@ -61,6 +71,17 @@ struct report {
 	enum errclass error;
 	char *message;
 	int attempt;
+};
+
+/* A control request of loom-api (a run_requests row) for this pass. */
+struct request {
+	char *id;		/* run_requests.id */
+	char *kind;		/* retry, rerun, replay */
+	char *task;		/* rerun, replay: the task id; else NULL */
+	int downstream;		/* rerun: and what is downstream */
+	char *dead_letter;	/* replay: dead_letters.id; else NULL */
+	char *error;		/* why it was refused; NULL when applied */
+	char *result;		/* applied: {"reset":[task ids]} as JSON */
 };
 
 /*
@@ -232,7 +253,7 @@ json_value(const PGresult *r, int row, int col)
 #define TASK_COLUMNS							\
 	"SELECT task_id, state, attempt, settled, skip_reason, "	\
 	"output::text, error_type, error_message, "			\
-	"(extract(epoch FROM not_before) * 1000)::bigint "		\
+	"(extract(epoch FROM not_before) * 1000)::bigint, attempt_base " \
 	"FROM run_tasks WHERE execution_id = $1 "
 #define SQL_ALL_TASKS TASK_COLUMNS "ORDER BY finished_at"
 #define SQL_UNSETTLED_TASKS TASK_COLUMNS "AND NOT settled ORDER BY finished_at"
@@ -267,6 +288,7 @@ load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
 			continue;
 		t = &run->rt.tasks[idx];
 		t->attempt = atoi(PQgetvalue(r, i, 2));
+		t->attempt_base = atoi(PQgetvalue(r, i, 9));
 		if (settled) {
 			t->state = st;
 			t->not_before_ms = ms_value(r, i, 8);
@@ -311,6 +333,48 @@ reports_free(struct report *reps, size_t n)
 	free(reps);
 }
 
+#define SQL_PENDING_REQUESTS						\
+	"SELECT id, kind, task_id, downstream, dead_letter_id "		\
+	"FROM run_requests WHERE execution_id = $1 AND done_at IS NULL " \
+	"ORDER BY id"
+
+/* The pending requests of r (consumed) into a malloc'd array. */
+static struct request *
+load_requests(PGresult *r, size_t *n)
+{
+	struct request *q;
+
+	*n = r ? (size_t)PQntuples(r) : 0;
+	q = xcalloc(*n + 1, sizeof(*q));
+	for (size_t i = 0; i < *n; i++) {
+		int row = (int)i;
+
+		q[i].id = xstrdup(PQgetvalue(r, row, 0));
+		q[i].kind = xstrdup(PQgetvalue(r, row, 1));
+		q[i].task = PQgetisnull(r, row, 2) ? NULL :
+		    xstrdup(PQgetvalue(r, row, 2));
+		q[i].downstream = PQgetvalue(r, row, 3)[0] == 't';
+		q[i].dead_letter = PQgetisnull(r, row, 4) ? NULL :
+		    xstrdup(PQgetvalue(r, row, 4));
+	}
+	PQclear(r);
+	return q;
+}
+
+static void
+requests_free(struct request *q, size_t n)
+{
+	for (size_t i = 0; q && i < n; i++) {
+		free(q[i].id);
+		free(q[i].kind);
+		free(q[i].task);
+		free(q[i].dead_letter);
+		free(q[i].error);
+		free(q[i].result);
+	}
+	free(q);
+}
+
 /* What a pass writes for one task. */
 struct change {
 	const char *request;	/* NULL: keep the stored one */
@@ -333,18 +397,23 @@ skip_text(enum skip_reason r)
 static int
 write_pass(struct enginedb *e, const char *id, struct runentry *run,
     const struct engine_result *res, const unsigned char *changed,
-    struct change *ch, char **err)
+    struct change *ch, const struct request *rq, size_t nrq, char **err)
 {
 	const struct workflow *wf = run->w->wf;
 	struct buf ids = BUF_INIT, states = BUF_INIT, attempts = BUF_INIT,
 		   nbs = BUF_INIT, skips = BUF_INIT, reqs = BUF_INIT,
-		   etypes = BUF_INIT, emsgs = BUF_INIT, dead = BUF_INIT;
+		   etypes = BUF_INIT, emsgs = BUF_INIT, dead = BUF_INIT,
+		   bases = BUF_INIT;
 	struct buf ev_task = BUF_INIT, ev_kind = BUF_INIT, ev_from = BUF_INIT,
 		   ev_to = BUF_INIT, ev_att = BUF_INIT;
+	struct buf rs_tasks = BUF_INIT, undead = BUF_INIT, replayed = BUF_INIT,
+		   rq_ids = BUF_INIT, rq_errs = BUF_INIT, rq_res = BUF_INIT;
 	int rc = -1, any = 0, ndead = 0, dispatch = 0, cancel = 0;
+	int nreset = 0, nundead = 0, resumed = 0;
 	char num[32], dl[32];
-	struct db_stmt st[9];
-	const char *p_up[9], *p_dead[2], *p_ev[6], *p_run[4], *p_id[1] = { id };
+	struct db_stmt st[13];
+	const char *p_up[10], *p_dead[2], *p_ev[6], *p_run[5], *p_id[1] = { id };
+	const char *p_rs[2], *p_undead[3], *p_rq[3];
 	size_t nst = 0;
 
 	buf_puts(&ids, "{");
@@ -356,6 +425,7 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	buf_puts(&etypes, "{");
 	buf_puts(&emsgs, "{");
 	buf_puts(&dead, "{");
+	buf_puts(&bases, "{");
 	for (size_t i = 0; i < wf->ntasks; i++) {
 		const struct task_rt *t = &run->rt.tasks[i];
 
@@ -366,6 +436,8 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 		buf_pgarray_elem(&states, task_state_name(t->state));
 		snprintf(num, sizeof(num), "%d", t->attempt);
 		buf_pgarray_elem(&attempts, num);
+		snprintf(num, sizeof(num), "%d", t->attempt_base);
+		buf_pgarray_elem(&bases, num);
 		snprintf(num, sizeof(num), "%lld", (long long)t->not_before_ms);
 		buf_pgarray_elem(&nbs, t->state == TASK_RETRY ? num : NULL);
 		buf_pgarray_elem(&skips, skip_text(t->skip));
@@ -386,6 +458,72 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	buf_puts(&etypes, "}");
 	buf_puts(&emsgs, "}");
 	buf_puts(&dead, "}");
+	buf_puts(&bases, "}");
+
+	/*
+	 * Reset tasks forget their last attempt's result first, so the
+	 * upsert below (which keeps what it is not given) starts clean.
+	 * Tasks that leave DEAD that way resolve their open dead letters.
+	 */
+	buf_puts(&rs_tasks, "{");
+	buf_puts(&undead, "{");
+	for (size_t i = 0; i < res->nactions; i++)
+		if (res->actions[i].type == ACT_RESET) {
+			buf_pgarray_elem(&rs_tasks,
+			    wf->tasks[res->actions[i].task].id);
+			nreset++;
+		}
+	for (size_t i = 0; i < res->ntransitions; i++) {
+		const struct engine_transition *tr = &res->transitions[i];
+
+		if (tr->task == ENGINE_RUN) {
+			if (tr->to == RUN_RUNNING &&
+			    run_state_terminal((enum run_state)tr->from))
+				resumed = 1;
+		} else if (tr->from == TASK_DEAD && tr->to == TASK_PENDING) {
+			buf_pgarray_elem(&undead, wf->tasks[tr->task].id);
+			nundead++;
+		}
+	}
+	buf_puts(&rs_tasks, "}");
+	buf_puts(&undead, "}");
+	buf_puts(&replayed, "{");
+	buf_puts(&rq_ids, "{");
+	buf_puts(&rq_errs, "{");
+	buf_puts(&rq_res, "{");
+	for (size_t i = 0; i < nrq; i++) {
+		buf_pgarray_elem(&rq_ids, rq[i].id);
+		buf_pgarray_elem(&rq_errs, rq[i].error);
+		buf_pgarray_elem(&rq_res, rq[i].result);
+		if (rq[i].error == NULL && rq[i].dead_letter != NULL)
+			buf_pgarray_elem(&replayed, rq[i].dead_letter);
+	}
+	buf_puts(&replayed, "}");
+	buf_puts(&rq_ids, "}");
+	buf_puts(&rq_errs, "}");
+	buf_puts(&rq_res, "}");
+	if (nreset > 0) {
+		p_rs[0] = id;
+		p_rs[1] = rs_tasks.p;
+		st[nst++] = (struct db_stmt){ "UPDATE run_tasks SET "
+		    "output = NULL, error_type = NULL, error_message = NULL, "
+		    "request = NULL, skip_reason = NULL, started_at = NULL, "
+		    "finished_at = NULL, not_before = NULL, lease_owner = NULL, "
+		    "lease_until = NULL, callback_token = NULL, "
+		    "awaiting_callback = false "
+		    "WHERE execution_id = $1 AND task_id = ANY($2::text[])", 2,
+		    p_rs };
+	}
+	if (nundead > 0) {
+		p_undead[0] = id;
+		p_undead[1] = undead.p;
+		p_undead[2] = replayed.p;
+		st[nst++] = (struct db_stmt){ "UPDATE dead_letters SET "
+		    "resolved_at = now(), resolution = CASE WHEN "
+		    "id = ANY($3::bigint[]) THEN 'replayed' ELSE 'retried' END "
+		    "WHERE execution_id = $1 AND task_id = ANY($2::text[]) "
+		    "AND resolved_at IS NULL", 3, p_undead };
+	}
 
 	if (any) {
 		p_up[0] = id;
@@ -397,18 +535,20 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 		p_up[6] = reqs.p;
 		p_up[7] = etypes.p;
 		p_up[8] = emsgs.p;
+		p_up[9] = bases.p;
 		st[nst++] = (struct db_stmt){
 		    "INSERT INTO run_tasks AS rt (execution_id, task_id, state, "
-		    "attempt, not_before, skip_reason, request, error_type, "
-		    "error_message, settled, ready_at) "
-		    "SELECT $1, t.id, t.st, t.att, "
+		    "attempt, attempt_base, not_before, skip_reason, request, "
+		    "error_type, error_message, settled, ready_at) "
+		    "SELECT $1, t.id, t.st, t.att, t.base, "
 		    "to_timestamp(t.nb / 1000.0), t.skip, t.req::jsonb, t.et, "
 		    "t.em, true, now() FROM unnest($2::text[], $3::text[], "
 		    "$4::int[], $5::bigint[], $6::text[], $7::text[], "
-		    "$8::text[], $9::text[]) AS t(id, st, att, nb, skip, req, "
-		    "et, em) "
+		    "$8::text[], $9::text[], $10::int[]) AS t(id, st, att, nb, "
+		    "skip, req, et, em, base) "
 		    "ON CONFLICT (execution_id, task_id) DO UPDATE SET "
 		    "state = EXCLUDED.state, attempt = EXCLUDED.attempt, "
+		    "attempt_base = EXCLUDED.attempt_base, "
 		    "not_before = EXCLUDED.not_before, "
 		    "skip_reason = EXCLUDED.skip_reason, "
 		    "request = coalesce(EXCLUDED.request, rt.request), "
@@ -421,7 +561,7 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 		    "ELSE rt.lease_owner END, "
 		    "finished_at = CASE WHEN EXCLUDED.state IN ('SKIPPED', "
 		    "'CANCELLED', 'DEAD') THEN coalesce(rt.finished_at, now()) "
-		    "ELSE rt.finished_at END", 9, p_up };
+		    "ELSE rt.finished_at END", 10, p_up };
 	}
 	if (ndead > 0) {
 		p_dead[0] = id;
@@ -488,19 +628,49 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 			else if (a->type == ACT_FINISH_RUN)
 				finish_msg = a->message;
 		}
+		/*
+		 * Executors do not report a claim to the engine: a task it
+		 * knows as READY may be running on one, so cancelling it
+		 * rings loom_cancel too (the executor checks its own rows).
+		 */
+		for (size_t i = 0; i < res->ntransitions; i++)
+			if (res->transitions[i].task != ENGINE_RUN &&
+			    res->transitions[i].from == TASK_READY &&
+			    res->transitions[i].to == TASK_CANCELLED)
+				cancel = 1;
 		snprintf(dl, sizeof(dl), "%lld", (long long)run->rt.deadline_ms);
 		p_run[0] = id;
 		p_run[1] = run_state_name(run->rt.state);
 		p_run[2] = finish_msg;
 		p_run[3] = run->rt.deadline_ms ? dl : NULL;
+		p_run[4] = resumed ? "true" : "false";
+		/*
+		 * A run that ends has used up its cancel request; one that
+		 * runs again ($5) starts without it and without its old
+		 * error and completion time.
+		 */
 		st[nst++] = (struct db_stmt){ "UPDATE executions SET status = $2, "
 		    "started_at = CASE WHEN $2 <> 'PENDING' THEN "
 		    "coalesce(started_at, now()) END, "
 		    "completed_at = CASE WHEN $2 IN ('SUCCESS', 'FAILED', "
-		    "'CANCELLED') THEN coalesce(completed_at, now()) END, "
-		    "error = coalesce($3, error), "
+		    "'CANCELLED') THEN CASE WHEN $5::boolean THEN now() "
+		    "ELSE coalesce(completed_at, now()) END END, "
+		    "error = CASE WHEN $5::boolean THEN $3 "
+		    "ELSE coalesce($3, error) END, "
+		    "cancel_requested = CASE WHEN $5::boolean OR $2 IN "
+		    "('SUCCESS', 'FAILED', 'CANCELLED') THEN false "
+		    "ELSE cancel_requested END, "
 		    "deadline_at = to_timestamp($4::bigint / 1000.0), "
-		    "engine_gen = engine_gen + 1 WHERE id = $1", 4, p_run };
+		    "engine_gen = engine_gen + 1 WHERE id = $1", 5, p_run };
+	}
+	if (nrq > 0) {
+		p_rq[0] = rq_ids.p;
+		p_rq[1] = rq_errs.p;
+		p_rq[2] = rq_res.p;
+		st[nst++] = (struct db_stmt){ "UPDATE run_requests q SET "
+		    "done_at = now(), error = r.err, result = r.res::jsonb "
+		    "FROM unnest($1::bigint[], $2::text[], $3::text[]) "
+		    "AS r(id, err, res) WHERE q.id = r.id", 3, p_rq };
 	}
 	if (dispatch)
 		st[nst++] = (struct db_stmt){
@@ -522,6 +692,13 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	buf_free(&etypes);
 	buf_free(&emsgs);
 	buf_free(&dead);
+	buf_free(&bases);
+	buf_free(&rs_tasks);
+	buf_free(&undead);
+	buf_free(&replayed);
+	buf_free(&rq_ids);
+	buf_free(&rq_errs);
+	buf_free(&rq_res);
 	buf_free(&ev_task);
 	buf_free(&ev_kind);
 	buf_free(&ev_from);
@@ -541,6 +718,79 @@ step(struct enginedb *e, struct runentry *run, struct engine_event *ev,
 	e->st.events++;
 }
 
+/*
+ * Turns control request q into an EV_RESET of the run (see engine.h) and
+ * applies it, or sets q->error to why not.  retry re-runs every failed
+ * task of a FAILED or CANCELLED run; rerun one task (and, asked, what is
+ * downstream); replay a DEAD task.
+ */
+static void
+apply_request(struct enginedb *e, struct runentry *run, struct request *q,
+    int64_t now_ms, struct engine_result *res)
+{
+	const struct workflow *wf = run->w->wf;
+	struct run_rt *rt = &run->rt;
+	size_t *tasks = xcalloc(rt->ntasks + 1, sizeof(*tasks)), n = 0;
+	size_t first = res->nactions;
+	struct engine_event ev;
+	long idx = -1;
+	jv reset;
+
+	if (strcmp(q->kind, "retry") == 0) {
+		if (rt->state != RUN_FAILED && rt->state != RUN_CANCELLED)
+			q->error = xasprintf("the execution is %s; only a "
+			    "FAILED or CANCELLED one can be retried",
+			    run_state_name(rt->state));
+		else if ((n = engine_failed_tasks(rt, tasks)) == 0)
+			q->error = xstrdup("no task of the execution failed");
+	} else if (strcmp(q->kind, "rerun") != 0 &&
+	    strcmp(q->kind, "replay") != 0)
+		q->error = xasprintf("unknown request '%s'", q->kind);
+	else if (q->task == NULL ||
+	    (idx = workflow_task_index(wf, q->task)) < 0)
+		q->error = xasprintf("no task '%s' in workflow %s version %d",
+		    q->task ? q->task : "", run->w->id, run->w->version);
+	else if (strcmp(q->kind, "replay") == 0 &&
+	    rt->tasks[idx].state != TASK_DEAD)
+		q->error = xasprintf("task '%s' is %s, not DEAD: there is "
+		    "nothing to replay", q->task,
+		    task_state_name(rt->tasks[idx].state));
+	else
+		tasks[n++] = (size_t)idx;
+	if (q->error == NULL) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_RESET;
+		ev.tasks = tasks;
+		ev.ntasks = n;
+		ev.downstream = q->downstream && strcmp(q->kind, "rerun") == 0;
+		ev.output = jv_null();
+		ev.now_ms = now_ms;
+		ev.rand01 = rand01(e);
+		q->error = engine_reset_refusal(wf, rt, &ev);
+		if (q->error == NULL &&
+		    engine_step(wf, rt, e->jq, &ev, res) < 0)
+			q->error = xstrdup("the engine refused the request");
+		e->st.events++;
+	}
+	free(tasks);
+	if (q->error != NULL) {
+		log_info("request %s (%s%s%s) refused: %s", q->id, q->kind,
+		    q->task ? " " : "", q->task ? q->task : "", q->error);
+		return;
+	}
+	reset = jv_array();
+	for (size_t i = first; i < res->nactions; i++)
+		if (res->actions[i].type == ACT_RESET)
+			reset = jv_array_append(reset,
+			    jv_string(wf->tasks[res->actions[i].task].id));
+	reset = jv_dump_string(jv_object_set(jv_object(), jv_string("reset"),
+	    reset), 0);
+	q->result = xstrdup(jv_string_value(reset));
+	jv_free(reset);
+	log_info("request %s (%s%s%s) applied: %s", q->id, q->kind,
+	    q->task ? " " : "", q->task ? q->task : "", q->result);
+}
+
 int
 enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 {
@@ -549,7 +799,8 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	struct engine_event ev;
 	struct runentry *run;
 	struct report *reps = NULL;
-	size_t nreps = 0;
+	size_t nreps = 0, nrq = 0;
+	struct request *rq = NULL;
 	unsigned char *changed = NULL;
 	struct change *ch = NULL;
 	char **reqtext = NULL;
@@ -557,15 +808,16 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	enum run_state status;
 	long long gen;
 	size_t nt = 0;
-	int rc = -1, full = 0;
+	int rc = -1, full = 0, was_terminal;
 
 	engine_result_init(&res);
 	/*
 	 * One round trip: begin, lock the run, and read its unsettled rows
-	 * (enough when the cached state is current, the common case).
+	 * (enough when the cached state is current, the common case) and
+	 * its pending control requests.
 	 */
 	{
-		struct db_stmt st[3] = {
+		struct db_stmt st[4] = {
 			{ "BEGIN", 0, NULL },
 			{ "SELECT workflow_id, workflow_version, status, "
 			  "params::text, cancel_requested, "
@@ -575,14 +827,16 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 			  "FROM executions WHERE id = $1 FOR UPDATE SKIP LOCKED",
 			  1, p },
 			{ SQL_UNSETTLED_TASKS, 1, p },
+			{ SQL_PENDING_REQUESTS, 1, p },
 		};
-		PGresult *rs[3];
+		PGresult *rs[4];
 
-		if (db_pipeline(e->conn, err, st, 3, rs) < 0)
+		if (db_pipeline(e->conn, err, st, 4, rs) < 0)
 			goto fail;
 		PQclear(rs[0]);
 		r = rs[1];
 		unsettled = rs[2];
+		rq = load_requests(rs[3], &nrq);
 	}
 	if (PQntuples(r) == 0) {
 		PQclear(r);
@@ -597,25 +851,36 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 		db_cmd(e->conn, NULL, "ROLLBACK", 0, NULL);
 		if (rc == ENGINEDB_BUSY)
 			e->st.busy++;
+		requests_free(rq, nrq);
 		return rc;
 	}
 	e->st.passes++;
 	run_state_parse(PQgetvalue(r, 0, 2), &status);
 	gen = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
 	run = run_find(e, id);
-	if (run_state_terminal(status)) {
-		/* Late reports for a finished run: acknowledge them. */
+	was_terminal = run_state_terminal(status);
+	if (was_terminal) {
+		/*
+		 * Late reports for a finished run: acknowledge them.  With
+		 * control requests pending, go on with the whole run read
+		 * afresh (a finished run is not cached).
+		 */
 		if (run)
 			run_drop(e, run);
-		PQclear(r);
-		r = NULL;
+		run = NULL;
 		PQclear(unsettled);
 		unsettled = NULL;
 		if (db_cmd(e->conn, err, "UPDATE run_tasks SET settled = true "
-		    "WHERE execution_id = $1 AND NOT settled", 1, p) < 0 ||
-		    db_cmd(e->conn, err, "COMMIT", 0, NULL) < 0)
+		    "WHERE execution_id = $1 AND NOT settled", 1, p) < 0)
 			goto fail;
-		return ENGINEDB_IDLE;
+		if (nrq == 0) {
+			PQclear(r);
+			r = NULL;
+			if (db_cmd(e->conn, err, "COMMIT", 0, NULL) < 0)
+				goto fail;
+			requests_free(rq, nrq);
+			return ENGINEDB_IDLE;
+		}
 	}
 	if (run == NULL || run->gen != gen) {
 		struct wfentry *w = wf_get(e, PQgetvalue(r, 0, 0),
@@ -646,7 +911,8 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 		e->st.cached_runs++;
 		full = 1;
 	}
-	int cancel_requested = PQgetvalue(r, 0, 4)[0] == 't';
+	/* A finished run's cancel request is spent (see write_pass). */
+	int cancel_requested = PQgetvalue(r, 0, 4)[0] == 't' && !was_terminal;
 	PQclear(r);
 	r = NULL;
 
@@ -679,6 +945,9 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 		}
 		step(e, run, &ev, &res);
 	}
+	/* After the reports: a request is judged on the latest state. */
+	for (size_t i = 0; i < nrq; i++)
+		apply_request(e, run, &rq[i], now_ms, &res);
 	for (size_t i = 0; i < run->rt.ntasks; i++)
 		if (run->rt.tasks[i].state == TASK_RETRY &&
 		    run->rt.tasks[i].not_before_ms <= now_ms) {
@@ -705,7 +974,8 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 		step(e, run, &ev, &res);
 	}
 
-	if (nreps == 0 && res.ntransitions == 0 && res.nactions == 0) {
+	if (nreps == 0 && nrq == 0 && res.ntransitions == 0 &&
+	    res.nactions == 0) {
 		/* Nothing happened: leave the row (and engine_gen) alone. */
 		PQclear(PQexec(e->conn, "ROLLBACK"));
 		rc = ENGINEDB_IDLE;
@@ -766,7 +1036,7 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	for (size_t i = 0; i < res.ntransitions; i++)
 		if (res.transitions[i].task != ENGINE_RUN)
 			changed[res.transitions[i].task] = 1;
-	if (write_pass(e, id, run, &res, changed, ch, err) < 0)
+	if (write_pass(e, id, run, &res, changed, ch, rq, nrq, err) < 0)
 		goto fail_drop;
 	run->gen = gen + 1;
 	if (run_state_terminal(run->rt.state))
@@ -787,6 +1057,7 @@ out:
 		free(reqtext[i]);
 	free(reqtext);
 	reports_free(reps, nreps);
+	requests_free(rq, nrq);
 	free(changed);
 	free(ch);
 	engine_result_clear(&res);
@@ -805,7 +1076,9 @@ enginedb_due_runs(struct enginedb *e, char ***ids, char **err)
 	    "OR deadline_at <= now())) "
 	    "UNION SELECT DISTINCT execution_id FROM run_tasks WHERE NOT settled "
 	    "UNION SELECT DISTINCT execution_id FROM run_tasks "
-	    "WHERE state = 'RETRY' AND not_before <= now()", 0, NULL);
+	    "WHERE state = 'RETRY' AND not_before <= now() "
+	    "UNION SELECT DISTINCT execution_id FROM run_requests "
+	    "WHERE done_at IS NULL", 0, NULL);
 	if (r == NULL)
 		return -1;
 	n = PQntuples(r);

@@ -9,11 +9,17 @@
  *      copy's generation matches executions.engine_gen only the unsettled
  *      run_tasks rows (results reported by loom-exec or a callback) are
  *      read, otherwise every row is;
- *   3. feed the events (run start, each reported result, due retries,
- *      cancel, run timeout) to engine_step();
+ *   3. feed the events (run start, each reported result, the pending
+ *      control requests of loom-api -- run_requests rows, each an EV_RESET
+ *      -- due retries, cancel, run timeout) to engine_step();
  *   4. write what changed: run_tasks rows (upsert in one statement), events,
- *      dead letters, the executions row (bumping engine_gen), and ring the
+ *      dead letters (new ones, and those of tasks a reset took out of
+ *      DEAD), the requests (done, with what they reset or why they were
+ *      refused), the executions row (bumping engine_gen), and ring the
  *      doorbells (loom_task_ready, loom_cancel, loom_event).
+ * A finished run is not cached; a pass over one only settles late reports,
+ * unless control requests are pending: then it is read in full and may
+ * run again.
  * The commit is asynchronous (synchronous_commit = off): everything it
  * writes can be derived again from the durable results if the server
  * crashes, because the results stay unsettled until a pass commits.
@@ -52,8 +58,9 @@ int enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms,
 
 /*
  * The runs that need a pass now: PENDING runs, runs with unsettled
- * results, due retries, cancel requests, passed deadlines.  *ids is a
- * malloc'd array of malloc'd strings.  Returns the count, or -1 with *err.
+ * results, due retries, cancel and control requests, passed deadlines.
+ * *ids is a malloc'd array of malloc'd strings.  Returns the count, or
+ * -1 with *err.
  */
 long enginedb_due_runs(struct enginedb *e, char ***ids, char **err);
 

@@ -97,8 +97,10 @@ execdb_keys_free(struct execdb_key *k, long n)
 }
 
 /*
- * Expired leases first (they are the oldest work), then READY rows in the
- * order they became ready, together no more than $1.  A lease is expired
+ * Expired leases first (they are the oldest work), then READY rows that
+ * are due (a row held by a circuit breaker is READY with a ready_at in the
+ * future) in the order they became ready, together no more than $1; the
+ * partial index run_tasks_ready serves both the range and the order.  A lease is expired
  * when lease_until has passed; rows awaiting a callback are not leases but
  * deadlines (execdb_fail_overdue()).  The token is 256 random bits from
  * two version-4 UUIDs.
@@ -109,13 +111,14 @@ static const char claim_sql[] =
     "AND lease_until <= now() ORDER BY lease_until LIMIT $1 "
     "FOR UPDATE SKIP LOCKED), "
     "r AS (SELECT execution_id, task_id FROM run_tasks "
-    "WHERE state = 'READY' ORDER BY ready_at "
+    "WHERE state = 'READY' AND ready_at <= now() ORDER BY ready_at "
     "LIMIT greatest($1 - (SELECT count(*) FROM x), 0) "
     "FOR UPDATE SKIP LOCKED), "
     "c AS (SELECT * FROM x UNION ALL SELECT * FROM r) "
     "UPDATE run_tasks t SET state = 'RUNNING', lease_owner = $2, "
     "lease_until = now() + $3 * interval '1 millisecond', "
     "started_at = now(), finished_at = NULL, awaiting_callback = false, "
+    "held_target = NULL, "
     "callback_token = replace(gen_random_uuid()::text, '-', '') || "
     "replace(gen_random_uuid()::text, '-', '') "
     "FROM c WHERE t.execution_id = c.execution_id "
@@ -543,26 +546,156 @@ ms_or_none(const PGresult *r, int col)
 
 int
 execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
-    int64_t *lease_ms, char **err)
+    int64_t *lease_ms, int64_t *ready_ms, char **err)
 {
 	const char *p[1] = { e->owner };
 	PGresult *r;
 
-	*callback_ms = *lease_ms = -1;
+	*callback_ms = *lease_ms = *ready_ms = -1;
 	if (no_conn(e, err) < 0)
 		return -1;
+	/* The third is the first entry after now() of run_tasks_ready. */
 	r = db_exec(e->conn, err, "SELECT "
 	    "ceil(extract(epoch FROM (SELECT min(lease_until) FROM run_tasks "
 	    "WHERE state = 'RUNNING' AND awaiting_callback) - now()) "
 	    "* 1000)::bigint, "
 	    "ceil(extract(epoch FROM (SELECT min(lease_until) FROM run_tasks "
 	    "WHERE state = 'RUNNING' AND NOT awaiting_callback "
-	    "AND lease_owner IS DISTINCT FROM $1) - now()) * 1000)::bigint",
-	    1, p);
+	    "AND lease_owner IS DISTINCT FROM $1) - now()) * 1000)::bigint, "
+	    "ceil(extract(epoch FROM (SELECT min(ready_at) FROM run_tasks "
+	    "WHERE state = 'READY' AND ready_at > now()) - now()) "
+	    "* 1000)::bigint", 1, p);
 	if (r == NULL)
 		return -1;
 	*callback_ms = ms_or_none(r, 0);
 	*lease_ms = ms_or_none(r, 1);
+	*ready_ms = ms_or_none(r, 2);
 	PQclear(r);
 	return 0;
+}
+
+/*
+ * Only rows still RUNNING under our lease and not yet answered go back;
+ * the notify is a doorbell for the other executors' ready timers.
+ */
+static const char hold_sql[] =
+    "WITH h AS (UPDATE run_tasks t SET state = 'READY', "
+    "lease_owner = NULL, lease_until = NULL, started_at = NULL, "
+    "callback_token = NULL, held_target = k.tgt, "
+    "ready_at = CASE WHEN k.at > 0 THEN greatest(now(), "
+    "'epoch'::timestamptz + k.at * interval '1 millisecond') "
+    "ELSE now() + interval '1 second' END "
+    "FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], "
+    "$6::bigint[]) AS k(eid, tid, att, tgt, at) "
+    "WHERE t.execution_id = k.eid AND t.task_id = k.tid "
+    "AND t.attempt = k.att AND t.state = 'RUNNING' "
+    "AND t.lease_owner = $1 AND NOT t.awaiting_callback RETURNING 1), "
+    "c AS (SELECT count(*) AS n FROM h) "
+    "SELECT n, CASE WHEN n > 0 THEN pg_notify('loom_task_ready', 'held') "
+    "END FROM c";
+
+long
+execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n,
+    char **err)
+{
+	struct buf eid = BUF_INIT, tid = BUF_INIT, att = BUF_INIT,
+	    tgt = BUF_INIT, at = BUF_INIT;
+	const char *p[6];
+	char num[24];
+	PGresult *r;
+	long held;
+
+	if (no_conn(e, err) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	buf_putc(&eid, '{');
+	buf_putc(&tid, '{');
+	buf_putc(&att, '{');
+	buf_putc(&tgt, '{');
+	buf_putc(&at, '{');
+	for (size_t i = 0; i < n; i++) {
+		snprintf(num, sizeof(num), "%d", h[i].key->attempt);
+		buf_pgarray_elem(&eid, h[i].key->execution_id);
+		buf_pgarray_elem(&tid, h[i].key->task_id);
+		buf_pgarray_elem(&att, num);
+		buf_pgarray_elem(&tgt, h[i].target);
+		snprintf(num, sizeof(num), "%lld", (long long)h[i].retry_at_ms);
+		buf_pgarray_elem(&at, num);
+	}
+	buf_putc(&eid, '}');
+	buf_putc(&tid, '}');
+	buf_putc(&att, '}');
+	buf_putc(&tgt, '}');
+	buf_putc(&at, '}');
+	p[0] = e->owner;
+	p[1] = eid.p;
+	p[2] = tid.p;
+	p[3] = att.p;
+	p[4] = tgt.p;
+	p[5] = at.p;
+	r = db_exec(e->conn, err, hold_sql, 6, p);
+	buf_free(&eid);
+	buf_free(&tid);
+	buf_free(&att);
+	buf_free(&tgt);
+	buf_free(&at);
+	if (r == NULL)
+		return -1;
+	held = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return held;
+}
+
+long
+execdb_unhold(struct execdb *e, const char *target, int64_t retry_at_ms,
+    char **err)
+{
+	char at[24];
+	const char *p[2] = { target, at };
+	PGresult *r;
+	long n;
+
+	if (no_conn(e, err) < 0)
+		return -1;
+	snprintf(at, sizeof(at), "%lld", (long long)retry_at_ms);
+	/* run_tasks_held finds the rows; ones already right are skipped. */
+	r = db_exec(e->conn, err, "WITH v AS (SELECT CASE WHEN $2::bigint > 0 "
+	    "THEN greatest(now(), 'epoch'::timestamptz + $2::bigint * "
+	    "interval '1 millisecond') ELSE now() END AS at, "
+	    "$2::bigint > 0 AS keep), "
+	    "u AS (UPDATE run_tasks t SET ready_at = v.at, "
+	    "held_target = CASE WHEN v.keep THEN t.held_target END FROM v "
+	    "WHERE t.state = 'READY' AND t.held_target IS NOT NULL "
+	    "AND ($1::text IS NULL OR t.held_target = $1) "
+	    "AND (NOT v.keep OR t.ready_at <> v.at) RETURNING 1), "
+	    "c AS (SELECT count(*) AS n FROM u) "
+	    "SELECT n, CASE WHEN n > 0 AND $2::bigint <= 0 THEN "
+	    "pg_notify('loom_task_ready', '') END FROM c", 2, p);
+	if (r == NULL)
+		return -1;
+	n = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+long
+execdb_held_targets(struct execdb *e, char ***targets, char **err)
+{
+	PGresult *r;
+	long n;
+
+	*targets = NULL;
+	if (no_conn(e, err) < 0)
+		return -1;
+	r = db_exec(e->conn, err, "SELECT DISTINCT held_target FROM run_tasks "
+	    "WHERE state = 'READY' AND held_target IS NOT NULL", 0, NULL);
+	if (r == NULL)
+		return -1;
+	n = PQntuples(r);
+	*targets = xcalloc((size_t)n + 1, sizeof(char *));
+	for (long i = 0; i < n; i++)
+		(*targets)[i] = xstrdup(PQgetvalue(r, (int)i, 0));
+	PQclear(r);
+	return n;
 }

@@ -17,6 +17,10 @@
  * ("ACCEPTED") result leaves the row RUNNING with awaiting_callback and a
  * lease_until at the task's deadline: loom-api's callback endpoint
  * finishes it, or execdb_fail_overdue() fails it once the deadline passed.
+ * A claimed row whose circuit breaker is open is held instead of run
+ * (execdb_hold()): READY again, same attempt, ready_at in the future, so
+ * the claim, which takes only READY rows that are due, leaves it until
+ * then or until a breaker doorbell releases it (execdb_unhold()).
  *
  * Claims, renewals and releases commit asynchronously (the session runs
  * with synchronous_commit = off): a claim lost in a server crash leaves the
@@ -129,11 +133,53 @@ long execdb_fail_overdue(struct execdb *e, char **err);
 
 /*
  * Milliseconds from now (server clock, rounded up, 0 when already due)
- * until the earliest callback deadline (*callback_ms) and until the
- * earliest expiry of another executor's lease (*lease_ms); -1 for none.
- * Returns 0 or -1 with *err.
+ * until the earliest callback deadline (*callback_ms), until the earliest
+ * expiry of another executor's lease (*lease_ms) and until the earliest
+ * READY row that is not due yet, i.e. held by a circuit breaker
+ * (*ready_ms); -1 for none.  Returns 0 or -1 with *err.
  */
 int execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
-    int64_t *lease_ms, char **err);
+    int64_t *lease_ms, int64_t *ready_ms, char **err);
+
+/*
+ * Circuit breakers (schema/004_held.sql).  A claimed row whose target's
+ * breaker is open is not run but held: it goes back to READY with the
+ * same attempt, no lease and no start time, ready_at at retry_at_ms (ms
+ * since the epoch on the database's clock, as breakerdb_allow() gives
+ * it; 0 or less: one second from now) and held_target set, so it waits
+ * without using up an attempt.
+ */
+struct execdb_hold {
+	const struct execdb_key *key;	/* borrowed */
+	const char *target;		/* borrowed */
+	int64_t retry_at_ms;
+};
+
+/*
+ * Holds n rows this executor claimed, in one statement, and rings
+ * loom_task_ready with the payload "held" so that every executor re-arms
+ * its timer for the earliest ready_at.  Rows that are not ours any more
+ * are left alone.  Returns the count held, or -1 with *err.
+ */
+long execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n,
+    char **err);
+
+/*
+ * Re-times the rows held for target (NULL: for every target) after its
+ * breaker changed: retry_at_ms > 0 moves their ready_at there (they stay
+ * held), retry_at_ms <= 0 releases them: due now, held_target cleared,
+ * and loom_task_ready rings so that every executor claims.  Returns the
+ * count of rows changed, or -1 with *err.
+ */
+long execdb_unhold(struct execdb *e, const char *target, int64_t retry_at_ms,
+    char **err);
+
+/*
+ * The targets rows are held for now (to catch up on breaker doorbells
+ * missed while the LISTEN connection was down).  *targets gets a malloc'd
+ * array of malloc'd strings (free each and the array).  Returns the
+ * count, or -1 with *err.
+ */
+long execdb_held_targets(struct execdb *e, char ***targets, char **err);
 
 #endif

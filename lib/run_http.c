@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "sign.h"
 #include "xalloc.h"
 
 /* One per socket curl asked us to watch; found again by curl_multi_assign. */
@@ -312,7 +313,9 @@ static int
 header_reserved(const char *name)
 {
 	return strcasecmp(name, "Idempotency-Key") == 0 ||
-	    strcasecmp(name, "traceparent") == 0;
+	    strcasecmp(name, "traceparent") == 0 ||
+	    strcasecmp(name, SIGN_TS_HEADER) == 0 ||
+	    strcasecmp(name, SIGN_SIG_HEADER) == 0;
 }
 
 /*
@@ -444,6 +447,21 @@ run_http_start(struct run_http *h, struct runner_job *j)
 	if (xfer_headers(x, j->task, &err) == -1) {
 		fail_job(j, ERR_VALIDATION, err);
 		goto fail;
+	}
+	/* signing (lib/sign.h): over the bytes sent; none for GET/HEAD */
+	{
+		int nobody = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+		char *sig[2];
+
+		if (sign_task_headers(j->task, nobody ? "" : x->body,
+		    nobody ? 0 : x->body_len, time(NULL), sig, &err) == -1) {
+			fail_job(j, ERR_VALIDATION, err);
+			goto fail;
+		}
+		for (int i = 0; i < 2 && sig[i] != NULL; i++) {
+			x->headers = curl_slist_append(x->headers, sig[i]);
+			free(sig[i]);
+		}
 	}
 	curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -44,9 +44,13 @@ static const char *const run_names[RUN__COUNT] = {
  *     task has not started an attempt: PENDING, READY, RETRY;
  *   - CANCELLED from every non-terminal state: PENDING, READY, RUNNING,
  *     FAILED (between the failed attempt and the retry decision), RETRY;
- *   - one way out of a terminal state: DEAD -> READY, the dead-letter
- *     replay (`loom dlq replay`), which re-queues the dead task for a fresh
- *     attempt and resumes its run.
+ *   - the ways out of a terminal state: DEAD -> READY, the dead-letter
+ *     replay as first drawn (re-queue the dead task for a fresh attempt),
+ *     and the reset of the engine's EV_RESET, which serves `loom dlq
+ *     replay`, `loom execution retry --from-failed` and `loom task rerun`:
+ *     SUCCESS, DEAD, SKIPPED and CANCELLED -> PENDING.  A reset task waits
+ *     in PENDING like any other until its dependencies are met, so the
+ *     same promotion rules (and `when:`) apply to its next attempt.
  * Staying in the same state is not a transition and is refused.
  */
 static const unsigned char task_allowed[TASK__COUNT][TASK__COUNT] = {
@@ -75,18 +79,29 @@ static const unsigned char task_allowed[TASK__COUNT][TASK__COUNT] = {
 		[TASK_SKIPPED] = 1,
 		[TASK_CANCELLED] = 1,
 	},
+	[TASK_SUCCESS] = {
+		[TASK_PENDING] = 1, /* reset: task rerun */
+	},
 	[TASK_DEAD] = {
 		[TASK_READY] = 1, /* dead-letter replay */
+		[TASK_PENDING] = 1, /* reset: replay, retry, rerun */
+	},
+	[TASK_SKIPPED] = {
+		[TASK_PENDING] = 1, /* reset: its upstream runs again */
+	},
+	[TASK_CANCELLED] = {
+		[TASK_PENDING] = 1, /* reset: retry --from-failed, rerun */
 	},
 };
 
 /*
  * Run transitions: PENDING -> RUNNING -> SUCCESS | FAILED | CANCELLED, and
  * PENDING -> CANCELLED for a run cancelled (or dropped by a concurrency
- * policy) before it started.  A finished run that did not succeed may be
- * started again: FAILED -> RUNNING and CANCELLED -> RUNNING serve
- * `loom retry --from-failed` and the dead-letter replay, which resume the
- * same run rather than creating a new one.  SUCCESS is final.
+ * policy) before it started.  A finished run may be started again when
+ * tasks of it run again: FAILED -> RUNNING and CANCELLED -> RUNNING serve
+ * `loom execution retry --from-failed`, the dead-letter replay and task
+ * reruns, which resume the same run rather than creating a new one;
+ * SUCCESS -> RUNNING serves `loom task rerun` of a run that succeeded.
  */
 static const unsigned char run_allowed[RUN__COUNT][RUN__COUNT] = {
 	[RUN_PENDING] = {
@@ -97,6 +112,9 @@ static const unsigned char run_allowed[RUN__COUNT][RUN__COUNT] = {
 		[RUN_SUCCESS] = 1,
 		[RUN_FAILED] = 1,
 		[RUN_CANCELLED] = 1,
+	},
+	[RUN_SUCCESS] = {
+		[RUN_RUNNING] = 1, /* task rerun */
 	},
 	[RUN_FAILED] = {
 		[RUN_RUNNING] = 1, /* retry --from-failed, DLQ replay */

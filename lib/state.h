@@ -8,10 +8,15 @@
  *                              |
  *                            DEAD
  *        SKIPPED from PENDING/READY/RETRY; CANCELLED from any non-terminal.
- *        DEAD -> READY is the dead-letter replay.
+ *        DEAD -> READY re-queues a dead task directly.  A reset (`loom
+ *        execution retry --from-failed`, `loom task rerun`, `loom dlq
+ *        replay`: the engine's EV_RESET) takes a finished task back to
+ *        PENDING: SUCCESS, DEAD, SKIPPED, CANCELLED -> PENDING.
  * Run:   PENDING -> RUNNING -> SUCCESS | FAILED | CANCELLED
- *        (PENDING may also go straight to CANCELLED; FAILED and CANCELLED
- *        may go back to RUNNING for `retry --from-failed` and DLQ replay).
+ *        (PENDING may also go straight to CANCELLED; a finished run goes
+ *        back to RUNNING when tasks of it run again: FAILED and CANCELLED
+ *        for `retry --from-failed`, DLQ replay and task reruns, SUCCESS
+ *        for a task rerun).
  * Names are upper case as in the enums; the parsers ignore case.
  *
  * A transition not in the table is refused: task_transition() returns -1

@@ -58,19 +58,20 @@
 enum wkey {
 	WK_ID, WK_NAME, WK_DESCRIPTION, WK_SCHEDULE, WK_TIMEZONE,
 	WK_RETRYSTRATEGY, WK_RETRYPOLICY, WK_DEFAULTS, WK_PARAMS, WK_TIMEOUT,
-	WK_CONCURRENCY, WK_TASKS, WK__COUNT
+	WK_CONCURRENCY, WK_TASKS, WK_SIGNING, WK__COUNT
 };
 
 static const char *const wf_keys[WK__COUNT] = {
 	"id", "name", "description", "schedule", "timezone", "retryStrategy",
 	"retryPolicy", "defaults", "params", "timeout", "concurrency", "tasks",
+	"signing",
 };
 
 enum tkey {
 	TK_ID, TK_NAME, TK_DESCRIPTION, TK_TYPE, TK_DEPENDSON, TK_TIMEOUT,
 	TK_MAXATTEMPTS, TK_RETRYON, TK_DONTRETRYON, TK_RETRYPOLICY, TK_WHEN,
 	TK_INPUT,
-	TK_METHOD, TK_URL, TK_HEADERS, TK_BODY,		/* http */
+	TK_METHOD, TK_URL, TK_HEADERS, TK_BODY, TK_SIGNING, /* http */
 	TK_COMMAND, TK_ENV, TK_WORKDIR,			/* shell */
 	TK_CLASS, TK_CLASSPATH, TK_ARGS, TK_JVMOPTIONS, /* java */
 	TK__COUNT
@@ -82,7 +83,7 @@ static const char *const task_keys[TK__COUNT] = {
 	"id", "name", "description", "type", "dependsOn", "timeout",
 	"maxAttempts", "retryOn", "dontRetryOn", "retryPolicy", "when",
 	"input",
-	"method", "url", "headers", "body",
+	"method", "url", "headers", "body", "signing",
 	"command", "env", "workdir",
 	"class", "classpath", "args", "jvmOptions",
 };
@@ -91,7 +92,7 @@ static const char *const task_keys[TK__COUNT] = {
 static enum task_type
 task_key_owner(int k)
 {
-	if (k <= TK_BODY)
+	if (k <= TK_SIGNING)
 		return TASK_HTTP;
 	if (k <= TK_WORKDIR)
 		return TASK_SHELL;
@@ -1196,7 +1197,9 @@ get_string_map(
 		}
 		if (header_names &&
 		    (!strcasecmp(name, "Idempotency-Key") ||
-			!strcasecmp(name, "traceparent"))) {
+			!strcasecmp(name, "traceparent") ||
+			!strcasecmp(name, "X-Loom-Timestamp") ||
+			!strcasecmp(name, "X-Loom-Signature"))) {
 			report(c, k,
 			    "header '%s' is set by Link Loom and cannot "
 			    "be overridden",
@@ -1323,6 +1326,7 @@ task_clear(struct task *t)
 	free(t->url);
 	jv_free(t->headers);
 	jv_free(t->body);
+	free(t->signing_env);
 	free_strv(t->argv, t->argc);
 	free(t->command);
 	jv_free(t->env);
@@ -1384,6 +1388,43 @@ task_type_of(struct wctx *c, const struct ynode *tn, const char *label,
 	return -1;
 }
 
+/*
+ * signing: {secretEnv: NAME}.  Only the name of the executor's variable
+ * is kept: the secret itself never enters the workflow, the database or
+ * the API (see loom-workflow(5), SIGNING).  Returns a malloc'd NAME, or
+ * NULL after reporting.
+ */
+static char *
+parse_signing(struct wctx *c, const struct ynode *n)
+{
+	static const char *const keys[] = { "secretEnv" };
+	const struct ynode *s[1], *unknown[8];
+	const char *name;
+	size_t nu;
+
+	if (expect_map(c, n, "signing") < 0)
+		return NULL;
+	nu = map_slots(n, keys, 1, s, NULL, unknown, 8);
+	for (size_t i = 0; i < nu; i++)
+		report_unknown(c, unknown[i], "signing", keys, 1);
+	if (s[0] == NULL) {
+		report(c, n, "signing needs 'secretEnv': the name of the "
+		    "executor's environment variable that holds the secret");
+		return NULL;
+	}
+	if ((name = get_nonempty(c, s[0], "secretEnv")) == NULL)
+		return NULL;
+	if (!(isalpha((unsigned char)name[0]) || name[0] == '_') ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_") != strlen(name)) {
+		report(c, s[0], "secretEnv '%s' is not an environment "
+		    "variable name (letters, digits and '_', not starting "
+		    "with a digit)", name);
+		return NULL;
+	}
+	return nu == 0 ? xstrdup(name) : NULL;
+}
+
 static void
 parse_http(struct wctx *c, struct task *t, const struct ynode **s)
 {
@@ -1414,6 +1455,10 @@ parse_http(struct wctx *c, struct task *t, const struct ynode **s)
 		jv_free(t->body);
 		t->body = node_json(c, s[TK_BODY], "body");
 		queue_templates(c, s[TK_BODY], "body");
+	}
+	if (s[TK_SIGNING]) {
+		free(t->signing_env);
+		t->signing_env = parse_signing(c, s[TK_SIGNING]);
 	}
 }
 
@@ -1666,6 +1711,9 @@ parse_task(struct wctx *c, size_t idx, const struct ynode *tn)
 		if (jv_get_kind(c->default_headers) == JV_KIND_OBJECT)
 			t->headers = merge_headers(
 			    t->headers, jv_copy(c->default_headers));
+		if (t->signing_env == NULL && s[TK_SIGNING] == NULL &&
+		    wf->signing_env != NULL)
+			t->signing_env = xstrdup(wf->signing_env);
 	} else if (type == TASK_SHELL) {
 		if (s[TK_COMMAND] == NULL)
 			report(c, tn, "shell task %s has no 'command'", label);
@@ -1812,6 +1860,8 @@ parse_workflow(struct wctx *c, const struct ynode *root)
 	}
 	if (s[WK_CONCURRENCY])
 		parse_concurrency(c, s[WK_CONCURRENCY]);
+	if (s[WK_SIGNING])	/* before the tasks: they inherit it */
+		wf->signing_env = parse_signing(c, s[WK_SIGNING]);
 
 	/* Defaults for every task, in resolution order. */
 	if (s[WK_RETRYSTRATEGY] &&
@@ -2110,6 +2160,7 @@ workflow_free(struct workflow *wf)
 	free(wf->description);
 	free(wf->schedule);
 	free(wf->timezone);
+	free(wf->signing_env);
 	jv_free(wf->params);
 	dag_free(wf->dag);
 	hmap_free(wf->task_ids);
@@ -2373,6 +2424,10 @@ task_jv(const struct task *t)
 		if (jv_is_valid(t->body))
 			o = jv_object_set(
 			    o, jv_string("body"), jv_copy(t->body));
+		/* resolved here, so the executor sees it in the task spec */
+		if (t->signing_env != NULL)
+			o = jv_object_set(o, jv_string("signing"),
+			    opt_set(jv_object(), "secretEnv", t->signing_env));
 		break;
 	case TASK_SHELL:
 		if (t->argv != NULL)
@@ -2415,6 +2470,9 @@ workflow_to_jv(const struct workflow *wf)
 	conc = jv_object_set(conc, jv_string("policy"),
 	    jv_string(concurrency_policy_name(wf->concurrency_policy)));
 	o = jv_object_set(o, jv_string("concurrency"), conc);
+	if (wf->signing_env != NULL)
+		o = jv_object_set(o, jv_string("signing"),
+		    opt_set(jv_object(), "secretEnv", wf->signing_env));
 	o = jv_object_set(
 	    o, jv_string("retryPolicy"), retry_jv(&wf->retry_defaults));
 	o = jv_object_set(o, jv_string("defaults"),

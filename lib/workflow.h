@@ -63,6 +63,9 @@ struct task {
 	char *url;
 	jv headers;		/* object of string -> string, or null */
 	jv body;		/* custom body (sent instead of the envelope), or invalid when absent */
+	char *signing_env;	/* signing.secretEnv (the task's, else the
+				   workflow's): the executor's environment
+				   variable holding the HMAC secret; or NULL */
 
 	/* shell: exactly one of argv / command is set */
 	char **argv;		/* NULL-terminated, or NULL */
@@ -97,6 +100,7 @@ struct workflow {
 
 	struct task *tasks;
 	size_t ntasks;
+	char *signing_env;	/* signing.secretEnv for http tasks, or NULL */
 	struct dag *dag;	/* built on load; owned */
 	struct hmap *task_ids;	/* task id -> index (keys borrowed from tasks); owned */
 };

@@ -413,7 +413,8 @@ tasks: $deep"
 	assert_error not_found 404
 	req GET /
 	assert_error not_found 404
-	req DELETE /api/v1/workflows/daily-report
+	jqt '.error.field == "path"'	# no route, as opposed to no resource
+	req PATCH /api/v1/workflows/daily-report
 	assert_error method_not_allowed 405
 	run curl -sS -D - -o /dev/null -X PUT "$LOOM_API/api/v1/workflows"
 	assert_line --partial 'HTTP/1.1 405'

@@ -21,7 +21,22 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: loom-api [-dhnv] [-c FILE] [--listen HOST:PORT] "
-	    "[--socket PATH] [--print-url]\n");
+	    "[--socket PATH] [--print-url]\n"
+	    "       loom-api --list-routes\n");
+}
+
+/* --list-routes: "METHOD PATTERN SCOPE" per route, for tests and docs. */
+static int
+list_routes(void)
+{
+	const struct api_route *t;
+	size_t n;
+
+	t = api_route_table(&n);
+	for (size_t i = 0; i < n; i++)
+		printf("%s %s %s\n", t[i].method, t[i].pattern,
+		    api_scope_name(t[i].scope));
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 int
@@ -32,6 +47,7 @@ main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'L' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "print-url", no_argument, NULL, 'P' },
+		{ "list-routes", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -66,6 +82,8 @@ main(int argc, char **argv)
 		case 'P':
 			print_url = 1;
 			break;
+		case 'R':
+			return list_routes();
 		case 'h':
 			usage(stdout);
 			return 0;

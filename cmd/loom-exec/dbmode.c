@@ -34,6 +34,20 @@
  * them at once; a second signal cuts the wait short.  Ownership: a struct
  * job belongs to the running list while the runner has it, then to the
  * result queue until its result is written (or dropped).
+ *
+ * Circuit breakers (lib/breakerdb.h, breaker.* keys, re-read on SIGHUP):
+ * each claimed HTTP task asks its target's breaker first.  One that must
+ * wait is held (lib/execdb.c, execdb_hold()): READY again with its
+ * attempt number, ready_at at the breaker's retry time and held_target
+ * set, so it uses up nothing; a timer set from a query for the earliest
+ * future ready_at claims it when it is due.  Every result of an HTTP
+ * dispatch is told to the breaker, a cancelled one gives its probe back;
+ * these notes queue like results and are written by "work".  A state
+ * change of any breaker rings loom_breaker (payload: the target): every
+ * executor then asks the breaker when its held tasks may go and re-times
+ * them, releasing them at once when it closed or its probe is free, and
+ * forgets its cache of closed breakers.  Breaker database errors fail
+ * open: the task is logged and dispatched.
  */
 #include "dbmode.h"
 
@@ -46,10 +60,13 @@
 
 #include <libpq-fe.h>
 
+#include "breakerdb.h"
 #include "db.h"
+#include "execbreaker.h"
 #include "execdb.h"
 #include "hmap.h"
 #include "log.h"
+#include "logq.h"
 #include "loop.h"
 #include "pglisten.h"
 #include "xalloc.h"
@@ -71,12 +88,22 @@ struct dbopts {
 
 struct xd;
 
+/* What one dispatch told its target's breaker, waiting to be written. */
+struct bknote {
+	char *target;
+	char *owner;		/* "<exec.name>/<execution>/<task>/<attempt>" */
+	enum execbreaker_verdict verdict;
+	enum errclass outcome;	/* EXECBREAKER_RECORD */
+	struct bknote *next;
+};
+
 struct job {
 	struct xd *x;
 	struct execdb_key key;	/* owned */
 	char *request_text;	/* owned; NULL when the row had none */
 	int64_t timeout_ms;
 	uint64_t rid;		/* runner id */
+	char *target;		/* breaker target (HTTP), or NULL; owned */
 	int dropped;		/* the lease is gone: do not report */
 	jv result;		/* once done */
 	struct job *prev, *next;
@@ -88,11 +115,13 @@ struct xd {
 	struct runner *runner;
 	PGconn *conn;		/* work connection; NULL while down */
 	struct execdb *edb;
+	struct logq *logq;	/* output lines for task_logs (logq.h) */
 	struct pglisten *listen;
 	struct loop_defer *work;
 	struct loop_timer *renew_t;
 	struct loop_timer *callback_t;	/* earliest callback deadline */
 	struct loop_timer *lease_t;	/* earliest foreign lease expiry */
+	struct loop_timer *ready_t;	/* earliest held task's ready_at */
 	struct loop_timer *reconnect_t;
 	struct loop_timer *drain_t;
 	struct loop_signal *sig[3];
@@ -102,6 +131,12 @@ struct xd {
 	size_t ndone;
 	char **cancels;		/* executions to check after loom_cancel */
 	size_t ncancels, capcancels;
+	struct breaker_config bcfg;
+	struct breaker_cache *bcache;	/* closed breakers; owned */
+	struct bknote *notes_head, *notes_tail;	/* breaker notes to write */
+	char **btargets;	/* breakers that rang: re-time held tasks */
+	size_t nbtargets, capbtargets;
+	int recheck_held;	/* re-time every held target (catch-up) */
 	int more_ready;		/* there may be READY rows */
 	int want_deadlines;	/* re-arm the deadline timers */
 	int draining;
@@ -109,7 +144,7 @@ struct xd {
 	int hard_stop;		/* runner_free() is cancelling everything */
 	int64_t backoff_ms;
 	int64_t last_renew_ms;	/* monotonic */
-	uint64_t nclaimed, nreported, ndropped;
+	uint64_t nclaimed, nreported, ndropped, nheld;
 };
 
 /* --- options ----------------------------------------------------------- */
@@ -182,8 +217,81 @@ job_free(struct job *j)
 	free(j->key.execution_id);
 	free(j->key.task_id);
 	free(j->request_text);
+	free(j->target);
 	jv_free(j->result);
 	free(j);
+}
+
+/* --- breaker notes ----------------------------------------------------- */
+
+/* The owner name of a dispatch in the breakers table. */
+static char *
+dispatch_owner(const struct xd *x, const struct execdb_key *k)
+{
+	return xasprintf("%s/%s/%s/%d", x->o->name, k->execution_id,
+	    k->task_id, k->attempt);
+}
+
+static void
+note_push(struct xd *x, const struct job *j, enum execbreaker_verdict v,
+    enum errclass outcome)
+{
+	struct bknote *n = xcalloc(1, sizeof(*n));
+
+	n->target = xstrdup(j->target);
+	n->owner = dispatch_owner(x, &j->key);
+	n->verdict = v;
+	n->outcome = outcome;
+	if (x->notes_tail)
+		x->notes_tail->next = n;
+	else
+		x->notes_head = n;
+	x->notes_tail = n;
+}
+
+static void
+note_free(struct bknote *n)
+{
+	if (n == NULL)
+		return;
+	free(n->target);
+	free(n->owner);
+	free(n);
+}
+
+static struct bknote *
+note_pop(struct xd *x)
+{
+	struct bknote *n = x->notes_head;
+
+	x->notes_head = n->next;
+	if (x->notes_head == NULL)
+		x->notes_tail = NULL;
+	n->next = NULL;
+	return n;
+}
+
+/* A breaker rang (or gave back its probe): its held tasks are re-timed. */
+static void
+btarget_add(struct xd *x, const char *target)
+{
+	for (size_t i = 0; i < x->nbtargets; i++)
+		if (strcmp(x->btargets[i], target) == 0)
+			return;
+	if (x->nbtargets == x->capbtargets) {
+		x->capbtargets = x->capbtargets ? x->capbtargets * 2 : 8;
+		x->btargets = xreallocarray(x->btargets, x->capbtargets,
+		    sizeof(char *));
+	}
+	x->btargets[x->nbtargets++] = xstrdup(target);
+}
+
+/* Another executor may have opened a breaker we remember as closed. */
+static void
+bcache_renew(struct xd *x)
+{
+	breaker_cache_free(x->bcache);
+	x->bcache = breaker_cache_new();
 }
 
 static void
@@ -252,8 +360,17 @@ on_done(void *arg, jv result)
 {
 	struct job *j = arg;
 	struct xd *x = j->x;
+	enum errclass outcome;
+	enum execbreaker_verdict v;
 
 	running_unlink(x, j);
+	if (j->target != NULL) {
+		/* Even a result we drop says how the target is doing. */
+		v = execbreaker_outcome(jv_copy(result), &outcome);
+		note_push(x, j, v, outcome);
+	}
+	logq_result(x->logq, j->key.execution_id, j->key.task_id,
+	    j->key.attempt, result);	/* a backend's "logs" */
 	if (j->dropped || (x->hard_stop && is_cancelled_result(result))) {
 		log_debug("%s/%s attempt %d: result dropped (not ours any "
 		    "more, or stopped)", j->key.execution_id, j->key.task_id,
@@ -281,13 +398,15 @@ job_drop(struct xd *x, struct job *j, const char *why)
 		(void)runner_cancel(x->runner, j->rid);
 }
 
+/* Starts the claimed task c; target (owned, may be NULL) is its breaker. */
 static void
-job_start(struct xd *x, struct execdb_claim *c)
+job_start(struct xd *x, struct execdb_claim *c, char *target)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 	int64_t tmo;
 
 	j->x = x;
+	j->target = target;
 	j->key = c->key;
 	c->key.execution_id = c->key.task_id = NULL;
 	j->request_text = c->request_text;
@@ -305,6 +424,9 @@ job_start(struct xd *x, struct execdb_claim *c)
 		    jv_string("output"), jv_null(), jv_string("error"),
 		    runner_error(ERR_TASK_FAILED, "cannot start: %s",
 		    strerror(errno)));
+		/* Never sent: a probe it took goes back. */
+		if (j->target != NULL)
+			note_push(x, j, EXECBREAKER_RELEASE, ERR_NONE);
 		done_push(x, j);
 	}
 	c->request = jv_null();
@@ -528,11 +650,86 @@ flush_one_by_one(struct xd *x, struct job **b, size_t n)
 	}
 }
 
+/*
+ * Asks the breaker of every claimed HTTP task whether it may go: targets[i]
+ * gets the target of claim i (or NULL), and the claims that must wait are
+ * held.  On a breaker database error the task goes anyway (fail open).
+ */
+static void
+screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
+    unsigned char *held)
+{
+	struct execdb_hold *h = xcalloc((size_t)n + 1, sizeof(*h));
+	char buf[BREAKER_TARGET_MAX], *owner, *err = NULL;
+	size_t nh = 0;
+	int64_t at;
+	long done;
+	int rc;
+
+	for (long i = 0; i < n; i++) {
+		targets[i] = NULL;
+		held[i] = 0;
+		if (!x->bcfg.enabled ||
+		    !execbreaker_target(jv_copy(c[i].request), buf,
+		    sizeof(buf)))
+			continue;
+		targets[i] = xstrdup(buf);
+		if (x->conn == NULL)
+			continue;
+		owner = dispatch_owner(x, &c[i].key);
+		rc = breakerdb_allow(x->conn, &x->bcfg, x->bcache, buf, owner,
+		    &at, &err);
+		free(owner);
+		if (rc < 0) {
+			log_warnx("%s/%s attempt %d: circuit breaker of %s: "
+			    "%s; dispatching anyway", c[i].key.execution_id,
+			    c[i].key.task_id, c[i].key.attempt, buf,
+			    err ? err : "database error");
+			if (PQstatus(x->conn) != CONNECTION_OK)
+				db_lost(x, NULL);
+			free(err);
+			err = NULL;
+			continue;
+		}
+		if (rc == 0) {
+			held[i] = 1;
+			h[nh].key = &c[i].key;
+			h[nh].target = targets[i];
+			h[nh].retry_at_ms = at;
+			nh++;
+			log_debug("%s/%s attempt %d: held: the circuit breaker "
+			    "of %s is open", c[i].key.execution_id,
+			    c[i].key.task_id, c[i].key.attempt, buf);
+		}
+	}
+	if (nh > 0 && x->conn != NULL &&
+	    (done = execdb_hold(x->edb, h, nh, &err)) >= 0) {
+		log_info("held %zu task%s (first for %s): circuit breaker "
+		    "open", nh, nh == 1 ? "" : "s", h[0].target);
+		if ((size_t)done != nh)
+			log_debug("%zu of them were not ours any more",
+			    nh - (size_t)done);
+		x->nheld += (uint64_t)done;
+		x->want_deadlines = 1;
+	} else if (nh > 0) {
+		log_warnx("holding %zu task%s for open circuit breakers: %s; "
+		    "dispatching them anyway", nh, nh == 1 ? "" : "s",
+		    err ? err : "no database connection");
+		if (x->conn != NULL && PQstatus(x->conn) != CONNECTION_OK)
+			db_lost(x, NULL);
+		free(err);
+		memset(held, 0, (size_t)n);
+	}
+	free(h);
+}
+
 /* Claims once; returns 1 when the claim filled what it asked for. */
 static int
 claim(struct xd *x)
 {
 	struct execdb_claim *c = NULL;
+	char **targets;
+	unsigned char *held;
 	char *err = NULL;
 	int ask = x->o->concurrency - (int)x->nrunning;
 	long n;
@@ -549,8 +746,16 @@ claim(struct xd *x)
 	if (n > 0)
 		log_debug("claimed %ld of %d", n, ask);
 	x->nclaimed += (uint64_t)n;
+	targets = xcalloc((size_t)n + 1, sizeof(char *));
+	held = xcalloc((size_t)n + 1, 1);
+	screen(x, c, n, targets, held);
 	for (long i = 0; i < n; i++)
-		job_start(x, &c[i]);
+		if (held[i])
+			free(targets[i]);
+		else
+			job_start(x, &c[i], targets[i]);
+	free(targets);
+	free(held);
 	execdb_claims_free(c, n);
 	if (n < ask) {
 		/* The queue is empty; the next doorbell wakes us.  Make sure
@@ -566,14 +771,19 @@ claim(struct xd *x)
 static void
 arm_deadlines(struct xd *x)
 {
-	int64_t cb, lease;
+	int64_t cb, lease, ready;
 	char *err = NULL;
 
 	x->want_deadlines = 0;
-	if (execdb_next_deadlines(x->edb, &cb, &lease, &err) < 0) {
+	if (execdb_next_deadlines(x->edb, &cb, &lease, &ready, &err) < 0) {
 		db_failed(x, "reading deadlines", err);
 		return;
 	}
+	/* Held tasks: a few ms late, so that they are due on the server. */
+	if (ready < 0 || x->draining)
+		loop_timer_stop(x->ready_t);
+	else
+		(void)loop_timer_after(x->ready_t, ready + 5);
 	if (cb >= 0)
 		(void)loop_timer_after(x->callback_t, cb < 10 ? 10 : cb);
 	else
@@ -641,17 +851,113 @@ check_cancels(struct xd *x)
 	}
 }
 
+/*
+ * Writes the breaker notes in order.  A refused statement drops its note
+ * (the breaker misses one result: fail open); a lost connection keeps
+ * the rest for after the reconnect.
+ */
+static void
+write_notes(struct xd *x)
+{
+	while (x->notes_head != NULL && x->conn != NULL) {
+		struct bknote *n = x->notes_head;
+		char *err = NULL;
+		int rc;
+
+		if (n->verdict == EXECBREAKER_RELEASE)
+			rc = breakerdb_release(x->conn, &x->bcfg, x->bcache,
+			    n->target, n->owner, &err);
+		else
+			rc = breakerdb_record(x->conn, &x->bcfg, x->bcache,
+			    n->target, n->owner, n->outcome, 0, &err);
+		if (rc < 0 && db_failed(x, "circuit breaker", err))
+			return;
+		/* A probe given back: whoever waits for it may go now. */
+		if (rc == 1 && n->verdict == EXECBREAKER_RELEASE)
+			btarget_add(x, n->target);
+		note_free(note_pop(x));
+	}
+}
+
+/*
+ * Re-times the tasks held for the breakers that rang: when the breaker
+ * lets dispatches through now they are released (execdb_unhold() rings
+ * loom_task_ready), else they wait for its new retry time.
+ */
+static void
+retime_held(struct xd *x)
+{
+	char **all = NULL, *err = NULL;
+	long n;
+
+	if (x->recheck_held && x->conn != NULL) {
+		if ((n = execdb_held_targets(x->edb, &all, &err)) < 0) {
+			if (db_failed(x, "reading held tasks", err))
+				return;
+			n = 0;
+		}
+		for (long i = 0; i < n; i++) {
+			btarget_add(x, all[i]);
+			free(all[i]);
+		}
+		free(all);
+		x->recheck_held = 0;
+	}
+	while (x->nbtargets > 0 && x->conn != NULL) {
+		char *t = x->btargets[x->nbtargets - 1];
+		int64_t at = 0;
+		long m;
+
+		if (breakerdb_retry_at(x->conn, &x->bcfg, t, &at, &err) < 0) {
+			if (db_failed(x, "circuit breaker", err))
+				return;
+			err = NULL;
+			at = 0;		/* fail open */
+		}
+		if ((m = execdb_unhold(x->edb, t, at, &err)) < 0) {
+			if (db_failed(x, "re-timing held tasks", err))
+				return;
+			m = 0;
+		}
+		if (m > 0) {
+			log_info("%ld task%s held for %s %s", m, m == 1 ? "" :
+			    "s", t, at > 0 ? "wait for its new retry time" :
+			    "released: the circuit breaker lets them through");
+			x->want_deadlines = 1;
+		}
+		x->nbtargets--;
+		free(t);
+	}
+}
+
 static void finish(struct xd *x);
+
+/* Task output lines go before results: a run never ends without them. */
+static void
+flush_logs(struct xd *x)
+{
+	char *err = NULL;
+
+	if (x->conn != NULL && logq_len(x->logq) > 0 &&
+	    logq_flush(x->logq, x->conn, &err) < 0)
+		db_failed(x, "writing task output lines", err);
+}
 
 static void
 do_work(struct loop_defer *d, void *arg)
 {
 	struct xd *x = arg;
 
+	/* Breaker notes first: a retry must find the breaker up to date. */
+	if (x->conn != NULL)
+		write_notes(x);
+	flush_logs(x);
 	if (x->conn != NULL)
 		flush(x);
 	if (x->conn != NULL && x->ncancels > 0)
 		check_cancels(x);
+	if (x->conn != NULL && (x->nbtargets > 0 || x->recheck_held))
+		retime_held(x);
 	if (x->draining) {
 		/* Results still queued wait for the database, up to the
 		 * drain timeout. */
@@ -680,6 +986,7 @@ catch_up(struct xd *x)
 	renew(x);
 	x->more_ready = 1;
 	x->want_deadlines = 1;
+	x->recheck_held = 1;
 	kick(x);
 }
 
@@ -726,7 +1033,15 @@ on_notify(void *arg, const char *channel, const char *payload)
 			    sizeof(char *));
 		}
 		x->cancels[x->ncancels++] = xstrdup(payload);
-	} else
+	} else if (strcmp(channel, BREAKERDB_CHANNEL) == 0) {
+		bcache_renew(x);
+		if (payload != NULL && *payload != '\0')
+			btarget_add(x, payload);
+		else
+			x->recheck_held = 1;
+	} else if (payload != NULL && strcmp(payload, "held") == 0)
+		x->want_deadlines = 1;	/* somebody held tasks: re-arm */
+	else
 		x->more_ready = 1;
 	kick(x);
 }
@@ -779,6 +1094,17 @@ on_lease_expiry(struct loop_timer *t, void *arg)
 	kick(x);
 }
 
+/* A held task is due: claim (its breaker is asked again). */
+static void
+on_ready_due(struct loop_timer *t, void *arg)
+{
+	struct xd *x = arg;
+
+	x->more_ready = 1;
+	x->want_deadlines = 1;
+	kick(x);
+}
+
 /* --- stopping ---------------------------------------------------------- */
 
 /* Gives up what we no longer run, then leaves the loop. */
@@ -791,6 +1117,11 @@ finish(struct xd *x)
 	if (x->finished)
 		return;
 	x->finished = 1;
+	/* Probes of dispatches never sent go back, held tasks are freed. */
+	if (x->conn != NULL)
+		write_notes(x);
+	if (x->conn != NULL && x->nbtargets > 0)
+		retime_held(x);
 	if (x->conn != NULL) {
 		n = execdb_release(x->edb, &err);
 		if (n < 0)
@@ -802,9 +1133,10 @@ finish(struct xd *x)
 	if (x->ndone > 0)
 		log_warnx("%zu results could not be written; those tasks "
 		    "will run again when their leases expire", x->ndone);
-	log_info("stopped: %llu claimed, %llu results written, %llu dropped",
-	    (unsigned long long)x->nclaimed, (unsigned long long)x->nreported,
-	    (unsigned long long)x->ndropped);
+	log_info("stopped: %llu claimed, %llu results written, %llu dropped, "
+	    "%llu held", (unsigned long long)x->nclaimed,
+	    (unsigned long long)x->nreported, (unsigned long long)x->ndropped,
+	    (unsigned long long)x->nheld);
 	loop_exit(x->loop, EXEC_OK);
 }
 
@@ -820,6 +1152,7 @@ stop_now(struct xd *x)
 	x->hard_stop = 1;
 	runner_free(x->runner);	/* calls on_done for every job */
 	x->runner = NULL;
+	flush_logs(x);
 	flush(x);
 	finish(x);
 }
@@ -830,8 +1163,30 @@ on_drain_timeout(struct loop_timer *t, void *arg)
 	stop_now(arg);
 }
 
+/* SIGHUP: the breaker.* keys; a bad value keeps the old settings. */
 static void
-reload_log_level(struct xd *x)
+reload_breaker(struct xd *x, const struct config *cfg)
+{
+	struct breaker_config b;
+	char *err = NULL;
+
+	if (breaker_config_load(cfg, &b, &err) < 0) {
+		log_warnx("SIGHUP: %s; keeping the circuit breaker settings",
+		    err);
+		free(err);
+		return;
+	}
+	/* Turned off: what it held goes now (breakerdb_retry_at() says 0). */
+	if (x->bcfg.enabled && !b.enabled)
+		x->recheck_held = 1;
+	x->bcfg = b;
+	bcache_renew(x);
+	log_info("SIGHUP: circuit breakers %s", b.enabled ? "on" : "off");
+	kick(x);
+}
+
+static void
+reload_config(struct xd *x)
 {
 	struct config *cfg;
 	struct diags d;
@@ -860,6 +1215,7 @@ reload_log_level(struct xd *x)
 		log_set_level(level);
 		log_info("SIGHUP: log level %s", lvl ? lvl : "info");
 	}
+	reload_breaker(x, cfg);
 	config_free(cfg);
 }
 
@@ -869,7 +1225,7 @@ on_signal(struct loop_signal *s, int signo, void *arg)
 	struct xd *x = arg;
 
 	if (signo == SIGHUP) {
-		reload_log_level(x);
+		reload_config(x);
 		return;
 	}
 	if (x->draining) {
@@ -908,7 +1264,13 @@ on_log_line(void *arg, jv line)
 		jv_free(s);
 		jv_free(m);
 	}
-	jv_free(line);
+	logq_line(((struct xd *)arg)->logq, line);	/* to task_logs */
+}
+
+static void
+logq_kick(void *arg)
+{
+	kick(arg);
 }
 
 /* --- the entry point --------------------------------------------------- */
@@ -918,7 +1280,7 @@ exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
     int check)
 {
 	static const char *const channels[] = { "loom_task_ready",
-		"loom_cancel", NULL };
+		"loom_cancel", BREAKERDB_CHANNEL, NULL };
 	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 	struct runner_config rc = eo->rc;
 	struct dbopts o;
@@ -928,14 +1290,21 @@ exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
 
 	if (opts_load(&o, cfg, jobs) < 0)
 		return EXEC_USAGE;
+	memset(&x, 0, sizeof(x));
+	if (breaker_config_load(cfg, &x.bcfg, &err) < 0) {
+		log_warnx("%s", err);
+		free(err);
+		free(o.name);
+		return EXEC_USAGE;
+	}
 	if (check) {
 		printf("configuration ok\n");
 		free(o.name);
 		return EXEC_OK;
 	}
-	memset(&x, 0, sizeof(x));
 	x.o = &o;
 	x.backoff_ms = BACKOFF_MIN_MS;
+	x.bcache = breaker_cache_new();
 	rc.log_line = on_log_line;
 	rc.log_arg = &x;
 	if ((x.loop = loop_new()) == NULL) {
@@ -954,13 +1323,18 @@ exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
 		goto out;
 	}
 	x.work = loop_defer_new_idle(x.loop, do_work, &x);
+	if ((x.logq = logq_new(x.loop, logq_kick, &x)) == NULL) {
+		err = xasprintf("event loop: %s", strerror(errno));
+		goto out;
+	}
 	x.renew_t = loop_timer_new(x.loop, on_renew, &x);
 	x.callback_t = loop_timer_new(x.loop, on_callback_deadline, &x);
 	x.lease_t = loop_timer_new(x.loop, on_lease_expiry, &x);
+	x.ready_t = loop_timer_new(x.loop, on_ready_due, &x);
 	x.reconnect_t = loop_timer_new(x.loop, on_reconnect, &x);
 	x.drain_t = loop_timer_new(x.loop, on_drain_timeout, &x);
 	if (!x.work || !x.renew_t || !x.callback_t || !x.lease_t ||
-	    !x.reconnect_t || !x.drain_t) {
+	    !x.ready_t || !x.reconnect_t || !x.drain_t) {
 		err = xasprintf("event loop: %s", strerror(errno));
 		goto out;
 	}
@@ -977,8 +1351,9 @@ exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
 		goto out;
 	catch_up(&x);
 	(void)loop_timer_after(x.renew_t, o.lease_ms / 3);
-	log_info("ready as %s: %d slots, lease %lldms%s%s", o.name,
-	    o.concurrency, (long long)o.lease_ms,
+	log_info("ready as %s: %d slots, lease %lldms, circuit breakers "
+	    "%s%s%s", o.name, o.concurrency, (long long)o.lease_ms,
+	    x.bcfg.enabled ? "on" : "off",
 	    rc.callback_base_url ? ", callbacks via " : "",
 	    rc.callback_base_url ? rc.callback_base_url : "");
 	loop_notify_ready(x.loop);
@@ -998,11 +1373,19 @@ out:
 	x.runner = NULL;
 	while (x.done_head != NULL)
 		job_free(done_pop(&x));
+	logq_free(x.logq);
+	while (x.notes_head != NULL)
+		note_free(note_pop(&x));
+	for (size_t i = 0; i < x.nbtargets; i++)
+		free(x.btargets[i]);
+	free(x.btargets);
+	breaker_cache_free(x.bcache);
 	for (int i = 0; i < 3; i++)
 		loop_signal_del(x.sig[i]);
 	loop_timer_del(x.renew_t);
 	loop_timer_del(x.callback_t);
 	loop_timer_del(x.lease_t);
+	loop_timer_del(x.ready_t);
 	loop_timer_del(x.reconnect_t);
 	loop_timer_del(x.drain_t);
 	loop_defer_del(x.work);

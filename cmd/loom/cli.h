@@ -66,6 +66,14 @@ int cmd_run(int argc, char **argv);
 int cmd_workflow(int argc, char **argv);
 int cmd_execution(int argc, char **argv);
 int cmd_up(int argc, char **argv);
+int cmd_status(int argc, char **argv);	/* cmd_status.c */
+int cmd_breaker(int argc, char **argv);	/* cmd_status.c */
+int cmd_token(int argc, char **argv);	/* cmd_token.c */
+int cmd_events(int argc, char **argv);	/* cmd_logs.c */
+/* `loom execution logs`: argv[0] is "logs" (cmd_logs.c). */
+int cmd_execution_logs(int argc, char **argv);
+int cmd_task(int argc, char **argv);	/* cmd_task.c */
+int cmd_dlq(int argc, char **argv);	/* cmd_dlq.c */
 
 /*
  * Online commands (cmd_workflow.c, cmd_execution.c) talk to loom-api
@@ -105,6 +113,13 @@ char *cli_api_address(const char *arg);
 struct client *cli_api_client(const struct cli_online *o, int *rc);
 
 /*
+ * Gives c the bearer token of $LOOM_TOKEN, else of the config key
+ * cli.token (none: nothing is sent).  Returns 0, or -1 after printing
+ * why (a malformed token).  cmd_token.c.
+ */
+int cli_api_auth(struct client *c, const char *cmd);
+
+/*
  * Reports a failed call (client_request() returned -1, or an HTTP error
  * status) as "loom CMD: message" and returns the exit code:
  * EXIT_UNREACHABLE, EXIT_NOTFOUND for 404, else EXIT_FAIL.  Consumes reply.
@@ -125,5 +140,58 @@ int cli_execution_wait(const struct cli_online *o, struct client *c,
  * returns 0 for SUCCESS, EXIT_FAIL for another terminal status or a run
  * that is not finished.  Consumes exec. */
 int cli_execution_print(const struct cli_online *o, jv exec);
+
+/*
+ * Run controls (cmd_task.c).  cli_execution_control() is `loom execution
+ * cancel|retry`, called by cmd_execution() with its own argc/argv.
+ * cli_control_done() reports loom-api's 202 answer to a retry, rerun or
+ * dead-letter replay (reply, consumed: the execution with its "request")
+ * as "ID: running again: TASKS" or JSON, then with wait follows the run
+ * to its end and prints it; returns the exit code (as cli_execution_print
+ * when waiting).
+ */
+int cli_execution_control(int argc, char **argv);
+int cli_control_done(const struct cli_online *o, struct client *c,
+    const char *what, jv reply, int wait, int64_t timeout_ms);
+
+/*
+ * `loom workflow delete|pause|unpause|history` (cmd_workflow2.c), called
+ * by cmd_workflow() with its own argc/argv.
+ */
+int cli_workflow_more(int argc, char **argv);
+
+/*
+ * Paged lists of executions (cmd_workflow2.c): `loom execution list` and
+ * `loom workflow history`.  CLI_LIST_OPTIONS goes into a getopt_long()
+ * table (with "n:" in the short options); cli_list_opt() handles what it
+ * returns: 1 when it was one of them, 0 when not, -1 after a usage error.
+ */
+struct cli_list_query {
+	const char *workflow;	/* ?workflow= (execution list), or NULL */
+	char status[16];	/* upper-cased --status, or "" */
+	const char *since, *until, *cursor;
+	int limit;		/* page size; 0: the server's (50) */
+	int all;		/* follow nextCursor to the last page */
+};
+
+#define CLI_LIST_OPTIONS                                    \
+	{ "status", required_argument, NULL, 's' },         \
+	{ "limit", required_argument, NULL, 'n' },          \
+	{ "since", required_argument, NULL, 'S' },          \
+	{ "until", required_argument, NULL, 'U' },          \
+	{ "cursor", required_argument, NULL, 'C' },         \
+	{ "all", no_argument, NULL, 'a' }
+
+int cli_list_opt(struct cli_list_query *q, const char *cmd, int ch,
+    const char *arg);
+/* Whether any list option was given (for "only for list" checks). */
+int cli_list_query_set(const struct cli_list_query *q);
+/*
+ * GETs path (".../executions" or ".../history") page by page and prints
+ * the executions as a table or JSON lines; with q->all every page, else
+ * one and a hint on stderr when there are more.  Returns the exit code.
+ */
+int cli_execution_list(const struct cli_online *o, struct client *c,
+    const char *path, const struct cli_list_query *q);
 
 #endif

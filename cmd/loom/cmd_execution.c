@@ -1,8 +1,10 @@
 /*
  * loom execution: runs of workflows, through loom-api.
  *
- *   loom execution list [--workflow ID] [--status S] [--limit N]
+ *   loom execution list [--workflow ID] [--status S] [--since T]
+ *       [--until T] [--limit N] [--cursor C | --all]  (cmd_workflow2.c)
  *   loom execution show ID [--wait [--timeout DUR]]
+ *   loom execution cancel|retry ...   (cmd_task.c: the run controls)
  *
  * `show --wait` (and `workflow trigger --wait`, which shares
  * cli_execution_wait) never sleeps on the client side: each request asks
@@ -28,20 +30,23 @@
 #define WAIT_SLICE_MS 30000	/* what one long-poll asks the server for */
 #define WAIT_SLACK_MS 30000	/* more client time for the answer to come */
 
-static const char *const statuses[] = {
-	"PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED", NULL,
-};
-
 static void
 execution_usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: loom execution list [--workflow ID] [--status S] "
-	    "[--limit N]\n"
+	    "[--since T] [--until T]\n"
+	    "                           [--limit N] [--cursor C | --all]\n"
 	    "       loom execution show ID [--wait [--timeout DUR]]\n"
+	    "       loom execution cancel ID [--wait [--timeout DUR]]\n"
+	    "       loom execution retry ID [--from-failed] "
+	    "[--wait [--timeout DUR]]\n"
+	    "       loom execution logs ID [--follow] [--task T]\n"
 	    "\n"
-	    "Both take -o text|json and --api URL.  S is one of PENDING,\n"
-	    "RUNNING, SUCCESS, FAILED, CANCELLED; N is 1..1000 (default 50).\n"
+	    "All take -o text|json and --api URL.  S is one of PENDING,\n"
+	    "RUNNING, SUCCESS, FAILED, CANCELLED; N is the page size,\n"
+	    "1..1000 (default 50); --all follows the pages to the end.  T is\n"
+	    "an ISO 8601 time (2026-11-26T04:05:06Z) or a duration ago (2h).\n"
 	    "show --wait returns when the run is over: exit 0 when it\n"
 	    "succeeded, 1 when it failed, was cancelled, or --timeout\n"
 	    "passed.\n");
@@ -318,74 +323,6 @@ cli_execution_wait(const struct cli_online *o, struct client *c,
 /* ---- list and show ---------------------------------------------------- */
 
 static int
-execution_list(struct cli_online *o, struct client *c, const char *wf,
-    const char *status, int limit)
-{
-	char *path = xstrdup("/api/v1/executions"), *n, *e;
-	const char *sep = "?";
-	struct table *t;
-	jv reply, list;
-	int st;
-
-	if (wf) {
-		e = client_escape(wf);
-		n = xasprintf("%s%sworkflow=%s", path, sep, e);
-		free(e);
-		free(path);
-		path = n;
-		sep = "&";
-	}
-	if (status) {
-		n = xasprintf("%s%sstatus=%s", path, sep, status);
-		free(path);
-		path = n;
-		sep = "&";
-	}
-	if (limit > 0) {
-		n = xasprintf("%s%slimit=%d", path, sep, limit);
-		free(path);
-		path = n;
-	}
-	st = client_json(c, "GET", path, jv_invalid(), &reply);
-	free(path);
-	if (st != 200)
-		return cli_api_fail(o, c, st, reply);
-	list = jv_object_get(reply, jv_string("executions"));
-	if (jv_get_kind(list) != JV_KIND_ARRAY) {
-		jv_free(list);
-		fprintf(stderr, "loom %s: unexpected reply from loom-api\n",
-		    o->cmd);
-		return EXIT_FAIL;
-	}
-	if (o->fmt == OUT_JSON) {
-		json_print_lines(stdout, list);
-		return EXIT_OK;
-	}
-	t = table_new(7, "ID", "WORKFLOW", "VERSION", "STATUS", "TRIGGER",
-	    "CREATED", "DURATION");
-	jv_array_foreach(list, i, x) {
-		char ver[16], created[32], took[32];
-
-		snprintf(ver, sizeof(ver), "%ld", num_of(x, "workflowVersion",
-		    0));
-		table_add(t, str_of(x, "id"), str_of(x, "workflowId"), ver,
-		    str_of(x, "status"), str_of(x, "trigger"),
-		    time_text(x, "createdAt", created, sizeof(created)),
-		    span_text(x, "startedAt", "completedAt", took,
-		    sizeof(took)));
-		jv_free(x);
-	}
-	jv_free(list);
-	table_print(t, stdout, table_aligned(o->text_asked));
-	if (table_rows(t) == 0 && table_aligned(o->text_asked))
-		fprintf(stderr, "no executions%s\n", wf || status ?
-		    " match" : " yet: start one with 'loom workflow trigger "
-		    "ID'");
-	table_free(t);
-	return EXIT_OK;
-}
-
-static int
 execution_show(struct cli_online *o, struct client *c, const char *id,
     int wait, int64_t timeout_ms)
 {
@@ -416,39 +353,47 @@ cmd_execution(int argc, char **argv)
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
 		{ "workflow", required_argument, NULL, 'W' },
-		{ "status", required_argument, NULL, 's' },
-		{ "limit", required_argument, NULL, 'n' },
+		CLI_LIST_OPTIONS,
 		{ "wait", no_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_online o = { "execution", NULL, OUT_TEXT, 0 };
 	const char *sub, *wf = NULL, *derr;
-	char cmdname[64], status[16] = "", *end;
+	char cmdname[64];
+	struct cli_list_query q;
 	struct client *c = NULL;
 	int64_t timeout_ms = 0;
-	int ch, r, limit = 0, wait = 0, timeout_set = 0, rc = EXIT_USAGE;
-	long l;
+	int ch, r, wait = 0, timeout_set = 0, rc = EXIT_USAGE;
 
 	if (argc < 2)
 		return cli_usage_error("execution", "missing subcommand "
-		    "(list, show)");
+		    "(list, show, cancel, retry)");
 	sub = argv[1];
 	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
 	    !strcmp(sub, "help")) {
 		execution_usage(stdout);
 		return EXIT_OK;
 	}
+	if (!strcmp(sub, "cancel") || !strcmp(sub, "retry"))
+		return cli_execution_control(argc, argv);	/* cmd_task.c */
+	if (!strcmp(sub, "logs"))
+		return cmd_execution_logs(argc - 1, argv + 1);	/* cmd_logs.c */
 	if (strcmp(sub, "list") && strcmp(sub, "show"))
 		return cli_usage_error("execution", "unknown subcommand '%s'",
 		    sub);
 	snprintf(cmdname, sizeof(cmdname), "execution %s", sub);
 	o.cmd = cmdname;
+	memset(&q, 0, sizeof(q));
 
 	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
 	while ((ch = getopt_long(argc - 1, argv + 1, "o:hn:", opts, NULL)) !=
 	    -1) {
 		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		if ((r = cli_list_opt(&q, o.cmd, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
 			continue;
@@ -458,32 +403,6 @@ cmd_execution(int argc, char **argv)
 			return EXIT_OK;
 		case 'W':
 			wf = optarg;
-			break;
-		case 's': {
-			size_t k;
-
-			for (k = 0; optarg[k] && k + 1 < sizeof(status); k++)
-				status[k] = (char)(optarg[k] >= 'a' &&
-				    optarg[k] <= 'z' ? optarg[k] - 32 :
-				    optarg[k]);
-			status[k] = '\0';
-			for (k = 0; statuses[k]; k++)
-				if (!strcmp(statuses[k], status))
-					break;
-			if (statuses[k] == NULL || optarg[strlen(status)])
-				return cli_usage_error(o.cmd, "bad --status "
-				    "'%s' (PENDING, RUNNING, SUCCESS, FAILED "
-				    "or CANCELLED)", optarg);
-			break;
-		}
-		case 'n':
-			errno = 0;
-			l = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || l < 1 ||
-			    l > 1000)
-				return cli_usage_error(o.cmd, "bad --limit "
-				    "'%s' (1..1000)", optarg);
-			limit = (int)l;
 			break;
 		case 'w':
 			wait = 1;
@@ -506,13 +425,17 @@ cmd_execution(int argc, char **argv)
 		if (wait || timeout_set)
 			return cli_usage_error(o.cmd, "--wait and --timeout "
 			    "are for 'show'");
+		if (q.all && q.cursor)
+			return cli_usage_error(o.cmd, "--cursor and --all do "
+			    "not go together");
 	} else {
 		if (argc != 1)
 			return cli_usage_error(o.cmd, argc ? "one execution "
 			    "ID only" : "missing execution ID");
-		if (wf || *status || limit)
-			return cli_usage_error(o.cmd, "--workflow, --status "
-			    "and --limit are for 'list'");
+		if (wf || cli_list_query_set(&q))
+			return cli_usage_error(o.cmd, "--workflow, --status, "
+			    "--since, --until, --limit, --cursor and --all are "
+			    "for 'list'");
 		if (timeout_set && !wait)
 			return cli_usage_error(o.cmd, "--timeout needs "
 			    "--wait");
@@ -520,9 +443,10 @@ cmd_execution(int argc, char **argv)
 
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		return rc;
-	if (!strcmp(sub, "list"))
-		rc = execution_list(&o, c, wf, *status ? status : NULL, limit);
-	else
+	if (!strcmp(sub, "list")) {
+		q.workflow = wf;
+		rc = cli_execution_list(&o, c, "/api/v1/executions", &q);
+	} else
 		rc = execution_show(&o, c, argv[0], wait, timeout_ms);
 	client_free(c);
 	return rc;

@@ -6,7 +6,8 @@
  *   loom workflow describe ID [--version N] one workflow: metadata, tasks,
  *                                           the definition as submitted
  *   loom workflow trigger ID [--input JSON|@FILE] [--param K=V]...
- *                            [--wait [--timeout DUR]]
+ *                            [--force] [--wait [--timeout DUR]]
+ *   loom workflow delete|pause|unpause|history ...  (cmd_workflow2.c)
  *
  * Every subcommand takes -o text|json and --api URL.  This file also holds
  * the helpers every online command shares (declared in cli.h): the option
@@ -102,6 +103,10 @@ cli_api_client(const struct cli_online *o, int *rc)
 	if ((c = client_new(addr, &err)) == NULL) {
 		*rc = cli_usage_error(o->cmd, "%s", err);
 		free(err);
+	} else if (cli_api_auth(c, o->cmd) < 0) {	/* $LOOM_TOKEN */
+		client_free(c);
+		c = NULL;
+		*rc = EXIT_USAGE;
 	}
 	free(addr);
 	return c;
@@ -137,13 +142,22 @@ workflow_usage(FILE *fp)
 	    "       loom workflow describe ID [--version N]\n"
 	    "       loom workflow trigger ID [--input JSON|@FILE] "
 	    "[--param K=V]...\n"
-	    "                                [--wait [--timeout DUR]]\n"
+	    "                                [--force] [--wait [--timeout "
+	    "DUR]]\n"
+	    "       loom workflow delete ID [--force]\n"
+	    "       loom workflow pause|unpause ID\n"
+	    "       loom workflow history ID [--status S] [--since T] "
+	    "[--until T]\n"
+	    "                                [--limit N] [--cursor C | "
+	    "--all]\n"
 	    "\n"
 	    "Every subcommand takes -o text|json and --api URL (default:\n"
 	    "$LOOM_API, the config key cli.api, the socket of 'loom up',\n"
 	    "then %s).  FILE '-' is standard input.\n"
 	    "--param values true, false, null and numbers are JSON, anything\n"
-	    "else is a string; they overlay the members of --input.\n",
+	    "else is a string; they overlay the members of --input.\n"
+	    "A paused workflow is triggered only with --force; delete\n"
+	    "--force cancels the workflow's live executions first.\n",
 	    API_DEFAULT_HTTP);
 }
 
@@ -657,7 +671,7 @@ parse_input(const char *arg)
 
 static int
 workflow_trigger(struct cli_online *o, struct client *c, const char *id,
-    jv input, int wait, int64_t timeout_ms)
+    jv input, int force, int wait, int64_t timeout_ms)
 {
 	char *eid = client_escape(id), *path, *xid;
 	jv reply, body = jv_invalid(), exec;
@@ -667,7 +681,8 @@ workflow_trigger(struct cli_online *o, struct client *c, const char *id,
 		body = JV_OBJECT(jv_string("input"), input);
 	else
 		jv_free(input);
-	path = xasprintf("/api/v1/workflows/%s/trigger", eid);
+	path = xasprintf("/api/v1/workflows/%s/trigger%s", eid,
+	    force ? "?force=true" : "");
 	free(eid);
 	st = client_json(c, "POST", path, body, &reply);
 	free(path);
@@ -715,6 +730,7 @@ cmd_workflow(int argc, char **argv)
 		{ "param", required_argument, NULL, 'p' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_online o = { "workflow", NULL, OUT_TEXT, 0 };
@@ -723,12 +739,13 @@ cmd_workflow(int argc, char **argv)
 	struct client *c = NULL;
 	char cmdname[64];
 	int64_t timeout_ms = 0;
-	int ch, r, wait = 0, timeout_set = 0, rc = EXIT_USAGE;
+	int ch, r, wait = 0, timeout_set = 0, force = 0, rc = EXIT_USAGE;
 
 	if (argc < 2) {
 		jv_free(params);
 		return cli_usage_error("workflow", "missing subcommand "
-		    "(apply, list, describe, trigger)");
+		    "(apply, list, describe, trigger, delete, pause, unpause, "
+		    "history)");
 	}
 	sub = argv[1];
 	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
@@ -736,6 +753,11 @@ cmd_workflow(int argc, char **argv)
 		jv_free(params);
 		workflow_usage(stdout);
 		return EXIT_OK;
+	}
+	if (!strcmp(sub, "delete") || !strcmp(sub, "pause") ||
+	    !strcmp(sub, "unpause") || !strcmp(sub, "history")) {
+		jv_free(params);
+		return cli_workflow_more(argc, argv);	/* cmd_workflow2.c */
 	}
 	if (strcmp(sub, "apply") && strcmp(sub, "list") &&
 	    strcmp(sub, "describe") && strcmp(sub, "trigger")) {
@@ -794,6 +816,9 @@ cmd_workflow(int argc, char **argv)
 		case 'w':
 			wait = 1;
 			break;
+		case 'f':
+			force = 1;
+			break;
 		case 't':
 			if (duration_parse(optarg, &timeout_ms, &derr) < 0) {
 				cli_usage_error(o.cmd, "bad --timeout '%s': %s",
@@ -816,8 +841,9 @@ cmd_workflow(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(sub, "trigger") && (jv_is_valid(input) ||
-	    jv_object_length(jv_copy(params)) > 0 || wait || timeout_set)) {
-		cli_usage_error(o.cmd, "--input, --param, --wait and "
+	    jv_object_length(jv_copy(params)) > 0 || wait || timeout_set ||
+	    force)) {
+		cli_usage_error(o.cmd, "--input, --param, --force, --wait and "
 		    "--timeout are for 'trigger'");
 		goto out;
 	}
@@ -846,7 +872,7 @@ cmd_workflow(int argc, char **argv)
 		if (jv_object_length(jv_copy(params)) > 0)
 			input = jv_object_merge(jv_is_valid(input) ? input :
 			    jv_object(), jv_copy(params));
-		rc = workflow_trigger(&o, c, argv[0], input, wait,
+		rc = workflow_trigger(&o, c, argv[0], input, force, wait,
 		    timeout_ms);
 		input = jv_invalid();
 	}

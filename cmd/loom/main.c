@@ -25,6 +25,12 @@ static const struct command {
 	{ "workflow", cmd_workflow, "apply, list, describe and trigger workflows" },
 	{ "execution", cmd_execution, "list executions; show one, or wait for it" },
 	{ "up", cmd_up, "run Link Loom here: database, daemons, a sample" },
+	{ "status", cmd_status, "database, daemons, queue, open breakers" },
+	{ "breaker", cmd_breaker, "list circuit breakers; reset one" },
+	{ "token", cmd_token, "create, list and revoke API tokens" },
+	{ "task", cmd_task, "run a task of an execution again" },
+	{ "dlq", cmd_dlq, "dead letters: list, show, replay, discard" },
+	{ "events", cmd_events, "follow events (and a run's log lines) live" },
 	/* aliases: no summary, not listed */
 	{ "wf", cmd_workflow, NULL },
 	{ "exec", cmd_execution, NULL },

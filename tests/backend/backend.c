@@ -1,7 +1,7 @@
 /*
  * loom-test-backend: a real user backend for Link Loom's integration tests.
  *
- *   loom-test-backend [-p PORT] [-l CALLS.jsonl] [-a ADDR]
+ *   loom-test-backend [-p PORT] [-l CALLS.jsonl] [-a ADDR] [-s SECRET]
  *
  * Listens on ADDR (127.0.0.1) port PORT; with -p 0 (the default) the
  * kernel picks a free port and the first stdout line is "port N", flushed,
@@ -10,6 +10,10 @@
  *   {"ts","method","path","query":{…},"idempotencyKey","traceparent",
  *    "userAgent","contentType","headers":{lower-case name: value},"body"}
  * and every asynchronous callback it makes as {"ts","callback","status"}.
+ * With -s SECRET every /api/tasks/ request must carry a valid
+ * X-Loom-Signature (lib/sign.h, a 5-minute window): the line gets
+ * "signature": "ok" | "bad" | "missing", and a request that is not "ok"
+ * is answered 401 (an HttpClientError) before anything else.
  *
  * POST /api/tasks/<anything> answers with the Link Loom callback protocol;
  * the query string picks the behaviour (they combine where it makes sense):
@@ -25,6 +29,7 @@
  *   badjson=1      a 200 whose body is not JSON
  *   empty=1        a 200 with an empty body
  *   big=BYTES      pad the output with a string of that many bytes
+ *   logs=TEXT      the answer's (or async callback's) "logs" text
  * Default: {"status":"SUCCESS","output":{"echo":<input>,"task":<taskId>,
  * "attempt":N},"logs":"…","duration":N}.  GET /healthz answers 200, and
  * POST /api/v1/callbacks/<token> answers 200 (recorded like any call), so
@@ -53,6 +58,7 @@
 #include <jv.h>
 #include <microhttpd.h>
 
+#include "sign.h"
 #include "xalloc.h"
 
 #define MAX_BODY (16 * 1024 * 1024)
@@ -61,6 +67,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
 static int stopping;
 static int log_fd = -1;
+static const char *sign_secret;	/* -s: signatures are checked */
 
 struct counter {
 	char *key;
@@ -286,6 +293,8 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 	    MHD_GET_ARGUMENT_KIND, "async");
 	const char *errtype = MHD_lookup_connection_value(c,
 	    MHD_GET_ARGUMENT_KIND, "errtype");
+	const char *logs = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "logs");	/* the answer's "logs" */
 	long sleep_ms = arg_long(c, "sleep", 0), st = arg_long(c, "status", 0);
 	long fail = arg_long(c, "fail", 0), big = arg_long(c, "big", 0);
 	jv input, task, attempt, output, res;
@@ -326,8 +335,8 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 		if (jv_get_kind(url) == JV_KIND_STRING)
 			start_callback(url, JV_OBJECT(jv_string("status"),
 			    jv_string("SUCCESS"), jv_string("output"), output,
-			    jv_string("logs"), jv_string("finished "
-			    "asynchronously")), sleep_ms);
+			    jv_string("logs"), jv_string(logs ? logs :
+			    "finished asynchronously")), sleep_ms);
 		else {
 			fprintf(stderr, "loom-test-backend: async=1 but the "
 			    "request has no callbackUrl\n");
@@ -389,7 +398,7 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 	}
 	res = JV_OBJECT(jv_string("status"), jv_string("SUCCESS"),
 	    jv_string("output"), output, jv_string("logs"),
-	    jv_string("handled by loom-test-backend"),
+	    jv_string(logs ? logs : "handled by loom-test-backend"),
 	    jv_string("duration"), jv_number((double)(now_ms() - t0)));
 	jv_free(body);
 	return reply(c, 200, res);
@@ -456,7 +465,28 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	    jv_string("contentType"), opt_str(MHD_lookup_connection_value(c,
 	    MHD_HEADER_KIND, "Content-Type")),
 	    jv_string("headers"), headers);
-	record(jv_object_set(line, jv_string("body"), jv_copy(body)));
+	if (sign_secret != NULL && strncmp(url, "/api/tasks/", 11) == 0) {
+		const char *ts = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, SIGN_TS_HEADER);
+		const char *sg = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, SIGN_SIG_HEADER);
+		const char *v = ts == NULL || sg == NULL ? "missing" :
+		    sign_verify(sign_secret, strlen(sign_secret), ts, sg,
+		    rq->body ? rq->body : "", rq->len, time(NULL),
+		    SIGN_MAX_SKEW_S) == 0 ? "ok" : "bad";
+
+		record(jv_object_set(jv_object_set(line, jv_string("body"),
+		    jv_copy(body)), jv_string("signature"), jv_string(v)));
+		if (strcmp(v, "ok") != 0) {
+			jv_free(body);
+			return reply(c, 401, JV_OBJECT(jv_string("status"),
+			    jv_string("FAILED"), jv_string("error"), JV_OBJECT(
+			    jv_string("type"), jv_string("HttpClientError"),
+			    jv_string("message"), jv_string_fmt("signature "
+			    "%s", v))));
+		}
+	} else
+		record(jv_object_set(line, jv_string("body"), jv_copy(body)));
 
 	if (strcmp(url, "/healthz") == 0) {
 		jv_free(body);
@@ -506,7 +536,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: loom-test-backend [-p PORT] [-l CALLS.jsonl] "
-	    "[-a ADDR]\n");
+	    "[-a ADDR] [-s SECRET]\n");
 	exit(2);
 }
 
@@ -521,10 +551,13 @@ main(int argc, char **argv)
 	long port = 0;
 	int ch, sig;
 
-	while ((ch = getopt(argc, argv, "a:l:p:h")) != -1) {
+	while ((ch = getopt(argc, argv, "a:l:p:s:h")) != -1) {
 		switch (ch) {
 		case 'a':
 			addr = optarg;
+			break;
+		case 's':
+			sign_secret = optarg;
 			break;
 		case 'l':
 			logpath = optarg;

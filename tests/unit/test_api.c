@@ -15,11 +15,15 @@ static int h_ver(struct api_request *rq, jv *out) { return 200; }
 static int h_trig(struct api_request *rq, jv *out) { return 201; }
 
 static const struct api_route tab[] = {
-	{ "GET", "/api/v1/workflows", API_BODY_NONE, h_list },
-	{ "POST", "/api/v1/workflows", API_BODY_WORKFLOW, h_apply },
-	{ "GET", "/api/v1/workflows/{id}", API_BODY_NONE, h_get },
-	{ "GET", "/api/v1/workflows/{id}/versions/{n}", API_BODY_NONE, h_ver },
-	{ "POST", "/api/v1/workflows/{id}/trigger", API_BODY_JSON, h_trig },
+	{ "GET", "/api/v1/workflows", API_BODY_NONE, h_list, API_SCOPE_READ },
+	{ "POST", "/api/v1/workflows", API_BODY_WORKFLOW, h_apply,
+	    API_SCOPE_OPERATOR },
+	{ "GET", "/api/v1/workflows/{id}", API_BODY_NONE, h_get,
+	    API_SCOPE_READ },
+	{ "GET", "/api/v1/workflows/{id}/versions/{n}", API_BODY_NONE, h_ver,
+	    API_SCOPE_READ },
+	{ "POST", "/api/v1/workflows/{id}/trigger", API_BODY_JSON, h_trig,
+	    API_SCOPE_OPERATOR },
 };
 
 static const struct {

@@ -242,6 +242,9 @@ render(struct h *h)
 			append(&h->acts, "finish %s",
 			    run_state_name(a->run_state));
 			break;
+		case ACT_RESET:
+			append(&h->acts, "reset %s", tname(h, a->task));
+			break;
 		}
 	}
 	for (size_t i = 0; i < h->res.ntransitions; i++) {
@@ -376,6 +379,55 @@ static int
 run_timeout(struct h *h)
 {
 	return step_ix(h, EV_RUN_TIMEOUT, 0, jv_null(), ERR_NONE, NULL, 0);
+}
+
+/*
+ * EV_RESET of the tasks named in ids (space-separated; an unknown id
+ * gives an out-of-range index).  *why, when not NULL, gets what
+ * engine_reset_refusal() said first (malloc'd, or NULL).
+ */
+static int
+reset_why(struct h *h, const char *ids, int downstream, char **why)
+{
+	struct engine_event ev;
+	size_t idx[32], n = 0;
+	char *copy = xstrdup(ids), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, " ", &save); tok != NULL && n < 32;
+	    tok = strtok_r(NULL, " ", &save)) {
+		long i = task_index(h->wf, tok);
+
+		idx[n] = i < 0 ? (size_t)1001 + n : (size_t)i;
+		n++;
+	}
+	free(copy);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_RESET;
+	ev.tasks = idx;
+	ev.ntasks = n;
+	ev.downstream = downstream;
+	ev.output = jv_null();
+	ev.now_ms = h->now;
+	if (why != NULL)
+		*why = engine_reset_refusal(h->wf, &h->rt, &ev);
+	engine_result_clear(&h->res);
+	errno = 0;
+	h->rc = engine_step(h->wf, &h->rt, h->jq, &ev, &h->res);
+	h->err = errno;
+	render(h);
+	return h->rc;
+}
+
+static int
+reset_tasks(struct h *h, const char *ids, int downstream)
+{
+	char *why = NULL;
+	int rc = reset_why(h, ids, downstream, &why);
+
+	if (why != NULL)
+		printf("# reset %s refused: %s\n", ids, why);
+	free(why);
+	return rc;
 }
 
 /* "a=SUCCESS b=RUNNING ..." plus the run state and counters. */
@@ -1328,6 +1380,423 @@ test_big_fan_templates(void)
 	h_free(&h);
 }
 
+/* ---- resets: retry --from-failed, task rerun, dead-letter replay ---- */
+
+/* The ids of engine_failed_tasks(), space-separated (as reset_tasks()
+ * takes them). */
+static char *
+failed_ids(const struct h *h)
+{
+	size_t *out = xcalloc(h->rt.ntasks + 1, sizeof(*out));
+	size_t n = engine_failed_tasks(&h->rt, out);
+	char *s = xstrdup("");
+
+	for (size_t i = 0; i < n; i++) {
+		char *t = xasprintf("%s%s%s", s, i ? " " : "",
+		    h->wf->tasks[out[i]].id);
+
+		free(s);
+		s = t;
+	}
+	free(out);
+	return s;
+}
+
+/* A reset must leave the counters as run_rt_recount() would. */
+static void
+is_recounted(struct h *h, const char *name)
+{
+	size_t nterminal = h->rt.nterminal, nbad = h->rt.nbad;
+	size_t *unmet = xcalloc(h->rt.ntasks + 1, sizeof(*unmet));
+	int same = 1;
+
+	memcpy(unmet, h->rt.unmet, h->rt.ntasks * sizeof(*unmet));
+	run_rt_recount(&h->rt);
+	for (size_t i = 0; i < h->rt.ntasks; i++)
+		same &= unmet[i] == h->rt.unmet[i];
+	ok(same && nterminal == h->rt.nterminal && nbad == h->rt.nbad,
+	    "%s: counters agree with a recount", name);
+	free(unmet);
+}
+
+static void
+test_reset_retry_failed(void)
+{
+	struct h h;
+	struct workflow *wf = WF({ "a", NULL, NULL, NULL },
+	    { "b", "a", NULL, NULL },
+	    { "c", "b", NULL, "{\"fromA\":\"${{ .tasks.a.output.v }}\","
+	      "\"fromB\":\"${{ .tasks.b.output.v }}\"}" },
+	    { "d", "a", NULL, NULL });
+	struct retry_policy *p = &wf->tasks[1].retry;
+	const struct engine_action *a;
+	char *ids;
+
+	p->max_attempts = 2;
+	p->jitter = 0;
+	p->retry_on |= ERRCLASS_BIT(ERR_TASK_FAILED);
+	wf->timeout_ms = 60000;
+	h_init(&h, wf, NULL);
+	start(&h);
+	succeed(&h, "a", "{\"v\":\"A\"}");
+	succeed(&h, "d", NULL);
+	fail(&h, "b", ERR_TASK_FAILED, "no");
+	h.now += 1000;
+	due(&h, "b");
+	fail(&h, "b", ERR_TASK_FAILED, "still no");
+	is_str(h.acts, "dead b TaskFailedException, skip c upstream, "
+	    "finish FAILED", "retry-failed: b DEAD after 2 attempts");
+	ids = failed_ids(&h);
+	is_str(ids, "b c", "retry-failed: DEAD and upstream-skipped tasks");
+	free(ids);
+
+	h.now += 500000;	/* long after the run's deadline */
+	is_int(reset_tasks(&h, "b c", 0), 0, "retry-failed: reset applies");
+	is_str(h.trans, "b DEAD>PENDING, c SKIPPED>PENDING, "
+	    "run FAILED>RUNNING, b PENDING>READY",
+	    "retry-failed: both back to PENDING, the run RUNNING again");
+	is_str(h.acts, "reset b, reset c, dispatch b#3",
+	    "retry-failed: b's attempt numbers go on");
+	a = action(&h, ACT_RESET, "b");
+	ok(a && a->attempt == 2, "retry-failed: reset names the last attempt");
+	is_states(&h, "run=RUNNING a=SUCCESS b=READY c=PENDING d=SUCCESS "
+	    "[2/4 bad 0]", "retry-failed: states after the reset");
+	is_int(h.rt.tasks[1].attempt_base, 2, "retry-failed: attempt base");
+	is_int(h.rt.deadline_ms, h.now + 60000,
+	    "retry-failed: the run timeout starts again");
+	is_recounted(&h, "retry-failed");
+
+	/* A fresh budget: attempt 3 is the first of two again. */
+	fail(&h, "b", ERR_TASK_FAILED, "third");
+	is_str(h.acts, "retry b+1000",
+	    "retry-failed: retried, backoff from the start");
+	h.now += 1000;
+	due(&h, "b");
+	is_str(h.acts, "dispatch b#4", "retry-failed: attempt 4");
+	succeed(&h, "b", "{\"v\":\"B\"}");
+	is_str(h.acts, "dispatch c#1", "retry-failed: c runs");
+	is_input(&h, "c", "{\"fromA\":\"A\",\"fromB\":\"B\"}",
+	    "retry-failed: a's output reused, b's new one used");
+	succeed(&h, "c", NULL);
+	is_str(h.acts, "finish SUCCESS", "retry-failed: run succeeds");
+	is_states(&h, "run=SUCCESS a=SUCCESS b=SUCCESS c=SUCCESS d=SUCCESS "
+	    "[4/4 bad 0]", "retry-failed: final");
+
+	/* Nothing failed: nothing to retry; a SUCCESS run has no bad task. */
+	ids = failed_ids(&h);
+	is_str(ids, "", "retry-failed: none failed now");
+	free(ids);
+	h_free(&h);
+
+	/* Attempts out again after a reset: DEAD with the right number. */
+	wf = WF({ "t", NULL, NULL, NULL });
+	wf->tasks[0].retry.max_attempts = 2;
+	wf->tasks[0].retry.jitter = 0;
+	h_init(&h, wf, NULL);
+	start(&h);
+	fail(&h, "t", ERR_TIMEOUT, "1");
+	due(&h, "t");
+	fail(&h, "t", ERR_TIMEOUT, "2");
+	reset_tasks(&h, "t", 0);
+	is_str(h.acts, "reset t, dispatch t#3", "budget: attempt 3");
+	fail(&h, "t", ERR_TIMEOUT, "3");
+	is_str(h.acts, "retry t+1000", "budget: 3 is the first of 2");
+	due(&h, "t");
+	fail(&h, "t", ERR_TIMEOUT, "4");
+	is_str(h.acts, "dead t TimeoutException, finish FAILED",
+	    "budget: 4 is the last of 2");
+	a = action(&h, ACT_DEAD_LETTER, "t");
+	ok(a && a->attempt == 4, "budget: the dead letter names attempt 4");
+	h_free(&h);
+}
+
+static void
+test_reset_cancelled(void)
+{
+	struct h h;
+	char *ids;
+
+	/* Cancelled mid-run: the cancelled tasks run again. */
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
+	    { "q", NULL, NULL, NULL }), NULL);
+	start(&h);
+	started(&h, "a");
+	succeed(&h, "q", NULL);
+	cancel(&h);
+	ids = failed_ids(&h);
+	is_str(ids, "a b", "cancelled: the cancelled tasks");
+	is_int(reset_tasks(&h, ids, 0), 0, "cancelled: reset applies");
+	free(ids);
+	is_str(h.trans, "a CANCELLED>PENDING, b CANCELLED>PENDING, "
+	    "run CANCELLED>RUNNING, a PENDING>READY",
+	    "cancelled: back to RUNNING");
+	is_str(h.acts, "reset a, reset b, dispatch a#2",
+	    "cancelled: a's stopped attempt 1 is not reused");
+	succeed(&h, "a", NULL);
+	succeed(&h, "b", NULL);
+	is_str(h.acts, "finish SUCCESS", "cancelled: the run finishes");
+	h_free(&h);
+
+	/* Cancelled before it started: nothing was dispatched yet. */
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL }),
+	    NULL);
+	cancel(&h);
+	is_int(reset_tasks(&h, "a b", 0), 0, "never started: reset applies");
+	is_str(h.acts, "reset a, reset b, dispatch a#1",
+	    "never started: attempt 1");
+	is_int(h.rt.deadline_ms, 0, "never started: no timeout, no deadline");
+	h_free(&h);
+}
+
+static void
+test_reset_replay(void)
+{
+	struct h h;
+	char *why = NULL, *before, *after;
+
+	/*
+	 * a and x fail for good.  b and e wait on a only; c waits on b and
+	 * x.  Replaying a brings b and e back, c stays skipped (x is DEAD).
+	 */
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "x", NULL, NULL, NULL },
+	    { "b", "a", NULL, NULL }, { "c", "b x", NULL, NULL },
+	    { "e", "b", NULL, NULL }), NULL);
+	start(&h);
+	fail(&h, "a", ERR_VALIDATION, "bad");
+	fail(&h, "x", ERR_VALIDATION, "bad too");
+	is_states(&h, "run=FAILED a=DEAD x=DEAD b=SKIPPED/upstream "
+	    "c=SKIPPED/upstream e=SKIPPED/upstream [5/5 bad 5]",
+	    "replay: failed run");
+
+	/* What cannot run is refused, and nothing changes. */
+	before = states(&h);
+	is_int(reset_why(&h, "c", 0, &why), -1, "replay: c refused");
+	is_int(h.err, EINVAL, "replay: EINVAL");
+	is_str(why, "task 'c' cannot run while its dependency 'b' is "
+	    "SKIPPED; run that one again (with what is downstream of it)",
+	    "replay: why c cannot run");
+	free(why);
+	is_int(h.res.nactions + h.res.ntransitions, 0, "replay: no effect");
+	after = states(&h);
+	is_str(after, before, "replay: states unchanged after a refusal");
+	free(after);
+	free(before);
+
+	is_int(reset_tasks(&h, "a", 0), 0, "replay a");
+	is_str(h.acts, "reset a, reset b, reset e, dispatch a#2",
+	    "replay: a and what was skipped only because of it");
+	is_str(h.trans, "a DEAD>PENDING, b SKIPPED>PENDING, "
+	    "e SKIPPED>PENDING, run FAILED>RUNNING, a PENDING>READY",
+	    "replay: transitions in topological order");
+	is_states(&h, "run=RUNNING a=READY x=DEAD b=PENDING "
+	    "c=SKIPPED/upstream e=PENDING [2/5 bad 2]", "replay: states");
+	is_recounted(&h, "replay");
+	succeed(&h, "a", NULL);
+	is_str(h.acts, "dispatch b#1", "replay: b after a");
+	succeed(&h, "b", NULL);
+	is_str(h.acts, "dispatch e#1", "replay: e after b; c stays skipped");
+	succeed(&h, "e", NULL);
+	is_str(h.acts, "finish FAILED", "replay: x still failed the run");
+	is_str(action(&h, ACT_FINISH_RUN, NULL)->message,
+	    "task 'x' failed (ValidationException); 2 of 5 tasks did not "
+	    "succeed", "replay: the run's message names x");
+
+	/* Now x: c's last obstacle. */
+	is_int(reset_tasks(&h, "x", 0), 0, "replay x");
+	is_str(h.acts, "reset x, reset c, dispatch x#2",
+	    "replay x: c comes back with it");
+	succeed(&h, "x", NULL);
+	succeed(&h, "c", NULL);
+	is_str(h.acts, "finish SUCCESS", "replay x: the run succeeds");
+	h_free(&h);
+}
+
+static void
+test_reset_rerun(void)
+{
+	struct h h;
+	char *why = NULL, *out;
+
+	h_init(&h, WF({ "a", NULL, NULL, NULL },
+	    { "b", "a", NULL, "{\"n\":\"${{ .params.n }}\"}" },
+	    { "c", "b", NULL, "{\"fromB\":\"${{ .tasks.b.output.v }}\"}" }),
+	    "{\"n\":1}");
+	start(&h);
+	succeed(&h, "a", NULL);
+	succeed(&h, "b", "{\"v\":1}");
+	succeed(&h, "c", NULL);
+	is_str(h.acts, "finish SUCCESS", "rerun: the run succeeded");
+
+	/* One task alone: its dependents keep their results. */
+	is_int(reset_tasks(&h, "b", 0), 0, "rerun b");
+	is_str(h.trans, "b SUCCESS>PENDING, run SUCCESS>RUNNING, "
+	    "b PENDING>READY", "rerun b: a successful run re-opens");
+	is_str(h.acts, "reset b, dispatch b#2", "rerun b: attempt 2");
+	out = output_of(&h, "b");
+	is_str(out, "null", "rerun b: the old output is forgotten");
+	free(out);
+	is_int(h.rt.unmet[ix(&h, "c")], 1, "rerun b: c's counter follows");
+	succeed(&h, "b", "{\"v\":2}");
+	is_str(h.acts, "finish SUCCESS", "rerun b: c is not run again");
+
+	/* With what is downstream. */
+	is_int(reset_tasks(&h, "b", 1), 0, "rerun b --downstream");
+	is_str(h.acts, "reset b, reset c, dispatch b#3",
+	    "rerun b --downstream: c too");
+	succeed(&h, "b", "{\"v\":3}");
+	is_str(h.acts, "dispatch c#2", "rerun b --downstream: c again");
+	is_input(&h, "c", "{\"fromB\":3}", "rerun b --downstream: new input");
+
+	/* In a running run: c is RUNNING. */
+	started(&h, "c");
+	is_int(reset_why(&h, "a", 1, &why), -1, "rerun a --downstream refused");
+	is_str(why, "task 'c', downstream, is RUNNING; wait for it to finish "
+	    "(or cancel the run) first", "rerun: why");
+	free(why);
+	h_free(&h);
+
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
+	    { "c", "b", NULL, NULL }), NULL);
+	start(&h);
+	succeed(&h, "a", NULL);
+	started(&h, "b");
+	is_int(reset_why(&h, "a", 1, &why), -1,
+	    "rerun --downstream with b running refused");
+	is_str(why, "task 'b', downstream, is RUNNING; wait for it to finish "
+	    "(or cancel the run) first", "rerun: why (RUNNING)");
+	free(why);
+	is_int(reset_why(&h, "b", 0, &why), -1, "rerun of a RUNNING task");
+	is_str(why, "task 'b' is RUNNING; only a finished task can run again",
+	    "rerun: why (not finished)");
+	free(why);
+	is_int(reset_why(&h, "c", 0, &why), -1, "rerun of a PENDING task");
+	free(why);
+	is_int(reset_why(&h, "nope", 0, &why), -1, "rerun of no task");
+	is_str(why, "no task #1001 in the workflow", "rerun: why (no task)");
+	free(why);
+	is_int(reset_why(&h, "", 0, &why), -1, "reset of nothing refused");
+	is_str(why, "no task to run again", "reset: why (nothing)");
+	free(why);
+	/* a alone while b runs: b keeps running on a's first output. */
+	is_int(reset_tasks(&h, "a", 0), 0, "rerun a while b runs");
+	is_str(h.acts, "reset a, dispatch a#2", "rerun a: only a");
+	is_str(h.trans, "a SUCCESS>PENDING, a PENDING>READY",
+	    "rerun a: the run was running already");
+	is_int(h.rt.unmet[ix(&h, "b")], 1, "rerun a: b's counter follows");
+	succeed(&h, "b", NULL);
+	is_str(h.acts, "dispatch c#1", "rerun a: c needs b only");
+	succeed(&h, "c", NULL);
+	is_str(h.acts, "", "rerun a: the run waits for a");
+	succeed(&h, "a", NULL);
+	is_str(h.acts, "finish SUCCESS", "rerun a: done");
+	h_free(&h);
+
+	/* A pending run has nothing to run again. */
+	h_init(&h, WF({ "a", NULL, NULL, NULL }), NULL);
+	is_int(reset_why(&h, "a", 0, &why), -1, "reset of a PENDING run");
+	is_str(why, "the run has not started yet", "reset: why (pending)");
+	free(why);
+	h_free(&h);
+}
+
+static void
+test_reset_conditions(void)
+{
+	struct h h;
+
+	/* --downstream asks a condition again: it may not skip this time. */
+	h_init(&h, WF({ "a", NULL, NULL, NULL },
+	    { "w", "a", ".tasks.a.output.go", NULL },
+	    { "z", "w", NULL, NULL }), NULL);
+	start(&h);
+	succeed(&h, "a", "{\"go\":false}");
+	is_str(h.acts, "skip w condition, dispatch z#1",
+	    "conditions: w skipped, z runs");
+	succeed(&h, "z", NULL);
+	reset_tasks(&h, "a", 0);
+	is_str(h.acts, "reset a, dispatch a#2",
+	    "conditions: a condition-skipped task is not taken along");
+	succeed(&h, "a", "{\"go\":true}");
+	is_str(h.acts, "finish SUCCESS", "conditions: w stays skipped");
+	reset_tasks(&h, "a", 1);
+	is_str(h.acts, "reset a, reset w, reset z, dispatch a#3",
+	    "conditions: --downstream takes w and z");
+	succeed(&h, "a", "{\"go\":true}");
+	is_str(h.acts, "dispatch w#1", "conditions: w runs this time");
+	succeed(&h, "w", NULL);
+	is_str(h.acts, "dispatch z#2", "conditions: then z");
+	succeed(&h, "z", NULL);
+	is_str(h.acts, "finish SUCCESS", "conditions: done");
+	h_free(&h);
+
+	/*
+	 * A downstream task that succeeded once but whose other dependency
+	 * died since: taken along, it is skipped again at once.
+	 */
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "x", NULL, NULL, NULL },
+	    { "c", "a x", NULL, NULL }), NULL);
+	start(&h);
+	succeed(&h, "a", NULL);
+	succeed(&h, "x", NULL);
+	succeed(&h, "c", NULL);
+	reset_tasks(&h, "x", 0);
+	fail(&h, "x", ERR_VALIDATION, "broken now");
+	is_str(h.acts, "dead x ValidationException, finish FAILED",
+	    "blocked: x died, c had succeeded");
+	is_int(reset_tasks(&h, "a", 1), 0, "blocked: rerun a --downstream");
+	is_str(h.acts, "reset a, reset c, skip c upstream, dispatch a#2",
+	    "blocked: c cannot run while x is DEAD");
+	is_recounted(&h, "blocked");
+	succeed(&h, "a", NULL);
+	is_str(h.acts, "finish FAILED", "blocked: the run fails again");
+	is_states(&h, "run=FAILED a=SUCCESS x=DEAD c=SKIPPED/upstream "
+	    "[3/3 bad 2]", "blocked: final");
+	h_free(&h);
+}
+
+/* A reset of one task of a wide fan touches what it must, no more. */
+static void
+test_reset_fan(void)
+{
+	enum { N = 500 };
+	struct workflow *wf = wf_new(N + 2);
+	struct task *sink;
+	struct h h;
+	char id[16];
+
+	wf_task(wf, 0, "root", NULL);
+	for (size_t i = 1; i <= N; i++) {
+		snprintf(id, sizeof(id), "t%zu", i);
+		wf_task(wf, i, id, "root");
+	}
+	sink = wf_task(wf, N + 1, "sink", NULL);
+	sink->depends_on = xcalloc(N, sizeof(char *));
+	for (size_t i = 1; i <= N; i++) {
+		snprintf(id, sizeof(id), "t%zu", i);
+		sink->depends_on[i - 1] = xstrdup(id);
+	}
+	sink->ndepends = N;
+	h_init(&h, wf_done(wf), NULL);
+	start(&h);
+	succeed(&h, "root", NULL);
+	for (size_t i = 1; i < N; i++)
+		step_ix(&h, EV_TASK_SUCCEEDED, i, jv_null(), ERR_NONE, NULL, 0);
+	fail(&h, "t500", ERR_VALIDATION, "no");
+	is_str(h.acts, "dead t500 ValidationException, skip sink upstream, "
+	    "finish FAILED", "fan: one leaf died");
+	reset_tasks(&h, "t500", 0);
+	is_str(h.acts, "reset t500, reset sink, dispatch t500#2",
+	    "fan: the leaf and the sink, nothing else");
+	is_int(h.res.ntransitions, 4, "fan: four transitions");
+	is_int(h.rt.unmet[N + 1], 1, "fan: the sink waits for one leaf");
+	is_recounted(&h, "fan");
+	succeed(&h, "t500", NULL);
+	is_str(h.acts, "dispatch sink#1", "fan: the sink runs");
+	succeed(&h, "sink", NULL);
+	is_str(h.acts, "finish SUCCESS", "fan: done");
+	h_free(&h);
+}
+
 /* ---- workflows loaded from YAML by lib/workflow.c ---- */
 
 static struct workflow *
@@ -1479,6 +1948,12 @@ main(void)
 	test_empty();
 	test_big_fan();
 	test_big_fan_templates();
+	test_reset_retry_failed();
+	test_reset_cancelled();
+	test_reset_replay();
+	test_reset_rerun();
+	test_reset_conditions();
+	test_reset_fan();
 	test_yaml();
 	return t_done();
 }

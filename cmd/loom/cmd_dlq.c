@@ -1,0 +1,396 @@
+/*
+ * loom dlq: the dead-letter queue, through loom-api (see loom(1) and the
+ * /api/v1/dead-letters routes of loom-api(8)).
+ *
+ *   loom dlq list [--workflow W] [--execution E] [--all] [--limit N]
+ *   loom dlq show ID
+ *   loom dlq replay ID [--wait [--timeout DUR]]
+ *   loom dlq discard ID
+ *
+ * A task that ends DEAD (its attempts used up, or an error its policy does
+ * not retry) leaves a dead letter with its last request and error.  list
+ * shows the open ones (--all: the resolved ones too); replay runs the task
+ * again with a fresh attempt budget and resumes its execution, together
+ * with the tasks that were skipped because of it (the answer, and the
+ * output, name them); discard closes the letter and leaves the run alone.
+ * replay shares cli_control_done() with the run controls (cmd_task.c).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jv.h>
+
+#include "cli.h"
+#include "client.h"
+#include "duration.h"
+#include "table.h"
+#include "xalloc.h"
+
+static void
+dlq_usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: loom dlq list [--workflow W] [--execution E] [--all] "
+	    "[--limit N]\n"
+	    "       loom dlq show ID\n"
+	    "       loom dlq replay ID [--wait [--timeout DUR]]\n"
+	    "       loom dlq discard ID\n"
+	    "\n"
+	    "Every subcommand takes -o text|json and --api URL.  list shows\n"
+	    "the open dead letters, newest first (--all: resolved ones too;\n"
+	    "N is 1..1000, default 50).  replay runs the dead task again\n"
+	    "with a fresh attempt budget and resumes its execution; --wait\n"
+	    "exits 0 when the execution then succeeds, else 1.  discard\n"
+	    "closes the letter without running anything.\n");
+}
+
+static const char *
+str_of(jv o, const char *key)
+{
+	jv v;
+	const char *s;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT)
+		return NULL;
+	v = jv_object_get(jv_copy(o), jv_string(key));
+	/* o still holds the string, so the pointer stays valid. */
+	s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
+	jv_free(v);
+	return s;
+}
+
+/* A number member as text into buf, or NULL. */
+static const char *
+num_text(jv o, const char *key, char *buf, size_t len)
+{
+	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
+	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
+	const char *s = NULL;
+
+	if (jv_get_kind(v) == JV_KIND_NUMBER) {
+		snprintf(buf, len, "%.0f", jv_number_value(v));
+		s = buf;
+	}
+	jv_free(v);
+	return s;
+}
+
+/* "Type: message" of the letter's error, or NULL. */
+static char *
+error_text(jv o)
+{
+	jv e = jv_object_get(jv_copy(o), jv_string("error"));
+	char *out = NULL;
+
+	if (jv_get_kind(e) == JV_KIND_OBJECT) {
+		const char *t = str_of(e, "type"), *m = str_of(e, "message");
+
+		out = xasprintf("%s%s%s", t ? t : "", t && m ? ": " : "",
+		    m ? m : "");
+	}
+	jv_free(e);
+	return out;
+}
+
+static const char *
+time_text(jv o, const char *key, char *buf, size_t len)
+{
+	const char *s = str_of(o, key);
+
+	snprintf(buf, len, "%.19s", s ? s : "");
+	if (strlen(buf) > 10 && buf[10] == 'T')
+		buf[10] = ' ';
+	return buf;
+}
+
+/* "/api/v1/dead-letters/ID[/what]" with ID escaped. */
+static char *
+dl_path(const char *id, const char *what)
+{
+	char *e = client_escape(id), *p;
+
+	p = xasprintf("/api/v1/dead-letters/%s%s%s", e, what ? "/" : "",
+	    what ? what : "");
+	free(e);
+	return p;
+}
+
+/* Appends "&key=value" (or "?key=value") to *path. */
+static void
+add_query(char **path, const char *key, const char *value)
+{
+	char *e = client_escape(value), *n;
+
+	n = xasprintf("%s%c%s=%s", *path, strchr(*path, '?') ? '&' : '?',
+	    key, e);
+	free(e);
+	free(*path);
+	*path = n;
+}
+
+/* ---- list, show --------------------------------------------------------- */
+
+static int
+dlq_list(const struct cli_online *o, struct client *c, const char *wf,
+    const char *ex, int all, int limit)
+{
+	char *path = xstrdup("/api/v1/dead-letters"), num[16];
+	struct table *t;
+	jv reply, list;
+	int st;
+
+	if (wf)
+		add_query(&path, "workflow", wf);
+	if (ex)
+		add_query(&path, "execution", ex);
+	if (all)
+		add_query(&path, "all", "true");
+	if (limit > 0) {
+		snprintf(num, sizeof(num), "%d", limit);
+		add_query(&path, "limit", num);
+	}
+	st = client_json(c, "GET", path, jv_invalid(), &reply);
+	free(path);
+	if (st != 200)
+		return cli_api_fail(o, c, st, reply);
+	list = jv_object_get(reply, jv_string("deadLetters"));
+	if (jv_get_kind(list) != JV_KIND_ARRAY) {
+		jv_free(list);
+		fprintf(stderr, "loom %s: unexpected reply from loom-api\n",
+		    o->cmd);
+		return EXIT_FAIL;
+	}
+	if (o->fmt == OUT_JSON) {
+		json_print_lines(stdout, list);
+		return EXIT_OK;
+	}
+	t = table_new(8, "ID", "EXECUTION", "WORKFLOW", "TASK", "ATTEMPTS",
+	    "STATUS", "CREATED", "ERROR");
+	jv_array_foreach(list, i, x) {
+		char id[32], att[32], created[32], *err = error_text(x);
+
+		table_add(t, num_text(x, "id", id, sizeof(id)),
+		    str_of(x, "executionId"), str_of(x, "workflowId"),
+		    str_of(x, "taskId"), num_text(x, "attempts", att,
+		    sizeof(att)), str_of(x, "status"),
+		    time_text(x, "createdAt", created, sizeof(created)), err);
+		free(err);
+		jv_free(x);
+	}
+	jv_free(list);
+	table_print(t, stdout, table_aligned(o->text_asked));
+	if (table_rows(t) == 0 && table_aligned(o->text_asked))
+		fprintf(stderr, "no %sdead letters%s\n", all ? "" : "open ",
+		    wf || ex ? " match" : "");
+	table_free(t);
+	return EXIT_OK;
+}
+
+static int
+dlq_show(const struct cli_online *o, struct client *c, const char *id)
+{
+	char *path = dl_path(id, NULL), *err, b[64], v[32];
+	jv reply, req;
+	int st;
+
+	st = client_json(c, "GET", path, jv_invalid(), &reply);
+	free(path);
+	if (st != 200)
+		return cli_api_fail(o, c, st, reply);
+	if (o->fmt == OUT_JSON) {
+		json_print(stdout, reply);
+		return EXIT_OK;
+	}
+	printf("Dead letter: %s\n", num_text(reply, "id", b, sizeof(b)) ?
+	    b : id);
+	printf("Status:      %s", str_of(reply, "status") ?
+	    str_of(reply, "status") : "?");
+	if (str_of(reply, "resolvedAt"))
+		printf(" (%s)", time_text(reply, "resolvedAt", b, sizeof(b)));
+	printf("\n");
+	printf("Execution:   %s (%s)\n", str_of(reply, "executionId") ?
+	    str_of(reply, "executionId") : "?",
+	    str_of(reply, "executionStatus") ?
+	    str_of(reply, "executionStatus") : "?");
+	printf("Workflow:    %s (version %s)\n", str_of(reply, "workflowId") ?
+	    str_of(reply, "workflowId") : "?",
+	    num_text(reply, "workflowVersion", v, sizeof(v)) ? v : "?");
+	printf("Task:        %s (now %s)\n", str_of(reply, "taskId") ?
+	    str_of(reply, "taskId") : "?", str_of(reply, "taskState") ?
+	    str_of(reply, "taskState") : "?");
+	printf("Attempts:    %s\n", num_text(reply, "attempts", v,
+	    sizeof(v)) ? v : "?");
+	if ((err = error_text(reply)) != NULL)
+		printf("Error:       %s\n", err);
+	free(err);
+	printf("Created:     %s\n", time_text(reply, "createdAt", b,
+	    sizeof(b)));
+	req = jv_object_get(jv_copy(reply), jv_string("request"));
+	if (jv_is_valid(req) && jv_get_kind(req) != JV_KIND_NULL) {
+		jv s = jv_dump_string(req, JV_PRINT_PRETTY |
+		    JV_PRINT_INDENT_FLAGS(2));
+
+		printf("Request:\n%s\n", jv_string_value(s));
+		jv_free(s);
+	} else
+		jv_free(req);
+	jv_free(reply);
+	return EXIT_OK;
+}
+
+/* ---- replay, discard ---------------------------------------------------- */
+
+static int
+dlq_replay(const struct cli_online *o, struct client *c, const char *id,
+    int wait, int64_t timeout_ms)
+{
+	char *path = dl_path(id, "replay");
+	jv reply;
+	int st;
+
+	st = client_json(c, "POST", path, jv_invalid(), &reply);
+	free(path);
+	if (st != 202 && st != 200)
+		return cli_api_fail(o, c, st, reply);
+	if (o->fmt == OUT_TEXT)
+		printf("dead letter %s: ", id);
+	return cli_control_done(o, c, "replay", reply, wait, timeout_ms);
+}
+
+static int
+dlq_discard(const struct cli_online *o, struct client *c, const char *id)
+{
+	char *path = dl_path(id, "discard");
+	jv reply;
+	int st;
+
+	st = client_json(c, "POST", path, jv_invalid(), &reply);
+	free(path);
+	if (st != 200)
+		return cli_api_fail(o, c, st, reply);
+	if (o->fmt == OUT_JSON)
+		json_print(stdout, reply);
+	else {
+		printf("dead letter %s discarded (task %s of %s stays %s)\n",
+		    id, str_of(reply, "taskId") ? str_of(reply, "taskId") :
+		    "?", str_of(reply, "executionId") ?
+		    str_of(reply, "executionId") : "?",
+		    str_of(reply, "taskState") ? str_of(reply, "taskState") :
+		    "?");
+		jv_free(reply);
+	}
+	return EXIT_OK;
+}
+
+int
+cmd_dlq(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_ONLINE_OPTIONS,
+		{ "workflow", required_argument, NULL, 'W' },
+		{ "execution", required_argument, NULL, 'E' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_online o = { "dlq", NULL, OUT_TEXT, 0 };
+	const char *sub, *wf = NULL, *ex = NULL, *derr;
+	char cmdname[64], *end;
+	struct client *c;
+	int64_t timeout_ms = 0;
+	int ch, r, rc, all = 0, limit = 0, wait = 0, timeout_set = 0;
+	int is_list;
+	long l;
+
+	if (argc < 2)
+		return cli_usage_error("dlq", "missing subcommand (list, show, "
+		    "replay, discard)");
+	sub = argv[1];
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
+	    !strcmp(sub, "help")) {
+		dlq_usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "list") && strcmp(sub, "show") &&
+	    strcmp(sub, "replay") && strcmp(sub, "discard"))
+		return cli_usage_error("dlq", "unknown subcommand '%s'", sub);
+	snprintf(cmdname, sizeof(cmdname), "dlq %s", sub);
+	o.cmd = cmdname;
+	is_list = strcmp(sub, "list") == 0;
+
+	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
+	while ((ch = getopt_long(argc - 1, argv + 1, "o:hn:", opts, NULL)) !=
+	    -1) {
+		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		switch (ch) {
+		case 'h':
+			dlq_usage(stdout);
+			return EXIT_OK;
+		case 'W':
+			wf = optarg;
+			break;
+		case 'E':
+			ex = optarg;
+			break;
+		case 'a':
+			all = 1;
+			break;
+		case 'n':
+			errno = 0;
+			l = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || l < 1 ||
+			    l > 1000)
+				return cli_usage_error(o.cmd, "bad --limit "
+				    "'%s' (1..1000)", optarg);
+			limit = (int)l;
+			break;
+		case 'w':
+			wait = 1;
+			break;
+		case 't':
+			if (duration_parse(optarg, &timeout_ms, &derr) < 0)
+				return cli_usage_error(o.cmd, "bad --timeout "
+				    "'%s': %s", optarg, derr);
+			timeout_set = 1;
+			break;
+		default:
+			return cli_usage_error(o.cmd, "bad option");
+		}
+	}
+	argc -= optind + 1;
+	argv += optind + 1;
+	if (is_list && argc != 0)
+		return cli_usage_error(o.cmd, "no operands expected");
+	if (!is_list && argc != 1)
+		return cli_usage_error(o.cmd, argc ? "one dead letter ID only" :
+		    "missing dead letter ID");
+	if (!is_list && (wf || ex || all || limit))
+		return cli_usage_error(o.cmd, "--workflow, --execution, --all "
+		    "and --limit are for 'list'");
+	if ((wait || timeout_set) && strcmp(sub, "replay") != 0)
+		return cli_usage_error(o.cmd, "--wait and --timeout are for "
+		    "'replay'");
+	if (timeout_set && !wait)
+		return cli_usage_error(o.cmd, "--timeout needs --wait");
+
+	if ((c = cli_api_client(&o, &rc)) == NULL)
+		return rc;
+	if (is_list)
+		rc = dlq_list(&o, c, wf, ex, all, limit);
+	else if (!strcmp(sub, "show"))
+		rc = dlq_show(&o, c, argv[0]);
+	else if (!strcmp(sub, "replay"))
+		rc = dlq_replay(&o, c, argv[0], wait, timeout_ms);
+	else
+		rc = dlq_discard(&o, c, argv[0]);
+	client_free(c);
+	return rc;
+}

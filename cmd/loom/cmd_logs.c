@@ -1,0 +1,435 @@
+/*
+ * loom execution logs, loom events: task output and live events, through
+ * loom-api.
+ *
+ *   loom execution logs ID [--follow] [--task T]
+ *   loom events [--execution ID] [--workflow W] [--kind K] [--since N]
+ *
+ * Without --follow, `execution logs` pages through GET
+ * /api/v1/executions/ID/logs and exits.  With it, and for `events`, the
+ * command reads a server-sent event stream (lib/client.h client_stream:
+ * one callback per message, reconnecting with Last-Event-ID when the
+ * connection drops, so nothing is lost or shown twice) and prints each
+ * message as it comes: a log line as "TIME TASK#ATTEMPT [STREAM] LINE",
+ * an event as "TIME KIND EXECUTION TASK#ATTEMPT FROM -> TO", or with
+ * -o json the message's JSON object on a line.  A run's stream ends with
+ * an "end" message carrying the run's status, which becomes the exit
+ * status: 0 when it succeeded, 1 when it failed or was cancelled.  The
+ * stream of every event never ends; Ctrl-C does.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jv.h>
+
+#include "cli.h"
+#include "client.h"
+#include "table.h"
+#include "xalloc.h"
+
+#define LOGS_PAGE 1000
+
+/* ---- printing ----------------------------------------------------------- */
+
+static const char *
+str_of(jv o, const char *key)
+{
+	jv v;
+	const char *s;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT)
+		return NULL;
+	v = jv_object_get(jv_copy(o), jv_string(key));
+	/* o still holds the string, so the pointer stays valid. */
+	s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
+	jv_free(v);
+	return s;
+}
+
+static long
+num_of(jv o, const char *key, long def)
+{
+	jv v;
+	long n = def;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT)
+		return def;
+	v = jv_object_get(jv_copy(o), jv_string(key));
+	if (jv_get_kind(v) == JV_KIND_NUMBER)
+		n = (long)jv_number_value(v);
+	jv_free(v);
+	return n;
+}
+
+/* ISO 8601 UTC ("2026-11-26T04:05:06.123Z") as local "04:05:06.123". */
+static const char *
+local_time(const char *iso, char *buf, size_t len)
+{
+	struct tm tm;
+	const char *p;
+	time_t t;
+	int ms = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (iso == NULL || (p = strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm)) ==
+	    NULL) {
+		snprintf(buf, len, "%-12s", "-");
+		return buf;
+	}
+	if (*p == '.' && p[1] >= '0' && p[1] <= '9')
+		ms = atoi(p + 1) % 1000;
+	t = timegm(&tm);
+	localtime_r(&t, &tm);
+	snprintf(buf, len, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, ms);
+	return buf;
+}
+
+/* "TASK#ATTEMPT", or "-" for an event of the run itself. */
+static const char *
+task_attempt(jv o, char *buf, size_t len)
+{
+	const char *t = str_of(o, "taskId");
+	long a = num_of(o, "attempt", 0);
+
+	if (t == NULL)
+		snprintf(buf, len, "-");
+	else if (a > 0)
+		snprintf(buf, len, "%s#%ld", t, a);
+	else
+		snprintf(buf, len, "%s", t);
+	return buf;
+}
+
+static void
+print_log(jv o, int with_execution)
+{
+	char tb[32], ta[256];
+	const char *s = str_of(o, "stream"), *line = str_of(o, "line");
+
+	printf("%s ", local_time(str_of(o, "ts"), tb, sizeof(tb)));
+	if (with_execution)
+		printf("log %s ", str_of(o, "executionId") ?
+		    str_of(o, "executionId") : "-");
+	printf("%s [%s] %s\n", task_attempt(o, ta, sizeof(ta)),
+	    s ? s : "?", line ? line : "");
+}
+
+static void
+print_event(jv o)
+{
+	char tb[32], ta[256];
+	const char *from = str_of(o, "from"), *to = str_of(o, "to");
+	const char *kind = str_of(o, "kind");
+
+	printf("%s %s %s %s", local_time(str_of(o, "createdAt"), tb,
+	    sizeof(tb)), kind ? kind : "?", str_of(o, "executionId") ?
+	    str_of(o, "executionId") : "-", task_attempt(o, ta, sizeof(ta)));
+	if (from || to)
+		printf(" %s -> %s", from ? from : "(new)", to ? to : "?");
+	if (kind && strcmp(kind, "workflow") == 0) {
+		jv d = jv_object_get(jv_copy(o), jv_string("data"));
+
+		if (jv_get_kind(d) == JV_KIND_OBJECT) {
+			jv s = jv_dump_string(d, 0);
+
+			printf(" %s", jv_string_value(s));
+			jv_free(s);
+		} else
+			jv_free(d);
+	}
+	printf("\n");
+}
+
+/* ---- following a stream ------------------------------------------------- */
+
+struct follow {
+	const struct cli_online *o;
+	int events;		/* print events too (loom events) */
+	int run_status;		/* EXIT_OK / EXIT_FAIL from "end"; -1 */
+};
+
+static int
+on_message(void *arg, const struct client_event *ev)
+{
+	struct follow *f = arg;
+	jv o;
+
+	if (strcmp(ev->event, "end") == 0) {
+		o = jv_parse(ev->data);
+		f->run_status = str_of(o, "status") &&
+		    strcmp(str_of(o, "status"), "SUCCESS") == 0 ? EXIT_OK :
+		    EXIT_FAIL;
+		jv_free(o);
+		return 1;
+	}
+	if (!f->events && strcmp(ev->event, "log") != 0)
+		return 0;
+	o = jv_parse(ev->data);
+	if (jv_get_kind(o) != JV_KIND_OBJECT) {
+		jv_free(o);
+		return 0;	/* not ours to judge: skip it */
+	}
+	if (f->o->fmt == OUT_JSON)
+		json_print(stdout, o);
+	else {
+		if (strcmp(ev->event, "log") == 0)
+			print_log(o, f->events);
+		else
+			print_event(o);
+		jv_free(o);
+	}
+	fflush(stdout);	/* live: a pipe would hold it back */
+	return 0;
+}
+
+static int
+follow(const struct cli_online *o, struct client *c, const char *path,
+    int events)
+{
+	struct follow f = { o, events, -1 };
+	jv reply;
+	int st;
+
+	st = client_stream(c, path, on_message, &f, &reply);
+	if (st != 200)
+		return cli_api_fail(o, c, st, reply);
+	jv_free(reply);
+	return f.run_status >= 0 ? f.run_status : EXIT_OK;
+}
+
+/* ---- loom execution logs ------------------------------------------------ */
+
+static void
+logs_usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: loom execution logs ID [--follow] [--task T] "
+	    "[-o text|json] [--api URL]\n"
+	    "\n"
+	    "Prints the output lines of a run's tasks (stdout, stderr, and\n"
+	    "what HTTP backends sent as \"logs\") as TIME TASK#ATTEMPT\n"
+	    "[STREAM] LINE.  --follow keeps printing them as they come until\n"
+	    "the run is over; then the exit status is 0 when the run\n"
+	    "succeeded and 1 when it did not.\n");
+}
+
+/* Every page of GET .../logs. */
+static int
+logs_print(const struct cli_online *o, struct client *c, const char *id,
+    const char *task)
+{
+	char *eid = client_escape(id), *et = task ? client_escape(task) : NULL;
+	char after[32] = "";
+	int st, rc = EXIT_OK;
+
+	for (;;) {
+		char *path = xasprintf("/api/v1/executions/%s/logs?limit=%d%s%s"
+		    "%s%s", eid, LOGS_PAGE, et ? "&task=" : "", et ? et : "",
+		    *after ? "&after=" : "", after);
+		jv reply, list, next;
+
+		st = client_json(c, "GET", path, jv_invalid(), &reply);
+		free(path);
+		if (st != 200) {
+			rc = cli_api_fail(o, c, st, reply);
+			break;
+		}
+		list = jv_object_get(jv_copy(reply), jv_string("logs"));
+		next = jv_object_get(reply, jv_string("next"));
+		if (jv_get_kind(list) != JV_KIND_ARRAY) {
+			jv_free(list);
+			jv_free(next);
+			fprintf(stderr, "loom %s: unexpected reply from "
+			    "loom-api\n", o->cmd);
+			rc = EXIT_FAIL;
+			break;
+		}
+		if (o->fmt == OUT_JSON)
+			json_print_lines(stdout, list);
+		else {
+			jv_array_foreach(list, i, x) {
+				print_log(x, 0);
+				jv_free(x);
+			}
+			jv_free(list);
+		}
+		if (jv_get_kind(next) != JV_KIND_NUMBER) {
+			jv_free(next);
+			break;
+		}
+		snprintf(after, sizeof(after), "%.0f", jv_number_value(next));
+		jv_free(next);
+	}
+	free(eid);
+	free(et);
+	return rc;
+}
+
+int
+cmd_execution_logs(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_ONLINE_OPTIONS,
+		{ "follow", no_argument, NULL, 'f' },
+		{ "task", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_online o = { "execution logs", NULL, OUT_TEXT, 0 };
+	const char *task = NULL;
+	struct client *c;
+	int ch, r, fol = 0, rc = EXIT_USAGE;
+
+	optind = 0;	/* a fresh scan; argv[0] is "logs" */
+	while ((ch = getopt_long(argc, argv, "o:hfT:", opts, NULL)) != -1) {
+		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		switch (ch) {
+		case 'h':
+			logs_usage(stdout);
+			return EXIT_OK;
+		case 'f':
+			fol = 1;
+			break;
+		case 'T':
+			task = optarg;
+			break;
+		default:
+			return cli_usage_error(o.cmd, "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(o.cmd, argc - optind ? "one execution "
+		    "ID only" : "missing execution ID");
+	if ((c = cli_api_client(&o, &rc)) == NULL)
+		return rc;
+	if (fol) {
+		char *eid = client_escape(argv[optind]);
+		char *et = task ? client_escape(task) : NULL;
+		char *path = xasprintf("/api/v1/executions/%s/events?since=0&"
+		    "kind=log%s%s", eid, et ? "&task=" : "", et ? et : "");
+
+		rc = follow(&o, c, path, 0);
+		free(path);
+		free(et);
+		free(eid);
+	} else
+		rc = logs_print(&o, c, argv[optind], task);
+	client_free(c);
+	return rc;
+}
+
+/* ---- loom events -------------------------------------------------------- */
+
+static void
+events_usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: loom events [--execution ID] [--workflow W] [--kind K]\n"
+	    "                   [--since N] [-o text|json] [--api URL]\n"
+	    "\n"
+	    "Prints events as they happen: TIME KIND EXECUTION TASK#ATTEMPT\n"
+	    "FROM -> TO, one per line (-o json: the event objects).  With\n"
+	    "--execution, one run's events and log lines from its start, until\n"
+	    "it is over (exit 0 when it succeeded, 1 when not); otherwise\n"
+	    "every event from now on (--since N: after event N; 0: from the\n"
+	    "first) until interrupted.  K is a comma-separated list of kinds\n"
+	    "(task, run, workflow, log).\n");
+}
+
+static void
+query_add(char **path, const char **sep, const char *key, const char *v)
+{
+	char *e, *n;
+
+	if (v == NULL)
+		return;
+	e = client_escape(v);
+	n = xasprintf("%s%s%s=%s", *path, *sep, key, e);
+	free(e);
+	free(*path);
+	*path = n;
+	*sep = "&";
+}
+
+int
+cmd_events(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_ONLINE_OPTIONS,
+		{ "execution", required_argument, NULL, 'e' },
+		{ "workflow", required_argument, NULL, 'W' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "since", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_online o = { "events", NULL, OUT_TEXT, 0 };
+	const char *exec = NULL, *wf = NULL, *kind = NULL, *since = NULL;
+	const char *sep = "?";
+	struct client *c;
+	char *path;
+	int ch, r, rc = EXIT_USAGE;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "o:he:W:k:s:", opts, NULL)) !=
+	    -1) {
+		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		switch (ch) {
+		case 'h':
+			events_usage(stdout);
+			return EXIT_OK;
+		case 'e':
+			exec = optarg;
+			break;
+		case 'W':
+			wf = optarg;
+			break;
+		case 'k':
+			kind = optarg;
+			break;
+		case 's':
+			if (*optarg == '\0' || strspn(optarg, "0123456789") !=
+			    strlen(optarg))
+				return cli_usage_error(o.cmd, "bad --since "
+				    "'%s' (an event id; 0: from the first)",
+				    optarg);
+			since = optarg;
+			break;
+		default:
+			return cli_usage_error(o.cmd, "bad option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(o.cmd, "no operands expected");
+	if (exec && wf)
+		return cli_usage_error(o.cmd, "--execution and --workflow do "
+		    "not go together");
+	if (exec) {
+		char *e = client_escape(exec);
+
+		path = xasprintf("/api/v1/executions/%s/events", e);
+		free(e);
+		if (since == NULL)
+			since = "0";	/* the whole run */
+	} else
+		path = xstrdup("/api/v1/events");
+	query_add(&path, &sep, "since", since);
+	query_add(&path, &sep, "workflow", wf);
+	query_add(&path, &sep, "kind", kind);
+	if ((c = cli_api_client(&o, &rc)) == NULL) {
+		free(path);
+		return rc;
+	}
+	rc = follow(&o, c, path, 1);
+	free(path);
+	client_free(c);
+	return rc;
+}

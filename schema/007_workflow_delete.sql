@@ -1,0 +1,23 @@
+-- Link Loom schema, migration 007: deleting workflows.
+--
+-- DELETE /api/v1/workflows/{id} (loom workflow delete) does not remove
+-- rows: executions and their history refer to workflow_versions, and a
+-- deleted workflow's past runs must stay readable.  It sets deleted_at
+-- instead; from then on the workflow is not listed, not described, not
+-- triggered and not paused (404), while its versions, its history and its
+-- executions still answer.  Applying a workflow of the same id again
+-- brings it back (deleted_at cleared, not paused, created_at now) with
+-- its version numbers going on from where they were, so an execution's
+-- (workflow_id, workflow_version) never names two definitions.
+--
+-- A workflow with PENDING or RUNNING executions is deleted only with
+-- ?force=true, which sets their cancel_requested and rings loom_run in
+-- the same transaction.  loom-api locks the workflows row FOR UPDATE to
+-- delete and FOR KEY SHARE to trigger, so a run cannot be created after
+-- the check for active runs and before deleted_at is set.
+--
+-- paused (001) is honoured the same way: schedules do not fire a paused
+-- workflow (loom-sched reads the row at each fire), and the trigger route
+-- refuses it with 409 unless ?force=true.
+
+ALTER TABLE workflows ADD COLUMN deleted_at timestamptz;
