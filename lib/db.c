@@ -185,10 +185,20 @@ db_migrate(PGconn *c, int *from, int *to, char **err)
 	for (int i = 0; i < n; i++) {
 		char ver[16];
 		const char *p[2] = { ver, m[i].name };
+		PGresult *have;
+		int applied;
 
-		if (m[i].version <= cur)
-			continue;
+		/* Each version on its own: a database that has a later
+		 * migration still gets an earlier one it lacks. */
 		snprintf(ver, sizeof(ver), "%d", m[i].version);
+		have = db_exec(c, err, "SELECT 1 FROM loom_schema_migrations "
+		    "WHERE version = $1", 1, p);
+		if (have == NULL)
+			goto fail;
+		applied = PQntuples(have) > 0;
+		PQclear(have);
+		if (applied)
+			continue;
 		if (db_cmd(c, err, "BEGIN", 0, NULL) < 0)
 			goto fail;
 		/* PQexec: a migration file holds many statements. */
@@ -211,7 +221,8 @@ db_migrate(PGconn *c, int *from, int *to, char **err)
 			PQclear(PQexec(c, "ROLLBACK"));
 			goto fail;
 		}
-		*to = m[i].version;
+		if (m[i].version > *to)
+			*to = m[i].version;
 	}
 	db_cmd(c, NULL, "SELECT pg_advisory_unlock(" DB_MIGRATE_LOCK ")", 0,
 	    NULL);
@@ -229,8 +240,24 @@ db_schema_check(PGconn *c, char **err)
 
 	if (v < 0)
 		return -1;
-	if (v == db_schema_latest())
-		return 0;
+	if (v == db_schema_latest()) {
+		int n;
+		PGresult *r;
+		long have;
+
+		db_migrations(&n);
+		r = db_exec(c, err, "SELECT count(*) FROM loom_schema_migrations",
+		    0, NULL);
+		if (r == NULL)
+			return -1;
+		have = atol(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		if (have >= n)
+			return 0;
+		*err = xasprintf("the database lacks %ld of this Link Loom's %d "
+		    "schema migrations: run 'loom db migrate'", n - have, n);
+		return -1;
+	}
 	if (v < db_schema_latest())
 		*err = xasprintf("the database schema is version %d but this "
 		    "Link Loom needs %d: run 'loom db migrate'", v,

@@ -93,18 +93,20 @@ db_migrate_cmd(const char *url, enum output_format fmt, int migrate)
 			fprintf(stderr, "loom db status: %s\n", err);
 			rc = EXIT_FAIL;
 		} else {
+			char *why = NULL;
+			int current = db_schema_check(c, &why) == 0;
+
 			if (fmt == OUT_JSON)
 				printf("{\"version\":%d,\"latest\":%d,"
 				    "\"current\":%s}\n", from,
-				    db_schema_latest(),
-				    from == db_schema_latest() ? "true" :
+				    db_schema_latest(), current ? "true" :
 				    "false");
+			else if (current)
+				printf("schema version %d (current)\n", from);
 			else
-				printf("schema version %d (this Link Loom "
-				    "needs %d)%s\n", from, db_schema_latest(),
-				    from == db_schema_latest() ? "" :
-				    ": run 'loom db migrate'");
-			if (from != db_schema_latest())
+				printf("schema version %d: %s\n", from, why);
+			free(why);
+			if (!current)
 				rc = EXIT_FAIL;
 		}
 	}
