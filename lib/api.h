@@ -321,6 +321,14 @@ struct workflow *api_workflow_parse(const char *name, const char *buf,
  */
 
 /*
+ * 0 when YAML (or JSON) text nests collections at most max deep; else -1
+ * with the line and column where it went deeper.  Syntax errors are left
+ * to the workflow loader, which runs after this check.
+ */
+int api_yaml_depth_check(const char *buf, size_t len, int max, int *line,
+    int *col);
+
+/*
  * The trigger body {"input": {...}} (consumed; null: no body).  0 with
  * *input the input (jv_null() when none), else *input is jv_null().
  */
@@ -345,7 +353,7 @@ void api_callback_body_free(struct api_callback_body *cb);
 struct api_list_args {
 	int limit;			/* 1..API_LIST_MAX */
 	char status[16];		/* a run state, or "" */
-	int has_cursor;			/* after_* name the last row seen */
+	int has_cursor;			/* after_*: the last row seen */
 	char after_ts[CURSOR_TS_LEN];	/* cursor_ts_format() text */
 	char after_id[CURSOR_ID_MAX + 1];
 	char since[CURSOR_TS_LEN];	/* created at or after; "" */

@@ -1,7 +1,8 @@
 /*
  * api_body: the pure parsers of loom-api's request bodies and list
- * arguments (see api.h): the trigger body, the callback body, and the
- * query of the execution lists (limit, status, cursor, since, until).
+ * arguments (see api.h): the nesting of a workflow file, the trigger
+ * body, the callback body, and the query of the execution lists (limit,
+ * status, cursor, since, until).
  *
  * They take values, not requests, and touch neither the network nor the
  * database, so the handlers and the fuzzer (tests/fuzz/fuzz_request.c)
@@ -14,9 +15,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <yaml.h>
+
 #include "cursor.h"
 #include "jsonutil.h"
 #include "state.h"
+
+/* ---- POST /api/v1/workflows ------------------------------------------- */
+
+int
+api_yaml_depth_check(const char *buf, size_t len, int max, int *line,
+    int *col)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, rc = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return 0;
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	while (yaml_parser_parse(&p, &ev)) {
+		yaml_event_type_t t = ev.type;
+
+		if (t == YAML_SEQUENCE_START_EVENT ||
+		    t == YAML_MAPPING_START_EVENT) {
+			if (++depth > max) {
+				*line = (int)ev.start_mark.line + 1;
+				*col = (int)ev.start_mark.column + 1;
+				rc = -1;
+			}
+		} else if (t == YAML_SEQUENCE_END_EVENT ||
+		    t == YAML_MAPPING_END_EVENT)
+			depth--;
+		yaml_event_delete(&ev);
+		if (rc < 0 || t == YAML_STREAM_END_EVENT)
+			break;
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
 
 /* ---- POST /api/v1/workflows/{id}/trigger -------------------------------- */
 
@@ -89,8 +126,9 @@ api_callback_body_parse(jv body, struct api_callback_body *cb, jv *out)
 		jv_free(v);
 	if (jv_get_kind(cb->output_text) == JV_KIND_STRING &&
 	    json_has_nul(jv_string_value(cb->output_text)))
-		return api_error(out, 422, "invalid_input", "output", "a string "
-		    "holds a NUL character (\\u0000), which cannot be stored");
+		return api_error(out, 422, "invalid_input", "output",
+		    "a string holds a NUL character (\\u0000), which cannot "
+		    "be stored");
 
 	v = jv_object_get(jv_copy(b), jv_string("logs"));
 	if (jv_get_kind(v) == JV_KIND_STRING)

@@ -54,7 +54,7 @@
 #define HELD "state = 'READY' AND held_target IS NOT NULL AND " \
 	"ready_at > now()"
 
-/* ---- the breaker settings: environment or defaults, read once ---------- */
+/* ---- the breaker settings: environment or defaults, read once -------- */
 
 static pthread_once_t bcfg_once = PTHREAD_ONCE_INIT;
 static struct breaker_config bcfg;
@@ -79,7 +79,7 @@ breaker_cfg(void)
 	return &bcfg;
 }
 
-/* ---- reading -------------------------------------------------------------- */
+/* ---- reading ------------------------------------------------------------ */
 
 /*
  * The breakers (every row, or only those not CLOSED), each with the count
@@ -200,7 +200,7 @@ counts_read(PGconn *db, jv *st, char **err)
 	return 0;
 }
 
-/* ---- routes --------------------------------------------------------------- */
+/* ---- routes ------------------------------------------------------------- */
 
 int
 api_breakers_list(struct api_request *rq, jv *out)

@@ -34,8 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
-
 #include "db.h"
 #include "engine.h"
 #include "idgen.h"
@@ -166,41 +164,6 @@ api_workflow_cached(PGconn *db, const char *id, int version,
 }
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/*
- * 0 when YAML (or JSON) text nests collections at most max deep; else -1
- * with the position.  Syntax errors are left to the loader.
- */
-static int
-yaml_depth_check(const char *buf, size_t len, int max, int *line, int *col)
-{
-	yaml_parser_t p;
-	yaml_event_t ev;
-	int depth = 0, rc = 0;
-
-	if (!yaml_parser_initialize(&p))
-		return 0;
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	while (yaml_parser_parse(&p, &ev)) {
-		yaml_event_type_t t = ev.type;
-
-		if (t == YAML_SEQUENCE_START_EVENT ||
-		    t == YAML_MAPPING_START_EVENT) {
-			if (++depth > max) {
-				*line = (int)ev.start_mark.line + 1;
-				*col = (int)ev.start_mark.column + 1;
-				rc = -1;
-			}
-		} else if (t == YAML_SEQUENCE_END_EVENT ||
-		    t == YAML_MAPPING_END_EVENT)
-			depth--;
-		yaml_event_delete(&ev);
-		if (rc < 0 || t == YAML_STREAM_END_EVENT)
-			break;
-	}
-	yaml_parser_delete(&p);
-	return rc;
-}
 
 static jv
 workflow_summary(const PGresult *r, int row)
@@ -499,8 +462,8 @@ api_workflow_apply(struct api_request *rq, jv *out)
 	if (rq->body_len == 0)
 		return api_error(out, 400, "bad_request", NULL, "the body is "
 		    "empty: send a workflow file (YAML or JSON)");
-	if (yaml_depth_check(rq->body, rq->body_len, API_MAX_DEPTH, &line,
-	    &col) < 0)
+	if (api_yaml_depth_check(rq->body, rq->body_len, API_MAX_DEPTH,
+	    &line, &col) < 0)
 		return api_error(out, 400, "bad_request", NULL, "the workflow "
 		    "nests deeper than %d levels (line %d, column %d)",
 		    API_MAX_DEPTH, line, col);
@@ -778,7 +741,8 @@ set_paused(struct api_request *rq, const char *paused, jv *out)
 	/* One statement: the change and its event commit together; an
 	 * unchanged flag writes nothing. */
 	r = db_exec(db, &err, "WITH o AS (SELECT id, paused AS was FROM "
-	    "workflows WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE), "
+	    "workflows WHERE id = $1 AND deleted_at IS NULL "
+	    "FOR NO KEY UPDATE), "
 	    "u AS (UPDATE workflows w SET paused = $2::boolean, "
 	    "updated_at = now() FROM o WHERE w.id = o.id AND "
 	    "o.was <> $2::boolean RETURNING w.id), "

@@ -32,7 +32,7 @@
 #define CURSOR_US_MAX (253402300799LL * 1000000 + 999999)
 
 struct page_key {
-	int64_t us;			/* created_at, microseconds since epoch */
+	int64_t us;		/* created_at, microseconds after 1970 */
 	char id[CURSOR_ID_MAX + 1];	/* printable ASCII, no spaces */
 };
 

@@ -18,13 +18,9 @@ bats_require_minimum_version 1.5.0
 
 load helpers
 
-# start NAME [ARGS...]: loom_daemon_start, once more if it fails.  The
-# helper may begin to read the daemon's log before the background job
-# has created the file, and tail -f then gives up at once although the
-# daemon is fine; a daemon that really cannot start fails twice.
-start() {
-	loom_daemon_start "$@" || loom_daemon_start "$@"
-}
+# Every test that replaces the shared executor records the new one in
+# exec.pid and exec.log.path, so that the next one stops the right
+# process and reads the right log.
 
 setup_file() {
 	export LOOM_BREAKER_FAILURES=3 LOOM_BREAKER_COOLDOWN=1s \
@@ -32,8 +28,8 @@ setup_file() {
 	loom_pg_start
 	loom_backend_start
 	loom_api_start
-	start loom-engine
-	start loom-exec
+	loom_daemon_start loom-engine
+	loom_daemon_start loom-exec
 	echo "$LOOM_DAEMON_LOG" >"$LOOM_TEST_DIR/exec.log.path"
 	echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/exec.pid"
 	export B=$BACKEND_URL/api/tasks
@@ -299,10 +295,10 @@ EOF
 @test "two executors: once the breaker is open neither sends; one probe closes it" {
 	# two small executors, so that both have work to do
 	loom_daemon_stop "$(cat "$LOOM_TEST_DIR/exec.pid")"
-	LOOM_EXEC_NAME=bk-exec-a start loom-exec -j 4
+	LOOM_EXEC_NAME=bk-exec-a loom_daemon_start loom-exec -j 4
 	echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/exec.pid"
 	echo "$LOOM_DAEMON_LOG" >"$LOOM_TEST_DIR/exec.log.path"
-	LOOM_EXEC_NAME=bk-exec-b start loom-exec -j 4
+	LOOM_EXEC_NAME=bk-exec-b loom_daemon_start loom-exec -j 4
 	second=$LOOM_DAEMON_PID
 	{
 		cat <<EOF
@@ -368,7 +364,8 @@ EOF
 	# an executor with a long cool-down, so the breaker stays open
 	loom_daemon_stop "$(cat "$LOOM_TEST_DIR/exec.pid")"
 	LOOM_BREAKER_COOLDOWN=5m LOOM_BREAKER_MAX_COOLDOWN=5m \
-	    LOOM_EXEC_NAME=bk-exec-long start loom-exec
+	    LOOM_EXEC_NAME=bk-exec-long loom_daemon_start loom-exec
+	echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/exec.pid"
 	echo "$LOOM_DAEMON_LOG" >"$LOOM_TEST_DIR/exec.log.path"
 	cat >"$WF" <<EOF
 id: bk-trip
@@ -465,7 +462,8 @@ EOF
 	# this executor reads the cool-down from its file, not the environment
 	(
 		unset LOOM_BREAKER_COOLDOWN LOOM_BREAKER_MAX_COOLDOWN
-		LOOM_CONFIG=$conf LOOM_EXEC_NAME=bk-exec-hup start loom-exec
+		LOOM_CONFIG=$conf LOOM_EXEC_NAME=bk-exec-hup \
+		    loom_daemon_start loom-exec
 		echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/exec.pid"
 		echo "$LOOM_DAEMON_LOG" >"$LOOM_TEST_DIR/exec.log.path"
 	)

@@ -154,7 +154,10 @@ loom_daemon_start() {
 	shift
 	while [ -e "$dir/$name.$n.log" ]; do n=$((n + 1)); done
 	LOOM_DAEMON_LOG=$dir/$name.$n.log
-	"$LOOM_BIN/$name" "$@" 2>"$LOOM_DAEMON_LOG" </dev/null >/dev/null 3>&- &
+	# made here, not by the child's redirection: tail -f below must not
+	# race the fork to it (tail gives up on a file that is not there)
+	: >"$LOOM_DAEMON_LOG"
+	"$LOOM_BIN/$name" "$@" 2>>"$LOOM_DAEMON_LOG" </dev/null >/dev/null 3>&- &
 	LOOM_DAEMON_PID=$!
 	echo "$LOOM_DAEMON_PID" >>"$dir/daemons.pids"
 	# tail -f waits on inotify; it ends with the daemon if that dies.

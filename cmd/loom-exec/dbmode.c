@@ -91,7 +91,7 @@ struct xd;
 /* What one dispatch told its target's breaker, waiting to be written. */
 struct bknote {
 	char *target;
-	char *owner;		/* "<exec.name>/<execution>/<task>/<attempt>" */
+	char *owner;		/* "<exec.name>/<execution>/<task>/<n>" */
 	enum execbreaker_verdict verdict;
 	enum errclass outcome;	/* EXECBREAKER_RECORD */
 	struct bknote *next;
@@ -133,7 +133,7 @@ struct xd {
 	size_t ncancels, capcancels;
 	struct breaker_config bcfg;
 	struct breaker_cache *bcache;	/* closed breakers; owned */
-	struct bknote *notes_head, *notes_tail;	/* breaker notes to write */
+	struct bknote *notes_head, *notes_tail;	/* breaker notes */
 	char **btargets;	/* breakers that rang: re-time held tasks */
 	size_t nbtargets, capbtargets;
 	int recheck_held;	/* re-time every held target (catch-up) */

@@ -35,8 +35,9 @@ execution_usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: loom execution list [--workflow ID] [--status S] "
-	    "[--since T] [--until T]\n"
-	    "                           [--limit N] [--cursor C | --all]\n"
+	    "[--since T]\n"
+	    "                           [--until T] [--limit N] "
+	    "[--cursor C | --all]\n"
 	    "       loom execution show ID [--wait [--timeout DUR]]\n"
 	    "       loom execution cancel ID [--wait [--timeout DUR]]\n"
 	    "       loom execution retry ID [--from-failed] "

@@ -41,10 +41,10 @@ status_usage(FILE *fp)
 	fprintf(fp,
 	    "usage: loom status [-o text|json] [--api URL]\n"
 	    "\n"
-	    "Shows the database, the daemons connected to it, the work queue,\n"
-	    "runs in progress, open dead letters and the circuit breakers that\n"
-	    "are not closed.  Exit 0: all is well; 1: the database is not ok;\n"
-	    "3: loom-api cannot be reached.\n");
+	    "Shows the database, the daemons connected to it, the work\n"
+	    "queue, runs in progress, open dead letters and the circuit\n"
+	    "breakers that are not closed.  Exit 0: all is well; 1: the\n"
+	    "database is not ok; 3: loom-api cannot be reached.\n");
 }
 
 static void
@@ -251,7 +251,8 @@ print_status(jv st)
 	jv_free(st);
 }
 
-/* CLI_ONLINE_OPTIONS, written out: these commands have no others. */
+/* The online options (-o, --api), written out: these commands take no
+ * others, not even the list options. */
 static const struct option online_opts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "api", required_argument, NULL, 'A' },
@@ -299,7 +300,8 @@ cmd_status(int argc, char **argv)
 	if (jv_get_kind(db) != JV_KIND_OBJECT) {
 		jv_free(db);
 		jv_free(reply);
-		fprintf(stderr, "loom status: unexpected reply from loom-api\n");
+		fprintf(stderr, "loom status: unexpected reply from "
+		    "loom-api\n");
 		return EXIT_FAIL;
 	}
 	rc = is_true(db, "ok") ? EXIT_OK : EXIT_FAIL;

@@ -12,8 +12,9 @@
  * own argc/argv.  Lists come a page at a time (GET ...?limit=N&cursor=C,
  * answered with "nextCursor"); --all follows the cursors to the end, and
  * without it a list that has more says how to get the next page on
- * standard error when that is a terminal.  JSON output is one execution per line as pages arrive;
- * text is one table, so --all holds the rows until the last page.
+ * standard error when that is a terminal.  JSON output is one execution
+ * per line as pages arrive; text is one table, so --all holds the rows
+ * until the last page.
  */
 #include <errno.h>
 #include <getopt.h>

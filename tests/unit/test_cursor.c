@@ -22,7 +22,8 @@ static const struct {
 	{ CURSOR_US_MIN, "first" },
 	{ CURSOR_US_MAX, "last" },
 	{ 1795665906000000LL, "id-with.dots:and~tildes" },
-	{ 42, "0123456789012345678901234567890123456789012345678901234567890123" },
+	{ 42, "01234567890123456789012345678901"
+	    "23456789012345678901234567890123" },
 };
 
 static const char *const bad_cursors[] = {
