@@ -4,6 +4,8 @@
 #   make check           every test (unit + bats), ends with "N passed, N failed"
 #   make check-asan      unit and CLI tests built with ASan + UBSan
 #   make check-valgrind  unit tests under valgrind (leaks are errors)
+#   make check-fuzz      the request-parser fuzz target, FUZZ_TIME seconds
+#                        (clang with libFuzzer; skipped without it)
 #   make bench           benchmarks, figures printed beside their targets
 #   make deps            install the Debian packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
@@ -22,6 +24,8 @@ SBINDIR	 = $(PREFIX)/sbin
 MANDIR	 = $(PREFIX)/share/man
 DATADIR	 = $(PREFIX)/share/loom
 UNITDIR	 = $(PREFIX)/lib/systemd/system
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
 
 VERSION	:= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 PKGS	 = yaml-0.1 libcurl libpq inih libmicrohttpd libsystemd
@@ -48,7 +52,8 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 MAN_PAGES = $(wildcard man/*.[1-8])
 
-.PHONY: all check check-unit check-bats check-asan check-valgrind bench \
+.PHONY: all check check-unit check-bats check-asan check-valgrind check-fuzz \
+	bench \
 	deps install uninstall lint format clean tests
 
 all: $(PROG_BIN)
@@ -114,6 +119,42 @@ check-asan:
 check-valgrind: tests
 	@BUILD=$(BUILD) VALGRIND=1 tests/run-tests.sh unit
 
+# The fuzz target (tests/fuzz/fuzz_request.c) and libloom built again with
+# clang's coverage and sanitizers; new inputs go to $(FUZZ)/corpus, crashes
+# to $(FUZZ)/crash-*.  FUZZ_TIME bounds the whole run.
+FUZZ_CC	?= clang
+FUZZ_TIME ?= 60
+FUZZ	 = $(BUILD)/fuzz
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	   -fno-omit-frame-pointer
+FUZZ_OBJ = $(LIB_SRC:%.c=$(FUZZ)/%.o) $(FUZZ)/gen/schema_sql.o
+
+$(FUZZ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
+
+$(FUZZ)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS) -Wno-missing-variable-declarations $(FUZZ_SAN) \
+	    -c -o $@ $<
+
+$(FUZZ)/fuzz_request: $(FUZZ)/tests/fuzz/fuzz_request.o $(FUZZ_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS)
+
+check-fuzz:
+	@if ! printf 'int LLVMFuzzerTestOneInput(const char *d, long n)%s\n' \
+	    '{ return 0; }' | $(FUZZ_CC) -fsanitize=fuzzer -x c -o /dev/null - \
+	    2>/dev/null; then \
+	    echo "check-fuzz: skipped: $(FUZZ_CC) has no libFuzzer" \
+	        "(Debian: clang and libclang-rt-14-dev, see make deps)"; \
+	    exit 0; fi; \
+	$(MAKE) --no-print-directory $(FUZZ)/fuzz_request && \
+	mkdir -p $(FUZZ)/corpus && \
+	ASAN_OPTIONS=detect_leaks=1 $(FUZZ)/fuzz_request \
+	    -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=65536 -print_final_stats=1 -artifact_prefix=$(FUZZ)/ \
+	    $(FUZZ)/corpus tests/fuzz/corpus
+
 $(BUILD)/bench/%: $(BUILD)/contrib/bench/%.o $(LIBLOOM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -135,11 +176,16 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/schema \
-	    $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR)
+	    $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 755 $(PROG_BIN) $(EXAMPLE_BACKEND) $(DESTDIR)$(BINDIR)
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
-	install -m 644 schema/*.sql schema/*.json $(DESTDIR)$(DATADIR)/schema
+	install -m 644 schema/*.sql schema/*.json schema/*.yaml \
+	    $(DESTDIR)$(DATADIR)/schema
+	install -m 644 contrib/completions/loom.bash \
+	    $(DESTDIR)$(BASHCOMPDIR)/loom
+	install -m 644 contrib/completions/_loom $(DESTDIR)$(ZSHCOMPDIR)/_loom
 	install -m 644 contrib/examples/*.yaml $(DESTDIR)$(DATADIR)/examples
 	for u in systemd/*; do \
 	    sed 's|@BINDIR@|$(BINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
@@ -151,6 +197,7 @@ uninstall:
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 	rm -rf $(DESTDIR)$(DATADIR)
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/loom $(DESTDIR)$(ZSHCOMPDIR)/_loom
 	for u in systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 
 clean:

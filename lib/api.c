@@ -111,6 +111,9 @@ struct api_conn {
 	} hdr[API_MAX_HEADERS];
 	size_t nhdr;
 
+	char *json_text;	/* api_set_json_text(): the body, as is */
+	size_t json_len;
+
 	/* long-polling; wait_* set by api_wait(), links guarded by api->mu */
 	char *wait_key;
 	int64_t wait_until;
@@ -559,6 +562,14 @@ api_set_header(struct api_request *rq, const char *name, const char *value)
 	rc->hdr[rc->nhdr].name = xstrdup(name);
 	rc->hdr[rc->nhdr].value = xstrdup(value);
 	rc->nhdr++;
+}
+
+void
+api_set_json_text(struct api_request *rq, char *text, size_t len)
+{
+	free(rq->conn->json_text);
+	rq->conn->json_text = text;
+	rq->conn->json_len = len;
 }
 
 int
@@ -1017,6 +1028,7 @@ conn_free(struct api_conn *rc)
 		free(rc->hdr[i].value);
 	}
 	free(rc->path_copy);
+	free(rc->json_text);
 	free(rc->method);
 	free(rc->path);
 	free(rc->wait_key);
@@ -1033,6 +1045,15 @@ api_send(struct api_conn *rc, int status, jv body)
 	size_t n;
 	char *p;
 
+	if (rc->json_text != NULL && status >= 200 && status < 300) {
+		/* The handler wrote the body itself; its NUL makes room. */
+		jv_free(body);
+		p = rc->json_text;
+		n = rc->json_len;
+		rc->json_text = NULL;
+		p[n] = '\n';
+		goto send;
+	}
 	if (!jv_is_valid(body)) {
 		jv_free(body);
 		api_error(&body, 500, "internal", NULL, "internal error");
@@ -1044,6 +1065,7 @@ api_send(struct api_conn *rc, int status, jv body)
 	memcpy(p, jv_string_value(s), n);
 	p[n] = '\n';
 	jv_free(s);
+send:
 	resp = MHD_create_response_from_buffer(n + 1, p,
 	    MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {

@@ -173,6 +173,14 @@ const struct api_route *api_route_find(const struct api_route *tab,
 const char *api_query(const struct api_request *rq, const char *key);
 /* A request header, or NULL. */
 const char *api_header(const struct api_request *rq, const char *name);
+/*
+ * Answers a 2xx with text, JSON the handler wrote itself, instead of its
+ * *out: for hot read paths where building a jv only to print it costs
+ * more than the query (api_detail.c).  text is malloc'd with at least
+ * len + 1 bytes (a struct buf's p will do) and is owned by api.c from
+ * this call; the handler returns its status and leaves *out unset.
+ */
+void api_set_json_text(struct api_request *rq, char *text, size_t len);
 /* Adds a response header (copied); at most a few per response. */
 void api_set_header(struct api_request *rq, const char *name,
     const char *value);
@@ -275,6 +283,12 @@ int api_workflow_history(struct api_request *rq, jv *out); /* api_list.c */
 int api_executions_list(struct api_request *rq, jv *out);  /* api_list.c */
 int api_execution_get(struct api_request *rq, jv *out);
 int api_callback(struct api_request *rq, jv *out);
+/*
+ * The execution detail of GET /api/v1/executions/{id} as JSON text,
+ * appended to out (api_detail.c): 200, or an error status with *err_out.
+ */
+int api_execution_render(struct api_request *rq, PGconn *db,
+    const char *id, struct buf *out, jv *err_out);
 int api_execution_cancel(struct api_request *rq, jv *out); /* api_controls.c */
 int api_execution_retry(struct api_request *rq, jv *out);
 int api_task_rerun(struct api_request *rq, jv *out);

@@ -8,7 +8,8 @@
  * tasks that have no run_tasks row yet are listed too), the run_tasks rows
  * (current state), and the task_executions rows (one per attempt).  The
  * three queries run in one read-only REPEATABLE READ transaction so the
- * states and the attempts agree with each other.
+ * states and the attempts agree with each other; api_detail.c reads them
+ * in one round trip and writes the answer as JSON text.
  *
  * ?wait= long-polls: the handler reads the run's status; while it is not
  * terminal it parks the request with api_wait() on the execution id, and
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "db.h"
 #include "duration.h"
 #include "hmap.h"
@@ -36,214 +38,34 @@
 
 /* ---- detail ------------------------------------------------------------- */
 
-/* {"type","message"} when either is set, else null. */
-static jv
-error_jv(const PGresult *r, int row, int tcol, int mcol)
-{
-	jv e;
-
-	if (PQgetisnull(r, row, tcol) && PQgetisnull(r, row, mcol))
-		return jv_null();
-	e = jv_object_set(jv_object(), jv_string("type"),
-	    pg_jv_text(r, row, tcol));
-	return jv_put(e, "message", pg_jv_text(r, row, mcol));
-}
-
-#define TE_COLS "task_id, attempt, status, " SQL_ISO("started_at") ", " \
-	SQL_ISO("completed_at") ", duration_ms, http_status, exit_code, " \
-	"error_type, error_message"
-
-static jv
-attempt_jv(const PGresult *r, int i)
-{
-	jv o = jv_object();
-
-	o = jv_put(o, "attempt", pg_jv_num(r, i, 1));
-	o = jv_put(o, "status", pg_jv_text(r, i, 2));
-	o = jv_put(o, "startedAt", pg_jv_text(r, i, 3));
-	o = jv_put(o, "completedAt", pg_jv_text(r, i, 4));
-	o = jv_put(o, "durationMs", pg_jv_num(r, i, 5));
-	o = jv_put(o, "httpStatus", pg_jv_num(r, i, 6));
-	o = jv_put(o, "exitCode", pg_jv_num(r, i, 7));
-	return jv_put(o, "error", error_jv(r, i, 8, 9));
-}
-
-/* heldUntil/heldBy: a READY task loom-exec holds for an open circuit
- * breaker until a time to come (schema/004_held.sql); null otherwise. */
-#define RT_HELD "state = 'READY' AND held_target IS NOT NULL AND " \
-	"ready_at > now()"
-#define RT_COLS "task_id, state, attempt, skip_reason, output::text, " \
-	"error_type, error_message, " SQL_ISO("started_at") ", " \
-	SQL_ISO("finished_at") ", CASE WHEN " RT_HELD " THEN " \
-	SQL_ISO("ready_at") " END, CASE WHEN " RT_HELD " THEN held_target END"
-
-/* One task of the detail; row is its run_tasks row or -1 (PENDING). */
-static jv
-task_jv(const char *id, const char *type, const PGresult *r, int row,
-    jv attempts)
-{
-	jv o = jv_object();
-
-	o = jv_put(o, "taskId", jv_string(id));
-	o = jv_put(o, "type", type ? jv_string(type) : jv_null());
-	if (row < 0) {
-		o = jv_put(o, "state", jv_string("PENDING"));
-		o = jv_put(o, "attempt", jv_number(0));
-		o = jv_put(o, "skipReason", jv_null());
-		o = jv_put(o, "output", jv_null());
-		o = jv_put(o, "error", jv_null());
-		o = jv_put(o, "startedAt", jv_null());
-		o = jv_put(o, "finishedAt", jv_null());
-		o = jv_put(o, "heldUntil", jv_null());
-		o = jv_put(o, "heldBy", jv_null());
-	} else {
-		const char *skip = PQgetvalue(r, row, 3);
-
-		o = jv_put(o, "state", pg_jv_text(r, row, 1));
-		o = jv_put(o, "attempt", pg_jv_num(r, row, 2));
-		o = jv_put(o, "skipReason",
-		    *skip ? jv_string(skip) : jv_null());
-		o = jv_put(o, "output", pg_jv_json(r, row, 4));
-		o = jv_put(o, "error", error_jv(r, row, 5, 6));
-		o = jv_put(o, "startedAt", pg_jv_text(r, row, 7));
-		o = jv_put(o, "finishedAt", pg_jv_text(r, row, 8));
-		o = jv_put(o, "heldUntil", pg_jv_text(r, row, 9));
-		o = jv_put(o, "heldBy", pg_jv_text(r, row, 10));
-	}
-	if (!jv_is_valid(attempts)) {
-		jv_free(attempts);
-		attempts = jv_array();
-	}
-	return jv_put(o, "attempts", attempts);
-}
-
-/* task id -> array of attempts (rows are ordered by task, attempt). */
-static jv
-attempts_by_task(const PGresult *r)
-{
-	jv by = jv_object(), cur = jv_invalid();
-	const char *tid = NULL;
-
-	for (int i = 0; i < PQntuples(r); i++) {
-		const char *t = PQgetvalue(r, i, 0);
-
-		if (tid == NULL || strcmp(t, tid) != 0) {
-			if (tid != NULL)
-				by = jv_object_set(by, jv_string(tid), cur);
-			tid = t;
-			cur = jv_array();
-		}
-		cur = jv_array_append(cur, attempt_jv(r, i));
-	}
-	if (tid != NULL)
-		by = jv_object_set(by, jv_string(tid), cur);
-	else
-		jv_free(cur);
-	return by;
-}
-
-static jv
-tasks_jv(const struct workflow *wf, const PGresult *rt, const PGresult *te)
-{
-	int nrows = PQntuples(rt);
-	struct hmap *rows = hmap_new((size_t)nrows + 1);
-	unsigned char *used = xcalloc((size_t)nrows + 1, 1);
-	jv by = attempts_by_task(te), list = jv_array();
-
-	for (int i = 0; i < nrows; i++)
-		hmap_put(rows, PQgetvalue(rt, i, 0), (size_t)i);
-	for (size_t k = 0; wf && k < wf->ntasks; k++) {
-		size_t idx = wf->dag ? wf->dag->topo[k] : k, row;
-		const struct task *t = &wf->tasks[idx];
-		int r = -1;
-
-		if (hmap_get(rows, t->id, &row) == 0) {
-			r = (int)row;
-			used[row] = 1;
-		}
-		list = jv_array_append(list, task_jv(t->id,
-		    task_type_name(t->type), rt, r,
-		    jv_object_get(jv_copy(by), jv_string(t->id))));
-	}
-	/* Rows the spec does not know (or no spec at all): still shown. */
-	for (int i = 0; i < nrows; i++)
-		if (!used[i]) {
-			const char *id = PQgetvalue(rt, i, 0);
-
-			list = jv_array_append(list, task_jv(id, NULL, rt, i,
-			    jv_object_get(jv_copy(by), jv_string(id))));
-		}
-	jv_free(by);
-	free(used);
-	hmap_free(rows);
-	return list;
-}
-
+/*
+ * The detail, rendered by api_detail.c as JSON text.  GET answers with
+ * that text as it is; the controls (api_controls.c), which call
+ * api_execution_get() from their POST routes, get a jv to add to.
+ */
 static int
 execution_detail(struct api_request *rq, PGconn *db, const char *id,
     jv *out)
 {
-	PGresult *ex = NULL, *rt = NULL, *te = NULL;
-	const struct workflow *wf;
-	char *err = NULL;
-	int notfound;
-	jv o;
+	struct buf b = BUF_INIT;
+	int status;
 
-	if (db_cmd(db, &err, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-	    0, NULL) < 0)
-		goto fail;
-	ex = db_exec(db, &err, "SELECT id, workflow_id, workflow_version, "
-	    "status, trigger, params::text, error, "
-	    SQL_ISO("created_at") ", " SQL_ISO("started_at") ", "
-	    SQL_ISO("completed_at") " FROM executions WHERE id = $1", 1, &id);
-	if (ex == NULL)
-		goto fail;
-	if (PQntuples(ex) == 0) {
-		PQclear(ex);
-		if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
-			goto fail;
-		return api_error(out, 404, "not_found", "id",
-		    "no execution '%s'", id);
+	if ((status = api_execution_render(rq, db, id, &b, out)) != 200) {
+		buf_free(&b);
+		return status;
 	}
-	rt = db_exec(db, &err, "SELECT " RT_COLS " FROM run_tasks "
-	    "WHERE execution_id = $1", 1, &id);
-	if (rt == NULL)
-		goto fail;
-	te = db_exec(db, &err, "SELECT " TE_COLS " FROM task_executions "
-	    "WHERE execution_id = $1 ORDER BY task_id, attempt, id", 1, &id);
-	if (te == NULL || db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
-		goto fail;
-
-	wf = api_workflow_cached(db, PQgetvalue(ex, 0, 1),
-	    atoi(PQgetvalue(ex, 0, 2)), NULL, &notfound, &err);
-	if (wf == NULL) {
-		/* Still answer: the rows alone, in no particular order. */
-		api_log(LOG_LVL_WARN, "execution %s: %s", id, err);
-		free(err);
-		err = NULL;
+	if (strcmp(rq->method, "GET") == 0) {
+		api_set_json_text(rq, b.p, b.len);	/* api.c owns b.p */
+		return 200;
 	}
-	o = jv_object();
-	o = jv_put(o, "id", pg_jv_text(ex, 0, 0));
-	o = jv_put(o, "workflowId", pg_jv_text(ex, 0, 1));
-	o = jv_put(o, "workflowVersion", pg_jv_num(ex, 0, 2));
-	o = jv_put(o, "status", pg_jv_text(ex, 0, 3));
-	o = jv_put(o, "trigger", pg_jv_text(ex, 0, 4));
-	o = jv_put(o, "params", pg_jv_json(ex, 0, 5));
-	o = jv_put(o, "error", pg_jv_text(ex, 0, 6));
-	o = jv_put(o, "createdAt", pg_jv_text(ex, 0, 7));
-	o = jv_put(o, "startedAt", pg_jv_text(ex, 0, 8));
-	o = jv_put(o, "completedAt", pg_jv_text(ex, 0, 9));
-	o = jv_put(o, "tasks", tasks_jv(wf, rt, te));
-	PQclear(ex);
-	PQclear(rt);
-	PQclear(te);
-	*out = o;
+	*out = jv_parse_sized(b.p, (int)b.len);
+	buf_free(&b);
+	if (!jv_is_valid(*out)) {
+		jv_free(*out);
+		return api_error(out, 500, "internal", NULL, "internal error: "
+		    "the execution detail is not valid JSON");
+	}
 	return 200;
-fail:
-	PQclear(ex);
-	PQclear(rt);
-	PQclear(te);
-	return api_db_fail(rq, out, err);
 }
 
 static int

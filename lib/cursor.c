@@ -84,6 +84,29 @@ cursor_ts_format(int64_t us, char *buf, size_t len)
 	    (long long)(rem / US_PER_S % 60), (long long)(rem % US_PER_S));
 }
 
+void
+cursor_iso_ms(int64_t ms, char *buf, size_t len)
+{
+	int64_t days, rem, y;
+	int m, d;
+
+	if (ms < CURSOR_US_MIN / 1000)
+		ms = CURSOR_US_MIN / 1000;
+	if (ms > CURSOR_US_MAX / 1000)
+		ms = CURSOR_US_MAX / 1000;
+	days = ms / 86400000;
+	rem = ms % 86400000;
+	if (rem < 0) {
+		rem += 86400000;
+		days--;
+	}
+	civil_from_days(days, &y, &m, &d);
+	snprintf(buf, len, "%04lld-%02d-%02dT%02lld:%02lld:%02lld.%03lldZ",
+	    (long long)y, m, d, (long long)(rem / 3600000),
+	    (long long)(rem / 60000 % 60), (long long)(rem / 1000 % 60),
+	    (long long)(rem % 1000));
+}
+
 /* ---- keys and cursors --------------------------------------------------- */
 
 static int

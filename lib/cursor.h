@@ -50,6 +50,11 @@ int cursor_decode(const char *s, struct page_key *k);
 
 /* us as "YYYY-MM-DD HH:MM:SS.ffffff+00" for PostgreSQL; buf >= 40. */
 void cursor_ts_format(int64_t us, char *buf, size_t len);
+/*
+ * ms as the API writes times, "2026-11-26T04:05:06.123Z" (buf >= 25), as
+ * SQL_ISO() of lib/jsonutil.h does; no libc time calls, so no lock.
+ */
+void cursor_iso_ms(int64_t ms, char *buf, size_t len);
 
 /*
  * A time argument (?since=, ?until=): ISO 8601 "2026-11-26",

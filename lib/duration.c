@@ -73,6 +73,11 @@ duration_parse(const char *s, int64_t *ms, const char **err)
 			return -1;
 		}
 		last_unit = u;
+		/* n is at most DURATION_MAX, but n * 1d is not an int64 */
+		if (n > (DURATION_MAX - total) / units[u].ms) {
+			*err = "duration is too long (at most 100 years)";
+			return -1;
+		}
 		total += n * units[u].ms;
 		if (total > DURATION_MAX) {
 			*err = "duration is too long (at most 100 years)";

@@ -15,6 +15,15 @@
  * answer; the answer is interpreted by runner_parse_response().  The task
  * timeout is CURLOPT_TIMEOUT_MS, which covers connecting, sending and
  * waiting for the answer.
+ *
+ * The body goes to curl through a read callback with no way to rewind
+ * it.  Given CURLOPT_POSTFIELDS instead, curl silently sends a request
+ * again, on another connection and up to five times, when a reused
+ * connection closes without an answer: the backend would get one
+ * attempt (one Idempotency-Key) several times, outside the task's retry
+ * policy.  Unable to rewind, curl fails the transfer
+ * (CURLE_SEND_FAIL_REWIND), and the attempt fails with a
+ * ConnectionException that the policy decides about.
  */
 #define LOOM_RUNNER_INTERNAL
 #include "runner.h"
@@ -55,6 +64,7 @@ struct http_xfer {
 	char *url;
 	char *body;		/* request body; curl borrows it */
 	size_t body_len;
+	size_t body_off;	/* how much of it curl has read */
 	int protocol;		/* 1: envelope sent, protocol answer expected */
 	char *resp;
 	size_t resp_len, resp_cap;
@@ -252,6 +262,20 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* Hands curl the body once, never again (see the top of the file). */
+static size_t
+http_read_cb(char *buf, size_t size, size_t nitems, void *userp)
+{
+	struct http_xfer *x = userp;
+	size_t n = size * nitems;
+
+	if (n > x->body_len - x->body_off)
+		n = x->body_len - x->body_off;
+	memcpy(buf, x->body + x->body_off, n);
+	x->body_off += n;
+	return n;
+}
+
 enum errclass
 runner_curl_errclass(int code)
 {
@@ -274,6 +298,7 @@ runner_curl_errclass(int code)
 	case CURLE_QUIC_CONNECT_ERROR:
 	case CURLE_PROXY:
 	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_SEND_FAIL_REWIND:	/* closed without an answer */
 		return ERR_CONNECTION;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
@@ -479,9 +504,11 @@ run_http_start(struct run_http *h, struct runner_job *j)
 	} else if (strcmp(method, "HEAD") == 0) {
 		curl_easy_setopt(x->easy, CURLOPT_NOBODY, 1L);
 	} else {
+		curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)x->body_len);
-		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
+		curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, http_read_cb);
+		curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
 		if (strcmp(method, "POST") != 0)
 			curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST,
 			    method);
@@ -524,7 +551,9 @@ xfer_result(struct http_xfer *x, CURLcode code)
 		return jv_object_set(res, jv_string("httpStatus"),
 		    jv_number(status));
 	}
-	why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
+	why = code == CURLE_SEND_FAIL_REWIND ?
+	    "the connection closed without an answer" :
+	    x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
 	if (x->too_big) {
 		res = JV_OBJECT(jv_string("status"), jv_string("FAILED"),
 		    jv_string("error"), runner_error(ERR_TASK_FAILED,

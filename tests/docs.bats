@@ -198,20 +198,24 @@ loom_commands() {
 }
 
 @test "every option in the getopt tables of loom's commands is in loom(1)" {
-	# cmd/loom/cmd_NAME.c implements `loom NAME`.  Its long options are
-	# the { "name", ..._argument, ... } rows of its table (plus those of
-	# CLI_ONLINE_OPTIONS in cli.h when it uses that macro); its short
+	# cmd/loom/cmd_NAME.c (or cmd_NAME2.c) implements `loom NAME`.  Its
+	# long options are the { "name", ..._argument, ... } rows of its
+	# table (plus those of each CLI_*_OPTIONS macro of cli.h it uses); its short
 	# options are the optstring given to getopt_long().  -h/--help is
 	# documented once for all.
 	local f cmd opts short c missing=""
 	for f in "$SRC"/cmd/loom/cmd_*.c; do
 		cmd=${f##*/cmd_}
 		cmd=${cmd%.c}
+		cmd=${cmd%%[0-9]*}	# cmd_workflow2.c: more of `loom workflow`
 		opts=$(grep -oE '\{ *"[a-z][a-z-]*", *[a-z_]+_argument' "$f")
-		if grep -q CLI_ONLINE_OPTIONS "$f"; then
-			opts+=$'\n'$(grep -oE '\{ *"[a-z][a-z-]*", *[a-z_]+_argument' \
-			    "$SRC/cmd/loom/cli.h")
-		fi
+		# ...and the rows of each CLI_*_OPTIONS macro of cli.h it uses
+		for m in $(grep -oE 'CLI_[A-Z]+_OPTIONS' "$f" | sort -u); do
+			opts+=$'\n'$(awk -v m="$m" '$0 ~ "^#define " m "( |$)" { on = 1 }
+			    on { print } on && !/\\$/ { on = 0 }' \
+			    "$SRC/cmd/loom/cli.h" |
+			    grep -oE '\{ *"[a-z][a-z-]*", *[a-z_]+_argument')
+		done
 		for c in $(sed -nE 's/^\{ *"([a-z-]+)".*/\1/p' <<<"$opts" |
 		    sort -u); do
 			[ "$c" = help ] && continue

@@ -43,6 +43,17 @@ teardown_file() {
 	[ -f "$STAGE/opt/loom/share/loom/examples/sample.yaml" ]
 }
 
+@test "the OpenAPI document and the shell completions are installed" {
+	[ -f "$STAGE/opt/loom/share/loom/schema/openapi.yaml" ]
+	[ -f "$STAGE/opt/loom/share/bash-completion/completions/loom" ]
+	[ -f "$STAGE/opt/loom/share/zsh/site-functions/_loom" ]
+	# the installed bash completion loads and registers itself
+	run bash -c 'source "$1" && complete -p loom' bash \
+	    "$STAGE/opt/loom/share/bash-completion/completions/loom"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "complete -F _loom loom" ]]
+}
+
 @test "make uninstall removes what install put there" {
 	cd "$BATS_TEST_DIRNAME/.."
 	make -s uninstall PREFIX=/opt/loom DESTDIR="$STAGE" >/dev/null
@@ -51,4 +62,6 @@ teardown_file() {
 	[ ! -e "$STAGE/opt/loom/share/man/man1/loom.1" ]
 	[ ! -e "$STAGE/opt/loom/share/loom" ]
 	[ ! -e "$STAGE/opt/loom/lib/systemd/system/loom-engine.service" ]
+	[ ! -e "$STAGE/opt/loom/share/bash-completion/completions/loom" ]
+	[ ! -e "$STAGE/opt/loom/share/zsh/site-functions/_loom" ]
 }

@@ -9,6 +9,13 @@
  * database which runs need attention; a timer also wakes it for the next
  * retry or run deadline.  Database errors drop the connection and retry
  * with backoff; the runs stay dirty, so no work is lost.
+ *
+ * A run another engine holds (its pass says ENGINEDB_BUSY) is normally
+ * finished by that engine, which looks again after its commit.  But an
+ * engine killed in the middle of a pass commits nothing and rings no
+ * doorbell: the results it was handling would wait for the sweep.  So a
+ * busy run is looked at again BUSY_RECHECK_MS later (one timer for all of
+ * them); by then a live holder is done and the pass finds nothing to do.
  */
 #include "engined.h"
 
@@ -25,6 +32,8 @@
 #include "pglisten.h"
 #include "xalloc.h"
 
+#define BUSY_RECHECK_MS 500
+
 struct engined {
 	const struct engined_opts *o;
 	struct loop *loop;
@@ -35,9 +44,12 @@ struct engined {
 	struct loop_timer *sweep;
 	struct loop_timer *wakeup;
 	struct loop_timer *reconnect;
+	struct loop_timer *busy_t;
 	struct loop_signal *sig[3];
 	char **dirty;
 	size_t ndirty, capdirty;
+	char **busy;		/* runs another engine held: look again */
+	size_t nbusy, capbusy;
 	int64_t backoff_ms;
 };
 
@@ -67,6 +79,34 @@ mark_dirty(struct engined *d, const char *id)
 	}
 	d->dirty[d->ndirty++] = xstrdup(id);
 	loop_defer_arm(d->work);
+}
+
+static void
+mark_busy(struct engined *d, const char *id)
+{
+	for (size_t i = 0; i < d->nbusy; i++)
+		if (strcmp(d->busy[i], id) == 0)
+			return;
+	if (d->nbusy == d->capbusy) {
+		d->capbusy = d->capbusy ? d->capbusy * 2 : 16;
+		d->busy = xreallocarray(d->busy, d->capbusy, sizeof(char *));
+	}
+	d->busy[d->nbusy++] = xstrdup(id);
+	if (!loop_timer_armed(d->busy_t))
+		loop_timer_after(d->busy_t, BUSY_RECHECK_MS);
+}
+
+static void
+on_busy(struct loop_timer *t, void *arg)
+{
+	struct engined *d = arg;
+
+	while (d->nbusy > 0) {
+		char *id = d->busy[--d->nbusy];
+
+		mark_dirty(d, id);
+		free(id);
+	}
 }
 
 static void db_lost(struct engined *d, const char *why);
@@ -147,6 +187,8 @@ do_work(struct loop_defer *df, void *arg)
 			}
 		} else if (rc == ENGINEDB_DID_WORK)
 			mark_dirty(d, id);	/* more after 16 rounds */
+		else if (rc == ENGINEDB_BUSY)
+			mark_busy(d, id);
 		free(id);
 	}
 	if (retry_timer) {
@@ -249,6 +291,7 @@ engined_run(const struct engined_opts *o)
 	d.sweep = loop_timer_new(d.loop, on_sweep, &d);
 	d.wakeup = loop_timer_new(d.loop, on_wakeup, &d);
 	d.reconnect = loop_timer_new(d.loop, try_reconnect, &d);
+	d.busy_t = loop_timer_new(d.loop, on_busy, &d);
 	d.sig[0] = loop_signal_add(d.loop, SIGTERM, on_signal, &d);
 	d.sig[1] = loop_signal_add(d.loop, SIGINT, on_signal, &d);
 	d.sig[2] = loop_signal_add(d.loop, SIGHUP, on_signal, &d);
@@ -272,11 +315,15 @@ out:
 	loop_timer_del(d.sweep);
 	loop_timer_del(d.wakeup);
 	loop_timer_del(d.reconnect);
+	loop_timer_del(d.busy_t);
 	loop_defer_del(d.work);
 	enginedb_free(d.edb);
 	for (size_t i = 0; i < d.ndirty; i++)
 		free(d.dirty[i]);
 	free(d.dirty);
+	for (size_t i = 0; i < d.nbusy; i++)
+		free(d.busy[i]);
+	free(d.busy);
 	if (d.conn)
 		PQfinish(d.conn);
 	loop_free(d.loop);

@@ -245,17 +245,30 @@ cli_execution_list(const struct cli_online *o, struct client *c,
 		t = table_new(7, "ID", "WORKFLOW", "VERSION", "STATUS",
 		    "TRIGGER", "CREATED", "DURATION");
 	for (;;) {
+		char *asked = cursor;
+
 		p = page_path(path, q, cursor);
 		st = client_json(c, "GET", p, jv_invalid(), &reply);
 		free(p);
-		free(cursor);
 		cursor = NULL;
 		if (st != 200) {
+			free(asked);
 			rc = cli_api_fail(o, c, st, reply);
 			goto out;
 		}
 		if (str_of(reply, "nextCursor"))
 			cursor = xstrdup(str_of(reply, "nextCursor"));
+		/* A server that gives back the cursor it was given would
+		 * have --all ask for the same page for ever. */
+		if (cursor && asked && strcmp(cursor, asked) == 0) {
+			free(asked);
+			jv_free(reply);
+			fprintf(stderr, "loom %s: loom-api gave the same page "
+			    "twice; stopping\n", o->cmd);
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		free(asked);
 		list = jv_object_get(reply, jv_string("executions"));
 		if (jv_get_kind(list) != JV_KIND_ARRAY) {
 			jv_free(list);

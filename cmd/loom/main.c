@@ -22,7 +22,7 @@ static const struct command {
 	{ "cron", cmd_cron, "show the next fire times of a cron expression" },
 	{ "run", cmd_run, "run a workflow here, without a server (JSON lines)" },
 	{ "db", cmd_db, "migrate the schema; start/stop the private cluster" },
-	{ "workflow", cmd_workflow, "apply, list, describe and trigger workflows" },
+	{ "workflow", cmd_workflow, "apply, list, trigger, pause, delete workflows" },
 	{ "execution", cmd_execution, "list executions; show one, or wait for it" },
 	{ "up", cmd_up, "run Link Loom here: database, daemons, a sample" },
 	{ "status", cmd_status, "database, daemons, queue, open breakers" },

@@ -38,11 +38,16 @@ cleanup() {
 	"$BIN/loom" db stop --state-dir "$DIR" >/dev/null 2>&1 || true
 	rm -rf "$DIR"
 }
-[ -n "${KEEP:-}" ] && echo "keeping $DIR" >&2 && trap - EXIT || trap cleanup EXIT
+if [ -n "${KEEP:-}" ]; then
+	echo "keeping $DIR" >&2
+else
+	trap cleanup EXIT
+fi
 : >"$DIR/empty.conf"
 export LOOM_CONFIG=$DIR/empty.conf
 "$BIN/loom" db start --state-dir "$DIR" >/dev/null
-export LOOM_DATABASE_URL=$("$BIN/loom" db url --state-dir "$DIR")
+LOOM_DATABASE_URL=$("$BIN/loom" db url --state-dir "$DIR")
+export LOOM_DATABASE_URL
 "$BIN/loom" db migrate >/dev/null
 
 mkfifo "$DIR/api.url"

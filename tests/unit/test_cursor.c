@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cursor.h"
+#include "jsonutil.h"
 #include "t.h"
 
 #define NOW 1795665906123456LL	/* 2026-11-26T04:05:06.123456Z */
@@ -84,6 +85,8 @@ static const struct {
 	{ "30", INT64_MIN },
 	{ "-1h", INT64_MIN },
 	{ "999999999d", INT64_MIN },
+	{ "777777777777d", INT64_MIN },	/* n * 1d overflowed (fuzzer) */
+	{ "36500d", NOW - 36500LL * 86400000000LL },
 };
 
 static const struct {
@@ -173,6 +176,15 @@ main(void)
 		cursor_ts_format(formats[i].us, ts, sizeof(ts));
 		is_str(ts, formats[i].want, "format %lld",
 		    (long long)formats[i].us);
+	}
+	/* The API's own time format, as jsonutil's iso_time_ms() has it. */
+	for (int64_t ms = -86400001; ms < 4000000000000LL;
+	    ms = ms < 0 ? -ms : ms * 7 + 999) {
+		char a[32], b[32];
+
+		cursor_iso_ms(ms, a, sizeof(a));
+		iso_time_ms(ms, b, sizeof(b));
+		is_str(a, b, "iso ms %lld", (long long)ms);
 	}
 	/* Parse what we format: the round trip is exact. */
 	for (int64_t v = 1; v < 4000000000000000LL;
