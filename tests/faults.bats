@@ -393,6 +393,8 @@ EOF
 	# each ended at its timeout: not before, and not much after
 	task "$ex" http | jq -e '.attempts[0].durationMs |
 	    . >= 1000 and . < 10000'
+	task "$ex" async | jq -e '.attempts[] | select(.status == "FAILED") |
+	    .durationMs | . >= 1000 and . < 10000'
 	task "$ex" shell | jq -e '.attempts[0].durationMs |
 	    . >= 2000 and . < 12000'
 	[ "$java" = 0 ] || task "$ex" java | jq -e '.attempts[0].durationMs |
