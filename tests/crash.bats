@@ -364,8 +364,8 @@ held_by_session() {
 	done
 	# each daemon noticed, came back and listens again
 	for log in "$exec_log" "$engine_log" "$LOOM_API_LOG"; do
-		assert_equal "$(grep -c "connection for notifications is back" \
-		    "$log")" "$ROUNDS"
+		[ "$(grep -c "connection for notifications is back" \
+		    "$log")" -ge "$ROUNDS" ]
 	done
 	grep -q "database connection is back" "$exec_log"
 	grep -q "database connection is back" "$engine_log"
