@@ -289,3 +289,15 @@ bad:
 		*why = msg;
 	return -1;
 }
+
+jv
+json_parse_untrusted(const char *buf, size_t len)
+{
+	const char *why = NULL;
+	size_t at = 0;
+
+	if (json_syntax_check(buf, len, 512, &at, &why) < 0)
+		return jv_invalid_with_msg(jv_string_fmt("%s at offset %zu",
+		    why ? why : "not JSON", at));
+	return jv_parse_sized(buf, (int)len);
+}

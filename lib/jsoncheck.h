@@ -27,4 +27,12 @@
 int json_syntax_check(const char *buf, size_t len, int max, size_t *at,
     const char **why);
 
+/*
+ * jv_parse_sized() for untrusted text: the text is checked first, because
+ * libjq 1.6 leaks on some malformed input.  Returns the value, or a jv
+ * invalid with a message naming the offset and what was expected.
+ */
+#include <jv.h>
+jv json_parse_untrusted(const char *buf, size_t len);
+
 #endif

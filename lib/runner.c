@@ -30,6 +30,7 @@
 #include <sys/random.h>
 
 #include "duration.h"
+#include "jsoncheck.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -909,7 +910,7 @@ runner_parse_response(int st, const char *body, size_t len, int protocol)
 	if (body == NULL)
 		body = "", len = 0;
 	if (!empty)
-		parsed = jv_parse_sized(body, (int)len);
+		parsed = json_parse_untrusted(body, len);
 
 	if (st < 200 || st > 299) {
 		res = http_error_result(st, body, len, jv_is_valid(parsed) ?
@@ -1046,7 +1047,8 @@ runner_proc_outcome(const struct runner_proc_exit *x)
 	}
 	if (x->output_file && !all_space(x->output_file,
 	    x->output_file_len)) {
-		out = jv_parse_sized(x->output_file, (int)x->output_file_len);
+		out = json_parse_untrusted(x->output_file,
+		    x->output_file_len);
 		if (!jv_is_valid(out)) {
 			jv why = jv_invalid_get_msg(out);
 
@@ -1059,7 +1061,8 @@ runner_proc_outcome(const struct runner_proc_exit *x)
 			    jv_number(0));
 		}
 	} else if (x->last_stdout && *x->last_stdout) {
-		out = jv_parse(x->last_stdout);
+		out = json_parse_untrusted(x->last_stdout,
+		    strlen(x->last_stdout));
 		if (!jv_is_valid(out)) {
 			jv_free(out);
 			out = jv_null();

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "jsoncheck.h"
 #include "log.h"
 #include "loop.h"
 #include "xalloc.h"
@@ -235,7 +236,7 @@ handle_line(struct xs *x, const char *s, size_t n)
 			break;
 	if (i == n)
 		return;	/* blank lines are allowed */
-	req = jv_parse_sized(s, (int)n);
+	req = json_parse_untrusted(s, n);
 	if (!jv_is_valid(req)) {
 		jv msg = jv_invalid_get_msg(req);
 
