@@ -349,7 +349,9 @@ run_again(struct api_request *rq, PGconn *db, const char *id, jv *out)
 	r = db_exec(db, &err, "WITH e AS (INSERT INTO executions "
 	    "(id, workflow_id, workflow_version, status, params, trigger) "
 	    "SELECT $2, workflow_id, workflow_version, 'PENDING', params, "
-	    "'retry' FROM executions WHERE id = $1 "
+	    "'retry' FROM executions x WHERE id = $1 AND EXISTS (SELECT 1 "
+	    "FROM workflows w WHERE w.id = x.workflow_id AND "
+	    "w.deleted_at IS NULL) "
 	    "RETURNING id, workflow_id, workflow_version), "
 	    "ev AS (INSERT INTO events (execution_id, kind, to_state, data) "
 	    "SELECT id, 'run', 'PENDING', jsonb_build_object('workflow', "
@@ -360,10 +362,11 @@ run_again(struct api_request *rq, PGconn *db, const char *id, jv *out)
 	    2, p);
 	if (r == NULL)
 		return api_db_fail(rq, out, err);
-	if (PQntuples(r) == 0) {	/* deleted in between */
+	if (PQntuples(r) == 0) {	/* it or its workflow is gone */
 		PQclear(r);
-		return api_error(out, 404, "not_found", "id",
-		    "no execution '%s'", id);
+		return api_error(out, 409, "conflict", "id",
+		    "execution %s cannot run again: it or its workflow was "
+		    "deleted", id);
 	}
 	api_log(LOG_LVL_INFO, "execution %s: a new run of %s version %s, "
 	    "retrying %s", exec_id, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),

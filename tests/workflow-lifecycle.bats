@@ -244,6 +244,9 @@ walk() {
 	assert_equal "$code" 200
 	req GET '/api/v1/executions?workflow=dl'
 	jqt '.executions | length == 2'
+	# ...but a deleted workflow does not run again through a retry
+	req POST "/api/v1/executions/$done_id/retry" -H 'Content-Type: application/json' -d '{}'
+	assert_error conflict 409
 }
 
 @test "delete: applying again brings it back, versions going on" {
