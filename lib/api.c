@@ -182,6 +182,8 @@ static const struct api_route api_routes[] = {
 	    API_SCOPE_CALLBACK },
 	/* api_status.c; a decoded target "http://h:80" is three segments */
 	{ "GET", "/api/v1/status", API_BODY_NONE, api_status, API_SCOPE_READ },
+	{ "GET", "/api/v1/schedules", API_BODY_NONE, api_schedules_list,
+	    API_SCOPE_READ },
 	{ "GET", "/api/v1/breakers", API_BODY_NONE, api_breakers_list,
 	    API_SCOPE_READ },
 	{ "POST", "/api/v1/breakers/{target}/reset", API_BODY_NONE,

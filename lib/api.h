@@ -297,6 +297,7 @@ int api_dead_letter_get(struct api_request *rq, jv *out);
 int api_dead_letter_replay(struct api_request *rq, jv *out);
 int api_dead_letter_discard(struct api_request *rq, jv *out);
 int api_status(struct api_request *rq, jv *out);	/* api_status.c */
+int api_schedules_list(struct api_request *rq, jv *out); /* api_schedules.c */
 int api_breakers_list(struct api_request *rq, jv *out);
 int api_breaker_reset(struct api_request *rq, jv *out);
 int api_tokens_create(struct api_request *rq, jv *out);	/* api_tokens.c */

@@ -41,6 +41,7 @@ ROUTES=(
 	"POST /api/v1/dead-letters/{id}/discard operator"
 	"POST /api/v1/callbacks/{token} callback"
 	"GET /api/v1/status read"
+	"GET /api/v1/schedules read"
 	"GET /api/v1/breakers read"
 	"POST /api/v1/breakers/{target}/reset operator"
 	"POST /api/v1/breakers/{scheme}//{host}/reset operator"

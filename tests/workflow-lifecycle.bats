@@ -338,6 +338,20 @@ walk() {
 	assert_equal "${#lines[@]}" 10
 }
 
+@test "schedules: scheduled workflows with their next fires; none while paused" {
+	apply sch
+	req GET /api/v1/schedules
+	assert_equal "$code" 200
+	jqt '[.schedules[] | select(.workflowId == "sch")] | length == 1'
+	jqt '.schedules[] | select(.workflowId == "sch") |
+	    .schedule == "0 3 * * *" and (.nextFires | length == 3) and
+	    (.nextFires[0] | endswith("T03:00:00Z"))'
+	req POST /api/v1/workflows/sch/pause
+	req GET /api/v1/schedules
+	jqt '.schedules[] | select(.workflowId == "sch") |
+	    .paused == true and (.nextFires | length == 0)'
+}
+
 @test "CLI usage errors are exit 2" {
 	for args in "workflow delete" "workflow pause a b" \
 	    "workflow history" "workflow history x --limit 0" \
