@@ -824,7 +824,8 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 			  "(extract(epoch FROM deadline_at) * 1000)::bigint, "
 			  "engine_gen, "
 			  "(extract(epoch FROM started_at) * 1000)::bigint "
-			  "FROM executions WHERE id = $1 FOR UPDATE SKIP LOCKED",
+			  "FROM executions WHERE id = $1 "
+			  "FOR NO KEY UPDATE SKIP LOCKED",
 			  1, p },
 			{ SQL_UNSETTLED_TASKS, 1, p },
 			{ SQL_PENDING_REQUESTS, 1, p },

@@ -2,7 +2,8 @@
  * enginedb: the PostgreSQL driver of the engine core (loom-engine).
  *
  * One "pass" over a run, in one transaction:
- *   1. lock the executions row (FOR UPDATE SKIP LOCKED: another engine that
+ *   1. lock the executions row (FOR NO KEY UPDATE SKIP LOCKED: another
+ *      engine that
  *      holds it is doing the same work; it re-checks after its commit, so
  *      nothing is missed);
  *   2. bring the in-memory state of the run up to date: when the cached

@@ -185,6 +185,8 @@ do_work(struct loop_defer *df, void *arg)
 				db_lost(d, "connection broken");
 				return;
 			}
+			/* e.g. a deadlock victim: look again shortly */
+			mark_busy(d, id);
 		} else if (rc == ENGINEDB_DID_WORK)
 			mark_dirty(d, id);	/* more after 16 rounds */
 		else if (rc == ENGINEDB_BUSY)
