@@ -3,9 +3,8 @@
  *
  * One "pass" over a run, in one transaction:
  *   1. lock the executions row (FOR NO KEY UPDATE SKIP LOCKED: another
- *      engine that
- *      holds it is doing the same work; it re-checks after its commit, so
- *      nothing is missed);
+ *      engine that holds it is doing the same work; it re-checks after its
+ *      commit, so nothing is missed);
  *   2. bring the in-memory state of the run up to date: when the cached
  *      copy's generation matches executions.engine_gen only the unsettled
  *      run_tasks rows (results reported by loom-exec or a callback) are
