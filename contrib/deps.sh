@@ -7,7 +7,7 @@ libcurl4-openssl-dev libyaml-dev libpq-dev libjq-dev libonig-dev
 libinih-dev libmicrohttpd-dev libsystemd-dev
 bats bats-assert bats-support bats-file mandoc valgrind
 postgresql jq curl openjdk-17-jdk-headless tzdata
-python3-jsonschema python3-yaml graphviz wrk zsh"
+python3 python3-jsonschema python3-yaml graphviz wrk zsh procps"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
