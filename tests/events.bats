@@ -49,19 +49,9 @@ teardown() {
 	done
 }
 
-sql() {
-	psql -X -q -At -v ON_ERROR_STOP=1 "$LOOM_DATABASE_URL" -c "$1"
-}
-
 apply() {
 	curl -sSf -o /dev/null -X POST -H 'Content-Type: application/yaml' \
 	    --data-binary "@$1" "$LOOM_API/api/v1/workflows"
-}
-
-trigger() {
-	curl -sS -X POST -H 'Content-Type: application/json' \
-	    --data "{\"input\":${2:-{\}}}" \
-	    "$LOOM_API/api/v1/workflows/$1/trigger" | jq -er .executionId
 }
 
 # finished ID: waits (long polls) until the run is terminal; prints status.

@@ -34,30 +34,6 @@
 #                         point of a run, never to wait for readiness
 # dump_logs               the daemons' last log lines (for a failed test)
 
-sql() {
-	psql -X -q -At -v ON_ERROR_STOP=1 "$LOOM_DATABASE_URL" -c "$1"
-}
-
-apply() {
-	local out=$BATS_TEST_TMPDIR/apply.out code
-	code=$(curl -sS -o "$out" -w '%{http_code}' -X POST \
-	    -H 'Content-Type: application/yaml' --data-binary "@$1" \
-	    "$LOOM_API/api/v1/workflows") || return 1
-	case $code in
-	200 | 201) ;;
-	*)
-		echo "apply $1: HTTP $code: $(cat "$out")"
-		return 1
-		;;
-	esac
-}
-
-trigger() {
-	curl -sS -X POST -H 'Content-Type: application/json' \
-	    --data "{\"input\":${2:-{\}}}" \
-	    "$LOOM_API/api/v1/workflows/$1/trigger" | jq -er .executionId
-}
-
 finished() {
 	local id=$1 limit=${2:-150} end body status=unknown
 	end=$((SECONDS + limit))

@@ -53,51 +53,6 @@ exec_replaced() {
 	echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/exec.pid"
 }
 
-sql() {
-	psql -X -q -At -v ON_ERROR_STOP=1 "$LOOM_DATABASE_URL" -c "$1"
-}
-
-# apply FILE: loom-api stores the workflow.
-apply() {
-	local out=$BATS_TEST_TMPDIR/apply.out code
-	code=$(curl -sS -o "$out" -w '%{http_code}' -X POST \
-	    -H 'Content-Type: application/yaml' --data-binary "@$1" \
-	    "$LOOM_API/api/v1/workflows") || return 1
-	case $code in
-	200 | 201) ;;
-	*)
-		echo "apply $1: HTTP $code: $(cat "$out")"
-		return 1
-		;;
-	esac
-}
-
-# trigger WORKFLOW [INPUT-JSON]: prints the new execution id.
-trigger() {
-	curl -sS -X POST -H 'Content-Type: application/json' \
-	    --data "{\"input\":${2:-{\}}}" \
-	    "$LOOM_API/api/v1/workflows/$1/trigger" | jq -er .executionId
-}
-
-# finished ID: the run's JSON once it is terminal (long polls of 30s, two
-# minutes at most).
-finished() {
-	local body status
-	for _ in 1 2 3 4; do
-		body=$(curl -sS "$LOOM_API/api/v1/executions/$1?wait=30s") ||
-		    return 1
-		status=$(jq -r .status <<<"$body")
-		case $status in
-		SUCCESS | FAILED | CANCELLED)
-			printf '%s\n' "$body"
-			return 0
-			;;
-		esac
-	done
-	echo "execution $1 is still $status: $body" >&2
-	return 1
-}
-
 # states RUN-JSON: "task=STATE ..." in the order loom-api lists the tasks.
 states() {
 	jq -r '[.tasks[] | "\(.taskId)=\(.state)"] | join(" ")' <<<"$1"
