@@ -58,6 +58,16 @@ struct workflow;
 struct diags;
 struct workflow *cli_load_workflow(const char *arg, struct diags *d);
 
+/*
+ * Reading API objects (jvget.c): a string member (NULL when missing or not
+ * a string; valid while o lives), a number member (def when missing), the
+ * terminal run states, and ISO 8601 UTC times to ms since the epoch (-1).
+ */
+const char *cli_str(jv o, const char *key);
+long cli_num(jv o, const char *key, long def);
+int cli_run_terminal(const char *status);
+int64_t cli_iso_ms(const char *s);
+
 int cmd_validate(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_cron(int argc, char **argv);

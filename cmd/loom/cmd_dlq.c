@@ -47,21 +47,6 @@ dlq_usage(FILE *fp)
 	    "closes the letter without running anything.\n");
 }
 
-static const char *
-str_of(jv o, const char *key)
-{
-	jv v;
-	const char *s;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return NULL;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	/* o still holds the string, so the pointer stays valid. */
-	s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
-	jv_free(v);
-	return s;
-}
-
 /* A number member as text into buf, or NULL. */
 static const char *
 num_text(jv o, const char *key, char *buf, size_t len)
@@ -86,7 +71,7 @@ error_text(jv o)
 	char *out = NULL;
 
 	if (jv_get_kind(e) == JV_KIND_OBJECT) {
-		const char *t = str_of(e, "type"), *m = str_of(e, "message");
+		const char *t = cli_str(e, "type"), *m = cli_str(e, "message");
 
 		out = xasprintf("%s%s%s", t ? t : "", t && m ? ": " : "",
 		    m ? m : "");
@@ -98,7 +83,7 @@ error_text(jv o)
 static const char *
 time_text(jv o, const char *key, char *buf, size_t len)
 {
-	const char *s = str_of(o, key);
+	const char *s = cli_str(o, key);
 
 	snprintf(buf, len, "%.19s", s ? s : "");
 	if (strlen(buf) > 10 && buf[10] == 'T')
@@ -173,9 +158,9 @@ dlq_list(const struct cli_online *o, struct client *c, const char *wf,
 		char id[32], att[32], created[32], *err = error_text(x);
 
 		table_add(t, num_text(x, "id", id, sizeof(id)),
-		    str_of(x, "executionId"), str_of(x, "workflowId"),
-		    str_of(x, "taskId"), num_text(x, "attempts", att,
-		    sizeof(att)), str_of(x, "status"),
+		    cli_str(x, "executionId"), cli_str(x, "workflowId"),
+		    cli_str(x, "taskId"), num_text(x, "attempts", att,
+		    sizeof(att)), cli_str(x, "status"),
 		    time_text(x, "createdAt", created, sizeof(created)), err);
 		free(err);
 		jv_free(x);
@@ -206,21 +191,21 @@ dlq_show(const struct cli_online *o, struct client *c, const char *id)
 	}
 	printf("Dead letter: %s\n", num_text(reply, "id", b, sizeof(b)) ?
 	    b : id);
-	printf("Status:      %s", str_of(reply, "status") ?
-	    str_of(reply, "status") : "?");
-	if (str_of(reply, "resolvedAt"))
+	printf("Status:      %s", cli_str(reply, "status") ?
+	    cli_str(reply, "status") : "?");
+	if (cli_str(reply, "resolvedAt"))
 		printf(" (%s)", time_text(reply, "resolvedAt", b, sizeof(b)));
 	printf("\n");
-	printf("Execution:   %s (%s)\n", str_of(reply, "executionId") ?
-	    str_of(reply, "executionId") : "?",
-	    str_of(reply, "executionStatus") ?
-	    str_of(reply, "executionStatus") : "?");
-	printf("Workflow:    %s (version %s)\n", str_of(reply, "workflowId") ?
-	    str_of(reply, "workflowId") : "?",
+	printf("Execution:   %s (%s)\n", cli_str(reply, "executionId") ?
+	    cli_str(reply, "executionId") : "?",
+	    cli_str(reply, "executionStatus") ?
+	    cli_str(reply, "executionStatus") : "?");
+	printf("Workflow:    %s (version %s)\n", cli_str(reply, "workflowId") ?
+	    cli_str(reply, "workflowId") : "?",
 	    num_text(reply, "workflowVersion", v, sizeof(v)) ? v : "?");
-	printf("Task:        %s (now %s)\n", str_of(reply, "taskId") ?
-	    str_of(reply, "taskId") : "?", str_of(reply, "taskState") ?
-	    str_of(reply, "taskState") : "?");
+	printf("Task:        %s (now %s)\n", cli_str(reply, "taskId") ?
+	    cli_str(reply, "taskId") : "?", cli_str(reply, "taskState") ?
+	    cli_str(reply, "taskState") : "?");
 	printf("Attempts:    %s\n", num_text(reply, "attempts", v,
 	    sizeof(v)) ? v : "?");
 	if ((err = error_text(reply)) != NULL)
@@ -275,10 +260,10 @@ dlq_discard(const struct cli_online *o, struct client *c, const char *id)
 		json_print(stdout, reply);
 	else {
 		printf("dead letter %s discarded (task %s of %s stays %s)\n",
-		    id, str_of(reply, "taskId") ? str_of(reply, "taskId") :
-		    "?", str_of(reply, "executionId") ?
-		    str_of(reply, "executionId") : "?",
-		    str_of(reply, "taskState") ? str_of(reply, "taskState") :
+		    id, cli_str(reply, "taskId") ? cli_str(reply, "taskId") :
+		    "?", cli_str(reply, "executionId") ?
+		    cli_str(reply, "executionId") : "?",
+		    cli_str(reply, "taskState") ? cli_str(reply, "taskState") :
 		    "?");
 		jv_free(reply);
 	}

@@ -34,36 +34,6 @@
 
 /* ---- printing ----------------------------------------------------------- */
 
-static const char *
-str_of(jv o, const char *key)
-{
-	jv v;
-	const char *s;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return NULL;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	/* o still holds the string, so the pointer stays valid. */
-	s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
-	jv_free(v);
-	return s;
-}
-
-static long
-num_of(jv o, const char *key, long def)
-{
-	jv v;
-	long n = def;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return def;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	if (jv_get_kind(v) == JV_KIND_NUMBER)
-		n = (long)jv_number_value(v);
-	jv_free(v);
-	return n;
-}
-
 /* ISO 8601 UTC ("2026-11-26T04:05:06.123Z") as local "04:05:06.123". */
 static const char *
 local_time(const char *iso, char *buf, size_t len)
@@ -92,8 +62,8 @@ local_time(const char *iso, char *buf, size_t len)
 static const char *
 task_attempt(jv o, char *buf, size_t len)
 {
-	const char *t = str_of(o, "taskId");
-	long a = num_of(o, "attempt", 0);
+	const char *t = cli_str(o, "taskId");
+	long a = cli_num(o, "attempt", 0);
 
 	if (t == NULL)
 		snprintf(buf, len, "-");
@@ -108,12 +78,12 @@ static void
 print_log(jv o, int with_execution)
 {
 	char tb[32], ta[256];
-	const char *s = str_of(o, "stream"), *line = str_of(o, "line");
+	const char *s = cli_str(o, "stream"), *line = cli_str(o, "line");
 
-	printf("%s ", local_time(str_of(o, "ts"), tb, sizeof(tb)));
+	printf("%s ", local_time(cli_str(o, "ts"), tb, sizeof(tb)));
 	if (with_execution)
-		printf("log %s ", str_of(o, "executionId") ?
-		    str_of(o, "executionId") : "-");
+		printf("log %s ", cli_str(o, "executionId") ?
+		    cli_str(o, "executionId") : "-");
 	printf("%s [%s] %s\n", task_attempt(o, ta, sizeof(ta)),
 	    s ? s : "?", line ? line : "");
 }
@@ -122,12 +92,12 @@ static void
 print_event(jv o)
 {
 	char tb[32], ta[256];
-	const char *from = str_of(o, "from"), *to = str_of(o, "to");
-	const char *kind = str_of(o, "kind");
+	const char *from = cli_str(o, "from"), *to = cli_str(o, "to");
+	const char *kind = cli_str(o, "kind");
 
-	printf("%s %s %s %s", local_time(str_of(o, "createdAt"), tb,
-	    sizeof(tb)), kind ? kind : "?", str_of(o, "executionId") ?
-	    str_of(o, "executionId") : "-", task_attempt(o, ta, sizeof(ta)));
+	printf("%s %s %s %s", local_time(cli_str(o, "createdAt"), tb,
+	    sizeof(tb)), kind ? kind : "?", cli_str(o, "executionId") ?
+	    cli_str(o, "executionId") : "-", task_attempt(o, ta, sizeof(ta)));
 	if (from || to)
 		printf(" %s -> %s", from ? from : "(new)", to ? to : "?");
 	if (kind && strcmp(kind, "workflow") == 0) {
@@ -160,8 +130,8 @@ on_message(void *arg, const struct client_event *ev)
 
 	if (strcmp(ev->event, "end") == 0) {
 		o = jv_parse(ev->data);
-		f->run_status = str_of(o, "status") &&
-		    strcmp(str_of(o, "status"), "SUCCESS") == 0 ? EXIT_OK :
+		f->run_status = cli_str(o, "status") &&
+		    strcmp(cli_str(o, "status"), "SUCCESS") == 0 ? EXIT_OK :
 		    EXIT_FAIL;
 		jv_free(o);
 		return 1;

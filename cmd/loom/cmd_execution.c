@@ -55,68 +55,6 @@ execution_usage(FILE *fp)
 
 /* ---- reading API objects ---------------------------------------------- */
 
-static const char *
-str_of(jv o, const char *key)
-{
-	jv v;
-	const char *s;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return NULL;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	/* o still holds the string, so the pointer stays valid. */
-	s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
-	jv_free(v);
-	return s;
-}
-
-static long
-num_of(jv o, const char *key, long def)
-{
-	jv v;
-	long n = def;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return def;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	if (jv_get_kind(v) == JV_KIND_NUMBER)
-		n = (long)jv_number_value(v);
-	jv_free(v);
-	return n;
-}
-
-static int
-is_terminal(const char *status)
-{
-	return status && (!strcmp(status, "SUCCESS") ||
-	    !strcmp(status, "FAILED") || !strcmp(status, "CANCELLED"));
-}
-
-/* ISO 8601 UTC ("2026-11-26T04:05:06.123Z") to ms since the epoch; -1. */
-static int64_t
-iso_ms(const char *s)
-{
-	struct tm tm;
-	const char *p;
-	int64_t ms = 0;
-
-	if (s == NULL)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
-		return -1;
-	if (*p == '.') {
-		int digits = 0;
-
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			if (digits++ < 3)
-				ms = ms * 10 + (*p - '0');
-		for (; digits < 3; digits++)
-			ms *= 10;
-	}
-	return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
 /* A duration for people: "850ms", "4.2s", "3m07s", "2h05m". */
 static const char *
 human_ms(int64_t ms, char *buf, size_t len)
@@ -139,7 +77,7 @@ human_ms(int64_t ms, char *buf, size_t len)
 static const char *
 span_text(jv o, const char *from, const char *to, char *buf, size_t len)
 {
-	int64_t a = iso_ms(str_of(o, from)), b = iso_ms(str_of(o, to));
+	int64_t a = cli_iso_ms(cli_str(o, from)), b = cli_iso_ms(cli_str(o, to));
 
 	return human_ms(a >= 0 && b >= a ? b - a : -1, buf, len);
 }
@@ -147,7 +85,7 @@ span_text(jv o, const char *from, const char *to, char *buf, size_t len)
 static const char *
 time_text(jv o, const char *key, char *buf, size_t len)
 {
-	const char *s = str_of(o, key);
+	const char *s = cli_str(o, key);
 
 	snprintf(buf, len, "%.19s", s ? s : "");
 	if (strlen(buf) > 10 && buf[10] == 'T')
@@ -166,7 +104,7 @@ error_text(jv o, const char *key)
 	if (jv_get_kind(e) == JV_KIND_STRING)
 		out = xstrdup(jv_string_value(e));
 	else if (jv_get_kind(e) == JV_KIND_OBJECT) {
-		const char *t = str_of(e, "type"), *m = str_of(e, "message");
+		const char *t = cli_str(e, "type"), *m = cli_str(e, "message");
 
 		out = xasprintf("%s%s%s", t ? t : "", t && m ? ": " : "",
 		    m ? m : "");
@@ -180,7 +118,7 @@ error_text(jv o, const char *key)
 int
 cli_execution_print(const struct cli_online *o, jv exec)
 {
-	const char *status = str_of(exec, "status");
+	const char *status = cli_str(exec, "status");
 	int rc = status && !strcmp(status, "SUCCESS") ? EXIT_OK : EXIT_FAIL;
 	char b1[64], b2[64];
 	struct table *t;
@@ -191,14 +129,14 @@ cli_execution_print(const struct cli_online *o, jv exec)
 		json_print(stdout, exec);
 		return rc;
 	}
-	printf("Execution: %s\n", str_of(exec, "id") ? str_of(exec, "id") :
+	printf("Execution: %s\n", cli_str(exec, "id") ? cli_str(exec, "id") :
 	    "?");
-	printf("Workflow:  %s (version %ld)\n", str_of(exec, "workflowId") ?
-	    str_of(exec, "workflowId") : "?",
-	    num_of(exec, "workflowVersion", 0));
+	printf("Workflow:  %s (version %ld)\n", cli_str(exec, "workflowId") ?
+	    cli_str(exec, "workflowId") : "?",
+	    cli_num(exec, "workflowVersion", 0));
 	printf("Status:    %s\n", status ? status : "?");
-	if (str_of(exec, "trigger"))
-		printf("Trigger:   %s\n", str_of(exec, "trigger"));
+	if (cli_str(exec, "trigger"))
+		printf("Trigger:   %s\n", cli_str(exec, "trigger"));
 	params = jv_object_get(jv_copy(exec), jv_string("params"));
 	if (jv_get_kind(params) == JV_KIND_OBJECT &&
 	    jv_object_length(jv_copy(params)) > 0) {
@@ -210,10 +148,10 @@ cli_execution_print(const struct cli_online *o, jv exec)
 	jv_free(params);
 	printf("Created:   %s\n", time_text(exec, "createdAt", b1,
 	    sizeof(b1)));
-	if (str_of(exec, "startedAt"))
+	if (cli_str(exec, "startedAt"))
 		printf("Started:   %s\n", time_text(exec, "startedAt", b1,
 		    sizeof(b1)));
-	if (str_of(exec, "completedAt"))
+	if (cli_str(exec, "completedAt"))
 		printf("Finished:  %s (took %s)\n", time_text(exec,
 		    "completedAt", b1, sizeof(b1)), span_text(exec,
 		    "startedAt", "completedAt", b2, sizeof(b2)));
@@ -229,14 +167,14 @@ cli_execution_print(const struct cli_online *o, jv exec)
 		    "ERROR");
 		jv_array_foreach(tasks, i, task) {
 			char att[16], *e = error_text(task, "error");
-			long a = num_of(task, "attempt", 0);
+			long a = cli_num(task, "attempt", 0);
 
-			if (e == NULL && str_of(task, "skipReason"))
+			if (e == NULL && cli_str(task, "skipReason"))
 				e = xasprintf("skipped: %s",
-				    str_of(task, "skipReason"));
+				    cli_str(task, "skipReason"));
 			snprintf(att, sizeof(att), "%ld", a);
-			table_add(t, str_of(task, "taskId"),
-			    str_of(task, "state"), a > 0 ? att : NULL,
+			table_add(t, cli_str(task, "taskId"),
+			    cli_str(task, "state"), a > 0 ? att : NULL,
 			    span_text(task, "startedAt", "finishedAt", b1,
 			    sizeof(b1)), e);
 			free(e);
@@ -287,7 +225,7 @@ cli_execution_wait(const struct cli_online *o, struct client *c,
 			free(eid);
 			return cli_api_fail(o, c, st, reply);
 		}
-		if (is_terminal(str_of(reply, "status")) ||
+		if (cli_run_terminal(cli_str(reply, "status")) ||
 		    (deadline && mono_ms() >= deadline))
 			break;
 		/*
@@ -309,12 +247,12 @@ cli_execution_wait(const struct cli_online *o, struct client *c,
 		jv_free(reply);
 	}
 	free(eid);
-	if (!is_terminal(str_of(reply, "status"))) {
+	if (!cli_run_terminal(cli_str(reply, "status"))) {
 		char buf[32];
 
 		duration_format(timeout_ms, buf, sizeof(buf));
 		fprintf(stderr, "loom %s: %s is still %s after %s\n", o->cmd,
-		    id, str_of(reply, "status") ? str_of(reply, "status") :
+		    id, cli_str(reply, "status") ? cli_str(reply, "status") :
 		    "running", buf);
 	}
 	*exec = reply;

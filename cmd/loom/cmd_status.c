@@ -62,22 +62,6 @@ breaker_usage(FILE *fp)
 
 /* ---- reading API objects ---------------------------------------------- */
 
-/* Member key of object o: borrowed from o, or NULL when not a string. */
-static const char *
-str_of(jv o, const char *key)
-{
-	jv v;
-	const char *s;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return NULL;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	/* o still holds the string, so the pointer stays valid. */
-	s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
-	jv_free(v);
-	return s;
-}
-
 /* Member key of o as text in buf: "" when missing or null. */
 static const char *
 num_text(jv o, const char *key, char *buf, size_t len)
@@ -113,7 +97,7 @@ is_true(jv o, const char *key)
 static const char *
 time_text(jv o, const char *key, int rel, char *buf, size_t len)
 {
-	const char *s = str_of(o, key);
+	const char *s = cli_str(o, key);
 	struct tm tm;
 	long d;
 	char ago[32];
@@ -173,7 +157,7 @@ print_breakers(jv list, int aligned)
 		num_text(b, "recentFailures", failed, sizeof(failed));
 		snprintf(recent, sizeof(recent), "%s of %s failed",
 		    *failed ? failed : "0", *calls ? calls : "0");
-		table_add(t, str_of(b, "target"), str_of(b, "state"),
+		table_add(t, cli_str(b, "target"), cli_str(b, "state"),
 		    num_text(b, "consecutiveFailures", fails, sizeof(fails)),
 		    recent, time_text(b, "retryAt", 1, retry, sizeof(retry)),
 		    num_text(b, "heldTasks", held, sizeof(held)));
@@ -204,7 +188,7 @@ print_status(jv st)
 		printf("%-14sok, schema version %s\n", "Database:", ver);
 	else
 		printf("%-14sNOT OK: %s\n", "Database:",
-		    str_of(db, "error") ? str_of(db, "error") : "unknown");
+		    cli_str(db, "error") ? cli_str(db, "error") : "unknown");
 	print_counts(q, "Queue:", qkeys, qnames, 5);
 	print_counts(runs, "Runs:", rkeys, rkeys, 2);
 	num_text(st, "deadLetters", num, sizeof(num));
@@ -225,11 +209,11 @@ print_status(jv st)
 		jv_array_foreach(daemons, i, d) {
 			char pid[32], since[64];
 
-			table_add(t, str_of(d, "name"),
+			table_add(t, cli_str(d, "name"),
 			    num_text(d, "pid", pid, sizeof(pid)),
-			    str_of(d, "host"),
+			    cli_str(d, "host"),
 			    time_text(d, "since", 0, since, sizeof(since)),
-			    str_of(d, "state"));
+			    cli_str(d, "state"));
 			jv_free(d);
 		}
 		if (table_rows(t) > 0)
@@ -366,7 +350,7 @@ breaker_reset(struct cli_online *o, struct client *c, const char *target)
 	if (o->fmt == OUT_JSON)
 		json_print(stdout, reply);
 	else {
-		const char *name = str_of(reply, "target");
+		const char *name = cli_str(reply, "target");
 
 		printf("%s: %s\n", name ? name : t, is_true(reply, "reset") ?
 		    "reset; the breaker is closed" :

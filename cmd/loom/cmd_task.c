@@ -50,21 +50,6 @@ task_usage(FILE *fp)
 	    "execution is over: exit 0 when it succeeded, else 1.\n");
 }
 
-static const char *
-str_of(jv o, const char *key)
-{
-	jv v;
-	const char *s;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return NULL;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	/* o still holds the string, so the pointer stays valid. */
-	s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
-	jv_free(v);
-	return s;
-}
-
 /*
  * Parses the options after argv[1] (the subcommand): flag_name (NULL:
  * none) sets a->flag.  Returns the index of the first operand in argv,
@@ -171,7 +156,7 @@ cli_control_done(const struct cli_online *o, struct client *c,
     const char *what, jv reply, int wait, int64_t timeout_ms)
 {
 	jv req = jv_object_get(jv_copy(reply), jv_string("request"));
-	const char *id = str_of(reply, "id"), *state = str_of(req, "state");
+	const char *id = cli_str(reply, "id"), *state = cli_str(req, "state");
 	char *eid, *tasks;
 	int pending = state != NULL && strcmp(state, "pending") == 0, rc;
 
@@ -260,7 +245,7 @@ execution_cancel(const struct cli_online *o, struct client *c, const char *id,
 	if ((rc = cli_execution_wait(o, c, id, a->timeout_ms, &exec)) !=
 	    EXIT_OK)
 		return rc;
-	status = str_of(exec, "status");
+	status = cli_str(exec, "status");
 	rc = status && strcmp(status, "CANCELLED") == 0 ? EXIT_OK : EXIT_FAIL;
 	if (rc != EXIT_OK && status)
 		fprintf(stderr, "loom %s: %s ended %s, not CANCELLED\n",
@@ -294,13 +279,13 @@ execution_retry(const struct cli_online *o, struct client *c, const char *id,
 	/* A new execution, as `workflow trigger` makes. */
 	if (st != 201 && st != 200)
 		return cli_api_fail(o, c, st, reply);
-	if (str_of(reply, "executionId") == NULL) {
+	if (cli_str(reply, "executionId") == NULL) {
 		jv_free(reply);
 		fprintf(stderr, "loom %s: unexpected reply from loom-api\n",
 		    o->cmd);
 		return EXIT_FAIL;
 	}
-	xid = xstrdup(str_of(reply, "executionId"));
+	xid = xstrdup(cli_str(reply, "executionId"));
 	if (o->fmt == OUT_JSON && !a->wait)
 		json_print(stdout, reply);
 	else {

@@ -69,22 +69,11 @@ cli_api_auth(struct client *c, const char *cmd)
 
 /* ---- output ------------------------------------------------------------- */
 
-static const char *
-str_of(jv o, const char *key)
-{
-	jv v = jv_object_get(jv_copy(o), jv_string(key));
-	const char *s = jv_get_kind(v) == JV_KIND_STRING ?
-	    jv_string_value(v) : NULL;
-
-	jv_free(v);		/* o keeps the string alive */
-	return s;
-}
-
 /* "2026-11-26T04:05:06.123Z" -> "2026-11-26 04:05" (NULL stays NULL) */
 static const char *
 when(jv o, const char *key, char *buf, size_t len)
 {
-	const char *s = str_of(o, key);
+	const char *s = cli_str(o, key);
 
 	if (s == NULL)
 		return NULL;
@@ -103,7 +92,7 @@ state_of(jv t)
 	jv_free(a);
 	if (active)
 		return "active";
-	return str_of(t, "revokedAt") ? "revoked" : "expired";
+	return cli_str(t, "revokedAt") ? "revoked" : "expired";
 }
 
 static void
@@ -120,8 +109,8 @@ print_list(const struct cli_online *o, jv list)
 	jv_array_foreach(list, i, tok) {
 		char c[32], u[32], e[32];
 
-		table_add(t, str_of(tok, "id"), str_of(tok, "name"),
-		    str_of(tok, "scope"), when(tok, "createdAt", c, sizeof(c)),
+		table_add(t, cli_str(tok, "id"), cli_str(tok, "name"),
+		    cli_str(tok, "scope"), when(tok, "createdAt", c, sizeof(c)),
 		    when(tok, "lastUsedAt", u, sizeof(u)),
 		    when(tok, "expiresAt", e, sizeof(e)), state_of(tok));
 		jv_free(tok);
@@ -143,13 +132,13 @@ print_created(const struct cli_online *o, jv tok)
 		json_print(stdout, tok);
 		return;
 	}
-	printf("%s\n", str_of(tok, "token") ? str_of(tok, "token") : "");
+	printf("%s\n", cli_str(tok, "token") ? cli_str(tok, "token") : "");
 	fflush(stdout);
 	fprintf(stderr, "loom %s: token %s '%s' (scope %s%s%s) created; it is "
-	    "shown only this once\n", o->cmd, str_of(tok, "id"),
-	    str_of(tok, "name"), str_of(tok, "scope"),
-	    str_of(tok, "expiresAt") ? ", expires " : "",
-	    str_of(tok, "expiresAt") ? when(tok, "expiresAt", e,
+	    "shown only this once\n", o->cmd, cli_str(tok, "id"),
+	    cli_str(tok, "name"), cli_str(tok, "scope"),
+	    cli_str(tok, "expiresAt") ? ", expires " : "",
+	    cli_str(tok, "expiresAt") ? when(tok, "expiresAt", e,
 	    sizeof(e)) : "");
 	jv_free(tok);
 }
@@ -160,8 +149,8 @@ print_revoked(const struct cli_online *o, jv tok)
 	if (o->fmt == OUT_JSON)
 		json_print(stdout, tok);
 	else {
-		printf("revoked token %s (%s)\n", str_of(tok, "id"),
-		    str_of(tok, "name"));
+		printf("revoked token %s (%s)\n", cli_str(tok, "id"),
+		    cli_str(tok, "name"));
 		jv_free(tok);
 	}
 }

@@ -200,22 +200,6 @@ fail:
 	return -1;
 }
 
-/* The string member key of object o (borrowed from o), or NULL. */
-static const char *
-str_of(jv o, const char *key)
-{
-	jv v;
-	const char *s;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return NULL;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	/* The string's storage lives as long as o holds it. */
-	s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
-	jv_free(v);
-	return s;
-}
-
 /* Whether member key of o is true. */
 static int
 is_true(jv o, const char *key)
@@ -271,7 +255,7 @@ text_of(jv o, const char *key, char *buf, size_t len)
 static const char *
 time_text(jv o, const char *key, char *buf, size_t len)
 {
-	const char *s = str_of(o, key);
+	const char *s = cli_str(o, key);
 
 	if (s == NULL) {
 		buf[0] = '\0';
@@ -302,7 +286,7 @@ print_invalid(const char *file, jv reply)
 			}
 			jv line = jv_object_get(jv_copy(d), jv_string("line"));
 			jv col = jv_object_get(jv_copy(d), jv_string("column"));
-			const char *m = str_of(d, "message");
+			const char *m = cli_str(d, "message");
 			int l = jv_get_kind(line) == JV_KIND_NUMBER ?
 			    (int)jv_number_value(line) : 0;
 			int c = jv_get_kind(col) == JV_KIND_NUMBER ?
@@ -375,8 +359,8 @@ workflow_apply(struct cli_online *o, struct client *c, int nfiles,
 			    jv_string("file"), jv_string(name)));
 			continue;
 		}
-		printf("%s: version %s (%s)\n", str_of(reply, "id") ?
-		    str_of(reply, "id") : "?", text_of(reply, "version", ver,
+		printf("%s: version %s (%s)\n", cli_str(reply, "id") ?
+		    cli_str(reply, "id") : "?", text_of(reply, "version", ver,
 		    sizeof(ver)), is_true(reply, "created") ? "created" :
 		    "unchanged");
 		jv_free(reply);
@@ -412,10 +396,10 @@ workflow_list(struct cli_online *o, struct client *c)
 	jv_array_foreach(list, i, w) {
 		char ver[32], tasks[32], paused[8], upd[32];
 
-		table_add(t, str_of(w, "id"), str_of(w, "name"),
+		table_add(t, cli_str(w, "id"), cli_str(w, "name"),
 		    text_of(w, "version", ver, sizeof(ver)),
 		    text_of(w, "taskCount", tasks, sizeof(tasks)),
-		    str_of(w, "schedule"), text_of(w, "paused", paused,
+		    cli_str(w, "schedule"), text_of(w, "paused", paused,
 		    sizeof(paused)), time_text(w, "updatedAt", upd,
 		    sizeof(upd)));
 		jv_free(w);
@@ -435,18 +419,18 @@ workflow_list(struct cli_online *o, struct client *c)
 static char *
 task_target(jv task)
 {
-	const char *type = str_of(task, "type");
+	const char *type = cli_str(task, "type");
 	jv cmd;
 	char *out;
 
 	if (type == NULL)
 		return xstrdup("");
 	if (strcmp(type, "http") == 0)
-		return xasprintf("%s %s", str_of(task, "method") ?
-		    str_of(task, "method") : "POST", str_of(task, "url") ?
-		    str_of(task, "url") : "");
+		return xasprintf("%s %s", cli_str(task, "method") ?
+		    cli_str(task, "method") : "POST", cli_str(task, "url") ?
+		    cli_str(task, "url") : "");
 	if (strcmp(type, "java") == 0)
-		return xstrdup(str_of(task, "class") ? str_of(task, "class") :
+		return xstrdup(cli_str(task, "class") ? cli_str(task, "class") :
 		    "");
 	cmd = jv_object_get(jv_copy(task), jv_string("command"));
 	if (jv_get_kind(cmd) == JV_KIND_STRING)
@@ -490,29 +474,29 @@ print_workflow(struct cli_online *o, jv w)
 {
 	jv spec = jv_object_get(jv_copy(w), jv_string("spec"));
 	jv tasks = jv_object_get(jv_copy(spec), jv_string("tasks"));
-	const char *def = str_of(w, "definition"), *sched, *tz, *name;
+	const char *def = cli_str(w, "definition"), *sched, *tz, *name;
 	char buf[64];
 	struct table *t;
 
 	/* A version's object has no metadata of its own: take the spec's. */
-	name = str_of(w, "name") ? str_of(w, "name") : str_of(spec, "name");
-	sched = str_of(w, "schedule") ? str_of(w, "schedule") :
-	    str_of(spec, "schedule");
-	tz = str_of(w, "timezone") ? str_of(w, "timezone") :
-	    str_of(spec, "timezone");
-	printf("ID:        %s\n", str_of(w, "id") ? str_of(w, "id") : "?");
+	name = cli_str(w, "name") ? cli_str(w, "name") : cli_str(spec, "name");
+	sched = cli_str(w, "schedule") ? cli_str(w, "schedule") :
+	    cli_str(spec, "schedule");
+	tz = cli_str(w, "timezone") ? cli_str(w, "timezone") :
+	    cli_str(spec, "timezone");
+	printf("ID:        %s\n", cli_str(w, "id") ? cli_str(w, "id") : "?");
 	printf("Name:      %s\n", name ? name : "-");
 	printf("Version:   %s\n", text_of(w, "version", buf, sizeof(buf)));
 	if (sched)
 		printf("Schedule:  %s (%s)\n", sched, tz ? tz : "UTC");
 	else
 		printf("Schedule:  - (manual and API triggers only)\n");
-	if (str_of(spec, "description"))
-		printf("About:     %s\n", str_of(spec, "description"));
+	if (cli_str(spec, "description"))
+		printf("About:     %s\n", cli_str(spec, "description"));
 	if (is_true(w, "paused"))
 		printf("Paused:    yes\n");
 	printf("Created:   %s\n", time_text(w, "createdAt", buf, sizeof(buf)));
-	if (str_of(w, "updatedAt"))
+	if (cli_str(w, "updatedAt"))
 		printf("Updated:   %s\n", time_text(w, "updatedAt", buf,
 		    sizeof(buf)));
 	{
@@ -535,7 +519,7 @@ print_workflow(struct cli_online *o, jv w)
 			char *deps = task_deps(task), *target =
 			    task_target(task);
 
-			table_add(t, str_of(task, "id"), str_of(task, "type"),
+			table_add(t, cli_str(task, "id"), cli_str(task, "type"),
 			    deps, target);
 			free(deps);
 			free(target);
@@ -688,7 +672,7 @@ workflow_trigger(struct cli_online *o, struct client *c, const char *id,
 	free(path);
 	if (st != 201 && st != 200)
 		return cli_api_fail(o, c, st, reply);
-	if (str_of(reply, "executionId") == NULL) {
+	if (cli_str(reply, "executionId") == NULL) {
 		jv_free(reply);
 		fprintf(stderr, "loom %s: unexpected reply from loom-api\n",
 		    o->cmd);
@@ -698,12 +682,12 @@ workflow_trigger(struct cli_online *o, struct client *c, const char *id,
 		if (o->fmt == OUT_JSON)
 			json_print(stdout, reply);
 		else {
-			printf("%s\n", str_of(reply, "executionId"));
+			printf("%s\n", cli_str(reply, "executionId"));
 			jv_free(reply);
 		}
 		return EXIT_OK;
 	}
-	xid = xstrdup(str_of(reply, "executionId"));
+	xid = xstrdup(cli_str(reply, "executionId"));
 	jv_free(reply);
 	if (o->fmt == OUT_TEXT) {
 		printf("%s\n", xid);

@@ -58,65 +58,10 @@ workflow2_usage(FILE *fp)
 /* ---- reading API objects ---------------------------------------------- */
 
 static const char *
-str_of(jv o, const char *key)
-{
-	jv v;
-	const char *s;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return NULL;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	/* o still holds the string, so the pointer stays valid. */
-	s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
-	jv_free(v);
-	return s;
-}
-
-static long
-num_of(jv o, const char *key, long def)
-{
-	jv v;
-	long n = def;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return def;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	if (jv_get_kind(v) == JV_KIND_NUMBER)
-		n = (long)jv_number_value(v);
-	jv_free(v);
-	return n;
-}
-
-/* ISO 8601 UTC with milliseconds to ms since the epoch; -1. */
-static int64_t
-iso_ms(const char *s)
-{
-	struct tm tm;
-	const char *p;
-	int64_t ms = 0;
-
-	if (s == NULL)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
-		return -1;
-	if (*p == '.') {
-		int d = 0;
-
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			if (d++ < 3)
-				ms = ms * 10 + (*p - '0');
-		for (; d < 3; d++)
-			ms *= 10;
-	}
-	return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
-static const char *
 took_text(jv o, char *buf, size_t len)
 {
-	int64_t a = iso_ms(str_of(o, "startedAt"));
-	int64_t b = iso_ms(str_of(o, "completedAt"));
+	int64_t a = cli_iso_ms(cli_str(o, "startedAt"));
+	int64_t b = cli_iso_ms(cli_str(o, "completedAt"));
 	int64_t ms = a >= 0 && b >= a ? b - a : -1;
 
 	if (ms < 0)
@@ -137,7 +82,7 @@ took_text(jv o, char *buf, size_t len)
 static const char *
 time_text(jv o, const char *key, char *buf, size_t len)
 {
-	const char *s = str_of(o, key);
+	const char *s = cli_str(o, key);
 
 	snprintf(buf, len, "%.19s", s ? s : "");
 	if (strlen(buf) > 10 && buf[10] == 'T')
@@ -256,8 +201,8 @@ cli_execution_list(const struct cli_online *o, struct client *c,
 			rc = cli_api_fail(o, c, st, reply);
 			goto out;
 		}
-		if (str_of(reply, "nextCursor"))
-			cursor = xstrdup(str_of(reply, "nextCursor"));
+		if (cli_str(reply, "nextCursor"))
+			cursor = xstrdup(cli_str(reply, "nextCursor"));
 		/* A server that gives back the cursor it was given would
 		 * have --all ask for the same page for ever. */
 		if (cursor && asked && strcmp(cursor, asked) == 0) {
@@ -285,10 +230,10 @@ cli_execution_list(const struct cli_online *o, struct client *c,
 				char ver[16], created[32], took[32];
 
 				snprintf(ver, sizeof(ver), "%ld",
-				    num_of(x, "workflowVersion", 0));
-				table_add(t, str_of(x, "id"),
-				    str_of(x, "workflowId"), ver,
-				    str_of(x, "status"), str_of(x, "trigger"),
+				    cli_num(x, "workflowVersion", 0));
+				table_add(t, cli_str(x, "id"),
+				    cli_str(x, "workflowId"), ver,
+				    cli_str(x, "status"), cli_str(x, "trigger"),
 				    time_text(x, "createdAt", created,
 				    sizeof(created)), took_text(x, took,
 				    sizeof(took)));
