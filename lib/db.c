@@ -1,15 +1,132 @@
 /* db: see db.h. */
 #include "db.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <libpq-events.h>
 
 #include "config.h"
 #include "xalloc.h"
 
 /* Arbitrary constant: the advisory lock held while migrating. */
 #define DB_MIGRATE_LOCK "7312946001"
+
+/*
+ * Statements are prepared once per connection and executed by name after
+ * that, so the server parses (and, once it settles on a generic plan,
+ * plans) each only once: for the short statements of the engine and the
+ * executors that is most of their cost.  The cache hangs off the
+ * connection (libpq instance data), is forgotten when the connection is
+ * reset or closed, and has a bound: statements beyond it run unnamed.
+ * A statement is marked prepared only once the server said so; prepared
+ * statements outlive transactions, rolled back or not.
+ */
+#define PCACHE_MAX 192
+
+struct pcache_entry {
+	uint64_t hash;
+	char *sql;
+	int nparams;
+	char name[24];
+};
+
+struct pcache {
+	struct pcache_entry v[PCACHE_MAX];
+	size_t n;
+	unsigned long seq;	/* names are never reused on a connection */
+};
+
+static void
+pcache_clear(struct pcache *pc)
+{
+	for (size_t i = 0; i < pc->n; i++)
+		free(pc->v[i].sql);
+	pc->n = 0;
+}
+
+static int
+pcache_event(PGEventId id, void *info, void *arg)
+{
+	struct pcache *pc = NULL;
+
+	(void)arg;
+	if (id == PGEVT_CONNRESET)
+		pc = PQinstanceData(((PGEventConnReset *)info)->conn,
+		    pcache_event);
+	else if (id == PGEVT_CONNDESTROY)
+		pc = PQinstanceData(((PGEventConnDestroy *)info)->conn,
+		    pcache_event);
+	if (pc != NULL) {
+		pcache_clear(pc);
+		if (id == PGEVT_CONNDESTROY)
+			free(pc);
+	}
+	return 1;
+}
+
+static uint64_t
+sql_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * The name sql is prepared under on c, or NULL.  When it is not prepared
+ * but may be, *fresh gets a new name to prepare it under (else "").
+ */
+static const char *
+pcache_find(PGconn *c, const char *sql, int nparams, char fresh[24])
+{
+	struct pcache *pc = PQinstanceData(c, pcache_event);
+	uint64_t h;
+
+	fresh[0] = '\0';
+	if (pc == NULL)
+		return NULL;
+	h = sql_hash(sql);
+	for (size_t i = 0; i < pc->n; i++)
+		if (pc->v[i].hash == h && pc->v[i].nparams == nparams &&
+		    strcmp(pc->v[i].sql, sql) == 0)
+			return pc->v[i].name;
+	if (pc->n < PCACHE_MAX && PQtransactionStatus(c) != PQTRANS_INERROR)
+		snprintf(fresh, 24, "loom_%lu", ++pc->seq);
+	return NULL;
+}
+
+/* The server prepared sql as name. */
+static void
+pcache_add(PGconn *c, const char *name, const char *sql, int nparams)
+{
+	struct pcache *pc = PQinstanceData(c, pcache_event);
+	struct pcache_entry *e;
+
+	if (pc == NULL || pc->n >= PCACHE_MAX)
+		return;
+	e = &pc->v[pc->n++];
+	e->hash = sql_hash(sql);
+	e->sql = xstrdup(sql);
+	e->nparams = nparams;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+}
+
+static void
+pcache_attach(PGconn *c)
+{
+	struct pcache *pc;
+
+	if (PQregisterEventProc(c, pcache_event, "loom-pcache", NULL) != 1)
+		return;
+	pc = xcalloc(1, sizeof(*pc));
+	if (PQsetInstanceData(c, pcache_event, pc) != 1)
+		free(pc);
+}
 
 extern const struct db_migration loom_migrations[];
 extern const int loom_nmigrations;
@@ -105,15 +222,41 @@ db_connect(const char *url, const char *app, char **err)
 	}
 	/* Notices ("relation already exists, skipping") are not for users. */
 	PQsetNoticeProcessor(c, ignore_notice, NULL);
+	pcache_attach(c);
 	return c;
+}
+
+/*
+ * Runs sql by name when it is (or can now be) prepared on c, else as an
+ * unnamed statement.
+ */
+static PGresult *
+exec_cached(PGconn *c, const char *sql, int nparams,
+    const char *const *params)
+{
+	char fresh[24];
+	const char *name = pcache_find(c, sql, nparams, fresh);
+
+	if (name == NULL && fresh[0] != '\0') {
+		PGresult *p = PQprepare(c, fresh, sql, nparams, NULL);
+
+		if (PQresultStatus(p) == PGRES_COMMAND_OK) {
+			pcache_add(c, fresh, sql, nparams);
+			name = fresh;
+		}
+		PQclear(p);
+	}
+	if (name == NULL)
+		return PQexecParams(c, sql, nparams, NULL, params, NULL, NULL,
+		    0);
+	return PQexecPrepared(c, name, nparams, params, NULL, NULL, 0);
 }
 
 PGresult *
 db_exec(PGconn *c, char **err, const char *sql, int nparams,
     const char *const *params)
 {
-	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL,
-	    0);
+	PGresult *r = exec_cached(c, sql, nparams, params);
 	ExecStatusType st = PQresultStatus(r);
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -275,51 +418,86 @@ db_pipeline(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
 {
 	PGresult *r;
 	int rc = 0;
+	/* Per statement: the name it is prepared under first in this
+	 * pipeline (a result to read before its own), or "". */
+	char (*prep)[24] = xcalloc(n + 1, sizeof(*prep));
 
 	if (res)
 		for (size_t i = 0; i < n; i++)
 			res[i] = NULL;
 	if (PQenterPipelineMode(c) != 1) {
 		*err = pq_error(c, NULL);
+		free(prep);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (PQsendQueryParams(c, stmts[i].sql, stmts[i].nparams, NULL,
-		    stmts[i].params, NULL, NULL, 0) != 1) {
+	for (size_t i = 0; i < n; i++) {
+		const char *name = pcache_find(c, stmts[i].sql,
+		    stmts[i].nparams, prep[i]);
+		int ok = 1;
+
+		/* The same new text twice: prepared once, by the first. */
+		for (size_t j = 0; name == NULL && j < i; j++)
+			if (prep[j][0] != '\0' && strcmp(stmts[j].sql,
+			    stmts[i].sql) == 0) {
+				prep[i][0] = '\0';
+				name = prep[j];
+			}
+		if (prep[i][0] != '\0') {
+			ok = PQsendPrepare(c, prep[i], stmts[i].sql,
+			    stmts[i].nparams, NULL);
+			name = prep[i];
+		}
+		if (ok == 1 && name != NULL)
+			ok = PQsendQueryPrepared(c, name, stmts[i].nparams,
+			    stmts[i].params, NULL, NULL, 0);
+		else if (ok == 1)
+			ok = PQsendQueryParams(c, stmts[i].sql,
+			    stmts[i].nparams, NULL, stmts[i].params, NULL,
+			    NULL, 0);
+		if (ok != 1) {
 			*err = pq_error(c, NULL);
 			PQexitPipelineMode(c);
+			free(prep);
 			return -1;
 		}
+	}
 	if (PQpipelineSync(c) != 1) {
 		*err = pq_error(c, NULL);
+		free(prep);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		ExecStatusType st;
 
-		if ((r = PQgetResult(c)) == NULL)
-			break;
-		st = PQresultStatus(r);
-		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
-		    rc == 0) {
-			if (st != PGRES_PIPELINE_ABORTED) {
-				char *m = pq_error(c, r);
+		for (int pass = prep[i][0] != '\0' ? 0 : 1; pass < 2; pass++) {
+			if ((r = PQgetResult(c)) == NULL)
+				break;
+			st = PQresultStatus(r);
+			if (pass == 0 && st == PGRES_COMMAND_OK)
+				pcache_add(c, prep[i], stmts[i].sql,
+				    stmts[i].nparams);
+			if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+			    rc == 0) {
+				if (st != PGRES_PIPELINE_ABORTED) {
+					char *m = pq_error(c, r);
 
-				*err = xasprintf("statement %zu of %zu: %s",
-				    i + 1, n, m);
-				free(m);
-			} else
-				*err = xstrdup("pipeline aborted");
-			rc = -1;
+					*err = xasprintf("statement %zu of "
+					    "%zu: %s", i + 1, n, m);
+					free(m);
+				} else
+					*err = xstrdup("pipeline aborted");
+				rc = -1;
+			}
+			if (pass == 1 && res && rc == 0)
+				res[i] = r;
+			else
+				PQclear(r);
+			/* Each result ends with a NULL. */
+			while ((r = PQgetResult(c)) != NULL)
+				PQclear(r);
 		}
-		if (res && rc == 0)
-			res[i] = r;
-		else
-			PQclear(r);
-		/* Each statement's results end with a NULL. */
-		while ((r = PQgetResult(c)) != NULL)
-			PQclear(r);
 	}
+	free(prep);
 	/* The sync point. */
 	while ((r = PQgetResult(c)) != NULL) {
 		int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
