@@ -6,7 +6,21 @@
 jv
 dispatch_task_specs(const struct workflow *wf)
 {
-	return jv_object_get(workflow_to_jv(wf), jv_string("tasks"));
+	/* The engine's own fields: a runner never reads them, and every
+	 * request (and attempt history row) would carry them. */
+	static const char *const engine_only[] = { "name", "dependsOn",
+		"when", "input", "retryPolicy" };
+	jv tasks = jv_object_get(workflow_to_jv(wf), jv_string("tasks"));
+	jv out = jv_array();
+
+	jv_array_foreach(tasks, i, t) {
+		for (size_t k = 0; k < sizeof(engine_only) /
+		    sizeof(engine_only[0]); k++)
+			t = jv_object_delete(t, jv_string(engine_only[k]));
+		out = jv_array_append(out, t);
+	}
+	jv_free(tasks);
+	return out;
 }
 
 static jv

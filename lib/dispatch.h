@@ -21,7 +21,11 @@
 #include "jqx.h"
 #include "workflow.h"
 
-/* The canonical task objects of wf, by index (a jv array; owned by caller). */
+/*
+ * The canonical task objects of wf, by index (a jv array; owned by the
+ * caller), without what only the engine reads (name, dependsOn, when,
+ * the input template, retryPolicy): the "task" of a request.
+ */
 jv dispatch_task_specs(const struct workflow *wf);
 
 /*

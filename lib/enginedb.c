@@ -61,6 +61,7 @@ struct enginedb {
 	struct runentry *runs;
 	struct enginedb_stats st;
 	unsigned long long rng;
+	int64_t wake_ms;	/* of the last pass: see enginedb_pass_wakeup() */
 };
 
 /* A result reported by an executor or a callback, not yet seen. */
@@ -811,6 +812,7 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	int rc = -1, full = 0, was_terminal;
 
 	engine_result_init(&res);
+	e->wake_ms = 0;
 	/*
 	 * One round trip: begin, lock the run, and read its unsettled rows
 	 * (enough when the cached state is current, the common case) and
@@ -1040,6 +1042,14 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	if (write_pass(e, id, run, &res, changed, ch, rq, nrq, err) < 0)
 		goto fail_drop;
 	run->gen = gen + 1;
+	if (!run_state_terminal(run->rt.state)) {
+		e->wake_ms = run->rt.deadline_ms;
+		for (size_t i = 0; i < nt; i++)
+			if (run->rt.tasks[i].state == TASK_RETRY &&
+			    (e->wake_ms == 0 ||
+			    run->rt.tasks[i].not_before_ms < e->wake_ms))
+				e->wake_ms = run->rt.tasks[i].not_before_ms;
+	}
 	if (run_state_terminal(run->rt.state))
 		run_drop(e, run);
 	rc = ENGINEDB_DID_WORK;
@@ -1063,6 +1073,12 @@ out:
 	free(ch);
 	engine_result_clear(&res);
 	return rc;
+}
+
+int64_t
+enginedb_pass_wakeup(const struct enginedb *e)
+{
+	return e->wake_ms;
 }
 
 long

@@ -38,7 +38,7 @@ struct enginedb;
 
 enum enginedb_pass_result {
 	ENGINEDB_IDLE = 0,   /* nothing to do (or the run is gone) */
-	ENGINEDB_DID_WORK,   /* changes committed; call again to catch races */
+	ENGINEDB_DID_WORK,   /* changes committed */
 	ENGINEDB_BUSY,	     /* another engine holds the run right now */
 };
 
@@ -55,6 +55,13 @@ void enginedb_set_conn(struct enginedb *e, PGconn *conn);
  */
 int enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms,
     char **err);
+
+/*
+ * After a pass that did work: the wall-clock ms at which the run it
+ * passed over needs another (its earliest retry or its deadline), or 0.
+ * Results and requests that come later ring their own doorbells.
+ */
+int64_t enginedb_pass_wakeup(const struct enginedb *e);
 
 /*
  * The runs that need a pass now: PENDING runs, runs with unsettled

@@ -92,11 +92,14 @@ void execdb_claims_free(struct execdb_claim *c, long n);
 /*
  * Writes n results in one durable transaction and rings loom_task_done
  * for every execution with a finished (not ACCEPTED) task.  Sets each
- * result's matched.  Returns the number matched, or -1 with *err (nothing
- * written).
+ * result's matched.  pre, when not NULL, is a statement that goes first
+ * in the same round trip and transaction (loom-exec's task output lines).
+ * Returns the number matched, or -1 with *err (nothing written, pre
+ * included).
  */
+struct db_stmt;
 long execdb_report(struct execdb *e, struct execdb_result *r, size_t n,
-    char **err);
+    const struct db_stmt *pre, char **err);
 
 /*
  * Renews, in one UPDATE, the leases of the n rows in mine that this

@@ -51,6 +51,7 @@ struct engined {
 	char **busy;		/* runs another engine held: look again */
 	size_t nbusy, capbusy;
 	int64_t backoff_ms;
+	int64_t wake_ms;	/* wall clock: the wakeup timer's target */
 };
 
 int
@@ -109,6 +110,19 @@ on_busy(struct loop_timer *t, void *arg)
 	}
 }
 
+/* Wakes up at wall-clock at_ms unless the timer is set for sooner. */
+static void
+wake_at(struct engined *d, int64_t at_ms)
+{
+	int64_t delta = at_ms - loop_now_ms(d->loop);
+
+	if (loop_timer_armed(d->wakeup) && d->wake_ms > 0 &&
+	    d->wake_ms <= at_ms)
+		return;
+	d->wake_ms = at_ms;
+	loop_timer_after(d->wakeup, delta > 0 ? delta + 1 : 0);
+}
+
 static void db_lost(struct engined *d, const char *why);
 
 static void
@@ -137,11 +151,10 @@ catch_up(struct engined *d)
 		free(err);
 		return;
 	}
-	if (at > 0) {
-		int64_t delta = at - loop_now_ms(d->loop);
-
-		loop_timer_after(d->wakeup, delta > 0 ? delta + 1 : 0);
-	}
+	/* The earliest of all runs: what the timer held may be gone. */
+	loop_timer_stop(d->wakeup);
+	if (at > 0)
+		wake_at(d, at);
 }
 
 static void
@@ -159,23 +172,23 @@ on_reconnect(void *arg)
 	catch_up(arg);
 }
 
+/*
+ * One pass per dirty run: whatever happens to a run after its pass read
+ * it (a result, a request) rings a doorbell that marks it dirty again.
+ */
 static void
 do_work(struct loop_defer *df, void *arg)
 {
 	struct engined *d = arg;
-	int retry_timer = 0;
 
 	while (d->ndirty > 0 && d->conn) {
 		char *id = d->dirty[--d->ndirty], *err = NULL;
-		int rc, rounds = 0;
+		int rc;
 
 		log_set_context("execution", id);
-		do {
-			rc = enginedb_pass(d->edb, id,
-			    loop_now_ms(d->loop), &err);
-			if (rc == ENGINEDB_DID_WORK)
-				retry_timer = 1;
-		} while (rc == ENGINEDB_DID_WORK && ++rounds < 16);
+		rc = enginedb_pass(d->edb, id, loop_now_ms(d->loop), &err);
+		if (rc == ENGINEDB_DID_WORK && enginedb_pass_wakeup(d->edb) > 0)
+			wake_at(d, enginedb_pass_wakeup(d->edb));
 		log_set_context("execution", NULL);
 		if (rc < 0) {
 			log_warnx("execution %s: %s", id, err);
@@ -187,23 +200,9 @@ do_work(struct loop_defer *df, void *arg)
 			}
 			/* e.g. a deadlock victim: look again shortly */
 			mark_busy(d, id);
-		} else if (rc == ENGINEDB_DID_WORK)
-			mark_dirty(d, id);	/* more after 16 rounds */
-		else if (rc == ENGINEDB_BUSY)
+		} else if (rc == ENGINEDB_BUSY)
 			mark_busy(d, id);
 		free(id);
-	}
-	if (retry_timer) {
-		char *err = NULL;
-		int64_t at = d->conn ? enginedb_next_wakeup(d->edb, &err) : 0;
-
-		if (at < 0) {
-			free(err);
-		} else if (at > 0) {
-			int64_t delta = at - loop_now_ms(d->loop);
-
-			loop_timer_after(d->wakeup, delta > 0 ? delta + 1 : 0);
-		}
 	}
 }
 

@@ -144,6 +144,7 @@ struct xd {
 	int hard_stop;		/* runner_free() is cancelling everything */
 	int64_t backoff_ms;
 	int64_t last_renew_ms;	/* monotonic */
+	int64_t deadlines_at_ms;	/* monotonic: arm_deadlines() ran */
 	uint64_t nclaimed, nreported, ndropped, nheld;
 };
 
@@ -528,6 +529,7 @@ renew(struct xd *x)
 }
 
 static void flush_one_by_one(struct xd *x, struct job **b, size_t n);
+static void flush_logs(struct xd *x);
 
 /* Counts a written result; an ACCEPTED one moves a callback deadline. */
 static void
@@ -557,6 +559,8 @@ flush(struct xd *x)
 {
 	struct job *b[FLUSH_MAX];
 	struct execdb_result r[FLUSH_MAX];
+	struct logq_batch lb;
+	struct db_stmt lst, *pre = NULL;
 
 	while (x->done_head != NULL && x->conn != NULL) {
 		size_t n = 0;
@@ -572,10 +576,29 @@ flush(struct xd *x)
 			r[n].timeout_ms = j->timeout_ms;
 			r[n].matched = 0;
 		}
-		rc = execdb_report(x->edb, r, n, &err);
+		/* Output lines ride with the results: same round trip,
+		 * same transaction, ahead of them. */
+		if (logq_len(x->logq) > 0 &&
+		    logq_batch(x->logq, &lb, &lst) > 0) {
+			if (lb.k == logq_len(x->logq))
+				pre = &lst;
+			else {
+				/* More than a batch: all of them first. */
+				logq_batch_end(x->logq, &lb, 0);
+				flush_logs(x);
+				if (x->conn == NULL)
+					return;
+			}
+		}
+		rc = execdb_report(x->edb, r, n, pre, &err);
+		if (pre != NULL)
+			logq_batch_end(x->logq, &lb, rc >= 0);
+		pre = NULL;
 		if (rc < 0) {
 			if (db_failed(x, "writing results", err))
 				return;
+			/* Refused: lines and results go on their own. */
+			flush_logs(x);
 			flush_one_by_one(x, b, n);
 			continue;
 		}
@@ -605,7 +628,7 @@ flush_one_by_one(struct xd *x, struct job **b, size_t n)
 		r.result = j->result;
 		r.request_text = j->request_text;
 		r.timeout_ms = j->timeout_ms;
-		rc = execdb_report(x->edb, &r, 1, &err);
+		rc = execdb_report(x->edb, &r, 1, NULL, &err);
 		if (rc < 0 && err != NULL && x->conn &&
 		    PQstatus(x->conn) == CONNECTION_OK) {
 			char *nl = strchr(err, '\n');
@@ -634,7 +657,7 @@ flush_one_by_one(struct xd *x, struct job **b, size_t n)
 			free(err);
 			err = NULL;
 			r.result = j->result;
-			rc = execdb_report(x->edb, &r, 1, &err);
+			rc = execdb_report(x->edb, &r, 1, NULL, &err);
 		}
 		if (rc < 0) {
 			if (db_failed(x, "writing a result", err))
@@ -761,8 +784,22 @@ claim(struct xd *x)
 		/* The queue is empty; the next doorbell wakes us.  Make sure
 		 * a dead executor's leases are reclaimed even without one. */
 		x->more_ready = 0;
-		if (!loop_timer_armed(x->lease_t))
-			x->want_deadlines = 1;
+		if (!loop_timer_armed(x->lease_t)) {
+			/*
+			 * A foreign lease taken since the last look lasts
+			 * exec.lease: looking again a quarter of that after
+			 * it is soon enough, and spares a query per claim.
+			 */
+			int64_t since = loop_mono_ms(x->loop) -
+			    x->deadlines_at_ms;
+
+			if (x->deadlines_at_ms == 0 ||
+			    since >= x->o->lease_ms / 4)
+				x->want_deadlines = 1;
+			else
+				(void)loop_timer_after(x->lease_t,
+				    x->o->lease_ms / 4 - since);
+		}
 		return 0;
 	}
 	return 1;
@@ -775,6 +812,7 @@ arm_deadlines(struct xd *x)
 	char *err = NULL;
 
 	x->want_deadlines = 0;
+	x->deadlines_at_ms = loop_mono_ms(x->loop);
 	if (execdb_next_deadlines(x->edb, &cb, &lease, &ready, &err) < 0) {
 		db_failed(x, "reading deadlines", err);
 		return;
@@ -951,9 +989,9 @@ do_work(struct loop_defer *d, void *arg)
 	/* Breaker notes first: a retry must find the breaker up to date. */
 	if (x->conn != NULL)
 		write_notes(x);
-	flush_logs(x);
 	if (x->conn != NULL)
-		flush(x);
+		flush(x);	/* results, with output lines */
+	flush_logs(x);		/* lines of tasks still running */
 	if (x->conn != NULL && x->ncancels > 0)
 		check_cancels(x);
 	if (x->conn != NULL && (x->nbtargets > 0 || x->recheck_held))

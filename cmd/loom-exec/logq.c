@@ -210,9 +210,11 @@ logq_result(struct logq *q, const char *execution_id, const char *task_id,
 	jv_free(logs);
 }
 
-int
-logq_flush(struct logq *q, PGconn *c, char **err)
+size_t
+logq_batch(struct logq *q, struct logq_batch *b, struct db_stmt *st)
 {
+	size_t k, bytes = 0;
+
 	loop_timer_stop(q->timer);
 	if (q->dropped > 0) {
 		log_warnx("%llu task output line%s dropped: the database did "
@@ -220,46 +222,67 @@ logq_flush(struct logq *q, PGconn *c, char **err)
 		    q->dropped == 1 ? "" : "s");
 		q->dropped = 0;
 	}
+	for (int i = 0; i < 6; i++) {
+		b->a[i] = (struct buf)BUF_INIT;
+		buf_putc(&b->a[i], '{');
+	}
+	for (k = 0; k < q->n && k < LOGQ_BATCH && bytes < LOGQ_BATCH_BYTES;
+	    k++) {
+		struct logline *l = &q->v[q->head + k];
+		char num[2][24];
+
+		snprintf(num[0], sizeof(num[0]), "%d", l->attempt);
+		snprintf(num[1], sizeof(num[1]), "%lld", (long long)l->ts_ms);
+		buf_pgarray_elem(&b->a[0], l->execution_id);
+		buf_pgarray_elem(&b->a[1], l->task_id);
+		buf_pgarray_elem(&b->a[2], num[0]);
+		buf_pgarray_elem(&b->a[3], l->stream);
+		buf_pgarray_elem(&b->a[4], l->line);
+		buf_pgarray_elem(&b->a[5], num[1]);
+		bytes += strlen(l->line);
+	}
+	for (int i = 0; i < 6; i++) {
+		buf_putc(&b->a[i], '}');
+		b->p[i] = b->a[i].p;
+	}
+	b->k = k;
+	st->sql = insert_sql;
+	st->nparams = 6;
+	st->params = b->p;
+	return k;
+}
+
+void
+logq_batch_end(struct logq *q, struct logq_batch *b, int consumed)
+{
+	for (int i = 0; i < 6; i++)
+		buf_free(&b->a[i]);
+	if (!consumed)
+		return;
+	for (size_t i = 0; i < b->k; i++)
+		line_free(&q->v[q->head + i]);
+	q->head += b->k;
+	q->n -= b->k;
+	if (q->n == 0)
+		q->head = 0;
+	b->k = 0;
+}
+
+int
+logq_flush(struct logq *q, PGconn *c, char **err)
+{
 	while (q->n > 0) {
-		struct buf a[6] = { BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT,
-			BUF_INIT, BUF_INIT };
-		const char *p[6];
-		size_t k, bytes = 0;
+		struct logq_batch b;
+		struct db_stmt st;
 		int rc;
 
-		for (int i = 0; i < 6; i++)
-			buf_putc(&a[i], '{');
-		for (k = 0; k < q->n && k < LOGQ_BATCH &&
-		    bytes < LOGQ_BATCH_BYTES; k++) {
-			struct logline *l = &q->v[q->head + k];
-			char num[2][24];
-
-			snprintf(num[0], sizeof(num[0]), "%d", l->attempt);
-			snprintf(num[1], sizeof(num[1]), "%lld",
-			    (long long)l->ts_ms);
-			buf_pgarray_elem(&a[0], l->execution_id);
-			buf_pgarray_elem(&a[1], l->task_id);
-			buf_pgarray_elem(&a[2], num[0]);
-			buf_pgarray_elem(&a[3], l->stream);
-			buf_pgarray_elem(&a[4], l->line);
-			buf_pgarray_elem(&a[5], num[1]);
-			bytes += strlen(l->line);
-		}
-		for (int i = 0; i < 6; i++) {
-			buf_putc(&a[i], '}');
-			p[i] = a[i].p;
-		}
-		rc = db_cmd(c, err, insert_sql, 6, p);
-		for (int i = 0; i < 6; i++)
-			buf_free(&a[i]);
-		if (rc < 0 && PQstatus(c) != CONNECTION_OK)
+		logq_batch(q, &b, &st);
+		rc = db_cmd(c, err, st.sql, st.nparams, st.params);
+		if (rc < 0 && PQstatus(c) != CONNECTION_OK) {
+			logq_batch_end(q, &b, 0);
 			return -1;	/* kept for the next connection */
-		for (size_t i = 0; i < k; i++)
-			line_free(&q->v[q->head + i]);
-		q->head += k;
-		q->n -= k;
-		if (q->n == 0)
-			q->head = 0;
+		}
+		logq_batch_end(q, &b, 1);
 		if (rc < 0)
 			return -1;	/* refused: that batch is gone */
 	}

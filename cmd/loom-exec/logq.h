@@ -22,6 +22,7 @@
 #include <jv.h>
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "loop.h"
 
 #define LOGQ_DELAY_MS	100	/* a queued line waits at most this long */
@@ -56,5 +57,21 @@ size_t logq_len(const struct logq *q);
  * again) and is reported the same way.
  */
 int logq_flush(struct logq *q, PGconn *c, char **err);
+
+/*
+ * One batch as a statement for a pipeline (lib/db.h), so that it can go
+ * in the same round trip and transaction as the results it belongs to:
+ * logq_batch() fills b and st with the next batch and returns its number
+ * of lines (0: nothing queued); logq_batch_end() frees b and, when the
+ * batch was consumed (written, or refused for good), removes its lines.
+ */
+struct logq_batch {
+	struct buf a[6];
+	const char *p[6];
+	size_t k;
+};
+struct db_stmt;
+size_t logq_batch(struct logq *q, struct logq_batch *b, struct db_stmt *st);
+void logq_batch_end(struct logq *q, struct logq_batch *b, int consumed);
 
 #endif
