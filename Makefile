@@ -159,7 +159,7 @@ $(BUILD)/bench/%: $(BUILD)/contrib/bench/%.o $(LIBLOOM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: all $(BUILD)/bench/dagbench
+bench: all $(BUILD)/bench/dagbench $(BUILD)/bench/noopd
 	contrib/bench/run $(BUILD)
 
 deps:

@@ -52,6 +52,7 @@ struct run_http {
 	const struct runner_config *cfg; /* the runner's; outlives us */
 	CURLM *multi;
 	struct loop_timer *timer;
+	struct loop_defer *soon;	/* curl's "0 ms": no timerfd round */
 	struct http_sock *socks;	 /* watched sockets */
 	int running;
 };
@@ -83,6 +84,13 @@ http_on_timer(struct loop_timer *t, void *arg)
 	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
 	    &h->running);
 	http_check_done(h);
+}
+
+static void
+http_on_soon(struct loop_defer *d, void *arg)
+{
+	(void)d;
+	http_on_timer(NULL, arg);
 }
 
 static void
@@ -158,7 +166,13 @@ http_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 	return 0;
 }
 
-/* CURLMOPT_TIMERFUNCTION: -1 stops the timer, 0 means "soon". */
+/*
+ * CURLMOPT_TIMERFUNCTION: -1 stops the timer, 0 means "soon".  curl asks
+ * for 0 with every transfer it starts: that is a deferred call, not a
+ * timer (re-arming the timerfd for each was a sixth of loom-exec's time
+ * in a large fan-out).  A deferred call that comes when it is no longer
+ * wanted only makes curl look at its timeouts.
+ */
 static int
 http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
@@ -168,6 +182,10 @@ http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	if (timeout_ms < 0) {
 		loop_timer_stop(h->timer);
 		return 0;
+	}
+	if (timeout_ms == 0) {
+		loop_timer_stop(h->timer);
+		return loop_defer_arm(h->soon) == -1 ? -1 : 0;
 	}
 	return loop_timer_after(h->timer, timeout_ms) == -1 ? -1 : 0;
 }
@@ -185,8 +203,10 @@ run_http_new(struct loop *loop, const struct runner_config *cfg)
 	h->loop = loop;
 	h->cfg = cfg;
 	h->timer = loop_timer_new(loop, http_on_timer, h);
+	h->soon = loop_defer_new(loop, http_on_soon, h);
 	if ((h->multi = curl_multi_init()) == NULL) {
 		loop_timer_del(h->timer);
+		loop_defer_del(h->soon);
 		free(h);
 		curl_global_cleanup();
 		errno = ENOMEM;
@@ -234,6 +254,7 @@ run_http_free(struct run_http *h)
 	}
 	curl_multi_cleanup(h->multi);
 	loop_timer_del(h->timer);
+	loop_defer_del(h->soon);
 	free(h);
 	curl_global_cleanup();
 }

@@ -7,8 +7,9 @@
 #           tasks per second (target >= 10,000)
 #
 # A private PostgreSQL cluster with fsync on (results are committed
-# durably), loom-engine, loom-exec, loom-api, and the test backend (a
-# minimal keep-alive HTTP server) all run on this machine.  Timings come
+# durably), loom-engine, loom-exec, loom-api, and noopd (contrib/bench/
+# noopd.c: a minimal keep-alive HTTP server that answers every request
+# with success and nothing else) all run on this machine.  Timings come
 # from the run's own started_at/completed_at in the database.
 #
 # Usage: contrib/bench/bench-runtime.sh [BUILD] [CHAIN] [FANOUT]
@@ -34,7 +35,8 @@ export LOOM_CONFIG=$DIR/empty.conf
 export LOOM_DATABASE_URL=$("$BIN/loom" db url --state-dir "$DIR")
 "$BIN/loom" db migrate >/dev/null
 
-"$PWD/$BUILD/tests/loom-test-backend" -p 0 >"$DIR/backend.out" 2>"$DIR/backend.log" &
+[ -x "$BUILD/bench/noopd" ] || make -s BUILD="$BUILD" "$BUILD/bench/noopd"
+"$PWD/$BUILD/bench/noopd" -p 0 >"$DIR/backend.out" 2>"$DIR/backend.log" &
 pids+=($!)
 until grep -q '^port ' "$DIR/backend.out" 2>/dev/null; do sleep 0.05; done
 PORT=$(awk '/^port /{print $2; exit}' "$DIR/backend.out")
