@@ -308,11 +308,12 @@ int api_execution_events(struct api_request *rq, jv *out);
 int api_execution_logs(struct api_request *rq, jv *out);
 /*
  * A backend's "logs" text, as task_logs lines (stream "backend") of the
- * attempt whose callback token is token, with a loom_log doorbell; in
- * the caller's transaction.  Returns 0, or -1 with *err (malloc'd).
+ * current attempt of task_id of execution_id (the task a callback
+ * completed), with a loom_log doorbell; in the caller's transaction.
+ * Returns 0, or -1 with *err (malloc'd).
  */
-int api_task_logs_callback(PGconn *db, const char *token, const char *logs,
-    char **err);
+int api_task_logs_callback(PGconn *db, const char *execution_id,
+    const char *task_id, const char *logs, char **err);
 
 /*
  * Workflow (id, version), parsed, from this thread's cache; on a miss it

@@ -482,10 +482,11 @@ api_execution_logs(struct api_request *rq, jv *out)
 /* ---- callbacks' logs ---------------------------------------------------- */
 
 int
-api_task_logs_callback(PGconn *db, const char *token, const char *logs,
+api_task_logs_callback(PGconn *db, const char *execution_id,
+    const char *task_id, const char *logs,
     char **err)
 {
-	const char *p[2] = { token, logs };
+	const char *p[3] = { execution_id, logs, task_id };
 
 	if (logs == NULL || *logs == '\0')
 		return 0;
@@ -494,7 +495,8 @@ api_task_logs_callback(PGconn *db, const char *token, const char *logs,
 	    "SELECT t.execution_id, t.task_id, t.attempt, 'backend', x.line "
 	    "FROM run_tasks t, regexp_split_to_table(rtrim($2, chr(13) || "
 	    "chr(10)), '\\r?\\n') WITH ORDINALITY AS x(line, n) "
-	    "WHERE t.callback_token = $1 ORDER BY x.n RETURNING execution_id) "
+	    "WHERE t.execution_id = $1 AND t.task_id = $3 ORDER BY x.n "
+	    "RETURNING execution_id) "
 	    "SELECT pg_notify('loom_log', execution_id) "
-	    "FROM (SELECT DISTINCT execution_id FROM l) d", 2, p);
+	    "FROM (SELECT DISTINCT execution_id FROM l) d", 3, p);
 }

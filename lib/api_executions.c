@@ -119,12 +119,36 @@ api_execution_get(struct api_request *rq, jv *out)
 
 /* ---- callbacks ---------------------------------------------------------- */
 
+/*
+ * A callback token is "<execution id>~<task id>~<secret>" (loom-exec
+ * makes them when it claims a task, lib/execdb.c): the row is found by
+ * primary key and the whole token compared.  key gets a copy of token
+ * with the first two '~' made NULs; *eid and *tid point into it.
+ */
+static int
+callback_key(const char *token, char *key, size_t len, const char **eid,
+    const char **tid)
+{
+	char *a, *b;
+
+	if (strlen(token) >= len)
+		return -1;
+	strcpy(key, token);
+	if ((a = strchr(key, '~')) == NULL || (b = strchr(a + 1, '~')) ==
+	    NULL || a == key || b == a + 1 || b[1] == '\0')
+		return -1;
+	*a = *b = '\0';
+	*eid = key;
+	*tid = a + 1;
+	return 0;
+}
+
 int
 api_callback(struct api_request *rq, jv *out)
 {
-	const char *token = rq->param[0];
+	const char *token = rq->param[0], *eid = NULL, *tid = NULL;
 	struct api_callback_body cb;
-	char *err = NULL;
+	char *err = NULL, key[512];
 	PGconn *db;
 	PGresult *r = NULL;
 	int status;
@@ -132,16 +156,26 @@ api_callback(struct api_request *rq, jv *out)
 	if ((status = api_callback_body_parse(jv_copy(rq->json), &cb,
 	    out)) != 0)
 		goto done;
+	if (callback_key(token, key, sizeof(key), &eid, &tid) < 0) {
+		status = api_error(out, 404, "not_found", "token",
+		    "unknown callback token");
+		goto done;
+	}
 	if ((db = api_db(rq)) == NULL) {
 		status = api_db_down(out);
 		goto done;
 	}
 	if (db_cmd(db, &err, "BEGIN", 0, NULL) < 0)
 		goto fail;
-	r = db_exec(db, &err, "SELECT execution_id, task_id, state, "
-	    "awaiting_callback, awaiting_callback AND lease_until <= now() "
-	    "FROM run_tasks WHERE callback_token = $1 "
-	    "FOR UPDATE", 1, &token);
+	{
+		const char *p[3] = { token, eid, tid };
+
+		r = db_exec(db, &err, "SELECT execution_id, task_id, state, "
+		    "awaiting_callback, awaiting_callback AND "
+		    "lease_until <= now() FROM run_tasks "
+		    "WHERE execution_id = $2 AND task_id = $3 "
+		    "AND callback_token = $1 FOR UPDATE", 3, p);
+	}
 	if (r == NULL)
 		goto fail;
 	/*
@@ -172,11 +206,11 @@ api_callback(struct api_request *rq, jv *out)
 		goto done;
 	}
 	{
-		const char *p[7] = { token, cb.status,
+		const char *p[9] = { token, cb.status,
 			jv_get_kind(cb.output_text) == JV_KIND_STRING ?
 			jv_string_value(cb.output_text) : NULL,
 			cb.etype, cb.emsg, cb.logs,
-			cb.duration[0] ? cb.duration : NULL };
+			cb.duration[0] ? cb.duration : NULL, eid, tid };
 
 		PQclear(r);
 		r = NULL;
@@ -184,7 +218,8 @@ api_callback(struct api_request *rq, jv *out)
 		    "state = $2, settled = false, output = $3::jsonb, "
 		    "error_type = $4, error_message = $5, finished_at = now(), "
 		    "awaiting_callback = false, lease_owner = NULL, "
-		    "lease_until = NULL WHERE callback_token = $1 AND "
+		    "lease_until = NULL WHERE execution_id = $8 AND "
+		    "task_id = $9 AND callback_token = $1 AND "
 		    "state = 'RUNNING' "
 		    "RETURNING execution_id, task_id, attempt, started_at), "
 		    "t AS (INSERT INTO task_executions (execution_id, task_id, "
@@ -195,11 +230,11 @@ api_callback(struct api_request *rq, jv *out)
 		    "coalesce($7::bigint, (extract(epoch FROM now() - "
 		    "started_at) * 1000)::bigint) FROM u) "
 		    "SELECT pg_notify('loom_task_done', execution_id) FROM u",
-		    7, p) < 0)
+		    9, p) < 0)
 			goto fail;
 	}
 	/* The backend's "logs" as lines of the attempt (api_events.c). */
-	if (api_task_logs_callback(db, token, cb.logs, &err) < 0)
+	if (api_task_logs_callback(db, eid, tid, cb.logs, &err) < 0)
 		goto fail;
 	if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
 		goto fail;

@@ -102,8 +102,9 @@ execdb_keys_free(struct execdb_key *k, long n)
  * future) in the order they became ready, together no more than $1; the
  * partial index run_tasks_ready serves both the range and the order.  A lease is expired
  * when lease_until has passed; rows awaiting a callback are not leases but
- * deadlines (execdb_fail_overdue()).  The token is 256 random bits from
- * two version-4 UUIDs.
+ * deadlines (execdb_fail_overdue()).  The token names its row
+ * ("<execution>~<task>~" and 256 random bits from two version-4 UUIDs),
+ * so that loom-api finds it by primary key (schema/008_callback_keys.sql).
  */
 static const char claim_sql[] =
     "WITH x AS (SELECT execution_id, task_id FROM run_tasks "
@@ -119,7 +120,8 @@ static const char claim_sql[] =
     "lease_until = now() + $3 * interval '1 millisecond', "
     "started_at = now(), finished_at = NULL, awaiting_callback = false, "
     "held_target = NULL, "
-    "callback_token = replace(gen_random_uuid()::text, '-', '') || "
+    "callback_token = t.execution_id || '~' || t.task_id || '~' || "
+    "replace(gen_random_uuid()::text, '-', '') || "
     "replace(gen_random_uuid()::text, '-', '') "
     "FROM c WHERE t.execution_id = c.execution_id "
     "AND t.task_id = c.task_id "

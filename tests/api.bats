@@ -310,22 +310,25 @@ healthy() {
 @test "callbacks: unknown token is 404; a waiting task is settled once" {
 	post_json /api/v1/callbacks/nosuchtoken '{"status":"SUCCESS"}'
 	assert_error not_found 404
+	post_json "/api/v1/callbacks/exec-00000000000000000000~t~x" \
+	    '{"status":"SUCCESS"}'
+	assert_error not_found 404
 
 	id=$(sql "SELECT id FROM executions WHERE workflow_id = 'api-params'")
 	# what loom-exec does when a backend answers 202
 	sql "INSERT INTO run_tasks (execution_id, task_id, state, attempt,
 	    callback_token, awaiting_callback, started_at)
-	    VALUES ('$id', 'extract', 'RUNNING', 1, 'tok-$id', true, now())"
-	post_json "/api/v1/callbacks/tok-$id" '{"status":"MAYBE"}'
+	    VALUES ('$id', 'extract', 'RUNNING', 1, '$id~extract~tok', true, now())"
+	post_json "/api/v1/callbacks/$id~extract~tok" '{"status":"MAYBE"}'
 	assert_error invalid_input 422
 	jqt '.error.field == "status"'
-	post_json "/api/v1/callbacks/tok-$id" \
+	post_json "/api/v1/callbacks/$id~extract~tok" \
 	    '{"status":"SUCCESS","output":{"rows":42},"logs":"done\n"}'
 	assert_equal "$code" 200
 	jqt '.accepted == true'
 	assert_equal "$(sql "SELECT state || ' ' || settled || ' ' || awaiting_callback || ' ' || (output->>'rows') FROM run_tasks WHERE execution_id = '$id'")" "SUCCESS false false 42"
 	assert_equal "$(sql "SELECT status || ' ' || attempt || ' ' || logs FROM task_executions WHERE execution_id = '$id'")" "SUCCESS 1 done"
-	post_json "/api/v1/callbacks/tok-$id" '{"status":"FAILED"}'
+	post_json "/api/v1/callbacks/$id~extract~tok" '{"status":"FAILED"}'
 	assert_error conflict 409
 
 	req GET "/api/v1/executions/$id"

@@ -415,33 +415,34 @@ INSERT INTO executions (id, workflow_id, workflow_version, status)
 INSERT INTO run_tasks (execution_id, task_id, state, attempt, started_at,
     callback_token, awaiting_callback, lease_until) VALUES
     ('exec-cb0000000000000000001', 't', 'RUNNING', 1, now() - interval '1h',
-     'tok-expired', true, now() - interval '1 second'),
+     'exec-cb0000000000000000001~t~expired', true, now() - interval '1 second'),
     ('exec-cb0000000000000000002', 't', 'RUNNING', 1, now(),
-     'tok-waiting', true, now() + interval '1 hour'),
+     'exec-cb0000000000000000002~t~waiting', true, now() + interval '1 hour'),
     ('exec-cb0000000000000000003', 't', 'SUCCESS', 1, now(),
-     'tok-done', false, NULL);
+     'exec-cb0000000000000000003~t~done', false, NULL);
 EOF
 	local ok='{"status":"SUCCESS","output":{"n":1}}'
 	# callbacks need no bearer token, and a bearer token does not help
 	call POST /api/v1/callbacks/tok-unknown "$ADMIN" \
 	    -H 'Content-Type: application/json' --data "$ok"
 	is_error not_found 404
-	call POST /api/v1/callbacks/tok-expired - \
+	call POST /api/v1/callbacks/exec-cb0000000000000000001~t~expired - \
 	    -H 'Content-Type: application/json' --data "$ok"
 	is_error conflict 409
 	assert_regex "$body" "timed out"
-	call POST /api/v1/callbacks/tok-done - \
+	call POST /api/v1/callbacks/exec-cb0000000000000000003~t~done - \
 	    -H 'Content-Type: application/json' --data "$ok"
 	is_error conflict 409
-	call POST /api/v1/callbacks/tok-waiting - \
+	call POST /api/v1/callbacks/exec-cb0000000000000000002~t~waiting - \
 	    -H 'Content-Type: application/json' --data "$ok"
 	assert_equal "$code" 200
 	# accepted once; the same token again is a conflict
-	call POST /api/v1/callbacks/tok-waiting - \
+	call POST /api/v1/callbacks/exec-cb0000000000000000002~t~waiting - \
 	    -H 'Content-Type: application/json' --data "$ok"
 	is_error conflict 409
 	run psql -qAtX "$DB" -c "SELECT state FROM run_tasks WHERE \
-	    callback_token IN ('tok-expired', 'tok-waiting') ORDER BY 1"
+	    callback_token IN ('exec-cb0000000000000000001~t~expired',
+	    'exec-cb0000000000000000002~t~waiting') ORDER BY 1"
 	assert_output $'RUNNING\nSUCCESS'
 	psql -qAtX "$DB" -c "DELETE FROM executions WHERE id LIKE 'exec-cb%'"
 }

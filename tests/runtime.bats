@@ -322,7 +322,7 @@ EOF
 	assert_equal "$(call "$E" after | jq -c .body.input)" '{"job":42}'
 	# the request carried loom-api's callback URL, and the callback landed
 	url=$(call "$E" accept | jq -r .body.callbackUrl)
-	assert_regex "$url" "^$LOOM_API/api/v1/callbacks/[0-9a-f]{64}\$"
+	assert_regex "$url" "^$LOOM_API/api/v1/callbacks/$E~accept~[0-9a-f]{64}\$"
 	assert_equal "$(jq -c --arg u "$url" 'select(.callback == $u) |
 	    .status' "$BACKEND_LOG")" 200
 }
