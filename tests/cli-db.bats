@@ -39,6 +39,16 @@ load helpers
 	[ ! -e "$dir" ]
 }
 
+@test "statements are prepared once per connection and the cache survives errors (C driver)" {
+	loom_pg_start
+	run "$LOOM_BIN/../tests/test_db"
+	loom_pg_stop
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"not ok"* && "$output" != *"# skip"* ]]
+	[ "$(grep -c '^ok' <<<"$output")" -ge 18 ]
+}
+
 @test "db with a bad subcommand or option is a usage error" {
 	run "$LOOM_BIN/loom" db frobnicate
 	[ "$status" -eq 2 ]
