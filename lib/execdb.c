@@ -151,13 +151,8 @@ execdb_claim(struct execdb *e, int limit, struct execdb_claim **out,
 		jv req;
 
 		key_set(&c->key, r, (int)i);
-		if (PQgetisnull(r, (int)i, 3)) {
-			c->request_text = NULL;
-			req = jv_null();
-		} else {
-			c->request_text = xstrdup(PQgetvalue(r, (int)i, 3));
-			req = jv_parse(c->request_text);
-		}
+		req = PQgetisnull(r, (int)i, 3) ? jv_null() :
+		    jv_parse(PQgetvalue(r, (int)i, 3));
 		/* A broken row still gets a result: the runner answers a
 		 * request that is not an object with a ValidationException. */
 		if (jv_get_kind(req) != JV_KIND_OBJECT) {
@@ -178,7 +173,6 @@ execdb_claims_free(struct execdb_claim *c, long n)
 	for (long i = 0; c && i < n; i++) {
 		free(c[i].key.execution_id);
 		free(c[i].key.task_id);
-		free(c[i].request_text);
 		jv_free(c[i].request);
 	}
 	free(c);
@@ -218,8 +212,8 @@ execdb_claims_free(struct execdb_claim *c, long n)
 static const char report_sql[] =
     "WITH v AS (SELECT * FROM unnest($2::text[], $3::text[], $4::int[], "
     "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], "
-    "$10::int[], $11::int[], $12::bigint[], $13::bigint[], $14::text[]) "
-    "AS v(eid, tid, att, st, out, et, em, logs, hs, ec, dur, tmo, req) "
+    "$10::int[], $11::int[], $12::bigint[], $13::bigint[]) "
+    "AS v(eid, tid, att, st, out, et, em, logs, hs, ec, dur, tmo) "
     "WHERE set_config('synchronous_commit', 'on', true) IS NOT NULL), "
     "k AS (" MINE("v") "), "
     "u AS (UPDATE run_tasks t SET "
@@ -238,11 +232,11 @@ static const char report_sql[] =
     "t.started_at + k.tmo * interval '1 millisecond' END "
     "FROM k WHERE t.ctid = k.rid "
     "RETURNING t.execution_id, t.task_id, t.attempt, t.started_at, k.st, "
-    "k.req, k.out, k.et, k.em, k.logs, k.hs, k.ec, k.dur), "
+    "t.request, k.out, k.et, k.em, k.logs, k.hs, k.ec, k.dur), "
     "h AS (INSERT INTO task_executions (execution_id, task_id, attempt, "
     "status, executor, request, output, error_type, error_message, logs, "
     "http_status, exit_code, started_at, duration_ms) "
-    "SELECT execution_id, task_id, attempt, st, $1, req::jsonb, "
+    "SELECT execution_id, task_id, attempt, st, $1, request, "
     "out::jsonb, et, em, logs, hs, ec, started_at, dur FROM u), "
     "n AS (SELECT DISTINCT execution_id FROM u WHERE st <> 'ACCEPTED') "
     "SELECT execution_id, task_id, attempt, NULL::text FROM u "
@@ -251,7 +245,7 @@ static const char report_sql[] =
 
 enum {
 	A_EID, A_TID, A_ATT, A_ST, A_OUT, A_ET, A_EM, A_LOGS, A_HS, A_EC,
-	A_DUR, A_TMO, A_REQ, A_N
+	A_DUR, A_TMO, A_N
 };
 
 /* A member of result as text for an array element (NULL: SQL NULL). */
@@ -345,7 +339,6 @@ add_result(struct buf *a, const struct execdb_result *res)
 	    sizeof(num[1])));
 	snprintf(num[2], sizeof(num[2]), "%lld", (long long)res->timeout_ms);
 	buf_pgarray_elem(&a[A_TMO], num[2]);
-	buf_pgarray_elem(&a[A_REQ], res->request_text);
 	for (int i = 0; i < 4; i++)
 		jv_free(keep[i]);
 }

@@ -54,7 +54,6 @@ struct execdb_key {
 struct execdb_claim {
 	struct execdb_key key;
 	jv request;		/* as stored, plus "callbackToken"; owned */
-	char *request_text;	/* as stored (for the attempt history) */
 	int64_t started_ms;	/* started_at, wall-clock ms (server clock) */
 };
 
@@ -62,7 +61,6 @@ struct execdb_claim {
 struct execdb_result {
 	const struct execdb_key *key;	/* borrowed */
 	jv result;		/* the runner's result object; borrowed */
-	const char *request_text;	/* borrowed; may be NULL */
 	int64_t timeout_ms;	/* the task's timeout (ACCEPTED deadline) */
 	int matched;		/* out: the row was still ours */
 };

@@ -100,7 +100,6 @@ struct bknote {
 struct job {
 	struct xd *x;
 	struct execdb_key key;	/* owned */
-	char *request_text;	/* owned; NULL when the row had none */
 	int64_t timeout_ms;
 	uint64_t rid;		/* runner id */
 	char *target;		/* breaker target (HTTP), or NULL; owned */
@@ -217,7 +216,6 @@ job_free(struct job *j)
 		return;
 	free(j->key.execution_id);
 	free(j->key.task_id);
-	free(j->request_text);
 	free(j->target);
 	jv_free(j->result);
 	free(j);
@@ -410,8 +408,6 @@ job_start(struct xd *x, struct execdb_claim *c, char *target)
 	j->target = target;
 	j->key = c->key;
 	c->key.execution_id = c->key.task_id = NULL;
-	j->request_text = c->request_text;
-	c->request_text = NULL;
 	j->result = jv_invalid();
 	tmo = runner_request_timeout(jv_copy(c->request));
 	j->timeout_ms = tmo > 0 ? tmo : RUNNER_DEFAULT_TIMEOUT_MS;
@@ -572,7 +568,6 @@ flush(struct xd *x)
 			b[n] = j;
 			r[n].key = &j->key;
 			r[n].result = j->result;
-			r[n].request_text = j->request_text;
 			r[n].timeout_ms = j->timeout_ms;
 			r[n].matched = 0;
 		}
@@ -626,7 +621,6 @@ flush_one_by_one(struct xd *x, struct job **b, size_t n)
 
 		r.key = &j->key;
 		r.result = j->result;
-		r.request_text = j->request_text;
 		r.timeout_ms = j->timeout_ms;
 		rc = execdb_report(x->edb, &r, 1, NULL, &err);
 		if (rc < 0 && err != NULL && x->conn &&
