@@ -83,10 +83,17 @@ buf_pgarray_elem(struct buf *b, const char *s)
 		return;
 	}
 	buf_putc(b, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, *s);
+	/* Runs without a character to escape go in one copy: requests
+	 * and outputs are JSON, with a quote every few characters. */
+	for (;;) {
+		size_t n = strcspn(s, "\"\\");
+
+		buf_put(b, s, n);
+		s += n;
+		if (*s == '\0')
+			break;
+		buf_putc(b, '\\');
+		buf_putc(b, *s++);
 	}
 	buf_putc(b, '"');
 }

@@ -1,6 +1,7 @@
 /* dispatch: see dispatch.h. */
 #include "dispatch.h"
 
+#include "buf.h"
 #include "xalloc.h"
 
 jv
@@ -81,4 +82,71 @@ dispatch_request(const char *execution_id, const struct workflow *wf,
 	req = jv_object_set(req, jv_string("input"), jv_copy(a->input));
 	req = jv_object_set(req, jv_string("task"), task_spec);
 	return req;
+}
+
+int
+dispatch_spec_has_template(jv task_spec)
+{
+	static const char *const fields[] = { "headers", "body" };
+
+	for (size_t f = 0; f < 2; f++) {
+		jv v = jv_object_get(jv_copy(task_spec), jv_string(fields[f]));
+		int has = jv_is_valid(v) && jqx_template_has_expr(jv_copy(v));
+
+		jv_free(v);
+		if (has)
+			return 1;
+	}
+	return 0;
+}
+
+/* s as a JSON string into b. */
+static void
+json_str(struct buf *b, const char *s)
+{
+	jv d = jv_dump_string(jv_string(s), 0);
+
+	buf_puts(b, jv_string_value(d));
+	jv_free(d);
+}
+
+char *
+dispatch_request_text(const char *execution_id, const struct workflow *wf,
+    const struct run_rt *rt, struct jqx *jq, const struct engine_action *a,
+    jv task_spec, const char *spec_text, char **err)
+{
+	struct buf b = BUF_INIT;
+	jv in;
+
+	if (spec_text == NULL || dispatch_spec_has_template(task_spec)) {
+		jv req = dispatch_request(execution_id, wf, rt, jq, a,
+		    task_spec);
+		char *text;
+
+		if (!jv_is_valid(req)) {
+			jv msg = jv_invalid_get_msg(req);
+
+			*err = xstrdup(jv_get_kind(msg) == JV_KIND_STRING ?
+			    jv_string_value(msg) : "the request does not render");
+			jv_free(msg);
+			return NULL;
+		}
+		req = jv_dump_string(req, 0);
+		text = xstrdup(jv_string_value(req));
+		jv_free(req);
+		return text;
+	}
+	jv_free(task_spec);
+	buf_puts(&b, "{\"executionId\":");
+	json_str(&b, execution_id);
+	buf_puts(&b, ",\"taskId\":");
+	json_str(&b, wf->tasks[a->task].id);
+	buf_printf(&b, ",\"attempt\":%d,\"input\":", a->attempt);
+	in = jv_dump_string(jv_copy(a->input), 0);
+	buf_puts(&b, jv_string_value(in));
+	jv_free(in);
+	buf_puts(&b, ",\"task\":");
+	buf_puts(&b, spec_text);
+	buf_putc(&b, '}');
+	return b.p;
 }

@@ -42,6 +42,7 @@ struct wfentry {
 	int version;
 	struct workflow *wf;
 	jv tasks;		/* canonical task objects, by task index */
+	char **spec_text;	/* the same as JSON text, by task index */
 	struct wfentry *next;
 };
 
@@ -139,6 +140,9 @@ wfs_drop_all(struct enginedb *e)
 		struct wfentry *w = e->wfs;
 
 		e->wfs = w->next;
+		for (size_t i = 0; i < w->wf->ntasks; i++)
+			free(w->spec_text[i]);
+		free(w->spec_text);
 		workflow_free(w->wf);
 		jv_free(w->tasks);
 		free(w->id);
@@ -219,6 +223,13 @@ wf_get(struct enginedb *e, const char *id, int version, char **err)
 	}
 	diags_clear(&d);
 	w->tasks = dispatch_task_specs(w->wf);
+	w->spec_text = xcalloc(w->wf->ntasks + 1, sizeof(char *));
+	jv_array_foreach(w->tasks, i, t) {
+		jv text = jv_dump_string(t, 0);
+
+		w->spec_text[i] = xstrdup(jv_string_value(text));
+		jv_free(text);
+	}
 	w->id = xstrdup(id);
 	w->version = version;
 	w->next = e->wfs;
@@ -996,33 +1007,32 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	 * fails its attempt, which may skip tasks downstream. */
 	for (size_t i = 0; i < res.nactions; i++) {
 		const struct engine_action *a = &res.actions[i];
-		jv req;
 
 		switch (a->type) {
-		case ACT_DISPATCH:
-			req = dispatch_request(id, run->w->wf, &run->rt, e->jq, a,
-			    jv_array_get(jv_copy(run->w->tasks), (int)a->task));
-			if (!jv_is_valid(req)) {
-				jv msg = jv_invalid_get_msg(req);
+		case ACT_DISPATCH: {
+			char *text, *rerr = NULL;
 
+			text = dispatch_request_text(id, run->w->wf, &run->rt,
+			    e->jq, a, jv_array_get(jv_copy(run->w->tasks),
+			    (int)a->task), run->w->spec_text[a->task], &rerr);
+			if (text == NULL) {
 				memset(&ev, 0, sizeof(ev));
 				ev.type = EV_TASK_FAILED;
 				ev.task = a->task;
 				ev.error = ERR_VALIDATION;
-				ev.message = jv_string_value(msg);
+				ev.message = rerr;
 				ev.output = jv_null();
 				ev.now_ms = now_ms;
 				step(e, run, &ev, &res);
-				jv_free(msg);
+				free(rerr);
 				changed[res.actions[i].task] = 1;
 				break;
 			}
-			req = jv_dump_string(req, 0);
 			free(reqtext[a->task]);
-			reqtext[a->task] = xstrdup(jv_string_value(req));
-			jv_free(req);
+			reqtext[a->task] = text;
 			ch[a->task].request = reqtext[a->task];
 			break;
+		}
 		case ACT_DEAD_LETTER:
 			ch[a->task].dead = 1;
 			if (a->message) {

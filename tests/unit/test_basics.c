@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
 #include "diag.h"
 #include "duration.h"
@@ -158,9 +159,27 @@ test_log(void)
 	ok(log_level_parse("loud", &l) == -1, "unknown level refused");
 }
 
+static void
+test_pgarray(void)
+{
+	struct buf b = BUF_INIT;
+
+	buf_putc(&b, '{');
+	buf_pgarray_elem(&b, "{\"a\":\"x\\\\y\"}");
+	buf_pgarray_elem(&b, NULL);
+	buf_pgarray_elem(&b, "");
+	buf_pgarray_elem(&b, "plain");
+	buf_pgarray_elem(&b, "\"");
+	buf_putc(&b, '}');
+	ok(strcmp(b.p, "{\"{\\\"a\\\":\\\"x\\\\\\\\y\\\"}\",NULL,\"\","
+	    "\"plain\",\"\\\"\"}") == 0, "array literal: %s", b.p);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
+	test_pgarray();
 	test_duration();
 	test_diag();
 	test_hmap();
