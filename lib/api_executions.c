@@ -17,9 +17,11 @@
  * runs the handler again, which re-reads the row.
  *
  * A callback settles the RUNNING attempt its token belongs to (whether or
- * not loom-exec has recorded the 202 yet): in one transaction the row is
- * locked (unknown token: 404; no longer running: 409), updated for the engine (settled = false), the attempt is recorded
- * in task_executions, and loom_task_done rings the engine's doorbell.
+ * not loom-exec has recorded the 202 yet): in one transaction the row,
+ * found by the execution and task the token names, is locked (unknown
+ * token: 404; no longer running: 409), updated for the engine (settled =
+ * false), the attempt is recorded in task_executions, and loom_task_done
+ * rings the engine's doorbell.
  */
 #include "api.h"
 

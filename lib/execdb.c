@@ -100,11 +100,12 @@ execdb_keys_free(struct execdb_key *k, long n)
  * Expired leases first (they are the oldest work), then READY rows that
  * are due (a row held by a circuit breaker is READY with a ready_at in the
  * future) in the order they became ready, together no more than $1; the
- * partial index run_tasks_ready serves both the range and the order.  A lease is expired
- * when lease_until has passed; rows awaiting a callback are not leases but
- * deadlines (execdb_fail_overdue()).  The token names its row
- * ("<execution>~<task>~" and 256 random bits from two version-4 UUIDs),
- * so that loom-api finds it by primary key (schema/008_callback_keys.sql).
+ * partial index run_tasks_ready serves both the range and the order.  A
+ * lease is expired when lease_until has passed; rows awaiting a callback
+ * are not leases but deadlines (execdb_fail_overdue()).  The token names
+ * its row ("<execution>~<task>~" and 256 random bits from two version-4
+ * UUIDs), so that loom-api finds it by primary key
+ * (schema/008_callback_keys.sql).
  */
 static const char claim_sql[] =
     "WITH x AS (SELECT execution_id, task_id FROM run_tasks "
