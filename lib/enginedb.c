@@ -211,8 +211,9 @@ wf_get(struct enginedb *e, const char *id, int version, char **err)
 	}
 	diags_init(&d);
 	w = xcalloc(1, sizeof(*w));
-	w->wf = workflow_load_buf(id, PQgetvalue(r, 0, 0),
-	    (size_t)PQgetlength(r, 0, 0), &d);
+	/* Canonical JSON, validated when applied: no YAML parser. */
+	w->wf = workflow_load_jv(id, jv_parse_sized(PQgetvalue(r, 0, 0),
+	    PQgetlength(r, 0, 0)), &d);
 	PQclear(r);
 	if (w->wf == NULL) {
 		*err = xasprintf("stored workflow %s version %d does not load: "

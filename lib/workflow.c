@@ -2167,9 +2167,10 @@ workflow_free(struct workflow *wf)
 	free(wf);
 }
 
-struct workflow *
-workflow_load_buf(
-    const char *name, const char *buf, size_t len, struct diags *d)
+/* buf (len bytes) as YAML, or spec when buf is NULL (consumed either way). */
+static struct workflow *
+load(const char *name, const char *buf, size_t len, jv spec,
+    struct diags *d)
 {
 	struct ylimits lim = {
 	    WORKFLOW_MAX_BYTES,
@@ -2189,7 +2190,13 @@ workflow_load_buf(
 	c.file = name;
 	c.d = d;
 	c.default_headers = jv_null();
-	if ((doc = ydoc_parse(name, buf, len, &lim, d)) == NULL) {
+	if (buf == NULL)
+		doc = ydoc_from_jv(spec);
+	else {
+		jv_free(spec);
+		doc = ydoc_parse(name, buf, len, &lim, d);
+	}
+	if (doc == NULL) {
 		c.nerr++;
 		goto out;
 	}
@@ -2232,6 +2239,19 @@ out:
 	jqx_free(c.jq);
 	ydoc_free(doc);
 	return wf;
+}
+
+struct workflow *
+workflow_load_buf(
+    const char *name, const char *buf, size_t len, struct diags *d)
+{
+	return load(name, buf, len, jv_invalid(), d);
+}
+
+struct workflow *
+workflow_load_jv(const char *name, jv spec, struct diags *d)
+{
+	return load(name, NULL, 0, spec, d);
 }
 
 /*

@@ -111,6 +111,13 @@ struct workflow *workflow_load_fd(int fd, const char *name, struct diags *d);
 /* name is used in diagnostics and as workflow.file. */
 struct workflow *workflow_load_buf(const char *name, const char *buf,
     size_t len, struct diags *d);
+
+/*
+ * The same for a workflow already in canonical JSON (spec, consumed), such
+ * as workflow_versions.spec: no YAML parser, no positions in messages.
+ */
+struct workflow *workflow_load_jv(const char *name, jv spec,
+    struct diags *d);
 void workflow_free(struct workflow *wf);
 
 /* Index of the task with this id, or -1.  O(1). */

@@ -84,6 +84,15 @@ struct ydoc *ydoc_parse(const char *file, const char *buf, size_t len,
     const struct ylimits *lim, struct diags *d);
 void ydoc_free(struct ydoc *doc);
 
+/*
+ * The tree of a JSON value (consumed), as ydoc_parse() would give for its
+ * JSON text, but without positions (every node is at line 1, column 1):
+ * for documents that were validated already, such as a stored workflow
+ * spec, which libyaml parses several times slower.  Strings are quoted
+ * scalars; integral numbers YS_INT, others YS_FLOAT.
+ */
+struct ydoc *ydoc_from_jv(jv v);
+
 #define YNODE_DEFAULT_MAX_BYTES (16u * 1024 * 1024)
 #define YNODE_DEFAULT_MAX_NODES 5000000u
 #define YNODE_DEFAULT_MAX_ALIASES 10000u

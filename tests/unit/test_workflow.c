@@ -850,11 +850,33 @@ test_round_trip(void)
 		    "round trip %zu: same "
 		    "canonical JSON",
 		    k);
+		/* The engine's path: the stored JSON without the YAML parser. */
+		diags_clear(&d);
+		workflow_free(b);
+		b = workflow_load_jv("canon", jv_parse(text), &d);
+		ok(b != NULL && workflow_eq(a, b),
+		    "round trip %zu: canonical JSON as jv, equal model", k);
+		jv_free(jb);
+		jb = b ? workflow_to_jv(b) : jv_null();
+		ok(jv_equal(jv_copy(ja), jv_copy(jb)),
+		    "round trip %zu: as jv, same canonical JSON", k);
 		jv_free(ja);
 		jv_free(jb);
 		free(text);
 		workflow_free(a);
 		workflow_free(b);
+		diags_clear(&d);
+	}
+	{
+		struct diags d;
+
+		diags_init(&d);
+		ok(workflow_load_jv("bad", jv_parse("[1"), &d) == NULL &&
+		    d.n > 0, "an invalid stored spec is refused");
+		diags_clear(&d);
+		ok(workflow_load_jv("bad", jv_parse("{\"id\": 5}"), &d) ==
+		    NULL && d.n > 0, "a stored spec that does not validate is "
+		    "refused");
 		diags_clear(&d);
 	}
 }
