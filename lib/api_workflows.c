@@ -144,7 +144,10 @@ api_workflow_cached(PGconn *db, const char *id, int version,
 	}
 	diags_init(&d);
 	name = xasprintf("%s version %d (stored)", id, version);
-	wf = api_workflow_parse(name, spec, strlen(spec), &d);
+	/* Canonical JSON, validated when applied: no YAML parser. */
+	pthread_mutex_lock(&wf_load_mu);
+	wf = workflow_load_jv(name, jv_parse(spec), &d);
+	pthread_mutex_unlock(&wf_load_mu);
 	free(name);
 	PQclear(r);
 	if (wf == NULL) {
