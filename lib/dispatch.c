@@ -118,7 +118,7 @@ dispatch_request_text(const char *execution_id, const struct workflow *wf,
 	struct buf b = BUF_INIT;
 	jv in;
 
-	if (spec_text == NULL || dispatch_spec_has_template(task_spec)) {
+	if (spec_text == NULL) {
 		jv req = dispatch_request(execution_id, wf, rt, jq, a,
 		    task_spec);
 		char *text;

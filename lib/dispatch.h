@@ -39,9 +39,10 @@ jv dispatch_request(const char *execution_id, const struct workflow *wf,
 /*
  * The same request as JSON text (malloc'd), or NULL with *err (malloc'd)
  * when a template does not render.  spec_text is the task's canonical
- * object as JSON text, or NULL: a task whose headers and body have no
- * template takes it as it is, so that its spec is not serialized again
- * for every dispatch (a fan-out dispatches thousands at once).
+ * object as JSON text when its headers and body have no template
+ * (dispatch_spec_has_template() false), else NULL: the request then takes
+ * it as it is, so that a spec is not serialized again for every dispatch
+ * (a fan-out dispatches thousands at once).
  */
 char *dispatch_request_text(const char *execution_id,
     const struct workflow *wf, const struct run_rt *rt, struct jqx *jq,

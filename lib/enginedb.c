@@ -42,7 +42,7 @@ struct wfentry {
 	int version;
 	struct workflow *wf;
 	jv tasks;		/* canonical task objects, by task index */
-	char **spec_text;	/* the same as JSON text, by task index */
+	char **spec_text;	/* the same as JSON text, NULL when templated */
 	struct wfentry *next;
 };
 
@@ -225,9 +225,15 @@ wf_get(struct enginedb *e, const char *id, int version, char **err)
 	diags_clear(&d);
 	w->tasks = dispatch_task_specs(w->wf);
 	w->spec_text = xcalloc(w->wf->ntasks + 1, sizeof(char *));
+	/* Once per version: what dispatch_request_text() can take as is. */
 	jv_array_foreach(w->tasks, i, t) {
-		jv text = jv_dump_string(t, 0);
+		jv text;
 
+		if (dispatch_spec_has_template(t)) {
+			jv_free(t);
+			continue;
+		}
+		text = jv_dump_string(t, 0);
 		w->spec_text[i] = xstrdup(jv_string_value(text));
 		jv_free(text);
 	}

@@ -157,6 +157,7 @@ tasks:
   - id: count
     url: $B/count
     dependsOn: fetch_data
+    headers: {X-Region: "\${{ .params.region }}"}
     input:
       count: "\${{ .tasks.fetch_data.output.echo.n }}"
       label: "n=\${{ .tasks.fetch_data.output.echo.n }} in \${{ .params.region }}"
@@ -174,6 +175,10 @@ EOF
 	want='{"count":7,"label":"n=7 in us","limit":10,"literal":"${{ not an expression }}"}'
 	json_is "$(call "$E" count | jq -c .body.input)" "$want"
 	json_is "$(task "$ex" count | jq -c .output.echo)" "$want"
+	# a templated header is rendered per run; an untemplated task's
+	# spec goes out as it is
+	assert_equal "$(call "$E" count | jq -r '.headers["x-region"]')" us
+	assert_equal "$(call "$E" fetch_data | jq -r '.headers["x-region"]')" null
 
 	# without input the defaults apply
 	E2=$(trigger rt-flow)
