@@ -3,12 +3,14 @@
  *
  * It waits on the PostgreSQL bus (LISTEN loom_run, loom_task_done) and
  * keeps a set of runs that need a pass ("dirty").  A deferred callback
- * drains the set, running enginedb_pass() on each run until it reports
- * nothing more to do.  Doorbells can be missed (restart, reconnect), so
- * on start, after every reconnect and on a slow safety sweep it asks the
- * database which runs need attention; a timer also wakes it for the next
- * retry or run deadline.  Database errors drop the connection and retry
- * with backoff; the runs stay dirty, so no work is lost.
+ * drains the set, running enginedb_pass() once on each run (what comes
+ * after a pass rings its own doorbell); a pass that leaves a retry or a
+ * deadline pending moves the wakeup timer earlier.  Doorbells can be
+ * missed (restart, reconnect), so on start, after every reconnect and on
+ * a slow safety sweep it asks the database which runs need attention and
+ * when the next retry or run deadline of any run is due.  Database errors
+ * drop the connection and retry with backoff; the runs stay dirty, so no
+ * work is lost.
  *
  * A run another engine holds (its pass says ENGINEDB_BUSY) is normally
  * finished by that engine, which looks again after its commit.  But an
