@@ -146,7 +146,7 @@ api_workflow_cached(PGconn *db, const char *id, int version,
 	name = xasprintf("%s version %d (stored)", id, version);
 	/* Canonical JSON, validated when applied: no YAML parser. */
 	pthread_mutex_lock(&wf_load_mu);
-	wf = workflow_load_jv(name, jv_parse(spec), &d);
+	wf = workflow_load_json(name, spec, strlen(spec), &d);
 	pthread_mutex_unlock(&wf_load_mu);
 	free(name);
 	PQclear(r);

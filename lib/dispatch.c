@@ -1,22 +1,26 @@
 /* dispatch: see dispatch.h. */
 #include "dispatch.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "buf.h"
 #include "xalloc.h"
+#include "yamlnode.h"
+
+/* The engine's own fields: a runner never reads them, and every request
+ * (and attempt history row) would carry them. */
+static const char *const engine_only[] = { "name", "dependsOn", "when",
+	"input", "retryPolicy", NULL };
 
 jv
 dispatch_task_specs(const struct workflow *wf)
 {
-	/* The engine's own fields: a runner never reads them, and every
-	 * request (and attempt history row) would carry them. */
-	static const char *const engine_only[] = { "name", "dependsOn",
-		"when", "input", "retryPolicy" };
 	jv tasks = jv_object_get(workflow_to_jv(wf), jv_string("tasks"));
 	jv out = jv_array();
 
 	jv_array_foreach(tasks, i, t) {
-		for (size_t k = 0; k < sizeof(engine_only) /
-		    sizeof(engine_only[0]); k++)
+		for (size_t k = 0; engine_only[k] != NULL; k++)
 			t = jv_object_delete(t, jv_string(engine_only[k]));
 		out = jv_array_append(out, t);
 	}
@@ -98,6 +102,59 @@ dispatch_spec_has_template(jv task_spec)
 			return 1;
 	}
 	return 0;
+}
+
+int
+dispatch_task_texts(const struct workflow *wf, const struct ydoc *doc,
+    char ***texts, jv *tasks)
+{
+	const struct ynode *seq = doc->root ?
+	    ynode_map_get(doc->root, "tasks") : NULL;
+	struct buf b = BUF_INIT;
+	char **out;
+
+	*tasks = jv_array();
+	if (seq == NULL || seq->type != YN_SEQ || seq->n != wf->ntasks) {
+		*texts = NULL;
+		return -1;
+	}
+	out = xcalloc(wf->ntasks + 1, sizeof(char *));
+	for (size_t i = 0; i < seq->n; i++) {
+		const struct ynode *t = seq->u.items[i];
+		const struct ynode *id = ynode_map_get(t, "id");
+		jv spec = jv_null();
+		int templated = 0;
+
+		if (id == NULL || strcmp(id->u.str, wf->tasks[i].id) != 0)
+			goto mismatch;
+		for (size_t f = 0; f < 2 && !templated; f++) {
+			const struct ynode *v = ynode_map_get(t,
+			    f == 0 ? "headers" : "body");
+
+			templated = v != NULL &&
+			    jqx_template_has_expr(ynode_to_jv(v));
+		}
+		buf_reset(&b);
+		if (ynode_json(t, &b, engine_only) < 0)
+			goto mismatch;
+		if (templated)
+			spec = jv_parse_sized(b.p, (int)b.len);
+		else
+			out[i] = xstrndup(b.p, b.len);
+		*tasks = jv_array_append(*tasks, spec);
+	}
+	buf_free(&b);
+	*texts = out;
+	return 0;
+mismatch:
+	buf_free(&b);
+	for (size_t i = 0; i < wf->ntasks; i++)
+		free(out[i]);
+	free(out);
+	jv_free(*tasks);
+	*tasks = jv_array();
+	*texts = NULL;
+	return -1;
 }
 
 /* s as a JSON string into b. */

@@ -29,6 +29,19 @@
 jv dispatch_task_specs(const struct workflow *wf);
 
 /*
+ * The same from the tree of wf's stored canonical JSON (doc, as
+ * ydoc_parse_json() reads workflow_versions.spec), as text: (*texts)[i]
+ * (malloc'd, the array too) is task i's object as JSON text when
+ * dispatch_spec_has_template() is false for it, else NULL and element i
+ * of *tasks (a jv array, owned by the caller) has the object; the other
+ * elements are null.  What dispatch_request_text() takes.  Returns 0, or
+ * -1 when doc does not hold wf's tasks in order.
+ */
+struct ydoc;
+int dispatch_task_texts(const struct workflow *wf, const struct ydoc *doc,
+    char ***texts, jv *tasks);
+
+/*
  * Builds the request for action a (an ACT_DISPATCH) of run execution_id.
  * task_spec is the task's canonical object (consumed).
  */

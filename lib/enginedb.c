@@ -34,6 +34,7 @@
 #include "state.h"
 #include "workflow.h"
 #include "xalloc.h"
+#include "yamlnode.h"
 
 #define WF_CACHE_MAX 256
 
@@ -189,6 +190,8 @@ wf_get(struct enginedb *e, const char *id, int version, char **err)
 {
 	struct wfentry *w;
 	struct diags d;
+	struct ydoc *doc;
+	char *perr = NULL;
 	PGresult *r;
 	char ver[16];
 	const char *p[2] = { id, ver };
@@ -211,32 +214,31 @@ wf_get(struct enginedb *e, const char *id, int version, char **err)
 	}
 	diags_init(&d);
 	w = xcalloc(1, sizeof(*w));
-	/* Canonical JSON, validated when applied: no YAML parser. */
-	w->wf = workflow_load_jv(id, jv_parse_sized(PQgetvalue(r, 0, 0),
-	    PQgetlength(r, 0, 0)), &d);
+	/*
+	 * Canonical JSON, validated when applied: read straight into a tree
+	 * (no YAML parser, no jv), which also gives each task's part of a
+	 * request as text, once per version (dispatch_task_texts()).
+	 */
+	doc = ydoc_parse_json(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0,
+	    0), &perr);
 	PQclear(r);
-	if (w->wf == NULL) {
+	if (doc != NULL)
+		w->wf = workflow_load_doc(id, doc, &d);
+	if (w->wf == NULL || dispatch_task_texts(w->wf, doc, &w->spec_text,
+	    &w->tasks) < 0) {
 		*err = xasprintf("stored workflow %s version %d does not load: "
-		    "%s", id, version, d.n ? d.v[0].msg : "?");
+		    "%s", id, version, perr ? perr : d.n ? d.v[0].msg :
+		    "its tasks do not match");
+		free(perr);
 		diags_clear(&d);
+		if (w->wf)
+			workflow_free(w->wf);
+		ydoc_free(doc);
 		free(w);
 		return NULL;
 	}
+	ydoc_free(doc);
 	diags_clear(&d);
-	w->tasks = dispatch_task_specs(w->wf);
-	w->spec_text = xcalloc(w->wf->ntasks + 1, sizeof(char *));
-	/* Once per version: what dispatch_request_text() can take as is. */
-	jv_array_foreach(w->tasks, i, t) {
-		jv text;
-
-		if (dispatch_spec_has_template(t)) {
-			jv_free(t);
-			continue;
-		}
-		text = jv_dump_string(t, 0);
-		w->spec_text[i] = xstrdup(jv_string_value(text));
-		jv_free(text);
-	}
 	w->id = xstrdup(id);
 	w->version = version;
 	w->next = e->wfs;

@@ -2167,10 +2167,13 @@ workflow_free(struct workflow *wf)
 	free(wf);
 }
 
-/* buf (len bytes) as YAML, or spec when buf is NULL (consumed either way). */
+/*
+ * given (borrowed), else buf (len bytes) as YAML, else spec (consumed
+ * either way).
+ */
 static struct workflow *
 load(const char *name, const char *buf, size_t len, jv spec,
-    struct diags *d)
+    const struct ydoc *given, struct diags *d)
 {
 	struct ylimits lim = {
 	    WORKFLOW_MAX_BYTES,
@@ -2179,7 +2182,7 @@ load(const char *name, const char *buf, size_t len, jv spec,
 	    YNODE_DEFAULT_MAX_EXPANSION,
 	};
 	struct wctx c;
-	struct ydoc *doc;
+	const struct ydoc *doc;
 	struct workflow *wf = NULL;
 	struct diags added;
 	size_t before = d->n;
@@ -2190,7 +2193,10 @@ load(const char *name, const char *buf, size_t len, jv spec,
 	c.file = name;
 	c.d = d;
 	c.default_headers = jv_null();
-	if (buf == NULL)
+	if (given != NULL) {
+		jv_free(spec);
+		doc = given;
+	} else if (buf == NULL)
 		doc = ydoc_from_jv(spec);
 	else {
 		jv_free(spec);
@@ -2237,7 +2243,8 @@ out:
 	free(c.jqitems);
 	jv_free(c.default_headers);
 	jqx_free(c.jq);
-	ydoc_free(doc);
+	if (doc != given)
+		ydoc_free((struct ydoc *)doc);
 	return wf;
 }
 
@@ -2245,13 +2252,37 @@ struct workflow *
 workflow_load_buf(
     const char *name, const char *buf, size_t len, struct diags *d)
 {
-	return load(name, buf, len, jv_invalid(), d);
+	return load(name, buf, len, jv_invalid(), NULL, d);
 }
 
 struct workflow *
 workflow_load_jv(const char *name, jv spec, struct diags *d)
 {
-	return load(name, NULL, 0, spec, d);
+	return load(name, NULL, 0, spec, NULL, d);
+}
+
+struct workflow *
+workflow_load_doc(const char *name, const struct ydoc *doc, struct diags *d)
+{
+	return load(name, NULL, 0, jv_invalid(), doc, d);
+}
+
+struct workflow *
+workflow_load_json(const char *name, const char *text, size_t len,
+    struct diags *d)
+{
+	struct workflow *wf;
+	struct ydoc *doc;
+	char *err = NULL;
+
+	if ((doc = ydoc_parse_json(text, len, &err)) == NULL) {
+		diags_add(d, name ? name : "-", 0, 0, "%s", err);
+		free(err);
+		return NULL;
+	}
+	wf = workflow_load_doc(name, doc, d);
+	ydoc_free(doc);
+	return wf;
 }
 
 /*

@@ -118,6 +118,13 @@ struct workflow *workflow_load_buf(const char *name, const char *buf,
  */
 struct workflow *workflow_load_jv(const char *name, jv spec,
     struct diags *d);
+/* The same from its JSON text (len bytes), with no jv in between. */
+struct workflow *workflow_load_json(const char *name, const char *text,
+    size_t len, struct diags *d);
+/* The same from a tree the caller parsed (borrowed: wf keeps no node). */
+struct ydoc;
+struct workflow *workflow_load_doc(const char *name, const struct ydoc *doc,
+    struct diags *d);
 void workflow_free(struct workflow *wf);
 
 /* Index of the task with this id, or -1.  O(1). */

@@ -22,6 +22,7 @@
 
 #include <yaml.h>
 
+#include "buf.h"
 #include "hmap.h"
 #include "xalloc.h"
 
@@ -856,6 +857,527 @@ ydoc_from_jv(jv v)
 		doc->root = node_from_jv(doc->arena, v);
 	jv_free(v);
 	return doc;
+}
+
+/* ---- JSON text ------------------------------------------------------ */
+
+/*
+ * A strict RFC 8259 reader straight into the arena, for stored specs:
+ * recursive descent (depth bounded), children gathered on one shared
+ * stack and copied into an exactly sized array when their container ends.
+ */
+struct jstate {
+	const char *start, *p, *end;
+	struct yarena *a;
+	struct ynode **stk;
+	size_t nstk, capstk;
+	int depth;
+	char *err;
+};
+
+static void
+jfail(struct jstate *js, const char *what)
+{
+	if (js->err == NULL)
+		js->err = xasprintf("%s at byte %zu", what,
+		    (size_t)(js->p - js->start) + 1);
+}
+
+static void
+jskip(struct jstate *js)
+{
+	while (js->p < js->end && (*js->p == ' ' || *js->p == '\t' ||
+	    *js->p == '\n' || *js->p == '\r'))
+		js->p++;
+}
+
+static void
+jpush(struct jstate *js, struct ynode *n)
+{
+	if (js->nstk == js->capstk) {
+		js->capstk = js->capstk ? 2 * js->capstk : 64;
+		js->stk = xreallocarray(js->stk, js->capstk, sizeof(*js->stk));
+	}
+	js->stk[js->nstk++] = n;
+}
+
+static struct ynode *
+jnode(struct jstate *js, enum ynode_type type)
+{
+	struct ynode *n = arena_alloc(js->a, sizeof(*n));
+
+	memset(n, 0, sizeof(*n));
+	n->type = (unsigned char)type;
+	n->line = n->col = 1;
+	n->weight = 1;
+	return n;
+}
+
+static int
+hex4(const char *s, unsigned *out)
+{
+	unsigned v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int c = (unsigned char)s[i], d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			return -1;
+		v = v << 4 | (unsigned)d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A string's text after its opening quote; js->p ends past the closing one. */
+static struct ynode *
+jstring(struct jstate *js)
+{
+	const char *s = js->p, *q;
+	struct ynode *n = jnode(js, YN_SCALAR);
+	char *o;
+
+	n->kind = YS_STR;
+	n->quoted = 1;
+	/* The common case, no escapes: copied as is. */
+	for (q = s; q < js->end && *q != '"' && *q != '\\' &&
+	    (unsigned char)*q >= 0x20; q++)
+		;
+	if (q < js->end && *q == '"') {
+		n->n = (size_t)(q - s);
+		n->u.str = arena_strndup(js->a, s, n->n);
+		js->p = q + 1;
+		return n;
+	}
+	/* Escapes never make a string longer than its source. */
+	o = n->u.str = arena_alloc(js->a, (size_t)(js->end - s) + 1);
+	for (q = s; q < js->end && *q != '"'; q++) {
+		unsigned c, lo;
+
+		if ((unsigned char)*q < 0x20) {
+			js->p = q;
+			jfail(js, "control character in a string");
+			return NULL;
+		}
+		if (*q != '\\') {
+			*o++ = *q;
+			continue;
+		}
+		if (++q == js->end)
+			break;
+		switch (*q) {
+		case '"':
+		case '\\':
+		case '/':
+			*o++ = *q;
+			continue;
+		case 'b':
+			*o++ = '\b';
+			continue;
+		case 'f':
+			*o++ = '\f';
+			continue;
+		case 'n':
+			*o++ = '\n';
+			continue;
+		case 'r':
+			*o++ = '\r';
+			continue;
+		case 't':
+			*o++ = '\t';
+			continue;
+		case 'u':
+			break;
+		default:
+			js->p = q;
+			jfail(js, "bad escape in a string");
+			return NULL;
+		}
+		if (js->end - q < 5 || hex4(q + 1, &c) < 0) {
+			js->p = q;
+			jfail(js, "bad \\u escape in a string");
+			return NULL;
+		}
+		q += 4;
+		if (c >= 0xd800 && c < 0xdc00 && js->end - q >= 7 &&
+		    q[1] == '\\' && q[2] == 'u' && hex4(q + 3, &lo) == 0 &&
+		    lo >= 0xdc00 && lo < 0xe000) {
+			c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+			q += 6;
+		} else if (c >= 0xd800 && c < 0xe000) {
+			js->p = q;
+			jfail(js, "lone surrogate in a string");
+			return NULL;
+		}
+		if (c == 0) {
+			js->p = q;
+			jfail(js, "\\u0000 in a string");
+			return NULL;
+		}
+		if (c < 0x80)
+			*o++ = (char)c;
+		else if (c < 0x800) {
+			*o++ = (char)(0xc0 | c >> 6);
+			*o++ = (char)(0x80 | (c & 0x3f));
+		} else if (c < 0x10000) {
+			*o++ = (char)(0xe0 | c >> 12);
+			*o++ = (char)(0x80 | (c >> 6 & 0x3f));
+			*o++ = (char)(0x80 | (c & 0x3f));
+		} else {
+			*o++ = (char)(0xf0 | c >> 18);
+			*o++ = (char)(0x80 | (c >> 12 & 0x3f));
+			*o++ = (char)(0x80 | (c >> 6 & 0x3f));
+			*o++ = (char)(0x80 | (c & 0x3f));
+		}
+	}
+	if (q >= js->end) {
+		js->p = q;
+		jfail(js, "unterminated string");
+		return NULL;
+	}
+	*o = '\0';
+	n->n = (size_t)(o - n->u.str);
+	js->p = q + 1;
+	return n;
+}
+
+/* Typed as ydoc_from_jv() types a number: integral ones are YS_INT. */
+static struct ynode *
+jnumber(struct jstate *js)
+{
+	const char *s = js->p, *q = s;
+	struct ynode *n;
+	char num[40];
+	double d;
+	int integral = 1;
+
+	if (q < js->end && *q == '-')
+		q++;
+	if (q < js->end && *q == '0')
+		q++;
+	else if (q < js->end && *q >= '1' && *q <= '9')
+		while (q < js->end && *q >= '0' && *q <= '9')
+			q++;
+	else
+		goto bad;
+	if (q < js->end && *q == '.') {
+		integral = 0;
+		if (++q >= js->end || *q < '0' || *q > '9')
+			goto bad;
+		while (q < js->end && *q >= '0' && *q <= '9')
+			q++;
+	}
+	if (q < js->end && (*q == 'e' || *q == 'E')) {
+		integral = 0;
+		if (++q < js->end && (*q == '+' || *q == '-'))
+			q++;
+		if (q >= js->end || *q < '0' || *q > '9')
+			goto bad;
+		while (q < js->end && *q >= '0' && *q <= '9')
+			q++;
+	}
+	n = jnode(js, YN_SCALAR);
+	js->p = q;
+	if (integral && q - s <= 15) {
+		n->kind = YS_INT;
+		/* "-0" is 0, as a double would have it. */
+		if (q - s == 2 && s[0] == '-' && s[1] == '0')
+			s++;
+		n->n = (size_t)(q - s);
+		n->u.str = arena_strndup(js->a, s, n->n);
+		return n;
+	}
+	if ((size_t)(q - s) >= sizeof(num)) {
+		char *t = xstrndup(s, (size_t)(q - s));
+
+		d = strtod(t, NULL);
+		free(t);
+	} else {
+		memcpy(num, s, (size_t)(q - s));
+		num[q - s] = '\0';
+		d = strtod(num, NULL);
+	}
+	if (!isfinite(d)) {
+		js->p = s;
+		jfail(js, "number out of range");
+		return NULL;
+	}
+	if (d == (double)(long long)d && d > -9007199254740992.0 &&
+	    d < 9007199254740992.0) {
+		n->kind = YS_INT;
+		snprintf(num, sizeof(num), "%lld", (long long)d);
+	} else {
+		n->kind = YS_FLOAT;
+		snprintf(num, sizeof(num), "%.17g", d);
+	}
+	n->n = strlen(num);
+	n->u.str = arena_strndup(js->a, num, n->n);
+	return n;
+bad:
+	js->p = s;
+	jfail(js, "bad number");
+	return NULL;
+}
+
+static struct ynode *
+jword(struct jstate *js, const char *w, enum yscalar_kind kind)
+{
+	size_t l = strlen(w);
+	struct ynode *n;
+
+	if ((size_t)(js->end - js->p) < l || memcmp(js->p, w, l) != 0) {
+		jfail(js, "unexpected character");
+		return NULL;
+	}
+	js->p += l;
+	n = jnode(js, YN_SCALAR);
+	n->kind = (unsigned char)kind;
+	n->n = l;
+	n->u.str = arena_strndup(js->a, w, l);
+	return n;
+}
+
+static struct ynode *jvalue(struct jstate *js);
+
+/* An object or array after its opening bracket. */
+static struct ynode *
+jcontainer(struct jstate *js, int map)
+{
+	struct ynode *n = jnode(js, map ? YN_MAP : YN_SEQ), *k, *v;
+	size_t base = js->nstk;
+	char close = map ? '}' : ']';
+
+	if (++js->depth > YNODE_MAX_DEPTH) {
+		jfail(js, "nested too deeply");
+		return NULL;
+	}
+	jskip(js);
+	if (js->p < js->end && *js->p == close)
+		js->p++;
+	else
+		for (;;) {
+			jskip(js);
+			if (map) {
+				if (js->p >= js->end || *js->p != '"') {
+					jfail(js, "expected a string key");
+					return NULL;
+				}
+				js->p++;
+				if ((k = jstring(js)) == NULL)
+					return NULL;
+				jpush(js, k);
+				jskip(js);
+				if (js->p >= js->end || *js->p != ':') {
+					jfail(js, "expected ':'");
+					return NULL;
+				}
+				js->p++;
+			}
+			if ((v = jvalue(js)) == NULL)
+				return NULL;
+			jpush(js, v);
+			n->weight = sat_add(n->weight,
+			    sat_add(map ? 1 : 0, v->weight));
+			jskip(js);
+			if (js->p < js->end && *js->p == ',') {
+				js->p++;
+				continue;
+			}
+			if (js->p < js->end && *js->p == close) {
+				js->p++;
+				break;
+			}
+			jfail(js, map ? "expected ',' or '}'" :
+			    "expected ',' or ']'");
+			return NULL;
+		}
+	js->depth--;
+	n->n = map ? (js->nstk - base) / 2 : js->nstk - base;
+	n->u.items = arena_alloc(js->a,
+	    (js->nstk - base + 1) * sizeof(struct ynode *));
+	memcpy(n->u.items, js->stk + base,
+	    (js->nstk - base) * sizeof(struct ynode *));
+	js->nstk = base;
+	return n;
+}
+
+static struct ynode *
+jvalue(struct jstate *js)
+{
+	jskip(js);
+	if (js->p >= js->end) {
+		jfail(js, "unexpected end of text");
+		return NULL;
+	}
+	switch (*js->p) {
+	case '{':
+		js->p++;
+		return jcontainer(js, 1);
+	case '[':
+		js->p++;
+		return jcontainer(js, 0);
+	case '"':
+		js->p++;
+		return jstring(js);
+	case 't':
+		return jword(js, "true", YS_BOOL);
+	case 'f':
+		return jword(js, "false", YS_BOOL);
+	case 'n':
+		return jword(js, "null", YS_NULL);
+	default:
+		return jnumber(js);
+	}
+}
+
+struct ydoc *
+ydoc_parse_json(const char *buf, size_t len, char **err)
+{
+	struct jstate js;
+	struct ydoc *doc = xcalloc(1, sizeof(*doc));
+
+	memset(&js, 0, sizeof(js));
+	js.start = js.p = buf;
+	js.end = buf + len;
+	js.a = doc->arena = xcalloc(1, sizeof(*doc->arena));
+	doc->root = jvalue(&js);
+	if (doc->root != NULL) {
+		jskip(&js);
+		if (js.p < js.end)
+			jfail(&js, "text after the value");
+	}
+	free(js.stk);
+	if (js.err != NULL) {
+		ydoc_free(doc);
+		*err = js.err;
+		return NULL;
+	}
+	return doc;
+}
+
+/* ---- JSON out ------------------------------------------------------- */
+
+static void
+json_quote(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	buf_putc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *e = NULL;
+		char u[6];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_put(b, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"':
+			e = "\\\"";
+			break;
+		case '\\':
+			e = "\\\\";
+			break;
+		case '\n':
+			e = "\\n";
+			break;
+		case '\r':
+			e = "\\r";
+			break;
+		case '\t':
+			e = "\\t";
+			break;
+		case '\b':
+			e = "\\b";
+			break;
+		case '\f':
+			e = "\\f";
+			break;
+		default:
+			memcpy(u, "\\u00", 4);
+			u[4] = hex[c >> 4];
+			u[5] = hex[c & 15];
+			buf_put(b, u, 6);
+			continue;
+		}
+		buf_puts(b, e);
+	}
+	buf_put(b, s + run, n - run);
+	buf_putc(b, '"');
+}
+
+int
+ynode_json(const struct ynode *n, struct buf *b, const char *const *skip)
+{
+	int64_t iv;
+	double dv;
+	int first = 1;
+
+	switch (n->type) {
+	case YN_SEQ:
+		buf_putc(b, '[');
+		for (size_t i = 0; i < n->n; i++) {
+			if (i > 0)
+				buf_putc(b, ',');
+			if (ynode_json(n->u.items[i], b, NULL) < 0)
+				return -1;
+		}
+		buf_putc(b, ']');
+		return 0;
+	case YN_MAP:
+		buf_putc(b, '{');
+		for (size_t i = 0; i < n->n; i++) {
+			const struct ynode *k = ynode_key(n, i);
+			int skipped = 0;
+
+			for (size_t s = 0; skip && skip[s] && !skipped; s++)
+				skipped = strcmp(k->u.str, skip[s]) == 0;
+			if (skipped)
+				continue;
+			if (!first)
+				buf_putc(b, ',');
+			first = 0;
+			json_quote(b, k->u.str, k->n);
+			buf_putc(b, ':');
+			if (ynode_json(ynode_val(n, i), b, NULL) < 0)
+				return -1;
+		}
+		buf_putc(b, '}');
+		return 0;
+	default:
+		break;
+	}
+	switch (n->kind) {
+	case YS_NULL:
+		buf_puts(b, "null");
+		return 0;
+	case YS_BOOL:
+		buf_puts(b, n->u.str[0] == 't' || n->u.str[0] == 'T' ?
+		    "true" : "false");
+		return 0;
+	case YS_INT:
+		if (ynode_int(n, &iv) == 0) {
+			buf_printf(b, "%lld", (long long)iv);
+			return 0;
+		}
+		/* FALLTHROUGH */
+	case YS_FLOAT:
+		if (ynode_double(n, &dv) < 0 || !isfinite(dv))
+			return -1;
+		buf_printf(b, "%.17g", dv);
+		return 0;
+	default:
+		json_quote(b, n->u.str, n->n);
+		return 0;
+	}
 }
 
 /* ---- accessors -------------------------------------------------------- */

@@ -2,8 +2,9 @@
  * Unit tests for the workflow DSL (lib/workflow.c) and the YAML tree under
  * it (lib/yamlnode.c): the seed example with its defaults, one table row
  * per kind of error (message, line and column), every error at once, alias
- * bombs, the size cap, JSON input, the canonical JSON round trip, and a
- * 100,000-task workflow.
+ * bombs, the size cap, JSON input, the canonical JSON round trip (also
+ * through the engine's JSON reader, and the per-task request text it
+ * makes), and a 100,000-task workflow.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "dag.h"
 #include "diag.h"
+#include "dispatch.h"
 #include "duration.h"
 #include "t.h"
 #include "workflow.h"
@@ -817,6 +820,125 @@ static const char rich[] =
     "    type: java\n"
     "    class: Main\n";
 
+/*
+ * dispatch_task_texts() gives what dispatch_task_specs() gives: the text
+ * of each untemplated task, the object of each templated one.
+ */
+static void
+check_task_texts(size_t k, const struct workflow *wf, const char *text)
+{
+	char *err = NULL, **texts = NULL;
+	struct ydoc *doc = ydoc_parse_json(text, strlen(text), &err);
+	jv specs = dispatch_task_specs(wf), tasks = jv_null();
+	int same = 1, rc = doc ? dispatch_task_texts(wf, doc, &texts, &tasks) :
+	    -1;
+
+	ok(rc == 0, "round trip %zu: task texts from the tree", k);
+	for (size_t i = 0; rc == 0 && i < wf->ntasks; i++) {
+		jv want = jv_array_get(jv_copy(specs), (int)i);
+		int tmpl = dispatch_spec_has_template(want);
+		jv got = texts[i] ? jv_parse(texts[i]) :
+		    jv_array_get(jv_copy(tasks), (int)i);
+
+		if ((texts[i] == NULL) != tmpl || !jv_equal(want, got)) {
+			printf("# task %zu: %s\n", i, texts[i] ? texts[i] :
+			    "(templated)");
+			same = 0;
+		}
+		free(texts[i]);
+	}
+	ok(rc == 0 && same, "round trip %zu: task texts equal the specs", k);
+	free(texts);
+	jv_free(specs);
+	jv_free(tasks);
+	ydoc_free(doc);
+	free(err);
+}
+
+/* The JSON reader against jv's, and the JSON writer. */
+static void
+test_json_reader(void)
+{
+	static const char *const good[] = {
+		"{\"a\": [1, -0, 1.5, 1e3, -2.5E-3, 12345678901234567890, "
+		"true, false, null], \"b\": {}, \"c\": []}",
+		"\"\\u00e9\\ud83d\\ude00 \\n\\t\\\"\\\\\\/ x\"",
+		"[\"\u00e9 raw\", \"\\u001f\", \"\x7f\"]",
+		" 42 ",
+		"{\"k\": {\"deep\": [[[{\"x\": \"y\"}]]]}, \"z\": 0.1}",
+	};
+	static const char *const bad[] = {
+		"", "[1", "{\"a\" 1}", "{a: 1}", "01", "1.", "1e", "-", "[1,]",
+		"\"\\x\"", "\"a\x01b\"", "[1] x", "tru", "\"\\u0000\"",
+		"\"\\u12\"", "\"open", "\"lone \\ud800\"", "\"\\udc00\"",
+	};
+	static const char *const skip[] = { "b", "c", NULL };
+	struct buf b = BUF_INIT;
+	char deep[2001];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char *err = NULL;
+		struct ydoc *mine = ydoc_parse_json(good[i], strlen(good[i]),
+		    &err);
+		struct ydoc *theirs = ydoc_from_jv(jv_parse(good[i]));
+		jv a = mine ? ynode_to_jv(mine->root) : jv_null();
+		jv t = theirs->root ? ynode_to_jv(theirs->root) : jv_null();
+
+		ok(mine != NULL, "json %zu reads%s%s", i, err ? ": " : "",
+		    err ? err : "");
+		ok(mine != NULL && jv_equal(jv_copy(a), jv_copy(t)),
+		    "json %zu: the tree jv's parser gives", i);
+		buf_reset(&b);
+		ok(mine != NULL && ynode_json(mine->root, &b, NULL) == 0 &&
+		    jv_equal(jv_parse_sized(b.p, (int)b.len), jv_copy(t)),
+		    "json %zu: written back, the same value", i);
+		if (mine != NULL && mine->root->type == YN_SCALAR)
+			ok(mine->root->kind == theirs->root->kind &&
+			    strcmp(mine->root->u.str, theirs->root->u.str) == 0,
+			    "json %zu: scalar typed as from jv", i);
+		jv_free(a);
+		jv_free(t);
+		free(err);
+		ydoc_free(mine);
+		ydoc_free(theirs);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *err = NULL;
+		struct ydoc *doc = ydoc_parse_json(bad[i], strlen(bad[i]),
+		    &err);
+
+		ok(doc == NULL && err != NULL && strstr(err, "at byte ") !=
+		    NULL, "json '%s' is refused: %s", bad[i], err ? err : "");
+		ydoc_free(doc);
+		free(err);
+	}
+	memset(deep, '[', 1000);
+	memset(deep + 1000, ']', 1000);
+	deep[2000] = '\0';
+	{
+		char *err = NULL;
+		struct ydoc *doc = ydoc_parse_json(deep, 2000, &err);
+
+		ok(doc == NULL && err && strstr(err, "nested too deeply"),
+		    "json nested 1,000 deep is refused");
+		ydoc_free(doc);
+		free(err);
+	}
+	{
+		const char *m = "{\"a\": 1, \"b\": 2, \"c\": {\"b\": 3}}";
+		char *err = NULL;
+		struct ydoc *doc = ydoc_parse_json(m, strlen(m), &err);
+
+		buf_reset(&b);
+		ok(doc && ynode_json(doc->root, &b, skip) == 0 &&
+		    strcmp(b.p, "{\"a\":1}") == 0,
+		    "json writer leaves out the listed top-level keys");
+		ydoc_free(doc);
+		free(err);
+	}
+	buf_free(&b);
+}
+
 static void
 test_round_trip(void)
 {
@@ -860,6 +982,18 @@ test_round_trip(void)
 		jb = b ? workflow_to_jv(b) : jv_null();
 		ok(jv_equal(jv_copy(ja), jv_copy(jb)),
 		    "round trip %zu: as jv, same canonical JSON", k);
+		/* And straight from the text, as loom-engine reads it. */
+		diags_clear(&d);
+		workflow_free(b);
+		b = workflow_load_json("canon", text, strlen(text), &d);
+		ok(b != NULL && workflow_eq(a, b),
+		    "round trip %zu: canonical JSON text, equal model", k);
+		jv_free(jb);
+		jb = b ? workflow_to_jv(b) : jv_null();
+		ok(jv_equal(jv_copy(ja), jv_copy(jb)),
+		    "round trip %zu: as text, same canonical JSON", k);
+		if (b != NULL)
+			check_task_texts(k, b, text);
 		jv_free(ja);
 		jv_free(jb);
 		free(text);
@@ -877,6 +1011,10 @@ test_round_trip(void)
 		ok(workflow_load_jv("bad", jv_parse("{\"id\": 5}"), &d) ==
 		    NULL && d.n > 0, "a stored spec that does not validate is "
 		    "refused");
+		diags_clear(&d);
+		ok(workflow_load_json("bad", "{\"id\": ", 7, &d) == NULL &&
+		    d.n > 0 && strstr(d.v[0].msg, "byte 8") != NULL,
+		    "stored text that is not JSON is refused, with where");
 		diags_clear(&d);
 	}
 }
@@ -1187,6 +1325,7 @@ main(void)
 	test_json_input();
 	test_rich();
 	test_round_trip();
+	test_json_reader();
 	test_jq();
 	test_files();
 	test_scale();
