@@ -553,6 +553,22 @@ breakerdb_allow(PGconn *c, const struct breaker_config *cfg,
 }
 
 int
+breakerdb_cached(const struct breaker_config *cfg,
+    struct breaker_cache *cache, const char *target, int record,
+    enum errclass outcome)
+{
+	struct cache_entry *e;
+
+	if (!cfg->enabled)
+		return 1;
+	e = cache_get(cache, cfg, target);
+	if (!record)
+		return e != NULL;
+	return !breaker_is_failure(outcome) && e != NULL &&
+	    e->kind == CACHE_ABSENT;
+}
+
+int
 breakerdb_record(PGconn *c, const struct breaker_config *cfg,
     struct breaker_cache *cache, const char *target, const char *owner,
     enum errclass outcome, int64_t now_ms, char **err)

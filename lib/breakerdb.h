@@ -93,6 +93,15 @@ int breakerdb_allow(PGconn *c, const struct breaker_config *cfg,
     int64_t *retry_at_ms, char **err);
 
 /*
+ * Whether breakerdb_allow() (record 0), or breakerdb_record() with outcome
+ * (record 1), would answer from the cache alone, without a statement: a
+ * daemon whose connection is busy with a pipeline in flight asks first.
+ */
+int breakerdb_cached(const struct breaker_config *cfg,
+    struct breaker_cache *cache, const char *target, int record,
+    enum errclass outcome);
+
+/*
  * Records the result of a dispatch to target: outcome ERR_NONE for a
  * success, else its class (only timeouts, connection errors and 5xx
  * count as failures; see breaker.h).  May open or close the breaker, and

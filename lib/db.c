@@ -412,40 +412,75 @@ db_schema_check(PGconn *c, char **err)
 	return -1;
 }
 
-int
-db_pipeline(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
-    PGresult **res)
-{
-	PGresult *r;
-	int rc = 0;
-	/* Per statement: the name it is prepared under first in this
-	 * pipeline (a result to read before its own), or "". */
-	char (*prep)[24] = xcalloc(n + 1, sizeof(*prep));
+/*
+ * One batch of statements sent in pipeline mode and ended by a Sync, and
+ * where reading its results has got to.  Statement i may first be
+ * prepared (prep[i] names it), which gives a result of its own; every
+ * result is followed by a NULL; the Sync's result ends the batch.
+ */
+struct batch {
+	size_t n, i;
+	int pass;		/* 0: statement i's prepare, 1: its own */
+	int want_null;		/* a result came; its NULL is next */
+	int rc;
+	char *err;
+	char **sql;		/* texts being prepared (copies), by index */
+	int *nparams;
+	char (*prep)[24];
+	PGresult **res;		/* NULL: the caller wants none */
+	db_async_cb *cb;
+	void *arg;
+	struct batch *next;
+};
 
-	if (res)
-		for (size_t i = 0; i < n; i++)
-			res[i] = NULL;
-	if (PQenterPipelineMode(c) != 1) {
-		*err = pq_error(c, NULL);
-		free(prep);
-		return -1;
-	}
+static void
+batch_free(struct batch *b, size_t nres)
+{
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		free(b->sql[i]);
+	for (size_t i = 0; b->res && i < nres; i++)
+		PQclear(b->res[i]);
+	free(b->sql);
+	free(b->nparams);
+	free(b->prep);
+	free(b->res);
+	free(b->err);
+	free(b);
+}
+
+/* Queues the statements and a Sync; the connection is in pipeline mode. */
+static struct batch *
+batch_send(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
+    int want_res)
+{
+	struct batch *b = xcalloc(1, sizeof(*b));
+
+	b->n = n;
+	b->sql = xcalloc(n + 1, sizeof(char *));
+	b->nparams = xcalloc(n + 1, sizeof(int));
+	b->prep = xcalloc(n + 1, sizeof(*b->prep));
+	if (want_res)
+		b->res = xcalloc(n + 1, sizeof(PGresult *));
 	for (size_t i = 0; i < n; i++) {
 		const char *name = pcache_find(c, stmts[i].sql,
-		    stmts[i].nparams, prep[i]);
+		    stmts[i].nparams, b->prep[i]);
 		int ok = 1;
 
 		/* The same new text twice: prepared once, by the first. */
 		for (size_t j = 0; name == NULL && j < i; j++)
-			if (prep[j][0] != '\0' && strcmp(stmts[j].sql,
+			if (b->prep[j][0] != '\0' && strcmp(stmts[j].sql,
 			    stmts[i].sql) == 0) {
-				prep[i][0] = '\0';
-				name = prep[j];
+				b->prep[i][0] = '\0';
+				name = b->prep[j];
 			}
-		if (prep[i][0] != '\0') {
-			ok = PQsendPrepare(c, prep[i], stmts[i].sql,
+		if (b->prep[i][0] != '\0') {
+			ok = PQsendPrepare(c, b->prep[i], stmts[i].sql,
 			    stmts[i].nparams, NULL);
-			name = prep[i];
+			name = b->prep[i];
+			b->sql[i] = xstrdup(stmts[i].sql);
+			b->nparams[i] = stmts[i].nparams;
 		}
 		if (ok == 1 && name != NULL)
 			ok = PQsendQueryPrepared(c, name, stmts[i].nparams,
@@ -456,61 +491,252 @@ db_pipeline(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
 			    NULL, 0);
 		if (ok != 1) {
 			*err = pq_error(c, NULL);
-			PQexitPipelineMode(c);
-			free(prep);
-			return -1;
+			batch_free(b, 0);
+			return NULL;
 		}
 	}
 	if (PQpipelineSync(c) != 1) {
 		*err = pq_error(c, NULL);
-		free(prep);
+		batch_free(b, 0);
+		return NULL;
+	}
+	return b;
+}
+
+/*
+ * Reads b's results.  Without block, only what has arrived (PQisBusy()
+ * says when more must come).  Returns 1 when the batch is complete (its
+ * outcome in b->rc, b->err), 0 when it waits for input, -1 when the
+ * connection failed.
+ */
+static int
+batch_read(PGconn *c, struct batch *b, int block)
+{
+	PGresult *r;
+	ExecStatusType st;
+
+	for (;;) {
+		if (!block && PQisBusy(c))
+			return PQstatus(c) == CONNECTION_OK ? 0 : -1;
+		r = PQgetResult(c);
+		if (b->i == b->n) {		/* the Sync is next */
+			if (r == NULL)
+				return -1;
+			st = PQresultStatus(r);
+			PQclear(r);
+			if (st == PGRES_PIPELINE_SYNC)
+				return 1;
+			continue;
+		}
+		if (b->want_null) {
+			if (r != NULL) {
+				PQclear(r);
+				continue;
+			}
+			b->want_null = 0;
+			if (++b->pass == 2) {
+				b->i++;
+				b->pass = b->i < b->n && b->prep[b->i][0] ?
+				    0 : 1;
+			}
+			continue;
+		}
+		if (r == NULL)
+			return -1;	/* out of step: the connection broke */
+		st = PQresultStatus(r);
+		if (b->pass == 0 && st == PGRES_COMMAND_OK)
+			pcache_add(c, b->prep[b->i], b->sql[b->i],
+			    b->nparams[b->i]);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+		    b->rc == 0) {
+			if (st != PGRES_PIPELINE_ABORTED) {
+				char *m = pq_error(c, r);
+
+				b->err = xasprintf("statement %zu of %zu: %s",
+				    b->i + 1, b->n, m);
+				free(m);
+			} else
+				b->err = xstrdup("pipeline aborted");
+			b->rc = -1;
+		}
+		if (b->pass == 1 && b->res && b->rc == 0)
+			b->res[b->i] = r;
+		else
+			PQclear(r);
+		b->want_null = 1;
+	}
+}
+
+static void
+batch_start(struct batch *b)
+{
+	b->pass = b->n > 0 && b->prep[0][0] ? 0 : 1;
+}
+
+int
+db_pipeline(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
+    PGresult **res)
+{
+	struct batch *b;
+	int rc;
+
+	if (res)
+		for (size_t i = 0; i < n; i++)
+			res[i] = NULL;
+	if (PQenterPipelineMode(c) != 1) {
+		*err = pq_error(c, NULL);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		ExecStatusType st;
-
-		for (int pass = prep[i][0] != '\0' ? 0 : 1; pass < 2; pass++) {
-			if ((r = PQgetResult(c)) == NULL)
-				break;
-			st = PQresultStatus(r);
-			if (pass == 0 && st == PGRES_COMMAND_OK)
-				pcache_add(c, prep[i], stmts[i].sql,
-				    stmts[i].nparams);
-			if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
-			    rc == 0) {
-				if (st != PGRES_PIPELINE_ABORTED) {
-					char *m = pq_error(c, r);
-
-					*err = xasprintf("statement %zu of "
-					    "%zu: %s", i + 1, n, m);
-					free(m);
-				} else
-					*err = xstrdup("pipeline aborted");
-				rc = -1;
-			}
-			if (pass == 1 && res && rc == 0)
-				res[i] = r;
-			else
-				PQclear(r);
-			/* Each result ends with a NULL. */
-			while ((r = PQgetResult(c)) != NULL)
-				PQclear(r);
-		}
+	if ((b = batch_send(c, err, stmts, n, res != NULL)) == NULL) {
+		PQexitPipelineMode(c);
+		return -1;
 	}
-	free(prep);
-	/* The sync point. */
-	while ((r = PQgetResult(c)) != NULL) {
-		int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-
-		PQclear(r);
-		if (sync)
-			break;
+	batch_start(b);
+	if (batch_read(c, b, 1) < 0) {
+		*err = pq_error(c, NULL);
+		rc = -1;
+	} else if ((rc = b->rc) < 0) {
+		*err = b->err;
+		b->err = NULL;
+	} else if (res) {
+		memcpy(res, b->res, n * sizeof(*res));
+		memset(b->res, 0, n * sizeof(*res));
 	}
 	PQexitPipelineMode(c);
-	if (rc < 0 && res)
-		for (size_t i = 0; i < n; i++) {
-			PQclear(res[i]);
-			res[i] = NULL;
-		}
+	batch_free(b, n);
 	return rc;
+}
+
+/* ---- asynchronous pipelines ------------------------------------------- */
+
+struct db_async {
+	PGconn *conn;
+	struct batch *head, *tail;
+	size_t n;
+};
+
+struct db_async *
+db_async_new(PGconn *c)
+{
+	struct db_async *a = xcalloc(1, sizeof(*a));
+
+	a->conn = c;
+	return a;
+}
+
+size_t
+db_async_pending(const struct db_async *a)
+{
+	return a ? a->n : 0;
+}
+
+/* Ends every batch still in flight with rc -1 and err. */
+static void
+async_fail(struct db_async *a, const char *err)
+{
+	while (a->head != NULL) {
+		struct batch *b = a->head;
+
+		a->head = b->next;
+		a->n--;
+		b->cb(b->arg, -1, err, NULL, 0);
+		batch_free(b, b->n);
+	}
+	a->tail = NULL;
+}
+
+void
+db_async_free(struct db_async *a)
+{
+	if (a == NULL)
+		return;
+	async_fail(a, "abandoned");
+	free(a);
+}
+
+int
+db_async_send(struct db_async *a, const struct db_stmt *stmts, size_t n,
+    int want_res, db_async_cb *cb, void *arg, char **err)
+{
+	struct batch *b;
+
+	if (PQpipelineStatus(a->conn) == PQ_PIPELINE_OFF &&
+	    PQenterPipelineMode(a->conn) != 1) {
+		*err = pq_error(a->conn, NULL);
+		return -1;
+	}
+	if ((b = batch_send(a->conn, err, stmts, n, want_res)) == NULL) {
+		if (a->head == NULL)
+			PQexitPipelineMode(a->conn);
+		return -1;
+	}
+	/* Sent as far as the socket takes it; libpq reads while it waits. */
+	if (PQflush(a->conn) < 0) {
+		*err = pq_error(a->conn, NULL);
+		batch_free(b, 0);
+		return -1;
+	}
+	b->cb = cb;
+	b->arg = arg;
+	if (a->head == NULL)
+		batch_start(b);
+	if (a->tail)
+		a->tail->next = b;
+	else
+		a->head = b;
+	a->tail = b;
+	a->n++;
+	return 0;
+}
+
+static int
+async_read(struct db_async *a, int block)
+{
+	while (a->head != NULL) {
+		struct batch *b = a->head;
+		int rc = batch_read(a->conn, b, block);
+
+		if (rc == 0)
+			return 0;
+		if (rc < 0) {
+			char *err = pq_error(a->conn, NULL);
+
+			async_fail(a, err);
+			free(err);
+			return -1;
+		}
+		a->head = b->next;
+		if (a->head == NULL)
+			a->tail = NULL;
+		else
+			batch_start(a->head);
+		a->n--;
+		b->cb(b->arg, b->rc, b->err, b->res, b->rc == 0 ? b->n : 0);
+		batch_free(b, b->n);
+	}
+	PQexitPipelineMode(a->conn);
+	return 0;
+}
+
+int
+db_async_poll(struct db_async *a)
+{
+	if (a->head == NULL)
+		return 0;
+	if (PQconsumeInput(a->conn) != 1) {
+		char *err = pq_error(a->conn, NULL);
+
+		async_fail(a, err);
+		free(err);
+		return -1;
+	}
+	return async_read(a, 0);
+}
+
+int
+db_async_wait(struct db_async *a)
+{
+	if (a->head == NULL)
+		return 0;
+	return async_read(a, 1);
 }

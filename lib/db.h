@@ -90,4 +90,40 @@ struct db_stmt {
 int db_pipeline(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
     PGresult **res);
 
+/*
+ * Pipelines that do not wait: a daemon sends a batch of statements (one
+ * round trip, like db_pipeline()) and goes on with its other work; when
+ * the connection's socket is readable it calls db_async_poll(), which
+ * reads what arrived and calls back each batch that is complete, in the
+ * order they were sent.  Several batches may be in flight at once.  No
+ * other query may run on the connection meanwhile: db_async_wait() first
+ * (it blocks until every batch has been called back).
+ *
+ * The callback gets rc 0 and res[0..n-1] (each NULL or a result, owned by
+ * the db_async and PQclear()ed after the callback returns unless the
+ * callback takes it and sets res[i] to NULL; n is 0 when the batch was
+ * sent without want_res), or rc -1 and err (borrowed) naming
+ * the first statement that failed; after a broken connection every batch
+ * in flight gets -1.  A callback must not send or wait on the same
+ * db_async.
+ */
+struct db_async;
+typedef void db_async_cb(void *arg, int rc, const char *err, PGresult **res,
+    size_t n);
+
+struct db_async *db_async_new(PGconn *c);	/* c is borrowed */
+/* Batches still in flight are called back with rc -1 first. */
+void db_async_free(struct db_async *a);
+/*
+ * Returns 0, or -1 with *err (cb is not called; the connection is
+ * broken).  libpq may read results while it sends: db_async_poll() after
+ * a send, not only when the socket is readable.
+ */
+int db_async_send(struct db_async *a, const struct db_stmt *stmts, size_t n,
+    int want_res, db_async_cb *cb, void *arg, char **err);
+/* Returns 0, or -1 when the connection failed. */
+int db_async_poll(struct db_async *a);
+int db_async_wait(struct db_async *a);
+size_t db_async_pending(const struct db_async *a);
+
 #endif

@@ -107,6 +107,12 @@ execdb_keys_free(struct execdb_key *k, long n)
  * UUIDs), so that loom-api finds it by primary key
  * (schema/008_callback_keys.sql).
  */
+/* The report statement's arrays, in the order of its parameters. */
+enum {
+	A_EID, A_TID, A_ATT, A_ST, A_OUT, A_ET, A_EM, A_LOGS, A_HS, A_EC,
+	A_DUR, A_TMO, A_N
+};
+
 static const char claim_sql[] =
     "WITH x AS (SELECT execution_id, task_id FROM run_tasks "
     "WHERE state = 'RUNNING' AND NOT awaiting_callback "
@@ -129,23 +135,42 @@ static const char claim_sql[] =
     "RETURNING t.execution_id, t.task_id, t.attempt, t.request::text, "
     "t.callback_token";
 
-long
-execdb_claim(struct execdb *e, int limit, struct execdb_claim **out,
-    char **err)
-{
+/* What a claim or a report statement's parameters point into. */
+struct execdb_q {
 	char lim[16];
-	const char *p[3] = { lim, e->owner, e->lease };
-	PGresult *r;
-	long n;
+	const char *p[A_N + 1];
+	struct buf a[A_N];
+	int na;
+};
 
-	*out = NULL;
-	if (no_conn(e, err) < 0)
-		return -1;
-	snprintf(lim, sizeof(lim), "%d", limit > 0 ? limit : 0);
-	r = db_exec(e->conn, err, claim_sql, 3, p);
-	if (r == NULL)
-		return -1;
-	n = PQntuples(r);
+void
+execdb_q_free(struct execdb_q *q)
+{
+	if (q == NULL)
+		return;
+	for (int i = 0; i < q->na; i++)
+		buf_free(&q->a[i]);
+	free(q);
+}
+
+struct execdb_q *
+execdb_claim_stmt(struct execdb *e, int limit, struct db_stmt *st)
+{
+	struct execdb_q *q = xcalloc(1, sizeof(*q));
+
+	snprintf(q->lim, sizeof(q->lim), "%d", limit > 0 ? limit : 0);
+	q->p[0] = q->lim;
+	q->p[1] = e->owner;
+	q->p[2] = e->lease;
+	*st = (struct db_stmt){ claim_sql, 3, q->p };
+	return q;
+}
+
+long
+execdb_claim_parse(PGresult *r, struct execdb_claim **out)
+{
+	long n = PQntuples(r);
+
 	*out = xcalloc((size_t)n + 1, sizeof(**out));
 	for (long i = 0; i < n; i++) {
 		struct execdb_claim *c = &(*out)[i];
@@ -164,6 +189,27 @@ execdb_claim(struct execdb *e, int limit, struct execdb_claim **out,
 			    jv_string(PQgetvalue(r, (int)i, 4)));
 		c->request = req;
 	}
+	return n;
+}
+
+long
+execdb_claim(struct execdb *e, int limit, struct execdb_claim **out,
+    char **err)
+{
+	struct db_stmt st;
+	struct execdb_q *q;
+	PGresult *r;
+	long n;
+
+	*out = NULL;
+	if (no_conn(e, err) < 0)
+		return -1;
+	q = execdb_claim_stmt(e, limit, &st);
+	r = db_exec(e->conn, err, st.sql, st.nparams, st.params);
+	execdb_q_free(q);
+	if (r == NULL)
+		return -1;
+	n = execdb_claim_parse(r, out);
 	PQclear(r);
 	return n;
 }
@@ -244,10 +290,6 @@ static const char report_sql[] =
     "UNION ALL SELECT execution_id, NULL, NULL, "
     "pg_notify('loom_task_done', execution_id)::text FROM n";
 
-enum {
-	A_EID, A_TID, A_ATT, A_ST, A_OUT, A_ET, A_EM, A_LOGS, A_HS, A_EC,
-	A_DUR, A_TMO, A_N
-};
 
 /* A member of result as text for an array element (NULL: SQL NULL). */
 static const char *
@@ -384,14 +426,43 @@ mark_matched(PGresult *r, struct execdb_result *res, size_t n)
 	return matched;
 }
 
+struct execdb_q *
+execdb_report_stmt(struct execdb *e, struct execdb_result *res, size_t n,
+    struct db_stmt *st)
+{
+	struct execdb_q *q = xcalloc(1, sizeof(*q));
+
+	q->na = A_N;
+	for (int i = 0; i < A_N; i++) {
+		q->a[i] = (struct buf)BUF_INIT;
+		buf_putc(&q->a[i], '{');
+	}
+	for (size_t i = 0; i < n; i++) {
+		res[i].matched = 0;
+		add_result(q->a, &res[i]);
+	}
+	q->p[0] = e->owner;
+	for (int i = 0; i < A_N; i++) {
+		buf_putc(&q->a[i], '}');
+		q->p[i + 1] = q->a[i].p;
+	}
+	*st = (struct db_stmt){ report_sql, A_N + 1, q->p };
+	return q;
+}
+
+long
+execdb_report_parse(PGresult *r, struct execdb_result *res, size_t n)
+{
+	return mark_matched(r, res, n);
+}
+
 long
 execdb_report(struct execdb *e, struct execdb_result *res, size_t n,
     const struct db_stmt *pre, char **err)
 {
-	struct buf a[A_N];
-	const char *p[A_N + 1];
 	struct db_stmt st[2];
-	PGresult *rs[2] = { NULL, NULL }, *r;
+	struct execdb_q *q;
+	PGresult *rs[2] = { NULL, NULL };
 	size_t nst = 0;
 	long matched = -1;
 
@@ -401,30 +472,17 @@ execdb_report(struct execdb *e, struct execdb_result *res, size_t n,
 		res[i].matched = 0;
 	if (n == 0)
 		return 0;
-	for (int i = 0; i < A_N; i++) {
-		a[i] = (struct buf)BUF_INIT;
-		buf_putc(&a[i], '{');
-	}
-	for (size_t i = 0; i < n; i++)
-		add_result(a, &res[i]);
-	p[0] = e->owner;
-	for (int i = 0; i < A_N; i++) {
-		buf_putc(&a[i], '}');
-		p[i + 1] = a[i].p;
-	}
 	/* Statements before a Sync are one implicit transaction. */
 	if (pre != NULL)
 		st[nst++] = *pre;
-	st[nst++] = (struct db_stmt){ report_sql, A_N + 1, p };
+	q = execdb_report_stmt(e, res, n, &st[nst++]);
 	if (db_pipeline(e->conn, err, st, nst, rs) == 0) {
-		r = rs[nst - 1];
-		matched = mark_matched(r, res, n);
-		PQclear(r);
+		matched = execdb_report_parse(rs[nst - 1], res, n);
+		PQclear(rs[nst - 1]);
 		if (nst > 1)
 			PQclear(rs[0]);
 	}
-	for (int i = 0; i < A_N; i++)
-		buf_free(&a[i]);
+	execdb_q_free(q);
 	return matched;
 }
 

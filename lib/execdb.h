@@ -30,7 +30,9 @@
  * Every function runs one blocking statement on the borrowed connection
  * and returns -1 with *err (malloc'd) on failure, when nothing of it was
  * applied; the caller checks PQstatus() to tell a broken connection from
- * a refused statement.
+ * a refused statement.  The claim and the report also come as statements
+ * for a pipeline the caller does not wait for (execdb_claim_stmt(),
+ * execdb_report_stmt()).
  */
 #ifndef LOOM_EXECDB_H
 #define LOOM_EXECDB_H
@@ -98,6 +100,24 @@ void execdb_claims_free(struct execdb_claim *c, long n);
 struct db_stmt;
 long execdb_report(struct execdb *e, struct execdb_result *r, size_t n,
     const struct db_stmt *pre, char **err);
+
+/*
+ * The claim and the report as statements for a pipeline that does not
+ * wait (db_async_send()): *st gets the statement, whose parameters live in
+ * the returned holder until execdb_q_free() (after the send).  The
+ * report's statement is one durable transaction when it is alone before
+ * its Sync; res is read, not kept.  Their results are read by the
+ * *_parse() functions (the result stays the caller's), which return what
+ * execdb_claim() and execdb_report() return.
+ */
+struct execdb_q;
+struct execdb_q *execdb_claim_stmt(struct execdb *e, int limit,
+    struct db_stmt *st);
+long execdb_claim_parse(PGresult *r, struct execdb_claim **out);
+struct execdb_q *execdb_report_stmt(struct execdb *e,
+    struct execdb_result *res, size_t n, struct db_stmt *st);
+long execdb_report_parse(PGresult *r, struct execdb_result *res, size_t n);
+void execdb_q_free(struct execdb_q *q);
 
 /*
  * Renews, in one UPDATE, the leases of the n rows in mine that this

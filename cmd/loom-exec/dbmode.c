@@ -6,12 +6,16 @@
  * as it has free slots in one statement (lib/execdb.c), runs them through
  * the shared runner, and reports the results in batches, one durable
  * transaction per batch.  Doorbells arrive on a pglisten connection; the
- * queries run on a separate work connection, blocking but short.  All the
- * database work happens in one deferred callback ("work") at idle priority,
- * so it runs once every watch that woke in the same turn (curl sockets,
- * child processes) has delivered its result: the busier the executor, the
- * more results one transaction carries.  It flushes the queued results,
- * checks cancelled runs, and claims while there may be more ready rows
+ * queries run on a separate work connection.  All the database work
+ * happens in one deferred callback ("work") at idle priority, so it runs
+ * once every watch that woke in the same turn (curl sockets, child
+ * processes) has delivered its result.  The queued results and the next
+ * claim go out together as one batch that the loop does not wait for
+ * (db_async, "the batch in flight" below): tasks keep running and results
+ * keep queueing while it is out, so the busier the executor, the more
+ * results one transaction carries.  Work also writes breaker notes,
+ * checks cancelled runs and renews leases, blocking but short, after the
+ * batch in flight settled.  It claims while there may be more ready rows
  * (the last claim filled what it asked for, or a doorbell rang) and slots
  * are free.  A claim that came back short means the queue is empty: the
  * next doorbell wakes us.
@@ -128,6 +132,21 @@ struct xd {
 	size_t nrunning;
 	struct job *done_head, *done_tail;	/* results to write */
 	size_t ndone;
+	/*
+	 * The batch in flight on the work connection (db_async): the jobs
+	 * whose results it writes (fl[], with their rows in flr[]) and the
+	 * number of rows its claim asked for (0: none); at most one batch.
+	 */
+	struct db_async *async;
+	struct loop_io *conn_io;	/* the work connection's socket */
+	int fl_busy;
+	struct job **fl;
+	struct execdb_result *flr;
+	size_t nfl;
+	int fl_ask;
+	PGresult *claimed;	/* a claim's answer, to start */
+	int fl_ask_done;	/* what that claim asked for */
+	int sync_flush;		/* a batch was refused: write one by one */
 	char **cancels;		/* executions to check after loom_cancel */
 	size_t ncancels, capcancels;
 	struct breaker_config bcfg;
@@ -329,6 +348,17 @@ done_push(struct xd *x, struct job *j)
 	x->ndone++;
 }
 
+/* Back at the head of the queue: a batch that was not written. */
+static void
+done_push_front(struct xd *x, struct job *j)
+{
+	j->next = x->done_head;
+	x->done_head = j;
+	if (x->done_tail == NULL)
+		x->done_tail = j;
+	x->ndone++;
+}
+
 static struct job *
 done_pop(struct xd *x)
 {
@@ -431,6 +461,10 @@ job_start(struct xd *x, struct execdb_claim *c, char *target)
 
 /* --- the database ------------------------------------------------------ */
 
+static void async_close(struct xd *x);
+static int async_open(struct xd *x);
+static void settle(struct xd *x);
+
 static void
 db_lost(struct xd *x, const char *why)
 {
@@ -439,6 +473,7 @@ db_lost(struct xd *x, const char *why)
 	log_warnx("database: %s; reconnecting (%zu results kept, %zu tasks "
 	    "running)", why ? why : "connection broken", x->ndone,
 	    x->nrunning);
+	async_close(x);
 	PQfinish(x->conn);
 	x->conn = NULL;
 	(void)execdb_set_conn(x->edb, NULL, NULL);
@@ -485,6 +520,7 @@ renew(struct xd *x)
 	long nk;
 
 	x->last_renew_ms = loop_mono_ms(x->loop);
+	settle(x);
 	if (x->conn == NULL || x->nrunning + x->ndone == 0)
 		return;
 	mine = xcalloc(x->nrunning + x->ndone, sizeof(*mine));
@@ -557,6 +593,8 @@ flush(struct xd *x)
 	struct execdb_result r[FLUSH_MAX];
 	struct logq_batch lb;
 	struct db_stmt lst, *pre = NULL;
+
+	settle(x);
 
 	while (x->done_head != NULL && x->conn != NULL) {
 		size_t n = 0;
@@ -691,6 +729,8 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 		    sizeof(buf)))
 			continue;
 		targets[i] = xstrdup(buf);
+		if (!breakerdb_cached(&x->bcfg, x->bcache, buf, 0, ERR_NONE))
+			settle(x);
 		if (x->conn == NULL)
 			continue;
 		owner = dispatch_owner(x, &c[i].key);
@@ -719,6 +759,8 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 			    c[i].key.task_id, c[i].key.attempt, buf);
 		}
 	}
+	if (nh > 0)
+		settle(x);
 	if (nh > 0 && x->conn != NULL &&
 	    (done = execdb_hold(x->edb, h, nh, &err)) >= 0) {
 		log_info("held %zu task%s (first for %s): circuit breaker "
@@ -740,26 +782,16 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 	free(h);
 }
 
-/* Claims once; returns 1 when the claim filled what it asked for. */
-static int
-claim(struct xd *x)
+/* Starts the rows a claim that asked for ask rows answered with (r). */
+static void
+start_claimed(struct xd *x, PGresult *r, int ask)
 {
 	struct execdb_claim *c = NULL;
 	char **targets;
 	unsigned char *held;
-	char *err = NULL;
-	int ask = x->o->concurrency - (int)x->nrunning;
-	long n;
+	long n = execdb_claim_parse(r, &c);
 
-	if (ask > x->o->batch)
-		ask = x->o->batch;
-	if (ask <= 0)
-		return 0;
-	n = execdb_claim(x->edb, ask, &c, &err);
-	if (n < 0) {
-		db_failed(x, "claiming tasks", err);
-		return 0;
-	}
+	PQclear(r);
 	if (n > 0)
 		log_debug("claimed %ld of %d", n, ask);
 	x->nclaimed += (uint64_t)n;
@@ -794,9 +826,7 @@ claim(struct xd *x)
 				(void)loop_timer_after(x->lease_t,
 				    x->o->lease_ms / 4 - since);
 		}
-		return 0;
 	}
-	return 1;
 }
 
 static void
@@ -804,6 +834,8 @@ arm_deadlines(struct xd *x)
 {
 	int64_t cb, lease, ready;
 	char *err = NULL;
+
+	settle(x);
 
 	x->want_deadlines = 0;
 	x->deadlines_at_ms = loop_mono_ms(x->loop);
@@ -850,6 +882,7 @@ has_jobs_of(struct xd *x, const char *execution_id)
 static void
 check_cancels(struct xd *x)
 {
+	settle(x);
 	while (x->ncancels > 0 && x->conn != NULL) {
 		char *id = x->cancels[x->ncancels - 1], *err = NULL;
 		struct execdb_key *held = NULL;
@@ -896,6 +929,13 @@ write_notes(struct xd *x)
 		char *err = NULL;
 		int rc;
 
+		if (n->verdict == EXECBREAKER_RELEASE ||
+		    !breakerdb_cached(&x->bcfg, x->bcache, n->target, 1,
+		    n->outcome)) {
+			settle(x);
+			if (x->conn == NULL)
+				return;
+		}
 		if (n->verdict == EXECBREAKER_RELEASE)
 			rc = breakerdb_release(x->conn, &x->bcfg, x->bcache,
 			    n->target, n->owner, &err);
@@ -921,6 +961,8 @@ retime_held(struct xd *x)
 {
 	char **all = NULL, *err = NULL;
 	long n;
+
+	settle(x);
 
 	if (x->recheck_held && x->conn != NULL) {
 		if ((n = execdb_held_targets(x->edb, &all, &err)) < 0) {
@@ -970,9 +1012,180 @@ flush_logs(struct xd *x)
 {
 	char *err = NULL;
 
+	if (logq_len(x->logq) > 0)
+		settle(x);
 	if (x->conn != NULL && logq_len(x->logq) > 0 &&
 	    logq_flush(x->logq, x->conn, &err) < 0)
 		db_failed(x, "writing task output lines", err);
+}
+
+/* --- the batch in flight ------------------------------------------------ */
+
+/*
+ * Results and claims go out together as one batch that the loop does not
+ * wait for (db_async): one round trip, one durable transaction (the
+ * report makes the commit durable; a claim alone commits asynchronously),
+ * while the runner goes on with the tasks in flight and new results
+ * queue for the next batch.  Anything else on the work connection settles
+ * the batch first (settle()).
+ */
+
+/* The batch's answer: account for the results, keep the claim's rows. */
+static void
+on_batch(void *arg, int rc, const char *err, PGresult **res, size_t n)
+{
+	struct xd *x = arg;
+	size_t k = 0;
+
+	if (rc == 0 && x->nfl > 0) {
+		long m = execdb_report_parse(res[k++], x->flr, x->nfl);
+
+		log_debug("wrote %zu results (%ld still ours)", x->nfl, m);
+		for (size_t i = 0; i < x->nfl; i++) {
+			account(x, x->fl[i], x->flr[i].matched);
+			job_free(x->fl[i]);
+		}
+	} else if (x->nfl > 0) {
+		/* Not written: back to the head of the queue, in order. */
+		for (size_t i = x->nfl; i-- > 0;)
+			done_push_front(x, x->fl[i]);
+		if (x->conn != NULL && PQstatus(x->conn) == CONNECTION_OK) {
+			log_warnx("writing results: %s", err ? err : "?");
+			x->sync_flush = 1;
+		}
+	}
+	if (rc == 0 && x->fl_ask > 0 && k < n) {
+		x->claimed = res[k];
+		x->fl_ask_done = x->fl_ask;
+		res[k] = NULL;
+	} else if (x->fl_ask > 0) {
+		if (x->nfl == 0 && x->conn != NULL &&
+		    PQstatus(x->conn) == CONNECTION_OK)
+			log_warnx("claiming tasks: %s", err ? err : "?");
+		x->more_ready = 1;	/* claim again */
+	}
+	free(x->fl);
+	free(x->flr);
+	x->fl = NULL;
+	x->flr = NULL;
+	x->nfl = 0;
+	x->fl_ask = 0;
+	x->fl_busy = 0;
+	kick(x);
+}
+
+/* Reads the answers that arrived; a broken connection is re-made. */
+static void
+async_poll(struct xd *x)
+{
+	if (x->async == NULL)
+		return;
+	if (db_async_pending(x->async) == 0) {
+		/* Nothing asked: a notice, or the server hanging up. */
+		if (PQconsumeInput(x->conn) != 1)
+			db_lost(x, PQerrorMessage(x->conn));
+		return;
+	}
+	if (db_async_poll(x->async) < 0)
+		db_lost(x, NULL);
+}
+
+static void
+on_conn_readable(struct loop_io *io, int fd, unsigned events, void *arg)
+{
+	async_poll(arg);
+}
+
+static int
+async_open(struct xd *x)
+{
+	x->async = db_async_new(x->conn);
+	x->conn_io = loop_io_add(x->loop, PQsocket(x->conn), LOOP_READ,
+	    on_conn_readable, x);
+	if (x->conn_io == NULL) {
+		db_async_free(x->async);
+		x->async = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Before the connection goes: a batch in flight is not written. */
+static void
+async_close(struct xd *x)
+{
+	db_async_free(x->async);	/* on_batch() with -1 */
+	x->async = NULL;
+	loop_io_del(x->conn_io);
+	x->conn_io = NULL;
+}
+
+static void
+settle(struct xd *x)
+{
+	if (x->async != NULL && db_async_pending(x->async) > 0 &&
+	    db_async_wait(x->async) < 0)
+		db_lost(x, NULL);
+}
+
+/* Sends the queued results (up to FLUSH_MAX) and a claim for free slots. */
+static void
+send_batch(struct xd *x)
+{
+	struct db_stmt st[2];
+	struct execdb_q *q[2] = { NULL, NULL };
+	size_t nst = 0;
+	char *err = NULL;
+	int ask = 0;
+
+	if (x->conn == NULL || x->fl_busy || x->claimed != NULL)
+		return;
+	if (x->more_ready && !x->draining) {
+		ask = x->o->concurrency - (int)x->nrunning;
+		if (ask > x->o->batch)
+			ask = x->o->batch;
+	}
+	x->nfl = x->ndone < FLUSH_MAX ? x->ndone : FLUSH_MAX;
+	if (x->nfl == 0 && ask <= 0)
+		return;
+	if (x->nfl > 0) {
+		x->fl = xcalloc(x->nfl, sizeof(*x->fl));
+		x->flr = xcalloc(x->nfl, sizeof(*x->flr));
+		for (size_t i = 0; i < x->nfl; i++) {
+			x->fl[i] = done_pop(x);
+			x->flr[i].key = &x->fl[i]->key;
+			x->flr[i].result = x->fl[i]->result;
+			x->flr[i].timeout_ms = x->fl[i]->timeout_ms;
+		}
+		q[0] = execdb_report_stmt(x->edb, x->flr, x->nfl, &st[nst++]);
+	}
+	if (ask > 0)
+		q[1] = execdb_claim_stmt(x->edb, ask, &st[nst++]);
+	x->fl_ask = ask > 0 ? ask : 0;
+	x->fl_busy = 1;
+	if (db_async_send(x->async, st, nst, 1, on_batch, x, &err) < 0) {
+		execdb_q_free(q[0]);
+		execdb_q_free(q[1]);
+		on_batch(x, -1, err, NULL, 0);
+		db_lost(x, err);
+		free(err);
+		return;
+	}
+	execdb_q_free(q[0]);
+	execdb_q_free(q[1]);
+	/* libpq may have read the answer while it sent. */
+	async_poll(x);
+}
+
+/* Starts what the last batch claimed. */
+static void
+take_claimed(struct xd *x)
+{
+	PGresult *r = x->claimed;
+
+	x->claimed = NULL;
+	if (r != NULL)
+		start_claimed(x, r, x->fl_ask_done);
 }
 
 static void
@@ -980,19 +1193,34 @@ do_work(struct loop_defer *d, void *arg)
 {
 	struct xd *x = arg;
 
+	take_claimed(x);
 	/* Breaker notes first: a retry must find the breaker up to date. */
 	if (x->conn != NULL)
 		write_notes(x);
-	if (x->conn != NULL)
-		flush(x);	/* results, with output lines */
-	flush_logs(x);		/* lines of tasks still running */
-	if (x->conn != NULL && x->ncancels > 0)
+	/* Output lines go with the results that follow them, in order:
+	 * those, a refused batch and a drain take the blocking way. */
+	if (x->conn != NULL && x->done_head != NULL && (x->sync_flush ||
+	    logq_len(x->logq) > 0 || x->draining)) {
+		settle(x);
+		x->sync_flush = 0;
+		flush(x);
+	}
+	if (logq_len(x->logq) > 0) {
+		settle(x);
+		flush_logs(x);		/* lines of tasks still running */
+	}
+	if (x->conn != NULL && x->ncancels > 0) {
+		settle(x);
 		check_cancels(x);
-	if (x->conn != NULL && (x->nbtargets > 0 || x->recheck_held))
+	}
+	if (x->conn != NULL && (x->nbtargets > 0 || x->recheck_held)) {
+		settle(x);
 		retime_held(x);
+	}
 	if (x->draining) {
 		/* Results still queued wait for the database, up to the
 		 * drain timeout. */
+		settle(x);
 		if (x->nrunning == 0 && x->done_head == NULL)
 			finish(x);
 		return;
@@ -1001,14 +1229,15 @@ do_work(struct loop_defer *d, void *arg)
 		return;
 	/* A loop that was stalled must not let its own leases lapse. */
 	if (x->nrunning > 0 && loop_mono_ms(x->loop) - x->last_renew_ms >
-	    x->o->lease_ms / 2)
+	    x->o->lease_ms / 2) {
+		settle(x);
 		renew(x);
-	while (x->conn != NULL && x->more_ready &&
-	    x->nrunning < (size_t)x->o->concurrency)
-		if (!claim(x))
-			break;
-	if (x->conn != NULL && x->want_deadlines)
+	}
+	/* Settling above may have brought a claim's rows. */
+	take_claimed(x);
+	if (x->conn != NULL && x->want_deadlines && !x->fl_busy)
 		arm_deadlines(x);
+	send_batch(x);
 }
 
 /* After (re)connecting: whatever doorbells were missed, re-read state. */
@@ -1029,7 +1258,10 @@ on_reconnect(struct loop_timer *t, void *arg)
 	char *err = NULL;
 
 	x->conn = db_connect(x->o->url, "loom-exec", &err);
-	if (x->conn != NULL && execdb_set_conn(x->edb, x->conn, &err) < 0) {
+	if (x->conn != NULL && (execdb_set_conn(x->edb, x->conn, &err) < 0 ||
+	    async_open(x) < 0)) {
+		if (err == NULL)
+			err = xasprintf("event loop: %s", strerror(errno));
 		PQfinish(x->conn);
 		x->conn = NULL;
 		(void)execdb_set_conn(x->edb, NULL, NULL);
@@ -1102,6 +1334,7 @@ on_callback_deadline(struct loop_timer *t, void *arg)
 	char *err = NULL;
 	long n;
 
+	settle(x);
 	if (x->conn == NULL)
 		return;	/* catch_up() re-arms it */
 	n = execdb_fail_overdue(x->edb, &err);
@@ -1149,6 +1382,7 @@ finish(struct xd *x)
 	if (x->finished)
 		return;
 	x->finished = 1;
+	settle(x);
 	/* Probes of dispatches never sent go back, held tasks are freed. */
 	if (x->conn != NULL)
 		write_notes(x);
@@ -1350,6 +1584,10 @@ exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
 	x.edb = execdb_new(x.conn, o.name, o.lease_ms);
 	if (execdb_set_conn(x.edb, x.conn, &err) < 0)
 		goto out;
+	if (async_open(&x) < 0) {
+		err = xasprintf("event loop: %s", strerror(errno));
+		goto out;
+	}
 	if ((x.runner = runner_new(x.loop, &rc)) == NULL) {
 		err = xasprintf("runner: %s", strerror(errno));
 		goto out;
@@ -1424,6 +1662,11 @@ out:
 	for (size_t i = 0; i < x.ncancels; i++)
 		free(x.cancels[i]);
 	free(x.cancels);
+	if (x.conn != NULL)
+		async_close(&x);
+	PQclear(x.claimed);
+	while (x.done_head != NULL)
+		job_free(done_pop(&x));
 	execdb_free(x.edb);
 	if (x.conn != NULL)
 		PQfinish(x.conn);

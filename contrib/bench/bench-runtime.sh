@@ -43,7 +43,7 @@ PORT=$(awk '/^port /{print $2; exit}' "$DIR/backend.out")
 URL=http://127.0.0.1:$PORT/api/tasks/noop
 
 LOOM_EXEC_CONCURRENCY=${LOOM_EXEC_CONCURRENCY:-512} \
-LOOM_EXEC_BATCH=${LOOM_EXEC_BATCH:-500} \
+LOOM_EXEC_BATCH=${LOOM_EXEC_BATCH:-256} \
     "$BIN/loom-exec" 2>"$DIR/exec.log" &
 pids+=($!)
 "$BIN/loom-engine" 2>"$DIR/engine.log" &
