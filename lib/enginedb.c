@@ -411,75 +411,192 @@ skip_text(enum skip_reason r)
 }
 
 /*
+ * Rows a pass writes beyond this many go in further transactions of the
+ * same round trip (see write_pass()).
+ */
+#define PASS_CHUNK 1000
+
+/* One transaction's task rows and events, as array literals. */
+struct passrows {
+	struct buf ids, states, attempts, nbs, skips, reqs, etypes, emsgs,
+		   bases;
+	struct buf ev_task, ev_kind, ev_from, ev_to, ev_att;
+	const char *p_up[10], *p_ev[6];
+	int nrows, nev;
+};
+
+static void
+passrows_free(struct passrows *pr)
+{
+	struct buf *b[] = { &pr->ids, &pr->states, &pr->attempts, &pr->nbs,
+		&pr->skips, &pr->reqs, &pr->etypes, &pr->emsgs, &pr->bases,
+		&pr->ev_task, &pr->ev_kind, &pr->ev_from, &pr->ev_to,
+		&pr->ev_att };
+
+	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
+		buf_free(b[i]);
+}
+
+/*
+ * The changed tasks whose ordinal (ord[i], among the changed ones) is in
+ * [lo, hi), and the transitions of those tasks (and of the run itself
+ * when run_events), into pr.
+ */
+static void
+passrows_fill(struct passrows *pr, const char *id, const struct runentry *run,
+    const struct engine_result *res, const long *ord, const struct change *ch,
+    long lo, long hi, int run_events)
+{
+	const struct workflow *wf = run->w->wf;
+	struct buf *arr[] = { &pr->ids, &pr->states, &pr->attempts, &pr->nbs,
+		&pr->skips, &pr->reqs, &pr->etypes, &pr->emsgs, &pr->bases,
+		&pr->ev_task, &pr->ev_kind, &pr->ev_from, &pr->ev_to,
+		&pr->ev_att };
+	char num[32];
+
+	memset(pr, 0, sizeof(*pr));
+	for (size_t i = 0; i < sizeof(arr) / sizeof(arr[0]); i++)
+		buf_putc(arr[i], '{');
+	for (size_t i = 0; i < wf->ntasks; i++) {
+		const struct task_rt *t = &run->rt.tasks[i];
+
+		if (ord[i] < lo || ord[i] >= hi)
+			continue;
+		pr->nrows++;
+		buf_pgarray_elem(&pr->ids, wf->tasks[i].id);
+		buf_pgarray_elem(&pr->states, task_state_name(t->state));
+		snprintf(num, sizeof(num), "%d", t->attempt);
+		buf_pgarray_elem(&pr->attempts, num);
+		snprintf(num, sizeof(num), "%d", t->attempt_base);
+		buf_pgarray_elem(&pr->bases, num);
+		snprintf(num, sizeof(num), "%lld", (long long)t->not_before_ms);
+		buf_pgarray_elem(&pr->nbs, t->state == TASK_RETRY ? num : NULL);
+		buf_pgarray_elem(&pr->skips, skip_text(t->skip));
+		buf_pgarray_elem(&pr->reqs, ch[i].request);
+		buf_pgarray_elem(&pr->etypes, ch[i].error_type);
+		buf_pgarray_elem(&pr->emsgs, ch[i].error_message);
+	}
+	/* Events: one row per transition. */
+	for (size_t i = 0; i < res->ntransitions; i++) {
+		const struct engine_transition *tr = &res->transitions[i];
+		int isrun = tr->task == ENGINE_RUN;
+
+		if (isrun ? !run_events :
+		    (ord[tr->task] < lo || ord[tr->task] >= hi))
+			continue;
+		pr->nev++;
+		buf_pgarray_elem(&pr->ev_task, isrun ? NULL :
+		    wf->tasks[tr->task].id);
+		buf_pgarray_elem(&pr->ev_kind, isrun ? "run" : "task");
+		buf_pgarray_elem(&pr->ev_from, isrun ?
+		    run_state_name((enum run_state)tr->from) :
+		    task_state_name((enum task_state)tr->from));
+		buf_pgarray_elem(&pr->ev_to, isrun ?
+		    run_state_name((enum run_state)tr->to) :
+		    task_state_name((enum task_state)tr->to));
+		snprintf(num, sizeof(num), "%d",
+		    isrun ? 0 : run->rt.tasks[tr->task].attempt);
+		buf_pgarray_elem(&pr->ev_att, isrun ? NULL : num);
+	}
+	for (size_t i = 0; i < sizeof(arr) / sizeof(arr[0]); i++)
+		buf_putc(arr[i], '}');
+	pr->p_up[0] = id;
+	pr->p_up[1] = pr->ids.p;
+	pr->p_up[2] = pr->states.p;
+	pr->p_up[3] = pr->attempts.p;
+	pr->p_up[4] = pr->nbs.p;
+	pr->p_up[5] = pr->skips.p;
+	pr->p_up[6] = pr->reqs.p;
+	pr->p_up[7] = pr->etypes.p;
+	pr->p_up[8] = pr->emsgs.p;
+	pr->p_up[9] = pr->bases.p;
+	pr->p_ev[0] = id;
+	pr->p_ev[1] = pr->ev_task.p;
+	pr->p_ev[2] = pr->ev_kind.p;
+	pr->p_ev[3] = pr->ev_from.p;
+	pr->p_ev[4] = pr->ev_to.p;
+	pr->p_ev[5] = pr->ev_att.p;
+}
+
+static const char sql_upsert[] =
+    "INSERT INTO run_tasks AS rt (execution_id, task_id, state, "
+    "attempt, attempt_base, not_before, skip_reason, request, "
+    "error_type, error_message, settled, ready_at) "
+    "SELECT $1, t.id, t.st, t.att, t.base, "
+    "to_timestamp(t.nb / 1000.0), t.skip, t.req::jsonb, t.et, "
+    "t.em, true, now() FROM unnest($2::text[], $3::text[], "
+    "$4::int[], $5::bigint[], $6::text[], $7::text[], "
+    "$8::text[], $9::text[], $10::int[]) AS t(id, st, att, nb, "
+    "skip, req, et, em, base) "
+    "ON CONFLICT (execution_id, task_id) DO UPDATE SET "
+    "state = EXCLUDED.state, attempt = EXCLUDED.attempt, "
+    "attempt_base = EXCLUDED.attempt_base, "
+    "not_before = EXCLUDED.not_before, "
+    "skip_reason = EXCLUDED.skip_reason, "
+    "request = coalesce(EXCLUDED.request, rt.request), "
+    "error_type = coalesce(EXCLUDED.error_type, rt.error_type), "
+    "error_message = coalesce(EXCLUDED.error_message, "
+    "rt.error_message), settled = true, "
+    "ready_at = CASE WHEN EXCLUDED.state = 'READY' THEN now() "
+    "ELSE rt.ready_at END, "
+    "lease_owner = CASE WHEN EXCLUDED.state = 'READY' THEN NULL "
+    "ELSE rt.lease_owner END, "
+    "finished_at = CASE WHEN EXCLUDED.state IN ('SKIPPED', "
+    "'CANCELLED', 'DEAD') THEN coalesce(rt.finished_at, now()) "
+    "ELSE rt.finished_at END";
+
+static const char sql_events[] =
+    "INSERT INTO events (execution_id, task_id, kind, from_state, "
+    "to_state, attempt) SELECT $1, * FROM unnest($2::text[], $3::text[], "
+    "$4::text[], $5::text[], $6::int[])";
+
+/*
  * Writes the pass's result and commits, in one pipelined round trip.
- * changed[i] marks tasks to upsert.  Returns 0 or -1 with *err (the caller
- * rolls back).
+ * changed[i] marks tasks to upsert; gen_after is the run's engine_gen once
+ * the first transaction has bumped it.  Returns 0 or -1 with *err (the
+ * caller rolls back and forgets the run; the first transactions of a
+ * chunked pass may have committed).
+ *
+ * A pass that changes many rows and nothing else (the first pass of a
+ * large fan-out, a wave of promotions) commits them PASS_CHUNK at a time,
+ * the run row with the first chunk: executors start on the first rows
+ * while the server writes the rest, and every state in between is one
+ * that a later pass re-derives (a task without its row is PENDING).  Each
+ * later transaction locks the run again and checks that no other engine
+ * passed it in between (loom_check(), schema/009); if one did, that
+ * transaction and the ones after it are not applied, and the caller drops
+ * its cached state.
  */
 static int
 write_pass(struct enginedb *e, const char *id, struct runentry *run,
     const struct engine_result *res, const unsigned char *changed,
-    struct change *ch, const struct request *rq, size_t nrq, char **err)
+    struct change *ch, const struct request *rq, size_t nrq, long long gen_after,
+    char **err)
 {
 	const struct workflow *wf = run->w->wf;
-	struct buf ids = BUF_INIT, states = BUF_INIT, attempts = BUF_INIT,
-		   nbs = BUF_INIT, skips = BUF_INIT, reqs = BUF_INIT,
-		   etypes = BUF_INIT, emsgs = BUF_INIT, dead = BUF_INIT,
-		   bases = BUF_INIT;
-	struct buf ev_task = BUF_INIT, ev_kind = BUF_INIT, ev_from = BUF_INIT,
-		   ev_to = BUF_INIT, ev_att = BUF_INIT;
+	struct buf dead = BUF_INIT;
 	struct buf rs_tasks = BUF_INIT, undead = BUF_INIT, replayed = BUF_INIT,
 		   rq_ids = BUF_INIT, rq_errs = BUF_INIT, rq_res = BUF_INIT;
-	int rc = -1, any = 0, ndead = 0, dispatch = 0, cancel = 0;
+	struct passrows *pr;
+	int rc = -1, ndead = 0, dispatch = 0, cancel = 0;
 	int nreset = 0, nundead = 0, resumed = 0;
-	char num[32], dl[32];
-	struct db_stmt st[13];
-	const char *p_up[10], *p_dead[2], *p_ev[6], *p_run[5], *p_id[1] = { id };
-	const char *p_rs[2], *p_undead[3], *p_rq[3];
+	char dl[32], gen[32];
+	struct db_stmt *st;
+	const char *p_dead[2], *p_run[5], *p_id[1] = { id };
+	const char *p_rs[2], *p_undead[3], *p_rq[3], *p_gen[2] = { id, gen };
+	long *ord, nchanged = 0, nchunks;
 	size_t nst = 0;
 
-	buf_puts(&ids, "{");
-	buf_puts(&states, "{");
-	buf_puts(&attempts, "{");
-	buf_puts(&nbs, "{");
-	buf_puts(&skips, "{");
-	buf_puts(&reqs, "{");
-	buf_puts(&etypes, "{");
-	buf_puts(&emsgs, "{");
+	ord = xcalloc(wf->ntasks + 1, sizeof(long));
 	buf_puts(&dead, "{");
-	buf_puts(&bases, "{");
 	for (size_t i = 0; i < wf->ntasks; i++) {
-		const struct task_rt *t = &run->rt.tasks[i];
-
-		if (!changed[i])
-			continue;
-		any = 1;
-		buf_pgarray_elem(&ids, wf->tasks[i].id);
-		buf_pgarray_elem(&states, task_state_name(t->state));
-		snprintf(num, sizeof(num), "%d", t->attempt);
-		buf_pgarray_elem(&attempts, num);
-		snprintf(num, sizeof(num), "%d", t->attempt_base);
-		buf_pgarray_elem(&bases, num);
-		snprintf(num, sizeof(num), "%lld", (long long)t->not_before_ms);
-		buf_pgarray_elem(&nbs, t->state == TASK_RETRY ? num : NULL);
-		buf_pgarray_elem(&skips, skip_text(t->skip));
-		buf_pgarray_elem(&reqs, ch[i].request);
-		buf_pgarray_elem(&etypes, ch[i].error_type);
-		buf_pgarray_elem(&emsgs, ch[i].error_message);
-		if (ch[i].dead) {
+		ord[i] = changed[i] ? nchanged++ : -1;
+		if (changed[i] && ch[i].dead) {
 			buf_pgarray_elem(&dead, wf->tasks[i].id);
 			ndead++;
 		}
 	}
-	buf_puts(&ids, "}");
-	buf_puts(&states, "}");
-	buf_puts(&attempts, "}");
-	buf_puts(&nbs, "}");
-	buf_puts(&skips, "}");
-	buf_puts(&reqs, "}");
-	buf_puts(&etypes, "}");
-	buf_puts(&emsgs, "}");
 	buf_puts(&dead, "}");
-	buf_puts(&bases, "}");
 
 	/*
 	 * Reset tasks forget their last attempt's result first, so the
@@ -523,119 +640,7 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	buf_puts(&rq_ids, "}");
 	buf_puts(&rq_errs, "}");
 	buf_puts(&rq_res, "}");
-	if (nreset > 0) {
-		p_rs[0] = id;
-		p_rs[1] = rs_tasks.p;
-		st[nst++] = (struct db_stmt){ "UPDATE run_tasks SET "
-		    "output = NULL, error_type = NULL, error_message = NULL, "
-		    "request = NULL, skip_reason = NULL, started_at = NULL, "
-		    "finished_at = NULL, not_before = NULL, lease_owner = NULL, "
-		    "lease_until = NULL, callback_token = NULL, "
-		    "awaiting_callback = false "
-		    "WHERE execution_id = $1 AND task_id = ANY($2::text[])", 2,
-		    p_rs };
-	}
-	if (nundead > 0) {
-		p_undead[0] = id;
-		p_undead[1] = undead.p;
-		p_undead[2] = replayed.p;
-		st[nst++] = (struct db_stmt){ "UPDATE dead_letters SET "
-		    "resolved_at = now(), resolution = CASE WHEN "
-		    "id = ANY($3::bigint[]) THEN 'replayed' ELSE 'retried' END "
-		    "WHERE execution_id = $1 AND task_id = ANY($2::text[]) "
-		    "AND resolved_at IS NULL", 3, p_undead };
-	}
 
-	if (any) {
-		p_up[0] = id;
-		p_up[1] = ids.p;
-		p_up[2] = states.p;
-		p_up[3] = attempts.p;
-		p_up[4] = nbs.p;
-		p_up[5] = skips.p;
-		p_up[6] = reqs.p;
-		p_up[7] = etypes.p;
-		p_up[8] = emsgs.p;
-		p_up[9] = bases.p;
-		st[nst++] = (struct db_stmt){
-		    "INSERT INTO run_tasks AS rt (execution_id, task_id, state, "
-		    "attempt, attempt_base, not_before, skip_reason, request, "
-		    "error_type, error_message, settled, ready_at) "
-		    "SELECT $1, t.id, t.st, t.att, t.base, "
-		    "to_timestamp(t.nb / 1000.0), t.skip, t.req::jsonb, t.et, "
-		    "t.em, true, now() FROM unnest($2::text[], $3::text[], "
-		    "$4::int[], $5::bigint[], $6::text[], $7::text[], "
-		    "$8::text[], $9::text[], $10::int[]) AS t(id, st, att, nb, "
-		    "skip, req, et, em, base) "
-		    "ON CONFLICT (execution_id, task_id) DO UPDATE SET "
-		    "state = EXCLUDED.state, attempt = EXCLUDED.attempt, "
-		    "attempt_base = EXCLUDED.attempt_base, "
-		    "not_before = EXCLUDED.not_before, "
-		    "skip_reason = EXCLUDED.skip_reason, "
-		    "request = coalesce(EXCLUDED.request, rt.request), "
-		    "error_type = coalesce(EXCLUDED.error_type, rt.error_type), "
-		    "error_message = coalesce(EXCLUDED.error_message, "
-		    "rt.error_message), settled = true, "
-		    "ready_at = CASE WHEN EXCLUDED.state = 'READY' THEN now() "
-		    "ELSE rt.ready_at END, "
-		    "lease_owner = CASE WHEN EXCLUDED.state = 'READY' THEN NULL "
-		    "ELSE rt.lease_owner END, "
-		    "finished_at = CASE WHEN EXCLUDED.state IN ('SKIPPED', "
-		    "'CANCELLED', 'DEAD') THEN coalesce(rt.finished_at, now()) "
-		    "ELSE rt.finished_at END", 10, p_up };
-	}
-	if (ndead > 0) {
-		p_dead[0] = id;
-		p_dead[1] = dead.p;
-		st[nst++] = (struct db_stmt){ "INSERT INTO dead_letters "
-		    "(execution_id, task_id, attempts, request, error_type, "
-		    "error_message) SELECT execution_id, task_id, attempt, "
-		    "request, error_type, error_message FROM run_tasks "
-		    "WHERE execution_id = $1 AND task_id = ANY($2::text[])", 2,
-		    p_dead };
-	}
-
-	/* Events: one row per transition. */
-	buf_puts(&ev_task, "{");
-	buf_puts(&ev_kind, "{");
-	buf_puts(&ev_from, "{");
-	buf_puts(&ev_to, "{");
-	buf_puts(&ev_att, "{");
-	for (size_t i = 0; i < res->ntransitions; i++) {
-		const struct engine_transition *tr = &res->transitions[i];
-		int isrun = tr->task == ENGINE_RUN;
-
-		buf_pgarray_elem(&ev_task, isrun ? NULL : wf->tasks[tr->task].id);
-		buf_pgarray_elem(&ev_kind, isrun ? "run" : "task");
-		buf_pgarray_elem(&ev_from, isrun ?
-		    run_state_name((enum run_state)tr->from) :
-		    task_state_name((enum task_state)tr->from));
-		buf_pgarray_elem(&ev_to, isrun ?
-		    run_state_name((enum run_state)tr->to) :
-		    task_state_name((enum task_state)tr->to));
-		snprintf(num, sizeof(num), "%d",
-		    isrun ? 0 : run->rt.tasks[tr->task].attempt);
-		buf_pgarray_elem(&ev_att, isrun ? NULL : num);
-	}
-	buf_puts(&ev_task, "}");
-	buf_puts(&ev_kind, "}");
-	buf_puts(&ev_from, "}");
-	buf_puts(&ev_to, "}");
-	buf_puts(&ev_att, "}");
-	if (res->ntransitions > 0) {
-		p_ev[0] = id;
-		p_ev[1] = ev_task.p;
-		p_ev[2] = ev_kind.p;
-		p_ev[3] = ev_from.p;
-		p_ev[4] = ev_to.p;
-		p_ev[5] = ev_att.p;
-		st[nst++] = (struct db_stmt){ "INSERT INTO events (execution_id, "
-		    "task_id, kind, from_state, to_state, attempt) "
-		    "SELECT $1, * FROM unnest($2::text[], $3::text[], "
-		    "$4::text[], $5::text[], $6::int[])", 6, p_ev };
-	}
-
-	/* The run row. */
 	{
 		const char *finish_msg = NULL;
 
@@ -665,66 +670,130 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 		p_run[2] = finish_msg;
 		p_run[3] = run->rt.deadline_ms ? dl : NULL;
 		p_run[4] = resumed ? "true" : "false";
-		/*
-		 * A run that ends has used up its cancel request; one that
-		 * runs again ($5) starts without it and without its old
-		 * error and completion time.
-		 */
-		st[nst++] = (struct db_stmt){ "UPDATE executions SET status = $2, "
-		    "started_at = CASE WHEN $2 <> 'PENDING' THEN "
-		    "coalesce(started_at, now()) END, "
-		    "completed_at = CASE WHEN $2 IN ('SUCCESS', 'FAILED', "
-		    "'CANCELLED') THEN CASE WHEN $5::boolean THEN now() "
-		    "ELSE coalesce(completed_at, now()) END END, "
-		    "error = CASE WHEN $5::boolean THEN $3 "
-		    "ELSE coalesce($3, error) END, "
-		    "cancel_requested = CASE WHEN $5::boolean OR $2 IN "
-		    "('SUCCESS', 'FAILED', 'CANCELLED') THEN false "
-		    "ELSE cancel_requested END, "
-		    "deadline_at = to_timestamp($4::bigint / 1000.0), "
-		    "engine_gen = engine_gen + 1 WHERE id = $1", 5, p_run };
 	}
-	if (nrq > 0) {
-		p_rq[0] = rq_ids.p;
-		p_rq[1] = rq_errs.p;
-		p_rq[2] = rq_res.p;
-		st[nst++] = (struct db_stmt){ "UPDATE run_requests q SET "
-		    "done_at = now(), error = r.err, result = r.res::jsonb "
-		    "FROM unnest($1::bigint[], $2::text[], $3::text[]) "
-		    "AS r(id, err, res) WHERE q.id = r.id", 3, p_rq };
+
+	nchunks = 1;
+	if (nreset == 0 && nundead == 0 && ndead == 0 && nrq == 0 &&
+	    !cancel && !run_state_terminal(run->rt.state) &&
+	    nchanged > PASS_CHUNK)
+		nchunks = (nchanged + PASS_CHUNK - 1) / PASS_CHUNK;
+	pr = xcalloc((size_t)nchunks, sizeof(*pr));
+	st = xcalloc(16 + 8 * (size_t)nchunks, sizeof(*st));
+	snprintf(gen, sizeof(gen), "%lld", gen_after);
+
+	for (long c = 0; c < nchunks; c++) {
+		passrows_fill(&pr[c], id, run, res, ord, ch,
+		    nchunks == 1 ? 0 : c * PASS_CHUNK,
+		    nchunks == 1 ? nchanged : (c + 1) * PASS_CHUNK, c == 0);
+		if (c > 0) {
+			st[nst++] = (struct db_stmt){ "BEGIN", 0, NULL };
+			st[nst++] = (struct db_stmt){ "SELECT loom_check("
+			    "count(*) = 1, 'another engine passed the run') "
+			    "FROM (SELECT 1 FROM executions WHERE id = $1 AND "
+			    "engine_gen = $2::bigint FOR NO KEY UPDATE) r", 2,
+			    p_gen };
+		}
+		if (c == 0 && nreset > 0) {
+			p_rs[0] = id;
+			p_rs[1] = rs_tasks.p;
+			st[nst++] = (struct db_stmt){ "UPDATE run_tasks SET "
+			    "output = NULL, error_type = NULL, "
+			    "error_message = NULL, request = NULL, "
+			    "skip_reason = NULL, started_at = NULL, "
+			    "finished_at = NULL, not_before = NULL, "
+			    "lease_owner = NULL, lease_until = NULL, "
+			    "callback_token = NULL, awaiting_callback = false "
+			    "WHERE execution_id = $1 AND "
+			    "task_id = ANY($2::text[])", 2, p_rs };
+		}
+		if (c == 0 && nundead > 0) {
+			p_undead[0] = id;
+			p_undead[1] = undead.p;
+			p_undead[2] = replayed.p;
+			st[nst++] = (struct db_stmt){ "UPDATE dead_letters SET "
+			    "resolved_at = now(), resolution = CASE WHEN "
+			    "id = ANY($3::bigint[]) THEN 'replayed' "
+			    "ELSE 'retried' END "
+			    "WHERE execution_id = $1 AND "
+			    "task_id = ANY($2::text[]) "
+			    "AND resolved_at IS NULL", 3, p_undead };
+		}
+		if (pr[c].nrows > 0)
+			st[nst++] = (struct db_stmt){ sql_upsert, 10,
+			    pr[c].p_up };
+		if (c == 0 && ndead > 0) {
+			p_dead[0] = id;
+			p_dead[1] = dead.p;
+			st[nst++] = (struct db_stmt){ "INSERT INTO dead_letters "
+			    "(execution_id, task_id, attempts, request, "
+			    "error_type, error_message) SELECT execution_id, "
+			    "task_id, attempt, request, error_type, "
+			    "error_message FROM run_tasks WHERE "
+			    "execution_id = $1 AND task_id = ANY($2::text[])",
+			    2, p_dead };
+		}
+		if (pr[c].nev > 0)
+			st[nst++] = (struct db_stmt){ sql_events, 6,
+			    pr[c].p_ev };
+		if (c == 0) {
+			/*
+			 * The run row.  A run that ends has used up its
+			 * cancel request; one that runs again ($5) starts
+			 * without it and without its old error and
+			 * completion time.
+			 */
+			st[nst++] = (struct db_stmt){ "UPDATE executions SET "
+			    "status = $2, "
+			    "started_at = CASE WHEN $2 <> 'PENDING' THEN "
+			    "coalesce(started_at, now()) END, "
+			    "completed_at = CASE WHEN $2 IN ('SUCCESS', "
+			    "'FAILED', 'CANCELLED') THEN CASE WHEN "
+			    "$5::boolean THEN now() "
+			    "ELSE coalesce(completed_at, now()) END END, "
+			    "error = CASE WHEN $5::boolean THEN $3 "
+			    "ELSE coalesce($3, error) END, "
+			    "cancel_requested = CASE WHEN $5::boolean OR $2 IN "
+			    "('SUCCESS', 'FAILED', 'CANCELLED') THEN false "
+			    "ELSE cancel_requested END, "
+			    "deadline_at = to_timestamp($4::bigint / 1000.0), "
+			    "engine_gen = engine_gen + 1 WHERE id = $1", 5,
+			    p_run };
+		}
+		if (c == 0 && nrq > 0) {
+			p_rq[0] = rq_ids.p;
+			p_rq[1] = rq_errs.p;
+			p_rq[2] = rq_res.p;
+			st[nst++] = (struct db_stmt){ "UPDATE run_requests q SET "
+			    "done_at = now(), error = r.err, "
+			    "result = r.res::jsonb "
+			    "FROM unnest($1::bigint[], $2::text[], $3::text[]) "
+			    "AS r(id, err, res) WHERE q.id = r.id", 3, p_rq };
+		}
+		if (dispatch)
+			st[nst++] = (struct db_stmt){
+			    "SELECT pg_notify('loom_task_ready', $1)", 1,
+			    p_id };
+		if (cancel)
+			st[nst++] = (struct db_stmt){
+			    "SELECT pg_notify('loom_cancel', $1)", 1, p_id };
+		st[nst++] = (struct db_stmt){
+		    "SELECT pg_notify('loom_event', $1)", 1, p_id };
+		st[nst++] = (struct db_stmt){ "COMMIT", 0, NULL };
 	}
-	if (dispatch)
-		st[nst++] = (struct db_stmt){
-		    "SELECT pg_notify('loom_task_ready', $1)", 1, p_id };
-	if (cancel)
-		st[nst++] = (struct db_stmt){
-		    "SELECT pg_notify('loom_cancel', $1)", 1, p_id };
-	st[nst++] = (struct db_stmt){ "SELECT pg_notify('loom_event', $1)", 1,
-	    p_id };
-	st[nst++] = (struct db_stmt){ "COMMIT", 0, NULL };
-	/* Everything, COMMIT included, in one round trip. */
+	/* Everything, COMMITs included, in one round trip. */
 	rc = db_pipeline(e->conn, err, st, nst, NULL);
-	buf_free(&ids);
-	buf_free(&states);
-	buf_free(&attempts);
-	buf_free(&nbs);
-	buf_free(&skips);
-	buf_free(&reqs);
-	buf_free(&etypes);
-	buf_free(&emsgs);
+	for (long c = 0; c < nchunks; c++)
+		passrows_free(&pr[c]);
+	free(pr);
+	free(st);
+	free(ord);
 	buf_free(&dead);
-	buf_free(&bases);
 	buf_free(&rs_tasks);
 	buf_free(&undead);
 	buf_free(&replayed);
 	buf_free(&rq_ids);
 	buf_free(&rq_errs);
 	buf_free(&rq_res);
-	buf_free(&ev_task);
-	buf_free(&ev_kind);
-	buf_free(&ev_from);
-	buf_free(&ev_to);
-	buf_free(&ev_att);
 	return rc;
 }
 
@@ -1058,7 +1127,8 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	for (size_t i = 0; i < res.ntransitions; i++)
 		if (res.transitions[i].task != ENGINE_RUN)
 			changed[res.transitions[i].task] = 1;
-	if (write_pass(e, id, run, &res, changed, ch, rq, nrq, err) < 0)
+	if (write_pass(e, id, run, &res, changed, ch, rq, nrq, gen + 1,
+	    err) < 0)
 		goto fail_drop;
 	run->gen = gen + 1;
 	if (!run_state_terminal(run->rt.state)) {

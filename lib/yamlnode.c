@@ -819,8 +819,8 @@ node_from_jv(struct yarena *a, jv v)
 	case JV_KIND_NUMBER: {
 		double d = jv_number_value(v);
 
-		if (d == (double)(long long)d && d > -9007199254740992.0 &&
-		    d < 9007199254740992.0) {
+		if (d > -9007199254740992.0 && d < 9007199254740992.0 &&
+		    d == (double)(long long)d) {
 			n->kind = YS_INT;
 			snprintf(num, sizeof(num), "%lld", (long long)d);
 		} else {
@@ -1108,8 +1108,8 @@ jnumber(struct jstate *js)
 		jfail(js, "number out of range");
 		return NULL;
 	}
-	if (d == (double)(long long)d && d > -9007199254740992.0 &&
-	    d < 9007199254740992.0) {
+	if (d > -9007199254740992.0 && d < 9007199254740992.0 &&
+	    d == (double)(long long)d) {
 		n->kind = YS_INT;
 		snprintf(num, sizeof(num), "%lld", (long long)d);
 	} else {

@@ -429,6 +429,41 @@ EOF
 	loom_daemon_stop "$engine2"
 }
 
+@test "a fan-out of 2,500 is promoted in transactions of 1,000; each task runs once" {
+	{
+		echo "id: rt-fan"
+		echo "tasks:"
+		for i in $(seq 1 2500); do
+			echo "  - {id: f$i, url: \"$B/f\"}"
+		done
+	} >"$WF"
+	apply "$WF"
+	E=$(trigger rt-fan)
+	ex=$(finished "$E")
+	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
+	assert_equal "$(jq '[.tasks[] | select(.state == "SUCCESS" and
+	    .attempt == 1)] | length' <<<"$ex")" 2500
+	assert_equal "$(calls "$E" | jq -r .idempotencyKey | sort -u |
+	    wc -l)" 2500
+	assert_equal "$(calls "$E" | wc -l)" 2500
+	# one event per promotion, written by three transactions
+	assert_equal "$(sql "SELECT count(*) FROM events WHERE
+	    execution_id = '$E' AND to_state = 'READY'")" 2500
+	assert_equal "$(sql "SELECT count(DISTINCT xmin::text) FROM events
+	    WHERE execution_id = '$E' AND to_state = 'READY'")" 3
+	assert_equal "$(sql "SELECT count(*) FROM events WHERE
+	    execution_id = '$E' AND kind = 'run' AND to_state = 'RUNNING'")" 1
+}
+
+@test "a pass in several transactions stops when another engine passed the run" {
+	# what loom-engine runs before each transaction after the first
+	run sql "SELECT loom_check(false, 'another engine passed the run')"
+	assert_failure
+	assert_output --partial 'another engine passed the run'
+	run sql "SELECT loom_check(true, 'x')"
+	assert_success
+}
+
 @test "loom run gives the same task states and outputs as the server" {
 	cat >"$WF" <<EOF
 id: rt-local

@@ -860,8 +860,8 @@ static void
 test_json_reader(void)
 {
 	static const char *const good[] = {
-		"{\"a\": [1, -0, 1.5, 1e3, -2.5E-3, 12345678901234567890, "
-		"true, false, null], \"b\": {}, \"c\": []}",
+		("{\"a\": [1, -0, 1.5, 1e3, -2.5E-3, 12345678901234567890, "
+		"true, false, null], \"b\": {}, \"c\": []}"),
 		"\"\\u00e9\\ud83d\\ude00 \\n\\t\\\"\\\\\\/ x\"",
 		"[\"\u00e9 raw\", \"\\u001f\", \"\x7f\"]",
 		" 42 ",
