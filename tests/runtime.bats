@@ -464,6 +464,22 @@ EOF
 	assert_success
 }
 
+@test "deleting a run by hand takes its task rows and attempt history with it" {
+	printf 'id: rt-del\ntasks:\n  - {id: a, url: "%s/a"}\n  - {id: b, url: "%s/b", dependsOn: a}\n' \
+	    "$B" "$B" >"$WF"
+	apply "$WF"
+	E=$(trigger rt-del)
+	assert_equal "$(jq -r .status <<<"$(finished "$E")")" SUCCESS
+	assert_equal "$(sql "SELECT count(*) FROM task_executions
+	    WHERE execution_id = '$E'")" 2
+	sql "DELETE FROM events WHERE execution_id = '$E'"
+	sql "DELETE FROM executions WHERE id = '$E'"
+	assert_equal "$(sql "SELECT count(*) FROM run_tasks
+	    WHERE execution_id = '$E'")" 0
+	assert_equal "$(sql "SELECT count(*) FROM task_executions
+	    WHERE execution_id = '$E'")" 0
+}
+
 @test "loom run gives the same task states and outputs as the server" {
 	cat >"$WF" <<EOF
 id: rt-local
