@@ -82,18 +82,73 @@ buf_pgarray_elem(struct buf *b, const char *s)
 		buf_puts(b, "NULL");
 		return;
 	}
-	buf_putc(b, '"');
-	/* Runs without a character to escape go in one copy: requests
-	 * and outputs are JSON, with a quote every few characters. */
-	for (;;) {
-		size_t n = strcspn(s, "\"\\");
+	{
+		size_t n = strlen(s);
+		char *o;
 
-		buf_put(b, s, n);
-		s += n;
-		if (*s == '\0')
-			break;
-		buf_putc(b, '\\');
-		buf_putc(b, *s++);
+		/* At worst every character is escaped. */
+		buf_grow(b, 2 * n + 2);
+		o = b->p + b->len;
+		*o++ = '"';
+		for (; *s != '\0'; s++) {
+			if (*s == '"' || *s == '\\')
+				*o++ = '\\';
+			*o++ = *s;
+		}
+		*o++ = '"';
+		*o = '\0';
+		b->len = (size_t)(o - b->p);
 	}
-	buf_putc(b, '"');
+}
+
+void
+buf_json_str(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *o;
+
+	/* At worst every character is six ("\u00XX"). */
+	buf_grow(b, 6 * n + 2);
+	o = b->p + b->len;
+	*o++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"':
+		case '\\':
+			*o++ = (char)c;
+			break;
+		case '\n':
+			*o++ = 'n';
+			break;
+		case '\r':
+			*o++ = 'r';
+			break;
+		case '\t':
+			*o++ = 't';
+			break;
+		case '\b':
+			*o++ = 'b';
+			break;
+		case '\f':
+			*o++ = 'f';
+			break;
+		default:
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+			break;
+		}
+	}
+	*o++ = '"';
+	*o = '\0';
+	b->len = (size_t)(o - b->p);
 }

@@ -32,4 +32,10 @@ void buf_free(struct buf *b);
  */
 void buf_pgarray_elem(struct buf *b, const char *s);
 
+/*
+ * Appends s (n bytes) as a JSON string: quoted, with \" \\ and the
+ * control characters escaped; other bytes (UTF-8) as they are.
+ */
+void buf_json_str(struct buf *b, const char *s, size_t n);
+
 #endif

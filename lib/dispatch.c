@@ -157,15 +157,6 @@ mismatch:
 	return -1;
 }
 
-/* s as a JSON string into b. */
-static void
-json_str(struct buf *b, const char *s)
-{
-	jv d = jv_dump_string(jv_string(s), 0);
-
-	buf_puts(b, jv_string_value(d));
-	jv_free(d);
-}
 
 char *
 dispatch_request_text(const char *execution_id, const struct workflow *wf,
@@ -195,9 +186,10 @@ dispatch_request_text(const char *execution_id, const struct workflow *wf,
 	}
 	jv_free(task_spec);
 	buf_puts(&b, "{\"executionId\":");
-	json_str(&b, execution_id);
+	buf_json_str(&b, execution_id, strlen(execution_id));
 	buf_puts(&b, ",\"taskId\":");
-	json_str(&b, wf->tasks[a->task].id);
+	buf_json_str(&b, wf->tasks[a->task].id,
+	    strlen(wf->tasks[a->task].id));
 	buf_printf(&b, ",\"attempt\":%d,\"input\":", a->attempt);
 	in = jv_dump_string(jv_copy(a->input), 0);
 	buf_puts(&b, jv_string_value(in));

@@ -1263,57 +1263,6 @@ ydoc_parse_json(const char *buf, size_t len, char **err)
 
 /* ---- JSON out ------------------------------------------------------- */
 
-static void
-json_quote(struct buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t run = 0;
-
-	buf_putc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		const char *e = NULL;
-		char u[6];
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		buf_put(b, s + run, i - run);
-		run = i + 1;
-		switch (c) {
-		case '"':
-			e = "\\\"";
-			break;
-		case '\\':
-			e = "\\\\";
-			break;
-		case '\n':
-			e = "\\n";
-			break;
-		case '\r':
-			e = "\\r";
-			break;
-		case '\t':
-			e = "\\t";
-			break;
-		case '\b':
-			e = "\\b";
-			break;
-		case '\f':
-			e = "\\f";
-			break;
-		default:
-			memcpy(u, "\\u00", 4);
-			u[4] = hex[c >> 4];
-			u[5] = hex[c & 15];
-			buf_put(b, u, 6);
-			continue;
-		}
-		buf_puts(b, e);
-	}
-	buf_put(b, s + run, n - run);
-	buf_putc(b, '"');
-}
-
 int
 ynode_json(const struct ynode *n, struct buf *b, const char *const *skip)
 {
@@ -1345,7 +1294,7 @@ ynode_json(const struct ynode *n, struct buf *b, const char *const *skip)
 			if (!first)
 				buf_putc(b, ',');
 			first = 0;
-			json_quote(b, k->u.str, k->n);
+			buf_json_str(b, k->u.str, k->n);
 			buf_putc(b, ':');
 			if (ynode_json(ynode_val(n, i), b, NULL) < 0)
 				return -1;
@@ -1375,7 +1324,7 @@ ynode_json(const struct ynode *n, struct buf *b, const char *const *skip)
 		buf_printf(b, "%.17g", dv);
 		return 0;
 	default:
-		json_quote(b, n->u.str, n->n);
+		buf_json_str(b, n->u.str, n->n);
 		return 0;
 	}
 }

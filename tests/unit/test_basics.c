@@ -1,6 +1,8 @@
 /* Unit tests for the small core modules: duration, diag, hmap, config, log. */
 #include <stdlib.h>
 #include <string.h>
+
+#include <jv.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -176,10 +178,31 @@ test_pgarray(void)
 	buf_free(&b);
 }
 
+static void
+test_json_str(void)
+{
+	static const char s[] = "a\"b\\c\n\r\t\b\f\x01\x1f\xc3\xa9 /";
+	struct buf b = BUF_INIT;
+	jv v;
+
+	buf_json_str(&b, s, sizeof(s) - 1);
+	ok(strcmp(b.p, "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\xc3\xa9 /\"")
+	    == 0, "JSON string: %s", b.p);
+	v = jv_parse(b.p);
+	ok(jv_get_kind(v) == JV_KIND_STRING &&
+	    strcmp(jv_string_value(v), s) == 0, "JSON string parses back");
+	jv_free(v);
+	buf_reset(&b);
+	buf_json_str(&b, "", 0);
+	ok(strcmp(b.p, "\"\"") == 0, "empty JSON string");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	test_pgarray();
+	test_json_str();
 	test_duration();
 	test_diag();
 	test_hmap();
