@@ -89,13 +89,15 @@ struct request {
 
 /*
  * Every transaction of the engine commits asynchronously (see enginedb.h
- * for why that is safe).
+ * for why that is safe).  Plans: see DB_GENERIC_PLANS in db.h.
  */
 static void
 conn_setup(PGconn *conn)
 {
-	if (conn)
+	if (conn) {
 		db_cmd(conn, NULL, "SET synchronous_commit = off", 0, NULL);
+		db_cmd(conn, NULL, DB_GENERIC_PLANS, 0, NULL);
+	}
 }
 
 struct enginedb *

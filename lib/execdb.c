@@ -52,7 +52,10 @@ execdb_set_conn(struct execdb *e, PGconn *conn, char **err)
 	if (conn == NULL)
 		return 0;
 	/* Claims and renewals may be lost in a server crash (see execdb.h);
-	 * execdb_report() asks for a durable commit itself. */
+	 * execdb_report() asks for a durable commit itself.  Plans: see
+	 * DB_GENERIC_PLANS in db.h. */
+	if (db_cmd(conn, err, DB_GENERIC_PLANS, 0, NULL) < 0)
+		return -1;
 	return db_cmd(conn, err, "SET synchronous_commit = off", 0, NULL);
 }
 
