@@ -573,7 +573,7 @@ static int
 write_pass(struct enginedb *e, const char *id, struct runentry *run,
     const struct engine_result *res, const unsigned char *changed,
     struct change *ch, const struct request *rq, size_t nrq, long long gen_after,
-    char **err)
+    const struct db_stmt *guard, size_t nguard, char **err)
 {
 	const struct workflow *wf = run->w->wf;
 	struct buf dead = BUF_INIT;
@@ -680,8 +680,10 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	    nchanged > PASS_CHUNK)
 		nchunks = (nchanged + PASS_CHUNK - 1) / PASS_CHUNK;
 	pr = xcalloc((size_t)nchunks, sizeof(*pr));
-	st = xcalloc(16 + 8 * (size_t)nchunks, sizeof(*st));
+	st = xcalloc(16 + nguard + 8 * (size_t)nchunks, sizeof(*st));
 	snprintf(gen, sizeof(gen), "%lld", gen_after);
+	for (size_t i = 0; i < nguard; i++)
+		st[nst++] = guard[i];
 
 	for (long c = 0; c < nchunks; c++) {
 		passrows_fill(&pr[c], id, run, res, ord, ch,
@@ -883,26 +885,190 @@ apply_request(struct enginedb *e, struct runentry *run, struct request *q,
 	    q->task ? " " : "", q->task ? q->task : "", q->result);
 }
 
+/*
+ * The second half of a pass: feeds the reports, the control requests and
+ * the clock to the engine core for run (its cached state, current as of
+ * engine_gen gen) and writes the outcome (write_pass()).  guard, when not
+ * NULL (nguard statements), opens the transaction instead of the read
+ * that enginedb_pass() does first.  Returns ENGINEDB_DID_WORK,
+ * ENGINEDB_IDLE (nothing to write: the transaction is rolled back), or -1
+ * with *err after the run was dropped from the cache and the transaction
+ * rolled back.
+ */
+static int
+pass_apply(struct enginedb *e, const char *id, struct runentry *run,
+    long long gen, int cancel_requested, struct report *reps, size_t nreps,
+    struct request *rq, size_t nrq, int64_t now_ms,
+    const struct db_stmt *guard, size_t nguard, char **err)
+{
+	struct engine_result res;
+	struct engine_event ev;
+	unsigned char *changed = NULL;
+	struct change *ch = NULL;
+	char **reqtext = NULL;
+	size_t nt = 0;
+	int rc;
+
+	engine_result_init(&res);
+	memset(&ev, 0, sizeof(ev));
+	ev.output = jv_null();
+	ev.now_ms = now_ms;
+	if (run->rt.state == RUN_PENDING) {
+		ev.type = EV_RUN_START;
+		step(e, run, &ev, &res);
+	}
+	for (size_t i = 0; i < nreps; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.now_ms = now_ms;
+		ev.task = reps[i].task;
+		if (reps[i].success) {
+			ev.type = EV_TASK_SUCCEEDED;
+			ev.output = reps[i].output;
+			reps[i].output = jv_null();
+		} else {
+			ev.type = EV_TASK_FAILED;
+			ev.output = jv_null();
+			ev.error = reps[i].error;
+			ev.message = reps[i].message;
+		}
+		step(e, run, &ev, &res);
+	}
+	/* After the reports: a request is judged on the latest state. */
+	for (size_t i = 0; i < nrq; i++)
+		apply_request(e, run, &rq[i], now_ms, &res);
+	for (size_t i = 0; i < run->rt.ntasks; i++)
+		if (run->rt.tasks[i].state == TASK_RETRY &&
+		    run->rt.tasks[i].not_before_ms <= now_ms) {
+			memset(&ev, 0, sizeof(ev));
+			ev.type = EV_RETRY_DUE;
+			ev.task = i;
+			ev.output = jv_null();
+			ev.now_ms = now_ms;
+			step(e, run, &ev, &res);
+		}
+	if (!run_state_terminal(run->rt.state) && cancel_requested) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_CANCEL;
+		ev.output = jv_null();
+		ev.now_ms = now_ms;
+		step(e, run, &ev, &res);
+	}
+	if (!run_state_terminal(run->rt.state) && run->rt.deadline_ms &&
+	    now_ms >= run->rt.deadline_ms) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_RUN_TIMEOUT;
+		ev.output = jv_null();
+		ev.now_ms = now_ms;
+		step(e, run, &ev, &res);
+	}
+
+	if (nreps == 0 && nrq == 0 && res.ntransitions == 0 &&
+	    res.nactions == 0) {
+		/* Nothing happened: leave the row (and engine_gen) alone. */
+		if (guard == NULL)
+			PQclear(PQexec(e->conn, "ROLLBACK"));
+		rc = ENGINEDB_IDLE;
+		goto out;
+	}
+
+	/* Which rows to write, and with what. */
+	nt = run->rt.ntasks;
+	changed = xcalloc(nt ? nt : 1, 1);
+	ch = xcalloc(nt ? nt : 1, sizeof(*ch));
+	reqtext = xcalloc(nt ? nt : 1, sizeof(char *));
+	for (size_t i = 0; i < nreps; i++)
+		changed[reps[i].task] = 1;
+	/* res grows while we walk it: a request that cannot be rendered
+	 * fails its attempt, which may skip tasks downstream. */
+	for (size_t i = 0; i < res.nactions; i++) {
+		const struct engine_action *a = &res.actions[i];
+
+		switch (a->type) {
+		case ACT_DISPATCH: {
+			char *text, *rerr = NULL;
+
+			text = dispatch_request_text(id, run->w->wf, &run->rt,
+			    e->jq, a, jv_array_get(jv_copy(run->w->tasks),
+			    (int)a->task), run->w->spec_text[a->task], &rerr);
+			if (text == NULL) {
+				memset(&ev, 0, sizeof(ev));
+				ev.type = EV_TASK_FAILED;
+				ev.task = a->task;
+				ev.error = ERR_VALIDATION;
+				ev.message = rerr;
+				ev.output = jv_null();
+				ev.now_ms = now_ms;
+				step(e, run, &ev, &res);
+				free(rerr);
+				changed[res.actions[i].task] = 1;
+				break;
+			}
+			free(reqtext[a->task]);
+			reqtext[a->task] = text;
+			ch[a->task].request = reqtext[a->task];
+			break;
+		}
+		case ACT_DEAD_LETTER:
+			ch[a->task].dead = 1;
+			if (a->message) {
+				/* Set by the engine (e.g. a bad `when:`);
+				 * an executor's own error stays otherwise. */
+				ch[a->task].error_type = errclass_name(a->error);
+				ch[a->task].error_message = a->message;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	for (size_t i = 0; i < res.ntransitions; i++)
+		if (res.transitions[i].task != ENGINE_RUN)
+			changed[res.transitions[i].task] = 1;
+	if (write_pass(e, id, run, &res, changed, ch, rq, nrq, gen + 1,
+	    guard, nguard, err) < 0)
+		goto fail_drop;
+	run->gen = gen + 1;
+	if (!run_state_terminal(run->rt.state)) {
+		e->wake_ms = run->rt.deadline_ms;
+		for (size_t i = 0; i < nt; i++)
+			if (run->rt.tasks[i].state == TASK_RETRY &&
+			    (e->wake_ms == 0 ||
+			    run->rt.tasks[i].not_before_ms < e->wake_ms))
+				e->wake_ms = run->rt.tasks[i].not_before_ms;
+	}
+	if (run_state_terminal(run->rt.state))
+		run_drop(e, run);
+	rc = ENGINEDB_DID_WORK;
+	goto out;
+
+fail_drop:
+	/* The in-memory state went ahead of the database: forget it. */
+	run_drop(e, run);
+	PQclear(PQexec(e->conn, "ROLLBACK"));
+	rc = -1;
+out:
+	for (size_t i = 0; reqtext && i < nt; i++)
+		free(reqtext[i]);
+	free(reqtext);
+	free(changed);
+	free(ch);
+	engine_result_clear(&res);
+	return rc;
+}
+
 int
 enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 {
 	const char *p[1] = { id };
-	struct engine_result res;
-	struct engine_event ev;
 	struct runentry *run;
 	struct report *reps = NULL;
 	size_t nreps = 0, nrq = 0;
 	struct request *rq = NULL;
-	unsigned char *changed = NULL;
-	struct change *ch = NULL;
-	char **reqtext = NULL;
 	PGresult *r = NULL, *unsettled = NULL;
 	enum run_state status;
 	long long gen;
-	size_t nt = 0;
 	int rc = -1, full = 0, was_terminal;
 
-	engine_result_init(&res);
 	e->wake_ms = 0;
 	/*
 	 * One round trip: begin, lock the run, and read its unsettled rows
@@ -1016,135 +1182,11 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	}
 	unsettled = NULL;
 
-	memset(&ev, 0, sizeof(ev));
-	ev.output = jv_null();
-	ev.now_ms = now_ms;
-	if (run->rt.state == RUN_PENDING) {
-		ev.type = EV_RUN_START;
-		step(e, run, &ev, &res);
-	}
-	for (size_t i = 0; i < nreps; i++) {
-		memset(&ev, 0, sizeof(ev));
-		ev.now_ms = now_ms;
-		ev.task = reps[i].task;
-		if (reps[i].success) {
-			ev.type = EV_TASK_SUCCEEDED;
-			ev.output = reps[i].output;
-			reps[i].output = jv_null();
-		} else {
-			ev.type = EV_TASK_FAILED;
-			ev.output = jv_null();
-			ev.error = reps[i].error;
-			ev.message = reps[i].message;
-		}
-		step(e, run, &ev, &res);
-	}
-	/* After the reports: a request is judged on the latest state. */
-	for (size_t i = 0; i < nrq; i++)
-		apply_request(e, run, &rq[i], now_ms, &res);
-	for (size_t i = 0; i < run->rt.ntasks; i++)
-		if (run->rt.tasks[i].state == TASK_RETRY &&
-		    run->rt.tasks[i].not_before_ms <= now_ms) {
-			memset(&ev, 0, sizeof(ev));
-			ev.type = EV_RETRY_DUE;
-			ev.task = i;
-			ev.output = jv_null();
-			ev.now_ms = now_ms;
-			step(e, run, &ev, &res);
-		}
-	if (!run_state_terminal(run->rt.state) && cancel_requested) {
-		memset(&ev, 0, sizeof(ev));
-		ev.type = EV_CANCEL;
-		ev.output = jv_null();
-		ev.now_ms = now_ms;
-		step(e, run, &ev, &res);
-	}
-	if (!run_state_terminal(run->rt.state) && run->rt.deadline_ms &&
-	    now_ms >= run->rt.deadline_ms) {
-		memset(&ev, 0, sizeof(ev));
-		ev.type = EV_RUN_TIMEOUT;
-		ev.output = jv_null();
-		ev.now_ms = now_ms;
-		step(e, run, &ev, &res);
-	}
-
-	if (nreps == 0 && nrq == 0 && res.ntransitions == 0 &&
-	    res.nactions == 0) {
-		/* Nothing happened: leave the row (and engine_gen) alone. */
-		PQclear(PQexec(e->conn, "ROLLBACK"));
-		rc = ENGINEDB_IDLE;
-		goto out;
-	}
-
-	/* Which rows to write, and with what. */
-	nt = run->rt.ntasks;
-	changed = xcalloc(nt ? nt : 1, 1);
-	ch = xcalloc(nt ? nt : 1, sizeof(*ch));
-	reqtext = xcalloc(nt ? nt : 1, sizeof(char *));
-	for (size_t i = 0; i < nreps; i++)
-		changed[reps[i].task] = 1;
-	/* res grows while we walk it: a request that cannot be rendered
-	 * fails its attempt, which may skip tasks downstream. */
-	for (size_t i = 0; i < res.nactions; i++) {
-		const struct engine_action *a = &res.actions[i];
-
-		switch (a->type) {
-		case ACT_DISPATCH: {
-			char *text, *rerr = NULL;
-
-			text = dispatch_request_text(id, run->w->wf, &run->rt,
-			    e->jq, a, jv_array_get(jv_copy(run->w->tasks),
-			    (int)a->task), run->w->spec_text[a->task], &rerr);
-			if (text == NULL) {
-				memset(&ev, 0, sizeof(ev));
-				ev.type = EV_TASK_FAILED;
-				ev.task = a->task;
-				ev.error = ERR_VALIDATION;
-				ev.message = rerr;
-				ev.output = jv_null();
-				ev.now_ms = now_ms;
-				step(e, run, &ev, &res);
-				free(rerr);
-				changed[res.actions[i].task] = 1;
-				break;
-			}
-			free(reqtext[a->task]);
-			reqtext[a->task] = text;
-			ch[a->task].request = reqtext[a->task];
-			break;
-		}
-		case ACT_DEAD_LETTER:
-			ch[a->task].dead = 1;
-			if (a->message) {
-				/* Set by the engine (e.g. a bad `when:`);
-				 * an executor's own error stays otherwise. */
-				ch[a->task].error_type = errclass_name(a->error);
-				ch[a->task].error_message = a->message;
-			}
-			break;
-		default:
-			break;
-		}
-	}
-	for (size_t i = 0; i < res.ntransitions; i++)
-		if (res.transitions[i].task != ENGINE_RUN)
-			changed[res.transitions[i].task] = 1;
-	if (write_pass(e, id, run, &res, changed, ch, rq, nrq, gen + 1,
-	    err) < 0)
-		goto fail_drop;
-	run->gen = gen + 1;
-	if (!run_state_terminal(run->rt.state)) {
-		e->wake_ms = run->rt.deadline_ms;
-		for (size_t i = 0; i < nt; i++)
-			if (run->rt.tasks[i].state == TASK_RETRY &&
-			    (e->wake_ms == 0 ||
-			    run->rt.tasks[i].not_before_ms < e->wake_ms))
-				e->wake_ms = run->rt.tasks[i].not_before_ms;
-	}
-	if (run_state_terminal(run->rt.state))
-		run_drop(e, run);
-	rc = ENGINEDB_DID_WORK;
-	goto out;
+	rc = pass_apply(e, id, run, gen, cancel_requested, reps, nreps, rq, nrq,
+	    now_ms, NULL, 0, err);
+	reports_free(reps, nreps);
+	requests_free(rq, nrq);
+	return rc;
 
 fail_drop:
 	/* The in-memory state went ahead of the database: forget it. */
@@ -1153,17 +1195,9 @@ fail:
 	PQclear(r);
 	PQclear(unsettled);
 	PQclear(PQexec(e->conn, "ROLLBACK"));
-	rc = -1;
-out:
-	for (size_t i = 0; reqtext && i < nt; i++)
-		free(reqtext[i]);
-	free(reqtext);
 	reports_free(reps, nreps);
 	requests_free(rq, nrq);
-	free(changed);
-	free(ch);
-	engine_result_clear(&res);
-	return rc;
+	return -1;
 }
 
 int64_t
