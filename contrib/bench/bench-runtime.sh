@@ -10,7 +10,11 @@
 # durably), loom-engine, loom-exec, loom-api, and noopd (contrib/bench/
 # noopd.c: a minimal keep-alive HTTP server that answers every request
 # with success and nothing else) all run on this machine.  Timings come
-# from the run's own started_at/completed_at in the database.
+# from the run's own started_at/completed_at in the database.  loom-exec
+# runs with 512 slots and claims up to 256 rows at a time (the defaults,
+# 64 and 100, suit backends slower than a no-op); $LOOM_EXEC_CONCURRENCY
+# and $LOOM_EXEC_BATCH override them.  On a shared machine the figures
+# move by 15-20% from one run to the next: compare runs made together.
 #
 # Usage: contrib/bench/bench-runtime.sh [BUILD] [CHAIN] [FANOUT]
 set -eu
