@@ -573,7 +573,7 @@ static int
 write_pass(struct enginedb *e, const char *id, struct runentry *run,
     const struct engine_result *res, const unsigned char *changed,
     struct change *ch, const struct request *rq, size_t nrq, long long gen_after,
-    const struct db_stmt *guard, size_t nguard, char **err)
+    char **err)
 {
 	const struct workflow *wf = run->w->wf;
 	struct buf dead = BUF_INIT;
@@ -680,10 +680,8 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	    nchanged > PASS_CHUNK)
 		nchunks = (nchanged + PASS_CHUNK - 1) / PASS_CHUNK;
 	pr = xcalloc((size_t)nchunks, sizeof(*pr));
-	st = xcalloc(16 + nguard + 8 * (size_t)nchunks, sizeof(*st));
+	st = xcalloc(16 + 8 * (size_t)nchunks, sizeof(*st));
 	snprintf(gen, sizeof(gen), "%lld", gen_after);
-	for (size_t i = 0; i < nguard; i++)
-		st[nst++] = guard[i];
 
 	for (long c = 0; c < nchunks; c++) {
 		passrows_fill(&pr[c], id, run, res, ord, ch,
@@ -886,11 +884,10 @@ apply_request(struct enginedb *e, struct runentry *run, struct request *q,
 }
 
 /*
- * The second half of a pass: feeds the reports, the control requests and
- * the clock to the engine core for run (its cached state, current as of
- * engine_gen gen) and writes the outcome (write_pass()).  guard, when not
- * NULL (nguard statements), opens the transaction instead of the read
- * that enginedb_pass() does first.  Returns ENGINEDB_DID_WORK,
+ * The second half of a pass, in the transaction the first half opened:
+ * feeds the reports, the control requests and the clock to the engine
+ * core for run (its cached state, current as of engine_gen gen) and
+ * writes the outcome (write_pass()).  Returns ENGINEDB_DID_WORK,
  * ENGINEDB_IDLE (nothing to write: the transaction is rolled back), or -1
  * with *err after the run was dropped from the cache and the transaction
  * rolled back.
@@ -898,8 +895,7 @@ apply_request(struct enginedb *e, struct runentry *run, struct request *q,
 static int
 pass_apply(struct enginedb *e, const char *id, struct runentry *run,
     long long gen, int cancel_requested, struct report *reps, size_t nreps,
-    struct request *rq, size_t nrq, int64_t now_ms,
-    const struct db_stmt *guard, size_t nguard, char **err)
+    struct request *rq, size_t nrq, int64_t now_ms, char **err)
 {
 	struct engine_result res;
 	struct engine_event ev;
@@ -965,8 +961,7 @@ pass_apply(struct enginedb *e, const char *id, struct runentry *run,
 	if (nreps == 0 && nrq == 0 && res.ntransitions == 0 &&
 	    res.nactions == 0) {
 		/* Nothing happened: leave the row (and engine_gen) alone. */
-		if (guard == NULL)
-			PQclear(PQexec(e->conn, "ROLLBACK"));
+		PQclear(PQexec(e->conn, "ROLLBACK"));
 		rc = ENGINEDB_IDLE;
 		goto out;
 	}
@@ -1025,7 +1020,7 @@ pass_apply(struct enginedb *e, const char *id, struct runentry *run,
 		if (res.transitions[i].task != ENGINE_RUN)
 			changed[res.transitions[i].task] = 1;
 	if (write_pass(e, id, run, &res, changed, ch, rq, nrq, gen + 1,
-	    guard, nguard, err) < 0)
+	    err) < 0)
 		goto fail_drop;
 	run->gen = gen + 1;
 	if (!run_state_terminal(run->rt.state)) {
@@ -1183,7 +1178,7 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	unsettled = NULL;
 
 	rc = pass_apply(e, id, run, gen, cancel_requested, reps, nreps, rq, nrq,
-	    now_ms, NULL, 0, err);
+	    now_ms, err);
 	reports_free(reps, nreps);
 	requests_free(rq, nrq);
 	return rc;
