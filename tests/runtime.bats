@@ -480,6 +480,32 @@ EOF
 	    WHERE execution_id = '$E'")" 0
 }
 
+@test "a result the database refuses fails alone; the rest of its batch is written" {
+	{
+		echo "id: rt-nul"
+		echo "tasks:"
+		echo "  - {id: bad, url: \"$B/bad?nul=1&sleep=100\", maxAttempts: 1}"
+		for i in 1 2 3 4 5; do
+			echo "  - {id: ok$i, url: \"$B/ok?sleep=100\"}"
+		done
+	} >"$WF"
+	apply "$WF"
+	E=$(trigger rt-nul)
+	ex=$(finished "$E")
+	assert_equal "$(jq -r .status <<<"$ex")" FAILED
+	assert_equal "$(jq '[.tasks[] | select(.state == "SUCCESS")] |
+	    length' <<<"$ex")" 5
+	assert_equal "$(sql "SELECT state FROM run_tasks WHERE
+	    execution_id = '$E' AND task_id = 'bad'")" DEAD
+	run sql "SELECT error_message FROM run_tasks WHERE
+	    execution_id = '$E' AND task_id = 'bad'"
+	assert_output --partial 'the result could not be stored'
+	# one attempt each: nothing ran twice
+	assert_equal "$(calls "$E" | wc -l)" 6
+	grep -q "bad attempt 1: the result cannot be stored" \
+	    "$LOOM_TEST_DIR"/loom-exec.*.log
+}
+
 @test "loom run gives the same task states and outputs as the server" {
 	cat >"$WF" <<EOF
 id: rt-local

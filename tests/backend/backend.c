@@ -29,6 +29,8 @@
  *   badjson=1      a 200 whose body is not JSON
  *   empty=1        a 200 with an empty body
  *   big=BYTES      pad the output with a string of that many bytes
+ *   nul=1          put a NUL character (\u0000) in the output, which
+ *                  PostgreSQL's jsonb cannot store
  *   logs=TEXT      the answer's (or async callback's) "logs" text
  * Default: {"status":"SUCCESS","output":{"echo":<input>,"task":<taskId>,
  * "attempt":N},"logs":"…","duration":N}.  GET /healthz answers 200, and
@@ -328,6 +330,9 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 		    jv_string(pad));
 		free(pad);
 	}
+	if (arg_long(c, "nul", 0))
+		output = jv_object_set(output, jv_string("nul"),
+		    jv_string_sized("a\0b", 3));
 
 	if (async != NULL && strcmp(async, "0") != 0) {
 		jv url = jv_object_get(jv_copy(body), jv_string("callbackUrl"));
