@@ -122,18 +122,24 @@ dispatch_task_texts(const struct workflow *wf, const struct ydoc *doc,
 	for (size_t i = 0; i < seq->n; i++) {
 		const struct ynode *t = seq->u.items[i];
 		const struct ynode *id = ynode_map_get(t, "id");
-		jv spec = jv_null();
-		int templated = 0;
+		jv spec = jv_null(), hb = jv_object();
+		int templated;
 
-		if (id == NULL || strcmp(id->u.str, wf->tasks[i].id) != 0)
+		if (id == NULL || strcmp(id->u.str, wf->tasks[i].id) != 0) {
+			jv_free(hb);
 			goto mismatch;
-		for (size_t f = 0; f < 2 && !templated; f++) {
-			const struct ynode *v = ynode_map_get(t,
-			    f == 0 ? "headers" : "body");
-
-			templated = v != NULL &&
-			    jqx_template_has_expr(ynode_to_jv(v));
 		}
+		/* Only the fields dispatch_spec_has_template() reads. */
+		for (size_t f = 0; f < 2; f++) {
+			const char *field = f == 0 ? "headers" : "body";
+			const struct ynode *v = ynode_map_get(t, field);
+
+			if (v != NULL)
+				hb = jv_object_set(hb, jv_string(field),
+				    ynode_to_jv(v));
+		}
+		templated = dispatch_spec_has_template(hb);
+		jv_free(hb);
 		buf_reset(&b);
 		if (ynode_json(t, &b, engine_only) < 0)
 			goto mismatch;
@@ -156,7 +162,6 @@ mismatch:
 	*texts = NULL;
 	return -1;
 }
-
 
 char *
 dispatch_request_text(const char *execution_id, const struct workflow *wf,

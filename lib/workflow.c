@@ -2167,12 +2167,9 @@ workflow_free(struct workflow *wf)
 	free(wf);
 }
 
-/*
- * given (borrowed), else buf (len bytes) as YAML, else spec (consumed
- * either way).
- */
+/* given (borrowed), else buf (len bytes) as YAML. */
 static struct workflow *
-load(const char *name, const char *buf, size_t len, jv spec,
+load(const char *name, const char *buf, size_t len,
     const struct ydoc *given, struct diags *d)
 {
 	struct ylimits lim = {
@@ -2193,15 +2190,7 @@ load(const char *name, const char *buf, size_t len, jv spec,
 	c.file = name;
 	c.d = d;
 	c.default_headers = jv_null();
-	if (given != NULL) {
-		jv_free(spec);
-		doc = given;
-	} else if (buf == NULL)
-		doc = ydoc_from_jv(spec);
-	else {
-		jv_free(spec);
-		doc = ydoc_parse(name, buf, len, &lim, d);
-	}
+	doc = given ? given : ydoc_parse(name, buf, len, &lim, d);
 	if (doc == NULL) {
 		c.nerr++;
 		goto out;
@@ -2252,19 +2241,13 @@ struct workflow *
 workflow_load_buf(
     const char *name, const char *buf, size_t len, struct diags *d)
 {
-	return load(name, buf, len, jv_invalid(), NULL, d);
-}
-
-struct workflow *
-workflow_load_jv(const char *name, jv spec, struct diags *d)
-{
-	return load(name, NULL, 0, spec, NULL, d);
+	return load(name, buf, len, NULL, d);
 }
 
 struct workflow *
 workflow_load_doc(const char *name, const struct ydoc *doc, struct diags *d)
 {
-	return load(name, NULL, 0, jv_invalid(), doc, d);
+	return load(name, NULL, 0, doc, d);
 }
 
 struct workflow *

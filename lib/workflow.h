@@ -113,12 +113,9 @@ struct workflow *workflow_load_buf(const char *name, const char *buf,
     size_t len, struct diags *d);
 
 /*
- * The same for a workflow already in canonical JSON (spec, consumed), such
+ * The same for a workflow already in canonical JSON text (len bytes), such
  * as workflow_versions.spec: no YAML parser, no positions in messages.
  */
-struct workflow *workflow_load_jv(const char *name, jv spec,
-    struct diags *d);
-/* The same from its JSON text (len bytes), with no jv in between. */
 struct workflow *workflow_load_json(const char *name, const char *text,
     size_t len, struct diags *d);
 /* The same from a tree the caller parsed (borrowed: wf keeps no node). */

@@ -758,107 +758,6 @@ ydoc_free(struct ydoc *doc)
 	free(doc);
 }
 
-/* ---- from JSON --------------------------------------------------------- */
-
-static struct ynode *
-node_from_jv(struct yarena *a, jv v)
-{
-	struct ynode *n = arena_alloc(a, sizeof(*n));
-	char num[64];
-
-	memset(n, 0, sizeof(*n));
-	n->line = n->col = 1;
-	n->weight = 1;
-	switch (jv_get_kind(v)) {
-	case JV_KIND_OBJECT: {
-		size_t i = 0;
-
-		n->type = YN_MAP;
-		n->n = (size_t)jv_object_length(jv_copy(v));
-		n->u.items = arena_alloc(a, (2 * n->n + 1) *
-		    sizeof(struct ynode *));
-		jv_object_foreach(v, k, val) {
-			struct ynode *kn = arena_alloc(a, sizeof(*kn));
-
-			memset(kn, 0, sizeof(*kn));
-			kn->line = kn->col = 1;
-			kn->weight = 1;
-			kn->kind = YS_STR;
-			kn->quoted = 1;
-			kn->n = (size_t)jv_string_length_bytes(jv_copy(k));
-			kn->u.str = arena_strndup(a, jv_string_value(k), kn->n);
-			n->u.items[2 * i] = kn;
-			n->u.items[2 * i + 1] = node_from_jv(a, val);
-			n->weight = sat_add(n->weight,
-			    sat_add(1, n->u.items[2 * i + 1]->weight));
-			i++;
-			jv_free(k);
-			jv_free(val);
-		}
-		return n;
-	}
-	case JV_KIND_ARRAY:
-		n->type = YN_SEQ;
-		n->n = (size_t)jv_array_length(jv_copy(v));
-		n->u.items = arena_alloc(a, (n->n + 1) *
-		    sizeof(struct ynode *));
-		for (size_t i = 0; i < n->n; i++) {
-			jv item = jv_array_get(jv_copy(v), (int)i);
-
-			n->u.items[i] = node_from_jv(a, item);
-			n->weight = sat_add(n->weight, n->u.items[i]->weight);
-			jv_free(item);
-		}
-		return n;
-	case JV_KIND_STRING:
-		n->kind = YS_STR;
-		n->quoted = 1;
-		n->n = (size_t)jv_string_length_bytes(jv_copy(v));
-		n->u.str = arena_strndup(a, jv_string_value(v), n->n);
-		return n;
-	case JV_KIND_NUMBER: {
-		double d = jv_number_value(v);
-
-		if (d > -9007199254740992.0 && d < 9007199254740992.0 &&
-		    d == (double)(long long)d) {
-			n->kind = YS_INT;
-			snprintf(num, sizeof(num), "%lld", (long long)d);
-		} else {
-			n->kind = YS_FLOAT;
-			snprintf(num, sizeof(num), "%.17g", d);
-		}
-		break;
-	}
-	case JV_KIND_TRUE:
-		n->kind = YS_BOOL;
-		strcpy(num, "true");
-		break;
-	case JV_KIND_FALSE:
-		n->kind = YS_BOOL;
-		strcpy(num, "false");
-		break;
-	default:
-		n->kind = YS_NULL;
-		strcpy(num, "null");
-		break;
-	}
-	n->n = strlen(num);
-	n->u.str = arena_strndup(a, num, n->n);
-	return n;
-}
-
-struct ydoc *
-ydoc_from_jv(jv v)
-{
-	struct ydoc *doc = xcalloc(1, sizeof(*doc));
-
-	doc->arena = xcalloc(1, sizeof(*doc->arena));
-	if (jv_is_valid(v))
-		doc->root = node_from_jv(doc->arena, v);
-	jv_free(v);
-	return doc;
-}
-
 /* ---- JSON text ------------------------------------------------------ */
 
 /*
@@ -1047,7 +946,8 @@ jstring(struct jstate *js)
 	return n;
 }
 
-/* Typed as ydoc_from_jv() types a number: integral ones are YS_INT. */
+/* Integral numbers that a double holds exactly are YS_INT (jq reads them
+ * the same way), others YS_FLOAT. */
 static struct ynode *
 jnumber(struct jstate *js)
 {

@@ -85,20 +85,13 @@ struct ydoc *ydoc_parse(const char *file, const char *buf, size_t len,
 void ydoc_free(struct ydoc *doc);
 
 /*
- * The tree of a JSON value (consumed), as ydoc_parse() would give for its
- * JSON text, but without positions (every node is at line 1, column 1):
- * for documents that were validated already, such as a stored workflow
- * spec, which libyaml parses several times slower.  Strings are quoted
- * scalars; integral numbers YS_INT, others YS_FLOAT.
- */
-struct ydoc *ydoc_from_jv(jv v);
-
-/*
- * The same tree straight from JSON text (len bytes, strict RFC 8259), with
- * no jv in between: several times faster than jv_parse() and
- * ydoc_from_jv() for a large stored spec.  Numbers are typed as
- * ydoc_from_jv() types them.  Returns NULL with *err (malloc'd, naming the
- * byte) for text that is not one JSON value, or nests too deeply.
+ * The tree of JSON text (len bytes, strict RFC 8259) as ydoc_parse() would
+ * give it, but without positions (every node is at line 1, column 1) and
+ * several times faster: for documents that were validated already, such
+ * as a stored workflow spec.  Strings are quoted scalars; integral numbers
+ * that a double holds exactly are YS_INT, others YS_FLOAT.  Returns NULL
+ * with *err (malloc'd, naming the byte) for text that is not one JSON
+ * value, or nests too deeply.
  */
 struct ydoc *ydoc_parse_json(const char *buf, size_t len, char **err);
 
