@@ -139,13 +139,11 @@ struct xd {
 	 */
 	struct db_async *async;
 	struct loop_io *conn_io;	/* the work connection's socket */
-	int fl_busy;
 	struct job **fl;
 	struct execdb_result *flr;
 	size_t nfl;
-	int fl_ask;
+	int fl_ask;		/* also what claimed below asked for */
 	PGresult *claimed;	/* a claim's answer, to start */
-	int fl_ask_done;	/* what that claim asked for */
 	int sync_flush;		/* a batch was refused: write one by one */
 	char **cancels;		/* executions to check after loom_cancel */
 	size_t ncancels, capcancels;
@@ -464,6 +462,13 @@ job_start(struct xd *x, struct execdb_claim *c, char *target)
 static void async_close(struct xd *x);
 static int async_open(struct xd *x);
 static void settle(struct xd *x);
+
+/* Whether the batch of "the batch in flight" below is out. */
+static int
+in_flight(const struct xd *x)
+{
+	return db_async_pending(x->async) > 0;
+}
 
 static void
 db_lost(struct xd *x, const char *why)
@@ -1056,7 +1061,6 @@ on_batch(void *arg, int rc, const char *err, PGresult **res, size_t n)
 	}
 	if (rc == 0 && x->fl_ask > 0 && k < n) {
 		x->claimed = res[k];
-		x->fl_ask_done = x->fl_ask;
 		res[k] = NULL;
 	} else if (x->fl_ask > 0) {
 		if (x->nfl == 0 && x->conn != NULL &&
@@ -1069,8 +1073,6 @@ on_batch(void *arg, int rc, const char *err, PGresult **res, size_t n)
 	x->fl = NULL;
 	x->flr = NULL;
 	x->nfl = 0;
-	x->fl_ask = 0;
-	x->fl_busy = 0;
 	kick(x);
 }
 
@@ -1080,7 +1082,7 @@ async_poll(struct xd *x)
 {
 	if (x->async == NULL)
 		return;
-	if (db_async_pending(x->async) == 0) {
+	if (!in_flight(x)) {
 		/* Nothing asked: a notice, or the server hanging up. */
 		if (PQconsumeInput(x->conn) != 1)
 			db_lost(x, PQerrorMessage(x->conn));
@@ -1123,8 +1125,7 @@ async_close(struct xd *x)
 static void
 settle(struct xd *x)
 {
-	if (x->async != NULL && db_async_pending(x->async) > 0 &&
-	    db_async_wait(x->async) < 0)
+	if (in_flight(x) && db_async_wait(x->async) < 0)
 		db_lost(x, NULL);
 }
 
@@ -1138,7 +1139,7 @@ send_batch(struct xd *x)
 	char *err = NULL;
 	int ask = 0;
 
-	if (x->conn == NULL || x->fl_busy || x->claimed != NULL)
+	if (x->conn == NULL || in_flight(x) || x->claimed != NULL)
 		return;
 	if (x->more_ready && !x->draining) {
 		ask = x->o->concurrency - (int)x->nrunning;
@@ -1162,7 +1163,6 @@ send_batch(struct xd *x)
 	if (ask > 0)
 		q[1] = execdb_claim_stmt(x->edb, ask, &st[nst++]);
 	x->fl_ask = ask > 0 ? ask : 0;
-	x->fl_busy = 1;
 	if (db_async_send(x->async, st, nst, 1, on_batch, x, &err) < 0) {
 		execdb_q_free(q[0]);
 		execdb_q_free(q[1]);
@@ -1185,7 +1185,7 @@ take_claimed(struct xd *x)
 
 	x->claimed = NULL;
 	if (r != NULL)
-		start_claimed(x, r, x->fl_ask_done);
+		start_claimed(x, r, x->fl_ask);
 }
 
 static void
@@ -1201,22 +1201,14 @@ do_work(struct loop_defer *d, void *arg)
 	 * those, a refused batch and a drain take the blocking way. */
 	if (x->conn != NULL && x->done_head != NULL && (x->sync_flush ||
 	    logq_len(x->logq) > 0 || x->draining)) {
-		settle(x);
 		x->sync_flush = 0;
 		flush(x);
 	}
-	if (logq_len(x->logq) > 0) {
-		settle(x);
-		flush_logs(x);		/* lines of tasks still running */
-	}
-	if (x->conn != NULL && x->ncancels > 0) {
-		settle(x);
+	flush_logs(x);		/* lines of tasks still running */
+	if (x->conn != NULL && x->ncancels > 0)
 		check_cancels(x);
-	}
-	if (x->conn != NULL && (x->nbtargets > 0 || x->recheck_held)) {
-		settle(x);
+	if (x->conn != NULL && (x->nbtargets > 0 || x->recheck_held))
 		retime_held(x);
-	}
 	if (x->draining) {
 		/* Results still queued wait for the database, up to the
 		 * drain timeout. */
@@ -1229,13 +1221,11 @@ do_work(struct loop_defer *d, void *arg)
 		return;
 	/* A loop that was stalled must not let its own leases lapse. */
 	if (x->nrunning > 0 && loop_mono_ms(x->loop) - x->last_renew_ms >
-	    x->o->lease_ms / 2) {
-		settle(x);
+	    x->o->lease_ms / 2)
 		renew(x);
-	}
 	/* Settling above may have brought a claim's rows. */
 	take_claimed(x);
-	if (x->conn != NULL && x->want_deadlines && !x->fl_busy)
+	if (x->conn != NULL && x->want_deadlines && !in_flight(x))
 		arm_deadlines(x);
 	send_batch(x);
 }
