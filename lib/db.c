@@ -434,14 +434,15 @@ struct batch {
 };
 
 static void
-batch_free(struct batch *b, size_t nres)
+batch_free(struct batch *b)
 {
 	if (b == NULL)
 		return;
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
 		free(b->sql[i]);
-	for (size_t i = 0; b->res && i < nres; i++)
-		PQclear(b->res[i]);
+		if (b->res)
+			PQclear(b->res[i]);
+	}
 	free(b->sql);
 	free(b->nparams);
 	free(b->prep);
@@ -491,15 +492,16 @@ batch_send(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
 			    NULL, 0);
 		if (ok != 1) {
 			*err = pq_error(c, NULL);
-			batch_free(b, 0);
+			batch_free(b);
 			return NULL;
 		}
 	}
 	if (PQpipelineSync(c) != 1) {
 		*err = pq_error(c, NULL);
-		batch_free(b, 0);
+		batch_free(b);
 		return NULL;
 	}
+	b->pass = n > 0 && b->prep[0][0] ? 0 : 1;
 	return b;
 }
 
@@ -567,12 +569,6 @@ batch_read(PGconn *c, struct batch *b, int block)
 	}
 }
 
-static void
-batch_start(struct batch *b)
-{
-	b->pass = b->n > 0 && b->prep[0][0] ? 0 : 1;
-}
-
 int
 db_pipeline(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
     PGresult **res)
@@ -591,7 +587,6 @@ db_pipeline(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
 		PQexitPipelineMode(c);
 		return -1;
 	}
-	batch_start(b);
 	if (batch_read(c, b, 1) < 0) {
 		*err = pq_error(c, NULL);
 		rc = -1;
@@ -603,7 +598,7 @@ db_pipeline(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
 		memset(b->res, 0, n * sizeof(*res));
 	}
 	PQexitPipelineMode(c);
-	batch_free(b, n);
+	batch_free(b);
 	return rc;
 }
 
@@ -640,9 +635,20 @@ async_fail(struct db_async *a, const char *err)
 		a->head = b->next;
 		a->n--;
 		b->cb(b->arg, -1, err, NULL, 0);
-		batch_free(b, b->n);
+		batch_free(b);
 	}
 	a->tail = NULL;
+}
+
+/* The connection broke: every batch in flight fails with its error. */
+static int
+async_broken(struct db_async *a)
+{
+	char *err = pq_error(a->conn, NULL);
+
+	async_fail(a, err);
+	free(err);
+	return -1;
 }
 
 void
@@ -673,13 +679,11 @@ db_async_send(struct db_async *a, const struct db_stmt *stmts, size_t n,
 	/* Sent as far as the socket takes it; libpq reads while it waits. */
 	if (PQflush(a->conn) < 0) {
 		*err = pq_error(a->conn, NULL);
-		batch_free(b, 0);
+		batch_free(b);
 		return -1;
 	}
 	b->cb = cb;
 	b->arg = arg;
-	if (a->head == NULL)
-		batch_start(b);
 	if (a->tail)
 		a->tail->next = b;
 	else
@@ -698,21 +702,14 @@ async_read(struct db_async *a, int block)
 
 		if (rc == 0)
 			return 0;
-		if (rc < 0) {
-			char *err = pq_error(a->conn, NULL);
-
-			async_fail(a, err);
-			free(err);
-			return -1;
-		}
+		if (rc < 0)
+			return async_broken(a);
 		a->head = b->next;
 		if (a->head == NULL)
 			a->tail = NULL;
-		else
-			batch_start(a->head);
 		a->n--;
 		b->cb(b->arg, b->rc, b->err, b->res, b->rc == 0 ? b->n : 0);
-		batch_free(b, b->n);
+		batch_free(b);
 	}
 	PQexitPipelineMode(a->conn);
 	return 0;
@@ -723,13 +720,8 @@ db_async_poll(struct db_async *a)
 {
 	if (a->head == NULL)
 		return 0;
-	if (PQconsumeInput(a->conn) != 1) {
-		char *err = pq_error(a->conn, NULL);
-
-		async_fail(a, err);
-		free(err);
-		return -1;
-	}
+	if (PQconsumeInput(a->conn) != 1)
+		return async_broken(a);
 	return async_read(a, 0);
 }
 
