@@ -396,8 +396,8 @@ key_text(const char *eid, const char *tid, int attempt)
 }
 
 /* The matching rows come back by key; mark their results. */
-static long
-mark_matched(PGresult *r, struct execdb_result *res, size_t n)
+long
+execdb_report_parse(PGresult *r, struct execdb_result *res, size_t n)
 {
 	struct hmap *m = hmap_new(n);
 	char **keys = xcalloc(n + 1, sizeof(char *));
@@ -454,12 +454,6 @@ execdb_report_stmt(struct execdb *e, struct execdb_result *res, size_t n,
 }
 
 long
-execdb_report_parse(PGresult *r, struct execdb_result *res, size_t n)
-{
-	return mark_matched(r, res, n);
-}
-
-long
 execdb_report(struct execdb *e, struct execdb_result *res, size_t n,
     const struct db_stmt *pre, char **err)
 {
@@ -471,8 +465,6 @@ execdb_report(struct execdb *e, struct execdb_result *res, size_t n,
 
 	if (no_conn(e, err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		res[i].matched = 0;
 	if (n == 0)
 		return 0;
 	/* Statements before a Sync are one implicit transaction. */
