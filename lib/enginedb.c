@@ -418,25 +418,29 @@ skip_text(enum skip_reason r)
  */
 #define PASS_CHUNK 1000
 
-/* One transaction's task rows and events, as array literals. */
+/*
+ * One transaction's task rows and events, as array literals: the arrays
+ * in the order of the parameters after $1 of sql_upsert (PR_ID..PR_BASE)
+ * and of sql_events (PR_EV_TASK..PR_EV_ATT).
+ */
+enum {
+	PR_ID, PR_STATE, PR_ATTEMPT, PR_NB, PR_SKIP, PR_REQ, PR_ETYPE,
+	PR_EMSG, PR_BASE,
+	PR_EV_TASK, PR_EV_KIND, PR_EV_FROM, PR_EV_TO, PR_EV_ATT,
+	PR_N
+};
+
 struct passrows {
-	struct buf ids, states, attempts, nbs, skips, reqs, etypes, emsgs,
-		   bases;
-	struct buf ev_task, ev_kind, ev_from, ev_to, ev_att;
-	const char *p_up[10], *p_ev[6];
+	struct buf a[PR_N];
+	const char *p_up[1 + PR_EV_TASK], *p_ev[1 + PR_N - PR_EV_TASK];
 	int nrows, nev;
 };
 
 static void
 passrows_free(struct passrows *pr)
 {
-	struct buf *b[] = { &pr->ids, &pr->states, &pr->attempts, &pr->nbs,
-		&pr->skips, &pr->reqs, &pr->etypes, &pr->emsgs, &pr->bases,
-		&pr->ev_task, &pr->ev_kind, &pr->ev_from, &pr->ev_to,
-		&pr->ev_att };
-
-	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
-		buf_free(b[i]);
+	for (int i = 0; i < PR_N; i++)
+		buf_free(&pr->a[i]);
 }
 
 /*
@@ -450,33 +454,30 @@ passrows_fill(struct passrows *pr, const char *id, const struct runentry *run,
     long lo, long hi, int run_events)
 {
 	const struct workflow *wf = run->w->wf;
-	struct buf *arr[] = { &pr->ids, &pr->states, &pr->attempts, &pr->nbs,
-		&pr->skips, &pr->reqs, &pr->etypes, &pr->emsgs, &pr->bases,
-		&pr->ev_task, &pr->ev_kind, &pr->ev_from, &pr->ev_to,
-		&pr->ev_att };
+	struct buf *a = pr->a;
 	char num[32];
 
 	memset(pr, 0, sizeof(*pr));
-	for (size_t i = 0; i < sizeof(arr) / sizeof(arr[0]); i++)
-		buf_putc(arr[i], '{');
+	for (int i = 0; i < PR_N; i++)
+		buf_putc(&a[i], '{');
 	for (size_t i = 0; i < wf->ntasks; i++) {
 		const struct task_rt *t = &run->rt.tasks[i];
 
 		if (ord[i] < lo || ord[i] >= hi)
 			continue;
 		pr->nrows++;
-		buf_pgarray_elem(&pr->ids, wf->tasks[i].id);
-		buf_pgarray_elem(&pr->states, task_state_name(t->state));
+		buf_pgarray_elem(&a[PR_ID], wf->tasks[i].id);
+		buf_pgarray_elem(&a[PR_STATE], task_state_name(t->state));
 		snprintf(num, sizeof(num), "%d", t->attempt);
-		buf_pgarray_elem(&pr->attempts, num);
+		buf_pgarray_elem(&a[PR_ATTEMPT], num);
 		snprintf(num, sizeof(num), "%d", t->attempt_base);
-		buf_pgarray_elem(&pr->bases, num);
+		buf_pgarray_elem(&a[PR_BASE], num);
 		snprintf(num, sizeof(num), "%lld", (long long)t->not_before_ms);
-		buf_pgarray_elem(&pr->nbs, t->state == TASK_RETRY ? num : NULL);
-		buf_pgarray_elem(&pr->skips, skip_text(t->skip));
-		buf_pgarray_elem(&pr->reqs, ch[i].request);
-		buf_pgarray_elem(&pr->etypes, ch[i].error_type);
-		buf_pgarray_elem(&pr->emsgs, ch[i].error_message);
+		buf_pgarray_elem(&a[PR_NB], t->state == TASK_RETRY ? num : NULL);
+		buf_pgarray_elem(&a[PR_SKIP], skip_text(t->skip));
+		buf_pgarray_elem(&a[PR_REQ], ch[i].request);
+		buf_pgarray_elem(&a[PR_ETYPE], ch[i].error_type);
+		buf_pgarray_elem(&a[PR_EMSG], ch[i].error_message);
 	}
 	/* Events: one row per transition. */
 	for (size_t i = 0; i < res->ntransitions; i++) {
@@ -487,37 +488,27 @@ passrows_fill(struct passrows *pr, const char *id, const struct runentry *run,
 		    (ord[tr->task] < lo || ord[tr->task] >= hi))
 			continue;
 		pr->nev++;
-		buf_pgarray_elem(&pr->ev_task, isrun ? NULL :
+		buf_pgarray_elem(&a[PR_EV_TASK], isrun ? NULL :
 		    wf->tasks[tr->task].id);
-		buf_pgarray_elem(&pr->ev_kind, isrun ? "run" : "task");
-		buf_pgarray_elem(&pr->ev_from, isrun ?
+		buf_pgarray_elem(&a[PR_EV_KIND], isrun ? "run" : "task");
+		buf_pgarray_elem(&a[PR_EV_FROM], isrun ?
 		    run_state_name((enum run_state)tr->from) :
 		    task_state_name((enum task_state)tr->from));
-		buf_pgarray_elem(&pr->ev_to, isrun ?
+		buf_pgarray_elem(&a[PR_EV_TO], isrun ?
 		    run_state_name((enum run_state)tr->to) :
 		    task_state_name((enum task_state)tr->to));
 		snprintf(num, sizeof(num), "%d",
 		    isrun ? 0 : run->rt.tasks[tr->task].attempt);
-		buf_pgarray_elem(&pr->ev_att, isrun ? NULL : num);
+		buf_pgarray_elem(&a[PR_EV_ATT], isrun ? NULL : num);
 	}
-	for (size_t i = 0; i < sizeof(arr) / sizeof(arr[0]); i++)
-		buf_putc(arr[i], '}');
-	pr->p_up[0] = id;
-	pr->p_up[1] = pr->ids.p;
-	pr->p_up[2] = pr->states.p;
-	pr->p_up[3] = pr->attempts.p;
-	pr->p_up[4] = pr->nbs.p;
-	pr->p_up[5] = pr->skips.p;
-	pr->p_up[6] = pr->reqs.p;
-	pr->p_up[7] = pr->etypes.p;
-	pr->p_up[8] = pr->emsgs.p;
-	pr->p_up[9] = pr->bases.p;
-	pr->p_ev[0] = id;
-	pr->p_ev[1] = pr->ev_task.p;
-	pr->p_ev[2] = pr->ev_kind.p;
-	pr->p_ev[3] = pr->ev_from.p;
-	pr->p_ev[4] = pr->ev_to.p;
-	pr->p_ev[5] = pr->ev_att.p;
+	pr->p_up[0] = pr->p_ev[0] = id;
+	for (int i = 0; i < PR_N; i++) {
+		buf_putc(&a[i], '}');
+		if (i < PR_EV_TASK)
+			pr->p_up[1 + i] = a[i].p;
+		else
+			pr->p_ev[1 + i - PR_EV_TASK] = a[i].p;
+	}
 }
 
 static const char sql_upsert[] =
@@ -721,8 +712,8 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 			    "AND resolved_at IS NULL", 3, p_undead };
 		}
 		if (pr[c].nrows > 0)
-			st[nst++] = (struct db_stmt){ sql_upsert, 10,
-			    pr[c].p_up };
+			st[nst++] = (struct db_stmt){ sql_upsert,
+			    1 + PR_EV_TASK, pr[c].p_up };
 		if (c == 0 && ndead > 0) {
 			p_dead[0] = id;
 			p_dead[1] = dead.p;
@@ -735,8 +726,8 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 			    2, p_dead };
 		}
 		if (pr[c].nev > 0)
-			st[nst++] = (struct db_stmt){ sql_events, 6,
-			    pr[c].p_ev };
+			st[nst++] = (struct db_stmt){ sql_events,
+			    1 + PR_N - PR_EV_TASK, pr[c].p_ev };
 		if (c == 0) {
 			/*
 			 * The run row.  A run that ends has used up its
