@@ -1045,6 +1045,18 @@ jword(struct jstate *js, const char *w, enum yscalar_kind kind)
 
 static struct ynode *jvalue(struct jstate *js);
 
+/* Past whitespace, takes c when it is next; else leaves js->p there. */
+static int
+jeat(struct jstate *js, char c)
+{
+	jskip(js);
+	if (js->p < js->end && *js->p == c) {
+		js->p++;
+		return 1;
+	}
+	return 0;
+}
+
 /* An object or array after its opening bracket. */
 static struct ynode *
 jcontainer(struct jstate *js, int map)
@@ -1057,42 +1069,30 @@ jcontainer(struct jstate *js, int map)
 		jfail(js, "nested too deeply");
 		return NULL;
 	}
-	jskip(js);
-	if (js->p < js->end && *js->p == close)
-		js->p++;
-	else
+	if (!jeat(js, close))
 		for (;;) {
-			jskip(js);
 			if (map) {
-				if (js->p >= js->end || *js->p != '"') {
+				if (!jeat(js, '"')) {
 					jfail(js, "expected a string key");
 					return NULL;
 				}
-				js->p++;
 				if ((k = jstring(js)) == NULL)
 					return NULL;
 				jpush(js, k);
-				jskip(js);
-				if (js->p >= js->end || *js->p != ':') {
+				if (!jeat(js, ':')) {
 					jfail(js, "expected ':'");
 					return NULL;
 				}
-				js->p++;
 			}
 			if ((v = jvalue(js)) == NULL)
 				return NULL;
 			jpush(js, v);
 			n->weight = sat_add(n->weight,
 			    sat_add(map ? 1 : 0, v->weight));
-			jskip(js);
-			if (js->p < js->end && *js->p == ',') {
-				js->p++;
+			if (jeat(js, ','))
 				continue;
-			}
-			if (js->p < js->end && *js->p == close) {
-				js->p++;
+			if (jeat(js, close))
 				break;
-			}
 			jfail(js, map ? "expected ',' or '}'" :
 			    "expected ',' or ']'");
 			return NULL;
