@@ -37,6 +37,7 @@
 #include "yamlnode.h"
 
 #define WF_CACHE_MAX 256
+#define RUN_CACHE_MAX 1024
 
 struct wfentry {
 	char *id;
@@ -64,6 +65,10 @@ struct enginedb {
 	struct enginedb_stats st;
 	unsigned long long rng;
 	int64_t wake_ms;	/* of the last pass: see enginedb_pass_wakeup() */
+	int retrying;		/* the last pass left a task in RETRY */
+	enginedb_writer *writer;	/* see enginedb_set_writer() */
+	void *writer_arg;
+	int quiet_ready;	/* no loom_task_ready (the writer claims) */
 };
 
 /* A result reported by an executor or a callback, not yet seen. */
@@ -249,13 +254,38 @@ wf_get(struct enginedb *e, const char *id, int version, char **err)
 	return w;
 }
 
+/* The cached run id, moved to the front (the list is most recent first). */
 static struct runentry *
 run_find(struct enginedb *e, const char *id)
 {
-	for (struct runentry *r = e->runs; r; r = r->next)
-		if (strcmp(r->id, id) == 0)
+	for (struct runentry **pp = &e->runs; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->id, id) == 0) {
+			struct runentry *r = *pp;
+
+			*pp = r->next;
+			r->next = e->runs;
+			e->runs = r;
 			return r;
+		}
 	return NULL;
+}
+
+/*
+ * Makes room for one more cached run: the least recently passed go.  A
+ * run that another process finished is never seen again here, and a
+ * dropped one is only read afresh when it comes back.
+ */
+static void
+runs_trim(struct enginedb *e)
+{
+	struct runentry *r = e->runs, *last = NULL;
+	size_t n = 0;
+
+	for (; r != NULL; r = r->next)
+		if (++n >= RUN_CACHE_MAX - 1 && last == NULL)
+			last = r;
+	while (last != NULL && last->next != NULL)
+		run_drop(e, last->next);
 }
 
 static int64_t
@@ -325,10 +355,17 @@ load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
 			}
 			continue;
 		}
-		/* A result the engine has not seen: the task was running. */
+		/*
+		 * A result the engine has not seen: the task was running.
+		 * Read afresh, it was READY as far as any pass knows (only
+		 * executors make rows RUNNING), so that its history tells
+		 * READY -> RUNNING as a cached run's does.
+		 */
 		struct report *rep = &(*reps)[(*nreps)++];
 
-		if (full || (t->state != TASK_READY && t->state != TASK_RUNNING))
+		if (full)
+			t->state = TASK_READY;
+		else if (t->state != TASK_READY && t->state != TASK_RUNNING)
 			t->state = TASK_RUNNING;
 		rep->task = (size_t)idx;
 		rep->success = st == TASK_SUCCESS;
@@ -762,7 +799,7 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 			    "FROM unnest($1::bigint[], $2::text[], $3::text[]) "
 			    "AS r(id, err, res) WHERE q.id = r.id", 3, p_rq };
 		}
-		if (dispatch)
+		if (dispatch && !e->quiet_ready)
 			st[nst++] = (struct db_stmt){
 			    "SELECT pg_notify('loom_task_ready', $1)", 1,
 			    p_id };
@@ -774,7 +811,10 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 		st[nst++] = (struct db_stmt){ "COMMIT", 0, NULL };
 	}
 	/* Everything, COMMITs included, in one round trip. */
-	rc = db_pipeline(e->conn, err, st, nst, NULL);
+	if (e->writer)
+		rc = e->writer(e->writer_arg, id, st, nst, err);
+	else
+		rc = db_pipeline(e->conn, err, st, nst, NULL);
 	for (long c = 0; c < nchunks; c++)
 		passrows_free(&pr[c]);
 	free(pr);
@@ -875,6 +915,28 @@ apply_request(struct enginedb *e, struct runentry *run, struct request *q,
 }
 
 /*
+ * When run needs its next pass (its deadline or its earliest retry), for
+ * enginedb_pass_wakeup(); also after a pass with nothing to write, since
+ * another process may have made the retry that this one now finds.
+ */
+static void
+note_wakeup(struct enginedb *e, const struct runentry *run)
+{
+	e->wake_ms = 0;
+	e->retrying = 0;
+	if (run_state_terminal(run->rt.state))
+		return;
+	e->wake_ms = run->rt.deadline_ms;
+	for (size_t i = 0; i < run->rt.ntasks; i++)
+		if (run->rt.tasks[i].state == TASK_RETRY) {
+			e->retrying = 1;
+			if (e->wake_ms == 0 ||
+			    run->rt.tasks[i].not_before_ms < e->wake_ms)
+				e->wake_ms = run->rt.tasks[i].not_before_ms;
+		}
+}
+
+/*
  * The second half of a pass, in the transaction the first half opened:
  * feeds the reports, the control requests and the clock to the engine
  * core for run (its cached state, current as of engine_gen gen) and
@@ -953,6 +1015,7 @@ pass_apply(struct enginedb *e, const char *id, struct runentry *run,
 	    res.nactions == 0) {
 		/* Nothing happened: leave the row (and engine_gen) alone. */
 		PQclear(PQexec(e->conn, "ROLLBACK"));
+		note_wakeup(e, run);
 		rc = ENGINEDB_IDLE;
 		goto out;
 	}
@@ -1014,14 +1077,7 @@ pass_apply(struct enginedb *e, const char *id, struct runentry *run,
 	    err) < 0)
 		goto fail_drop;
 	run->gen = gen + 1;
-	if (!run_state_terminal(run->rt.state)) {
-		e->wake_ms = run->rt.deadline_ms;
-		for (size_t i = 0; i < nt; i++)
-			if (run->rt.tasks[i].state == TASK_RETRY &&
-			    (e->wake_ms == 0 ||
-			    run->rt.tasks[i].not_before_ms < e->wake_ms))
-				e->wake_ms = run->rt.tasks[i].not_before_ms;
-	}
+	note_wakeup(e, run);
 	if (run_state_terminal(run->rt.state))
 		run_drop(e, run);
 	rc = ENGINEDB_DID_WORK;
@@ -1042,8 +1098,48 @@ out:
 	return rc;
 }
 
+/* The first round trip of a pass; see enginedb_pass_stmts(). */
+#define PASS_LOCK_RUN "SELECT workflow_id, workflow_version, status, "	\
+	"params::text, cancel_requested, "					\
+	"(extract(epoch FROM deadline_at) * 1000)::bigint, engine_gen, "	\
+	"(extract(epoch FROM started_at) * 1000)::bigint "			\
+	"FROM executions WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"
+
+size_t
+enginedb_pass_stmts(const char *const *id, struct db_stmt *st)
+{
+	/*
+	 * Begin, lock the run, and read its unsettled rows (enough when the
+	 * cached state is current, the common case) and its pending control
+	 * requests.
+	 */
+	st[0] = (struct db_stmt){ "BEGIN", 0, NULL };
+	st[1] = (struct db_stmt){ PASS_LOCK_RUN, 1, id };
+	st[2] = (struct db_stmt){ SQL_UNSETTLED_TASKS, 1, id };
+	st[3] = (struct db_stmt){ SQL_PENDING_REQUESTS, 1, id };
+	return ENGINEDB_PASS_STMTS;
+}
+
 int
 enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
+{
+	const char *p[1] = { id };
+	struct db_stmt st[ENGINEDB_PASS_STMTS];
+	PGresult *rs[ENGINEDB_PASS_STMTS];
+
+	enginedb_pass_stmts(p, st);
+	if (db_pipeline(e->conn, err, st, ENGINEDB_PASS_STMTS, rs) < 0) {
+		PQclear(PQexec(e->conn, "ROLLBACK"));
+		e->wake_ms = 0;
+		e->retrying = 0;
+		return -1;
+	}
+	return enginedb_pass_read(e, id, rs, now_ms, err);
+}
+
+int
+enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
+    int64_t now_ms, char **err)
 {
 	const char *p[1] = { id };
 	struct runentry *run;
@@ -1056,34 +1152,11 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	int rc = -1, full = 0, was_terminal;
 
 	e->wake_ms = 0;
-	/*
-	 * One round trip: begin, lock the run, and read its unsettled rows
-	 * (enough when the cached state is current, the common case) and
-	 * its pending control requests.
-	 */
-	{
-		struct db_stmt st[4] = {
-			{ "BEGIN", 0, NULL },
-			{ "SELECT workflow_id, workflow_version, status, "
-			  "params::text, cancel_requested, "
-			  "(extract(epoch FROM deadline_at) * 1000)::bigint, "
-			  "engine_gen, "
-			  "(extract(epoch FROM started_at) * 1000)::bigint "
-			  "FROM executions WHERE id = $1 "
-			  "FOR NO KEY UPDATE SKIP LOCKED",
-			  1, p },
-			{ SQL_UNSETTLED_TASKS, 1, p },
-			{ SQL_PENDING_REQUESTS, 1, p },
-		};
-		PGresult *rs[4];
-
-		if (db_pipeline(e->conn, err, st, 4, rs) < 0)
-			goto fail;
-		PQclear(rs[0]);
-		r = rs[1];
-		unsettled = rs[2];
-		rq = load_requests(rs[3], &nrq);
-	}
+	e->retrying = 0;
+	PQclear(rs[0]);
+	r = rs[1];
+	unsettled = rs[2];
+	rq = load_requests(rs[3], &nrq);
 	if (PQntuples(r) == 0) {
 		PQclear(r);
 		PQclear(unsettled);
@@ -1137,6 +1210,7 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 			goto fail;
 		if (run)
 			run_drop(e, run);
+		runs_trim(e);
 		run = xcalloc(1, sizeof(*run));
 		run->id = xstrdup(id);
 		run->w = w;
@@ -1190,6 +1264,30 @@ int64_t
 enginedb_pass_wakeup(const struct enginedb *e)
 {
 	return e->wake_ms;
+}
+
+int
+enginedb_pass_retrying(const struct enginedb *e)
+{
+	return e->retrying;
+}
+
+void
+enginedb_set_writer(struct enginedb *e, enginedb_writer *fn, void *arg,
+    int quiet_ready)
+{
+	e->writer = fn;
+	e->writer_arg = arg;
+	e->quiet_ready = fn != NULL && quiet_ready;
+}
+
+void
+enginedb_forget(struct enginedb *e, const char *id)
+{
+	struct runentry *run = run_find(e, id);
+
+	if (run)
+		run_drop(e, run);
 }
 
 long

@@ -57,11 +57,44 @@ int enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms,
     char **err);
 
 /*
- * After a pass that did work: the wall-clock ms at which the run it
- * passed over needs another (its earliest retry or its deadline), or 0.
+ * The same pass in two steps, for a caller that sends its statements
+ * itself (loom-exec, in the round trip that writes its results): the
+ * first round trip is the ENGINEDB_PASS_STMTS statements that
+ * enginedb_pass_stmts() fills in (BEGIN, lock the run, read what is new;
+ * *id must outlive the send), and enginedb_pass_read() goes on from their
+ * results (it takes them, and frees them) with the transaction open on
+ * the connection, nothing else in flight on it.  Returns as
+ * enginedb_pass().
+ */
+#define ENGINEDB_PASS_STMTS 4
+struct db_stmt;
+size_t enginedb_pass_stmts(const char *const *id, struct db_stmt *st);
+int enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
+    int64_t now_ms, char **err);
+/*
+ * With a writer, a pass hands the statements that write its outcome (the
+ * last ends the transaction with COMMIT) to fn instead of running them:
+ * fn sends them (libpq copies the parameters) and returns 0, or -1 with
+ * *err.  The pass then counts as done; when the write fails later, the
+ * caller must enginedb_forget() the run, whose cached state went ahead of
+ * the database.  quiet_ready leaves loom_task_ready unrung: the caller
+ * claims what the pass made ready, and rings it for the others if it
+ * cannot take it all.  fn NULL: passes write for themselves again.
+ */
+typedef int enginedb_writer(void *arg, const char *id,
+    const struct db_stmt *st, size_t n, char **err);
+void enginedb_set_writer(struct enginedb *e, enginedb_writer *fn, void *arg,
+    int quiet_ready);
+void enginedb_forget(struct enginedb *e, const char *id);
+/*
+ * After a pass (one that wrote nothing too): the wall-clock ms at which
+ * the run it passed over needs another (its earliest retry or its
+ * deadline), or 0.
  * Results and requests that come later ring their own doorbells.
  */
 int64_t enginedb_pass_wakeup(const struct enginedb *e);
+/* Whether the run of the last pass has a task waiting to retry. */
+int enginedb_pass_retrying(const struct enginedb *e);
 
 /*
  * The runs that need a pass now: PENDING runs, runs with unsettled

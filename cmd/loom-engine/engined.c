@@ -189,7 +189,7 @@ do_work(struct loop_defer *df, void *arg)
 
 		log_set_context("execution", id);
 		rc = enginedb_pass(d->edb, id, loop_now_ms(d->loop), &err);
-		if (rc == ENGINEDB_DID_WORK && enginedb_pass_wakeup(d->edb) > 0)
+		if (rc >= 0 && enginedb_pass_wakeup(d->edb) > 0)
 			wake_at(d, enginedb_pass_wakeup(d->edb));
 		log_set_context("execution", NULL);
 		if (rc < 0) {
