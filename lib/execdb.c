@@ -141,7 +141,7 @@ static const char claim_sql[] =
 /* What a claim or a report statement's parameters point into. */
 struct execdb_q {
 	char lim[16];
-	const char *p[A_N + 1];
+	const char *p[A_N + 2];
 	struct buf a[A_N];
 	int na;
 };
@@ -252,7 +252,8 @@ execdb_claims_free(struct execdb_claim *c, long n)
  * One statement writes a whole batch, as one transaction: v is the batch,
  * k its rows that are still ours (MINE), u those rows after the update,
  * with what their history needs, h their attempt history, n the
- * executions to ring loom_task_done for.  An ACCEPTED result keeps the
+ * executions to ring loom_task_done for (unless $14 is false: the
+ * executor passes over them itself, see execdb_report_stmt()).  An ACCEPTED result keeps the
  * row RUNNING, unleased, awaiting its callback until started_at + the
  * task's timeout.  The set_config() makes this transaction's commit
  * durable although the session's default is asynchronous (it is SET
@@ -288,7 +289,8 @@ static const char report_sql[] =
     "http_status, exit_code, started_at, duration_ms) "
     "SELECT execution_id, task_id, attempt, st, $1, request, "
     "out::jsonb, et, em, logs, hs, ec, started_at, dur FROM u), "
-    "n AS (SELECT DISTINCT execution_id FROM u WHERE st <> 'ACCEPTED') "
+    "n AS (SELECT DISTINCT execution_id FROM u "
+    "WHERE st <> 'ACCEPTED' AND $14::boolean) "
     "SELECT execution_id, task_id, attempt, NULL::text FROM u "
     "UNION ALL SELECT execution_id, NULL, NULL, "
     "pg_notify('loom_task_done', execution_id)::text FROM n";
@@ -431,7 +433,7 @@ execdb_report_parse(PGresult *r, struct execdb_result *res, size_t n)
 
 struct execdb_q *
 execdb_report_stmt(struct execdb *e, struct execdb_result *res, size_t n,
-    struct db_stmt *st)
+    int ring, struct db_stmt *st)
 {
 	struct execdb_q *q = xcalloc(1, sizeof(*q));
 
@@ -449,7 +451,8 @@ execdb_report_stmt(struct execdb *e, struct execdb_result *res, size_t n,
 		buf_putc(&q->a[i], '}');
 		q->p[i + 1] = q->a[i].p;
 	}
-	*st = (struct db_stmt){ report_sql, A_N + 1, q->p };
+	q->p[A_N + 1] = ring ? "true" : "false";
+	*st = (struct db_stmt){ report_sql, A_N + 2, q->p };
 	return q;
 }
 
@@ -470,7 +473,7 @@ execdb_report(struct execdb *e, struct execdb_result *res, size_t n,
 	/* Statements before a Sync are one implicit transaction. */
 	if (pre != NULL)
 		st[nst++] = *pre;
-	q = execdb_report_stmt(e, res, n, &st[nst++]);
+	q = execdb_report_stmt(e, res, n, 1, &st[nst++]);
 	if (db_pipeline(e->conn, err, st, nst, rs) == 0) {
 		matched = execdb_report_parse(rs[nst - 1], res, n);
 		PQclear(rs[nst - 1]);

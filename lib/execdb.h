@@ -108,14 +108,16 @@ long execdb_report(struct execdb *e, struct execdb_result *r, size_t n,
  * report's statement is one durable transaction when it is alone before
  * its Sync; res is read, not kept.  Their results are read by the
  * *_parse() functions (the result stays the caller's), which return what
- * execdb_claim() and execdb_report() return.
+ * execdb_claim() and execdb_report() return.  ring 0 leaves
+ * loom_task_done unrung for the runs of the results: the caller passes
+ * over them itself (loom-exec's exec.advance).
  */
 struct execdb_q;
 struct execdb_q *execdb_claim_stmt(struct execdb *e, int limit,
     struct db_stmt *st);
 long execdb_claim_parse(PGresult *r, struct execdb_claim **out);
 struct execdb_q *execdb_report_stmt(struct execdb *e,
-    struct execdb_result *res, size_t n, struct db_stmt *st);
+    struct execdb_result *res, size_t n, int ring, struct db_stmt *st);
 long execdb_report_parse(PGresult *r, struct execdb_result *res, size_t n);
 void execdb_q_free(struct execdb_q *q);
 

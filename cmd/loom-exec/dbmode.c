@@ -18,7 +18,10 @@
  * batch in flight settled.  It claims while there may be more ready rows
  * (the last claim filled what it asked for, or a doorbell rang) and slots
  * are free.  A claim that came back short means the queue is empty: the
- * next doorbell wakes us.
+ * next doorbell wakes us.  When a batch is all this executor has, it takes
+ * the run's next step itself right behind it (exec.advance, advance.h);
+ * the statements of such a pass go out on the same connection, so every
+ * blocking helper first takes a pass under way to its end (settle()).
  *
  * Leases: every row this executor runs is leased for exec.lease and
  * renewed every third of it, in one UPDATE for all; a row whose lease is
@@ -54,6 +57,7 @@
  * open: the task is logged and dispatched.
  */
 #include "dbmode.h"
+#include "advance.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -88,6 +92,7 @@ struct dbopts {
 	int64_t drain_ms;
 	const char *config_path;
 	int cli_debug;		/* -d given: SIGHUP keeps debug on */
+	int advance;		/* exec.advance: see advance.h */
 };
 
 struct xd;
@@ -143,6 +148,11 @@ struct xd {
 	struct execdb_result *flr;
 	size_t nfl;
 	int fl_ask;		/* also what claimed below asked for */
+	int batch_out;		/* that batch is out */
+	struct logq_batch flb;	/* the output lines it writes first */
+	int flb_out;		/* flb is in it */
+	struct advance *adv;	/* exec.advance; NULL when off */
+	int claim_rings;	/* the next claim follows a pass: see advance.h */
 	PGresult *claimed;	/* a claim's answer, to start */
 	int sync_flush;		/* a batch was refused: write one by one */
 	char **cancels;		/* executions to check after loom_cancel */
@@ -198,6 +208,10 @@ opts_load(struct dbopts *d, const struct config *cfg, long jobs)
 	if (config_get_duration(cfg, "exec.drain_timeout", 30000,
 	    &d->drain_ms) < 0 || d->drain_ms < 0) {
 		log_warnx("exec.drain_timeout: expected a duration like 30s");
+		return -1;
+	}
+	if (config_get_bool(cfg, "exec.advance", 1, &d->advance) < 0) {
+		log_warnx("exec.advance: expected on or off");
 		return -1;
 	}
 	name = config_get(cfg, "exec.name", NULL);
@@ -462,6 +476,7 @@ job_start(struct xd *x, struct execdb_claim *c, char *target)
 static void async_close(struct xd *x);
 static int async_open(struct xd *x);
 static void settle(struct xd *x);
+static void advance_step(struct xd *x);
 
 /* Whether the batch of "the batch in flight" below is out. */
 static int
@@ -482,6 +497,8 @@ db_lost(struct xd *x, const char *why)
 	PQfinish(x->conn);
 	x->conn = NULL;
 	(void)execdb_set_conn(x->edb, NULL, NULL);
+	if (x->adv)
+		advance_set_conn(x->adv, NULL, NULL);
 	(void)loop_timer_after(x->reconnect_t, x->backoff_ms);
 }
 
@@ -1042,6 +1059,13 @@ on_batch(void *arg, int rc, const char *err, PGresult **res, size_t n)
 	struct xd *x = arg;
 	size_t k = 0;
 
+	if (x->flb_out) {
+		/* Kept when not written: the blocking way writes them. */
+		logq_batch_end(x->logq, &x->flb, rc == 0);
+		x->flb_out = 0;
+		if (rc == 0)
+			k++;
+	}
 	if (rc == 0 && x->nfl > 0) {
 		long m = execdb_report_parse(res[k++], x->flr, x->nfl);
 
@@ -1058,6 +1082,13 @@ on_batch(void *arg, int rc, const char *err, PGresult **res, size_t n)
 			log_warnx("writing results: %s", err ? err : "?");
 			x->sync_flush = 1;
 		}
+	}
+	x->batch_out = 0;
+	if (x->claim_rings) {
+		/* Behind a pass: its ready tasks may be more than we took. */
+		x->claim_rings = 0;
+		advance_claimed(x->adv, rc == 0 && x->fl_ask > 0 && k < n ?
+		    (long)PQntuples(res[k]) : -1, x->fl_ask);
 	}
 	if (rc == 0 && x->fl_ask > 0 && k < n) {
 		x->claimed = res[k];
@@ -1122,33 +1153,130 @@ async_close(struct xd *x)
 	x->conn_io = NULL;
 }
 
+/*
+ * Makes the work connection free for a blocking statement: every batch in
+ * flight answered, and a pass of exec.advance taken to its end (its
+ * transaction must not take in anything else).
+ */
 static void
 settle(struct xd *x)
 {
-	if (in_flight(x) && db_async_wait(x->async) < 0)
+	while (x->conn != NULL) {
+		if (in_flight(x) && db_async_wait(x->async) < 0) {
+			db_lost(x, NULL);
+			return;
+		}
+		if (!advance_pending(x->adv))
+			return;
+		advance_step(x);
+	}
+}
+
+/*
+ * Takes a pass whose rows came to its end; its writes go out without
+ * being waited for, and the claim that follows goes right behind them.
+ */
+static void
+advance_step(struct xd *x)
+{
+	if (in_flight(x) && db_async_wait(x->async) < 0) {
 		db_lost(x, NULL);
+		return;
+	}
+	if (x->conn == NULL || !advance_pending(x->adv))
+		return;
+	switch (advance_finish(x->adv, loop_now_ms(x->loop))) {
+	case -1:
+		db_lost(x, NULL);
+		break;
+	case 1:
+		if (x->draining)	/* no more claims: tell the others */
+			advance_claimed(x->adv, -1, 0);
+		else {
+			x->more_ready = 1;
+			x->claim_rings = 1;
+		}
+		break;
+	}
+}
+
+static void
+adv_kick(void *arg)
+{
+	kick(arg);
+}
+
+/*
+ * The run whose next step this executor takes itself after writing the
+ * batch (exec.advance), or NULL: only when the batch is all it has (no
+ * task running, no other result queued), holds the successes of one run
+ * and nothing else; failures go to loom-engine, whose are the retry
+ * timers, and a busy executor leaves the steps to it.
+ */
+static const char *
+advance_run(const struct xd *x)
+{
+	const char *id;
+
+	if (x->adv == NULL || x->draining || x->nrunning > 0 ||
+	    x->ndone > 0 || x->nfl == 0)
+		return NULL;
+	id = x->fl[0]->key.execution_id;
+	for (size_t i = 0; i < x->nfl; i++) {
+		jv st = jv_object_get(jv_copy(x->fl[i]->result),
+		    jv_string("status"));
+		int ok = jv_get_kind(st) == JV_KIND_STRING &&
+		    strcmp(jv_string_value(st), "SUCCESS") == 0;
+
+		jv_free(st);
+		if (!ok || strcmp(x->fl[i]->key.execution_id, id) != 0)
+			return NULL;
+	}
+	return id;
 }
 
 /* Sends the queued results (up to FLUSH_MAX) and a claim for free slots. */
 static void
 send_batch(struct xd *x)
 {
-	struct db_stmt st[2];
+	struct db_stmt st[3];
 	struct execdb_q *q[2] = { NULL, NULL };
 	size_t nst = 0;
 	char *err = NULL;
+	const char *adv = NULL;
 	int ask = 0;
 
-	if (x->conn == NULL || in_flight(x) || x->claimed != NULL)
+	if (x->conn == NULL || x->batch_out || x->claimed != NULL ||
+	    advance_busy(x->adv))
 		return;
+	/* Output lines go ahead of the results, in their transaction. */
+	if (x->ndone > 0 && logq_len(x->logq) > 0) {
+		if (logq_batch(x->logq, &x->flb, &st[nst]) !=
+		    logq_len(x->logq)) {
+			/* More than one statement's worth: the blocking
+			 * way writes them all first. */
+			logq_batch_end(x->logq, &x->flb, 0);
+			x->sync_flush = 1;
+			kick(x);
+			return;
+		}
+		x->flb_out = 1;
+		nst++;
+	}
 	if (x->more_ready && !x->draining) {
 		ask = x->o->concurrency - (int)x->nrunning;
 		if (ask > x->o->batch)
 			ask = x->o->batch;
 	}
+	if (x->claim_rings && ask <= 0) {
+		/* No slot for what a pass made ready: tell the others. */
+		x->claim_rings = 0;
+		advance_claimed(x->adv, -1, 0);
+		kick(x);
+	}
 	x->nfl = x->ndone < FLUSH_MAX ? x->ndone : FLUSH_MAX;
 	if (x->nfl == 0 && ask <= 0)
-		return;
+		return;		/* (no lines taken: ndone is 0) */
 	if (x->nfl > 0) {
 		x->fl = xcalloc(x->nfl, sizeof(*x->fl));
 		x->flr = xcalloc(x->nfl, sizeof(*x->flr));
@@ -1158,7 +1286,9 @@ send_batch(struct xd *x)
 			x->flr[i].result = x->fl[i]->result;
 			x->flr[i].timeout_ms = x->fl[i]->timeout_ms;
 		}
-		q[0] = execdb_report_stmt(x->edb, x->flr, x->nfl, &st[nst++]);
+		adv = advance_run(x);
+		q[0] = execdb_report_stmt(x->edb, x->flr, x->nfl, adv == NULL,
+		    &st[nst++]);
 	}
 	if (ask > 0)
 		q[1] = execdb_claim_stmt(x->edb, ask, &st[nst++]);
@@ -1173,6 +1303,13 @@ send_batch(struct xd *x)
 	}
 	execdb_q_free(q[0]);
 	execdb_q_free(q[1]);
+	x->batch_out = 1;
+	/* The pass's first round trip goes right behind the results. */
+	if (adv != NULL && advance_start(x->adv, adv, adv_kick, x, &err) < 0) {
+		db_lost(x, err);
+		free(err);
+		return;
+	}
 	/* libpq may have read the answer while it sent. */
 	async_poll(x);
 }
@@ -1193,18 +1330,25 @@ do_work(struct loop_defer *d, void *arg)
 {
 	struct xd *x = arg;
 
+	/* A pass of exec.advance whose rows came goes on first. */
+	if (advance_pending(x->adv))
+		advance_step(x);
 	take_claimed(x);
 	/* Breaker notes first: a retry must find the breaker up to date. */
 	if (x->conn != NULL)
 		write_notes(x);
-	/* Output lines go with the results that follow them, in order:
-	 * those, a refused batch and a drain take the blocking way. */
+	/* Output lines go with the results that follow them, in order, in
+	 * the batch (send_batch()); more lines than one statement takes, a
+	 * refused batch and a drain take the blocking way. */
 	if (x->conn != NULL && x->done_head != NULL && (x->sync_flush ||
-	    logq_len(x->logq) > 0 || x->draining)) {
+	    x->draining)) {
 		x->sync_flush = 0;
 		flush(x);
 	}
-	flush_logs(x);		/* lines of tasks still running */
+	/* Lines of tasks still running; with results queued they wait for
+	 * the batch, as do those of a batch that is out. */
+	if (x->done_head == NULL && !x->flb_out)
+		flush_logs(x);
 	if (x->conn != NULL && x->ncancels > 0)
 		check_cancels(x);
 	if (x->conn != NULL && (x->nbtargets > 0 || x->recheck_held))
@@ -1264,6 +1408,8 @@ on_reconnect(struct loop_timer *t, void *arg)
 		(void)loop_timer_after(x->reconnect_t, x->backoff_ms);
 		return;
 	}
+	if (x->adv)
+		advance_set_conn(x->adv, x->conn, x->async);
 	log_info("database connection is back");
 	x->backoff_ms = BACKOFF_MIN_MS;
 	catch_up(x);
@@ -1390,9 +1536,10 @@ finish(struct xd *x)
 		log_warnx("%zu results could not be written; those tasks "
 		    "will run again when their leases expire", x->ndone);
 	log_info("stopped: %llu claimed, %llu results written, %llu dropped, "
-	    "%llu held", (unsigned long long)x->nclaimed,
+	    "%llu held, %llu steps taken", (unsigned long long)x->nclaimed,
 	    (unsigned long long)x->nreported, (unsigned long long)x->ndropped,
-	    (unsigned long long)x->nheld);
+	    (unsigned long long)x->nheld,
+	    (unsigned long long)advance_count(x->adv));
 	loop_exit(x->loop, EXEC_OK);
 }
 
@@ -1578,6 +1725,10 @@ exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
 		err = xasprintf("event loop: %s", strerror(errno));
 		goto out;
 	}
+	if (o.advance) {
+		x.adv = advance_new();
+		advance_set_conn(x.adv, x.conn, x.async);
+	}
 	if ((x.runner = runner_new(x.loop, &rc)) == NULL) {
 		err = xasprintf("runner: %s", strerror(errno));
 		goto out;
@@ -1631,6 +1782,10 @@ out:
 	x.hard_stop = 1;
 	runner_free(x.runner);	/* nothing runs after a clean stop */
 	x.runner = NULL;
+	/* A batch still out gives its jobs and lines back first. */
+	if (x.conn != NULL)
+		async_close(&x);
+	advance_free(x.adv);
 	while (x.done_head != NULL)
 		job_free(done_pop(&x));
 	logq_free(x.logq);
@@ -1652,8 +1807,6 @@ out:
 	for (size_t i = 0; i < x.ncancels; i++)
 		free(x.cancels[i]);
 	free(x.cancels);
-	if (x.conn != NULL)
-		async_close(&x);
 	PQclear(x.claimed);
 	while (x.done_head != NULL)
 		job_free(done_pop(&x));

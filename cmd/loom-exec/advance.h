@@ -1,0 +1,79 @@
+/*
+ * advance: loom-exec takes the next step of a run itself (exec.advance).
+ *
+ * When an executor's results leave it with nothing to run, waking
+ * loom-engine to take the run's next step and then being woken back to
+ * claim it costs two doorbells and four round trips between three
+ * processes, all of which this executor would spend waiting.  So it does
+ * the engine's pass itself (lib/enginedb.h, the same code loom-engine
+ * runs, under the same lock on the run) on its work connection:
+ *
+ *   1. the batch that writes the results rings no loom_task_done for
+ *      them, and the pass's first round trip (begin, lock the run, read
+ *      what is new) goes out right behind it (advance_start());
+ *   2. when its rows are in, the pass goes on (advance_finish()) and its
+ *      writes and COMMIT go out as one more batch, with no
+ *      loom_task_ready: the executor claims right behind them, and rings
+ *      it for the others only when its claim came back full.
+ *
+ * The results' own transaction is durable on its own, before the pass
+ * begins, so nothing about them changes.  Whatever goes wrong on the
+ * way (the run locked by an engine, a failed statement, a lost
+ * connection) rings loom_task_done, so loom-engine takes the step; a
+ * process that dies in between leaves the results unsettled, and the
+ * engine's sweep (engine.sweep) finds them.  A pass that leaves a retry
+ * waiting rings it too: the timer of the retry is loom-engine's.
+ */
+#ifndef LOOM_EXEC_ADVANCE_H
+#define LOOM_EXEC_ADVANCE_H
+
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+
+struct advance;
+
+/* conn and as are borrowed (NULL while the database is away). */
+struct advance *advance_new(void);
+void advance_free(struct advance *a);		/* NULL-safe */
+void advance_set_conn(struct advance *a, PGconn *conn, struct db_async *as);
+
+/*
+ * Whether a pass is under way (from advance_start() until advance_finish()
+ * sent its writes): no other batch may go out meanwhile, since the pass's
+ * transaction is open on the connection.
+ */
+int advance_busy(const struct advance *a);
+
+/* Whether advance_finish() has something to do. */
+int advance_pending(const struct advance *a);
+
+/*
+ * Sends the first round trip of a pass over run id, behind the batch that
+ * writes its results (rung 0).  kick(arg) is called when its answer came.
+ * Returns 0, or -1 with *err (the connection is broken).
+ */
+int advance_start(struct advance *a, const char *id, void (*kick)(void *),
+    void *arg, char **err);
+
+/*
+ * Goes on with the pass whose first answer came (advance_pending()), with
+ * nothing else in flight on the connection.  Returns 1 when the pass sent
+ * writes that may have made tasks ready (claim now, then
+ * advance_claimed()), 0 when it did not, -1 when the connection broke.
+ */
+int advance_finish(struct advance *a, int64_t now_ms);
+
+/*
+ * After the claim that followed a pass: asked for ask rows, got n (n < 0:
+ * the claim failed).  A full claim may have left ready tasks behind:
+ * rings loom_task_ready for the other executors.
+ */
+void advance_claimed(struct advance *a, long n, int ask);
+
+/* Counters for the status line. */
+uint64_t advance_count(const struct advance *a);
+
+#endif

@@ -1,0 +1,181 @@
+#!/usr/bin/env bats
+# exec.advance (loom-exec(8), "Advancing runs"): an executor with nothing
+# else to do takes the next step of the run whose successes it just wrote,
+# and leaves to the engines whatever it cannot finish.  The engine is
+# stopped (SIGSTOP) at chosen points to show who took each step; the
+# safety sweep is a minute, so nothing here may wait for it.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+
+setup_file() {
+	loom_pg_start
+	loom_backend_start
+	export B=$BACKEND_URL/api/tasks
+	export LOOM_ENGINE_SWEEP=60s
+}
+
+teardown_file() {
+	loom_daemons_stop
+	loom_backend_stop
+	loom_pg_stop
+}
+
+setup() {
+	load '/usr/lib/bats/bats-support/load'
+	load '/usr/lib/bats/bats-assert/load'
+	WF=$BATS_TEST_TMPDIR/wf.yaml
+	loom_api_start
+}
+
+teardown() {
+	[ -z "${ENGINE:-}" ] || kill -CONT "$ENGINE" 2>/dev/null || true
+	if [ -z "${BATS_TEST_COMPLETED:-}" ]; then
+		local f
+		for f in "$LOOM_TEST_DIR"/loom-*.log; do
+			echo "--- $f (last lines)"
+			tail -n 25 "$f"
+		done
+	fi
+	loom_daemons_stop
+	loom_api_stop
+}
+
+# chain ID N SLEEP: tasks t1..tN, each after the one before; t1 answers
+# SLEEP ms late (time to stop the engine while it runs), the others at once.
+chain() {
+	local i
+	echo "id: $1"
+	echo "tasks:"
+	echo "  - {id: t1, url: \"$B/t?sleep=$3\"}"
+	for i in $(seq 2 "$2"); do
+		echo "  - {id: t$i, url: \"$B/t\", dependsOn: t$((i - 1))}"
+	done
+}
+
+# called EXEC TASK: the backend has had its call for that task.
+called() {
+	grep -qF "\"idempotencyKey\":\"$1/$2/1\"" "$BACKEND_LOG"
+}
+
+# calls_of EXEC: the tasks the backend was called for, in arrival order
+calls_of() {
+	jq -r --arg e "$1/" 'select((.idempotencyKey // "") | startswith($e))
+	    | .idempotencyKey | ltrimstr($e) | split("/")[0]' "$BACKEND_LOG" |
+	    paste -sd ' '
+}
+
+# task_is EXEC TASK STATE: the task's row is in that state
+task_is() {
+	[ "$(sql "SELECT state FROM run_tasks WHERE execution_id = '$1'
+	    AND task_id = '$2'")" = "$3" ]
+}
+
+# state EXEC: the run's status
+state() {
+	sql "SELECT status FROM executions WHERE id = '$1'"
+}
+
+@test "an idle executor takes a chain's steps itself: the run ends with its engine stopped" {
+	loom_daemon_start loom-engine
+	ENGINE=$LOOM_DAEMON_PID
+	loom_daemon_start loom-exec
+	exec=$LOOM_DAEMON_PID
+	log=$LOOM_DAEMON_LOG
+	chain adv-on 6 500 >"$WF"
+	apply "$WF"
+	E=$(trigger adv-on)
+	# the engine starts the run; from then on (t1 runs 500ms) it sleeps
+	wait_for called "$E" t1
+	kill -STOP "$ENGINE"
+	ex=$(finished "$E")
+	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
+	assert_equal "$(jq '[.tasks[] | select(.state == "SUCCESS" and
+	    .attempt == 1)] | length' <<<"$ex")" 6
+	# in order, each once
+	assert_equal "$(calls_of "$E")" "t1 t2 t3 t4 t5 t6"
+	kill -CONT "$ENGINE"
+	loom_daemon_stop "$exec"
+	# the executor says how many steps it took: at least the five after t1
+	run grep -oE '[0-9]+ steps taken' "$log"
+	assert_success
+	[ "${output%% *}" -ge 5 ]
+}
+
+@test "with exec.advance off, the steps wait for an engine" {
+	loom_daemon_start loom-engine
+	ENGINE=$LOOM_DAEMON_PID
+	LOOM_EXEC_ADVANCE=off loom_daemon_start loom-exec
+	exec=$LOOM_DAEMON_PID
+	chain adv-off 3 500 >"$WF"
+	apply "$WF"
+	E=$(trigger adv-off)
+	wait_for called "$E" t1
+	kill -STOP "$ENGINE"
+	# t1's result is written, rings loom_task_done, and nobody answers
+	wait_for task_is "$E" t1 SUCCESS
+	sleep 1
+	assert_equal "$(state "$E")" RUNNING
+	! called "$E" t2
+	kill -CONT "$ENGINE"
+	ex=$(finished "$E")
+	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
+	assert_equal "$(calls_of "$E")" "t1 t2 t3"
+	loom_daemon_stop "$exec"
+	run grep -oE '[0-9]+ steps taken' "$LOOM_TEST_DIR"/loom-exec.*.log
+	assert_output --partial "0 steps taken"
+}
+
+@test "a run whose lock an engine holds: the executor rings loom_task_done and the engine takes the step" {
+	loom_daemon_start loom-engine
+	ENGINE=$LOOM_DAEMON_PID
+	loom_daemon_start loom-exec
+	exec=$LOOM_DAEMON_PID
+	chain adv-busy 3 400 >"$WF"
+	apply "$WF"
+	E=$(trigger adv-busy)
+	wait_for called "$E" t1
+	# t1 is running (400ms): hold the run's row as an engine's pass
+	# would, until well after t1 has finished
+	psql -X -q -v ON_ERROR_STOP=1 "$LOOM_DATABASE_URL" -c "BEGIN" \
+	    -c "SELECT 1 FROM executions WHERE id = '$E' FOR NO KEY UPDATE" \
+	    -c "SELECT pg_sleep(1.5)" -c "COMMIT" >/dev/null 3>&- &
+	locker=$!
+	wait "$locker"
+	# without the doorbell the run would wait for the sweep, a minute
+	# away
+	t0=$SECONDS
+	ex=$(finished "$E")
+	[ $((SECONDS - t0)) -lt 20 ]
+	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
+	assert_equal "$(calls_of "$E")" "t1 t2 t3"
+	loom_daemon_stop "$exec"
+}
+
+@test "a failed result goes to the engine, which times its retry; the executor takes the steps after" {
+	loom_daemon_start loom-engine
+	ENGINE=$LOOM_DAEMON_PID
+	loom_daemon_start loom-exec
+	exec=$LOOM_DAEMON_PID
+	cat >"$WF" <<-EOF
+	id: adv-retry
+	tasks:
+	  - {id: a, url: "$B/a"}
+	  - {id: r, url: "$B/r?fail=1", dependsOn: a, retryPolicy: {maxAttempts: 2, backoffStrategy: fixed, initialDelay: 300ms, jitter: 0, retryOn: [TaskFailedException]}}
+	  - {id: z, url: "$B/z", dependsOn: r}
+	EOF
+	apply "$WF"
+	E=$(trigger adv-retry)
+	ex=$(finished "$E")
+	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
+	assert_equal "$(jq -r '[.tasks[] | "\(.taskId)=\(.attempt)"] |
+	    join(" ")' <<<"$ex")" "a=1 r=2 z=1"
+	# the retry waited its 300ms
+	gap=$(sql "SELECT (extract(epoch FROM max(started_at) - min(completed_at))
+	    * 1000)::int FROM task_executions WHERE execution_id = '$E'
+	    AND task_id = 'r'")
+	echo "retry after ${gap}ms"
+	[ "$gap" -ge 250 ]
+	loom_daemon_stop "$exec"
+}
