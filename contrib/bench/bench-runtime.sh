@@ -13,7 +13,10 @@
 # from the run's own started_at/completed_at in the database.  loom-exec
 # runs with 512 slots and claims up to 256 rows at a time (the defaults,
 # 64 and 100, suit backends slower than a no-op); $LOOM_EXEC_CONCURRENCY
-# and $LOOM_EXEC_BATCH override them.  On a shared machine the figures
+# and $LOOM_EXEC_BATCH override them.  The chain's steps are taken by the
+# executor itself when it has nothing else to run (exec.advance, on by
+# default; LOOM_EXEC_ADVANCE=off leaves them all to loom-engine, for a
+# comparison).  On a shared machine the figures
 # move by 15-20% from one run to the next: compare runs made together.
 #
 # Usage: contrib/bench/bench-runtime.sh [BUILD] [CHAIN] [FANOUT]
