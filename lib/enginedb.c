@@ -278,13 +278,13 @@ run_find(struct enginedb *e, const char *id)
 static void
 runs_trim(struct enginedb *e)
 {
-	struct runentry *r = e->runs, *last = NULL;
-	size_t n = 0;
+	struct runentry *last = e->runs;
 
-	for (; r != NULL; r = r->next)
-		if (++n >= RUN_CACHE_MAX - 1 && last == NULL)
-			last = r;
-	while (last != NULL && last->next != NULL)
+	if (e->st.cached_runs < RUN_CACHE_MAX)
+		return;
+	for (size_t n = 1; n < RUN_CACHE_MAX - 1; n++)
+		last = last->next;
+	while (last->next != NULL)
 		run_drop(e, last->next);
 }
 

@@ -31,13 +31,7 @@ setup() {
 
 teardown() {
 	[ -z "${ENGINE:-}" ] || kill -CONT "$ENGINE" 2>/dev/null || true
-	if [ -z "${BATS_TEST_COMPLETED:-}" ]; then
-		local f
-		for f in "$LOOM_TEST_DIR"/loom-*.log; do
-			echo "--- $f (last lines)"
-			tail -n 25 "$f"
-		done
-	fi
+	[ -n "${BATS_TEST_COMPLETED:-}" ] || loom_show_logs
 	loom_daemons_stop
 	loom_api_stop
 }
@@ -125,6 +119,41 @@ state() {
 	loom_daemon_stop "$exec"
 	run grep -oE '[0-9]+ steps taken' "$LOOM_TEST_DIR"/loom-exec.*.log
 	assert_output --partial "0 steps taken"
+}
+
+@test "a step that makes more ready than its executor can take rings the other executors" {
+	loom_daemon_start loom-engine
+	ENGINE=$LOOM_DAEMON_PID
+	LOOM_EXEC_NAME=adv-one loom_daemon_start loom-exec -j 1
+	one=$LOOM_DAEMON_PID
+	cat >"$WF" <<-EOF
+	id: adv-wide
+	tasks:
+	  - {id: a, url: "$B/a?sleep=500"}
+	  - {id: b1, url: "$B/b?sleep=300", dependsOn: a}
+	  - {id: b2, url: "$B/b?sleep=300", dependsOn: a}
+	  - {id: b3, url: "$B/b?sleep=300", dependsOn: a}
+	EOF
+	apply "$WF"
+	E=$(trigger adv-wide)
+	wait_for called "$E" a
+	# a second executor, and no engine, while a runs on the first
+	LOOM_EXEC_NAME=adv-other loom_daemon_start loom-exec
+	other=$LOOM_DAEMON_PID
+	kill -STOP "$ENGINE"
+	ex=$(finished "$E")
+	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
+	# the first took a's step and one b (all its slot holds); only the
+	# doorbell it rang told the other about the rest
+	assert_equal "$(sql "SELECT executor FROM task_executions
+	    WHERE execution_id = '$E' AND task_id = 'a'")" adv-one
+	run sql "SELECT count(*) FROM task_executions WHERE
+	    execution_id = '$E' AND executor = 'adv-other'"
+	assert_success
+	[ "$output" -ge 1 ]
+	kill -CONT "$ENGINE"
+	loom_daemon_stop "$one"
+	loom_daemon_stop "$other"
 }
 
 @test "a run whose lock an engine holds: the executor rings loom_task_done and the engine takes the step" {

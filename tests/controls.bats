@@ -40,11 +40,7 @@ setup() {
 
 teardown() {
 	[ -z "${BATS_TEST_COMPLETED:-}" ] || return 0
-	local f
-	for f in "$LOOM_TEST_DIR"/loom-*.log; do
-		echo "--- $f (last lines)"
-		tail -n 25 "$f"
-	done
+	loom_show_logs
 }
 
 loom() {

@@ -196,6 +196,15 @@ loom_daemon_stop() {
 	[ "$child" = 0 ] || wait "$pid"
 }
 
+# loom_show_logs: the last lines of every daemon's log, for a failed test.
+loom_show_logs() {
+	local f
+	for f in "$LOOM_TEST_DIR"/loom-*.log; do
+		echo "--- $f (last lines)"
+		tail -n 25 "$f"
+	done
+}
+
 loom_daemons_stop() {
 	local dir=${LOOM_TEST_DIR:-${BATS_FILE_TMPDIR:-/tmp}} p
 	[ -f "$dir/daemons.pids" ] || return 0

@@ -69,13 +69,20 @@ rings_free(struct advance *a)
 	}
 }
 
+/* The rows of a pass's first round trip, not taken by enginedb. */
 static void
-pass_clear(struct advance *a)
+rs_clear(struct advance *a)
 {
 	for (int i = 0; i < ENGINEDB_PASS_STMTS; i++) {
 		PQclear(a->rs[i]);
 		a->rs[i] = NULL;
 	}
+}
+
+static void
+pass_clear(struct advance *a)
+{
+	rs_clear(a);
 	free(a->id);
 	a->id = NULL;
 	a->state = AV_IDLE;
@@ -149,10 +156,7 @@ advance_set_conn(struct advance *a, PGconn *conn, struct db_async *as)
 	/* A pass whose rows came on the old connection: its transaction
 	 * is gone; the engine must take the step. */
 	if (a->state == AV_READ) {
-		for (int i = 0; i < ENGINEDB_PASS_STMTS; i++) {
-			PQclear(a->rs[i]);
-			a->rs[i] = NULL;
-		}
+		rs_clear(a);
 		a->state = AV_FAILED;
 	}
 	a->conn = conn;

@@ -384,6 +384,18 @@ done_pop(struct xd *x)
 	return j;
 }
 
+/* Whether a runner result's "status" is status. */
+static int
+result_is(jv result, const char *status)
+{
+	jv st = jv_object_get(jv_copy(result), jv_string("status"));
+	int is = jv_get_kind(st) == JV_KIND_STRING &&
+	    strcmp(jv_string_value(st), status) == 0;
+
+	jv_free(st);
+	return is;
+}
+
 static int
 is_cancelled_result(jv result)
 {
@@ -597,14 +609,8 @@ account(struct xd *x, struct job *j, int matched)
 		return;
 	}
 	x->nreported++;
-	{
-		jv st = jv_object_get(jv_copy(j->result), jv_string("status"));
-
-		if (jv_get_kind(st) == JV_KIND_STRING &&
-		    strcmp(jv_string_value(st), "ACCEPTED") == 0)
-			x->want_deadlines = 1;
-		jv_free(st);
-	}
+	if (result_is(j->result, "ACCEPTED"))
+		x->want_deadlines = 1;
 }
 
 /* Writes the queued results, FLUSH_MAX per transaction. */
@@ -1222,16 +1228,10 @@ advance_run(const struct xd *x)
 	    x->ndone > 0 || x->nfl == 0)
 		return NULL;
 	id = x->fl[0]->key.execution_id;
-	for (size_t i = 0; i < x->nfl; i++) {
-		jv st = jv_object_get(jv_copy(x->fl[i]->result),
-		    jv_string("status"));
-		int ok = jv_get_kind(st) == JV_KIND_STRING &&
-		    strcmp(jv_string_value(st), "SUCCESS") == 0;
-
-		jv_free(st);
-		if (!ok || strcmp(x->fl[i]->key.execution_id, id) != 0)
+	for (size_t i = 0; i < x->nfl; i++)
+		if (!result_is(x->fl[i]->result, "SUCCESS") ||
+		    strcmp(x->fl[i]->key.execution_id, id) != 0)
 			return NULL;
-	}
 	return id;
 }
 
