@@ -16,14 +16,16 @@
  * timeout is CURLOPT_TIMEOUT_MS, which covers connecting, sending and
  * waiting for the answer.
  *
- * The body goes to curl through a read callback with no way to rewind
- * it.  Given CURLOPT_POSTFIELDS instead, curl silently sends a request
- * again, on another connection and up to five times, when a reused
- * connection closes without an answer: the backend would get one
- * attempt (one Idempotency-Key) several times, outside the task's retry
- * policy.  Unable to rewind, curl fails the transfer
- * (CURLE_SEND_FAIL_REWIND), and the attempt fails with a
- * ConnectionException that the policy decides about.
+ * curl silently sends a request again, on another connection and up to
+ * five times, when a reused connection closes without an answer: the
+ * backend would get one attempt (one Idempotency-Key) several times,
+ * outside the task's retry policy.  So the pre-request callback lets a
+ * transfer be sent once: curl's second try is aborted, and the attempt
+ * fails with a ConnectionException that the policy decides about.  (A
+ * read callback that cannot rewind has the same effect, but then curl
+ * sends the body in a TCP segment of its own, and the backend wakes
+ * twice per request; given CURLOPT_POSTFIELDS, one segment carries
+ * both.)  Easy handles are kept for reuse, with their buffers.
  */
 #define LOOM_RUNNER_INTERNAL
 #include "runner.h"
@@ -55,7 +57,12 @@ struct run_http {
 	struct loop_defer *soon;	/* curl's "0 ms": no timerfd round */
 	struct http_sock *socks;	 /* watched sockets */
 	int running;
+	CURL **idle;			/* easy handles kept for reuse */
+	size_t nidle, idle_cap;
 };
+
+/* Easy handles kept for the next transfers; beyond this, freed. */
+#define HTTP_IDLE_MAX 1024
 
 struct http_xfer {
 	struct run_http *h;
@@ -65,7 +72,8 @@ struct http_xfer {
 	char *url;
 	char *body;		/* request body; curl borrows it */
 	size_t body_len;
-	size_t body_off;	/* how much of it curl has read */
+	int sent;		/* times curl was about to send it */
+	int resent;		/* curl tried to send it again: refused */
 	int protocol;		/* 1: envelope sent, protocol answer expected */
 	char *resp;
 	size_t resp_len, resp_cap;
@@ -76,14 +84,17 @@ struct http_xfer {
 static void http_check_done(struct run_http *h);
 
 static void
+http_action(struct run_http *h, curl_socket_t fd, int flags)
+{
+	curl_multi_socket_action(h->multi, fd, flags, &h->running);
+	http_check_done(h);
+}
+
+static void
 http_on_timer(struct loop_timer *t, void *arg)
 {
-	struct run_http *h = arg;
-
 	(void)t;
-	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
-	    &h->running);
-	http_check_done(h);
+	http_action(arg, CURL_SOCKET_TIMEOUT, 0);
 }
 
 static void
@@ -106,8 +117,7 @@ http_on_socket(struct loop_io *io, int fd, unsigned events, void *arg)
 		flags |= CURL_CSELECT_OUT;
 	if (events & LOOP_ERROR)
 		flags |= CURL_CSELECT_ERR;
-	curl_multi_socket_action(h->multi, fd, flags, &h->running);
-	http_check_done(h);
+	http_action(h, fd, flags);
 }
 
 static void
@@ -227,8 +237,20 @@ xfer_free(struct http_xfer *x)
 	if (x == NULL)
 		return;
 	if (x->easy) {
-		curl_multi_remove_handle(x->h->multi, x->easy);
-		curl_easy_cleanup(x->easy);
+		struct run_http *h = x->h;
+
+		curl_multi_remove_handle(h->multi, x->easy);
+		if (h->nidle < HTTP_IDLE_MAX) {
+			/* keeps its buffers; forgets this transfer's options */
+			curl_easy_reset(x->easy);
+			if (h->nidle == h->idle_cap) {
+				h->idle_cap = h->idle_cap ? h->idle_cap * 2 : 64;
+				h->idle = xreallocarray(h->idle, h->idle_cap,
+				    sizeof(*h->idle));
+			}
+			h->idle[h->nidle++] = x->easy;
+		} else
+			curl_easy_cleanup(x->easy);
 	}
 	curl_slist_free_all(x->headers);
 	free(x->url);
@@ -252,6 +274,9 @@ run_http_free(struct run_http *h)
 		curl_multi_assign(h->multi, h->socks->fd, NULL);
 		http_sock_del(h, h->socks);
 	}
+	while (h->nidle > 0)
+		curl_easy_cleanup(h->idle[--h->nidle]);
+	free(h->idle);
 	curl_multi_cleanup(h->multi);
 	loop_timer_del(h->timer);
 	loop_defer_del(h->soon);
@@ -283,18 +308,22 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-/* Hands curl the body once, never again (see the top of the file). */
-static size_t
-http_read_cb(char *buf, size_t size, size_t nitems, void *userp)
+/*
+ * CURLOPT_PREREQFUNCTION: curl is about to send the request.  The
+ * second time for one transfer is curl's silent resend (see the top of
+ * the file): refuse it, and the attempt fails as a connection error.
+ */
+static int
+http_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
 {
-	struct http_xfer *x = userp;
-	size_t n = size * nitems;
+	struct http_xfer *x = arg;
 
-	if (n > x->body_len - x->body_off)
-		n = x->body_len - x->body_off;
-	memcpy(buf, x->body + x->body_off, n);
-	x->body_off += n;
-	return n;
+	(void)ip, (void)local_ip, (void)port, (void)local_port;
+	if (x->sent++ > 0) {
+		x->resent = 1;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
 }
 
 enum errclass
@@ -461,7 +490,9 @@ run_http_start(struct run_http *h, struct runner_job *j)
 	x = xcalloc(1, sizeof(*x));
 	x->h = h;
 	x->job = j;
-	if ((x->easy = curl_easy_init()) == NULL) {
+	if (h->nidle > 0)
+		x->easy = h->idle[--h->nidle];
+	else if ((x->easy = curl_easy_init()) == NULL) {
 		fail_job(j, ERR_TASK_FAILED, "cannot create a curl handle");
 		goto fail;
 	}
@@ -517,6 +548,8 @@ run_http_start(struct run_http *h, struct runner_job *j)
 	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, http_prereq);
+	curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)j->timeout_ms);
 	curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "");
@@ -528,8 +561,7 @@ run_http_start(struct run_http *h, struct runner_job *j)
 		curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)x->body_len);
-		curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, http_read_cb);
-		curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
 		if (strcmp(method, "POST") != 0)
 			curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST,
 			    method);
@@ -572,6 +604,8 @@ xfer_result(struct http_xfer *x, CURLcode code)
 		return jv_object_set(res, jv_string("httpStatus"),
 		    jv_number(status));
 	}
+	if (x->resent)
+		code = CURLE_SEND_FAIL_REWIND;	/* what it means */
 	why = code == CURLE_SEND_FAIL_REWIND ?
 	    "the connection closed without an answer" :
 	    x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);

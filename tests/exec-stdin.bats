@@ -156,6 +156,18 @@ wait_for() {
 	[ "$(result closed | jq -r .error.type)" = ConnectionException ]
 }
 
+@test "http: a reused connection closed without an answer is not sent again" {
+	# one slot: the second request reuses the first one's connection,
+	# which the backend then closes; curl would silently send it again
+	reqs=$(http_req warm "$BASE/warm"; http_req reused "$BASE/reused?close=1")
+	run "$EXEC" --stdin -j 1 <<<"$reqs"
+	assert_failure 1
+	[ "$(result warm | jq -r .status)" = SUCCESS ]
+	[ "$(result reused | jq -r .error.type)" = ConnectionException ]
+	[[ "$(result reused | jq -r .error.message)" == *"closed without an answer"* ]]
+	[ "$(grep -c '"/api/tasks/reused' "$CALLS")" = 1 ]
+}
+
 @test "http: no answer within the timeout is a TimeoutException" {
 	run "$EXEC" --stdin <<<"$(http_req slow "$BASE/slow?sleep=5000" 300ms)"
 	assert_failure 1
