@@ -117,11 +117,11 @@ enum {
 };
 
 static const char claim_sql[] =
-    "WITH x AS (SELECT execution_id, task_id FROM run_tasks "
+    "WITH x AS (SELECT ctid AS rid FROM run_tasks "
     "WHERE state = 'RUNNING' AND NOT awaiting_callback "
     "AND lease_until <= now() ORDER BY lease_until LIMIT $1 "
     "FOR UPDATE SKIP LOCKED), "
-    "r AS (SELECT execution_id, task_id FROM run_tasks "
+    "r AS (SELECT ctid AS rid FROM run_tasks "
     "WHERE state = 'READY' AND ready_at <= now() ORDER BY ready_at "
     "LIMIT greatest($1 - (SELECT count(*) FROM x), 0) "
     "FOR UPDATE SKIP LOCKED), "
@@ -133,8 +133,7 @@ static const char claim_sql[] =
     "callback_token = t.execution_id || '~' || t.task_id || '~' || "
     "replace(gen_random_uuid()::text, '-', '') || "
     "replace(gen_random_uuid()::text, '-', '') "
-    "FROM c WHERE t.execution_id = c.execution_id "
-    "AND t.task_id = c.task_id "
+    "FROM c WHERE t.ctid = c.rid "
     "RETURNING t.execution_id, t.task_id, t.attempt, t.request::text, "
     "t.callback_token";
 

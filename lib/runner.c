@@ -63,6 +63,7 @@ mono_ms(void)
 }
 
 static void runner_deliver(struct loop_defer *d, void *arg);
+static int check_request(jv req, char **err, int64_t *timeout_ms);
 
 struct runner *
 runner_new(struct loop *loop, const struct runner_config *cfg)
@@ -391,7 +392,7 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 	if (id != NULL)
 		*id = j->id;
 
-	if (runner_check_request(jv_copy(request), &err) == -1) {
+	if (check_request(jv_copy(request), &err, &j->timeout_ms) == -1) {
 		jv a = jv_object_get(jv_copy(request), jv_string("attempt"));
 
 		if (jv_get_kind(a) == JV_KIND_NUMBER)
@@ -412,7 +413,6 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 			j->attempt = (int)jv_number_value(a);
 		jv_free(a);
 	}
-	j->timeout_ms = runner_request_timeout(jv_copy(request));
 	tp = jv_object_get(jv_copy(request), jv_string("traceparent"));
 	if (jv_get_kind(tp) == JV_KIND_STRING &&
 	    runner_traceparent_valid(jv_string_value(tp)))
@@ -647,9 +647,11 @@ out:
 int64_t
 runner_request_timeout(jv request)
 {
-	jv t = jv_getpath(request, JV_ARRAY(jv_string("task"),
-	    jv_string("timeout")));
+	jv t = jv_object_get(request, jv_string("task"));
 	int64_t ms = -1;
+
+	t = jv_get_kind(t) == JV_KIND_OBJECT ?
+	    jv_object_get(t, jv_string("timeout")) : (jv_free(t), jv_null());
 	const char *err;
 
 	switch (jv_get_kind(t)) {
@@ -672,8 +674,8 @@ runner_request_timeout(jv request)
 	return ms;
 }
 
-int
-runner_check_request(jv req, char **err)
+static int
+check_request(jv req, char **err, int64_t *timeout_ms)
 {
 	static const char *ids[] = { "executionId", "taskId" };
 	jv v;
@@ -721,7 +723,7 @@ runner_check_request(jv req, char **err)
 	}
 	if (check_task(v, err) == -1)
 		goto out;
-	if (runner_request_timeout(jv_copy(req)) == -1) {
+	if ((*timeout_ms = runner_request_timeout(jv_copy(req))) == -1) {
 		*err = xstrdup("task \"timeout\" must be a positive duration "
 		    "like 500ms, 30s or 5m");
 		goto out;
@@ -730,6 +732,14 @@ runner_check_request(jv req, char **err)
 out:
 	jv_free(req);
 	return rc;
+}
+
+int
+runner_check_request(jv req, char **err)
+{
+	int64_t ms;
+
+	return check_request(req, err, &ms);
 }
 
 /* RFC 3986 unreserved characters pass; everything else is %XX. */
@@ -1073,28 +1083,48 @@ runner_proc_outcome(const struct runner_proc_exit *x)
 	    jv_string("output"), out, jv_string("exitCode"), jv_number(0));
 }
 
+/*
+ * Random bytes for trace ids come from a pool that getrandom() fills 4 KiB
+ * at a time: one system call per 170 tasks, not one per task.  Bytes are
+ * never handed out twice.
+ */
+static void
+random_bytes(unsigned char *out, size_t n)
+{
+	static _Thread_local unsigned char pool[4096];
+	static _Thread_local size_t left;
+
+	if (left < n) {
+		size_t got = 0;
+		ssize_t r;
+
+		while (got < sizeof(pool)) {
+			r = getrandom(pool + got, sizeof(pool) - got, 0);
+			if (r <= 0) {	/* no entropy source: unique enough */
+				struct timespec ts;
+
+				clock_gettime(CLOCK_REALTIME, &ts);
+				for (; got < sizeof(pool); got++)
+					pool[got] = (unsigned char)(rand() ^
+					    (ts.tv_nsec >> (got % 24)));
+				break;
+			}
+			got += (size_t)r;
+		}
+		left = sizeof(pool);
+	}
+	memcpy(out, pool + sizeof(pool) - left, n);
+	left -= n;
+}
+
 void
 runner_traceparent_new(char buf[56])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char rnd[24];
 	char *p = buf;
-	size_t got = 0;
-	ssize_t n;
 
-	while (got < sizeof(rnd)) {
-		n = getrandom(rnd + got, sizeof(rnd) - got, 0);
-		if (n <= 0) {	/* no entropy source: still unique enough */
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			for (; got < sizeof(rnd); got++)
-				rnd[got] = (unsigned char)(rand() ^
-				    (ts.tv_nsec >> (got % 24)));
-			break;
-		}
-		got += (size_t)n;
-	}
+	random_bytes(rnd, sizeof(rnd));
 	rnd[0] |= 1;	/* an all-zero trace or span id is invalid */
 	rnd[16] |= 1;
 	memcpy(p, "00-", 3);
