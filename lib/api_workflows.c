@@ -435,12 +435,14 @@ apply_tx(struct api_request *rq, PGconn *db, const struct workflow *wf,
 	    "deleted_at = NULL WHERE id = $1", 5, up) < 0)
 		goto fail;
 	ev[2] = deleted ? "recreated" : "applied";
-	/* The doorbell is for event streams (api_events.c); its payload
-	 * names no execution, so no long-poll wakes for it. */
+	/* loom_event is for event streams (api_events.c); its payload
+	 * names no execution, so no long-poll wakes for it.  loom_workflow
+	 * lets engines read the version before its first run. */
 	if (db_cmd(db, &err, "WITH e AS (INSERT INTO events (kind, data) "
 	    "VALUES ('workflow', jsonb_build_object('workflow', $1::text, "
 	    "'version', $2::int, 'action', $3::text)) RETURNING 1) "
-	    "SELECT pg_notify('loom_event', 'workflow:' || $1) FROM e", 3,
+	    "SELECT pg_notify('loom_event', 'workflow:' || $1), "
+	    "pg_notify('loom_workflow', $2 || ' ' || $1) FROM e", 3,
 	    ev) < 0)
 		goto fail;
 	if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)

@@ -1281,6 +1281,17 @@ enginedb_set_writer(struct enginedb *e, enginedb_writer *fn, void *arg,
 	e->quiet_ready = fn != NULL && quiet_ready;
 }
 
+int
+enginedb_warm(struct enginedb *e, const char *workflow_id, int version,
+    char **err)
+{
+	if (e->conn == NULL) {
+		*err = xstrdup("no database connection");
+		return -1;
+	}
+	return wf_get(e, workflow_id, version, err) == NULL ? -1 : 0;
+}
+
 void
 enginedb_forget(struct enginedb *e, const char *id)
 {

@@ -86,6 +86,15 @@ typedef int enginedb_writer(void *arg, const char *id,
 void enginedb_set_writer(struct enginedb *e, enginedb_writer *fn, void *arg,
     int quiet_ready);
 void enginedb_forget(struct enginedb *e, const char *id);
+
+/*
+ * Reads a workflow version into the cache ahead of its first run (on the
+ * loom_workflow doorbell that applying a version rings): the first pass of
+ * a large workflow's run then starts at once instead of parsing its spec.
+ * 0 (also when it is cached already), or -1 with *err.
+ */
+int enginedb_warm(struct enginedb *e, const char *workflow_id, int version,
+    char **err);
 /*
  * After a pass (one that wrote nothing too): the wall-clock ms at which
  * the run it passed over needs another (its earliest retry or its

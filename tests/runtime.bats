@@ -455,6 +455,22 @@ EOF
 	    execution_id = '$E' AND kind = 'run' AND to_state = 'RUNNING'")" 1
 }
 
+@test "an engine reads a version when it is applied, before its first run" {
+	loom_daemon_start loom-engine -v
+	engine2=$LOOM_DAEMON_PID log2=$LOOM_DAEMON_LOG
+	printf 'id: rt-ahead\ntasks:\n  - {id: a, url: "%s/a"}\n' "$B" >"$WF"
+	apply "$WF"
+	wait_for grep -q 'workflow rt-ahead version 1: read ahead' "$log2"
+	printf '  - {id: b, url: "%s/b", dependsOn: [a]}\n' "$B" >>"$WF"
+	apply "$WF"
+	wait_for grep -q 'workflow rt-ahead version 2: read ahead' "$log2"
+	E=$(trigger rt-ahead)
+	ex=$(finished "$E")
+	loom_daemon_stop "$engine2"
+	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
+	assert_equal "$(states "$ex")" "a=SUCCESS b=SUCCESS"
+}
+
 @test "a pass in several transactions stops when another engine passed the run" {
 	# what loom-engine runs before each transaction after the first
 	run sql "SELECT loom_check(false, 'another engine passed the run')"

@@ -50,6 +50,8 @@ struct engined {
 	struct loop_signal *sig[3];
 	char **dirty;
 	size_t ndirty, capdirty;
+	char **warm;		/* "VERSION WORKFLOW" applied: read ahead */
+	size_t nwarm, capwarm;
 	char **busy;		/* runs another engine held: look again */
 	size_t nbusy, capbusy;
 	int64_t backoff_ms;
@@ -165,7 +167,38 @@ on_notify(void *arg, const char *channel, const char *payload)
 	struct engined *d = arg;
 
 	log_debug("doorbell %s %s", channel, payload);
-	mark_dirty(d, payload);
+	if (strcmp(channel, "loom_workflow") != 0) {
+		mark_dirty(d, payload);
+		return;
+	}
+	if (d->nwarm == d->capwarm) {
+		d->capwarm = d->capwarm ? d->capwarm * 2 : 8;
+		d->warm = xreallocarray(d->warm, d->capwarm, sizeof(char *));
+	}
+	d->warm[d->nwarm++] = xstrdup(payload);
+	loop_defer_arm(d->work);
+}
+
+/*
+ * A version just applied (payload "VERSION WORKFLOW"): its spec is read
+ * and parsed now, so that its first run does not wait for that.  Runs
+ * that need a pass come first.
+ */
+static void
+warm_one(struct engined *d, char *what)
+{
+	char *sp = strchr(what, ' '), *err = NULL;
+	int version = atoi(what);
+
+	if (sp == NULL || version <= 0)
+		log_debug("loom_workflow: cannot read '%s'", what);
+	else if (enginedb_warm(d->edb, sp + 1, version, &err) < 0) {
+		log_debug("workflow %s version %d: %s", sp + 1, version, err);
+		free(err);
+	} else
+		log_debug("workflow %s version %d: read ahead", sp + 1,
+		    version);
+	free(what);
 }
 
 static void
@@ -205,6 +238,11 @@ do_work(struct loop_defer *df, void *arg)
 		} else if (rc == ENGINEDB_BUSY)
 			mark_busy(d, id);
 		free(id);
+	}
+	if (d->ndirty == 0 && d->nwarm > 0 && d->conn) {
+		warm_one(d, d->warm[--d->nwarm]);
+		if (d->nwarm > 0)
+			loop_defer_arm(d->work);	/* after new doorbells */
 	}
 }
 
@@ -274,7 +312,7 @@ int
 engined_run(const struct engined_opts *o)
 {
 	static const char *const channels[] = { "loom_run", "loom_task_done",
-		NULL };
+		"loom_workflow", NULL };
 	struct engined d;
 	char *err = NULL;
 	int rc = 1;
@@ -304,7 +342,8 @@ engined_run(const struct engined_opts *o)
 		goto out;
 	catch_up(&d);
 	loop_timer_after(d.sweep, o->sweep_ms);
-	log_info("ready; listening on loom_run, loom_task_done");
+	log_info("ready; listening on loom_run, loom_task_done, "
+	    "loom_workflow");
 	loop_notify_ready(d.loop);
 	rc = loop_run(d.loop) < 0 ? 1 : 0;
 out:
@@ -324,6 +363,9 @@ out:
 	for (size_t i = 0; i < d.ndirty; i++)
 		free(d.dirty[i]);
 	free(d.dirty);
+	for (size_t i = 0; i < d.nwarm; i++)
+		free(d.warm[i]);
+	free(d.warm);
 	for (size_t i = 0; i < d.nbusy; i++)
 		free(d.busy[i]);
 	free(d.busy);
