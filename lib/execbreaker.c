@@ -5,11 +5,28 @@
 
 #include "breaker.h"
 
-/* o.a.b (o consumed): null when missing, invalid when o.a is no object. */
+/* o.a.b (o consumed): null when missing or when o or o.a is no object
+ * (read for every task: two lookups, not jv_getpath()'s path array). */
 static jv
 member2(jv o, const char *a, const char *b)
 {
-	return jv_getpath(o, JV_ARRAY(jv_string(a), jv_string(b)));
+	jv v;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT) {
+		jv_free(o);
+		return jv_null();
+	}
+	v = jv_object_get(o, jv_string(a));
+	if (jv_get_kind(v) != JV_KIND_OBJECT) {
+		jv_free(v);
+		return jv_null();
+	}
+	v = jv_object_get(v, jv_string(b));
+	if (!jv_is_valid(v)) {
+		jv_free(v);
+		return jv_null();
+	}
+	return v;
 }
 
 int

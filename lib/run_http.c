@@ -512,12 +512,9 @@ run_http_start(struct run_http *h, struct runner_job *j)
 		jv_free(s);
 		x->protocol = 0;
 	} else {
-		jv s = jv_dump_string(jv_copy(j->envelope), 0);
-
 		jv_free(body);
-		x->body_len = (size_t)jv_string_length_bytes(jv_copy(s));
-		x->body = xstrndup(jv_string_value(s), x->body_len);
-		jv_free(s);
+		x->body_len = j->envelope_len;
+		x->body = xstrndup(j->envelope, x->body_len);
 		x->protocol = 1;
 	}
 

@@ -670,7 +670,7 @@ run_proc_start(struct runner *r, struct runner_job *j)
 	posix_spawnattr_t attr;
 	sigset_t none, dfl;
 	char *msg = NULL, *workdir = NULL;
-	jv wd, s;
+	jv wd;
 	int e;
 
 	p = xcalloc(1, sizeof(*p));
@@ -774,10 +774,8 @@ run_proc_start(struct runner *r, struct runner_job *j)
 	p->timeout = loop_timer_new(runner_loop(r), on_timeout, p);
 	(void)loop_timer_after(p->timeout, j->timeout_ms);
 
-	s = jv_dump_string(jv_copy(j->envelope), 0);
-	p->in_buf = xasprintf("%s\n", jv_string_value(s));
-	p->in_len = strlen(p->in_buf);
-	jv_free(s);
+	p->in_buf = xasprintf("%s\n", j->envelope);
+	p->in_len = j->envelope_len + 1;
 	j->proc = p;
 	stdin_write(p);
 

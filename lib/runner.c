@@ -29,6 +29,7 @@
 #include <time.h>
 #include <sys/random.h>
 
+#include "buf.h"
 #include "duration.h"
 #include "jsoncheck.h"
 #include "log.h"
@@ -129,7 +130,7 @@ job_free(struct runner_job *j)
 	free(j->execution_id);
 	free(j->task_id);
 	jv_free(j->task);
-	jv_free(j->envelope);
+	free(j->envelope);
 	jv_free(j->result);
 	free(j);
 }
@@ -379,7 +380,6 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 	j->arg = arg;
 	j->start_ms = mono_ms();
 	j->task = jv_null();
-	j->envelope = jv_null();
 	j->result = jv_invalid();
 	j->execution_id = get_str(request, "executionId");
 	j->task_id = get_str(request, "taskId");
@@ -422,7 +422,7 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 		runner_traceparent_new(j->traceparent);
 	jv_free(tp);
 	j->envelope = runner_envelope(jv_copy(request), j->timeout_ms,
-	    r->cfg.callback_base_url);
+	    r->cfg.callback_base_url, &j->envelope_len);
 	jv_free(j->task);
 	j->task = jv_object_get(request, jv_string("task"));
 	type = jv_object_get(jv_copy(j->task), jv_string("type"));
@@ -652,6 +652,10 @@ runner_request_timeout(jv request)
 
 	t = jv_get_kind(t) == JV_KIND_OBJECT ?
 	    jv_object_get(t, jv_string("timeout")) : (jv_free(t), jv_null());
+	if (!jv_is_valid(t)) {	/* no such key */
+		jv_free(t);
+		t = jv_null();
+	}
 	const char *err;
 
 	switch (jv_get_kind(t)) {
@@ -765,44 +769,71 @@ url_escape(const char *s)
 	return out;
 }
 
-jv
-runner_envelope(jv req, int64_t timeout_ms, const char *callback_base_url)
+/*
+ * Written as text, not built as a jv and dumped: it is made for every
+ * task, and jv formats its numbers through double-to-string.
+ */
+char *
+runner_envelope(jv req, int64_t timeout_ms, const char *callback_base_url,
+    size_t *len)
 {
-	jv env, input, tok;
+	struct buf b = BUF_INIT;
+	jv v;
 
-	input = jv_object_get(jv_copy(req), jv_string("input"));
-	if (!jv_is_valid(input)) {
-		jv_free(input);
-		input = jv_object();
+	buf_puts(&b, "{\"executionId\":");
+	v = jv_object_get(jv_copy(req), jv_string("executionId"));
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		buf_json_str(&b, jv_string_value(v),
+		    (size_t)jv_string_length_bytes(jv_copy(v)));
+	else
+		buf_puts(&b, "null");
+	jv_free(v);
+	buf_puts(&b, ",\"taskId\":");
+	v = jv_object_get(jv_copy(req), jv_string("taskId"));
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		buf_json_str(&b, jv_string_value(v),
+		    (size_t)jv_string_length_bytes(jv_copy(v)));
+	else
+		buf_puts(&b, "null");
+	jv_free(v);
+	buf_puts(&b, ",\"input\":");
+	v = jv_object_get(jv_copy(req), jv_string("input"));
+	if (!jv_is_valid(v) || (jv_get_kind(v) == JV_KIND_OBJECT &&
+	    jv_object_length(jv_copy(v)) == 0)) {
+		buf_puts(&b, "{}");
+		jv_free(v);
+	} else {
+		jv s = jv_dump_string(v, 0);
+
+		buf_puts(&b, jv_string_value(s));
+		jv_free(s);
 	}
-	jv a = jv_object_get(jv_copy(req), jv_string("attempt"));
-	if (jv_get_kind(a) != JV_KIND_NUMBER) {
-		jv_free(a);
-		a = jv_number(1);
-	}
-	env = JV_OBJECT(jv_string("executionId"),
-	    jv_object_get(jv_copy(req), jv_string("executionId")),
-	    jv_string("taskId"),
-	    jv_object_get(jv_copy(req), jv_string("taskId")),
-	    jv_string("input"), input,
-	    jv_string("attempt"), a,
-	    jv_string("timeout"), jv_number((double)timeout_ms));
-	tok = jv_object_get(req, jv_string("callbackToken"));
+	v = jv_object_get(jv_copy(req), jv_string("attempt"));
+	buf_printf(&b, ",\"attempt\":%d,\"timeout\":%lld",
+	    jv_get_kind(v) == JV_KIND_NUMBER ? (int)jv_number_value(v) : 1,
+	    (long long)timeout_ms);
+	jv_free(v);
+	v = jv_object_get(req, jv_string("callbackToken"));
 	if (callback_base_url != NULL && *callback_base_url != '\0' &&
-	    jv_get_kind(tok) == JV_KIND_STRING &&
-	    jv_string_length_bytes(jv_copy(tok)) > 0) {
+	    jv_get_kind(v) == JV_KIND_STRING &&
+	    jv_string_length_bytes(jv_copy(v)) > 0) {
 		size_t n = strlen(callback_base_url);
-		char *esc = url_escape(jv_string_value(tok));
+		char *esc = url_escape(jv_string_value(v));
+		char *url;
 
 		while (n > 0 && callback_base_url[n - 1] == '/')
 			n--;
-		env = jv_object_set(env, jv_string("callbackUrl"),
-		    jv_string_fmt("%.*s/api/v1/callbacks/%s", (int)n,
-		    callback_base_url, esc));
+		url = xasprintf("%.*s/api/v1/callbacks/%s", (int)n,
+		    callback_base_url, esc);
+		buf_puts(&b, ",\"callbackUrl\":");
+		buf_json_str(&b, url, strlen(url));
+		free(url);
 		free(esc);
 	}
-	jv_free(tok);
-	return env;
+	jv_free(v);
+	buf_putc(&b, '}');
+	*len = b.len;
+	return b.p;
 }
 
 /* The first bytes of a body, for messages; control characters become ' '. */

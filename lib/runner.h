@@ -127,12 +127,13 @@ int64_t runner_request_timeout(jv request);
 
 /*
  * The protocol body sent to an HTTP backend and written to a process's
- * stdin: {"executionId","taskId","input","attempt","timeout"} plus
+ * stdin, as JSON text (*len bytes, NUL-terminated, malloc'd):
+ * {"executionId","taskId","input","attempt","timeout"} in that order, plus
  * "callbackUrl" when callback_base_url is set and the request has a
  * "callbackToken".
  */
-jv runner_envelope(jv request, int64_t timeout_ms,
-    const char *callback_base_url);
+char *runner_envelope(jv request, int64_t timeout_ms,
+    const char *callback_base_url, size_t *len);
 
 /*
  * Interprets an HTTP answer.  protocol: the body follows the callback
@@ -201,7 +202,8 @@ struct runner_job {
 	int64_t timeout_ms;
 	char traceparent[56];
 	jv task;	   /* the request's "task" object; owned */
-	jv envelope;	   /* runner_envelope(); owned */
+	char *envelope;	   /* runner_envelope(); owned */
+	size_t envelope_len;
 	int64_t start_ms;  /* monotonic */
 	int cancelled;	   /* runner_cancel() was called */
 	int finished;	   /* result is set; waiting for delivery */

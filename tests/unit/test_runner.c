@@ -174,23 +174,37 @@ test_envelope(void)
 	    "\"attempt\":2,\"input\":{\"d\":\"2024-01-14\"},"
 	    "\"callbackToken\":\"a b/c\",\"task\":{\"type\":\"http\"}}");
 	jv e;
+	char *t;
+	size_t n;
 
-	e = runner_envelope(jv_copy(req), 300000, NULL);
+	t = runner_envelope(jv_copy(req), 300000, NULL, &n);
+	is_str(t, "{\"executionId\":\"exec-1\",\"taskId\":\"fetch\","
+	    "\"input\":{\"d\":\"2024-01-14\"},\"attempt\":2,"
+	    "\"timeout\":300000}", "the seed's envelope, in its key order");
+	is_int((long long)n, (long long)strlen(t), "its length");
+	e = jv_parse(t);
+	free(t);
 	ok(jv_is_json(e, "{\"executionId\":\"exec-1\",\"taskId\":\"fetch\","
 	    "\"input\":{\"d\":\"2024-01-14\"},\"attempt\":2,"
 	    "\"timeout\":300000}"), "the seed's envelope");
-	e = runner_envelope(jv_copy(req), 1000, "http://api:8080/");
+	t = runner_envelope(jv_copy(req), 1000, "http://api:8080/", &n);
+	e = jv_parse(t);
+	free(t);
 	ok(jv_is_json(jv_object_get(e, jv_string("callbackUrl")),
 	    "\"http://api:8080/api/v1/callbacks/a%20b%2Fc\""),
 	    "callbackUrl: base without its slash, token escaped");
-	e = runner_envelope(jv_object_delete(jv_copy(req),
-	    jv_string("callbackToken")), 1000, "http://api:8080");
+	t = runner_envelope(jv_object_delete(jv_copy(req),
+	    jv_string("callbackToken")), 1000, "http://api:8080", &n);
+	e = jv_parse(t);
+	free(t);
 	ok(!jv_object_has(e, jv_string("callbackUrl")),
 	    "no token, no callbackUrl");
 	jv_free(req);
 
-	e = runner_envelope(jv_parse("{\"executionId\":\"x\",\"taskId\":"
-	    "\"y\"}"), 5, NULL);
+	t = runner_envelope(jv_parse("{\"executionId\":\"x\",\"taskId\":"
+	    "\"y\"}"), 5, NULL, &n);
+	e = jv_parse(t);
+	free(t);
 	ok(jv_is_json(e, "{\"executionId\":\"x\",\"taskId\":\"y\","
 	    "\"input\":{},\"attempt\":1,\"timeout\":5}"),
 	    "defaults: input {} and attempt 1");
