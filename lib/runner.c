@@ -769,6 +769,21 @@ url_escape(const char *s)
 	return out;
 }
 
+/* prefix, then req's string member key as JSON (null if not a string). */
+static void
+put_str_member(struct buf *b, const char *prefix, jv req, const char *key)
+{
+	jv v = jv_object_get(jv_copy(req), jv_string(key));
+
+	buf_puts(b, prefix);
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		buf_json_str(b, jv_string_value(v),
+		    (size_t)jv_string_length_bytes(jv_copy(v)));
+	else
+		buf_puts(b, "null");
+	jv_free(v);
+}
+
 /*
  * Written as text, not built as a jv and dumped: it is made for every
  * task, and jv formats its numbers through double-to-string.
@@ -780,22 +795,8 @@ runner_envelope(jv req, int64_t timeout_ms, const char *callback_base_url,
 	struct buf b = BUF_INIT;
 	jv v;
 
-	buf_puts(&b, "{\"executionId\":");
-	v = jv_object_get(jv_copy(req), jv_string("executionId"));
-	if (jv_get_kind(v) == JV_KIND_STRING)
-		buf_json_str(&b, jv_string_value(v),
-		    (size_t)jv_string_length_bytes(jv_copy(v)));
-	else
-		buf_puts(&b, "null");
-	jv_free(v);
-	buf_puts(&b, ",\"taskId\":");
-	v = jv_object_get(jv_copy(req), jv_string("taskId"));
-	if (jv_get_kind(v) == JV_KIND_STRING)
-		buf_json_str(&b, jv_string_value(v),
-		    (size_t)jv_string_length_bytes(jv_copy(v)));
-	else
-		buf_puts(&b, "null");
-	jv_free(v);
+	put_str_member(&b, "{\"executionId\":", req, "executionId");
+	put_str_member(&b, ",\"taskId\":", req, "taskId");
 	buf_puts(&b, ",\"input\":");
 	v = jv_object_get(jv_copy(req), jv_string("input"));
 	if (!jv_is_valid(v) || (jv_get_kind(v) == JV_KIND_OBJECT &&

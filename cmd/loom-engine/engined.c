@@ -70,6 +70,17 @@ engined_opts_load(struct engined_opts *o, const struct config *cfg)
 	return 0;
 }
 
+/* Appends a copy of s to the growing array *v of *n (room for *cap). */
+static void
+push_copy(char ***v, size_t *n, size_t *cap, const char *s)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = xreallocarray(*v, *cap, sizeof(char *));
+	}
+	(*v)[(*n)++] = xstrdup(s);
+}
+
 static void
 mark_dirty(struct engined *d, const char *id)
 {
@@ -78,11 +89,7 @@ mark_dirty(struct engined *d, const char *id)
 	for (size_t i = 0; i < d->ndirty; i++)
 		if (strcmp(d->dirty[i], id) == 0)
 			return;
-	if (d->ndirty == d->capdirty) {
-		d->capdirty = d->capdirty ? d->capdirty * 2 : 16;
-		d->dirty = xreallocarray(d->dirty, d->capdirty, sizeof(char *));
-	}
-	d->dirty[d->ndirty++] = xstrdup(id);
+	push_copy(&d->dirty, &d->ndirty, &d->capdirty, id);
 	loop_defer_arm(d->work);
 }
 
@@ -92,11 +99,7 @@ mark_busy(struct engined *d, const char *id)
 	for (size_t i = 0; i < d->nbusy; i++)
 		if (strcmp(d->busy[i], id) == 0)
 			return;
-	if (d->nbusy == d->capbusy) {
-		d->capbusy = d->capbusy ? d->capbusy * 2 : 16;
-		d->busy = xreallocarray(d->busy, d->capbusy, sizeof(char *));
-	}
-	d->busy[d->nbusy++] = xstrdup(id);
+	push_copy(&d->busy, &d->nbusy, &d->capbusy, id);
 	if (!loop_timer_armed(d->busy_t))
 		loop_timer_after(d->busy_t, BUSY_RECHECK_MS);
 }
@@ -171,11 +174,7 @@ on_notify(void *arg, const char *channel, const char *payload)
 		mark_dirty(d, payload);
 		return;
 	}
-	if (d->nwarm == d->capwarm) {
-		d->capwarm = d->capwarm ? d->capwarm * 2 : 8;
-		d->warm = xreallocarray(d->warm, d->capwarm, sizeof(char *));
-	}
-	d->warm[d->nwarm++] = xstrdup(payload);
+	push_copy(&d->warm, &d->nwarm, &d->capwarm, payload);
 	loop_defer_arm(d->work);
 }
 
