@@ -600,8 +600,8 @@ static const char sql_events[] =
 static int
 write_pass(struct enginedb *e, const char *id, struct runentry *run,
     const struct engine_result *res, const unsigned char *changed,
-    struct change *ch, const struct request *rq, size_t nrq, long long gen_after,
-    char **err)
+    struct change *ch, const struct request *rq, size_t nrq,
+    long long gen_after, char **err)
 {
 	const struct workflow *wf = run->w->wf;
 	struct buf dead = BUF_INIT;
@@ -917,14 +917,15 @@ apply_request(struct enginedb *e, struct runentry *run, struct request *q,
 /*
  * When run needs its next pass (its deadline or its earliest retry), for
  * enginedb_pass_wakeup(); also after a pass with nothing to write, since
- * another process may have made the retry that this one now finds.
+ * another process may have made the retry that this one now finds.  NULL
+ * (a pass that failed or found no run): none.
  */
 static void
 note_wakeup(struct enginedb *e, const struct runentry *run)
 {
 	e->wake_ms = 0;
 	e->retrying = 0;
-	if (run_state_terminal(run->rt.state))
+	if (run == NULL || run_state_terminal(run->rt.state))
 		return;
 	e->wake_ms = run->rt.deadline_ms;
 	for (size_t i = 0; i < run->rt.ntasks; i++)
@@ -1130,8 +1131,7 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	enginedb_pass_stmts(p, st);
 	if (db_pipeline(e->conn, err, st, ENGINEDB_PASS_STMTS, rs) < 0) {
 		PQclear(PQexec(e->conn, "ROLLBACK"));
-		e->wake_ms = 0;
-		e->retrying = 0;
+		note_wakeup(e, NULL);
 		return -1;
 	}
 	return enginedb_pass_read(e, id, rs, now_ms, err);
@@ -1151,8 +1151,7 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 	long long gen;
 	int rc = -1, full = 0, was_terminal;
 
-	e->wake_ms = 0;
-	e->retrying = 0;
+	note_wakeup(e, NULL);
 	PQclear(rs[0]);
 	r = rs[1];
 	unsettled = rs[2];

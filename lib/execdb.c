@@ -252,11 +252,11 @@ execdb_claims_free(struct execdb_claim *c, long n)
  * k its rows that are still ours (MINE), u those rows after the update,
  * with what their history needs, h their attempt history, n the
  * executions to ring loom_task_done for (unless $14 is false: the
- * executor passes over them itself, see execdb_report_stmt()).  An ACCEPTED result keeps the
- * row RUNNING, unleased, awaiting its callback until started_at + the
- * task's timeout.  The set_config() makes this transaction's commit
- * durable although the session's default is asynchronous (it is SET
- * LOCAL, evaluated as v is read).  The answer: one row per matched key,
+ * executor passes over them itself, see execdb_report_stmt()).  An
+ * ACCEPTED result keeps the row RUNNING, unleased, awaiting its callback
+ * until started_at + the task's timeout.  The set_config() makes this
+ * transaction's commit durable although the session's default is
+ * asynchronous (it is SET LOCAL, evaluated as v is read).  The answer: one row per matched key,
  * then one row per doorbell (task_id NULL).
  */
 static const char report_sql[] =

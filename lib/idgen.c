@@ -9,9 +9,11 @@
 #include <string.h>
 #include <sys/random.h>
 
-static int
-fill_random(unsigned char *p, size_t n)
+int
+idgen_bytes(void *out, size_t n)
 {
+	unsigned char *p = out;
+
 	while (n > 0) {
 		ssize_t r = getrandom(p, n, 0);
 
@@ -37,7 +39,7 @@ idgen_hex(char *out, size_t nbytes)
 		size_t n = nbytes - done < sizeof(raw) ? nbytes - done :
 		    sizeof(raw);
 
-		if (fill_random(raw, n) < 0)
+		if (idgen_bytes(raw, n) < 0)
 			return -1;
 		for (size_t i = 0; i < n; i++) {
 			out[2 * (done + i)] = hex[raw[i] >> 4];

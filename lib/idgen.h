@@ -19,6 +19,12 @@
 #define IDGEN_TOKEN_HEX 64
 
 /*
+ * Fills out with n bytes of fresh randomness.  Returns 0, or -1 with errno
+ * set when the kernel cannot give randomness.
+ */
+int idgen_bytes(void *out, size_t n);
+
+/*
  * Fills out with 2*nbytes lower-case hex digits of fresh randomness and a
  * NUL (out has room for 2*nbytes+1).  Returns 0, or -1 with errno set when
  * the kernel cannot give randomness (never a weaker fallback).

@@ -70,10 +70,13 @@ struct http_xfer {
 	CURL *easy;
 	struct curl_slist *headers;
 	char *url;
-	char *body;		/* request body; curl borrows it */
+	const char *body;	/* request body: own_body or the job's
+				 * envelope (the job outlives us); curl
+				 * borrows it */
+	char *own_body;		/* the task's own body */
 	size_t body_len;
-	int sent;		/* times curl was about to send it */
-	int resent;		/* curl tried to send it again: refused */
+	int sent;		/* times curl was about to send it (> 1:
+				 * curl's resend, refused) */
 	int protocol;		/* 1: envelope sent, protocol answer expected */
 	char *resp;
 	size_t resp_len, resp_cap;
@@ -254,7 +257,7 @@ xfer_free(struct http_xfer *x)
 	}
 	curl_slist_free_all(x->headers);
 	free(x->url);
-	free(x->body);
+	free(x->own_body);
 	free(x->resp);
 	free(x);
 }
@@ -319,11 +322,7 @@ http_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
 	struct http_xfer *x = arg;
 
 	(void)ip, (void)local_ip, (void)port, (void)local_port;
-	if (x->sent++ > 0) {
-		x->resent = 1;
-		return CURL_PREREQFUNC_ABORT;
-	}
-	return CURL_PREREQFUNC_OK;
+	return x->sent++ > 0 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 enum errclass
@@ -508,13 +507,14 @@ run_http_start(struct run_http *h, struct runner_job *j)
 		    jv_dump_string(body, 0);
 
 		x->body_len = (size_t)jv_string_length_bytes(jv_copy(s));
-		x->body = xstrndup(jv_string_value(s), x->body_len);
+		x->body = x->own_body = xstrndup(jv_string_value(s),
+		    x->body_len);
 		jv_free(s);
 		x->protocol = 0;
 	} else {
 		jv_free(body);
 		x->body_len = j->envelope_len;
-		x->body = xstrndup(j->envelope, x->body_len);
+		x->body = j->envelope;
 		x->protocol = 1;
 	}
 
@@ -601,8 +601,10 @@ xfer_result(struct http_xfer *x, CURLcode code)
 		return jv_object_set(res, jv_string("httpStatus"),
 		    jv_number(status));
 	}
-	if (x->resent)
-		code = CURLE_SEND_FAIL_REWIND;	/* what it means */
+	/* A resend refused (http_prereq()) is what a read callback that
+	 * cannot rewind would have made of it. */
+	if (x->sent > 1)
+		code = CURLE_SEND_FAIL_REWIND;
 	why = code == CURLE_SEND_FAIL_REWIND ?
 	    "the connection closed without an answer" :
 	    x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);

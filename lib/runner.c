@@ -27,10 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/random.h>
 
 #include "buf.h"
 #include "duration.h"
+#include "idgen.h"
 #include "jsoncheck.h"
 #include "log.h"
 #include "xalloc.h"
@@ -147,11 +147,13 @@ job_unlink(struct runner *r, struct runner_job *j)
 	r->njobs--;
 }
 
-/* Copies a key's string value, "" when absent or not a string. */
+/* Copies a key's string value, "" when absent, not a string, or obj is no
+ * object. */
 static char *
 get_str(jv obj, const char *key)
 {
-	jv v = jv_object_get(jv_copy(obj), jv_string(key));
+	jv v = jv_get_kind(obj) == JV_KIND_OBJECT ?
+	    jv_object_get(jv_copy(obj), jv_string(key)) : jv_null();
 	char *s;
 
 	s = xstrdup(jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) :
@@ -367,8 +369,7 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 	char *err = NULL;
 	jv type, tp;
 
-	if (r->dying || done == NULL || jv_get_kind(request) !=
-	    JV_KIND_OBJECT) {
+	if (r->dying || done == NULL) {
 		jv_free(request);
 		errno = r->dying ? ESHUTDOWN : EINVAL;
 		return -1;
@@ -381,9 +382,16 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 	j->start_ms = mono_ms();
 	j->task = jv_null();
 	j->result = jv_invalid();
+	j->attempt = 1;
+	if (jv_get_kind(request) == JV_KIND_OBJECT) {
+		jv a = jv_object_get(jv_copy(request), jv_string("attempt"));
+
+		if (jv_get_kind(a) == JV_KIND_NUMBER)
+			j->attempt = (int)jv_number_value(a);
+		jv_free(a);
+	}
 	j->execution_id = get_str(request, "executionId");
 	j->task_id = get_str(request, "taskId");
-	j->attempt = 1;
 	j->next = r->jobs;
 	if (r->jobs)
 		r->jobs->prev = j;
@@ -392,26 +400,14 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 	if (id != NULL)
 		*id = j->id;
 
+	/* (a request that is no object included) */
 	if (check_request(jv_copy(request), &err, &j->timeout_ms) == -1) {
-		jv a = jv_object_get(jv_copy(request), jv_string("attempt"));
-
-		if (jv_get_kind(a) == JV_KIND_NUMBER)
-			j->attempt = (int)jv_number_value(a);
-		jv_free(a);
 		runner_job_finish(j, JV_OBJECT(jv_string("status"),
 		    jv_string("FAILED"), jv_string("error"),
 		    runner_error(ERR_VALIDATION, "%s", err)));
 		free(err);
 		jv_free(request);
 		return 0;
-	}
-
-	{
-		jv a = jv_object_get(jv_copy(request), jv_string("attempt"));
-
-		if (jv_get_kind(a) == JV_KIND_NUMBER)
-			j->attempt = (int)jv_number_value(a);
-		jv_free(a);
 	}
 	tp = jv_object_get(jv_copy(request), jv_string("traceparent"));
 	if (jv_get_kind(tp) == JV_KIND_STRING &&
@@ -647,15 +643,9 @@ out:
 int64_t
 runner_request_timeout(jv request)
 {
-	jv t = jv_object_get(request, jv_string("task"));
+	jv t = jv_getpath(request, JV_ARRAY(jv_string("task"),
+	    jv_string("timeout")));
 	int64_t ms = -1;
-
-	t = jv_get_kind(t) == JV_KIND_OBJECT ?
-	    jv_object_get(t, jv_string("timeout")) : (jv_free(t), jv_null());
-	if (!jv_is_valid(t)) {	/* no such key */
-		jv_free(t);
-		t = jv_null();
-	}
 	const char *err;
 
 	switch (jv_get_kind(t)) {
@@ -1116,7 +1106,7 @@ runner_proc_outcome(const struct runner_proc_exit *x)
 }
 
 /*
- * Random bytes for trace ids come from a pool that getrandom() fills 4 KiB
+ * Random bytes for trace ids come from a pool that idgen_bytes() fills 4 KiB
  * at a time: one system call per 170 tasks, not one per task.  Bytes are
  * never handed out twice.
  */
@@ -1127,21 +1117,14 @@ random_bytes(unsigned char *out, size_t n)
 	static _Thread_local size_t left;
 
 	if (left < n) {
-		size_t got = 0;
-		ssize_t r;
+		if (idgen_bytes(pool, sizeof(pool)) < 0) {
+			/* no entropy source: unique enough for trace ids */
+			struct timespec ts;
 
-		while (got < sizeof(pool)) {
-			r = getrandom(pool + got, sizeof(pool) - got, 0);
-			if (r <= 0) {	/* no entropy source: unique enough */
-				struct timespec ts;
-
-				clock_gettime(CLOCK_REALTIME, &ts);
-				for (; got < sizeof(pool); got++)
-					pool[got] = (unsigned char)(rand() ^
-					    (ts.tv_nsec >> (got % 24)));
-				break;
-			}
-			got += (size_t)r;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			for (size_t i = 0; i < sizeof(pool); i++)
+				pool[i] = (unsigned char)(rand() ^
+				    (ts.tv_nsec >> (i % 24)));
 		}
 		left = sizeof(pool);
 	}

@@ -496,6 +496,27 @@ EOF
 	    WHERE execution_id = '$E'")" 0
 }
 
+@test "a claimed row whose request is no object fails its attempt; the executor keeps serving" {
+	printf 'id: rt-broken\ntasks:\n  - {id: a, url: "%s/a?sleep=300"}\n  - {id: b, url: "%s/b", dependsOn: a, maxAttempts: 1}\n' \
+	    "$B" "$B" >"$WF"
+	apply "$WF"
+	E=$(trigger rt-broken)
+	# what no engine writes: a READY row whose request is a string
+	sql "INSERT INTO run_tasks (execution_id, task_id, state, attempt,
+	    request) VALUES ('$E', 'b', 'READY', 1, '\"x\"');
+	    SELECT pg_notify('loom_task_ready', '$E')" >/dev/null
+	wait_for -t 20 test -n "$(sql "SELECT 1 FROM task_executions WHERE
+	    execution_id = '$E' AND task_id = 'b'")"
+	assert_equal "$(sql "SELECT error_type FROM task_executions WHERE
+	    execution_id = '$E' AND task_id = 'b'")" ValidationException
+	kill -0 "$(exec_pid)"
+	# and the executor still runs what comes next
+	printf 'id: rt-after\ntasks:\n  - {id: a, url: "%s/a"}\n' "$B" >"$WF"
+	apply "$WF"
+	E=$(trigger rt-after)
+	assert_equal "$(jq -r .status <<<"$(finished "$E")")" SUCCESS
+}
+
 @test "a result the database refuses fails alone; the rest of its batch is written" {
 	{
 		echo "id: rt-nul"

@@ -35,9 +35,9 @@
 
 struct advance;
 
-/* conn and as are borrowed (NULL while the database is away). */
 struct advance *advance_new(void);
 void advance_free(struct advance *a);		/* NULL-safe */
+/* conn and as are borrowed (NULL while the database is away). */
 void advance_set_conn(struct advance *a, PGconn *conn, struct db_async *as);
 
 /*

@@ -299,6 +299,12 @@ test_timeout(void)
 		{ "{\"task\":{\"timeout\":\"30\"}}", -1 },
 		{ "{\"task\":{\"timeout\":0}}", -1 },
 		{ "{\"task\":{\"timeout\":[]}}", -1 },
+		/* no object where one is expected: as jv_getpath() */
+		{ "{}", RUNNER_DEFAULT_TIMEOUT_MS },
+		{ "null", RUNNER_DEFAULT_TIMEOUT_MS },
+		{ "\"x\"", -1 },
+		{ "{\"task\":null}", RUNNER_DEFAULT_TIMEOUT_MS },
+		{ "{\"task\":\"x\"}", -1 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -374,6 +380,21 @@ test_names(void)
 	ok(runner_traceparent_valid(tp), "a new traceparent is valid: %s",
 	    tp);
 	ok(strcmp(tp, tp2) != 0, "two traceparents differ");
+	{
+		/* 500 of them draw on the 4 KiB pool three times over */
+		static char many[500][56];
+		int valid = 1, distinct = 1;
+
+		for (int i = 0; i < 500; i++) {
+			runner_traceparent_new(many[i]);
+			valid = valid && runner_traceparent_valid(many[i]);
+			for (int k = 0; k < i && distinct; k++)
+				distinct = memcmp(many[i] + 3, many[k] + 3,
+				    32) != 0;
+		}
+		ok(valid, "500 new traceparents are valid");
+		ok(distinct, "and their trace ids all differ");
+	}
 	ok(runner_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-"
 	    "00f067aa0ba902b7-01"), "the W3C example is valid");
 	ok(!runner_traceparent_valid("00-00000000000000000000000000000000-"
@@ -586,6 +607,21 @@ test_end_to_end(void)
 	loop_run(loop);
 	is_str(str_at(g.result, "error", "type", b, sizeof(b)),
 	    "ValidationException", "invalid request -> ValidationException");
+	runner_free(r);
+	loop_free(loop);
+
+	/* so is one that is no object (a broken row, in loom-exec) */
+	loop = loop_new();
+	g.loop = g2.loop = loop;
+	r = runner_new(loop, &cfg);
+	g.calls = 0;
+	g.exit_after = 1;
+	ok(runner_start(r, jv_string("x"), on_done, &g, NULL) == 0,
+	    "a request that is no object is accepted for reporting");
+	loop_run(loop);
+	is_int(g.calls, 1, "and reported once");
+	is_str(str_at(g.result, "error", "type", b, sizeof(b)),
+	    "ValidationException", "no object -> ValidationException");
 	runner_free(r);
 	loop_free(loop);
 
