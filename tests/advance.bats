@@ -17,14 +17,10 @@ setup_file() {
 }
 
 teardown_file() {
-	loom_daemons_stop
-	loom_backend_stop
-	loom_pg_stop
+	loom_stop_all
 }
 
 setup() {
-	load '/usr/lib/bats/bats-support/load'
-	load '/usr/lib/bats/bats-assert/load'
 	WF=$BATS_TEST_TMPDIR/wf.yaml
 	loom_api_start
 }
@@ -84,9 +80,7 @@ state() {
 	wait_for called "$E" t1
 	kill -STOP "$ENGINE"
 	ex=$(finished "$E")
-	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
-	assert_equal "$(jq '[.tasks[] | select(.state == "SUCCESS" and
-	    .attempt == 1)] | length' <<<"$ex")" 6
+	all_succeeded "$ex" 6
 	# in order, each once
 	assert_equal "$(calls_of "$E")" "t1 t2 t3 t4 t5 t6"
 	kill -CONT "$ENGINE"

@@ -31,13 +31,7 @@ EOF
 }
 
 teardown_file() {
-	loom_api_stop
-	loom_pg_stop
-}
-
-setup() {
-	load '/usr/lib/bats/bats-support/load'
-	load '/usr/lib/bats/bats-assert/load'
+	loom_stop_all
 }
 
 sql() {

@@ -16,13 +16,7 @@ setup_file() {
 }
 
 teardown_file() {
-	loom_api_stop
-	loom_pg_stop
-}
-
-setup() {
-	load '/usr/lib/bats/bats-support/load'
-	load '/usr/lib/bats/bats-assert/load'
+	loom_stop_all
 }
 
 # req METHOD PATH [CURL-ARGS...]: sets $code and $body.

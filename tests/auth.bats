@@ -69,15 +69,7 @@ setup_file() {
 }
 
 teardown_file() {
-	loom_daemons_stop
-	loom_api_stop
-	loom_backend_stop
-	loom_pg_stop
-}
-
-setup() {
-	load '/usr/lib/bats/bats-support/load'
-	load '/usr/lib/bats/bats-assert/load'
+	loom_stop_all
 }
 
 # id_of TOKEN: the id part of loom_<id>_<secret>.

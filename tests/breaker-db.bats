@@ -21,7 +21,7 @@ setup_file() {
 }
 
 teardown_file() {
-	loom_pg_stop
+	loom_stop_all
 }
 
 # passes PATTERN: the driver printed an "ok" line matching PATTERN and no

@@ -40,15 +40,10 @@ s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 }
 
 teardown_file() {
-	loom_daemons_stop
-	loom_api_stop
-	loom_backend_stop
-	loom_pg_stop
+	loom_stop_all
 }
 
 setup() {
-	load '/usr/lib/bats/bats-support/load'
-	load '/usr/lib/bats/bats-assert/load'
 	WF=$BATS_TEST_TMPDIR/wf.yaml
 	GATE=$BATS_TEST_TMPDIR/gate.sh
 	# each test starts with every breaker closed and clean

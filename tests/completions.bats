@@ -14,8 +14,6 @@ BASH_COMP=$BATS_TEST_DIRNAME/../contrib/completions/loom.bash
 ZSH_COMP=$BATS_TEST_DIRNAME/../contrib/completions/_loom
 
 setup() {
-	load '/usr/lib/bats/bats-support/load'
-	load '/usr/lib/bats/bats-assert/load'
 	# shellcheck disable=SC1090
 	source "$BASH_COMP"
 	LOOM=$LOOM_BIN/loom

@@ -34,14 +34,10 @@ setup_file() {
 }
 
 teardown_file() {
-	loom_daemons_stop
-	loom_backend_stop
-	loom_pg_stop
+	loom_stop_all
 }
 
 setup() {
-	load '/usr/lib/bats/bats-support/load'
-	load '/usr/lib/bats/bats-assert/load'
 	WF=$BATS_TEST_TMPDIR/wf.yaml
 	loom_api_start
 }

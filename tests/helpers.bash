@@ -5,7 +5,9 @@
 # and, typically:
 #
 #     setup_file()    { loom_pg_start; loom_api_start; }
-#     teardown_file() { loom_api_stop; loom_pg_stop; }
+#     teardown_file() { loom_stop_all; }
+#
+# It loads bats-support and bats-assert for every test of the file.
 #
 # loom_pg_start   a throwaway PostgreSQL cluster (loom db start --fast) in a
 #                 fresh directory, migrated; exports LOOM_DATABASE_URL and
@@ -23,6 +25,9 @@
 # build/bin.  Every background process closes fd 3, or bats would wait
 # for it.  The helpers point LOOM_CONFIG at an empty file so that a
 # machine's /etc/loom/loom.conf does not leak into the tests.
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
 
 LOOM_BIN=${LOOM_BIN:-$BATS_TEST_DIRNAME/../build/bin}
 export LOOM_BIN
@@ -205,6 +210,15 @@ loom_show_logs() {
 	done
 }
 
+# loom_stop_all: whatever the helpers started, last first (each stop does
+# nothing for what was not started).
+loom_stop_all() {
+	loom_daemons_stop
+	loom_api_stop
+	loom_backend_stop
+	loom_pg_stop
+}
+
 loom_daemons_stop() {
 	local dir=${LOOM_TEST_DIR:-${BATS_FILE_TMPDIR:-/tmp}} p
 	[ -f "$dir/daemons.pids" ] || return 0
@@ -259,4 +273,13 @@ finished() {
 	done
 	echo "execution $1 is still $status: $body" >&2
 	return 1
+}
+
+# all_succeeded RUN-JSON N: the run ended SUCCESS with N tasks, each
+# SUCCESS at its first attempt.
+all_succeeded() {
+	assert_equal "$(jq -r .status <<<"$1")" SUCCESS
+	assert_equal "$(jq '.tasks | length' <<<"$1")" "$2"
+	assert_equal "$(jq '[.tasks[] | select(.state == "SUCCESS" and
+	    .attempt == 1)] | length' <<<"$1")" "$2"
 }

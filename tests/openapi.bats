@@ -29,13 +29,7 @@ setup_file() {
 }
 
 teardown_file() {
-	loom_api_stop
-	loom_pg_stop
-}
-
-setup() {
-	load '/usr/lib/bats/bats-support/load'
-	load '/usr/lib/bats/bats-assert/load'
+	loom_stop_all
 }
 
 # "METHOD PATH SCOPE" for every operation of the document, sorted.

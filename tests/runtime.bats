@@ -23,15 +23,10 @@ setup_file() {
 }
 
 teardown_file() {
-	loom_daemons_stop
-	loom_api_stop
-	loom_backend_stop
-	loom_pg_stop
+	loom_stop_all
 }
 
 setup() {
-	load '/usr/lib/bats/bats-support/load'
-	load '/usr/lib/bats/bats-assert/load'
 	WF=$BATS_TEST_TMPDIR/wf.yaml
 }
 
@@ -403,10 +398,7 @@ EOF
 	apply "$WF"
 	E=$(trigger rt-wide)
 	ex=$(finished "$E")
-	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
-	assert_equal "$(jq '.tasks | length' <<<"$ex")" 205
-	assert_equal "$(jq '[.tasks[] | select(.state == "SUCCESS" and
-	    .attempt == 1)] | length' <<<"$ex")" 205
+	all_succeeded "$ex" 205
 	# exactly one call per Idempotency-Key, 205 keys
 	keys_once "$E" 205
 	# the chain ran in order
@@ -442,9 +434,7 @@ EOF
 	apply "$WF"
 	E=$(trigger rt-fan)
 	ex=$(finished "$E")
-	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
-	assert_equal "$(jq '[.tasks[] | select(.state == "SUCCESS" and
-	    .attempt == 1)] | length' <<<"$ex")" 2500
+	all_succeeded "$ex" 2500
 	keys_once "$E" 2500
 	# one event per promotion, written by three transactions
 	assert_equal "$(sql "SELECT count(*) FROM events WHERE
