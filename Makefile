@@ -34,15 +34,22 @@ CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	   -Wstrict-prototypes -Wmissing-prototypes -D_GNU_SOURCE \
 	   -DLOOM_VERSION='"$(VERSION)"' -DLOOM_DATADIR='"$(DATADIR)"' \
-	   -Ilib $(SANFLAGS) \
+	   -Ilib -I. $(SANFLAGS) \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS	+= $(SANFLAGS)
 LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lonig -lm
 
-LIB_SRC	 = $(wildcard lib/*.c)
+# lib/core/ is the pure core: its own archive, linkable with libc, libyaml
+# and libjq alone (tests/core.bats proves it).  lib/util, lib/net,
+# lib/store and lib/run are libloom; a daemon's own code is cmd/<daemon>/.
+CORE_SRC = $(wildcard lib/core/*.c)
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+LIBCORE	 = $(BUILD)/libloomcore.a
+LIB_SRC	 = $(wildcard lib/util/*.c lib/net/*.c lib/store/*.c lib/run/*.c)
 LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
 SCHEMA_SQL = $(sort $(wildcard schema/[0-9]*.sql))
 LIBLOOM	 = $(BUILD)/libloom.a
+LIBS_ALL = $(LIBLOOM) $(LIBCORE)
 
 PROGS	 = $(notdir $(wildcard cmd/*))
 PROG_BIN = $(PROGS:%=$(BUILD)/bin/%)
@@ -73,12 +80,22 @@ $(LIBLOOM): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(LIBCORE): $(CORE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# Each program is its main.o plus an archive of the rest of cmd/<name>/
+# (tests link a daemon's archive to test its parts).
 define PROG_RULE
-$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/$(1)/*.c)) $(LIBLOOM)
+$(BUILD)/cmd/$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(filter-out cmd/$(1)/main.c,$(wildcard cmd/$(1)/*.c)))
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+$(BUILD)/bin/$(1): $(BUILD)/cmd/$(1)/main.o $(BUILD)/cmd/$(1).a $(LIBS_ALL)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
+CMD_LIBS = $(PROGS:%=$(BUILD)/cmd/%.a)
 
 # The sample's user backend (contrib/examples/backend/), run by `loom up`.
 EXAMPLE_BACKEND = $(BUILD)/bin/loom-example-backend
@@ -87,13 +104,14 @@ $(EXAMPLE_BACKEND): $(BUILD)/contrib/examples/backend/example-backend.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 all tests: $(EXAMPLE_BACKEND)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBLOOM)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CMD_LIBS) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(CMD_LIBS) $(LIBS_ALL) \
+	    -Wl,--end-group $(LDLIBS)
 
 # The HTTP user backend the bats tests talk to (tests/backend/).
 TEST_BACKEND = $(BUILD)/tests/loom-test-backend
-$(TEST_BACKEND): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/backend/*.c)) $(LIBLOOM)
+$(TEST_BACKEND): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/backend/*.c)) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -127,7 +145,9 @@ FUZZ_TIME ?= 60
 FUZZ	 = $(BUILD)/fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	   -fno-omit-frame-pointer
-FUZZ_OBJ = $(LIB_SRC:%.c=$(FUZZ)/%.o) $(FUZZ)/gen/schema_sql.o
+FUZZ_SRC = $(CORE_SRC) $(LIB_SRC) \
+	   $(filter-out %/main.c,$(wildcard cmd/loom-api/*.c))
+FUZZ_OBJ = $(FUZZ_SRC:%.c=$(FUZZ)/%.o) $(FUZZ)/gen/schema_sql.o
 
 $(FUZZ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -155,7 +175,7 @@ check-fuzz:
 	    -max_len=65536 -print_final_stats=1 -artifact_prefix=$(FUZZ)/ \
 	    $(FUZZ)/corpus tests/fuzz/corpus
 
-$(BUILD)/bench/%: $(BUILD)/contrib/bench/%.o $(LIBLOOM)
+$(BUILD)/bench/%: $(BUILD)/contrib/bench/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -203,5 +223,7 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d) \
+.SECONDARY:
+
+-include $(LIB_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d) \
 	$(patsubst %.c,$(BUILD)/%.d,$(wildcard cmd/*/*.c))

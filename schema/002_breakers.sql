@@ -1,18 +1,18 @@
 -- Link Loom schema, migration 002: circuit breakers shared by executors.
 --
--- One row per HTTP target ("scheme://host:port", see lib/breaker.h) that
+-- One row per HTTP target ("scheme://host:port", see lib/core/breaker.h) that
 -- has failed recently.  No row means CLOSED with nothing counted: a
 -- target's row appears with its first counted failure and is deleted again
 -- once it is CLOSED with no failure left in its window, so a healthy target
--- costs nothing.  The decision logic is the pure C module lib/breaker.c;
--- lib/breakerdb.c runs it on a row it holds with SELECT ... FOR UPDATE and
+-- costs nothing.  The decision logic is the pure C module lib/core/breaker.c;
+-- lib/store/breakerdb.c runs it on a row it holds with SELECT ... FOR UPDATE and
 -- writes the result back, so two executors can never both take the
 -- half-open probe.  Every state change also calls
 -- pg_notify('loom_breaker', target): a doorbell for executors holding
 -- tasks for that target, and for loom-api's event stream.
 --
 -- All times are the database's clock.  The rate window is a ring of
--- buckets (lib/breaker.h BREAKER_BUCKETS): win_start[i] is the start of
+-- buckets (lib/core/breaker.h BREAKER_BUCKETS): win_start[i] is the start of
 -- bucket i in ms since the epoch, win_ok[i] / win_fail[i] its counts.
 
 CREATE TABLE breakers (

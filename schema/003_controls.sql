@@ -4,7 +4,7 @@
 -- one task, replay a dead letter) as a run_requests row and rings loom_run;
 -- it never changes run or task state itself.  loom-engine picks the pending
 -- rows up in its pass over the run, under the run's row lock, applies them
--- through the engine core (EV_RESET, lib/engine.h) and marks them done in
+-- through the engine core (EV_RESET, lib/core/engine.h) and marks them done in
 -- the same transaction: with the tasks it reset (result) or why it refused
 -- (error).  Cancelling needs no row here: executions.cancel_requested
 -- already carries it.

@@ -3,7 +3,7 @@
 -- A token is "loom_<id>_<secret>": id is 12 hex digits (the public handle
 -- that `loom token list` shows and `loom token revoke` takes), secret 64
 -- hex digits (256 random bits from getrandom).  Only the SHA-256 of the
--- whole token is stored (lib/token.c), so a copy of this table does not
+-- whole token is stored (lib/store/token.c), so a copy of this table does not
 -- give anyone access; loom-api looks the row up by id and compares the
 -- hash in constant time.  The plain token is shown once, at creation.
 --

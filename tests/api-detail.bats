@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# GET /api/v1/executions/{id} as lib/api_detail.c writes it: JSON text
+# GET /api/v1/executions/{id} as cmd/loom-api/api_detail.c writes it: JSON text
 # straight from one prepared statement, and finished runs' answers kept
 # while their (status, engine_gen) hold.  Rows are written with SQL the
 # way loom-engine, loom-exec and callbacks would; no engine runs.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Circuit breakers shared through PostgreSQL (lib/breakerdb.c).
+# Circuit breakers shared through PostgreSQL (lib/store/breakerdb.c).
 #
 # The checks live in the C driver tests/unit/test_breakerdb.c, which skips
 # its database part without LOOM_DATABASE_URL; here it runs against a

@@ -29,14 +29,14 @@ setup() {
 }
 
 # The C sources that read configuration: libloom and every program, but
-# not the implementation of the config API itself (lib/config.[ch]), whose
+# not the implementation of the config API itself (lib/util/config.[ch]), whose
 # own calls pass keys through.  Each file is printed as one line (newlines
 # turned into spaces) so that a call split over lines is still one match,
 # and #include lines are dropped first so that "log.h" is no key.
 flat_sources() {
 	local f
-	for f in "$SRC"/lib/*.c "$SRC"/cmd/*/*.c; do
-		case $f in */lib/config.c) continue ;; esac
+	for f in "$SRC"/lib/*/*.c "$SRC"/cmd/*/*.c; do
+		case $f in */lib/util/config.c) continue ;; esac
 		grep -v '^[[:space:]]*#[[:space:]]*include' "$f" | tr '\n' ' '
 		echo
 	done
@@ -45,12 +45,12 @@ flat_sources() {
 # code_keys: every configuration key the C code reads, "section.key", one
 # per line, sorted.
 #
-# Keys are "section.key" strings (lib/config.h).  A key reaches the
+# Keys are "section.key" strings (lib/util/config.h).  A key reaches the
 # config_get*() functions in one of two ways:
 #   1. as a literal:  config_get(cfg, "exec.name", NULL)
 #   2. through a helper that hands its own `key` parameter on, the helper
 #      being called with the literal:  opt_int(cfg, "api.threads", ...) in
-#      lib/api.c, load_int(c, "breaker.failures", ...) in lib/breakerdb.c.
+#      cmd/loom-api/api.c, load_int(c, "breaker.failures", ...) in lib/store/breakerdb.c.
 # So the sections are taken from the literal keys of form 1, and the keys
 # are every string literal "<section>.<name>" anywhere in the sources,
 # which finds the helpers' arguments of form 2 without having to know the

@@ -1,7 +1,7 @@
 /*
  * loom-api: the REST API daemon of Link Loom (see loom-api(8)).
  *
- * Arguments, then the config, then the server (lib/api.c), then its loop
+ * Arguments, then the config, then the server (cmd/loom-api/api.c), then its loop
  * until SIGTERM.  Exit status: 0 after a clean stop or a good -n check,
  * 1 when the config is bad or the server cannot start (schema not current,
  * address in use, another instance on the socket), 2 for a bad command
@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "api.h"
-#include "config.h"
-#include "log.h"
-#include "xalloc.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "core/xalloc.h"
 
 static void
 usage(FILE *fp)

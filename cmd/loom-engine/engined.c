@@ -27,12 +27,12 @@
 
 #include <libpq-fe.h>
 
-#include "db.h"
-#include "enginedb.h"
-#include "log.h"
-#include "loop.h"
-#include "pglisten.h"
-#include "xalloc.h"
+#include "store/db.h"
+#include "store/enginedb.h"
+#include "util/log.h"
+#include "util/loop.h"
+#include "store/pglisten.h"
+#include "core/xalloc.h"
 
 #define BUSY_RECHECK_MS 500
 

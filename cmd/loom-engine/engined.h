@@ -2,7 +2,7 @@
 #ifndef LOOM_ENGINED_H
 #define LOOM_ENGINED_H
 
-#include "config.h"
+#include "util/config.h"
 
 struct engined_opts {
 	const char *db_url;

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "config.h"
+#include "util/config.h"
 #include "engined.h"
-#include "log.h"
+#include "util/log.h"
 
 static void
 usage(FILE *fp)

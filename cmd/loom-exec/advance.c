@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enginedb.h"
-#include "log.h"
-#include "xalloc.h"
+#include "store/enginedb.h"
+#include "util/log.h"
+#include "core/xalloc.h"
 
 enum { AV_IDLE, AV_READING, AV_READ, AV_FAILED };
 

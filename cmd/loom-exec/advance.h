@@ -5,7 +5,7 @@
  * loom-engine to take the run's next step and then being woken back to
  * claim it costs two doorbells and four round trips between three
  * processes, all of which this executor would spend waiting.  So it does
- * the engine's pass itself (lib/enginedb.h, the same code loom-engine
+ * the engine's pass itself (lib/store/enginedb.h, the same code loom-engine
  * runs, under the same lock on the run) on its work connection:
  *
  *   1. the batch that writes the results rings no loom_task_done for
@@ -31,7 +31,7 @@
 
 #include <libpq-fe.h>
 
-#include "db.h"
+#include "store/db.h"
 
 struct advance;
 

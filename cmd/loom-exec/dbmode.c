@@ -3,7 +3,7 @@
  *
  * Work queues are rows (DESIGN.md section 1): loom-engine writes READY
  * run_tasks rows and rings loom_task_ready; every executor claims as many
- * as it has free slots in one statement (lib/execdb.c), runs them through
+ * as it has free slots in one statement (lib/store/execdb.c), runs them through
  * the shared runner, and reports the results in batches, one durable
  * transaction per batch.  Doorbells arrive on a pglisten connection; the
  * queries run on a separate work connection.  All the database work
@@ -42,9 +42,9 @@
  * job belongs to the running list while the runner has it, then to the
  * result queue until its result is written (or dropped).
  *
- * Circuit breakers (lib/breakerdb.h, breaker.* keys, re-read on SIGHUP):
+ * Circuit breakers (lib/store/breakerdb.h, breaker.* keys, re-read on SIGHUP):
  * each claimed HTTP task asks its target's breaker first.  One that must
- * wait is held (lib/execdb.c, execdb_hold()): READY again with its
+ * wait is held (lib/store/execdb.c, execdb_hold()): READY again with its
  * attempt number, ready_at at the breaker's retry time and held_target
  * set, so it uses up nothing; a timer set from a query for the earliest
  * future ready_at claims it when it is due.  Every result of an HTTP
@@ -68,16 +68,16 @@
 
 #include <libpq-fe.h>
 
-#include "breakerdb.h"
-#include "db.h"
-#include "execbreaker.h"
-#include "execdb.h"
-#include "hmap.h"
-#include "log.h"
+#include "store/breakerdb.h"
+#include "store/db.h"
+#include "core/execbreaker.h"
+#include "store/execdb.h"
+#include "core/hmap.h"
+#include "util/log.h"
 #include "logq.h"
-#include "loop.h"
-#include "pglisten.h"
-#include "xalloc.h"
+#include "util/loop.h"
+#include "store/pglisten.h"
+#include "core/xalloc.h"
 
 #define FLUSH_MAX	1000	/* results per report statement */
 #define BACKOFF_MIN_MS	100

@@ -2,12 +2,12 @@
  * dbmode.h: loom-exec's database mode (dbmode.c), the daemon that claims
  * tasks from PostgreSQL, runs them and reports their results.  See the
  * DATABASE MODE section of loom-exec(8).  (Not "db.h": that name is
- * lib/db.h's, which dbmode.c includes.)
+ * lib/store/db.h's, which dbmode.c includes.)
  */
 #ifndef LOOM_EXEC_DBMODE_H
 #define LOOM_EXEC_DBMODE_H
 
-#include "config.h"
+#include "util/config.h"
 #include "exec.h"
 
 /*

@@ -6,7 +6,7 @@
 #ifndef LOOM_EXEC_H
 #define LOOM_EXEC_H
 
-#include "runner.h"
+#include "run/runner.h"
 
 enum {
 	EXEC_OK = 0,	 /* every task succeeded */

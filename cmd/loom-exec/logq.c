@@ -14,10 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "db.h"
-#include "log.h"
-#include "xalloc.h"
+#include "core/buf.h"
+#include "store/db.h"
+#include "util/log.h"
+#include "core/xalloc.h"
 
 #define LOGQ_BATCH_BYTES (4u * 1024 * 1024)
 

@@ -22,8 +22,8 @@
 #include <jv.h>
 #include <libpq-fe.h>
 
-#include "buf.h"
-#include "loop.h"
+#include "core/buf.h"
+#include "util/loop.h"
 
 #define LOGQ_DELAY_MS	100	/* a queued line waits at most this long */
 #define LOGQ_BATCH	1000	/* lines per statement (and: flush now) */
@@ -59,7 +59,7 @@ size_t logq_len(const struct logq *q);
 int logq_flush(struct logq *q, PGconn *c, char **err);
 
 /*
- * One batch as a statement for a pipeline (lib/db.h), so that it can go
+ * One batch as a statement for a pipeline (lib/store/db.h), so that it can go
  * in the same round trip and transaction as the results it belongs to:
  * logq_batch() fills b and st with the next batch and returns its number
  * of lines (0: nothing queued); logq_batch_end() frees b and, when the

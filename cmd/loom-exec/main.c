@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "util/config.h"
 #include "dbmode.h"
 #include "exec.h"
-#include "log.h"
+#include "util/log.h"
 
 static void
 usage(FILE *fp)

@@ -29,10 +29,10 @@
 #include <unistd.h>
 
 #include "exec.h"
-#include "jsoncheck.h"
-#include "log.h"
-#include "loop.h"
-#include "xalloc.h"
+#include "core/jsoncheck.h"
+#include "util/log.h"
+#include "util/loop.h"
+#include "core/xalloc.h"
 
 #define LINE_MAX_BYTES (1024 * 1024)
 #define READ_CHUNK     65536

@@ -87,7 +87,7 @@ int cmd_dlq(int argc, char **argv);	/* cmd_dlq.c */
 
 /*
  * Online commands (cmd_workflow.c, cmd_execution.c) talk to loom-api
- * through lib/client.h and share these options and helpers, defined in
+ * through lib/net/client.h and share these options and helpers, defined in
  * cmd_workflow.c.  CLI_ONLINE_OPTIONS goes into a getopt_long() table
  * (needs <getopt.h>); cli_online_opt() handles what it returns.
  */

@@ -4,7 +4,7 @@
  *   loom cron next EXPR [--tz ZONE] [--from TIME] [-n N] [-o text|json]
  *
  * Prints the next N fire times of EXPR read in ZONE, computed by the same
- * lib/cron.c that loom-sched uses, so what this prints is what the
+ * lib/core/cron.c that loom-sched uses, so what this prints is what the
  * scheduler will do (daylight-saving rules included).  Times print in UTC;
  * the JSON form adds the local time with its offset.  Options may come
  * before or after EXPR (getopt_long permutes).  A bad expression is the
@@ -23,8 +23,8 @@
 #include <jv.h>
 
 #include "cli.h"
-#include "cron.h"
-#include "xalloc.h"
+#include "core/cron.h"
+#include "core/xalloc.h"
 
 #define COUNT_DEFAULT 5
 #define COUNT_MAX 1000

@@ -19,9 +19,9 @@
 #include <jv.h>
 
 #include "cli.h"
-#include "config.h"
-#include "db.h"
-#include "pgcluster.h"
+#include "util/config.h"
+#include "store/db.h"
+#include "store/pgcluster.h"
 
 static void
 db_usage(FILE *fp)

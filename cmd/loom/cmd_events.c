@@ -7,7 +7,7 @@
  *
  * Without --follow, `execution logs` pages through GET
  * /api/v1/executions/ID/logs and exits.  With it, and for `events`, the
- * command reads a server-sent event stream (lib/client.h client_stream:
+ * command reads a server-sent event stream (lib/net/client.h client_stream:
  * one callback per message, reconnecting with Last-Event-ID when the
  * connection drops, so nothing is lost or shown twice) and prints each
  * message as it comes: a log line as "TIME TASK#ATTEMPT [STREAM] LINE",
@@ -26,9 +26,9 @@
 #include <jv.h>
 
 #include "cli.h"
-#include "client.h"
+#include "net/client.h"
 #include "table.h"
-#include "xalloc.h"
+#include "core/xalloc.h"
 
 #define LOGS_PAGE 1000
 

@@ -22,10 +22,10 @@
 #include <jv.h>
 
 #include "cli.h"
-#include "client.h"
-#include "duration.h"
+#include "net/client.h"
+#include "core/duration.h"
 #include "table.h"
-#include "xalloc.h"
+#include "core/xalloc.h"
 
 #define WAIT_SLICE_MS 30000	/* what one long-poll asks the server for */
 #define WAIT_SLACK_MS 30000	/* more client time for the answer to come */

@@ -21,8 +21,8 @@
 #include <strings.h>
 
 #include "cli.h"
-#include "diag.h"
-#include "workflow.h"
+#include "core/diag.h"
+#include "core/workflow.h"
 
 enum graph_format {
 	GRAPH_DOT = 0,

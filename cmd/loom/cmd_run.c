@@ -15,10 +15,10 @@
 #include <jv.h>
 
 #include "cli.h"
-#include "diag.h"
+#include "core/diag.h"
 #include "localrun.h"
-#include "state.h"
-#include "workflow.h"
+#include "core/state.h"
+#include "core/workflow.h"
 
 static void
 run_usage(FILE *fp)

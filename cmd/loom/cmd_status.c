@@ -29,11 +29,11 @@
 
 #include <jv.h>
 
-#include "breaker.h"
+#include "core/breaker.h"
 #include "cli.h"
-#include "client.h"
+#include "net/client.h"
 #include "table.h"
-#include "xalloc.h"
+#include "core/xalloc.h"
 
 static void
 status_usage(FILE *fp)

@@ -24,10 +24,10 @@
 #include <jv.h>
 
 #include "cli.h"
-#include "client.h"
-#include "duration.h"
+#include "net/client.h"
+#include "core/duration.h"
 #include "table.h"
-#include "xalloc.h"
+#include "core/xalloc.h"
 
 struct ctl_args {
 	int flag;		/* --from-failed, --downstream */

@@ -7,7 +7,7 @@
  *
  * By default through loom-api, which wants an admin token for these (or a
  * trusted uid on its Unix socket).  With --db URL the command works
- * straight against the database instead, with lib/token.c, the same code
+ * straight against the database instead, with lib/store/token.c, the same code
  * loom-api runs: that is how the first admin token is made when the API
  * already requires one, and it needs nothing but the database's own
  * credentials.  Either way a new token is printed once, alone on stdout
@@ -26,13 +26,13 @@
 #include <jv.h>
 
 #include "cli.h"
-#include "client.h"
-#include "config.h"
-#include "db.h"
-#include "duration.h"
+#include "net/client.h"
+#include "util/config.h"
+#include "store/db.h"
+#include "core/duration.h"
 #include "table.h"
-#include "token.h"
-#include "xalloc.h"
+#include "store/token.h"
+#include "core/xalloc.h"
 
 int
 cli_api_auth(struct client *c, const char *cmd)

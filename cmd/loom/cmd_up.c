@@ -18,7 +18,7 @@
  * SIGHUP stops everything: SIGTERM to every child, SIGKILL to whatever is
  * left after 10 s (or at once on a second signal), then PostgreSQL is
  * stopped if we started it.  Every wait is a watch on the one event loop
- * (lib/loop.h): signals, child exits and timers; nothing sleeps.
+ * (lib/util/loop.h): signals, child exits and timers; nothing sleeps.
  *
  * Children run in their own process groups (Ctrl-C reaches only us, and
  * we stop them in order) and get SIGTERM from the kernel if we die
@@ -42,12 +42,12 @@
 #include <jv.h>
 
 #include "cli.h"
-#include "client.h"
-#include "db.h"
-#include "log.h"
-#include "loop.h"
-#include "pgcluster.h"
-#include "xalloc.h"
+#include "net/client.h"
+#include "store/db.h"
+#include "util/log.h"
+#include "util/loop.h"
+#include "store/pgcluster.h"
+#include "core/xalloc.h"
 
 #ifndef LOOM_DATADIR
 #define LOOM_DATADIR "/usr/local/share/loom"

@@ -4,7 +4,7 @@
  *   loom validate [-q] [-o text|json] FILE...
  *
  * Each FILE ("-" is standard input) goes through the same loader the
- * daemons use (lib/workflow.c), so a file that passes here is accepted by
+ * daemons use (lib/core/workflow.c), so a file that passes here is accepted by
  * loom-api.  Text output is one "FILE: ok" line per valid file on stdout
  * and one "FILE:LINE:COL: message" line per error on stderr, the format
  * editors and compilers use.  JSON output is a single document on stdout:
@@ -21,8 +21,8 @@
 #include <jv.h>
 
 #include "cli.h"
-#include "diag.h"
-#include "workflow.h"
+#include "core/diag.h"
+#include "core/workflow.h"
 
 static void
 validate_usage(FILE *fp)

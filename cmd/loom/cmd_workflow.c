@@ -25,11 +25,11 @@
 #include <jv.h>
 
 #include "cli.h"
-#include "client.h"
-#include "config.h"
-#include "duration.h"
+#include "net/client.h"
+#include "util/config.h"
+#include "core/duration.h"
 #include "table.h"
-#include "xalloc.h"
+#include "core/xalloc.h"
 
 #define API_DEFAULT_HTTP "http://127.0.0.1:8080"
 #define FILE_MAX_BYTES (16u * 1024 * 1024)

@@ -27,9 +27,9 @@
 #include <jv.h>
 
 #include "cli.h"
-#include "client.h"
+#include "net/client.h"
 #include "table.h"
-#include "xalloc.h"
+#include "core/xalloc.h"
 
 static const char *const run_states[] = {
 	"PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED", NULL,

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xalloc.h"
+#include "core/xalloc.h"
 
 struct table {
 	size_t ncols;

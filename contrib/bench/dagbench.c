@@ -14,10 +14,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "dag.h"
-#include "diag.h"
-#include "workflow.h"
-#include "xalloc.h"
+#include "core/dag.h"
+#include "core/diag.h"
+#include "core/workflow.h"
+#include "core/xalloc.h"
 
 static double
 now_s(void)

@@ -11,7 +11,7 @@
  *    "userAgent","contentType","headers":{lower-case name: value},"body"}
  * and every asynchronous callback it makes as {"ts","callback","status"}.
  * With -s SECRET every /api/tasks/ request must carry a valid
- * X-Loom-Signature (lib/sign.h, a 5-minute window): the line gets
+ * X-Loom-Signature (lib/net/sign.h, a 5-minute window): the line gets
  * "signature": "ok" | "bad" | "missing", and a request that is not "ok"
  * is answered 401 (an HttpClientError) before anything else.
  *
@@ -60,8 +60,8 @@
 #include <jv.h>
 #include <microhttpd.h>
 
-#include "sign.h"
-#include "xalloc.h"
+#include "net/sign.h"
+#include "core/xalloc.h"
 
 #define MAX_BODY (16 * 1024 * 1024)
 

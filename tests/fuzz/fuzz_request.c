@@ -30,12 +30,12 @@
 
 #include <jv.h>
 
-#include "api.h"
-#include "cursor.h"
-#include "diag.h"
-#include "jsoncheck.h"
-#include "jsonutil.h"
-#include "workflow.h"
+#include "cmd/loom-api/api.h"
+#include "cmd/loom-api/cursor.h"
+#include "core/diag.h"
+#include "core/jsoncheck.h"
+#include "util/jsonutil.h"
+#include "core/workflow.h"
 
 #define NOW_US 1795665906123456LL /* a fixed "now": runs repeat exactly */
 
@@ -110,7 +110,7 @@ fuzz_json(const uint8_t *data, size_t size)
 	if (json_depth_check((const char *)data, size, API_MAX_DEPTH,
 	    &at) < 0)
 		return;
-	/* The server's gate before libjq (lib/jsoncheck.h says why). */
+	/* The server's gate before libjq (lib/core/jsoncheck.h says why). */
 	if (json_syntax_check((const char *)data, size, API_MAX_DEPTH, &at,
 	    &why) < 0) {
 		if (at > size || why == NULL)

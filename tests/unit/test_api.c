@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "api.h"
+#include "cmd/loom-api/api.h"
 #include "t.h"
 
 static int h_list(struct api_request *rq, jv *out) { return 200; }

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "cmd/loom-api/api.h"
 #include "t.h"
 
 static int

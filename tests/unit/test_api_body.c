@@ -8,8 +8,8 @@
 
 #include <jv.h>
 
-#include "api.h"
-#include "cursor.h"
+#include "cmd/loom-api/api.h"
+#include "cmd/loom-api/cursor.h"
 #include "t.h"
 
 #define NOW 1795665906123456LL	/* 2026-11-26T04:05:06.123456Z */

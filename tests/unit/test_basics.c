@@ -6,14 +6,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "config.h"
-#include "diag.h"
-#include "duration.h"
-#include "hmap.h"
-#include "log.h"
+#include "core/buf.h"
+#include "util/config.h"
+#include "core/diag.h"
+#include "core/duration.h"
+#include "core/hmap.h"
+#include "util/log.h"
 #include "t.h"
-#include "xalloc.h"
+#include "core/xalloc.h"
 
 static void
 test_duration(void)

@@ -1,5 +1,5 @@
 /*
- * test_breaker: the pure circuit breaker (lib/breaker.c).
+ * test_breaker: the pure circuit breaker (lib/core/breaker.c).
  *
  * Each scenario is a script of steps run against one breaker with made-up
  * times: ALLOW checks the answer, RECORD feeds results (rep times), and
@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "breaker.h"
+#include "core/breaker.h"
 #include "t.h"
 
 enum op { END = 0, ALLOW, RECORD, RELEASE };

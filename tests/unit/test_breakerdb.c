@@ -1,5 +1,5 @@
 /*
- * test_breakerdb: the shared circuit breakers (lib/breakerdb.c) against a
+ * test_breakerdb: the shared circuit breakers (lib/store/breakerdb.c) against a
  * real PostgreSQL.
  *
  * The config tests always run.  The database tests need LOOM_DATABASE_URL
@@ -21,9 +21,9 @@
 #include <jv.h>
 #include <libpq-fe.h>
 
-#include "breaker.h"
-#include "breakerdb.h"
-#include "db.h"
+#include "core/breaker.h"
+#include "store/breakerdb.h"
+#include "store/db.h"
 #include "t.h"
 
 static const char *url;

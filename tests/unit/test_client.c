@@ -1,5 +1,5 @@
 /*
- * test_client: lib/client.c against a real HTTP server in this process
+ * test_client: lib/net/client.c against a real HTTP server in this process
  * (libmicrohttpd, one thread per connection), over TCP and over a Unix
  * socket, plus the pure helpers.
  */
@@ -16,7 +16,7 @@
 #include <jv.h>
 #include <microhttpd.h>
 
-#include "client.h"
+#include "net/client.h"
 #include "t.h"
 
 struct req {

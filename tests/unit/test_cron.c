@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cron.h"
+#include "core/cron.h"
 #include "t.h"
 
 static int64_t

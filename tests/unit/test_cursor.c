@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cursor.h"
-#include "jsonutil.h"
+#include "cmd/loom-api/cursor.h"
+#include "util/jsonutil.h"
 #include "t.h"
 
 #define NOW 1795665906123456LL	/* 2026-11-26T04:05:06.123456Z */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/dag.c: CSR adjacency, the stable topological order,
+ * Unit tests for lib/core/dag.c: CSR adjacency, the stable topological order,
  * levels, cycle paths, ready sets, and graphs big enough that recursion or
  * quadratic work would show.
  */
@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dag.h"
+#include "core/dag.h"
 #include "t.h"
-#include "xalloc.h"
+#include "core/xalloc.h"
 
 /* A graph under construction: per node, the nodes it depends on. */
 struct spec {

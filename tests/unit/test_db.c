@@ -1,5 +1,5 @@
 /*
- * test_db: lib/db.c's statement cache against a real PostgreSQL.
+ * test_db: lib/store/db.c's statement cache against a real PostgreSQL.
  *
  * Statements are prepared once per connection and run by name after
  * that; the cache must stay right through errors (a statement the server
@@ -14,7 +14,7 @@
 
 #include <libpq-fe.h>
 
-#include "db.h"
+#include "store/db.h"
 #include "t.h"
 
 static PGconn *c;

@@ -1,11 +1,11 @@
 /*
- * Unit tests for lib/engine.c: whole runs driven event by event, checking
+ * Unit tests for lib/core/engine.c: whole runs driven event by event, checking
  * the task states, every transition and every action after each step.
  *
  * Most workflows are built by hand (wf_new/wf_task/wf_done below) so those
  * tests depend only on the engine, the DAG, the state tables, retry
  * policies and jqx; test_yaml() at the end runs workflows loaded by
- * lib/workflow.c, the seed among them.  Steps and their results are
+ * lib/core/workflow.c, the seed among them.  Steps and their results are
  * rendered as short strings ("dispatch a#1, finish SUCCESS",
  * "a READY>RUNNING") so each expectation reads like the run it describes.
  */
@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dag.h"
-#include "engine.h"
+#include "core/dag.h"
+#include "core/engine.h"
 #include "t.h"
-#include "workflow.h"
-#include "xalloc.h"
+#include "core/workflow.h"
+#include "core/xalloc.h"
 
 /* ---- workflows by hand ---- */
 
@@ -1797,7 +1797,7 @@ test_reset_fan(void)
 	h_free(&h);
 }
 
-/* ---- workflows loaded from YAML by lib/workflow.c ---- */
+/* ---- workflows loaded from YAML by lib/core/workflow.c ---- */
 
 static struct workflow *
 load_yaml(const char *name, const char *yaml)

@@ -1,14 +1,14 @@
 /*
  * test_execbreaker: what loom-exec reads from requests and results for
- * the circuit breakers (lib/execbreaker.c).  Two tables: requests and
+ * the circuit breakers (lib/core/execbreaker.c).  Two tables: requests and
  * the target they have (or none), results and what the breaker is told.
  */
 #include <string.h>
 
 #include <jv.h>
 
-#include "breaker.h"
-#include "execbreaker.h"
+#include "core/breaker.h"
+#include "core/execbreaker.h"
 #include "t.h"
 
 struct target_case {

@@ -1,7 +1,7 @@
 /*
- * test_execdb_held: tasks held by circuit breakers (lib/execdb.c
+ * test_execdb_held: tasks held by circuit breakers (lib/store/execdb.c
  * execdb_hold(), execdb_unhold(), the claim that skips what is not due,
- * the timer query; lib/breakerdb.c breakerdb_retry_at()) against a real
+ * the timer query; lib/store/breakerdb.c breakerdb_retry_at()) against a real
  * PostgreSQL.
  *
  * It needs LOOM_DATABASE_URL naming a migrated database that no executor
@@ -20,10 +20,10 @@
 #include <jv.h>
 #include <libpq-fe.h>
 
-#include "breaker.h"
-#include "breakerdb.h"
-#include "db.h"
-#include "execdb.h"
+#include "core/breaker.h"
+#include "store/breakerdb.h"
+#include "store/db.h"
+#include "store/execdb.h"
 #include "t.h"
 
 static PGconn *c;

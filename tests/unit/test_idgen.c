@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "idgen.h"
+#include "util/idgen.h"
 #include "t.h"
 
 int

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jqx.h"
+#include "core/jqx.h"
 #include "t.h"
-#include "xalloc.h"
+#include "core/xalloc.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

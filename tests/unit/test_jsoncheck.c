@@ -7,7 +7,7 @@
 
 #include <jv.h>
 
-#include "jsoncheck.h"
+#include "core/jsoncheck.h"
 #include "t.h"
 
 static const struct {

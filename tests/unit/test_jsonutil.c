@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonutil.h"
+#include "util/jsonutil.h"
 #include "t.h"
 
 static const struct {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "retry.h"
+#include "core/retry.h"
 #include "t.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -12,7 +12,7 @@
 
 #include <curl/curl.h>
 
-#include "runner.h"
+#include "run/runner.h"
 #include "t.h"
 
 /* Compares a jv (consumed) with JSON text. */

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sign.h"
-#include "workflow.h"
+#include "net/sign.h"
+#include "core/workflow.h"
 #include "t.h"
 
 #define WF_HEAD "id: s\n"

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "sse.h"
+#include "core/buf.h"
+#include "net/sse.h"
 #include "t.h"
 
 /* What the callback saw: "id|event|data" per message, ";"-joined. */

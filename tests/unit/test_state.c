@@ -1,13 +1,13 @@
 /*
  * Unit tests for state.c.  The expected transitions are written out here a
  * second time, as "FROM>TO" strings rather than as a matrix, so a slip in
- * lib/state.c's tables cannot hide in an identical slip here; every
+ * lib/core/state.c's tables cannot hide in an identical slip here; every
  * (from, to) pair of both machines is checked against them.
  */
 #include <errno.h>
 #include <string.h>
 
-#include "state.h"
+#include "core/state.h"
 #include "t.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

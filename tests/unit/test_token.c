@@ -1,13 +1,13 @@
 /*
- * test_token: the pure half of lib/token.c -- the token format (generate,
+ * test_token: the pure half of lib/store/token.c -- the token format (generate,
  * parse, a table of malformed tokens), the stored hash, scope names and
  * their order, and token names.  The database half runs end to end in
  * tests/auth.bats.
  */
 #include <string.h>
 
-#include "sha256.h"
-#include "token.h"
+#include "util/sha256.h"
+#include "store/token.h"
 #include "t.h"
 
 #define ID "0123456789ab"

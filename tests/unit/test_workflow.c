@@ -1,6 +1,6 @@
 /*
- * Unit tests for the workflow DSL (lib/workflow.c) and the YAML tree under
- * it (lib/yamlnode.c): the seed example with its defaults, one table row
+ * Unit tests for the workflow DSL (lib/core/workflow.c) and the YAML tree under
+ * it (lib/core/yamlnode.c): the seed example with its defaults, one table row
  * per kind of error (message, line and column), every error at once, alias
  * bombs, the size cap, JSON input, the canonical JSON round trip (also
  * through the engine's JSON reader, and the per-task request text it
@@ -12,15 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "dag.h"
-#include "diag.h"
-#include "dispatch.h"
-#include "duration.h"
+#include "core/buf.h"
+#include "core/dag.h"
+#include "core/diag.h"
+#include "core/dispatch.h"
+#include "core/duration.h"
 #include "t.h"
-#include "workflow.h"
-#include "xalloc.h"
-#include "yamlnode.h"
+#include "core/workflow.h"
+#include "core/xalloc.h"
+#include "core/yamlnode.h"
 
 static const char seed[] =
     "id: daily-report\n"

@@ -1,0 +1,778 @@
+/*
+ * execdb: see execdb.h.
+ *
+ * Every operation is one statement, and so one transaction and one round
+ * trip, fed with arrays where it carries many rows, so its cost does not
+ * grow with the batch.  Lease times are
+ * computed by the server (now()), never from this host's clock, so
+ * executors on hosts whose clocks disagree still agree on who holds what.
+ */
+#include "execdb.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "db.h"
+#include "core/hmap.h"
+#include "core/xalloc.h"
+
+struct execdb {
+	PGconn *conn;
+	char *owner;
+	char lease[24];		/* lease length in ms, as a parameter */
+};
+
+struct execdb *
+execdb_new(PGconn *conn, const char *owner, int64_t lease_ms)
+{
+	struct execdb *e = xcalloc(1, sizeof(*e));
+
+	e->conn = conn;
+	e->owner = xstrdup(owner);
+	snprintf(e->lease, sizeof(e->lease), "%lld", (long long)lease_ms);
+	return e;
+}
+
+void
+execdb_free(struct execdb *e)
+{
+	if (e == NULL)
+		return;
+	free(e->owner);
+	free(e);
+}
+
+int
+execdb_set_conn(struct execdb *e, PGconn *conn, char **err)
+{
+	e->conn = conn;
+	if (conn == NULL)
+		return 0;
+	/* Claims and renewals may be lost in a server crash (see execdb.h);
+	 * execdb_report() asks for a durable commit itself.  Plans: see
+	 * DB_GENERIC_PLANS in db.h. */
+	if (db_cmd(conn, err, DB_GENERIC_PLANS, 0, NULL) < 0)
+		return -1;
+	return db_cmd(conn, err, "SET synchronous_commit = off", 0, NULL);
+}
+
+static int
+no_conn(struct execdb *e, char **err)
+{
+	if (e->conn != NULL)
+		return 0;
+	*err = xstrdup("no database connection");
+	errno = ENOTCONN;
+	return -1;
+}
+
+static void
+key_set(struct execdb_key *k, const PGresult *r, int row)
+{
+	k->execution_id = xstrdup(PQgetvalue(r, row, 0));
+	k->task_id = xstrdup(PQgetvalue(r, row, 1));
+	k->attempt = atoi(PQgetvalue(r, row, 2));
+}
+
+static long
+keys_from(PGresult *r, struct execdb_key **keys)
+{
+	long n = PQntuples(r);
+
+	*keys = xcalloc((size_t)n + 1, sizeof(**keys));
+	for (long i = 0; i < n; i++)
+		key_set(&(*keys)[i], r, (int)i);
+	PQclear(r);
+	return n;
+}
+
+void
+execdb_keys_free(struct execdb_key *k, long n)
+{
+	for (long i = 0; k && i < n; i++) {
+		free(k[i].execution_id);
+		free(k[i].task_id);
+	}
+	free(k);
+}
+
+/*
+ * Expired leases first (they are the oldest work), then READY rows that
+ * are due (a row held by a circuit breaker is READY with a ready_at in the
+ * future) in the order they became ready, together no more than $1; the
+ * partial index run_tasks_ready serves both the range and the order.  A
+ * lease is expired when lease_until has passed; rows awaiting a callback
+ * are not leases but deadlines (execdb_fail_overdue()).  The token names
+ * its row ("<execution>~<task>~" and 256 random bits from two version-4
+ * UUIDs), so that loom-api finds it by primary key
+ * (schema/008_callback_keys.sql).
+ */
+/* The report statement's arrays, in the order of its parameters. */
+enum {
+	A_EID, A_TID, A_ATT, A_ST, A_OUT, A_ET, A_EM, A_LOGS, A_HS, A_EC,
+	A_DUR, A_TMO, A_N
+};
+
+static const char claim_sql[] =
+    "WITH x AS (SELECT ctid AS rid FROM run_tasks "
+    "WHERE state = 'RUNNING' AND NOT awaiting_callback "
+    "AND lease_until <= now() ORDER BY lease_until LIMIT $1 "
+    "FOR UPDATE SKIP LOCKED), "
+    "r AS (SELECT ctid AS rid FROM run_tasks "
+    "WHERE state = 'READY' AND ready_at <= now() ORDER BY ready_at "
+    "LIMIT greatest($1 - (SELECT count(*) FROM x), 0) "
+    "FOR UPDATE SKIP LOCKED), "
+    "c AS (SELECT * FROM x UNION ALL SELECT * FROM r) "
+    "UPDATE run_tasks t SET state = 'RUNNING', lease_owner = $2, "
+    "lease_until = now() + $3 * interval '1 millisecond', "
+    "started_at = now(), finished_at = NULL, awaiting_callback = false, "
+    "held_target = NULL, "
+    "callback_token = t.execution_id || '~' || t.task_id || '~' || "
+    "replace(gen_random_uuid()::text, '-', '') || "
+    "replace(gen_random_uuid()::text, '-', '') "
+    "FROM c WHERE t.ctid = c.rid "
+    "RETURNING t.execution_id, t.task_id, t.attempt, t.request::text, "
+    "t.callback_token";
+
+/* What a claim or a report statement's parameters point into. */
+struct execdb_q {
+	char lim[16];
+	const char *p[A_N + 2];
+	struct buf a[A_N];
+	int na;
+};
+
+void
+execdb_q_free(struct execdb_q *q)
+{
+	if (q == NULL)
+		return;
+	for (int i = 0; i < q->na; i++)
+		buf_free(&q->a[i]);
+	free(q);
+}
+
+struct execdb_q *
+execdb_claim_stmt(struct execdb *e, int limit, struct db_stmt *st)
+{
+	struct execdb_q *q = xcalloc(1, sizeof(*q));
+
+	snprintf(q->lim, sizeof(q->lim), "%d", limit > 0 ? limit : 0);
+	q->p[0] = q->lim;
+	q->p[1] = e->owner;
+	q->p[2] = e->lease;
+	*st = (struct db_stmt){ claim_sql, 3, q->p };
+	return q;
+}
+
+long
+execdb_claim_parse(PGresult *r, struct execdb_claim **out)
+{
+	long n = PQntuples(r);
+
+	*out = xcalloc((size_t)n + 1, sizeof(**out));
+	for (long i = 0; i < n; i++) {
+		struct execdb_claim *c = &(*out)[i];
+		jv req;
+
+		key_set(&c->key, r, (int)i);
+		req = PQgetisnull(r, (int)i, 3) ? jv_null() :
+		    jv_parse(PQgetvalue(r, (int)i, 3));
+		/* A broken row still gets a result: the runner answers a
+		 * request that is not an object with a ValidationException. */
+		if (jv_get_kind(req) != JV_KIND_OBJECT) {
+			jv_free(req);
+			req = jv_null();
+		} else
+			req = jv_object_set(req, jv_string("callbackToken"),
+			    jv_string(PQgetvalue(r, (int)i, 4)));
+		c->request = req;
+	}
+	return n;
+}
+
+long
+execdb_claim(struct execdb *e, int limit, struct execdb_claim **out,
+    char **err)
+{
+	struct db_stmt st;
+	struct execdb_q *q;
+	PGresult *r;
+	long n;
+
+	*out = NULL;
+	if (no_conn(e, err) < 0)
+		return -1;
+	q = execdb_claim_stmt(e, limit, &st);
+	r = db_exec(e->conn, err, st.sql, st.nparams, st.params);
+	execdb_q_free(q);
+	if (r == NULL)
+		return -1;
+	n = execdb_claim_parse(r, out);
+	PQclear(r);
+	return n;
+}
+
+void
+execdb_claims_free(struct execdb_claim *c, long n)
+{
+	for (long i = 0; c && i < n; i++) {
+		free(c[i].key.execution_id);
+		free(c[i].key.task_id);
+		jv_free(c[i].request);
+	}
+	free(c);
+}
+
+/*
+ * Batch statements find their rows through MINE: a lateral lookup of
+ * each listed key by the primary key, locked, kept when the row is still
+ * ours (RUNNING under our lease, same attempt, not awaiting a callback);
+ * the update then joins by ctid.  Written as a plain UPDATE ... FROM
+ * with those conditions, the cached generic plan (which guesses ten rows
+ * for an unnest()) may scan our leased rows on the outside and rescan the
+ * batch for each: quadratic, a quarter of a second for 500 results among
+ * 2,000 running tasks.  OFFSET 0 keeps the conditions out of the lookup,
+ * so that it always uses the primary key.  $1 is the lease owner; the
+ * keys are the columns eid, tid and att of the relation before it.
+ */
+#define MINE(rel)							\
+	"SELECT " rel ".*, r.ctid AS rid FROM " rel " CROSS JOIN LATERAL " \
+	"(SELECT ctid, attempt, state, lease_owner, awaiting_callback "	\
+	"FROM run_tasks WHERE execution_id = " rel ".eid AND task_id = " \
+	rel ".tid OFFSET 0 FOR UPDATE) r WHERE r.attempt = " rel ".att " \
+	"AND r.state = 'RUNNING' AND r.lease_owner = $1 "		\
+	"AND NOT r.awaiting_callback"
+
+/*
+ * One statement writes a whole batch, as one transaction: v is the batch,
+ * k its rows that are still ours (MINE), u those rows after the update,
+ * with what their history needs, h their attempt history, n the
+ * executions to ring loom_task_done for (unless $14 is false: the
+ * executor passes over them itself, see execdb_report_stmt()).  An
+ * ACCEPTED result keeps the row RUNNING, unleased, awaiting its callback
+ * until started_at + the task's timeout.  The set_config() makes this
+ * transaction's commit durable although the session's default is
+ * asynchronous (it is SET LOCAL, evaluated as v is read).  The answer: one row per matched key,
+ * then one row per doorbell (task_id NULL).
+ */
+static const char report_sql[] =
+    "WITH v AS (SELECT * FROM unnest($2::text[], $3::text[], $4::int[], "
+    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], "
+    "$10::int[], $11::int[], $12::bigint[], $13::bigint[]) "
+    "AS v(eid, tid, att, st, out, et, em, logs, hs, ec, dur, tmo) "
+    "WHERE set_config('synchronous_commit', 'on', true) IS NOT NULL), "
+    "k AS (" MINE("v") "), "
+    "u AS (UPDATE run_tasks t SET "
+    "state = CASE WHEN k.st = 'ACCEPTED' THEN 'RUNNING' ELSE k.st END, "
+    "settled = k.st = 'ACCEPTED' AND t.settled, "
+    "awaiting_callback = k.st = 'ACCEPTED', "
+    "output = CASE WHEN k.st = 'ACCEPTED' THEN t.output "
+    "ELSE k.out::jsonb END, "
+    "error_type = CASE WHEN k.st = 'ACCEPTED' THEN t.error_type "
+    "ELSE k.et END, "
+    "error_message = CASE WHEN k.st = 'ACCEPTED' THEN t.error_message "
+    "ELSE k.em END, "
+    "finished_at = CASE WHEN k.st = 'ACCEPTED' THEN NULL ELSE now() END, "
+    "lease_owner = NULL, "
+    "lease_until = CASE WHEN k.st = 'ACCEPTED' THEN "
+    "t.started_at + k.tmo * interval '1 millisecond' END "
+    "FROM k WHERE t.ctid = k.rid "
+    "RETURNING t.execution_id, t.task_id, t.attempt, t.started_at, k.st, "
+    "t.request, k.out, k.et, k.em, k.logs, k.hs, k.ec, k.dur), "
+    "h AS (INSERT INTO task_executions (execution_id, task_id, attempt, "
+    "status, executor, request, output, error_type, error_message, logs, "
+    "http_status, exit_code, started_at, duration_ms) "
+    "SELECT execution_id, task_id, attempt, st, $1, request, "
+    "out::jsonb, et, em, logs, hs, ec, started_at, dur FROM u), "
+    "n AS (SELECT DISTINCT execution_id FROM u "
+    "WHERE st <> 'ACCEPTED' AND $14::boolean) "
+    "SELECT execution_id, task_id, attempt, NULL::text FROM u "
+    "UNION ALL SELECT execution_id, NULL, NULL, "
+    "pg_notify('loom_task_done', execution_id)::text FROM n";
+
+
+/* A member of result as text for an array element (NULL: SQL NULL). */
+static const char *
+str_member(jv result, const char *name, jv *keep)
+{
+	jv v = jv_object_get(jv_copy(result), jv_string(name));
+
+	if (jv_get_kind(v) != JV_KIND_STRING) {
+		jv_free(v);
+		return NULL;
+	}
+	*keep = v;
+	return jv_string_value(v);
+}
+
+static const char *
+num_member(jv result, const char *name, char *buf, size_t len)
+{
+	jv v = jv_object_get(jv_copy(result), jv_string(name));
+	const char *s = NULL;
+
+	if (jv_get_kind(v) == JV_KIND_NUMBER) {
+		snprintf(buf, len, "%lld", (long long)jv_number_value(v));
+		s = buf;
+	}
+	jv_free(v);
+	return s;
+}
+
+/* "SUCCESS", "FAILED" or "ACCEPTED"; anything else counts as FAILED. */
+static const char *
+status_of(jv result)
+{
+	jv v = jv_object_get(jv_copy(result), jv_string("status"));
+	const char *s = "FAILED";
+
+	if (jv_get_kind(v) == JV_KIND_STRING) {
+		if (strcmp(jv_string_value(v), "SUCCESS") == 0)
+			s = "SUCCESS";
+		else if (strcmp(jv_string_value(v), "ACCEPTED") == 0)
+			s = "ACCEPTED";
+	}
+	jv_free(v);
+	return s;
+}
+
+static void
+add_result(struct buf *a, const struct execdb_result *res)
+{
+	jv r = res->result, keep[4], out, err;
+	char num[3][32];
+	const char *st = status_of(r);
+
+	for (int i = 0; i < 4; i++)
+		keep[i] = jv_null();
+	snprintf(num[0], sizeof(num[0]), "%d", res->key->attempt);
+	buf_pgarray_elem(&a[A_EID], res->key->execution_id);
+	buf_pgarray_elem(&a[A_TID], res->key->task_id);
+	buf_pgarray_elem(&a[A_ATT], num[0]);
+	buf_pgarray_elem(&a[A_ST], st);
+
+	out = jv_object_get(jv_copy(r), jv_string("output"));
+	if (jv_get_kind(out) == JV_KIND_INVALID ||
+	    jv_get_kind(out) == JV_KIND_NULL) {
+		jv_free(out);
+		buf_pgarray_elem(&a[A_OUT], NULL);
+	} else {
+		keep[0] = jv_dump_string(out, 0);
+		buf_pgarray_elem(&a[A_OUT], jv_string_value(keep[0]));
+	}
+	err = jv_object_get(jv_copy(r), jv_string("error"));
+	if (strcmp(st, "FAILED") == 0 && jv_get_kind(err) == JV_KIND_OBJECT) {
+		buf_pgarray_elem(&a[A_ET], str_member(err, "type", &keep[1]));
+		buf_pgarray_elem(&a[A_EM], str_member(err, "message",
+		    &keep[2]));
+	} else if (strcmp(st, "FAILED") == 0) {
+		buf_pgarray_elem(&a[A_ET], "TaskFailedException");
+		buf_pgarray_elem(&a[A_EM], NULL);
+	} else {
+		buf_pgarray_elem(&a[A_ET], NULL);
+		buf_pgarray_elem(&a[A_EM], NULL);
+	}
+	jv_free(err);
+	buf_pgarray_elem(&a[A_LOGS], str_member(r, "logs", &keep[3]));
+	buf_pgarray_elem(&a[A_HS], num_member(r, "httpStatus", num[1],
+	    sizeof(num[1])));
+	buf_pgarray_elem(&a[A_EC], num_member(r, "exitCode", num[2],
+	    sizeof(num[2])));
+	buf_pgarray_elem(&a[A_DUR], num_member(r, "durationMs", num[1],
+	    sizeof(num[1])));
+	snprintf(num[2], sizeof(num[2]), "%lld", (long long)res->timeout_ms);
+	buf_pgarray_elem(&a[A_TMO], num[2]);
+	for (int i = 0; i < 4; i++)
+		jv_free(keep[i]);
+}
+
+static char *
+key_text(const char *eid, const char *tid, int attempt)
+{
+	return xasprintf("%s\n%s\n%d", eid, tid, attempt);
+}
+
+/* The matching rows come back by key; mark their results. */
+long
+execdb_report_parse(PGresult *r, struct execdb_result *res, size_t n)
+{
+	struct hmap *m = hmap_new(n);
+	char **keys = xcalloc(n + 1, sizeof(char *));
+	long matched = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		keys[i] = key_text(res[i].key->execution_id, res[i].key->task_id,
+		    res[i].key->attempt);
+		(void)hmap_put(m, keys[i], i);
+	}
+	for (int row = 0; row < PQntuples(r); row++) {
+		char *k;
+
+		if (PQgetisnull(r, row, 1))
+			continue;	/* a doorbell */
+		k = key_text(PQgetvalue(r, row, 0), PQgetvalue(r, row, 1),
+		    atoi(PQgetvalue(r, row, 2)));
+		if (hmap_get(m, k, &i) == 0 && !res[i].matched) {
+			res[i].matched = 1;
+			matched++;
+		}
+		free(k);
+	}
+	hmap_free(m);
+	for (i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	return matched;
+}
+
+struct execdb_q *
+execdb_report_stmt(struct execdb *e, struct execdb_result *res, size_t n,
+    int ring, struct db_stmt *st)
+{
+	struct execdb_q *q = xcalloc(1, sizeof(*q));
+
+	q->na = A_N;
+	for (int i = 0; i < A_N; i++) {
+		q->a[i] = (struct buf)BUF_INIT;
+		buf_putc(&q->a[i], '{');
+	}
+	for (size_t i = 0; i < n; i++) {
+		res[i].matched = 0;
+		add_result(q->a, &res[i]);
+	}
+	q->p[0] = e->owner;
+	for (int i = 0; i < A_N; i++) {
+		buf_putc(&q->a[i], '}');
+		q->p[i + 1] = q->a[i].p;
+	}
+	q->p[A_N + 1] = ring ? "true" : "false";
+	*st = (struct db_stmt){ report_sql, A_N + 2, q->p };
+	return q;
+}
+
+long
+execdb_report(struct execdb *e, struct execdb_result *res, size_t n,
+    const struct db_stmt *pre, char **err)
+{
+	struct db_stmt st[2];
+	struct execdb_q *q;
+	PGresult *rs[2] = { NULL, NULL };
+	size_t nst = 0;
+	long matched = -1;
+
+	if (no_conn(e, err) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	/* Statements before a Sync are one implicit transaction. */
+	if (pre != NULL)
+		st[nst++] = *pre;
+	q = execdb_report_stmt(e, res, n, 1, &st[nst++]);
+	if (db_pipeline(e->conn, err, st, nst, rs) == 0) {
+		matched = execdb_report_parse(rs[nst - 1], res, n);
+		PQclear(rs[nst - 1]);
+		if (nst > 1)
+			PQclear(rs[0]);
+	}
+	execdb_q_free(q);
+	return matched;
+}
+
+/* Three array literals (execution ids, task ids, attempts) for keys. */
+static void
+key_arrays(const struct execdb_key *k, size_t n, struct buf *eid,
+    struct buf *tid, struct buf *att)
+{
+	char num[16];
+
+	buf_putc(eid, '{');
+	buf_putc(tid, '{');
+	buf_putc(att, '{');
+	for (size_t i = 0; i < n; i++) {
+		snprintf(num, sizeof(num), "%d", k[i].attempt);
+		buf_pgarray_elem(eid, k[i].execution_id);
+		buf_pgarray_elem(tid, k[i].task_id);
+		buf_pgarray_elem(att, num);
+	}
+	buf_putc(eid, '}');
+	buf_putc(tid, '}');
+	buf_putc(att, '}');
+}
+
+long
+execdb_renew(struct execdb *e, const struct execdb_key *mine, size_t n,
+    struct execdb_key **kept, char **err)
+{
+	struct buf eid = BUF_INIT, tid = BUF_INIT, att = BUF_INIT;
+	const char *p[5];
+	PGresult *r;
+
+	*kept = NULL;
+	if (no_conn(e, err) < 0)
+		return -1;
+	key_arrays(mine, n, &eid, &tid, &att);
+	p[0] = e->owner;
+	p[1] = e->lease;
+	p[2] = eid.p;
+	p[3] = tid.p;
+	p[4] = att.p;
+	r = db_exec(e->conn, err, "WITH v AS (SELECT * FROM unnest("
+	    "$3::text[], $4::text[], $5::int[]) AS v(eid, tid, att)), "
+	    "k AS (" MINE("v") ") "
+	    "UPDATE run_tasks t SET lease_until = "
+	    "now() + $2 * interval '1 millisecond' FROM k "
+	    "WHERE t.ctid = k.rid "
+	    "RETURNING t.execution_id, t.task_id, t.attempt", 5, p);
+	buf_free(&eid);
+	buf_free(&tid);
+	buf_free(&att);
+	if (r == NULL)
+		return -1;
+	return keys_from(r, kept);
+}
+
+long
+execdb_held(struct execdb *e, const char *execution_id,
+    struct execdb_key **keys, char **err)
+{
+	const char *p[2] = { execution_id, e->owner };
+	PGresult *r;
+
+	*keys = NULL;
+	if (no_conn(e, err) < 0)
+		return -1;
+	r = db_exec(e->conn, err, "SELECT execution_id, task_id, attempt "
+	    "FROM run_tasks WHERE execution_id = $1 AND state = 'RUNNING' "
+	    "AND lease_owner = $2 AND NOT awaiting_callback", 2, p);
+	if (r == NULL)
+		return -1;
+	return keys_from(r, keys);
+}
+
+long
+execdb_release(struct execdb *e, char **err)
+{
+	const char *p[1] = { e->owner };
+	PGresult *r;
+	long n;
+
+	if (no_conn(e, err) < 0)
+		return -1;
+	r = db_exec(e->conn, err, "WITH r AS (UPDATE run_tasks SET "
+	    "lease_owner = NULL, lease_until = now() WHERE state = 'RUNNING' "
+	    "AND lease_owner = $1 AND NOT awaiting_callback RETURNING 1), "
+	    "c AS (SELECT count(*) AS n FROM r) "
+	    "SELECT n, CASE WHEN n > 0 THEN "
+	    "pg_notify('loom_task_ready', '') END FROM c", 1, p);
+	if (r == NULL)
+		return -1;
+	n = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+long
+execdb_fail_overdue(struct execdb *e, char **err)
+{
+	const char *p[1] = { e->owner };
+	PGresult *r;
+	long n = 0;
+
+	if (no_conn(e, err) < 0)
+		return -1;
+	r = db_exec(e->conn, err, "WITH f AS (UPDATE run_tasks SET "
+	    "state = 'FAILED', settled = false, awaiting_callback = false, "
+	    "error_type = 'TimeoutException', "
+	    "error_message = 'no callback within the task timeout', "
+	    "finished_at = now(), lease_owner = NULL, lease_until = NULL "
+	    "WHERE state = 'RUNNING' AND awaiting_callback "
+	    "AND lease_until <= now() "
+	    "RETURNING execution_id, task_id, attempt, started_at, request, "
+	    "error_type, error_message), "
+	    "h AS (INSERT INTO task_executions (execution_id, task_id, "
+	    "attempt, status, executor, request, error_type, error_message, "
+	    "started_at, duration_ms) SELECT execution_id, task_id, attempt, "
+	    "'FAILED', $1, request, error_type, error_message, started_at, "
+	    "(extract(epoch FROM now() - started_at) * 1000)::bigint FROM f), "
+	    "c AS (SELECT count(*) AS n FROM f) "
+	    "SELECT (SELECT n FROM c), pg_notify('loom_task_done', "
+	    "d.execution_id) FROM (SELECT DISTINCT execution_id FROM f) d",
+	    1, p);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) > 0)
+		n = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+static int64_t
+ms_or_none(const PGresult *r, int col)
+{
+	long long v;
+
+	if (PQgetisnull(r, 0, col))
+		return -1;
+	v = strtoll(PQgetvalue(r, 0, col), NULL, 10);
+	return v < 0 ? 0 : (int64_t)v;
+}
+
+int
+execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
+    int64_t *lease_ms, int64_t *ready_ms, char **err)
+{
+	const char *p[1] = { e->owner };
+	PGresult *r;
+
+	*callback_ms = *lease_ms = *ready_ms = -1;
+	if (no_conn(e, err) < 0)
+		return -1;
+	/* The third is the first entry after now() of run_tasks_ready. */
+	r = db_exec(e->conn, err, "SELECT "
+	    "ceil(extract(epoch FROM (SELECT min(lease_until) FROM run_tasks "
+	    "WHERE state = 'RUNNING' AND awaiting_callback) - now()) "
+	    "* 1000)::bigint, "
+	    "ceil(extract(epoch FROM (SELECT min(lease_until) FROM run_tasks "
+	    "WHERE state = 'RUNNING' AND NOT awaiting_callback "
+	    "AND lease_owner IS DISTINCT FROM $1) - now()) * 1000)::bigint, "
+	    "ceil(extract(epoch FROM (SELECT min(ready_at) FROM run_tasks "
+	    "WHERE state = 'READY' AND ready_at > now()) - now()) "
+	    "* 1000)::bigint", 1, p);
+	if (r == NULL)
+		return -1;
+	*callback_ms = ms_or_none(r, 0);
+	*lease_ms = ms_or_none(r, 1);
+	*ready_ms = ms_or_none(r, 2);
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * Only rows still RUNNING under our lease and not yet answered go back;
+ * the notify is a doorbell for the other executors' ready timers.
+ */
+static const char hold_sql[] =
+    "WITH v AS (SELECT * FROM unnest($2::text[], $3::text[], $4::int[], "
+    "$5::text[], $6::bigint[]) AS v(eid, tid, att, tgt, at)), "
+    "k AS (" MINE("v") "), "
+    "h AS (UPDATE run_tasks t SET state = 'READY', "
+    "lease_owner = NULL, lease_until = NULL, started_at = NULL, "
+    "callback_token = NULL, held_target = k.tgt, "
+    "ready_at = CASE WHEN k.at > 0 THEN greatest(now(), "
+    "'epoch'::timestamptz + k.at * interval '1 millisecond') "
+    "ELSE now() + interval '1 second' END "
+    "FROM k WHERE t.ctid = k.rid RETURNING 1), "
+    "c AS (SELECT count(*) AS n FROM h) "
+    "SELECT n, CASE WHEN n > 0 THEN pg_notify('loom_task_ready', 'held') "
+    "END FROM c";
+
+long
+execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n,
+    char **err)
+{
+	struct buf eid = BUF_INIT, tid = BUF_INIT, att = BUF_INIT,
+	    tgt = BUF_INIT, at = BUF_INIT;
+	const char *p[6];
+	char num[24];
+	PGresult *r;
+	long held;
+
+	if (no_conn(e, err) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	buf_putc(&eid, '{');
+	buf_putc(&tid, '{');
+	buf_putc(&att, '{');
+	buf_putc(&tgt, '{');
+	buf_putc(&at, '{');
+	for (size_t i = 0; i < n; i++) {
+		snprintf(num, sizeof(num), "%d", h[i].key->attempt);
+		buf_pgarray_elem(&eid, h[i].key->execution_id);
+		buf_pgarray_elem(&tid, h[i].key->task_id);
+		buf_pgarray_elem(&att, num);
+		buf_pgarray_elem(&tgt, h[i].target);
+		snprintf(num, sizeof(num), "%lld", (long long)h[i].retry_at_ms);
+		buf_pgarray_elem(&at, num);
+	}
+	buf_putc(&eid, '}');
+	buf_putc(&tid, '}');
+	buf_putc(&att, '}');
+	buf_putc(&tgt, '}');
+	buf_putc(&at, '}');
+	p[0] = e->owner;
+	p[1] = eid.p;
+	p[2] = tid.p;
+	p[3] = att.p;
+	p[4] = tgt.p;
+	p[5] = at.p;
+	r = db_exec(e->conn, err, hold_sql, 6, p);
+	buf_free(&eid);
+	buf_free(&tid);
+	buf_free(&att);
+	buf_free(&tgt);
+	buf_free(&at);
+	if (r == NULL)
+		return -1;
+	held = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return held;
+}
+
+long
+execdb_unhold(struct execdb *e, const char *target, int64_t retry_at_ms,
+    char **err)
+{
+	char at[24];
+	const char *p[2] = { target, at };
+	PGresult *r;
+	long n;
+
+	if (no_conn(e, err) < 0)
+		return -1;
+	snprintf(at, sizeof(at), "%lld", (long long)retry_at_ms);
+	/* run_tasks_held finds the rows; ones already right are skipped. */
+	r = db_exec(e->conn, err, "WITH v AS (SELECT CASE WHEN $2::bigint > 0 "
+	    "THEN greatest(now(), 'epoch'::timestamptz + $2::bigint * "
+	    "interval '1 millisecond') ELSE now() END AS at, "
+	    "$2::bigint > 0 AS keep), "
+	    "u AS (UPDATE run_tasks t SET ready_at = v.at, "
+	    "held_target = CASE WHEN v.keep THEN t.held_target END FROM v "
+	    "WHERE t.state = 'READY' AND t.held_target IS NOT NULL "
+	    "AND ($1::text IS NULL OR t.held_target = $1) "
+	    "AND (NOT v.keep OR t.ready_at <> v.at) RETURNING 1), "
+	    "c AS (SELECT count(*) AS n FROM u) "
+	    "SELECT n, CASE WHEN n > 0 AND $2::bigint <= 0 THEN "
+	    "pg_notify('loom_task_ready', '') END FROM c", 2, p);
+	if (r == NULL)
+		return -1;
+	n = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+long
+execdb_held_targets(struct execdb *e, char ***targets, char **err)
+{
+	PGresult *r;
+	long n;
+
+	*targets = NULL;
+	if (no_conn(e, err) < 0)
+		return -1;
+	r = db_exec(e->conn, err, "SELECT DISTINCT held_target FROM run_tasks "
+	    "WHERE state = 'READY' AND held_target IS NOT NULL", 0, NULL);
+	if (r == NULL)
+		return -1;
+	n = PQntuples(r);
+	*targets = xcalloc((size_t)n + 1, sizeof(char *));
+	for (long i = 0; i < n; i++)
+		(*targets)[i] = xstrdup(PQgetvalue(r, (int)i, 0));
+	PQclear(r);
+	return n;
+}
