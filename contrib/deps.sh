@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libyaml-dev libpq-dev libjq-dev libonig-dev
-libinih-dev libmicrohttpd-dev libsystemd-dev
+libinih-dev libmicrohttpd-dev libsystemd-dev libssl-dev
 bats bats-assert bats-support bats-file mandoc valgrind
 postgresql jq curl openjdk-17-jdk-headless tzdata
 python3 python3-jsonschema python3-yaml graphviz wrk zsh procps"

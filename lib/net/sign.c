@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/sha256.h"
+#include "util/digest.h"
 #include "core/xalloc.h"
 
 /* The signature of body under secret with the timestamp as written. */
@@ -31,7 +31,7 @@ sign_text(const void *secret, size_t slen, const char *ts, const char *body,
 	hmac_sha256(secret, slen, msg, n + 1 + len, mac);
 	free(msg);
 	memcpy(out, SIGN_SCHEME, sizeof(SIGN_SCHEME) - 1);
-	sha256_hex(mac, sizeof(mac), out + sizeof(SIGN_SCHEME) - 1);
+	hex_encode(mac, sizeof(mac), out + sizeof(SIGN_SCHEME) - 1);
 }
 
 void

@@ -87,7 +87,7 @@ token_hash(const char *token, char hex[SHA256_HEX_LEN + 1])
 	uint8_t d[SHA256_LEN];
 
 	sha256(token, strlen(token), d);
-	sha256_hex(d, sizeof(d), hex);
+	hex_encode(d, sizeof(d), hex);
 }
 
 const char *

@@ -28,7 +28,7 @@
 #include <jv.h>
 #include <libpq-fe.h>
 
-#include "util/sha256.h"
+#include "util/digest.h"
 
 #define TOKEN_PREFIX "loom_"
 #define TOKEN_ID_HEX 12

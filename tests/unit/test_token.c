@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "util/sha256.h"
+#include "util/digest.h"
 #include "store/token.h"
 #include "t.h"
 
@@ -65,7 +65,7 @@ main(void)
 
 	token_hash(tok, hex);
 	sha256(tok, strlen(tok), d);
-	is_str(hex, sha256_hex(d, sizeof(d), want),
+	is_str(hex, hex_encode(d, sizeof(d), want),
 	    "the stored hash is the SHA-256 of the whole token");
 	ok(strstr(hex, id) == NULL, "the hash does not hold the id");
 
