@@ -19,6 +19,7 @@
 #include "localrun.h"
 #include "core/state.h"
 #include "core/workflow.h"
+#include "util/workflow_file.h"
 
 static void
 run_usage(FILE *fp)

@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "core/diag.h"
 #include "core/workflow.h"
+#include "util/workflow_file.h"
 
 static void
 validate_usage(FILE *fp)

@@ -105,10 +105,10 @@ struct workflow {
 	struct hmap *task_ids;	/* task id -> index (keys borrowed from tasks); owned */
 };
 
-struct workflow *workflow_load_file(const char *path, struct diags *d);
-/* Reads fd (a pipe, stdin) to the end; name is used in diagnostics. */
-struct workflow *workflow_load_fd(int fd, const char *name, struct diags *d);
-/* name is used in diagnostics and as workflow.file. */
+/*
+ * name is used in diagnostics and as workflow.file.  Reading a file is
+ * lib/util/workflow_file.h's (workflow_load_file(), workflow_load_fd()).
+ */
 struct workflow *workflow_load_buf(const char *name, const char *buf,
     size_t len, struct diags *d);
 

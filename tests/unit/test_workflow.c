@@ -19,6 +19,7 @@
 #include "core/duration.h"
 #include "t.h"
 #include "core/workflow.h"
+#include "util/workflow_file.h"
 #include "core/xalloc.h"
 #include "core/yamlnode.h"
 
