@@ -23,6 +23,9 @@ enum {
 	EXIT_SYSTEM = 5,	/* an I/O or system error on this machine */
 };
 
+/* Where the online commands look for loom-api when nothing says (loom(1)). */
+#define API_DEFAULT_HTTP "http://127.0.0.1:8080"
+
 enum output_format {
 	OUT_TEXT = 0,
 	OUT_JSON,
@@ -59,14 +62,28 @@ struct diags;
 struct workflow *cli_load_workflow(const char *arg, struct diags *d);
 
 /*
- * Reading API objects (jvget.c): a string member (NULL when missing or not
- * a string; valid while o lives), a number member (def when missing), the
- * terminal run states, and ISO 8601 UTC times to ms since the epoch (-1).
+ * Reading API objects (apitext.c): a string member (NULL when missing or
+ * not a string; valid while o lives), a number member (def when missing),
+ * the terminal run states, and ISO 8601 UTC times to ms since the epoch (-1).
  */
 const char *cli_str(jv o, const char *key);
 long cli_num(jv o, const char *key, long def);
 int cli_run_terminal(const char *status);
 int64_t cli_iso_ms(const char *s);
+
+/*
+ * Writing them for people (apitext.c), into buf, which is returned:
+ * cli_ms_text() a duration ("850ms", "4.2s", "3m07s", "2h05m", "-" when
+ * negative), cli_span_text() the time from member from to member to,
+ * cli_time_text() "2026-11-26T04:05:06.123Z" as "2026-11-26 04:05:06" (""
+ * when missing).  cli_error_text() is "Type: message" of an error object
+ * member, or the member when it is a string, malloc'd; NULL when missing.
+ */
+const char *cli_ms_text(int64_t ms, char *buf, size_t len);
+const char *cli_span_text(jv o, const char *from, const char *to, char *buf,
+    size_t len);
+const char *cli_time_text(jv o, const char *key, char *buf, size_t len);
+char *cli_error_text(jv o, const char *key);
 
 int cmd_validate(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
@@ -79,16 +96,16 @@ int cmd_up(int argc, char **argv);
 int cmd_status(int argc, char **argv);	/* cmd_status.c */
 int cmd_breaker(int argc, char **argv);	/* cmd_status.c */
 int cmd_token(int argc, char **argv);	/* cmd_token.c */
-int cmd_events(int argc, char **argv);	/* cmd_logs.c */
-/* `loom execution logs`: argv[0] is "logs" (cmd_logs.c). */
+int cmd_events(int argc, char **argv);	/* cmd_events.c */
+/* `loom execution logs`: argv[0] is "logs" (cmd_events.c). */
 int cmd_execution_logs(int argc, char **argv);
 int cmd_task(int argc, char **argv);	/* cmd_task.c */
 int cmd_dlq(int argc, char **argv);	/* cmd_dlq.c */
 
 /*
- * Online commands (cmd_workflow.c, cmd_execution.c) talk to loom-api
+ * Online commands (cmd_workflow.c, cmd_execution.c, ...) talk to loom-api
  * through lib/net/client.h and share these options and helpers, defined in
- * cmd_workflow.c.  CLI_ONLINE_OPTIONS goes into a getopt_long() table
+ * cli.c.  CLI_ONLINE_OPTIONS goes into a getopt_long() table
  * (needs <getopt.h>); cli_online_opt() handles what it returns.
  */
 struct client;
@@ -165,13 +182,13 @@ int cli_control_done(const struct cli_online *o, struct client *c,
     const char *what, jv reply, int wait, int64_t timeout_ms);
 
 /*
- * `loom workflow delete|pause|unpause|history` (cmd_workflow2.c), called
- * by cmd_workflow() with its own argc/argv.
+ * `loom workflow delete|pause|unpause|history` (cmd_workflow_life.c),
+ * called by cmd_workflow() with its own argc/argv.
  */
-int cli_workflow_more(int argc, char **argv);
+int cli_workflow_lifecycle(int argc, char **argv);
 
 /*
- * Paged lists of executions (cmd_workflow2.c): `loom execution list` and
+ * Paged lists of executions (execlist.c): `loom execution list` and
  * `loom workflow history`.  CLI_LIST_OPTIONS goes into a getopt_long()
  * table (with "n:" in the short options); cli_list_opt() handles what it
  * returns: 1 when it was one of them, 0 when not, -1 after a usage error.

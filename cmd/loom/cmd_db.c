@@ -38,32 +38,6 @@ db_usage(FILE *fp)
 	    DB_DEFAULT_URL);
 }
 
-char *
-cli_state_dir(const char *arg)
-{
-	const char *env = getenv("LOOM_STATE_DIR"), *xdg, *home;
-
-	if (arg && *arg)
-		return strdup(arg);
-	if (env && *env)
-		return strdup(env);
-	if (geteuid() == 0)
-		return strdup("/var/lib/loom");
-	xdg = getenv("XDG_STATE_HOME");
-	if (xdg && *xdg) {
-		char *s;
-
-		return asprintf(&s, "%s/loom", xdg) < 0 ? NULL : s;
-	}
-	home = getenv("HOME");
-	{
-		char *s;
-
-		return asprintf(&s, "%s/.local/state/loom", home ? home : ".") < 0
-		    ? NULL : s;
-	}
-}
-
 static int
 db_migrate_cmd(const char *url, enum output_format fmt, int migrate)
 {

@@ -63,34 +63,6 @@ num_text(jv o, const char *key, char *buf, size_t len)
 	return s;
 }
 
-/* "Type: message" of the letter's error, or NULL. */
-static char *
-error_text(jv o)
-{
-	jv e = jv_object_get(jv_copy(o), jv_string("error"));
-	char *out = NULL;
-
-	if (jv_get_kind(e) == JV_KIND_OBJECT) {
-		const char *t = cli_str(e, "type"), *m = cli_str(e, "message");
-
-		out = xasprintf("%s%s%s", t ? t : "", t && m ? ": " : "",
-		    m ? m : "");
-	}
-	jv_free(e);
-	return out;
-}
-
-static const char *
-time_text(jv o, const char *key, char *buf, size_t len)
-{
-	const char *s = cli_str(o, key);
-
-	snprintf(buf, len, "%.19s", s ? s : "");
-	if (strlen(buf) > 10 && buf[10] == 'T')
-		buf[10] = ' ';
-	return buf;
-}
-
 /* "/api/v1/dead-letters/ID[/what]" with ID escaped. */
 static char *
 dl_path(const char *id, const char *what)
@@ -155,13 +127,13 @@ dlq_list(const struct cli_online *o, struct client *c, const char *wf,
 	t = table_new(8, "ID", "EXECUTION", "WORKFLOW", "TASK", "ATTEMPTS",
 	    "STATUS", "CREATED", "ERROR");
 	jv_array_foreach(list, i, x) {
-		char id[32], att[32], created[32], *err = error_text(x);
+		char id[32], att[32], created[32], *err = cli_error_text(x, "error");
 
 		table_add(t, num_text(x, "id", id, sizeof(id)),
 		    cli_str(x, "executionId"), cli_str(x, "workflowId"),
 		    cli_str(x, "taskId"), num_text(x, "attempts", att,
 		    sizeof(att)), cli_str(x, "status"),
-		    time_text(x, "createdAt", created, sizeof(created)), err);
+		    cli_time_text(x, "createdAt", created, sizeof(created)), err);
 		free(err);
 		jv_free(x);
 	}
@@ -194,7 +166,7 @@ dlq_show(const struct cli_online *o, struct client *c, const char *id)
 	printf("Status:      %s", cli_str(reply, "status") ?
 	    cli_str(reply, "status") : "?");
 	if (cli_str(reply, "resolvedAt"))
-		printf(" (%s)", time_text(reply, "resolvedAt", b, sizeof(b)));
+		printf(" (%s)", cli_time_text(reply, "resolvedAt", b, sizeof(b)));
 	printf("\n");
 	printf("Execution:   %s (%s)\n", cli_str(reply, "executionId") ?
 	    cli_str(reply, "executionId") : "?",
@@ -208,10 +180,10 @@ dlq_show(const struct cli_online *o, struct client *c, const char *id)
 	    cli_str(reply, "taskState") : "?");
 	printf("Attempts:    %s\n", num_text(reply, "attempts", v,
 	    sizeof(v)) ? v : "?");
-	if ((err = error_text(reply)) != NULL)
+	if ((err = cli_error_text(reply, "error")) != NULL)
 		printf("Error:       %s\n", err);
 	free(err);
-	printf("Created:     %s\n", time_text(reply, "createdAt", b,
+	printf("Created:     %s\n", cli_time_text(reply, "createdAt", b,
 	    sizeof(b)));
 	req = jv_object_get(jv_copy(reply), jv_string("request"));
 	if (jv_is_valid(req) && jv_get_kind(req) != JV_KIND_NULL) {

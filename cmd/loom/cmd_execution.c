@@ -2,7 +2,7 @@
  * loom execution: runs of workflows, through loom-api.
  *
  *   loom execution list [--workflow ID] [--status S] [--since T]
- *       [--until T] [--limit N] [--cursor C | --all]  (cmd_workflow2.c)
+ *       [--until T] [--limit N] [--cursor C | --all]  (execlist.c)
  *   loom execution show ID [--wait [--timeout DUR]]
  *   loom execution cancel|retry ...   (cmd_task.c: the run controls)
  *
@@ -53,66 +53,6 @@ execution_usage(FILE *fp)
 	    "passed.\n");
 }
 
-/* ---- reading API objects ---------------------------------------------- */
-
-/* A duration for people: "850ms", "4.2s", "3m07s", "2h05m". */
-static const char *
-human_ms(int64_t ms, char *buf, size_t len)
-{
-	if (ms < 0)
-		snprintf(buf, len, "-");
-	else if (ms < 1000)
-		snprintf(buf, len, "%lldms", (long long)ms);
-	else if (ms < 60000)
-		snprintf(buf, len, "%.1fs", ms / 1000.0);
-	else if (ms < 3600000)
-		snprintf(buf, len, "%lldm%02llds", (long long)(ms / 60000),
-		    (long long)(ms / 1000 % 60));
-	else
-		snprintf(buf, len, "%lldh%02lldm", (long long)(ms / 3600000),
-		    (long long)(ms / 60000 % 60));
-	return buf;
-}
-
-static const char *
-span_text(jv o, const char *from, const char *to, char *buf, size_t len)
-{
-	int64_t a = cli_iso_ms(cli_str(o, from)), b = cli_iso_ms(cli_str(o, to));
-
-	return human_ms(a >= 0 && b >= a ? b - a : -1, buf, len);
-}
-
-static const char *
-time_text(jv o, const char *key, char *buf, size_t len)
-{
-	const char *s = cli_str(o, key);
-
-	snprintf(buf, len, "%.19s", s ? s : "");
-	if (strlen(buf) > 10 && buf[10] == 'T')
-		buf[10] = ' ';
-	return buf;
-}
-
-/* "Type: message" of an {"type","message"} error object, or a string. */
-static char *
-error_text(jv o, const char *key)
-{
-	jv e = jv_get_kind(o) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
-	char *out = NULL;
-
-	if (jv_get_kind(e) == JV_KIND_STRING)
-		out = xstrdup(jv_string_value(e));
-	else if (jv_get_kind(e) == JV_KIND_OBJECT) {
-		const char *t = cli_str(e, "type"), *m = cli_str(e, "message");
-
-		out = xasprintf("%s%s%s", t ? t : "", t && m ? ": " : "",
-		    m ? m : "");
-	}
-	jv_free(e);
-	return out;
-}
-
 /* ---- printing one execution ------------------------------------------- */
 
 int
@@ -146,16 +86,16 @@ cli_execution_print(const struct cli_online *o, jv exec)
 		jv_free(s);
 	}
 	jv_free(params);
-	printf("Created:   %s\n", time_text(exec, "createdAt", b1,
+	printf("Created:   %s\n", cli_time_text(exec, "createdAt", b1,
 	    sizeof(b1)));
 	if (cli_str(exec, "startedAt"))
-		printf("Started:   %s\n", time_text(exec, "startedAt", b1,
+		printf("Started:   %s\n", cli_time_text(exec, "startedAt", b1,
 		    sizeof(b1)));
 	if (cli_str(exec, "completedAt"))
-		printf("Finished:  %s (took %s)\n", time_text(exec,
-		    "completedAt", b1, sizeof(b1)), span_text(exec,
+		printf("Finished:  %s (took %s)\n", cli_time_text(exec,
+		    "completedAt", b1, sizeof(b1)), cli_span_text(exec,
 		    "startedAt", "completedAt", b2, sizeof(b2)));
-	if ((err = error_text(exec, "error")) != NULL && *err)
+	if ((err = cli_error_text(exec, "error")) != NULL && *err)
 		printf("Error:     %s\n", err);
 	free(err);
 
@@ -166,7 +106,7 @@ cli_execution_print(const struct cli_online *o, jv exec)
 		t = table_new(5, "TASK", "STATE", "ATTEMPT", "DURATION",
 		    "ERROR");
 		jv_array_foreach(tasks, i, task) {
-			char att[16], *e = error_text(task, "error");
+			char att[16], *e = cli_error_text(task, "error");
 			long a = cli_num(task, "attempt", 0);
 
 			if (e == NULL && cli_str(task, "skipReason"))
@@ -175,7 +115,7 @@ cli_execution_print(const struct cli_online *o, jv exec)
 			snprintf(att, sizeof(att), "%ld", a);
 			table_add(t, cli_str(task, "taskId"),
 			    cli_str(task, "state"), a > 0 ? att : NULL,
-			    span_text(task, "startedAt", "finishedAt", b1,
+			    cli_span_text(task, "startedAt", "finishedAt", b1,
 			    sizeof(b1)), e);
 			free(e);
 			jv_free(task);
@@ -317,7 +257,7 @@ cmd_execution(int argc, char **argv)
 	if (!strcmp(sub, "cancel") || !strcmp(sub, "retry"))
 		return cli_execution_control(argc, argv);	/* cmd_task.c */
 	if (!strcmp(sub, "logs"))
-		return cmd_execution_logs(argc - 1, argv + 1);	/* cmd_logs.c */
+		return cmd_execution_logs(argc - 1, argv + 1);	/* cmd_events.c */
 	if (strcmp(sub, "list") && strcmp(sub, "show"))
 		return cli_usage_error("execution", "unknown subcommand '%s'",
 		    sub);

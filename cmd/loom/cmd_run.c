@@ -38,22 +38,6 @@ run_usage(FILE *fp)
 	    "  -q, --quiet    leave out the output lines of shell/java tasks\n");
 }
 
-/* Reads "@file" or takes the text itself; returns a jv (invalid on error). */
-jv
-cli_read_json_arg(const char *arg)
-{
-	if (arg[0] == '@') {
-		jv s = jv_load_file(arg + 1, 1);
-
-		if (!jv_is_valid(s))
-			return s;
-		jv v = jv_parse(jv_string_value(s));
-		jv_free(s);
-		return v;
-	}
-	return jv_parse(arg);
-}
-
 int
 cmd_run(int argc, char **argv)
 {

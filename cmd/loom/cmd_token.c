@@ -34,39 +34,6 @@
 #include "store/token.h"
 #include "core/xalloc.h"
 
-int
-cli_api_auth(struct client *c, const char *cmd)
-{
-	const char *env = getenv("LOOM_TOKEN");
-	struct config *cfg = NULL;
-	struct diags d;
-	char *tok = NULL;
-	int rc;
-
-	if (env != NULL && *env != '\0')
-		tok = xstrdup(env);
-	else {
-		diags_init(&d);
-		if ((cfg = config_load(NULL, &d)) != NULL) {
-			const char *v = config_get(cfg, "cli.token", NULL);
-
-			if (v != NULL && *v != '\0')
-				tok = xstrdup(v);
-			config_free(cfg);
-		}
-		diags_clear(&d);	/* cli_api_address() reported it */
-	}
-	rc = client_set_token(c, tok);
-	if (rc < 0)
-		fprintf(stderr, "loom %s: the API token (from %s) holds "
-		    "spaces or control characters\n", cmd, env && *env ?
-		    "$LOOM_TOKEN" : "cli.token");
-	if (tok != NULL)
-		explicit_bzero(tok, strlen(tok));
-	free(tok);
-	return rc;
-}
-
 /* ---- output ------------------------------------------------------------- */
 
 /* "2026-11-26T04:05:06.123Z" -> "2026-11-26 04:05" (NULL stays NULL) */

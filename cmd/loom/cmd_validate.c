@@ -45,15 +45,6 @@ validate_usage(FILE *fp)
 	    "2 usage.  See loom(1) and loom-workflow(5).\n");
 }
 
-/* See cli.h; cmd_graph.c uses it too. */
-struct workflow *
-cli_load_workflow(const char *arg, struct diags *d)
-{
-	if (strcmp(arg, "-") == 0)
-		return workflow_load_fd(STDIN_FILENO, "<stdin>", d);
-	return workflow_load_file(arg, d);
-}
-
 int
 cmd_validate(int argc, char **argv)
 {

@@ -7,13 +7,10 @@
  *                                           the definition as submitted
  *   loom workflow trigger ID [--input JSON|@FILE] [--param K=V]...
  *                            [--force] [--wait [--timeout DUR]]
- *   loom workflow delete|pause|unpause|history ...  (cmd_workflow2.c)
+ *   loom workflow delete|pause|unpause|history ...  (cmd_workflow_life.c)
  *
- * Every subcommand takes -o text|json and --api URL.  This file also holds
- * the helpers every online command shares (declared in cli.h): the option
- * handling, finding the API address, and turning a failed call into a
- * message and an exit code.  Text goes through table.h; JSON is one object
- * per line.
+ * Every subcommand takes -o text|json and --api URL (cli.c).  Text goes
+ * through table.h; JSON is one object per line.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,105 +28,7 @@
 #include "table.h"
 #include "core/xalloc.h"
 
-#define API_DEFAULT_HTTP "http://127.0.0.1:8080"
 #define FILE_MAX_BYTES (16u * 1024 * 1024)
-
-/* ---- helpers shared by the online commands (cli.h) ------------------- */
-
-int
-cli_online_opt(struct cli_online *o, int ch, const char *arg)
-{
-	switch (ch) {
-	case 'o':
-		if (cli_parse_output(o->cmd, arg, &o->fmt) < 0)
-			return -1;
-		o->text_asked = o->fmt == OUT_TEXT;
-		return 1;
-	case 'A':
-		o->api = arg;
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-char *
-cli_api_address(const char *arg)
-{
-	const char *env = getenv("LOOM_API"), *v;
-	struct config *cfg;
-	struct diags d;
-	struct stat st;
-	char *dir, *sock, *out;
-
-	if (arg && *arg)
-		return xstrdup(arg);
-	if (env && *env)
-		return xstrdup(env);
-	diags_init(&d);
-	if ((cfg = config_load(NULL, &d)) == NULL) {
-		diags_print(&d, stderr);
-		diags_clear(&d);
-		return NULL;
-	}
-	diags_clear(&d);
-	v = config_get(cfg, "cli.api", NULL);
-	out = v && *v ? xstrdup(v) : NULL;
-	config_free(cfg);
-	if (out)
-		return out;
-	if ((dir = cli_state_dir(NULL)) != NULL) {
-		sock = xasprintf("%s/run/api.sock", dir);
-		free(dir);
-		if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode))
-			out = xasprintf("unix:%s", sock);
-		free(sock);
-		if (out)
-			return out;
-	}
-	return xstrdup(API_DEFAULT_HTTP);
-}
-
-struct client *
-cli_api_client(const struct cli_online *o, int *rc)
-{
-	struct client *c;
-	char *addr, *err = NULL;
-
-	if ((addr = cli_api_address(o->api)) == NULL) {
-		*rc = EXIT_FAIL;
-		return NULL;
-	}
-	if ((c = client_new(addr, &err)) == NULL) {
-		*rc = cli_usage_error(o->cmd, "%s", err);
-		free(err);
-	} else if (cli_api_auth(c, o->cmd) < 0) {	/* $LOOM_TOKEN */
-		client_free(c);
-		c = NULL;
-		*rc = EXIT_USAGE;
-	}
-	free(addr);
-	return c;
-}
-
-int
-cli_api_fail(const struct cli_online *o, const struct client *c, int status,
-    jv reply)
-{
-	char *msg;
-	int unreachable = status < 0 && errno == ECONNREFUSED;
-
-	msg = client_error_message(status, reply);
-	fprintf(stderr, "loom %s: %s\n", o->cmd, msg);
-	free(msg);
-	if (unreachable) {
-		fprintf(stderr, "loom %s: is Link Loom running at %s? Start it "
-		    "with 'loom up', or point --api or $LOOM_API at it.\n",
-		    o->cmd, client_base(c));
-		return EXIT_UNREACHABLE;
-	}
-	return status == 404 ? EXIT_NOTFOUND : EXIT_FAIL;
-}
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -248,22 +147,6 @@ text_of(jv o, const char *key, char *buf, size_t len)
 	}
 	}
 	jv_free(v);
-	return buf;
-}
-
-/* "2026-11-26T04:05:06.123Z" -> "2026-11-26 04:05:06" for humans. */
-static const char *
-time_text(jv o, const char *key, char *buf, size_t len)
-{
-	const char *s = cli_str(o, key);
-
-	if (s == NULL) {
-		buf[0] = '\0';
-		return buf;
-	}
-	snprintf(buf, len, "%.19s", s);
-	if (strlen(buf) > 10 && buf[10] == 'T')
-		buf[10] = ' ';
 	return buf;
 }
 
@@ -400,7 +283,7 @@ workflow_list(struct cli_online *o, struct client *c)
 		    text_of(w, "version", ver, sizeof(ver)),
 		    text_of(w, "taskCount", tasks, sizeof(tasks)),
 		    cli_str(w, "schedule"), text_of(w, "paused", paused,
-		    sizeof(paused)), time_text(w, "updatedAt", upd,
+		    sizeof(paused)), cli_time_text(w, "updatedAt", upd,
 		    sizeof(upd)));
 		jv_free(w);
 	}
@@ -495,9 +378,9 @@ print_workflow(struct cli_online *o, jv w)
 		printf("About:     %s\n", cli_str(spec, "description"));
 	if (is_true(w, "paused"))
 		printf("Paused:    yes\n");
-	printf("Created:   %s\n", time_text(w, "createdAt", buf, sizeof(buf)));
+	printf("Created:   %s\n", cli_time_text(w, "createdAt", buf, sizeof(buf)));
 	if (cli_str(w, "updatedAt"))
-		printf("Updated:   %s\n", time_text(w, "updatedAt", buf,
+		printf("Updated:   %s\n", cli_time_text(w, "updatedAt", buf,
 		    sizeof(buf)));
 	{
 		jv params = jv_object_get(jv_copy(spec), jv_string("params"));
@@ -741,7 +624,7 @@ cmd_workflow(int argc, char **argv)
 	if (!strcmp(sub, "delete") || !strcmp(sub, "pause") ||
 	    !strcmp(sub, "unpause") || !strcmp(sub, "history")) {
 		jv_free(params);
-		return cli_workflow_more(argc, argv);	/* cmd_workflow2.c */
+		return cli_workflow_lifecycle(argc, argv);	/* cmd_workflow_life.c */
 	}
 	if (strcmp(sub, "apply") && strcmp(sub, "list") &&
 	    strcmp(sub, "describe") && strcmp(sub, "trigger")) {

@@ -53,34 +53,6 @@ usage(FILE *fp)
 }
 
 int
-cli_parse_output(const char *prog, const char *arg, enum output_format *out)
-{
-	if (strcmp(arg, "json") == 0)
-		*out = OUT_JSON;
-	else if (strcmp(arg, "text") == 0 || strcmp(arg, "table") == 0)
-		*out = OUT_TEXT;
-	else {
-		cli_usage_error(prog, "unknown output format '%s' (expected "
-		    "text or json)", arg);
-		return -1;
-	}
-	return 0;
-}
-
-int
-cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "loom %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'loom %s --help'.\n", cmd);
-	return EXIT_USAGE;
-}
-
-int
 main(int argc, char **argv)
 {
 	log_init("loom", LOG_LVL_WARN);
