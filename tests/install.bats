@@ -2,6 +2,8 @@
 # `make install` stages what a user needs: programs, man pages, units with
 # the right paths, schema and examples; `make uninstall` removes them.
 
+load "/usr/lib/bats/bats-support/load"
+
 setup_file() {
 	STAGE=$(mktemp -d)
 	export STAGE
@@ -35,6 +37,23 @@ teardown_file() {
 	[[ "$output" == *"ExecStart=/opt/loom/bin/loom-engine"* ]]
 	run grep -l '@BINDIR@' "$STAGE"/opt/loom/lib/systemd/system/*
 	[ "$status" -ne 0 ]
+}
+
+@test "every installed unit's ExecStart is a command line its program accepts" {
+	local unit line argv
+	for unit in "$STAGE"/opt/loom/lib/systemd/system/*.service; do
+		line=$(sed -n 's/^ExecStart=//p' "$unit")
+		[ -n "$line" ] || fail "$unit: no ExecStart="
+		# systemd's specifiers as an instance would have them
+		argv=${line//%H/$(hostname)}
+		argv=${argv//%i/1}
+		argv=${argv//%%/%}
+		argv=$STAGE$argv	# the staged program at its installed path
+		# -n: check the configuration and exit, as the program would start
+		run env LOOM_CONFIG=/dev/null $argv -n
+		[ "$status" -eq 0 ] ||
+		    fail "${unit##*/}: '$argv -n' exited $status: $output"
+	done
 }
 
 @test "schema, JSON Schema and examples are installed" {

@@ -1693,6 +1693,10 @@ exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
 
 	if (opts_load(&o, cfg, jobs) < 0)
 		return EXEC_USAGE;
+	if (eo->name != NULL) {	/* --name wins over exec.name */
+		free(o.name);
+		o.name = xstrdup(eo->name);
+	}
 	memset(&x, 0, sizeof(x));
 	if (breaker_config_load(cfg, &x.bcfg, &err) < 0) {
 		log_warnx("%s", err);

@@ -17,6 +17,7 @@ enum {
 
 struct exec_opts {
 	int jobs;		  /* tasks running at once (-j) */
+	const char *name;	  /* --name, over exec.name; NULL: not given */
 	struct runner_config rc;  /* strings borrowed from the config */
 };
 

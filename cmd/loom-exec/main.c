@@ -18,7 +18,8 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: loom-exec [--stdin] [-dnv] [-c FILE] [-j N]\n");
+	fprintf(fp, "usage: loom-exec [--stdin] [-dnv] [-c FILE] [-j N] "
+	    "[-N NAME]\n");
 }
 
 /* exec.* keys of loom.conf(5); -j wins over exec.concurrency. */
@@ -55,6 +56,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "stdin", no_argument, NULL, 'S' },
+		{ "name", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -66,9 +68,10 @@ main(int argc, char **argv)
 	int ch, check = 0, stdin_mode = 0, rc;
 	long jobs = 0;
 	char *end;
+	const char *name = NULL;
 
 	log_init("loom-exec", LOG_LVL_INFO);
-	while ((ch = getopt_long(argc, argv, "c:dj:nvh", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "c:dj:nN:vh", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
@@ -89,6 +92,14 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'N':
+			if (*optarg == '\0' || strlen(optarg) > 200) {
+				fprintf(stderr, "loom-exec: --name wants 1 to "
+				    "200 characters\n");
+				return EXEC_USAGE;
+			}
+			name = optarg;
 			break;
 		case 'S':
 			stdin_mode = 1;
@@ -123,6 +134,7 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return EXEC_USAGE;
 	}
+	o.name = name;
 	if (!stdin_mode) {	/* the daemon: dbmode.c */
 		rc = exec_db_run(&o, cfg, jobs, check);
 		config_free(cfg);
