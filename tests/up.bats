@@ -128,6 +128,7 @@ setup() {
 	assert_line "        unix:$STATE/run/api.sock"
 	assert_line --regexp "^  DB:   postgresql:///loom\?host=$STATE/run"
 	assert_line '  Sample workflow: sample-report'
+	assert_line --regexp '^  Sample backend:  http://127\.0\.0\.1:[0-9]+$'
 	assert_line --partial 'loom workflow trigger sample-report'
 	assert_equal "${lines[-1]}" ready
 	run cat "$STATE/up.first.err"
@@ -167,14 +168,61 @@ setup() {
 	assert_output --partial sample-report
 }
 
+# The sample backend's URL from the banner of `loom up` (FILE).
+backend_of() {
+	sed -n 's/^  Sample backend: *//p' "$1"
+}
+
 @test "the example backend serves the sample's tasks" {
+	local url
+	url=$(backend_of "$STATE/up.first.out")
+	[[ $url == http://127.0.0.1:* ]]
 	run curl -sf -X POST -H 'Content-Type: application/json' \
 	    -d '{"executionId":"exec-t","taskId":"fetch_data","attempt":1,"input":{"limit":7,"date":"2024-01-14"}}' \
-	    http://127.0.0.1:8090/api/tasks/fetch-data
+	    "$url/api/tasks/fetch-data"
 	assert_success
 	assert_equal "$(jq -r .status <<<"$output")" SUCCESS
 	assert_equal "$(jq -r .output.recordCount <<<"$output")" 7
 	assert_equal "$(jq -r '.output.checksum | length' <<<"$output")" 16
+}
+
+@test "a second stack on this host gets its own backend port and its sample runs" {
+	local other port mine theirs pid
+	# as root the server runs as postgres, which must reach the cluster
+	other=$(mktemp -d /tmp/loom-up-other.XXXXXX)
+	chmod 755 "$other"
+	port=$(free_port)
+	(
+		exec "$LOOM" up --state-dir "$other" --fast \
+		    --listen "127.0.0.1:$port" >"$other/up.out" \
+		    2>"$other/up.err" 3>&-
+	) 3>&- &
+	pid=$!
+	up_wait_line "$other/up.out" '^ready$' "$pid" 90 || {
+		sed 's/^/# /' "$other/up.err" >&3
+		kill "$pid"
+		rm -rf "$other"
+		false
+	}
+	mine=$(backend_of "$STATE/up.first.out")
+	theirs=$(backend_of "$other/up.out")
+	[ -n "$theirs" ] && [ "$theirs" != "$mine" ]
+	"$LOOM" workflow describe sample-report --api "http://127.0.0.1:$port" \
+	    -o json >"$other/describe.json"
+	run "$LOOM" workflow trigger sample-report --api "http://127.0.0.1:$port" \
+	    --wait --timeout 60s -o json
+	kill -TERM "$pid"
+	timeout 30 tail --pid="$pid" -f /dev/null 3>&-
+	"$LOOM" db stop --state-dir "$other" >/dev/null 2>&1 || true
+	cp "$other/describe.json" "$BATS_TEST_TMPDIR/"
+	rm -rf "$other"
+	assert_success
+	assert_equal "$(jq -r .status <<<"$output")" SUCCESS
+	# the second stack's sample calls the second backend
+	run jq -r '.spec.tasks[].url' "$BATS_TEST_TMPDIR/describe.json"
+	assert_success
+	[ "${#lines[@]}" -eq 4 ]
+	for u in "${lines[@]}"; do [[ $u == "$theirs"/* ]]; done
 }
 
 @test "a second loom up on the same state directory is refused" {
@@ -233,10 +281,17 @@ setup() {
 	run cat "$STATE/up.second.err"
 	refute_output --partial 'creating a PostgreSQL cluster'
 	assert_equal "$(stat -c %i:%Y "$STATE/pgdata/PG_VERSION")" "$before"
-	# Same database: the sample is still version 1, applied unchanged.
+	# Same database: the sample is still version 1, applied unchanged --
+	# unless its backend's port was taken meanwhile by another program on
+	# this host, when the sample says the new port as version 2.
 	run "$LOOM" workflow describe sample-report --api "$API" -o json
 	assert_success
-	assert_equal "$(jq -r .version <<<"$output")" 1
+	if [ "$(backend_of "$STATE/up.first.out")" = \
+	    "$(backend_of "$STATE/up.second.out")" ]; then
+		assert_equal "$(jq -r .version <<<"$output")" 1
+	else
+		assert_equal "$(jq -r .version <<<"$output")" 2
+	fi
 	stop_up
 	assert_equal "$(cat "$STATE/up.status")" 0
 	up_wait_until 10 eval '! pgrep -f "$STATE" >/dev/null'

@@ -34,14 +34,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <jv.h>
 
 #include "cli.h"
+#include "core/buf.h"
 #include "net/client.h"
 #include "store/db.h"
 #include "util/log.h"
@@ -53,8 +57,10 @@
 #define LOOM_DATADIR "/usr/local/share/loom"
 #endif
 
-#define DEFAULT_LISTEN	"127.0.0.1:8080"
-#define BACKEND_PORT	"8090"
+#define DEFAULT_HOST	"127.0.0.1"
+#define DEFAULT_PORT	8080	/* loom-api's, when it is free */
+#define BACKEND_PORT	8090	/* the example backend's, when it is free */
+#define SAMPLE_BACKEND	"127.0.0.1:8090"	/* as contrib/examples/sample.yaml says */
 #define SAMPLE_FILE	"sample.yaml"
 #define RESTART_MIN_MS	1000
 #define RESTART_MAX_MS	30000
@@ -98,6 +104,8 @@ struct up {
 	char *http_url;		/* http://... for people */
 	char *sock_path;	/* loom-api's Unix socket */
 	char *sample_path;	/* NULL: --no-sample, or not found */
+	int backend_port;	/* the example backend's */
+	int listen_given;	/* --listen: the user's address, not ours */
 	struct client *api;	/* over sock_path, for /readyz and apply */
 };
 
@@ -109,12 +117,14 @@ up_usage(FILE *fp)
 	    "[--no-sample] [--fast]\n"
 	    "\n"
 	    "Runs PostgreSQL (under DIR, unless --db), loom-engine,\n"
-	    "loom-exec, loom-api (on ADDR, default %s, and\n"
-	    "DIR/run/api.sock) and a sample backend with a sample workflow,\n"
+	    "loom-exec, loom-api (on ADDR, default %s:%d or a free\n"
+	    "port when that is taken, and DIR/run/api.sock) and a sample\n"
+	    "backend (on %s:%d, or a free port) with a sample workflow,\n"
 	    "until Ctrl-C.\n"
 	    "DIR defaults to $LOOM_STATE_DIR, /var/lib/loom as root, else\n"
 	    "$XDG_STATE_HOME/loom.  --fast trades durability for speed "
-	    "(tests).\n", DEFAULT_LISTEN);
+	    "(tests).\n", DEFAULT_HOST, DEFAULT_PORT, DEFAULT_HOST,
+	    BACKEND_PORT);
 }
 
 /* ---- finding things --------------------------------------------------- */
@@ -224,6 +234,67 @@ http_url_of(const char *listen)
 	    (hlen == 4 && !strncmp(listen, "[::]", 4)))
 		return xasprintf("http://[::1]%s", colon);
 	return xasprintf("http://%s", listen);
+}
+
+/*
+ * A TCP port on 127.0.0.1 for one of our children: want when nothing
+ * listens on it, else one the kernel hands out.  Another stack on this
+ * host may hold the usual ports.  The probe socket is closed before the
+ * child binds, so a program could take the port in between; the child's
+ * bind error then says so and it is restarted on the same port.
+ * Returns the port, or -1 with errno.
+ */
+static int
+local_port(int want)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd, one = 1, port = -1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	/* a port in TIME_WAIT is free; one some socket listens on is not */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)want);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		sin.sin_port = 0;
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+			goto out;
+	}
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+out:
+	close(fd);
+	return port;
+}
+
+/*
+ * The example backend's port: the one this state directory used last
+ * (DIR/backend.port), so the sample applied before stays the same
+ * version, else 8090, else a free one; remembered for the next start.
+ */
+static int
+backend_port(const char *state_dir)
+{
+	char *p = xasprintf("%s/backend.port", state_dir);
+	FILE *fp = fopen(p, "r");
+	int want = BACKEND_PORT, port;
+
+	if (fp != NULL) {
+		if (fscanf(fp, "%d", &want) != 1 || want < 1 || want > 65535)
+			want = BACKEND_PORT;
+		fclose(fp);
+	}
+	if ((port = local_port(want)) > 0 && port != want &&
+	    (fp = fopen(p, "w")) != NULL) {
+		fprintf(fp, "%d\n", port);
+		fclose(fp);
+	}
+	free(p);
+	return port;
 }
 
 /* ---- children ---------------------------------------------------------- */
@@ -409,6 +480,29 @@ on_stop_signal(struct loop_signal *s, int signo, void *arg)
 
 /* ---- readiness ------------------------------------------------------- */
 
+/*
+ * The sample's text (consumed) with its backend's address, 127.0.0.1:8090,
+ * made 127.0.0.1:PORT: the port the example backend got.
+ */
+static char *
+sample_with_port(char *text, int port, size_t *len)
+{
+	char addr[32], *at, *from = text;
+	struct buf b = BUF_INIT;
+
+	if (port == BACKEND_PORT)
+		return text;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	while ((at = strstr(from, SAMPLE_BACKEND)) != NULL) {
+		buf_printf(&b, "%.*s%s", (int)(at - from), from, addr);
+		from = at + strlen(SAMPLE_BACKEND);
+	}
+	buf_puts(&b, from);
+	free(text);
+	*len = b.len;
+	return b.p != NULL ? b.p : xstrdup("");
+}
+
 /* Applies the sample workflow; returns its id (malloc'd) or NULL. */
 static char *
 apply_sample(struct up *up)
@@ -427,6 +521,7 @@ apply_sample(struct up *up)
 	len = fread(buf, 1, cap - 1, fp);
 	fclose(fp);
 	buf[len] = '\0';
+	buf = sample_with_port(buf, up->backend_port, &len);
 	client_set_timeout(up->api, 10000);
 	st = client_request(up->api, "POST", "/api/v1/workflows",
 	    "application/yaml", buf, len, &reply);
@@ -475,7 +570,7 @@ url_without_password(const char *url)
 static void
 print_banner(struct up *up, const char *sample_id)
 {
-	int plain = strcmp(up->listen, DEFAULT_LISTEN) == 0;
+	int plain = !up->listen_given;
 	char *db = url_without_password(up->db_url);
 
 	printf("Link Loom is up.\n");
@@ -488,6 +583,8 @@ print_banner(struct up *up, const char *sample_id)
 	free(db);
 	if (sample_id) {
 		printf("  Sample workflow: %s\n", sample_id);
+		printf("  Sample backend:  http://127.0.0.1:%d\n",
+		    up->backend_port);
 		printf("  Try:  loom workflow trigger %s%s%s --wait\n",
 		    sample_id, plain ? "" : " --api ", plain ? "" :
 		    up->http_url);
@@ -580,9 +677,12 @@ setup_daemons(struct up *up, int sample)
 		if (i == D_API)
 			d->argv = make_argv(d->path, "--listen", up->listen,
 			    "--socket", up->sock_path, (char *)NULL);
-		else if (i == D_BACKEND)
-			d->argv = make_argv(d->path, "-p", BACKEND_PORT,
-			    (char *)NULL);
+		else if (i == D_BACKEND) {
+			char port[16];
+
+			snprintf(port, sizeof(port), "%d", up->backend_port);
+			d->argv = make_argv(d->path, "-p", port, (char *)NULL);
+		}
 		else
 			d->argv = make_argv(d->path, (char *)NULL);
 	}
@@ -679,7 +779,7 @@ cmd_up(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const int stop_signals[3] = { SIGINT, SIGTERM, SIGHUP };
-	const char *sdir = NULL, *db = NULL, *addr = DEFAULT_LISTEN;
+	const char *sdir = NULL, *db = NULL, *addr = NULL;
 	struct up up;
 	struct pgcluster pc;
 	int ch, sample = 1, fast = 0, pg_ours = 0, have_pc = 0, lockfd = -1;
@@ -713,7 +813,7 @@ cmd_up(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error("up", "no operands expected");
-	if (strchr(addr, ':') == NULL || strchr(addr, '/'))
+	if (addr != NULL && (strchr(addr, ':') == NULL || strchr(addr, '/')))
 		return cli_usage_error("up", "bad --listen '%s' (expected "
 		    "HOST:PORT)", addr);
 
@@ -788,8 +888,19 @@ cmd_up(int argc, char **argv)
 		goto out;
 	setenv("LOOM_DATABASE_URL", up.db_url, 1);
 
-	up.listen = xstrdup(addr);
-	up.http_url = http_url_of(addr);
+	if ((up.listen_given = addr != NULL))
+		up.listen = xstrdup(addr);
+	else {	/* ours to choose: 8080, or a free port beside another stack */
+		int port = local_port(DEFAULT_PORT);
+
+		up.listen = xasprintf("%s:%d", DEFAULT_HOST,
+		    port > 0 ? port : DEFAULT_PORT);
+	}
+	up.http_url = http_url_of(up.listen);
+	if (sample && (up.backend_port = backend_port(up.state_dir)) < 0) {
+		log_warn("no TCP port for the example backend");
+		up.backend_port = BACKEND_PORT;
+	}
 	/* Backends that answer 202 call back here. */
 	setenv("LOOM_EXEC_CALLBACK_URL", up.http_url, 1);
 	up.sock_path = xasprintf("%s/run/api.sock", have_pc ? pc.dir :
