@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "core/diag.h"
 #include "core/workflow.h"
+#include "util/tzload.h"
 
 static void
 validate_usage(FILE *fp)
@@ -48,9 +49,11 @@ validate_usage(FILE *fp)
 struct workflow *
 cli_load_workflow(const char *arg, struct diags *d)
 {
+	static const struct workflow_opts o = {tzload_known};
+
 	if (strcmp(arg, "-") == 0)
-		return workflow_load_fd(STDIN_FILENO, "<stdin>", d);
-	return workflow_load_file(arg, d);
+		return workflow_load_fd_opts(STDIN_FILENO, "<stdin>", &o, d);
+	return workflow_load_file_opts(arg, &o, d);
 }
 
 int

@@ -156,6 +156,7 @@ struct rp_over {
 
 struct wctx {
 	const char *file;
+	const struct workflow_opts *opts; /* or NULL */
 	struct diags *d;
 	size_t nerr;	/* diagnostics this load produced */
 	struct jqx *jq; /* made on first use */
@@ -1834,7 +1835,7 @@ parse_workflow(struct wctx *c, const struct ynode *root)
 	}
 	if (s[WK_TIMEZONE] &&
 	    (str = get_nonempty(c, s[WK_TIMEZONE], "timezone"))) {
-		if (!tz_valid(str))
+		if (c->opts && c->opts->zone_known && !c->opts->zone_known(str))
 			report(c, s[WK_TIMEZONE],
 			    "unknown time zone '%s' "
 			    "(expected an IANA name like Europe/Kyiv or UTC)",
@@ -2170,7 +2171,8 @@ workflow_free(struct workflow *wf)
 /* given (borrowed), else buf (len bytes) as YAML. */
 static struct workflow *
 load(const char *name, const char *buf, size_t len,
-    const struct ydoc *given, struct diags *d)
+    const struct ydoc *given, const struct workflow_opts *opts,
+    struct diags *d)
 {
 	struct ylimits lim = {
 	    WORKFLOW_MAX_BYTES,
@@ -2188,6 +2190,7 @@ load(const char *name, const char *buf, size_t len,
 		name = "-";
 	memset(&c, 0, sizeof(c));
 	c.file = name;
+	c.opts = opts;
 	c.d = d;
 	c.default_headers = jv_null();
 	doc = given ? given : ydoc_parse(name, buf, len, &lim, d);
@@ -2238,16 +2241,23 @@ out:
 }
 
 struct workflow *
+workflow_load_buf_opts(const char *name, const char *buf, size_t len,
+    const struct workflow_opts *o, struct diags *d)
+{
+	return load(name, buf, len, NULL, o, d);
+}
+
+struct workflow *
 workflow_load_buf(
     const char *name, const char *buf, size_t len, struct diags *d)
 {
-	return load(name, buf, len, NULL, d);
+	return load(name, buf, len, NULL, NULL, d);
 }
 
 struct workflow *
 workflow_load_doc(const char *name, const struct ydoc *doc, struct diags *d)
 {
-	return load(name, NULL, 0, doc, d);
+	return load(name, NULL, 0, doc, NULL, d);
 }
 
 struct workflow *
@@ -2273,7 +2283,8 @@ workflow_load_json(const char *name, const char *text, size_t len,
  * is refused without reading it all) and loads what it holds.
  */
 struct workflow *
-workflow_load_fd(int fd, const char *name, struct diags *d)
+workflow_load_fd_opts(int fd, const char *name, const struct workflow_opts *o,
+    struct diags *d)
 {
 	struct workflow *wf;
 	struct stat st;
@@ -2323,13 +2334,20 @@ workflow_load_fd(int fd, const char *name, struct diags *d)
 		if (r == 0 || (len += (size_t)r) > WORKFLOW_MAX_BYTES)
 			break;
 	}
-	wf = workflow_load_buf(name, buf, len, d);
+	wf = workflow_load_buf_opts(name, buf, len, o, d);
 	free(buf);
 	return wf;
 }
 
 struct workflow *
-workflow_load_file(const char *path, struct diags *d)
+workflow_load_fd(int fd, const char *name, struct diags *d)
+{
+	return workflow_load_fd_opts(fd, name, NULL, d);
+}
+
+struct workflow *
+workflow_load_file_opts(const char *path, const struct workflow_opts *o,
+    struct diags *d)
 {
 	struct workflow *wf;
 	int fd;
@@ -2338,9 +2356,15 @@ workflow_load_file(const char *path, struct diags *d)
 		diags_add(d, path, 0, 0, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
-	wf = workflow_load_fd(fd, path, d);
+	wf = workflow_load_fd_opts(fd, path, o, d);
 	close(fd);
 	return wf;
+}
+
+struct workflow *
+workflow_load_file(const char *path, struct diags *d)
+{
+	return workflow_load_file_opts(path, NULL, d);
 }
 
 /* ---- queries and the canonical form ------------------------------------ */

@@ -105,12 +105,29 @@ struct workflow {
 	struct hmap *task_ids;	/* task id -> index (keys borrowed from tasks); owned */
 };
 
+/*
+ * What loading needs from outside the pure core.  zone_known(name) says
+ * whether a `timezone:` names a zone this machine has (tzload_known() of
+ * util/tzload.h); a NULL opts or zone_known takes any name unchecked, as
+ * for a stored spec that was checked when it was applied.
+ */
+struct workflow_opts {
+	int (*zone_known)(const char *name);
+};
+
 struct workflow *workflow_load_file(const char *path, struct diags *d);
 /* Reads fd (a pipe, stdin) to the end; name is used in diagnostics. */
 struct workflow *workflow_load_fd(int fd, const char *name, struct diags *d);
 /* name is used in diagnostics and as workflow.file. */
 struct workflow *workflow_load_buf(const char *name, const char *buf,
     size_t len, struct diags *d);
+/* The same with options (o may be NULL). */
+struct workflow *workflow_load_file_opts(const char *path,
+    const struct workflow_opts *o, struct diags *d);
+struct workflow *workflow_load_fd_opts(int fd, const char *name,
+    const struct workflow_opts *o, struct diags *d);
+struct workflow *workflow_load_buf_opts(const char *name, const char *buf,
+    size_t len, const struct workflow_opts *o, struct diags *d);
 
 /*
  * The same for a workflow already in canonical JSON text (len bytes), such
