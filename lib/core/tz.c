@@ -348,14 +348,20 @@ rule_next_change(const struct rule *r, int64_t t, int64_t until, int64_t *at)
 		last = utc_year(t) + 8;
 	for (y = utc_year(t) - 1; y <= last; y += 2) {
 		size_t n = rule_events(r, y, 4, ev);
+		/*
+		 * Events of year y+4, not in ev[], may fall as early as a week
+		 * before it begins (167-hour rule times): what ev[] says past
+		 * that may be incomplete, the next round sees it whole.
+		 */
+		int64_t sure = (cal_days_from_civil(y + 4, 1, 1) - 10) * CAL_DAY;
 
 		for (size_t i = 0; i < n; i++) {
 			int32_t off;
 
 			if (ev[i].at <= t)
 				continue;
-			if (ev[i].at > until)
-				return 0;
+			if (ev[i].at > until || ev[i].at >= sure)
+				break;
 			/* Several events at one instant: the last decides. */
 			while (i + 1 < n && ev[i + 1].at == ev[i].at)
 				i++;
