@@ -280,8 +280,8 @@ rule_events(const struct rule *r, int64_t y0, int n, struct rule_event *ev)
 	size_t k = 0;
 
 	for (int64_t y = y0; y < y0 + n; y++) {
-		ev[k].at = rule_day(&r->end, y) * CAL_DAY + r->end.secs -
-		    r->dst_off;
+		ev[k].at =
+		    rule_day(&r->end, y) * CAL_DAY + r->end.secs - r->dst_off;
 		ev[k++].dst = 0;
 		ev[k].at = rule_day(&r->start, y) * CAL_DAY + r->start.secs -
 		    r->std_off;
@@ -353,7 +353,8 @@ rule_next_change(const struct rule *r, int64_t t, int64_t until, int64_t *at)
 		 * before it begins (167-hour rule times): what ev[] says past
 		 * that may be incomplete, the next round sees it whole.
 		 */
-		int64_t sure = (cal_days_from_civil(y + 4, 1, 1) - 10) * CAL_DAY;
+		int64_t sure =
+		    (cal_days_from_civil(y + 4, 1, 1) - 10) * CAL_DAY;
 
 		for (size_t i = 0; i < n; i++) {
 			int32_t off;
@@ -487,8 +488,7 @@ tz_next_change(const struct tz *z, int64_t t, int64_t until, int64_t *at)
 }
 
 int
-tz_from_local(const struct tz *z, int64_t wall, int64_t *first,
-    int64_t *second)
+tz_from_local(const struct tz *z, int64_t wall, int64_t *first, int64_t *second)
 {
 	int64_t lo, hi, start, end, found[2], gap_end = 0;
 	int32_t o, o2;
@@ -552,8 +552,8 @@ be64(const unsigned char *p)
 #define TZIF_HDR 44
 
 static int
-tzif_header(const unsigned char *p, size_t len, struct tzif_hdr *h,
-    int used, char **err)
+tzif_header(const unsigned char *p, size_t len, struct tzif_hdr *h, int used,
+    char **err)
 {
 	if (len < TZIF_HDR) {
 		set_err(err, "truncated TZif data (%zu bytes, no header)", len);
@@ -612,8 +612,8 @@ tzif_body(struct tz *z, const struct tzif_hdr *h, const unsigned char *p,
 	z->times = xcalloc(z->ntimes + 1, sizeof(*z->times));
 	z->idx = xcalloc(z->ntimes + 1, 1);
 	for (size_t i = 0; i < z->ntimes; i++) {
-		z->times[i] = tsize == 8 ? be64(p + i * 8)
-					 : (int32_t)be32(p + i * 4);
+		z->times[i] =
+		    tsize == 8 ? be64(p + i * 8) : (int32_t)be32(p + i * 4);
 		z->idx[i] = idx[i];
 		if (i > 0 && z->times[i] <= z->times[i - 1]) {
 			set_err(err, "TZif transition times out of order");
@@ -632,8 +632,8 @@ tzif_body(struct tz *z, const struct tzif_hdr *h, const unsigned char *p,
 
 		if (off < -OFF_MAX || off > OFF_MAX || tt[i * 6 + 4] > 1 ||
 		    tt[i * 6 + 5] >= h->charcnt) {
-			set_err(err, "TZif local time type %zu out of range",
-			    i);
+			set_err(
+			    err, "TZif local time type %zu out of range", i);
 			return -1;
 		}
 		z->types[i].utoff = off;

@@ -24,12 +24,12 @@ struct tz;
 /* A local time as a zone shows it. */
 struct tz_local {
 	int64_t year;
-	int mon, mday;		/* 1-12, 1-31 */
-	int hour, min, sec;	/* 0-23, 0-59, 0-59 */
-	int wday, yday;		/* 0 = Sunday; 0 = January 1st */
-	int32_t utoff;		/* seconds east of UTC */
+	int mon, mday;	    /* 1-12, 1-31 */
+	int hour, min, sec; /* 0-23, 0-59, 0-59 */
+	int wday, yday;	    /* 0 = Sunday; 0 = January 1st */
+	int32_t utoff;	    /* seconds east of UTC */
 	int is_dst;
-	const char *abbr;	/* "CEST", "+0530"; borrowed from the zone */
+	const char *abbr; /* "CEST", "+0530"; borrowed from the zone */
 };
 
 /*
@@ -38,8 +38,7 @@ struct tz_local {
  * well-formed TZif file (bad magic, truncated, counts or indexes out of
  * range, times out of order, a footer that is no TZ string).
  */
-struct tz *tz_parse(const char *name, const void *data, size_t len,
-    char **err);
+struct tz *tz_parse(const char *name, const void *data, size_t len, char **err);
 
 /*
  * A zone from a POSIX TZ string alone ("EST5EDT,M3.2.0,M11.1.0",
@@ -51,7 +50,7 @@ struct tz *tz_from_posix(const char *name, const char *rule, char **err);
 /* Coordinated Universal Time, named "UTC". */
 struct tz *tz_utc(void);
 
-void tz_free(struct tz *z);	/* NULL-safe */
+void tz_free(struct tz *z); /* NULL-safe */
 const char *tz_name(const struct tz *z);
 
 /* The offset east of UTC in force at instant t; *is_dst when not NULL. */
@@ -67,15 +66,14 @@ void tz_to_local(const struct tz *z, int64_t t, struct tz_local *out);
  *   0  a gap (clocks went forward past it): *first == *second is the
  *      instant the gap ends, the first one after the missing wall times.
  */
-int tz_from_local(const struct tz *z, int64_t wall, int64_t *first,
-    int64_t *second);
+int tz_from_local(
+    const struct tz *z, int64_t wall, int64_t *first, int64_t *second);
 
 /*
  * The first instant after t (and at most `until`) at which the offset
  * changes.  Returns 1 and sets *at, or 0 when the offset stays the same
  * through `until`.
  */
-int tz_next_change(const struct tz *z, int64_t t, int64_t until,
-    int64_t *at);
+int tz_next_change(const struct tz *z, int64_t t, int64_t until, int64_t *at);
 
 #endif

@@ -39,14 +39,14 @@ struct entry {
 	struct tz *tz;
 	struct ident id;
 	unsigned refs;
-	uint64_t used;	/* the cache's clock when last handed out */
+	uint64_t used; /* the cache's clock when last handed out */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct entry *entries;	/* lookup list */
-static struct entry *orphans;	/* held, but no longer listed */
+static struct entry *entries; /* lookup list */
+static struct entry *orphans; /* held, but no longer listed */
 static uint64_t tick;
-static struct tz *utc;		/* made on first use, kept for good */
+static struct tz *utc; /* made on first use, kept for good */
 
 int
 tzload_name_ok(const char *name)
@@ -182,7 +182,8 @@ trim(void)
 		for (pp = &entries; *pp != NULL; pp = &(*pp)->next)
 			if ((*pp)->refs == 0) {
 				idle++;
-				if (victim == NULL || (*pp)->used < (*victim)->used)
+				if (victim == NULL ||
+				    (*pp)->used < (*victim)->used)
 					victim = pp;
 			}
 		if (idle <= TZLOAD_CACHE)

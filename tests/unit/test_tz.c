@@ -20,13 +20,27 @@
 #include "util/tzload.h"
 
 static const char *const zones[] = {
-    "America/New_York",	  "Europe/London",     "Europe/Berlin",
-    "Europe/Kyiv",	  "Australia/Lord_Howe", "Asia/Kolkata",
-    "Pacific/Chatham",	  "America/Sao_Paulo", "Africa/Casablanca",
-    "Antarctica/Troll",	  "Pacific/Apia",      "America/Nuuk",
-    "Asia/Jerusalem",	  "America/Santiago",  "Asia/Tehran",
-    "Pacific/Kiritimati", "America/St_Johns",  "Australia/Adelaide",
-    "Asia/Kathmandu",	  "Europe/Dublin",     "UTC",
+    "America/New_York",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Kyiv",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "Pacific/Chatham",
+    "America/Sao_Paulo",
+    "Africa/Casablanca",
+    "Antarctica/Troll",
+    "Pacific/Apia",
+    "America/Nuuk",
+    "Asia/Jerusalem",
+    "America/Santiago",
+    "Asia/Tehran",
+    "Pacific/Kiritimati",
+    "America/St_Johns",
+    "Australia/Adelaide",
+    "Asia/Kathmandu",
+    "Europe/Dublin",
+    "UTC",
 };
 
 #define T1970 INT64_C(0)
@@ -102,9 +116,9 @@ agree(const struct tz *z, int64_t t, const char *what)
 	       "dst %d %s wday %d yday %d\n",
 	    what, (long long)t, (long long)lt.year, lt.mon, lt.mday, lt.hour,
 	    lt.min, lt.sec, lt.utoff, lt.is_dst, lt.abbr, lt.wday, lt.yday,
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, tm.tm_gmtoff, tm.tm_isdst, tm.tm_zone,
-	    tm.tm_wday, tm.tm_yday);
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, tm.tm_gmtoff, tm.tm_isdst, tm.tm_zone, tm.tm_wday,
+	    tm.tm_yday);
 	return 0;
 }
 
@@ -129,8 +143,9 @@ compare_range(const struct tz *z, const char *what, int64_t from, int64_t to)
 		if (bad > 5)
 			break;
 	}
-	ok(bad == 0, "%s: %ld instants and %ld offset changes as glibc has "
-		     "them (%ld differ)",
+	ok(bad == 0,
+	    "%s: %ld instants and %ld offset changes as glibc has "
+	    "them (%ld differ)",
 	    what, n, changes, bad);
 }
 
@@ -162,15 +177,15 @@ test_posix_vs_glibc(void)
 	    "CET-1CEST,M3.5.0,M10.5.0/3",
 	    "EST5EDT,M3.2.0,M11.1.0",
 	    "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0", /* south, 30 minutes */
-	    "<-02>2<-01>,M3.5.0/-1,M10.5.0/0",	/* v3: negative time */
-	    "IST-2IDT,M3.4.4/26,M10.5.0",	/* v3: past 24 hours */
-	    "<-03>3<-02>,M9.1.6/24,M4.1.6/24",	/* south, 24:00 */
-	    "AAA3BBB,J60/2,J300/2",		/* Jn skips Feb 29 */
-	    "AAA3BBB,59/2,299/2",		/* n counts it */
+	    "<-02>2<-01>,M3.5.0/-1,M10.5.0/0",	    /* v3: negative time */
+	    "IST-2IDT,M3.4.4/26,M10.5.0",	    /* v3: past 24 hours */
+	    "<-03>3<-02>,M9.1.6/24,M4.1.6/24",	    /* south, 24:00 */
+	    "AAA3BBB,J60/2,J300/2",		    /* Jn skips Feb 29 */
+	    "AAA3BBB,59/2,299/2",		    /* n counts it */
 	    "NZST-12NZDT,M9.5.0,M4.1.0/3",
 	    "<+0530>-5:30",
 	    "<+1245>-12:45<+1345>,M9.5.0/2:45,M4.1.0/3:45",
-	    "GMT0IST,M10.5.0,M3.5.0/1",		/* negative DST, Dublin */
+	    "GMT0IST,M10.5.0,M3.5.0/1", /* negative DST, Dublin */
 	    "<-0330>3:30<-0230>,M3.2.0/0:01,M11.1.0/0:01",
 	};
 
@@ -196,10 +211,20 @@ static void
 test_posix_cases(void)
 {
 	static const char *const bad[] = {
-	    "", "C", "CET", "CET-1CEST,M3.5.0", "CET-1CEST,M13.5.0,M10.5.0",
-	    "CET-1CEST,M3.6.0,M10.5.0", "CET-1CEST,M3.5.7,M10.5.0",
-	    "CET-1CEST,J0,J100", "CET-1CEST,J366,J100", "CET-1CEST,366,1",
-	    "CET-25", "CET-1CEST,M3.5.0/168,M10.5.0", "<+01-1", "CET-1 ",
+	    "",
+	    "C",
+	    "CET",
+	    "CET-1CEST,M3.5.0",
+	    "CET-1CEST,M13.5.0,M10.5.0",
+	    "CET-1CEST,M3.6.0,M10.5.0",
+	    "CET-1CEST,M3.5.7,M10.5.0",
+	    "CET-1CEST,J0,J100",
+	    "CET-1CEST,J366,J100",
+	    "CET-1CEST,366,1",
+	    "CET-25",
+	    "CET-1CEST,M3.5.0/168,M10.5.0",
+	    "<+01-1",
+	    "CET-1 ",
 	    "CET-1CEST,M3.5.0,M10.5.0x",
 	};
 	struct tz *z;
@@ -302,7 +327,8 @@ test_from_local(void)
 				n = tz_from_local(z, e + o2, &a, &b);
 				bad += n != 2 || a != e - (o - o2) || b != e;
 				n = tz_from_local(z, e + o - 1, &a, &b);
-				bad += n != 2 || a != e - 1 || b != e + (o - o2) - 1;
+				bad += n != 2 || a != e - 1 ||
+				    b != e + (o - o2) - 1;
 				n = tz_from_local(z, e + o, &a, &b);
 				bad += n != 1 || a != e + (o - o2);
 			}
@@ -319,18 +345,17 @@ test_from_local(void)
 
 static char tmpdir[] = "/tmp/loom-test-tz-XXXXXX";
 
-static const char zic_src[] =
-    "Rule EU 1981 max - Mar lastSun 1:00u 1:00 S\n"
-    "Rule EU 1977 1995 - Sep lastSun 1:00u 0 -\n"
-    "Rule EU 1996 max - Oct lastSun 1:00u 0 -\n"
-    "Rule LH 2008 max - Apr Sun>=1 2:00 0 -\n"
-    "Rule LH 2008 max - Oct Sun>=1 2:00 0:30 -\n"
-    "Zone Test/Berlin 0:53:28 - LMT 1893 Apr\n"
-    "\t1:00 - CET 1980\n"
-    "\t1:00 EU CE%sT\n"
-    "Zone Test/Lord_Howe 10:36:20 - LMT 1895 Feb\n"
-    "\t10:30 LH +1030/+11\n"
-    "Zone Test/Fixed 5:45 - +0545\n";
+static const char zic_src[] = "Rule EU 1981 max - Mar lastSun 1:00u 1:00 S\n"
+			      "Rule EU 1977 1995 - Sep lastSun 1:00u 0 -\n"
+			      "Rule EU 1996 max - Oct lastSun 1:00u 0 -\n"
+			      "Rule LH 2008 max - Apr Sun>=1 2:00 0 -\n"
+			      "Rule LH 2008 max - Oct Sun>=1 2:00 0:30 -\n"
+			      "Zone Test/Berlin 0:53:28 - LMT 1893 Apr\n"
+			      "\t1:00 - CET 1980\n"
+			      "\t1:00 EU CE%sT\n"
+			      "Zone Test/Lord_Howe 10:36:20 - LMT 1895 Feb\n"
+			      "\t10:30 LH +1030/+11\n"
+			      "Zone Test/Fixed 5:45 - +0545\n";
 
 static int
 run_zic(const char *flags, const char *sub)
@@ -338,8 +363,8 @@ run_zic(const char *flags, const char *sub)
 	char cmd[512];
 
 	snprintf(cmd, sizeof(cmd),
-	    "mkdir -p %s/%s && zic %s -d %s/%s %s/src 2>/dev/null", tmpdir,
-	    sub, flags, tmpdir, sub, tmpdir);
+	    "mkdir -p %s/%s && zic %s -d %s/%s %s/src 2>/dev/null", tmpdir, sub,
+	    flags, tmpdir, sub, tmpdir);
 	return system(cmd);
 }
 
@@ -384,15 +409,17 @@ test_zic_files(void)
 		buf = slurp(path, &len);
 		v1 = NULL;
 		if (buf != NULL && len > 44) {
-			size_t body =
-			    ((size_t)buf[32] << 24 | buf[33] << 16 |
-				buf[34] << 8 | buf[35]) * 5 +
+			size_t body = ((size_t)buf[32] << 24 | buf[33] << 16 |
+					  buf[34] << 8 | buf[35]) *
+				5 +
 			    ((size_t)buf[36] << 24 | buf[37] << 16 |
-				buf[38] << 8 | buf[39]) * 6 +
+				buf[38] << 8 | buf[39]) *
+				6 +
 			    ((size_t)buf[40] << 24 | buf[41] << 16 |
 				buf[42] << 8 | buf[43]) +
 			    ((size_t)buf[28] << 24 | buf[29] << 16 |
-				buf[30] << 8 | buf[31]) * 8 +
+				buf[30] << 8 | buf[31]) *
+				8 +
 			    ((size_t)buf[24] << 24 | buf[25] << 16 |
 				buf[26] << 8 | buf[27]) +
 			    ((size_t)buf[20] << 24 | buf[21] << 16 |
@@ -403,8 +430,8 @@ test_zic_files(void)
 		}
 		ok(v1 != NULL, "%s as version 1 parses", names[i]);
 		if (v1 != NULL)
-			compare_range(v1, "version 1", T1970,
-			    INT64_C(2147483647));
+			compare_range(
+			    v1, "version 1", T1970, INT64_C(2147483647));
 		free(buf);
 		tz_free(slim);
 		tz_free(fat);
@@ -504,11 +531,11 @@ test_malformed(void)
 	}
 	tz_free(z);
 
-#define BAD(what, edit)                                               \
-	do {                                                          \
-		memcpy(c, b, n);                                      \
-		edit;                                                 \
-		ok(refused(c, n, what), "refused: %s", what);         \
+#define BAD(what, edit)                                                        \
+	do {                                                                   \
+		memcpy(c, b, n);                                               \
+		edit;                                                          \
+		ok(refused(c, n, what), "refused: %s", what);                  \
 	} while (0)
 	BAD("bad magic", c[0] = 'X');
 	BAD("bad magic in the version 2 header", c[V2 + 1] = 'x');
@@ -575,7 +602,8 @@ test_malformed(void)
 	ok(refused(NULL, 0, "nothing"), "refused: no data");
 }
 
-/* ---- tzload ---------------------------------------------------------------- */
+/* ---- tzload ----------------------------------------------------------------
+ */
 
 static void
 test_tzload(void)
@@ -603,8 +631,9 @@ test_tzload(void)
 
 	/* TZDIR moves the directory; UTC needs no file at all. */
 	setenv("TZDIR", tmpdir, 1);
-	ok(tzload_get("Europe/Berlin") == NULL, "TZDIR: the system's zones "
-						"are not looked at");
+	ok(tzload_get("Europe/Berlin") == NULL,
+	    "TZDIR: the system's zones "
+	    "are not looked at");
 	a = tzload_get("UTC");
 	b = tzload_get("Etc/UTC");
 	ok(a != NULL && b != NULL && tz_offset(a, 0, NULL) == 0,
@@ -617,8 +646,9 @@ test_tzload(void)
 
 	/* A file changed under a running program is read again. */
 	snprintf(path, sizeof(path), "%s/slim/Test/Berlin", tmpdir);
-	snprintf(cmd, sizeof(cmd), "cp %s/slim/Test/Fixed %s.new && mv %s.new %s",
-	    tmpdir, path, path, path);
+	snprintf(cmd, sizeof(cmd),
+	    "cp %s/slim/Test/Fixed %s.new && mv %s.new %s", tmpdir, path, path,
+	    path);
 	ok(system(cmd) == 0, "zone file replaced");
 	b = tzload_get("slim/Test/Berlin");
 	ok(b != NULL && b != a && tz_offset(b, 0, NULL) == 5 * 3600 + 45 * 60,

@@ -22,14 +22,26 @@
 #define NFIRES 24
 
 static const char *const zones[] = {
-    "America/New_York", "Europe/London", "Europe/Berlin",
-    "Australia/Lord_Howe", "Asia/Kolkata", "Pacific/Chatham",
-    "America/Sao_Paulo", "Africa/Casablanca", "Antarctica/Troll",
-    "Pacific/Apia", "Europe/Kyiv", "UTC",
+    "America/New_York",
+    "Europe/London",
+    "Europe/Berlin",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "Pacific/Chatham",
+    "America/Sao_Paulo",
+    "Africa/Casablanca",
+    "Antarctica/Troll",
+    "Pacific/Apia",
+    "Europe/Kyiv",
+    "UTC",
 };
 static const char *const exprs[] = {
-    "0 3 * * *", "*/15 * * * *", "30 2 * * *", "0 9-17 * * MON-FRI",
-    "@daily", "45 1 * * *",
+    "0 3 * * *",
+    "*/15 * * * *",
+    "30 2 * * *",
+    "0 9-17 * * MON-FRI",
+    "@daily",
+    "45 1 * * *",
 };
 #define NZONES (sizeof(zones) / sizeof(zones[0]))
 #define NEXPRS (sizeof(exprs) / sizeof(exprs[0]))
@@ -66,7 +78,8 @@ compute(size_t zi, size_t ei, int64_t out[NSTARTS][NFIRES])
 			}
 			/* The local time is read too, as the API prints it. */
 			tz_to_local(z, t, &lt);
-			out[s][i] = t + (lt.utoff == tz_offset(z, t, NULL) ? 0 : 1);
+			out[s][i] =
+			    t + (lt.utoff == tz_offset(z, t, NULL) ? 0 : 1);
 		}
 	}
 	cron_free(c);
@@ -122,8 +135,9 @@ main(void)
 					sizeof(want[z][e])) != 0) {
 					ws[i].wrong++;
 					if (ws[i].wrong == 1)
-						printf("# thread %d: \"%s\" in %s "
-						       "differs\n",
+						printf(
+						    "# thread %d: \"%s\" in %s "
+						    "differs\n",
 						    i, exprs[e], zones[z]);
 				}
 		is_int(ws[i].wrong, 0,
