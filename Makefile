@@ -3,7 +3,10 @@
 #   make                 libloom and every program, warnings are errors
 #   make check           every test (unit + bats), ends with "N passed, N failed"
 #   make check-asan      unit and CLI tests built with ASan + UBSan
-#   make check-valgrind  unit tests under valgrind (leaks are errors)
+#   make check-valgrind  unit tests under valgrind (leaks are errors), and
+#                        the threaded time zone test under helgrind
+#   make check-tsan      the threaded time zone test built with clang's
+#                        ThreadSanitizer
 #   make check-fuzz      the request-parser fuzz target, FUZZ_TIME seconds
 #                        (clang with libFuzzer; skipped without it)
 #   make bench           benchmarks, figures printed beside their targets
@@ -60,6 +63,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MAN_PAGES = $(wildcard man/*.[1-8])
 
 .PHONY: all check check-unit check-bats check-asan check-valgrind check-fuzz \
+	check-tsan \
 	bench \
 	deps install uninstall lint format clean tests
 
@@ -136,6 +140,16 @@ check-asan:
 
 check-valgrind: tests
 	@BUILD=$(BUILD) VALGRIND=1 tests/run-tests.sh unit
+	valgrind -q --tool=helgrind --error-exitcode=99 \
+	    $(BUILD)/tests/test_tz_threads >/dev/null
+
+# Fire times in several threads at once (loom-api's workers) race on
+# nothing: the test built with ThreadSanitizer fails on the first race.
+check-tsan:
+	$(MAKE) BUILD=build-tsan CC=clang \
+	    SANFLAGS='-fsanitize=thread -fno-omit-frame-pointer' \
+	    build-tsan/tests/test_tz_threads
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66 build-tsan/tests/test_tz_threads
 
 # The fuzz target (tests/fuzz/fuzz_request.c) and libloom built again with
 # clang's coverage and sanitizers; new inputs go to $(FUZZ)/corpus, crashes

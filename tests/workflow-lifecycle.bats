@@ -355,6 +355,45 @@ pg_walk_after() {
 	    .paused == true and (.nextFires | length == 0)'
 }
 
+@test "schedules: zoned fire times agree across concurrent requests; an unknown zone is 422 at its line" {
+	apply sch-kyiv "timezone: Europe/Kyiv"
+	assert_equal "$code" 201
+	apply sch-lhi "timezone: Australia/Lord_Howe"
+	assert_equal "$code" 201
+	for z in America/New_York Asia/Kolkata Pacific/Chatham \
+	    America/Sao_Paulo Antarctica/Troll Pacific/Apia Europe/London \
+	    Asia/Kathmandu; do
+		apply "sch-${z//\//-}" "timezone: $z"
+		assert_equal "$code" 201
+	done
+	filter='[.schedules[] | select(.workflowId | startswith("sch-")) |
+	    {workflowId, timezone, nextFires}]'
+	req GET /api/v1/schedules
+	jq -c "$filter" <<<"$body" >"$BATS_TEST_TMPDIR/want"
+	# 03:00 in Kyiv is 00:00 or 01:00 UTC; in Lord Howe 16:00 or 16:30.
+	jqt '.schedules[] | select(.workflowId == "sch-kyiv") |
+	    .timezone == "Europe/Kyiv" and (.nextFires | length == 3) and
+	    all(.nextFires[]; test("T0[01]:00:00Z$"))'
+	jqt '.schedules[] | select(.workflowId == "sch-lhi") |
+	    all(.nextFires[]; test("T16:(00|30):00Z$"))'
+	# loom-api's worker threads compute them at once.
+	for i in $(seq 40); do
+		curl -sS "$LOOM_API/api/v1/schedules" >"$BATS_TEST_TMPDIR/s.$i" &
+	done
+	wait
+	for i in $(seq 40); do
+		jq -c "$filter" "$BATS_TEST_TMPDIR/s.$i" >"$BATS_TEST_TMPDIR/got"
+		cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	done
+
+	apply sch-mars "timezone: Mars/Olympus_Mons"
+	assert_equal "$code" 422
+	line=$(($(wc -l <"$EXAMPLE") + 1))
+	jqt ".error.details[0] == {\"file\": \"<request>\", \"line\": $line,
+	    \"column\": 11, \"message\": \"unknown time zone 'Mars/Olympus_Mons' (expected an IANA name like Europe/Kyiv or UTC)\"}"
+	sql "DELETE FROM workflows WHERE id LIKE 'sch-%'"
+}
+
 @test "CLI usage errors are exit 2" {
 	for args in "workflow delete" "workflow pause a b" \
 	    "workflow history" "workflow history x --limit 0" \

@@ -13,6 +13,7 @@
 #include "core/cron.h"
 #include "store/db.h"
 #include "util/jsonutil.h"
+#include "util/tzload.h"
 #include "core/xalloc.h"
 
 #define SCHEDULE_NEXT 3	/* fire times listed per workflow */
@@ -23,6 +24,7 @@ next_fires(const char *expr, const char *tz, int64_t now, int paused)
 	jv list = jv_array();
 	char *err = NULL;
 	struct cron *c = cron_parse(expr, &err);
+	const struct tz *z;
 	int64_t t = now;
 
 	if (c == NULL) {	/* validated on apply; say so if not */
@@ -32,18 +34,26 @@ next_fires(const char *expr, const char *tz, int64_t now, int paused)
 		jv_free(list);
 		return jv_invalid_with_msg(e);
 	}
+	/* Checked on apply too, but the zone may have left the system. */
+	if ((z = tzload_get(tz && *tz ? tz : "UTC")) == NULL) {
+		cron_free(c);
+		jv_free(list);
+		return jv_invalid_with_msg(jv_string_fmt(
+		    "unknown time zone '%s'", tz));
+	}
 	for (int i = 0; i < SCHEDULE_NEXT && !paused; i++) {
 		char buf[32];
 		time_t tt;
 		struct tm tm;
 
-		if (cron_next(c, tz, t, &t) < 0)
+		if (cron_next(c, z, t, &t) < 0)
 			break;
 		tt = (time_t)t;
 		gmtime_r(&tt, &tm);
 		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		list = jv_array_append(list, jv_string(buf));
 	}
+	tzload_release(z);
 	cron_free(c);
 	return list;
 }

@@ -38,6 +38,7 @@
 #include "core/engine.h"
 #include "util/idgen.h"
 #include "util/jsonutil.h"
+#include "util/tzload.h"
 #include "core/workflow.h"
 #include "core/xalloc.h"
 
@@ -53,8 +54,10 @@ api_workflow_parse(const char *name, const char *buf, size_t len,
 {
 	struct workflow *wf;
 
+	static const struct workflow_opts o = {tzload_known};
+
 	pthread_mutex_lock(&wf_load_mu);
-	wf = workflow_load_buf(name, buf, len, d);
+	wf = workflow_load_buf_opts(name, buf, len, &o, d);
 	pthread_mutex_unlock(&wf_load_mu);
 	return wf;
 }

@@ -1,8 +1,8 @@
 /*
  * cursor: page cursors and time arguments (see cursor.h).
  *
- * Calendar arithmetic is done here, proleptic Gregorian, rather than with
- * timegm()/gmtime_r(): those depend on the C library's time_t range and
+ * Calendar arithmetic is core/calendar.h's, proleptic Gregorian, rather
+ * than timegm()/gmtime_r(): those depend on the C library's time_t range and
  * on struct tm normalising out-of-range fields, and a parser of untrusted
  * input must refuse "2026-02-31" rather than quietly make it March 3rd.
  */
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/calendar.h"
 #include "core/duration.h"
 
 #define US_PER_S 1000000LL
@@ -18,48 +19,6 @@
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* ---- the calendar ------------------------------------------------------- */
-
-/* Days since 1970-01-01 of y-m-d (H. Hinnant's days_from_civil). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static int
-days_in_month(int64_t y, int m)
-{
-	static const int n[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-		31 };
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : n[m - 1];
-}
 
 void
 cursor_ts_format(int64_t us, char *buf, size_t len)
@@ -77,7 +36,7 @@ cursor_ts_format(int64_t us, char *buf, size_t len)
 		rem += US_PER_DAY;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
+	cal_civil_from_days(days, &y, &m, &d);
 	snprintf(buf, len, "%04lld-%02d-%02d %02lld:%02lld:%02lld.%06lld+00",
 	    (long long)y, m, d, (long long)(rem / (3600 * US_PER_S)),
 	    (long long)(rem / (60 * US_PER_S) % 60),
@@ -100,7 +59,7 @@ cursor_iso_ms(int64_t ms, char *buf, size_t len)
 		rem += 86400000;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
+	cal_civil_from_days(days, &y, &m, &d);
 	snprintf(buf, len, "%04lld-%02d-%02dT%02lld:%02lld:%02lld.%03lldZ",
 	    (long long)y, m, d, (long long)(rem / 3600000),
 	    (long long)(rem / 60000 % 60), (long long)(rem / 1000 % 60),
@@ -262,7 +221,7 @@ iso_parse(const char *s, int64_t *us)
 	if (digits(&p, 4, &y) < 0 || *p++ != '-' || digits(&p, 2, &mo) < 0 ||
 	    *p++ != '-' || digits(&p, 2, &d) < 0)
 		return -1;
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > cal_days_in_month(y, mo))
 		return -1;
 	if (*p == 'T' || *p == 't' || *p == ' ') {
 		p++;
@@ -301,7 +260,7 @@ iso_parse(const char *s, int64_t *us)
 	}
 	if (*p != '\0')
 		return -1;
-	*us = days_from_civil(y, mo, d) * US_PER_DAY +
+	*us = cal_days_from_civil(y, mo, d) * US_PER_DAY +
 	    ((int64_t)h * 3600 + mi * 60 + sec) * US_PER_S + frac - off;
 	return *us < CURSOR_US_MIN || *us > CURSOR_US_MAX ? -1 : 0;
 }

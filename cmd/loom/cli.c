@@ -21,6 +21,7 @@
 #include "core/xalloc.h"
 #include "net/client.h"
 #include "util/config.h"
+#include "util/tzload.h"
 #include "util/workflow_file.h"
 
 int
@@ -96,9 +97,11 @@ cli_read_json_arg(const char *arg)
 struct workflow *
 cli_load_workflow(const char *arg, struct diags *d)
 {
+	static const struct workflow_opts o = { tzload_known };
+
 	if (strcmp(arg, "-") == 0)
-		return workflow_load_fd(STDIN_FILENO, "<stdin>", d);
-	return workflow_load_file(arg, d);
+		return workflow_load_fd_opts(STDIN_FILENO, "<stdin>", &o, d);
+	return workflow_load_file_opts(arg, &o, d);
 }
 
 int

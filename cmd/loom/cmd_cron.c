@@ -24,7 +24,9 @@
 
 #include "cli.h"
 #include "core/cron.h"
+#include "core/tz.h"
 #include "core/xalloc.h"
+#include "util/tzload.h"
 
 #define COUNT_DEFAULT 5
 #define COUNT_MAX 1000
@@ -160,19 +162,18 @@ format_utc(int64_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Local time in the process's TZ, with its offset: 2026-11-27T05:00:00+02:00.
- */
+/* Local time in zone z, with its offset: 2026-11-27T05:00:00+02:00. */
 static void
-format_local(int64_t t, char *buf, size_t len)
+format_local(const struct tz *z, int64_t t, char *buf, size_t len)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
+	struct tz_local lt;
 	long off;
 	size_t n;
 
-	localtime_r(&tt, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	off = tm.tm_gmtoff;
+	tz_to_local(z, t, &lt);
+	n = (size_t)snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02d",
+	    (long long)lt.year, lt.mon, lt.mday, lt.hour, lt.min, lt.sec);
+	off = lt.utoff;
 	snprintf(buf + n, len - n, "%c%02ld:%02ld", off < 0 ? '-' : '+',
 	    labs(off) / 3600, labs(off) / 60 % 60);
 	if (labs(off) % 60 != 0) {
@@ -182,19 +183,16 @@ format_local(int64_t t, char *buf, size_t len)
 }
 
 static void
-print_json(const int64_t *times, int count, const char *tz)
+print_json(const int64_t *times, int count, const struct tz *z)
 {
 	char utc[32], local[48];
 	jv arr = jv_array(), s;
 
-	/* Only this process reads TZ now: point it at the zone. */
-	setenv("TZ", tz ? tz : "UTC", 1);
-	tzset();
 	for (int i = 0; i < count; i++) {
 		jv o = jv_object();
 
 		format_utc(times[i], utc, sizeof(utc));
-		format_local(times[i], local, sizeof(local));
+		format_local(z, times[i], local, sizeof(local));
 		o = jv_object_set(o, jv_string("utc"), jv_string(utc));
 		o = jv_object_set(o, jv_string("local"), jv_string(local));
 		arr = jv_array_append(arr, o);
@@ -205,7 +203,7 @@ print_json(const int64_t *times, int count, const char *tz)
 }
 
 static int
-cron_next_cmd(const char *expr, const char *tz, int64_t from, int count,
+cron_next_cmd(const char *expr, const struct tz *tz, int64_t from, int count,
     enum output_format fmt)
 {
 	struct cron *c;
@@ -271,10 +269,11 @@ cmd_cron(int argc, char **argv)
 	};
 	enum output_format fmt = OUT_TEXT;
 	const char *tz = NULL, *from_arg = NULL;
+	const struct tz *zone;
 	int64_t from;
 	long count = COUNT_DEFAULT;
 	char *end;
-	int ch;
+	int ch, rc;
 
 	optind = 0; /* reset getopt, including its permutation state */
 	opterr = 0; /* errors are reported below, in the house format */
@@ -326,17 +325,21 @@ cmd_cron(int argc, char **argv)
 		    "unexpected argument '%s' (quote the expression: "
 		    "\"0 3 * * *\")",
 		    argv[optind + 2]);
-	if (tz != NULL && !tz_valid(tz))
+	if ((zone = tzload_get(tz ? tz : "UTC")) == NULL)
 		return cli_usage_error("cron",
 		    "unknown time zone '%s' (expected an IANA name like "
 		    "Europe/Kyiv, or UTC)",
 		    tz);
 	if (from_arg == NULL)
 		from = (int64_t)time(NULL);
-	else if (parse_time(from_arg, &from) < 0)
+	else if (parse_time(from_arg, &from) < 0) {
+		tzload_release(zone);
 		return cli_usage_error("cron",
 		    "bad --from '%s' (expected 2026-11-26T10:00:00Z, "
 		    "2026-11-26T12:00:00+02:00 or 2026-11-26)",
 		    from_arg);
-	return cron_next_cmd(argv[optind + 1], tz, from, (int)count, fmt);
+	}
+	rc = cron_next_cmd(argv[optind + 1], zone, from, (int)count, fmt);
+	tzload_release(zone);
+	return rc;
 }

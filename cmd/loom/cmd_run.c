@@ -20,6 +20,7 @@
 #include "core/state.h"
 #include "core/workflow.h"
 #include "util/workflow_file.h"
+#include "util/tzload.h"
 
 static void
 run_usage(FILE *fp)
@@ -48,6 +49,7 @@ cmd_run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const struct workflow_opts zones = {tzload_known};
 	struct localrun_opts lo = { .out = stdout };
 	jv input = jv_object();
 	struct workflow *wf;
@@ -107,7 +109,7 @@ cmd_run(int argc, char **argv)
 		return cli_usage_error("run", "expected one workflow FILE");
 	}
 	diags_init(&d);
-	wf = workflow_load_file(argv[optind], &d);
+	wf = workflow_load_file_opts(argv[optind], &zones, &d);
 	if (wf == NULL) {
 		diags_print(&d, stderr);
 		diags_clear(&d);

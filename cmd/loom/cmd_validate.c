@@ -24,6 +24,7 @@
 #include "core/diag.h"
 #include "core/workflow.h"
 #include "util/workflow_file.h"
+#include "util/tzload.h"
 
 static void
 validate_usage(FILE *fp)

@@ -33,32 +33,29 @@
  *   fire at the end of the gap), so "30 * * * *" still fires once per real
  *   hour across both changes.  This is Vixie cron's rule for wildcard jobs.
  *
- * Time zone rules are read through the C library: for the length of one
- * call TZ is set to the zone file and restored afterwards, so cron_next is
- * not thread-safe (Link Loom's daemons are single-threaded).  Transitions
- * are found by probing the UTC offset once a day and bisecting to the
- * second, which assumes no zone has two offset changes within one day.
- * Nothing is searched further than 8 years past `after`.
+ * The zone is a parsed, immutable struct tz (tz.h) handed in by the
+ * caller, which asks it for offsets and for the exact instant of each
+ * offset change; no C library time zone call, no TZ, no files, so
+ * cron_next may run in any number of threads at once.  Nothing is
+ * searched further than 8 years past `after`.
  */
 #include "cron.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "calendar.h"
+#include "tz.h"
 #include "xalloc.h"
 
-#define ZONEINFO "/usr/share/zoneinfo"
-#define DAY 86400
+#define DAY CAL_DAY
 #define HORIZON ((int64_t)8 * 366 * DAY)
 #define LOOKBACK ((int64_t)2 * DAY)
-/* 0001-01-01 and 9990-01-01: localtime_r and the calendar stay exact. */
+/* 0001-01-01 and 9990-01-01: far enough for anyone, and exact. */
 #define AFTER_MIN INT64_C(-62135596800)
 #define AFTER_MAX INT64_C(253086912000)
 #define ALL_HOURS ((UINT64_C(1) << 24) - 1)
@@ -358,54 +355,6 @@ cron_free(struct cron *c)
 	free(c);
 }
 
-/* Calendar arithmetic (proleptic Gregorian), after Howard Hinnant. */
-
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static int
-days_in_month(int64_t y, int m)
-{
-	static const int mdays[] = {
-	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
-		return 29;
-	return mdays[m - 1];
-}
-
-static int64_t
-floor_div(int64_t a, int64_t b)
-{
-	return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
 /* The lowest set bit of mask at or above `from`, or -1. */
 static int
 next_bit(uint64_t mask, int from)
@@ -419,7 +368,7 @@ next_bit(uint64_t mask, int from)
 static int
 day_matches(const struct cron *c, int d, int64_t days)
 {
-	int wday = (int)(((days % 7) + 7 + 4) % 7); /* 1970-01-01: Thu */
+	int wday = cal_weekday(days);
 	int dom_ok = (c->dom >> d) & 1, dow_ok = (c->dow >> wday) & 1;
 
 	if (c->dom_star || c->dow_star)
@@ -435,11 +384,11 @@ day_matches(const struct cron *c, int d, int64_t days)
 static int
 next_wall(const struct cron *c, int64_t from, int64_t limit, int64_t *out)
 {
-	int64_t days = floor_div(from, DAY), y, w;
+	int64_t days = cal_floor_div(from, DAY), y, w;
 	int sod = (int)(from - days * DAY);
 	int h = sod / 3600, mi = sod / 60 % 60, s = sod % 60, mo, d, n;
 
-	civil_from_days(days, &y, &mo, &d);
+	cal_civil_from_days(days, &y, &mo, &d);
 	for (;;) {
 		if (days * DAY > limit)
 			return -1;
@@ -451,7 +400,7 @@ next_wall(const struct cron *c, int64_t from, int64_t limit, int64_t *out)
 			}
 			mo = n;
 			d = 1;
-			days = days_from_civil(y, mo, d);
+			days = cal_days_from_civil(y, mo, d);
 			h = mi = s = 0;
 			continue;
 		}
@@ -490,7 +439,7 @@ next_wall(const struct cron *c, int64_t from, int64_t limit, int64_t *out)
 	next_day:
 		days++;
 		h = mi = s = 0;
-		if (++d > days_in_month(y, mo)) {
+		if (++d > cal_days_in_month(y, mo)) {
 			d = 1;
 			if (++mo > 12) {
 				mo = 1;
@@ -509,86 +458,18 @@ matches_in(const struct cron *c, int64_t from, int64_t end)
 	return next_wall(c, from, end - 1, &w) == 0;
 }
 
-/* Zone handling: TZ is pointed at the zone file for one call. */
-
-struct tz_saved {
-	char *old; /* the caller's TZ, or NULL when unset; owned */
-};
-
-static int
-zone_enter(const char *tz, struct tz_saved *sv)
-{
-	const char *old = getenv("TZ");
-	char *val;
-	int rc;
-
-	sv->old = old ? xstrdup(old) : NULL;
-	val = xasprintf(":%s/%s", ZONEINFO, tz);
-	rc = setenv("TZ", val, 1);
-	free(val);
-	tzset();
-	return rc;
-}
-
-static void
-zone_leave(struct tz_saved *sv)
-{
-	int saved_errno = errno;
-
-	if (sv->old != NULL)
-		setenv("TZ", sv->old, 1);
-	else
-		unsetenv("TZ");
-	free(sv->old);
-	sv->old = NULL;
-	tzset();
-	errno = saved_errno;
-}
-
 /* The UTC offset (seconds east) in force at instant t. */
 static long
-zone_off(int64_t t)
+zone_off(const struct tz *z, int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (localtime_r(&tt, &tm) == NULL)
-		return 0;
-	return tm.tm_gmtoff;
-}
-
-/*
- * The first instant in (lo, hi] whose offset is not o, where off(lo) == o
- * and off(hi) != o.
- */
-static int64_t
-bisect_change(int64_t lo, int64_t hi, long o)
-{
-	while (hi - lo > 1) {
-		int64_t mid = lo + (hi - lo) / 2;
-
-		if (zone_off(mid) == o)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return hi;
+	return z ? tz_offset(z, t, NULL) : 0;
 }
 
 /* The first offset change in (t, until]: returns 1 and sets *at, or 0. */
 static int
-next_change(int64_t t, int64_t until, long o, int64_t *at)
+next_change(const struct tz *z, int64_t t, int64_t until, int64_t *at)
 {
-	while (t < until) {
-		int64_t n = until - t > DAY ? t + DAY : until;
-
-		if (zone_off(n) != o) {
-			*at = bisect_change(t, n, o);
-			return 1;
-		}
-		t = n;
-	}
-	return 0;
+	return z ? tz_next_change(z, t, until, at) : 0;
 }
 
 static int64_t
@@ -597,13 +478,14 @@ max64(int64_t a, int64_t b)
 	return a > b ? a : b;
 }
 
-/* cron_next in the zone TZ currently names; see the top of the file. */
+/* cron_next in zone z; see the top of the file. */
 static int
-next_in_zone(const struct cron *c, int64_t after, int64_t *next)
+next_in_zone(const struct cron *c, const struct tz *z, int64_t after,
+    int64_t *next)
 {
 	int fixed = c->hour != ALL_HOURS;
 	int64_t deadline = after + HORIZON, t = after, from, w, e;
-	long o = zone_off(after), o2, ob;
+	long o = zone_off(z, after), o2, ob;
 
 	/*
 	 * `from` is the first wall time the current stretch may fire at.
@@ -611,19 +493,18 @@ next_in_zone(const struct cron *c, int64_t after, int64_t *next)
 	 * repeats wall times whose first occurrence is already past.
 	 */
 	from = after + o + 1;
-	if (fixed && (ob = zone_off(after - LOOKBACK)) > o) {
-		e = bisect_change(after - LOOKBACK, after, ob);
+	if (fixed && (ob = zone_off(z, after - LOOKBACK)) > o &&
+	    next_change(z, after - LOOKBACK, after, &e))
 		from = max64(from, e + ob);
-	}
 	for (;;) {
 		if (next_wall(c, from, deadline + o, &w) < 0)
 			break;
-		if (!next_change(t, w - o, o, &e)) {
+		if (!next_change(z, t, w - o, &e)) {
 			*next = w - o;
 			return 0;
 		}
 		/* The stretch ends at e, before or at the candidate. */
-		o2 = zone_off(e);
+		o2 = zone_off(z, e);
 		if (o2 > o) {
 			/* Spring forward: walls [e+o, e+o2) never happen. */
 			if (fixed &&
@@ -644,59 +525,12 @@ next_in_zone(const struct cron *c, int64_t after, int64_t *next)
 }
 
 int
-cron_next(const struct cron *c, const char *tz, int64_t after, int64_t *next)
+cron_next(const struct cron *c, const struct tz *z, int64_t after,
+    int64_t *next)
 {
-	struct tz_saved sv;
-	int rc;
-
-	if (tz == NULL || strcmp(tz, "UTC") == 0) {
-		if (after < AFTER_MIN || after > AFTER_MAX ||
-		    next_wall(c, after + 1, after + HORIZON, next) < 0) {
-			errno = ERANGE;
-			return -1;
-		}
-		return 0;
-	}
-	if (!tz_valid(tz)) {
-		errno = ENOENT;
-		return -1;
-	}
 	if (after < AFTER_MIN || after > AFTER_MAX) {
 		errno = ERANGE;
 		return -1;
 	}
-	if (zone_enter(tz, &sv) < 0) {
-		zone_leave(&sv);
-		return -1;
-	}
-	rc = next_in_zone(c, after, next);
-	zone_leave(&sv);
-	return rc;
-}
-
-int
-tz_valid(const char *tz)
-{
-	char *path, magic[4];
-	int fd, ok;
-
-	if (tz == NULL || strcmp(tz, "UTC") == 0)
-		return 1;
-	if (*tz == '\0' || *tz == '/' || strstr(tz, "..") != NULL ||
-	    strlen(tz) > 255)
-		return 0;
-	/* IANA names use letters, digits, '/', '_', '-' and '+'. */
-	for (const char *p = tz; *p; p++)
-		if (!isalnum((unsigned char)*p) && strchr("/_-+", *p) == NULL)
-			return 0;
-	path = xasprintf("%s/%s", ZONEINFO, tz);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0)
-		return 0;
-	/* A directory or zone.tab is not a zone: TZif files say so. */
-	ok = read(fd, magic, sizeof(magic)) == sizeof(magic) &&
-	    memcmp(magic, "TZif", 4) == 0;
-	close(fd);
-	return ok;
+	return next_in_zone(c, z, after, next);
 }

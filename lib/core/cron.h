@@ -1,6 +1,7 @@
 /*
  * cron: cron expressions and their next fire time in a time zone.  Pure
- * code (time zone rules are read through the C library).
+ * code: the zone is a parsed struct tz (tz.h) the caller hands in, so
+ * cron_next is safe to call from several threads at once.
  *
  * Syntax: 5 fields "MIN HOUR DOM MON DOW", or 6 with a leading seconds field;
  * each field takes "*", numbers, ranges "a-b", steps "*\/n" and "a-b/n",
@@ -23,20 +24,18 @@
 #include <stdint.h>
 
 struct cron;
+struct tz;
 
 /* Returns NULL with *err a malloc'd message naming the bad field. */
 struct cron *cron_parse(const char *expr, char **err);
 void cron_free(struct cron *c);
 
 /*
- * The first fire strictly after `after` (Unix seconds) in IANA zone tz
- * (NULL means UTC).  Returns 0 and sets *next, or -1 when the zone is
- * unknown (errno ENOENT) or nothing fires in the next 8 years (ERANGE).
+ * The first fire strictly after `after` (Unix seconds) in zone z (borrowed;
+ * NULL means UTC).  Returns 0 and sets *next, or -1 with errno ERANGE when
+ * nothing fires in the next 8 years or `after` is outside years 1-9990.
  */
-int cron_next(const struct cron *c, const char *tz, int64_t after,
+int cron_next(const struct cron *c, const struct tz *z, int64_t after,
     int64_t *next);
-
-/* Whether tz names a zone this machine knows ("UTC" always does). */
-int tz_valid(const char *tz);
 
 #endif

@@ -153,6 +153,7 @@ struct rp_over {
 
 struct wctx {
 	const char *file;
+	const struct workflow_opts *opts; /* or NULL */
 	struct diags *d;
 	size_t nerr;	/* diagnostics this load produced */
 	struct jqx *jq; /* made on first use */
@@ -1831,7 +1832,7 @@ parse_workflow(struct wctx *c, const struct ynode *root)
 	}
 	if (s[WK_TIMEZONE] &&
 	    (str = get_nonempty(c, s[WK_TIMEZONE], "timezone"))) {
-		if (!tz_valid(str))
+		if (c->opts && c->opts->zone_known && !c->opts->zone_known(str))
 			report(c, s[WK_TIMEZONE],
 			    "unknown time zone '%s' "
 			    "(expected an IANA name like Europe/Kyiv or UTC)",
@@ -2167,7 +2168,8 @@ workflow_free(struct workflow *wf)
 /* given (borrowed), else buf (len bytes) as YAML. */
 static struct workflow *
 load(const char *name, const char *buf, size_t len,
-    const struct ydoc *given, struct diags *d)
+    const struct ydoc *given, const struct workflow_opts *opts,
+    struct diags *d)
 {
 	struct ylimits lim = {
 	    WORKFLOW_MAX_BYTES,
@@ -2185,6 +2187,7 @@ load(const char *name, const char *buf, size_t len,
 		name = "-";
 	memset(&c, 0, sizeof(c));
 	c.file = name;
+	c.opts = opts;
 	c.d = d;
 	c.default_headers = jv_null();
 	doc = given ? given : ydoc_parse(name, buf, len, &lim, d);
@@ -2235,16 +2238,23 @@ out:
 }
 
 struct workflow *
+workflow_load_buf_opts(const char *name, const char *buf, size_t len,
+    const struct workflow_opts *o, struct diags *d)
+{
+	return load(name, buf, len, NULL, o, d);
+}
+
+struct workflow *
 workflow_load_buf(
     const char *name, const char *buf, size_t len, struct diags *d)
 {
-	return load(name, buf, len, NULL, d);
+	return load(name, buf, len, NULL, NULL, d);
 }
 
 struct workflow *
 workflow_load_doc(const char *name, const struct ydoc *doc, struct diags *d)
 {
-	return load(name, NULL, 0, doc, d);
+	return load(name, NULL, 0, doc, NULL, d);
 }
 
 struct workflow *

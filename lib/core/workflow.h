@@ -106,11 +106,24 @@ struct workflow {
 };
 
 /*
+ * What loading needs from outside the pure core.  zone_known(name) says
+ * whether a `timezone:` names a zone this machine has (tzload_known() of
+ * util/tzload.h); a NULL opts or zone_known takes any name unchecked, as
+ * for a stored spec that was checked when it was applied.
+ */
+struct workflow_opts {
+	int (*zone_known)(const char *name);
+};
+
+/*
  * name is used in diagnostics and as workflow.file.  Reading a file is
  * lib/util/workflow_file.h's (workflow_load_file(), workflow_load_fd()).
  */
 struct workflow *workflow_load_buf(const char *name, const char *buf,
     size_t len, struct diags *d);
+/* The same with options (o may be NULL). */
+struct workflow *workflow_load_buf_opts(const char *name, const char *buf,
+    size_t len, const struct workflow_opts *o, struct diags *d);
 
 /*
  * The same for a workflow already in canonical JSON text (len bytes), such

@@ -16,7 +16,8 @@
  * is refused without reading it all) and loads what it holds.
  */
 struct workflow *
-workflow_load_fd(int fd, const char *name, struct diags *d)
+workflow_load_fd_opts(int fd, const char *name, const struct workflow_opts *o,
+    struct diags *d)
 {
 	struct workflow *wf;
 	struct stat st;
@@ -66,13 +67,20 @@ workflow_load_fd(int fd, const char *name, struct diags *d)
 		if (r == 0 || (len += (size_t)r) > WORKFLOW_MAX_BYTES)
 			break;
 	}
-	wf = workflow_load_buf(name, buf, len, d);
+	wf = workflow_load_buf_opts(name, buf, len, o, d);
 	free(buf);
 	return wf;
 }
 
 struct workflow *
-workflow_load_file(const char *path, struct diags *d)
+workflow_load_fd(int fd, const char *name, struct diags *d)
+{
+	return workflow_load_fd_opts(fd, name, NULL, d);
+}
+
+struct workflow *
+workflow_load_file_opts(const char *path, const struct workflow_opts *o,
+    struct diags *d)
 {
 	struct workflow *wf;
 	int fd;
@@ -81,7 +89,13 @@ workflow_load_file(const char *path, struct diags *d)
 		diags_add(d, path, 0, 0, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
-	wf = workflow_load_fd(fd, path, d);
+	wf = workflow_load_fd_opts(fd, path, o, d);
 	close(fd);
 	return wf;
+}
+
+struct workflow *
+workflow_load_file(const char *path, struct diags *d)
+{
+	return workflow_load_file_opts(path, NULL, d);
 }

@@ -22,6 +22,7 @@
 #include "util/workflow_file.h"
 #include "core/xalloc.h"
 #include "core/yamlnode.h"
+#include "util/tzload.h"
 
 static const char seed[] =
     "id: daily-report\n"
@@ -59,11 +60,14 @@ static const char seed[] =
     "    timeout: 1m\n"
     "    dependsOn: [process]\n";
 
+/* Zones are checked as loom validate and loom-api check them. */
+static const struct workflow_opts zones = {tzload_known};
+
 static struct workflow *
 load(const char *yaml, struct diags *d)
 {
 	diags_init(d);
-	return workflow_load_buf("t.yaml", yaml, strlen(yaml), d);
+	return workflow_load_buf_opts("t.yaml", yaml, strlen(yaml), &zones, d);
 }
 
 /* Compact JSON text of v (consumed), malloc'd. */
@@ -457,7 +461,7 @@ test_all_at_once(void)
 	/* Sorting touches only what this load added. */
 	diags_init(&d);
 	diags_add(&d, "other.yaml", 99, 1, "earlier file");
-	wf = workflow_load_buf("t.yaml", y, strlen(y), &d);
+	wf = workflow_load_buf_opts("t.yaml", y, strlen(y), &zones, &d);
 	ok(wf == NULL && d.n == 6 && strcmp(d.v[0].file, "other.yaml") == 0,
 	    "earlier diagnostics stay first");
 	diags_clear(&d);
