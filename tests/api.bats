@@ -497,7 +497,7 @@ tasks: $deep"
 	id=$(jq -r .executionId <<<"$body")
 	# the status query a long-poll runs just before it parks
 	parked="SELECT count(*) FROM pg_stat_activity WHERE
-	    application_name = 'loom-api' AND query LIKE 'SELECT status FROM%'"
+	    application_name LIKE 'loom-api[%' AND query LIKE 'SELECT status FROM%'"
 	before=$(sql "$parked")
 	loom_api_start
 	curl -sS "$LOOM_API/api/v1/executions/$id?wait=5m" \
