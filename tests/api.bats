@@ -123,6 +123,21 @@ healthy() {
 	assert_error not_found 404
 }
 
+@test "apply: concurrency is refused as not supported yet, and nothing is stored" {
+	before=$(sql "SELECT count(*) FROM workflow_versions")
+	req POST /api/v1/workflows -H 'Content-Type: application/yaml' \
+	    --data-binary $'id: api-conc\nconcurrency: {max: 1, policy: skip}\ntasks:\n  - {id: a, command: "true"}\n'
+	assert_error invalid_workflow 422
+	jqt '.error.details | length == 1'
+	jqt '.error.details[0].line == 2 and .error.details[0].column == 1'
+	jqt '.error.details[0].message | startswith("'"'concurrency' is not supported yet"'")'
+	assert_equal "$(sql "SELECT count(*) FROM workflow_versions")" "$before"
+	assert_equal "$(sql "SELECT count(*) FROM workflows WHERE id = 'api-conc'")" 0
+	# what is stored for a new workflow does not mention it either
+	req GET /api/v1/workflows/daily-report
+	jqt '.spec | has("concurrency") | not'
+}
+
 @test "apply: YAML syntax errors and empty bodies are refused" {
 	req POST /api/v1/workflows -H 'Content-Type: application/yaml' \
 	    --data-binary $'id: x\ntasks: [\n'
@@ -482,7 +497,7 @@ tasks: $deep"
 	id=$(jq -r .executionId <<<"$body")
 	# the status query a long-poll runs just before it parks
 	parked="SELECT count(*) FROM pg_stat_activity WHERE
-	    application_name = 'loom-api' AND query LIKE 'SELECT status FROM%'"
+	    application_name LIKE 'loom-api[%' AND query LIKE 'SELECT status FROM%'"
 	before=$(sql "$parked")
 	loom_api_start
 	curl -sS "$LOOM_API/api/v1/executions/$id?wait=5m" \
