@@ -72,6 +72,64 @@ healthz() {
 probe_tcp() { healthz "$@" "$LOOM_API/healthz"; }
 probe_unix() { healthz --unix-socket "$API_SOCK" http://loom/healthz; }
 
+@test "twice api.max_connections of slow clients: /healthz answers within a second, over TCP and the Unix socket" {
+	slow_start slow --count $((2 * LIMIT)) --interval 0.5 --duration 8 \
+	    --sources 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8,127.0.0.9
+	local end=$((SECONDS + 5)) n=0
+	while [ "$SECONDS" -lt "$end" ]; do
+		probe_tcp
+		probe_unix
+		n=$((n + 1))
+	done
+	[ "$n" -ge 5 ]
+	slow_result slow
+	# each slow connection was cut off by api.request_timeout (2 s)
+	jq -e '.closed_by_server >= 64 and .max_lifetime < 3.5' <<<"$result"
+	probe_tcp
+}
+
+@test "one address gets api.max_connections_per_client; /healthz still answers it and everyone else" {
+	slow_start greedy --count 40 --interval 0.5 --duration 6 \
+	    --sources 127.0.0.10
+	# the oldest over the limit are closed: 24 stay established
+	wait_for bash -c "[ \$(ss -Htn state established \
+	    '( src 127.0.0.10 and dport = :$API_PORT )' | wc -l) -eq 24 ]"
+	probe_tcp --interface 127.0.0.10
+	probe_tcp
+	probe_unix
+	slow_result greedy
+}
+
+@test "connections busy with answers: a newcomer over the limit gets 503 JSON, but /healthz" {
+	slow_start busy --mode busy --count 24 --duration 20 \
+	    --sources 127.0.0.11
+	wait_for grep -q '^streaming' "$BATS_TEST_TMPDIR/busy.out"
+	run -0 curl -sS --max-time 5 -D "$BATS_TEST_TMPDIR/h" \
+	    --interface 127.0.0.11 "$LOOM_API/api/v1/workflows"
+	echo "$output"
+	jq -e '.error.code == "unavailable" and
+	    (.error.message | test("max_connections_per_client"))' <<<"$output"
+	grep -qi '^HTTP/1.1 503' "$BATS_TEST_TMPDIR/h"
+	grep -qi '^Retry-After: 1' "$BATS_TEST_TMPDIR/h"
+	probe_tcp --interface 127.0.0.11
+	probe_tcp
+	kill "$(cat "$BATS_TEST_TMPDIR/busy.pid")"
+	slow_result busy
+}
+
+@test "a NUL byte (%00) in the path or the query is 400, not a truncated id" {
+	run -0 curl -sS -w '\n%{http_code}' \
+	    "$LOOM_API/api/v1/executions/exec-%00abc"
+	assert_line --index 1 400
+	jq -e '.error.code == "bad_request" and (.error.message | test("NUL"))' \
+	    <<<"${lines[0]}"
+	run -0 curl -sS -w '\n%{http_code}' \
+	    "$LOOM_API/api/v1/executions?status=%00RUNNING"
+	assert_line --index 1 400
+	run -0 curl -sS -w '\n%{http_code}' "$LOOM_API/api/v1/executions/exec-x"
+	assert_line --index 1 404
+}
+
 @test "an unknown event kind is 400 with the kinds allowed, not a silent stream" {
 	run -0 curl -sS --max-time 5 -w '\n%{http_code}' \
 	    "$LOOM_API/api/v1/events?kind=bogus"
@@ -98,4 +156,16 @@ probe_unix() { healthz --unix-socket "$API_SOCK" http://loom/healthz; }
 		assert_line --index 1 404
 		jq -e '.error.field == "token"' <<<"${lines[0]}"
 	done
+}
+
+@test "a long URI or large headers get JSON 414 and 431 while the server's buffer holds them" {
+	local long big
+	long=$(printf 'a%.0s' {1..9000})
+	big=$(printf 'b%.0s' {1..20000})
+	run -0 curl -sS -w '\n%{http_code}' "$LOOM_API/$long"
+	assert_line --index 1 414
+	jq -e '.error.code == "uri_too_long"' <<<"${lines[0]}"
+	run -0 curl -sS -w '\n%{http_code}' -H "X-Big: $big" "$LOOM_API/healthz"
+	assert_line --index 1 431
+	jq -e '.error.code == "headers_too_large"' <<<"${lines[0]}"
 }
