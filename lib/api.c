@@ -65,7 +65,8 @@
 #define API_DISCARD_FACTOR 8	 /* bodies this far over: close, not read */
 #define API_DB_RETRY_MS 1000	 /* a thread retries a dead database */
 #define API_STATEMENT_TIMEOUT "30s"
-#define API_CONN_RESERVE 16	 /* MHD takes this many over the limit */
+/* MHD takes this many over api.max_connections (see "connections"). */
+#define API_CONN_RESERVE(max) ((max) / 4 + 16)
 /*
  * Below what libmicrohttpd's 32 KiB connection buffer holds, so that a
  * long URI or a large header block gets our JSON 414 or 431; past the
@@ -265,7 +266,11 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
-	api_log(LOG_LVL_WARN, "http: %s", msg);
+	/* A client that hangs up mid-request, or one we shut down for
+	 * being slow, is no news worth a warning per connection. */
+	api_log(strstr(msg, "closed by remote side") ||
+	    strstr(msg, "detected connection closure") ? LOG_LVL_DEBUG :
+	    LOG_LVL_WARN, "http: %s", msg);
 }
 
 int64_t
@@ -1063,8 +1068,9 @@ on_hup(struct loop_signal *s, int signo, void *arg)
  * request, or idle between two, which is what a slow client holds.  When
  * every connection is busy being answered, the newcomer is "limited": it
  * may ask for /healthz and /readyz, and anything else is 503.  MHD
- * itself takes API_CONN_RESERVE more than api.max_connections, room for
- * those and for newcomers that arrive before the evicted are gone.
+ * itself takes API_CONN_RESERVE more than api.max_connections: room for
+ * those, and for newcomers that arrive before the evicted are gone
+ * (under a flood, on a busy machine, that takes a while).
  */
 
 static int
@@ -1279,7 +1285,8 @@ nofile_check(const struct api *a)
 	rlim_t need = 64;
 
 	for (size_t i = 0; i < a->nls; i++)
-		need += (rlim_t)(a->opt->max_connections + API_CONN_RESERVE +
+		need += (rlim_t)(a->opt->max_connections +
+		    API_CONN_RESERVE(a->opt->max_connections) +
 		    a->opt->threads);
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
@@ -1965,7 +1972,8 @@ start_daemons(struct api *a, char **err)
 		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
 		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->opt->threads,
 		    MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)(a->opt->max_connections + API_CONN_RESERVE),
+		    (unsigned)(a->opt->max_connections +
+		    API_CONN_RESERVE(a->opt->max_connections)),
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)a->opt->timeout_s,
 		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,

@@ -14,6 +14,8 @@ SLOW=$BATS_TEST_DIRNAME/slowclients.py
 LIMIT=64
 
 setup_file() {
+	# 2 x LIMIT slow clients and the server's side of them, and more
+	[ "$(ulimit -n)" -ge 1024 ] || skip "ulimit -n is below 1024"
 	loom_pg_start
 	export LOOM_API_MAX_CONNECTIONS=$LIMIT
 	export LOOM_API_MAX_CONNECTIONS_PER_CLIENT=24
@@ -29,6 +31,10 @@ teardown_file() {
 }
 
 teardown() {
+	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -n "${LOOM_API_LOG:-}" ]; then
+		echo "# loom-api's log, the end:" >&3
+		tail -n 20 "$LOOM_API_LOG" | sed 's/^/#   /' >&3
+	fi
 	# whatever a test left running: its clients, by the pids it wrote
 	local p
 	for p in $(cat "$BATS_TEST_TMPDIR"/*.pid 2>/dev/null); do
