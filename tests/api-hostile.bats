@@ -175,3 +175,18 @@ probe_unix() { healthz --unix-socket "$API_SOCK" http://loom/healthz; }
 	assert_line --index 1 431
 	jq -e '.error.code == "headers_too_large"' <<<"${lines[0]}"
 }
+
+@test "loom-api -n checks api.request_timeout and api.max_connections_per_client" {
+	printf '[api]\nrequest_timeout = 5ms\nmax_connections_per_client = 0\n' \
+	    >"$BATS_TEST_TMPDIR/bad.conf"
+	# (the file's own keys, not the environment of setup_file)
+	unset LOOM_API_MAX_CONNECTIONS_PER_CLIENT LOOM_API_REQUEST_TIMEOUT
+	run "$LOOM_BIN/loom-api" -n -c "$BATS_TEST_TMPDIR/bad.conf"
+	assert_failure 1
+	assert_output --partial 'api.request_timeout'
+	assert_output --partial 'api.max_connections_per_client'
+	printf '[api]\nrequest_timeout = 30s\nmax_connections_per_client = 8\n' \
+	    >"$BATS_TEST_TMPDIR/good.conf"
+	run "$LOOM_BIN/loom-api" -n -c "$BATS_TEST_TMPDIR/good.conf"
+	assert_success
+}
