@@ -331,6 +331,14 @@ healthy() {
 	post_json "/api/v1/callbacks/$id~extract~tok" '{"status":"MAYBE"}'
 	assert_error invalid_input 422
 	jqt '.error.field == "status"'
+	post_json "/api/v1/callbacks/$id~extract~tok" '{"status": 1}'
+	assert_error invalid_input 422
+	post_json "/api/v1/callbacks/$id~extract~tok" \
+	    '{"status": "FAILED", "error": "x"}'
+	assert_error invalid_input 422
+	jqt '.error.field == "error"'
+	post_json "/api/v1/callbacks/$id~extract~tok" '[1]'
+	assert_error bad_request 400
 	post_json "/api/v1/callbacks/$id~extract~tok" \
 	    '{"status":"SUCCESS","output":{"rows":42},"logs":"done\n"}'
 	assert_equal "$code" 200
@@ -359,10 +367,10 @@ healthy() {
 	assert_error bad_request 400
 	post_json /api/v1/workflows/daily-report/trigger '"input"'
 	assert_error bad_request 400
+	# an unknown token is 404 whatever its body; a live one's wrong
+	# types are 422 (callbacks, below)
 	post_json /api/v1/callbacks/x '{"status": 1}'
-	assert_error invalid_input 422
-	post_json /api/v1/callbacks/x '{"status": "FAILED", "error": "x"}'
-	assert_error invalid_input 422
+	assert_error not_found 404
 	healthy
 }
 
