@@ -1,11 +1,14 @@
 /*
  * run_proc: shell and java tasks as child processes on the loop.
  *
- * A task is started with posix_spawnp() (glibc implements it with
- * clone(CLONE_VFORK), so exec failures come back as an error number
- * instead of a mysterious exit 127) in a process group of its own, with
- * the signal mask and every disposition reset (the loop blocks SIGCHLD and
- * ignores SIGPIPE, and both survive exec).  Three pipes connect it: stdin
+ * A task is started with fork() and exec (spawn_task()) in a process
+ * group of its own, with the signal mask and every disposition reset (the
+ * loop blocks SIGCHLD and ignores SIGPIPE, and both survive exec).  Before
+ * exec the child asks for SIGKILL when loom-exec dies (PR_SET_PDEATHSIG),
+ * and waits until its group is registered with the process guard
+ * (procguard.h), which kills the whole group if loom-exec dies: a task
+ * never outlives its executor.  Exec failures come back as an error
+ * number, not as a mysterious exit 127.  Three pipes connect it: stdin
  * receives the protocol envelope, written without blocking; stdout and
  * stderr are read as they become readable, split into lines for the log
  * callback and the "logs" tail.  The command and its arguments come from
@@ -25,17 +28,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include "duration.h"
 #include "log.h"
+#include "procguard.h"
 #include "xalloc.h"
 
 extern char **environ;
@@ -67,6 +71,7 @@ struct run_proc {
 	char *output_path;
 	int timed_out;
 	int terminating;	/* SIGTERM sent */
+	pid_t group;		/* registered with procguard, or 0 */
 };
 
 /* argv / envp vectors */
@@ -497,6 +502,8 @@ proc_free(struct run_proc *p)
 	if (p == NULL)
 		return;
 	loop_child_del(p->child);	/* kills and reaps if still running */
+	if (p->group > 0)	/* killed by now, by whoever freed us */
+		procguard_del(p->group);
 	stdin_close(p);
 	loop_io_del(p->out.io);
 	loop_io_del(p->err.io);
@@ -634,6 +641,120 @@ pipe_for_child(int fds[2], int child_end)
 	return fcntl(fds[!child_end], F_SETFL, O_NONBLOCK);
 }
 
+/*
+ * The child's side of spawn_task(), between fork() and exec: system
+ * calls only (the parent may have other threads).  Writes errno to efd
+ * and exits 127 when something fails.
+ */
+static void __attribute__((noreturn))
+child_exec(char *const argv[], char *const envp[], const char *workdir,
+    int fds[3], int go_fd, int efd, pid_t parent)
+{
+	struct sigaction sa;
+	sigset_t none;
+	char c;
+	int e;
+
+	/* The loop blocks SIGCHLD and friends and ignores SIGPIPE; both
+	 * would survive exec. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	if (setpgid(0, 0) == -1 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		goto fail;
+	/* The parent may have died before prctl(): then no signal comes. */
+	if (getppid() != parent)
+		_exit(127);
+	/* Wait until the parent has registered the group with the guard;
+	 * end-of-file here means it died first. */
+	while (read(go_fd, &c, 1) == -1 && errno == EINTR)
+		;
+	if (getppid() != parent)
+		_exit(127);
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) == -1)
+			goto fail;
+	if (workdir != NULL && chdir(workdir) == -1)
+		goto fail;
+	execvpe(argv[0], argv, envp);
+fail:
+	e = errno;
+	while (write(efd, &e, sizeof(e)) == -1 && errno == EINTR)
+		;
+	_exit(127);
+}
+
+/*
+ * Starts argv in a new process group whose leader dies with us
+ * (PR_SET_PDEATHSIG) and whose whole group the process guard kills if we
+ * die (procguard.h).  fork() rather than posix_spawn(): the child must
+ * call prctl() before exec.  Exec failures come back as an error number,
+ * as with posix_spawn().  Returns 0 or an error number.
+ *
+ * PR_SET_PDEATHSIG fires when the thread that forked exits, not the
+ * process: this runs on the loop, in the main thread (the only other
+ * threads are curl's resolvers, which never fork), so it fires when
+ * loom-exec (or `loom run`) ends.
+ */
+static int
+spawn_task(pid_t *pidp, char *const argv[], char *const envp[],
+    const char *workdir, int in_fd, int out_fd, int err_fd)
+{
+	int fds[3] = { in_fd, out_fd, err_fd };
+	int go[2], ep[2], e = 0;
+	pid_t pid, self = getpid();
+	ssize_t n;
+
+	if (gettid() != self)
+		log_warnx("a task started from a thread other than the main "
+		    "one dies with that thread");
+
+	if (pipe2(go, O_CLOEXEC) == -1)
+		return errno;
+	if (pipe2(ep, O_CLOEXEC) == -1) {
+		e = errno;
+		close(go[0]);
+		close(go[1]);
+		return e;
+	}
+	if ((pid = fork()) == 0) {
+		close(go[1]);
+		close(ep[0]);
+		child_exec(argv, envp, workdir, fds, go[0], ep[1], self);
+	}
+	close(go[0]);
+	close(ep[1]);
+	if (pid == -1) {
+		e = errno;
+		close(go[1]);
+		close(ep[0]);
+		return e;
+	}
+	(void)setpgid(pid, pid);	/* either side may be first */
+	if (procguard_add(pid) == -1)
+		log_warn("no process guard for process group %d", (int)pid);
+	if (write(go[1], "g", 1) != 1)	/* then it reads end-of-file */
+		log_warn("process %d: start", (int)pid);
+	close(go[1]);
+	do
+		n = read(ep[0], &e, sizeof(e));
+	while (n == -1 && errno == EINTR);
+	close(ep[0]);
+	if (n == (ssize_t)sizeof(e)) {	/* it did not get to exec */
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		procguard_del(pid);
+		return e ? e : EINVAL;
+	}
+	*pidp = pid;
+	return 0;
+}
+
 static void
 fail_job(struct runner_job *j, jv error)
 {
@@ -666,9 +787,6 @@ run_proc_start(struct runner *r, struct runner_job *j)
 	struct run_proc *p;
 	struct strv argv = { 0 }, env = { 0 };
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
 	char *msg = NULL, *workdir = NULL;
 	jv wd;
 	int e;
@@ -715,26 +833,8 @@ run_proc_start(struct runner *r, struct runner_job *j)
 		goto fail_pipes;
 	}
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	if (workdir != NULL)
-		posix_spawn_file_actions_addchdir_np(&fa, workdir);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	for (int sig = 1; sig < 32; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaddset(&dfl, sig);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	e = posix_spawnp(&p->pid, argv.v[0], &fa, &attr, argv.v, env.v);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	e = spawn_task(&p->pid, argv.v, env.v, workdir, in[0], out[1],
+	    err[1]);
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
@@ -749,6 +849,7 @@ run_proc_start(struct runner *r, struct runner_job *j)
 		    ""));
 		goto fail;
 	}
+	p->group = p->pid;
 	log_debug("%s/%s/%d: started %s as process %d", j->execution_id,
 	    j->task_id, j->attempt, argv.v[0], (int)p->pid);
 

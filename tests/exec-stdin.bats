@@ -2,6 +2,8 @@
 # loom-exec --stdin: real requests against a real HTTP backend
 # (tests/backend, libmicrohttpd) and real shell/java processes.
 
+bats_require_minimum_version 1.5.0
+
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
@@ -32,6 +34,17 @@ setup_file() {
 	start_backend "$CALLS"
 	export PORT BACKEND_PID
 	export BASE="http://127.0.0.1:$PORT/api/tasks"
+}
+
+# what a failed kill -9 test left behind: the process groups of its
+# marked processes
+teardown() {
+	local p g
+	[ -n "${MARK:-}" ] || return 0
+	for p in $(pgrep -f "$MARK"); do
+		g=$(ps -o pgid= -p "$p" | tr -d ' ')
+		[ -z "$g" ] || kill -KILL -- "-$g" 2>/dev/null || true
+	done
 }
 
 teardown_file() {
@@ -270,6 +283,21 @@ gone() {
 	[ "$(result t2 | jq -r .signal)" = SIGKILL ]
 	gone "$(cat "$WORK/child1.pid")"
 	gone "$(cat "$WORK/child2.pid")"
+}
+
+@test "kill -9 of loom-exec --stdin: nothing of a running shell task is left" {
+	MARK=loom-stdin-procs-$$-$RANDOM
+	mkfifo "$WORK/$MARK.in"
+	"$EXEC" --stdin <"$WORK/$MARK.in" >/dev/null 2>&1 3>&- &
+	pid=$!
+	exec 4>"$WORK/$MARK.in"
+	# a grandchild too, which only the process guard reaches
+	sh_req k "sh -c 'sleep 1000 & wait' $MARK-child & wait" 10m >&4
+	wait_for pgrep -f "$MARK-child"
+	kill -KILL "$pid"
+	wait "$pid" || true
+	exec 4>&-
+	wait_for eval "! pgrep -f '$MARK' >/dev/null"
 }
 
 @test "java: a class compiled here runs with args and \$LOOM_OUTPUT" {
