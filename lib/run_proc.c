@@ -10,10 +10,12 @@
  * never outlives its executor.  Exec failures come back as an error
  * number, not as a mysterious exit 127.  Three pipes connect it: stdin
  * receives the protocol envelope, written without blocking; stdout and
- * stderr are read as they become readable, split into lines for the log
- * callback and the "logs" tail.  The command and its arguments come from
- * the task definition only; the request's input reaches the process
- * through stdin, never through a command line.
+ * stderr are read as they become readable, split into lines (the
+ * callback token redacted) for the log callback and the "logs" tail.  The
+ * command and its arguments come from the task definition only; the
+ * request's input reaches the process through stdin, never through a
+ * command line.  The environment is built from scratch (build_env()):
+ * loom-exec's own holds secrets.
  *
  * The child is reaped by the loop's child watch.  When it exits, whatever
  * is left in the pipes is drained, stragglers in its process group are
@@ -124,13 +126,62 @@ strv_add_array(struct strv *s, jv a)	/* consumes a */
 	jv_free(a);
 }
 
-/* The environment: ours, then LOOM_*, then the task's env; later wins. */
+#define TASK_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/* Whether the variable "name=value" e is named by pattern (n bytes): the
+ * name itself, or a prefix when pattern ends in '*'. */
+static int
+env_matches(const char *e, const char *pattern, size_t n)
+{
+	const char *eq = strchr(e, '=');
+
+	if (eq == NULL)
+		return 0;
+	if (n > 0 && pattern[n - 1] == '*')
+		return (size_t)(eq - e) >= n - 1 &&
+		    strncmp(e, pattern, n - 1) == 0;
+	return (size_t)(eq - e) == n && strncmp(e, pattern, n) == 0;
+}
+
+/* Adds each variable of ours named by pattern to over. */
+static jv
+env_pass(jv over, const char *pattern, size_t n)
+{
+	for (char **e = environ; e && *e; e++)
+		if (env_matches(*e, pattern, n)) {
+			const char *eq = strchr(*e, '=');
+
+			over = jv_object_set(over, jv_string_sized(*e,
+			    (int)(eq - *e)), jv_string(eq + 1));
+		}
+	return over;
+}
+
+/*
+ * The task's environment.  Not ours: loom-exec's holds the database URL
+ * and the workflows' signing secrets.  A task gets PATH, HOME and LANG
+ * and the names of exec.pass_env from ours (PATH has a default), then the
+ * LOOM_* variables, then its own env; later wins.  loom-exec(8),
+ * ENVIRONMENT OF TASKS, says the same.
+ */
 static void
 build_env(struct strv *env, struct runner_job *j, const char *output_path)
 {
+	const char *pass = runner_cfg(j->runner)->pass_env;
 	jv over = jv_object(), tenv;
 	char buf[32];
 
+	over = jv_object_set(over, jv_string("PATH"),
+	    jv_string(TASK_DEFAULT_PATH));
+	over = env_pass(over, "PATH", 4);
+	over = env_pass(over, "HOME", 4);
+	over = env_pass(over, "LANG", 4);
+	while (pass != NULL && *(pass += strspn(pass, " \t,")) != '\0') {
+		size_t n = strcspn(pass, " \t,");
+
+		over = env_pass(over, pass, n);
+		pass += n;
+	}
 	over = jv_object_set(over, jv_string("LOOM_EXECUTION_ID"),
 	    jv_string(j->execution_id));
 	over = jv_object_set(over, jv_string("LOOM_TASK_ID"),
@@ -155,16 +206,6 @@ build_env(struct strv *env, struct runner_job *j, const char *output_path)
 	}
 	jv_free(tenv);
 
-	for (char **e = environ; e && *e; e++) {
-		const char *eq = strchr(*e, '=');
-		jv name;
-
-		if (eq == NULL)
-			continue;
-		name = jv_string_sized(*e, (int)(eq - *e));
-		if (!jv_object_has(jv_copy(over), name))
-			strv_add(env, xstrdup(*e));
-	}
 	jv_object_foreach(over, k, v) {
 		strv_add(env, xasprintf("%s=%s", jv_string_value(k),
 		    jv_string_value(v)));
@@ -290,15 +331,57 @@ logs_tail(struct run_proc *p)
 	return jv_string_sized(s, (int)n);
 }
 
+/*
+ * s (n bytes) with every occurrence of a secret replaced by "[redacted]",
+ * n updated; NULL when no secret occurs in it.
+ */
+static char *
+redact(const char *s, size_t *n, char *const secrets[], size_t nsecrets)
+{
+	static const char mark[] = "[redacted]";
+	char *cur = NULL;
+
+	for (size_t k = 0; k < nsecrets; k++) {
+		const char *sec = secrets[k], *in = cur ? cur : s, *hit;
+		size_t slen = sec ? strlen(sec) : 0, len = *n, o = 0;
+		char *out;
+
+		if (slen == 0 || memmem(in, len, sec, slen) == NULL)
+			continue;
+		/* at most one mark per byte of input: enough room */
+		out = xmalloc(len / slen * (sizeof(mark) - 1) + len + 1);
+		while ((hit = memmem(in, len, sec, slen)) != NULL) {
+			memcpy(out + o, in, (size_t)(hit - in));
+			o += (size_t)(hit - in);
+			memcpy(out + o, mark, sizeof(mark) - 1);
+			o += sizeof(mark) - 1;
+			len -= (size_t)(hit - in) + slen;
+			in = hit + slen;
+		}
+		memcpy(out + o, in, len);
+		o += len;
+		out[o] = '\0';
+		free(cur);
+		cur = out;
+		*n = o;
+	}
+	return cur;
+}
+
 static void
 emit_line(struct pstream *ps, const char *s, size_t n)
 {
 	struct run_proc *p = ps->p;
 	struct runner_job *j = p->job;
+	char *red;
 	size_t i;
 
 	if (n > 0 && s[n - 1] == '\r')
 		n--;
+	/* The callback URL's token is in the stdin envelope: a task that
+	 * echoes its input must not put it in the logs. */
+	if ((red = redact(s, &n, j->secrets, 2)) != NULL)
+		s = red;
 	logs_append(p, s, n);
 	for (i = 0; i < n; i++)
 		if (s[i] != ' ' && s[i] != '\t')
@@ -318,6 +401,7 @@ emit_line(struct pstream *ps, const char *s, size_t n)
 		    jv_string("attempt"), jv_number(j->attempt),
 		    jv_string("stream"), jv_string(ps->name),
 		    jv_string("msg"), jv_string_sized(s, (int)n)));
+	free(red);
 }
 
 static void

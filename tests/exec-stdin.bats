@@ -285,6 +285,58 @@ gone() {
 	gone "$(cat "$WORK/child2.pid")"
 }
 
+@test "shell: tasks get PATH, HOME, LANG, exec.pass_env and LOOM_*, not the executor's environment; loom run too" {
+	local want
+	req=$(sh_req env 'jq -n env >"$LOOM_OUTPUT"' 10s \
+	    '{"env":{"OWN":"mine"}}')
+	export LOOM_DATABASE_URL=postgresql://loom:pw@db.example/loom
+	export LOOM_PROCS_SECRET=s3cret LOOM_PROCS_PASSED=yes
+	export LOOM_PROCS_PFX_A=a LOOM_PROCS_PFX_B=b
+	export LOOM_EXEC_PASS_ENV="LOOM_PROCS_PASSED,LOOM_PROCS_PFX_* UNSET_X"
+	want='["HOME","LANG","LOOM_ATTEMPT","LOOM_EXECUTION_ID","LOOM_OUTPUT",
+	    "LOOM_PROCS_PASSED","LOOM_PROCS_PFX_A","LOOM_PROCS_PFX_B",
+	    "LOOM_TASK_ID","LOOM_TIMEOUT_MS","LOOM_TRACEPARENT","OWN","PATH",
+	    "PWD"]'
+	# (PWD is the shell's own; HOME and LANG only when set here)
+	export HOME=${HOME:-/} LANG=${LANG:-C}
+	run "$EXEC" --stdin <<<"$req"
+	assert_success
+	assert_equal "$(result env | jq -c '.output | keys')" \
+	    "$(jq -c . <<<"$want")"
+	assert_equal "$(result env | jq -r .output.PATH)" "$PATH"
+	# loom run builds the same environment
+	cat >"$WORK/env.yaml" <<'EOF'
+id: env
+tasks:
+  - id: env
+    type: shell
+    command: jq -n env >"$LOOM_OUTPUT"
+    env: {OWN: mine}
+EOF
+	run "$(dirname "$EXEC")/loom" run -q "$WORK/env.yaml"
+	assert_success
+	assert_equal "$(printf '%s\n' "$output" |
+	    jq -c 'select(.event == "finish") | .outputs.env | keys')" \
+	    "$(jq -c . <<<"$want")"
+	# a bad name is a configuration error
+	LOOM_EXEC_PASS_ENV='A-B' run "$EXEC" --stdin -n
+	assert_failure 2
+	assert_output --partial "exec.pass_env"
+}
+
+@test "shell: the callback token of the envelope is redacted from logs and output" {
+	req=$(sh_req cb 'tee /dev/stderr' |
+	    jq -c '.callbackToken = "exec-sh~cb~tok3n5ecret"')
+	LOOM_EXEC_CALLBACK_URL=http://127.0.0.1:9 run --separate-stderr \
+	    "$EXEC" --stdin -d <<<"$req"
+	assert_success
+	assert_equal "$(result cb | jq -r .output.callbackUrl)" \
+	    "http://127.0.0.1:9/api/v1/callbacks/[redacted]"
+	[[ "$(result cb | jq -r .logs)" == *'callbacks/[redacted]"'* ]]
+	[[ "$stderr" == *'callbacks/[redacted]'* ]]
+	[[ "$output$stderr" != *tok3n5ecret* ]]
+}
+
 @test "kill -9 of loom-exec --stdin: nothing of a running shell task is left" {
 	MARK=loom-stdin-procs-$$-$RANDOM
 	mkfifo "$WORK/$MARK.in"
