@@ -53,7 +53,7 @@ struct pstream {
 	struct loop_io *io;
 	char *buf;		/* bytes of the current, unfinished line */
 	size_t len, cap;
-	char *last;		/* last non-blank line, or NULL */
+	char *last;		/* stdout: last line; stderr: last non-blank */
 };
 
 struct run_proc {
@@ -386,7 +386,9 @@ emit_line(struct pstream *ps, const char *s, size_t n)
 	for (i = 0; i < n; i++)
 		if (s[i] != ' ' && s[i] != '\t')
 			break;
-	if (i < n) {
+	/* stdout's last line is the output, blank or not; stderr's last
+	 * non-blank line explains a failure. */
+	if (i < n || ps == &p->out) {
 		free(ps->last);
 		ps->last = xstrndup(s, n);
 		if (memchr(s, '\0', n))	/* NULs would cut it short */

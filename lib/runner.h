@@ -169,8 +169,8 @@ jv runner_error(enum errclass c, const char *fmt, ...)
 /*
  * How a finished process turns into a partial result (status, output,
  * error, exitCode/signal).  output_file is the content of $LOOM_OUTPUT,
- * last_stdout the last non-empty stdout line, last_stderr the last
- * non-empty stderr line (for messages); each may be NULL.
+ * last_stdout the last stdout line, blank or not, last_stderr the last
+ * non-blank stderr line (for messages); each may be NULL.
  */
 struct runner_proc_exit {
 	int exited;		/* 1: exit code in status; 0: killed by signal */

@@ -285,6 +285,19 @@ gone() {
 	gone "$(cat "$WORK/child2.pid")"
 }
 
+@test "shell: the last line of stdout is the output, even a blank one" {
+	reqs=$(sh_req nl 'echo "{\"a\":1}"'
+	    sh_req nonl 'printf "{\"a\":2}"'
+	    sh_req blank 'echo "{\"a\":3}"; echo'
+	    sh_req spaces 'echo "{\"a\":4}"; echo "  "')
+	run "$EXEC" --stdin <<<"$reqs"
+	assert_success
+	assert_equal "$(result nl | jq -c .output)" '{"a":1}'
+	assert_equal "$(result nonl | jq -c .output)" '{"a":2}'
+	assert_equal "$(result blank | jq -c .output)" null
+	assert_equal "$(result spaces | jq -c .output)" null
+}
+
 @test "shell: tasks get PATH, HOME, LANG, exec.pass_env and LOOM_*, not the executor's environment; loom run too" {
 	local want
 	req=$(sh_req env 'jq -n env >"$LOOM_OUTPUT"' 10s \
