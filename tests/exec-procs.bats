@@ -137,9 +137,9 @@ EOF
 	# the env lines were logged, and nothing else of the executor's
 	stored "$E" >"$BATS_TEST_TMPDIR/stored"
 	grep -q "LOOM_PROCS_PASSED=passed-$MARK" "$BATS_TEST_TMPDIR/stored"
-	run grep -c -e "$secret" -e "$LOOM_DATABASE_URL" -e LOOM_PROCS_SECRET \
-	    -e LOOM_DATABASE_URL -e LOOM_EXEC_ -e LOOM_CONFIG \
-	    "$BATS_TEST_TMPDIR/stored"
+	run grep -c -e "$secret" -e "$LOOM_DATABASE_URL" \
+	    -e LOOM_PROCS_SECRET= -e LOOM_DATABASE_URL= -e LOOM_EXEC_PASS_ENV= \
+	    -e LOOM_CONFIG= "$BATS_TEST_TMPDIR/stored"
 	assert_output 0
 	assert_equal "$(jq -r 'keys | map(select(startswith("LOOM_"))) |
 	    join(" ")' <<<"$out")" \
