@@ -678,6 +678,14 @@ on_child(struct loop_child *c, pid_t pid, const siginfo_t *si, void *arg)
 		    runner_error(ERR_TASK_FAILED, "the file $LOOM_OUTPUT is "
 		    "larger than %u bytes", RUNNER_MAX_RESPONSE_BYTES));
 	} else {
+		char *red;
+
+		/* the output is stored too: no callback token in it */
+		if (obuf != NULL && (red = redact(obuf, &olen, j->secrets,
+		    2)) != NULL) {
+			free(obuf);
+			obuf = red;
+		}
 		x.output_file = obuf;
 		x.output_file_len = olen;
 		x.last_stdout = p->out.last;

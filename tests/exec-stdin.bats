@@ -339,13 +339,18 @@ EOF
 
 @test "shell: the callback token of the envelope is redacted from logs and output" {
 	req=$(sh_req cb 'tee /dev/stderr' |
-	    jq -c '.callbackToken = "exec-sh~cb~tok3n5ecret"')
+	    jq -c '.callbackToken = "exec-sh~cb~tok3n5ecret"'
+	    sh_req file 'cat >"$LOOM_OUTPUT"' |
+	    jq -c '.callbackToken = "exec-sh~file~tok3n5ecret"')
 	LOOM_EXEC_CALLBACK_URL=http://127.0.0.1:9 run --separate-stderr \
 	    "$EXEC" --stdin -d <<<"$req"
 	assert_success
 	assert_equal "$(result cb | jq -r .output.callbackUrl)" \
 	    "http://127.0.0.1:9/api/v1/callbacks/[redacted]"
 	[[ "$(result cb | jq -r .logs)" == *'callbacks/[redacted]"'* ]]
+	# and in what the task wrote to $LOOM_OUTPUT
+	assert_equal "$(result file | jq -r .output.callbackUrl)" \
+	    "http://127.0.0.1:9/api/v1/callbacks/[redacted]"
 	[[ "$stderr" == *'callbacks/[redacted]'* ]]
 	[[ "$output$stderr" != *tok3n5ecret* ]]
 }
