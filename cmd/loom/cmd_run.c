@@ -15,8 +15,10 @@
 #include <jv.h>
 
 #include "cli.h"
+#include "config.h"
 #include "diag.h"
 #include "localrun.h"
+#include "runner.h"
 #include "state.h"
 #include "workflow.h"
 
@@ -130,6 +132,16 @@ cmd_run(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	diags_clear(&d);
+	/* No configuration file here, but the variable that overrides
+	 * exec.pass_env: tasks get what loom-exec would give them. */
+	lo.pass_env = config_get(NULL, "exec.pass_env", NULL);
+	if (runner_pass_env_check(lo.pass_env, &err) < 0) {
+		fprintf(stderr, "loom run: LOOM_EXEC_PASS_ENV: %s\n", err);
+		free(err);
+		workflow_free(wf);
+		jv_free(input);
+		return EXIT_FAIL;
+	}
 	st = localrun(wf, input, &lo, &err);
 	workflow_free(wf);
 	if (st < 0) {
