@@ -180,7 +180,7 @@ run_row() {
 	get exec-d0000000000000000001
 	jqt '.id == "exec-d0000000000000000001"'
 	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-	    WHERE application_name = 'loom-api'" >/dev/null
+	    WHERE application_name LIKE 'loom-api[%'" >/dev/null
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		code=$(curl -sS -o /dev/null -w '%{http_code}' \
 		    "$LOOM_API/api/v1/executions/exec-d0000000000000000001")

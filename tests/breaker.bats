@@ -48,8 +48,9 @@ setup() {
 	GATE=$BATS_TEST_TMPDIR/gate.sh
 	# each test starts with every breaker closed and clean
 	sql "DELETE FROM breakers" >/dev/null
-	cat >"$GATE" <<'EOF'
-#!/bin/sh
+	# written in: tasks do not inherit the executor's environment
+	printf '#!/bin/sh\nLOOM_DATABASE_URL=%s\n' "'$LOOM_DATABASE_URL'" >"$GATE"
+	cat >>"$GATE" <<'EOF'
 # waits until the breaker of $1 is OPEN (shell tasks have no breaker)
 until [ "$(psql -X -q -At "$LOOM_DATABASE_URL" -c "SELECT count(*) FROM
     breakers WHERE target = '$1' AND state = 'OPEN'")" = 1 ]; do

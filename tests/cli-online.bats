@@ -337,6 +337,43 @@ closed_port() {
 	[[ $stderr == *"is still PENDING after 1s"* ]]
 }
 
+# ---- status ----------------------------------------------------------
+
+# loom-api's database connections (one per worker thread that served a
+# request), whatever they are named.
+api_conns() {
+	sql "SELECT count(*) FROM pg_stat_activity
+	    WHERE application_name LIKE 'loom-api%'"
+}
+
+# Eight requests at once, until loom-api holds two connections or more.
+api_busy() {
+	local i
+	for i in 1 2 3 4 5 6 7 8; do
+		curl -sS -o /dev/null "$LOOM_API/api/v1/status" &
+	done
+	wait
+	[ "$(api_conns)" -ge 2 ]
+}
+
+@test "status: one row per process, with its connections" {
+	wait_for -t 30 api_busy
+	run --separate-stderr "$LOOM" status -o json
+	assert_success
+	n=$(api_conns)
+	run jq -e --argjson pid "$LOOM_API_PID" --argjson n "$n" '
+	    [.daemons[] | select(.name == "loom-api")] |
+	    length == 1 and .[0].pid == $pid and .[0].connections == $n and
+	    .[0].host == "local" and (.[0].since | type) == "string"' \
+	    <<<"$output"
+	assert_success
+	run --separate-stderr "$LOOM" status
+	assert_success
+	assert_line --regexp '^DAEMON +PID +HOST +SINCE +CONNECTIONS +STATE$'
+	[ "$(grep -c '^loom-api ' <<<"$output")" -eq 1 ]
+	assert_line --regexp "^loom-api +$LOOM_API_PID +local +[0-9-]+ [0-9:]+ +$n +"
+}
+
 # ---- reaching the API, usage -------------------------------------------
 
 @test "exit 3 when nothing listens at the address" {

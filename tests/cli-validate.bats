@@ -95,6 +95,30 @@ expect_diags() {
 	[[ $stderr == *"unknown-key.yaml:13:5: unknown key 'dependOn' in task 'process'; did you mean 'dependsOn'?"* ]]
 }
 
+@test "concurrency is refused as not supported yet, not as an unknown key" {
+	run --separate-stderr "$LOOM" validate tests/data/bad/concurrency.yaml
+	assert_failure 1
+	[ "$stderr" = "tests/data/bad/concurrency.yaml:7:1: 'concurrency' is not supported yet: this version does not limit the runs of a workflow, so it would be ignored; remove it" ]
+}
+
+@test "a schedule that never fires is refused" {
+	run --separate-stderr "$LOOM" validate tests/data/bad/never-fires.yaml
+	assert_failure 1
+	[[ $stderr == *":4:11: schedule '0 0 31 2 *' never fires"* ]]
+	# the same expression from stdin, as 'loom cron next' already says
+	run --separate-stderr "$LOOM" validate - <<<$'id: w\nschedule: "0 0 30 2 *"\ntasks:\n  - {id: a, command: x}'
+	assert_failure 1
+	[[ $stderr == "<stdin>:2:11: schedule '0 0 30 2 *' never fires"* ]]
+}
+
+@test "templates in a shell or java command line or env are refused" {
+	run --separate-stderr "$LOOM" validate tests/data/bad/shell-template.yaml
+	assert_failure 1
+	[ "$(grep -c "templates are not expanded in" <<<"$stderr")" -eq 4 ]
+	[[ $stderr == *":11:14: templates are not expanded in 'command': "*"read it from the request on stdin"* ]]
+	[[ $stderr == *":15:15: templates are not expanded in 'env': "* ]]
+}
+
 @test "all errors of a file come in one run, in file order" {
 	run --separate-stderr "$LOOM" validate tests/data/bad/many.yaml
 	assert_failure 1
@@ -289,7 +313,7 @@ for f in sys.argv[1:]:
     for e in v.iter_errors(yaml.safe_load(open(f))):
         print(f, e.message)
         bad += 1
-for f in ["unknown-key", "types", "empty-tasks", "missing"]:
+for f in ["unknown-key", "types", "empty-tasks", "missing", "concurrency"]:
     if not list(v.iter_errors(yaml.safe_load(open("tests/data/bad/%s.yaml" % f)))):
         print(f, "accepted by the schema")
         bad += 1

@@ -2,6 +2,8 @@
 # loom-exec --stdin: real requests against a real HTTP backend
 # (tests/backend, libmicrohttpd) and real shell/java processes.
 
+bats_require_minimum_version 1.5.0
+
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
@@ -32,6 +34,17 @@ setup_file() {
 	start_backend "$CALLS"
 	export PORT BACKEND_PID
 	export BASE="http://127.0.0.1:$PORT/api/tasks"
+}
+
+# what a failed kill -9 test left behind: the process groups of its
+# marked processes
+teardown() {
+	local p g
+	[ -n "${MARK:-}" ] || return 0
+	for p in $(pgrep -f "$MARK"); do
+		g=$(ps -o pgid= -p "$p" | tr -d ' ')
+		[ -z "$g" ] || kill -KILL -- "-$g" 2>/dev/null || true
+	done
 }
 
 teardown_file() {
@@ -270,6 +283,91 @@ gone() {
 	[ "$(result t2 | jq -r .signal)" = SIGKILL ]
 	gone "$(cat "$WORK/child1.pid")"
 	gone "$(cat "$WORK/child2.pid")"
+}
+
+@test "shell: the last line of stdout is the output, even a blank one" {
+	reqs=$(sh_req nl 'echo "{\"a\":1}"'
+	    sh_req nonl 'printf "{\"a\":2}"'
+	    sh_req blank 'echo "{\"a\":3}"; echo'
+	    sh_req spaces 'echo "{\"a\":4}"; echo "  "')
+	run "$EXEC" --stdin <<<"$reqs"
+	assert_success
+	assert_equal "$(result nl | jq -c .output)" '{"a":1}'
+	assert_equal "$(result nonl | jq -c .output)" '{"a":2}'
+	assert_equal "$(result blank | jq -c .output)" null
+	assert_equal "$(result spaces | jq -c .output)" null
+}
+
+@test "shell: tasks get PATH, HOME, LANG, exec.pass_env and LOOM_*, not the executor's environment; loom run too" {
+	local want
+	req=$(sh_req env 'jq -n env >"$LOOM_OUTPUT"' 10s \
+	    '{"env":{"OWN":"mine"}}')
+	export LOOM_DATABASE_URL=postgresql://loom:pw@db.example/loom
+	export LOOM_PROCS_SECRET=s3cret LOOM_PROCS_PASSED=yes
+	export LOOM_PROCS_PFX_A=a LOOM_PROCS_PFX_B=b
+	export LOOM_EXEC_PASS_ENV="LOOM_PROCS_PASSED,LOOM_PROCS_PFX_* UNSET_X"
+	want='["HOME","LANG","LOOM_ATTEMPT","LOOM_EXECUTION_ID","LOOM_OUTPUT",
+	    "LOOM_PROCS_PASSED","LOOM_PROCS_PFX_A","LOOM_PROCS_PFX_B",
+	    "LOOM_TASK_ID","LOOM_TIMEOUT_MS","LOOM_TRACEPARENT","OWN","PATH",
+	    "PWD"]'
+	# (PWD is the shell's own; HOME and LANG only when set here)
+	export HOME=${HOME:-/} LANG=${LANG:-C}
+	run "$EXEC" --stdin <<<"$req"
+	assert_success
+	assert_equal "$(result env | jq -c '.output | keys')" \
+	    "$(jq -c . <<<"$want")"
+	assert_equal "$(result env | jq -r .output.PATH)" "$PATH"
+	# loom run builds the same environment
+	cat >"$WORK/env.yaml" <<'EOF'
+id: env
+tasks:
+  - id: env
+    type: shell
+    command: jq -n env >"$LOOM_OUTPUT"
+    env: {OWN: mine}
+EOF
+	run "$(dirname "$EXEC")/loom" run -q "$WORK/env.yaml"
+	assert_success
+	assert_equal "$(printf '%s\n' "$output" |
+	    jq -c 'select(.event == "finish") | .outputs.env | keys')" \
+	    "$(jq -c . <<<"$want")"
+	# a bad name is a configuration error
+	LOOM_EXEC_PASS_ENV='A-B' run "$EXEC" --stdin -n
+	assert_failure 2
+	assert_output --partial "exec.pass_env"
+}
+
+@test "shell: the callback token of the envelope is redacted from logs and output" {
+	req=$(sh_req cb 'tee /dev/stderr' |
+	    jq -c '.callbackToken = "exec-sh~cb~tok3n5ecret"'
+	    sh_req file 'cat >"$LOOM_OUTPUT"' |
+	    jq -c '.callbackToken = "exec-sh~file~tok3n5ecret"')
+	LOOM_EXEC_CALLBACK_URL=http://127.0.0.1:9 run --separate-stderr \
+	    "$EXEC" --stdin -d <<<"$req"
+	assert_success
+	assert_equal "$(result cb | jq -r .output.callbackUrl)" \
+	    "http://127.0.0.1:9/api/v1/callbacks/[redacted]"
+	[[ "$(result cb | jq -r .logs)" == *'callbacks/[redacted]"'* ]]
+	# and in what the task wrote to $LOOM_OUTPUT
+	assert_equal "$(result file | jq -r .output.callbackUrl)" \
+	    "http://127.0.0.1:9/api/v1/callbacks/[redacted]"
+	[[ "$stderr" == *'callbacks/[redacted]'* ]]
+	[[ "$output$stderr" != *tok3n5ecret* ]]
+}
+
+@test "kill -9 of loom-exec --stdin: nothing of a running shell task is left" {
+	MARK=loom-stdin-procs-$$-$RANDOM
+	mkfifo "$WORK/$MARK.in"
+	"$EXEC" --stdin <"$WORK/$MARK.in" >/dev/null 2>&1 3>&- &
+	pid=$!
+	exec 4>"$WORK/$MARK.in"
+	# a grandchild too, which only the process guard reaches
+	sh_req k "sh -c 'sleep 1000 & wait' $MARK-child & wait" 10m >&4
+	wait_for pgrep -f "$MARK-child"
+	kill -KILL "$pid"
+	wait "$pid" || true
+	exec 4>&-
+	wait_for eval "! pgrep -f '$MARK' >/dev/null"
 }
 
 @test "java: a class compiled here runs with args and \$LOOM_OUTPUT" {

@@ -176,7 +176,9 @@ pg_walk_after() {
 	jqt '.error.field == "id"'
 }
 
-@test "pause: schedules skip it, triggers need ?force; unpause; idempotent" {
+# No scheduler fires schedules in this version: what a pause does to a
+# schedule is that the schedule lists no next fire times.
+@test "pause: marked paused, its schedule lists no fire times, triggers need ?force; unpause; idempotent" {
 	apply pz
 	req POST /api/v1/workflows/pz/pause
 	assert_equal "$code" 200
@@ -185,6 +187,9 @@ pg_walk_after() {
 	jqt '.paused == true and .changed == false'
 	req GET /api/v1/workflows/pz
 	jqt '.paused == true'
+	req GET /api/v1/schedules
+	jqt '.schedules[] | select(.workflowId == "pz") |
+	    .paused == true and .nextFires == []'
 	trigger pz
 	assert_error conflict 409
 	jqt '.error.message | test("paused")'
@@ -195,6 +200,9 @@ pg_walk_after() {
 	jqt '.error.field == "force"'
 	req POST /api/v1/workflows/pz/unpause
 	jqt '.paused == false and .changed == true'
+	req GET /api/v1/schedules
+	jqt '.schedules[] | select(.workflowId == "pz") |
+	    .paused == false and (.nextFires | length) == 3'
 	trigger pz
 	assert_equal "$code" 201
 	assert_equal "$(sql "SELECT string_agg(data->>'action', ',' ORDER BY id)

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -64,8 +65,18 @@
 #define API_DISCARD_FACTOR 8	 /* bodies this far over: close, not read */
 #define API_DB_RETRY_MS 1000	 /* a thread retries a dead database */
 #define API_STATEMENT_TIMEOUT "30s"
+/* MHD takes this many over api.max_connections (see "connections"). */
+#define API_CONN_RESERVE(max) ((max) / 4 + 16)
+/*
+ * Below what libmicrohttpd's 32 KiB connection buffer holds, so that a
+ * long URI or a large header block gets our JSON 414 or 431; past the
+ * buffer MHD answers by itself (loom-api(8), BUGS).
+ */
+#define API_MAX_URI 8192
+#define API_MAX_HEADERS_BYTES 16384
 
 struct listener {
+	struct api *api;
 	int fd;
 	char *url;
 	char *unlink_path;	/* our Unix socket file, removed at exit */
@@ -84,6 +95,7 @@ struct api {
 	struct loop_timer *drain_timer;
 	struct pglisten *pgl;
 	struct api_streams *streams;	/* event streams (api_stream.c) */
+	struct loop_timer *sock_timer;	/* the first connection deadline */
 
 	/* Shared with the worker threads; guarded by mu. */
 	pthread_mutex_t mu;
@@ -91,6 +103,27 @@ struct api {
 	uint64_t gen;		/* doorbells seen */
 	int stopping;
 	long inflight;		/* requests begun and not completed */
+	struct api_sock *socks;	/* accepted connections, newest first */
+	int64_t sweep_at;	/* sock_timer's time, 0: not armed */
+};
+
+/*
+ * One accepted connection: MHD's socket context, made when it is
+ * accepted and freed when it is closed (see "connections" below).  The
+ * links, deadline and evicted are guarded by api->mu; the rest belongs
+ * to the worker thread that serves the connection.
+ */
+struct api_sock {
+	struct listener *l;
+	int fd;
+	struct sockaddr_storage peer;	/* AF_INET or AF_INET6: per_client */
+	int per_client;		/* counts toward its address's limit */
+	int64_t deadline;	/* mono ms; 0: answering, none */
+	int evicted;		/* shut down; MHD closes it */
+	int limited;		/* over a limit: only /healthz, /readyz */
+	int nul;		/* the request's URI holds %00 */
+	size_t uri_len;		/* the request's URI, still encoded */
+	struct api_sock *prev, *next;
 };
 
 struct api_conn {
@@ -101,6 +134,7 @@ struct api_conn {
 	char *path;		/* split in place by the router */
 	char *path_copy;	/* rq.path once routed (path is cut up) */
 	const struct api_route *route;
+	struct api_sock *sock;	/* the connection's, or NULL */
 	struct buf body;
 	size_t discarded;	/* bytes dropped after the cap */
 	int too_large;
@@ -123,6 +157,7 @@ struct api_conn {
 };
 
 static enum MHD_Result api_send(struct api_conn *rc, int status, jv body);
+static void socks_sweep(struct api *a);
 static int api_healthz(struct api_request *rq, jv *out);
 static int api_readyz(struct api_request *rq, jv *out);
 
@@ -231,7 +266,11 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
-	api_log(LOG_LVL_WARN, "http: %s", msg);
+	/* A client that hangs up mid-request, or one we shut down for
+	 * being slow, is no news worth a warning per connection. */
+	api_log(strstr(msg, "closed by remote side") ||
+	    strstr(msg, "detected connection closure") ? LOG_LVL_DEBUG :
+	    LOG_LVL_WARN, "http: %s", msg);
 }
 
 int64_t
@@ -351,6 +390,8 @@ api_options_load(struct api_options *o, const struct config *cfg,
 	opt_int(cfg, "api.threads", 4, 1, 256, &o->threads, d);
 	opt_int(cfg, "api.max_connections", 1024, 1, 1000000,
 	    &o->max_connections, d);
+	opt_int(cfg, "api.max_connections_per_client", 256, 1, 1000000,
+	    &o->max_per_client, d);
 	opt_int(cfg, "api.max_streams", API_MAX_STREAMS_DEFAULT, 1, 1000000,
 	    &o->max_streams, d);
 	if (config_get_duration(cfg, "api.stream_heartbeat",
@@ -368,6 +409,11 @@ api_options_load(struct api_options *o, const struct config *cfg,
 		    "from 1s to 1h (e.g. 30s)");
 	else
 		o->timeout_s = (long)(ms / 1000);
+	if (config_get_duration(cfg, "api.request_timeout", 10000,
+	    &o->request_timeout_ms) < 0 || o->request_timeout_ms < 100 ||
+	    o->request_timeout_ms > 3600000)
+		diags_add(d, file, 0, 0, "api.request_timeout must be a "
+		    "duration from 100ms to 1h (e.g. 10s)");
 	o->db_url = xstrdup(db_url(cfg));
 	{
 		enum log_level l;
@@ -891,6 +937,7 @@ on_efd(struct loop_io *io, int fd, unsigned events, void *arg)
 
 	(void)eventfd_read(fd, &v);
 	waiters_rearm(a);
+	socks_sweep(a);
 	pthread_mutex_lock(&a->mu);
 	done = a->stopping && a->inflight == 0;
 	pthread_mutex_unlock(&a->mu);
@@ -992,6 +1039,267 @@ on_hup(struct loop_signal *s, int signo, void *arg)
 	api_log(LOG_LVL_INFO, "SIGHUP: config reloaded (log level; other "
 	    "settings need a restart)");
 	config_free(cfg);
+}
+
+/* ---- connections: deadlines and limits ----------------------------------- */
+
+/*
+ * Every accepted connection has an api_sock on a->socks, so that slow or
+ * greedy clients cannot shut everybody else out:
+ *
+ * Deadlines.  MHD's own timeout (api.timeout) closes a connection only
+ * when it says nothing at all; one that sends a byte now and then would
+ * live for ever.  So while a connection is receiving a request it has a
+ * deadline: the request line and headers must be in within
+ * api.request_timeout of the connection being accepted (of its request
+ * line, for a later request on a kept-alive connection), and the body
+ * within api.request_timeout of the headers.  While a request is being
+ * answered there is none (long-polls and streams last as they must);
+ * between requests a kept-alive connection has api.timeout plus
+ * api.request_timeout to send its next request's headers.  The main
+ * loop's sock_timer shuts a connection past its deadline down
+ * (shutdown(2), not close: MHD sees the stream end and closes it
+ * itself, and the descriptor stays ours until MHD says it is closed).
+ *
+ * Limits.  A listener serves api.max_connections connections, and a TCP
+ * listener at most api.max_connections_per_client from one address.  A
+ * connection over either makes room by shutting down the oldest one (of
+ * that address, or of anybody) that has a deadline: one still sending a
+ * request, or idle between two, which is what a slow client holds.  When
+ * every connection is busy being answered, the newcomer is "limited": it
+ * may ask for /healthz and /readyz, and anything else is 503.  MHD
+ * itself takes API_CONN_RESERVE more than api.max_connections: room for
+ * those, and for newcomers that arrive before the evicted are gone
+ * (under a flood, on a busy machine, that takes a while).
+ */
+
+static int
+sock_same_peer(const struct api_sock *a, const struct api_sock *b)
+{
+	if (!a->per_client || !b->per_client ||
+	    a->peer.ss_family != b->peer.ss_family)
+		return 0;
+	if (a->peer.ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)&a->peer)->sin_addr,
+		    &((const struct sockaddr_in *)&b->peer)->sin_addr,
+		    sizeof(struct in_addr)) == 0;
+	return memcmp(&((const struct sockaddr_in6 *)&a->peer)->sin6_addr,
+	    &((const struct sockaddr_in6 *)&b->peer)->sin6_addr,
+	    sizeof(struct in6_addr)) == 0;
+}
+
+/* Called with a->mu held. */
+static void
+sock_evict(struct api_sock *s)
+{
+	if (s->evicted)
+		return;
+	s->evicted = 1;
+	s->deadline = 0;
+	if (s->fd >= 0)
+		(void)shutdown(s->fd, SHUT_RDWR);
+}
+
+/*
+ * Called with a->mu held, s just linked: counts s's listener and s's
+ * address, and when one is over its limit evicts the oldest connection
+ * that holds no request being answered, or marks s limited.
+ */
+static void
+sock_make_room(struct api *a, struct api_sock *s)
+{
+	struct api_sock *p, *oldest = NULL, *oldest_peer = NULL;
+	long total = 0, peer = 0;
+
+	for (p = a->socks; p; p = p->next) {	/* newest first */
+		int same;
+
+		if (p->l != s->l || p->evicted)
+			continue;
+		same = p == s || sock_same_peer(p, s);
+		total++;
+		peer += same;
+		if (p == s || p->deadline == 0)
+			continue;
+		oldest = p;
+		if (same)
+			oldest_peer = p;
+	}
+	if (s->per_client && peer > a->opt->max_per_client)
+		p = oldest_peer;
+	else if (total > a->opt->max_connections)
+		p = oldest;
+	else
+		return;
+	if (p != NULL)
+		sock_evict(p);
+	else
+		s->limited = 1;
+}
+
+/*
+ * Sets s's deadline to at (mono ms; 0: none).  earlier: only when that
+ * brings it forward.  Tells the main loop when its timer must move.
+ */
+static void
+sock_deadline(struct api *a, struct api_sock *s, int64_t at, int earlier)
+{
+	int kick = 0;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&a->mu);
+	if (!s->evicted && !(earlier && s->deadline && s->deadline <= at)) {
+		s->deadline = at;
+		if (at && (a->sweep_at == 0 || at < a->sweep_at)) {
+			a->sweep_at = at;
+			kick = 1;
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (kick)
+		efd_kick(a);
+}
+
+/* Main thread: shut down connections past their deadline; re-arm. */
+static void
+socks_sweep(struct api *a)
+{
+	struct api_sock *s;
+	int64_t now = api_mono_ms(), first = 0;
+	int n = 0;
+
+	pthread_mutex_lock(&a->mu);
+	for (s = a->socks; s; s = s->next) {
+		if (s->deadline == 0)
+			continue;
+		if (s->deadline <= now) {
+			sock_evict(s);
+			n++;
+		} else if (first == 0 || s->deadline < first)
+			first = s->deadline;
+	}
+	a->sweep_at = first;
+	pthread_mutex_unlock(&a->mu);
+	if (n > 0)
+		api_log(LOG_LVL_DEBUG, "closed %d connection(s) slower than "
+		    "api.request_timeout", n);
+	if (first)
+		loop_timer_at(a->sock_timer, first);
+	else
+		loop_timer_stop(a->sock_timer);
+}
+
+static void
+on_sock_timer(struct loop_timer *t, void *arg)
+{
+	socks_sweep(arg);
+}
+
+static struct api_sock *
+sock_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION, on the connection's worker thread. */
+static void
+on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct listener *l = cls;
+	struct api *a = l->api;
+	struct api_sock *s = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code != MHD_CONNECTION_NOTIFY_STARTED) {
+		if (s == NULL)
+			return;
+		pthread_mutex_lock(&a->mu);
+		if (s->prev)
+			s->prev->next = s->next;
+		else
+			a->socks = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+		pthread_mutex_unlock(&a->mu);
+		free(s);
+		*socket_context = NULL;
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->l = l;
+	s->fd = (ci = MHD_get_connection_info(mc,
+	    MHD_CONNECTION_INFO_CONNECTION_FD)) ? ci->connect_fd : -1;
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr && (ci->client_addr->sa_family == AF_INET ||
+	    ci->client_addr->sa_family == AF_INET6)) {
+		memcpy(&s->peer, ci->client_addr,
+		    ci->client_addr->sa_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		s->per_client = 1;
+	}
+	*socket_context = s;
+	pthread_mutex_lock(&a->mu);
+	s->next = a->socks;
+	if (a->socks)
+		a->socks->prev = s;
+	a->socks = s;
+	sock_make_room(a, s);
+	pthread_mutex_unlock(&a->mu);
+	/* Its first request line and headers have this long. */
+	sock_deadline(a, s, api_mono_ms() + a->opt->request_timeout_ms, 0);
+}
+
+/*
+ * MHD_OPTION_URI_LOG_CALLBACK: a request line is in, its headers are
+ * not.  uri is still percent-encoded here: a %00 that decoding would
+ * turn into the end of the string is noted, and refused later.
+ */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+	struct api *a = cls;
+	struct api_sock *s = sock_of(mc);
+
+	if (s == NULL)
+		return NULL;
+	s->nul = strstr(uri, "%00") != NULL;
+	s->uri_len = strlen(uri);
+	sock_deadline(a, s, api_mono_ms() + a->opt->request_timeout_ms, 1);
+	return NULL;
+}
+
+/*
+ * The descriptors every listener may need at once; the soft limit is
+ * raised to the hard one, and a shortfall is said at start rather than
+ * found out when accept(2) fails for the Unix socket too.
+ */
+static void
+nofile_check(const struct api *a)
+{
+	struct rlimit rl;
+	rlim_t need = 64;
+
+	for (size_t i = 0; i < a->nls; i++)
+		need += (rlim_t)(a->opt->max_connections +
+		    API_CONN_RESERVE(a->opt->max_connections) +
+		    a->opt->threads);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		api_log(LOG_LVL_WARN, "api.max_connections needs about %llu "
+		    "file descriptors, and only %llu are allowed (ulimit -n): "
+		    "lower it or raise the limit", (unsigned long long)need,
+		    (unsigned long long)rl.rlim_cur);
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -1114,6 +1422,27 @@ too_large(struct api_conn *rc)
 	    rc->api->opt->max_body);
 }
 
+/* A connection over a limit (see "connections" above), at once. */
+static enum MHD_Result
+busy(struct api_conn *rc)
+{
+	api_set_header(&rc->rq, "Connection", "close");
+	api_set_header(&rc->rq, "Retry-After", "1");
+	return api_send_error(rc, 503, "unavailable", NULL, "too many "
+	    "connections (api.max_connections, "
+	    "api.max_connections_per_client); try again shortly");
+}
+
+static enum MHD_Result
+header_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	size_t *n = cls;
+
+	*n += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
 /* First call: the headers are in, no body yet. */
 static enum MHD_Result
 on_headers(struct api_conn *rc)
@@ -1124,7 +1453,17 @@ on_headers(struct api_conn *rc)
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
 	unsigned long long len;
 	long max = rc->api->opt->max_body;
+	size_t hbytes = 0;
 
+	if (rc->sock && rc->sock->uri_len > API_MAX_URI)
+		return api_send_error(rc, 414, "uri_too_long", NULL, "the "
+		    "request URI is longer than %d bytes", API_MAX_URI);
+	MHD_get_connection_values(rc->mc, MHD_HEADER_KIND, header_bytes,
+	    &hbytes);
+	if (hbytes > API_MAX_HEADERS_BYTES)
+		return api_send_error(rc, 431, "headers_too_large", NULL,
+		    "the request headers are larger than %d bytes",
+		    API_MAX_HEADERS_BYTES);
 	if (cl == NULL)
 		return MHD_YES;
 	len = strtoull(cl, NULL, 10);
@@ -1216,6 +1555,11 @@ route_request(struct api_conn *rc, enum MHD_Result *ret)
 	size_t bad;
 	int badq = 0;
 
+	if (rc->sock && rc->sock->nul) {
+		*ret = api_send_error(rc, 400, "bad_request", NULL,
+		    "the path or query holds an encoded NUL byte (%%00)");
+		return 400;
+	}
 	if (utf8_check(rc->path, strlen(rc->path), NULL) < 0) {
 		*ret = api_send_error(rc, 400, "bad_request", NULL,
 		    "the path is not valid UTF-8");
@@ -1331,6 +1675,13 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 
 	if (rc == NULL) {
 		*con_cls = rc = conn_new(a, mc, method, url);
+		rc->sock = sock_of(mc);
+		if (rc->sock && rc->sock->limited && strcmp(url, "/healthz") &&
+		    strcmp(url, "/readyz"))
+			return busy(rc);
+		/* The headers are in; the body has its own time. */
+		sock_deadline(a, rc->sock, api_mono_ms() +
+		    a->opt->request_timeout_ms, 0);
 		return on_headers(rc);
 	}
 	if (*upload_data_size > 0) {
@@ -1342,6 +1693,7 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 	}
 	if (!rc->routed) {
 		rc->routed = 1;
+		sock_deadline(a, rc->sock, 0, 0);	/* all in: answering */
 		if (route_request(rc, &ret) != 0)
 			return ret;
 	}
@@ -1391,6 +1743,9 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	pthread_mutex_unlock(&a->mu);
 	if (kick)
 		efd_kick(a);
+	/* Kept alive, it may wait for its next request, but not for ever. */
+	sock_deadline(a, rc->sock, api_mono_ms() + a->opt->timeout_s * 1000 +
+	    a->opt->request_timeout_ms, 0);
 	conn_free(rc);
 	*con_cls = NULL;
 }
@@ -1611,13 +1966,17 @@ start_daemons(struct api *a, char **err)
 		struct listener *l = &a->ls[i];
 
 		/* The logger first, so MHD's own option parsing uses it. */
+		l->api = a;
 		l->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
 		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
 		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->opt->threads,
 		    MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)a->opt->max_connections,
+		    (unsigned)(a->opt->max_connections +
+		    API_CONN_RESERVE(a->opt->max_connections)),
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)a->opt->timeout_s,
+		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 		    MHD_OPTION_END);
 		if (l->d == NULL) {
@@ -1671,9 +2030,10 @@ api_new(const struct api_options *o, char **err)
 	a->sig[2] = loop_signal_add(a->loop, SIGHUP, on_hup, a);
 	a->wait_timer = loop_timer_new(a->loop, on_wait_timer, a);
 	a->drain_timer = loop_timer_new(a->loop, on_drain_timer, a);
+	a->sock_timer = loop_timer_new(a->loop, on_sock_timer, a);
 	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!a->sig[0] || !a->sig[1] || !a->sig[2] || !a->wait_timer ||
-	    !a->drain_timer || a->efd < 0 ||
+	    !a->drain_timer || !a->sock_timer || a->efd < 0 ||
 	    (a->efd_io = loop_io_add(a->loop, a->efd, LOOP_READ, on_efd,
 	    a)) == NULL) {
 		*err = xasprintf("cannot set up the event loop: %s",
@@ -1687,7 +2047,10 @@ api_new(const struct api_options *o, char **err)
 	    on_notify, on_listen_connect, a, err);
 	if (a->pgl == NULL)
 		goto fail;
-	if (listen_all(a, err) < 0 || start_daemons(a, err) < 0)
+	if (listen_all(a, err) < 0)
+		goto fail;
+	nofile_check(a);
+	if (start_daemons(a, err) < 0)
 		goto fail;
 	return a;
 fail:
@@ -1760,6 +2123,7 @@ api_free(struct api *a)
 		close(a->efd);
 	loop_timer_del(a->wait_timer);
 	loop_timer_del(a->drain_timer);
+	loop_timer_del(a->sock_timer);
 	for (size_t i = 0; i < 3; i++)
 		loop_signal_del(a->sig[i]);
 	loop_free(a->loop);

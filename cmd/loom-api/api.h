@@ -68,8 +68,10 @@ struct api_options {
 	char *db_url;
 	long threads;		/* worker threads per listener */
 	long max_body;		/* bytes */
-	long max_connections;
+	long max_connections;	/* per listener */
+	long max_per_client;	/* TCP connections from one address */
 	long timeout_s;		/* idle connection timeout */
+	int64_t request_timeout_ms; /* to receive headers, then a body */
 	long max_streams;	/* open event streams (api_stream.c) */
 	int64_t heartbeat_ms;	/* a stream's keep-alive comment period */
 	int print_url;		/* first URL as the first stdout line */

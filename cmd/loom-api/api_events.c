@@ -262,9 +262,24 @@ all_digits(const char *s)
 	return *s && strspn(s, "0123456789") == strlen(s) && strlen(s) < 19;
 }
 
-/* ?kind=a,b into an array literal in *kinds; whether "log" is one. */
+/*
+ * The kinds a stream can carry: the events table's (task, run, workflow)
+ * and, on one execution's stream, its log lines.  Anything else would
+ * match no row and leave a stream that never delivers, so it is refused.
+ */
 static int
-parse_kinds(const char *v, char **kinds, int *has_log, jv *out)
+event_kind_known(const char *k, int logs)
+{
+	return strcmp(k, "task") == 0 || strcmp(k, "run") == 0 ||
+	    strcmp(k, "workflow") == 0 || (logs && strcmp(k, "log") == 0);
+}
+
+/*
+ * ?kind=a,b into an array literal in *kinds; whether "log" is one (only
+ * allowed when logs is set: an execution's stream).
+ */
+static int
+parse_kinds(const char *v, int logs, char **kinds, int *has_log, jv *out)
 {
 	struct buf b = BUF_INIT;
 	char *copy, *tok, *save = NULL;
@@ -278,13 +293,13 @@ parse_kinds(const char *v, char **kinds, int *has_log, jv *out)
 	buf_putc(&b, '{');
 	for (tok = strtok_r(copy, ",", &save); tok;
 	    tok = strtok_r(NULL, ",", &save)) {
-		if (*tok == '\0' || strspn(tok, "abcdefghijklmnopqrstuvwxyz_") !=
-		    strlen(tok)) {
+		if (!event_kind_known(tok, logs)) {
 			free(copy);
 			buf_free(&b);
 			return api_error(out, 400, "bad_request", "kind",
 			    "kind must be a comma-separated list of event "
-			    "kinds (task, run, workflow, log), not '%s'", v);
+			    "kinds (%s), not '%s'", logs ? "task, run, "
+			    "workflow, log" : "task, run, workflow", v);
 		}
 		if (strcmp(tok, "log") == 0)
 			*has_log = 1;
@@ -382,8 +397,8 @@ start_stream(struct api_request *rq, const char *execution, jv *out)
 	int st, has_log;
 
 	e->held_ms = EV_HELD_MIN_MS;
-	if ((st = parse_kinds(api_query(rq, "kind"), &e->kinds, &has_log,
-	    out)) != 0)
+	if ((st = parse_kinds(api_query(rq, "kind"), execution != NULL,
+	    &e->kinds, &has_log, out)) != 0)
 		goto fail;
 	if (execution != NULL) {
 		e->execution = xstrdup(execution);

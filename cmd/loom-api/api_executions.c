@@ -19,7 +19,8 @@
  * A callback settles the RUNNING attempt its token belongs to (whether or
  * not loom-exec has recorded the 202 yet): in one transaction the row,
  * found by the execution and task the token names, is locked (unknown
- * token: 404; no longer running: 409), updated for the engine (settled =
+ * token: 404; no longer running: 409), its body checked (only then, so
+ * an unknown token is 404 whatever it sends: 400, 422), updated for the engine (settled =
  * false), the attempt is recorded in task_executions, and loom_task_done
  * rings the engine's doorbell.
  */
@@ -155,9 +156,9 @@ api_callback(struct api_request *rq, jv *out)
 	PGresult *r = NULL;
 	int status;
 
-	if ((status = api_callback_body_parse(jv_copy(rq->json), &cb,
-	    out)) != 0)
-		goto done;
+	/* The token first: a stranger learns nothing from our body rules. */
+	memset(&cb, 0, sizeof(cb));
+	cb.body = cb.output_text = jv_null();
 	if (callback_key(token, key, sizeof(key), &eid, &tid) < 0) {
 		status = api_error(out, 404, "not_found", "token",
 		    "unknown callback token");
@@ -205,6 +206,14 @@ api_callback(struct api_request *rq, jv *out)
 			    "task %s of %s is %s and no longer waits for "
 			    "this callback", PQgetvalue(r, 0, 1),
 			    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2));
+		goto done;
+	}
+	if ((status = api_callback_body_parse(jv_copy(rq->json), &cb,
+	    out)) != 0) {
+		if (db_cmd(db, &err, "ROLLBACK", 0, NULL) < 0) {
+			jv_free(*out);
+			goto fail;
+		}
 		goto done;
 	}
 	{

@@ -6,11 +6,13 @@
  * and for monitoring: the database (reachable, schema version), the
  * daemons connected to it, the work queue, runs in progress, open dead
  * letters, and the circuit breakers that are not closed.  The daemons
- * are the rows of pg_stat_activity in this database whose
+ * come from the rows of pg_stat_activity in this database whose
  * application_name starts with "loom-": every Link Loom program connects
- * under its own name, so PostgreSQL, which is the bus, already knows who
- * is up (one row per connection; a daemon with a LISTEN connection shows
- * twice, as NAME and NAME-listen).  The counts come from one statement,
+ * as NAME[PID] (db_connect(), its LISTEN connection as NAME-listen[PID]),
+ * so PostgreSQL, which is the bus, already knows who is up.  One process
+ * is one entry however many connections it holds (loom-api has one per
+ * worker thread): they are grouped by name, process id and client host,
+ * with their count.  The counts come from one statement,
  * each from a partial index, and everything is read in one read-only
  * REPEATABLE READ transaction so the numbers agree with each other.  A
  * database that cannot be reached is not an HTTP error here: the answer
@@ -137,12 +139,24 @@ daemons_read(PGconn *db, char **err)
 	PGresult *r;
 	jv list;
 
-	r = db_exec(db, err, "SELECT application_name, pid, "
-	    "coalesce(host(client_addr), 'local'), "
-	    SQL_ISO("backend_start") ", state FROM pg_stat_activity "
-	    "WHERE datname = current_database() "
-	    "AND application_name LIKE 'loom-%' "
-	    "ORDER BY application_name, backend_start, pid", 0, NULL);
+	/*
+	 * A process is busy when one of its connections is; a connection
+	 * without "[PID]" (another client naming itself loom-...) is grouped
+	 * by its name and host alone, with no pid.
+	 */
+	r = db_exec(db, err, "SELECT name, pid, host, " SQL_ISO("since")
+	    ", state, connections FROM (SELECT "
+	    "regexp_replace(application_name, '(-listen)?\\[[0-9]+\\]$', "
+	    "'') AS name, "
+	    "substring(application_name FROM '\\[([0-9]+)\\]$')::bigint "
+	    "AS pid, coalesce(host(client_addr), 'local') AS host, "
+	    "min(backend_start) AS since, count(*) AS connections, "
+	    "CASE WHEN bool_or(state = 'active') THEN 'active' "
+	    "WHEN bool_or(state LIKE 'idle in transaction%') "
+	    "THEN 'idle in transaction' ELSE min(state) END AS state "
+	    "FROM pg_stat_activity WHERE datname = current_database() "
+	    "AND application_name LIKE 'loom-%' GROUP BY 1, 2, 3) p "
+	    "ORDER BY name, since, pid", 0, NULL);
 	if (r == NULL)
 		return jv_invalid();
 	list = jv_array();
@@ -154,6 +168,7 @@ daemons_read(PGconn *db, char **err)
 		o = jv_put(o, "host", pg_jv_text(r, i, 2));
 		o = jv_put(o, "since", pg_jv_text(r, i, 3));
 		o = jv_put(o, "state", pg_jv_text(r, i, 4));
+		o = jv_put(o, "connections", pg_jv_num(r, i, 5));
 		list = jv_array_append(list, o);
 	}
 	PQclear(r);

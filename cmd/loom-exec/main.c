@@ -26,6 +26,7 @@ usage(FILE *fp)
 static int
 opts_load(struct exec_opts *o, const struct config *cfg, long jobs)
 {
+	char *err;
 	long n;
 
 	memset(o, 0, sizeof(*o));
@@ -48,6 +49,12 @@ opts_load(struct exec_opts *o, const struct config *cfg, long jobs)
 	}
 	o->rc.user_agent = config_get(cfg, "exec.user_agent", NULL);
 	o->rc.callback_base_url = config_get(cfg, "exec.callback_url", NULL);
+	o->rc.pass_env = config_get(cfg, "exec.pass_env", NULL);
+	if (runner_pass_env_check(o->rc.pass_env, &err) < 0) {
+		log_warnx("exec.pass_env: %s", err);
+		free(err);
+		return -1;
+	}
 	return 0;
 }
 

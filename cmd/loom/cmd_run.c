@@ -21,6 +21,8 @@
 #include "core/workflow.h"
 #include "util/workflow_file.h"
 #include "util/tzload.h"
+#include "util/config.h"
+#include "run/runner.h"
 
 static void
 run_usage(FILE *fp)
@@ -117,6 +119,16 @@ cmd_run(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	diags_clear(&d);
+	/* No configuration file here, but the variable that overrides
+	 * exec.pass_env: tasks get what loom-exec would give them. */
+	lo.pass_env = config_get(NULL, "exec.pass_env", NULL);
+	if (runner_pass_env_check(lo.pass_env, &err) < 0) {
+		fprintf(stderr, "loom run: LOOM_EXEC_PASS_ENV: %s\n", err);
+		free(err);
+		workflow_free(wf);
+		jv_free(input);
+		return EXIT_FAIL;
+	}
 	st = localrun(wf, input, &lo, &err);
 	workflow_free(wf);
 	if (st < 0) {

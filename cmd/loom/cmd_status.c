@@ -202,17 +202,18 @@ print_status(jv st)
 			printf("%-14s%d not closed (below)\n", "Breakers:", n);
 	}
 	if (jv_get_kind(daemons) == JV_KIND_ARRAY) {
-		struct table *t = table_new(5, "DAEMON", "PID", "HOST",
-		    "SINCE", "STATE");
+		struct table *t = table_new(6, "DAEMON", "PID", "HOST",
+		    "SINCE", "CONNECTIONS", "STATE");
 
 		printf("\n");
 		jv_array_foreach(daemons, i, d) {
-			char pid[32], since[64];
+			char pid[32], since[64], conns[32];
 
 			table_add(t, cli_str(d, "name"),
 			    num_text(d, "pid", pid, sizeof(pid)),
 			    cli_str(d, "host"),
 			    time_text(d, "since", 0, since, sizeof(since)),
+			    num_text(d, "connections", conns, sizeof(conns)),
 			    cli_str(d, "state"));
 			jv_free(d);
 		}

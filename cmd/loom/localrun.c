@@ -402,6 +402,7 @@ localrun(const struct workflow *wf, jv input, const struct localrun_opts *o,
 		goto out;
 	}
 	memset(&rc, 0, sizeof(rc));
+	rc.pass_env = o->pass_env;
 	rc.log_line = lr_line;
 	rc.log_arg = &lr;
 	if ((lr.runner = runner_new(lr.loop, &rc)) == NULL) {

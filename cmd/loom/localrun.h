@@ -28,6 +28,7 @@
 struct localrun_opts {
 	FILE *out;		/* JSON lines; stdout */
 	int quiet_logs;		/* drop "log" events */
+	const char *pass_env;	/* exec.pass_env: see runner_config */
 };
 
 /*

@@ -458,6 +458,27 @@ matches_in(const struct cron *c, int64_t from, int64_t end)
 	return next_wall(c, from, end - 1, &w) == 0;
 }
 
+/*
+ * The Gregorian calendar repeats every 400 years, and 146097 days are a
+ * whole number of weeks, so an expression that matches no wall time in
+ * one such cycle matches none ever, whatever the zone (a zone only moves
+ * which instant a wall time is).  Only the day fields can match nothing:
+ * every field keeps at least one value, and when both day fields are
+ * restricted either one matching will do, so it takes a day of the month
+ * that none of the months has, with the day of the week unrestricted or
+ * "*\/n".  next_wall() jumps over months that cannot match, so even then
+ * the search walks some 12,000 days.
+ */
+#define CYCLE_DAYS INT64_C(146097)
+
+int
+cron_never_fires(const struct cron *c)
+{
+	int64_t w;
+
+	return next_wall(c, 0, CYCLE_DAYS * DAY - 1, &w) < 0;
+}
+
 /* The UTC offset (seconds east) in force at instant t. */
 static long
 zone_off(const struct tz *z, int64_t t)

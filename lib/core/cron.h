@@ -38,4 +38,11 @@ void cron_free(struct cron *c);
 int cron_next(const struct cron *c, const struct tz *z, int64_t after,
     int64_t *next);
 
+/*
+ * Whether c matches no time at all, in any year and any zone: no date
+ * agrees with its day-of-month, month and day-of-week fields, as in
+ * "0 0 31 2 *" or "0 0 30 2 *".  Pure; a few thousand steps at most.
+ */
+int cron_never_fires(const struct cron *c);
+
 #endif

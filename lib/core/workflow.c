@@ -173,6 +173,7 @@ struct wctx {
 	size_t njqitems, jqitems_cap;
 	int defaults_ok; /* workflow retry defaults are consistent */
 	int nhints;	 /* dangling dependencies given a hint */
+	int stored;	 /* a stored spec, accepted when it was applied */
 };
 
 /* A `when:` program or a template string to compile-check. */
@@ -1460,6 +1461,38 @@ parse_http(struct wctx *c, struct task *t, const struct ynode **s)
 	}
 }
 
+/*
+ * Templates are rendered in input, headers and body only: anywhere else a
+ * "${{" would reach the program as written, so a new workflow may not
+ * have one there (a stored one keeps loading as it was applied).  Refuses
+ * every string under n that holds one, as the dispatcher finds them
+ * (jqx_template_has_expr(): any "${{" at all).
+ */
+static void
+refuse_templates(struct wctx *c, const struct ynode *n, const char *key)
+{
+	if (c->stored || n == NULL)
+		return;
+	switch (n->type) {
+	case YN_SEQ:
+		for (size_t i = 0; i < n->n; i++)
+			refuse_templates(c, n->u.items[i], key);
+		return;
+	case YN_MAP:
+		for (size_t i = 0; i < n->n; i++)
+			refuse_templates(c, ynode_val(n, i), key);
+		return;
+	default:
+		break;
+	}
+	if (n->kind == YS_STR && memmem(n->u.str, n->n, "${{", 3) != NULL)
+		report(c, n,
+		    "templates are not expanded in '%s': '${{ }}' stays as "
+		    "written; pass the value in 'input' and read it from the "
+		    "request on stdin",
+		    key);
+}
+
 static void
 parse_shell(struct wctx *c, struct task *t, const struct ynode **s)
 {
@@ -1480,16 +1513,21 @@ parse_shell(struct wctx *c, struct task *t, const struct ynode **s)
 		} else
 			expect(c, cmd, "a string or a list of strings",
 			    "command", 0);
+		refuse_templates(c, cmd, "command");
 	}
 	if (s[TK_ENV]) {
 		jv_free(t->env);
 		t->env = get_string_map(c, s[TK_ENV], "env", 0);
 		if (!jv_is_valid(t->env))
 			t->env = jv_null();
+		else
+			refuse_templates(c, s[TK_ENV], "env");
 	}
 	if (s[TK_WORKDIR] &&
-	    (str = get_nonempty(c, s[TK_WORKDIR], "workdir")) != NULL)
+	    (str = get_nonempty(c, s[TK_WORKDIR], "workdir")) != NULL) {
 		t->workdir = xstrdup(str);
+		refuse_templates(c, s[TK_WORKDIR], "workdir");
+	}
 }
 
 static void
@@ -1523,11 +1561,13 @@ parse_java(struct wctx *c, struct task *t, const struct ynode **s)
 			free_strv(v, n);
 		}
 	}
-	if (s[TK_ARGS])
-		t->args = get_text_list(c, s[TK_ARGS], "args", 0, &t->nargs);
-	if (s[TK_JVMOPTIONS])
-		t->jvm_options = get_text_list(
-		    c, s[TK_JVMOPTIONS], "jvmOptions", 0, &t->njvm_options);
+	if (s[TK_ARGS] && (t->args = get_text_list(c, s[TK_ARGS], "args", 0,
+				&t->nargs)) != NULL)
+		refuse_templates(c, s[TK_ARGS], "args");
+	if (s[TK_JVMOPTIONS] &&
+	    (t->jvm_options = get_text_list(c, s[TK_JVMOPTIONS], "jvmOptions",
+		 0, &t->njvm_options)) != NULL)
+		refuse_templates(c, s[TK_JVMOPTIONS], "jvmOptions");
 }
 
 /* Merges defaults.headers under a task's own (names compare without case). */
@@ -1796,13 +1836,13 @@ static void
 parse_workflow(struct wctx *c, const struct ynode *root)
 {
 	struct workflow *wf = c->wf;
-	const struct ynode *s[WK__COUNT], *unknown[32], *tasks;
+	const struct ynode *s[WK__COUNT], *k[WK__COUNT], *unknown[32], *tasks;
 	struct rp_over strategy = {0}, block = {0}, dblock = {0}, ddirect = {0};
 	const char *str;
 	size_t nu;
 	int b;
 
-	nu = map_slots(root, wf_keys, WK__COUNT, s, NULL, unknown, 32);
+	nu = map_slots(root, wf_keys, WK__COUNT, s, k, unknown, 32);
 	for (size_t i = 0; i < nu; i++)
 		report_unknown(c, unknown[i], "workflow", wf_keys, WK__COUNT);
 
@@ -1825,6 +1865,11 @@ parse_workflow(struct wctx *c, const struct ynode *root)
 		if (cr == NULL)
 			report(c, s[WK_SCHEDULE], "bad schedule '%s': %s", str,
 			    err ? err : "not a cron expression");
+		else if (!c->stored && cron_never_fires(cr))
+			report(c, s[WK_SCHEDULE],
+			    "schedule '%s' never fires: no date matches its "
+			    "day-of-month, month and day-of-week fields",
+			    str);
 		else
 			wf->schedule = xstrdup(str);
 		free(err);
@@ -1856,7 +1901,17 @@ parse_workflow(struct wctx *c, const struct ynode *root)
 			wf->params = p;
 		}
 	}
-	if (s[WK_CONCURRENCY])
+	/*
+	 * Nothing limits the runs of a workflow yet, so a new workflow may
+	 * not ask for it; a spec stored when the key was accepted still loads
+	 * (and keeps what it asked for).
+	 */
+	if (s[WK_CONCURRENCY] && !c->stored)
+		report(c, k[WK_CONCURRENCY],
+		    "'concurrency' is not supported yet: this version does "
+		    "not limit the runs of a workflow, so it would be "
+		    "ignored; remove it");
+	else if (s[WK_CONCURRENCY])
 		parse_concurrency(c, s[WK_CONCURRENCY]);
 	if (s[WK_SIGNING])	/* before the tasks: they inherit it */
 		wf->signing_env = parse_signing(c, s[WK_SIGNING]);
@@ -2168,7 +2223,7 @@ workflow_free(struct workflow *wf)
 /* given (borrowed), else buf (len bytes) as YAML. */
 static struct workflow *
 load(const char *name, const char *buf, size_t len,
-    const struct ydoc *given, const struct workflow_opts *opts,
+    const struct ydoc *given, const struct workflow_opts *opts, int stored,
     struct diags *d)
 {
 	struct ylimits lim = {
@@ -2189,6 +2244,7 @@ load(const char *name, const char *buf, size_t len,
 	c.file = name;
 	c.opts = opts;
 	c.d = d;
+	c.stored = stored;
 	c.default_headers = jv_null();
 	doc = given ? given : ydoc_parse(name, buf, len, &lim, d);
 	if (doc == NULL) {
@@ -2241,20 +2297,20 @@ struct workflow *
 workflow_load_buf_opts(const char *name, const char *buf, size_t len,
     const struct workflow_opts *o, struct diags *d)
 {
-	return load(name, buf, len, NULL, o, d);
+	return load(name, buf, len, NULL, o, 0, d);
 }
 
 struct workflow *
 workflow_load_buf(
     const char *name, const char *buf, size_t len, struct diags *d)
 {
-	return load(name, buf, len, NULL, NULL, d);
+	return load(name, buf, len, NULL, NULL, 0, d);
 }
 
 struct workflow *
 workflow_load_doc(const char *name, const struct ydoc *doc, struct diags *d)
 {
-	return load(name, NULL, 0, doc, NULL, d);
+	return load(name, NULL, 0, doc, NULL, 1, d);
 }
 
 struct workflow *
@@ -2420,7 +2476,7 @@ task_jv(const struct task *t)
 jv
 workflow_to_jv(const struct workflow *wf)
 {
-	jv o = jv_object(), tasks = jv_array(), conc = jv_object();
+	jv o = jv_object(), tasks = jv_array();
 
 	o = jv_object_set(o, jv_string("id"), jv_string(wf->id));
 	o = opt_set(o, "name", wf->name);
@@ -2431,11 +2487,16 @@ workflow_to_jv(const struct workflow *wf)
 		o = jv_object_set(
 		    o, jv_string("timeout"), duration_jv(wf->timeout_ms));
 	o = jv_object_set(o, jv_string("params"), jv_copy(wf->params));
-	conc = jv_object_set(
-	    conc, jv_string("max"), jv_number(wf->concurrency_max));
-	conc = jv_object_set(conc, jv_string("policy"),
-	    jv_string(concurrency_policy_name(wf->concurrency_policy)));
-	o = jv_object_set(o, jv_string("concurrency"), conc);
+	/* Only a spec stored when 'concurrency' was accepted has one. */
+	if (wf->concurrency_max > 0) {
+		jv conc = jv_object();
+
+		conc = jv_object_set(
+		    conc, jv_string("max"), jv_number(wf->concurrency_max));
+		conc = jv_object_set(conc, jv_string("policy"),
+		    jv_string(concurrency_policy_name(wf->concurrency_policy)));
+		o = jv_object_set(o, jv_string("concurrency"), conc);
+	}
 	if (wf->signing_env != NULL)
 		o = jv_object_set(o, jv_string("signing"),
 		    opt_set(jv_object(), "secretEnv", wf->signing_env));

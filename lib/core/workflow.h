@@ -128,6 +128,10 @@ struct workflow *workflow_load_buf_opts(const char *name, const char *buf,
 /*
  * The same for a workflow already in canonical JSON text (len bytes), such
  * as workflow_versions.spec: no YAML parser, no positions in messages.
+ * These two load stored specs, accepted when they were applied, so they
+ * skip the checks that refuse what an earlier version accepted and did
+ * nothing with: concurrency, a schedule that never fires, a template in
+ * a shell or java task's command line or env.
  */
 struct workflow *workflow_load_json(const char *name, const char *text,
     size_t len, struct diags *d);

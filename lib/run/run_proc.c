@@ -1,16 +1,21 @@
 /*
  * run_proc: shell and java tasks as child processes on the loop.
  *
- * A task is started with posix_spawnp() (glibc implements it with
- * clone(CLONE_VFORK), so exec failures come back as an error number
- * instead of a mysterious exit 127) in a process group of its own, with
- * the signal mask and every disposition reset (the loop blocks SIGCHLD and
- * ignores SIGPIPE, and both survive exec).  Three pipes connect it: stdin
+ * A task is started with fork() and exec (spawn_task()) in a process
+ * group of its own, with the signal mask and every disposition reset (the
+ * loop blocks SIGCHLD and ignores SIGPIPE, and both survive exec).  Before
+ * exec the child asks for SIGKILL when loom-exec dies (PR_SET_PDEATHSIG),
+ * and waits until its group is registered with the process guard
+ * (procguard.h), which kills the whole group if loom-exec dies: a task
+ * never outlives its executor.  Exec failures come back as an error
+ * number, not as a mysterious exit 127.  Three pipes connect it: stdin
  * receives the protocol envelope, written without blocking; stdout and
- * stderr are read as they become readable, split into lines for the log
- * callback and the "logs" tail.  The command and its arguments come from
- * the task definition only; the request's input reaches the process
- * through stdin, never through a command line.
+ * stderr are read as they become readable, split into lines (the
+ * callback token redacted) for the log callback and the "logs" tail.  The
+ * command and its arguments come from the task definition only; the
+ * request's input reaches the process through stdin, never through a
+ * command line.  The environment is built from scratch (build_env()):
+ * loom-exec's own holds secrets.
  *
  * The child is reaped by the loop's child watch.  When it exits, whatever
  * is left in the pipes is drained, stragglers in its process group are
@@ -25,18 +30,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include "core/duration.h"
-#include "util/log.h"
 #include "core/xalloc.h"
+#include "procguard.h"
+#include "util/log.h"
 
 extern char **environ;
 
@@ -47,7 +53,7 @@ struct pstream {
 	struct loop_io *io;
 	char *buf;		/* bytes of the current, unfinished line */
 	size_t len, cap;
-	char *last;		/* last non-blank line, or NULL */
+	char *last;		/* stdout: last line; stderr: last non-blank */
 };
 
 struct run_proc {
@@ -67,6 +73,7 @@ struct run_proc {
 	char *output_path;
 	int timed_out;
 	int terminating;	/* SIGTERM sent */
+	pid_t group;		/* registered with procguard, or 0 */
 };
 
 /* argv / envp vectors */
@@ -119,13 +126,62 @@ strv_add_array(struct strv *s, jv a)	/* consumes a */
 	jv_free(a);
 }
 
-/* The environment: ours, then LOOM_*, then the task's env; later wins. */
+#define TASK_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/* Whether the variable "name=value" e is named by pattern (n bytes): the
+ * name itself, or a prefix when pattern ends in '*'. */
+static int
+env_matches(const char *e, const char *pattern, size_t n)
+{
+	const char *eq = strchr(e, '=');
+
+	if (eq == NULL)
+		return 0;
+	if (n > 0 && pattern[n - 1] == '*')
+		return (size_t)(eq - e) >= n - 1 &&
+		    strncmp(e, pattern, n - 1) == 0;
+	return (size_t)(eq - e) == n && strncmp(e, pattern, n) == 0;
+}
+
+/* Adds each variable of ours named by pattern to over. */
+static jv
+env_pass(jv over, const char *pattern, size_t n)
+{
+	for (char **e = environ; e && *e; e++)
+		if (env_matches(*e, pattern, n)) {
+			const char *eq = strchr(*e, '=');
+
+			over = jv_object_set(over, jv_string_sized(*e,
+			    (int)(eq - *e)), jv_string(eq + 1));
+		}
+	return over;
+}
+
+/*
+ * The task's environment.  Not ours: loom-exec's holds the database URL
+ * and the workflows' signing secrets.  A task gets PATH, HOME and LANG
+ * and the names of exec.pass_env from ours (PATH has a default), then the
+ * LOOM_* variables, then its own env; later wins.  loom-exec(8),
+ * ENVIRONMENT OF TASKS, says the same.
+ */
 static void
 build_env(struct strv *env, struct runner_job *j, const char *output_path)
 {
+	const char *pass = runner_cfg(j->runner)->pass_env;
 	jv over = jv_object(), tenv;
 	char buf[32];
 
+	over = jv_object_set(over, jv_string("PATH"),
+	    jv_string(TASK_DEFAULT_PATH));
+	over = env_pass(over, "PATH", 4);
+	over = env_pass(over, "HOME", 4);
+	over = env_pass(over, "LANG", 4);
+	while (pass != NULL && *(pass += strspn(pass, " \t,")) != '\0') {
+		size_t n = strcspn(pass, " \t,");
+
+		over = env_pass(over, pass, n);
+		pass += n;
+	}
 	over = jv_object_set(over, jv_string("LOOM_EXECUTION_ID"),
 	    jv_string(j->execution_id));
 	over = jv_object_set(over, jv_string("LOOM_TASK_ID"),
@@ -150,16 +206,6 @@ build_env(struct strv *env, struct runner_job *j, const char *output_path)
 	}
 	jv_free(tenv);
 
-	for (char **e = environ; e && *e; e++) {
-		const char *eq = strchr(*e, '=');
-		jv name;
-
-		if (eq == NULL)
-			continue;
-		name = jv_string_sized(*e, (int)(eq - *e));
-		if (!jv_object_has(jv_copy(over), name))
-			strv_add(env, xstrdup(*e));
-	}
 	jv_object_foreach(over, k, v) {
 		strv_add(env, xasprintf("%s=%s", jv_string_value(k),
 		    jv_string_value(v)));
@@ -285,20 +331,64 @@ logs_tail(struct run_proc *p)
 	return jv_string_sized(s, (int)n);
 }
 
+/*
+ * s (n bytes) with every occurrence of a secret replaced by "[redacted]",
+ * n updated; NULL when no secret occurs in it.
+ */
+static char *
+redact(const char *s, size_t *n, char *const secrets[], size_t nsecrets)
+{
+	static const char mark[] = "[redacted]";
+	char *cur = NULL;
+
+	for (size_t k = 0; k < nsecrets; k++) {
+		const char *sec = secrets[k], *in = cur ? cur : s, *hit;
+		size_t slen = sec ? strlen(sec) : 0, len = *n, o = 0;
+		char *out;
+
+		if (slen == 0 || memmem(in, len, sec, slen) == NULL)
+			continue;
+		/* at most one mark per byte of input: enough room */
+		out = xmalloc(len / slen * (sizeof(mark) - 1) + len + 1);
+		while ((hit = memmem(in, len, sec, slen)) != NULL) {
+			memcpy(out + o, in, (size_t)(hit - in));
+			o += (size_t)(hit - in);
+			memcpy(out + o, mark, sizeof(mark) - 1);
+			o += sizeof(mark) - 1;
+			len -= (size_t)(hit - in) + slen;
+			in = hit + slen;
+		}
+		memcpy(out + o, in, len);
+		o += len;
+		out[o] = '\0';
+		free(cur);
+		cur = out;
+		*n = o;
+	}
+	return cur;
+}
+
 static void
 emit_line(struct pstream *ps, const char *s, size_t n)
 {
 	struct run_proc *p = ps->p;
 	struct runner_job *j = p->job;
+	char *red;
 	size_t i;
 
 	if (n > 0 && s[n - 1] == '\r')
 		n--;
+	/* The callback URL's token is in the stdin envelope: a task that
+	 * echoes its input must not put it in the logs. */
+	if ((red = redact(s, &n, j->secrets, 2)) != NULL)
+		s = red;
 	logs_append(p, s, n);
 	for (i = 0; i < n; i++)
 		if (s[i] != ' ' && s[i] != '\t')
 			break;
-	if (i < n) {
+	/* stdout's last line is the output, blank or not; stderr's last
+	 * non-blank line explains a failure. */
+	if (i < n || ps == &p->out) {
 		free(ps->last);
 		ps->last = xstrndup(s, n);
 		if (memchr(s, '\0', n))	/* NULs would cut it short */
@@ -313,6 +403,7 @@ emit_line(struct pstream *ps, const char *s, size_t n)
 		    jv_string("attempt"), jv_number(j->attempt),
 		    jv_string("stream"), jv_string(ps->name),
 		    jv_string("msg"), jv_string_sized(s, (int)n)));
+	free(red);
 }
 
 static void
@@ -497,6 +588,8 @@ proc_free(struct run_proc *p)
 	if (p == NULL)
 		return;
 	loop_child_del(p->child);	/* kills and reaps if still running */
+	if (p->group > 0)	/* killed by now, by whoever freed us */
+		procguard_del(p->group);
 	stdin_close(p);
 	loop_io_del(p->out.io);
 	loop_io_del(p->err.io);
@@ -585,6 +678,14 @@ on_child(struct loop_child *c, pid_t pid, const siginfo_t *si, void *arg)
 		    runner_error(ERR_TASK_FAILED, "the file $LOOM_OUTPUT is "
 		    "larger than %u bytes", RUNNER_MAX_RESPONSE_BYTES));
 	} else {
+		char *red;
+
+		/* the output is stored too: no callback token in it */
+		if (obuf != NULL && (red = redact(obuf, &olen, j->secrets,
+		    2)) != NULL) {
+			free(obuf);
+			obuf = red;
+		}
 		x.output_file = obuf;
 		x.output_file_len = olen;
 		x.last_stdout = p->out.last;
@@ -634,6 +735,120 @@ pipe_for_child(int fds[2], int child_end)
 	return fcntl(fds[!child_end], F_SETFL, O_NONBLOCK);
 }
 
+/*
+ * The child's side of spawn_task(), between fork() and exec: system
+ * calls only (the parent may have other threads).  Writes errno to efd
+ * and exits 127 when something fails.
+ */
+static void __attribute__((noreturn))
+child_exec(char *const argv[], char *const envp[], const char *workdir,
+    int fds[3], int go_fd, int efd, pid_t parent)
+{
+	struct sigaction sa;
+	sigset_t none;
+	char c;
+	int e;
+
+	/* The loop blocks SIGCHLD and friends and ignores SIGPIPE; both
+	 * would survive exec. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	if (setpgid(0, 0) == -1 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		goto fail;
+	/* The parent may have died before prctl(): then no signal comes. */
+	if (getppid() != parent)
+		_exit(127);
+	/* Wait until the parent has registered the group with the guard;
+	 * end-of-file here means it died first. */
+	while (read(go_fd, &c, 1) == -1 && errno == EINTR)
+		;
+	if (getppid() != parent)
+		_exit(127);
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) == -1)
+			goto fail;
+	if (workdir != NULL && chdir(workdir) == -1)
+		goto fail;
+	execvpe(argv[0], argv, envp);
+fail:
+	e = errno;
+	while (write(efd, &e, sizeof(e)) == -1 && errno == EINTR)
+		;
+	_exit(127);
+}
+
+/*
+ * Starts argv in a new process group whose leader dies with us
+ * (PR_SET_PDEATHSIG) and whose whole group the process guard kills if we
+ * die (procguard.h).  fork() rather than posix_spawn(): the child must
+ * call prctl() before exec.  Exec failures come back as an error number,
+ * as with posix_spawn().  Returns 0 or an error number.
+ *
+ * PR_SET_PDEATHSIG fires when the thread that forked exits, not the
+ * process: this runs on the loop, in the main thread (the only other
+ * threads are curl's resolvers, which never fork), so it fires when
+ * loom-exec (or `loom run`) ends.
+ */
+static int
+spawn_task(pid_t *pidp, char *const argv[], char *const envp[],
+    const char *workdir, int in_fd, int out_fd, int err_fd)
+{
+	int fds[3] = { in_fd, out_fd, err_fd };
+	int go[2], ep[2], e = 0;
+	pid_t pid, self = getpid();
+	ssize_t n;
+
+	if (gettid() != self)
+		log_warnx("a task started from a thread other than the main "
+		    "one dies with that thread");
+
+	if (pipe2(go, O_CLOEXEC) == -1)
+		return errno;
+	if (pipe2(ep, O_CLOEXEC) == -1) {
+		e = errno;
+		close(go[0]);
+		close(go[1]);
+		return e;
+	}
+	if ((pid = fork()) == 0) {
+		close(go[1]);
+		close(ep[0]);
+		child_exec(argv, envp, workdir, fds, go[0], ep[1], self);
+	}
+	close(go[0]);
+	close(ep[1]);
+	if (pid == -1) {
+		e = errno;
+		close(go[1]);
+		close(ep[0]);
+		return e;
+	}
+	(void)setpgid(pid, pid);	/* either side may be first */
+	if (procguard_add(pid) == -1)
+		log_warn("no process guard for process group %d", (int)pid);
+	if (write(go[1], "g", 1) != 1)	/* then it reads end-of-file */
+		log_warn("process %d: start", (int)pid);
+	close(go[1]);
+	do
+		n = read(ep[0], &e, sizeof(e));
+	while (n == -1 && errno == EINTR);
+	close(ep[0]);
+	if (n == (ssize_t)sizeof(e)) {	/* it did not get to exec */
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		procguard_del(pid);
+		return e ? e : EINVAL;
+	}
+	*pidp = pid;
+	return 0;
+}
+
 static void
 fail_job(struct runner_job *j, jv error)
 {
@@ -666,9 +881,6 @@ run_proc_start(struct runner *r, struct runner_job *j)
 	struct run_proc *p;
 	struct strv argv = { 0 }, env = { 0 };
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
 	char *msg = NULL, *workdir = NULL;
 	jv wd;
 	int e;
@@ -715,26 +927,8 @@ run_proc_start(struct runner *r, struct runner_job *j)
 		goto fail_pipes;
 	}
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	if (workdir != NULL)
-		posix_spawn_file_actions_addchdir_np(&fa, workdir);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	for (int sig = 1; sig < 32; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaddset(&dfl, sig);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	e = posix_spawnp(&p->pid, argv.v[0], &fa, &attr, argv.v, env.v);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	e = spawn_task(&p->pid, argv.v, env.v, workdir, in[0], out[1],
+	    err[1]);
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
@@ -749,6 +943,7 @@ run_proc_start(struct runner *r, struct runner_job *j)
 		    ""));
 		goto fail;
 	}
+	p->group = p->pid;
 	log_debug("%s/%s/%d: started %s as process %d", j->execution_id,
 	    j->task_id, j->attempt, argv.v[0], (int)p->pid);
 

@@ -84,6 +84,8 @@ runner_new(struct loop *loop, const struct runner_config *cfg)
 	    RUNNER_VERSION);
 	if (r->cfg.callback_base_url != NULL)
 		r->cfg.callback_base_url = xstrdup(r->cfg.callback_base_url);
+	if (r->cfg.pass_env != NULL)
+		r->cfg.pass_env = xstrdup(r->cfg.pass_env);
 	r->next_id = 1;
 	/* Its first firing finds nothing to deliver; later ones are armed by
 	 * runner_job_finish(). */
@@ -96,6 +98,7 @@ fail:
 	loop_defer_del(r->deliver);
 	free((char *)r->cfg.user_agent);
 	free((char *)r->cfg.callback_base_url);
+	free((char *)r->cfg.pass_env);
 	free(r);
 	return NULL;
 }
@@ -131,6 +134,8 @@ job_free(struct runner_job *j)
 	free(j->task_id);
 	jv_free(j->task);
 	free(j->envelope);
+	free(j->secrets[0]);
+	free(j->secrets[1]);
 	jv_free(j->result);
 	free(j);
 }
@@ -312,6 +317,7 @@ runner_destroy(struct runner *r)
 	loop_defer_del(r->deliver);
 	free((char *)r->cfg.user_agent);
 	free((char *)r->cfg.callback_base_url);
+	free((char *)r->cfg.pass_env);
 	free(r);
 }
 
@@ -359,6 +365,27 @@ runner_cancel_all(struct runner *r)
 		next = j->next;
 		job_cancel(r, j, 0);
 	}
+}
+
+static char *url_escape(const char *s);
+
+/*
+ * The callback token goes to the task inside the envelope's callbackUrl
+ * (only when there is a base URL): run_proc.c keeps it out of the logs.
+ */
+static void
+job_secrets(struct runner_job *j, jv request, const char *base)
+{
+	jv t;
+
+	if (base == NULL || *base == '\0')
+		return;
+	t = jv_object_get(jv_copy(request), jv_string("callbackToken"));
+	if (jv_get_kind(t) == JV_KIND_STRING && *jv_string_value(t)) {
+		j->secrets[0] = xstrdup(jv_string_value(t));
+		j->secrets[1] = url_escape(j->secrets[0]);
+	}
+	jv_free(t);
 }
 
 int
@@ -419,6 +446,7 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 	jv_free(tp);
 	j->envelope = runner_envelope(jv_copy(request), j->timeout_ms,
 	    r->cfg.callback_base_url, &j->envelope_len);
+	job_secrets(j, request, r->cfg.callback_base_url);
 	jv_free(j->task);
 	j->task = jv_object_get(request, jv_string("task"));
 	type = jv_object_get(jv_copy(j->task), jv_string("type"));
@@ -734,6 +762,32 @@ runner_check_request(jv req, char **err)
 	int64_t ms;
 
 	return check_request(req, err, &ms);
+}
+
+int
+runner_pass_env_check(const char *list, char **err)
+{
+	const char *p = list ? list : "";
+
+	for (;;) {
+		size_t n;
+
+		p += strspn(p, " \t,");
+		if (*p == '\0')
+			return 0;
+		n = strcspn(p, " \t,");
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)p[i];
+
+			if (c == '_' || isalpha(c) || (i > 0 && isdigit(c)) ||
+			    (i > 0 && c == '*' && i == n - 1))
+				continue;
+			*err = xasprintf("'%.*s' is not a variable name (or "
+			    "a prefix ending in *)", (int)n, p);
+			return -1;
+		}
+		p += n;
+	}
 }
 
 /* RFC 3986 unreserved characters pass; everything else is %XX. */

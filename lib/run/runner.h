@@ -55,6 +55,14 @@ struct runner_config {
 	 */
 	const char *callback_base_url;
 	/*
+	 * Names of variables of our environment that shell and java tasks
+	 * get besides PATH, HOME and LANG (exec.pass_env): separated by
+	 * spaces or commas, NAME or a prefix ending in '*'.  Nothing else
+	 * of ours reaches a task (see loom-exec(8), ENVIRONMENT OF TASKS).
+	 * May be NULL.
+	 */
+	const char *pass_env;
+	/*
 	 * Called from the loop for every output line of a shell/java task,
 	 * with {"execution","task","attempt","stream":"stdout"|"stderr",
 	 * "msg"}; line is owned by the callee.  May be NULL.  It may call
@@ -126,6 +134,12 @@ int runner_check_request(jv request, char **err);
 int64_t runner_request_timeout(jv request);
 
 /*
+ * Checks exec.pass_env's list (see runner_config.pass_env).  Returns 0,
+ * or -1 with *err a malloc'd message naming the bad entry.
+ */
+int runner_pass_env_check(const char *list, char **err);
+
+/*
  * The protocol body sent to an HTTP backend and written to a process's
  * stdin, as JSON text (*len bytes, NUL-terminated, malloc'd):
  * {"executionId","taskId","input","attempt","timeout"} in that order, plus
@@ -155,8 +169,8 @@ jv runner_error(enum errclass c, const char *fmt, ...)
 /*
  * How a finished process turns into a partial result (status, output,
  * error, exitCode/signal).  output_file is the content of $LOOM_OUTPUT,
- * last_stdout the last non-empty stdout line, last_stderr the last
- * non-empty stderr line (for messages); each may be NULL.
+ * last_stdout the last stdout line, blank or not, last_stderr the last
+ * non-blank stderr line (for messages); each may be NULL.
  */
 struct runner_proc_exit {
 	int exited;		/* 1: exit code in status; 0: killed by signal */
@@ -203,6 +217,8 @@ struct runner_job {
 	char traceparent[56];
 	jv task;	   /* the request's "task" object; owned */
 	char *envelope;	   /* runner_envelope(); owned */
+	char *secrets[2];  /* the callback token in it, raw and as in the
+			    * URL, to keep out of logs; owned, or NULL */
 	size_t envelope_len;
 	int64_t start_ms;  /* monotonic */
 	int cancelled;	   /* runner_cancel() was called */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-events.h>
 
@@ -201,8 +202,17 @@ db_connect(const char *url, const char *app, char **err)
 {
 	const char *keys[] = { "dbname", "application_name",
 		"fallback_application_name", NULL };
-	const char *vals[] = { url, app, app, NULL };
+	const char *vals[] = { url, NULL, NULL, NULL };
+	char name[64];	/* PostgreSQL keeps 63 bytes of it */
 	PGconn *c;
+
+	/*
+	 * "loom-api[4242]": the program and its process id, so that a
+	 * process's connections (a thread's each, a LISTEN one) can be told
+	 * from another process's (loom status, GET /api/v1/status).
+	 */
+	snprintf(name, sizeof(name), "%s[%ld]", app, (long)getpid());
+	vals[1] = vals[2] = name;
 
 	/* expand_dbname=1: "dbname" may be a full URL or conninfo string. */
 	c = PQconnectdbParams(keys, vals, 1);

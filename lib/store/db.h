@@ -33,8 +33,9 @@ struct config;
 const char *db_url(const struct config *cfg);
 
 /*
- * Connects (blocking) and sets application_name to app.  Returns NULL with
- * *err a malloc'd message on failure.
+ * Connects (blocking) and sets application_name to app[PID], this
+ * process's id in brackets.  Returns NULL with *err a malloc'd message on
+ * failure.
  */
 PGconn *db_connect(const char *url, const char *app, char **err);
 

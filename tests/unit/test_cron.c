@@ -402,6 +402,51 @@ test_errors(void)
 	cron_free(NULL);
 }
 
+/*
+ * An expression no date can match is known without searching years for
+ * it; every expression that matches some date, however rarely, is not.
+ */
+static void
+test_never_fires(void)
+{
+	static const struct {
+		const char *expr;
+		int never;
+	} cases[] = {
+		{ "0 0 31 2 *", 1 },
+		{ "0 0 30 2 *", 1 },
+		{ "0 0 30,31 2 *", 1 },
+		{ "0 0 31 4,6,9,11 *", 1 },
+		{ "0 0 0 31 APR *", 1 },		/* with seconds */
+		{ "0 0 31 2 */2", 1 },		/* DOW "*\/n" needs both */
+		{ "0 0 29 2 *", 0 },		/* leap years only */
+		{ "0 0 29 2 MON", 0 },		/* either day field will do */
+		{ "0 0 31 2 MON", 0 },		/* Mondays in February */
+		{ "0 0 31 1-2 *", 0 },
+		{ "0 0 */30 2 *", 0 },		/* 1 and 31: the 1st */
+		{ "0 0 * * *", 0 },
+		{ "59 59 23 31 12 *", 0 },
+		{ "@yearly", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cron *c = cron_parse(cases[i].expr, NULL);
+		int64_t t;
+
+		if (c == NULL) {
+			ok(0, "parse %s", cases[i].expr);
+			continue;
+		}
+		is_int(cron_never_fires(c), cases[i].never, "never fires: %s",
+		    cases[i].expr);
+		/* The pure answer agrees with the 8-year search. */
+		if (!cases[i].never)
+			ok(cron_next(c, NULL, 0, &t) == 0,
+			    "%s fires within 8 years", cases[i].expr);
+		cron_free(c);
+	}
+}
+
 static void
 test_tz_valid(void)
 {
@@ -437,6 +482,7 @@ main(void)
 	test_sequence();
 	test_tz_restored();
 	test_errors();
+	test_never_fires();
 	test_tz_valid();
 	return t_done();
 }

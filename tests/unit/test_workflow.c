@@ -346,13 +346,46 @@ static const struct errcase {
 	  "      initialDelay: 10m\n", 6, 7,
 	  "the task's retry policy has maxDelay 5m shorter than its "
 	  "initialDelay 10m" },
-	{ "bad concurrency policy",
-	  "id: w\nconcurrency: {max: 1, policy: drop}\ntasks:\n"
-	  "  - {id: a, command: x}\n", 2, 31, "unknown concurrency policy "
-	  "'drop': expected queue, skip or cancel-oldest" },
-	{ "concurrency without max",
-	  "id: w\nconcurrency: {policy: skip}\ntasks:\n"
-	  "  - {id: a, command: x}\n", 2, 14, "'concurrency' has no 'max'" },
+	{ "concurrency is refused, not ignored",
+	  "id: w\nconcurrency: 1\ntasks:\n  - {id: a, command: x}\n", 2, 1,
+	  "'concurrency' is not supported yet: this version does not limit "
+	  "the runs of a workflow, so it would be ignored; remove it" },
+	{ "concurrency as a mapping is refused too",
+	  "id: w\nconcurrency: {max: 1, policy: skip}\ntasks:\n"
+	  "  - {id: a, command: x}\n", 2, 1,
+	  "'concurrency' is not supported yet: *" },
+	{ "schedule that never fires",
+	  "id: w\nschedule: \"0 0 31 2 *\"\ntasks:\n  - {id: a, command: x}\n",
+	  2, 11, "schedule '0 0 31 2 *' never fires: no date matches its "
+	  "day-of-month, month and day-of-week fields" },
+	{ "schedule with seconds that never fires",
+	  "id: w\nschedule: \"0 0 0 31 4,6,9,11 */2\"\ntasks:\n"
+	  "  - {id: a, command: x}\n", 2, 11,
+	  "schedule '0 0 0 31 4,6,9,11 */2' never fires: *" },
+	{ "template in a shell command",
+	  "id: w\ntasks:\n  - id: a\n    command: echo ${{ .params.x }}\n", 4,
+	  14, "templates are not expanded in 'command': '${{ }}' stays as "
+	  "written; pass the value in 'input' and read it from the request on "
+	  "stdin" },
+	{ "template in an argv item",
+	  "id: w\ntasks:\n  - id: a\n    command: [echo, \"${{ .params.x }}\"]\n",
+	  4, 21, "templates are not expanded in 'command': *" },
+	{ "template in env",
+	  "id: w\ntasks:\n  - id: a\n    command: x\n"
+	  "    env: {X: \"n=${{ .params.n }}\"}\n", 5, 14,
+	  "templates are not expanded in 'env': *" },
+	{ "escaped template in env",
+	  "id: w\ntasks:\n  - id: a\n    command: x\n"
+	  "    env: {X: \"$${{ .params.n }}\"}\n", 5, 14,
+	  "templates are not expanded in 'env': *" },
+	{ "template in workdir",
+	  "id: w\ntasks:\n  - id: a\n    command: x\n"
+	  "    workdir: /srv/${{ .params.d }}\n", 5, 14,
+	  "templates are not expanded in 'workdir': *" },
+	{ "template in java args",
+	  "id: w\ntasks:\n  - id: a\n    class: Main\n"
+	  "    args: [--day, \"${{ .params.day }}\"]\n", 5, 19,
+	  "templates are not expanded in 'args': *" },
 	{ "bad java class",
 	  "id: w\ntasks:\n  - id: a\n    class: com..Main\n", 4, 12,
 	  "'com..Main' is not a Java class name (like com.example.Main)" },
@@ -789,7 +822,6 @@ static const char rich[] =
     "  headers: {X-Team: data, Authorization: \"Bearer ${{ .params.tok }}\"}\n"
     "params: {tok: abc, limit: 1000, day: null, tags: [a, b]}\n"
     "timeout: 2h\n"
-    "concurrency: {max: 2, policy: cancel-oldest}\n"
     "tasks:\n"
     "  - id: fetch\n"
     "    url: https://api.example.com/fetch?x=1\n"
@@ -1051,8 +1083,6 @@ test_rich(void)
 		return;
 	}
 	is_int(wf->timeout_ms, 7200000, "run timeout 2h");
-	is_int(wf->concurrency_max, 2, "concurrency max");
-	is_int(wf->concurrency_policy, CONC_CANCEL_OLDEST, "cancel-oldest");
 	is_int(wf->default_timeout_ms, 30000, "defaults.timeout");
 	is_int(wf->retry_defaults.strategy, BACKOFF_LINEAR, "retryStrategy");
 	is_int(
@@ -1328,6 +1358,57 @@ test_scale(void)
 	free(b);
 }
 
+/*
+ * What a new workflow may not have (concurrency, a schedule that never
+ * fires, a template where none is expanded) a spec stored when it was
+ * accepted still has: such a spec keeps loading, so its runs go on.  The
+ * canonical form of a new workflow has no concurrency.
+ */
+static void
+test_stored(void)
+{
+	static const char old[] =
+	    "{\"id\":\"old\",\"schedule\":\"0 0 31 2 *\","
+	    "\"concurrency\":{\"max\":2,\"policy\":\"cancel-oldest\"},"
+	    "\"tasks\":[{\"id\":\"a\",\"type\":\"shell\","
+	    "\"command\":\"echo ${{ .params.x }}\","
+	    "\"env\":{\"X\":\"${{ .params.x }}\"}}]}";
+	struct diags d;
+	struct workflow *wf;
+	jv j, c;
+
+	diags_init(&d);
+	wf = workflow_load_json("stored", old, strlen(old), &d);
+	ok(wf != NULL, "a stored spec with concurrency, a never-firing "
+	    "schedule and shell templates still loads");
+	if (wf != NULL) {
+		is_int(wf->concurrency_max, 2, "stored concurrency kept");
+		j = workflow_to_jv(wf);
+		c = jv_object_get(j, jv_string("concurrency"));
+		ok(jv_get_kind(c) == JV_KIND_OBJECT,
+		    "stored concurrency in its canonical form");
+		jv_free(c);
+		workflow_free(wf);
+	}
+	dump_diags(&d);
+	diags_clear(&d);
+
+	wf = workflow_load_buf("new.yaml", old, strlen(old), &d);
+	ok(wf == NULL && d.n == 4,
+	    "the same text applied anew: four errors");
+	diags_clear(&d);
+
+	wf = load(seed, &d);
+	if (wf != NULL) {
+		j = workflow_to_jv(wf);
+		ok(!jv_object_has(j, jv_string("concurrency")),
+		    "a new workflow's canonical form has no concurrency");
+		workflow_free(wf);
+	} else
+		ok(0, "seed loads");
+	diags_clear(&d);
+}
+
 int
 main(void)
 {
@@ -1342,6 +1423,7 @@ main(void)
 	test_rich();
 	test_round_trip();
 	test_json_reader();
+	test_stored();
 	test_jq();
 	test_files();
 	test_scale();
