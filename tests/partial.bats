@@ -56,6 +56,15 @@ cut() {
 	assert_equal "$(rows "$1")" 1000
 }
 
+# ended EXEC: the run is finished (a stalled one never is).
+ended() {
+	case $(sql "SELECT status FROM executions WHERE id = '$1'") in
+	SUCCESS | FAILED | CANCELLED) return 0 ;;
+	esac
+	echo "$1 is still running with $(rows "$1") of its task rows" >&2
+	return 1
+}
+
 # once EXEC N: the backend was called N times for the run, once per task.
 once() {
 	assert_equal "$(jq -r --arg e "$1/" 'select((.idempotencyKey // "")
@@ -79,6 +88,7 @@ once() {
 	# afresh (a new engine, an executor's own pass)
 	loom_daemon_start loom-engine
 	loom_daemon_start loom-exec
+	wait_for -t 90 ended "$E" 2>/dev/null || ended "$E"
 	ex=$(finished "$E")
 	all_succeeded "$ex" 2500
 	once "$E" 2500
@@ -105,6 +115,7 @@ once() {
 	assert_equal "$(sql "SELECT pass_incomplete FROM executions
 	    WHERE id = '$E'")" f
 	loom_daemon_start loom-exec
+	wait_for -t 90 ended "$E" 2>/dev/null || ended "$E"
 	ex=$(finished "$E")
 	all_succeeded "$ex" 2500
 	once "$E" 2500
