@@ -596,7 +596,7 @@ static const char sql_events[] =
  * passed it in between (loom_check(), schema/009); if one did, that
  * transaction and the ones after it are not applied, and the caller drops
  * its cached state.  The first transaction marks the run
- * (executions.pass_incomplete, schema/012) and the last clears the mark,
+ * (executions.pass_incomplete, schema/013) and the last clears the mark,
  * so a pass that stopped half way, for that reason or because its writer
  * died, is found again: the next pass reads the run in full and
  * derives the missing rows (EV_RECOVER), and the engines' sweep looks for

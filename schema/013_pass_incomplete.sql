@@ -1,4 +1,4 @@
--- Link Loom schema, migration 012: a pass written in part is found again.
+-- Link Loom schema, migration 013: a pass written in part is found again.
 --
 -- A pass written in several transactions (migration 009) marks the run
 -- with its first transaction and clears the mark with its last.  A run
