@@ -9,6 +9,9 @@
 #                        ThreadSanitizer
 #   make check-fuzz      the request-parser fuzz target, FUZZ_TIME seconds
 #                        (clang with libFuzzer; skipped without it)
+#   make stress          tests/stress.bats at full size: 60 fan-outs of
+#                        10,000 tasks beside one busy loop per CPU (LOOM_STRESS_*
+#                        in the environment change it)
 #   make bench           benchmarks, figures printed beside their targets
 #   make deps            install the Debian packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
@@ -63,8 +66,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MAN_PAGES = $(wildcard man/*.[1-8])
 
 .PHONY: all check check-unit check-bats check-asan check-valgrind check-fuzz \
-	check-tsan \
-	bench \
+	check-tsan stress bench \
 	deps install uninstall lint format clean tests
 
 all: $(PROG_BIN)
@@ -129,6 +131,16 @@ check-unit: tests
 
 check-bats: tests
 	@BUILD=$(BUILD) tests/run-tests.sh bats
+
+# Large fan-outs on two engines and two executors until every run has
+# finished with every task row (tests/stress.bats; make check runs it small).
+stress: tests
+	LOOM_BIN=$(abspath $(BUILD))/bin \
+	LOOM_STRESS_RUNS=$${LOOM_STRESS_RUNS:-60} \
+	LOOM_STRESS_TASKS=$${LOOM_STRESS_TASKS:-10000} \
+	LOOM_STRESS_PARALLEL=$${LOOM_STRESS_PARALLEL:-4} \
+	LOOM_STRESS_HOGS=$${LOOM_STRESS_HOGS:-$$(nproc)} \
+	    bats tests/stress.bats
 
 check-asan:
 	$(MAKE) BUILD=build-asan CC=clang \

@@ -845,6 +845,43 @@ reset(struct step *s, const unsigned char *in)
 	}
 }
 
+/* ---- recover (EV_RECOVER) ------------------------------------------ */
+
+/*
+ * The run as a driver loaded it: whatever event should have moved a
+ * PENDING task and was not stored (its transaction was lost) is made
+ * good.  In topological order, so a task skipped here is seen as bad by
+ * its dependents in the same walk; the promotions wait in the FIFO, and
+ * what they release (a condition-skipped task's children) follows as
+ * after any event.  Nothing changes in a run stored whole.
+ */
+static void
+recover(struct step *s)
+{
+	const struct dag *g = s->wf->dag;
+	struct run_rt *rt = s->rt;
+
+	for (size_t k = 0; k < rt->ntasks; k++) {
+		size_t v = g->topo[k];
+		struct task_rt *t = &rt->tasks[v];
+		int blocked = 0;
+
+		if (t->state != TASK_PENDING)
+			continue;
+		for (size_t e = g->dep_off[v]; e < g->dep_off[v + 1]; e++)
+			blocked |= task_is_bad(&rt->tasks[g->deps[e]]);
+		if (blocked) {
+			t->skip = SKIP_UPSTREAM;
+			if (set_task(s, v, TASK_SKIPPED) == -1) {
+				t->skip = SKIP_NONE;
+				continue;
+			}
+			add_action(s, ACT_SKIP, v)->skip = SKIP_UPSTREAM;
+		} else if (rt->unmet[v] == 0)
+			enqueue(s, v);
+	}
+}
+
 /* Phase one: does ev apply to rt as it is?  Changes nothing. */
 static int
 event_applies(const struct workflow *wf, const struct run_rt *rt,
@@ -866,6 +903,8 @@ event_applies(const struct workflow *wf, const struct run_rt *rt,
 		return rt->state == RUN_RUNNING && rt->deadline_ms != 0;
 	case EV_RESET:
 		return 1;	/* planned by engine_step: reset_plan() */
+	case EV_RECOVER:
+		return rt->state == RUN_RUNNING;
 	case EV_TASK_STARTED:
 	case EV_TASK_SUCCEEDED:
 	case EV_TASK_FAILED:
@@ -982,6 +1021,9 @@ engine_step(const struct workflow *wf, struct run_rt *rt, struct jqx *jq,
 		break;
 	case EV_RESET:
 		reset(&s, plan);
+		break;
+	case EV_RECOVER:
+		recover(&s);
 		break;
 	}
 	drain(&s);

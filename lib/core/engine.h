@@ -27,8 +27,19 @@
  *     them (and, when asked, everything downstream); a finished run goes
  *     back to RUNNING, and the usual rules take it from there.
  *
+ *   - A run a driver loaded afresh from storage (EV_RECOVER) is brought
+ *     back to what the rules say: every PENDING task whose dependencies
+ *     are met is promoted, every one behind a DEAD, CANCELLED or
+ *     upstream-skipped dependency is skipped, and a run whose tasks are
+ *     all finished ends.  Stored state the driver wrote only in part (a
+ *     pass written in several transactions, a crash between them) loses
+ *     nothing that way: a task without its row reads as PENDING, and is
+ *     derived again.
+ *
  * Cost: engine_step touches only the tasks the event affects (a task's
- * children), so a 10,000-task fan-out costs O(1) per completion.
+ * children), so a 10,000-task fan-out costs O(1) per completion;
+ * EV_RECOVER looks at every task and dependency once, O(n + e), like the
+ * load that precedes it.
  */
 #ifndef LOOM_ENGINE_H
 #define LOOM_ENGINE_H
@@ -112,6 +123,7 @@ enum engine_event_type {
 	EV_CANCEL,	   /* the user cancelled the run */
 	EV_RUN_TIMEOUT,	   /* the run's deadline passed */
 	EV_RESET,	   /* run finished tasks again: tasks, downstream */
+	EV_RECOVER,	   /* the driver loaded the run afresh: see below */
 };
 
 struct engine_event {

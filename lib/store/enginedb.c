@@ -595,7 +595,12 @@ static const char sql_events[] =
  * later transaction locks the run again and checks that no other engine
  * passed it in between (loom_check(), schema/009); if one did, that
  * transaction and the ones after it are not applied, and the caller drops
- * its cached state.
+ * its cached state.  The first transaction marks the run
+ * (executions.pass_incomplete, schema/013) and the last clears the mark,
+ * so a pass that stopped half way, for that reason or because its writer
+ * died, is found again: the next pass reads the run in full and
+ * derives the missing rows (EV_RECOVER), and the engines' sweep looks for
+ * marked runs (enginedb_due_runs()).
  */
 static int
 write_pass(struct enginedb *e, const char *id, struct runentry *run,
@@ -612,7 +617,7 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	int nreset = 0, nundead = 0, resumed = 0;
 	char dl[32], gen[32];
 	struct db_stmt *st;
-	const char *p_dead[2], *p_run[5], *p_id[1] = { id };
+	const char *p_dead[2], *p_run[6], *p_id[1] = { id };
 	const char *p_rs[2], *p_undead[3], *p_rq[3], *p_gen[2] = { id, gen };
 	long *ord, nchanged = 0, nchunks;
 	size_t nst = 0;
@@ -707,6 +712,7 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	    !cancel && !run_state_terminal(run->rt.state) &&
 	    nchanged > PASS_CHUNK)
 		nchunks = (nchanged + PASS_CHUNK - 1) / PASS_CHUNK;
+	p_run[5] = nchunks > 1 ? "true" : "false";
 	pr = xcalloc((size_t)nchunks, sizeof(*pr));
 	st = xcalloc(16 + 8 * (size_t)nchunks, sizeof(*st));
 	snprintf(gen, sizeof(gen), "%lld", gen_after);
@@ -786,9 +792,14 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 			    "('SUCCESS', 'FAILED', 'CANCELLED') THEN false "
 			    "ELSE cancel_requested END, "
 			    "deadline_at = to_timestamp($4::bigint / 1000.0), "
-			    "engine_gen = engine_gen + 1 WHERE id = $1", 5,
+			    "pass_incomplete = $6::boolean, "
+			    "engine_gen = engine_gen + 1 WHERE id = $1", 6,
 			    p_run };
 		}
+		if (c > 0 && c == nchunks - 1)
+			/* The whole pass is in: the run is marked no more. */
+			st[nst++] = (struct db_stmt){ "UPDATE executions SET "
+			    "pass_incomplete = false WHERE id = $1", 1, p_id };
 		if (c == 0 && nrq > 0) {
 			p_rq[0] = rq_ids.p;
 			p_rq[1] = rq_errs.p;
@@ -940,7 +951,8 @@ note_wakeup(struct enginedb *e, const struct runentry *run)
 /*
  * The second half of a pass, in the transaction the first half opened:
  * feeds the reports, the control requests and the clock to the engine
- * core for run (its cached state, current as of engine_gen gen) and
+ * core for run (its cached state, current as of engine_gen gen, or read
+ * in full just now) and
  * writes the outcome (write_pass()).  Returns ENGINEDB_DID_WORK,
  * ENGINEDB_IDLE (nothing to write: the transaction is rolled back), or -1
  * with *err after the run was dropped from the cache and the transaction
@@ -948,8 +960,8 @@ note_wakeup(struct enginedb *e, const struct runentry *run)
  */
 static int
 pass_apply(struct enginedb *e, const char *id, struct runentry *run,
-    long long gen, int cancel_requested, struct report *reps, size_t nreps,
-    struct request *rq, size_t nrq, int64_t now_ms, char **err)
+    long long gen, int full, int cancel_requested, struct report *reps,
+    size_t nreps, struct request *rq, size_t nrq, int64_t now_ms, char **err)
 {
 	struct engine_result res;
 	struct engine_event ev;
@@ -965,6 +977,14 @@ pass_apply(struct enginedb *e, const char *id, struct runentry *run,
 	ev.now_ms = now_ms;
 	if (run->rt.state == RUN_PENDING) {
 		ev.type = EV_RUN_START;
+		step(e, run, &ev, &res);
+	} else if (full && run->rt.state == RUN_RUNNING) {
+		/*
+		 * Read from its rows: what a pass written in part did not
+		 * store (a task without its row reads as PENDING) is
+		 * derived again.  A run stored whole gives nothing here.
+		 */
+		ev.type = EV_RECOVER;
 		step(e, run, &ev, &res);
 	}
 	for (size_t i = 0; i < nreps; i++) {
@@ -1103,7 +1123,7 @@ out:
 #define PASS_LOCK_RUN "SELECT workflow_id, workflow_version, status, "	\
 	"params::text, cancel_requested, "					\
 	"(extract(epoch FROM deadline_at) * 1000)::bigint, engine_gen, "	\
-	"(extract(epoch FROM started_at) * 1000)::bigint "			\
+	"(extract(epoch FROM started_at) * 1000)::bigint, pass_incomplete "	\
 	"FROM executions WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"
 
 size_t
@@ -1200,7 +1220,12 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 			return ENGINEDB_IDLE;
 		}
 	}
-	if (run == NULL || run->gen != gen) {
+	/*
+	 * A pass written in part (see write_pass()) leaves rows missing that
+	 * no cached state knows of: read the run in full, whatever its
+	 * engine_gen, and pass_apply() derives them again.
+	 */
+	if (run == NULL || run->gen != gen || PQgetvalue(r, 0, 8)[0] == 't') {
 		struct wfentry *w = wf_get(e, PQgetvalue(r, 0, 0),
 		    atoi(PQgetvalue(r, 0, 1)), err);
 		char *perr = NULL;
@@ -1241,8 +1266,8 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 	}
 	unsettled = NULL;
 
-	rc = pass_apply(e, id, run, gen, cancel_requested, reps, nreps, rq, nrq,
-	    now_ms, err);
+	rc = pass_apply(e, id, run, gen, full, cancel_requested, reps, nreps,
+	    rq, nrq, now_ms, err);
 	reports_free(reps, nreps);
 	requests_free(rq, nrq);
 	return rc;
@@ -1314,7 +1339,9 @@ enginedb_due_runs(struct enginedb *e, char ***ids, char **err)
 	    "UNION SELECT DISTINCT execution_id FROM run_tasks "
 	    "WHERE state = 'RETRY' AND not_before <= now() "
 	    "UNION SELECT DISTINCT execution_id FROM run_requests "
-	    "WHERE done_at IS NULL", 0, NULL);
+	    "WHERE done_at IS NULL "
+	    "UNION SELECT id FROM executions WHERE status = 'RUNNING' "
+	    "AND pass_incomplete", 0, NULL);
 	if (r == NULL)
 		return -1;
 	n = PQntuples(r);

@@ -1229,6 +1229,76 @@ test_recount(void)
 	h_free(&h);
 }
 
+static int
+recover(struct h *h)
+{
+	return step_ix(h, EV_RECOVER, 0, jv_null(), ERR_NONE, NULL, 0);
+}
+
+/*
+ * A run loaded from rows a driver wrote only in part: the tasks whose
+ * rows were lost read as PENDING and are derived again.
+ */
+static void
+test_recover(void)
+{
+	struct h h;
+
+	/* A fan-out whose first pass stored a and b, not c and d. */
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", NULL, NULL, NULL },
+	    { "c", NULL, NULL, NULL }, { "d", NULL, NULL, NULL },
+	    { "e", "a b c d", NULL, NULL }), NULL);
+	is_int(recover(&h), -1, "recover: a PENDING run is started, not "
+	    "recovered");
+	is_int(h.err, EINVAL, "recover: EINVAL");
+	h.rt.state = RUN_RUNNING;
+	h.rt.tasks[0].state = TASK_SUCCESS;
+	h.rt.tasks[0].attempt = 1;
+	h.rt.tasks[1].state = TASK_READY;
+	h.rt.tasks[1].attempt = 1;
+	run_rt_recount(&h.rt);
+	is_int(recover(&h), 0, "recover: applies to a RUNNING run");
+	is_str(h.acts, "dispatch c#1, dispatch d#1",
+	    "recover: the tasks without their rows are dispatched");
+	is_str(h.trans, "c PENDING>READY, d PENDING>READY",
+	    "recover: as their lost pass would have");
+	recover(&h);
+	is_str(h.acts, "", "recover: a run stored whole is left alone");
+	is_str(h.trans, "", "recover: no transition either");
+	succeed(&h, "b", NULL);
+	succeed(&h, "c", NULL);
+	succeed(&h, "d", NULL);
+	is_str(h.acts, "dispatch e#1", "recover: the run goes on");
+	h_free(&h);
+
+	/* Behind a dead task, behind a condition; a run all done. */
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
+	    { "c", "b", NULL, NULL }, { "x", NULL, "false", NULL },
+	    { "y", "x", NULL, NULL }), NULL);
+	h.rt.state = RUN_RUNNING;
+	h.rt.tasks[0].state = TASK_DEAD;
+	h.rt.tasks[0].attempt = 3;
+	h.rt.tasks[3].state = TASK_SKIPPED;
+	h.rt.tasks[3].skip = SKIP_CONDITION;
+	run_rt_recount(&h.rt);
+	recover(&h);
+	is_str(h.acts, "skip b upstream, skip c upstream, dispatch y#1",
+	    "recover: skips what a dead task holds back, runs what a false "
+	    "condition lets through");
+	succeed(&h, "y", NULL);
+	is_str(h.acts, "finish FAILED", "recover: and the run ends");
+	h_free(&h);
+
+	h_init(&h, WF({ "a", NULL, NULL, NULL }), NULL);
+	h.rt.state = RUN_RUNNING;
+	h.rt.tasks[0].state = TASK_SUCCESS;
+	run_rt_recount(&h.rt);
+	recover(&h);
+	is_str(h.acts, "finish SUCCESS", "recover: a run whose last pass was "
+	    "lost ends");
+	h_free(&h);
+}
+
 static void
 test_empty(void)
 {
@@ -1945,6 +2015,7 @@ main(void)
 	test_refusals();
 	test_fail_from_ready_and_cancel_retry();
 	test_recount();
+	test_recover();
 	test_empty();
 	test_big_fan();
 	test_big_fan_templates();
