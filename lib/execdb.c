@@ -115,10 +115,10 @@ execdb_keys_free(struct execdb_key *k, long n)
  * (an InitPlan: evaluated once, whatever the rows).  A READY row whose
  * attempt has no READY -> RUNNING yet (started_attempt) gets one; a held
  * row claimed again does not.  An expired lease is a lost attempt, run
- * again under the same number: RUNNING -> FAILED (with who lost it),
- * FAILED -> RETRY, RETRY -> READY, READY -> RUNNING, each a transition
- * lib/state.c allows.  The events are ordered by step, so that each
- * task's come in its order of ids.
+ * again under the same number: RUNNING -> FAILED (with who lost it, or
+ * that a stopping executor released it), FAILED -> RETRY, RETRY -> READY,
+ * READY -> RUNNING, each a transition lib/state.c allows.  The events are
+ * inserted in the order of those steps, so each task's ids follow them.
  */
 /* The report statement's arrays, in the order of its parameters. */
 enum {
@@ -151,7 +151,8 @@ static const char claim_sql[] =
     "e AS (INSERT INTO events (execution_id, task_id, kind, from_state, "
     "to_state, attempt, data) SELECT u.execution_id, u.task_id, 'task', "
     "s.f, s.t, u.attempt, CASE WHEN s.n = 1 THEN "
-    "jsonb_build_object('reason', 'lease expired', 'executor', u.lost) "
+    "jsonb_build_object('reason', CASE WHEN u.lost IS NULL THEN "
+    "'lease released' ELSE 'lease expired' END, 'executor', u.lost) "
     "END FROM u CROSS JOIN (VALUES (1, 'RUNNING', 'FAILED'), "
     "(2, 'FAILED', 'RETRY'), (3, 'RETRY', 'READY'), "
     "(4, 'READY', 'RUNNING')) AS s(n, f, t) "
