@@ -295,15 +295,17 @@ wide_chain() {
 	loom_daemon_start loom-exec
 	loom_daemon_start loom-engine -d	# logs its doorbells
 	engine_log=$LOOM_DAEMON_LOG
-	cat >"$WF" <<EOF
+	for round in $(seq 1 "$ROUNDS"); do
+		# first is held by the backend until the lock is taken
+		g=cr-held-$round-$RANDOM$RANDOM
+		cat >"$WF" <<EOF
 id: cr-held
 tasks:
-  - {id: first, url: "$B/first?sleep=1500"}
+  - {id: first, url: "$B/first?gate=$g"}
   - {id: second, url: "$B/second", dependsOn: first}
 $(task_r second)
 EOF
-	apply "$WF"
-	for round in $(seq 1 "$ROUNDS"); do
+		apply "$WF"
 		E=$(trigger cr-held)
 		wait_calls "$E" 1
 		rm -f "$BATS_TEST_TMPDIR/lock.in"
@@ -321,6 +323,7 @@ EOF
 		# held before the result came in
 		assert_equal "$(sql "SELECT state FROM run_tasks
 		    WHERE execution_id = '$E' AND task_id = 'first'")" RUNNING
+		open_gate "$g"
 		# the result is in, and the engine was rung for it
 		wait_for -t 20 unsettled "$E"
 		wait_for -t 20 grep -q "doorbell loom_task_done $E" "$engine_log"

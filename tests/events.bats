@@ -85,11 +85,6 @@ data() {
 	sed -n 's/^data: //p' "$1"
 }
 
-# open_gate NAME: the backend answers the calls that wait on gate NAME.
-open_gate() {
-	curl -sSf -o /dev/null -X POST "$BACKEND_URL/gates/$1"
-}
-
 # task_events EXEC TASK: "from>to/attempt" of the task's events, in order.
 task_events() {
 	sql "SELECT string_agg(from_state || '>' || to_state || '/' || attempt,
