@@ -291,9 +291,11 @@ wide_chain() {
 	# session holds the run's row lock, as a pass does, while a result
 	# comes in, and is then killed without committing.  The live
 	# engine was rung (loom_task_done) but found the run busy; nothing
-	# rings again, yet the run must go on well before the sweep.
+	# rings again, yet the run must go on without the sweep: the
+	# engine's sweep is an hour away here, so a run that finishes at
+	# all was taken over by the engine itself.
 	loom_daemon_start loom-exec
-	loom_daemon_start loom-engine -d	# logs its doorbells
+	LOOM_ENGINE_SWEEP=1h loom_daemon_start loom-engine -d	# logs its doorbells
 	engine_log=$LOOM_DAEMON_LOG
 	for round in $(seq 1 "$ROUNDS"); do
 		# first is held by the backend until the lock is taken
@@ -334,7 +336,6 @@ EOF
 		succeeded "$ex" "$E" 3
 		assert_equal "$(dups "$E")" ""
 		echo "round $round: went on $((SECONDS - t0))s after the holder died"
-		[ $((SECONDS - t0)) -lt 15 ]
 	done
 }
 
