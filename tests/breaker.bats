@@ -202,6 +202,12 @@ EOF
 	    WHERE execution_id = '$E') g WHERE gap < interval '900ms'"
 	assert_output 0
 	exec_log | grep -q "held [0-9]* tasks\? (first for $DEAD): circuit breaker open"
+	# a held task claimed again is still the same attempt: one
+	# READY -> RUNNING event each
+	assert_equal "$(sql "SELECT string_agg(k || '=' || n, ' ' ORDER BY k)
+	    FROM (SELECT task_id || '/' || attempt AS k, count(*) AS n
+	    FROM events WHERE execution_id = '$E' AND from_state = 'READY'
+	    AND to_state = 'RUNNING' GROUP BY 1) x")" "p/1=1 p/2=1 q/1=1 q/2=1"
 }
 
 @test "a flapping backend trips the breaker, no call reaches it while open, then it closes and the held tasks succeed" {

@@ -208,7 +208,8 @@ wide_chain() {
 			assert_equal "$(keycounts "$E" | grep "^$k " |
 			    cut -d' ' -f2)" 1
 		done
-		rerun=$((rerun + $(echo "$rep" | grep -c .)))
+		# a kill that hit nothing running: grep -c prints 0 and fails
+		rerun=$((rerun + $(echo "$rep" | grep -c . || true)))
 		loom_daemon_stop "$bpid"
 	done
 	# the kills did hit running attempts
@@ -291,19 +292,23 @@ wide_chain() {
 	# session holds the run's row lock, as a pass does, while a result
 	# comes in, and is then killed without committing.  The live
 	# engine was rung (loom_task_done) but found the run busy; nothing
-	# rings again, yet the run must go on well before the sweep.
+	# rings again, yet the run must go on without the sweep: the
+	# engine's sweep is an hour away here, so a run that finishes at
+	# all was taken over by the engine itself.
 	loom_daemon_start loom-exec
-	loom_daemon_start loom-engine -d	# logs its doorbells
+	LOOM_ENGINE_SWEEP=1h loom_daemon_start loom-engine -d	# logs its doorbells
 	engine_log=$LOOM_DAEMON_LOG
-	cat >"$WF" <<EOF
+	for round in $(seq 1 "$ROUNDS"); do
+		# first is held by the backend until the lock is taken
+		g=cr-held-$round-$RANDOM$RANDOM
+		cat >"$WF" <<EOF
 id: cr-held
 tasks:
-  - {id: first, url: "$B/first?sleep=1500"}
+  - {id: first, url: "$B/first?gate=$g"}
   - {id: second, url: "$B/second", dependsOn: first}
 $(task_r second)
 EOF
-	apply "$WF"
-	for round in $(seq 1 "$ROUNDS"); do
+		apply "$WF"
 		E=$(trigger cr-held)
 		wait_calls "$E" 1
 		rm -f "$BATS_TEST_TMPDIR/lock.in"
@@ -321,6 +326,7 @@ EOF
 		# held before the result came in
 		assert_equal "$(sql "SELECT state FROM run_tasks
 		    WHERE execution_id = '$E' AND task_id = 'first'")" RUNNING
+		open_gate "$g"
 		# the result is in, and the engine was rung for it
 		wait_for -t 20 unsettled "$E"
 		wait_for -t 20 grep -q "doorbell loom_task_done $E" "$engine_log"
@@ -331,7 +337,6 @@ EOF
 		succeeded "$ex" "$E" 3
 		assert_equal "$(dups "$E")" ""
 		echo "round $round: went on $((SECONDS - t0))s after the holder died"
-		[ $((SECONDS - t0)) -lt 15 ]
 	done
 }
 

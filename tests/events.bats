@@ -19,6 +19,7 @@ setup_file() {
 	export LOOM_EXEC_CALLBACK_URL=$LOOM_API
 	loom_daemon_start loom-engine
 	loom_daemon_start loom-exec
+	echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/exec.pid"
 	export B=$BACKEND_URL/api/tasks
 }
 
@@ -82,6 +83,24 @@ ids() {
 # data FILE: every message's data, one JSON object per line.
 data() {
 	sed -n 's/^data: //p' "$1"
+}
+
+# task_events EXEC TASK: "from>to/attempt" of the task's events, in order.
+task_events() {
+	sql "SELECT string_agg(from_state || '>' || to_state || '/' || attempt,
+	    ' ' ORDER BY tx, id) FROM events WHERE execution_id = '$1'
+	    AND task_id = '$2'"
+}
+
+# events_are EXEC TASK EXPECTED: task_events shows EXPECTED.
+events_are() {
+	[ "$(task_events "$1" "$2")" = "$3" ]
+}
+
+# called KEY N: the backend was called N times with Idempotency-Key KEY.
+called() {
+	[ "$(jq -r --arg k "$1" 'select(.idempotencyKey == $k) | 1' \
+	    "$BACKEND_LOG" | wc -l)" -eq "$2" ]
 }
 
 # transitions FILE: "task:from>to" (or "run:from>to") per event, in order.
@@ -392,4 +411,61 @@ EOF
 	assert_equal "$rc" 0
 	assert_equal "$(sed 's/^[^ ]* //' "$T/out.txt" | tr '\n' '|')" \
 	    "talk#1 [stdout] before|talk#1 [stdout] after|talk#1 [stdout] {}|"
+}
+
+@test "a task is seen RUNNING while it runs: loom events, the run's stream, the API" {
+	g=ev-running-$RANDOM$RANDOM
+	printf 'id: ev-running\ntasks:\n  - {id: slow, url: "%s/slow?gate=%s", timeout: 60s}\n' \
+	    "$B" "$g" >"$WF"
+	apply "$WF"
+	E=$(trigger ev-running)
+	follow "$T/s.txt" "/api/v1/executions/$E/events?since=0"
+	"$LOOM_BIN/loom" events --execution "$E" >"$T/ev.txt" 2>&1 3>&- &
+	echo $! >"$T/ev.pid"
+	# the backend holds the call: the task is running, and says so
+	wait_for -t 20 grep -q "slow#1 READY -> RUNNING$" "$T/ev.txt"
+	wait_for grep -q '"taskId":"slow","kind":"task","from":"READY","to":"RUNNING"' \
+	    "$T/s.txt"
+	assert_equal "$(curl -sS "$LOOM_API/api/v1/executions/$E" |
+	    jq -r '.tasks[] | select(.taskId == "slow") | .state')" RUNNING
+	wait_for called "$E/slow/1" 1
+	run ! grep -q "RUNNING -> SUCCESS" "$T/ev.txt"
+	open_gate "$g"
+	assert_equal "$(finished "$E")" SUCCESS
+	wait_for grep -q "run $E - RUNNING -> SUCCESS$" "$T/ev.txt"
+	# once each: the engine wrote no second READY -> RUNNING
+	assert_equal "$(task_events "$E" slow)" \
+	    "PENDING>READY/1 READY>RUNNING/1 RUNNING>SUCCESS/1"
+	assert_equal "$(grep -c 'slow#1 READY -> RUNNING$' "$T/ev.txt")" 1
+}
+
+@test "a task taken over after its executor's lease expired leaves the lost attempt's events" {
+	g=ev-lease-$RANDOM$RANDOM
+	loom_daemon_stop "$(cat "$LOOM_TEST_DIR/exec.pid")"
+	LOOM_EXEC_NAME=ev-exec-lost LOOM_EXEC_LEASE=1s \
+	    loom_daemon_start loom-exec
+	lost=$LOOM_DAEMON_PID
+	printf 'id: ev-lease\ntasks:\n  - {id: slow, url: "%s/slow?gate=%s", timeout: 60s}\n' \
+	    "$B" "$g" >"$WF"
+	apply "$WF"
+	E=$(trigger ev-lease)
+	wait_for -t 20 called "$E/slow/1" 1
+	kill -KILL "$lost"
+	loom_daemon_stop "$lost" || true	# reaped
+	# the survivor takes the attempt over once the lease ran out
+	LOOM_EXEC_NAME=ev-exec-survivor loom_daemon_start loom-exec
+	echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/exec.pid"
+	wait_for -t 20 called "$E/slow/1" 2
+	wait_for events_are "$E" slow \
+	    "PENDING>READY/1 READY>RUNNING/1 RUNNING>FAILED/1 FAILED>RETRY/1 RETRY>READY/1 READY>RUNNING/1"
+	assert_equal "$(sql "SELECT data::text FROM events WHERE
+	    execution_id = '$E' AND to_state = 'FAILED'")" \
+	    '{"reason": "lease expired", "executor": "ev-exec-lost"}'
+	open_gate "$g"
+	assert_equal "$(finished "$E")" SUCCESS
+	assert_equal "$(task_events "$E" slow)" \
+	    "PENDING>READY/1 READY>RUNNING/1 RUNNING>FAILED/1 FAILED>RETRY/1 RETRY>READY/1 READY>RUNNING/1 RUNNING>SUCCESS/1"
+	# one attempt in the history, recorded by the survivor
+	assert_equal "$(sql "SELECT attempt || ' ' || executor FROM
+	    task_executions WHERE execution_id = '$E'")" "1 ev-exec-survivor"
 }

@@ -113,6 +113,8 @@ loom_api_stop() {
 #                 BACKEND_URL (http://127.0.0.1:N), BACKEND_PID and
 #                 BACKEND_LOG (its call log, one JSON line per call)
 # loom_backend_stop
+# open_gate NAME  the backend answers the calls held by ?gate=NAME, and
+#                 every later one at once
 # loom_daemon_start NAME [ARGS...]
 #                 $LOOM_BIN/NAME in the background (it inherits the
 #                 environment: LOOM_DATABASE_URL, LOOM_EXEC_*, ...) with its
@@ -152,6 +154,10 @@ loom_backend_stop() {
 	kill -TERM "$BACKEND_PID" 2>/dev/null || true
 	timeout 30 tail --pid="$BACKEND_PID" -f /dev/null 3>&- || true
 	unset BACKEND_PID
+}
+
+open_gate() {
+	curl -sSf -o /dev/null -X POST "$BACKEND_URL/gates/$1"
 }
 
 loom_daemon_start() {

@@ -352,11 +352,12 @@ EOF
 }
 
 @test "an asynchronous task whose callback never comes fails at its timeout" {
+	g=rt-late-$RANDOM$RANDOM
 	cat >"$WF" <<EOF
 id: rt-async-late
 tasks:
   - id: late
-    url: $B/late?async=1&sleep=3000
+    url: $B/late?async=1&gate=$g
     timeout: 1s
     maxAttempts: 1
   - id: after
@@ -373,6 +374,7 @@ EOF
 	assert_equal "$(task "$ex" late | jq -c '[.attempts[] | .status]')" \
 	    '["ACCEPTED","FAILED"]'
 	# the late callback is refused
+	open_gate "$g"
 	url=$(call "$E" late | jq -r .body.callbackUrl)
 	wait_for -t 10 grep -qF "\"callback\":\"$url\"" "$BACKEND_LOG"
 	assert_equal "$(jq -c --arg u "$url" 'select(.callback == $u) |
@@ -487,10 +489,14 @@ EOF
 }
 
 @test "a claimed row whose request is no object fails its attempt; the executor keeps serving" {
-	printf 'id: rt-broken\ntasks:\n  - {id: a, url: "%s/a?sleep=300"}\n  - {id: b, url: "%s/b", dependsOn: a, maxAttempts: 1}\n' \
-	    "$B" "$B" >"$WF"
+	# a is held by the backend until b's row, which no engine wrote
+	# yet, was written by hand and failed
+	g=rt-broken-$RANDOM$RANDOM
+	printf 'id: rt-broken\ntasks:\n  - {id: a, url: "%s/a?gate=%s"}\n  - {id: b, url: "%s/b", dependsOn: a, maxAttempts: 1}\n' \
+	    "$B" "$g" "$B" >"$WF"
 	apply "$WF"
 	E=$(trigger rt-broken)
+	wait_for -t 20 grep -qF "\"idempotencyKey\":\"$E/a/1\"" "$BACKEND_LOG"
 	# what no engine writes: a READY row whose request is a string
 	sql "INSERT INTO run_tasks (execution_id, task_id, state, attempt,
 	    request) VALUES ('$E', 'b', 'READY', 1, '\"x\"');
@@ -500,6 +506,8 @@ EOF
 	assert_equal "$(sql "SELECT error_type FROM task_executions WHERE
 	    execution_id = '$E' AND task_id = 'b'")" ValidationException
 	kill -0 "$(exec_pid)"
+	open_gate "$g"
+	finished "$E" >/dev/null
 	# and the executor still runs what comes next
 	printf 'id: rt-after\ntasks:\n  - {id: a, url: "%s/a"}\n' "$B" >"$WF"
 	apply "$WF"
@@ -638,7 +646,7 @@ EOF
 id: rt-cancel
 tasks:
   - id: slow
-    url: $B/slow?sleep=20000
+    url: $B/slow?gate=rt-cancel-never
     timeout: 60s
   - id: after
     url: $B/after
@@ -667,13 +675,14 @@ EOF
 	    loom_daemon_start loom-exec
 	a=$LOOM_DAEMON_PID
 	alog=$LOOM_DAEMON_LOG
+	g=rt-drain-$RANDOM$RANDOM
 	cat >"$WF" <<EOF
 id: rt-drain
 tasks:
   - id: quick
     url: $B/quick
   - id: slow
-    url: $B/slow?sleep=1500
+    url: $B/slow?gate=$g
     timeout: 30s
 EOF
 	apply "$WF"
@@ -684,6 +693,7 @@ EOF
 	grep -q "released 1 task for other executors" "$alog"
 	LOOM_EXEC_NAME=rt-exec-b loom_daemon_start loom-exec
 	exec_replaced
+	open_gate "$g"
 	ex=$(finished "$E")
 	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
 	assert_equal "$(states "$ex")" "quick=SUCCESS slow=SUCCESS"
@@ -693,17 +703,22 @@ EOF
 	    "1 $E/quick/1 2 $E/slow/1 "
 	assert_equal "$(sql "SELECT executor FROM task_executions
 	    WHERE execution_id = '$E' AND task_id = 'slow'")" rt-exec-b
+	# its events say that the first run of the attempt was given up
+	assert_equal "$(sql "SELECT data->>'reason' FROM events WHERE
+	    execution_id = '$E' AND task_id = 'slow' AND to_state = 'FAILED'")" \
+	    "lease released"
 }
 
 @test "a killed executor's task is taken over when its lease expires" {
 	loom_daemon_stop "$(exec_pid)"
 	LOOM_EXEC_NAME=rt-exec-k LOOM_EXEC_LEASE=1s loom_daemon_start loom-exec
 	k=$LOOM_DAEMON_PID
+	g=rt-crash-$RANDOM$RANDOM
 	cat >"$WF" <<EOF
 id: rt-crash
 tasks:
   - id: slow
-    url: $B/slow?sleep=1000
+    url: $B/slow?gate=$g
     timeout: 30s
 EOF
 	apply "$WF"
@@ -716,6 +731,7 @@ EOF
 	# doorbell rings for that: its lease timer does it
 	LOOM_EXEC_NAME=rt-exec-s loom_daemon_start loom-exec
 	exec_replaced
+	open_gate "$g"
 	ex=$(finished "$E")
 	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
 	assert_equal "$(calls "$E" | jq -r .idempotencyKey | tr '\n' ' ')" \
@@ -725,11 +741,12 @@ EOF
 }
 
 @test "running tasks survive a database restart and report afterwards" {
+	g=rt-dbdown-$RANDOM$RANDOM
 	cat >"$WF" <<EOF
 id: rt-dbdown
 tasks:
   - id: slow
-    url: $B/slow?sleep=3000
+    url: $B/slow?gate=$g
     timeout: 30s
   - id: after
     url: $B/after
@@ -742,6 +759,7 @@ EOF
 	"$LOOM_BIN/loom" db stop --state-dir "$LOOM_TEST_DIR" 3>&-
 	"$LOOM_BIN/loom" db start --state-dir "$LOOM_TEST_DIR" --fast \
 	    >/dev/null 3>&-
+	open_gate "$g"
 	ex=$(finished "$E")
 	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
 	assert_equal "$(states "$ex")" "slow=SUCCESS after=SUCCESS"

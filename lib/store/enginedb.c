@@ -357,16 +357,15 @@ load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
 		}
 		/*
 		 * A result the engine has not seen: the task was running.
-		 * Read afresh, it was READY as far as any pass knows (only
-		 * executors make rows RUNNING), so that its history tells
-		 * READY -> RUNNING as a cached run's does.
+		 * The claim that made it RUNNING wrote READY -> RUNNING
+		 * itself (lib/execdb.c), while a cached run may still know
+		 * the task as READY (only executors make rows RUNNING): the
+		 * state catches up here, without a second event, and the
+		 * report takes it on from RUNNING.
 		 */
 		struct report *rep = &(*reps)[(*nreps)++];
 
-		if (full)
-			t->state = TASK_READY;
-		else if (t->state != TASK_READY && t->state != TASK_RUNNING)
-			t->state = TASK_RUNNING;
+		t->state = TASK_RUNNING;
 		rep->task = (size_t)idx;
 		rep->success = st == TASK_SUCCESS;
 		rep->attempt = t->attempt;

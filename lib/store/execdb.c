@@ -109,6 +109,16 @@ execdb_keys_free(struct execdb_key *k, long n)
  * its row ("<execution>~<task>~" and 256 random bits from two version-4
  * UUIDs), so that loom-api finds it by primary key
  * (schema/008_callback_keys.sql).
+ *
+ * The same statement writes the claim's events (schema/012), so that a
+ * task is seen RUNNING while it runs, and rings loom_event once per run
+ * (an InitPlan: evaluated once, whatever the rows).  A READY row whose
+ * attempt has no READY -> RUNNING yet (started_attempt) gets one; a held
+ * row claimed again does not.  An expired lease is a lost attempt, run
+ * again under the same number: RUNNING -> FAILED (with who lost it, or
+ * that a stopping executor released it), FAILED -> RETRY, RETRY -> READY,
+ * READY -> RUNNING, each a transition lib/state.c allows.  The events are
+ * inserted in the order of those steps, so each task's ids follow them.
  */
 /* The report statement's arrays, in the order of its parameters. */
 enum {
@@ -117,25 +127,40 @@ enum {
 };
 
 static const char claim_sql[] =
-    "WITH x AS (SELECT ctid AS rid FROM run_tasks "
+    "WITH x AS (SELECT ctid AS rid, lease_owner AS lost FROM run_tasks "
     "WHERE state = 'RUNNING' AND NOT awaiting_callback "
     "AND lease_until <= now() ORDER BY lease_until LIMIT $1 "
     "FOR UPDATE SKIP LOCKED), "
-    "r AS (SELECT ctid AS rid FROM run_tasks "
+    "r AS (SELECT ctid AS rid, "
+    "started_attempt IS DISTINCT FROM attempt AS fresh FROM run_tasks "
     "WHERE state = 'READY' AND ready_at <= now() ORDER BY ready_at "
     "LIMIT greatest($1 - (SELECT count(*) FROM x), 0) "
     "FOR UPDATE SKIP LOCKED), "
-    "c AS (SELECT * FROM x UNION ALL SELECT * FROM r) "
-    "UPDATE run_tasks t SET state = 'RUNNING', lease_owner = $2, "
+    "c AS (SELECT rid, true AS expired, lost, true AS fresh FROM x "
+    "UNION ALL SELECT rid, false, NULL, fresh FROM r), "
+    "u AS (UPDATE run_tasks t SET state = 'RUNNING', lease_owner = $2, "
     "lease_until = now() + $3 * interval '1 millisecond', "
     "started_at = now(), finished_at = NULL, awaiting_callback = false, "
-    "held_target = NULL, "
+    "held_target = NULL, started_attempt = t.attempt, "
     "callback_token = t.execution_id || '~' || t.task_id || '~' || "
     "replace(gen_random_uuid()::text, '-', '') || "
     "replace(gen_random_uuid()::text, '-', '') "
     "FROM c WHERE t.ctid = c.rid "
-    "RETURNING t.execution_id, t.task_id, t.attempt, t.request::text, "
-    "t.callback_token";
+    "RETURNING t.execution_id, t.task_id, t.attempt, t.request, "
+    "t.callback_token, c.expired, c.lost, c.fresh), "
+    "e AS (INSERT INTO events (execution_id, task_id, kind, from_state, "
+    "to_state, attempt, data) SELECT u.execution_id, u.task_id, 'task', "
+    "s.f, s.t, u.attempt, CASE WHEN s.n = 1 THEN "
+    "jsonb_build_object('reason', CASE WHEN u.lost IS NULL THEN "
+    "'lease released' ELSE 'lease expired' END, 'executor', u.lost) "
+    "END FROM u CROSS JOIN (VALUES (1, 'RUNNING', 'FAILED'), "
+    "(2, 'FAILED', 'RETRY'), (3, 'RETRY', 'READY'), "
+    "(4, 'READY', 'RUNNING')) AS s(n, f, t) "
+    "WHERE CASE WHEN s.n < 4 THEN u.expired ELSE u.fresh END "
+    "ORDER BY s.n) "
+    "SELECT execution_id, task_id, attempt, request::text, callback_token "
+    "FROM u WHERE (SELECT count(pg_notify('loom_event', d.execution_id)) "
+    "FROM (SELECT DISTINCT execution_id FROM u WHERE fresh) d) >= 0";
 
 /* What a claim or a report statement's parameters point into. */
 struct execdb_q {

@@ -32,15 +32,19 @@
  *   nul=1          put a NUL character (\u0000) in the output, which
  *                  PostgreSQL's jsonb cannot store
  *   logs=TEXT      the answer's (or async callback's) "logs" text
+ *   gate=NAME      answer (with async=1: call back) only once gate NAME
+ *                  is open, after sleep=: a test holds a task running
+ *                  until it says so
  * Default: {"status":"SUCCESS","output":{"echo":<input>,"task":<taskId>,
  * "attempt":N},"logs":"…","duration":N}.  GET /healthz answers 200, and
  * POST /api/v1/callbacks/<token> answers 200 (recorded like any call), so
- * the backend can also receive the callbacks of async=1.
+ * the backend can also receive the callbacks of async=1.  POST /gates/NAME
+ * opens gate NAME for good, and the calls waiting on it are answered.
  *
  * libmicrohttpd runs a thread per connection, so a slow answer blocks only
- * its own connection; sleeps wait on a condition variable so SIGTERM stops
- * the server at once.  Shared state (the call log, fail counters) is under
- * one mutex.
+ * its own connection; sleeps and gates wait on a condition variable so
+ * SIGTERM stops the server at once.  Shared state (the call log, fail
+ * counters, open gates) is under one mutex.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +82,12 @@ struct counter {
 };
 static struct counter *counters;
 
+struct gate {
+	char *name;
+	struct gate *next;
+};
+static struct gate *gates;	/* the open ones */
+
 struct req {
 	char *body;
 	size_t len, cap;
@@ -112,6 +122,40 @@ nap(long ms)
 	while (!stopping &&
 	    pthread_cond_timedwait(&stop_cv, &mu, &until) != ETIMEDOUT)
 		;
+	pthread_mutex_unlock(&mu);
+}
+
+static int
+gate_is_open(const char *name)
+{
+	for (struct gate *g = gates; g != NULL; g = g->next)
+		if (strcmp(g->name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Waits until gate name is open, or the server is stopping. */
+static void
+gate_wait(const char *name)
+{
+	pthread_mutex_lock(&mu);
+	while (!stopping && !gate_is_open(name))
+		pthread_cond_wait(&stop_cv, &mu);
+	pthread_mutex_unlock(&mu);
+}
+
+static void
+gate_open(const char *name)
+{
+	pthread_mutex_lock(&mu);
+	if (!gate_is_open(name)) {
+		struct gate *g = xcalloc(1, sizeof(*g));
+
+		g->name = xstrdup(name);
+		g->next = gates;
+		gates = g;
+	}
+	pthread_cond_broadcast(&stop_cv);
 	pthread_mutex_unlock(&mu);
 }
 
@@ -227,6 +271,7 @@ struct callback {
 	char *url;
 	char *body;
 	long sleep_ms;
+	char *gate;		/* NULL: none */
 };
 
 static void *
@@ -239,6 +284,8 @@ callback_thread(void *arg)
 	CURL *e;
 
 	nap(cb->sleep_ms);
+	if (cb->gate != NULL)
+		gate_wait(cb->gate);
 	if ((e = curl_easy_init()) != NULL) {
 		h = curl_slist_append(h, "Content-Type: application/json");
 		curl_easy_setopt(e, CURLOPT_URL, cb->url);
@@ -258,12 +305,13 @@ callback_thread(void *arg)
 	    jv_string(curl_easy_strerror(rc))));
 	free(cb->url);
 	free(cb->body);
+	free(cb->gate);
 	free(cb);
 	return NULL;
 }
 
 static void
-start_callback(jv url, jv body, long sleep_ms)
+start_callback(jv url, jv body, long sleep_ms, const char *gate)
 {
 	struct callback *cb = xcalloc(1, sizeof(*cb));
 	jv s = jv_dump_string(body, 0);
@@ -273,6 +321,7 @@ start_callback(jv url, jv body, long sleep_ms)
 	cb->url = xstrdup(jv_string_value(url));
 	cb->body = xstrdup(jv_string_value(s));
 	cb->sleep_ms = sleep_ms;
+	cb->gate = gate ? xstrdup(gate) : NULL;
 	jv_free(url);
 	jv_free(s);
 	pthread_attr_init(&attr);
@@ -281,6 +330,7 @@ start_callback(jv url, jv body, long sleep_ms)
 		fprintf(stderr, "loom-test-backend: pthread_create failed\n");
 		free(cb->url);
 		free(cb->body);
+		free(cb->gate);
 		free(cb);
 	}
 	pthread_attr_destroy(&attr);
@@ -297,6 +347,8 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 	    MHD_GET_ARGUMENT_KIND, "errtype");
 	const char *logs = MHD_lookup_connection_value(c,
 	    MHD_GET_ARGUMENT_KIND, "logs");	/* the answer's "logs" */
+	const char *gate = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "gate");
 	long sleep_ms = arg_long(c, "sleep", 0), st = arg_long(c, "status", 0);
 	long fail = arg_long(c, "fail", 0), big = arg_long(c, "big", 0);
 	jv input, task, attempt, output, res;
@@ -341,7 +393,7 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 			start_callback(url, JV_OBJECT(jv_string("status"),
 			    jv_string("SUCCESS"), jv_string("output"), output,
 			    jv_string("logs"), jv_string(logs ? logs :
-			    "finished asynchronously")), sleep_ms);
+			    "finished asynchronously")), sleep_ms, gate);
 		else {
 			fprintf(stderr, "loom-test-backend: async=1 but the "
 			    "request has no callbackUrl\n");
@@ -357,6 +409,8 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 	}
 
 	nap(sleep_ms);
+	if (gate != NULL)
+		gate_wait(gate);
 	if (st > 0) {
 		jv_free(output);
 		jv_free(body);
@@ -502,6 +556,13 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		/* Stands in for loom-api when async callbacks come home. */
 		jv_free(body);
 		return reply(c, 200, JV_OBJECT(jv_string("ok"), jv_true()));
+	}
+	if (strncmp(url, "/gates/", 7) == 0 && url[7] != '\0' &&
+	    strcmp(method, "POST") == 0) {
+		gate_open(url + 7);
+		jv_free(body);
+		return reply(c, 200, JV_OBJECT(jv_string("open"),
+		    jv_string(url + 7)));
 	}
 	if (strncmp(url, "/api/tasks/", 11) != 0) {
 		jv_free(body);
