@@ -358,7 +358,7 @@ load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
 		/*
 		 * A result the engine has not seen: the task was running.
 		 * The claim that made it RUNNING wrote READY -> RUNNING
-		 * itself (lib/execdb.c), while a cached run may still know
+		 * itself (lib/store/execdb.c), while a cached run may still know
 		 * the task as READY (only executors make rows RUNNING): the
 		 * state catches up here, without a second event, and the
 		 * report takes it on from RUNNING.

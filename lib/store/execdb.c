@@ -117,7 +117,7 @@ execdb_keys_free(struct execdb_key *k, long n)
  * row claimed again does not.  An expired lease is a lost attempt, run
  * again under the same number: RUNNING -> FAILED (with who lost it, or
  * that a stopping executor released it), FAILED -> RETRY, RETRY -> READY,
- * READY -> RUNNING, each a transition lib/state.c allows.  The events are
+ * READY -> RUNNING, each a transition lib/core/state.c allows.  The events are
  * inserted in the order of those steps, so each task's ids follow them.
  */
 /* The report statement's arrays, in the order of its parameters. */
