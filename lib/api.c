@@ -1393,6 +1393,7 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 		efd_kick(a);
 	conn_free(rc);
 	*con_cls = NULL;
+	api_workflow_cache_release();
 	loop_note_work(a->loop);	/* so it trims once quiet */
 }
 
