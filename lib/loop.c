@@ -17,7 +17,7 @@
  * other threads (loom-api's worker pool, curl's resolver threads) shrink
  * even less.  After a burst of work (a 10,000-task run, thousands of
  * triggers) a daemon would hold its peak for good.  So every dispatch
- * notes the time, and a timer at idle priority, armed by the first
+ * notes when it ended, and a timer at idle priority, armed by the first
  * dispatch after a trim, fires once nothing has been dispatched for
  * LOOP_IDLE_TRIM_MS and calls malloc_trim(0), which returns the free
  * pages of every arena to the kernel.  That costs one timer per quiet
@@ -142,18 +142,22 @@ cap_arenas(void)
 }
 
 /*
- * Called before every dispatch: remembers when, and arms the trim timer
- * when it is not armed (once per quiet period; the timer moves itself on
- * while work goes on).
+ * Called after every dispatch: remembers when it ended (the real clock:
+ * a pass may take seconds, and the iteration's cached time would make
+ * the loop look quiet right after it), and arms the trim timer when it
+ * is not armed (once per quiet period; the timer moves itself on while
+ * work goes on).
  */
 static void
 loop_worked(struct loop *loop)
 {
+	struct timespec ts;
 	uint64_t now;
 
-	if (loop->trim == NULL ||
-	    sd_event_now(loop->ev, CLOCK_MONOTONIC, &now) < 0)
+	if (loop->trim == NULL)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	loop->last_work = now;
 	if (loop->trim_armed)
 		return;
@@ -168,8 +172,8 @@ trim_dispatch(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct loop *loop = userdata;
 	uint64_t quiet = loop->last_work + LOOP_IDLE_TRIM_MS * 1000ULL;
+	struct timespec ts;
 
-	(void)usec;
 	loop->trim_armed = 0;
 	/* Work since the timer was armed, here or in another thread:
 	 * wait for a whole quiet period after it. */
@@ -177,8 +181,9 @@ trim_dispatch(sd_event_source *src, uint64_t usec, void *userdata)
 		loop_worked(loop);
 		return 0;
 	}
-	if (sd_event_now(loop->ev, CLOCK_MONOTONIC, &usec) >= 0 &&
-	    usec < quiet) {
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	if (usec < quiet) {
 		if (sd_event_source_set_time(src, quiet) >= 0 &&
 		    sd_event_source_set_enabled(src, SD_EVENT_ONESHOT) >= 0)
 			loop->trim_armed = 1;
@@ -348,10 +353,10 @@ static int
 io_dispatch(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct loop_io *io = userdata;
+	struct loop *loop = io->loop;	/* cb may delete io */
 	unsigned ev = 0;
 
 	(void)src;
-	loop_worked(io->loop);
 	if (revents & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
 		ev |= io->events & LOOP_READ;
 	if (revents & EPOLLOUT)
@@ -359,6 +364,7 @@ io_dispatch(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 	if (revents & (EPOLLERR | EPOLLHUP))
 		ev |= LOOP_ERROR;
 	io->cb(io, fd, ev, io->arg);
+	loop_worked(loop);
 	return 0;
 }
 
@@ -426,12 +432,13 @@ static int
 timer_dispatch(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct loop_timer *t = userdata;
+	struct loop *loop = t->loop;	/* cb may delete t */
 
 	(void)src;
 	(void)usec;
-	loop_worked(t->loop);
 	t->armed = 0;
 	t->cb(t, t->arg);
+	loop_worked(loop);
 	return 0;
 }
 
@@ -521,11 +528,12 @@ signal_dispatch(sd_event_source *src, const struct signalfd_siginfo *si,
     void *userdata)
 {
 	struct loop_signal *s = userdata;
+	struct loop *loop = s->loop;	/* cb may delete s */
 
 	(void)src;
 	(void)si;
-	loop_worked(s->loop);
 	s->cb(s, s->signo, s->arg);
+	loop_worked(loop);
 	return 0;
 }
 
@@ -566,10 +574,11 @@ static int
 child_dispatch(sd_event_source *src, const siginfo_t *si, void *userdata)
 {
 	struct loop_child *c = userdata;
+	struct loop *loop = c->loop;	/* cb may delete c */
 
 	(void)src;
-	loop_worked(c->loop);
 	c->cb(c, c->pid, si, c->arg);
+	loop_worked(loop);
 	return 0;
 }
 
@@ -614,10 +623,11 @@ static int
 defer_dispatch(sd_event_source *src, void *userdata)
 {
 	struct loop_defer *d = userdata;
+	struct loop *loop = d->loop;	/* cb may delete d */
 
 	(void)src;
-	loop_worked(d->loop);
 	d->cb(d, d->arg);
+	loop_worked(loop);
 	return 0;
 }
 
