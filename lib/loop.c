@@ -201,7 +201,9 @@ work_dispatch(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 
 	(void)src;
 	(void)revents;
-	(void)read(fd, &n, sizeof(n));
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: another wake-up read it; nothing else fails */
+	}
 	loop_worked(loop);
 	return 0;
 }
@@ -213,8 +215,10 @@ loop_note_work(struct loop *loop)
 
 	/* One write per quiet period: the flag stays up until a trim
 	 * timer sees it. */
-	if (atomic_exchange(&loop->work_noted, 1) == 0)
-		(void)write(loop->work_fd, &one, sizeof(one));
+	if (atomic_exchange(&loop->work_noted, 1) == 0 &&
+	    write(loop->work_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is full, the loop will wake anyway */
+	}
 }
 
 static int
