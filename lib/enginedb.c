@@ -1137,8 +1137,13 @@ pass_apply(struct enginedb *e, const char *id, struct runentry *run,
 		goto fail_drop;
 	run->gen = gen + 1;
 	note_wakeup(e, run);
-	if (run_state_terminal(run->rt.state))
+	if (run_state_terminal(run->rt.state)) {
 		run_drop(e, run);
+		/* Its version may be the one over the bounds: once the
+		 * last run of a huge workflow ends, it goes now, not at
+		 * the next version loaded. */
+		wfs_trim(e, NULL);
+	}
 	rc = ENGINEDB_DID_WORK;
 	goto out;
 
