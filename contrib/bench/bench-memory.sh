@@ -2,9 +2,10 @@
 # Memory benchmark: what the daemons hold once a large workload is over.
 #
 #   50,000 no-op HTTP tasks: RUNS runs of a 10-task workflow (five tasks,
-#   then five that depend on them) plus one run of a BIG-task fan-out,
-#   every run triggered and then read back (GET /api/v1/executions/{id})
-#   through loom-api.  For loom-api, loom-engine and loom-exec it prints
+#   then five that depend on them) plus one run each of WIDE different
+#   fan-outs of BIG tasks (large JSON documents for every daemon: specs,
+#   requests, answers), every run triggered and then read back (GET
+#   /api/v1/executions/{id}) through loom-api.  For loom-api, loom-engine and loom-exec it prints
 #   the resident set (VmRSS of /proc/PID/status) at start, at its peak
 #   (VmHWM) and once idle, beside the target: under 50 MB once idle.
 #
@@ -18,12 +19,13 @@
 # and noopd (contrib/bench/noopd.c) run on this machine; loom-exec with 512 slots and claims of 256, as in
 # bench-runtime.sh ($LOOM_EXEC_CONCURRENCY and $LOOM_EXEC_BATCH).
 #
-# Usage: contrib/bench/bench-memory.sh [BUILD] [RUNS] [BIG] [IDLE]
+# Usage: contrib/bench/bench-memory.sh [BUILD] [RUNS] [WIDE] [BIG] [IDLE]
 set -eu
 BUILD=${1:-build}
-RUNS=${2:-4000}
-BIG=${3:-10000}
-IDLE=${4:-30}
+RUNS=${2:-2000}
+WIDE=${3:-3}
+BIG=${4:-10000}
+IDLE=${5:-30}
 TARGET_KB=$((50 * 1024))
 cd "$(dirname "$0")/../.."
 BIN=$PWD/$BUILD/bin
@@ -53,10 +55,10 @@ URL=http://127.0.0.1:$PORT/api/tasks/noop
 declare -A pid
 LOOM_EXEC_CONCURRENCY=${LOOM_EXEC_CONCURRENCY:-512} \
 LOOM_EXEC_BATCH=${LOOM_EXEC_BATCH:-256} \
-    "$BIN/loom-exec" 2>"$DIR/exec.log" &
+    "$BIN/loom-exec" >/dev/null 2>"$DIR/exec.log" &
 pids+=($!)
 pid[loom-exec]=$!
-"$BIN/loom-engine" 2>"$DIR/engine.log" &
+"$BIN/loom-engine" >/dev/null 2>"$DIR/engine.log" &
 pids+=($!)
 pid[loom-engine]=$!
 mkfifo "$DIR/api.url"
@@ -93,13 +95,13 @@ trigger() {	# trigger ID COUNT: COUNT runs, 32 requests at a time
 	    "$API/api/v1/workflows/$1/trigger?n=[1-$2]" 2>/dev/null
 }
 apply small 10 5
-apply big "$BIG" "$BIG"
+for ((w = 1; w <= WIDE; w++)); do apply "wide$w" "$BIG" "$BIG"; done
 t0=$SECONDS
-trigger big 1
+for ((w = 1; w <= WIDE; w++)); do trigger "wide$w" 1; done
 trigger small "$RUNS"
 until [ "$(psql -qAtX "$LOOM_DATABASE_URL" -c "SELECT count(*) FROM \
     executions WHERE status IN ('SUCCESS', 'FAILED', 'CANCELLED')")" \
-    -ge $((RUNS + 1)) ]; do
+    -ge $((RUNS + WIDE)) ]; do
 	sleep 1
 done
 bad=$(psql -qAtX "$LOOM_DATABASE_URL" -c "SELECT count(*) FROM executions \
@@ -109,8 +111,8 @@ psql -qAtX "$LOOM_DATABASE_URL" -c "SELECT id FROM executions" |
     awk -v a="$API" '{ print "url = " a "/api/v1/executions/" $0
 	print "output = /dev/null" }' >"$DIR/urls"
 curl -sf -Z --parallel-max 16 -K "$DIR/urls" 2>/dev/null
-tasks=$((RUNS * 10 + BIG))
-echo "$tasks tasks in $((RUNS + 1)) runs, run and read back in $((SECONDS - t0)) s"
+tasks=$((RUNS * 10 + WIDE * BIG))
+echo "$tasks tasks in $((RUNS + WIDE)) runs, run and read back in $((SECONDS - t0)) s"
 
 # Idle: every daemon under the target and no figure moving for two
 # seconds, or IDLE seconds.
