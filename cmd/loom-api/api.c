@@ -1748,6 +1748,8 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	    a->opt->request_timeout_ms, 0);
 	conn_free(rc);
 	*con_cls = NULL;
+	api_workflow_cache_release();
+	loop_note_work(a->loop);	/* so it trims once quiet */
 }
 
 /* ---- listeners ---------------------------------------------------------- */

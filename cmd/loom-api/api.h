@@ -321,11 +321,14 @@ int api_task_logs_callback(PGconn *db, const char *execution_id,
  * Workflow (id, version), parsed, from this thread's cache; on a miss it
  * is loaded from spec (the stored canonical JSON) or, when spec is NULL,
  * read from the database first.  Borrowed: valid until this thread's next
- * call.  NULL with *err (malloc'd) when it cannot be had; *notfound is
- * set when the version does not exist.
+ * call, or api_workflow_cache_release() for one too large to keep.  NULL
+ * with *err (malloc'd) when it cannot be had; *notfound is set when the
+ * version does not exist.
  */
 const struct workflow *api_workflow_cached(PGconn *db, const char *id,
     int version, const char *spec, int *notfound, char **err);
+/* Frees this thread's version too large to cache; at a request's end. */
+void api_workflow_cache_release(void);
 /* The workflow loader under one lock: it compiles jq programs, and libjq
  * 1.6 does not promise that this is safe on several threads at once. */
 struct workflow *api_workflow_parse(const char *name, const char *buf,

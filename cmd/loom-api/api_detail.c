@@ -88,6 +88,7 @@ enum { K_RUN, K_TASK, K_ATTEMPT };
 
 #define DETAIL_CACHE 32			/* answers kept per worker thread */
 #define DETAIL_CACHE_MAX (256 * 1024)	/* bytes of the largest kept */
+#define DETAIL_CACHE_BYTES (1024 * 1024) /* bytes kept per worker thread */
 
 /*
  * The answers for finished runs, per worker thread.  A run that is over
@@ -108,6 +109,7 @@ struct detail_cache {
 		size_t len;
 		uint64_t used;
 	} e[DETAIL_CACHE];
+	size_t bytes;		/* of the texts kept: DETAIL_CACHE_BYTES */
 	uint64_t tick;
 };
 
@@ -408,27 +410,53 @@ dc_find(const struct detail_cache *c, const char *id)
 static void
 dc_drop(struct detail_cache *c, int i)
 {
+	c->bytes -= c->e[i].len;
 	free(c->e[i].id);
 	free(c->e[i].text);
 	memset(&c->e[i], 0, sizeof(c->e[i]));
 }
 
-/* Keeps a copy of text as id's answer, in place of the least used. */
-static void
-dc_put(struct detail_cache *c, const char *id, const char *status,
-    long long gen, const char *text, size_t len)
+/* The free entry, else the least used one. */
+static int
+dc_victim(const struct detail_cache *c)
 {
 	int v = 0;
 
 	for (int i = 0; i < DETAIL_CACHE; i++) {
-		if (c->e[i].id == NULL) {
-			v = i;
-			break;
-		}
+		if (c->e[i].id == NULL)
+			return i;
 		if (c->e[i].used < c->e[v].used)
 			v = i;
 	}
+	return v;
+}
+
+/* The least used entry that holds an answer (there is one). */
+static int
+dc_victim_used(const struct detail_cache *c)
+{
+	int v = -1;
+
+	for (int i = 0; i < DETAIL_CACHE; i++)
+		if (c->e[i].id != NULL && (v < 0 ||
+		    c->e[i].used < c->e[v].used))
+			v = i;
+	return v;
+}
+
+/*
+ * Keeps a copy of text as id's answer, in place of the least used, and
+ * drops the least used others while the texts pass DETAIL_CACHE_BYTES.
+ */
+static void
+dc_put(struct detail_cache *c, const char *id, const char *status,
+    long long gen, const char *text, size_t len)
+{
+	int v = dc_victim(c);
+
 	dc_drop(c, v);
+	while (c->bytes + len > DETAIL_CACHE_BYTES)
+		dc_drop(c, dc_victim_used(c));
 	c->e[v].id = xstrdup(id);
 	snprintf(c->e[v].status, sizeof(c->e[v].status), "%s", status);
 	c->e[v].gen = gen;
@@ -437,6 +465,7 @@ dc_put(struct detail_cache *c, const char *id, const char *status,
 	c->e[v].text[len] = '\0';
 	c->e[v].len = len;
 	c->e[v].used = ++c->tick;
+	c->bytes += len;
 }
 
 static int

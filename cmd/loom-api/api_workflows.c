@@ -22,7 +22,13 @@
  *
  * Runs load their version's stored spec back through the loader.  Each
  * worker thread keeps the last few parsed versions (a version never
- * changes, so the cache needs no invalidation); the loader itself runs
+ * changes, so the cache needs no invalidation), WFCACHE_SIZE of them and
+ * WFCACHE_TASKS tasks in all: a parsed task costs about a kilobyte, and
+ * every thread holds its own copies (the model's jv members are not safe
+ * to share between threads), so a 10,000-task version kept by four
+ * threads would hold 50 MB for good.  A version larger than that is
+ * parsed for the request that needs it and freed when the request ends
+ * (api_workflow_cache_release()).  The loader itself runs
  * under one mutex because it compiles jq programs, and libjq 1.6 does not
  * promise that this is safe on several threads at once.
  */
@@ -43,6 +49,7 @@
 #include "core/xalloc.h"
 
 #define WFCACHE_SIZE 16
+#define WFCACHE_TASKS 4096	/* tasks of the versions kept per thread */
 
 /* ---- the loader and the per-thread cache -------------------------------- */
 
@@ -69,6 +76,8 @@ struct wfcache {
 		struct workflow *wf;
 		uint64_t used;
 	} e[WFCACHE_SIZE];
+	size_t ntasks;			/* of the versions kept */
+	struct workflow *scratch;	/* too large to keep: this request's */
 	uint64_t tick;
 };
 
@@ -84,6 +93,7 @@ wfcache_free(void *p)
 		free(c->e[i].id);
 		workflow_free(c->e[i].wf);
 	}
+	workflow_free(c->scratch);
 	free(c);
 }
 
@@ -107,6 +117,42 @@ wfcache(void)
 	return c;
 }
 
+void
+api_workflow_cache_release(void)
+{
+	struct wfcache *c;
+
+	pthread_once(&wfc_once, wfc_key_init);
+	if ((c = pthread_getspecific(wfc_key)) != NULL) {
+		workflow_free(c->scratch);
+		c->scratch = NULL;
+	}
+}
+
+/* Room for a version of n tasks: the least used go first. */
+static size_t
+wfcache_room(struct wfcache *c, size_t n)
+{
+	size_t v;
+
+	for (;;) {
+		v = WFCACHE_SIZE;
+		for (size_t i = 0; i < WFCACHE_SIZE; i++) {
+			if (c->e[i].wf == NULL) {
+				if (c->ntasks + n <= WFCACHE_TASKS)
+					return i;
+				continue;
+			}
+			if (v == WFCACHE_SIZE || c->e[i].used < c->e[v].used)
+				v = i;
+		}
+		c->ntasks -= c->e[v].wf->ntasks;
+		free(c->e[v].id);
+		workflow_free(c->e[v].wf);
+		memset(&c->e[v], 0, sizeof(c->e[v]));
+	}
+}
+
 const struct workflow *
 api_workflow_cached(PGconn *db, const char *id, int version,
     const char *spec, int *notfound, char **err)
@@ -115,18 +161,19 @@ api_workflow_cached(PGconn *db, const char *id, int version,
 	PGresult *r = NULL;
 	struct workflow *wf;
 	struct diags d;
-	size_t victim = 0;
+	size_t victim;
 	char ver[16], *name;
 
 	*notfound = 0;
+	/* The last one borrowed from the scratch slot is done with. */
+	workflow_free(c->scratch);
+	c->scratch = NULL;
 	for (size_t i = 0; i < WFCACHE_SIZE; i++) {
 		if (c->e[i].wf && c->e[i].version == version &&
 		    strcmp(c->e[i].id, id) == 0) {
 			c->e[i].used = ++c->tick;
 			return c->e[i].wf;
 		}
-		if (c->e[i].used < c->e[victim].used)
-			victim = i;
 	}
 	if (spec == NULL) {
 		const char *p[2] = { id, ver };
@@ -160,8 +207,10 @@ api_workflow_cached(PGconn *db, const char *id, int version,
 		return NULL;
 	}
 	diags_clear(&d);
-	free(c->e[victim].id);
-	workflow_free(c->e[victim].wf);
+	if (wf->ntasks > WFCACHE_TASKS)
+		return c->scratch = wf;
+	victim = wfcache_room(c, wf->ntasks);
+	c->ntasks += wf->ntasks;
 	c->e[victim].id = xstrdup(id);
 	c->e[victim].version = version;
 	c->e[victim].wf = wf;

@@ -36,8 +36,19 @@
 #include "core/xalloc.h"
 #include "core/yamlnode.h"
 
+/*
+ * The caches hold what a pass would otherwise read and parse again: the
+ * workflow versions (about 1.7 kB a task, parsed and as request texts)
+ * and the state of live runs (a finished run is dropped).  Both are
+ * bounded in entries and in tasks, so a few huge workflows or thousands
+ * of live fan-outs cannot make the daemon grow without end: the least
+ * recently used go first, and a version goes only once no cached run
+ * uses it.
+ */
 #define WF_CACHE_MAX 256
+#define WF_CACHE_TASKS 16384
 #define RUN_CACHE_MAX 1024
+#define RUN_CACHE_TASKS 131072
 
 struct wfentry {
 	char *id;
@@ -45,6 +56,7 @@ struct wfentry {
 	struct workflow *wf;
 	jv tasks;		/* canonical task objects, by task index */
 	char **spec_text;	/* the same as JSON text, NULL when templated */
+	size_t nruns;		/* cached runs of this version */
 	struct wfentry *next;
 };
 
@@ -59,9 +71,11 @@ struct runentry {
 struct enginedb {
 	PGconn *conn;
 	struct jqx *jq;
-	struct wfentry *wfs;
+	struct wfentry *wfs;	/* most recently used first */
 	size_t nwfs;
+	size_t wf_tasks;	/* tasks of the cached versions */
 	struct runentry *runs;
+	size_t run_tasks;	/* tasks of the cached runs */
 	struct enginedb_stats st;
 	unsigned long long rng;
 	int64_t wake_ms;	/* of the last pass: see enginedb_pass_wakeup() */
@@ -127,6 +141,8 @@ run_drop(struct enginedb *e, struct runentry *r)
 			*pp = r->next;
 			break;
 		}
+	e->run_tasks -= r->rt.ntasks;
+	r->w->nruns--;
 	run_rt_free(&r->rt);
 	free(r->id);
 	free(r);
@@ -141,6 +157,20 @@ runs_drop_all(struct enginedb *e)
 }
 
 static void
+wf_free(struct enginedb *e, struct wfentry *w)
+{
+	e->nwfs--;
+	e->wf_tasks -= w->wf->ntasks;
+	for (size_t i = 0; i < w->wf->ntasks; i++)
+		free(w->spec_text[i]);
+	free(w->spec_text);
+	workflow_free(w->wf);
+	jv_free(w->tasks);
+	free(w->id);
+	free(w);
+}
+
+static void
 wfs_drop_all(struct enginedb *e)
 {
 	runs_drop_all(e);
@@ -148,15 +178,31 @@ wfs_drop_all(struct enginedb *e)
 		struct wfentry *w = e->wfs;
 
 		e->wfs = w->next;
-		for (size_t i = 0; i < w->wf->ntasks; i++)
-			free(w->spec_text[i]);
-		free(w->spec_text);
-		workflow_free(w->wf);
-		jv_free(w->tasks);
-		free(w->id);
-		free(w);
+		wf_free(e, w);
 	}
-	e->nwfs = 0;
+}
+
+/*
+ * Drops the least recently used versions that no cached run uses while
+ * the cache is over its bounds; keep stays (it was just loaded).
+ */
+static void
+wfs_trim(struct enginedb *e, const struct wfentry *keep)
+{
+	struct wfentry **pp, **victim;
+
+	while (e->nwfs > WF_CACHE_MAX || e->wf_tasks > WF_CACHE_TASKS) {
+		victim = NULL;
+		for (pp = &e->wfs; *pp; pp = &(*pp)->next)
+			if (*pp != keep && (*pp)->nruns == 0)
+				victim = pp;	/* the last one: least recent */
+		if (victim == NULL)
+			return;		/* all in use by live runs */
+		struct wfentry *w = *victim;
+
+		*victim = w->next;
+		wf_free(e, w);
+	}
 }
 
 void
@@ -203,11 +249,13 @@ wf_get(struct enginedb *e, const char *id, int version, char **err)
 	char ver[16];
 	const char *p[2] = { id, ver };
 
-	for (w = e->wfs; w; w = w->next)
-		if (w->version == version && strcmp(w->id, id) == 0)
+	for (struct wfentry **pp = &e->wfs; (w = *pp); pp = &w->next)
+		if (w->version == version && strcmp(w->id, id) == 0) {
+			*pp = w->next;	/* to the front */
+			w->next = e->wfs;
+			e->wfs = w;
 			return w;
-	if (e->nwfs >= WF_CACHE_MAX)
-		wfs_drop_all(e);
+		}
 	snprintf(ver, sizeof(ver), "%d", version);
 	r = db_exec(e->conn, err, "SELECT spec::text FROM workflow_versions "
 	    "WHERE workflow_id = $1 AND version = $2", 2, p);
@@ -251,6 +299,8 @@ wf_get(struct enginedb *e, const char *id, int version, char **err)
 	w->next = e->wfs;
 	e->wfs = w;
 	e->nwfs++;
+	e->wf_tasks += w->wf->ntasks;
+	wfs_trim(e, w);
 	return w;
 }
 
@@ -271,21 +321,29 @@ run_find(struct enginedb *e, const char *id)
 }
 
 /*
- * Makes room for one more cached run: the least recently passed go.  A
- * run that another process finished is never seen again here, and a
- * dropped one is only read afresh when it comes back.
+ * Makes room for one more cached run of ntasks tasks: the least recently
+ * passed go.  A run that another process finished is never seen again
+ * here, and a dropped one is only read afresh when it comes back.
  */
 static void
-runs_trim(struct enginedb *e)
+runs_trim(struct enginedb *e, size_t ntasks)
 {
-	struct runentry *last = e->runs;
+	struct runentry *last = NULL, *r;
+	size_t n = 0, tasks = ntasks;
 
-	if (e->st.cached_runs < RUN_CACHE_MAX)
+	if (e->st.cached_runs < RUN_CACHE_MAX &&
+	    e->run_tasks + ntasks <= RUN_CACHE_TASKS)
 		return;
-	for (size_t n = 1; n < RUN_CACHE_MAX - 1; n++)
-		last = last->next;
-	while (last->next != NULL)
-		run_drop(e, last->next);
+	/* Keep the most recent ones while they fit with the new one. */
+	for (r = e->runs; r; last = r, r = r->next) {
+		if (n + 1 >= RUN_CACHE_MAX ||
+		    tasks + r->rt.ntasks > RUN_CACHE_TASKS)
+			break;
+		n++;
+		tasks += r->rt.ntasks;
+	}
+	while ((r = last ? last->next : e->runs) != NULL)
+		run_drop(e, r);
 }
 
 static int64_t
@@ -1098,8 +1156,13 @@ pass_apply(struct enginedb *e, const char *id, struct runentry *run,
 		goto fail_drop;
 	run->gen = gen + 1;
 	note_wakeup(e, run);
-	if (run_state_terminal(run->rt.state))
+	if (run_state_terminal(run->rt.state)) {
 		run_drop(e, run);
+		/* Its version may be the one over the bounds: once the
+		 * last run of a huge workflow ends, it goes now, not at
+		 * the next version loaded. */
+		wfs_trim(e, NULL);
+	}
 	rc = ENGINEDB_DID_WORK;
 	goto out;
 
@@ -1233,7 +1296,7 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 			goto fail;
 		if (run)
 			run_drop(e, run);
-		runs_trim(e);
+		runs_trim(e, w->wf->ntasks);
 		run = xcalloc(1, sizeof(*run));
 		run->id = xstrdup(id);
 		run->w = w;
@@ -1252,6 +1315,8 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 		run->next = e->runs;
 		e->runs = run;
 		e->st.cached_runs++;
+		e->run_tasks += run->rt.ntasks;
+		w->nruns++;
 		full = 1;
 	}
 	/* A finished run's cancel request is spent (see write_pass). */

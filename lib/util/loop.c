@@ -10,16 +10,36 @@
  * default (250 ms) would stretch short task timeouts noticeably, and even
  * 1 ms would add a millisecond to every HTTP call (curl asks for 0 ms
  * timers constantly).
+ *
+ * Memory is given back when the loop goes quiet.  glibc keeps what a
+ * daemon freed for reuse: the main heap shrinks only from its top (one
+ * live chunk above a large freed region pins it all), and the arenas of
+ * other threads (loom-api's worker pool, curl's resolver threads) shrink
+ * even less.  After a burst of work (a 10,000-task run, thousands of
+ * triggers) a daemon would hold its peak for good.  So every dispatch
+ * notes when it ended, and a timer at idle priority, armed by the first
+ * dispatch after a trim, fires once nothing has been dispatched for
+ * LOOP_IDLE_TRIM_MS and calls malloc_trim(0), which returns the free
+ * pages of every arena to the kernel.  That costs one timer per quiet
+ * period and nothing on the hot path; work done by other threads is
+ * reported with loop_note_work().  loop_new() also caps the number of
+ * arenas (LOOP_ARENA_MAX, unless MALLOC_ARENA_MAX or GLIBC_TUNABLES say
+ * otherwise): glibc's default, eight per CPU, gives each thread of a
+ * pool its own heap to fragment.
  */
 #include "loop.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -27,9 +47,17 @@
 #include "core/xalloc.h"
 
 #define TIMER_ACCURACY_USEC 1000
+#define LOOP_IDLE_TRIM_MS 1000	/* quiet this long, then malloc_trim() */
+#define LOOP_ARENA_MAX 2	/* malloc arenas, unless the user says */
 
 struct loop {
 	sd_event *ev;
+	sd_event_source *trim;	/* the idle trim timer, see above */
+	int trim_armed;
+	uint64_t last_work;	/* CLOCK_MONOTONIC us of the last dispatch */
+	int work_fd;		/* eventfd: other threads' work */
+	sd_event_source *work_src;
+	atomic_int work_noted;	/* set by loop_note_work(), 0 after a trim */
 };
 
 struct loop_io {
@@ -50,6 +78,7 @@ struct loop_timer {
 };
 
 struct loop_signal {
+	struct loop *loop;
 	sd_event_source *src;
 	int signo;
 	loop_signal_cb *cb;
@@ -57,6 +86,7 @@ struct loop_signal {
 };
 
 struct loop_child {
+	struct loop *loop;
 	sd_event_source *src;
 	pid_t pid;
 	loop_child_cb *cb;
@@ -64,6 +94,7 @@ struct loop_child {
 };
 
 struct loop_defer {
+	struct loop *loop;
 	sd_event_source *src;
 	loop_defer_cb *cb;
 	void *arg;
@@ -92,6 +123,124 @@ block_signal(int signo)
 	return 0;
 }
 
+/* ---- giving memory back ---- */
+
+/*
+ * Caps malloc's arenas once per process, before any thread allocates,
+ * unless the environment already set glibc's own knob.
+ */
+static void
+cap_arenas(void)
+{
+	static int done;
+	const char *t = getenv("GLIBC_TUNABLES");
+
+	if (done++ || getenv("MALLOC_ARENA_MAX") != NULL ||
+	    (t != NULL && strstr(t, "glibc.malloc.arena_max") != NULL))
+		return;
+	(void)mallopt(M_ARENA_MAX, LOOP_ARENA_MAX);
+}
+
+/*
+ * Called after every dispatch: remembers when it ended (the real clock:
+ * a pass may take seconds, and the iteration's cached time would make
+ * the loop look quiet right after it), and arms the trim timer when it
+ * is not armed (once per quiet period; the timer moves itself on while
+ * work goes on).
+ */
+static void
+loop_worked(struct loop *loop)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (loop->trim == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	loop->last_work = now;
+	if (loop->trim_armed)
+		return;
+	if (sd_event_source_set_time(loop->trim, now +
+	    LOOP_IDLE_TRIM_MS * 1000ULL) >= 0 &&
+	    sd_event_source_set_enabled(loop->trim, SD_EVENT_ONESHOT) >= 0)
+		loop->trim_armed = 1;
+}
+
+static int
+trim_dispatch(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct loop *loop = userdata;
+	uint64_t quiet = loop->last_work + LOOP_IDLE_TRIM_MS * 1000ULL;
+	struct timespec ts;
+
+	loop->trim_armed = 0;
+	/* Work since the timer was armed, here or in another thread:
+	 * wait for a whole quiet period after it. */
+	if (atomic_exchange(&loop->work_noted, 0)) {
+		loop_worked(loop);
+		return 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	if (usec < quiet) {
+		if (sd_event_source_set_time(src, quiet) >= 0 &&
+		    sd_event_source_set_enabled(src, SD_EVENT_ONESHOT) >= 0)
+			loop->trim_armed = 1;
+		return 0;
+	}
+	(void)malloc_trim(0);
+	return 0;
+}
+
+static int
+work_dispatch(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct loop *loop = userdata;
+	uint64_t n;
+
+	(void)src;
+	(void)revents;
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: another wake-up read it; nothing else fails */
+	}
+	loop_worked(loop);
+	return 0;
+}
+
+void
+loop_note_work(struct loop *loop)
+{
+	uint64_t one = 1;
+
+	/* One write per quiet period: the flag stays up until a trim
+	 * timer sees it. */
+	if (atomic_exchange(&loop->work_noted, 1) == 0 &&
+	    write(loop->work_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is full, the loop will wake anyway */
+	}
+}
+
+static int
+trim_setup(struct loop *loop)
+{
+	int r;
+
+	r = sd_event_add_time(loop->ev, &loop->trim, CLOCK_MONOTONIC, 0,
+	    100 * 1000, trim_dispatch, loop);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(loop->trim, SD_EVENT_OFF);
+	if (r >= 0)
+		r = sd_event_source_set_priority(loop->trim,
+		    SD_EVENT_PRIORITY_IDLE);
+	if (r < 0)
+		return r;
+	if ((loop->work_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		return -errno;
+	return sd_event_add_io(loop->ev, &loop->work_src, loop->work_fd,
+	    EPOLLIN, work_dispatch, loop);
+}
+
 struct loop *
 loop_new(void)
 {
@@ -107,9 +256,11 @@ loop_new(void)
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)
 		return NULL;
 
+	cap_arenas();
 	loop = xcalloc(1, sizeof(*loop));
-	if ((r = sd_event_new(&loop->ev)) < 0) {
-		free(loop);
+	loop->work_fd = -1;
+	if ((r = sd_event_new(&loop->ev)) < 0 || (r = trim_setup(loop)) < 0) {
+		loop_free(loop);
 		errno = -r;
 		return NULL;
 	}
@@ -123,6 +274,10 @@ loop_free(struct loop *loop)
 {
 	if (loop == NULL)
 		return;
+	sd_event_source_disable_unref(loop->trim);
+	sd_event_source_disable_unref(loop->work_src);
+	if (loop->work_fd >= 0)
+		close(loop->work_fd);
 	sd_event_unref(loop->ev);
 	free(loop);
 }
@@ -202,6 +357,7 @@ static int
 io_dispatch(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct loop_io *io = userdata;
+	struct loop *loop = io->loop;	/* cb may delete io */
 	unsigned ev = 0;
 
 	(void)src;
@@ -212,6 +368,7 @@ io_dispatch(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 	if (revents & (EPOLLERR | EPOLLHUP))
 		ev |= LOOP_ERROR;
 	io->cb(io, fd, ev, io->arg);
+	loop_worked(loop);
 	return 0;
 }
 
@@ -279,11 +436,13 @@ static int
 timer_dispatch(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct loop_timer *t = userdata;
+	struct loop *loop = t->loop;	/* cb may delete t */
 
 	(void)src;
 	(void)usec;
 	t->armed = 0;
 	t->cb(t, t->arg);
+	loop_worked(loop);
 	return 0;
 }
 
@@ -373,10 +532,12 @@ signal_dispatch(sd_event_source *src, const struct signalfd_siginfo *si,
     void *userdata)
 {
 	struct loop_signal *s = userdata;
+	struct loop *loop = s->loop;	/* cb may delete s */
 
 	(void)src;
 	(void)si;
 	s->cb(s, s->signo, s->arg);
+	loop_worked(loop);
 	return 0;
 }
 
@@ -389,6 +550,7 @@ loop_signal_add(struct loop *loop, int signo, loop_signal_cb *cb, void *arg)
 	if (block_signal(signo) == -1)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
+	s->loop = loop;
 	s->signo = signo;
 	s->cb = cb;
 	s->arg = arg;
@@ -416,9 +578,11 @@ static int
 child_dispatch(sd_event_source *src, const siginfo_t *si, void *userdata)
 {
 	struct loop_child *c = userdata;
+	struct loop *loop = c->loop;	/* cb may delete c */
 
 	(void)src;
 	c->cb(c, c->pid, si, c->arg);
+	loop_worked(loop);
 	return 0;
 }
 
@@ -429,6 +593,7 @@ loop_child_add(struct loop *loop, pid_t pid, loop_child_cb *cb, void *arg)
 	int r;
 
 	c = xcalloc(1, sizeof(*c));
+	c->loop = loop;
 	c->pid = pid;
 	c->cb = cb;
 	c->arg = arg;
@@ -462,9 +627,11 @@ static int
 defer_dispatch(sd_event_source *src, void *userdata)
 {
 	struct loop_defer *d = userdata;
+	struct loop *loop = d->loop;	/* cb may delete d */
 
 	(void)src;
 	d->cb(d, d->arg);
+	loop_worked(loop);
 	return 0;
 }
 
@@ -475,6 +642,7 @@ loop_defer_new(struct loop *loop, loop_defer_cb *cb, void *arg)
 	int r;
 
 	d = xcalloc(1, sizeof(*d));
+	d->loop = loop;
 	d->cb = cb;
 	d->arg = arg;
 	r = sd_event_add_defer(loop->ev, &d->src, defer_dispatch, d);

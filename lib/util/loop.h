@@ -16,8 +16,10 @@
  * loop_run(); the loop is not thread-safe.
  *
  * Process-wide effects of loop_new(): SIGCHLD is blocked (sd-event reaps
- * the children it watches) and SIGPIPE is ignored (a write to a pipe whose
- * reader died returns EPIPE instead of killing the daemon).  Code that
+ * the children it watches), SIGPIPE is ignored (a write to a pipe whose
+ * reader died returns EPIPE instead of killing the daemon), and malloc
+ * gets at most two arenas unless MALLOC_ARENA_MAX or GLIBC_TUNABLES set
+ * them (call it before starting threads).  Code that
  * starts programs must restore both in the child (lib/run/run_proc.c does).
  * loop_signal_add() blocks the signal it watches, in the calling thread:
  * add signal watches before any thread starts, or a thread that does not
@@ -80,6 +82,16 @@ int64_t loop_mono_ms(struct loop *loop);
  */
 void loop_notify_ready(struct loop *loop);
 void loop_notify_stopping(struct loop *loop);
+
+/*
+ * Memory: the loop calls malloc_trim(0) once it has dispatched nothing
+ * for a second after some work, so a daemon gives back what a burst of
+ * work left free (see loop.c).  Work done outside the loop's thread (a
+ * pool of request threads) does not wake the loop: such threads call
+ * loop_note_work(), the one function here that is safe from any thread
+ * (an atomic flag, and an eventfd write once per quiet period).
+ */
+void loop_note_work(struct loop *loop);
 
 /*
  * Watches fd for the events in `events` (LOOP_READ|LOOP_WRITE; 0 adds it
