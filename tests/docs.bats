@@ -198,7 +198,7 @@ loom_commands() {
 }
 
 @test "every option in the getopt tables of loom's commands is in loom(1)" {
-	# cmd/loom/cmd_NAME.c (or cmd_NAME2.c) implements `loom NAME`.  Its
+	# cmd/loom/cmd_NAME.c (or cmd_NAME_MORE.c) implements `loom NAME`.  Its
 	# long options are the { "name", ..._argument, ... } rows of its
 	# table (plus those of each CLI_*_OPTIONS macro of cli.h it uses); its short
 	# options are the optstring given to getopt_long().  -h/--help is
@@ -207,7 +207,7 @@ loom_commands() {
 	for f in "$SRC"/cmd/loom/cmd_*.c; do
 		cmd=${f##*/cmd_}
 		cmd=${cmd%.c}
-		cmd=${cmd%%[0-9]*}	# cmd_workflow2.c: more of `loom workflow`
+		cmd=${cmd%%_*}	# cmd_workflow_life.c: more of `loom workflow`
 		opts=$(grep -oE '\{ *"[a-z][a-z-]*", *[a-z_]+_argument' "$f")
 		# ...and the rows of each CLI_*_OPTIONS macro of cli.h it uses
 		for m in $(grep -oE 'CLI_[A-Z]+_OPTIONS' "$f" | sort -u); do
