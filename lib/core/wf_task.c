@@ -415,16 +415,160 @@ merge_headers(jv own, jv defaults)
 	return out;
 }
 
+/*
+ * Works out the type of a task and reports the keys that do not belong
+ * in it: another type's keys, and unknown ones (with hints drawn from the
+ * keys valid here).  Returns the type, or -1 when it cannot be told.
+ */
+static int
+task_check_keys(struct wctx *c, const struct ynode *tn, const char *label,
+    const struct ynode **s, const struct ynode **keys,
+    const struct ynode **unknown, size_t nu)
+{
+	const char *cands[TK__COUNT];
+	size_t ncands = 0;
+	int type;
+
+	type = task_type_of(c, tn, label, s);
+	if (type >= 0) {
+		for (int k = TK_FIRST_TYPED; k < TK__COUNT; k++)
+			if (s[k] != NULL && (int)task_key_owner(k) != type)
+				report(c, keys[k],
+				    "'%s' is not valid for %s %s "
+				    "task",
+				    task_keys[k],
+				    type == TASK_HTTP ? "an" : "a",
+				    type_names[type]);
+	}
+	/* Hints for unknown keys come from the keys valid here. */
+	for (int k = 0; k < TK__COUNT; k++)
+		if (k < TK_FIRST_TYPED || type < 0 ||
+		    (int)task_key_owner(k) == type)
+			cands[ncands++] = task_keys[k];
+	{
+		char here[ID_MAX + 32];
+
+		snprintf(here, sizeof(here), "task %s", label);
+		for (size_t i = 0; i < nu; i++)
+			report_unknown(c, unknown[i], here, cands, ncands);
+	}
+	return type;
+}
+
+/* dependsOn: keep each name's node for the resolution pass (wf_dag.c). */
+static void
+parse_depends_on(struct wctx *c, struct task *t, const struct ynode *dn)
+{
+	const struct ynode *const *items = NULL;
+	size_t count = 0;
+	const char *str;
+
+	if (ynode_is_str(dn)) {
+		items = &dn;
+		count = 1;
+	} else if (dn->type == YN_SEQ) {
+		items = (const struct ynode *const *)dn->u.items;
+		count = dn->n;
+	} else
+		expect(c, dn, "a task id or a list of task ids",
+		    "dependsOn", 0);
+	t->depends_on = xcalloc(count + 1, sizeof(char *));
+	for (size_t i = 0; i < count; i++) {
+		if ((str = get_str(c, items[i], "dependsOn", 1)) ==
+		    NULL)
+			continue;
+		if (c->ndep_nodes == c->dep_nodes_cap) {
+			c->dep_nodes_cap = c->dep_nodes_cap
+			    ? c->dep_nodes_cap * 2
+			    : 1024;
+			c->dep_nodes = xreallocarray(c->dep_nodes,
+			    c->dep_nodes_cap, sizeof(*c->dep_nodes));
+		}
+		c->dep_nodes[c->ndep_nodes++] = items[i];
+		t->depends_on[t->ndepends++] = xstrdup(str);
+	}
+}
+
+/*
+ * The task's retry policy: the workflow's defaults, then its retryPolicy
+ * mapping, then its own maxAttempts, retryOn and dontRetryOn.
+ */
+static void
+parse_task_retry(struct wctx *c, struct task *t, const struct ynode *tn,
+    const struct ynode **s)
+{
+	struct rp_over block = {0}, direct = {0};
+
+	t->retry = c->wf->retry_defaults;
+	if (s[TK_RETRYPOLICY])
+		parse_retry_policy(c, s[TK_RETRYPOLICY], &block);
+	parse_retry_keys(
+	    c, s[TK_MAXATTEMPTS], s[TK_RETRYON], s[TK_DONTRETRYON], &direct);
+	rp_apply(&t->retry, &block);
+	rp_apply(&t->retry, &direct);
+	if (c->defaults_ok && (block.set | direct.set))
+		rp_check(c, s[TK_RETRYPOLICY] ? s[TK_RETRYPOLICY] : tn,
+		    &t->retry, "the task's");
+}
+
+/* when: a jq condition, or a plain true/false. */
+static void
+parse_when(struct wctx *c, struct task *t, const struct ynode *w)
+{
+	const char *str;
+
+	if (w->type == YN_SCALAR && w->kind == YS_BOOL)
+		t->when = xstrdup(
+		    w->u.str[0] == 't' || w->u.str[0] == 'T' ? "true"
+							     : "false");
+	else if ((str = get_nonempty(c, w, "when")) != NULL) {
+		t->when = xstrdup(str); /* compiled in jq_check_all */
+		jq_queue(c, w, "when");
+	}
+}
+
+/*
+ * What a task of its type must have, and what an http task inherits from
+ * the workflow: method POST, defaults.headers, signing.
+ */
+static void
+task_finish_type(struct wctx *c, struct task *t, int type,
+    const struct ynode *tn, const char *label, const struct ynode **s)
+{
+	const struct workflow *wf = c->wf;
+
+	if (type == TASK_HTTP) {
+		if (t->method == NULL && s[TK_METHOD] == NULL)
+			t->method = xstrdup("POST");
+		if (s[TK_URL] == NULL)
+			report(c, tn, "http task %s has no 'url'", label);
+		if (jv_get_kind(c->default_headers) == JV_KIND_OBJECT)
+			t->headers = merge_headers(
+			    t->headers, jv_copy(c->default_headers));
+		if (t->signing_env == NULL && s[TK_SIGNING] == NULL &&
+		    wf->signing_env != NULL)
+			t->signing_env = xstrdup(wf->signing_env);
+	} else if (type == TASK_SHELL) {
+		if (s[TK_COMMAND] == NULL)
+			report(c, tn, "shell task %s has no 'command'", label);
+	} else if (type == TASK_JAVA) {
+		if (s[TK_CLASS] == NULL)
+			report(c, tn, "java task %s has no 'class'", label);
+		if (t->args == NULL)
+			t->args = xcalloc(1, sizeof(char *));
+		if (t->jvm_options == NULL)
+			t->jvm_options = xcalloc(1, sizeof(char *));
+	}
+}
+
 void
 parse_task(struct wctx *c, size_t idx, const struct ynode *tn)
 {
 	struct workflow *wf = c->wf;
 	struct task *t = &wf->tasks[idx];
 	const struct ynode *s[TK__COUNT], *keys[TK__COUNT], *unknown[32];
-	const char *cands[TK__COUNT];
-	struct rp_over block = {0}, direct = {0};
 	char label[ID_MAX + 16];
-	size_t nu, ncands = 0;
+	size_t nu;
 	const char *str;
 	int type;
 
@@ -448,30 +592,9 @@ parse_task(struct wctx *c, size_t idx, const struct ynode *tn)
 	else
 		snprintf(label, sizeof(label), "#%zu", idx + 1);
 
-	type = task_type_of(c, tn, label, s);
-	if (type >= 0) {
+	type = task_check_keys(c, tn, label, s, keys, unknown, nu);
+	if (type >= 0)
 		t->type = (enum task_type)type;
-		for (int k = TK_FIRST_TYPED; k < TK__COUNT; k++)
-			if (s[k] != NULL && (int)task_key_owner(k) != type)
-				report(c, keys[k],
-				    "'%s' is not valid for %s %s "
-				    "task",
-				    task_keys[k],
-				    type == TASK_HTTP ? "an" : "a",
-				    type_names[type]);
-	}
-	/* Hints for unknown keys come from the keys valid here. */
-	for (int k = 0; k < TK__COUNT; k++)
-		if (k < TK_FIRST_TYPED || type < 0 ||
-		    (int)task_key_owner(k) == type)
-			cands[ncands++] = task_keys[k];
-	{
-		char here[ID_MAX + 32];
-
-		snprintf(here, sizeof(here), "task %s", label);
-		for (size_t i = 0; i < nu; i++)
-			report_unknown(c, unknown[i], here, cands, ncands);
-	}
 
 	if (s[TK_NAME] && (str = get_str(c, s[TK_NAME], "name", 0)))
 		t->name = xstrdup(str);
@@ -481,67 +604,17 @@ parse_task(struct wctx *c, size_t idx, const struct ynode *tn)
 	    (str = get_str(c, s[TK_DESCRIPTION], "description", 0)))
 		t->description = xstrdup(str);
 
-	/* dependsOn: keep each name's node for the resolution pass */
-	if (s[TK_DEPENDSON] != NULL) {
-		const struct ynode *dn = s[TK_DEPENDSON];
-		const struct ynode *const *items = NULL;
-		size_t count = 0;
-
-		if (ynode_is_str(dn)) {
-			items = &s[TK_DEPENDSON];
-			count = 1;
-		} else if (dn->type == YN_SEQ) {
-			items = (const struct ynode *const *)dn->u.items;
-			count = dn->n;
-		} else
-			expect(c, dn, "a task id or a list of task ids",
-			    "dependsOn", 0);
-		t->depends_on = xcalloc(count + 1, sizeof(char *));
-		for (size_t i = 0; i < count; i++) {
-			if ((str = get_str(c, items[i], "dependsOn", 1)) ==
-			    NULL)
-				continue;
-			if (c->ndep_nodes == c->dep_nodes_cap) {
-				c->dep_nodes_cap = c->dep_nodes_cap
-				    ? c->dep_nodes_cap * 2
-				    : 1024;
-				c->dep_nodes = xreallocarray(c->dep_nodes,
-				    c->dep_nodes_cap, sizeof(*c->dep_nodes));
-			}
-			c->dep_nodes[c->ndep_nodes++] = items[i];
-			t->depends_on[t->ndepends++] = xstrdup(str);
-		}
-	}
-
+	if (s[TK_DEPENDSON] != NULL)
+		parse_depends_on(c, t, s[TK_DEPENDSON]);
 	if (t->depends_on == NULL) /* never NULL, so models compare simply */
 		t->depends_on = xcalloc(1, sizeof(char *));
 	t->timeout_ms = wf->default_timeout_ms;
 	if (s[TK_TIMEOUT])
 		get_duration(c, s[TK_TIMEOUT], "timeout", 1, &t->timeout_ms);
 
-	t->retry = wf->retry_defaults;
-	if (s[TK_RETRYPOLICY])
-		parse_retry_policy(c, s[TK_RETRYPOLICY], &block);
-	parse_retry_keys(
-	    c, s[TK_MAXATTEMPTS], s[TK_RETRYON], s[TK_DONTRETRYON], &direct);
-	rp_apply(&t->retry, &block);
-	rp_apply(&t->retry, &direct);
-	if (c->defaults_ok && (block.set | direct.set))
-		rp_check(c, s[TK_RETRYPOLICY] ? s[TK_RETRYPOLICY] : tn,
-		    &t->retry, "the task's");
-
-	if (s[TK_WHEN] != NULL) {
-		const struct ynode *w = s[TK_WHEN];
-
-		if (w->type == YN_SCALAR && w->kind == YS_BOOL)
-			t->when = xstrdup(
-			    w->u.str[0] == 't' || w->u.str[0] == 'T' ? "true"
-								     : "false");
-		else if ((str = get_nonempty(c, w, "when")) != NULL) {
-			t->when = xstrdup(str); /* compiled in jq_check_all */
-			jq_queue(c, w, "when");
-		}
-	}
+	parse_task_retry(c, t, tn, s);
+	if (s[TK_WHEN] != NULL)
+		parse_when(c, t, s[TK_WHEN]);
 	if (s[TK_INPUT] != NULL && expect_map(c, s[TK_INPUT], "input") == 0) {
 		jv in = node_json(c, s[TK_INPUT], "input");
 
@@ -556,26 +629,5 @@ parse_task(struct wctx *c, size_t idx, const struct ynode *tn)
 	parse_http(c, t, s);
 	parse_shell(c, t, s);
 	parse_java(c, t, s);
-	if (type == TASK_HTTP) {
-		if (t->method == NULL && s[TK_METHOD] == NULL)
-			t->method = xstrdup("POST");
-		if (s[TK_URL] == NULL)
-			report(c, tn, "http task %s has no 'url'", label);
-		if (jv_get_kind(c->default_headers) == JV_KIND_OBJECT)
-			t->headers = merge_headers(
-			    t->headers, jv_copy(c->default_headers));
-		if (t->signing_env == NULL && s[TK_SIGNING] == NULL &&
-		    wf->signing_env != NULL)
-			t->signing_env = xstrdup(wf->signing_env);
-	} else if (type == TASK_SHELL) {
-		if (s[TK_COMMAND] == NULL)
-			report(c, tn, "shell task %s has no 'command'", label);
-	} else if (type == TASK_JAVA) {
-		if (s[TK_CLASS] == NULL)
-			report(c, tn, "java task %s has no 'class'", label);
-		if (t->args == NULL)
-			t->args = xcalloc(1, sizeof(char *));
-		if (t->jvm_options == NULL)
-			t->jvm_options = xcalloc(1, sizeof(char *));
-	}
+	task_finish_type(c, t, type, tn, label, s);
 }

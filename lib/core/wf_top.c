@@ -81,41 +81,22 @@ parse_concurrency(struct wctx *c, const struct ynode *n)
 		wf->concurrency_policy = (enum concurrency_policy)p;
 }
 
-void
-parse_workflow(struct wctx *c, const struct ynode *root)
+/* schedule: a cron expression that fires some day (cron.h). */
+static void
+parse_schedule(struct wctx *c, const struct ynode *n)
 {
 	struct workflow *wf = c->wf;
-	const struct ynode *s[WK__COUNT], *k[WK__COUNT], *unknown[32], *tasks;
-	struct rp_over strategy = {0}, block = {0}, dblock = {0}, ddirect = {0};
 	const char *str;
-	size_t nu;
-	int b;
 
-	nu = map_slots(root, wf_keys, WK__COUNT, s, k, unknown, 32);
-	for (size_t i = 0; i < nu; i++)
-		report_unknown(c, unknown[i], "workflow", wf_keys, WK__COUNT);
-
-	if (s[WK_ID] == NULL)
-		report(c, root, "workflow has no 'id'");
-	else
-		wf->id = get_id(c, s[WK_ID], "workflow");
-	if (s[WK_NAME] && (str = get_str(c, s[WK_NAME], "name", 0)))
-		wf->name = xstrdup(str);
-	else if (wf->id != NULL)
-		wf->name = xstrdup(wf->id);
-	if (s[WK_DESCRIPTION] &&
-	    (str = get_str(c, s[WK_DESCRIPTION], "description", 0)))
-		wf->description = xstrdup(str);
-	if (s[WK_SCHEDULE] &&
-	    (str = get_nonempty(c, s[WK_SCHEDULE], "schedule"))) {
+	if ((str = get_nonempty(c, n, "schedule"))) {
 		char *err = NULL;
 		struct cron *cr = cron_parse(str, &err);
 
 		if (cr == NULL)
-			report(c, s[WK_SCHEDULE], "bad schedule '%s': %s", str,
+			report(c, n, "bad schedule '%s': %s", str,
 			    err ? err : "not a cron expression");
 		else if (!c->stored && cron_never_fires(cr))
-			report(c, s[WK_SCHEDULE],
+			report(c, n,
 			    "schedule '%s' never fires: no date matches its "
 			    "day-of-month, month and day-of-week fields",
 			    str);
@@ -124,48 +105,58 @@ parse_workflow(struct wctx *c, const struct ynode *root)
 		free(err);
 		cron_free(cr);
 	}
-	if (s[WK_TIMEZONE] &&
-	    (str = get_nonempty(c, s[WK_TIMEZONE], "timezone"))) {
+}
+
+/* timezone: an IANA name, checked by the caller's zone_known when given. */
+static void
+parse_timezone(struct wctx *c, const struct ynode *n)
+{
+	struct workflow *wf = c->wf;
+	const char *str;
+
+	if ((str = get_nonempty(c, n, "timezone"))) {
 		if (c->opts && c->opts->zone_known && !c->opts->zone_known(str))
-			report(c, s[WK_TIMEZONE],
+			report(c, n,
 			    "unknown time zone '%s' "
 			    "(expected an IANA name like Europe/Kyiv or UTC)",
 			    str);
 		else
 			wf->timezone = xstrdup(str);
 	}
-	if (wf->timezone == NULL)
-		wf->timezone = xstrdup("UTC");
-	if (s[WK_TIMEOUT])
-		get_duration(c, s[WK_TIMEOUT], "timeout", 1, &wf->timeout_ms);
-	if (s[WK_PARAMS] && expect_map(c, s[WK_PARAMS], "params") == 0) {
-		jv p = node_json(c, s[WK_PARAMS], "params");
+}
 
-		for (size_t i = 0; i < s[WK_PARAMS]->n; i++)
-			if (ynode_key(s[WK_PARAMS], i)->n == 0)
-				report(c, ynode_key(s[WK_PARAMS], i),
+/* params: a mapping of names to default values, kept as JSON. */
+static void
+parse_params(struct wctx *c, const struct ynode *n)
+{
+	struct workflow *wf = c->wf;
+
+	if (expect_map(c, n, "params") == 0) {
+		jv p = node_json(c, n, "params");
+
+		for (size_t i = 0; i < n->n; i++)
+			if (ynode_key(n, i)->n == 0)
+				report(c, ynode_key(n, i),
 				    "empty parameter name");
 		if (jv_is_valid(p)) {
 			jv_free(wf->params);
 			wf->params = p;
 		}
 	}
-	/*
-	 * Nothing limits the runs of a workflow yet, so a new workflow may
-	 * not ask for it; a spec stored when the key was accepted still loads
-	 * (and keeps what it asked for).
-	 */
-	if (s[WK_CONCURRENCY] && !c->stored)
-		report(c, k[WK_CONCURRENCY],
-		    "'concurrency' is not supported yet: this version does "
-		    "not limit the runs of a workflow, so it would be "
-		    "ignored; remove it");
-	else if (s[WK_CONCURRENCY])
-		parse_concurrency(c, s[WK_CONCURRENCY]);
-	if (s[WK_SIGNING])	/* before the tasks: they inherit it */
-		wf->signing_env = parse_signing(c, s[WK_SIGNING]);
+}
 
-	/* Defaults for every task, in resolution order. */
+/*
+ * The retry defaults of every task, in resolution order: retryStrategy,
+ * retryPolicy, then defaults (its retryPolicy, then its own keys).
+ */
+static void
+parse_retry_defaults(struct wctx *c, const struct ynode *root,
+    const struct ynode **s)
+{
+	struct workflow *wf = c->wf;
+	struct rp_over strategy = {0}, block = {0}, dblock = {0}, ddirect = {0};
+	int b;
+
 	if (s[WK_RETRYSTRATEGY] &&
 	    (b = get_enum(c, s[WK_RETRYSTRATEGY], "retryStrategy",
 		 backoff_names, NELEM(backoff_names), 0)) >= 0 &&
@@ -185,8 +176,15 @@ parse_workflow(struct wctx *c, const struct ynode *root)
 		    : s[WK_DEFAULTS] ? s[WK_DEFAULTS]
 				     : root,
 		&wf->retry_defaults, "the workflow's default") == 0;
+}
 
-	if ((tasks = s[WK_TASKS]) == NULL) {
+/* tasks: a non-empty list, each entry read by parse_task() (wf_task.c). */
+static void
+parse_tasks(struct wctx *c, const struct ynode *root, const struct ynode *tasks)
+{
+	struct workflow *wf = c->wf;
+
+	if (tasks == NULL) {
 		report(c, root, "workflow has no 'tasks'");
 		return;
 	}
@@ -209,4 +207,56 @@ parse_workflow(struct wctx *c, const struct ynode *root)
 		task_init(&wf->tasks[i]);
 	for (size_t i = 0; i < wf->ntasks; i++)
 		parse_task(c, i, tasks->u.items[i]);
+}
+
+void
+parse_workflow(struct wctx *c, const struct ynode *root)
+{
+	struct workflow *wf = c->wf;
+	const struct ynode *s[WK__COUNT], *k[WK__COUNT], *unknown[32];
+	const char *str;
+	size_t nu;
+
+	nu = map_slots(root, wf_keys, WK__COUNT, s, k, unknown, 32);
+	for (size_t i = 0; i < nu; i++)
+		report_unknown(c, unknown[i], "workflow", wf_keys, WK__COUNT);
+
+	if (s[WK_ID] == NULL)
+		report(c, root, "workflow has no 'id'");
+	else
+		wf->id = get_id(c, s[WK_ID], "workflow");
+	if (s[WK_NAME] && (str = get_str(c, s[WK_NAME], "name", 0)))
+		wf->name = xstrdup(str);
+	else if (wf->id != NULL)
+		wf->name = xstrdup(wf->id);
+	if (s[WK_DESCRIPTION] &&
+	    (str = get_str(c, s[WK_DESCRIPTION], "description", 0)))
+		wf->description = xstrdup(str);
+	if (s[WK_SCHEDULE])
+		parse_schedule(c, s[WK_SCHEDULE]);
+	if (s[WK_TIMEZONE])
+		parse_timezone(c, s[WK_TIMEZONE]);
+	if (wf->timezone == NULL)
+		wf->timezone = xstrdup("UTC");
+	if (s[WK_TIMEOUT])
+		get_duration(c, s[WK_TIMEOUT], "timeout", 1, &wf->timeout_ms);
+	if (s[WK_PARAMS])
+		parse_params(c, s[WK_PARAMS]);
+	/*
+	 * Nothing limits the runs of a workflow yet, so a new workflow may
+	 * not ask for it; a spec stored when the key was accepted still loads
+	 * (and keeps what it asked for).
+	 */
+	if (s[WK_CONCURRENCY] && !c->stored)
+		report(c, k[WK_CONCURRENCY],
+		    "'concurrency' is not supported yet: this version does "
+		    "not limit the runs of a workflow, so it would be "
+		    "ignored; remove it");
+	else if (s[WK_CONCURRENCY])
+		parse_concurrency(c, s[WK_CONCURRENCY]);
+	if (s[WK_SIGNING])	/* before the tasks: they inherit it */
+		wf->signing_env = parse_signing(c, s[WK_SIGNING]);
+
+	parse_retry_defaults(c, root, s);
+	parse_tasks(c, root, s[WK_TASKS]);
 }
