@@ -127,33 +127,12 @@ find_cycle(const struct dag *g, const size_t *indeg, size_t *len)
 	return cycle;
 }
 
-struct dag *
-dag_build(size_t n, const size_t *const *deps_of, const size_t *ndeps,
-    size_t **cycle, size_t *cycle_len)
+/* Copies the dependency lists into CSR form (dep_off/deps). */
+static void
+dag_copy_deps(struct dag *g, const size_t *const *deps_of, const size_t *ndeps)
 {
-	struct dag *g;
-	size_t *indeg = NULL, *fill = NULL, ntopo = 0;
-	struct minheap heap = { NULL, 0 };
-	int maxlevel = -1;
+	size_t n = g->n;
 
-	int forward = 1; /* every dependency has a smaller index */
-
-	if (cycle != NULL)
-		*cycle = NULL;
-	if (cycle_len != NULL)
-		*cycle_len = 0;
-	for (size_t v = 0; v < n; v++)
-		for (size_t k = 0; k < ndeps[v]; k++) {
-			if (deps_of[v][k] >= n) {
-				errno = EINVAL;
-				return NULL;
-			}
-			if (deps_of[v][k] >= v)
-				forward = 0;
-		}
-
-	g = xcalloc(1, sizeof(*g));
-	g->n = n;
 	g->dep_off = xcalloc(n + 1, sizeof(*g->dep_off));
 	for (size_t v = 0; v < n; v++)
 		g->dep_off[v + 1] = g->dep_off[v] + ndeps[v];
@@ -163,8 +142,14 @@ dag_build(size_t n, const size_t *const *deps_of, const size_t *ndeps,
 		if (ndeps[v] > 0)
 			memcpy(g->deps + g->dep_off[v], deps_of[v],
 			    ndeps[v] * sizeof(*g->deps));
+}
 
-	/* Reverse adjacency: count, prefix-sum, fill in increasing v. */
+/* Reverse adjacency: count, prefix-sum, fill in increasing v. */
+static void
+dag_fill_children(struct dag *g)
+{
+	size_t n = g->n, *fill;
+
 	g->child_off = xcalloc(n + 1, sizeof(*g->child_off));
 	for (size_t e = 0; e < g->nedges; e++)
 		g->child_off[g->deps[e] + 1]++;
@@ -178,31 +163,42 @@ dag_build(size_t n, const size_t *const *deps_of, const size_t *ndeps,
 		for (size_t k = g->dep_off[v]; k < g->dep_off[v + 1]; k++)
 			g->children[fill[g->deps[k]]++] = v;
 	free(fill);
+}
 
-	g->topo = xmalloc((n ? n : 1) * sizeof(*g->topo));
-	g->level = xcalloc(n ? n : 1, sizeof(*g->level));
-	if (forward) {
-		/*
-		 * Tasks listed after what they depend on (the usual way to
-		 * write a workflow): index order is then the smallest
-		 * topological order, there can be no cycle, and levels are
-		 * one pass over the dependency lists.  No heap needed.
-		 */
-		for (size_t v = 0; v < n; v++) {
-			g->topo[v] = v;
-			for (size_t k = g->dep_off[v]; k < g->dep_off[v + 1];
-			    k++)
-				if (g->level[v] < g->level[g->deps[k]] + 1)
-					g->level[v] = g->level[g->deps[k]] + 1;
-			if (g->level[v] > maxlevel)
-				maxlevel = g->level[v];
-		}
-		g->nlevels = maxlevel + 1;
-		return g;
+/*
+ * Tasks listed after what they depend on (the usual way to write a
+ * workflow): index order is then the smallest topological order, there
+ * can be no cycle, and levels are one pass over the dependency lists.
+ * No heap needed.
+ */
+static void
+dag_order_forward(struct dag *g)
+{
+	int maxlevel = -1;
+
+	for (size_t v = 0; v < g->n; v++) {
+		g->topo[v] = v;
+		for (size_t k = g->dep_off[v]; k < g->dep_off[v + 1];
+		    k++)
+			if (g->level[v] < g->level[g->deps[k]] + 1)
+				g->level[v] = g->level[g->deps[k]] + 1;
+		if (g->level[v] > maxlevel)
+			maxlevel = g->level[v];
 	}
+	g->nlevels = maxlevel + 1;
+}
 
-	/* Kahn's algorithm; indeg[v] = dependencies not yet emitted. */
-	indeg = xmalloc((n ? n : 1) * sizeof(*indeg));
+/*
+ * Kahn's algorithm; indeg[v] = dependencies not yet emitted, left for
+ * find_cycle() when it stalls.  Returns the number of nodes emitted.
+ */
+static size_t
+dag_order_kahn(struct dag *g, const size_t *ndeps, size_t *indeg)
+{
+	struct minheap heap = { NULL, 0 };
+	size_t n = g->n, ntopo = 0;
+	int maxlevel = -1;
+
 	heap.v = xmalloc((n ? n : 1) * sizeof(*heap.v));
 	for (size_t v = 0; v < n; v++) {
 		indeg[v] = ndeps[v];
@@ -226,8 +222,44 @@ dag_build(size_t n, const size_t *const *deps_of, const size_t *ndeps,
 	}
 	free(heap.v);
 	g->nlevels = maxlevel + 1;
+	return ntopo;
+}
 
-	if (ntopo < n) {
+struct dag *
+dag_build(size_t n, const size_t *const *deps_of, const size_t *ndeps,
+    size_t **cycle, size_t *cycle_len)
+{
+	struct dag *g;
+	size_t *indeg;
+	int forward = 1; /* every dependency has a smaller index */
+
+	if (cycle != NULL)
+		*cycle = NULL;
+	if (cycle_len != NULL)
+		*cycle_len = 0;
+	for (size_t v = 0; v < n; v++)
+		for (size_t k = 0; k < ndeps[v]; k++) {
+			if (deps_of[v][k] >= n) {
+				errno = EINVAL;
+				return NULL;
+			}
+			if (deps_of[v][k] >= v)
+				forward = 0;
+		}
+
+	g = xcalloc(1, sizeof(*g));
+	g->n = n;
+	dag_copy_deps(g, deps_of, ndeps);
+	dag_fill_children(g);
+	g->topo = xmalloc((n ? n : 1) * sizeof(*g->topo));
+	g->level = xcalloc(n ? n : 1, sizeof(*g->level));
+	if (forward) {
+		dag_order_forward(g);
+		return g;
+	}
+
+	indeg = xmalloc((n ? n : 1) * sizeof(*indeg));
+	if (dag_order_kahn(g, ndeps, indeg) < n) {
 		size_t *cyc, len;
 
 		cyc = find_cycle(g, indeg, &len);

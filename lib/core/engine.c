@@ -650,21 +650,14 @@ blocking_dep(const struct dag *g, const struct run_rt *rt,
 #define RESET_WITH 1	/* in[]: taken along */
 
 /*
- * Marks in in[] (rt->ntasks entries, zeroed) the tasks EV_RESET ev runs
- * again: the ones it names, then, in topological order so that every
- * dependency is decided before its dependents, the upstream-skipped tasks
- * whose dependencies are all reset or harmless, and with ev->downstream
- * every finished task reachable from a named one.  Returns NULL, or a
- * malloc'd message saying why the reset does not apply.
+ * Checks that the run and every task ev names can run again, and marks
+ * those RESET_ASKED in in[].  Returns NULL, or why not (malloc'd).
  */
 static char *
-reset_plan(const struct workflow *wf, const struct run_rt *rt,
+reset_check_asked(const struct workflow *wf, const struct run_rt *rt,
     const struct engine_event *ev, unsigned char *in)
 {
 	const struct dag *g = wf->dag;
-	unsigned char *reach = NULL;
-	char *why = NULL;
-	size_t d;
 
 	if (rt->ntasks != wf->ntasks || (wf->ntasks > 0 &&
 	    (g == NULL || rt->unmet == NULL)))
@@ -693,6 +686,22 @@ reset_plan(const struct workflow *wf, const struct run_rt *rt,
 			    wf->tasks[i].id, task_state_name(st));
 		in[i] = RESET_ASKED;
 	}
+	return NULL;
+}
+
+/*
+ * The tasks a reset takes along (RESET_WITH in in[]), in topological
+ * order so that every dependency is decided before its dependents.
+ * Returns NULL, or why the reset cannot take one (malloc'd).
+ */
+static char *
+reset_take_along(const struct workflow *wf, const struct run_rt *rt,
+    const struct engine_event *ev, unsigned char *in)
+{
+	const struct dag *g = wf->dag;
+	unsigned char *reach = NULL;
+	char *why = NULL;
+	size_t d;
 
 	reach = xcalloc(rt->ntasks, 1);
 	for (size_t k = 0; k < rt->ntasks; k++) {
@@ -728,21 +737,41 @@ reset_plan(const struct workflow *wf, const struct run_rt *rt,
 		if (task_state_terminal(t->state))
 			in[v] = RESET_WITH;	/* PENDING ones just wait */
 	}
+out:
+	free(reach);
+	return why;
+}
+
+/*
+ * Marks in in[] (rt->ntasks entries, zeroed) the tasks EV_RESET ev runs
+ * again: the ones it names, then, in topological order so that every
+ * dependency is decided before its dependents, the upstream-skipped tasks
+ * whose dependencies are all reset or harmless, and with ev->downstream
+ * every finished task reachable from a named one.  Returns NULL, or a
+ * malloc'd message saying why the reset does not apply.
+ */
+static char *
+reset_plan(const struct workflow *wf, const struct run_rt *rt,
+    const struct engine_event *ev, unsigned char *in)
+{
+	const struct dag *g = wf->dag;
+	char *why;
+	size_t d;
+
+	if ((why = reset_check_asked(wf, rt, ev, in)) != NULL ||
+	    (why = reset_take_along(wf, rt, ev, in)) != NULL)
+		return why;
 	for (size_t k = 0; k < ev->ntasks; k++) {
 		size_t i = ev->tasks[k];
 
-		if ((d = blocking_dep(g, rt, in, i)) < rt->ntasks) {
-			why = xasprintf("task '%s' cannot run while its "
+		if ((d = blocking_dep(g, rt, in, i)) < rt->ntasks)
+			return xasprintf("task '%s' cannot run while its "
 			    "dependency '%s' is %s; run that one again (with "
 			    "what is downstream of it)", wf->tasks[i].id,
 			    wf->tasks[d].id,
 			    task_state_name(rt->tasks[d].state));
-			goto out;
-		}
 	}
-out:
-	free(reach);
-	return why;
+	return NULL;
 }
 
 char *
@@ -936,6 +965,78 @@ event_applies(const struct workflow *wf, const struct run_rt *rt,
 	}
 }
 
+/*
+ * What ev does to the run directly; drain() then follows it through the
+ * DAG.  *output is the event's: kept (and set to null) when it becomes
+ * the task's output.  plan is reset_plan()'s, for EV_RESET.
+ */
+static void
+apply_event(struct step *s, jv *output, const unsigned char *plan)
+{
+	const struct workflow *wf = s->wf;
+	struct run_rt *rt = s->rt;
+	const struct engine_event *ev = s->ev;
+	char buf[64];
+
+	switch (ev->type) {
+	case EV_RUN_START:
+		set_run(s, RUN_RUNNING);
+		rt->started_ms = ev->now_ms;
+		rt->deadline_ms = wf->timeout_ms > 0 ?
+		    ev->now_ms + wf->timeout_ms : 0;
+		for (size_t k = 0; k < rt->ntasks; k++) {
+			size_t i = wf->dag->topo[k];
+
+			if (rt->tasks[i].state == TASK_PENDING &&
+			    rt->unmet[i] == 0)
+				enqueue(s, i);
+		}
+		break;
+	case EV_TASK_STARTED:
+		set_task(s, ev->task, TASK_RUNNING);
+		break;
+	case EV_TASK_SUCCEEDED:
+		if (rt->tasks[ev->task].state == TASK_READY)
+			set_task(s, ev->task, TASK_RUNNING);
+		if (rt->tasks[ev->task].attempt == 0)
+			rt->tasks[ev->task].attempt = 1;
+		if (set_task(s, ev->task, TASK_SUCCESS) == 0) {
+			jv_free(rt->tasks[ev->task].output);
+			rt->tasks[ev->task].output = *output;
+			*output = jv_null();
+			rt->tasks[ev->task].error = ERR_NONE;
+			release_children(s, ev->task);
+		}
+		break;
+	case EV_TASK_FAILED:
+		if (rt->tasks[ev->task].state == TASK_READY)
+			set_task(s, ev->task, TASK_RUNNING);
+		/* A failure without a class is the backend's own "FAILED". */
+		fail_attempt(s, ev->task,
+		    ev->error > ERR_NONE && ev->error < ERR__COUNT ?
+		    ev->error : ERR_TASK_FAILED, ev->message, NULL, 1);
+		break;
+	case EV_RETRY_DUE:
+		if (set_task(s, ev->task, TASK_READY) == 0)
+			dispatch(s, ev->task); /* when: is not asked again */
+		break;
+	case EV_CANCEL:
+		end_run(s, RUN_CANCELLED, ERR_NONE, xstrdup("run cancelled"));
+		break;
+	case EV_RUN_TIMEOUT:
+		duration_format(wf->timeout_ms, buf, sizeof(buf));
+		end_run(s, RUN_FAILED, ERR_TIMEOUT,
+		    xasprintf("run timed out after %s", buf));
+		break;
+	case EV_RESET:
+		reset(s, plan);
+		break;
+	case EV_RECOVER:
+		recover(s);
+		break;
+	}
+}
+
 int
 engine_step(const struct workflow *wf, struct run_rt *rt, struct jqx *jq,
     struct engine_event *ev, struct engine_result *res)
@@ -943,7 +1044,7 @@ engine_step(const struct workflow *wf, struct run_rt *rt, struct jqx *jq,
 	struct step s;
 	jv output = ev->output;
 	unsigned char *plan = NULL;
-	char buf[64], *why;
+	char *why;
 
 	ev->output = jv_null(); /* consumed, whatever happens */
 	if (!event_applies(wf, rt, ev)) {
@@ -969,63 +1070,7 @@ engine_step(const struct workflow *wf, struct run_rt *rt, struct jqx *jq,
 	s.ev = ev;
 	s.ctx = jv_invalid();
 
-	switch (ev->type) {
-	case EV_RUN_START:
-		set_run(&s, RUN_RUNNING);
-		rt->started_ms = ev->now_ms;
-		rt->deadline_ms = wf->timeout_ms > 0 ?
-		    ev->now_ms + wf->timeout_ms : 0;
-		for (size_t k = 0; k < rt->ntasks; k++) {
-			size_t i = wf->dag->topo[k];
-
-			if (rt->tasks[i].state == TASK_PENDING &&
-			    rt->unmet[i] == 0)
-				enqueue(&s, i);
-		}
-		break;
-	case EV_TASK_STARTED:
-		set_task(&s, ev->task, TASK_RUNNING);
-		break;
-	case EV_TASK_SUCCEEDED:
-		if (rt->tasks[ev->task].state == TASK_READY)
-			set_task(&s, ev->task, TASK_RUNNING);
-		if (rt->tasks[ev->task].attempt == 0)
-			rt->tasks[ev->task].attempt = 1;
-		if (set_task(&s, ev->task, TASK_SUCCESS) == 0) {
-			jv_free(rt->tasks[ev->task].output);
-			rt->tasks[ev->task].output = output;
-			output = jv_null();
-			rt->tasks[ev->task].error = ERR_NONE;
-			release_children(&s, ev->task);
-		}
-		break;
-	case EV_TASK_FAILED:
-		if (rt->tasks[ev->task].state == TASK_READY)
-			set_task(&s, ev->task, TASK_RUNNING);
-		/* A failure without a class is the backend's own "FAILED". */
-		fail_attempt(&s, ev->task,
-		    ev->error > ERR_NONE && ev->error < ERR__COUNT ?
-		    ev->error : ERR_TASK_FAILED, ev->message, NULL, 1);
-		break;
-	case EV_RETRY_DUE:
-		if (set_task(&s, ev->task, TASK_READY) == 0)
-			dispatch(&s, ev->task); /* when: is not asked again */
-		break;
-	case EV_CANCEL:
-		end_run(&s, RUN_CANCELLED, ERR_NONE, xstrdup("run cancelled"));
-		break;
-	case EV_RUN_TIMEOUT:
-		duration_format(wf->timeout_ms, buf, sizeof(buf));
-		end_run(&s, RUN_FAILED, ERR_TIMEOUT,
-		    xasprintf("run timed out after %s", buf));
-		break;
-	case EV_RESET:
-		reset(&s, plan);
-		break;
-	case EV_RECOVER:
-		recover(&s);
-		break;
-	}
+	apply_event(&s, &output, plan);
 	drain(&s);
 	check_finish(&s);
 

@@ -168,123 +168,157 @@ scan_word(const char *s, size_t n, size_t *i, const char *word)
 	return 0;
 }
 
+/* Where the check is: the next byte, what may come there, open containers. */
+struct jscan {
+	const char *buf;
+	size_t len, i;
+	enum want w;
+	unsigned char stack[JSON_CHECK_DEPTH_MAX];	/* 'o' or 'a' */
+	int depth, max;
+};
+
+/*
+ * c where anything but a value may come: a colon, a comma, a key or a
+ * closing bracket.  Returns 1 when it took c, 0 when a value comes next
+ * (the caller scans it), -1 with *msg on a mistake.
+ */
+static int
+scan_punct(struct jscan *js, char c, const char **msg)
+{
+	switch (js->w) {
+	case W_COLON:
+		if (c != ':') {
+			*msg = "expected ':' after a key";
+			return -1;
+		}
+		js->i++;
+		js->w = W_VALUE;
+		return 1;
+	case W_NEXT:
+		if (js->depth == 0) {
+			*msg = "expected the end after the value";
+			return -1;
+		}
+		if (c == ',') {
+			js->i++;
+			js->w = js->stack[js->depth - 1] == 'o' ? W_KEY :
+			    W_VALUE;
+		} else if ((c == '}' && js->stack[js->depth - 1] == 'o') ||
+		    (c == ']' && js->stack[js->depth - 1] == 'a')) {
+			js->i++;
+			js->depth--;
+		} else {
+			*msg = js->stack[js->depth - 1] == 'o' ?
+			    "expected ',' or '}'" : "expected ',' or ']'";
+			return -1;
+		}
+		return 1;
+	case W_KEY_OR_CLOSE:
+	case W_KEY:
+		if (c == '}' && js->w == W_KEY_OR_CLOSE) {
+			js->i++;
+			js->depth--;
+			js->w = W_NEXT;
+			return 1;
+		}
+		if (c != '"') {
+			*msg = "expected a string as the key";
+			return -1;
+		}
+		if (scan_string(js->buf, js->len, &js->i, msg) < 0)
+			return -1;
+		js->w = W_COLON;
+		return 1;
+	case W_VALUE_OR_CLOSE:
+		if (c == ']') {
+			js->i++;
+			js->depth--;
+			js->w = W_NEXT;
+			return 1;
+		}
+		/* FALLTHROUGH */
+	case W_VALUE:
+		break;
+	}
+	return 0;
+}
+
+/* A value starting with c: opens a container or scans a scalar whole. */
+static int
+scan_value(struct jscan *js, char c, const char **msg)
+{
+	switch (c) {
+	case '{':
+	case '[':
+		if (js->depth >= js->max) {
+			*msg = "nested too deeply";
+			return -1;
+		}
+		js->stack[js->depth++] = c == '{' ? 'o' : 'a';
+		js->i++;
+		js->w = c == '{' ? W_KEY_OR_CLOSE : W_VALUE_OR_CLOSE;
+		return 0;
+	case '"':
+		if (scan_string(js->buf, js->len, &js->i, msg) < 0)
+			return -1;
+		break;
+	case 't':
+	case 'f':
+	case 'n':
+		if (scan_word(js->buf, js->len, &js->i, c == 't' ? "true" :
+		    c == 'f' ? "false" : "null") < 0) {
+			*msg = "expected true, false or null";
+			return -1;
+		}
+		break;
+	default:
+		if (c != '-' && !is_digit(c)) {
+			*msg = "expected a value";
+			return -1;
+		}
+		if (scan_number(js->buf, js->len, &js->i, msg) < 0)
+			return -1;
+	}
+	js->w = W_NEXT;
+	return 0;
+}
+
 int
 json_syntax_check(const char *buf, size_t len, int max, size_t *at,
     const char **why)
 {
-	unsigned char stack[JSON_CHECK_DEPTH_MAX];	/* 'o' or 'a' */
+	struct jscan js;
 	const char *msg = NULL;
-	enum want w = W_VALUE;
-	size_t i = 0;
-	int depth = 0;
+	int rc;
 
-	if (max > JSON_CHECK_DEPTH_MAX)
-		max = JSON_CHECK_DEPTH_MAX;
+	js.buf = buf;
+	js.len = len;
+	js.i = 0;
+	js.w = W_VALUE;
+	js.depth = 0;
+	js.max = max > JSON_CHECK_DEPTH_MAX ? JSON_CHECK_DEPTH_MAX : max;
 	for (;;) {
 		char c;
 
-		while (i < len && is_ws(buf[i]))
-			i++;
-		if (i == len) {
-			if (w == W_NEXT && depth == 0)
+		while (js.i < len && is_ws(buf[js.i]))
+			js.i++;
+		if (js.i == len) {
+			if (js.w == W_NEXT && js.depth == 0)
 				return 0;
-			msg = depth ? "the text ends inside an object or array" :
+			msg = js.depth ?
+			    "the text ends inside an object or array" :
 			    "the text ends before a value";
 			goto bad;
 		}
-		c = buf[i];
-		switch (w) {
-		case W_COLON:
-			if (c != ':') {
-				msg = "expected ':' after a key";
-				goto bad;
-			}
-			i++;
-			w = W_VALUE;
-			continue;
-		case W_NEXT:
-			if (depth == 0) {
-				msg = "expected the end after the value";
-				goto bad;
-			}
-			if (c == ',') {
-				i++;
-				w = stack[depth - 1] == 'o' ? W_KEY : W_VALUE;
-			} else if ((c == '}' && stack[depth - 1] == 'o') ||
-			    (c == ']' && stack[depth - 1] == 'a')) {
-				i++;
-				depth--;
-			} else {
-				msg = stack[depth - 1] == 'o' ?
-				    "expected ',' or '}'" : "expected ',' or ']'";
-				goto bad;
-			}
-			continue;
-		case W_KEY_OR_CLOSE:
-		case W_KEY:
-			if (c == '}' && w == W_KEY_OR_CLOSE) {
-				i++;
-				depth--;
-				w = W_NEXT;
-				continue;
-			}
-			if (c != '"') {
-				msg = "expected a string as the key";
-				goto bad;
-			}
-			if (scan_string(buf, len, &i, &msg) < 0)
-				goto bad;
-			w = W_COLON;
-			continue;
-		case W_VALUE_OR_CLOSE:
-			if (c == ']') {
-				i++;
-				depth--;
-				w = W_NEXT;
-				continue;
-			}
-			/* FALLTHROUGH */
-		case W_VALUE:
-			break;
-		}
-		/* A value. */
-		switch (c) {
-		case '{':
-		case '[':
-			if (depth >= max) {
-				msg = "nested too deeply";
-				goto bad;
-			}
-			stack[depth++] = c == '{' ? 'o' : 'a';
-			i++;
-			w = c == '{' ? W_KEY_OR_CLOSE : W_VALUE_OR_CLOSE;
-			continue;
-		case '"':
-			if (scan_string(buf, len, &i, &msg) < 0)
-				goto bad;
-			break;
-		case 't':
-		case 'f':
-		case 'n':
-			if (scan_word(buf, len, &i, c == 't' ? "true" :
-			    c == 'f' ? "false" : "null") < 0) {
-				msg = "expected true, false or null";
-				goto bad;
-			}
-			break;
-		default:
-			if (c != '-' && !is_digit(c)) {
-				msg = "expected a value";
-				goto bad;
-			}
-			if (scan_number(buf, len, &i, &msg) < 0)
-				goto bad;
-		}
-		w = W_NEXT;
+		c = buf[js.i];
+		if ((rc = scan_punct(&js, c, &msg)) < 0)
+			goto bad;
+		if (rc == 0 && scan_value(&js, c, &msg) < 0)
+			goto bad;
 	}
 bad:
 	if (at)
-		*at = i;
+		*at = js.i;
 	if (why)
 		*why = msg;
 	return -1;

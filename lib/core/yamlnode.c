@@ -654,6 +654,44 @@ syntax_error(struct pstate *ps, const yaml_parser_t *p)
 		    problem, hint);
 }
 
+/* Hands one libyaml event to its handler; 1 at the end of the stream. */
+static int
+on_event(struct pstate *ps, const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_STREAM_END_EVENT:
+		return 1;
+	case YAML_DOCUMENT_START_EVENT:
+		if (++ps->ndocs > 1) {
+			diags_add(ps->d, ps->file, (int)ev->start_mark.line + 1,
+			    (int)ev->start_mark.column + 1,
+			    "a second YAML document: a workflow file "
+			    "holds exactly one");
+			ps->fatal = 1;
+		}
+		break;
+	case YAML_SCALAR_EVENT:
+		on_scalar(ps, ev);
+		break;
+	case YAML_ALIAS_EVENT:
+		on_alias(ps, ev);
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		on_start(ps, ev, YN_SEQ);
+		break;
+	case YAML_MAPPING_START_EVENT:
+		on_start(ps, ev, YN_MAP);
+		break;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		on_end(ps);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
 struct ydoc *
 ydoc_parse(const char *file, const char *buf, size_t len,
     const struct ylimits *lim, struct diags *d)
@@ -699,38 +737,7 @@ ydoc_parse(const char *file, const char *buf, size_t len,
 			ps.fatal = 1;
 			break;
 		}
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = 1;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++ps.ndocs > 1) {
-				diags_add(d, file, (int)ev.start_mark.line + 1,
-				    (int)ev.start_mark.column + 1,
-				    "a second YAML document: a workflow file "
-				    "holds exactly one");
-				ps.fatal = 1;
-			}
-			break;
-		case YAML_SCALAR_EVENT:
-			on_scalar(&ps, &ev);
-			break;
-		case YAML_ALIAS_EVENT:
-			on_alias(&ps, &ev);
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-			on_start(&ps, &ev, YN_SEQ);
-			break;
-		case YAML_MAPPING_START_EVENT:
-			on_start(&ps, &ev, YN_MAP);
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			on_end(&ps);
-			break;
-		default:
-			break;
-		}
+		done = on_event(&ps, &ev);
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&parser);
@@ -834,6 +841,64 @@ hex4(const char *s, unsigned *out)
 	return 0;
 }
 
+/*
+ * A \u escape, q at its 'u' (and a low surrogate's escape after a high
+ * one): the code point in *c, *qp left at its last digit.  -1 after
+ * jfail() for a bad escape, a lone surrogate or U+0000.
+ */
+static int
+junicode(struct jstate *js, const char **qp, unsigned *c)
+{
+	const char *q = *qp;
+	unsigned lo;
+
+	if (js->end - q < 5 || hex4(q + 1, c) < 0) {
+		js->p = q;
+		jfail(js, "bad \\u escape in a string");
+		return -1;
+	}
+	q += 4;
+	if (*c >= 0xd800 && *c < 0xdc00 && js->end - q >= 7 &&
+	    q[1] == '\\' && q[2] == 'u' && hex4(q + 3, &lo) == 0 &&
+	    lo >= 0xdc00 && lo < 0xe000) {
+		*c = 0x10000 + ((*c - 0xd800) << 10) + (lo - 0xdc00);
+		q += 6;
+	} else if (*c >= 0xd800 && *c < 0xe000) {
+		js->p = q;
+		jfail(js, "lone surrogate in a string");
+		return -1;
+	}
+	if (*c == 0) {
+		js->p = q;
+		jfail(js, "\\u0000 in a string");
+		return -1;
+	}
+	*qp = q;
+	return 0;
+}
+
+/* Writes code point c as UTF-8 at o; returns the end. */
+static char *
+utf8_put(char *o, unsigned c)
+{
+	if (c < 0x80)
+		*o++ = (char)c;
+	else if (c < 0x800) {
+		*o++ = (char)(0xc0 | c >> 6);
+		*o++ = (char)(0x80 | (c & 0x3f));
+	} else if (c < 0x10000) {
+		*o++ = (char)(0xe0 | c >> 12);
+		*o++ = (char)(0x80 | (c >> 6 & 0x3f));
+		*o++ = (char)(0x80 | (c & 0x3f));
+	} else {
+		*o++ = (char)(0xf0 | c >> 18);
+		*o++ = (char)(0x80 | (c >> 12 & 0x3f));
+		*o++ = (char)(0x80 | (c >> 6 & 0x3f));
+		*o++ = (char)(0x80 | (c & 0x3f));
+	}
+	return o;
+}
+
 /* A string's text after its opening quote; js->p ends past the closing one. */
 static struct ynode *
 jstring(struct jstate *js)
@@ -857,7 +922,7 @@ jstring(struct jstate *js)
 	/* Escapes never make a string longer than its source. */
 	o = n->u.str = arena_alloc(js->a, (size_t)(js->end - s) + 1);
 	for (q = s; q < js->end && *q != '"'; q++) {
-		unsigned c, lo;
+		unsigned c;
 
 		if ((unsigned char)*q < 0x20) {
 			js->p = q;
@@ -898,42 +963,9 @@ jstring(struct jstate *js)
 			jfail(js, "bad escape in a string");
 			return NULL;
 		}
-		if (js->end - q < 5 || hex4(q + 1, &c) < 0) {
-			js->p = q;
-			jfail(js, "bad \\u escape in a string");
+		if (junicode(js, &q, &c) < 0)
 			return NULL;
-		}
-		q += 4;
-		if (c >= 0xd800 && c < 0xdc00 && js->end - q >= 7 &&
-		    q[1] == '\\' && q[2] == 'u' && hex4(q + 3, &lo) == 0 &&
-		    lo >= 0xdc00 && lo < 0xe000) {
-			c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
-			q += 6;
-		} else if (c >= 0xd800 && c < 0xe000) {
-			js->p = q;
-			jfail(js, "lone surrogate in a string");
-			return NULL;
-		}
-		if (c == 0) {
-			js->p = q;
-			jfail(js, "\\u0000 in a string");
-			return NULL;
-		}
-		if (c < 0x80)
-			*o++ = (char)c;
-		else if (c < 0x800) {
-			*o++ = (char)(0xc0 | c >> 6);
-			*o++ = (char)(0x80 | (c & 0x3f));
-		} else if (c < 0x10000) {
-			*o++ = (char)(0xe0 | c >> 12);
-			*o++ = (char)(0x80 | (c >> 6 & 0x3f));
-			*o++ = (char)(0x80 | (c & 0x3f));
-		} else {
-			*o++ = (char)(0xf0 | c >> 18);
-			*o++ = (char)(0x80 | (c >> 12 & 0x3f));
-			*o++ = (char)(0x80 | (c >> 6 & 0x3f));
-			*o++ = (char)(0x80 | (c & 0x3f));
-		}
+		o = utf8_put(o, c);
 	}
 	if (q >= js->end) {
 		js->p = q;
