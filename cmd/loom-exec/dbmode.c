@@ -157,32 +157,173 @@ logq_kick(void *arg)
 	xd_kick(arg);
 }
 
-int
-exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
-    int check)
+/*
+ * The settings: this mode's exec.* keys, --name over exec.name, and the
+ * breaker.* keys.  On failure nothing is left to free.
+ */
+static int
+load_settings(struct dbopts *o, struct xd *x, const struct exec_opts *eo,
+    const struct config *cfg, long jobs)
+{
+	char *err = NULL;
+
+	if (dbopts_load(o, cfg, jobs) < 0)
+		return -1;
+	if (eo->name != NULL) {	/* --name wins over exec.name */
+		free(o->name);
+		o->name = xstrdup(eo->name);
+	}
+	if (breaker_config_load(cfg, &x->bcfg, &err) < 0) {
+		log_warnx("%s", err);
+		free(err);
+		free(o->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* The work connection, with its statements, batches and passes. */
+static int
+open_database(struct xd *x, char **err)
+{
+	if ((x->conn = db_connect(x->o->url, "loom-exec", err)) == NULL ||
+	    db_schema_check(x->conn, err) < 0)
+		return -1;
+	x->edb = execdb_new(x->conn, x->o->name, x->o->lease_ms);
+	if (execdb_set_conn(x->edb, x->conn, err) < 0)
+		return -1;
+	if (xd_async_open(x) < 0) {
+		*err = xasprintf("event loop: %s", strerror(errno));
+		return -1;
+	}
+	if (x->o->advance) {
+		x->adv = advance_new();
+		advance_set_conn(x->adv, x->conn, x->async);
+	}
+	return 0;
+}
+
+/* The runner, the work callback, the timers, the signals, the doorbells. */
+static int
+open_watches(struct xd *x, const struct runner_config *rc, char **err)
 {
 	static const char *const channels[] = { "loom_task_ready",
 		"loom_cancel", BREAKERDB_CHANNEL, NULL };
 	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+
+	if ((x->runner = runner_new(x->loop, rc)) == NULL) {
+		*err = xasprintf("runner: %s", strerror(errno));
+		return -1;
+	}
+	x->work = loop_defer_new_idle(x->loop, do_work, x);
+	if ((x->logq = logq_new(x->loop, logq_kick, x)) == NULL) {
+		*err = xasprintf("event loop: %s", strerror(errno));
+		return -1;
+	}
+	x->renew_t = loop_timer_new(x->loop, xd_on_renew, x);
+	x->callback_t = loop_timer_new(x->loop, xd_on_callback_deadline, x);
+	x->lease_t = loop_timer_new(x->loop, xd_on_lease_expiry, x);
+	x->ready_t = loop_timer_new(x->loop, xd_on_ready_due, x);
+	x->reconnect_t = loop_timer_new(x->loop, xd_on_reconnect, x);
+	x->drain_t = loop_timer_new(x->loop, xd_on_drain_timeout, x);
+	if (!x->work || !x->renew_t || !x->callback_t || !x->lease_t ||
+	    !x->ready_t || !x->reconnect_t || !x->drain_t) {
+		*err = xasprintf("event loop: %s", strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		if ((x->sig[i] = loop_signal_add(x->loop, sigs[i], xd_on_signal,
+		    x)) == NULL) {
+			*err = xasprintf("signal %d: %s", sigs[i],
+			    strerror(errno));
+			return -1;
+		}
+	x->listen = pglisten_new(x->loop, x->o->url, "loom-exec-listen",
+	    channels, xd_on_notify, xd_on_listen_connect, x, err);
+	if (x->listen == NULL)
+		return -1;
+	return 0;
+}
+
+/* Runs the loop until the drain is over; returns the exit status. */
+static int
+serve(struct xd *x, const struct runner_config *rc)
+{
+	int status;
+
+	xd_catch_up(x);
+	(void)loop_timer_after(x->renew_t, x->o->lease_ms / 3);
+	log_info("ready as %s: %d slots, lease %lldms, circuit breakers "
+	    "%s%s%s", x->o->name, x->o->concurrency, (long long)x->o->lease_ms,
+	    x->bcfg.enabled ? "on" : "off",
+	    rc->callback_base_url ? ", callbacks via " : "",
+	    rc->callback_base_url ? rc->callback_base_url : "");
+	loop_notify_ready(x->loop);
+	status = loop_run(x->loop);
+	if (status < 0) {
+		log_warn("event loop");
+		status = EXEC_SYSTEM;
+	}
+	return status;
+}
+
+/* Frees what open_database() and open_watches() made, whatever they got to. */
+static void
+teardown(struct xd *x)
+{
+	pglisten_free(x->listen);
+	x->hard_stop = 1;
+	runner_free(x->runner);	/* nothing runs after a clean stop */
+	x->runner = NULL;
+	/* A batch still out gives its jobs and lines back first. */
+	if (x->conn != NULL)
+		xd_async_close(x);
+	advance_free(x->adv);
+	while (x->done_head != NULL)
+		xd_job_free(xd_done_pop(x));
+	logq_free(x->logq);
+	while (x->notes_head != NULL)
+		xd_note_free(xd_note_pop(x));
+	for (size_t i = 0; i < x->nbtargets; i++)
+		free(x->btargets[i]);
+	free(x->btargets);
+	breaker_cache_free(x->bcache);
+	for (int i = 0; i < 3; i++)
+		loop_signal_del(x->sig[i]);
+	loop_timer_del(x->renew_t);
+	loop_timer_del(x->callback_t);
+	loop_timer_del(x->lease_t);
+	loop_timer_del(x->ready_t);
+	loop_timer_del(x->reconnect_t);
+	loop_timer_del(x->drain_t);
+	loop_defer_del(x->work);
+	for (size_t i = 0; i < x->ncancels; i++)
+		free(x->cancels[i]);
+	free(x->cancels);
+	PQclear(x->claimed);
+	while (x->done_head != NULL)
+		xd_job_free(xd_done_pop(x));
+	execdb_free(x->edb);
+	if (x->conn != NULL)
+		PQfinish(x->conn);
+	loop_free(x->loop);
+}
+
+/* --- the entry point --------------------------------------------------- */
+
+int
+exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
+    int check)
+{
 	struct runner_config rc = eo->rc;
 	struct dbopts o;
 	struct xd x;
 	char *err = NULL;
 	int status = EXEC_SYSTEM;
 
-	if (dbopts_load(&o, cfg, jobs) < 0)
-		return EXEC_USAGE;
-	if (eo->name != NULL) {	/* --name wins over exec.name */
-		free(o.name);
-		o.name = xstrdup(eo->name);
-	}
 	memset(&x, 0, sizeof(x));
-	if (breaker_config_load(cfg, &x.bcfg, &err) < 0) {
-		log_warnx("%s", err);
-		free(err);
-		free(o.name);
+	if (load_settings(&o, &x, eo, cfg, jobs) < 0)
 		return EXEC_USAGE;
-	}
 	if (check) {
 		printf("configuration ok\n");
 		free(o.name);
@@ -198,105 +339,13 @@ exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
 		free(o.name);
 		return EXEC_SYSTEM;
 	}
-	if ((x.conn = db_connect(o.url, "loom-exec", &err)) == NULL ||
-	    db_schema_check(x.conn, &err) < 0)
-		goto out;
-	x.edb = execdb_new(x.conn, o.name, o.lease_ms);
-	if (execdb_set_conn(x.edb, x.conn, &err) < 0)
-		goto out;
-	if (xd_async_open(&x) < 0) {
-		err = xasprintf("event loop: %s", strerror(errno));
-		goto out;
-	}
-	if (o.advance) {
-		x.adv = advance_new();
-		advance_set_conn(x.adv, x.conn, x.async);
-	}
-	if ((x.runner = runner_new(x.loop, &rc)) == NULL) {
-		err = xasprintf("runner: %s", strerror(errno));
-		goto out;
-	}
-	x.work = loop_defer_new_idle(x.loop, do_work, &x);
-	if ((x.logq = logq_new(x.loop, logq_kick, &x)) == NULL) {
-		err = xasprintf("event loop: %s", strerror(errno));
-		goto out;
-	}
-	x.renew_t = loop_timer_new(x.loop, xd_on_renew, &x);
-	x.callback_t = loop_timer_new(x.loop, xd_on_callback_deadline, &x);
-	x.lease_t = loop_timer_new(x.loop, xd_on_lease_expiry, &x);
-	x.ready_t = loop_timer_new(x.loop, xd_on_ready_due, &x);
-	x.reconnect_t = loop_timer_new(x.loop, xd_on_reconnect, &x);
-	x.drain_t = loop_timer_new(x.loop, xd_on_drain_timeout, &x);
-	if (!x.work || !x.renew_t || !x.callback_t || !x.lease_t ||
-	    !x.ready_t || !x.reconnect_t || !x.drain_t) {
-		err = xasprintf("event loop: %s", strerror(errno));
-		goto out;
-	}
-	for (int i = 0; i < 3; i++)
-		if ((x.sig[i] = loop_signal_add(x.loop, sigs[i], xd_on_signal,
-		    &x)) == NULL) {
-			err = xasprintf("signal %d: %s", sigs[i],
-			    strerror(errno));
-			goto out;
-		}
-	x.listen = pglisten_new(x.loop, o.url, "loom-exec-listen", channels,
-	    xd_on_notify, xd_on_listen_connect, &x, &err);
-	if (x.listen == NULL)
-		goto out;
-	xd_catch_up(&x);
-	(void)loop_timer_after(x.renew_t, o.lease_ms / 3);
-	log_info("ready as %s: %d slots, lease %lldms, circuit breakers "
-	    "%s%s%s", o.name, o.concurrency, (long long)o.lease_ms,
-	    x.bcfg.enabled ? "on" : "off",
-	    rc.callback_base_url ? ", callbacks via " : "",
-	    rc.callback_base_url ? rc.callback_base_url : "");
-	loop_notify_ready(x.loop);
-	status = loop_run(x.loop);
-	if (status < 0) {
-		log_warn("event loop");
-		status = EXEC_SYSTEM;
-	}
-out:
+	if (open_database(&x, &err) == 0 && open_watches(&x, &rc, &err) == 0)
+		status = serve(&x, &rc);
 	if (err != NULL) {
 		log_warnx("%s", err);
 		free(err);
 	}
-	pglisten_free(x.listen);
-	x.hard_stop = 1;
-	runner_free(x.runner);	/* nothing runs after a clean stop */
-	x.runner = NULL;
-	/* A batch still out gives its jobs and lines back first. */
-	if (x.conn != NULL)
-		xd_async_close(&x);
-	advance_free(x.adv);
-	while (x.done_head != NULL)
-		xd_job_free(xd_done_pop(&x));
-	logq_free(x.logq);
-	while (x.notes_head != NULL)
-		xd_note_free(xd_note_pop(&x));
-	for (size_t i = 0; i < x.nbtargets; i++)
-		free(x.btargets[i]);
-	free(x.btargets);
-	breaker_cache_free(x.bcache);
-	for (int i = 0; i < 3; i++)
-		loop_signal_del(x.sig[i]);
-	loop_timer_del(x.renew_t);
-	loop_timer_del(x.callback_t);
-	loop_timer_del(x.lease_t);
-	loop_timer_del(x.ready_t);
-	loop_timer_del(x.reconnect_t);
-	loop_timer_del(x.drain_t);
-	loop_defer_del(x.work);
-	for (size_t i = 0; i < x.ncancels; i++)
-		free(x.cancels[i]);
-	free(x.cancels);
-	PQclear(x.claimed);
-	while (x.done_head != NULL)
-		xd_job_free(xd_done_pop(&x));
-	execdb_free(x.edb);
-	if (x.conn != NULL)
-		PQfinish(x.conn);
-	loop_free(x.loop);
+	teardown(&x);
 	free(o.name);
 	return status;
 }
