@@ -15,7 +15,7 @@
 #include "daemon.h"
 #include "util/log.h"
 
-/* Whether the batch of "the batch in flight" below is out. */
+/* Whether the batch in flight is out. */
 int
 xd_in_flight(const struct xd *x)
 {

@@ -10,7 +10,7 @@
  *                written (struct job): the running list, the result queue
  *   claims.c     starting what a claim brought, after asking the breakers
  *   batch.c      the batch in flight: results and the next claim as one
- *                round trip the loop does not wait for; settle()
+ *                round trip the loop does not wait for; xd_settle()
  *   report.c     results and output lines written the blocking way
  *   leases.c     lease renewal, and jobs stopped when their run is cancelled
  *   deadlines.c  the timers armed from a query: callback deadlines,
@@ -129,11 +129,11 @@ struct xd {
 	int more_ready;		/* there may be READY rows */
 	int want_deadlines;	/* re-arm the deadline timers */
 	int draining;
-	int finished;		/* finish() ran */
+	int finished;		/* xd_finish() ran */
 	int hard_stop;		/* runner_free() is cancelling everything */
 	int64_t backoff_ms;
 	int64_t last_renew_ms;	/* monotonic */
-	int64_t deadlines_at_ms;	/* monotonic: arm_deadlines() ran */
+	int64_t deadlines_at_ms;	/* monotonic: xd_arm_deadlines() ran */
 	uint64_t nclaimed, nreported, ndropped, nheld;
 };
 
@@ -191,7 +191,10 @@ void xd_write_notes(struct xd *x);
 void xd_retime_held(struct xd *x);
 void xd_reload_breaker(struct xd *x, const struct config *cfg);
 
-/* conn.c: db_failed() frees err and returns 1 when the connection is gone. */
+/*
+ * conn.c: the work connection.  xd_db_failed() frees err and returns 1
+ * when the connection is gone.
+ */
 void xd_db_lost(struct xd *x, const char *why);
 int xd_db_failed(struct xd *x, const char *what, char *err);
 void xd_catch_up(struct xd *x);

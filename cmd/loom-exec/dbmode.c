@@ -11,7 +11,7 @@
  * once every watch that woke in the same turn (curl sockets, child
  * processes) has delivered its result.  The queued results and the next
  * claim go out together as one batch that the loop does not wait for
- * (db_async, "the batch in flight" below): tasks keep running and results
+ * (db_async, "the batch in flight", batch.c): tasks keep running and results
  * keep queueing while it is out, so the busier the executor, the more
  * results one transaction carries.  Work also writes breaker notes,
  * checks cancelled runs and renews leases, blocking but short, after the
