@@ -58,8 +58,19 @@ opts_load(struct exec_opts *o, const struct config *cfg, long jobs)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asked for. */
+struct args {
+	const char *path;	/* -c; NULL: the default */
+	enum log_level level;	/* -d, -v: debug */
+	long jobs;		/* -j; 0: not given */
+	int check;		/* -n */
+	int stdin_mode;		/* --stdin */
+	const char *name;	/* --name; NULL: not given */
+};
+
+/* Reads the options into a; returns -1 to go on, else the exit status. */
+static int
+parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
 		{ "stdin", no_argument, NULL, 'S' },
@@ -67,38 +78,32 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct exec_opts o;
-	struct config *cfg;
-	struct diags d;
-	const char *path = NULL, *lvl;
-	enum log_level level = LOG_LVL_INFO;
-	int ch, check = 0, stdin_mode = 0, rc;
-	long jobs = 0;
+	int ch;
 	char *end;
-	const char *name = NULL;
 
-	log_init("loom-exec", LOG_LVL_INFO);
+	memset(a, 0, sizeof(*a));
+	a->level = LOG_LVL_INFO;
 	while ((ch = getopt_long(argc, argv, "c:dj:nN:vh", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			a->path = optarg;
 			break;
 		case 'd':
 		case 'v':
-			level = LOG_LVL_DEBUG;
+			a->level = LOG_LVL_DEBUG;
 			break;
 		case 'j':
-			jobs = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || jobs < 1 ||
-			    jobs > 100000) {
+			a->jobs = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || a->jobs < 1 ||
+			    a->jobs > 100000) {
 				fprintf(stderr, "loom-exec: -j wants a number "
 				    "from 1 to 100000\n");
 				return EXEC_USAGE;
 			}
 			break;
 		case 'n':
-			check = 1;
+			a->check = 1;
 			break;
 		case 'N':
 			if (*optarg == '\0' || strlen(optarg) > 200) {
@@ -106,10 +111,10 @@ main(int argc, char **argv)
 				    "200 characters\n");
 				return EXEC_USAGE;
 			}
-			name = optarg;
+			a->name = optarg;
 			break;
 		case 'S':
-			stdin_mode = 1;
+			a->stdin_mode = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -123,36 +128,64 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXEC_USAGE;
 	}
+	return -1;
+}
+
+/*
+ * Loads loom.conf and sets logging from it (-d wins over log.level).
+ * Returns the configuration (the caller frees it), or NULL after saying
+ * what is wrong.
+ */
+static struct config *
+load_config(const struct args *a)
+{
+	struct config *cfg;
+	struct diags d;
+	const char *lvl;
+	enum log_level level = a->level;
+
 	diags_init(&d);
-	if ((cfg = config_load(path, &d)) == NULL) {
+	if ((cfg = config_load(a->path, &d)) == NULL) {
 		diags_print(&d, stderr);
 		diags_clear(&d);
-		return EXEC_USAGE;
+		return NULL;
 	}
 	if ((lvl = config_get(cfg, "log.level", NULL)) &&
 	    level != LOG_LVL_DEBUG && log_level_parse(lvl, &level) < 0) {
 		log_warnx("log.level: unknown level '%s'", lvl);
 		config_free(cfg);
-		return EXEC_USAGE;
+		return NULL;
 	}
 	log_set_level(level);
 	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');
-	if (opts_load(&o, cfg, jobs) < 0) {
+	return cfg;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a;
+	struct exec_opts o;
+	struct config *cfg;
+	int rc;
+
+	log_init("loom-exec", LOG_LVL_INFO);
+	if ((rc = parse_args(argc, argv, &a)) >= 0)
+		return rc;
+	if ((cfg = load_config(&a)) == NULL)
+		return EXEC_USAGE;
+	if (opts_load(&o, cfg, a.jobs) < 0) {
 		config_free(cfg);
 		return EXEC_USAGE;
 	}
-	o.name = name;
-	if (!stdin_mode) {	/* the daemon: dbmode.c */
-		rc = exec_db_run(&o, cfg, jobs, check);
-		config_free(cfg);
-		return rc;
-	}
-	if (check) {
+	o.name = a.name;
+	if (!a.stdin_mode)	/* the daemon: dbmode.c */
+		rc = exec_db_run(&o, cfg, a.jobs, a.check);
+	else if (a.check) {
 		printf("configuration ok\n");
-		config_free(cfg);
-		return EXEC_OK;
-	}
-	rc = exec_stdin_run(&o);
+		rc = EXEC_OK;
+	} else
+		rc = exec_stdin_run(&o);
 	config_free(cfg);
 	return rc;
 }

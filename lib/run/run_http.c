@@ -478,27 +478,14 @@ fail_job(struct runner_job *j, enum errclass c, const char *msg)
 	    runner_error(c, "%s", msg)));
 }
 
-void
-run_http_start(struct run_http *h, struct runner_job *j)
+/*
+ * What the request sends: the task's own "body" (a string as is, JSON as
+ * JSON), or else the envelope of the protocol (borrowed from the job).
+ */
+static void
+xfer_body(struct http_xfer *x, struct runner_job *j)
 {
-	struct http_xfer *x;
-	char *method = NULL, *err = NULL;
 	jv body;
-	CURLMcode mc;
-
-	x = xcalloc(1, sizeof(*x));
-	x->h = h;
-	x->job = j;
-	if (h->nidle > 0)
-		x->easy = h->idle[--h->nidle];
-	else if ((x->easy = curl_easy_init()) == NULL) {
-		fail_job(j, ERR_TASK_FAILED, "cannot create a curl handle");
-		goto fail;
-	}
-	x->url = task_str(j->task, "url", "");
-	method = task_str(j->task, "method", "POST");
-	for (char *p = method; *p; p++)
-		*p = (char)toupper((unsigned char)*p);
 
 	body = jv_object_get(jv_copy(j->task), jv_string("body"));
 	if (jv_is_valid(body) && jv_get_kind(body) != JV_KIND_NULL) {
@@ -517,26 +504,33 @@ run_http_start(struct run_http *h, struct runner_job *j)
 		x->body = j->envelope;
 		x->protocol = 1;
 	}
+}
 
-	if (xfer_headers(x, j->task, &err) == -1) {
-		fail_job(j, ERR_VALIDATION, err);
-		goto fail;
-	}
-	/* signing (lib/net/sign.h): over the bytes sent; none for GET/HEAD */
-	{
-		int nobody = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-		char *sig[2];
+/*
+ * Signing (lib/net/sign.h): over the bytes sent; none for GET/HEAD.
+ * Returns -1 with *err set when the task's signing settings are wrong.
+ */
+static int
+xfer_sign(struct http_xfer *x, struct runner_job *j, const char *method,
+    char **err)
+{
+	int nobody = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	char *sig[2];
 
-		if (sign_task_headers(j->task, nobody ? "" : x->body,
-		    nobody ? 0 : x->body_len, time(NULL), sig, &err) == -1) {
-			fail_job(j, ERR_VALIDATION, err);
-			goto fail;
-		}
-		for (int i = 0; i < 2 && sig[i] != NULL; i++) {
-			x->headers = curl_slist_append(x->headers, sig[i]);
-			free(sig[i]);
-		}
+	if (sign_task_headers(j->task, nobody ? "" : x->body,
+	    nobody ? 0 : x->body_len, time(NULL), sig, err) == -1)
+		return -1;
+	for (int i = 0; i < 2 && sig[i] != NULL; i++) {
+		x->headers = curl_slist_append(x->headers, sig[i]);
+		free(sig[i]);
 	}
+	return 0;
+}
+
+/* The transfer's curl options; method is in upper case. */
+static void
+xfer_setopt(struct http_xfer *x, struct runner_job *j, const char *method)
+{
 	curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
@@ -563,6 +557,40 @@ run_http_start(struct run_http *h, struct runner_job *j)
 			curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST,
 			    method);
 	}
+}
+
+void
+run_http_start(struct run_http *h, struct runner_job *j)
+{
+	struct http_xfer *x;
+	char *method = NULL, *err = NULL;
+	CURLMcode mc;
+
+	x = xcalloc(1, sizeof(*x));
+	x->h = h;
+	x->job = j;
+	if (h->nidle > 0)
+		x->easy = h->idle[--h->nidle];
+	else if ((x->easy = curl_easy_init()) == NULL) {
+		fail_job(j, ERR_TASK_FAILED, "cannot create a curl handle");
+		goto fail;
+	}
+	x->url = task_str(j->task, "url", "");
+	method = task_str(j->task, "method", "POST");
+	for (char *p = method; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+
+	xfer_body(x, j);
+
+	if (xfer_headers(x, j->task, &err) == -1) {
+		fail_job(j, ERR_VALIDATION, err);
+		goto fail;
+	}
+	if (xfer_sign(x, j, method, &err) == -1) {
+		fail_job(j, ERR_VALIDATION, err);
+		goto fail;
+	}
+	xfer_setopt(x, j, method);
 	if ((mc = curl_multi_add_handle(h->multi, x->easy)) != CURLM_OK) {
 		fail_job(j, ERR_TASK_FAILED, curl_multi_strerror(mc));
 		goto fail;

@@ -875,15 +875,117 @@ make_output_file(struct run_proc *p)
 	return 0;
 }
 
+/*
+ * The task's "workdir" in *workdir (owned; NULL when not given), checked
+ * to be a directory.  Returns -1 after failing the job.
+ */
+static int
+task_workdir(struct runner_job *j, char **workdir)
+{
+	jv wd;
+
+	*workdir = NULL;
+	wd = jv_object_get(jv_copy(j->task), jv_string("workdir"));
+	if (jv_get_kind(wd) == JV_KIND_STRING &&
+	    jv_string_length_bytes(jv_copy(wd)) > 0) {
+		struct stat st;
+
+		*workdir = xstrdup(jv_string_value(wd));
+		if (stat(*workdir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+			fail_job(j, runner_error(ERR_TASK_FAILED, "workdir "
+			    "\"%s\": %s", *workdir, errno ? strerror(errno) :
+			    "not a directory"));
+			jv_free(wd);
+			return -1;
+		}
+	}
+	jv_free(wd);
+	return 0;
+}
+
+/*
+ * Starts the child with its stdin, stdout and stderr on pipes whose
+ * other ends p keeps.  Returns -1 after failing the job.
+ */
+static int
+proc_spawn(struct run_proc *p, struct runner_job *j, const struct strv *argv,
+    const struct strv *env, const char *workdir)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int e;
+
+	if (pipe_for_child(in, 0) == -1 || pipe_for_child(out, 1) == -1 ||
+	    pipe_for_child(err, 1) == -1) {
+		fail_job(j, runner_error(ERR_TASK_FAILED, "pipe: %s",
+		    strerror(errno)));
+		for (int i = 0; i < 2; i++) {
+			if (in[i] != -1)
+				close(in[i]);
+			if (out[i] != -1)
+				close(out[i]);
+			if (err[i] != -1)
+				close(err[i]);
+		}
+		return -1;
+	}
+
+	e = spawn_task(&p->pid, argv->v, env->v, workdir, in[0], out[1],
+	    err[1]);
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	p->in_fd = in[1];
+	p->out.fd = out[0];
+	p->err.fd = err[0];
+	if (e != 0) {
+		p->pid = -1;
+		fail_job(j, runner_error(ERR_TASK_FAILED, "cannot run "
+		    "\"%s\": %s%s", argv->v[0], strerror(e), j->kind ==
+		    RUN_JAVA && e == ENOENT ? " (set JAVA_HOME or PATH)" :
+		    ""));
+		return -1;
+	}
+	p->group = p->pid;
+	return 0;
+}
+
+/*
+ * Watches the started child: its exit, its output pipes, its timeout.
+ * Returns -1 after failing the job and killing the child.
+ */
+static int
+proc_watch(struct runner *r, struct run_proc *p, struct runner_job *j)
+{
+	if ((p->child = loop_child_add(runner_loop(r), p->pid, on_child,
+	    p)) == NULL) {
+		fail_job(j, runner_error(ERR_TASK_FAILED, "cannot watch "
+		    "process %d: %s", (int)p->pid, strerror(errno)));
+		signal_group(p, SIGKILL);
+		/* Not watched, so reap it here; SIGKILL makes this quick. */
+		while (waitpid(p->pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		return -1;
+	}
+	if ((p->out.io = loop_io_add(runner_loop(r), p->out.fd, LOOP_READ,
+	    on_stream, &p->out)) == NULL ||
+	    (p->err.io = loop_io_add(runner_loop(r), p->err.fd, LOOP_READ,
+	    on_stream, &p->err)) == NULL) {
+		fail_job(j, runner_error(ERR_TASK_FAILED, "cannot watch the "
+		    "output pipes: %s", strerror(errno)));
+		signal_group(p, SIGKILL);
+		return -1;	/* deleting the child watch reaps it */
+	}
+	p->timeout = loop_timer_new(runner_loop(r), on_timeout, p);
+	(void)loop_timer_after(p->timeout, j->timeout_ms);
+	return 0;
+}
+
 void
 run_proc_start(struct runner *r, struct runner_job *j)
 {
 	struct run_proc *p;
 	struct strv argv = { 0 }, env = { 0 };
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	char *msg = NULL, *workdir = NULL;
-	jv wd;
-	int e;
 
 	p = xcalloc(1, sizeof(*p));
 	p->job = j;
@@ -898,21 +1000,8 @@ run_proc_start(struct runner *r, struct runner_job *j)
 		fail_job(j, runner_error(ERR_VALIDATION, "%s", msg));
 		goto fail;
 	}
-	wd = jv_object_get(jv_copy(j->task), jv_string("workdir"));
-	if (jv_get_kind(wd) == JV_KIND_STRING &&
-	    jv_string_length_bytes(jv_copy(wd)) > 0) {
-		struct stat st;
-
-		workdir = xstrdup(jv_string_value(wd));
-		if (stat(workdir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-			fail_job(j, runner_error(ERR_TASK_FAILED, "workdir "
-			    "\"%s\": %s", workdir, errno ? strerror(errno) :
-			    "not a directory"));
-			jv_free(wd);
-			goto fail;
-		}
-	}
-	jv_free(wd);
+	if (task_workdir(j, &workdir) == -1)
+		goto fail;
 	if (make_output_file(p) == -1) {
 		fail_job(j, runner_error(ERR_TASK_FAILED, "cannot create the "
 		    "output file in $TMPDIR: %s", strerror(errno)));
@@ -920,54 +1009,12 @@ run_proc_start(struct runner *r, struct runner_job *j)
 	}
 	build_env(&env, j, p->output_path);
 
-	if (pipe_for_child(in, 0) == -1 || pipe_for_child(out, 1) == -1 ||
-	    pipe_for_child(err, 1) == -1) {
-		fail_job(j, runner_error(ERR_TASK_FAILED, "pipe: %s",
-		    strerror(errno)));
-		goto fail_pipes;
-	}
-
-	e = spawn_task(&p->pid, argv.v, env.v, workdir, in[0], out[1],
-	    err[1]);
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
-	p->in_fd = in[1];
-	p->out.fd = out[0];
-	p->err.fd = err[0];
-	if (e != 0) {
-		p->pid = -1;
-		fail_job(j, runner_error(ERR_TASK_FAILED, "cannot run "
-		    "\"%s\": %s%s", argv.v[0], strerror(e), j->kind ==
-		    RUN_JAVA && e == ENOENT ? " (set JAVA_HOME or PATH)" :
-		    ""));
+	if (proc_spawn(p, j, &argv, &env, workdir) == -1)
 		goto fail;
-	}
-	p->group = p->pid;
 	log_debug("%s/%s/%d: started %s as process %d", j->execution_id,
 	    j->task_id, j->attempt, argv.v[0], (int)p->pid);
-
-	if ((p->child = loop_child_add(runner_loop(r), p->pid, on_child,
-	    p)) == NULL) {
-		fail_job(j, runner_error(ERR_TASK_FAILED, "cannot watch "
-		    "process %d: %s", (int)p->pid, strerror(errno)));
-		signal_group(p, SIGKILL);
-		/* Not watched, so reap it here; SIGKILL makes this quick. */
-		while (waitpid(p->pid, NULL, 0) == -1 && errno == EINTR)
-			;
+	if (proc_watch(r, p, j) == -1)
 		goto fail;
-	}
-	if ((p->out.io = loop_io_add(runner_loop(r), p->out.fd, LOOP_READ,
-	    on_stream, &p->out)) == NULL ||
-	    (p->err.io = loop_io_add(runner_loop(r), p->err.fd, LOOP_READ,
-	    on_stream, &p->err)) == NULL) {
-		fail_job(j, runner_error(ERR_TASK_FAILED, "cannot watch the "
-		    "output pipes: %s", strerror(errno)));
-		signal_group(p, SIGKILL);
-		goto fail;	/* deleting the child watch reaps it */
-	}
-	p->timeout = loop_timer_new(runner_loop(r), on_timeout, p);
-	(void)loop_timer_after(p->timeout, j->timeout_ms);
 
 	p->in_buf = xasprintf("%s\n", j->envelope);
 	p->in_len = j->envelope_len + 1;
@@ -979,15 +1026,6 @@ run_proc_start(struct runner *r, struct runner_job *j)
 	free(workdir);
 	return;
 
-fail_pipes:
-	for (int i = 0; i < 2; i++) {
-		if (in[i] != -1)
-			close(in[i]);
-		if (out[i] != -1)
-			close(out[i]);
-		if (err[i] != -1)
-			close(err[i]);
-	}
 fail:
 	strv_free(&argv);
 	strv_free(&env);

@@ -545,11 +545,139 @@ check_str_object(jv o)
 	return bad ? -1 : 0;
 }
 
+/* An http task's url, method and headers; task is borrowed. */
+static int
+check_http_task(jv task, char **err)
+{
+	jv v;
+
+	v = jv_object_get(jv_copy(task), jv_string("url"));
+	if (jv_get_kind(v) != JV_KIND_STRING ||
+	    (strncasecmp(jv_string_value(v), "http://", 7) != 0 &&
+	    strncasecmp(jv_string_value(v), "https://", 8) != 0)) {
+		jv_free(v);
+		*err = xstrdup("http task needs a \"url\" starting "
+		    "with http:// or https://");
+		return -1;
+	}
+	jv_free(v);
+	v = jv_object_get(jv_copy(task), jv_string("method"));
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
+		const char *m = jv_get_kind(v) == JV_KIND_STRING ?
+		    jv_string_value(v) : "";
+		int ok = *m != '\0';
+
+		for (; *m; m++)
+			if (!isalpha((unsigned char)*m))
+				ok = 0;
+		if (!ok) {
+			jv_free(v);
+			*err = xstrdup("\"method\" must be an HTTP "
+			    "method name such as POST");
+			return -1;
+		}
+	}
+	jv_free(v);
+	v = jv_object_get(jv_copy(task), jv_string("headers"));
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
+	    check_str_object(jv_copy(v)) == -1) {
+		jv_free(v);
+		*err = xstrdup("\"headers\" must be an object of "
+		    "strings");
+		return -1;
+	}
+	jv_free(v);
+	return 0;
+}
+
+/* A shell task's command; task is borrowed. */
+static int
+check_shell_task(jv task, char **err)
+{
+	jv v;
+
+	v = jv_object_get(jv_copy(task), jv_string("command"));
+	if (!((jv_get_kind(v) == JV_KIND_STRING &&
+	    jv_string_length_bytes(jv_copy(v)) > 0) ||
+	    check_str_array(jv_copy(v), 0) == 0)) {
+		jv_free(v);
+		*err = xstrdup("shell task needs a \"command\": a "
+		    "string for /bin/sh -c or a non-empty array of "
+		    "strings");
+		return -1;
+	}
+	jv_free(v);
+	return 0;
+}
+
+/* A java task's class, classpath, args and JVM options; task is borrowed. */
+static int
+check_java_task(jv task, char **err)
+{
+	jv v;
+
+	v = jv_object_get(jv_copy(task), jv_string("class"));
+	if (jv_get_kind(v) != JV_KIND_STRING ||
+	    jv_string_length_bytes(jv_copy(v)) == 0) {
+		jv_free(v);
+		*err = xstrdup("java task needs a \"class\"");
+		return -1;
+	}
+	jv_free(v);
+	v = jv_object_get(jv_copy(task), jv_string("classpath"));
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
+	    jv_get_kind(v) != JV_KIND_STRING &&
+	    check_str_array(jv_copy(v), 1) == -1) {
+		jv_free(v);
+		*err = xstrdup("\"classpath\" must be a string");
+		return -1;
+	}
+	jv_free(v);
+	static const char *arrays[] = { "args", "jvmOptions" };
+	for (size_t i = 0; i < 2; i++) {
+		v = jv_object_get(jv_copy(task), jv_string(arrays[i]));
+		if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
+		    check_str_array(jv_copy(v), 1) == -1) {
+			jv_free(v);
+			*err = xasprintf("\"%s\" must be an array of "
+			    "strings", arrays[i]);
+			return -1;
+		}
+		jv_free(v);
+	}
+	return 0;
+}
+
+/* What shell and java tasks share (env, workdir); task is borrowed. */
+static int
+check_proc_task(jv task, char **err)
+{
+	jv v;
+
+	v = jv_object_get(jv_copy(task), jv_string("env"));
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
+	    check_str_object(jv_copy(v)) == -1) {
+		jv_free(v);
+		*err = xstrdup("\"env\" must be an object of strings");
+		return -1;
+	}
+	jv_free(v);
+	v = jv_object_get(jv_copy(task), jv_string("workdir"));
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
+	    jv_get_kind(v) != JV_KIND_STRING) {
+		jv_free(v);
+		*err = xstrdup("\"workdir\" must be a string");
+		return -1;
+	}
+	jv_free(v);
+	return 0;
+}
+
+/* Whether task (consumed) is one the runner can start; *err says why not. */
 static int
 check_task(jv task, char **err)
 {
 	jv type = jv_object_get(jv_copy(task), jv_string("type"));
-	jv v;
 	const char *t;
 	int rc = -1;
 
@@ -559,109 +687,17 @@ check_task(jv task, char **err)
 		goto out;
 	}
 	t = jv_string_value(type);
-	if (strcmp(t, "http") == 0) {
-		v = jv_object_get(jv_copy(task), jv_string("url"));
-		if (jv_get_kind(v) != JV_KIND_STRING ||
-		    (strncasecmp(jv_string_value(v), "http://", 7) != 0 &&
-		    strncasecmp(jv_string_value(v), "https://", 8) != 0)) {
-			jv_free(v);
-			*err = xstrdup("http task needs a \"url\" starting "
-			    "with http:// or https://");
-			goto out;
-		}
-		jv_free(v);
-		v = jv_object_get(jv_copy(task), jv_string("method"));
-		if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
-			const char *m = jv_get_kind(v) == JV_KIND_STRING ?
-			    jv_string_value(v) : "";
-			int ok = *m != '\0';
-
-			for (; *m; m++)
-				if (!isalpha((unsigned char)*m))
-					ok = 0;
-			if (!ok) {
-				jv_free(v);
-				*err = xstrdup("\"method\" must be an HTTP "
-				    "method name such as POST");
-				goto out;
-			}
-		}
-		jv_free(v);
-		v = jv_object_get(jv_copy(task), jv_string("headers"));
-		if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
-		    check_str_object(jv_copy(v)) == -1) {
-			jv_free(v);
-			*err = xstrdup("\"headers\" must be an object of "
-			    "strings");
-			goto out;
-		}
-		jv_free(v);
-	} else if (strcmp(t, "shell") == 0) {
-		v = jv_object_get(jv_copy(task), jv_string("command"));
-		if (!((jv_get_kind(v) == JV_KIND_STRING &&
-		    jv_string_length_bytes(jv_copy(v)) > 0) ||
-		    check_str_array(jv_copy(v), 0) == 0)) {
-			jv_free(v);
-			*err = xstrdup("shell task needs a \"command\": a "
-			    "string for /bin/sh -c or a non-empty array of "
-			    "strings");
-			goto out;
-		}
-		jv_free(v);
-	} else if (strcmp(t, "java") == 0) {
-		v = jv_object_get(jv_copy(task), jv_string("class"));
-		if (jv_get_kind(v) != JV_KIND_STRING ||
-		    jv_string_length_bytes(jv_copy(v)) == 0) {
-			jv_free(v);
-			*err = xstrdup("java task needs a \"class\"");
-			goto out;
-		}
-		jv_free(v);
-		v = jv_object_get(jv_copy(task), jv_string("classpath"));
-		if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
-		    jv_get_kind(v) != JV_KIND_STRING &&
-		    check_str_array(jv_copy(v), 1) == -1) {
-			jv_free(v);
-			*err = xstrdup("\"classpath\" must be a string");
-			goto out;
-		}
-		jv_free(v);
-		static const char *arrays[] = { "args", "jvmOptions" };
-		for (size_t i = 0; i < 2; i++) {
-			v = jv_object_get(jv_copy(task), jv_string(arrays[i]));
-			if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
-			    check_str_array(jv_copy(v), 1) == -1) {
-				jv_free(v);
-				*err = xasprintf("\"%s\" must be an array of "
-				    "strings", arrays[i]);
-				goto out;
-			}
-			jv_free(v);
-		}
-	} else {
+	if (strcmp(t, "http") == 0)
+		rc = check_http_task(task, err);
+	else if (strcmp(t, "shell") == 0)
+		rc = check_shell_task(task, err);
+	else if (strcmp(t, "java") == 0)
+		rc = check_java_task(task, err);
+	else
 		*err = xasprintf("unknown task type \"%s\" (expected http, "
 		    "shell or java)", t);
-		goto out;
-	}
-	if (strcmp(t, "http") != 0) {
-		v = jv_object_get(jv_copy(task), jv_string("env"));
-		if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
-		    check_str_object(jv_copy(v)) == -1) {
-			jv_free(v);
-			*err = xstrdup("\"env\" must be an object of strings");
-			goto out;
-		}
-		jv_free(v);
-		v = jv_object_get(jv_copy(task), jv_string("workdir"));
-		if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
-		    jv_get_kind(v) != JV_KIND_STRING) {
-			jv_free(v);
-			*err = xstrdup("\"workdir\" must be a string");
-			goto out;
-		}
-		jv_free(v);
-	}
-	rc = 0;
+	if (rc == 0 && strcmp(t, "http") != 0)
+		rc = check_proc_task(task, err);
 out:
 	jv_free(type);
 	jv_free(task);
@@ -987,10 +1023,70 @@ http_error_result(int st, const char *body, size_t len, jv parsed)
 	return take_logs(res, parsed);
 }
 
+/*
+ * What a protocol backend's 2xx answer, a JSON object (parsed, consumed),
+ * stands for, by its "status"; the "logs" in it go with the result.
+ */
+static jv
+protocol_result(jv parsed)
+{
+	jv res, status, v;
+
+	status = jv_object_get(jv_copy(parsed), jv_string("status"));
+	if (jv_get_kind(status) == JV_KIND_NULL ||
+	    !jv_is_valid(status)) {
+		/* No protocol status: a plain JSON answer is the output. */
+		if (jv_object_has(jv_copy(parsed), jv_string("output")))
+			v = jv_object_get(jv_copy(parsed),
+			    jv_string("output"));
+		else
+			v = jv_copy(parsed);
+		res = JV_OBJECT(jv_string("status"), jv_string("SUCCESS"),
+		    jv_string("output"), v);
+	} else if (jv_get_kind(status) != JV_KIND_STRING) {
+		res = failed(ERR_TASK_FAILED, jv_string("\"status\" in the "
+		    "response is not a string"));
+	} else if (strcasecmp(jv_string_value(status), "SUCCESS") == 0) {
+		v = jv_object_get(jv_copy(parsed), jv_string("output"));
+		if (!jv_is_valid(v)) {
+			jv_free(v);
+			v = jv_null();
+		}
+		res = JV_OBJECT(jv_string("status"), jv_string("SUCCESS"),
+		    jv_string("output"), v);
+	} else if (strcasecmp(jv_string_value(status), "FAILED") == 0) {
+		enum errclass c = ERR_TASK_FAILED, named;
+		jv type = jv_getpath(jv_copy(parsed),
+		    JV_ARRAY(jv_string("error"), jv_string("type")));
+		jv msg = backend_error_message(jv_copy(parsed));
+
+		if (jv_get_kind(type) == JV_KIND_STRING &&
+		    errclass_parse(jv_string_value(type), &named) == 0 &&
+		    named != ERR_NONE)
+			c = named;
+		jv_free(type);
+		if (!jv_is_valid(msg)) {
+			jv_free(msg);
+			msg = jv_string("the backend reported FAILED");
+		}
+		res = failed(c, msg);
+	} else if (strcasecmp(jv_string_value(status), "RUNNING") == 0 ||
+	    strcasecmp(jv_string_value(status), "ACCEPTED") == 0) {
+		res = JV_OBJECT(jv_string("status"), jv_string("ACCEPTED"),
+		    jv_string("output"), jv_null());
+	} else {
+		res = failed(ERR_TASK_FAILED, jv_string_fmt("unknown status "
+		    "\"%s\" in the response (expected SUCCESS, FAILED or "
+		    "RUNNING)", jv_string_value(status)));
+	}
+	jv_free(status);
+	return take_logs(res, parsed);
+}
+
 jv
 runner_parse_response(int st, const char *body, size_t len, int protocol)
 {
-	jv parsed = jv_invalid(), res, status, v;
+	jv parsed = jv_invalid(), res, v;
 	int empty = body == NULL || all_space(body, len);
 
 	if (body == NULL)
@@ -1044,55 +1140,7 @@ runner_parse_response(int st, const char *body, size_t len, int protocol)
 		    "not a JSON object"));
 	}
 
-	status = jv_object_get(jv_copy(parsed), jv_string("status"));
-	if (jv_get_kind(status) == JV_KIND_NULL ||
-	    !jv_is_valid(status)) {
-		/* No protocol status: a plain JSON answer is the output. */
-		if (jv_object_has(jv_copy(parsed), jv_string("output")))
-			v = jv_object_get(jv_copy(parsed),
-			    jv_string("output"));
-		else
-			v = jv_copy(parsed);
-		res = JV_OBJECT(jv_string("status"), jv_string("SUCCESS"),
-		    jv_string("output"), v);
-	} else if (jv_get_kind(status) != JV_KIND_STRING) {
-		res = failed(ERR_TASK_FAILED, jv_string("\"status\" in the "
-		    "response is not a string"));
-	} else if (strcasecmp(jv_string_value(status), "SUCCESS") == 0) {
-		v = jv_object_get(jv_copy(parsed), jv_string("output"));
-		if (!jv_is_valid(v)) {
-			jv_free(v);
-			v = jv_null();
-		}
-		res = JV_OBJECT(jv_string("status"), jv_string("SUCCESS"),
-		    jv_string("output"), v);
-	} else if (strcasecmp(jv_string_value(status), "FAILED") == 0) {
-		enum errclass c = ERR_TASK_FAILED, named;
-		jv type = jv_getpath(jv_copy(parsed),
-		    JV_ARRAY(jv_string("error"), jv_string("type")));
-		jv msg = backend_error_message(jv_copy(parsed));
-
-		if (jv_get_kind(type) == JV_KIND_STRING &&
-		    errclass_parse(jv_string_value(type), &named) == 0 &&
-		    named != ERR_NONE)
-			c = named;
-		jv_free(type);
-		if (!jv_is_valid(msg)) {
-			jv_free(msg);
-			msg = jv_string("the backend reported FAILED");
-		}
-		res = failed(c, msg);
-	} else if (strcasecmp(jv_string_value(status), "RUNNING") == 0 ||
-	    strcasecmp(jv_string_value(status), "ACCEPTED") == 0) {
-		res = JV_OBJECT(jv_string("status"), jv_string("ACCEPTED"),
-		    jv_string("output"), jv_null());
-	} else {
-		res = failed(ERR_TASK_FAILED, jv_string_fmt("unknown status "
-		    "\"%s\" in the response (expected SUCCESS, FAILED or "
-		    "RUNNING)", jv_string_value(status)));
-	}
-	jv_free(status);
-	return take_logs(res, parsed);
+	return protocol_result(parsed);
 }
 
 const char *

@@ -1,0 +1,147 @@
+/*
+ * claims: starting the rows a claim brought.  Each claimed HTTP task asks
+ * its target's circuit breaker first; one that must wait is held
+ * (execdb_hold()) instead of started.  A claim that came back short means
+ * the queue is empty: the next doorbell, or the lease timer, wakes us.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "daemon.h"
+#include "util/log.h"
+
+/*
+ * Asks the breaker of every claimed HTTP task whether it may go: targets[i]
+ * gets the target of claim i (or NULL), and the claims that must wait are
+ * held.  On a breaker database error the task goes anyway (fail open).
+ */
+static void
+screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
+    unsigned char *held)
+{
+	struct execdb_hold *h = xcalloc((size_t)n + 1, sizeof(*h));
+	char buf[BREAKER_TARGET_MAX], *owner, *err = NULL;
+	size_t nh = 0;
+	int64_t at;
+	long done;
+	int rc;
+
+	for (long i = 0; i < n; i++) {
+		targets[i] = NULL;
+		held[i] = 0;
+		if (!x->bcfg.enabled ||
+		    !execbreaker_target(jv_copy(c[i].request), buf,
+		    sizeof(buf)))
+			continue;
+		targets[i] = xstrdup(buf);
+		if (!breakerdb_cached(&x->bcfg, x->bcache, buf, 0, ERR_NONE))
+			xd_settle(x);
+		if (x->conn == NULL)
+			continue;
+		owner = xd_dispatch_owner(x, &c[i].key);
+		rc = breakerdb_allow(x->conn, &x->bcfg, x->bcache, buf, owner,
+		    &at, &err);
+		free(owner);
+		if (rc < 0) {
+			log_warnx("%s/%s attempt %d: circuit breaker of %s: "
+			    "%s; dispatching anyway", c[i].key.execution_id,
+			    c[i].key.task_id, c[i].key.attempt, buf,
+			    err ? err : "database error");
+			if (PQstatus(x->conn) != CONNECTION_OK)
+				xd_db_lost(x, NULL);
+			free(err);
+			err = NULL;
+			continue;
+		}
+		if (rc == 0) {
+			held[i] = 1;
+			h[nh].key = &c[i].key;
+			h[nh].target = targets[i];
+			h[nh].retry_at_ms = at;
+			nh++;
+			log_debug("%s/%s attempt %d: held: the circuit breaker "
+			    "of %s is open", c[i].key.execution_id,
+			    c[i].key.task_id, c[i].key.attempt, buf);
+		}
+	}
+	if (nh > 0)
+		xd_settle(x);
+	if (nh > 0 && x->conn != NULL &&
+	    (done = execdb_hold(x->edb, h, nh, &err)) >= 0) {
+		log_info("held %zu task%s (first for %s): circuit breaker "
+		    "open", nh, nh == 1 ? "" : "s", h[0].target);
+		if ((size_t)done != nh)
+			log_debug("%zu of them were not ours any more",
+			    nh - (size_t)done);
+		x->nheld += (uint64_t)done;
+		x->want_deadlines = 1;
+	} else if (nh > 0) {
+		log_warnx("holding %zu task%s for open circuit breakers: %s; "
+		    "dispatching them anyway", nh, nh == 1 ? "" : "s",
+		    err ? err : "no database connection");
+		if (x->conn != NULL && PQstatus(x->conn) != CONNECTION_OK)
+			xd_db_lost(x, NULL);
+		free(err);
+		memset(held, 0, (size_t)n);
+	}
+	free(h);
+}
+
+/* Starts the rows a claim that asked for ask rows answered with (r). */
+static void
+start_claimed(struct xd *x, PGresult *r, int ask)
+{
+	struct execdb_claim *c = NULL;
+	char **targets;
+	unsigned char *held;
+	long n = execdb_claim_parse(r, &c);
+
+	PQclear(r);
+	if (n > 0)
+		log_debug("claimed %ld of %d", n, ask);
+	x->nclaimed += (uint64_t)n;
+	targets = xcalloc((size_t)n + 1, sizeof(char *));
+	held = xcalloc((size_t)n + 1, 1);
+	screen(x, c, n, targets, held);
+	for (long i = 0; i < n; i++)
+		if (held[i])
+			free(targets[i]);
+		else
+			xd_job_start(x, &c[i], targets[i]);
+	free(targets);
+	free(held);
+	execdb_claims_free(c, n);
+	if (n < ask) {
+		/* The queue is empty; the next doorbell wakes us.  Make sure
+		 * a dead executor's leases are reclaimed even without one. */
+		x->more_ready = 0;
+		if (!loop_timer_armed(x->lease_t)) {
+			/*
+			 * A foreign lease taken since the last look lasts
+			 * exec.lease: looking again a quarter of that after
+			 * it is soon enough, and spares a query per claim.
+			 */
+			int64_t since = loop_mono_ms(x->loop) -
+			    x->deadlines_at_ms;
+
+			if (x->deadlines_at_ms == 0 ||
+			    since >= x->o->lease_ms / 4)
+				x->want_deadlines = 1;
+			else
+				(void)loop_timer_after(x->lease_t,
+				    x->o->lease_ms / 4 - since);
+		}
+	}
+}
+
+/* Starts what the last batch claimed. */
+void
+xd_take_claimed(struct xd *x)
+{
+	PGresult *r = x->claimed;
+
+	x->claimed = NULL;
+	if (r != NULL)
+		start_claimed(x, r, x->fl_ask);
+}

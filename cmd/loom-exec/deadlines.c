@@ -1,0 +1,93 @@
+/*
+ * deadlines: the timers armed from a query, never polled.  One for the
+ * earliest deadline of a task whose backend answered 202 (those whose
+ * callback never came fail), one for the earliest foreign lease expiry
+ * (rows of dead executors are reclaimed by whoever claims next), one for
+ * the earliest held task's ready_at (it is claimed when due).
+ */
+#include <stdlib.h>
+
+#include "daemon.h"
+#include "util/log.h"
+
+void
+xd_arm_deadlines(struct xd *x)
+{
+	int64_t cb, lease, ready;
+	char *err = NULL;
+
+	xd_settle(x);
+
+	x->want_deadlines = 0;
+	x->deadlines_at_ms = loop_mono_ms(x->loop);
+	if (execdb_next_deadlines(x->edb, &cb, &lease, &ready, &err) < 0) {
+		xd_db_failed(x, "reading deadlines", err);
+		return;
+	}
+	/* Held tasks: a few ms late, so that they are due on the server. */
+	if (ready < 0 || x->draining)
+		loop_timer_stop(x->ready_t);
+	else
+		(void)loop_timer_after(x->ready_t, ready + 5);
+	if (cb >= 0)
+		(void)loop_timer_after(x->callback_t, cb < 10 ? 10 : cb);
+	else
+		loop_timer_stop(x->callback_t);
+	/*
+	 * A foreign lease matters only with a free slot: when every slot
+	 * is busy, the claim made as one frees looks again.  A little late
+	 * is fine: its owner may still renew it, and a row that is due
+	 * already but was not claimed is locked by someone else.
+	 */
+	if (lease < 0 || x->draining)
+		loop_timer_stop(x->lease_t);
+	else if (x->nrunning >= (size_t)x->o->concurrency) {
+		loop_timer_stop(x->lease_t);
+		x->more_ready = 1;
+	} else
+		(void)loop_timer_after(x->lease_t, lease < 450 ? 500 :
+		    lease + 50);
+}
+
+void
+xd_on_callback_deadline(struct loop_timer *t, void *arg)
+{
+	struct xd *x = arg;
+	char *err = NULL;
+	long n;
+
+	xd_settle(x);
+	if (x->conn == NULL)
+		return;	/* xd_catch_up() re-arms it */
+	n = execdb_fail_overdue(x->edb, &err);
+	if (n < 0) {
+		xd_db_failed(x, "failing overdue callbacks", err);
+		return;
+	}
+	if (n > 0)
+		log_info("%ld task%s failed: no callback within the task "
+		    "timeout", n, n == 1 ? "" : "s");
+	x->want_deadlines = 1;
+	xd_kick(x);
+}
+
+void
+xd_on_lease_expiry(struct loop_timer *t, void *arg)
+{
+	struct xd *x = arg;
+
+	x->more_ready = 1;
+	x->want_deadlines = 1;
+	xd_kick(x);
+}
+
+/* A held task is due: claim (its breaker is asked again). */
+void
+xd_on_ready_due(struct loop_timer *t, void *arg)
+{
+	struct xd *x = arg;
+
+	x->more_ready = 1;
+	x->want_deadlines = 1;
+	xd_kick(x);
+}
