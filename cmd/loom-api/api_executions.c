@@ -58,7 +58,7 @@ execution_detail(struct api_request *rq, PGconn *db, const char *id,
 		return status;
 	}
 	if (strcmp(rq->method, "GET") == 0) {
-		api_set_json_text(rq, b.p, b.len);	/* api.c owns b.p */
+		api_set_json_text(rq, b.p, b.len);	/* reply.c owns b.p */
 		return 200;
 	}
 	*out = jv_parse_sized(b.p, (int)b.len);

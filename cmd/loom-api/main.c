@@ -1,8 +1,8 @@
 /*
  * loom-api: the REST API daemon of Link Loom (see loom-api(8)).
  *
- * Arguments, then the config, then the server (cmd/loom-api/api.c), then its loop
- * until SIGTERM.  Exit status: 0 after a clean stop or a good -n check,
+ * Arguments, then the config, then the server (cmd/loom-api/server.c),
+ * then its loop until SIGTERM.  Exit status: 0 after a clean stop or a good -n check,
  * 1 when the config is bad or the server cannot start (schema not current,
  * address in use, another instance on the socket), 2 for a bad command
  * line.
