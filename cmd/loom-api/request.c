@@ -235,19 +235,14 @@ workflow_media_type(const char *ct)
 }
 
 /*
- * Last call, first time: route the request and check its body.  Returns
- * 0 when the handler may run, else the status of the answer already sent
- * (ret holds MHD's verdict).
+ * The request target before it is routed: no encoded NUL, a UTF-8 path
+ * and query.  Returns 0, else the status of the answer already sent (ret
+ * holds MHD's verdict), as do the checks below.
  */
 static int
-route_request(struct api_conn *rc, enum MHD_Result *ret)
+target_check(struct api_conn *rc, enum MHD_Result *ret)
 {
 	struct api_request *rq = &rc->rq;
-	const struct api_route *tab;
-	size_t ntab;
-	char allow[64];
-	const char *ct;
-	size_t bad;
 	int badq = 0;
 
 	if (rc->sock && rc->sock->nul) {
@@ -268,6 +263,18 @@ route_request(struct api_conn *rc, enum MHD_Result *ret)
 		    "the query string is not valid UTF-8");
 		return 400;
 	}
+	return 0;
+}
+
+/* The route of the request (404, 405), and whether the caller may use it. */
+static int
+route_find(struct api_conn *rc, enum MHD_Result *ret)
+{
+	struct api_request *rq = &rc->rq;
+	const struct api_route *tab;
+	size_t ntab;
+	char allow[64];
+
 	tab = api_route_table(&ntab);
 	rc->route = api_route_find(tab, ntab, rc->method,
 	    rc->path, rq->param, &rq->nparam, allow, sizeof(allow));
@@ -295,34 +302,16 @@ route_request(struct api_conn *rc, enum MHD_Result *ret)
 			return st;
 		}
 	}
-	if (rc->too_large) {
-		*ret = too_large(rc);
-		return 413;
-	}
-	rq->body = rc->body.p ? rc->body.p : "";	/* buf keeps a NUL */
-	rq->body_len = rc->body.len;
-	rq->content_type = MHD_lookup_connection_value(rc->mc,
-	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	ct = rq->content_type;
-	if (rc->route->body == API_BODY_NONE || rq->body_len == 0)
-		return 0;
-	if (ct && !(rc->route->body == API_BODY_JSON ? json_media_type(ct) :
-	    workflow_media_type(ct))) {
-		*ret = api_send_error(rc, 415, "unsupported_media_type",
-		    "Content-Type", "Content-Type '%s' is not accepted here; "
-		    "send %s", ct, rc->route->body == API_BODY_JSON ?
-		    "application/json" : "application/yaml or "
-		    "application/json");
-		return 415;
-	}
-	if (utf8_check(rq->body, rq->body_len, &bad) < 0) {
-		*ret = api_send_error(rc, 400, "bad_request", NULL,
-		    "the body is not valid UTF-8 (or holds a NUL byte) at "
-		    "byte %zu", bad);
-		return 400;
-	}
-	if (rc->route->body != API_BODY_JSON)
-		return 0;
+	return 0;
+}
+
+/* An API_BODY_JSON body, UTF-8 already: its depth, syntax, then rq->json. */
+static int
+json_body_parse(struct api_conn *rc, enum MHD_Result *ret)
+{
+	struct api_request *rq = &rc->rq;
+	size_t bad;
+
 	if (json_depth_check(rq->body, rq->body_len, API_MAX_DEPTH,
 	    &bad) < 0) {
 		*ret = api_send_error(rc, 400, "bad_request", NULL,
@@ -356,6 +345,61 @@ route_request(struct api_conn *rc, enum MHD_Result *ret)
 		return 400;
 	}
 	return 0;
+}
+
+/* The body the route takes: its size, media type and UTF-8, then JSON. */
+static int
+body_check(struct api_conn *rc, enum MHD_Result *ret)
+{
+	struct api_request *rq = &rc->rq;
+	const char *ct;
+	size_t bad;
+
+	if (rc->too_large) {
+		*ret = too_large(rc);
+		return 413;
+	}
+	rq->body = rc->body.p ? rc->body.p : "";	/* buf keeps a NUL */
+	rq->body_len = rc->body.len;
+	rq->content_type = MHD_lookup_connection_value(rc->mc,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	ct = rq->content_type;
+	if (rc->route->body == API_BODY_NONE || rq->body_len == 0)
+		return 0;
+	if (ct && !(rc->route->body == API_BODY_JSON ? json_media_type(ct) :
+	    workflow_media_type(ct))) {
+		*ret = api_send_error(rc, 415, "unsupported_media_type",
+		    "Content-Type", "Content-Type '%s' is not accepted here; "
+		    "send %s", ct, rc->route->body == API_BODY_JSON ?
+		    "application/json" : "application/yaml or "
+		    "application/json");
+		return 415;
+	}
+	if (utf8_check(rq->body, rq->body_len, &bad) < 0) {
+		*ret = api_send_error(rc, 400, "bad_request", NULL,
+		    "the body is not valid UTF-8 (or holds a NUL byte) at "
+		    "byte %zu", bad);
+		return 400;
+	}
+	if (rc->route->body != API_BODY_JSON)
+		return 0;
+	return json_body_parse(rc, ret);
+}
+
+/*
+ * Last call, first time: route the request and check its body.  Returns
+ * 0 when the handler may run, else the status of the answer already sent
+ * (ret holds MHD's verdict).
+ */
+static int
+route_request(struct api_conn *rc, enum MHD_Result *ret)
+{
+	int status;
+
+	if ((status = target_check(rc, ret)) != 0 ||
+	    (status = route_find(rc, ret)) != 0)
+		return status;
+	return body_check(rc, ret);
 }
 
 enum MHD_Result
