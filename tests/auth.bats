@@ -11,7 +11,7 @@ bats_require_minimum_version 1.5.0
 
 load helpers
 
-# Every route of cmd/loom-api/api.c's table and the scope it needs: open,
+# Every route of cmd/loom-api/routes.c's table and the scope it needs: open,
 # callback, read, operator, admin.  "route table" below checks that this
 # list and the table agree, so a new route cannot be left out here.
 ROUTES=(
@@ -126,8 +126,8 @@ is_error() {	# CODE STATUS
 	}
 }
 
-@test "route table: the list here is cmd/loom-api/api.c's, and every route has a scope" {
-	local src=$BATS_TEST_DIRNAME/../cmd/loom-api/api.c table mine n
+@test "route table: the list here is cmd/loom-api/routes.c's, and every route has a scope" {
+	local src=$BATS_TEST_DIRNAME/../cmd/loom-api/routes.c table mine n
 	table=$(awk '/api_routes\[\] = \{/,/^\};/' "$src" |
 	    grep -oE '\{ *"[A-Z]+", *"[^"]+"' |
 	    sed -E 's/\{ *"([A-Z]+)", *"([^"]+)"/\1 \2/' | sort)

@@ -50,7 +50,7 @@ flat_sources() {
 #   1. as a literal:  config_get(cfg, "exec.name", NULL)
 #   2. through a helper that hands its own `key` parameter on, the helper
 #      being called with the literal:  opt_int(cfg, "api.threads", ...) in
-#      cmd/loom-api/api.c, load_int(c, "breaker.failures", ...) in lib/store/breakerdb.c.
+#      cmd/loom-api/options.c, load_int(c, "breaker.failures", ...) in lib/store/breakerdb.c.
 # So the sections are taken from the literal keys of form 1, and the keys
 # are every string literal "<section>.<name>" anywhere in the sources,
 # which finds the helpers' arguments of form 2 without having to know the
@@ -115,7 +115,7 @@ loom_commands() {
 	# read with a literal, directly
 	assert_line database.url
 	assert_line exec.name
-	# read through helpers: opt_int() in api.c, load_duration() in
+	# read through helpers: opt_int() in options.c, load_duration() in
 	# breakerdb.c
 	assert_line api.threads
 	assert_line breaker.window

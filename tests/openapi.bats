@@ -5,7 +5,7 @@
 #       is "path") or 405;
 #   (b) every route of loom-api's table is in the document, with the same
 #       scope: the table comes from `loom-api --list-routes`, which prints
-#       cmd/loom-api/api.c's table itself ("METHOD PATTERN SCOPE"), so no C is
+#       cmd/loom-api/routes.c's table itself ("METHOD PATTERN SCOPE"), so no C is
 #       parsed here;
 #   (c) the document parses as YAML and holds together (every $ref
 #       resolves, every {param} of a path is declared, the YAML parser

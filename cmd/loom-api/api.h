@@ -1,9 +1,9 @@
 /*
  * api: the REST API of loom-api (contract: man/loom-api.8).
  *
- * cmd/loom-api/api.c (with cmd/loom-api/api_stream.c, its half for streamed answers) is the
- * only code that knows libmicrohttpd.  It binds the
- * listeners (TCP, a Unix socket, or the sockets systemd passes), runs one
+ * The HTTP server (server.h lists its files; api_stream.c is its half for
+ * streamed answers) is the only code that knows libmicrohttpd.  It binds
+ * the listeners (TCP, a Unix socket, or the sockets systemd passes), runs one
  * MHD daemon per listener with a pool of worker threads, reads and checks
  * each request (size cap, UTF-8, JSON nesting, media type), finds the
  * route in a static table and calls its handler with a struct api_request.
@@ -26,7 +26,7 @@
  * (api_stream()); its body is filled on demand and the connection is
  * suspended whenever there is nothing to send (cmd/loom-api/api_stream.c).
  *
- * Ownership: a handler's *out is owned by api.c once the handler returns;
+ * Ownership: a handler's *out is owned by the server once the handler returns;
  * rq->json and the strings in rq are borrowed and live as long as the
  * request.
  */
@@ -128,8 +128,8 @@ struct api_request {
 	unsigned resumed;	/* times woken after api_wait() */
 	int64_t scratch;	/* handler state kept across api_wait(); 0 at
 				   first (api_controls.c: a request id) */
-	struct api_conn *conn;	/* private to api.c */
-	struct api_stream *stream; /* set by api_stream(); api.c starts it */
+	struct api_conn *conn;	/* private to request.c */
+	struct api_stream *stream; /* set by api_stream(); request.c starts it */
 };
 
 /* Returns an HTTP status with *out set, or API_SUSPEND via api_wait(). */
@@ -179,7 +179,7 @@ const char *api_header(const struct api_request *rq, const char *name);
  * Answers a 2xx with text, JSON the handler wrote itself, instead of its
  * *out: for hot read paths where building a jv only to print it costs
  * more than the query (api_detail.c).  text is malloc'd with at least
- * len + 1 bytes (a struct buf's p will do) and is owned by api.c from
+ * len + 1 bytes (a struct buf's p will do) and is owned by reply.c from
  * this call; the handler returns its status and leaves *out unset.
  */
 void api_set_json_text(struct api_request *rq, char *text, size_t len);
@@ -225,7 +225,7 @@ struct buf;
 
 /*
  * A text/event-stream answer that stays open.  A handler that wants one
- * calls api_stream() and returns 200; api.c then answers with headers
+ * calls api_stream() and returns 200; request.c then answers with headers
  * only and asks fill() for the body whenever the client can take more.
  * fill() runs on a worker thread with rq (a request of the stream's own:
  * api, method and path, for api_db() and messages) and appends to out.
@@ -258,7 +258,7 @@ void api_auth_options_load(struct api_options *o, const struct config *cfg,
 /*
  * Whether rq may use a route of scope: 0 when it may, else the status to
  * answer (401 with WWW-Authenticate, 403, 503) with *out the error body.
- * Called by api.c once per request, after routing, before the body is
+ * Called by request.c once per request, after routing, before the body is
  * looked at and the handler runs.
  */
 int api_auth_check(struct api_request *rq, const struct api_options *o,

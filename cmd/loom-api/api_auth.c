@@ -2,7 +2,7 @@
  * api_auth: who may call which route of loom-api (loom-api(8),
  * AUTHENTICATION).
  *
- * Every route in api.c's table names the scope it needs, and api.c calls
+ * Every route in routes.c's table names the scope it needs, and request.c calls
  * api_auth_check() once per request, after routing and before the body
  * is looked at or the handler runs; this file is the only place that
  * decides.  The order of the decision:

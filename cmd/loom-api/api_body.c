@@ -95,10 +95,49 @@ api_trigger_body(jv body, jv *input, jv *out)
 
 /* ---- POST /api/v1/callbacks/{token} ------------------------------------- */
 
+/*
+ * The callback's "error" member, {"type": string, "message": string}
+ * (either may be left out): its strings into cb->etype and cb->emsg,
+ * pointing into b, which cb->body keeps alive.  0, or 422 with *out.
+ */
+static int
+callback_error_parse(jv b, struct api_callback_body *cb, jv *out)
+{
+	jv v = jv_object_get(jv_copy(b), jv_string("error"));
+
+	if (jv_get_kind(v) == JV_KIND_OBJECT) {
+		jv t = jv_object_get(jv_copy(v), jv_string("type"));
+		jv m = jv_object_get(jv_copy(v), jv_string("message"));
+		int bad = (jv_is_valid(t) && jv_get_kind(t) != JV_KIND_STRING &&
+		    jv_get_kind(t) != JV_KIND_NULL) ||
+		    (jv_is_valid(m) && jv_get_kind(m) != JV_KIND_STRING &&
+		    jv_get_kind(m) != JV_KIND_NULL);
+
+		if (jv_get_kind(t) == JV_KIND_STRING)
+			cb->etype = jv_string_value(t);
+		if (jv_get_kind(m) == JV_KIND_STRING)
+			cb->emsg = jv_string_value(m);
+		jv_free(t);
+		jv_free(m);
+		jv_free(v);
+		if (bad)
+			return api_error(out, 422, "invalid_input", "error",
+			    "error must be {\"type\": string, \"message\": "
+			    "string}");
+	} else if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
+		jv_free(v);
+		return api_error(out, 422, "invalid_input", "error",
+		    "error must be {\"type\": string, \"message\": string}");
+	} else
+		jv_free(v);
+	return 0;
+}
+
 int
 api_callback_body_parse(jv body, struct api_callback_body *cb, jv *out)
 {
 	jv b, v;
+	int status;
 
 	memset(cb, 0, sizeof(*cb));
 	cb->body = b = body;
@@ -140,32 +179,8 @@ api_callback_body_parse(jv body, struct api_callback_body *cb, jv *out)
 	}
 	jv_free(v);
 
-	v = jv_object_get(jv_copy(b), jv_string("error"));
-	if (jv_get_kind(v) == JV_KIND_OBJECT) {
-		jv t = jv_object_get(jv_copy(v), jv_string("type"));
-		jv m = jv_object_get(jv_copy(v), jv_string("message"));
-		int bad = (jv_is_valid(t) && jv_get_kind(t) != JV_KIND_STRING &&
-		    jv_get_kind(t) != JV_KIND_NULL) ||
-		    (jv_is_valid(m) && jv_get_kind(m) != JV_KIND_STRING &&
-		    jv_get_kind(m) != JV_KIND_NULL);
-
-		if (jv_get_kind(t) == JV_KIND_STRING)
-			cb->etype = jv_string_value(t);
-		if (jv_get_kind(m) == JV_KIND_STRING)
-			cb->emsg = jv_string_value(m);
-		jv_free(t);
-		jv_free(m);
-		jv_free(v);
-		if (bad)
-			return api_error(out, 422, "invalid_input", "error",
-			    "error must be {\"type\": string, \"message\": "
-			    "string}");
-	} else if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
-		jv_free(v);
-		return api_error(out, 422, "invalid_input", "error",
-		    "error must be {\"type\": string, \"message\": string}");
-	} else
-		jv_free(v);
+	if ((status = callback_error_parse(b, cb, out)) != 0)
+		return status;
 
 	v = jv_object_get(jv_copy(b), jv_string("duration"));
 	if (jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= 0 &&

@@ -58,7 +58,7 @@ execution_detail(struct api_request *rq, PGconn *db, const char *id,
 		return status;
 	}
 	if (strcmp(rq->method, "GET") == 0) {
-		api_set_json_text(rq, b.p, b.len);	/* api.c owns b.p */
+		api_set_json_text(rq, b.p, b.len);	/* reply.c owns b.p */
 		return 200;
 	}
 	*out = jv_parse_sized(b.p, (int)b.len);
@@ -146,6 +146,94 @@ callback_key(const char *token, char *key, size_t len, const char **eid,
 	return 0;
 }
 
+/*
+ * Locks the attempt a callback settles, in the open transaction: 0 when
+ * it is RUNNING and waits for this token.  Otherwise the transaction is
+ * rolled back and the status of the error in *out is returned (404, 409),
+ * or -1 with *err when the database failed.
+ */
+static int
+callback_attempt_lock(PGconn *db, const char *token, const char *eid,
+    const char *tid, jv *out, char **err)
+{
+	const char *p[3] = { token, eid, tid };
+	PGresult *r;
+	int status = 0;
+
+	r = db_exec(db, err, "SELECT execution_id, task_id, state, "
+	    "awaiting_callback, awaiting_callback AND "
+	    "lease_until <= now() FROM run_tasks "
+	    "WHERE execution_id = $2 AND task_id = $3 "
+	    "AND callback_token = $1 FOR UPDATE", 3, p);
+	if (r == NULL)
+		return -1;
+	/*
+	 * A running attempt whose token matches is the one waiting, even
+	 * before loom-exec recorded the 202: a quick backend may call back
+	 * before that write lands.  Tokens are new for every claim.  An
+	 * awaiting row's lease_until is its deadline (the task timeout):
+	 * past it the token has expired, even before loom-exec has marked
+	 * the attempt timed out.
+	 */
+	if (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 2), "RUNNING") ||
+	    strcmp(PQgetvalue(r, 0, 4), "t") == 0) {
+		if (db_cmd(db, err, "ROLLBACK", 0, NULL) < 0)
+			status = -1;
+		else if (PQntuples(r) == 0)
+			status = api_error(out, 404, "not_found", "token",
+			    "unknown callback token");
+		else if (strcmp(PQgetvalue(r, 0, 4), "t") == 0)
+			status = api_error(out, 409, "conflict", "token",
+			    "task %s of %s timed out waiting for this "
+			    "callback; the token has expired",
+			    PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0));
+		else
+			status = api_error(out, 409, "conflict", "token",
+			    "task %s of %s is %s and no longer waits for "
+			    "this callback", PQgetvalue(r, 0, 1),
+			    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2));
+	}
+	PQclear(r);
+	return status;
+}
+
+/*
+ * Settles the locked attempt with cb, in the open transaction: its
+ * run_tasks row for the engine (settled = false), the attempt in
+ * task_executions, and loom_task_done on commit.  Returns 0, or -1 with
+ * *err.
+ */
+static int
+callback_settle(PGconn *db, const char *token, const char *eid,
+    const char *tid, const struct api_callback_body *cb, char **err)
+{
+	const char *p[9] = { token, cb->status,
+		jv_get_kind(cb->output_text) == JV_KIND_STRING ?
+		jv_string_value(cb->output_text) : NULL,
+		cb->etype, cb->emsg, cb->logs,
+		cb->duration[0] ? cb->duration : NULL, eid, tid };
+
+	if (db_cmd(db, err, "WITH u AS (UPDATE run_tasks SET "
+	    "state = $2, settled = false, output = $3::jsonb, "
+	    "error_type = $4, error_message = $5, finished_at = now(), "
+	    "awaiting_callback = false, lease_owner = NULL, "
+	    "lease_until = NULL WHERE execution_id = $8 AND "
+	    "task_id = $9 AND callback_token = $1 AND "
+	    "state = 'RUNNING' "
+	    "RETURNING execution_id, task_id, attempt, started_at), "
+	    "t AS (INSERT INTO task_executions (execution_id, task_id, "
+	    "attempt, status, executor, output, error_type, "
+	    "error_message, logs, started_at, completed_at, "
+	    "duration_ms) SELECT execution_id, task_id, attempt, $2, "
+	    "'callback', $3::jsonb, $4, $5, $6, started_at, now(), "
+	    "coalesce($7::bigint, (extract(epoch FROM now() - "
+	    "started_at) * 1000)::bigint) FROM u) "
+	    "SELECT pg_notify('loom_task_done', execution_id) FROM u",
+	    9, p) < 0)
+		return -1;
+	return 0;
+}
+
 int
 api_callback(struct api_request *rq, jv *out)
 {
@@ -153,7 +241,6 @@ api_callback(struct api_request *rq, jv *out)
 	struct api_callback_body cb;
 	char *err = NULL, key[512];
 	PGconn *db;
-	PGresult *r = NULL;
 	int status;
 
 	/* The token first: a stranger learns nothing from our body rules. */
@@ -170,44 +257,11 @@ api_callback(struct api_request *rq, jv *out)
 	}
 	if (db_cmd(db, &err, "BEGIN", 0, NULL) < 0)
 		goto fail;
-	{
-		const char *p[3] = { token, eid, tid };
-
-		r = db_exec(db, &err, "SELECT execution_id, task_id, state, "
-		    "awaiting_callback, awaiting_callback AND "
-		    "lease_until <= now() FROM run_tasks "
-		    "WHERE execution_id = $2 AND task_id = $3 "
-		    "AND callback_token = $1 FOR UPDATE", 3, p);
-	}
-	if (r == NULL)
+	if ((status = callback_attempt_lock(db, token, eid, tid, out,
+	    &err)) < 0)
 		goto fail;
-	/*
-	 * A running attempt whose token matches is the one waiting, even
-	 * before loom-exec recorded the 202: a quick backend may call back
-	 * before that write lands.  Tokens are new for every claim.  An
-	 * awaiting row's lease_until is its deadline (the task timeout):
-	 * past it the token has expired, even before loom-exec has marked
-	 * the attempt timed out.
-	 */
-	if (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 2), "RUNNING") ||
-	    strcmp(PQgetvalue(r, 0, 4), "t") == 0) {
-		if (db_cmd(db, &err, "ROLLBACK", 0, NULL) < 0)
-			goto fail;
-		if (PQntuples(r) == 0)
-			status = api_error(out, 404, "not_found", "token",
-			    "unknown callback token");
-		else if (strcmp(PQgetvalue(r, 0, 4), "t") == 0)
-			status = api_error(out, 409, "conflict", "token",
-			    "task %s of %s timed out waiting for this "
-			    "callback; the token has expired",
-			    PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0));
-		else
-			status = api_error(out, 409, "conflict", "token",
-			    "task %s of %s is %s and no longer waits for "
-			    "this callback", PQgetvalue(r, 0, 1),
-			    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2));
+	if (status != 0)
 		goto done;
-	}
 	if ((status = api_callback_body_parse(jv_copy(rq->json), &cb,
 	    out)) != 0) {
 		if (db_cmd(db, &err, "ROLLBACK", 0, NULL) < 0) {
@@ -216,34 +270,8 @@ api_callback(struct api_request *rq, jv *out)
 		}
 		goto done;
 	}
-	{
-		const char *p[9] = { token, cb.status,
-			jv_get_kind(cb.output_text) == JV_KIND_STRING ?
-			jv_string_value(cb.output_text) : NULL,
-			cb.etype, cb.emsg, cb.logs,
-			cb.duration[0] ? cb.duration : NULL, eid, tid };
-
-		PQclear(r);
-		r = NULL;
-		if (db_cmd(db, &err, "WITH u AS (UPDATE run_tasks SET "
-		    "state = $2, settled = false, output = $3::jsonb, "
-		    "error_type = $4, error_message = $5, finished_at = now(), "
-		    "awaiting_callback = false, lease_owner = NULL, "
-		    "lease_until = NULL WHERE execution_id = $8 AND "
-		    "task_id = $9 AND callback_token = $1 AND "
-		    "state = 'RUNNING' "
-		    "RETURNING execution_id, task_id, attempt, started_at), "
-		    "t AS (INSERT INTO task_executions (execution_id, task_id, "
-		    "attempt, status, executor, output, error_type, "
-		    "error_message, logs, started_at, completed_at, "
-		    "duration_ms) SELECT execution_id, task_id, attempt, $2, "
-		    "'callback', $3::jsonb, $4, $5, $6, started_at, now(), "
-		    "coalesce($7::bigint, (extract(epoch FROM now() - "
-		    "started_at) * 1000)::bigint) FROM u) "
-		    "SELECT pg_notify('loom_task_done', execution_id) FROM u",
-		    9, p) < 0)
-			goto fail;
-	}
+	if (callback_settle(db, token, eid, tid, &cb, &err) < 0)
+		goto fail;
 	/* The backend's "logs" as lines of the attempt (api_events.c). */
 	if (api_task_logs_callback(db, eid, tid, cb.logs, &err) < 0)
 		goto fail;
@@ -256,7 +284,6 @@ api_callback(struct api_request *rq, jv *out)
 fail:
 	status = api_db_fail(rq, out, err);
 done:
-	PQclear(r);
 	api_callback_body_free(&cb);
 	return status;
 }

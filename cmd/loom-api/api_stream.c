@@ -32,7 +32,7 @@
  * its worker thread's.  The stream is owned by its MHD response and freed
  * by MHD (stream_release) when the response is done with, which can only
  * happen while it is not suspended, hence not parked.  MHD calls are made
- * without h->mu held, except MHD_resume_connection (as api.c does).
+ * without h->mu held, except MHD_resume_connection (as wait.c does).
  */
 #include "api_stream.h"
 

@@ -1,9 +1,10 @@
 /*
  * api_stream: the streamed answers of loom-api (text/event-stream), the
- * half of the HTTP server that cmd/loom-api/api.c hands them to.  Private to
- * api.c and api_stream.c; handlers use api_stream() from api.h.
+ * half of the HTTP server that cmd/loom-api/request.c hands them to.
+ * Private to the server's files (server.h) and api_stream.c; handlers use
+ * api_stream() from api.h.
  *
- * One struct api_streams per server, made on the main loop.  api.c
+ * One struct api_streams per server, made on the main loop.  server.c
  * passes it every doorbell (api_streams_doorbell), tells it when the
  * server stops (api_streams_stop: every stream ends), and gives it the
  * stream a handler asked for (api_streams_start) to answer with.
@@ -42,7 +43,7 @@ long api_streams_count(struct api_streams *h);
  * Worker thread, from the access handler, after a handler called
  * api_stream(): takes rq->stream and queues its answer on mc.  Returns
  * 0 when queued; an HTTP status with *out (503: too many streams, or
- * shutting down) for api.c to send instead; -1 when MHD refused (answer
+ * shutting down) for request.c to send instead; -1 when MHD refused (answer
  * MHD_NO).
  */
 int api_streams_start(struct api_streams *h, struct MHD_Connection *mc,

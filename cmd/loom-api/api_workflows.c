@@ -576,51 +576,48 @@ query_flag(struct api_request *rq, const char *name, int *val, jv *out)
 	    "false, not '%s'", name, v);
 }
 
-int
-api_workflow_trigger(struct api_request *rq, jv *out)
+/*
+ * The current version of workflow id, when it may be triggered: 0 with
+ * *version, else the status of the error in *out (404; 409 when it is
+ * paused and force is not set).
+ */
+static int
+trigger_version(struct api_request *rq, PGconn *db, const char *id,
+    int force, int *version, jv *out)
 {
-	const char *id = rq->param[0];
-	const struct workflow *wf;
-	struct run_rt rt;
-	PGconn *db;
 	PGresult *r;
-	char *err = NULL, exec_id[IDGEN_EXEC_LEN + 1], ver[16], *loc;
-	int status, version, notfound, force;
-	jv input, params;
+	char *err = NULL;
 
-	if ((status = query_flag(rq, "force", &force, out)) != 0)
-		return status;
-	if ((status = api_trigger_body(jv_copy(rq->json), &input, out)) != 0)
-		return status;
-	if ((db = api_db(rq)) == NULL) {
-		jv_free(input);
-		return api_db_down(out);
-	}
 	r = db_exec(db, &err, "SELECT current_version, paused FROM workflows "
 	    "WHERE id = $1 AND deleted_at IS NULL", 1, &id);
-	if (r == NULL) {
-		jv_free(input);
+	if (r == NULL)
 		return api_db_fail(rq, out, err);
-	}
 	if (PQntuples(r) == 0) {
 		PQclear(r);
-		jv_free(input);
 		return api_error(out, 404, "not_found", "id",
 		    "no workflow '%s'", id);
 	}
 	if (PQgetvalue(r, 0, 1)[0] == 't' && !force) {
 		PQclear(r);
-		jv_free(input);
 		return api_error(out, 409, "conflict", "id", "workflow '%s' "
 		    "is paused: unpause it, or trigger with ?force=true", id);
 	}
-	version = atoi(PQgetvalue(r, 0, 0));
+	*version = atoi(PQgetvalue(r, 0, 0));
 	PQclear(r);
-	wf = api_workflow_cached(db, id, version, NULL, &notfound, &err);
-	if (wf == NULL) {
-		jv_free(input);
-		return api_db_fail(rq, out, err);
-	}
+	return 0;
+}
+
+/*
+ * The run's params from input (consumed), as JSON text in *params (the
+ * caller's to free): 0, else the status of the error in *out (422).
+ */
+static int
+trigger_params(const struct workflow *wf, jv input, jv *params, jv *out)
+{
+	struct run_rt rt;
+	char *err = NULL;
+	int status;
+
 	/* The engine's own rule for params (defaults, unknown names). */
 	if (run_rt_init(&rt, wf, input, &err) < 0) {
 		status = api_error(out, 422, "invalid_input", "input", "%s",
@@ -628,29 +625,39 @@ api_workflow_trigger(struct api_request *rq, jv *out)
 		free(err);
 		return status;
 	}
-	params = jv_dump_string(jv_copy(rt.params), 0);
+	*params = jv_dump_string(jv_copy(rt.params), 0);
 	run_rt_free(&rt);
-	if (json_has_nul(jv_string_value(params))) {
-		jv_free(params);
+	if (json_has_nul(jv_string_value(*params))) {
+		jv_free(*params);
 		return api_error(out, 422, "invalid_input", "input", "a string "
 		    "holds a NUL character (\\u0000), which cannot be stored");
 	}
-	if (idgen_execution_id(exec_id) < 0) {
-		jv_free(params);
-		return api_db_fail(rq, out, xasprintf("getrandom: %s",
-		    strerror(errno)));
-	}
+	return 0;
+}
+
+/*
+ * Makes run exec_id of workflow id at version, with params (JSON text),
+ * and its first event.  Returns 1, 0 when the workflow was deleted
+ * meanwhile, or -1 with *err.
+ */
+static int
+trigger_insert(PGconn *db, const char *exec_id, const char *id,
+    int version, const char *params, char **err)
+{
+	PGresult *r;
+	char ver[16];
+	int made;
+
 	snprintf(ver, sizeof(ver), "%d", version);
 	{
-		const char *p[4] = { exec_id, id, ver,
-			jv_string_value(params) };
+		const char *p[4] = { exec_id, id, ver, params };
 
 		/*
 		 * One statement, so one transaction; NOTIFY goes on commit.
 		 * The KEY SHARE lock waits for a delete in progress and then
 		 * sees it: a deleted workflow gets no new run.
 		 */
-		r = db_exec(db, &err, "WITH w AS (SELECT id FROM workflows "
+		r = db_exec(db, err, "WITH w AS (SELECT id FROM workflows "
 		    "WHERE id = $2 AND deleted_at IS NULL FOR KEY SHARE), "
 		    "e AS (INSERT INTO executions "
 		    "(id, workflow_id, workflow_version, status, params, "
@@ -663,15 +670,56 @@ api_workflow_trigger(struct api_request *rq, jv *out)
 		    "SELECT pg_notify('loom_run', id), "
 		    "pg_notify('loom_event', id) FROM e", 4, p);
 	}
-	jv_free(params);
 	if (r == NULL)
+		return -1;
+	made = PQntuples(r) > 0;
+	PQclear(r);
+	return made;
+}
+
+int
+api_workflow_trigger(struct api_request *rq, jv *out)
+{
+	const char *id = rq->param[0];
+	const struct workflow *wf;
+	PGconn *db;
+	char *err = NULL, exec_id[IDGEN_EXEC_LEN + 1], *loc;
+	int status, version = 0, notfound, force, made;
+	jv input, params;
+
+	if ((status = query_flag(rq, "force", &force, out)) != 0)
+		return status;
+	if ((status = api_trigger_body(jv_copy(rq->json), &input, out)) != 0)
+		return status;
+	if ((db = api_db(rq)) == NULL) {
+		jv_free(input);
+		return api_db_down(out);
+	}
+	if ((status = trigger_version(rq, db, id, force, &version,
+	    out)) != 0) {
+		jv_free(input);
+		return status;
+	}
+	wf = api_workflow_cached(db, id, version, NULL, &notfound, &err);
+	if (wf == NULL) {
+		jv_free(input);
 		return api_db_fail(rq, out, err);
-	if (PQntuples(r) == 0) {
-		PQclear(r);
+	}
+	if ((status = trigger_params(wf, input, &params, out)) != 0)
+		return status;
+	if (idgen_execution_id(exec_id) < 0) {
+		jv_free(params);
+		return api_db_fail(rq, out, xasprintf("getrandom: %s",
+		    strerror(errno)));
+	}
+	made = trigger_insert(db, exec_id, id, version,
+	    jv_string_value(params), &err);
+	jv_free(params);
+	if (made < 0)
+		return api_db_fail(rq, out, err);
+	if (made == 0)
 		return api_error(out, 404, "not_found", "id",
 		    "no workflow '%s' (it was just deleted)", id);
-	}
-	PQclear(r);
 	api_log(LOG_LVL_INFO, "execution %s of %s version %d created",
 	    exec_id, id, version);
 	loc = xasprintf("/api/v1/executions/%s", exec_id);

@@ -1,8 +1,8 @@
 /*
  * loom-api: the REST API daemon of Link Loom (see loom-api(8)).
  *
- * Arguments, then the config, then the server (cmd/loom-api/api.c), then its loop
- * until SIGTERM.  Exit status: 0 after a clean stop or a good -n check,
+ * Arguments, then the config, then the server (cmd/loom-api/server.c),
+ * then its loop until SIGTERM.  Exit status: 0 after a clean stop or a good -n check,
  * 1 when the config is bad or the server cannot start (schema not current,
  * address in use, another instance on the socket), 2 for a bad command
  * line.
@@ -39,8 +39,18 @@ list_routes(void)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for. */
+struct args {
+	const char *file, *listen, *sock;	/* -c, --listen, --socket */
+	int check, debug, print_url;		/* -n, -d, --print-url */
+};
+
+/*
+ * Reads the command line into *ar.  Returns -1 to go on, else the exit
+ * status to end with (--help, --list-routes, a usage error).
+ */
+static int
+parse_args(int argc, char **argv, struct args *ar)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -51,36 +61,29 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *file = NULL, *listen = NULL, *sock = NULL;
-	struct api_options o;
-	struct config *cfg;
-	struct diags d;
-	struct api *a;
-	enum log_level level;
-	char *err = NULL;
-	int ch, check = 0, debug = 0, print_url = 0, rc;
+	int ch;
 
-	log_init("loom-api", LOG_LVL_INFO);
+	memset(ar, 0, sizeof(*ar));
 	while ((ch = getopt_long(argc, argv, "c:dhnv", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			file = optarg;
+			ar->file = optarg;
 			break;
 		case 'd':
 		case 'v':
-			debug = 1;
+			ar->debug = 1;
 			break;
 		case 'n':
-			check = 1;
+			ar->check = 1;
 			break;
 		case 'L':
-			listen = optarg;
+			ar->listen = optarg;
 			break;
 		case 'S':
-			sock = optarg;
+			ar->sock = optarg;
 			break;
 		case 'P':
-			print_url = 1;
+			ar->print_url = 1;
 			break;
 		case 'R':
 			return list_routes();
@@ -96,29 +99,61 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+/*
+ * The config file with the command line's overrides into *o, and the
+ * log level it sets.  Returns 0, or -1 after printing every problem (o
+ * is then released).
+ */
+static int
+load_options(const struct args *ar, struct api_options *o,
+    enum log_level *level)
+{
+	struct config *cfg;
+	struct diags d;
 
 	diags_init(&d);
-	if ((cfg = config_load(file, &d)) == NULL ||
-	    api_options_load(&o, cfg, listen, sock, &d) < 0) {
+	if ((cfg = config_load(ar->file, &d)) == NULL ||
+	    api_options_load(o, cfg, ar->listen, ar->sock, &d) < 0) {
 		diags_print(&d, stderr);
 		diags_clear(&d);
 		if (cfg)
-			api_options_free(&o);
+			api_options_free(o);
 		config_free(cfg);
-		return 1;
+		return -1;
 	}
-	(void)api_log_level(cfg, &level);
-	if (check)
+	(void)api_log_level(cfg, level);
+	if (ar->check)
 		printf("%s: configuration OK\n", config_path(cfg));
 	config_free(cfg);
-	if (check) {
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args ar;
+	struct api_options o;
+	struct api *a;
+	enum log_level level;
+	char *err = NULL;
+	int rc;
+
+	log_init("loom-api", LOG_LVL_INFO);
+	if ((rc = parse_args(argc, argv, &ar)) >= 0)
+		return rc;
+	if (load_options(&ar, &o, &level) < 0)
+		return 1;
+	if (ar.check) {
 		api_options_free(&o);
 		return 0;
 	}
-	o.config_path = file ? xstrdup(file) : NULL;
-	o.print_url = print_url;
-	o.debug = debug;
-	log_set_level(debug ? LOG_LVL_DEBUG : level);
+	o.config_path = ar.file ? xstrdup(ar.file) : NULL;
+	o.print_url = ar.print_url;
+	o.debug = ar.debug;
+	log_set_level(ar.debug ? LOG_LVL_DEBUG : level);
 
 	if ((a = api_new(&o, &err)) == NULL) {
 		log_errx("%s", err);

@@ -11,7 +11,7 @@
  *
  * Scopes are ordered: read < operator < admin; a token of a scope may do
  * everything the lower ones may.  Which scope each API route needs is in
- * loom-api's route table (cmd/loom-api/api.c); this module only mints, lists,
+ * loom-api's route table (cmd/loom-api/routes.c); this module only mints, lists,
  * revokes and verifies.  It is shared by loom-api and by `loom token
  * --db`, which makes the first admin token straight in the database.
  *
