@@ -327,8 +327,11 @@ int api_task_logs_callback(PGconn *db, const char *execution_id,
  */
 const struct workflow *api_workflow_cached(PGconn *db, const char *id,
     int version, const char *spec, int *notfound, char **err);
-/* Frees this thread's version too large to cache; at a request's end. */
-void api_workflow_cache_release(void);
+/*
+ * Frees this thread's version too large to cache, at a request's end;
+ * returns 1 when there was one.
+ */
+int api_workflow_cache_release(void);
 /* The workflow loader under one lock: it compiles jq programs, and libjq
  * 1.6 does not promise that this is safe on several threads at once. */
 struct workflow *api_workflow_parse(const char *name, const char *buf,

@@ -117,16 +117,19 @@ wfcache(void)
 	return c;
 }
 
-void
+int
 api_workflow_cache_release(void)
 {
 	struct wfcache *c;
+	int had = 0;
 
 	pthread_once(&wfc_once, wfc_key_init);
 	if ((c = pthread_getspecific(wfc_key)) != NULL) {
+		had = c->scratch != NULL;
 		workflow_free(c->scratch);
 		c->scratch = NULL;
 	}
+	return had;
 }
 
 /* Room for a version of n tasks: the least used go first. */

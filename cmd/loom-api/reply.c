@@ -113,6 +113,7 @@ api_send(struct api_conn *rc, int status, jv body)
 	p[n] = '\n';
 	jv_free(s);
 send:
+	rc->resp_len = n + 1;
 	resp = MHD_create_response_from_buffer(n + 1, p,
 	    MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {

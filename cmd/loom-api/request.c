@@ -471,6 +471,7 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 {
 	struct api *a = cls;
 	struct api_conn *rc = *con_cls;
+	size_t moved;
 	int kick;
 
 	if (rc == NULL)
@@ -486,8 +487,11 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	/* Kept alive, it may wait for its next request, but not for ever. */
 	sock_deadline(a, rc->sock, api_mono_ms() + a->opt->timeout_s * 1000 +
 	    a->opt->request_timeout_ms, 0);
+	moved = rc->body.len + rc->resp_len;
 	conn_free(rc);
 	*con_cls = NULL;
-	api_workflow_cache_release();
+	if (api_workflow_cache_release())	/* a very large spec was read */
+		moved += TDB_LARGE_BYTES;
+	tdb_request_done(moved);
 	loop_note_work(a->loop);	/* so it trims once quiet */
 }

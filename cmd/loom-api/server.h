@@ -114,6 +114,7 @@ struct api_conn {
 
 	char *json_text;	/* api_set_json_text(): the body, as is */
 	size_t json_len;
+	size_t resp_len;	/* bytes of the answer sent, once sent */
 
 	/* long-polling; wait_* set by api_wait(), links guarded by api->mu */
 	char *wait_key;
@@ -183,6 +184,14 @@ void on_listen_connect(void *arg);
 /* ---- thread_db.c, options.c, log.c --------------------------------------- */
 
 void tdb_check_idle(const struct api_request *rq);
+/*
+ * A request that moved about TDB_LARGE_BYTES or more (its body, its
+ * answer, a spec too large to cache) has grown this thread's libpq
+ * buffers to its largest message, and libpq never shrinks them: the
+ * connection is closed, to be made again by the next request.
+ */
+#define TDB_LARGE_BYTES (1024 * 1024)
+void tdb_request_done(size_t moved);
 int split_hostport(const char *s, char **host, char **port);
 void mhd_log(void *cls, const char *fmt, va_list ap);
 

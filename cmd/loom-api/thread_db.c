@@ -146,6 +146,20 @@ api_db_fail(struct api_request *rq, jv *out, char *err)
 
 /* After each handler: a transaction left open is a bug; never leak it. */
 void
+tdb_request_done(size_t moved)
+{
+	struct tdb *t;
+
+	if (moved < TDB_LARGE_BYTES)
+		return;
+	pthread_once(&tdb_once, tdb_key_init);
+	if ((t = pthread_getspecific(tdb_key)) != NULL && t->c != NULL) {
+		PQfinish(t->c);
+		t->c = NULL;
+	}
+}
+
+void
 tdb_check_idle(const struct api_request *rq)
 {
 	struct tdb *t;
