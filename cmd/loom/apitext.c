@@ -42,6 +42,20 @@ cli_num(jv o, const char *key, long def)
 }
 
 int
+cli_true(jv o, const char *key)
+{
+	jv v;
+	int t;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT)
+		return 0;
+	v = jv_object_get(jv_copy(o), jv_string(key));
+	t = jv_get_kind(v) == JV_KIND_TRUE;
+	jv_free(v);
+	return t;
+}
+
+int
 cli_run_terminal(const char *status)
 {
 	return status && (!strcmp(status, "SUCCESS") ||
@@ -87,6 +101,19 @@ cli_ms_text(int64_t ms, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%lldh%02lldm", (long long)(ms / 3600000),
 		    (long long)(ms / 60000 % 60));
+	return buf;
+}
+
+const char *
+cli_num_text(jv o, const char *key, char *buf, size_t len)
+{
+	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
+	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
+
+	buf[0] = '\0';
+	if (jv_get_kind(v) == JV_KIND_NUMBER)
+		snprintf(buf, len, "%.17g", jv_number_value(v));
+	jv_free(v);
 	return buf;
 }
 

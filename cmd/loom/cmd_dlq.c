@@ -47,22 +47,6 @@ dlq_usage(FILE *fp)
 	    "closes the letter without running anything.\n");
 }
 
-/* A number member as text into buf, or NULL. */
-static const char *
-num_text(jv o, const char *key, char *buf, size_t len)
-{
-	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
-	const char *s = NULL;
-
-	if (jv_get_kind(v) == JV_KIND_NUMBER) {
-		snprintf(buf, len, "%.0f", jv_number_value(v));
-		s = buf;
-	}
-	jv_free(v);
-	return s;
-}
-
 /* "/api/v1/dead-letters/ID[/what]" with ID escaped. */
 static char *
 dl_path(const char *id, const char *what)
@@ -129,9 +113,9 @@ dlq_list(const struct cli_online *o, struct client *c, const char *wf,
 	jv_array_foreach(list, i, x) {
 		char id[32], att[32], created[32], *err = cli_error_text(x, "error");
 
-		table_add(t, num_text(x, "id", id, sizeof(id)),
+		table_add(t, cli_num_text(x, "id", id, sizeof(id)),
 		    cli_str(x, "executionId"), cli_str(x, "workflowId"),
-		    cli_str(x, "taskId"), num_text(x, "attempts", att,
+		    cli_str(x, "taskId"), cli_num_text(x, "attempts", att,
 		    sizeof(att)), cli_str(x, "status"),
 		    cli_time_text(x, "createdAt", created, sizeof(created)), err);
 		free(err);
@@ -161,7 +145,7 @@ dlq_show(const struct cli_online *o, struct client *c, const char *id)
 		json_print(stdout, reply);
 		return EXIT_OK;
 	}
-	printf("Dead letter: %s\n", num_text(reply, "id", b, sizeof(b)) ?
+	printf("Dead letter: %s\n", *cli_num_text(reply, "id", b, sizeof(b)) ?
 	    b : id);
 	printf("Status:      %s", cli_str(reply, "status") ?
 	    cli_str(reply, "status") : "?");
@@ -174,11 +158,11 @@ dlq_show(const struct cli_online *o, struct client *c, const char *id)
 	    cli_str(reply, "executionStatus") : "?");
 	printf("Workflow:    %s (version %s)\n", cli_str(reply, "workflowId") ?
 	    cli_str(reply, "workflowId") : "?",
-	    num_text(reply, "workflowVersion", v, sizeof(v)) ? v : "?");
+	    *cli_num_text(reply, "workflowVersion", v, sizeof(v)) ? v : "?");
 	printf("Task:        %s (now %s)\n", cli_str(reply, "taskId") ?
 	    cli_str(reply, "taskId") : "?", cli_str(reply, "taskState") ?
 	    cli_str(reply, "taskState") : "?");
-	printf("Attempts:    %s\n", num_text(reply, "attempts", v,
+	printf("Attempts:    %s\n", *cli_num_text(reply, "attempts", v,
 	    sizeof(v)) ? v : "?");
 	if ((err = cli_error_text(reply, "error")) != NULL)
 		printf("Error:       %s\n", err);

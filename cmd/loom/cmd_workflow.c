@@ -99,21 +99,6 @@ fail:
 	return -1;
 }
 
-/* Whether member key of o is true. */
-static int
-is_true(jv o, const char *key)
-{
-	jv v;
-	int t;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return 0;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	t = jv_get_kind(v) == JV_KIND_TRUE;
-	jv_free(v);
-	return t;
-}
-
 /* Member key of o as display text in buf: strings as they are, numbers
  * without a fraction, booleans as yes/no, other values as JSON. */
 static const char *
@@ -244,7 +229,7 @@ workflow_apply(struct cli_online *o, struct client *c, int nfiles,
 		}
 		printf("%s: version %s (%s)\n", cli_str(reply, "id") ?
 		    cli_str(reply, "id") : "?", text_of(reply, "version", ver,
-		    sizeof(ver)), is_true(reply, "created") ? "created" :
+		    sizeof(ver)), cli_true(reply, "created") ? "created" :
 		    "unchanged");
 		jv_free(reply);
 	}
@@ -376,7 +361,7 @@ print_workflow(struct cli_online *o, jv w)
 		printf("Schedule:  - (manual and API triggers only)\n");
 	if (cli_str(spec, "description"))
 		printf("About:     %s\n", cli_str(spec, "description"));
-	if (is_true(w, "paused"))
+	if (cli_true(w, "paused"))
 		printf("Paused:    yes\n");
 	printf("Created:   %s\n", cli_time_text(w, "createdAt", buf, sizeof(buf)));
 	if (cli_str(w, "updatedAt"))
