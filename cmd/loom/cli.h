@@ -38,6 +38,9 @@ enum output_format {
 int cli_parse_output(const char *prog, const char *arg,
     enum output_format *out);
 
+/* Whether a subcommand word asks for help: "-h", "--help" or "help". */
+int cli_is_help(const char *arg);
+
 /* Prints "loom CMD: message" to stderr and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

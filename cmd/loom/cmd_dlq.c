@@ -340,8 +340,7 @@ cmd_dlq(int argc, char **argv)
 		return cli_usage_error("dlq", "missing subcommand (list, show, "
 		    "replay, discard)");
 	sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
-	    !strcmp(sub, "help")) {
+	if (cli_is_help(sub)) {
 		dlq_usage(stdout);
 		return EXIT_OK;
 	}

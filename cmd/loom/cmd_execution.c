@@ -333,8 +333,7 @@ cmd_execution(int argc, char **argv)
 		return cli_usage_error("execution", "missing subcommand "
 		    "(list, show, cancel, retry)");
 	sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
-	    !strcmp(sub, "help")) {
+	if (cli_is_help(sub)) {
 		execution_usage(stdout);
 		return EXIT_OK;
 	}

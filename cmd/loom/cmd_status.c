@@ -346,8 +346,7 @@ cmd_breaker(int argc, char **argv)
 		return cli_usage_error("breaker", "missing subcommand (list, "
 		    "reset)");
 	sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
-	    !strcmp(sub, "help")) {
+	if (cli_is_help(sub)) {
 		breaker_usage(stdout);
 		return EXIT_OK;
 	}

@@ -312,8 +312,7 @@ cmd_token(int argc, char **argv)
 		return cli_usage_error("token", "missing subcommand (create, "
 		    "list, revoke)");
 	q.sub = argv[1];
-	if (!strcmp(q.sub, "-h") || !strcmp(q.sub, "--help") ||
-	    !strcmp(q.sub, "help")) {
+	if (cli_is_help(q.sub)) {
 		token_usage(stdout);
 		return EXIT_OK;
 	}

@@ -741,8 +741,7 @@ cmd_workflow(int argc, char **argv)
 		    "(apply, list, describe, trigger, delete, pause, unpause, "
 		    "history)");
 	sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
-	    !strcmp(sub, "help")) {
+	if (cli_is_help(sub)) {
 		workflow_usage(stdout);
 		return EXIT_OK;
 	}
