@@ -82,8 +82,9 @@ int64_t cli_iso_ms(const char *s);
  * negative), cli_num_text() a number member ("" when missing; whole
  * numbers without a fraction), cli_span_text() the time from member from
  * to member to, cli_time_text() "2026-11-26T04:05:06.123Z" as
- * "2026-11-26 04:05:06" ("" when missing).  cli_error_text() is "Type: message" of an error object
- * member, or the member when it is a string, malloc'd; NULL when missing.
+ * "2026-11-26 04:05:06" ("" when missing).  cli_error_text() is "Type:
+ * message" of an error object member, or the member when it is a string,
+ * malloc'd; NULL when missing.
  */
 const char *cli_ms_text(int64_t ms, char *buf, size_t len);
 const char *cli_num_text(jv o, const char *key, char *buf, size_t len);

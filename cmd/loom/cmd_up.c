@@ -791,7 +791,6 @@ up_parse_args(int argc, char **argv, struct up_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *addr;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -823,10 +822,10 @@ up_parse_args(int argc, char **argv, struct up_opts *o)
 	}
 	if (optind != argc)
 		return cli_usage_error("up", "no operands expected");
-	addr = o->listen;
-	if (addr != NULL && (strchr(addr, ':') == NULL || strchr(addr, '/')))
+	if (o->listen != NULL && (strchr(o->listen, ':') == NULL ||
+	    strchr(o->listen, '/')))
 		return cli_usage_error("up", "bad --listen '%s' (expected "
-		    "HOST:PORT)", addr);
+		    "HOST:PORT)", o->listen);
 	return -1;
 }
 

@@ -574,7 +574,7 @@ workflow_trigger(struct cli_online *o, struct client *c, const char *id,
 
 /* The options of apply, list, describe and trigger; cmd_workflow() owns
  * the two jv members. */
-struct workflow_opts {
+struct workflow_cmd_opts {
 	const char *version;	/* --version N (describe), or NULL */
 	jv input;		/* --input (trigger), or jv_invalid() */
 	jv params;		/* --param NAME=VALUE... (trigger): an object */
@@ -584,7 +584,7 @@ struct workflow_opts {
 
 /* --param NAME=VALUE into w->params; -1 after a usage error. */
 static int
-workflow_add_param(const struct cli_online *o, struct workflow_opts *w,
+workflow_add_param(const struct cli_online *o, struct workflow_cmd_opts *w,
     const char *arg)
 {
 	const char *eq = strchr(arg, '=');
@@ -606,7 +606,7 @@ workflow_add_param(const struct cli_online *o, struct workflow_opts *w,
  */
 static int
 workflow_parse_opts(int argc, char **argv, struct cli_online *o,
-    struct workflow_opts *w)
+    struct workflow_cmd_opts *w)
 {
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
@@ -677,7 +677,7 @@ workflow_parse_opts(int argc, char **argv, struct cli_online *o,
  * after a usage error. */
 static int
 workflow_check_args(const char *sub, int argc, const struct cli_online *o,
-    const struct workflow_opts *w)
+    const struct workflow_cmd_opts *w)
 {
 	if (strcmp(sub, "describe") && w->version) {
 		cli_usage_error(o->cmd, "--version is for 'describe'");
@@ -707,7 +707,7 @@ workflow_check_args(const char *sub, int argc, const struct cli_online *o,
 /* Runs subcommand sub on its operands; takes w->input.  The exit code. */
 static int
 workflow_run(struct cli_online *o, struct client *c, const char *sub,
-    int argc, char **argv, struct workflow_opts *w)
+    int argc, char **argv, struct workflow_cmd_opts *w)
 {
 	jv input = w->input;
 
@@ -730,7 +730,7 @@ int
 cmd_workflow(int argc, char **argv)
 {
 	struct cli_online o = { "workflow", NULL, OUT_TEXT, 0 };
-	struct workflow_opts w;
+	struct workflow_cmd_opts w;
 	struct client *c = NULL;
 	const char *sub;
 	char cmdname[64];
