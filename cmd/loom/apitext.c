@@ -26,6 +26,14 @@ cli_str(jv o, const char *key)
 	return s;
 }
 
+const char *
+cli_str_or(jv o, const char *key, const char *def)
+{
+	const char *s = cli_str(o, key);
+
+	return s ? s : def;
+}
+
 long
 cli_num(jv o, const char *key, long def)
 {

@@ -66,11 +66,13 @@ struct workflow *cli_load_workflow(const char *arg, struct diags *d);
 
 /*
  * Reading API objects (apitext.c): a string member (NULL when missing or
- * not a string; valid while o lives), a number member (def when missing),
- * whether a member is true, the terminal run states, and ISO 8601 UTC
- * times to ms since the epoch (-1).
+ * not a string; valid while o lives; cli_str_or() gives def instead of
+ * NULL), a number member (def when missing), whether a member is true,
+ * the terminal run states, and ISO 8601 UTC times to ms since the epoch
+ * (-1).
  */
 const char *cli_str(jv o, const char *key);
+const char *cli_str_or(jv o, const char *key, const char *def);
 long cli_num(jv o, const char *key, long def);
 int cli_true(jv o, const char *key);
 int cli_run_terminal(const char *status);

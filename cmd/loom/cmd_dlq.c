@@ -147,21 +147,17 @@ dlq_show(const struct cli_online *o, struct client *c, const char *id)
 	}
 	printf("Dead letter: %s\n", *cli_num_text(reply, "id", b, sizeof(b)) ?
 	    b : id);
-	printf("Status:      %s", cli_str(reply, "status") ?
-	    cli_str(reply, "status") : "?");
+	printf("Status:      %s", cli_str_or(reply, "status", "?"));
 	if (cli_str(reply, "resolvedAt"))
 		printf(" (%s)", cli_time_text(reply, "resolvedAt", b, sizeof(b)));
 	printf("\n");
-	printf("Execution:   %s (%s)\n", cli_str(reply, "executionId") ?
-	    cli_str(reply, "executionId") : "?",
-	    cli_str(reply, "executionStatus") ?
-	    cli_str(reply, "executionStatus") : "?");
-	printf("Workflow:    %s (version %s)\n", cli_str(reply, "workflowId") ?
-	    cli_str(reply, "workflowId") : "?",
+	printf("Execution:   %s (%s)\n", cli_str_or(reply, "executionId", "?"),
+	    cli_str_or(reply, "executionStatus", "?"));
+	printf("Workflow:    %s (version %s)\n",
+	    cli_str_or(reply, "workflowId", "?"),
 	    *cli_num_text(reply, "workflowVersion", v, sizeof(v)) ? v : "?");
-	printf("Task:        %s (now %s)\n", cli_str(reply, "taskId") ?
-	    cli_str(reply, "taskId") : "?", cli_str(reply, "taskState") ?
-	    cli_str(reply, "taskState") : "?");
+	printf("Task:        %s (now %s)\n", cli_str_or(reply, "taskId", "?"),
+	    cli_str_or(reply, "taskState", "?"));
 	printf("Attempts:    %s\n", *cli_num_text(reply, "attempts", v,
 	    sizeof(v)) ? v : "?");
 	if ((err = cli_error_text(reply, "error")) != NULL)
@@ -216,11 +212,9 @@ dlq_discard(const struct cli_online *o, struct client *c, const char *id)
 		json_print(stdout, reply);
 	else {
 		printf("dead letter %s discarded (task %s of %s stays %s)\n",
-		    id, cli_str(reply, "taskId") ? cli_str(reply, "taskId") :
-		    "?", cli_str(reply, "executionId") ?
-		    cli_str(reply, "executionId") : "?",
-		    cli_str(reply, "taskState") ? cli_str(reply, "taskState") :
-		    "?");
+		    id, cli_str_or(reply, "taskId", "?"),
+		    cli_str_or(reply, "executionId", "?"),
+		    cli_str_or(reply, "taskState", "?"));
 		jv_free(reply);
 	}
 	return EXIT_OK;

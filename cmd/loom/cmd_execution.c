@@ -69,10 +69,9 @@ cli_execution_print(const struct cli_online *o, jv exec)
 		json_print(stdout, exec);
 		return rc;
 	}
-	printf("Execution: %s\n", cli_str(exec, "id") ? cli_str(exec, "id") :
-	    "?");
-	printf("Workflow:  %s (version %ld)\n", cli_str(exec, "workflowId") ?
-	    cli_str(exec, "workflowId") : "?",
+	printf("Execution: %s\n", cli_str_or(exec, "id", "?"));
+	printf("Workflow:  %s (version %ld)\n",
+	    cli_str_or(exec, "workflowId", "?"),
 	    cli_num(exec, "workflowVersion", 0));
 	printf("Status:    %s\n", status ? status : "?");
 	if (cli_str(exec, "trigger"))
@@ -192,8 +191,7 @@ cli_execution_wait(const struct cli_online *o, struct client *c,
 
 		duration_format(timeout_ms, buf, sizeof(buf));
 		fprintf(stderr, "loom %s: %s is still %s after %s\n", o->cmd,
-		    id, cli_str(reply, "status") ? cli_str(reply, "status") :
-		    "running", buf);
+		    id, cli_str_or(reply, "status", "running"), buf);
 	}
 	*exec = reply;
 	return EXIT_OK;

@@ -160,7 +160,7 @@ print_status(jv st)
 		printf("%-14sok, schema version %s\n", "Database:", ver);
 	else
 		printf("%-14sNOT OK: %s\n", "Database:",
-		    cli_str(db, "error") ? cli_str(db, "error") : "unknown");
+		    cli_str_or(db, "error", "unknown"));
 	print_counts(q, "Queue:", qkeys, qnames, 5);
 	print_counts(runs, "Runs:", rkeys, rkeys, 2);
 	cli_num_text(st, "deadLetters", num, sizeof(num));

@@ -99,7 +99,7 @@ print_created(const struct cli_online *o, jv tok)
 		json_print(stdout, tok);
 		return;
 	}
-	printf("%s\n", cli_str(tok, "token") ? cli_str(tok, "token") : "");
+	printf("%s\n", cli_str_or(tok, "token", ""));
 	fflush(stdout);
 	fprintf(stderr, "loom %s: token %s '%s' (scope %s%s%s) created; it is "
 	    "shown only this once\n", o->cmd, cli_str(tok, "id"),

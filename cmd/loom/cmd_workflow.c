@@ -227,10 +227,9 @@ workflow_apply(struct cli_online *o, struct client *c, int nfiles,
 			    jv_string("file"), jv_string(name)));
 			continue;
 		}
-		printf("%s: version %s (%s)\n", cli_str(reply, "id") ?
-		    cli_str(reply, "id") : "?", text_of(reply, "version", ver,
-		    sizeof(ver)), cli_true(reply, "created") ? "created" :
-		    "unchanged");
+		printf("%s: version %s (%s)\n", cli_str_or(reply, "id", "?"),
+		    text_of(reply, "version", ver, sizeof(ver)),
+		    cli_true(reply, "created") ? "created" : "unchanged");
 		jv_free(reply);
 	}
 	return rc;
@@ -294,12 +293,10 @@ task_target(jv task)
 	if (type == NULL)
 		return xstrdup("");
 	if (strcmp(type, "http") == 0)
-		return xasprintf("%s %s", cli_str(task, "method") ?
-		    cli_str(task, "method") : "POST", cli_str(task, "url") ?
-		    cli_str(task, "url") : "");
+		return xasprintf("%s %s", cli_str_or(task, "method", "POST"),
+		    cli_str_or(task, "url", ""));
 	if (strcmp(type, "java") == 0)
-		return xstrdup(cli_str(task, "class") ? cli_str(task, "class") :
-		    "");
+		return xstrdup(cli_str_or(task, "class", ""));
 	cmd = jv_object_get(jv_copy(task), jv_string("command"));
 	if (jv_get_kind(cmd) == JV_KIND_STRING)
 		out = xstrdup(jv_string_value(cmd));
@@ -352,7 +349,7 @@ print_workflow(struct cli_online *o, jv w)
 	    cli_str(spec, "schedule");
 	tz = cli_str(w, "timezone") ? cli_str(w, "timezone") :
 	    cli_str(spec, "timezone");
-	printf("ID:        %s\n", cli_str(w, "id") ? cli_str(w, "id") : "?");
+	printf("ID:        %s\n", cli_str_or(w, "id", "?"));
 	printf("Name:      %s\n", name ? name : "-");
 	printf("Version:   %s\n", text_of(w, "version", buf, sizeof(buf)));
 	if (sched)
