@@ -26,6 +26,14 @@ cli_str(jv o, const char *key)
 	return s;
 }
 
+const char *
+cli_str_or(jv o, const char *key, const char *def)
+{
+	const char *s = cli_str(o, key);
+
+	return s ? s : def;
+}
+
 long
 cli_num(jv o, const char *key, long def)
 {
@@ -39,6 +47,20 @@ cli_num(jv o, const char *key, long def)
 		n = (long)jv_number_value(v);
 	jv_free(v);
 	return n;
+}
+
+int
+cli_true(jv o, const char *key)
+{
+	jv v;
+	int t;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT)
+		return 0;
+	v = jv_object_get(jv_copy(o), jv_string(key));
+	t = jv_get_kind(v) == JV_KIND_TRUE;
+	jv_free(v);
+	return t;
 }
 
 int
@@ -87,6 +109,19 @@ cli_ms_text(int64_t ms, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%lldh%02lldm", (long long)(ms / 3600000),
 		    (long long)(ms / 60000 % 60));
+	return buf;
+}
+
+const char *
+cli_num_text(jv o, const char *key, char *buf, size_t len)
+{
+	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
+	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
+
+	buf[0] = '\0';
+	if (jv_get_kind(v) == JV_KIND_NUMBER)
+		snprintf(buf, len, "%.17g", jv_number_value(v));
+	jv_free(v);
 	return buf;
 }
 

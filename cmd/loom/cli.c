@@ -40,6 +40,13 @@ cli_parse_output(const char *prog, const char *arg, enum output_format *out)
 }
 
 int
+cli_is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help") ||
+	    !strcmp(arg, "help");
+}
+
+int
 cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

@@ -38,6 +38,9 @@ enum output_format {
 int cli_parse_output(const char *prog, const char *arg,
     enum output_format *out);
 
+/* Whether a subcommand word asks for help: "-h", "--help" or "help". */
+int cli_is_help(const char *arg);
+
 /* Prints "loom CMD: message" to stderr and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -63,23 +66,30 @@ struct workflow *cli_load_workflow(const char *arg, struct diags *d);
 
 /*
  * Reading API objects (apitext.c): a string member (NULL when missing or
- * not a string; valid while o lives), a number member (def when missing),
- * the terminal run states, and ISO 8601 UTC times to ms since the epoch (-1).
+ * not a string; valid while o lives; cli_str_or() gives def instead of
+ * NULL), a number member (def when missing), whether a member is true,
+ * the terminal run states, and ISO 8601 UTC times to ms since the epoch
+ * (-1).
  */
 const char *cli_str(jv o, const char *key);
+const char *cli_str_or(jv o, const char *key, const char *def);
 long cli_num(jv o, const char *key, long def);
+int cli_true(jv o, const char *key);
 int cli_run_terminal(const char *status);
 int64_t cli_iso_ms(const char *s);
 
 /*
  * Writing them for people (apitext.c), into buf, which is returned:
  * cli_ms_text() a duration ("850ms", "4.2s", "3m07s", "2h05m", "-" when
- * negative), cli_span_text() the time from member from to member to,
- * cli_time_text() "2026-11-26T04:05:06.123Z" as "2026-11-26 04:05:06" (""
- * when missing).  cli_error_text() is "Type: message" of an error object
- * member, or the member when it is a string, malloc'd; NULL when missing.
+ * negative), cli_num_text() a number member ("" when missing; whole
+ * numbers without a fraction), cli_span_text() the time from member from
+ * to member to, cli_time_text() "2026-11-26T04:05:06.123Z" as
+ * "2026-11-26 04:05:06" ("" when missing).  cli_error_text() is "Type:
+ * message" of an error object member, or the member when it is a string,
+ * malloc'd; NULL when missing.
  */
 const char *cli_ms_text(int64_t ms, char *buf, size_t len);
+const char *cli_num_text(jv o, const char *key, char *buf, size_t len);
 const char *cli_span_text(jv o, const char *from, const char *to, char *buf,
     size_t len);
 const char *cli_time_text(jv o, const char *key, char *buf, size_t len);

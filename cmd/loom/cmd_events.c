@@ -82,8 +82,7 @@ print_log(jv o, int with_execution)
 
 	printf("%s ", local_time(cli_str(o, "ts"), tb, sizeof(tb)));
 	if (with_execution)
-		printf("log %s ", cli_str(o, "executionId") ?
-		    cli_str(o, "executionId") : "-");
+		printf("log %s ", cli_str_or(o, "executionId", "-"));
 	printf("%s [%s] %s\n", task_attempt(o, ta, sizeof(ta)),
 	    s ? s : "?", line ? line : "");
 }
@@ -96,8 +95,8 @@ print_event(jv o)
 	const char *kind = cli_str(o, "kind");
 
 	printf("%s %s %s %s", local_time(cli_str(o, "createdAt"), tb,
-	    sizeof(tb)), kind ? kind : "?", cli_str(o, "executionId") ?
-	    cli_str(o, "executionId") : "-", task_attempt(o, ta, sizeof(ta)));
+	    sizeof(tb)), kind ? kind : "?", cli_str_or(o, "executionId", "-"),
+	    task_attempt(o, ta, sizeof(ta)));
 	if (from || to)
 		printf(" %s -> %s", from ? from : "(new)", to ? to : "?");
 	if (kind && strcmp(kind, "workflow") == 0) {

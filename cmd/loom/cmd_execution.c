@@ -69,10 +69,9 @@ cli_execution_print(const struct cli_online *o, jv exec)
 		json_print(stdout, exec);
 		return rc;
 	}
-	printf("Execution: %s\n", cli_str(exec, "id") ? cli_str(exec, "id") :
-	    "?");
-	printf("Workflow:  %s (version %ld)\n", cli_str(exec, "workflowId") ?
-	    cli_str(exec, "workflowId") : "?",
+	printf("Execution: %s\n", cli_str_or(exec, "id", "?"));
+	printf("Workflow:  %s (version %ld)\n",
+	    cli_str_or(exec, "workflowId", "?"),
 	    cli_num(exec, "workflowVersion", 0));
 	printf("Status:    %s\n", status ? status : "?");
 	if (cli_str(exec, "trigger"))
@@ -192,8 +191,7 @@ cli_execution_wait(const struct cli_online *o, struct client *c,
 
 		duration_format(timeout_ms, buf, sizeof(buf));
 		fprintf(stderr, "loom %s: %s is still %s after %s\n", o->cmd,
-		    id, cli_str(reply, "status") ? cli_str(reply, "status") :
-		    "running", buf);
+		    id, cli_str_or(reply, "status", "running"), buf);
 	}
 	*exec = reply;
 	return EXIT_OK;
@@ -226,8 +224,24 @@ execution_show(struct cli_online *o, struct client *c, const char *id,
 	return EXIT_OK;
 }
 
-int
-cmd_execution(int argc, char **argv)
+/* ---- dispatch --------------------------------------------------------- */
+
+/* The options of list and show. */
+struct execution_opts {
+	const char *workflow;		/* list --workflow */
+	struct cli_list_query q;	/* list's other options */
+	int wait, timeout_set;		/* show --wait, --timeout */
+	int64_t timeout_ms;
+};
+
+/*
+ * Parses the options after the subcommand (argv[0]) into o and e.
+ * Returns -1 to go on, else the exit code to return (--help, or a usage
+ * error already printed).
+ */
+static int
+execution_parse_opts(int argc, char **argv, struct cli_online *o,
+    struct execution_opts *e)
 {
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
@@ -237,20 +251,87 @@ cmd_execution(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *derr;
+	int ch, r;
+
+	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
+	while ((ch = getopt_long(argc, argv, "o:hn:", opts, NULL)) != -1) {
+		if ((r = cli_online_opt(o, ch, optarg)) < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		if ((r = cli_list_opt(&e->q, o->cmd, ch, optarg)) < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		switch (ch) {
+		case 'h':
+			execution_usage(stdout);
+			return EXIT_OK;
+		case 'W':
+			e->workflow = optarg;
+			break;
+		case 'w':
+			e->wait = 1;
+			break;
+		case 't':
+			if (duration_parse(optarg, &e->timeout_ms, &derr) < 0)
+				return cli_usage_error(o->cmd, "bad --timeout "
+				    "'%s': %s", optarg, derr);
+			e->timeout_set = 1;
+			break;
+		default:
+			return cli_usage_error(o->cmd, "bad option");
+		}
+	}
+	return -1;
+}
+
+/* Which options and how many operands each subcommand takes: 0, or
+ * EXIT_USAGE after a usage error. */
+static int
+execution_check_args(const char *sub, int argc, const struct cli_online *o,
+    const struct execution_opts *e)
+{
+	if (!strcmp(sub, "list")) {
+		if (argc != 0)
+			return cli_usage_error(o->cmd, "no operands expected");
+		if (e->wait || e->timeout_set)
+			return cli_usage_error(o->cmd, "--wait and --timeout "
+			    "are for 'show'");
+		if (e->q.all && e->q.cursor)
+			return cli_usage_error(o->cmd, "--cursor and --all do "
+			    "not go together");
+	} else {
+		if (argc != 1)
+			return cli_usage_error(o->cmd, argc ? "one execution "
+			    "ID only" : "missing execution ID");
+		if (e->workflow || cli_list_query_set(&e->q))
+			return cli_usage_error(o->cmd, "--workflow, --status, "
+			    "--since, --until, --limit, --cursor and --all are "
+			    "for 'list'");
+		if (e->timeout_set && !e->wait)
+			return cli_usage_error(o->cmd, "--timeout needs "
+			    "--wait");
+	}
+	return 0;
+}
+
+int
+cmd_execution(int argc, char **argv)
+{
 	struct cli_online o = { "execution", NULL, OUT_TEXT, 0 };
-	const char *sub, *wf = NULL, *derr;
+	struct execution_opts e;
+	const char *sub;
 	char cmdname[64];
-	struct cli_list_query q;
 	struct client *c = NULL;
-	int64_t timeout_ms = 0;
-	int ch, r, wait = 0, timeout_set = 0, rc = EXIT_USAGE;
+	int rc;
 
 	if (argc < 2)
 		return cli_usage_error("execution", "missing subcommand "
 		    "(list, show, cancel, retry)");
 	sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
-	    !strcmp(sub, "help")) {
+	if (cli_is_help(sub)) {
 		execution_usage(stdout);
 		return EXIT_OK;
 	}
@@ -263,70 +344,22 @@ cmd_execution(int argc, char **argv)
 		    sub);
 	snprintf(cmdname, sizeof(cmdname), "execution %s", sub);
 	o.cmd = cmdname;
-	memset(&q, 0, sizeof(q));
 
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:hn:", opts, NULL)) !=
-	    -1) {
-		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
-			return EXIT_USAGE;
-		if (r > 0)
-			continue;
-		if ((r = cli_list_opt(&q, o.cmd, ch, optarg)) < 0)
-			return EXIT_USAGE;
-		if (r > 0)
-			continue;
-		switch (ch) {
-		case 'h':
-			execution_usage(stdout);
-			return EXIT_OK;
-		case 'W':
-			wf = optarg;
-			break;
-		case 'w':
-			wait = 1;
-			break;
-		case 't':
-			if (duration_parse(optarg, &timeout_ms, &derr) < 0)
-				return cli_usage_error(o.cmd, "bad --timeout "
-				    "'%s': %s", optarg, derr);
-			timeout_set = 1;
-			break;
-		default:
-			return cli_usage_error(o.cmd, "bad option");
-		}
-	}
+	memset(&e, 0, sizeof(e));
+	if ((rc = execution_parse_opts(argc - 1, argv + 1, &o, &e)) >= 0)
+		return rc;
 	argc -= optind + 1;
 	argv += optind + 1;
-	if (!strcmp(sub, "list")) {
-		if (argc != 0)
-			return cli_usage_error(o.cmd, "no operands expected");
-		if (wait || timeout_set)
-			return cli_usage_error(o.cmd, "--wait and --timeout "
-			    "are for 'show'");
-		if (q.all && q.cursor)
-			return cli_usage_error(o.cmd, "--cursor and --all do "
-			    "not go together");
-	} else {
-		if (argc != 1)
-			return cli_usage_error(o.cmd, argc ? "one execution "
-			    "ID only" : "missing execution ID");
-		if (wf || cli_list_query_set(&q))
-			return cli_usage_error(o.cmd, "--workflow, --status, "
-			    "--since, --until, --limit, --cursor and --all are "
-			    "for 'list'");
-		if (timeout_set && !wait)
-			return cli_usage_error(o.cmd, "--timeout needs "
-			    "--wait");
-	}
+	if ((rc = execution_check_args(sub, argc, &o, &e)) != 0)
+		return rc;
 
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		return rc;
 	if (!strcmp(sub, "list")) {
-		q.workflow = wf;
-		rc = cli_execution_list(&o, c, "/api/v1/executions", &q);
+		e.q.workflow = e.workflow;
+		rc = cli_execution_list(&o, c, "/api/v1/executions", &e.q);
 	} else
-		rc = execution_show(&o, c, argv[0], wait, timeout_ms);
+		rc = execution_show(&o, c, argv[0], e.wait, e.timeout_ms);
 	client_free(c);
 	return rc;
 }

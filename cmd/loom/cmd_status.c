@@ -62,34 +62,6 @@ breaker_usage(FILE *fp)
 
 /* ---- reading API objects ---------------------------------------------- */
 
-/* Member key of o as text in buf: "" when missing or null. */
-static const char *
-num_text(jv o, const char *key, char *buf, size_t len)
-{
-	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
-
-	buf[0] = '\0';
-	if (jv_get_kind(v) == JV_KIND_NUMBER)
-		snprintf(buf, len, "%.17g", jv_number_value(v));
-	jv_free(v);
-	return buf;
-}
-
-static int
-is_true(jv o, const char *key)
-{
-	jv v;
-	int t;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return 0;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	t = jv_get_kind(v) == JV_KIND_TRUE;
-	jv_free(v);
-	return t;
-}
-
 /*
  * "2026-11-26T04:05:06.123Z" as "2026-11-26 04:05:06", with how far it
  * is from now when rel ("in 12s", "3m ago").  "" when missing.
@@ -139,7 +111,7 @@ print_counts(jv q, const char *label, const char *const *keys,
 	}
 	for (size_t i = 0; i < n; i++)
 		printf("%s%s %s", i ? ", " : "", names[i],
-		    *num_text(q, keys[i], num, sizeof(num)) ? num : "-");
+		    *cli_num_text(q, keys[i], num, sizeof(num)) ? num : "-");
 	printf("\n");
 }
 
@@ -153,14 +125,14 @@ print_breakers(jv list, int aligned)
 		char fails[32], calls[32], failed[32], recent[80], retry[64],
 		    held[32];
 
-		num_text(b, "recentCalls", calls, sizeof(calls));
-		num_text(b, "recentFailures", failed, sizeof(failed));
+		cli_num_text(b, "recentCalls", calls, sizeof(calls));
+		cli_num_text(b, "recentFailures", failed, sizeof(failed));
 		snprintf(recent, sizeof(recent), "%s of %s failed",
 		    *failed ? failed : "0", *calls ? calls : "0");
 		table_add(t, cli_str(b, "target"), cli_str(b, "state"),
-		    num_text(b, "consecutiveFailures", fails, sizeof(fails)),
+		    cli_num_text(b, "consecutiveFailures", fails, sizeof(fails)),
 		    recent, time_text(b, "retryAt", 1, retry, sizeof(retry)),
-		    num_text(b, "heldTasks", held, sizeof(held)));
+		    cli_num_text(b, "heldTasks", held, sizeof(held)));
 		jv_free(b);
 	}
 	jv_free(list);
@@ -183,15 +155,15 @@ print_status(jv st)
 	jv runs = jv_object_get(jv_copy(st), jv_string("runs"));
 	char ver[32], num[32];
 
-	num_text(db, "schemaVersion", ver, sizeof(ver));
-	if (is_true(db, "ok"))
+	cli_num_text(db, "schemaVersion", ver, sizeof(ver));
+	if (cli_true(db, "ok"))
 		printf("%-14sok, schema version %s\n", "Database:", ver);
 	else
 		printf("%-14sNOT OK: %s\n", "Database:",
-		    cli_str(db, "error") ? cli_str(db, "error") : "unknown");
+		    cli_str_or(db, "error", "unknown"));
 	print_counts(q, "Queue:", qkeys, qnames, 5);
 	print_counts(runs, "Runs:", rkeys, rkeys, 2);
-	num_text(st, "deadLetters", num, sizeof(num));
+	cli_num_text(st, "deadLetters", num, sizeof(num));
 	printf("%-14s%s open\n", "Dead letters:", *num ? num : "-");
 	if (jv_get_kind(breakers) == JV_KIND_ARRAY) {
 		int n = jv_array_length(jv_copy(breakers));
@@ -210,10 +182,10 @@ print_status(jv st)
 			char pid[32], since[64], conns[32];
 
 			table_add(t, cli_str(d, "name"),
-			    num_text(d, "pid", pid, sizeof(pid)),
+			    cli_num_text(d, "pid", pid, sizeof(pid)),
 			    cli_str(d, "host"),
 			    time_text(d, "since", 0, since, sizeof(since)),
-			    num_text(d, "connections", conns, sizeof(conns)),
+			    cli_num_text(d, "connections", conns, sizeof(conns)),
 			    cli_str(d, "state"));
 			jv_free(d);
 		}
@@ -289,7 +261,7 @@ cmd_status(int argc, char **argv)
 		    "loom-api\n");
 		return EXIT_FAIL;
 	}
-	rc = is_true(db, "ok") ? EXIT_OK : EXIT_FAIL;
+	rc = cli_true(db, "ok") ? EXIT_OK : EXIT_FAIL;
 	jv_free(db);
 	if (o.fmt == OUT_JSON)
 		json_print(stdout, reply);
@@ -353,7 +325,7 @@ breaker_reset(struct cli_online *o, struct client *c, const char *target)
 	else {
 		const char *name = cli_str(reply, "target");
 
-		printf("%s: %s\n", name ? name : t, is_true(reply, "reset") ?
+		printf("%s: %s\n", name ? name : t, cli_true(reply, "reset") ?
 		    "reset; the breaker is closed" :
 		    "the breaker was closed already");
 		jv_free(reply);
@@ -374,8 +346,7 @@ cmd_breaker(int argc, char **argv)
 		return cli_usage_error("breaker", "missing subcommand (list, "
 		    "reset)");
 	sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
-	    !strcmp(sub, "help")) {
+	if (cli_is_help(sub)) {
 		breaker_usage(stdout);
 		return EXIT_OK;
 	}

@@ -342,8 +342,7 @@ cmd_task(int argc, char **argv)
 
 	if (argc < 2)
 		return cli_usage_error("task", "missing subcommand (rerun)");
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help")) {
+	if (cli_is_help(argv[1])) {
 		task_usage(stdout);
 		return EXIT_OK;
 	}

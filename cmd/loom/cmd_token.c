@@ -99,7 +99,7 @@ print_created(const struct cli_online *o, jv tok)
 		json_print(stdout, tok);
 		return;
 	}
-	printf("%s\n", cli_str(tok, "token") ? cli_str(tok, "token") : "");
+	printf("%s\n", cli_str_or(tok, "token", ""));
 	fflush(stdout);
 	fprintf(stderr, "loom %s: token %s '%s' (scope %s%s%s) created; it is "
 	    "shown only this once\n", o->cmd, cli_str(tok, "id"),
@@ -245,8 +245,14 @@ token_usage(FILE *fp)
 	    "defaults to read; --expires takes a duration like 12h or 30d.\n");
 }
 
-int
-cmd_token(int argc, char **argv)
+/*
+ * Parses the options after the subcommand (argv[0]) into o and q; *db is
+ * --db, *scope_given whether --scope was.  Returns -1 to go on, else the
+ * exit code to return (--help, or a usage error already printed).
+ */
+static int
+token_parse_opts(int argc, char **argv, struct cli_online *o, struct req *q,
+    const char **db, int *scope_given)
 {
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
@@ -255,18 +261,58 @@ cmd_token(int argc, char **argv)
 		{ "expires", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *why;
+	int ch, r;
+
+	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
+	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		if ((r = cli_online_opt(o, ch, optarg)) < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		switch (ch) {
+		case 'h':
+			token_usage(stdout);
+			return EXIT_OK;
+		case 'D':
+			*db = optarg;
+			break;
+		case 's':
+			if (token_scope_parse(optarg, &q->scope) < 0)
+				return cli_usage_error(o->cmd, "bad --scope "
+				    "'%s' (expected read, operator or admin)",
+				    optarg);
+			*scope_given = 1;
+			break;
+		case 'e':
+			if (duration_parse(optarg, &q->expires_ms, &why) < 0 ||
+			    q->expires_ms <= 0)
+				return cli_usage_error(o->cmd, "bad --expires "
+				    "'%s' (expected a duration like 12h or "
+				    "30d)", optarg);
+			q->expires = optarg;
+			break;
+		default:
+			return cli_usage_error(o->cmd, "bad option");
+		}
+	}
+	return -1;
+}
+
+int
+cmd_token(int argc, char **argv)
+{
 	struct cli_online o = { "token", NULL, OUT_TEXT, 0 };
 	struct req q = { NULL, NULL, TOKEN_SCOPE_READ, NULL, 0 };
 	const char *db = NULL, *why;
 	char cmdname[32];
-	int ch, r, nargs, scope_given = 0;
+	int rc, nargs, scope_given = 0;
 
 	if (argc < 2)
 		return cli_usage_error("token", "missing subcommand (create, "
 		    "list, revoke)");
 	q.sub = argv[1];
-	if (!strcmp(q.sub, "-h") || !strcmp(q.sub, "--help") ||
-	    !strcmp(q.sub, "help")) {
+	if (cli_is_help(q.sub)) {
 		token_usage(stdout);
 		return EXIT_OK;
 	}
@@ -277,39 +323,9 @@ cmd_token(int argc, char **argv)
 	snprintf(cmdname, sizeof(cmdname), "token %s", q.sub);
 	o.cmd = cmdname;
 
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:h", opts, NULL)) !=
-	    -1) {
-		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
-			return EXIT_USAGE;
-		if (r > 0)
-			continue;
-		switch (ch) {
-		case 'h':
-			token_usage(stdout);
-			return EXIT_OK;
-		case 'D':
-			db = optarg;
-			break;
-		case 's':
-			if (token_scope_parse(optarg, &q.scope) < 0)
-				return cli_usage_error(o.cmd, "bad --scope "
-				    "'%s' (expected read, operator or admin)",
-				    optarg);
-			scope_given = 1;
-			break;
-		case 'e':
-			if (duration_parse(optarg, &q.expires_ms, &why) < 0 ||
-			    q.expires_ms <= 0)
-				return cli_usage_error(o.cmd, "bad --expires "
-				    "'%s' (expected a duration like 12h or "
-				    "30d)", optarg);
-			q.expires = optarg;
-			break;
-		default:
-			return cli_usage_error(o.cmd, "bad option");
-		}
-	}
+	if ((rc = token_parse_opts(argc - 1, argv + 1, &o, &q, &db,
+	    &scope_given)) >= 0)
+		return rc;
 	nargs = argc - 1 - optind;
 	if (strcmp(q.sub, "list") == 0 ? nargs != 0 : nargs != 1)
 		return cli_usage_error(o.cmd, strcmp(q.sub, "list") == 0 ?

@@ -766,8 +766,21 @@ lock_state_dir(const char *dir)
 	return fd;
 }
 
-int
-cmd_up(int argc, char **argv)
+/* What `loom up`'s command line asked for. */
+struct up_opts {
+	const char *state_dir;	/* --state-dir, or NULL */
+	const char *db;		/* --db: a database of the user's, or NULL */
+	const char *listen;	/* --listen, or NULL: ours to choose */
+	int sample;		/* run the example backend and workflow */
+	int fast;		/* --fast: a cluster that trades durability */
+};
+
+/*
+ * Fills o from the command line.  Returns -1 to go on, else the exit code
+ * to return at once (--help, or a usage error already printed).
+ */
+static int
+up_parse_args(int argc, char **argv, struct up_opts *o)
 {
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, 's' },
@@ -778,31 +791,27 @@ cmd_up(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const int stop_signals[3] = { SIGINT, SIGTERM, SIGHUP };
-	const char *sdir = NULL, *db = NULL, *addr = NULL;
-	struct up up;
-	struct pgcluster pc;
-	int ch, sample = 1, fast = 0, pg_ours = 0, have_pc = 0, lockfd = -1;
-	int rc = EXIT_FAIL;
-	char *err = NULL, *sock;
+	int ch;
 
+	memset(o, 0, sizeof(*o));
+	o->sample = 1;
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			sdir = optarg;
+			o->state_dir = optarg;
 			break;
 		case 'D':
-			db = optarg;
+			o->db = optarg;
 			break;
 		case 'l':
-			addr = optarg;
+			o->listen = optarg;
 			break;
 		case 'S':
-			sample = 0;
+			o->sample = 0;
 			break;
 		case 'f':
-			fast = 1;
+			o->fast = 1;
 			break;
 		case 'h':
 			up_usage(stdout);
@@ -813,134 +822,202 @@ cmd_up(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error("up", "no operands expected");
-	if (addr != NULL && (strchr(addr, ':') == NULL || strchr(addr, '/')))
+	if (o->listen != NULL && (strchr(o->listen, ':') == NULL ||
+	    strchr(o->listen, '/')))
 		return cli_usage_error("up", "bad --listen '%s' (expected "
-		    "HOST:PORT)", addr);
+		    "HOST:PORT)", o->listen);
+	return -1;
+}
 
-	log_init("loom up", LOG_LVL_INFO);
-	memset(&up, 0, sizeof(up));
-	if ((up.state_dir = cli_state_dir(sdir)) == NULL)
-		return EXIT_SYSTEM;
-	/*
-	 * The loop first: signals are blocked from here on, so a Ctrl-C
-	 * during initdb waits for the loop and shuts down cleanly.
-	 */
-	if ((up.loop = loop_new()) == NULL) {
+/*
+ * The loop first: signals are blocked from here on, so a Ctrl-C during
+ * initdb waits for the loop and shuts down cleanly.  Returns 0, or -1
+ * after logging why (teardown() frees what was made).
+ */
+static int
+up_watch_signals(struct up *up)
+{
+	static const int stop_signals[3] = { SIGINT, SIGTERM, SIGHUP };
+
+	if ((up->loop = loop_new()) == NULL) {
 		log_warn("event loop");
-		goto out;
+		return -1;
 	}
 	for (int i = 0; i < 3; i++)
-		if ((up.sig[i] = loop_signal_add(up.loop, stop_signals[i],
-		    on_stop_signal, &up)) == NULL) {
+		if ((up->sig[i] = loop_signal_add(up->loop, stop_signals[i],
+		    on_stop_signal, up)) == NULL) {
 			log_warn("signal watch");
-			goto out;
+			return -1;
 		}
-	up.probe = loop_timer_new(up.loop, probe_api, &up);
-	up.kill_timer = loop_timer_new(up.loop, stop_grace_over, &up);
+	up->probe = loop_timer_new(up->loop, probe_api, up);
+	up->kill_timer = loop_timer_new(up->loop, stop_grace_over, up);
+	return 0;
+}
 
-	if (db == NULL) {
-		if (pgcluster_prepare(&pc, up.state_dir, 0, &err) < 0) {
+/*
+ * Readies the state directory: without --db, prepares our cluster in pc
+ * (*have_pc = 1); with --db, makes DIR/run and makes up->state_dir
+ * absolute.  Returns 0, or -1 after logging why (a system error).
+ */
+static int
+up_prepare_state(struct up *up, const struct up_opts *o,
+    struct pgcluster *pc, int *have_pc)
+{
+	char *err = NULL, *sock;
+
+	if (o->db == NULL) {
+		if (pgcluster_prepare(pc, up->state_dir, 0, &err) < 0) {
 			log_warnx("%s", err);
-			rc = EXIT_SYSTEM;
-			goto out;
+			free(err);
+			return -1;
 		}
-		have_pc = 1;
-		pc.fast = fast;
-	} else {
-		sock = xasprintf("%s/run", up.state_dir);
-		if (mkdir_p(sock) < 0) {
-			log_warn("%s", sock);
-			free(sock);
-			rc = EXIT_SYSTEM;
-			goto out;
-		}
-		free(sock);
-		/* The socket's address must be absolute (unix:/...). */
-		if ((sock = realpath(up.state_dir, NULL)) == NULL) {
-			log_warn("%s", up.state_dir);
-			rc = EXIT_SYSTEM;
-			goto out;
-		}
-		free(up.state_dir);
-		up.state_dir = sock;
+		*have_pc = 1;
+		pc->fast = o->fast;
+		return 0;
 	}
-	if ((lockfd = lock_state_dir(up.state_dir)) < 0)
-		goto out;
+	sock = xasprintf("%s/run", up->state_dir);
+	if (mkdir_p(sock) < 0) {
+		log_warn("%s", sock);
+		free(sock);
+		return -1;
+	}
+	free(sock);
+	/* The socket's address must be absolute (unix:/...). */
+	if ((sock = realpath(up->state_dir, NULL)) == NULL) {
+		log_warn("%s", up->state_dir);
+		return -1;
+	}
+	free(up->state_dir);
+	up->state_dir = sock;
+	return 0;
+}
 
-	if (have_pc) {
-		if (!pgcluster_exists(&pc))
+/*
+ * Starts our cluster pc (NULL: use --db), *pg_ours = 1 when we started it,
+ * then migrates the schema and hands the daemons its URL.  Returns 0, or
+ * -1 after logging why.
+ */
+static int
+up_start_db(struct up *up, const struct up_opts *o, struct pgcluster *pc,
+    int *pg_ours)
+{
+	char *err = NULL;
+
+	if (pc != NULL) {
+		if (!pgcluster_exists(pc))
 			log_info("creating a PostgreSQL cluster in %s",
-			    pc.datadir);
-		if (!pgcluster_running(&pc)) {
-			log_info("starting PostgreSQL (log: %s)", pc.logfile);
-			pg_ours = 1;
+			    pc->datadir);
+		if (!pgcluster_running(pc)) {
+			log_info("starting PostgreSQL (log: %s)", pc->logfile);
+			*pg_ours = 1;
 		} else
 			log_info("PostgreSQL is already running in %s",
-			    pc.datadir);
-		if (pgcluster_start(&pc, &err) < 0) {
+			    pc->datadir);
+		if (pgcluster_start(pc, &err) < 0) {
 			log_warnx("%s", err);
-			goto out;
+			free(err);
+			return -1;
 		}
-		up.db_url = pgcluster_url(&pc);
+		up->db_url = pgcluster_url(pc);
 	} else
-		up.db_url = xstrdup(db);
-	if (migrate(up.db_url) < 0)
-		goto out;
-	setenv("LOOM_DATABASE_URL", up.db_url, 1);
+		up->db_url = xstrdup(o->db);
+	if (migrate(up->db_url) < 0)
+		return -1;
+	setenv("LOOM_DATABASE_URL", up->db_url, 1);
+	return 0;
+}
 
-	if ((up.listen_given = addr != NULL))
-		up.listen = xstrdup(addr);
+/*
+ * Chooses the addresses, starts the daemons and the probe of loom-api's
+ * socket under run_dir/run (or, with no loom-api, is ready at once).
+ * Returns 0, or -1 after logging why; teardown() stops what was started.
+ */
+static int
+up_start_daemons(struct up *up, const struct up_opts *o, const char *run_dir)
+{
+	char *err = NULL, *sockaddr;
+
+	if ((up->listen_given = o->listen != NULL))
+		up->listen = xstrdup(o->listen);
 	else {	/* ours to choose: 8080, or a free port beside another stack */
 		int port = local_port(DEFAULT_PORT);
 
-		up.listen = xasprintf("%s:%d", DEFAULT_HOST,
+		up->listen = xasprintf("%s:%d", DEFAULT_HOST,
 		    port > 0 ? port : DEFAULT_PORT);
 	}
-	up.http_url = http_url_of(up.listen);
-	if (sample && (up.backend_port = backend_port(up.state_dir)) < 0) {
+	up->http_url = http_url_of(up->listen);
+	if (o->sample &&
+	    (up->backend_port = backend_port(up->state_dir)) < 0) {
 		log_warn("no TCP port for the example backend");
-		up.backend_port = BACKEND_PORT;
+		up->backend_port = BACKEND_PORT;
 	}
 	/* Backends that answer 202 call back here. */
-	setenv("LOOM_EXEC_CALLBACK_URL", up.http_url, 1);
-	up.sock_path = xasprintf("%s/run/api.sock", have_pc ? pc.dir :
-	    up.state_dir);
-	if (sample && (up.sample_path = find_sample()) == NULL)
+	setenv("LOOM_EXEC_CALLBACK_URL", up->http_url, 1);
+	up->sock_path = xasprintf("%s/run/api.sock", run_dir);
+	if (o->sample && (up->sample_path = find_sample()) == NULL)
 		log_warnx("the sample workflow %s was not found (set "
 		    "LOOM_DATADIR); going on without it", SAMPLE_FILE);
-	setup_daemons(&up, sample);
+	setup_daemons(up, o->sample);
 	for (int i = 0; i < D__COUNT; i++)
-		daemon_start(&up.d[i]);
+		daemon_start(&up->d[i]);
 
-	if (up.d[D_API].path) {
-		char *sockaddr = xasprintf("unix:%s", up.sock_path);
+	if (up->d[D_API].path == NULL) {
+		become_ready(up);
+		return 0;
+	}
+	sockaddr = xasprintf("unix:%s", up->sock_path);
+	up->api = client_new(sockaddr, &err);
+	free(sockaddr);
+	if (up->api == NULL) {
+		log_warnx("%s", err);
+		free(err);
+		return -1;
+	}
+	up->probe_ms = PROBE_FIRST_MS;
+	up->probe_since = loop_mono_ms(up->loop);
+	loop_timer_after(up->probe, up->probe_ms);
+	return 0;
+}
 
-		up.api = client_new(sockaddr, &err);
-		free(sockaddr);
-		if (up.api == NULL) {
-			log_warnx("%s", err);
-			goto stop;
-		}
-		up.probe_ms = PROBE_FIRST_MS;
-		up.probe_since = loop_mono_ms(up.loop);
-		loop_timer_after(up.probe, up.probe_ms);
-	} else
-		become_ready(&up);
+int
+cmd_up(int argc, char **argv)
+{
+	struct up_opts o;
+	struct up up;
+	struct pgcluster pc;
+	int pg_ours = 0, have_pc = 0, lockfd = -1;
+	int rc;
+	char *err = NULL;
+
+	if ((rc = up_parse_args(argc, argv, &o)) >= 0)
+		return rc;
+	rc = EXIT_FAIL;
+	log_init("loom up", LOG_LVL_INFO);
+	memset(&up, 0, sizeof(up));
+	if ((up.state_dir = cli_state_dir(o.state_dir)) == NULL)
+		return EXIT_SYSTEM;
+	if (up_watch_signals(&up) < 0)
+		goto out;
+	if (up_prepare_state(&up, &o, &pc, &have_pc) < 0) {
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	if ((lockfd = lock_state_dir(up.state_dir)) < 0)
+		goto out;
+	if (up_start_db(&up, &o, have_pc ? &pc : NULL, &pg_ours) < 0)
+		goto out;
+	/* Failing after children were started: the teardown kills them. */
+	if (up_start_daemons(&up, &o, have_pc ? pc.dir : up.state_dir) < 0)
+		goto out;
 
 	if (loop_run(up.loop) < 0)
 		log_warn("event loop");
 	else
 		rc = EXIT_OK;
-	goto out;
-stop:
-	/* Failed after children were started: the teardown kills them. */
-	rc = EXIT_FAIL;
 out:
 	teardown(&up);
 	if (pg_ours) {
 		log_info("stopping PostgreSQL");
-		free(err);
-		err = NULL;
 		if (pgcluster_stop(&pc, &err) < 0) {
 			log_warnx("%s", err);
 			rc = EXIT_FAIL;

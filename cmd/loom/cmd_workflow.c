@@ -99,21 +99,6 @@ fail:
 	return -1;
 }
 
-/* Whether member key of o is true. */
-static int
-is_true(jv o, const char *key)
-{
-	jv v;
-	int t;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return 0;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	t = jv_get_kind(v) == JV_KIND_TRUE;
-	jv_free(v);
-	return t;
-}
-
 /* Member key of o as display text in buf: strings as they are, numbers
  * without a fraction, booleans as yes/no, other values as JSON. */
 static const char *
@@ -242,10 +227,9 @@ workflow_apply(struct cli_online *o, struct client *c, int nfiles,
 			    jv_string("file"), jv_string(name)));
 			continue;
 		}
-		printf("%s: version %s (%s)\n", cli_str(reply, "id") ?
-		    cli_str(reply, "id") : "?", text_of(reply, "version", ver,
-		    sizeof(ver)), is_true(reply, "created") ? "created" :
-		    "unchanged");
+		printf("%s: version %s (%s)\n", cli_str_or(reply, "id", "?"),
+		    text_of(reply, "version", ver, sizeof(ver)),
+		    cli_true(reply, "created") ? "created" : "unchanged");
 		jv_free(reply);
 	}
 	return rc;
@@ -309,12 +293,10 @@ task_target(jv task)
 	if (type == NULL)
 		return xstrdup("");
 	if (strcmp(type, "http") == 0)
-		return xasprintf("%s %s", cli_str(task, "method") ?
-		    cli_str(task, "method") : "POST", cli_str(task, "url") ?
-		    cli_str(task, "url") : "");
+		return xasprintf("%s %s", cli_str_or(task, "method", "POST"),
+		    cli_str_or(task, "url", ""));
 	if (strcmp(type, "java") == 0)
-		return xstrdup(cli_str(task, "class") ? cli_str(task, "class") :
-		    "");
+		return xstrdup(cli_str_or(task, "class", ""));
 	cmd = jv_object_get(jv_copy(task), jv_string("command"));
 	if (jv_get_kind(cmd) == JV_KIND_STRING)
 		out = xstrdup(jv_string_value(cmd));
@@ -367,7 +349,7 @@ print_workflow(struct cli_online *o, jv w)
 	    cli_str(spec, "schedule");
 	tz = cli_str(w, "timezone") ? cli_str(w, "timezone") :
 	    cli_str(spec, "timezone");
-	printf("ID:        %s\n", cli_str(w, "id") ? cli_str(w, "id") : "?");
+	printf("ID:        %s\n", cli_str_or(w, "id", "?"));
 	printf("Name:      %s\n", name ? name : "-");
 	printf("Version:   %s\n", text_of(w, "version", buf, sizeof(buf)));
 	if (sched)
@@ -376,7 +358,7 @@ print_workflow(struct cli_online *o, jv w)
 		printf("Schedule:  - (manual and API triggers only)\n");
 	if (cli_str(spec, "description"))
 		printf("About:     %s\n", cli_str(spec, "description"));
-	if (is_true(w, "paused"))
+	if (cli_true(w, "paused"))
 		printf("Paused:    yes\n");
 	printf("Created:   %s\n", cli_time_text(w, "createdAt", buf, sizeof(buf)));
 	if (cli_str(w, "updatedAt"))
@@ -587,8 +569,41 @@ workflow_trigger(struct cli_online *o, struct client *c, const char *id,
 
 /* ---- dispatch --------------------------------------------------------- */
 
-int
-cmd_workflow(int argc, char **argv)
+/* The options of apply, list, describe and trigger; cmd_workflow() owns
+ * the two jv members. */
+struct workflow_cmd_opts {
+	const char *version;	/* --version N (describe), or NULL */
+	jv input;		/* --input (trigger), or jv_invalid() */
+	jv params;		/* --param NAME=VALUE... (trigger): an object */
+	int64_t timeout_ms;	/* --timeout (with --wait) */
+	int timeout_set, wait, force;
+};
+
+/* --param NAME=VALUE into w->params; -1 after a usage error. */
+static int
+workflow_add_param(const struct cli_online *o, struct workflow_cmd_opts *w,
+    const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (eq == NULL || eq == arg) {
+		cli_usage_error(o->cmd, "bad --param '%s' (expected NAME=VALUE)",
+		    arg);
+		return -1;
+	}
+	w->params = jv_object_set(w->params, jv_string_sized(arg,
+	    (int)(eq - arg)), param_value(eq + 1));
+	return 0;
+}
+
+/*
+ * Parses the options after the subcommand (argv[0]) into o and w.
+ * Returns -1 to go on, else the exit code to return (--help, or a usage
+ * error already printed).
+ */
+static int
+workflow_parse_opts(int argc, char **argv, struct cli_online *o,
+    struct workflow_cmd_opts *w)
 {
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
@@ -600,152 +615,159 @@ cmd_workflow(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_online o = { "workflow", NULL, OUT_TEXT, 0 };
-	const char *sub, *version = NULL, *derr;
-	jv input = jv_invalid(), params = jv_object();
-	struct client *c = NULL;
-	char cmdname[64];
-	int64_t timeout_ms = 0;
-	int ch, r, wait = 0, timeout_set = 0, force = 0, rc = EXIT_USAGE;
-
-	if (argc < 2) {
-		jv_free(params);
-		return cli_usage_error("workflow", "missing subcommand "
-		    "(apply, list, describe, trigger, delete, pause, unpause, "
-		    "history)");
-	}
-	sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
-	    !strcmp(sub, "help")) {
-		jv_free(params);
-		workflow_usage(stdout);
-		return EXIT_OK;
-	}
-	if (!strcmp(sub, "delete") || !strcmp(sub, "pause") ||
-	    !strcmp(sub, "unpause") || !strcmp(sub, "history")) {
-		jv_free(params);
-		return cli_workflow_lifecycle(argc, argv);	/* cmd_workflow_life.c */
-	}
-	if (strcmp(sub, "apply") && strcmp(sub, "list") &&
-	    strcmp(sub, "describe") && strcmp(sub, "trigger")) {
-		jv_free(params);
-		return cli_usage_error("workflow", "unknown subcommand '%s'",
-		    sub);
-	}
-	snprintf(cmdname, sizeof(cmdname), "workflow %s", sub);
-	o.cmd = cmdname;
+	const char *derr;
+	int ch, r;
 
 	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:h", opts, NULL)) !=
-	    -1) {
-		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
-			goto out;
+	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		if ((r = cli_online_opt(o, ch, optarg)) < 0)
+			return EXIT_USAGE;
 		if (r > 0)
 			continue;
 		switch (ch) {
 		case 'h':
 			workflow_usage(stdout);
-			rc = EXIT_OK;
-			goto out;
+			return EXIT_OK;
 		case 'V':
-			if (!is_json_number(optarg) || atoi(optarg) < 1) {
-				cli_usage_error(o.cmd, "bad --version '%s'",
-				    optarg);
-				goto out;
-			}
-			version = optarg;
+			if (!is_json_number(optarg) || atoi(optarg) < 1)
+				return cli_usage_error(o->cmd, "bad --version "
+				    "'%s'", optarg);
+			w->version = optarg;
 			break;
 		case 'i':
-			jv_free(input);
-			input = parse_input(optarg);
-			if (!jv_is_valid(input)) {
-				jv msg = jv_invalid_get_msg(input);
+			jv_free(w->input);
+			w->input = parse_input(optarg);
+			if (!jv_is_valid(w->input)) {
+				jv msg = jv_invalid_get_msg(w->input);
 
-				cli_usage_error(o.cmd, "%s",
+				cli_usage_error(o->cmd, "%s",
 				    jv_string_value(msg));
 				jv_free(msg);
-				input = jv_invalid();
-				goto out;
+				w->input = jv_invalid();
+				return EXIT_USAGE;
 			}
 			break;
-		case 'p': {
-			const char *eq = strchr(optarg, '=');
-
-			if (eq == NULL || eq == optarg) {
-				cli_usage_error(o.cmd, "bad --param '%s' "
-				    "(expected NAME=VALUE)", optarg);
-				goto out;
-			}
-			params = jv_object_set(params, jv_string_sized(optarg,
-			    (int)(eq - optarg)), param_value(eq + 1));
+		case 'p':
+			if (workflow_add_param(o, w, optarg) < 0)
+				return EXIT_USAGE;
 			break;
-		}
 		case 'w':
-			wait = 1;
+			w->wait = 1;
 			break;
 		case 'f':
-			force = 1;
+			w->force = 1;
 			break;
 		case 't':
-			if (duration_parse(optarg, &timeout_ms, &derr) < 0) {
-				cli_usage_error(o.cmd, "bad --timeout '%s': %s",
-				    optarg, derr);
-				goto out;
-			}
-			timeout_set = 1;
+			if (duration_parse(optarg, &w->timeout_ms, &derr) < 0)
+				return cli_usage_error(o->cmd, "bad --timeout "
+				    "'%s': %s", optarg, derr);
+			w->timeout_set = 1;
 			break;
 		default:
-			cli_usage_error(o.cmd, "bad option");
-			goto out;
+			return cli_usage_error(o->cmd, "bad option");
 		}
 	}
-	argc -= optind + 1;
-	argv += optind + 1;
+	return -1;
+}
 
-	/* Which options and how many operands each subcommand takes. */
-	if (strcmp(sub, "describe") && version) {
-		cli_usage_error(o.cmd, "--version is for 'describe'");
-		goto out;
+/* Which options and how many operands each subcommand takes: 0, or -1
+ * after a usage error. */
+static int
+workflow_check_args(const char *sub, int argc, const struct cli_online *o,
+    const struct workflow_cmd_opts *w)
+{
+	if (strcmp(sub, "describe") && w->version) {
+		cli_usage_error(o->cmd, "--version is for 'describe'");
+		return -1;
 	}
-	if (strcmp(sub, "trigger") && (jv_is_valid(input) ||
-	    jv_object_length(jv_copy(params)) > 0 || wait || timeout_set ||
-	    force)) {
-		cli_usage_error(o.cmd, "--input, --param, --force, --wait and "
+	if (strcmp(sub, "trigger") && (jv_is_valid(w->input) ||
+	    jv_object_length(jv_copy(w->params)) > 0 || w->wait ||
+	    w->timeout_set || w->force)) {
+		cli_usage_error(o->cmd, "--input, --param, --force, --wait and "
 		    "--timeout are for 'trigger'");
-		goto out;
+		return -1;
 	}
-	if (timeout_set && !wait) {
-		cli_usage_error(o.cmd, "--timeout needs --wait");
-		goto out;
+	if (w->timeout_set && !w->wait) {
+		cli_usage_error(o->cmd, "--timeout needs --wait");
+		return -1;
 	}
 	if (!strcmp(sub, "apply") ? argc < 1 : !strcmp(sub, "list") ?
 	    argc != 0 : argc != 1) {
-		cli_usage_error(o.cmd, !strcmp(sub, "apply") ? "no FILE given" :
+		cli_usage_error(o->cmd, !strcmp(sub, "apply") ? "no FILE given" :
 		    !strcmp(sub, "list") ? "no operands expected" :
 		    argc == 0 ? "missing workflow ID" : "one workflow ID only");
-		goto out;
+		return -1;
 	}
+	return 0;
+}
 
+/* Runs subcommand sub on its operands; takes w->input.  The exit code. */
+static int
+workflow_run(struct cli_online *o, struct client *c, const char *sub,
+    int argc, char **argv, struct workflow_cmd_opts *w)
+{
+	jv input = w->input;
+
+	if (!strcmp(sub, "apply"))
+		return workflow_apply(o, c, argc, argv);
+	if (!strcmp(sub, "list"))
+		return workflow_list(o, c);
+	if (!strcmp(sub, "describe"))
+		return workflow_describe(o, c, argv[0], w->version);
+	w->input = jv_invalid();
+	/* --param entries overlay --input's members. */
+	if (jv_object_length(jv_copy(w->params)) > 0)
+		input = jv_object_merge(jv_is_valid(input) ? input :
+		    jv_object(), jv_copy(w->params));
+	return workflow_trigger(o, c, argv[0], input, w->force, w->wait,
+	    w->timeout_ms);
+}
+
+int
+cmd_workflow(int argc, char **argv)
+{
+	struct cli_online o = { "workflow", NULL, OUT_TEXT, 0 };
+	struct workflow_cmd_opts w;
+	struct client *c = NULL;
+	const char *sub;
+	char cmdname[64];
+	int rc;
+
+	if (argc < 2)
+		return cli_usage_error("workflow", "missing subcommand "
+		    "(apply, list, describe, trigger, delete, pause, unpause, "
+		    "history)");
+	sub = argv[1];
+	if (cli_is_help(sub)) {
+		workflow_usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(sub, "delete") || !strcmp(sub, "pause") ||
+	    !strcmp(sub, "unpause") || !strcmp(sub, "history"))
+		return cli_workflow_lifecycle(argc, argv);	/* cmd_workflow_life.c */
+	if (strcmp(sub, "apply") && strcmp(sub, "list") &&
+	    strcmp(sub, "describe") && strcmp(sub, "trigger"))
+		return cli_usage_error("workflow", "unknown subcommand '%s'",
+		    sub);
+	snprintf(cmdname, sizeof(cmdname), "workflow %s", sub);
+	o.cmd = cmdname;
+
+	memset(&w, 0, sizeof(w));
+	w.input = jv_invalid();
+	w.params = jv_object();
+	if ((rc = workflow_parse_opts(argc - 1, argv + 1, &o, &w)) >= 0)
+		goto out;
+	argc -= optind + 1;
+	argv += optind + 1;
+	rc = EXIT_USAGE;
+	if (workflow_check_args(sub, argc, &o, &w) < 0)
+		goto out;
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		goto out;
-	if (!strcmp(sub, "apply"))
-		rc = workflow_apply(&o, c, argc, argv);
-	else if (!strcmp(sub, "list"))
-		rc = workflow_list(&o, c);
-	else if (!strcmp(sub, "describe"))
-		rc = workflow_describe(&o, c, argv[0], version);
-	else {
-		/* --param entries overlay --input's members. */
-		if (jv_object_length(jv_copy(params)) > 0)
-			input = jv_object_merge(jv_is_valid(input) ? input :
-			    jv_object(), jv_copy(params));
-		rc = workflow_trigger(&o, c, argv[0], input, force, wait,
-		    timeout_ms);
-		input = jv_invalid();
-	}
+	rc = workflow_run(&o, c, sub, argc, argv, &w);
 out:
-	jv_free(input);
-	jv_free(params);
+	jv_free(w.input);
+	jv_free(w.params);
 	client_free(c);
 	return rc;
 }

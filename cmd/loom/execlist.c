@@ -110,6 +110,35 @@ page_path(const char *path, const struct cli_list_query *q,
 	return out;
 }
 
+/*
+ * One page of executions (list, consumed): JSON lines at once, or rows
+ * added to t, printed when the last page is in.
+ */
+static void
+print_page(const struct cli_online *o, struct table *t, jv list)
+{
+	if (o->fmt == OUT_JSON) {
+		json_print_lines(stdout, list);
+		fflush(stdout);
+		return;
+	}
+	jv_array_foreach(list, i, x) {
+		char ver[16], created[32], took[32];
+
+		snprintf(ver, sizeof(ver), "%ld",
+		    cli_num(x, "workflowVersion", 0));
+		table_add(t, cli_str(x, "id"),
+		    cli_str(x, "workflowId"), ver,
+		    cli_str(x, "status"), cli_str(x, "trigger"),
+		    cli_time_text(x, "createdAt", created,
+		    sizeof(created)), cli_span_text(x,
+		    "startedAt", "completedAt", took,
+		    sizeof(took)));
+		jv_free(x);
+	}
+	jv_free(list);
+}
+
 int
 cli_execution_list(const struct cli_online *o, struct client *c,
     const char *path, const struct cli_list_query *q)
@@ -155,26 +184,7 @@ cli_execution_list(const struct cli_online *o, struct client *c,
 			rc = EXIT_FAIL;
 			goto out;
 		}
-		if (o->fmt == OUT_JSON) {
-			json_print_lines(stdout, list);
-			fflush(stdout);
-		} else {
-			jv_array_foreach(list, i, x) {
-				char ver[16], created[32], took[32];
-
-				snprintf(ver, sizeof(ver), "%ld",
-				    cli_num(x, "workflowVersion", 0));
-				table_add(t, cli_str(x, "id"),
-				    cli_str(x, "workflowId"), ver,
-				    cli_str(x, "status"), cli_str(x, "trigger"),
-				    cli_time_text(x, "createdAt", created,
-				    sizeof(created)), cli_span_text(x,
-				    "startedAt", "completedAt", took,
-				    sizeof(took)));
-				jv_free(x);
-			}
-			jv_free(list);
-		}
+		print_page(o, t, list);
 		if (cursor == NULL || !q->all)
 			break;
 	}

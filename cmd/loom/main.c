@@ -60,8 +60,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "-h")) {
+	if (cli_is_help(argv[1])) {
 		if (argc > 2 && strcmp(argv[1], "help") == 0) {
 			for (size_t i = 0; i < NCOMMANDS; i++)
 				if (strcmp(commands[i].name, argv[2]) == 0) {

@@ -203,16 +203,17 @@ parse_reply(const struct buf *b)
 	return jv_string_sized(b->p, (int)b->len);
 }
 
-int
-client_request(struct client *c, const char *method, const char *path,
-    const char *ctype, const char *data, size_t len, jv *reply)
+/*
+ * Readies c->curl for one request of method to url, the reply going into
+ * b and data (len bytes of ctype; NULL: no body) going out.  Returns the
+ * header list, which the caller frees once the transfer is over.
+ */
+static struct curl_slist *
+request_setup(struct client *c, const char *url, const char *method,
+    const char *ctype, const char *data, size_t len, struct buf *b)
 {
 	struct curl_slist *hdrs = NULL;
-	struct buf b = { NULL, 0, 0, 0 };
-	char *url = xasprintf("%s%s", c->prefix, path), *h;
-	CURLcode rc;
-	long status = 0;
-	int saved;
+	char *h;
 
 	curl_easy_reset(c->curl);
 	c->errbuf[0] = '\0';
@@ -223,7 +224,7 @@ client_request(struct client *c, const char *method, const char *path,
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "loom/" LOOM_VERSION);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, b);
 	if (c->sockpath)
 		curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH,
 		    c->sockpath);
@@ -253,26 +254,46 @@ client_request(struct client *c, const char *method, const char *path,
 	else if (strcmp(method, "POST") != 0)
 		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+	return hdrs;
+}
 
+/*
+ * What went wrong with a transfer that ended in rc (saved: its errno, see
+ * transport_errno()), as an invalid jv with a message for people.
+ */
+static jv
+request_failure(struct client *c, CURLcode rc, int saved, const struct buf *b)
+{
+	if (b->too_big)
+		return jv_invalid_with_msg(jv_string_fmt("the reply from %s "
+		    "is larger than %u bytes", c->base, CLIENT_MAX_REPLY));
+	if (saved == ECONNREFUSED && c->sockpath)
+		/* curl would say "localhost port 80": say what is wrong
+		 * with the socket instead. */
+		return jv_invalid_with_msg(jv_string_fmt("cannot connect to "
+		    "%s: %s", c->base, access(c->sockpath, F_OK) < 0 ?
+		    strerror(errno) : "nothing is listening on that socket"));
+	return jv_invalid_with_msg(jv_string_fmt("%s %s: %s",
+	    saved == ECONNREFUSED ? "cannot connect to" : "request to",
+	    c->base, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc)));
+}
+
+int
+client_request(struct client *c, const char *method, const char *path,
+    const char *ctype, const char *data, size_t len, jv *reply)
+{
+	struct curl_slist *hdrs;
+	struct buf b = { NULL, 0, 0, 0 };
+	char *url = xasprintf("%s%s", c->prefix, path);
+	CURLcode rc;
+	long status = 0;
+	int saved;
+
+	hdrs = request_setup(c, url, method, ctype, data, len, &b);
 	rc = curl_easy_perform(c->curl);
 	if (rc != CURLE_OK) {
 		saved = transport_errno(c, rc);
-		if (b.too_big)
-			*reply = jv_invalid_with_msg(jv_string_fmt("the reply "
-			    "from %s is larger than %u bytes", c->base,
-			    CLIENT_MAX_REPLY));
-		else if (saved == ECONNREFUSED && c->sockpath)
-			/* curl would say "localhost port 80": say what is
-			 * wrong with the socket instead. */
-			*reply = jv_invalid_with_msg(jv_string_fmt("cannot "
-			    "connect to %s: %s", c->base,
-			    access(c->sockpath, F_OK) < 0 ? strerror(errno) :
-			    "nothing is listening on that socket"));
-		else
-			*reply = jv_invalid_with_msg(jv_string_fmt("%s %s: %s",
-			    saved == ECONNREFUSED ? "cannot connect to" :
-			    "request to", c->base, c->errbuf[0] ? c->errbuf :
-			    curl_easy_strerror(rc)));
+		*reply = request_failure(c, rc, saved, &b);
 		free(b.p);
 		free(url);
 		curl_slist_free_all(hdrs);
