@@ -57,7 +57,7 @@ SCHEMA_SQL = $(sort $(wildcard schema/[0-9]*.sql))
 LIBLOOM	 = $(BUILD)/libloom.a
 LIBS_ALL = $(LIBLOOM) $(LIBCORE)
 
-PROGS	 = $(notdir $(wildcard cmd/*))
+PROGS	 = $(notdir $(patsubst %/,%,$(wildcard cmd/*/)))
 PROG_BIN = $(PROGS:%=$(BUILD)/bin/%)
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
