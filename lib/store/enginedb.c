@@ -35,6 +35,7 @@
 #include "core/workflow.h"
 #include "core/xalloc.h"
 #include "core/yamlnode.h"
+#include "transition.h"
 
 /*
  * The caches hold what a pass would otherwise read and parse again: the
@@ -514,7 +515,7 @@ skip_text(enum skip_reason r)
 
 /*
  * One transaction's task rows and events, as array literals: the arrays
- * in the order of the parameters after $1 of sql_upsert (PR_ID..PR_BASE)
+ * in the order of the parameters after $1 of task_engine_write (PR_ID..PR_BASE)
  * and of sql_events (PR_EV_TASK..PR_EV_ATT).
  */
 enum {
@@ -604,33 +605,6 @@ passrows_fill(struct passrows *pr, const char *id, const struct runentry *run,
 			pr->p_ev[1 + i - PR_EV_TASK] = a[i].p;
 	}
 }
-
-static const char sql_upsert[] =
-    "INSERT INTO run_tasks AS rt (execution_id, task_id, state, "
-    "attempt, attempt_base, not_before, skip_reason, request, "
-    "error_type, error_message, settled, ready_at) "
-    "SELECT $1, t.id, t.st, t.att, t.base, "
-    "to_timestamp(t.nb / 1000.0), t.skip, t.req::jsonb, t.et, "
-    "t.em, true, now() FROM unnest($2::text[], $3::text[], "
-    "$4::int[], $5::bigint[], $6::text[], $7::text[], "
-    "$8::text[], $9::text[], $10::int[]) AS t(id, st, att, nb, "
-    "skip, req, et, em, base) "
-    "ON CONFLICT (execution_id, task_id) DO UPDATE SET "
-    "state = EXCLUDED.state, attempt = EXCLUDED.attempt, "
-    "attempt_base = EXCLUDED.attempt_base, "
-    "not_before = EXCLUDED.not_before, "
-    "skip_reason = EXCLUDED.skip_reason, "
-    "request = coalesce(EXCLUDED.request, rt.request), "
-    "error_type = coalesce(EXCLUDED.error_type, rt.error_type), "
-    "error_message = coalesce(EXCLUDED.error_message, "
-    "rt.error_message), settled = true, "
-    "ready_at = CASE WHEN EXCLUDED.state = 'READY' THEN now() "
-    "ELSE rt.ready_at END, "
-    "lease_owner = CASE WHEN EXCLUDED.state = 'READY' THEN NULL "
-    "ELSE rt.lease_owner END, "
-    "finished_at = CASE WHEN EXCLUDED.state IN ('SKIPPED', "
-    "'CANCELLED', 'DEAD') THEN coalesce(rt.finished_at, now()) "
-    "ELSE rt.finished_at END";
 
 static const char sql_events[] =
     "INSERT INTO events (execution_id, task_id, kind, from_state, "
@@ -789,15 +763,8 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 		if (c == 0 && nreset > 0) {
 			p_rs[0] = id;
 			p_rs[1] = rs_tasks.p;
-			st[nst++] = (struct db_stmt){ "UPDATE run_tasks SET "
-			    "output = NULL, error_type = NULL, "
-			    "error_message = NULL, request = NULL, "
-			    "skip_reason = NULL, started_at = NULL, "
-			    "finished_at = NULL, not_before = NULL, "
-			    "lease_owner = NULL, lease_until = NULL, "
-			    "callback_token = NULL, awaiting_callback = false "
-			    "WHERE execution_id = $1 AND "
-			    "task_id = ANY($2::text[])", 2, p_rs };
+			st[nst++] = (struct db_stmt){
+			    transition_sql(TR_TASK_RESET_CLEAR), 2, p_rs };
 		}
 		if (c == 0 && nundead > 0) {
 			p_undead[0] = id;
@@ -812,7 +779,8 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 			    "AND resolved_at IS NULL", 3, p_undead };
 		}
 		if (pr[c].nrows > 0)
-			st[nst++] = (struct db_stmt){ sql_upsert,
+			st[nst++] = (struct db_stmt){
+			    transition_sql(TR_TASK_ENGINE_WRITE),
 			    1 + PR_EV_TASK, pr[c].p_up };
 		if (c == 0 && ndead > 0) {
 			p_dead[0] = id;
@@ -829,29 +797,9 @@ write_pass(struct enginedb *e, const char *id, struct runentry *run,
 			st[nst++] = (struct db_stmt){ sql_events,
 			    1 + PR_N - PR_EV_TASK, pr[c].p_ev };
 		if (c == 0) {
-			/*
-			 * The run row.  A run that ends has used up its
-			 * cancel request; one that runs again ($5) starts
-			 * without it and without its old error and
-			 * completion time.
-			 */
-			st[nst++] = (struct db_stmt){ "UPDATE executions SET "
-			    "status = $2, "
-			    "started_at = CASE WHEN $2 <> 'PENDING' THEN "
-			    "coalesce(started_at, now()) END, "
-			    "completed_at = CASE WHEN $2 IN ('SUCCESS', "
-			    "'FAILED', 'CANCELLED') THEN CASE WHEN "
-			    "$5::boolean THEN now() "
-			    "ELSE coalesce(completed_at, now()) END END, "
-			    "error = CASE WHEN $5::boolean THEN $3 "
-			    "ELSE coalesce($3, error) END, "
-			    "cancel_requested = CASE WHEN $5::boolean OR $2 IN "
-			    "('SUCCESS', 'FAILED', 'CANCELLED') THEN false "
-			    "ELSE cancel_requested END, "
-			    "deadline_at = to_timestamp($4::bigint / 1000.0), "
-			    "pass_incomplete = $6::boolean, "
-			    "engine_gen = engine_gen + 1 WHERE id = $1", 6,
-			    p_run };
+			/* The run row (see run_engine_write). */
+			st[nst++] = (struct db_stmt){
+			    transition_sql(TR_RUN_ENGINE_WRITE), 6, p_run };
 		}
 		if (c > 0 && c == nchunks - 1)
 			/* The whole pass is in: the run is marked no more. */
@@ -1270,8 +1218,8 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 		run = NULL;
 		PQclear(unsettled);
 		unsettled = NULL;
-		if (db_cmd(e->conn, err, "UPDATE run_tasks SET settled = true "
-		    "WHERE execution_id = $1 AND NOT settled", 1, p) < 0)
+		if (db_cmd(e->conn, err, transition_sql(TR_TASK_SETTLE), 1,
+		    p) < 0)
 			goto fail;
 		if (nrq == 0) {
 			PQclear(r);
