@@ -57,7 +57,7 @@ enum transition_id {
 	TR_TASK_HOLD,		/* RUNNING -> READY, held by a breaker */
 	TR_TASK_UNHOLD,		/* READY: held rows re-timed or released */
 	/* run_tasks, loom-api */
-	TR_TASK_CALLBACK,	/* RUNNING (awaiting callback) -> SUCCESS | FAILED */
+	TR_TASK_CALLBACK,	/* RUNNING, awaited -> SUCCESS | FAILED */
 	/* run_tasks, loom-engine's pass */
 	TR_TASK_SETTLE,		/* late reports of a finished run settled */
 	TR_TASK_RESET_CLEAR,	/* a reset task's last result forgotten */

@@ -40,9 +40,11 @@ static char wid[64];
 static int
 allowed(enum transition_machine m, int from, int to)
 {
-	return m == TRANSITION_TASK ?
-	    task_transition_allowed((enum task_state)from, (enum task_state)to) :
-	    run_transition_allowed((enum run_state)from, (enum run_state)to);
+	if (m == TRANSITION_TASK)
+		return task_transition_allowed((enum task_state)from,
+		    (enum task_state)to);
+	return run_transition_allowed((enum run_state)from,
+	    (enum run_state)to);
 }
 
 static const char *
@@ -57,7 +59,8 @@ test_table(void)
 {
 	for (int id = 0; id < TR__COUNT; id++) {
 		const struct transition *t = &transitions[id];
-		int n = t->machine == TRANSITION_TASK ? TASK__COUNT : RUN__COUNT;
+		int n = t->machine == TRANSITION_TASK ? TASK__COUNT :
+		    RUN__COUNT;
 		int bad = 0, pairs = 0;
 
 		ok(t->name && t->sql && t->nparams > 0,
@@ -159,13 +162,15 @@ seed_tasks(const char *eid)
 	q("INSERT INTO run_tasks (execution_id, task_id, state, attempt, "
 	    "ready_at, lease_owner, lease_until, awaiting_callback, "
 	    "held_target, settled, started_at, callback_token, request) "
-	    "SELECT $1::text, lower(s) || '-' || v, s, 1, now() - interval '1 s', "
+	    "SELECT $1::text, lower(s) || '-' || v, s, 1, "
+	    "now() - interval '1 s', "
 	    "CASE v WHEN 'a' THEN 'me' WHEN 'c' THEN 'me' "
 	    "WHEN 'd' THEN 'them' END, "
 	    "CASE WHEN v IN ('a', 'b') THEN now() - interval '1 s' "
 	    "ELSE now() + interval '1 h' END, v = 'b', "
 	    "CASE v WHEN 'c' THEN 'http://h:1' END, v <> 'a', "
-	    "now() - interval '2 s', $1::text || '~' || lower(s) || '-' || v || '~t', "
+	    "now() - interval '2 s', "
+	    "$1::text || '~' || lower(s) || '-' || v || '~t', "
 	    "'{}' FROM unnest(ARRAY['PENDING', 'READY', 'RUNNING', 'SUCCESS', "
 	    "'FAILED', 'RETRY', 'DEAD', 'SKIPPED', 'CANCELLED']) AS s, "
 	    "unnest(ARRAY['a', 'b', 'c', 'd']) AS v", 1, p);
@@ -217,7 +222,8 @@ check_moves(enum transition_id id, char ids[][32], const int *before,
 		    allowed(t->machine, to, f) : allowed(t->machine, f, to);
 		ok(transition_lists(id, f, to) && legal,
 		    "%s: %s %s -> %s is listed and state.c allows it", t->name,
-		    ids[i], state_name(t->machine, f), state_name(t->machine, to));
+		    ids[i], state_name(t->machine, f),
+		    state_name(t->machine, to));
 	}
 	return moved;
 }
@@ -301,9 +307,9 @@ run_task_stmt(enum transition_id id, const char *eid)
 		p[0] = "me";
 		break;
 	case TR_TASK_HOLD:
-		if (params_of("SELECT " KEYS ", array_agg('http://h:1'::text)::text, "
-		    "array_agg(0)::text FROM run_tasks "
-		    "WHERE execution_id = $1", eid, a, 5) < 0)
+		if (params_of("SELECT " KEYS ", "
+		    "array_agg('http://h:1'::text)::text, array_agg(0)::text "
+		    "FROM run_tasks WHERE execution_id = $1", eid, a, 5) < 0)
 			return -1;
 		p[0] = "me";
 		for (int i = 0; i < 5; i++)
@@ -346,8 +352,9 @@ run_task_stmt(enum transition_id id, const char *eid)
 	if (r != NULL) {
 		rows = PQntuples(r);
 		/* Statements that answer with a count: the count. */
-		if (rows == 1 && (id == TR_TASK_RELEASE || id == TR_TASK_UNHOLD ||
-		    id == TR_TASK_FAIL_OVERDUE || id == TR_TASK_HOLD))
+		if (rows == 1 && (id == TR_TASK_RELEASE ||
+		    id == TR_TASK_UNHOLD || id == TR_TASK_FAIL_OVERDUE ||
+		    id == TR_TASK_HOLD))
 			rows = atoi(PQgetvalue(r, 0, 0));
 		if (PQresultStatus(r) == PGRES_COMMAND_OK)
 			rows = atoi(PQcmdTuples(r));
@@ -406,7 +413,8 @@ test_task_engine_write(void)
 			snprintf(tid, sizeof(tid), "%s-a",
 			    task_state_name((enum task_state)f));
 			for (char *s = tid; *s; s++)
-				*s = (char)(*s >= 'A' && *s <= 'Z' ? *s + 32 : *s);
+				if (*s >= 'A' && *s <= 'Z')
+					*s = (char)(*s + 32);
 			p[0] = eid;
 			p[1] = tid;
 			q("UPDATE run_tasks SET state = upper(split_part($2, "
@@ -416,8 +424,9 @@ test_task_engine_write(void)
 			snprintf(idarr, sizeof(idarr), "{%s}", tid);
 			snprintf(starr, sizeof(starr), "{%s}",
 			    task_state_name((enum task_state)to));
-			p[1] = idarr, p[2] = starr, p[3] = "{1}", p[4] = "{NULL}";
-			p[5] = p[6] = p[7] = p[8] = "{NULL}", p[9] = "{0}";
+			p[1] = idarr, p[2] = starr, p[3] = "{1}";
+			p[4] = p[5] = p[6] = p[7] = p[8] = "{NULL}";
+			p[9] = "{0}";
 			PQclear(qr(transition_sql(id), 10, p));
 			snapshot(eid, ids2, after, &n2);
 			moved += check_moves(id, ids, before, after, n);
@@ -436,7 +445,8 @@ seed_runs(const char *prefix)
 	const char *p[2] = { prefix, wid };
 
 	q("INSERT INTO executions (id, workflow_id, workflow_version, status) "
-	    "SELECT $1::text || '-' || lower(s), $2::text, 1, s FROM unnest(ARRAY["
+	    "SELECT $1::text || '-' || lower(s), $2::text, 1, s "
+	    "FROM unnest(ARRAY["
 	    "'PENDING', 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED']) AS s",
 	    2, p);
 }
@@ -529,7 +539,8 @@ test_run_create(void)
 	is_str(q1("SELECT status FROM executions WHERE id = $1", id2),
 	    "PENDING", "run_create_again: a new run, PENDING");
 	is_str(q1("SELECT string_agg(status, ',' ORDER BY id) FROM "
-	    "executions WHERE id LIKE $1::text || '-%' AND id NOT LIKE '%-new_'",
+	    "executions WHERE id LIKE $1::text || '-%' "
+	    "AND id NOT LIKE '%-new_'",
 	    prefix), "CANCELLED,FAILED,PENDING,RUNNING,SUCCESS",
 	    "  and no other run moved");
 	drop_runs(prefix);
@@ -562,7 +573,8 @@ test_run_engine_write(void)
 			p[2] = p[3] = NULL, p[4] = p[5] = "false";
 			PQclear(qr(transition_sql(TR_RUN_ENGINE_WRITE), 6, p));
 			if (run_state_parse(q1("SELECT status FROM executions "
-			    "WHERE id = $1", id), &got) == 0 && (int)got == to &&
+			    "WHERE id = $1", id), &got) == 0 &&
+			    (int)got == to &&
 			    transition_lists(TR_RUN_ENGINE_WRITE, f, to))
 				moved++;
 			else
