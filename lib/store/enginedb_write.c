@@ -153,49 +153,86 @@ static const char sql_events[] =
  * derives the missing rows (EV_RECOVER), and the engines' sweep looks for
  * marked runs (enginedb_due_runs()).
  */
-int
-edb_write_pass(struct enginedb *e, const char *id, struct runentry *run,
-    const struct engine_result *res, const unsigned char *changed,
-    struct change *ch, const struct request *rq, size_t nrq,
-    long long gen_after, char **err)
-{
-	const struct workflow *wf = run->w->wf;
-	struct buf dead = BUF_INIT;
-	struct buf rs_tasks = BUF_INIT, undead = BUF_INIT, replayed = BUF_INIT,
-		   rq_ids = BUF_INIT, rq_errs = BUF_INIT, rq_res = BUF_INIT;
-	struct passrows *pr;
-	int rc = -1, ndead = 0, dispatch = 0, cancel = 0;
-	int nreset = 0, nundead = 0, resumed = 0;
+/*
+ * What edb_write_pass() builds: the statements of its round trip and the
+ * parameters they point into, which live until it is sent (pw_free()).
+ */
+struct passwrite {
+	const char *id;
+	struct buf dead;
+	struct buf rs_tasks, undead, replayed, rq_ids, rq_errs, rq_res;
+	int ndead, dispatch, cancel;
+	int nreset, nundead, resumed;
+	size_t nrq;
 	char dl[32], gen[32];
+	const char *p_dead[2], *p_run[6], *p_id[1];
+	const char *p_rs[2], *p_undead[3], *p_rq[3], *p_gen[2];
+	long *ord, nchanged, nchunks;
+	struct passrows *pr;
 	struct db_stmt *st;
-	const char *p_dead[2], *p_run[6], *p_id[1] = { id };
-	const char *p_rs[2], *p_undead[3], *p_rq[3], *p_gen[2] = { id, gen };
-	long *ord, nchanged = 0, nchunks;
-	size_t nst = 0;
+	size_t nst;
+};
 
-	ord = xcalloc(wf->ntasks + 1, sizeof(long));
-	buf_puts(&dead, "{");
+static void
+pw_init(struct passwrite *pw, const char *id)
+{
+	memset(pw, 0, sizeof(*pw));
+	pw->id = id;
+	pw->p_id[0] = id;
+	pw->p_gen[0] = id;
+	pw->p_gen[1] = pw->gen;
+}
+
+static void
+pw_free(struct passwrite *pw)
+{
+	for (long c = 0; c < pw->nchunks; c++)
+		passrows_free(&pw->pr[c]);
+	free(pw->pr);
+	free(pw->st);
+	free(pw->ord);
+	buf_free(&pw->dead);
+	buf_free(&pw->rs_tasks);
+	buf_free(&pw->undead);
+	buf_free(&pw->replayed);
+	buf_free(&pw->rq_ids);
+	buf_free(&pw->rq_errs);
+	buf_free(&pw->rq_res);
+}
+
+/* Each changed task's ordinal among them (ord), and those gone DEAD. */
+static void
+pw_changed(struct passwrite *pw, const struct workflow *wf,
+    const unsigned char *changed, const struct change *ch)
+{
+	pw->ord = xcalloc(wf->ntasks + 1, sizeof(long));
+	buf_puts(&pw->dead, "{");
 	for (size_t i = 0; i < wf->ntasks; i++) {
-		ord[i] = changed[i] ? nchanged++ : -1;
+		pw->ord[i] = changed[i] ? pw->nchanged++ : -1;
 		if (changed[i] && ch[i].dead) {
-			buf_pgarray_elem(&dead, wf->tasks[i].id);
-			ndead++;
+			buf_pgarray_elem(&pw->dead, wf->tasks[i].id);
+			pw->ndead++;
 		}
 	}
-	buf_puts(&dead, "}");
+	buf_puts(&pw->dead, "}");
+}
 
-	/*
-	 * Reset tasks forget their last attempt's result first, so the
-	 * upsert below (which keeps what it is not given) starts clean.
-	 * Tasks that leave DEAD that way resolve their open dead letters.
-	 */
-	buf_puts(&rs_tasks, "{");
-	buf_puts(&undead, "{");
+/*
+ * Reset tasks forget their last attempt's result first, so the
+ * upsert of the rows (which keeps what it is not given) starts clean.
+ * Tasks that leave DEAD that way resolve their open dead letters.
+ */
+static void
+pw_resets(struct passwrite *pw, const struct workflow *wf,
+    const struct engine_result *res)
+{
+	buf_puts(&pw->rs_tasks, "{");
+	buf_puts(&pw->undead, "{");
 	for (size_t i = 0; i < res->nactions; i++)
 		if (res->actions[i].type == ACT_RESET) {
-			buf_pgarray_elem(&rs_tasks,
+			buf_pgarray_elem(&pw->rs_tasks,
 			    wf->tasks[res->actions[i].task].id);
-			nreset++;
+			pw->nreset++;
 		}
 	for (size_t i = 0; i < res->ntransitions; i++) {
 		const struct engine_transition *tr = &res->transitions[i];
@@ -203,165 +240,226 @@ edb_write_pass(struct enginedb *e, const char *id, struct runentry *run,
 		if (tr->task == ENGINE_RUN) {
 			if (tr->to == RUN_RUNNING &&
 			    run_state_terminal((enum run_state)tr->from))
-				resumed = 1;
+				pw->resumed = 1;
 		} else if (tr->from == TASK_DEAD && tr->to == TASK_PENDING) {
-			buf_pgarray_elem(&undead, wf->tasks[tr->task].id);
-			nundead++;
+			buf_pgarray_elem(&pw->undead, wf->tasks[tr->task].id);
+			pw->nundead++;
 		}
 	}
-	buf_puts(&rs_tasks, "}");
-	buf_puts(&undead, "}");
-	buf_puts(&replayed, "{");
-	buf_puts(&rq_ids, "{");
-	buf_puts(&rq_errs, "{");
-	buf_puts(&rq_res, "{");
+	buf_puts(&pw->rs_tasks, "}");
+	buf_puts(&pw->undead, "}");
+}
+
+/* The control requests, done: refused or applied, and what they replayed. */
+static void
+pw_requests(struct passwrite *pw, const struct request *rq, size_t nrq)
+{
+	pw->nrq = nrq;
+	buf_puts(&pw->replayed, "{");
+	buf_puts(&pw->rq_ids, "{");
+	buf_puts(&pw->rq_errs, "{");
+	buf_puts(&pw->rq_res, "{");
 	for (size_t i = 0; i < nrq; i++) {
-		buf_pgarray_elem(&rq_ids, rq[i].id);
-		buf_pgarray_elem(&rq_errs, rq[i].error);
-		buf_pgarray_elem(&rq_res, rq[i].result);
+		buf_pgarray_elem(&pw->rq_ids, rq[i].id);
+		buf_pgarray_elem(&pw->rq_errs, rq[i].error);
+		buf_pgarray_elem(&pw->rq_res, rq[i].result);
 		if (rq[i].error == NULL && rq[i].dead_letter != NULL)
-			buf_pgarray_elem(&replayed, rq[i].dead_letter);
+			buf_pgarray_elem(&pw->replayed, rq[i].dead_letter);
 	}
-	buf_puts(&replayed, "}");
-	buf_puts(&rq_ids, "}");
-	buf_puts(&rq_errs, "}");
-	buf_puts(&rq_res, "}");
+	buf_puts(&pw->replayed, "}");
+	buf_puts(&pw->rq_ids, "}");
+	buf_puts(&pw->rq_errs, "}");
+	buf_puts(&pw->rq_res, "}");
+}
 
-	{
-		const char *finish_msg = NULL;
+/* The doorbells to ring, and the run row's parameters (but $6). */
+static void
+pw_run_row(struct passwrite *pw, const struct runentry *run,
+    const struct engine_result *res)
+{
+	const char *finish_msg = NULL;
 
-		for (size_t i = 0; i < res->nactions; i++) {
-			const struct engine_action *a = &res->actions[i];
+	for (size_t i = 0; i < res->nactions; i++) {
+		const struct engine_action *a = &res->actions[i];
 
-			if (a->type == ACT_DISPATCH)
-				dispatch = 1;
-			else if (a->type == ACT_CANCEL_TASK)
-				cancel = 1;
-			else if (a->type == ACT_FINISH_RUN)
-				finish_msg = a->message;
-		}
-		/*
-		 * Executors do not report a claim to the engine: a task it
-		 * knows as READY may be running on one, so cancelling it
-		 * rings loom_cancel too (the executor checks its own rows).
-		 */
-		for (size_t i = 0; i < res->ntransitions; i++)
-			if (res->transitions[i].task != ENGINE_RUN &&
-			    res->transitions[i].from == TASK_READY &&
-			    res->transitions[i].to == TASK_CANCELLED)
-				cancel = 1;
-		snprintf(dl, sizeof(dl), "%lld", (long long)run->rt.deadline_ms);
-		p_run[0] = id;
-		p_run[1] = run_state_name(run->rt.state);
-		p_run[2] = finish_msg;
-		p_run[3] = run->rt.deadline_ms ? dl : NULL;
-		p_run[4] = resumed ? "true" : "false";
+		if (a->type == ACT_DISPATCH)
+			pw->dispatch = 1;
+		else if (a->type == ACT_CANCEL_TASK)
+			pw->cancel = 1;
+		else if (a->type == ACT_FINISH_RUN)
+			finish_msg = a->message;
 	}
+	/*
+	 * Executors do not report a claim to the engine: a task it
+	 * knows as READY may be running on one, so cancelling it
+	 * rings loom_cancel too (the executor checks its own rows).
+	 */
+	for (size_t i = 0; i < res->ntransitions; i++)
+		if (res->transitions[i].task != ENGINE_RUN &&
+		    res->transitions[i].from == TASK_READY &&
+		    res->transitions[i].to == TASK_CANCELLED)
+			pw->cancel = 1;
+	snprintf(pw->dl, sizeof(pw->dl), "%lld",
+	    (long long)run->rt.deadline_ms);
+	pw->p_run[0] = pw->id;
+	pw->p_run[1] = run_state_name(run->rt.state);
+	pw->p_run[2] = finish_msg;
+	pw->p_run[3] = run->rt.deadline_ms ? pw->dl : NULL;
+	pw->p_run[4] = pw->resumed ? "true" : "false";
+}
 
-	nchunks = 1;
-	if (nreset == 0 && nundead == 0 && ndead == 0 && nrq == 0 &&
-	    !cancel && !run_state_terminal(run->rt.state) &&
-	    nchanged > PASS_CHUNK)
-		nchunks = (nchanged + PASS_CHUNK - 1) / PASS_CHUNK;
-	p_run[5] = nchunks > 1 ? "true" : "false";
-	pr = xcalloc((size_t)nchunks, sizeof(*pr));
-	st = xcalloc(16 + 8 * (size_t)nchunks, sizeof(*st));
-	snprintf(gen, sizeof(gen), "%lld", gen_after);
+/* In how many transactions the rows go, and room for the statements. */
+static void
+pw_chunks(struct passwrite *pw, const struct runentry *run,
+    long long gen_after)
+{
+	pw->nchunks = 1;
+	if (pw->nreset == 0 && pw->nundead == 0 && pw->ndead == 0 &&
+	    pw->nrq == 0 && !pw->cancel && !run_state_terminal(run->rt.state) &&
+	    pw->nchanged > PASS_CHUNK)
+		pw->nchunks = (pw->nchanged + PASS_CHUNK - 1) / PASS_CHUNK;
+	pw->p_run[5] = pw->nchunks > 1 ? "true" : "false";
+	pw->pr = xcalloc((size_t)pw->nchunks, sizeof(*pw->pr));
+	pw->st = xcalloc(16 + 8 * (size_t)pw->nchunks, sizeof(*pw->st));
+	snprintf(pw->gen, sizeof(pw->gen), "%lld", gen_after);
+}
 
-	for (long c = 0; c < nchunks; c++) {
-		passrows_fill(&pr[c], id, run, res, ord, ch,
-		    nchunks == 1 ? 0 : c * PASS_CHUNK,
-		    nchunks == 1 ? nchanged : (c + 1) * PASS_CHUNK, c == 0);
-		if (c > 0) {
-			st[nst++] = (struct db_stmt){ "BEGIN", 0, NULL };
-			st[nst++] = (struct db_stmt){ "SELECT loom_check("
-			    "count(*) = 1, 'another engine passed the run') "
-			    "FROM (SELECT 1 FROM executions WHERE id = $1 AND "
-			    "engine_gen = $2::bigint FOR NO KEY UPDATE) r", 2,
-			    p_gen };
-		}
-		if (c == 0 && nreset > 0) {
-			p_rs[0] = id;
-			p_rs[1] = rs_tasks.p;
-			st[nst++] = (struct db_stmt){
-			    transition_sql(TR_TASK_RESET_CLEAR), 2, p_rs };
-		}
-		if (c == 0 && nundead > 0) {
-			p_undead[0] = id;
-			p_undead[1] = undead.p;
-			p_undead[2] = replayed.p;
-			st[nst++] = (struct db_stmt){ "UPDATE dead_letters SET "
-			    "resolved_at = now(), resolution = CASE WHEN "
-			    "id = ANY($3::bigint[]) THEN 'replayed' "
-			    "ELSE 'retried' END "
-			    "WHERE execution_id = $1 AND "
-			    "task_id = ANY($2::text[]) "
-			    "AND resolved_at IS NULL", 3, p_undead };
-		}
-		if (pr[c].nrows > 0)
-			st[nst++] = (struct db_stmt){
-			    transition_sql(TR_TASK_ENGINE_WRITE),
-			    1 + PR_EV_TASK, pr[c].p_up };
-		if (c == 0 && ndead > 0) {
-			p_dead[0] = id;
-			p_dead[1] = dead.p;
-			st[nst++] = (struct db_stmt){ "INSERT INTO dead_letters "
-			    "(execution_id, task_id, attempts, request, "
-			    "error_type, error_message) SELECT execution_id, "
-			    "task_id, attempt, request, error_type, "
-			    "error_message FROM run_tasks WHERE "
-			    "execution_id = $1 AND task_id = ANY($2::text[])",
-			    2, p_dead };
-		}
-		if (pr[c].nev > 0)
-			st[nst++] = (struct db_stmt){ sql_events,
-			    1 + PR_N - PR_EV_TASK, pr[c].p_ev };
-		if (c == 0) {
-			/* The run row (see run_engine_write). */
-			st[nst++] = (struct db_stmt){
-			    transition_sql(TR_RUN_ENGINE_WRITE), 6, p_run };
-		}
-		if (c > 0 && c == nchunks - 1)
-			/* The whole pass is in: the run is marked no more. */
-			st[nst++] = (struct db_stmt){ "UPDATE executions SET "
-			    "pass_incomplete = false WHERE id = $1", 1, p_id };
-		if (c == 0 && nrq > 0) {
-			p_rq[0] = rq_ids.p;
-			p_rq[1] = rq_errs.p;
-			p_rq[2] = rq_res.p;
-			st[nst++] = (struct db_stmt){ "UPDATE run_requests q SET "
-			    "done_at = now(), error = r.err, "
-			    "result = r.res::jsonb "
-			    "FROM unnest($1::bigint[], $2::text[], $3::text[]) "
-			    "AS r(id, err, res) WHERE q.id = r.id", 3, p_rq };
-		}
-		if (dispatch && !e->quiet_ready)
-			st[nst++] = (struct db_stmt){
-			    "SELECT pg_notify('loom_task_ready', $1)", 1,
-			    p_id };
-		if (cancel)
-			st[nst++] = (struct db_stmt){
-			    "SELECT pg_notify('loom_cancel', $1)", 1, p_id };
-		st[nst++] = (struct db_stmt){
-		    "SELECT pg_notify('loom_event', $1)", 1, p_id };
-		st[nst++] = (struct db_stmt){ "COMMIT", 0, NULL };
+/*
+ * Chunk c's opening: a later chunk locks the run again and checks that
+ * no other engine passed it; the first clears the reset tasks and
+ * resolves the dead letters of tasks that left DEAD.
+ */
+static void
+pw_chunk_open(struct passwrite *pw, long c)
+{
+	struct db_stmt *st = pw->st;
+
+	if (c > 0) {
+		st[pw->nst++] = (struct db_stmt){ "BEGIN", 0, NULL };
+		st[pw->nst++] = (struct db_stmt){ "SELECT loom_check("
+		    "count(*) = 1, 'another engine passed the run') "
+		    "FROM (SELECT 1 FROM executions WHERE id = $1 AND "
+		    "engine_gen = $2::bigint FOR NO KEY UPDATE) r", 2,
+		    pw->p_gen };
+	}
+	if (c == 0 && pw->nreset > 0) {
+		pw->p_rs[0] = pw->id;
+		pw->p_rs[1] = pw->rs_tasks.p;
+		st[pw->nst++] = (struct db_stmt){
+		    transition_sql(TR_TASK_RESET_CLEAR), 2, pw->p_rs };
+	}
+	if (c == 0 && pw->nundead > 0) {
+		pw->p_undead[0] = pw->id;
+		pw->p_undead[1] = pw->undead.p;
+		pw->p_undead[2] = pw->replayed.p;
+		st[pw->nst++] = (struct db_stmt){ "UPDATE dead_letters SET "
+		    "resolved_at = now(), resolution = CASE WHEN "
+		    "id = ANY($3::bigint[]) THEN 'replayed' "
+		    "ELSE 'retried' END "
+		    "WHERE execution_id = $1 AND "
+		    "task_id = ANY($2::text[]) "
+		    "AND resolved_at IS NULL", 3, pw->p_undead };
+	}
+}
+
+/* Chunk c's rows, (the first chunk) new dead letters, and its events. */
+static void
+pw_chunk_rows(struct passwrite *pw, long c)
+{
+	struct db_stmt *st = pw->st;
+	struct passrows *pr = pw->pr;
+
+	if (pr[c].nrows > 0)
+		st[pw->nst++] = (struct db_stmt){
+		    transition_sql(TR_TASK_ENGINE_WRITE),
+		    1 + PR_EV_TASK, pr[c].p_up };
+	if (c == 0 && pw->ndead > 0) {
+		pw->p_dead[0] = pw->id;
+		pw->p_dead[1] = pw->dead.p;
+		st[pw->nst++] = (struct db_stmt){ "INSERT INTO dead_letters "
+		    "(execution_id, task_id, attempts, request, "
+		    "error_type, error_message) SELECT execution_id, "
+		    "task_id, attempt, request, error_type, "
+		    "error_message FROM run_tasks WHERE "
+		    "execution_id = $1 AND task_id = ANY($2::text[])",
+		    2, pw->p_dead };
+	}
+	if (pr[c].nev > 0)
+		st[pw->nst++] = (struct db_stmt){ sql_events,
+		    1 + PR_N - PR_EV_TASK, pr[c].p_ev };
+}
+
+/*
+ * Chunk c's run: the first writes the run row and marks the requests
+ * done, the last of several clears the mark; then the doorbells and
+ * COMMIT.
+ */
+static void
+pw_chunk_close(struct passwrite *pw, const struct enginedb *e, long c)
+{
+	struct db_stmt *st = pw->st;
+
+	if (c == 0) {
+		/* The run row (see run_engine_write). */
+		st[pw->nst++] = (struct db_stmt){
+		    transition_sql(TR_RUN_ENGINE_WRITE), 6, pw->p_run };
+	}
+	if (c > 0 && c == pw->nchunks - 1)
+		/* The whole pass is in: the run is marked no more. */
+		st[pw->nst++] = (struct db_stmt){ "UPDATE executions SET "
+		    "pass_incomplete = false WHERE id = $1", 1, pw->p_id };
+	if (c == 0 && pw->nrq > 0) {
+		pw->p_rq[0] = pw->rq_ids.p;
+		pw->p_rq[1] = pw->rq_errs.p;
+		pw->p_rq[2] = pw->rq_res.p;
+		st[pw->nst++] = (struct db_stmt){ "UPDATE run_requests q SET "
+		    "done_at = now(), error = r.err, "
+		    "result = r.res::jsonb "
+		    "FROM unnest($1::bigint[], $2::text[], $3::text[]) "
+		    "AS r(id, err, res) WHERE q.id = r.id", 3, pw->p_rq };
+	}
+	if (pw->dispatch && !e->quiet_ready)
+		st[pw->nst++] = (struct db_stmt){
+		    "SELECT pg_notify('loom_task_ready', $1)", 1,
+		    pw->p_id };
+	if (pw->cancel)
+		st[pw->nst++] = (struct db_stmt){
+		    "SELECT pg_notify('loom_cancel', $1)", 1, pw->p_id };
+	st[pw->nst++] = (struct db_stmt){
+	    "SELECT pg_notify('loom_event', $1)", 1, pw->p_id };
+	st[pw->nst++] = (struct db_stmt){ "COMMIT", 0, NULL };
+}
+
+int
+edb_write_pass(struct enginedb *e, const char *id, struct runentry *run,
+    const struct engine_result *res, const unsigned char *changed,
+    struct change *ch, const struct request *rq, size_t nrq,
+    long long gen_after, char **err)
+{
+	struct passwrite pw;
+	long n;
+	int rc;
+
+	pw_init(&pw, id);
+	pw_changed(&pw, run->w->wf, changed, ch);
+	pw_resets(&pw, run->w->wf, res);
+	pw_requests(&pw, rq, nrq);
+	pw_run_row(&pw, run, res);
+	pw_chunks(&pw, run, gen_after);
+	n = pw.nchunks;
+	for (long c = 0; c < n; c++) {
+		passrows_fill(&pw.pr[c], id, run, res, pw.ord, ch,
+		    n == 1 ? 0 : c * PASS_CHUNK,
+		    n == 1 ? pw.nchanged : (c + 1) * PASS_CHUNK, c == 0);
+		pw_chunk_open(&pw, c);
+		pw_chunk_rows(&pw, c);
+		pw_chunk_close(&pw, e, c);
 	}
 	/* Everything, COMMITs included, in one round trip. */
 	if (e->writer)
-		rc = e->writer(e->writer_arg, id, st, nst, err);
+		rc = e->writer(e->writer_arg, id, pw.st, pw.nst, err);
 	else
-		rc = db_pipeline(e->conn, err, st, nst, NULL);
-	for (long c = 0; c < nchunks; c++)
-		passrows_free(&pr[c]);
-	free(pr);
-	free(st);
-	free(ord);
-	buf_free(&dead);
-	buf_free(&rs_tasks);
-	buf_free(&undead);
-	buf_free(&replayed);
-	buf_free(&rq_ids);
-	buf_free(&rq_errs);
-	buf_free(&rq_res);
+		rc = db_pipeline(e->conn, err, pw.st, pw.nst, NULL);
+	pw_free(&pw);
 	return rc;
 }
