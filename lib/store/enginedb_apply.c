@@ -137,6 +137,191 @@ edb_note_wakeup(struct enginedb *e, const struct runentry *run)
 		}
 }
 
+/* Each result reported since the last pass, as the core's event. */
+static void
+feed_reports(struct enginedb *e, struct runentry *run, struct report *reps,
+    size_t nreps, int64_t now_ms, struct engine_result *res)
+{
+	struct engine_event ev;
+
+	for (size_t i = 0; i < nreps; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.now_ms = now_ms;
+		ev.task = reps[i].task;
+		if (reps[i].success) {
+			ev.type = EV_TASK_SUCCEEDED;
+			ev.output = reps[i].output;
+			reps[i].output = jv_null();
+		} else {
+			ev.type = EV_TASK_FAILED;
+			ev.output = jv_null();
+			ev.error = reps[i].error;
+			ev.message = reps[i].message;
+		}
+		step(e, run, &ev, res);
+	}
+}
+
+/* What the clock brings: due retries, a requested cancel, the deadline. */
+static void
+feed_clock(struct enginedb *e, struct runentry *run, int cancel_requested,
+    int64_t now_ms, struct engine_result *res)
+{
+	struct engine_event ev;
+
+	for (size_t i = 0; i < run->rt.ntasks; i++)
+		if (run->rt.tasks[i].state == TASK_RETRY &&
+		    run->rt.tasks[i].not_before_ms <= now_ms) {
+			memset(&ev, 0, sizeof(ev));
+			ev.type = EV_RETRY_DUE;
+			ev.task = i;
+			ev.output = jv_null();
+			ev.now_ms = now_ms;
+			step(e, run, &ev, res);
+		}
+	if (!run_state_terminal(run->rt.state) && cancel_requested) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_CANCEL;
+		ev.output = jv_null();
+		ev.now_ms = now_ms;
+		step(e, run, &ev, res);
+	}
+	if (!run_state_terminal(run->rt.state) && run->rt.deadline_ms &&
+	    now_ms >= run->rt.deadline_ms) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_RUN_TIMEOUT;
+		ev.output = jv_null();
+		ev.now_ms = now_ms;
+		step(e, run, &ev, res);
+	}
+}
+
+/*
+ * Every event of a pass, in order: the run's start (or its recovery when
+ * read in full), the reports, the control requests, the clock.
+ */
+static void
+feed_events(struct enginedb *e, struct runentry *run, int full,
+    int cancel_requested, struct report *reps, size_t nreps,
+    struct request *rq, size_t nrq, int64_t now_ms, struct engine_result *res)
+{
+	struct engine_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.output = jv_null();
+	ev.now_ms = now_ms;
+	if (run->rt.state == RUN_PENDING) {
+		ev.type = EV_RUN_START;
+		step(e, run, &ev, res);
+	} else if (full && run->rt.state == RUN_RUNNING) {
+		/*
+		 * Read from its rows: what a pass written in part did not
+		 * store (a task without its row reads as PENDING) is
+		 * derived again.  A run stored whole gives nothing here.
+		 */
+		ev.type = EV_RECOVER;
+		step(e, run, &ev, res);
+	}
+	feed_reports(e, run, reps, nreps, now_ms, res);
+	/* After the reports: a request is judged on the latest state. */
+	for (size_t i = 0; i < nrq; i++)
+		apply_request(e, run, &rq[i], now_ms, res);
+	feed_clock(e, run, cancel_requested, now_ms, res);
+}
+
+/* Which rows a pass writes (changed), and with what (ch, reqtext). */
+struct passplan {
+	size_t nt;
+	unsigned char *changed;
+	struct change *ch;
+	char **reqtext;		/* the requests rendered, owned */
+};
+
+static void
+plan_free(struct passplan *pl)
+{
+	for (size_t i = 0; pl->reqtext && i < pl->nt; i++)
+		free(pl->reqtext[i]);
+	free(pl->reqtext);
+	free(pl->changed);
+	free(pl->ch);
+}
+
+/*
+ * Renders the request of the task that action a dispatches; one that
+ * cannot be rendered fails its attempt (ERR_VALIDATION) instead.
+ */
+static void
+plan_dispatch(struct enginedb *e, const char *id, struct runentry *run,
+    const struct engine_action *a, int64_t now_ms, struct engine_result *res,
+    struct passplan *pl)
+{
+	struct engine_event ev;
+	char *text, *rerr = NULL;
+	size_t task = a->task;
+
+	text = dispatch_request_text(id, run->w->wf, &run->rt,
+	    e->jq, a, jv_array_get(jv_copy(run->w->tasks),
+	    (int)a->task), run->w->spec_text[a->task], &rerr);
+	if (text == NULL) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_TASK_FAILED;
+		ev.task = a->task;
+		ev.error = ERR_VALIDATION;
+		ev.message = rerr;
+		ev.output = jv_null();
+		ev.now_ms = now_ms;
+		step(e, run, &ev, res);	/* res->actions may move */
+		free(rerr);
+		pl->changed[task] = 1;
+		return;
+	}
+	free(pl->reqtext[a->task]);
+	pl->reqtext[a->task] = text;
+	pl->ch[a->task].request = pl->reqtext[a->task];
+}
+
+static void
+plan_rows(struct enginedb *e, const char *id, struct runentry *run,
+    const struct report *reps, size_t nreps, int64_t now_ms,
+    struct engine_result *res, struct passplan *pl)
+{
+	size_t nt = run->rt.ntasks;
+
+	pl->nt = nt;
+	pl->changed = xcalloc(nt ? nt : 1, 1);
+	pl->ch = xcalloc(nt ? nt : 1, sizeof(*pl->ch));
+	pl->reqtext = xcalloc(nt ? nt : 1, sizeof(char *));
+	for (size_t i = 0; i < nreps; i++)
+		pl->changed[reps[i].task] = 1;
+	/* res grows while we walk it: a request that cannot be rendered
+	 * fails its attempt, which may skip tasks downstream. */
+	for (size_t i = 0; i < res->nactions; i++) {
+		const struct engine_action *a = &res->actions[i];
+
+		switch (a->type) {
+		case ACT_DISPATCH:
+			plan_dispatch(e, id, run, a, now_ms, res, pl);
+			break;
+		case ACT_DEAD_LETTER:
+			pl->ch[a->task].dead = 1;
+			if (a->message) {
+				/* Set by the engine (e.g. a bad `when:`);
+				 * an executor's own error stays otherwise. */
+				pl->ch[a->task].error_type =
+				    errclass_name(a->error);
+				pl->ch[a->task].error_message = a->message;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	for (size_t i = 0; i < res->ntransitions; i++)
+		if (res->transitions[i].task != ENGINE_RUN)
+			pl->changed[res->transitions[i].task] = 1;
+}
+
 /*
  * The second half of a pass, in the transaction the first half opened:
  * feeds the reports, the control requests and the clock to the engine
@@ -153,74 +338,12 @@ edb_pass_apply(struct enginedb *e, const char *id, struct runentry *run,
     size_t nreps, struct request *rq, size_t nrq, int64_t now_ms, char **err)
 {
 	struct engine_result res;
-	struct engine_event ev;
-	unsigned char *changed = NULL;
-	struct change *ch = NULL;
-	char **reqtext = NULL;
-	size_t nt = 0;
+	struct passplan pl = { 0, NULL, NULL, NULL };
 	int rc;
 
 	engine_result_init(&res);
-	memset(&ev, 0, sizeof(ev));
-	ev.output = jv_null();
-	ev.now_ms = now_ms;
-	if (run->rt.state == RUN_PENDING) {
-		ev.type = EV_RUN_START;
-		step(e, run, &ev, &res);
-	} else if (full && run->rt.state == RUN_RUNNING) {
-		/*
-		 * Read from its rows: what a pass written in part did not
-		 * store (a task without its row reads as PENDING) is
-		 * derived again.  A run stored whole gives nothing here.
-		 */
-		ev.type = EV_RECOVER;
-		step(e, run, &ev, &res);
-	}
-	for (size_t i = 0; i < nreps; i++) {
-		memset(&ev, 0, sizeof(ev));
-		ev.now_ms = now_ms;
-		ev.task = reps[i].task;
-		if (reps[i].success) {
-			ev.type = EV_TASK_SUCCEEDED;
-			ev.output = reps[i].output;
-			reps[i].output = jv_null();
-		} else {
-			ev.type = EV_TASK_FAILED;
-			ev.output = jv_null();
-			ev.error = reps[i].error;
-			ev.message = reps[i].message;
-		}
-		step(e, run, &ev, &res);
-	}
-	/* After the reports: a request is judged on the latest state. */
-	for (size_t i = 0; i < nrq; i++)
-		apply_request(e, run, &rq[i], now_ms, &res);
-	for (size_t i = 0; i < run->rt.ntasks; i++)
-		if (run->rt.tasks[i].state == TASK_RETRY &&
-		    run->rt.tasks[i].not_before_ms <= now_ms) {
-			memset(&ev, 0, sizeof(ev));
-			ev.type = EV_RETRY_DUE;
-			ev.task = i;
-			ev.output = jv_null();
-			ev.now_ms = now_ms;
-			step(e, run, &ev, &res);
-		}
-	if (!run_state_terminal(run->rt.state) && cancel_requested) {
-		memset(&ev, 0, sizeof(ev));
-		ev.type = EV_CANCEL;
-		ev.output = jv_null();
-		ev.now_ms = now_ms;
-		step(e, run, &ev, &res);
-	}
-	if (!run_state_terminal(run->rt.state) && run->rt.deadline_ms &&
-	    now_ms >= run->rt.deadline_ms) {
-		memset(&ev, 0, sizeof(ev));
-		ev.type = EV_RUN_TIMEOUT;
-		ev.output = jv_null();
-		ev.now_ms = now_ms;
-		step(e, run, &ev, &res);
-	}
-
+	feed_events(e, run, full, cancel_requested, reps, nreps, rq, nrq,
+	    now_ms, &res);
 	if (nreps == 0 && nrq == 0 && res.ntransitions == 0 &&
 	    res.nactions == 0) {
 		/* Nothing happened: leave the row (and engine_gen) alone. */
@@ -230,61 +353,9 @@ edb_pass_apply(struct enginedb *e, const char *id, struct runentry *run,
 		goto out;
 	}
 
-	/* Which rows to write, and with what. */
-	nt = run->rt.ntasks;
-	changed = xcalloc(nt ? nt : 1, 1);
-	ch = xcalloc(nt ? nt : 1, sizeof(*ch));
-	reqtext = xcalloc(nt ? nt : 1, sizeof(char *));
-	for (size_t i = 0; i < nreps; i++)
-		changed[reps[i].task] = 1;
-	/* res grows while we walk it: a request that cannot be rendered
-	 * fails its attempt, which may skip tasks downstream. */
-	for (size_t i = 0; i < res.nactions; i++) {
-		const struct engine_action *a = &res.actions[i];
-
-		switch (a->type) {
-		case ACT_DISPATCH: {
-			char *text, *rerr = NULL;
-
-			text = dispatch_request_text(id, run->w->wf, &run->rt,
-			    e->jq, a, jv_array_get(jv_copy(run->w->tasks),
-			    (int)a->task), run->w->spec_text[a->task], &rerr);
-			if (text == NULL) {
-				memset(&ev, 0, sizeof(ev));
-				ev.type = EV_TASK_FAILED;
-				ev.task = a->task;
-				ev.error = ERR_VALIDATION;
-				ev.message = rerr;
-				ev.output = jv_null();
-				ev.now_ms = now_ms;
-				step(e, run, &ev, &res);
-				free(rerr);
-				changed[res.actions[i].task] = 1;
-				break;
-			}
-			free(reqtext[a->task]);
-			reqtext[a->task] = text;
-			ch[a->task].request = reqtext[a->task];
-			break;
-		}
-		case ACT_DEAD_LETTER:
-			ch[a->task].dead = 1;
-			if (a->message) {
-				/* Set by the engine (e.g. a bad `when:`);
-				 * an executor's own error stays otherwise. */
-				ch[a->task].error_type = errclass_name(a->error);
-				ch[a->task].error_message = a->message;
-			}
-			break;
-		default:
-			break;
-		}
-	}
-	for (size_t i = 0; i < res.ntransitions; i++)
-		if (res.transitions[i].task != ENGINE_RUN)
-			changed[res.transitions[i].task] = 1;
-	if (edb_write_pass(e, id, run, &res, changed, ch, rq, nrq, gen + 1,
-	    err) < 0)
+	plan_rows(e, id, run, reps, nreps, now_ms, &res, &pl);
+	if (edb_write_pass(e, id, run, &res, pl.changed, pl.ch, rq, nrq,
+	    gen + 1, err) < 0)
 		goto fail_drop;
 	run->gen = gen + 1;
 	edb_note_wakeup(e, run);
@@ -304,11 +375,7 @@ fail_drop:
 	PQclear(PQexec(e->conn, "ROLLBACK"));
 	rc = -1;
 out:
-	for (size_t i = 0; reqtext && i < nt; i++)
-		free(reqtext[i]);
-	free(reqtext);
-	free(changed);
-	free(ch);
+	plan_free(&pl);
 	engine_result_clear(&res);
 	return rc;
 }
