@@ -204,11 +204,99 @@ enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms, char **err)
 	return enginedb_pass_read(e, id, rs, now_ms, err);
 }
 
+/*
+ * The run's row was not locked: another engine holds it (ENGINEDB_BUSY)
+ * or it is gone (ENGINEDB_IDLE); or -1 with *err.  Rolls back.
+ */
+static int
+pass_not_locked(struct enginedb *e, const char *id, char **err)
+{
+	const char *p[1] = { id };
+	PGresult *r;
+	int rc;
+
+	r = db_exec(e->conn, err, "SELECT 1 FROM executions WHERE "
+	    "id = $1", 1, p);
+	if (r == NULL) {
+		PQclear(PQexec(e->conn, "ROLLBACK"));
+		return -1;
+	}
+	rc = PQntuples(r) ? ENGINEDB_BUSY : ENGINEDB_IDLE;
+	PQclear(r);
+	db_cmd(e->conn, NULL, "ROLLBACK", 0, NULL);
+	if (rc == ENGINEDB_BUSY)
+		e->st.busy++;
+	return rc;
+}
+
+/*
+ * Late reports for a finished run: acknowledge them.  With control
+ * requests pending (nrq), go on with the whole run read afresh (a
+ * finished run is not cached): returns 1; else commits and returns 0.
+ * -1 with *err (the caller rolls back).
+ */
+static int
+settle_finished(struct enginedb *e, const char *id, size_t nrq, char **err)
+{
+	const char *p[1] = { id };
+
+	if (db_cmd(e->conn, err, transition_sql(TR_TASK_SETTLE), 1,
+	    p) < 0)
+		return -1;
+	if (nrq > 0)
+		return 1;
+	if (db_cmd(e->conn, err, "COMMIT", 0, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * A new cache entry for run id, in state status, from r, its executions
+ * row of the first round trip (version, params, deadline, start): its
+ * tasks are read next, in full.  old, the stale entry, goes once the
+ * version is at hand.  NULL with *err.
+ */
+static struct runentry *
+run_cache_new(struct enginedb *e, const char *id, const PGresult *r,
+    enum run_state status, struct runentry *old, char **err)
+{
+	struct wfentry *w = edb_wf_get(e, PQgetvalue(r, 0, 0),
+	    atoi(PQgetvalue(r, 0, 1)), err);
+	struct runentry *run;
+	char *perr = NULL;
+
+	if (w == NULL)
+		return NULL;
+	if (old)
+		edb_run_drop(e, old);
+	edb_runs_trim(e, w->wf->ntasks);
+	run = xcalloc(1, sizeof(*run));
+	run->id = xstrdup(id);
+	run->w = w;
+	if (run_rt_init(&run->rt, w->wf, jv_parse(PQgetvalue(r, 0, 3)),
+	    &perr) < 0) {
+		/* The API checked the params; a bad row is a bug. */
+		*err = xasprintf("execution %s: %s", id, perr);
+		free(perr);
+		free(run->id);
+		free(run);
+		return NULL;
+	}
+	run->rt.state = status;
+	run->rt.deadline_ms = edb_ms_value(r, 0, 5);
+	run->rt.started_ms = edb_ms_value(r, 0, 7);
+	run->next = e->runs;
+	e->runs = run;
+	e->st.cached_runs++;
+	e->run_tasks += run->rt.ntasks;
+	w->nruns++;
+	return run;
+}
+
 int
 enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
     int64_t now_ms, char **err)
 {
-	const char *p[1] = { id };
 	struct runentry *run;
 	struct report *reps = NULL;
 	size_t nreps = 0, nrq = 0;
@@ -226,16 +314,7 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 	if (PQntuples(r) == 0) {
 		PQclear(r);
 		PQclear(unsettled);
-		unsettled = NULL;
-		r = db_exec(e->conn, err, "SELECT 1 FROM executions WHERE "
-		    "id = $1", 1, p);
-		if (r == NULL)
-			goto fail;
-		rc = PQntuples(r) ? ENGINEDB_BUSY : ENGINEDB_IDLE;
-		PQclear(r);
-		db_cmd(e->conn, NULL, "ROLLBACK", 0, NULL);
-		if (rc == ENGINEDB_BUSY)
-			e->st.busy++;
+		rc = pass_not_locked(e, id, err);
 		requests_free(rq, nrq);
 		return rc;
 	}
@@ -245,24 +324,15 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 	run = edb_run_find(e, id);
 	was_terminal = run_state_terminal(status);
 	if (was_terminal) {
-		/*
-		 * Late reports for a finished run: acknowledge them.  With
-		 * control requests pending, go on with the whole run read
-		 * afresh (a finished run is not cached).
-		 */
 		if (run)
 			edb_run_drop(e, run);
 		run = NULL;
 		PQclear(unsettled);
 		unsettled = NULL;
-		if (db_cmd(e->conn, err, transition_sql(TR_TASK_SETTLE), 1,
-		    p) < 0)
+		if ((rc = settle_finished(e, id, nrq, err)) < 0)
 			goto fail;
-		if (nrq == 0) {
+		if (rc == 0) {
 			PQclear(r);
-			r = NULL;
-			if (db_cmd(e->conn, err, "COMMIT", 0, NULL) < 0)
-				goto fail;
 			requests_free(rq, nrq);
 			return ENGINEDB_IDLE;
 		}
@@ -273,35 +343,8 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 	 * engine_gen, and edb_pass_apply() derives them again.
 	 */
 	if (run == NULL || run->gen != gen || PQgetvalue(r, 0, 8)[0] == 't') {
-		struct wfentry *w = edb_wf_get(e, PQgetvalue(r, 0, 0),
-		    atoi(PQgetvalue(r, 0, 1)), err);
-		char *perr = NULL;
-
-		if (w == NULL)
+		if ((run = run_cache_new(e, id, r, status, run, err)) == NULL)
 			goto fail;
-		if (run)
-			edb_run_drop(e, run);
-		edb_runs_trim(e, w->wf->ntasks);
-		run = xcalloc(1, sizeof(*run));
-		run->id = xstrdup(id);
-		run->w = w;
-		if (run_rt_init(&run->rt, w->wf, jv_parse(PQgetvalue(r, 0, 3)),
-		    &perr) < 0) {
-			/* The API checked the params; a bad row is a bug. */
-			*err = xasprintf("execution %s: %s", id, perr);
-			free(perr);
-			free(run->id);
-			free(run);
-			goto fail;
-		}
-		run->rt.state = status;
-		run->rt.deadline_ms = edb_ms_value(r, 0, 5);
-		run->rt.started_ms = edb_ms_value(r, 0, 7);
-		run->next = e->runs;
-		e->runs = run;
-		e->st.cached_runs++;
-		e->run_tasks += run->rt.ntasks;
-		w->nruns++;
 		full = 1;
 	}
 	/* A finished run's cancel request is spent (see edb_write_pass). */
