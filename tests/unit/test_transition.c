@@ -266,6 +266,27 @@ params_of(const char *sql, const char *eid, char out[][2048], int n)
 #define KEYS "array_agg(execution_id)::text, array_agg(task_id)::text, " \
 	"array_agg(attempt)::text"
 
+/* task_callback for every row, by its own token; SUCCESS, FAILED by turns. */
+static int
+run_callbacks(const char *eid)
+{
+	PGresult *k = qr("SELECT task_id, callback_token FROM "
+	    "run_tasks WHERE execution_id = $1", 1, &eid), *r;
+	int rows = 0;
+
+	for (int i = 0; k && i < PQntuples(k); i++) {
+		const char *cp[9] = { PQgetvalue(k, i, 1),
+			i % 2 ? "FAILED" : "SUCCESS", NULL, NULL,
+			NULL, NULL, NULL, eid, PQgetvalue(k, i, 0) };
+
+		r = qr(transition_sql(TR_TASK_CALLBACK), 9, cp);
+		rows += r ? PQntuples(r) : 0;
+		PQclear(r);
+	}
+	PQclear(k);
+	return rows;
+}
+
 /* Runs task statement id with its parameters for eid; rows answered. */
 static int
 run_task_stmt(enum transition_id id, const char *eid)
@@ -327,24 +348,8 @@ run_task_stmt(enum transition_id id, const char *eid)
 			return -1;
 		p[0] = eid, p[1] = a[0];
 		break;
-	case TR_TASK_CALLBACK: {
-		/* Every row's own token; SUCCESS and FAILED by turns. */
-		PGresult *k = qr("SELECT task_id, callback_token FROM "
-		    "run_tasks WHERE execution_id = $1", 1, &eid);
-
-		rows = 0;
-		for (int i = 0; k && i < PQntuples(k); i++) {
-			const char *cp[9] = { PQgetvalue(k, i, 1),
-				i % 2 ? "FAILED" : "SUCCESS", NULL, NULL,
-				NULL, NULL, NULL, eid, PQgetvalue(k, i, 0) };
-
-			r = qr(transition_sql(id), 9, cp);
-			rows += r ? PQntuples(r) : 0;
-			PQclear(r);
-		}
-		PQclear(k);
-		return rows;
-	}
+	case TR_TASK_CALLBACK:
+		return run_callbacks(eid);
 	default:
 		return -1;
 	}
