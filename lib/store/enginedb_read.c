@@ -2,9 +2,10 @@
  * enginedb_read: the first half of a pass (enginedb.h, steps 1 and 2):
  * the round trip that locks the run and reads what is new (its unsettled
  * rows and its pending control requests), and bringing the cached state
- * of the run up to date from it, or reading the run in full.  What it
- * reads is the caller's to free; the run's state is the cache's.  It ends
- * by handing over to the second half, edb_pass_apply().
+ * of the run up to date from it, or reading the run in full.  It takes
+ * the round trip's results and frees them; the run's state it reads is
+ * the cache's.  It ends by handing over to the second half,
+ * edb_pass_apply().
  */
 #include <stdlib.h>
 #include <string.h>
