@@ -31,6 +31,7 @@
 
 #include "core/buf.h"
 #include "store/db.h"
+#include "store/transition.h"
 #include "core/duration.h"
 #include "core/hmap.h"
 #include "util/jsonutil.h"
@@ -213,23 +214,7 @@ callback_settle(PGconn *db, const char *token, const char *eid,
 		cb->etype, cb->emsg, cb->logs,
 		cb->duration[0] ? cb->duration : NULL, eid, tid };
 
-	if (db_cmd(db, err, "WITH u AS (UPDATE run_tasks SET "
-	    "state = $2, settled = false, output = $3::jsonb, "
-	    "error_type = $4, error_message = $5, finished_at = now(), "
-	    "awaiting_callback = false, lease_owner = NULL, "
-	    "lease_until = NULL WHERE execution_id = $8 AND "
-	    "task_id = $9 AND callback_token = $1 AND "
-	    "state = 'RUNNING' "
-	    "RETURNING execution_id, task_id, attempt, started_at), "
-	    "t AS (INSERT INTO task_executions (execution_id, task_id, "
-	    "attempt, status, executor, output, error_type, "
-	    "error_message, logs, started_at, completed_at, "
-	    "duration_ms) SELECT execution_id, task_id, attempt, $2, "
-	    "'callback', $3::jsonb, $4, $5, $6, started_at, now(), "
-	    "coalesce($7::bigint, (extract(epoch FROM now() - "
-	    "started_at) * 1000)::bigint) FROM u) "
-	    "SELECT pg_notify('loom_task_done', execution_id) FROM u",
-	    9, p) < 0)
+	if (db_cmd(db, err, transition_sql(TR_TASK_CALLBACK), 9, p) < 0)
 		return -1;
 	return 0;
 }

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "store/db.h"
+#include "store/transition.h"
 #include "core/engine.h"
 #include "util/idgen.h"
 #include "util/jsonutil.h"
@@ -655,23 +656,8 @@ trigger_insert(PGconn *db, const char *exec_id, const char *id,
 	{
 		const char *p[4] = { exec_id, id, ver, params };
 
-		/*
-		 * One statement, so one transaction; NOTIFY goes on commit.
-		 * The KEY SHARE lock waits for a delete in progress and then
-		 * sees it: a deleted workflow gets no new run.
-		 */
-		r = db_exec(db, err, "WITH w AS (SELECT id FROM workflows "
-		    "WHERE id = $2 AND deleted_at IS NULL FOR KEY SHARE), "
-		    "e AS (INSERT INTO executions "
-		    "(id, workflow_id, workflow_version, status, params, "
-		    "trigger) SELECT $1, w.id, $3::int, 'PENDING', $4::jsonb, "
-		    "'manual' FROM w RETURNING id), "
-		    "ev AS (INSERT INTO events (execution_id, kind, to_state, "
-		    "data) SELECT id, 'run', 'PENDING', jsonb_build_object("
-		    "'workflow', $2::text, 'version', $3::int, 'trigger', "
-		    "'manual') FROM e) "
-		    "SELECT pg_notify('loom_run', id), "
-		    "pg_notify('loom_event', id) FROM e", 4, p);
+		/* One statement, so one transaction (see run_create). */
+		r = db_exec(db, err, transition_sql(TR_RUN_CREATE), 4, p);
 	}
 	if (r == NULL)
 		return -1;
@@ -767,11 +753,7 @@ delete_tx(struct api_request *rq, PGconn *db, const char *id, int force,
 	}
 	PQclear(r);
 	/* The run's doorbell and the event stream's, as a cancel rings. */
-	r = db_exec(db, &err, force ? "WITH u AS (UPDATE executions SET "
-	    "cancel_requested = true WHERE workflow_id = $1 AND status IN "
-	    "('PENDING', 'RUNNING') RETURNING id) "
-	    "SELECT id, pg_notify('loom_run', id), "
-	    "pg_notify('loom_event', id) FROM u ORDER BY id" :
+	r = db_exec(db, &err, force ? transition_sql(TR_RUN_CANCEL_WORKFLOW) :
 	    "SELECT id FROM executions WHERE workflow_id = $1 AND status IN "
 	    "('PENDING', 'RUNNING') ORDER BY id", 1, &id);
 	if (r == NULL)

@@ -108,7 +108,8 @@ int enginedb_pass_retrying(const struct enginedb *e);
 /*
  * The runs that need a pass now: PENDING runs, runs with unsettled
  * results, due retries, cancel and control requests, passed deadlines,
- * and runs whose last pass was written in part (see write_pass()).
+ * and runs whose last pass was written in part (see edb_write_pass() in
+ * enginedb_write.c).
  * *ids is a malloc'd array of malloc'd strings.  Returns the count, or
  * -1 with *err.
  */

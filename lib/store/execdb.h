@@ -7,7 +7,7 @@
  * crashed executor's) in one statement with FOR UPDATE SKIP LOCKED, so any
  * number of executors share one queue without ever taking the same row.
  * Each claim writes the lease (owner, until), a fresh callback token,
- * started_at and the claim's events (READY -> RUNNING; see claim_sql).  While tasks run the executor renews every lease it holds in
+ * started_at and the claim's events (READY -> RUNNING; see claim_sql in transition.c).  While tasks run the executor renews every lease it holds in
  * one UPDATE.  Results are written in batches, one durable transaction per
  * batch, whatever its size (arrays through unnest()): the run_tasks row
  * becomes SUCCESS/FAILED with settled = false, an attempt row goes to

@@ -99,7 +99,7 @@ setup_rows(void)
 }
 
 /*
- * The claim's READY part (the shape of execdb.c's claim_sql): a range
+ * The claim's READY part (the shape of transition.c's claim_sql): a range
  * and an order on the partial index, no sort.  Sequential scans are off
  * because the table is tiny here; the question is whether the index can
  * serve the query at all.
