@@ -62,37 +62,23 @@
  */
 static const char detail_sql[] =
     "SELECT 0, id, workflow_id, workflow_version::text, status, trigger, "
-    "params::text, error, " MS("created_at") ", " MS("started_at") ", " MS(
-	"completed_at") ", engine_gen::text, 0, 0::bigint "
-			"FROM executions WHERE id = $1 "
-			"UNION ALL "
-			/* heldUntil/heldBy: a READY task loom-exec holds for an
-			 * open circuit breaker (schema/004_held.sql); null
-			 * otherwise */
-			"SELECT 1, task_id, state, attempt::text, skip_reason, "
-			"output::text, "
-			"error_type, error_message, " MS("started_at") ", " MS("finished_at") ", CASE WHEN state = 'READY' AND held_target IS NOT NULL THEN " MS(
-			    "ready_at") " END, CASE WHEN state = 'READY' THEN "
-					"held_target END, "
-					"settled::int, 0 FROM run_tasks WHERE "
-					"execution_id = $1 "
-					"UNION ALL "
-					"SELECT 2, task_id, attempt::text, "
-					"status, " MS("started_at") ", " MS(
-					    "completed_at") ", "
-							    "duration_ms::text,"
-							    " http_status::"
-							    "text, "
-							    "exit_code::text, "
-							    "error_type, "
-							    "error_message, "
-							    "NULL, attempt, id "
-							    "FROM "
-							    "task_executions "
-							    "WHERE "
-							    "execution_id = $1 "
-							    "ORDER BY 1, 2, "
-							    "13, 14";
+    "params::text, error, " MS("created_at") ", " MS("started_at") ", "
+    MS("completed_at") ", engine_gen::text, 0, 0::bigint "
+    "FROM executions WHERE id = $1 "
+    "UNION ALL "
+    /* heldUntil/heldBy: a READY task loom-exec holds for an open
+     * circuit breaker (schema/004_held.sql); null otherwise */
+    "SELECT 1, task_id, state, attempt::text, skip_reason, output::text, "
+    "error_type, error_message, " MS("started_at") ", " MS("finished_at")
+    ", CASE WHEN state = 'READY' AND held_target IS NOT NULL THEN "
+    MS("ready_at") " END, CASE WHEN state = 'READY' THEN held_target END, "
+    "settled::int, 0 FROM run_tasks WHERE execution_id = $1 "
+    "UNION ALL "
+    "SELECT 2, task_id, attempt::text, status, " MS("started_at") ", "
+    MS("completed_at") ", duration_ms::text, http_status::text, "
+    "exit_code::text, error_type, error_message, NULL, attempt, id "
+    "FROM task_executions WHERE execution_id = $1 "
+    "ORDER BY 1, 2, 13, 14";
 
 #define GEN_STMT "loom_execution_gen"
 static const char gen_sql[] =
@@ -100,8 +86,8 @@ static const char gen_sql[] =
 
 enum { K_RUN, K_TASK, K_ATTEMPT };
 
-#define DETAIL_CACHE 32			 /* answers kept per worker thread */
-#define DETAIL_CACHE_MAX (256 * 1024)	 /* bytes of the largest kept */
+#define DETAIL_CACHE 32			/* answers kept per worker thread */
+#define DETAIL_CACHE_MAX (256 * 1024)	/* bytes of the largest kept */
 #define DETAIL_CACHE_BYTES (1024 * 1024) /* bytes kept per worker thread */
 
 /*
@@ -123,7 +109,7 @@ struct detail_cache {
 		size_t len;
 		uint64_t used;
 	} e[DETAIL_CACHE];
-	size_t bytes; /* of the texts kept: DETAIL_CACHE_BYTES */
+	size_t bytes;		/* of the texts kept: DETAIL_CACHE_BYTES */
 	uint64_t tick;
 };
 
@@ -153,27 +139,13 @@ put_str(struct buf *b, const char *s)
 			continue;
 		buf_put(b, run, (size_t)(s - run));
 		switch (c) {
-		case '"':
-			esc = "\\\"";
-			break;
-		case '\\':
-			esc = "\\\\";
-			break;
-		case '\n':
-			esc = "\\n";
-			break;
-		case '\t':
-			esc = "\\t";
-			break;
-		case '\r':
-			esc = "\\r";
-			break;
-		case '\b':
-			esc = "\\b";
-			break;
-		case '\f':
-			esc = "\\f";
-			break;
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\n': esc = "\\n"; break;
+		case '\t': esc = "\\t"; break;
+		case '\r': esc = "\\r"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
 		default:
 			memcpy(u, "\\u00", 4);
 			u[4] = hex[c >> 4];
@@ -227,8 +199,8 @@ put_time(struct buf *b, const PGresult *r, int row, int col)
 		buf_puts(b, "null");
 		return;
 	}
-	cursor_iso_ms(
-	    strtoll(PQgetvalue(r, row, col), NULL, 10), iso, sizeof(iso));
+	cursor_iso_ms(strtoll(PQgetvalue(r, row, col), NULL, 10), iso,
+	    sizeof(iso));
 	buf_putc(b, '"');
 	buf_puts(b, iso);
 	buf_putc(b, '"');
@@ -294,8 +266,7 @@ put_task(struct buf *b, const char *id, const char *type, const PGresult *r,
 	else
 		buf_puts(b, "null");
 	if (row < 0)
-		buf_puts(b,
-		    ",\"state\":\"PENDING\",\"attempt\":0,"
+		buf_puts(b, ",\"state\":\"PENDING\",\"attempt\":0,"
 		    "\"skipReason\":null,\"output\":null,\"error\":null,"
 		    "\"startedAt\":null,\"finishedAt\":null,"
 		    "\"heldUntil\":null,\"heldBy\":null");
@@ -332,8 +303,8 @@ put_task(struct buf *b, const char *id, const char *type, const PGresult *r,
  * grouped by task): the spec's order first, then rows it does not know.
  */
 static void
-put_tasks(struct buf *b, const struct workflow *wf, const PGresult *r, int t0,
-    int a0, int n)
+put_tasks(struct buf *b, const struct workflow *wf, const PGresult *r,
+    int t0, int a0, int n)
 {
 	struct hmap *rows = hmap_new((size_t)(a0 - t0) + 1);
 	struct hmap *att = hmap_new((size_t)(n - a0) + 1);
@@ -344,8 +315,8 @@ put_tasks(struct buf *b, const struct workflow *wf, const PGresult *r, int t0,
 	for (int i = t0; i < a0; i++)
 		hmap_put(rows, PQgetvalue(r, i, 1), (size_t)i);
 	for (int i = a0, start = a0; i < n; i++)
-		if (i + 1 == n ||
-		    strcmp(PQgetvalue(r, i, 1), PQgetvalue(r, i + 1, 1)) != 0) {
+		if (i + 1 == n || strcmp(PQgetvalue(r, i, 1),
+		    PQgetvalue(r, i + 1, 1)) != 0) {
 			hmap_put(att, PQgetvalue(r, start, 1), (size_t)start);
 			att_end[start] = i + 1;
 			start = i + 1;
@@ -467,8 +438,8 @@ dc_victim_used(const struct detail_cache *c)
 	int v = -1;
 
 	for (int i = 0; i < DETAIL_CACHE; i++)
-		if (c->e[i].id != NULL &&
-		    (v < 0 || c->e[i].used < c->e[v].used))
+		if (c->e[i].id != NULL && (v < 0 ||
+		    c->e[i].used < c->e[v].used))
 			v = i;
 	return v;
 }
@@ -552,8 +523,7 @@ prepare(PGconn *db, char **err)
 		/* 42P05: this session has it already */
 		if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 		    !failed_with(r, "42P05")) {
-			*err =
-			    xasprintf("prepare: %s", PQresultErrorMessage(r));
+			*err = xasprintf("prepare: %s", PQresultErrorMessage(r));
 			PQclear(r);
 			return -1;
 		}
@@ -571,7 +541,8 @@ prepare(PGconn *db, char **err)
  * text each time.  Returns the result, or NULL with *err.
  */
 static PGresult *
-query(PGconn *db, const char *name, const char *sql, const char *id, char **err)
+query(PGconn *db, const char *name, const char *sql, const char *id,
+    char **err)
 {
 	PGresult *r;
 
@@ -590,8 +561,7 @@ query(PGconn *db, const char *name, const char *sql, const char *id, char **err)
 		}
 		PQclear(r);
 		if (again > 0) {
-			api_log(LOG_LVL_WARN,
-			    "prepared statements do not last "
+			api_log(LOG_LVL_WARN, "prepared statements do not last "
 			    "on this database connection (a pooler?); the "
 			    "execution detail is sent as text from now on");
 			detail_unprepared = 1;
@@ -638,11 +608,12 @@ api_execution_render(struct api_request *rq, PGconn *db, const char *id,
 	n = PQntuples(r);
 	if (n == 0 || atoi(PQgetvalue(r, 0, 0)) != K_RUN) {
 		PQclear(r);
-		return api_error(
-		    err_out, 404, "not_found", "id", "no execution '%s'", id);
+		return api_error(err_out, 404, "not_found", "id",
+		    "no execution '%s'", id);
 	}
 	/* rows are ordered by kind: the run, its tasks, its attempts */
-	for (t0 = a0 = 1; a0 < n && atoi(PQgetvalue(r, a0, 0)) == K_TASK; a0++)
+	for (t0 = a0 = 1; a0 < n && atoi(PQgetvalue(r, a0, 0)) == K_TASK;
+	    a0++)
 		;
 	wf = api_workflow_cached(db, PQgetvalue(r, 0, 2),
 	    atoi(PQgetvalue(r, 0, 3)), NULL, &notfound, &err);

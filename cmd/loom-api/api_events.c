@@ -7,8 +7,8 @@
  *   GET /api/v1/executions/{id}/logs    one run's log lines, paged JSON
  *
  * The streams are api_stream() answers: this file only says how to fill
- * them; cmd/loom-api/api_stream.c parks and wakes them without holding a
- * thread. A fill reads the rows after the stream's cursor, one page at a time,
+ * them; cmd/loom-api/api_stream.c parks and wakes them without holding a thread.
+ * A fill reads the rows after the stream's cursor, one page at a time,
  * and writes one SSE message per row ("id: ID", "event: KIND", "data:
  * JSON").  A NOTIFY is only a doorbell: each fill re-reads the tables.
  *
@@ -42,43 +42,32 @@
 #include "core/state.h"
 #include "core/xalloc.h"
 
-#define EV_PAGE 500	    /* rows per fill (the LIMIT below) */
-#define EV_HELD_MIN_MS 20   /* re-check of held rows: first */
-#define EV_HELD_MAX_MS 1000 /* ...and at most */
-#define EV_RETRY_DB_MS 1000 /* the database is away: look again */
+#define EV_PAGE 500		/* rows per fill (the LIMIT below) */
+#define EV_HELD_MIN_MS 20	/* re-check of held rows: first */
+#define EV_HELD_MAX_MS 1000	/* ...and at most */
+#define EV_RETRY_DB_MS 1000	/* the database is away: look again */
 #define LOGS_DEFAULT 1000
 #define LOGS_MAX 10000
 
 struct evs {
-	char *execution;     /* a run's stream; NULL: every event */
-	char *workflow;	     /* ?workflow= (every-event stream) */
-	char *kinds;	     /* ?kind= as an array literal, or NULL */
-	char *task;	     /* ?task= (a run's stream) */
-	int logs;	     /* log lines too */
-	char tx[24], id[24]; /* the cursor: the last row sent */
-	char min_id[24];     /* only ids above this ("0": any) */
-	int64_t held_ms;     /* the next re-check of held rows */
+	char *execution;	/* a run's stream; NULL: every event */
+	char *workflow;		/* ?workflow= (every-event stream) */
+	char *kinds;		/* ?kind= as an array literal, or NULL */
+	char *task;		/* ?task= (a run's stream) */
+	int logs;		/* log lines too */
+	char tx[24], id[24];	/* the cursor: the last row sent */
+	char min_id[24];	/* only ids above this ("0": any) */
+	int64_t held_ms;	/* the next re-check of held rows */
 };
 
 /* The columns every page has, events and log lines alike. */
 enum {
-	C_ID,
-	C_TX,
-	C_EXEC,
-	C_TASK,
-	C_KIND,
-	C_FROM,
-	C_TO,
-	C_ATT,
-	C_DATA,
-	C_AT,
-	C_STREAM,
-	C_LINE
+	C_ID, C_TX, C_EXEC, C_TASK, C_KIND, C_FROM, C_TO, C_ATT, C_DATA,
+	C_AT, C_STREAM, C_LINE
 };
 
 /* The rows (tx, id) after the cursor, readable, and filtered. */
-#define EV_AFTER(t) \
-	"(" t ".tx, " t ".id) > ($2::xid8, $3::bigint) " \
+#define EV_AFTER(t) "(" t ".tx, " t ".id) > ($2::xid8, $3::bigint) " \
 	"AND " t ".id > $4::bigint"
 #define HORIZON "(SELECT pg_snapshot_xmin(pg_current_snapshot()))"
 
@@ -87,55 +76,41 @@ static const char run_page_sql[] =
     "SELECT r.id, r.tx::text, $1::text, r.task_id, r.kind, r.from_state, "
     "r.to_state, r.attempt, r.data, r.at, r.stream, r.line FROM ("
     "SELECT e.id, e.tx, e.task_id, e.kind, e.from_state, e.to_state, "
-    "e.attempt, e.data::text AS data, " SQL_ISO(
-	"e.created_at") " AS at, "
-			"NULL::text AS stream, NULL::text AS line FROM events "
-			"e "
-			"WHERE e.execution_id = $1 AND " EV_AFTER(
-			    "e") " AND e.tx < " HORIZON
-				 " AND ($5::text[] IS NULL OR e.kind = "
-				 "ANY($5::text[])) "
-				 "AND ($6::text IS NULL OR e.task_id = $6) "
-				 "UNION ALL "
-				 "SELECT l.id, l.tx, l.task_id, 'log', NULL, "
-				 "NULL, l.attempt, NULL, " SQL_ISO(
-				     "l.ts") ", l.stream, l.line FROM "
-					     "task_logs l "
-					     "WHERE $7::boolean AND "
-					     "l.execution_id = $1 "
-					     "AND " EV_AFTER(
-						 "l") " AND l.tx < " HORIZON
-						      " AND ($6::text IS NULL "
-						      "OR l.task_id = $6)"
-						      ") r ORDER BY r.tx, r.id "
-						      "LIMIT 500";
+    "e.attempt, e.data::text AS data, " SQL_ISO("e.created_at") " AS at, "
+    "NULL::text AS stream, NULL::text AS line FROM events e "
+    "WHERE e.execution_id = $1 AND " EV_AFTER("e") " AND e.tx < " HORIZON
+    " AND ($5::text[] IS NULL OR e.kind = ANY($5::text[])) "
+    "AND ($6::text IS NULL OR e.task_id = $6) "
+    "UNION ALL "
+    "SELECT l.id, l.tx, l.task_id, 'log', NULL, NULL, l.attempt, NULL, "
+    SQL_ISO("l.ts") ", l.stream, l.line FROM task_logs l "
+    "WHERE $7::boolean AND l.execution_id = $1 AND " EV_AFTER("l")
+    " AND l.tx < " HORIZON " AND ($6::text IS NULL OR l.task_id = $6)"
+    ") r ORDER BY r.tx, r.id LIMIT 500";
 
 /* The run's status, and whether rows after the cursor exist (held). */
 static const char run_rest_sql[] =
     "SELECT x.status, EXISTS (SELECT 1 FROM events e "
-    "WHERE e.execution_id = $1 AND " EV_AFTER(
-	"e") " AND ($5::text[] IS NULL OR e.kind = ANY($5::text[])) "
-	     "AND ($6::text IS NULL OR e.task_id = $6)) OR ($7::boolean AND "
-	     "EXISTS (SELECT 1 FROM task_logs l WHERE l.execution_id = $1 "
-	     "AND " EV_AFTER("l") " AND ($6::text IS NULL OR l.task_id = $6))) "
-				  "FROM executions x WHERE x.id = $1";
+    "WHERE e.execution_id = $1 AND " EV_AFTER("e")
+    " AND ($5::text[] IS NULL OR e.kind = ANY($5::text[])) "
+    "AND ($6::text IS NULL OR e.task_id = $6)) OR ($7::boolean AND "
+    "EXISTS (SELECT 1 FROM task_logs l WHERE l.execution_id = $1 AND "
+    EV_AFTER("l") " AND ($6::text IS NULL OR l.task_id = $6))) "
+    "FROM executions x WHERE x.id = $1";
 
 /* $1 (unused), $2 $3 cursor, $4 min id, $5 kinds, $6 workflow */
-#define ALL_WHERE \
-	EV_AFTER("e") \
+#define ALL_WHERE EV_AFTER("e") \
 	" AND ($5::text[] IS NULL OR e.kind = ANY($5::text[])) " \
 	"AND ($6::text IS NULL OR x.workflow_id = $6 OR " \
 	"(e.execution_id IS NULL AND e.data->>'workflow' = $6))"
 
 static const char all_page_sql[] =
     "SELECT e.id, e.tx::text, e.execution_id, e.task_id, e.kind, "
-    "e.from_state, e.to_state, e.attempt, e.data::text, " SQL_ISO(
-	"e.created_at") ", NULL::text, NULL::text, $1::text "
-			"FROM events e LEFT JOIN executions x ON x.id = "
-			"e.execution_id "
-			"WHERE " ALL_WHERE " AND e.tx < " HORIZON
-			" ORDER BY e.tx, e.id "
-			"LIMIT 500";
+    "e.from_state, e.to_state, e.attempt, e.data::text, "
+    SQL_ISO("e.created_at") ", NULL::text, NULL::text, $1::text "
+    "FROM events e LEFT JOIN executions x ON x.id = e.execution_id "
+    "WHERE " ALL_WHERE " AND e.tx < " HORIZON " ORDER BY e.tx, e.id "
+    "LIMIT 500";
 
 static const char all_rest_sql[] =
     "SELECT NULL::text, EXISTS (SELECT 1 FROM events e "
@@ -207,8 +182,8 @@ run_terminal(const char *status)
 }
 
 static int
-evs_fill(
-    struct api_request *rq, void *ctx, struct buf *out, int64_t *recheck_ms)
+evs_fill(struct api_request *rq, void *ctx, struct buf *out,
+    int64_t *recheck_ms)
 {
 	struct evs *e = ctx;
 	const char *p[7] = { e->execution, e->tx, e->id, e->min_id, e->kinds,
@@ -220,11 +195,11 @@ evs_fill(
 	char *err = NULL;
 
 	if (db == NULL) {
-		*recheck_ms = EV_RETRY_DB_MS; /* the stream waits it out */
+		*recheck_ms = EV_RETRY_DB_MS;	/* the stream waits it out */
 		return 0;
 	}
-	r = db_exec(
-	    db, &err, e->execution ? run_page_sql : all_page_sql, np, p);
+	r = db_exec(db, &err, e->execution ? run_page_sql : all_page_sql, np,
+	    p);
 	if (r == NULL)
 		goto fail;
 	n = PQntuples(r);
@@ -237,16 +212,16 @@ evs_fill(
 	}
 	PQclear(r);
 	if (n == EV_PAGE) {
-		*recheck_ms = 0; /* there is more right now */
+		*recheck_ms = 0;	/* there is more right now */
 		return 0;
 	}
 	p[1] = e->tx;
 	p[2] = e->id;
-	r = db_exec(
-	    db, &err, e->execution ? run_rest_sql : all_rest_sql, np, p);
+	r = db_exec(db, &err, e->execution ? run_rest_sql : all_rest_sql, np,
+	    p);
 	if (r == NULL)
 		goto fail;
-	if (PQntuples(r) == 0) { /* the run was deleted */
+	if (PQntuples(r) == 0) {	/* the run was deleted */
 		PQclear(r);
 		return 1;
 	}
@@ -256,11 +231,11 @@ evs_fill(
 		 * still open.  Its end rings no bell of ours. */
 		*recheck_ms = e->held_ms;
 		e->held_ms = e->held_ms * 2 > EV_HELD_MAX_MS ? EV_HELD_MAX_MS :
-							       e->held_ms * 2;
+		    e->held_ms * 2;
 	} else if (e->execution && run_terminal(PQgetvalue(r, 0, 0))) {
-		jv end =
-		    JV_OBJECT(jv_string("executionId"), jv_string(e->execution),
-			jv_string("status"), jv_string(PQgetvalue(r, 0, 0)));
+		jv end = JV_OBJECT(jv_string("executionId"),
+		    jv_string(e->execution), jv_string("status"),
+		    jv_string(PQgetvalue(r, 0, 0)));
 		jv s = jv_dump_string(end, 0);
 
 		sse_write(out, NULL, "end", jv_string_value(s));
@@ -270,8 +245,8 @@ evs_fill(
 	PQclear(r);
 	return ended;
 fail:
-	api_log(
-	    LOG_LVL_WARN, "%s: reading events: %s", rq->path, err ? err : "?");
+	api_log(LOG_LVL_WARN, "%s: reading events: %s", rq->path,
+	    err ? err : "?");
 	free(err);
 	*recheck_ms = EV_RETRY_DB_MS;
 	return 0;
@@ -317,17 +292,14 @@ parse_kinds(const char *v, int logs, char **kinds, int *has_log, jv *out)
 	copy = xstrdup(v);
 	buf_putc(&b, '{');
 	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	    tok = strtok_r(NULL, ",", &save)) {
 		if (!event_kind_known(tok, logs)) {
 			free(copy);
 			buf_free(&b);
 			return api_error(out, 400, "bad_request", "kind",
 			    "kind must be a comma-separated list of event "
-			    "kinds (%s), not '%s'",
-			    logs ? "task, run, "
-				   "workflow, log" :
-				   "task, run, workflow",
-			    v);
+			    "kinds (%s), not '%s'", logs ? "task, run, "
+			    "workflow, log" : "task, run, workflow", v);
 		}
 		if (strcmp(tok, "log") == 0)
 			*has_log = 1;
@@ -351,8 +323,8 @@ parse_kinds(const char *v, int logs, char **kinds, int *has_log, jv *out)
  * that id, whatever the order.
  */
 static int
-resolve_cursor(struct api_request *rq, PGconn *db, const char *name, int header,
-    int now_ok, struct evs *e, jv *out)
+resolve_cursor(struct api_request *rq, PGconn *db, const char *name,
+    int header, int now_ok, struct evs *e, jv *out)
 {
 	const char *v = header ? api_header(rq, "Last-Event-ID") : NULL;
 	const char *field = name;
@@ -377,14 +349,11 @@ resolve_cursor(struct api_request *rq, PGconn *db, const char *name, int header,
 		return 0;
 	}
 	if (!all_digits(v))
-		return api_error(out, 400, "bad_request", field,
-		    "%s must be "
-		    "an event id (a number), not '%s'",
-		    field, v);
+		return api_error(out, 400, "bad_request", field, "%s must be "
+		    "an event id (a number), not '%s'", field, v);
 	if (strcmp(v, "0") == 0)
 		return 0;
-	r = db_exec(db, &err,
-	    "SELECT tx::text FROM events WHERE id = $1 "
+	r = db_exec(db, &err, "SELECT tx::text FROM events WHERE id = $1 "
 	    "UNION ALL SELECT tx::text FROM task_logs WHERE id = $1 LIMIT 1",
 	    1, &v);
 	if (r == NULL)
@@ -400,20 +369,22 @@ resolve_cursor(struct api_request *rq, PGconn *db, const char *name, int header,
 
 /* 404 unless the run exists; 0 when it does. */
 static int
-execution_exists(struct api_request *rq, PGconn *db, const char *id, jv *out)
+execution_exists(struct api_request *rq, PGconn *db, const char *id,
+    jv *out)
 {
 	PGresult *r;
 	char *err = NULL;
 	int n;
 
-	r = db_exec(db, &err, "SELECT 1 FROM executions WHERE id = $1", 1, &id);
+	r = db_exec(db, &err, "SELECT 1 FROM executions WHERE id = $1", 1,
+	    &id);
 	if (r == NULL)
 		return api_db_fail(rq, out, err);
 	n = PQntuples(r);
 	PQclear(r);
 	if (n == 0)
-		return api_error(
-		    out, 404, "not_found", "id", "no execution '%s'", id);
+		return api_error(out, 404, "not_found", "id",
+		    "no execution '%s'", id);
 	return 0;
 }
 
@@ -427,7 +398,7 @@ start_stream(struct api_request *rq, const char *execution, jv *out)
 
 	e->held_ms = EV_HELD_MIN_MS;
 	if ((st = parse_kinds(api_query(rq, "kind"), execution != NULL,
-		 &e->kinds, &has_log, out)) != 0)
+	    &e->kinds, &has_log, out)) != 0)
 		goto fail;
 	if (execution != NULL) {
 		e->execution = xstrdup(execution);
@@ -504,16 +475,12 @@ api_execution_logs(struct api_request *rq, jv *out)
 	p[3] = e.min_id;
 	p[4] = task;
 	p[5] = limit;
-	r = db_exec(db, &err,
-	    "SELECT l.id, l.tx::text, l.execution_id, "
-	    "l.task_id, 'log', NULL, NULL, l.attempt, NULL, " SQL_ISO(
-		"l.ts") ", l.stream, l.line FROM task_logs l WHERE "
-			"l.execution_id = $1 "
-			"AND " EV_AFTER("l") " AND l.tx < " HORIZON
-					     " AND ($5::text IS "
-					     "NULL OR l.task_id = $5) ORDER BY "
-					     "l.tx, l.id LIMIT $6::int",
-	    6, p);
+	r = db_exec(db, &err, "SELECT l.id, l.tx::text, l.execution_id, "
+	    "l.task_id, 'log', NULL, NULL, l.attempt, NULL, " SQL_ISO("l.ts")
+	    ", l.stream, l.line FROM task_logs l WHERE l.execution_id = $1 "
+	    "AND " EV_AFTER("l") " AND l.tx < " HORIZON " AND ($5::text IS "
+	    "NULL OR l.task_id = $5) ORDER BY l.tx, l.id LIMIT $6::int", 6,
+	    p);
 	if (r == NULL)
 		return api_db_fail(rq, out, err);
 	rows = PQntuples(r);
@@ -521,8 +488,8 @@ api_execution_logs(struct api_request *rq, jv *out)
 	for (int i = 0; i < rows; i++)
 		list = jv_array_append(list, row_jv(r, i));
 	*out = JV_OBJECT(jv_string("executionId"), jv_string(id),
-	    jv_string("logs"), list, jv_string("next"),
-	    rows == n ? pg_jv_num(r, rows - 1, C_ID) : jv_null());
+	    jv_string("logs"), list, jv_string("next"), rows == n ?
+	    pg_jv_num(r, rows - 1, C_ID) : jv_null());
 	PQclear(r);
 	return 200;
 }
@@ -531,14 +498,14 @@ api_execution_logs(struct api_request *rq, jv *out)
 
 int
 api_task_logs_callback(PGconn *db, const char *execution_id,
-    const char *task_id, const char *logs, char **err)
+    const char *task_id, const char *logs,
+    char **err)
 {
 	const char *p[3] = { execution_id, logs, task_id };
 
 	if (logs == NULL || *logs == '\0')
 		return 0;
-	return db_cmd(db, err,
-	    "WITH l AS (INSERT INTO task_logs "
+	return db_cmd(db, err, "WITH l AS (INSERT INTO task_logs "
 	    "(execution_id, task_id, attempt, stream, line) "
 	    "SELECT t.execution_id, t.task_id, t.attempt, 'backend', x.line "
 	    "FROM run_tasks t, regexp_split_to_table(rtrim($2, chr(13) || "
@@ -546,6 +513,5 @@ api_task_logs_callback(PGconn *db, const char *execution_id,
 	    "WHERE t.execution_id = $1 AND t.task_id = $3 ORDER BY x.n "
 	    "RETURNING execution_id) "
 	    "SELECT pg_notify('loom_log', execution_id) "
-	    "FROM (SELECT DISTINCT execution_id FROM l) d",
-	    3, p);
+	    "FROM (SELECT DISTINCT execution_id FROM l) d", 3, p);
 }

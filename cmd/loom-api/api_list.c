@@ -28,26 +28,10 @@
 #include "util/jsonutil.h"
 #include "core/xalloc.h"
 
-#define LIST_COLS \
-	"id, workflow_id, workflow_version, status, trigger, " SQL_ISO( \
-	    "created_at") ", " SQL_ISO("started_at") ", " SQL_ISO("completed_" \
-								  "at") ", " \
-									"erro" \
-									"r, " \
-									"(ext" \
-									"ract" \
-									"(epo" \
-									"ch " \
-									"FROM" \
-									" cre" \
-									"ated" \
-									"_at)" \
-									" * " \
-									"1000" \
-									"000)" \
-									"::" \
-									"bigi" \
-									"nt"
+#define LIST_COLS "id, workflow_id, workflow_version, status, trigger, " \
+	SQL_ISO("created_at") ", " SQL_ISO("started_at") ", " \
+	SQL_ISO("completed_at") ", error, " \
+	"(extract(epoch FROM created_at) * 1000000)::bigint"
 
 static int64_t
 now_us(void)
@@ -82,7 +66,7 @@ next_cursor(const PGresult *r, int i)
 	char buf[CURSOR_MAX + 1];
 
 	if (page_key_set(&k, strtoll(PQgetvalue(r, i, 9), NULL, 10),
-		PQgetvalue(r, i, 0)) < 0 ||
+	    PQgetvalue(r, i, 0)) < 0 ||
 	    cursor_encode(&k, buf, sizeof(buf)) < 0) {
 		api_log(LOG_LVL_WARN, "execution %s: no cursor for this row",
 		    PQgetvalue(r, i, 0));
@@ -113,16 +97,14 @@ list_page(struct api_request *rq, PGconn *db, const char *workflow,
 	p[6] = limit;
 	/* Unnamed statements are planned with their values: the IS NULL
 	 * arms fold away and the created_at bounds reach the index. */
-	r = db_exec(db, &err,
-	    "SELECT " LIST_COLS " FROM executions "
+	r = db_exec(db, &err, "SELECT " LIST_COLS " FROM executions "
 	    "WHERE ($1::text IS NULL OR workflow_id = $1) "
 	    "AND ($2::text IS NULL OR status = $2) "
 	    "AND ($3::timestamptz IS NULL OR created_at >= $3) "
 	    "AND ($4::timestamptz IS NULL OR created_at < $4) "
 	    "AND ($5::timestamptz IS NULL OR (created_at <= $5 AND "
 	    "(created_at < $5 OR id < $6))) "
-	    "ORDER BY created_at DESC, id DESC LIMIT $7::int",
-	    7, p);
+	    "ORDER BY created_at DESC, id DESC LIMIT $7::int", 7, p);
 	if (r == NULL)
 		return api_db_fail(rq, out, err);
 	n = PQntuples(r);
@@ -130,8 +112,8 @@ list_page(struct api_request *rq, PGconn *db, const char *workflow,
 	for (int i = 0; i < n && i < a->limit; i++)
 		list = jv_array_append(list, summary_jv(r, i));
 	*out = jv_object_set(jv_object(), jv_string("executions"), list);
-	*out = jv_put(*out, "nextCursor",
-	    n > a->limit ? next_cursor(r, a->limit - 1) : jv_null());
+	*out = jv_put(*out, "nextCursor", n > a->limit ?
+	    next_cursor(r, a->limit - 1) : jv_null());
 	PQclear(r);
 	return 200;
 }
@@ -174,13 +156,14 @@ api_workflow_history(struct api_request *rq, jv *out)
 	if ((db = api_db(rq)) == NULL)
 		return api_db_down(out);
 	/* Deleted or not: history is what past runs did. */
-	r = db_exec(db, &err, "SELECT 1 FROM workflows WHERE id = $1", 1, &id);
+	r = db_exec(db, &err, "SELECT 1 FROM workflows WHERE id = $1", 1,
+	    &id);
 	if (r == NULL)
 		return api_db_fail(rq, out, err);
 	found = PQntuples(r) > 0;
 	PQclear(r);
 	if (!found)
-		return api_error(
-		    out, 404, "not_found", "id", "no workflow '%s'", id);
+		return api_error(out, 404, "not_found", "id",
+		    "no workflow '%s'", id);
 	return list_page(rq, db, id, &a, out);
 }

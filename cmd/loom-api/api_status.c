@@ -53,8 +53,7 @@
  * held row whose time has come is due, i.e. ready, even before an
  * executor claims or releases it and so clears held_target.
  */
-#define HELD \
-	"state = 'READY' AND held_target IS NOT NULL AND " \
+#define HELD "state = 'READY' AND held_target IS NOT NULL AND " \
 	"ready_at > now()"
 
 /* ---- the breaker settings: environment or defaults, read once -------- */
@@ -68,8 +67,8 @@ bcfg_init(void)
 	char *err = NULL;
 
 	if (breaker_config_load(NULL, &bcfg, &err) < 0) {
-		api_log(
-		    LOG_LVL_WARN, "%s; using the default breaker window", err);
+		api_log(LOG_LVL_WARN, "%s; using the default breaker window",
+		    err);
 		free(err);
 		breaker_config_default(&bcfg);
 	}
@@ -99,10 +98,8 @@ breakers_read(PGconn *db, int open_only, char **err)
 		jv_free(out);
 		return jv_invalid();
 	}
-	r = db_exec(db, err,
-	    "SELECT held_target, count(*) FROM run_tasks "
-	    "WHERE " HELD " GROUP BY held_target",
-	    0, NULL);
+	r = db_exec(db, err, "SELECT held_target, count(*) FROM run_tasks "
+	    "WHERE " HELD " GROUP BY held_target", 0, NULL);
 	if (r == NULL) {
 		jv_free(list);
 		jv_free(held);
@@ -113,8 +110,7 @@ breakers_read(PGconn *db, int open_only, char **err)
 		held = jv_object_set(held, jv_string(PQgetvalue(r, i, 0)),
 		    jv_number(atof(PQgetvalue(r, i, 1))));
 	PQclear(r);
-	jv_array_foreach(list, i, b)
-	{
+	jv_array_foreach(list, i, b) {
 		jv st = jv_object_get(jv_copy(b), jv_string("state"));
 		jv t = jv_object_get(jv_copy(b), jv_string("target"));
 		jv n = jv_object_get(jv_copy(held), t);
@@ -148,28 +144,19 @@ daemons_read(PGconn *db, char **err)
 	 * without "[PID]" (another client naming itself loom-...) is grouped
 	 * by its name and host alone, with no pid.
 	 */
-	r = db_exec(db, err,
-	    "SELECT name, pid, host, " SQL_ISO(
-		"since") ", state, connections FROM (SELECT "
-			 "regexp_replace(application_name, "
-			 "'(-listen)?\\[[0-9]+\\]$', "
-			 "'') AS name, "
-			 "substring(application_name FROM "
-			 "'\\[([0-9]+)\\]$')::bigint "
-			 "AS pid, coalesce(host(client_addr), 'local') AS "
-			 "host, "
-			 "min(backend_start) AS since, count(*) AS "
-			 "connections, "
-			 "CASE WHEN bool_or(state = 'active') THEN 'active' "
-			 "WHEN bool_or(state LIKE 'idle in transaction%') "
-			 "THEN 'idle in transaction' ELSE min(state) END AS "
-			 "state "
-			 "FROM pg_stat_activity WHERE datname = "
-			 "current_database() "
-			 "AND application_name LIKE 'loom-%' GROUP BY 1, 2, 3) "
-			 "p "
-			 "ORDER BY name, since, pid",
-	    0, NULL);
+	r = db_exec(db, err, "SELECT name, pid, host, " SQL_ISO("since")
+	    ", state, connections FROM (SELECT "
+	    "regexp_replace(application_name, '(-listen)?\\[[0-9]+\\]$', "
+	    "'') AS name, "
+	    "substring(application_name FROM '\\[([0-9]+)\\]$')::bigint "
+	    "AS pid, coalesce(host(client_addr), 'local') AS host, "
+	    "min(backend_start) AS since, count(*) AS connections, "
+	    "CASE WHEN bool_or(state = 'active') THEN 'active' "
+	    "WHEN bool_or(state LIKE 'idle in transaction%') "
+	    "THEN 'idle in transaction' ELSE min(state) END AS state "
+	    "FROM pg_stat_activity WHERE datname = current_database() "
+	    "AND application_name LIKE 'loom-%' GROUP BY 1, 2, 3) p "
+	    "ORDER BY name, since, pid", 0, NULL);
 	if (r == NULL)
 		return jv_invalid();
 	list = jv_array();
@@ -240,7 +227,7 @@ api_breakers_list(struct api_request *rq, jv *out)
 	if ((db = api_db(rq)) == NULL)
 		return api_db_down(out);
 	if (db_cmd(db, &err, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-		0, NULL) < 0)
+	    0, NULL) < 0)
 		return api_db_fail(rq, out, err);
 	list = breakers_read(db, 0, &err);
 	if (!jv_is_valid(list) || db_cmd(db, &err, "COMMIT", 0, NULL) < 0) {
@@ -260,15 +247,14 @@ api_breaker_reset(struct api_request *rq, jv *out)
 	int n, bad;
 
 	/* ".../{target}/reset", or the decoded ".../{scheme}//{host}/reset" */
-	raw = rq->nparam == 2 ?
-	    xasprintf("%s//%s", rq->param[0], rq->param[1]) :
-	    xstrdup(rq->param[0]);
+	raw = rq->nparam == 2
+	    ? xasprintf("%s//%s", rq->param[0], rq->param[1])
+	    : xstrdup(rq->param[0]);
 	bad = breaker_target_of(raw, target, sizeof(target)) < 0;
 	if (bad) {
 		n = api_error(out, 400, "bad_request", "target",
 		    "'%s' is not a breaker target: expected an http or https "
-		    "URL such as http://host:8080",
-		    raw);
+		    "URL such as http://host:8080", raw);
 		free(raw);
 		return n;
 	}
@@ -279,14 +265,13 @@ api_breaker_reset(struct api_request *rq, jv *out)
 		return api_db_fail(rq, out, err);
 	/* No row, so no doorbell from breakerdb: ring it anyway, so that
 	 * tasks still held for the target go now. */
-	if (n == 0 &&
-	    db_cmd(db, &err, "SELECT pg_notify('" BREAKERDB_CHANNEL "', $1)", 1,
-		(const char *const[]){ target }) < 0)
+	if (n == 0 && db_cmd(db, &err, "SELECT pg_notify('" BREAKERDB_CHANNEL
+	    "', $1)", 1, (const char *const[]){ target }) < 0)
 		return api_db_fail(rq, out, err);
 	api_log(LOG_LVL_INFO, "circuit breaker of %s reset%s", target,
 	    n ? "" : " (it was closed)");
-	*out = jv_put(jv_put(jv_object(), "target", jv_string(target)), "reset",
-	    jv_bool(n == 1));
+	*out = jv_put(jv_put(jv_object(), "target", jv_string(target)),
+	    "reset", jv_bool(n == 1));
 	return 200;
 }
 
@@ -297,8 +282,8 @@ status_db_down(jv *out, int version, const char *why)
 	jv d = jv_object(), st = jv_object();
 
 	d = jv_put(d, "ok", jv_false());
-	d = jv_put(
-	    d, "schemaVersion", version > 0 ? jv_number(version) : jv_null());
+	d = jv_put(d, "schemaVersion",
+	    version > 0 ? jv_number(version) : jv_null());
 	d = jv_put(d, "expectedVersion", jv_number(db_schema_latest()));
 	d = jv_put(d, "error", jv_string(why));
 	st = jv_put(st, "database", d);
@@ -320,24 +305,23 @@ api_status(struct api_request *rq, jv *out)
 	jv st, daemons = jv_invalid(), breakers = jv_invalid(), scratch;
 
 	if ((db = api_db(rq)) == NULL)
-		return status_db_down(out, 0, "the database is unreachable");
+		return status_db_down(out, 0,
+		    "the database is unreachable");
 	if ((version = db_schema_version(db, &err)) < 0)
 		goto fail;
 	if (version != db_schema_latest()) {
-		why = xasprintf(
-		    "the database schema is version %d, this "
+		why = xasprintf("the database schema is version %d, this "
 		    "loom-api needs %d: run 'loom db migrate' (or upgrade)",
 		    version, db_schema_latest());
 		rc = status_db_down(out, version, why);
 		free(why);
 		return rc;
 	}
-	st = jv_put(jv_object(), "database",
-	    jv_put(jv_put(jv_put(jv_object(), "ok", jv_true()), "schemaVersion",
-		       jv_number(version)),
-		"expectedVersion", jv_number(version)));
+	st = jv_put(jv_object(), "database", jv_put(jv_put(jv_put(
+	    jv_object(), "ok", jv_true()), "schemaVersion",
+	    jv_number(version)), "expectedVersion", jv_number(version)));
 	if (db_cmd(db, &err, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-		0, NULL) < 0) {
+	    0, NULL) < 0) {
 		jv_free(st);
 		goto fail;
 	}
@@ -357,7 +341,7 @@ fail:
 	/* api_db_fail() logs, rolls back and consumes err; the status says
 	 * what went wrong instead of its error body. */
 	why = xstrdup(err ? err : "database error");
-	why[strcspn(why, "\n")] = '\0'; /* the server's first line */
+	why[strcspn(why, "\n")] = '\0';	/* the server's first line */
 	(void)api_db_fail(rq, &scratch, err);
 	jv_free(scratch);
 	rc = status_db_down(out, version > 0 ? version : 0, why);

@@ -50,8 +50,8 @@ struct runner {
 	struct runner_job *done_head, *done_tail;
 	size_t njobs;
 	uint64_t next_id;
-	int dying;	/* runner_free() was called */
-	int delivering; /* inside runner_deliver() */
+	int dying;	    /* runner_free() was called */
+	int delivering;	    /* inside runner_deliver() */
 };
 
 static int64_t
@@ -80,8 +80,8 @@ runner_new(struct loop *loop, const struct runner_config *cfg)
 	if (r->cfg.kill_grace_ms <= 0)
 		r->cfg.kill_grace_ms = RUNNER_DEFAULT_KILL_GRACE_MS;
 	r->cfg.user_agent = r->cfg.user_agent ?
-	    xstrdup(r->cfg.user_agent) :
-	    xasprintf("link-loom/%s", RUNNER_VERSION);
+	    xstrdup(r->cfg.user_agent) : xasprintf("link-loom/%s",
+	    RUNNER_VERSION);
 	if (r->cfg.callback_base_url != NULL)
 		r->cfg.callback_base_url = xstrdup(r->cfg.callback_base_url);
 	if (r->cfg.pass_env != NULL)
@@ -158,11 +158,11 @@ static char *
 get_str(jv obj, const char *key)
 {
 	jv v = jv_get_kind(obj) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(obj), jv_string(key)) :
-	    jv_null();
+	    jv_object_get(jv_copy(obj), jv_string(key)) : jv_null();
 	char *s;
 
-	s = xstrdup(jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : "");
+	s = xstrdup(jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) :
+	    "");
 	jv_free(v);
 	return s;
 }
@@ -184,18 +184,18 @@ runner_job_finish(struct runner_job *j, jv partial)
 	struct runner *r = j->runner;
 	jv res, status;
 
-	if (j->finished) { /* a back end bug; never deliver twice */
+	if (j->finished) {	/* a back end bug; never deliver twice */
 		jv_free(partial);
 		return;
 	}
 	if (j->cancelled) {
-		partial = jv_object_set(
-		    partial, jv_string("status"), jv_string("FAILED"));
-		partial =
-		    jv_object_set(partial, jv_string("output"), jv_null());
+		partial = jv_object_set(partial, jv_string("status"),
+		    jv_string("FAILED"));
+		partial = jv_object_set(partial, jv_string("output"),
+		    jv_null());
 		partial = jv_object_set(partial, jv_string("error"),
 		    JV_OBJECT(jv_string("type"), jv_string("Cancelled"),
-			jv_string("message"), jv_string("cancelled")));
+		    jv_string("message"), jv_string("cancelled")));
 	}
 	status = jv_object_get(jv_copy(partial), jv_string("status"));
 	if (jv_get_kind(status) != JV_KIND_STRING) {
@@ -205,8 +205,9 @@ runner_job_finish(struct runner_job *j, jv partial)
 
 	/* Fixed key order, so result lines read the same every time. */
 	res = JV_OBJECT(jv_string("executionId"), jv_string(j->execution_id),
-	    jv_string("taskId"), jv_string(j->task_id), jv_string("attempt"),
-	    jv_number(j->attempt), jv_string("status"), status);
+	    jv_string("taskId"), jv_string(j->task_id),
+	    jv_string("attempt"), jv_number(j->attempt),
+	    jv_string("status"), status);
 	if (jv_object_has(jv_copy(partial), jv_string("output")))
 		obj_copy_key(&res, partial, "output");
 	else
@@ -216,11 +217,10 @@ runner_job_finish(struct runner_job *j, jv partial)
 	res = jv_object_set(res, jv_string("durationMs"),
 	    jv_number((double)(mono_ms() - j->start_ms)));
 	if (j->traceparent[0])
-		res = jv_object_set(
-		    res, jv_string("traceparent"), jv_string(j->traceparent));
+		res = jv_object_set(res, jv_string("traceparent"),
+		    jv_string(j->traceparent));
 	/* Whatever else the back end said (httpStatus, exitCode, …). */
-	jv_object_foreach(partial, k, v)
-	{
+	jv_object_foreach(partial, k, v) {
 		if (!jv_object_has(jv_copy(res), jv_copy(k)))
 			res = jv_object_set(res, k, v);
 		else {
@@ -294,16 +294,15 @@ job_cancel(struct runner *r, struct runner_job *j, int hard)
 		j->cancelled = 1;
 		if (j->xfer != NULL)
 			run_http_cancel(r->http, j);
-		runner_job_finish(
-		    j, JV_OBJECT(jv_string("status"), jv_string("FAILED")));
+		runner_job_finish(j, JV_OBJECT(jv_string("status"),
+		    jv_string("FAILED")));
 	} else if (hard) {
 		j->cancelled = 1;
 		if (j->proc != NULL)
 			run_proc_abort(j);
 		if (!j->finished)
-			runner_job_finish(j,
-			    JV_OBJECT(
-				jv_string("status"), jv_string("FAILED")));
+			runner_job_finish(j, JV_OBJECT(jv_string("status"),
+			    jv_string("FAILED")));
 	} else if (!j->cancelled) {
 		j->cancelled = 1;
 		if (j->proc != NULL)
@@ -390,8 +389,8 @@ job_secrets(struct runner_job *j, jv request, const char *base)
 }
 
 int
-runner_start(
-    struct runner *r, jv request, runner_done_cb *done, void *arg, uint64_t *id)
+runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
+    uint64_t *id)
 {
 	struct runner_job *j;
 	char *err = NULL;
@@ -430,10 +429,9 @@ runner_start(
 
 	/* (a request that is no object included) */
 	if (check_request(jv_copy(request), &err, &j->timeout_ms) == -1) {
-		runner_job_finish(j,
-		    JV_OBJECT(jv_string("status"), jv_string("FAILED"),
-			jv_string("error"),
-			runner_error(ERR_VALIDATION, "%s", err)));
+		runner_job_finish(j, JV_OBJECT(jv_string("status"),
+		    jv_string("FAILED"), jv_string("error"),
+		    runner_error(ERR_VALIDATION, "%s", err)));
 		free(err);
 		jv_free(request);
 		return 0;
@@ -461,10 +459,8 @@ runner_start(
 	jv_free(type);
 
 	log_debug("start %s/%s/%d (%s, timeout %lldms)", j->execution_id,
-	    j->task_id, j->attempt,
-	    j->kind == RUN_HTTP	     ? "http" :
-		j->kind == RUN_SHELL ? "shell" :
-				       "java",
+	    j->task_id, j->attempt, j->kind == RUN_HTTP ? "http" :
+	    j->kind == RUN_SHELL ? "shell" : "java",
 	    (long long)j->timeout_ms);
 	if (j->kind == RUN_HTTP)
 		run_http_start(r->http, j);
@@ -514,8 +510,7 @@ check_str_array(jv a, int allow_empty)
 		jv_free(a);
 		return -1;
 	}
-	jv_array_foreach(a, i, v)
-	{
+	jv_array_foreach(a, i, v) {
 		if (jv_get_kind(v) != JV_KIND_STRING)
 			bad = 1;
 		n++;
@@ -535,8 +530,7 @@ check_str_object(jv o)
 		jv_free(o);
 		return -1;
 	}
-	jv_object_foreach(o, k, v)
-	{
+	jv_object_foreach(o, k, v) {
 		jv_kind kk = jv_get_kind(v);
 
 		if (kk != JV_KIND_STRING && kk != JV_KIND_NUMBER &&
@@ -560,17 +554,17 @@ check_http_task(jv task, char **err)
 	v = jv_object_get(jv_copy(task), jv_string("url"));
 	if (jv_get_kind(v) != JV_KIND_STRING ||
 	    (strncasecmp(jv_string_value(v), "http://", 7) != 0 &&
-		strncasecmp(jv_string_value(v), "https://", 8) != 0)) {
+	    strncasecmp(jv_string_value(v), "https://", 8) != 0)) {
 		jv_free(v);
 		*err = xstrdup("http task needs a \"url\" starting "
-			       "with http:// or https://");
+		    "with http:// or https://");
 		return -1;
 	}
 	jv_free(v);
 	v = jv_object_get(jv_copy(task), jv_string("method"));
 	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
-		const char *m =
-		    jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : "";
+		const char *m = jv_get_kind(v) == JV_KIND_STRING ?
+		    jv_string_value(v) : "";
 		int ok = *m != '\0';
 
 		for (; *m; m++)
@@ -579,7 +573,7 @@ check_http_task(jv task, char **err)
 		if (!ok) {
 			jv_free(v);
 			*err = xstrdup("\"method\" must be an HTTP "
-				       "method name such as POST");
+			    "method name such as POST");
 			return -1;
 		}
 	}
@@ -589,7 +583,7 @@ check_http_task(jv task, char **err)
 	    check_str_object(jv_copy(v)) == -1) {
 		jv_free(v);
 		*err = xstrdup("\"headers\" must be an object of "
-			       "strings");
+		    "strings");
 		return -1;
 	}
 	jv_free(v);
@@ -604,12 +598,12 @@ check_shell_task(jv task, char **err)
 
 	v = jv_object_get(jv_copy(task), jv_string("command"));
 	if (!((jv_get_kind(v) == JV_KIND_STRING &&
-		  jv_string_length_bytes(jv_copy(v)) > 0) ||
-		check_str_array(jv_copy(v), 0) == 0)) {
+	    jv_string_length_bytes(jv_copy(v)) > 0) ||
+	    check_str_array(jv_copy(v), 0) == 0)) {
 		jv_free(v);
 		*err = xstrdup("shell task needs a \"command\": a "
-			       "string for /bin/sh -c or a non-empty array of "
-			       "strings");
+		    "string for /bin/sh -c or a non-empty array of "
+		    "strings");
 		return -1;
 	}
 	jv_free(v);
@@ -646,8 +640,7 @@ check_java_task(jv task, char **err)
 		    check_str_array(jv_copy(v), 1) == -1) {
 			jv_free(v);
 			*err = xasprintf("\"%s\" must be an array of "
-					 "strings",
-			    arrays[i]);
+			    "strings", arrays[i]);
 			return -1;
 		}
 		jv_free(v);
@@ -690,7 +683,7 @@ check_task(jv task, char **err)
 
 	if (jv_get_kind(type) != JV_KIND_STRING) {
 		*err = xstrdup("task has no \"type\" (expected http, shell or "
-			       "java)");
+		    "java)");
 		goto out;
 	}
 	t = jv_string_value(type);
@@ -702,8 +695,7 @@ check_task(jv task, char **err)
 		rc = check_java_task(task, err);
 	else
 		*err = xasprintf("unknown task type \"%s\" (expected http, "
-				 "shell or java)",
-		    t);
+		    "shell or java)", t);
 	if (rc == 0 && strcmp(t, "http") != 0)
 		rc = check_proc_task(task, err);
 out:
@@ -715,8 +707,8 @@ out:
 int64_t
 runner_request_timeout(jv request)
 {
-	jv t = jv_getpath(
-	    request, JV_ARRAY(jv_string("task"), jv_string("timeout")));
+	jv t = jv_getpath(request, JV_ARRAY(jv_string("task"),
+	    jv_string("timeout")));
 	int64_t ms = -1;
 	const char *err;
 
@@ -729,7 +721,7 @@ runner_request_timeout(jv request)
 		    ms <= 0)
 			ms = -1;
 		break;
-	case JV_KIND_NUMBER: /* milliseconds, as in the envelope */
+	case JV_KIND_NUMBER:	/* milliseconds, as in the envelope */
 		if (jv_number_value(t) >= 1 && jv_number_value(t) < 1e15)
 			ms = (int64_t)jv_number_value(t);
 		break;
@@ -758,8 +750,7 @@ check_request(jv req, char **err, int64_t *timeout_ms)
 		    !clean_id(jv_string_value(v))) {
 			jv_free(v);
 			*err = xasprintf("\"%s\" must be a non-empty string "
-					 "without control characters",
-			    ids[i]);
+			    "without control characters", ids[i]);
 			goto out;
 		}
 		jv_free(v);
@@ -767,8 +758,8 @@ check_request(jv req, char **err, int64_t *timeout_ms)
 	v = jv_object_get(jv_copy(req), jv_string("attempt"));
 	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
 	    (jv_get_kind(v) != JV_KIND_NUMBER || jv_number_value(v) < 1 ||
-		jv_number_value(v) > 1e9 ||
-		jv_number_value(v) != (int)jv_number_value(v))) {
+	    jv_number_value(v) > 1e9 ||
+	    jv_number_value(v) != (int)jv_number_value(v))) {
 		jv_free(v);
 		*err = xstrdup("\"attempt\" must be a whole number >= 1");
 		goto out;
@@ -792,7 +783,7 @@ check_request(jv req, char **err, int64_t *timeout_ms)
 		goto out;
 	if ((*timeout_ms = runner_request_timeout(jv_copy(req))) == -1) {
 		*err = xstrdup("task \"timeout\" must be a positive duration "
-			       "like 500ms, 30s or 5m");
+		    "like 500ms, 30s or 5m");
 		goto out;
 	}
 	rc = 0;
@@ -828,8 +819,7 @@ runner_pass_env_check(const char *list, char **err)
 			    (i > 0 && c == '*' && i == n - 1))
 				continue;
 			*err = xasprintf("'%.*s' is not a variable name (or "
-					 "a prefix ending in *)",
-			    (int)n, p);
+			    "a prefix ending in *)", (int)n, p);
 			return -1;
 		}
 		p += n;
@@ -846,7 +836,8 @@ url_escape(const char *s)
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' ||
+		    c == '~')
 			*p++ = (char)c;
 		else {
 			*p++ = '%';
@@ -878,8 +869,8 @@ put_str_member(struct buf *b, const char *prefix, jv req, const char *key)
  * task, and jv formats its numbers through double-to-string.
  */
 char *
-runner_envelope(
-    jv req, int64_t timeout_ms, const char *callback_base_url, size_t *len)
+runner_envelope(jv req, int64_t timeout_ms, const char *callback_base_url,
+    size_t *len)
 {
 	struct buf b = BUF_INIT;
 	jv v;
@@ -888,9 +879,8 @@ runner_envelope(
 	put_str_member(&b, ",\"taskId\":", req, "taskId");
 	buf_puts(&b, ",\"input\":");
 	v = jv_object_get(jv_copy(req), jv_string("input"));
-	if (!jv_is_valid(v) ||
-	    (jv_get_kind(v) == JV_KIND_OBJECT &&
-		jv_object_length(jv_copy(v)) == 0)) {
+	if (!jv_is_valid(v) || (jv_get_kind(v) == JV_KIND_OBJECT &&
+	    jv_object_length(jv_copy(v)) == 0)) {
 		buf_puts(&b, "{}");
 		jv_free(v);
 	} else {
@@ -914,8 +904,8 @@ runner_envelope(
 
 		while (n > 0 && callback_base_url[n - 1] == '/')
 			n--;
-		url = xasprintf(
-		    "%.*s/api/v1/callbacks/%s", (int)n, callback_base_url, esc);
+		url = xasprintf("%.*s/api/v1/callbacks/%s", (int)n,
+		    callback_base_url, esc);
 		buf_puts(&b, ",\"callbackUrl\":");
 		buf_json_str(&b, url, strlen(url));
 		free(url);
@@ -963,8 +953,8 @@ take_logs(jv res, jv body)
 	if (jv_get_kind(logs) == JV_KIND_STRING)
 		res = jv_object_set(res, jv_string("logs"), logs);
 	else if (jv_is_valid(logs) && jv_get_kind(logs) != JV_KIND_NULL)
-		res = jv_object_set(
-		    res, jv_string("logs"), jv_dump_string(logs, 0));
+		res = jv_object_set(res, jv_string("logs"),
+		    jv_dump_string(logs, 0));
 	else
 		jv_free(logs);
 	dur = jv_object_get(body, jv_string("duration"));
@@ -1003,9 +993,9 @@ static jv
 failed(enum errclass c, jv msg)
 {
 	jv r = JV_OBJECT(jv_string("status"), jv_string("FAILED"),
-	    jv_string("output"), jv_null(), jv_string("error"),
-	    JV_OBJECT(jv_string("type"), jv_string(errclass_name(c)),
-		jv_string("message"), msg));
+	    jv_string("output"), jv_null(),
+	    jv_string("error"), JV_OBJECT(jv_string("type"),
+	    jv_string(errclass_name(c)), jv_string("message"), msg));
 	return r;
 }
 
@@ -1015,16 +1005,17 @@ http_error_result(int st, const char *body, size_t len, jv parsed)
 	enum errclass c = errclass_from_http(st);
 	jv msg, detail, res;
 
-	if (c == ERR_NONE) /* 1xx/3xx as a final answer: misconfigured */
+	if (c == ERR_NONE)	/* 1xx/3xx as a final answer: misconfigured */
 		c = ERR_HTTP_CLIENT;
 	detail = backend_error_message(jv_copy(parsed));
 	if (!jv_is_valid(detail)) {
 		jv_free(detail);
 		detail = all_space(body, len) ? jv_string("") :
-						body_snippet(body, len);
+		    body_snippet(body, len);
 	}
 	if (jv_string_length_bytes(jv_copy(detail)) > 0)
-		msg = jv_string_fmt("HTTP %d: %s", st, jv_string_value(detail));
+		msg = jv_string_fmt("HTTP %d: %s", st,
+		    jv_string_value(detail));
 	else
 		msg = jv_string_fmt("HTTP %d", st);
 	jv_free(detail);
@@ -1042,18 +1033,19 @@ protocol_result(jv parsed)
 	jv res, status, v;
 
 	status = jv_object_get(jv_copy(parsed), jv_string("status"));
-	if (jv_get_kind(status) == JV_KIND_NULL || !jv_is_valid(status)) {
+	if (jv_get_kind(status) == JV_KIND_NULL ||
+	    !jv_is_valid(status)) {
 		/* No protocol status: a plain JSON answer is the output. */
 		if (jv_object_has(jv_copy(parsed), jv_string("output")))
-			v = jv_object_get(jv_copy(parsed), jv_string("output"));
+			v = jv_object_get(jv_copy(parsed),
+			    jv_string("output"));
 		else
 			v = jv_copy(parsed);
 		res = JV_OBJECT(jv_string("status"), jv_string("SUCCESS"),
 		    jv_string("output"), v);
 	} else if (jv_get_kind(status) != JV_KIND_STRING) {
-		res = failed(ERR_TASK_FAILED,
-		    jv_string("\"status\" in the "
-			      "response is not a string"));
+		res = failed(ERR_TASK_FAILED, jv_string("\"status\" in the "
+		    "response is not a string"));
 	} else if (strcasecmp(jv_string_value(status), "SUCCESS") == 0) {
 		v = jv_object_get(jv_copy(parsed), jv_string("output"));
 		if (!jv_is_valid(v)) {
@@ -1083,12 +1075,9 @@ protocol_result(jv parsed)
 		res = JV_OBJECT(jv_string("status"), jv_string("ACCEPTED"),
 		    jv_string("output"), jv_null());
 	} else {
-		res = failed(ERR_TASK_FAILED,
-		    jv_string_fmt(
-			"unknown status "
-			"\"%s\" in the response (expected SUCCESS, FAILED or "
-			"RUNNING)",
-			jv_string_value(status)));
+		res = failed(ERR_TASK_FAILED, jv_string_fmt("unknown status "
+		    "\"%s\" in the response (expected SUCCESS, FAILED or "
+		    "RUNNING)", jv_string_value(status)));
 	}
 	jv_free(status);
 	return take_logs(res, parsed);
@@ -1106,8 +1095,8 @@ runner_parse_response(int st, const char *body, size_t len, int protocol)
 		parsed = json_parse_untrusted(body, len);
 
 	if (st < 200 || st > 299) {
-		res = http_error_result(st, body, len,
-		    jv_is_valid(parsed) ? jv_copy(parsed) : jv_null());
+		res = http_error_result(st, body, len, jv_is_valid(parsed) ?
+		    jv_copy(parsed) : jv_null());
 		jv_free(parsed);
 		return res;
 	}
@@ -1127,7 +1116,7 @@ runner_parse_response(int st, const char *body, size_t len, int protocol)
 	if (st == 202) {
 		res = JV_OBJECT(jv_string("status"), jv_string("ACCEPTED"),
 		    jv_string("output"), jv_null());
-		return take_logs(res, parsed); /* invalid is ignored there */
+		return take_logs(res, parsed);	/* invalid is ignored there */
 	}
 	if (empty) {
 		jv_free(parsed);
@@ -1135,25 +1124,20 @@ runner_parse_response(int st, const char *body, size_t len, int protocol)
 		    jv_string("output"), jv_null());
 	}
 	if (!jv_is_valid(parsed)) {
-		jv why = jv_invalid_get_msg(parsed),
-		   sn = body_snippet(body, len);
+		jv why = jv_invalid_get_msg(parsed), sn = body_snippet(body,
+		    len);
 
-		res = failed(ERR_TASK_FAILED,
-		    jv_string_fmt("response body "
-				  "is not JSON (%s): %s",
-			jv_get_kind(why) == JV_KIND_STRING ?
-			    jv_string_value(why) :
-			    "parse error",
-			jv_string_value(sn)));
+		res = failed(ERR_TASK_FAILED, jv_string_fmt("response body "
+		    "is not JSON (%s): %s", jv_get_kind(why) == JV_KIND_STRING ?
+		    jv_string_value(why) : "parse error", jv_string_value(sn)));
 		jv_free(why);
 		jv_free(sn);
 		return res;
 	}
 	if (jv_get_kind(parsed) != JV_KIND_OBJECT) {
 		jv_free(parsed);
-		return failed(ERR_TASK_FAILED,
-		    jv_string("response body is "
-			      "not a JSON object"));
+		return failed(ERR_TASK_FAILED, jv_string("response body is "
+		    "not a JSON object"));
 	}
 
 	return protocol_result(parsed);
@@ -1179,44 +1163,40 @@ runner_proc_outcome(const struct runner_proc_exit *x)
 
 	if (!x->exited) {
 		runner_signal_name(x->status, sig, sizeof(sig));
-		res = failed(ERR_TASK_FAILED,
-		    jv_string_fmt("killed by "
-				  "signal %s",
-			sig));
-		return jv_object_set(res, jv_string("signal"), jv_string(sig));
+		res = failed(ERR_TASK_FAILED, jv_string_fmt("killed by "
+		    "signal %s", sig));
+		return jv_object_set(res, jv_string("signal"),
+		    jv_string(sig));
 	}
 	if (x->status != 0) {
 		if (x->last_stderr && *x->last_stderr)
-			res = failed(ERR_TASK_FAILED,
-			    jv_string_fmt("exited "
-					  "with status %d: %.300s",
-				x->status, x->last_stderr));
+			res = failed(ERR_TASK_FAILED, jv_string_fmt("exited "
+			    "with status %d: %.300s", x->status,
+			    x->last_stderr));
 		else
-			res = failed(ERR_TASK_FAILED,
-			    jv_string_fmt("exited "
-					  "with status %d",
-				x->status));
-		return jv_object_set(
-		    res, jv_string("exitCode"), jv_number(x->status));
+			res = failed(ERR_TASK_FAILED, jv_string_fmt("exited "
+			    "with status %d", x->status));
+		return jv_object_set(res, jv_string("exitCode"),
+		    jv_number(x->status));
 	}
-	if (x->output_file && !all_space(x->output_file, x->output_file_len)) {
-		out = json_parse_untrusted(x->output_file, x->output_file_len);
+	if (x->output_file && !all_space(x->output_file,
+	    x->output_file_len)) {
+		out = json_parse_untrusted(x->output_file,
+		    x->output_file_len);
 		if (!jv_is_valid(out)) {
 			jv why = jv_invalid_get_msg(out);
 
-			res = failed(ERR_TASK_FAILED,
-			    jv_string_fmt("the "
-					  "file $LOOM_OUTPUT is not JSON: %s",
-				jv_get_kind(why) == JV_KIND_STRING ?
-				    jv_string_value(why) :
-				    "parse error"));
+			res = failed(ERR_TASK_FAILED, jv_string_fmt("the "
+			    "file $LOOM_OUTPUT is not JSON: %s",
+			    jv_get_kind(why) == JV_KIND_STRING ?
+			    jv_string_value(why) : "parse error"));
 			jv_free(why);
-			return jv_object_set(
-			    res, jv_string("exitCode"), jv_number(0));
+			return jv_object_set(res, jv_string("exitCode"),
+			    jv_number(0));
 		}
 	} else if (x->last_stdout && *x->last_stdout) {
-		out = json_parse_untrusted(
-		    x->last_stdout, strlen(x->last_stdout));
+		out = json_parse_untrusted(x->last_stdout,
+		    strlen(x->last_stdout));
 		if (!jv_is_valid(out)) {
 			jv_free(out);
 			out = jv_null();
@@ -1262,7 +1242,7 @@ runner_traceparent_new(char buf[56])
 	char *p = buf;
 
 	random_bytes(rnd, sizeof(rnd));
-	rnd[0] |= 1; /* an all-zero trace or span id is invalid */
+	rnd[0] |= 1;	/* an all-zero trace or span id is invalid */
 	rnd[16] |= 1;
 	memcpy(p, "00-", 3);
 	p += 3;

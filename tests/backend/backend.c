@@ -73,7 +73,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
 static int stopping;
 static int log_fd = -1;
-static const char *sign_secret; /* -s: signatures are checked */
+static const char *sign_secret;	/* -s: signatures are checked */
 
 struct counter {
 	char *key;
@@ -86,7 +86,7 @@ struct gate {
 	char *name;
 	struct gate *next;
 };
-static struct gate *gates; /* the open ones */
+static struct gate *gates;	/* the open ones */
 
 struct req {
 	char *body;
@@ -203,8 +203,8 @@ count_call(const char *key)
 }
 
 static enum MHD_Result
-collect_kv(
-    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+collect_kv(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
 {
 	jv *obj = cls;
 	char *k = xstrdup(key);
@@ -213,7 +213,8 @@ collect_kv(
 	for (char *p = k; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
-	*obj = jv_object_set(*obj, jv_string(k), jv_string(value ? value : ""));
+	*obj = jv_object_set(*obj, jv_string(k),
+	    jv_string(value ? value : ""));
 	free(k);
 	return MHD_YES;
 }
@@ -227,8 +228,8 @@ opt_str(const char *s)
 static long
 arg_long(struct MHD_Connection *c, const char *name, long def)
 {
-	const char *v =
-	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    name);
 
 	return v ? strtol(v, NULL, 10) : def;
 }
@@ -270,7 +271,7 @@ struct callback {
 	char *url;
 	char *body;
 	long sleep_ms;
-	char *gate; /* NULL: none */
+	char *gate;		/* NULL: none */
 };
 
 static void *
@@ -298,9 +299,10 @@ callback_thread(void *arg)
 		curl_slist_free_all(h);
 	}
 	record(JV_OBJECT(jv_string("ts"), jv_number((double)now_ms()),
-	    jv_string("callback"), jv_string(cb->url), jv_string("status"),
-	    jv_number(status), jv_string("error"),
-	    rc == CURLE_OK ? jv_null() : jv_string(curl_easy_strerror(rc))));
+	    jv_string("callback"), jv_string(cb->url),
+	    jv_string("status"), jv_number(status),
+	    jv_string("error"), rc == CURLE_OK ? jv_null() :
+	    jv_string(curl_easy_strerror(rc))));
 	free(cb->url);
 	free(cb->body);
 	free(cb->gate);
@@ -337,16 +339,16 @@ start_callback(jv url, jv body, long sleep_ms, const char *gate)
 static enum MHD_Result
 task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 {
-	const char *key =
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
-	const char *async =
-	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "async");
-	const char *errtype =
-	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "errtype");
-	const char *logs = MHD_lookup_connection_value(
-	    c, MHD_GET_ARGUMENT_KIND, "logs"); /* the answer's "logs" */
-	const char *gate =
-	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "gate");
+	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "Idempotency-Key");
+	const char *async = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "async");
+	const char *errtype = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "errtype");
+	const char *logs = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "logs");	/* the answer's "logs" */
+	const char *gate = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "gate");
 	long sleep_ms = arg_long(c, "sleep", 0), st = arg_long(c, "status", 0);
 	long fail = arg_long(c, "fail", 0), big = arg_long(c, "big", 0);
 	jv input, task, attempt, output, res;
@@ -354,7 +356,7 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 	(void)rq;
 	if (arg_long(c, "close", 0)) {
 		jv_free(body);
-		return MHD_NO; /* MHD closes the connection, no answer */
+		return MHD_NO;	/* MHD closes the connection, no answer */
 	}
 	if (jv_get_kind(body) != JV_KIND_OBJECT) {
 		jv_free(body);
@@ -376,38 +378,34 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 
 		memset(pad, 'x', (size_t)big);
 		pad[big] = '\0';
-		output =
-		    jv_object_set(output, jv_string("pad"), jv_string(pad));
+		output = jv_object_set(output, jv_string("pad"),
+		    jv_string(pad));
 		free(pad);
 	}
 	if (arg_long(c, "nul", 0))
-		output = jv_object_set(
-		    output, jv_string("nul"), jv_string_sized("a\0b", 3));
+		output = jv_object_set(output, jv_string("nul"),
+		    jv_string_sized("a\0b", 3));
 
 	if (async != NULL && strcmp(async, "0") != 0) {
 		jv url = jv_object_get(jv_copy(body), jv_string("callbackUrl"));
 
 		if (jv_get_kind(url) == JV_KIND_STRING)
-			start_callback(url,
-			    JV_OBJECT(jv_string("status"), jv_string("SUCCESS"),
-				jv_string("output"), output, jv_string("logs"),
-				jv_string(
-				    logs ? logs : "finished asynchronously")),
-			    sleep_ms, gate);
+			start_callback(url, JV_OBJECT(jv_string("status"),
+			    jv_string("SUCCESS"), jv_string("output"), output,
+			    jv_string("logs"), jv_string(logs ? logs :
+			    "finished asynchronously")), sleep_ms, gate);
 		else {
-			fprintf(stderr,
-			    "loom-test-backend: async=1 but the "
+			fprintf(stderr, "loom-test-backend: async=1 but the "
 			    "request has no callbackUrl\n");
 			jv_free(url);
 			jv_free(output);
 		}
 		jv_free(body);
 		if (strcmp(async, "running") == 0)
-			return reply(c, 200,
-			    JV_OBJECT(
-				jv_string("status"), jv_string("RUNNING")));
-		return reply(c, 202,
-		    JV_OBJECT(jv_string("status"), jv_string("RUNNING")));
+			return reply(c, 200, JV_OBJECT(jv_string("status"),
+			    jv_string("RUNNING")));
+		return reply(c, 202, JV_OBJECT(jv_string("status"),
+		    jv_string("RUNNING")));
 	}
 
 	nap(sleep_ms);
@@ -417,18 +415,13 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 		jv_free(output);
 		jv_free(body);
 		if (st >= 200 && st < 300)
-			return reply(c, (unsigned)st,
-			    JV_OBJECT(
-				jv_string("status"), jv_string("SUCCESS")));
-		return reply(c, (unsigned)st,
-		    JV_OBJECT(jv_string("status"), jv_string("FAILED"),
-			jv_string("error"),
-			JV_OBJECT(jv_string("type"),
-			    jv_string(class_for_status(st)),
-			    jv_string("message"),
-			    jv_string_fmt("status %ld as "
-					  "asked",
-				st))));
+			return reply(c, (unsigned)st, JV_OBJECT(
+			    jv_string("status"), jv_string("SUCCESS")));
+		return reply(c, (unsigned)st, JV_OBJECT(jv_string("status"),
+		    jv_string("FAILED"), jv_string("error"), JV_OBJECT(
+		    jv_string("type"), jv_string(class_for_status(st)),
+		    jv_string("message"), jv_string_fmt("status %ld as "
+		    "asked", st))));
 	}
 	if (arg_long(c, "badjson", 0)) {
 		jv_free(output);
@@ -453,20 +446,13 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 		if (n <= fail) {
 			jv_free(output);
 			jv_free(body);
-			return reply(c, 200,
-			    JV_OBJECT(jv_string("status"), jv_string("FAILED"),
-				jv_string("error"),
-				JV_OBJECT(jv_string("type"),
-				    jv_string(errtype ? errtype :
-							"TaskFailedException"),
-				    jv_string("message"),
-				    jv_string_fmt(
-					"failing as asked (call %ld of "
-					"%ld)",
-					n, fail)),
-				jv_string("logs"),
-				jv_string(
-				    "loom-test-backend failed on purpose")));
+			return reply(c, 200, JV_OBJECT(jv_string("status"),
+			    jv_string("FAILED"), jv_string("error"), JV_OBJECT(
+			    jv_string("type"), jv_string(errtype ? errtype :
+			    "TaskFailedException"), jv_string("message"),
+			    jv_string_fmt("failing as asked (call %ld of "
+			    "%ld)", n, fail)), jv_string("logs"),
+			    jv_string("loom-test-backend failed on purpose")));
 		}
 	}
 	res = JV_OBJECT(jv_string("status"), jv_string("SUCCESS"),
@@ -513,7 +499,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv, &query);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv,
+	    &query);
 	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_kv, &headers);
 	if (rq->len == 0)
 		body = jv_null();
@@ -525,55 +512,45 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		}
 	}
 	line = JV_OBJECT(jv_string("ts"), jv_number((double)t0),
-	    jv_string("method"), jv_string(method), jv_string("path"),
-	    jv_string(url), jv_string("query"), query,
-	    jv_string("idempotencyKey"),
-	    opt_str(MHD_lookup_connection_value(
-		c, MHD_HEADER_KIND, "Idempotency-Key")),
-	    jv_string("traceparent"),
-	    opt_str(
-		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent")),
-	    jv_string("userAgent"),
-	    opt_str(
-		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent")),
-	    jv_string("contentType"),
-	    opt_str(MHD_lookup_connection_value(
-		c, MHD_HEADER_KIND, "Content-Type")),
+	    jv_string("method"), jv_string(method),
+	    jv_string("path"), jv_string(url),
+	    jv_string("query"), query,
+	    jv_string("idempotencyKey"), opt_str(MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, "Idempotency-Key")),
+	    jv_string("traceparent"), opt_str(MHD_lookup_connection_value(c,
+	    MHD_HEADER_KIND, "traceparent")),
+	    jv_string("userAgent"), opt_str(MHD_lookup_connection_value(c,
+	    MHD_HEADER_KIND, "User-Agent")),
+	    jv_string("contentType"), opt_str(MHD_lookup_connection_value(c,
+	    MHD_HEADER_KIND, "Content-Type")),
 	    jv_string("headers"), headers);
 	if (sign_secret != NULL && strncmp(url, "/api/tasks/", 11) == 0) {
-		const char *ts = MHD_lookup_connection_value(
-		    c, MHD_HEADER_KIND, SIGN_TS_HEADER);
-		const char *sg = MHD_lookup_connection_value(
-		    c, MHD_HEADER_KIND, SIGN_SIG_HEADER);
+		const char *ts = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, SIGN_TS_HEADER);
+		const char *sg = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, SIGN_SIG_HEADER);
 		const char *v = ts == NULL || sg == NULL ? "missing" :
 		    sign_verify(sign_secret, strlen(sign_secret), ts, sg,
-			rq->body ? rq->body : "", rq->len, time(NULL),
-			SIGN_MAX_SKEW_S) == 0 ?
-							   "ok" :
-							   "bad";
+		    rq->body ? rq->body : "", rq->len, time(NULL),
+		    SIGN_MAX_SKEW_S) == 0 ? "ok" : "bad";
 
-		record(jv_object_set(
-		    jv_object_set(line, jv_string("body"), jv_copy(body)),
-		    jv_string("signature"), jv_string(v)));
+		record(jv_object_set(jv_object_set(line, jv_string("body"),
+		    jv_copy(body)), jv_string("signature"), jv_string(v)));
 		if (strcmp(v, "ok") != 0) {
 			jv_free(body);
-			return reply(c, 401,
-			    JV_OBJECT(jv_string("status"), jv_string("FAILED"),
-				jv_string("error"),
-				JV_OBJECT(jv_string("type"),
-				    jv_string("HttpClientError"),
-				    jv_string("message"),
-				    jv_string_fmt("signature "
-						  "%s",
-					v))));
+			return reply(c, 401, JV_OBJECT(jv_string("status"),
+			    jv_string("FAILED"), jv_string("error"), JV_OBJECT(
+			    jv_string("type"), jv_string("HttpClientError"),
+			    jv_string("message"), jv_string_fmt("signature "
+			    "%s", v))));
 		}
 	} else
 		record(jv_object_set(line, jv_string("body"), jv_copy(body)));
 
 	if (strcmp(url, "/healthz") == 0) {
 		jv_free(body);
-		return reply(
-		    c, 200, JV_OBJECT(jv_string("status"), jv_string("ok")));
+		return reply(c, 200, JV_OBJECT(jv_string("status"),
+		    jv_string("ok")));
 	}
 	if (strncmp(url, "/api/v1/callbacks/", 18) == 0) {
 		/* Stands in for loom-api when async callbacks come home. */
@@ -584,23 +561,23 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	    strcmp(method, "POST") == 0) {
 		gate_open(url + 7);
 		jv_free(body);
-		return reply(
-		    c, 200, JV_OBJECT(jv_string("open"), jv_string(url + 7)));
+		return reply(c, 200, JV_OBJECT(jv_string("open"),
+		    jv_string(url + 7)));
 	}
 	if (strncmp(url, "/api/tasks/", 11) != 0) {
 		jv_free(body);
-		return reply(c, 404,
-		    JV_OBJECT(jv_string("error"), jv_string("no such path")));
+		return reply(c, 404, JV_OBJECT(jv_string("error"),
+		    jv_string("no such path")));
 	}
 	if (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0) {
 		jv_free(body);
-		return reply(c, 405,
-		    JV_OBJECT(jv_string("error"), jv_string("POST expected")));
+		return reply(c, 405, JV_OBJECT(jv_string("error"),
+		    jv_string("POST expected")));
 	}
 	if (rq->too_big) {
 		jv_free(body);
-		return reply(c, 413,
-		    JV_OBJECT(jv_string("error"), jv_string("body too large")));
+		return reply(c, 413, JV_OBJECT(jv_string("error"),
+		    jv_string("body too large")));
 	}
 	return task_call(c, rq, body, t0);
 }
@@ -624,8 +601,7 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: loom-test-backend [-p PORT] [-l CALLS.jsonl] "
+	fprintf(stderr, "usage: loom-test-backend [-p PORT] [-l CALLS.jsonl] "
 	    "[-a ADDR] [-s SECRET]\n");
 	exit(2);
 }
@@ -661,9 +637,8 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (logpath != NULL &&
-	    (log_fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		 0644)) == -1) {
+	if (logpath != NULL && (log_fd = open(logpath, O_WRONLY | O_CREAT |
+	    O_APPEND | O_CLOEXEC, 0644)) == -1) {
 		fprintf(stderr, "loom-test-backend: %s: %s\n", logpath,
 		    strerror(errno));
 		return 1;
@@ -686,13 +661,14 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-		MHD_USE_ERROR_LOG,
-	    (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed,
-	    NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+	    MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, handler, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)2000,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_END);
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+	    MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "loom-test-backend: cannot listen on %s:%ld\n",
 		    addr, port);
@@ -711,5 +687,5 @@ main(int argc, char **argv)
 	pthread_cond_broadcast(&stop_cv);
 	pthread_mutex_unlock(&mu);
 	MHD_stop_daemon(d);
-	return 0; /* callback threads still napping end with us */
+	return 0;	/* callback threads still napping end with us */
 }

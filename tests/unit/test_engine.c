@@ -61,9 +61,9 @@ wf_task(struct workflow *wf, size_t i, const char *id, const char *deps)
 		return t;
 	copy = xstrdup(deps);
 	for (tok = strtok_r(copy, " ", &save); tok != NULL;
-	     tok = strtok_r(NULL, " ", &save)) {
-		t->depends_on = xreallocarray(
-		    t->depends_on, t->ndepends + 1, sizeof(*t->depends_on));
+	    tok = strtok_r(NULL, " ", &save)) {
+		t->depends_on = xreallocarray(t->depends_on, t->ndepends + 1,
+		    sizeof(*t->depends_on));
 		t->depends_on[t->ndepends++] = xstrdup(tok);
 	}
 	free(copy);
@@ -114,23 +114,23 @@ task_index(const struct workflow *wf, const char *id)
 static struct workflow *
 wf_done(struct workflow *wf)
 {
-	const size_t **deps =
-	    xcalloc(wf->ntasks ? wf->ntasks : 1, sizeof(*deps));
+	const size_t **deps = xcalloc(wf->ntasks ? wf->ntasks : 1,
+	    sizeof(*deps));
 	size_t *ndeps = xcalloc(wf->ntasks ? wf->ntasks : 1, sizeof(*ndeps));
 
 	for (size_t i = 0; i < wf->ntasks; i++) {
 		struct task *t = &wf->tasks[i];
 
-		t->dep_index = xcalloc(
-		    t->ndepends ? t->ndepends : 1, sizeof(*t->dep_index));
+		t->dep_index = xcalloc(t->ndepends ? t->ndepends : 1,
+		    sizeof(*t->dep_index));
 		for (size_t k = 0; k < t->ndepends; k++)
-			t->dep_index[k] =
-			    (size_t)task_index(wf, t->depends_on[k]);
+			t->dep_index[k] = (size_t)task_index(wf,
+			    t->depends_on[k]);
 		deps[i] = t->dep_index;
 		ndeps[i] = t->ndepends;
 	}
-	wf->dag = dag_build(
-	    wf->ntasks, (const size_t *const *)deps, ndeps, NULL, NULL);
+	wf->dag = dag_build(wf->ntasks, (const size_t *const *)deps, ndeps,
+	    NULL, NULL);
 	free(deps);
 	free(ndeps);
 	if (wf->dag == NULL) {
@@ -166,9 +166,9 @@ wf_make(const struct tdef *d, size_t n)
 	return wf_done(wf);
 }
 
-#define WF(...) \
-	wf_make((const struct tdef[]){ __VA_ARGS__ }, \
-	    sizeof((const struct tdef[]){ __VA_ARGS__ }) / \
+#define WF(...)                                                           \
+	wf_make((const struct tdef[]){ __VA_ARGS__ },                     \
+	    sizeof((const struct tdef[]){ __VA_ARGS__ }) /                \
 		sizeof(struct tdef))
 
 /* ---- a tiny driver ---- */
@@ -180,9 +180,9 @@ struct h {
 	struct engine_result res;
 	int64_t now;
 	int rc, err;
-	int leftover; /* events whose output was not consumed */
-	char *acts;   /* the last step's actions, as text */
-	char *trans;  /* the last step's transitions, as text */
+	int leftover;	/* events whose output was not consumed */
+	char *acts;	/* the last step's actions, as text */
+	char *trans;	/* the last step's transitions, as text */
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -204,9 +204,8 @@ append(char **s, const char *fmt, ...)
 static const char *
 tname(const struct h *h, size_t i)
 {
-	return i == ENGINE_RUN ? "run" :
-	    i < h->wf->ntasks  ? h->wf->tasks[i].id :
-				 "?";
+	return i == ENGINE_RUN ? "run" : i < h->wf->ntasks ?
+	    h->wf->tasks[i].id : "?";
 }
 
 static void
@@ -278,7 +277,8 @@ h_init(struct h *h, struct workflow *wf, const char *input)
 	h->now = 1000000;
 	h->acts = xstrdup("");
 	h->trans = xstrdup("");
-	rc = run_rt_init(&h->rt, wf, input ? jv_parse(input) : jv_null(), &err);
+	rc = run_rt_init(&h->rt, wf, input ? jv_parse(input) : jv_null(),
+	    &err);
 	if (rc == -1)
 		printf("# run_rt_init: %s\n", err);
 	free(err);
@@ -339,8 +339,8 @@ start(struct h *h)
 static int
 started(struct h *h, const char *id)
 {
-	return step_ix(
-	    h, EV_TASK_STARTED, ix(h, id), jv_null(), ERR_NONE, NULL, 0);
+	return step_ix(h, EV_TASK_STARTED, ix(h, id), jv_null(), ERR_NONE,
+	    NULL, 0);
 }
 
 static int
@@ -365,8 +365,8 @@ fail_r(struct h *h, const char *id, enum errclass c, double r)
 static int
 due(struct h *h, const char *id)
 {
-	return step_ix(
-	    h, EV_RETRY_DUE, ix(h, id), jv_null(), ERR_NONE, NULL, 0);
+	return step_ix(h, EV_RETRY_DUE, ix(h, id), jv_null(), ERR_NONE, NULL,
+	    0);
 }
 
 static int
@@ -394,7 +394,7 @@ reset_why(struct h *h, const char *ids, int downstream, char **why)
 	char *copy = xstrdup(ids), *tok, *save = NULL;
 
 	for (tok = strtok_r(copy, " ", &save); tok != NULL && n < 32;
-	     tok = strtok_r(NULL, " ", &save)) {
+	    tok = strtok_r(NULL, " ", &save)) {
 		long i = task_index(h->wf, tok);
 
 		idx[n] = i < 0 ? (size_t)1001 + n : (size_t)i;
@@ -445,17 +445,17 @@ states(const struct h *h)
 		free(s);
 		s = t;
 	}
-	t = xasprintf("%s [%zu/%zu bad %zu]", s, h->rt.nterminal, h->rt.ntasks,
-	    h->rt.nbad);
+	t = xasprintf("%s [%zu/%zu bad %zu]", s, h->rt.nterminal,
+	    h->rt.ntasks, h->rt.nbad);
 	free(s);
 	return t;
 }
 
-#define is_states(h, want, ...) \
-	do { \
-		char *st_ = states(h); \
-		is_str(st_, want, __VA_ARGS__); \
-		free(st_); \
+#define is_states(h, want, ...)                                           \
+	do {                                                              \
+		char *st_ = states(h);                                    \
+		is_str(st_, want, __VA_ARGS__);                           \
+		free(st_);                                                \
 	} while (0)
 
 static const struct engine_action *
@@ -464,10 +464,9 @@ action(const struct h *h, enum engine_action_type type, const char *id)
 	for (size_t i = 0; i < h->res.nactions; i++) {
 		const struct engine_action *a = &h->res.actions[i];
 
-		if (a->type == type &&
-		    (id == NULL ||
-			(a->task != ENGINE_RUN &&
-			    strcmp(h->wf->tasks[a->task].id, id) == 0)))
+		if (a->type == type && (id == NULL ||
+		    (a->task != ENGINE_RUN &&
+		    strcmp(h->wf->tasks[a->task].id, id) == 0)))
 			return a;
 	}
 	return NULL;
@@ -489,18 +488,18 @@ dispatched_input(const struct h *h, const char *id)
 	return r;
 }
 
-#define is_input(h, id, want, ...) \
-	do { \
-		char *in_ = dispatched_input(h, id); \
-		is_str(in_, want, __VA_ARGS__); \
-		free(in_); \
+#define is_input(h, id, want, ...)                                        \
+	do {                                                              \
+		char *in_ = dispatched_input(h, id);                      \
+		is_str(in_, want, __VA_ARGS__);                           \
+		free(in_);                                                \
 	} while (0)
 
 static char *
 output_of(const struct h *h, const char *id)
 {
-	jv s = jv_dump_string(
-	    jv_copy(h->rt.tasks[ix((struct h *)h, id)].output), 0);
+	jv s = jv_dump_string(jv_copy(h->rt.tasks[ix((struct h *)h,
+	    id)].output), 0);
 	char *r = xstrdup(jv_string_value(s));
 
 	jv_free(s);
@@ -515,20 +514,17 @@ test_seed_diamond(void)
 	struct h h;
 	char *out;
 
-	h_init(&h,
-	    WF({ "fetch_data", NULL, NULL, NULL },
-		{ "validate", "fetch_data", NULL, NULL },
-		{ "process", "fetch_data validate", NULL, NULL },
-		{ "send_email", "process", NULL, NULL }),
-	    NULL);
-	is_states(&h,
-	    "run=PENDING fetch_data=PENDING validate=PENDING "
+	h_init(&h, WF({ "fetch_data", NULL, NULL, NULL },
+	    { "validate", "fetch_data", NULL, NULL },
+	    { "process", "fetch_data validate", NULL, NULL },
+	    { "send_email", "process", NULL, NULL }), NULL);
+	is_states(&h, "run=PENDING fetch_data=PENDING validate=PENDING "
 	    "process=PENDING send_email=PENDING [0/4 bad 0]",
 	    "seed: all pending");
 
 	is_int(start(&h), 0, "seed: start");
-	is_str(
-	    h.acts, "dispatch fetch_data#1", "seed: only the root dispatched");
+	is_str(h.acts, "dispatch fetch_data#1",
+	    "seed: only the root dispatched");
 	is_str(h.trans, "run PENDING>RUNNING, fetch_data PENDING>READY",
 	    "seed: start transitions");
 	is_input(&h, "fetch_data", "{}", "seed: null input is {}");
@@ -555,8 +551,7 @@ test_seed_diamond(void)
 	started(&h, "process");
 	succeed(&h, "process", "{}");
 	is_str(h.acts, "dispatch send_email#1", "seed: then send_email");
-	is_states(&h,
-	    "run=RUNNING fetch_data=SUCCESS validate=SUCCESS "
+	is_states(&h, "run=RUNNING fetch_data=SUCCESS validate=SUCCESS "
 	    "process=SUCCESS send_email=READY [3/4 bad 0]",
 	    "seed: 3 of 4 done");
 	started(&h, "send_email");
@@ -566,10 +561,8 @@ test_seed_diamond(void)
 	    "seed: final transitions");
 	ok(action(&h, ACT_FINISH_RUN, NULL)->message == NULL,
 	    "seed: a successful run has no message");
-	is_states(&h,
-	    "run=SUCCESS fetch_data=SUCCESS validate=SUCCESS "
-	    "process=SUCCESS send_email=SUCCESS [4/4 bad 0]",
-	    "seed: all done");
+	is_states(&h, "run=SUCCESS fetch_data=SUCCESS validate=SUCCESS "
+	    "process=SUCCESS send_email=SUCCESS [4/4 bad 0]", "seed: all done");
 	is_int(h.leftover, 0, "seed: every output consumed");
 	h_free(&h);
 }
@@ -579,11 +572,9 @@ test_fan_out_in(void)
 {
 	struct h h;
 
-	h_init(&h,
-	    WF({ "root", NULL, NULL, NULL }, { "a", "root", NULL, NULL },
-		{ "b", "root", NULL, NULL }, { "c", "root", NULL, NULL },
-		{ "sink", "c a b", NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "root", NULL, NULL, NULL }, { "a", "root", NULL, NULL },
+	    { "b", "root", NULL, NULL }, { "c", "root", NULL, NULL },
+	    { "sink", "c a b", NULL, NULL }), NULL);
 	start(&h);
 	succeed(&h, "root", NULL);
 	is_str(h.acts, "dispatch a#1, dispatch b#1, dispatch c#1",
@@ -604,8 +595,8 @@ static void
 test_retry_exponential(void)
 {
 	struct h h;
-	struct workflow *wf =
-	    WF({ "flaky", NULL, NULL, NULL }, { "after", "flaky", NULL, NULL });
+	struct workflow *wf = WF({ "flaky", NULL, NULL, NULL },
+	    { "after", "flaky", NULL, NULL });
 	struct retry_policy *p = &wf->tasks[0].retry;
 	const struct engine_action *a;
 
@@ -639,35 +630,27 @@ test_retry_exponential(void)
 	h.now += 2000;
 	due(&h, "flaky");
 	is_str(h.acts, "dispatch flaky#3", "retry: attempt 3");
-	fail(&h, "flaky", ERR_HTTP_SERVER, "503"); /* from READY */
+	fail(&h, "flaky", ERR_HTTP_SERVER, "503");	/* from READY */
 	is_str(h.acts, "retry flaky+4000", "retry: 4s");
-	is_str(h.trans,
-	    "flaky READY>RUNNING, flaky RUNNING>FAILED, "
-	    "flaky FAILED>RETRY",
-	    "retry: failure reported before start");
+	is_str(h.trans, "flaky READY>RUNNING, flaky RUNNING>FAILED, "
+	    "flaky FAILED>RETRY", "retry: failure reported before start");
 	h.now += 4000;
 	due(&h, "flaky");
 	is_str(h.acts, "dispatch flaky#4", "retry: attempt 4");
 	is_int(h.rt.tasks[0].attempt, 4, "retry: attempt counter");
 	started(&h, "flaky");
 	fail(&h, "flaky", ERR_TIMEOUT, "took too long again");
-	is_str(h.acts,
-	    "dead flaky TimeoutException, skip after upstream, "
-	    "finish FAILED",
-	    "retry: attempts exhausted -> DEAD");
-	is_str(h.trans,
-	    "flaky RUNNING>FAILED, flaky FAILED>DEAD, "
+	is_str(h.acts, "dead flaky TimeoutException, skip after upstream, "
+	    "finish FAILED", "retry: attempts exhausted -> DEAD");
+	is_str(h.trans, "flaky RUNNING>FAILED, flaky FAILED>DEAD, "
 	    "after PENDING>SKIPPED, run RUNNING>FAILED",
 	    "retry: exhausted transitions");
 	a = action(&h, ACT_DEAD_LETTER, "flaky");
 	ok(a && a->message && strcmp(a->message, "took too long again") == 0 &&
-		a->attempt == 4,
-	    "retry: dead letter carries the last message");
+	    a->attempt == 4, "retry: dead letter carries the last message");
 	a = action(&h, ACT_FINISH_RUN, NULL);
-	is_str(a ? a->message : NULL,
-	    "task 'flaky' failed (TimeoutException); "
-	    "2 of 2 tasks did not succeed",
-	    "retry: run message");
+	is_str(a ? a->message : NULL, "task 'flaky' failed (TimeoutException); "
+	    "2 of 2 tasks did not succeed", "retry: run message");
 	ok(a && a->error == ERR_TIMEOUT, "retry: run error class");
 	h_free(&h);
 }
@@ -679,9 +662,7 @@ test_retry_jitter(void)
 		double r;
 		long long lo, hi;
 	} rows[] = {
-		{ 0.5, 1000, 1000 },
-		{ 0.0, 900, 900 },
-		{ 0.999, 900, 1100 },
+		{ 0.5, 1000, 1000 }, { 0.0, 900, 900 }, { 0.999, 900, 1100 },
 		{ 0.25, 900, 1100 },
 	};
 
@@ -696,7 +677,7 @@ test_retry_jitter(void)
 		fail_r(&h, "t", ERR_TIMEOUT, rows[i].r);
 		a = action(&h, ACT_RETRY_AT, "t");
 		ok(a && a->at_ms - h.now >= rows[i].lo &&
-			a->at_ms - h.now <= rows[i].hi,
+		    a->at_ms - h.now <= rows[i].hi,
 		    "jitter 0.1, rand01 %.3f: delay %lld in [%lld, %lld]",
 		    rows[i].r, a ? (long long)(a->at_ms - h.now) : -1,
 		    rows[i].lo, rows[i].hi);
@@ -712,12 +693,10 @@ test_not_retryable(void)
 		const char *acts;
 	} rows[] = {
 		{ ERR_VALIDATION, "dead t ValidationException, finish FAILED" },
-		{ ERR_NOT_FOUND,
-		    "dead t ResourceNotFoundException, "
+		{ ERR_NOT_FOUND, "dead t ResourceNotFoundException, "
 		    "finish FAILED" },
 		{ ERR_HTTP_CLIENT, "dead t HttpClientError, finish FAILED" },
-		{ ERR_TASK_FAILED,
-		    "dead t TaskFailedException, "
+		{ ERR_TASK_FAILED, "dead t TaskFailedException, "
 		    "finish FAILED" },
 		/* no class: the backend said FAILED */
 		{ ERR_NONE, "dead t TaskFailedException, finish FAILED" },
@@ -754,7 +733,7 @@ test_clock_step(void)
 	start(&h);
 	fail(&h, "t", ERR_TIMEOUT, "slow");
 	is_str(h.acts, "retry t+1000", "clock step: retry armed");
-	h.now -= 3600000; /* the wall clock went back an hour */
+	h.now -= 3600000;	/* the wall clock went back an hour */
 	is_int(due(&h, "t"), 0, "clock step: the retry still happens");
 	is_str(h.acts, "dispatch t#2", "clock step: attempt 2 sent");
 	is_int(run_timeout(&h), 0, "clock step: the timeout still applies");
@@ -796,43 +775,33 @@ test_downstream_skipped(void)
 	const struct engine_action *a;
 
 	/* a -> b -> c -> d; x -> e; f needs c and x. */
-	h_init(&h,
-	    WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
-		{ "c", "b", NULL, NULL }, { "d", "c", NULL, NULL },
-		{ "x", NULL, NULL, NULL }, { "e", "x", NULL, NULL },
-		{ "f", "c x", NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
+	    { "c", "b", NULL, NULL }, { "d", "c", NULL, NULL },
+	    { "x", NULL, NULL, NULL }, { "e", "x", NULL, NULL },
+	    { "f", "c x", NULL, NULL }), NULL);
 	start(&h);
 	is_str(h.acts, "dispatch a#1, dispatch x#1", "skip: roots");
 	succeed(&h, "a", NULL);
 	started(&h, "b");
 	fail(&h, "b", ERR_VALIDATION, "bad payload");
-	is_str(h.acts,
-	    "dead b ValidationException, skip c upstream, "
+	is_str(h.acts, "dead b ValidationException, skip c upstream, "
 	    "skip d upstream, skip f upstream",
 	    "skip: everything downstream of b, transitively");
-	is_str(h.trans,
-	    "b RUNNING>FAILED, b FAILED>DEAD, c PENDING>SKIPPED, "
-	    "d PENDING>SKIPPED, f PENDING>SKIPPED",
-	    "skip: transitions");
+	is_str(h.trans, "b RUNNING>FAILED, b FAILED>DEAD, c PENDING>SKIPPED, "
+	    "d PENDING>SKIPPED, f PENDING>SKIPPED", "skip: transitions");
 	a = action(&h, ACT_DEAD_LETTER, "b");
 	is_str(a ? a->message : NULL, "bad payload", "skip: dead message");
-	is_states(&h,
-	    "run=RUNNING a=SUCCESS b=DEAD c=SKIPPED/upstream "
+	is_states(&h, "run=RUNNING a=SUCCESS b=DEAD c=SKIPPED/upstream "
 	    "d=SKIPPED/upstream x=READY e=PENDING f=SKIPPED/upstream "
-	    "[5/7 bad 4]",
-	    "skip: the independent branch is still going");
+	    "[5/7 bad 4]", "skip: the independent branch is still going");
 	succeed(&h, "x", NULL);
-	is_str(h.acts, "dispatch e#1",
-	    "skip: independent branch continues, "
+	is_str(h.acts, "dispatch e#1", "skip: independent branch continues, "
 	    "f stays skipped");
 	succeed(&h, "e", NULL);
 	is_str(h.acts, "finish FAILED", "skip: run ends FAILED");
 	a = action(&h, ACT_FINISH_RUN, NULL);
-	is_str(a ? a->message : NULL,
-	    "task 'b' failed (ValidationException); "
-	    "4 of 7 tasks did not succeed",
-	    "skip: message names b");
+	is_str(a ? a->message : NULL, "task 'b' failed (ValidationException); "
+	    "4 of 7 tasks did not succeed", "skip: message names b");
 	ok(a && a->run_state == RUN_FAILED && a->error == ERR_VALIDATION,
 	    "skip: finish action fields");
 	h_free(&h);
@@ -843,34 +812,30 @@ test_when_false(void)
 {
 	struct h h;
 
-	h_init(&h,
-	    WF({ "a", NULL, NULL, NULL }, { "b", "a", "false", NULL },
-		{ "c", "b", NULL, NULL }, { "d", "c", "null", NULL },
-		{ "e", "d", "1 == 2", NULL }, { "f", "e", NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", "false", NULL },
+	    { "c", "b", NULL, NULL }, { "d", "c", "null", NULL },
+	    { "e", "d", "1 == 2", NULL }, { "f", "e", NULL, NULL }), NULL);
 	start(&h);
 	succeed(&h, "a", NULL);
 	is_str(h.acts, "skip b condition, dispatch c#1",
 	    "when false: skipped, dependent runs");
-	is_str(h.trans,
-	    "a READY>RUNNING, a RUNNING>SUCCESS, b PENDING>READY, "
+	is_str(h.trans, "a READY>RUNNING, a RUNNING>SUCCESS, b PENDING>READY, "
 	    "b READY>SKIPPED, c PENDING>READY",
 	    "when false: READY then SKIPPED");
 	succeed(&h, "c", NULL);
 	is_str(h.acts, "skip d condition, skip e condition, dispatch f#1",
 	    "when null and when false in a row, then f runs");
 	succeed(&h, "f", NULL);
-	is_str(h.acts, "finish SUCCESS", "condition skips do not fail the run");
-	is_states(&h,
-	    "run=SUCCESS a=SUCCESS b=SKIPPED/condition c=SUCCESS "
+	is_str(h.acts, "finish SUCCESS",
+	    "condition skips do not fail the run");
+	is_states(&h, "run=SUCCESS a=SUCCESS b=SKIPPED/condition c=SUCCESS "
 	    "d=SKIPPED/condition e=SKIPPED/condition f=SUCCESS [6/6 bad 0]",
 	    "when false: final");
 	h_free(&h);
 
 	/* Every root skipped by condition: the run still succeeds. */
-	h_init(&h,
-	    WF({ "a", NULL, "false", NULL }, { "b", NULL, "false", NULL }),
-	    NULL);
+	h_init(&h, WF({ "a", NULL, "false", NULL }, { "b", NULL, "false",
+	    NULL }), NULL);
 	start(&h);
 	is_str(h.acts, "skip a condition, skip b condition, finish SUCCESS",
 	    "all roots skipped: run done at start");
@@ -883,7 +848,7 @@ test_when_false(void)
 	fail(&h, "a", ERR_TIMEOUT, "slow");
 	h.now += 100000;
 	free(h.wf->tasks[0].when);
-	h.wf->tasks[0].when = xstrdup("false"); /* would skip if asked */
+	h.wf->tasks[0].when = xstrdup("false");	/* would skip if asked */
 	due(&h, "a");
 	is_str(h.acts, "dispatch a#2", "when: not evaluated again on retry");
 	h_free(&h);
@@ -904,8 +869,7 @@ test_when_outputs_params(void)
 	h_init(&h, wf, "{\"env\":\"prod\"}");
 	start(&h);
 	succeed(&h, "a", "{\"n\":5}");
-	is_str(h.acts,
-	    "dispatch big#1, skip huge condition, dispatch prod#1, "
+	is_str(h.acts, "dispatch big#1, skip huge condition, dispatch prod#1, "
 	    "skip missing condition",
 	    "when: upstream output and params decide");
 	h_free(&h);
@@ -917,19 +881,14 @@ test_when_error(void)
 	struct h h;
 	const struct engine_action *a;
 
-	h_init(&h,
-	    WF({ "a", NULL, NULL, NULL },
-		{ "b", "a", "this is not jq ((", NULL },
-		{ "c", "b", NULL, NULL }, { "d", "a", NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL },
+	    { "b", "a", "this is not jq ((", NULL },
+	    { "c", "b", NULL, NULL }, { "d", "a", NULL, NULL }), NULL);
 	start(&h);
 	succeed(&h, "a", NULL);
-	is_str(h.acts,
-	    "dead b ValidationException, skip c upstream, "
-	    "dispatch d#1",
-	    "when error: DEAD at once, downstream skipped");
-	is_str(h.trans,
-	    "a READY>RUNNING, a RUNNING>SUCCESS, b PENDING>READY, "
+	is_str(h.acts, "dead b ValidationException, skip c upstream, "
+	    "dispatch d#1", "when error: DEAD at once, downstream skipped");
+	is_str(h.trans, "a READY>RUNNING, a RUNNING>SUCCESS, b PENDING>READY, "
 	    "b READY>RUNNING, b RUNNING>FAILED, b FAILED>DEAD, "
 	    "c PENDING>SKIPPED, d PENDING>READY",
 	    "when error: legal transitions only");
@@ -937,7 +896,7 @@ test_when_error(void)
 	ok(a && a->attempt == 1 && h.rt.tasks[ix(&h, "b")].attempt == 1,
 	    "when error: counted as attempt 1");
 	ok(a && a->message && strstr(a->message, "task 'b'") &&
-		strstr(a->message, "this is not jq (("),
+	    strstr(a->message, "this is not jq (("),
 	    "when error: message names task and expression: %s",
 	    a && a->message ? a->message : "(none)");
 	succeed(&h, "d", NULL);
@@ -945,8 +904,8 @@ test_when_error(void)
 	h_free(&h);
 
 	/* A runtime error, not a compile error, and a generous policy. */
-	h_init(
-	    &h, WF({ "a", NULL, ".params.x | error(\"no x\")", NULL }), NULL);
+	h_init(&h, WF({ "a", NULL, ".params.x | error(\"no x\")", NULL }),
+	    NULL);
 	h.wf->tasks[0].retry.retry_on = ~0u;
 	h.wf->tasks[0].retry.dont_retry_on = 0;
 	start(&h);
@@ -959,9 +918,8 @@ static void
 test_input(void)
 {
 	struct h h;
-	struct workflow *wf = WF(
-	    { "a", NULL, NULL,
-		"{\"region\":\"${{ .params.region }}\",\"fixed\":\"plain\"}" },
+	struct workflow *wf = WF({ "a", NULL, NULL,
+	    "{\"region\":\"${{ .params.region }}\",\"fixed\":\"plain\"}" },
 	    { "b", "a", NULL,
 		"{\"n\":\"${{ .tasks.a.output.n }}\","
 		"\"msg\":\"got ${{ .tasks.a.output.n }} in "
@@ -977,24 +935,22 @@ test_input(void)
 	is_input(&h, "a", "{\"region\":\"eu\",\"fixed\":\"plain\"}",
 	    "input: params rendered");
 	succeed(&h, "a", "{\"n\":5}");
-	is_input(&h, "b",
-	    "{\"n\":5,\"msg\":\"got 5 in eu\",\"list\":[7,1],"
-	    "\"lit\":\"${{ not me }}\"}",
-	    "input: upstream output, text, "
+	is_input(&h, "b", "{\"n\":5,\"msg\":\"got 5 in eu\",\"list\":[7,1],"
+	    "\"lit\":\"${{ not me }}\"}", "input: upstream output, text, "
 	    "arrays, escapes");
 	is_input(&h, "c", "{\"static\":[1,2,{\"k\":\"v\"}]}",
 	    "input: no expressions, as written");
 	ok(action(&h, ACT_DEAD_LETTER, "d") != NULL &&
-		h.rt.tasks[ix(&h, "d")].state == TASK_DEAD &&
-		h.rt.tasks[ix(&h, "d")].error == ERR_VALIDATION,
+	    h.rt.tasks[ix(&h, "d")].state == TASK_DEAD &&
+	    h.rt.tasks[ix(&h, "d")].error == ERR_VALIDATION,
 	    "input: render error makes the task DEAD (validation)");
 	{
-		const struct engine_action *a =
-		    action(&h, ACT_DEAD_LETTER, "d");
+		const struct engine_action *a = action(&h, ACT_DEAD_LETTER,
+		    "d");
 
 		ok(a && a->message && strstr(a->message, "task 'd'") &&
-			strstr(a->message, "input") &&
-			strstr(a->message, ".params.region | error"),
+		    strstr(a->message, "input") &&
+		    strstr(a->message, ".params.region | error"),
 		    "input error message names task and expression: %s",
 		    a && a->message ? a->message : "(none)");
 	}
@@ -1002,10 +958,8 @@ test_input(void)
 	fail(&h, "b", ERR_TIMEOUT, "slow");
 	h.now += 100000;
 	due(&h, "b");
-	is_input(&h, "b",
-	    "{\"n\":5,\"msg\":\"got 5 in eu\",\"list\":[7,1],"
-	    "\"lit\":\"${{ not me }}\"}",
-	    "input: same on retry");
+	is_input(&h, "b", "{\"n\":5,\"msg\":\"got 5 in eu\",\"list\":[7,1],"
+	    "\"lit\":\"${{ not me }}\"}", "input: same on retry");
 	h_free(&h);
 }
 
@@ -1043,18 +997,18 @@ test_params(void)
 
 		jv_free(wf->params);
 		wf->params = jv_parse(rows[i].declared);
-		rc = run_rt_init(&rt, wf,
-		    rows[i].input ? jv_parse(rows[i].input) : jv_null(), &err);
+		rc = run_rt_init(&rt, wf, rows[i].input ?
+		    jv_parse(rows[i].input) : jv_null(), &err);
 		if (rows[i].want != NULL) {
 			jv want = jv_parse(rows[i].want);
 
 			ok(rc == 0 && err == NULL &&
-				jv_equal(jv_copy(rt.params), want),
+			    jv_equal(jv_copy(rt.params), want),
 			    "params %s + %s", rows[i].declared,
 			    rows[i].input ? rows[i].input : "null");
 		} else {
-			ok(rc == -1, "params %s + %s refused", rows[i].declared,
-			    rows[i].input);
+			ok(rc == -1, "params %s + %s refused",
+			    rows[i].declared, rows[i].input);
 			is_str(rc == -1 ? err : NULL, rows[i].err,
 			    "params error message");
 			ok(rt.tasks == NULL && rt.ntasks == 0,
@@ -1074,11 +1028,9 @@ test_cancel(void)
 	char *before, *after;
 
 	/* r1 running, r2 ready (dispatched), w waits, z in RETRY. */
-	h_init(&h,
-	    WF({ "r1", NULL, NULL, NULL }, { "r2", NULL, NULL, NULL },
-		{ "w", "r1 r2", NULL, NULL }, { "z", NULL, NULL, NULL },
-		{ "done", NULL, NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "r1", NULL, NULL, NULL }, { "r2", NULL, NULL, NULL },
+	    { "w", "r1 r2", NULL, NULL }, { "z", NULL, NULL, NULL },
+	    { "done", NULL, NULL, NULL }), NULL);
 	start(&h);
 	started(&h, "r1");
 	fail(&h, "z", ERR_TIMEOUT, "slow");
@@ -1086,16 +1038,13 @@ test_cancel(void)
 	is_int(cancel(&h), 0, "cancel mid-run");
 	is_str(h.acts, "cancel r1, finish CANCELLED",
 	    "cancel: the running task is stopped, the run ends");
-	is_str(h.trans,
-	    "r1 RUNNING>CANCELLED, r2 READY>CANCELLED, "
+	is_str(h.trans, "r1 RUNNING>CANCELLED, r2 READY>CANCELLED, "
 	    "w PENDING>CANCELLED, z RETRY>CANCELLED, run RUNNING>CANCELLED",
 	    "cancel: every unfinished task cancelled");
 	is_str(action(&h, ACT_FINISH_RUN, NULL)->message, "run cancelled",
 	    "cancel: message");
-	is_states(&h,
-	    "run=CANCELLED r1=CANCELLED r2=CANCELLED w=CANCELLED "
-	    "z=CANCELLED done=SUCCESS [5/5 bad 4]",
-	    "cancel: final states");
+	is_states(&h, "run=CANCELLED r1=CANCELLED r2=CANCELLED w=CANCELLED "
+	    "z=CANCELLED done=SUCCESS [5/5 bad 4]", "cancel: final states");
 
 	/* A late result: refused, nothing changed, output still consumed. */
 	before = states(&h);
@@ -1120,14 +1069,12 @@ test_cancel(void)
 	h_free(&h);
 
 	/* Cancelling a run that never started. */
-	h_init(
-	    &h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL }), NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL }),
+	    NULL);
 	is_int(cancel(&h), 0, "cancel a pending run");
 	is_str(h.acts, "finish CANCELLED", "cancel pending: no task to stop");
-	is_str(h.trans,
-	    "a PENDING>CANCELLED, b PENDING>CANCELLED, "
-	    "run PENDING>CANCELLED",
-	    "cancel pending: transitions");
+	is_str(h.trans, "a PENDING>CANCELLED, b PENDING>CANCELLED, "
+	    "run PENDING>CANCELLED", "cancel pending: transitions");
 	h_free(&h);
 }
 
@@ -1149,10 +1096,8 @@ test_run_timeout(void)
 	is_int(run_timeout(&h), 0, "timeout at the deadline");
 	is_str(h.acts, "cancel slow, finish FAILED",
 	    "timeout: running task stopped, run FAILED");
-	is_str(h.trans,
-	    "slow RUNNING>CANCELLED, next PENDING>CANCELLED, "
-	    "run RUNNING>FAILED",
-	    "timeout: transitions");
+	is_str(h.trans, "slow RUNNING>CANCELLED, next PENDING>CANCELLED, "
+	    "run RUNNING>FAILED", "timeout: transitions");
 	a = action(&h, ACT_FINISH_RUN, NULL);
 	ok(a && a->error == ERR_TIMEOUT && a->run_state == RUN_FAILED,
 	    "timeout: ERR_TIMEOUT");
@@ -1175,8 +1120,8 @@ test_refusals(void)
 	struct h h;
 	char *before, *after, *out;
 
-	h_init(
-	    &h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL }), NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL }),
+	    NULL);
 	is_int(succeed(&h, "a", "{}"), -1, "task event before run start");
 	is_int(run_timeout(&h), -1, "timeout of a pending run");
 	start(&h);
@@ -1185,11 +1130,9 @@ test_refusals(void)
 	is_int(succeed(&h, "b", "1"), -1, "result of a PENDING task refused");
 	is_int(due(&h, "a"), -1, "retry of a READY task refused");
 	is_int(step_ix(&h, EV_TASK_SUCCEEDED, 99, jv_parse("{\"x\":1}"),
-		   ERR_NONE, NULL, 0),
-	    -1, "task index out of range refused");
+	    ERR_NONE, NULL, 0), -1, "task index out of range refused");
 	is_int(step_ix(&h, (enum engine_event_type)42, 0, jv_null(), ERR_NONE,
-		   NULL, 0),
-	    -1, "unknown event type refused");
+	    NULL, 0), -1, "unknown event type refused");
 
 	/* EV_TASK_SUCCEEDED straight from READY. */
 	is_int(succeed(&h, "a", "{\"v\":1}"), 0, "success from READY");
@@ -1220,19 +1163,17 @@ test_refusals(void)
 		ev.task = ix(&h, "b");
 		ev.output = jv_parse("{\"ignored\":true}");
 		ok(engine_step(h.wf, &h.rt, h.jq, &ev, &res) == 0 &&
-			res.ntransitions == 1,
-		    "step into a fresh result");
+		    res.ntransitions == 1, "step into a fresh result");
 		ok(jv_get_kind(ev.output) == JV_KIND_NULL,
 		    "unused output consumed and replaced by null");
 		ev.type = EV_TASK_SUCCEEDED;
 		ev.output = jv_parse("[1]");
 		ok(engine_step(h.wf, &h.rt, h.jq, &ev, &res) == 0 &&
-			res.ntransitions == 3 && res.nactions == 1,
+		    res.ntransitions == 3 && res.nactions == 1,
 		    "second step appends");
 		engine_result_clear(&res);
 		ok(res.nactions == 0 && res.ntransitions == 0 &&
-			res.actions == NULL,
-		    "clear empties the result");
+		    res.actions == NULL, "clear empties the result");
 		engine_result_clear(&res);
 	}
 	h_free(&h);
@@ -1260,13 +1201,11 @@ test_recount(void)
 	struct h h;
 
 	/* A driver loads a half-done run from its database. */
-	h_init(&h,
-	    WF({ "fetch_data", NULL, NULL, NULL },
-		{ "validate", "fetch_data", NULL, NULL },
-		{ "process", "fetch_data validate", NULL, NULL },
-		{ "cond", NULL, "false", NULL },
-		{ "send_email", "process cond", NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "fetch_data", NULL, NULL, NULL },
+	    { "validate", "fetch_data", NULL, NULL },
+	    { "process", "fetch_data validate", NULL, NULL },
+	    { "cond", NULL, "false", NULL },
+	    { "send_email", "process cond", NULL, NULL }), NULL);
 	h.rt.state = RUN_RUNNING;
 	h.rt.tasks[0].state = TASK_SUCCESS;
 	h.rt.tasks[1].state = TASK_SUCCESS;
@@ -1306,13 +1245,10 @@ test_recover(void)
 	struct h h;
 
 	/* A fan-out whose first pass stored a and b, not c and d. */
-	h_init(&h,
-	    WF({ "a", NULL, NULL, NULL }, { "b", NULL, NULL, NULL },
-		{ "c", NULL, NULL, NULL }, { "d", NULL, NULL, NULL },
-		{ "e", "a b c d", NULL, NULL }),
-	    NULL);
-	is_int(recover(&h), -1,
-	    "recover: a PENDING run is started, not "
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", NULL, NULL, NULL },
+	    { "c", NULL, NULL, NULL }, { "d", NULL, NULL, NULL },
+	    { "e", "a b c d", NULL, NULL }), NULL);
+	is_int(recover(&h), -1, "recover: a PENDING run is started, not "
 	    "recovered");
 	is_int(h.err, EINVAL, "recover: EINVAL");
 	h.rt.state = RUN_RUNNING;
@@ -1336,11 +1272,9 @@ test_recover(void)
 	h_free(&h);
 
 	/* Behind a dead task, behind a condition; a run all done. */
-	h_init(&h,
-	    WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
-		{ "c", "b", NULL, NULL }, { "x", NULL, "false", NULL },
-		{ "y", "x", NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
+	    { "c", "b", NULL, NULL }, { "x", NULL, "false", NULL },
+	    { "y", "x", NULL, NULL }), NULL);
 	h.rt.state = RUN_RUNNING;
 	h.rt.tasks[0].state = TASK_DEAD;
 	h.rt.tasks[0].attempt = 3;
@@ -1360,8 +1294,7 @@ test_recover(void)
 	h.rt.tasks[0].state = TASK_SUCCESS;
 	run_rt_recount(&h.rt);
 	recover(&h);
-	is_str(h.acts, "finish SUCCESS",
-	    "recover: a run whose last pass was "
+	is_str(h.acts, "finish SUCCESS", "recover: a run whose last pass was "
 	    "lost ends");
 	h_free(&h);
 }
@@ -1416,15 +1349,15 @@ test_big_fan(void)
 		for (size_t i = 0; i < n + 2; i++) {
 			struct task *t = &wf->tasks[i];
 
-			t->dep_index = xcalloc(
-			    t->ndepends ? t->ndepends : 1, sizeof(size_t));
+			t->dep_index = xcalloc(t->ndepends ? t->ndepends : 1,
+			    sizeof(size_t));
 			for (size_t k = 0; k < t->ndepends; k++)
 				t->dep_index[k] = i == n + 1 ? k + 1 : 0;
 			deps[i] = t->dep_index;
 			ndeps[i] = t->ndepends;
 		}
-		wf->dag = dag_build(
-		    n + 2, (const size_t *const *)deps, ndeps, NULL, NULL);
+		wf->dag = dag_build(n + 2, (const size_t *const *)deps, ndeps,
+		    NULL, NULL);
 		free(deps);
 		free(ndeps);
 	}
@@ -1437,12 +1370,11 @@ test_big_fan(void)
 	is_int(h.res.nactions, n, "big fan: root releases every leaf");
 	for (size_t i = 1; i <= n; i++) {
 		/* Half report a start first, half go straight from READY. */
-		if (i % 2 == 0 &&
-		    step_ix(&h, EV_TASK_STARTED, i, jv_null(), ERR_NONE, NULL,
-			0) != 0)
+		if (i % 2 == 0 && step_ix(&h, EV_TASK_STARTED, i, jv_null(),
+		    ERR_NONE, NULL, 0) != 0)
 			good = 0;
 		if (step_ix(&h, EV_TASK_SUCCEEDED, i, jv_parse("{\"i\":1}"),
-			ERR_NONE, NULL, 0) != 0)
+		    ERR_NONE, NULL, 0) != 0)
 			good = 0;
 		total += h.res.nactions;
 		if (h.res.nactions > maxper && i < n)
@@ -1482,8 +1414,8 @@ test_big_fan_templates(void)
 		t->depends_on[0] = xstrdup("root");
 		t->ndepends = 1;
 		jv_free(t->input);
-		t->input =
-		    jv_parse("{\"seed\":\"${{ .tasks.root.output.s }}\"}");
+		t->input = jv_parse(
+		    "{\"seed\":\"${{ .tasks.root.output.s }}\"}");
 	}
 	{
 		const size_t **deps = xcalloc(n + 1, sizeof(*deps));
@@ -1496,8 +1428,8 @@ test_big_fan_templates(void)
 			deps[i] = t->dep_index;
 			ndeps[i] = t->ndepends;
 		}
-		wf->dag = dag_build(
-		    n + 1, (const size_t *const *)deps, ndeps, NULL, NULL);
+		wf->dag = dag_build(n + 1, (const size_t *const *)deps, ndeps,
+		    NULL, NULL);
 		free(deps);
 		free(ndeps);
 	}
@@ -1530,8 +1462,8 @@ failed_ids(const struct h *h)
 	char *s = xstrdup("");
 
 	for (size_t i = 0; i < n; i++) {
-		char *t = xasprintf(
-		    "%s%s%s", s, i ? " " : "", h->wf->tasks[out[i]].id);
+		char *t = xasprintf("%s%s%s", s, i ? " " : "",
+		    h->wf->tasks[out[i]].id);
 
 		free(s);
 		s = t;
@@ -1561,12 +1493,11 @@ static void
 test_reset_retry_failed(void)
 {
 	struct h h;
-	struct workflow *wf =
-	    WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
-		{ "c", "b", NULL,
-		    "{\"fromA\":\"${{ .tasks.a.output.v }}\","
-		    "\"fromB\":\"${{ .tasks.b.output.v }}\"}" },
-		{ "d", "a", NULL, NULL });
+	struct workflow *wf = WF({ "a", NULL, NULL, NULL },
+	    { "b", "a", NULL, NULL },
+	    { "c", "b", NULL, "{\"fromA\":\"${{ .tasks.a.output.v }}\","
+	      "\"fromB\":\"${{ .tasks.b.output.v }}\"}" },
+	    { "d", "a", NULL, NULL });
 	struct retry_policy *p = &wf->tasks[1].retry;
 	const struct engine_action *a;
 	char *ids;
@@ -1583,28 +1514,23 @@ test_reset_retry_failed(void)
 	h.now += 1000;
 	due(&h, "b");
 	fail(&h, "b", ERR_TASK_FAILED, "still no");
-	is_str(h.acts,
-	    "dead b TaskFailedException, skip c upstream, "
-	    "finish FAILED",
-	    "retry-failed: b DEAD after 2 attempts");
+	is_str(h.acts, "dead b TaskFailedException, skip c upstream, "
+	    "finish FAILED", "retry-failed: b DEAD after 2 attempts");
 	ids = failed_ids(&h);
 	is_str(ids, "b c", "retry-failed: DEAD and upstream-skipped tasks");
 	free(ids);
 
-	h.now += 500000; /* long after the run's deadline */
+	h.now += 500000;	/* long after the run's deadline */
 	is_int(reset_tasks(&h, "b c", 0), 0, "retry-failed: reset applies");
-	is_str(h.trans,
-	    "b DEAD>PENDING, c SKIPPED>PENDING, "
+	is_str(h.trans, "b DEAD>PENDING, c SKIPPED>PENDING, "
 	    "run FAILED>RUNNING, b PENDING>READY",
 	    "retry-failed: both back to PENDING, the run RUNNING again");
 	is_str(h.acts, "reset b, reset c, dispatch b#3",
 	    "retry-failed: b's attempt numbers go on");
 	a = action(&h, ACT_RESET, "b");
 	ok(a && a->attempt == 2, "retry-failed: reset names the last attempt");
-	is_states(&h,
-	    "run=RUNNING a=SUCCESS b=READY c=PENDING d=SUCCESS "
-	    "[2/4 bad 0]",
-	    "retry-failed: states after the reset");
+	is_states(&h, "run=RUNNING a=SUCCESS b=READY c=PENDING d=SUCCESS "
+	    "[2/4 bad 0]", "retry-failed: states after the reset");
 	is_int(h.rt.tasks[1].attempt_base, 2, "retry-failed: attempt base");
 	is_int(h.rt.deadline_ms, h.now + 60000,
 	    "retry-failed: the run timeout starts again");
@@ -1623,10 +1549,8 @@ test_reset_retry_failed(void)
 	    "retry-failed: a's output reused, b's new one used");
 	succeed(&h, "c", NULL);
 	is_str(h.acts, "finish SUCCESS", "retry-failed: run succeeds");
-	is_states(&h,
-	    "run=SUCCESS a=SUCCESS b=SUCCESS c=SUCCESS d=SUCCESS "
-	    "[4/4 bad 0]",
-	    "retry-failed: final");
+	is_states(&h, "run=SUCCESS a=SUCCESS b=SUCCESS c=SUCCESS d=SUCCESS "
+	    "[4/4 bad 0]", "retry-failed: final");
 
 	/* Nothing failed: nothing to retry; a SUCCESS run has no bad task. */
 	ids = failed_ids(&h);
@@ -1663,10 +1587,8 @@ test_reset_cancelled(void)
 	char *ids;
 
 	/* Cancelled mid-run: the cancelled tasks run again. */
-	h_init(&h,
-	    WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
-		{ "q", NULL, NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
+	    { "q", NULL, NULL, NULL }), NULL);
 	start(&h);
 	started(&h, "a");
 	succeed(&h, "q", NULL);
@@ -1675,8 +1597,7 @@ test_reset_cancelled(void)
 	is_str(ids, "a b", "cancelled: the cancelled tasks");
 	is_int(reset_tasks(&h, ids, 0), 0, "cancelled: reset applies");
 	free(ids);
-	is_str(h.trans,
-	    "a CANCELLED>PENDING, b CANCELLED>PENDING, "
+	is_str(h.trans, "a CANCELLED>PENDING, b CANCELLED>PENDING, "
 	    "run CANCELLED>RUNNING, a PENDING>READY",
 	    "cancelled: back to RUNNING");
 	is_str(h.acts, "reset a, reset b, dispatch a#2",
@@ -1687,8 +1608,8 @@ test_reset_cancelled(void)
 	h_free(&h);
 
 	/* Cancelled before it started: nothing was dispatched yet. */
-	h_init(
-	    &h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL }), NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL }),
+	    NULL);
 	cancel(&h);
 	is_int(reset_tasks(&h, "a b", 0), 0, "never started: reset applies");
 	is_str(h.acts, "reset a, reset b, dispatch a#1",
@@ -1707,16 +1628,13 @@ test_reset_replay(void)
 	 * a and x fail for good.  b and e wait on a only; c waits on b and
 	 * x.  Replaying a brings b and e back, c stays skipped (x is DEAD).
 	 */
-	h_init(&h,
-	    WF({ "a", NULL, NULL, NULL }, { "x", NULL, NULL, NULL },
-		{ "b", "a", NULL, NULL }, { "c", "b x", NULL, NULL },
-		{ "e", "b", NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "x", NULL, NULL, NULL },
+	    { "b", "a", NULL, NULL }, { "c", "b x", NULL, NULL },
+	    { "e", "b", NULL, NULL }), NULL);
 	start(&h);
 	fail(&h, "a", ERR_VALIDATION, "bad");
 	fail(&h, "x", ERR_VALIDATION, "bad too");
-	is_states(&h,
-	    "run=FAILED a=DEAD x=DEAD b=SKIPPED/upstream "
+	is_states(&h, "run=FAILED a=DEAD x=DEAD b=SKIPPED/upstream "
 	    "c=SKIPPED/upstream e=SKIPPED/upstream [5/5 bad 5]",
 	    "replay: failed run");
 
@@ -1724,8 +1642,7 @@ test_reset_replay(void)
 	before = states(&h);
 	is_int(reset_why(&h, "c", 0, &why), -1, "replay: c refused");
 	is_int(h.err, EINVAL, "replay: EINVAL");
-	is_str(why,
-	    "task 'c' cannot run while its dependency 'b' is "
+	is_str(why, "task 'c' cannot run while its dependency 'b' is "
 	    "SKIPPED; run that one again (with what is downstream of it)",
 	    "replay: why c cannot run");
 	free(why);
@@ -1738,14 +1655,11 @@ test_reset_replay(void)
 	is_int(reset_tasks(&h, "a", 0), 0, "replay a");
 	is_str(h.acts, "reset a, reset b, reset e, dispatch a#2",
 	    "replay: a and what was skipped only because of it");
-	is_str(h.trans,
-	    "a DEAD>PENDING, b SKIPPED>PENDING, "
+	is_str(h.trans, "a DEAD>PENDING, b SKIPPED>PENDING, "
 	    "e SKIPPED>PENDING, run FAILED>RUNNING, a PENDING>READY",
 	    "replay: transitions in topological order");
-	is_states(&h,
-	    "run=RUNNING a=READY x=DEAD b=PENDING "
-	    "c=SKIPPED/upstream e=PENDING [2/5 bad 2]",
-	    "replay: states");
+	is_states(&h, "run=RUNNING a=READY x=DEAD b=PENDING "
+	    "c=SKIPPED/upstream e=PENDING [2/5 bad 2]", "replay: states");
 	is_recounted(&h, "replay");
 	succeed(&h, "a", NULL);
 	is_str(h.acts, "dispatch b#1", "replay: b after a");
@@ -1755,8 +1669,7 @@ test_reset_replay(void)
 	is_str(h.acts, "finish FAILED", "replay: x still failed the run");
 	is_str(action(&h, ACT_FINISH_RUN, NULL)->message,
 	    "task 'x' failed (ValidationException); 2 of 5 tasks did not "
-	    "succeed",
-	    "replay: the run's message names x");
+	    "succeed", "replay: the run's message names x");
 
 	/* Now x: c's last obstacle. */
 	is_int(reset_tasks(&h, "x", 0), 0, "replay x");
@@ -1774,10 +1687,9 @@ test_reset_rerun(void)
 	struct h h;
 	char *why = NULL, *out;
 
-	h_init(&h,
-	    WF({ "a", NULL, NULL, NULL },
-		{ "b", "a", NULL, "{\"n\":\"${{ .params.n }}\"}" },
-		{ "c", "b", NULL, "{\"fromB\":\"${{ .tasks.b.output.v }}\"}" }),
+	h_init(&h, WF({ "a", NULL, NULL, NULL },
+	    { "b", "a", NULL, "{\"n\":\"${{ .params.n }}\"}" },
+	    { "c", "b", NULL, "{\"fromB\":\"${{ .tasks.b.output.v }}\"}" }),
 	    "{\"n\":1}");
 	start(&h);
 	succeed(&h, "a", NULL);
@@ -1787,10 +1699,8 @@ test_reset_rerun(void)
 
 	/* One task alone: its dependents keep their results. */
 	is_int(reset_tasks(&h, "b", 0), 0, "rerun b");
-	is_str(h.trans,
-	    "b SUCCESS>PENDING, run SUCCESS>RUNNING, "
-	    "b PENDING>READY",
-	    "rerun b: a successful run re-opens");
+	is_str(h.trans, "b SUCCESS>PENDING, run SUCCESS>RUNNING, "
+	    "b PENDING>READY", "rerun b: a successful run re-opens");
 	is_str(h.acts, "reset b, dispatch b#2", "rerun b: attempt 2");
 	out = output_of(&h, "b");
 	is_str(out, "null", "rerun b: the old output is forgotten");
@@ -1810,26 +1720,20 @@ test_reset_rerun(void)
 	/* In a running run: c is RUNNING. */
 	started(&h, "c");
 	is_int(reset_why(&h, "a", 1, &why), -1, "rerun a --downstream refused");
-	is_str(why,
-	    "task 'c', downstream, is RUNNING; wait for it to finish "
-	    "(or cancel the run) first",
-	    "rerun: why");
+	is_str(why, "task 'c', downstream, is RUNNING; wait for it to finish "
+	    "(or cancel the run) first", "rerun: why");
 	free(why);
 	h_free(&h);
 
-	h_init(&h,
-	    WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
-		{ "c", "b", NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "b", "a", NULL, NULL },
+	    { "c", "b", NULL, NULL }), NULL);
 	start(&h);
 	succeed(&h, "a", NULL);
 	started(&h, "b");
 	is_int(reset_why(&h, "a", 1, &why), -1,
 	    "rerun --downstream with b running refused");
-	is_str(why,
-	    "task 'b', downstream, is RUNNING; wait for it to finish "
-	    "(or cancel the run) first",
-	    "rerun: why (RUNNING)");
+	is_str(why, "task 'b', downstream, is RUNNING; wait for it to finish "
+	    "(or cancel the run) first", "rerun: why (RUNNING)");
 	free(why);
 	is_int(reset_why(&h, "b", 0, &why), -1, "rerun of a RUNNING task");
 	is_str(why, "task 'b' is RUNNING; only a finished task can run again",
@@ -1871,11 +1775,9 @@ test_reset_conditions(void)
 	struct h h;
 
 	/* --downstream asks a condition again: it may not skip this time. */
-	h_init(&h,
-	    WF({ "a", NULL, NULL, NULL },
-		{ "w", "a", ".tasks.a.output.go", NULL },
-		{ "z", "w", NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL },
+	    { "w", "a", ".tasks.a.output.go", NULL },
+	    { "z", "w", NULL, NULL }), NULL);
 	start(&h);
 	succeed(&h, "a", "{\"go\":false}");
 	is_str(h.acts, "skip w condition, dispatch z#1",
@@ -1901,10 +1803,8 @@ test_reset_conditions(void)
 	 * A downstream task that succeeded once but whose other dependency
 	 * died since: taken along, it is skipped again at once.
 	 */
-	h_init(&h,
-	    WF({ "a", NULL, NULL, NULL }, { "x", NULL, NULL, NULL },
-		{ "c", "a x", NULL, NULL }),
-	    NULL);
+	h_init(&h, WF({ "a", NULL, NULL, NULL }, { "x", NULL, NULL, NULL },
+	    { "c", "a x", NULL, NULL }), NULL);
 	start(&h);
 	succeed(&h, "a", NULL);
 	succeed(&h, "x", NULL);
@@ -1919,10 +1819,8 @@ test_reset_conditions(void)
 	is_recounted(&h, "blocked");
 	succeed(&h, "a", NULL);
 	is_str(h.acts, "finish FAILED", "blocked: the run fails again");
-	is_states(&h,
-	    "run=FAILED a=SUCCESS x=DEAD c=SKIPPED/upstream "
-	    "[3/3 bad 2]",
-	    "blocked: final");
+	is_states(&h, "run=FAILED a=SUCCESS x=DEAD c=SKIPPED/upstream "
+	    "[3/3 bad 2]", "blocked: final");
 	h_free(&h);
 }
 
@@ -1954,10 +1852,8 @@ test_reset_fan(void)
 	for (size_t i = 1; i < N; i++)
 		step_ix(&h, EV_TASK_SUCCEEDED, i, jv_null(), ERR_NONE, NULL, 0);
 	fail(&h, "t500", ERR_VALIDATION, "no");
-	is_str(h.acts,
-	    "dead t500 ValidationException, skip sink upstream, "
-	    "finish FAILED",
-	    "fan: one leaf died");
+	is_str(h.acts, "dead t500 ValidationException, skip sink upstream, "
+	    "finish FAILED", "fan: one leaf died");
 	reset_tasks(&h, "t500", 0);
 	is_str(h.acts, "reset t500, reset sink, dispatch t500#2",
 	    "fan: the leaf and the sink, nothing else");
@@ -1982,8 +1878,8 @@ load_yaml(const char *name, const char *yaml)
 	diags_init(&d);
 	wf = workflow_load_buf(name, yaml, strlen(yaml), &d);
 	for (size_t i = 0; i < d.n; i++)
-		printf("# %s:%d:%d: %s\n", d.v[i].file, d.v[i].line, d.v[i].col,
-		    d.v[i].msg);
+		printf("# %s:%d:%d: %s\n", d.v[i].file, d.v[i].line,
+		    d.v[i].col, d.v[i].msg);
 	diags_clear(&d);
 	return wf;
 }
@@ -2062,8 +1958,7 @@ test_yaml(void)
 	due(&h, "fetch_data");
 	is_str(h.acts, "dispatch fetch_data#2", "yaml seed: attempt 2");
 	fail_r(&h, "fetch_data", ERR_HTTP_SERVER, 0.5);
-	is_str(h.acts,
-	    "dead fetch_data HttpServerError, "
+	is_str(h.acts, "dead fetch_data HttpServerError, "
 	    "skip process upstream, finish FAILED",
 	    "yaml seed: 5xx is not in its retryOn");
 	h_free_loaded(&h);
