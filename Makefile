@@ -15,7 +15,8 @@
 #   make bench           benchmarks, figures printed beside their targets
 #   make deps            install the Debian packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
-#   make lint            mandoc -Tlint on every man page
+#   make lint            mandoc -Tlint on every man page; no function over
+#                        80 lines without a reason
 #   make format FILES=…  clang-format the given files (.clang-format is the
 #                        guide; hand formatting of SQL strings may win)
 #
@@ -67,7 +68,8 @@ MAN_PAGES = $(wildcard man/*.[1-8])
 
 .PHONY: all check check-unit check-bats check-asan check-valgrind check-fuzz \
 	check-tsan stress bench \
-	deps install uninstall lint format clean tests
+	deps install uninstall lint lint-man lint-functions format clean \
+	tests
 
 all: $(PROG_BIN)
 
@@ -211,8 +213,16 @@ bench: all $(BUILD)/bench/dagbench $(BUILD)/bench/noopd
 deps:
 	@contrib/deps.sh
 
-lint:
+# What tests/lint.bats checks too (so make check runs it): the man pages,
+# and no function over 80 lines without a "Long: why" comment above it
+# (contrib/lint/long-functions.sh).
+lint: lint-man lint-functions
+
+lint-man:
 	mandoc -Tlint -W warning $(MAN_PAGES)
+
+lint-functions:
+	contrib/lint/long-functions.sh 80
 
 format:
 	@[ -n "$(FILES)" ] || { echo "usage: make format FILES='lib/x.c ...'"; exit 2; }
