@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # The house rules a tool can check (make lint runs the same): every man
-# page is mandoc -Tlint clean, and no function of lib/ or cmd/ is over 80
+# page is mandoc -Tlint clean, every C file is formatted as .clang-format
+# says, and no function of lib/ or cmd/ is over 80
 # lines without a "Long: why" comment above it (STYLE: a function that
 # does not fit on a screen is usually two).
 
@@ -12,6 +13,13 @@ setup() {
 
 @test "every man page is mandoc -Tlint clean" {
 	run make -s lint-man
+	assert_success
+}
+
+@test "every C file is in the style of .clang-format (make format fixes it)" {
+	command -v clang-format >/dev/null ||
+	    fail "clang-format is not installed (make deps)"
+	run make -s lint-format
 	assert_success
 }
 

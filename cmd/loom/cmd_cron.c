@@ -90,8 +90,8 @@ leap(int y)
 static int
 parse_time(const char *s, int64_t *out)
 {
-	static const int mdays[] = {
-	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
 	const char *p = s;
 	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 1;
 	struct tm tm;
@@ -258,9 +258,9 @@ fail:
 
 /* What `loom cron`'s options asked for. */
 struct cron_opts {
-	const char *tz;		/* --tz, or NULL: UTC */
-	const char *from;	/* --from, or NULL: now */
-	long count;		/* -n */
+	const char *tz;	  /* --tz, or NULL: UTC */
+	const char *from; /* --from, or NULL: now */
+	long count;	  /* -n */
 	enum output_format fmt;
 };
 
@@ -273,12 +273,12 @@ static int
 cron_parse_opts(int argc, char **argv, struct cron_opts *o)
 {
 	static const struct option opts[] = {
-	    {"tz", required_argument, NULL, 'z'},
-	    {"from", required_argument, NULL, 'f'},
-	    {"count", required_argument, NULL, 'n'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "tz", required_argument, NULL, 'z' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int ch;
@@ -326,7 +326,7 @@ cron_parse_opts(int argc, char **argv, struct cron_opts *o)
 int
 cmd_cron(int argc, char **argv)
 {
-	struct cron_opts o = {NULL, NULL, COUNT_DEFAULT, OUT_TEXT};
+	struct cron_opts o = { NULL, NULL, COUNT_DEFAULT, OUT_TEXT };
 	const struct tz *zone;
 	int64_t from;
 	int rc;

@@ -32,7 +32,8 @@ db_usage(FILE *fp)
 	    "       loom db start|stop|url [--state-dir DIR] [--port N] "
 	    "[--fast]\n"
 	    "\n"
-	    "--db defaults to $LOOM_DATABASE_URL, the config key database.url,\n"
+	    "--db defaults to $LOOM_DATABASE_URL, the config key "
+	    "database.url,\n"
 	    "then %s.  --state-dir defaults to $LOOM_STATE_DIR, then\n"
 	    "/var/lib/loom as root, else $XDG_STATE_HOME/loom.\n",
 	    DB_DEFAULT_URL);
@@ -72,9 +73,9 @@ db_migrate_cmd(const char *url, enum output_format fmt, int migrate)
 
 			if (fmt == OUT_JSON)
 				printf("{\"version\":%d,\"latest\":%d,"
-				    "\"current\":%s}\n", from,
-				    db_schema_latest(), current ? "true" :
-				    "false");
+				       "\"current\":%s}\n",
+				    from, db_schema_latest(),
+				    current ? "true" : "false");
 			else if (current)
 				printf("schema version %d (current)\n", from);
 			else
@@ -91,10 +92,10 @@ db_migrate_cmd(const char *url, enum output_format fmt, int migrate)
 
 /* What `loom db`'s options asked for. */
 struct db_opts {
-	const char *url;	/* --db, or NULL: the config's */
-	const char *state_dir;	/* --state-dir, or NULL */
-	int port;		/* --port, or 0 */
-	int fast;		/* --fast */
+	const char *url;       /* --db, or NULL: the config's */
+	const char *state_dir; /* --state-dir, or NULL */
+	int port;	       /* --port, or 0 */
+	int fast;	       /* --fast */
 	enum output_format fmt;
 };
 
@@ -129,8 +130,8 @@ db_parse_opts(int argc, char **argv, struct db_opts *o)
 		case 'p':
 			o->port = atoi(optarg);
 			if (o->port <= 0 || o->port > 65535)
-				return cli_usage_error("db", "bad --port '%s'",
-				    optarg);
+				return cli_usage_error(
+				    "db", "bad --port '%s'", optarg);
 			break;
 		case 'f':
 			o->fast = 1;
@@ -163,8 +164,8 @@ db_schema_cmd(const char *sub, const struct db_opts *o)
 		diags_clear(&d);
 		return EXIT_FAIL;
 	}
-	rc = db_migrate_cmd(o->url ? o->url : db_url(cfg), o->fmt,
-	    !strcmp(sub, "migrate"));
+	rc = db_migrate_cmd(
+	    o->url ? o->url : db_url(cfg), o->fmt, !strcmp(sub, "migrate"));
 	config_free(cfg);
 	return rc;
 }
@@ -222,7 +223,8 @@ cmd_db(int argc, char **argv)
 	if ((rc = db_parse_opts(argc, argv, &o)) >= 0)
 		return rc;
 	if (optind >= argc)
-		return cli_usage_error("db", "missing subcommand (migrate, "
+		return cli_usage_error("db",
+		    "missing subcommand (migrate, "
 		    "status, start, stop, url)");
 	sub = argv[optind];
 	if (!strcmp(sub, "migrate") || !strcmp(sub, "status"))

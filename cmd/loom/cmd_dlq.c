@@ -65,8 +65,8 @@ add_query(char **path, const char *key, const char *value)
 {
 	char *e = client_escape(value), *n;
 
-	n = xasprintf("%s%c%s=%s", *path, strchr(*path, '?') ? '&' : '?',
-	    key, e);
+	n = xasprintf(
+	    "%s%c%s=%s", *path, strchr(*path, '?') ? '&' : '?', key, e);
 	free(e);
 	free(*path);
 	*path = n;
@@ -110,14 +110,18 @@ dlq_list(const struct cli_online *o, struct client *c, const char *wf,
 	}
 	t = table_new(8, "ID", "EXECUTION", "WORKFLOW", "TASK", "ATTEMPTS",
 	    "STATUS", "CREATED", "ERROR");
-	jv_array_foreach(list, i, x) {
-		char id[32], att[32], created[32], *err = cli_error_text(x, "error");
+	jv_array_foreach(list, i, x)
+	{
+		char id[32], att[32], created[32],
+		    *err = cli_error_text(x, "error");
 
 		table_add(t, cli_num_text(x, "id", id, sizeof(id)),
 		    cli_str(x, "executionId"), cli_str(x, "workflowId"),
-		    cli_str(x, "taskId"), cli_num_text(x, "attempts", att,
-		    sizeof(att)), cli_str(x, "status"),
-		    cli_time_text(x, "createdAt", created, sizeof(created)), err);
+		    cli_str(x, "taskId"),
+		    cli_num_text(x, "attempts", att, sizeof(att)),
+		    cli_str(x, "status"),
+		    cli_time_text(x, "createdAt", created, sizeof(created)),
+		    err);
 		free(err);
 		jv_free(x);
 	}
@@ -145,11 +149,12 @@ dlq_show(const struct cli_online *o, struct client *c, const char *id)
 		json_print(stdout, reply);
 		return EXIT_OK;
 	}
-	printf("Dead letter: %s\n", *cli_num_text(reply, "id", b, sizeof(b)) ?
-	    b : id);
+	printf("Dead letter: %s\n",
+	    *cli_num_text(reply, "id", b, sizeof(b)) ? b : id);
 	printf("Status:      %s", cli_str_or(reply, "status", "?"));
 	if (cli_str(reply, "resolvedAt"))
-		printf(" (%s)", cli_time_text(reply, "resolvedAt", b, sizeof(b)));
+		printf(
+		    " (%s)", cli_time_text(reply, "resolvedAt", b, sizeof(b)));
 	printf("\n");
 	printf("Execution:   %s (%s)\n", cli_str_or(reply, "executionId", "?"),
 	    cli_str_or(reply, "executionStatus", "?"));
@@ -158,17 +163,17 @@ dlq_show(const struct cli_online *o, struct client *c, const char *id)
 	    *cli_num_text(reply, "workflowVersion", v, sizeof(v)) ? v : "?");
 	printf("Task:        %s (now %s)\n", cli_str_or(reply, "taskId", "?"),
 	    cli_str_or(reply, "taskState", "?"));
-	printf("Attempts:    %s\n", *cli_num_text(reply, "attempts", v,
-	    sizeof(v)) ? v : "?");
+	printf("Attempts:    %s\n",
+	    *cli_num_text(reply, "attempts", v, sizeof(v)) ? v : "?");
 	if ((err = cli_error_text(reply, "error")) != NULL)
 		printf("Error:       %s\n", err);
 	free(err);
-	printf("Created:     %s\n", cli_time_text(reply, "createdAt", b,
-	    sizeof(b)));
+	printf("Created:     %s\n",
+	    cli_time_text(reply, "createdAt", b, sizeof(b)));
 	req = jv_object_get(jv_copy(reply), jv_string("request"));
 	if (jv_is_valid(req) && jv_get_kind(req) != JV_KIND_NULL) {
-		jv s = jv_dump_string(req, JV_PRINT_PRETTY |
-		    JV_PRINT_INDENT_FLAGS(2));
+		jv s = jv_dump_string(
+		    req, JV_PRINT_PRETTY | JV_PRINT_INDENT_FLAGS(2));
 
 		printf("Request:\n%s\n", jv_string_value(s));
 		jv_free(s);
@@ -222,9 +227,9 @@ dlq_discard(const struct cli_online *o, struct client *c, const char *id)
 
 /* The options of the dlq subcommands. */
 struct dlq_opts {
-	const char *workflow, *execution;	/* list --workflow/--execution */
-	int all, limit;				/* list --all, --limit N */
-	int wait, timeout_set;			/* replay --wait, --timeout */
+	const char *workflow, *execution; /* list --workflow/--execution */
+	int all, limit;			  /* list --all, --limit N */
+	int wait, timeout_set;		  /* replay --wait, --timeout */
 	int64_t timeout_ms;
 };
 
@@ -234,8 +239,7 @@ struct dlq_opts {
  * error already printed).
  */
 static int
-dlq_parse_opts(int argc, char **argv, struct cli_online *o,
-    struct dlq_opts *d)
+dlq_parse_opts(int argc, char **argv, struct cli_online *o, struct dlq_opts *d)
 {
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
@@ -252,7 +256,7 @@ dlq_parse_opts(int argc, char **argv, struct cli_online *o,
 	int ch, r;
 	long l;
 
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
+	optind = 0; /* a fresh scan; argv[0] is the subcommand */
 	while ((ch = getopt_long(argc, argv, "o:hn:", opts, NULL)) != -1) {
 		if ((r = cli_online_opt(o, ch, optarg)) < 0)
 			return EXIT_USAGE;
@@ -274,10 +278,11 @@ dlq_parse_opts(int argc, char **argv, struct cli_online *o,
 		case 'n':
 			errno = 0;
 			l = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || l < 1 ||
-			    l > 1000)
-				return cli_usage_error(o->cmd, "bad --limit "
-				    "'%s' (1..1000)", optarg);
+			if (errno || *end || end == optarg || l < 1 || l > 1000)
+				return cli_usage_error(o->cmd,
+				    "bad --limit "
+				    "'%s' (1..1000)",
+				    optarg);
 			d->limit = (int)l;
 			break;
 		case 'w':
@@ -285,8 +290,10 @@ dlq_parse_opts(int argc, char **argv, struct cli_online *o,
 			break;
 		case 't':
 			if (duration_parse(optarg, &d->timeout_ms, &derr) < 0)
-				return cli_usage_error(o->cmd, "bad --timeout "
-				    "'%s': %s", optarg, derr);
+				return cli_usage_error(o->cmd,
+				    "bad --timeout "
+				    "'%s': %s",
+				    optarg, derr);
 			d->timeout_set = 1;
 			break;
 		default:
@@ -307,13 +314,16 @@ dlq_check_args(const char *sub, int argc, const struct cli_online *o,
 	if (is_list && argc != 0)
 		return cli_usage_error(o->cmd, "no operands expected");
 	if (!is_list && argc != 1)
-		return cli_usage_error(o->cmd, argc ? "one dead letter ID only" :
-		    "missing dead letter ID");
+		return cli_usage_error(o->cmd,
+		    argc ? "one dead letter ID only" :
+			   "missing dead letter ID");
 	if (!is_list && (d->workflow || d->execution || d->all || d->limit))
-		return cli_usage_error(o->cmd, "--workflow, --execution, --all "
+		return cli_usage_error(o->cmd,
+		    "--workflow, --execution, --all "
 		    "and --limit are for 'list'");
 	if ((d->wait || d->timeout_set) && strcmp(sub, "replay") != 0)
-		return cli_usage_error(o->cmd, "--wait and --timeout are for "
+		return cli_usage_error(o->cmd,
+		    "--wait and --timeout are for "
 		    "'replay'");
 	if (d->timeout_set && !d->wait)
 		return cli_usage_error(o->cmd, "--timeout needs --wait");
@@ -331,7 +341,8 @@ cmd_dlq(int argc, char **argv)
 	int rc;
 
 	if (argc < 2)
-		return cli_usage_error("dlq", "missing subcommand (list, show, "
+		return cli_usage_error("dlq",
+		    "missing subcommand (list, show, "
 		    "replay, discard)");
 	sub = argv[1];
 	if (cli_is_help(sub)) {

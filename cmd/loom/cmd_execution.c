@@ -27,8 +27,8 @@
 #include "table.h"
 #include "core/xalloc.h"
 
-#define WAIT_SLICE_MS 30000	/* what one long-poll asks the server for */
-#define WAIT_SLACK_MS 30000	/* more client time for the answer to come */
+#define WAIT_SLICE_MS 30000 /* what one long-poll asks the server for */
+#define WAIT_SLACK_MS 30000 /* more client time for the answer to come */
 
 static void
 execution_usage(FILE *fp)
@@ -85,15 +85,16 @@ cli_execution_print(const struct cli_online *o, jv exec)
 		jv_free(s);
 	}
 	jv_free(params);
-	printf("Created:   %s\n", cli_time_text(exec, "createdAt", b1,
-	    sizeof(b1)));
+	printf("Created:   %s\n",
+	    cli_time_text(exec, "createdAt", b1, sizeof(b1)));
 	if (cli_str(exec, "startedAt"))
-		printf("Started:   %s\n", cli_time_text(exec, "startedAt", b1,
-		    sizeof(b1)));
+		printf("Started:   %s\n",
+		    cli_time_text(exec, "startedAt", b1, sizeof(b1)));
 	if (cli_str(exec, "completedAt"))
-		printf("Finished:  %s (took %s)\n", cli_time_text(exec,
-		    "completedAt", b1, sizeof(b1)), cli_span_text(exec,
-		    "startedAt", "completedAt", b2, sizeof(b2)));
+		printf("Finished:  %s (took %s)\n",
+		    cli_time_text(exec, "completedAt", b1, sizeof(b1)),
+		    cli_span_text(
+			exec, "startedAt", "completedAt", b2, sizeof(b2)));
 	if ((err = cli_error_text(exec, "error")) != NULL && *err)
 		printf("Error:     %s\n", err);
 	free(err);
@@ -102,20 +103,22 @@ cli_execution_print(const struct cli_online *o, jv exec)
 	if (jv_get_kind(tasks) == JV_KIND_ARRAY &&
 	    jv_array_length(jv_copy(tasks)) > 0) {
 		printf("\n");
-		t = table_new(5, "TASK", "STATE", "ATTEMPT", "DURATION",
-		    "ERROR");
-		jv_array_foreach(tasks, i, task) {
+		t = table_new(
+		    5, "TASK", "STATE", "ATTEMPT", "DURATION", "ERROR");
+		jv_array_foreach(tasks, i, task)
+		{
 			char att[16], *e = cli_error_text(task, "error");
 			long a = cli_num(task, "attempt", 0);
 
 			if (e == NULL && cli_str(task, "skipReason"))
-				e = xasprintf("skipped: %s",
-				    cli_str(task, "skipReason"));
+				e = xasprintf(
+				    "skipped: %s", cli_str(task, "skipReason"));
 			snprintf(att, sizeof(att), "%ld", a);
 			table_add(t, cli_str(task, "taskId"),
 			    cli_str(task, "state"), a > 0 ? att : NULL,
 			    cli_span_text(task, "startedAt", "finishedAt", b1,
-			    sizeof(b1)), e);
+				sizeof(b1)),
+			    e);
 			free(e);
 			jv_free(task);
 		}
@@ -139,8 +142,8 @@ mono_ms(void)
 }
 
 int
-cli_execution_wait(const struct cli_online *o, struct client *c,
-    const char *id, int64_t timeout_ms, jv *exec)
+cli_execution_wait(const struct cli_online *o, struct client *c, const char *id,
+    int64_t timeout_ms, jv *exec)
 {
 	int64_t deadline = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
 	int64_t slice, t0;
@@ -176,7 +179,8 @@ cli_execution_wait(const struct cli_online *o, struct client *c,
 			if (++early >= 5) {
 				jv_free(reply);
 				free(eid);
-				fprintf(stderr, "loom %s: loom-api at %s does "
+				fprintf(stderr,
+				    "loom %s: loom-api at %s does "
 				    "not hold ?wait requests; cannot wait\n",
 				    o->cmd, client_base(c));
 				return EXIT_FAIL;
@@ -200,8 +204,8 @@ cli_execution_wait(const struct cli_online *o, struct client *c,
 /* ---- list and show ---------------------------------------------------- */
 
 static int
-execution_show(struct cli_online *o, struct client *c, const char *id,
-    int wait, int64_t timeout_ms)
+execution_show(struct cli_online *o, struct client *c, const char *id, int wait,
+    int64_t timeout_ms)
 {
 	char *eid, *path;
 	jv reply;
@@ -228,9 +232,9 @@ execution_show(struct cli_online *o, struct client *c, const char *id,
 
 /* The options of list and show. */
 struct execution_opts {
-	const char *workflow;		/* list --workflow */
-	struct cli_list_query q;	/* list's other options */
-	int wait, timeout_set;		/* show --wait, --timeout */
+	const char *workflow;	 /* list --workflow */
+	struct cli_list_query q; /* list's other options */
+	int wait, timeout_set;	 /* show --wait, --timeout */
 	int64_t timeout_ms;
 };
 
@@ -240,8 +244,8 @@ struct execution_opts {
  * error already printed).
  */
 static int
-execution_parse_opts(int argc, char **argv, struct cli_online *o,
-    struct execution_opts *e)
+execution_parse_opts(
+    int argc, char **argv, struct cli_online *o, struct execution_opts *e)
 {
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
@@ -254,7 +258,7 @@ execution_parse_opts(int argc, char **argv, struct cli_online *o,
 	const char *derr;
 	int ch, r;
 
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
+	optind = 0; /* a fresh scan; argv[0] is the subcommand */
 	while ((ch = getopt_long(argc, argv, "o:hn:", opts, NULL)) != -1) {
 		if ((r = cli_online_opt(o, ch, optarg)) < 0)
 			return EXIT_USAGE;
@@ -276,8 +280,10 @@ execution_parse_opts(int argc, char **argv, struct cli_online *o,
 			break;
 		case 't':
 			if (duration_parse(optarg, &e->timeout_ms, &derr) < 0)
-				return cli_usage_error(o->cmd, "bad --timeout "
-				    "'%s': %s", optarg, derr);
+				return cli_usage_error(o->cmd,
+				    "bad --timeout "
+				    "'%s': %s",
+				    optarg, derr);
 			e->timeout_set = 1;
 			break;
 		default:
@@ -297,21 +303,27 @@ execution_check_args(const char *sub, int argc, const struct cli_online *o,
 		if (argc != 0)
 			return cli_usage_error(o->cmd, "no operands expected");
 		if (e->wait || e->timeout_set)
-			return cli_usage_error(o->cmd, "--wait and --timeout "
+			return cli_usage_error(o->cmd,
+			    "--wait and --timeout "
 			    "are for 'show'");
 		if (e->q.all && e->q.cursor)
-			return cli_usage_error(o->cmd, "--cursor and --all do "
+			return cli_usage_error(o->cmd,
+			    "--cursor and --all do "
 			    "not go together");
 	} else {
 		if (argc != 1)
-			return cli_usage_error(o->cmd, argc ? "one execution "
-			    "ID only" : "missing execution ID");
+			return cli_usage_error(o->cmd,
+			    argc ? "one execution "
+				   "ID only" :
+				   "missing execution ID");
 		if (e->workflow || cli_list_query_set(&e->q))
-			return cli_usage_error(o->cmd, "--workflow, --status, "
+			return cli_usage_error(o->cmd,
+			    "--workflow, --status, "
 			    "--since, --until, --limit, --cursor and --all are "
 			    "for 'list'");
 		if (e->timeout_set && !e->wait)
-			return cli_usage_error(o->cmd, "--timeout needs "
+			return cli_usage_error(o->cmd,
+			    "--timeout needs "
 			    "--wait");
 	}
 	return 0;
@@ -328,7 +340,8 @@ cmd_execution(int argc, char **argv)
 	int rc;
 
 	if (argc < 2)
-		return cli_usage_error("execution", "missing subcommand "
+		return cli_usage_error("execution",
+		    "missing subcommand "
 		    "(list, show, cancel, retry)");
 	sub = argv[1];
 	if (cli_is_help(sub)) {
@@ -336,12 +349,13 @@ cmd_execution(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (!strcmp(sub, "cancel") || !strcmp(sub, "retry"))
-		return cli_execution_control(argc, argv);	/* cmd_task.c */
+		return cli_execution_control(argc, argv); /* cmd_task.c */
 	if (!strcmp(sub, "logs"))
-		return cmd_execution_logs(argc - 1, argv + 1);	/* cmd_events.c */
+		return cmd_execution_logs(
+		    argc - 1, argv + 1); /* cmd_events.c */
 	if (strcmp(sub, "list") && strcmp(sub, "show"))
-		return cli_usage_error("execution", "unknown subcommand '%s'",
-		    sub);
+		return cli_usage_error(
+		    "execution", "unknown subcommand '%s'", sub);
 	snprintf(cmdname, sizeof(cmdname), "execution %s", sub);
 	o.cmd = cmdname;
 

@@ -98,9 +98,9 @@ print_dot(FILE *fp, const struct workflow *wf)
 static int
 mermaid_ids_ok(const struct workflow *wf)
 {
-	static const char *const reserved[] = {"end", "graph", "subgraph",
-	    "flowchart", "style", "class", "classDef", "click", "linkStyle",
-	    "direction", "default"};
+	static const char *const reserved[] = { "end", "graph", "subgraph",
+		"flowchart", "style", "class", "classDef", "click", "linkStyle",
+		"direction", "default" };
 
 	for (size_t i = 0; i < wf->ntasks; i++) {
 		const char *id = wf->tasks[i].id;
@@ -157,14 +157,14 @@ print_mermaid(FILE *fp, const struct workflow *wf)
  * return (--help, or a usage error already printed).
  */
 static int
-graph_parse_opts(int argc, char **argv, enum graph_format *fmt,
-    const char **out)
+graph_parse_opts(
+    int argc, char **argv, enum graph_format *fmt, const char **out)
 {
 	static const struct option opts[] = {
-	    {"format", required_argument, NULL, 'f'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
@@ -205,8 +205,7 @@ graph_parse_opts(int argc, char **argv, enum graph_format *fmt,
 
 /* Writes wf's graph as fmt to the file out (NULL: stdout). */
 static int
-graph_write(const struct workflow *wf, enum graph_format fmt,
-    const char *out)
+graph_write(const struct workflow *wf, enum graph_format fmt, const char *out)
 {
 	FILE *fp = out != NULL ? fopen(out, "w") : stdout;
 
@@ -219,8 +218,8 @@ graph_write(const struct workflow *wf, enum graph_format fmt,
 		print_mermaid(fp, wf);
 	else
 		print_dot(fp, wf);
-	if (fp != stdout ? fclose(fp) == EOF
-			 : (fflush(fp) == EOF || ferror(fp))) {
+	if (fp != stdout ? fclose(fp) == EOF :
+			   (fflush(fp) == EOF || ferror(fp))) {
 		fprintf(stderr, "loom graph: cannot write %s: %s\n",
 		    out ? out : "stdout", strerror(errno));
 		return EXIT_SYSTEM;

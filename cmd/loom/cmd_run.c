@@ -36,9 +36,12 @@ run_usage(FILE *fp)
 	    "as a JSON line.  Exit status 0 when the run succeeded, 1 when it\n"
 	    "failed or was cancelled (Ctrl-C cancels), 2 for usage errors.\n"
 	    "\n"
-	    "  --input JSON   the run's input (params), an object; @FILE reads it\n"
-	    "  --param K=V    one param; V is JSON if it parses, else a string\n"
-	    "  -q, --quiet    leave out the output lines of shell/java tasks\n");
+	    "  --input JSON   the run's input (params), an object; @FILE reads "
+	    "it\n"
+	    "  --param K=V    one param; V is JSON if it parses, else a "
+	    "string\n"
+	    "  -q, --quiet    leave out the output lines of shell/java "
+	    "tasks\n");
 }
 
 /* --input JSON|@FILE: its members into *input.  -1 after a usage error. */
@@ -49,12 +52,12 @@ run_add_input(jv *input, const char *arg)
 
 	if (jv_get_kind(v) != JV_KIND_OBJECT) {
 		jv_free(v);
-		cli_usage_error("run", "--input must be a JSON object (or "
+		cli_usage_error("run",
+		    "--input must be a JSON object (or "
 		    "@FILE holding one)");
 		return -1;
 	}
-	jv_object_foreach(v, k, val)
-		*input = jv_object_set(*input, k, val);
+	jv_object_foreach(v, k, val) *input = jv_object_set(*input, k, val);
 	jv_free(v);
 	return 0;
 }
@@ -67,7 +70,8 @@ run_add_param(jv *input, const char *arg)
 	jv v;
 
 	if (eq == NULL || eq == arg) {
-		cli_usage_error("run", "--param wants KEY=VALUE, got '%s'", arg);
+		cli_usage_error(
+		    "run", "--param wants KEY=VALUE, got '%s'", arg);
 		return -1;
 	}
 	v = jv_parse(eq + 1);
@@ -75,8 +79,8 @@ run_add_param(jv *input, const char *arg)
 		jv_free(v);
 		v = jv_string(eq + 1);
 	}
-	*input = jv_object_set(*input, jv_string_sized(arg, (int)(eq - arg)),
-	    v);
+	*input =
+	    jv_object_set(*input, jv_string_sized(arg, (int)(eq - arg)), v);
 	return 0;
 }
 
@@ -127,7 +131,7 @@ run_parse_opts(int argc, char **argv, jv *input, struct localrun_opts *lo)
 static int
 run_file(const char *path, jv input, struct localrun_opts *lo)
 {
-	static const struct workflow_opts zones = {tzload_known};
+	static const struct workflow_opts zones = { tzload_known };
 	struct workflow *wf;
 	struct diags d;
 	char *err = NULL;

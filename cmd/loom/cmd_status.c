@@ -118,10 +118,11 @@ print_counts(jv q, const char *label, const char *const *keys,
 static void
 print_breakers(jv list, int aligned)
 {
-	struct table *t = table_new(6, "TARGET", "STATE", "FAILURES",
-	    "RECENT", "RETRY AT", "HELD");
+	struct table *t = table_new(
+	    6, "TARGET", "STATE", "FAILURES", "RECENT", "RETRY AT", "HELD");
 
-	jv_array_foreach(list, i, b) {
+	jv_array_foreach(list, i, b)
+	{
 		char fails[32], calls[32], failed[32], recent[80], retry[64],
 		    held[32];
 
@@ -130,7 +131,8 @@ print_breakers(jv list, int aligned)
 		snprintf(recent, sizeof(recent), "%s of %s failed",
 		    *failed ? failed : "0", *calls ? calls : "0");
 		table_add(t, cli_str(b, "target"), cli_str(b, "state"),
-		    cli_num_text(b, "consecutiveFailures", fails, sizeof(fails)),
+		    cli_num_text(
+			b, "consecutiveFailures", fails, sizeof(fails)),
 		    recent, time_text(b, "retryAt", 1, retry, sizeof(retry)),
 		    cli_num_text(b, "heldTasks", held, sizeof(held)));
 		jv_free(b);
@@ -159,8 +161,8 @@ print_status(jv st)
 	if (cli_true(db, "ok"))
 		printf("%-14sok, schema version %s\n", "Database:", ver);
 	else
-		printf("%-14sNOT OK: %s\n", "Database:",
-		    cli_str_or(db, "error", "unknown"));
+		printf("%-14sNOT OK: %s\n",
+		    "Database:", cli_str_or(db, "error", "unknown"));
 	print_counts(q, "Queue:", qkeys, qnames, 5);
 	print_counts(runs, "Runs:", rkeys, rkeys, 2);
 	cli_num_text(st, "deadLetters", num, sizeof(num));
@@ -174,18 +176,20 @@ print_status(jv st)
 			printf("%-14s%d not closed (below)\n", "Breakers:", n);
 	}
 	if (jv_get_kind(daemons) == JV_KIND_ARRAY) {
-		struct table *t = table_new(6, "DAEMON", "PID", "HOST",
-		    "SINCE", "CONNECTIONS", "STATE");
+		struct table *t = table_new(6, "DAEMON", "PID", "HOST", "SINCE",
+		    "CONNECTIONS", "STATE");
 
 		printf("\n");
-		jv_array_foreach(daemons, i, d) {
+		jv_array_foreach(daemons, i, d)
+		{
 			char pid[32], since[64], conns[32];
 
 			table_add(t, cli_str(d, "name"),
 			    cli_num_text(d, "pid", pid, sizeof(pid)),
 			    cli_str(d, "host"),
 			    time_text(d, "since", 0, since, sizeof(since)),
-			    cli_num_text(d, "connections", conns, sizeof(conns)),
+			    cli_num_text(
+				d, "connections", conns, sizeof(conns)),
 			    cli_str(d, "state"));
 			jv_free(d);
 		}
@@ -226,8 +230,7 @@ cmd_status(int argc, char **argv)
 	int ch, r, st, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "o:h", online_opts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:h", online_opts, NULL)) != -1) {
 		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
@@ -240,8 +243,8 @@ cmd_status(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (optind != argc)
-		return cli_usage_error(o.cmd, "unexpected argument '%s'",
-		    argv[optind]);
+		return cli_usage_error(
+		    o.cmd, "unexpected argument '%s'", argv[optind]);
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		return rc;
 	st = client_json(c, "GET", "/api/v1/status", jv_invalid(), &reply);
@@ -257,7 +260,8 @@ cmd_status(int argc, char **argv)
 	if (jv_get_kind(db) != JV_KIND_OBJECT) {
 		jv_free(db);
 		jv_free(reply);
-		fprintf(stderr, "loom status: unexpected reply from "
+		fprintf(stderr,
+		    "loom status: unexpected reply from "
 		    "loom-api\n");
 		return EXIT_FAIL;
 	}
@@ -294,8 +298,7 @@ breaker_list(struct cli_online *o, struct client *c)
 		json_print_lines(stdout, list);
 		return EXIT_OK;
 	}
-	if (jv_array_length(jv_copy(list)) == 0 &&
-	    table_aligned(o->text_asked))
+	if (jv_array_length(jv_copy(list)) == 0 && table_aligned(o->text_asked))
 		fprintf(stderr, "every circuit breaker is closed\n");
 	print_breakers(list, table_aligned(o->text_asked));
 	return EXIT_OK;
@@ -311,8 +314,10 @@ breaker_reset(struct cli_online *o, struct client *c, const char *target)
 	/* The path carries scheme://host:port only: a URL's own path would
 	 * add segments once loom-api decodes it. */
 	if (breaker_target_of(target, t, sizeof(t)) < 0)
-		return cli_usage_error(o->cmd, "'%s' is not an http or https "
-		    "URL (a target is scheme://host:port)", target);
+		return cli_usage_error(o->cmd,
+		    "'%s' is not an http or https "
+		    "URL (a target is scheme://host:port)",
+		    target);
 	esc = client_escape(t);
 	path = xasprintf("/api/v1/breakers/%s/reset", esc);
 	free(esc);
@@ -325,9 +330,10 @@ breaker_reset(struct cli_online *o, struct client *c, const char *target)
 	else {
 		const char *name = cli_str(reply, "target");
 
-		printf("%s: %s\n", name ? name : t, cli_true(reply, "reset") ?
-		    "reset; the breaker is closed" :
-		    "the breaker was closed already");
+		printf("%s: %s\n", name ? name : t,
+		    cli_true(reply, "reset") ?
+			"reset; the breaker is closed" :
+			"the breaker was closed already");
 		jv_free(reply);
 	}
 	return EXIT_OK;
@@ -343,7 +349,8 @@ cmd_breaker(int argc, char **argv)
 	int ch, r, rc, nargs;
 
 	if (argc < 2)
-		return cli_usage_error("breaker", "missing subcommand (list, "
+		return cli_usage_error("breaker",
+		    "missing subcommand (list, "
 		    "reset)");
 	sub = argv[1];
 	if (cli_is_help(sub)) {
@@ -351,13 +358,13 @@ cmd_breaker(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (strcmp(sub, "list") && strcmp(sub, "reset"))
-		return cli_usage_error("breaker", "unknown subcommand '%s'",
-		    sub);
+		return cli_usage_error(
+		    "breaker", "unknown subcommand '%s'", sub);
 	snprintf(cmdname, sizeof(cmdname), "breaker %s", sub);
 	o.cmd = cmdname;
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:h", online_opts,
-	    NULL)) != -1) {
+	optind = 0; /* a fresh scan; argv[0] is the subcommand */
+	while ((ch = getopt_long(
+		    argc - 1, argv + 1, "o:h", online_opts, NULL)) != -1) {
 		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
@@ -371,11 +378,12 @@ cmd_breaker(int argc, char **argv)
 	}
 	nargs = argc - 1 - optind;
 	if (!strcmp(sub, "list") && nargs != 0)
-		return cli_usage_error(o.cmd, "unexpected argument '%s'",
-		    argv[1 + optind]);
+		return cli_usage_error(
+		    o.cmd, "unexpected argument '%s'", argv[1 + optind]);
 	if (!strcmp(sub, "reset") && nargs != 1)
-		return cli_usage_error(o.cmd, nargs ? "one TARGET only" :
-		    "missing TARGET (e.g. http://host:8080)");
+		return cli_usage_error(o.cmd,
+		    nargs ? "one TARGET only" :
+			    "missing TARGET (e.g. http://host:8080)");
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		return rc;
 	if (!strcmp(sub, "list"))

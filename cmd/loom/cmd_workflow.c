@@ -105,7 +105,8 @@ static const char *
 text_of(jv o, const char *key, char *buf, size_t len)
 {
 	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
+	    jv_object_get(jv_copy(o), jv_string(key)) :
+	    jv_invalid();
 
 	buf[0] = '\0';
 	switch (jv_get_kind(v)) {
@@ -141,13 +142,14 @@ text_of(jv o, const char *key, char *buf, size_t len)
 static void
 print_invalid(const char *file, jv reply)
 {
-	jv details = jv_getpath(jv_copy(reply), JV_ARRAY(jv_string("error"),
-	    jv_string("details")));
+	jv details = jv_getpath(
+	    jv_copy(reply), JV_ARRAY(jv_string("error"), jv_string("details")));
 	char *msg;
 	int n = 0;
 
 	if (jv_get_kind(details) == JV_KIND_ARRAY) {
-		jv_array_foreach(details, i, d) {
+		jv_array_foreach(details, i, d)
+		{
 			if (jv_get_kind(d) != JV_KIND_OBJECT) {
 				jv_free(d);
 				continue;
@@ -156,9 +158,11 @@ print_invalid(const char *file, jv reply)
 			jv col = jv_object_get(jv_copy(d), jv_string("column"));
 			const char *m = cli_str(d, "message");
 			int l = jv_get_kind(line) == JV_KIND_NUMBER ?
-			    (int)jv_number_value(line) : 0;
+			    (int)jv_number_value(line) :
+			    0;
 			int c = jv_get_kind(col) == JV_KIND_NUMBER ?
-			    (int)jv_number_value(col) : 0;
+			    (int)jv_number_value(col) :
+			    0;
 
 			if (l > 0 && c > 0)
 				fprintf(stderr, "%s:%d:%d: %s\n", file, l, c,
@@ -185,8 +189,7 @@ print_invalid(const char *file, jv reply)
 }
 
 static int
-workflow_apply(struct cli_online *o, struct client *c, int nfiles,
-    char **files)
+workflow_apply(struct cli_online *o, struct client *c, int nfiles, char **files)
 {
 	int rc = EXIT_OK;
 
@@ -223,8 +226,9 @@ workflow_apply(struct cli_online *o, struct client *c, int nfiles,
 			continue;
 		}
 		if (o->fmt == OUT_JSON) {
-			json_print(stdout, jv_object_set(reply,
-			    jv_string("file"), jv_string(name)));
+			json_print(stdout,
+			    jv_object_set(
+				reply, jv_string("file"), jv_string(name)));
 			continue;
 		}
 		printf("%s: version %s (%s)\n", cli_str_or(reply, "id", "?"),
@@ -258,23 +262,25 @@ workflow_list(struct cli_online *o, struct client *c)
 		json_print_lines(stdout, list);
 		return EXIT_OK;
 	}
-	t = table_new(7, "ID", "NAME", "VERSION", "TASKS", "SCHEDULE",
-	    "PAUSED", "UPDATED");
-	jv_array_foreach(list, i, w) {
+	t = table_new(7, "ID", "NAME", "VERSION", "TASKS", "SCHEDULE", "PAUSED",
+	    "UPDATED");
+	jv_array_foreach(list, i, w)
+	{
 		char ver[32], tasks[32], paused[8], upd[32];
 
 		table_add(t, cli_str(w, "id"), cli_str(w, "name"),
 		    text_of(w, "version", ver, sizeof(ver)),
 		    text_of(w, "taskCount", tasks, sizeof(tasks)),
-		    cli_str(w, "schedule"), text_of(w, "paused", paused,
-		    sizeof(paused)), cli_time_text(w, "updatedAt", upd,
-		    sizeof(upd)));
+		    cli_str(w, "schedule"),
+		    text_of(w, "paused", paused, sizeof(paused)),
+		    cli_time_text(w, "updatedAt", upd, sizeof(upd)));
 		jv_free(w);
 	}
 	jv_free(list);
 	table_print(t, stdout, table_aligned(o->text_asked));
 	if (table_rows(t) == 0 && table_aligned(o->text_asked))
-		fprintf(stderr, "no workflows yet: add one with 'loom "
+		fprintf(stderr,
+		    "no workflows yet: add one with 'loom "
 		    "workflow apply FILE'\n");
 	table_free(t);
 	return EXIT_OK;
@@ -302,7 +308,8 @@ task_target(jv task)
 		out = xstrdup(jv_string_value(cmd));
 	else if (jv_get_kind(cmd) == JV_KIND_ARRAY) {
 		jv s = jv_array_length(jv_copy(cmd)) > 0 ?
-		    jv_dump_string(jv_copy(cmd), 0) : jv_string("");
+		    jv_dump_string(jv_copy(cmd), 0) :
+		    jv_string("");
 
 		out = xstrdup(jv_string_value(s));
 		jv_free(s);
@@ -319,7 +326,8 @@ task_deps(jv task)
 	char *out = xstrdup("");
 
 	if (jv_get_kind(deps) == JV_KIND_ARRAY) {
-		jv_array_foreach(deps, i, d) {
+		jv_array_foreach(deps, i, d)
+		{
 			if (jv_get_kind(d) == JV_KIND_STRING) {
 				char *n = xasprintf("%s%s%s", out,
 				    *out ? "," : "", jv_string_value(d));
@@ -346,9 +354,9 @@ print_workflow(struct cli_online *o, jv w)
 	/* A version's object has no metadata of its own: take the spec's. */
 	name = cli_str(w, "name") ? cli_str(w, "name") : cli_str(spec, "name");
 	sched = cli_str(w, "schedule") ? cli_str(w, "schedule") :
-	    cli_str(spec, "schedule");
+					 cli_str(spec, "schedule");
 	tz = cli_str(w, "timezone") ? cli_str(w, "timezone") :
-	    cli_str(spec, "timezone");
+				      cli_str(spec, "timezone");
 	printf("ID:        %s\n", cli_str_or(w, "id", "?"));
 	printf("Name:      %s\n", name ? name : "-");
 	printf("Version:   %s\n", text_of(w, "version", buf, sizeof(buf)));
@@ -360,10 +368,11 @@ print_workflow(struct cli_online *o, jv w)
 		printf("About:     %s\n", cli_str(spec, "description"));
 	if (cli_true(w, "paused"))
 		printf("Paused:    yes\n");
-	printf("Created:   %s\n", cli_time_text(w, "createdAt", buf, sizeof(buf)));
+	printf(
+	    "Created:   %s\n", cli_time_text(w, "createdAt", buf, sizeof(buf)));
 	if (cli_str(w, "updatedAt"))
-		printf("Updated:   %s\n", cli_time_text(w, "updatedAt", buf,
-		    sizeof(buf)));
+		printf("Updated:   %s\n",
+		    cli_time_text(w, "updatedAt", buf, sizeof(buf)));
 	{
 		jv params = jv_object_get(jv_copy(spec), jv_string("params"));
 
@@ -380,9 +389,10 @@ print_workflow(struct cli_online *o, jv w)
 	printf("\nTasks:\n");
 	t = table_new(4, "TASK", "TYPE", "DEPENDS ON", "RUNS");
 	if (jv_get_kind(tasks) == JV_KIND_ARRAY) {
-		jv_array_foreach(tasks, i, task) {
-			char *deps = task_deps(task), *target =
-			    task_target(task);
+		jv_array_foreach(tasks, i, task)
+		{
+			char *deps = task_deps(task),
+			     *target = task_target(task);
 
 			table_add(t, cli_str(task, "id"), cli_str(task, "type"),
 			    deps, target);
@@ -411,16 +421,16 @@ print_workflow(struct cli_online *o, jv w)
 }
 
 static int
-workflow_describe(struct cli_online *o, struct client *c, const char *id,
-    const char *version)
+workflow_describe(
+    struct cli_online *o, struct client *c, const char *id, const char *version)
 {
 	char *eid = client_escape(id), *path;
 	jv reply;
 	int st;
 
 	if (version)
-		path = xasprintf("/api/v1/workflows/%s/versions/%s", eid,
-		    version);
+		path =
+		    xasprintf("/api/v1/workflows/%s/versions/%s", eid, version);
 	else
 		path = xasprintf("/api/v1/workflows/%s", eid);
 	free(eid);
@@ -495,8 +505,8 @@ parse_input(const char *arg)
 
 	if (arg[0] == '@') {
 		if (read_file(arg + 1, &buf, &len) < 0)
-			return jv_invalid_with_msg(jv_string_fmt("%s: %s",
-			    arg + 1, strerror(errno)));
+			return jv_invalid_with_msg(
+			    jv_string_fmt("%s: %s", arg + 1, strerror(errno)));
 		v = jv_parse_sized(buf, (int)len);
 		free(buf);
 	} else
@@ -504,8 +514,9 @@ parse_input(const char *arg)
 	if (!jv_is_valid(v)) {
 		jv msg = jv_invalid_get_msg(v);
 		jv out = jv_invalid_with_msg(jv_string_fmt("--input is not "
-		    "JSON: %s", jv_get_kind(msg) == JV_KIND_STRING ?
-		    jv_string_value(msg) : "parse error"));
+							   "JSON: %s",
+		    jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) :
+							 "parse error"));
 
 		jv_free(msg);
 		return out;
@@ -513,7 +524,7 @@ parse_input(const char *arg)
 	if (jv_get_kind(v) != JV_KIND_OBJECT) {
 		jv_free(v);
 		return jv_invalid_with_msg(jv_string("--input must be a JSON "
-		    "object"));
+						     "object"));
 	}
 	return v;
 }
@@ -530,8 +541,8 @@ workflow_trigger(struct cli_online *o, struct client *c, const char *id,
 		body = JV_OBJECT(jv_string("input"), input);
 	else
 		jv_free(input);
-	path = xasprintf("/api/v1/workflows/%s/trigger%s", eid,
-	    force ? "?force=true" : "");
+	path = xasprintf(
+	    "/api/v1/workflows/%s/trigger%s", eid, force ? "?force=true" : "");
 	free(eid);
 	st = client_json(c, "POST", path, body, &reply);
 	free(path);
@@ -572,27 +583,27 @@ workflow_trigger(struct cli_online *o, struct client *c, const char *id,
 /* The options of apply, list, describe and trigger; cmd_workflow() owns
  * the two jv members. */
 struct workflow_cmd_opts {
-	const char *version;	/* --version N (describe), or NULL */
-	jv input;		/* --input (trigger), or jv_invalid() */
-	jv params;		/* --param NAME=VALUE... (trigger): an object */
-	int64_t timeout_ms;	/* --timeout (with --wait) */
+	const char *version; /* --version N (describe), or NULL */
+	jv input;	     /* --input (trigger), or jv_invalid() */
+	jv params;	     /* --param NAME=VALUE... (trigger): an object */
+	int64_t timeout_ms;  /* --timeout (with --wait) */
 	int timeout_set, wait, force;
 };
 
 /* --param NAME=VALUE into w->params; -1 after a usage error. */
 static int
-workflow_add_param(const struct cli_online *o, struct workflow_cmd_opts *w,
-    const char *arg)
+workflow_add_param(
+    const struct cli_online *o, struct workflow_cmd_opts *w, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
 
 	if (eq == NULL || eq == arg) {
-		cli_usage_error(o->cmd, "bad --param '%s' (expected NAME=VALUE)",
-		    arg);
+		cli_usage_error(
+		    o->cmd, "bad --param '%s' (expected NAME=VALUE)", arg);
 		return -1;
 	}
-	w->params = jv_object_set(w->params, jv_string_sized(arg,
-	    (int)(eq - arg)), param_value(eq + 1));
+	w->params = jv_object_set(w->params,
+	    jv_string_sized(arg, (int)(eq - arg)), param_value(eq + 1));
 	return 0;
 }
 
@@ -602,8 +613,8 @@ workflow_add_param(const struct cli_online *o, struct workflow_cmd_opts *w,
  * error already printed).
  */
 static int
-workflow_parse_opts(int argc, char **argv, struct cli_online *o,
-    struct workflow_cmd_opts *w)
+workflow_parse_opts(
+    int argc, char **argv, struct cli_online *o, struct workflow_cmd_opts *w)
 {
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
@@ -618,7 +629,7 @@ workflow_parse_opts(int argc, char **argv, struct cli_online *o,
 	const char *derr;
 	int ch, r;
 
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
+	optind = 0; /* a fresh scan; argv[0] is the subcommand */
 	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		if ((r = cli_online_opt(o, ch, optarg)) < 0)
 			return EXIT_USAGE;
@@ -630,8 +641,10 @@ workflow_parse_opts(int argc, char **argv, struct cli_online *o,
 			return EXIT_OK;
 		case 'V':
 			if (!is_json_number(optarg) || atoi(optarg) < 1)
-				return cli_usage_error(o->cmd, "bad --version "
-				    "'%s'", optarg);
+				return cli_usage_error(o->cmd,
+				    "bad --version "
+				    "'%s'",
+				    optarg);
 			w->version = optarg;
 			break;
 		case 'i':
@@ -640,8 +653,8 @@ workflow_parse_opts(int argc, char **argv, struct cli_online *o,
 			if (!jv_is_valid(w->input)) {
 				jv msg = jv_invalid_get_msg(w->input);
 
-				cli_usage_error(o->cmd, "%s",
-				    jv_string_value(msg));
+				cli_usage_error(
+				    o->cmd, "%s", jv_string_value(msg));
 				jv_free(msg);
 				w->input = jv_invalid();
 				return EXIT_USAGE;
@@ -659,8 +672,10 @@ workflow_parse_opts(int argc, char **argv, struct cli_online *o,
 			break;
 		case 't':
 			if (duration_parse(optarg, &w->timeout_ms, &derr) < 0)
-				return cli_usage_error(o->cmd, "bad --timeout "
-				    "'%s': %s", optarg, derr);
+				return cli_usage_error(o->cmd,
+				    "bad --timeout "
+				    "'%s': %s",
+				    optarg, derr);
 			w->timeout_set = 1;
 			break;
 		default:
@@ -680,10 +695,12 @@ workflow_check_args(const char *sub, int argc, const struct cli_online *o,
 		cli_usage_error(o->cmd, "--version is for 'describe'");
 		return -1;
 	}
-	if (strcmp(sub, "trigger") && (jv_is_valid(w->input) ||
-	    jv_object_length(jv_copy(w->params)) > 0 || w->wait ||
-	    w->timeout_set || w->force)) {
-		cli_usage_error(o->cmd, "--input, --param, --force, --wait and "
+	if (strcmp(sub, "trigger") &&
+	    (jv_is_valid(w->input) ||
+		jv_object_length(jv_copy(w->params)) > 0 || w->wait ||
+		w->timeout_set || w->force)) {
+		cli_usage_error(o->cmd,
+		    "--input, --param, --force, --wait and "
 		    "--timeout are for 'trigger'");
 		return -1;
 	}
@@ -691,11 +708,14 @@ workflow_check_args(const char *sub, int argc, const struct cli_online *o,
 		cli_usage_error(o->cmd, "--timeout needs --wait");
 		return -1;
 	}
-	if (!strcmp(sub, "apply") ? argc < 1 : !strcmp(sub, "list") ?
-	    argc != 0 : argc != 1) {
-		cli_usage_error(o->cmd, !strcmp(sub, "apply") ? "no FILE given" :
-		    !strcmp(sub, "list") ? "no operands expected" :
-		    argc == 0 ? "missing workflow ID" : "one workflow ID only");
+	if (!strcmp(sub, "apply")    ? argc < 1 :
+		!strcmp(sub, "list") ? argc != 0 :
+				       argc != 1) {
+		cli_usage_error(o->cmd,
+		    !strcmp(sub, "apply")    ? "no FILE given" :
+			!strcmp(sub, "list") ? "no operands expected" :
+			argc == 0	     ? "missing workflow ID" :
+					       "one workflow ID only");
 		return -1;
 	}
 	return 0;
@@ -703,8 +723,8 @@ workflow_check_args(const char *sub, int argc, const struct cli_online *o,
 
 /* Runs subcommand sub on its operands; takes w->input.  The exit code. */
 static int
-workflow_run(struct cli_online *o, struct client *c, const char *sub,
-    int argc, char **argv, struct workflow_cmd_opts *w)
+workflow_run(struct cli_online *o, struct client *c, const char *sub, int argc,
+    char **argv, struct workflow_cmd_opts *w)
 {
 	jv input = w->input;
 
@@ -717,10 +737,11 @@ workflow_run(struct cli_online *o, struct client *c, const char *sub,
 	w->input = jv_invalid();
 	/* --param entries overlay --input's members. */
 	if (jv_object_length(jv_copy(w->params)) > 0)
-		input = jv_object_merge(jv_is_valid(input) ? input :
-		    jv_object(), jv_copy(w->params));
-	return workflow_trigger(o, c, argv[0], input, w->force, w->wait,
-	    w->timeout_ms);
+		input =
+		    jv_object_merge(jv_is_valid(input) ? input : jv_object(),
+			jv_copy(w->params));
+	return workflow_trigger(
+	    o, c, argv[0], input, w->force, w->wait, w->timeout_ms);
 }
 
 int
@@ -734,7 +755,8 @@ cmd_workflow(int argc, char **argv)
 	int rc;
 
 	if (argc < 2)
-		return cli_usage_error("workflow", "missing subcommand "
+		return cli_usage_error("workflow",
+		    "missing subcommand "
 		    "(apply, list, describe, trigger, delete, pause, unpause, "
 		    "history)");
 	sub = argv[1];
@@ -744,11 +766,12 @@ cmd_workflow(int argc, char **argv)
 	}
 	if (!strcmp(sub, "delete") || !strcmp(sub, "pause") ||
 	    !strcmp(sub, "unpause") || !strcmp(sub, "history"))
-		return cli_workflow_lifecycle(argc, argv);	/* cmd_workflow_life.c */
+		return cli_workflow_lifecycle(
+		    argc, argv); /* cmd_workflow_life.c */
 	if (strcmp(sub, "apply") && strcmp(sub, "list") &&
 	    strcmp(sub, "describe") && strcmp(sub, "trigger"))
-		return cli_usage_error("workflow", "unknown subcommand '%s'",
-		    sub);
+		return cli_usage_error(
+		    "workflow", "unknown subcommand '%s'", sub);
 	snprintf(cmdname, sizeof(cmdname), "workflow %s", sub);
 	o.cmd = cmdname;
 

@@ -65,10 +65,10 @@ struct cron {
 	unsigned dow_star : 1;
 };
 
-static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY",
-    "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
-static const char *const day_names[] = {
-    "SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
+static const char *const month_names[] = { "JAN", "FEB", "MAR", "APR", "MAY",
+	"JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC" };
+static const char *const day_names[] = { "SUN", "MON", "TUE", "WED", "THU",
+	"FRI", "SAT" };
 
 enum { F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW };
 
@@ -78,25 +78,25 @@ static const struct field {
 	const char *const *names; /* names[0] is the value `min` */
 	const char *expect;	  /* what a name should look like */
 } fields[] = {
-    [F_SEC] = {"second", 0, 59, NULL, NULL},
-    [F_MIN] = {"minute", 0, 59, NULL, NULL},
-    [F_HOUR] = {"hour", 0, 23, NULL, NULL},
-    [F_DOM] = {"day-of-month", 1, 31, NULL, NULL},
-    [F_MON] = {"month", 1, 12, month_names, "JAN..DEC"},
-    [F_DOW] = {"day-of-week", 0, 7, day_names, "SUN..SAT"},
+	[F_SEC] = { "second", 0, 59, NULL, NULL },
+	[F_MIN] = { "minute", 0, 59, NULL, NULL },
+	[F_HOUR] = { "hour", 0, 23, NULL, NULL },
+	[F_DOM] = { "day-of-month", 1, 31, NULL, NULL },
+	[F_MON] = { "month", 1, 12, month_names, "JAN..DEC" },
+	[F_DOW] = { "day-of-week", 0, 7, day_names, "SUN..SAT" },
 };
 
 static const struct alias {
 	const char *name;
 	const char *expr;
 } aliases[] = {
-    {"@yearly", "0 0 1 1 *"},
-    {"@annually", "0 0 1 1 *"},
-    {"@monthly", "0 0 1 * *"},
-    {"@weekly", "0 0 * * 0"},
-    {"@daily", "0 0 * * *"},
-    {"@midnight", "0 0 * * *"},
-    {"@hourly", "0 * * * *"},
+	{ "@yearly", "0 0 1 1 *" },
+	{ "@annually", "0 0 1 1 *" },
+	{ "@monthly", "0 0 1 * *" },
+	{ "@weekly", "0 0 * * 0" },
+	{ "@daily", "0 0 * * *" },
+	{ "@midnight", "0 0 * * *" },
+	{ "@hourly", "0 * * * *" },
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -480,8 +480,8 @@ max64(int64_t a, int64_t b)
 
 /* cron_next in zone z; see the top of the file. */
 static int
-next_in_zone(const struct cron *c, const struct tz *z, int64_t after,
-    int64_t *next)
+next_in_zone(
+    const struct cron *c, const struct tz *z, int64_t after, int64_t *next)
 {
 	int fixed = c->hour != ALL_HOURS;
 	int64_t deadline = after + HORIZON, t = after, from, w, e;
@@ -525,8 +525,8 @@ next_in_zone(const struct cron *c, const struct tz *z, int64_t after,
 }
 
 int
-cron_next(const struct cron *c, const struct tz *z, int64_t after,
-    int64_t *next)
+cron_next(
+    const struct cron *c, const struct tz *z, int64_t after, int64_t *next)
 {
 	if (after < AFTER_MIN || after > AFTER_MAX) {
 		errno = ERANGE;

@@ -91,8 +91,8 @@ enginedb_pass_retrying(const struct enginedb *e)
 }
 
 void
-enginedb_set_writer(struct enginedb *e, enginedb_writer *fn, void *arg,
-    int quiet_ready)
+enginedb_set_writer(
+    struct enginedb *e, enginedb_writer *fn, void *arg, int quiet_ready)
 {
 	e->writer = fn;
 	e->writer_arg = arg;
@@ -100,8 +100,8 @@ enginedb_set_writer(struct enginedb *e, enginedb_writer *fn, void *arg,
 }
 
 int
-enginedb_warm(struct enginedb *e, const char *workflow_id, int version,
-    char **err)
+enginedb_warm(
+    struct enginedb *e, const char *workflow_id, int version, char **err)
 {
 	if (e->conn == NULL) {
 		*err = xstrdup("no database connection");

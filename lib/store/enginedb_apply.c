@@ -61,9 +61,10 @@ apply_request(struct enginedb *e, struct runentry *run, struct request *q,
 
 	if (strcmp(q->kind, "retry") == 0) {
 		if (rt->state != RUN_FAILED && rt->state != RUN_CANCELLED)
-			q->error = xasprintf("the execution is %s; only a "
-			    "FAILED or CANCELLED one can be retried",
-			    run_state_name(rt->state));
+			q->error =
+			    xasprintf("the execution is %s; only a "
+				      "FAILED or CANCELLED one can be retried",
+				run_state_name(rt->state));
 		else if ((n = engine_failed_tasks(rt, tasks)) == 0)
 			q->error = xstrdup("no task of the execution failed");
 	} else if (strcmp(q->kind, "rerun") != 0 &&
@@ -76,8 +77,8 @@ apply_request(struct enginedb *e, struct runentry *run, struct request *q,
 	else if (strcmp(q->kind, "replay") == 0 &&
 	    rt->tasks[idx].state != TASK_DEAD)
 		q->error = xasprintf("task '%s' is %s, not DEAD: there is "
-		    "nothing to replay", q->task,
-		    task_state_name(rt->tasks[idx].state));
+				     "nothing to replay",
+		    q->task, task_state_name(rt->tasks[idx].state));
 	else
 		tasks[n++] = (size_t)idx;
 	if (q->error == NULL) {
@@ -106,8 +107,8 @@ apply_request(struct enginedb *e, struct runentry *run, struct request *q,
 		if (res->actions[i].type == ACT_RESET)
 			reset = jv_array_append(reset,
 			    jv_string(wf->tasks[res->actions[i].task].id));
-	reset = jv_dump_string(jv_object_set(jv_object(), jv_string("reset"),
-	    reset), 0);
+	reset = jv_dump_string(
+	    jv_object_set(jv_object(), jv_string("reset"), reset), 0);
 	q->result = xstrdup(jv_string_value(reset));
 	jv_free(reset);
 	log_info("request %s (%s%s%s) applied: %s", q->id, q->kind,
@@ -202,8 +203,8 @@ feed_clock(struct enginedb *e, struct runentry *run, int cancel_requested,
  */
 static void
 feed_events(struct enginedb *e, struct runentry *run, int full,
-    int cancel_requested, struct report *reps, size_t nreps,
-    struct request *rq, size_t nrq, int64_t now_ms, struct engine_result *res)
+    int cancel_requested, struct report *reps, size_t nreps, struct request *rq,
+    size_t nrq, int64_t now_ms, struct engine_result *res)
 {
 	struct engine_event ev;
 
@@ -234,7 +235,7 @@ struct passplan {
 	size_t nt;
 	unsigned char *changed;
 	struct change *ch;
-	char **reqtext;		/* the requests rendered, owned */
+	char **reqtext; /* the requests rendered, owned */
 };
 
 static void
@@ -260,9 +261,9 @@ plan_dispatch(struct enginedb *e, const char *id, struct runentry *run,
 	char *text, *rerr = NULL;
 	size_t task = a->task;
 
-	text = dispatch_request_text(id, run->w->wf, &run->rt,
-	    e->jq, a, jv_array_get(jv_copy(run->w->tasks),
-	    (int)a->task), run->w->spec_text[a->task], &rerr);
+	text = dispatch_request_text(id, run->w->wf, &run->rt, e->jq, a,
+	    jv_array_get(jv_copy(run->w->tasks), (int)a->task),
+	    run->w->spec_text[a->task], &rerr);
 	if (text == NULL) {
 		memset(&ev, 0, sizeof(ev));
 		ev.type = EV_TASK_FAILED;
@@ -271,7 +272,7 @@ plan_dispatch(struct enginedb *e, const char *id, struct runentry *run,
 		ev.message = rerr;
 		ev.output = jv_null();
 		ev.now_ms = now_ms;
-		step(e, run, &ev, res);	/* res->actions may move */
+		step(e, run, &ev, res); /* res->actions may move */
 		free(rerr);
 		pl->changed[task] = 1;
 		return;
@@ -342,8 +343,8 @@ edb_pass_apply(struct enginedb *e, const char *id, struct runentry *run,
 	int rc;
 
 	engine_result_init(&res);
-	feed_events(e, run, full, cancel_requested, reps, nreps, rq, nrq,
-	    now_ms, &res);
+	feed_events(
+	    e, run, full, cancel_requested, reps, nreps, rq, nrq, now_ms, &res);
 	if (nreps == 0 && nrq == 0 && res.ntransitions == 0 &&
 	    res.nactions == 0) {
 		/* Nothing happened: leave the row (and engine_gen) alone. */
@@ -354,8 +355,8 @@ edb_pass_apply(struct enginedb *e, const char *id, struct runentry *run,
 	}
 
 	plan_rows(e, id, run, reps, nreps, now_ms, &res, &pl);
-	if (edb_write_pass(e, id, run, &res, pl.changed, pl.ch, rq, nrq,
-	    gen + 1, err) < 0)
+	if (edb_write_pass(
+		e, id, run, &res, pl.changed, pl.ch, rq, nrq, gen + 1, err) < 0)
 		goto fail_drop;
 	run->gen = gen + 1;
 	edb_note_wakeup(e, run);

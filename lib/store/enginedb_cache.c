@@ -96,9 +96,9 @@ edb_wfs_trim(struct enginedb *e, const struct wfentry *keep)
 		victim = NULL;
 		for (pp = &e->wfs; *pp; pp = &(*pp)->next)
 			if (*pp != keep && (*pp)->nruns == 0)
-				victim = pp;	/* the last one: least recent */
+				victim = pp; /* the last one: least recent */
 		if (victim == NULL)
-			return;		/* all in use by live runs */
+			return; /* all in use by live runs */
 		struct wfentry *w = *victim;
 
 		*victim = w->next;
@@ -119,20 +119,22 @@ edb_wf_get(struct enginedb *e, const char *id, int version, char **err)
 
 	for (struct wfentry **pp = &e->wfs; (w = *pp); pp = &w->next)
 		if (w->version == version && strcmp(w->id, id) == 0) {
-			*pp = w->next;	/* to the front */
+			*pp = w->next; /* to the front */
 			w->next = e->wfs;
 			e->wfs = w;
 			return w;
 		}
 	snprintf(ver, sizeof(ver), "%d", version);
-	r = db_exec(e->conn, err, "SELECT spec::text FROM workflow_versions "
-	    "WHERE workflow_id = $1 AND version = $2", 2, p);
+	r = db_exec(e->conn, err,
+	    "SELECT spec::text FROM workflow_versions "
+	    "WHERE workflow_id = $1 AND version = $2",
+	    2, p);
 	if (r == NULL)
 		return NULL;
 	if (PQntuples(r) == 0) {
 		PQclear(r);
-		*err = xasprintf("workflow %s version %d is missing", id,
-		    version);
+		*err =
+		    xasprintf("workflow %s version %d is missing", id, version);
 		return NULL;
 	}
 	diags_init(&d);
@@ -142,16 +144,19 @@ edb_wf_get(struct enginedb *e, const char *id, int version, char **err)
 	 * (no YAML parser, no jv), which also gives each task's part of a
 	 * request as text, once per version (dispatch_task_texts()).
 	 */
-	doc = ydoc_parse_json(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0,
-	    0), &perr);
+	doc = ydoc_parse_json(
+	    PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0), &perr);
 	PQclear(r);
 	if (doc != NULL)
 		w->wf = workflow_load_doc(id, doc, &d);
-	if (w->wf == NULL || dispatch_task_texts(w->wf, doc, &w->spec_text,
-	    &w->tasks) < 0) {
+	if (w->wf == NULL ||
+	    dispatch_task_texts(w->wf, doc, &w->spec_text, &w->tasks) < 0) {
 		*err = xasprintf("stored workflow %s version %d does not load: "
-		    "%s", id, version, perr ? perr : d.n ? d.v[0].msg :
-		    "its tasks do not match");
+				 "%s",
+		    id, version,
+		    perr    ? perr :
+			d.n ? d.v[0].msg :
+			      "its tasks do not match");
 		free(perr);
 		diags_clear(&d);
 		if (w->wf)

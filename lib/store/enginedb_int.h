@@ -31,9 +31,9 @@ struct wfentry {
 	char *id;
 	int version;
 	struct workflow *wf;
-	jv tasks;		/* canonical task objects, by task index */
-	char **spec_text;	/* the same as JSON text, NULL when templated */
-	size_t nruns;		/* cached runs of this version */
+	jv tasks;	  /* canonical task objects, by task index */
+	char **spec_text; /* the same as JSON text, NULL when templated */
+	size_t nruns;	  /* cached runs of this version */
 	struct wfentry *next;
 };
 
@@ -41,25 +41,25 @@ struct runentry {
 	char *id;
 	struct wfentry *w;
 	struct run_rt rt;
-	long long gen;		/* executions.engine_gen the cache matches */
+	long long gen; /* executions.engine_gen the cache matches */
 	struct runentry *next;
 };
 
 struct enginedb {
 	PGconn *conn;
 	struct jqx *jq;
-	struct wfentry *wfs;	/* most recently used first */
+	struct wfentry *wfs; /* most recently used first */
 	size_t nwfs;
-	size_t wf_tasks;	/* tasks of the cached versions */
+	size_t wf_tasks; /* tasks of the cached versions */
 	struct runentry *runs;
-	size_t run_tasks;	/* tasks of the cached runs */
+	size_t run_tasks; /* tasks of the cached runs */
 	struct enginedb_stats st;
 	unsigned long long rng;
-	int64_t wake_ms;	/* of the last pass: see enginedb_pass_wakeup() */
-	int retrying;		/* the last pass left a task in RETRY */
-	enginedb_writer *writer;	/* see enginedb_set_writer() */
+	int64_t wake_ms; /* of the last pass: see enginedb_pass_wakeup() */
+	int retrying;	 /* the last pass left a task in RETRY */
+	enginedb_writer *writer; /* see enginedb_set_writer() */
 	void *writer_arg;
-	int quiet_ready;	/* no loom_task_ready (the writer claims) */
+	int quiet_ready; /* no loom_task_ready (the writer claims) */
 };
 
 /* A result reported by an executor or a callback, not yet seen. */
@@ -74,18 +74,18 @@ struct report {
 
 /* A control request of loom-api (a run_requests row) for this pass. */
 struct request {
-	char *id;		/* run_requests.id */
-	char *kind;		/* retry, rerun, replay */
-	char *task;		/* rerun, replay: the task id; else NULL */
-	int downstream;		/* rerun: and what is downstream */
-	char *dead_letter;	/* replay: dead_letters.id; else NULL */
-	char *error;		/* why it was refused; NULL when applied */
-	char *result;		/* applied: {"reset":[task ids]} as JSON */
+	char *id;	   /* run_requests.id */
+	char *kind;	   /* retry, rerun, replay */
+	char *task;	   /* rerun, replay: the task id; else NULL */
+	int downstream;	   /* rerun: and what is downstream */
+	char *dead_letter; /* replay: dead_letters.id; else NULL */
+	char *error;	   /* why it was refused; NULL when applied */
+	char *result;	   /* applied: {"reset":[task ids]} as JSON */
 };
 
 /* What a pass writes for one task. */
 struct change {
-	const char *request;	/* NULL: keep the stored one */
+	const char *request; /* NULL: keep the stored one */
 	const char *error_type;
 	const char *error_message;
 	int dead;
@@ -96,8 +96,8 @@ void edb_run_drop(struct enginedb *e, struct runentry *r);
 void edb_runs_drop_all(struct enginedb *e);
 void edb_wfs_drop_all(struct enginedb *e);
 void edb_wfs_trim(struct enginedb *e, const struct wfentry *keep);
-struct wfentry *edb_wf_get(struct enginedb *e, const char *id, int version,
-    char **err);
+struct wfentry *edb_wf_get(
+    struct enginedb *e, const char *id, int version, char **err);
 struct runentry *edb_run_find(struct enginedb *e, const char *id);
 void edb_runs_trim(struct enginedb *e, size_t ntasks);
 
@@ -108,8 +108,7 @@ int64_t edb_ms_value(const PGresult *r, int row, int col);
 void edb_note_wakeup(struct enginedb *e, const struct runentry *run);
 int edb_pass_apply(struct enginedb *e, const char *id, struct runentry *run,
     long long gen, int full, int cancel_requested, struct report *reps,
-    size_t nreps, struct request *rq, size_t nrq, int64_t now_ms,
-    char **err);
+    size_t nreps, struct request *rq, size_t nrq, int64_t now_ms, char **err);
 
 /* enginedb_write.c */
 int edb_write_pass(struct enginedb *e, const char *id, struct runentry *run,

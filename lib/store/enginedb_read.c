@@ -24,7 +24,8 @@
 int64_t
 edb_ms_value(const PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col) ? 0 :
+	return PQgetisnull(r, row, col) ?
+	    0 :
 	    strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
@@ -36,9 +37,9 @@ json_value(const PGresult *r, int row, int col)
 	return jv_parse(PQgetvalue(r, row, col));
 }
 
-#define TASK_COLUMNS							\
-	"SELECT task_id, state, attempt, settled, skip_reason, "	\
-	"output::text, error_type, error_message, "			\
+#define TASK_COLUMNS \
+	"SELECT task_id, state, attempt, settled, skip_reason, " \
+	"output::text, error_type, error_message, " \
 	"(extract(epoch FROM not_before) * 1000)::bigint, attempt_base " \
 	"FROM run_tasks WHERE execution_id = $1 "
 #define SQL_ALL_TASKS TASK_COLUMNS "ORDER BY finished_at"
@@ -78,10 +79,12 @@ load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
 		if (settled) {
 			t->state = st;
 			t->not_before_ms = edb_ms_value(r, i, 8);
-			t->skip = strcmp(PQgetvalue(r, i, 4), "condition") == 0 ?
+			t->skip =
+			    strcmp(PQgetvalue(r, i, 4), "condition") == 0 ?
 			    SKIP_CONDITION :
 			    strcmp(PQgetvalue(r, i, 4), "upstream") == 0 ?
-			    SKIP_UPSTREAM : SKIP_NONE;
+			    SKIP_UPSTREAM :
+			    SKIP_NONE;
 			if (st == TASK_SUCCESS) {
 				jv_free(t->output);
 				t->output = json_value(r, i, 5);
@@ -91,9 +94,9 @@ load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
 		/*
 		 * A result the engine has not seen: the task was running.
 		 * The claim that made it RUNNING wrote READY -> RUNNING
-		 * itself (lib/store/execdb.c), while a cached run may still know
-		 * the task as READY (only executors make rows RUNNING): the
-		 * state catches up here, without a second event, and the
+		 * itself (lib/store/execdb.c), while a cached run may still
+		 * know the task as READY (only executors make rows RUNNING):
+		 * the state catches up here, without a second event, and the
 		 * report takes it on from RUNNING.
 		 */
 		struct report *rep = &(*reps)[(*nreps)++];
@@ -106,8 +109,8 @@ load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
 		if (PQgetisnull(r, i, 6) ||
 		    errclass_parse(PQgetvalue(r, i, 6), &rep->error) < 0)
 			rep->error = ERR_TASK_FAILED;
-		rep->message = PQgetisnull(r, i, 7) ? NULL :
-		    xstrdup(PQgetvalue(r, i, 7));
+		rep->message =
+		    PQgetisnull(r, i, 7) ? NULL : xstrdup(PQgetvalue(r, i, 7));
 	}
 	PQclear(r);
 	if (full)
@@ -125,8 +128,8 @@ reports_free(struct report *reps, size_t n)
 	free(reps);
 }
 
-#define SQL_PENDING_REQUESTS						\
-	"SELECT id, kind, task_id, downstream, dead_letter_id "		\
+#define SQL_PENDING_REQUESTS \
+	"SELECT id, kind, task_id, downstream, dead_letter_id " \
 	"FROM run_requests WHERE execution_id = $1 AND done_at IS NULL " \
 	"ORDER BY id"
 
@@ -143,10 +146,12 @@ load_requests(PGresult *r, size_t *n)
 
 		q[i].id = xstrdup(PQgetvalue(r, row, 0));
 		q[i].kind = xstrdup(PQgetvalue(r, row, 1));
-		q[i].task = PQgetisnull(r, row, 2) ? NULL :
+		q[i].task = PQgetisnull(r, row, 2) ?
+		    NULL :
 		    xstrdup(PQgetvalue(r, row, 2));
 		q[i].downstream = PQgetvalue(r, row, 3)[0] == 't';
-		q[i].dead_letter = PQgetisnull(r, row, 4) ? NULL :
+		q[i].dead_letter = PQgetisnull(r, row, 4) ?
+		    NULL :
 		    xstrdup(PQgetvalue(r, row, 4));
 	}
 	PQclear(r);
@@ -168,10 +173,11 @@ requests_free(struct request *q, size_t n)
 }
 
 /* The first round trip of a pass; see enginedb_pass_stmts(). */
-#define PASS_LOCK_RUN "SELECT workflow_id, workflow_version, status, "	\
-	"params::text, cancel_requested, "					\
-	"(extract(epoch FROM deadline_at) * 1000)::bigint, engine_gen, "	\
-	"(extract(epoch FROM started_at) * 1000)::bigint, pass_incomplete "	\
+#define PASS_LOCK_RUN \
+	"SELECT workflow_id, workflow_version, status, " \
+	"params::text, cancel_requested, " \
+	"(extract(epoch FROM deadline_at) * 1000)::bigint, engine_gen, " \
+	"(extract(epoch FROM started_at) * 1000)::bigint, pass_incomplete " \
 	"FROM executions WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"
 
 size_t
@@ -216,8 +222,10 @@ pass_not_locked(struct enginedb *e, const char *id, char **err)
 	PGresult *r;
 	int rc;
 
-	r = db_exec(e->conn, err, "SELECT 1 FROM executions WHERE "
-	    "id = $1", 1, p);
+	r = db_exec(e->conn, err,
+	    "SELECT 1 FROM executions WHERE "
+	    "id = $1",
+	    1, p);
 	if (r == NULL) {
 		PQclear(PQexec(e->conn, "ROLLBACK"));
 		return -1;
@@ -241,8 +249,7 @@ settle_finished(struct enginedb *e, const char *id, size_t nrq, char **err)
 {
 	const char *p[1] = { id };
 
-	if (db_cmd(e->conn, err, transition_sql(TR_TASK_SETTLE), 1,
-	    p) < 0)
+	if (db_cmd(e->conn, err, transition_sql(TR_TASK_SETTLE), 1, p) < 0)
 		return -1;
 	if (nrq > 0)
 		return 1;
@@ -261,8 +268,8 @@ static struct runentry *
 run_cache_new(struct enginedb *e, const char *id, const PGresult *r,
     enum run_state status, struct runentry *old, char **err)
 {
-	struct wfentry *w = edb_wf_get(e, PQgetvalue(r, 0, 0),
-	    atoi(PQgetvalue(r, 0, 1)), err);
+	struct wfentry *w =
+	    edb_wf_get(e, PQgetvalue(r, 0, 0), atoi(PQgetvalue(r, 0, 1)), err);
 	struct runentry *run;
 	char *perr = NULL;
 
@@ -274,8 +281,8 @@ run_cache_new(struct enginedb *e, const char *id, const PGresult *r,
 	run = xcalloc(1, sizeof(*run));
 	run->id = xstrdup(id);
 	run->w = w;
-	if (run_rt_init(&run->rt, w->wf, jv_parse(PQgetvalue(r, 0, 3)),
-	    &perr) < 0) {
+	if (run_rt_init(&run->rt, w->wf, jv_parse(PQgetvalue(r, 0, 3)), &perr) <
+	    0) {
 		/* The API checked the params; a bad row is a bug. */
 		*err = xasprintf("execution %s: %s", id, perr);
 		free(perr);

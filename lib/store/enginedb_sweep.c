@@ -20,13 +20,15 @@ enginedb_due_runs(struct enginedb *e, char ***ids, char **err)
 	    "SELECT id FROM executions WHERE status = 'PENDING' "
 	    "OR (status = 'RUNNING' AND (cancel_requested "
 	    "OR deadline_at <= now())) "
-	    "UNION SELECT DISTINCT execution_id FROM run_tasks WHERE NOT settled "
+	    "UNION SELECT DISTINCT execution_id FROM run_tasks WHERE NOT "
+	    "settled "
 	    "UNION SELECT DISTINCT execution_id FROM run_tasks "
 	    "WHERE state = 'RETRY' AND not_before <= now() "
 	    "UNION SELECT DISTINCT execution_id FROM run_requests "
 	    "WHERE done_at IS NULL "
 	    "UNION SELECT id FROM executions WHERE status = 'RUNNING' "
-	    "AND pass_incomplete", 0, NULL);
+	    "AND pass_incomplete",
+	    0, NULL);
 	if (r == NULL)
 		return -1;
 	n = PQntuples(r);
@@ -47,7 +49,8 @@ enginedb_next_wakeup(struct enginedb *e, char **err)
 	    "SELECT (extract(epoch FROM least("
 	    "(SELECT min(not_before) FROM run_tasks WHERE state = 'RETRY'), "
 	    "(SELECT min(deadline_at) FROM executions "
-	    "WHERE status = 'RUNNING'))) * 1000)::bigint", 0, NULL);
+	    "WHERE status = 'RUNNING'))) * 1000)::bigint",
+	    0, NULL);
 	if (r == NULL)
 		return -1;
 	t = edb_ms_value(r, 0, 0);

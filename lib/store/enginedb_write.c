@@ -39,9 +39,20 @@ skip_text(enum skip_reason r)
  * and of sql_events (PR_EV_TASK..PR_EV_ATT).
  */
 enum {
-	PR_ID, PR_STATE, PR_ATTEMPT, PR_NB, PR_SKIP, PR_REQ, PR_ETYPE,
-	PR_EMSG, PR_BASE,
-	PR_EV_TASK, PR_EV_KIND, PR_EV_FROM, PR_EV_TO, PR_EV_ATT,
+	PR_ID,
+	PR_STATE,
+	PR_ATTEMPT,
+	PR_NB,
+	PR_SKIP,
+	PR_REQ,
+	PR_ETYPE,
+	PR_EMSG,
+	PR_BASE,
+	PR_EV_TASK,
+	PR_EV_KIND,
+	PR_EV_FROM,
+	PR_EV_TO,
+	PR_EV_ATT,
 	PR_N
 };
 
@@ -88,7 +99,8 @@ passrows_fill(struct passrows *pr, const char *id, const struct runentry *run,
 		snprintf(num, sizeof(num), "%d", t->attempt_base);
 		buf_pgarray_elem(&a[PR_BASE], num);
 		snprintf(num, sizeof(num), "%lld", (long long)t->not_before_ms);
-		buf_pgarray_elem(&a[PR_NB], t->state == TASK_RETRY ? num : NULL);
+		buf_pgarray_elem(
+		    &a[PR_NB], t->state == TASK_RETRY ? num : NULL);
 		buf_pgarray_elem(&a[PR_SKIP], skip_text(t->skip));
 		buf_pgarray_elem(&a[PR_REQ], ch[i].request);
 		buf_pgarray_elem(&a[PR_ETYPE], ch[i].error_type);
@@ -100,18 +112,18 @@ passrows_fill(struct passrows *pr, const char *id, const struct runentry *run,
 		int isrun = tr->task == ENGINE_RUN;
 
 		if (isrun ? !run_events :
-		    (ord[tr->task] < lo || ord[tr->task] >= hi))
+			    (ord[tr->task] < lo || ord[tr->task] >= hi))
 			continue;
 		pr->nev++;
-		buf_pgarray_elem(&a[PR_EV_TASK], isrun ? NULL :
-		    wf->tasks[tr->task].id);
+		buf_pgarray_elem(
+		    &a[PR_EV_TASK], isrun ? NULL : wf->tasks[tr->task].id);
 		buf_pgarray_elem(&a[PR_EV_KIND], isrun ? "run" : "task");
-		buf_pgarray_elem(&a[PR_EV_FROM], isrun ?
-		    run_state_name((enum run_state)tr->from) :
-		    task_state_name((enum task_state)tr->from));
-		buf_pgarray_elem(&a[PR_EV_TO], isrun ?
-		    run_state_name((enum run_state)tr->to) :
-		    task_state_name((enum task_state)tr->to));
+		buf_pgarray_elem(&a[PR_EV_FROM],
+		    isrun ? run_state_name((enum run_state)tr->from) :
+			    task_state_name((enum task_state)tr->from));
+		buf_pgarray_elem(&a[PR_EV_TO],
+		    isrun ? run_state_name((enum run_state)tr->to) :
+			    task_state_name((enum task_state)tr->to));
 		snprintf(num, sizeof(num), "%d",
 		    isrun ? 0 : run->rt.tasks[tr->task].attempt);
 		buf_pgarray_elem(&a[PR_EV_ATT], isrun ? NULL : num);
@@ -230,8 +242,8 @@ pw_resets(struct passwrite *pw, const struct workflow *wf,
 	buf_puts(&pw->undead, "{");
 	for (size_t i = 0; i < res->nactions; i++)
 		if (res->actions[i].type == ACT_RESET) {
-			buf_pgarray_elem(&pw->rs_tasks,
-			    wf->tasks[res->actions[i].task].id);
+			buf_pgarray_elem(
+			    &pw->rs_tasks, wf->tasks[res->actions[i].task].id);
 			pw->nreset++;
 		}
 	for (size_t i = 0; i < res->ntransitions; i++) {
@@ -299,8 +311,8 @@ pw_run_row(struct passwrite *pw, const struct runentry *run,
 		    res->transitions[i].from == TASK_READY &&
 		    res->transitions[i].to == TASK_CANCELLED)
 			pw->cancel = 1;
-	snprintf(pw->dl, sizeof(pw->dl), "%lld",
-	    (long long)run->rt.deadline_ms);
+	snprintf(
+	    pw->dl, sizeof(pw->dl), "%lld", (long long)run->rt.deadline_ms);
 	pw->p_run[0] = pw->id;
 	pw->p_run[1] = run_state_name(run->rt.state);
 	pw->p_run[2] = finish_msg;
@@ -310,8 +322,7 @@ pw_run_row(struct passwrite *pw, const struct runentry *run,
 
 /* In how many transactions the rows go, and room for the statements. */
 static void
-pw_chunks(struct passwrite *pw, const struct runentry *run,
-    long long gen_after)
+pw_chunks(struct passwrite *pw, const struct runentry *run, long long gen_after)
 {
 	pw->nchunks = 1;
 	if (pw->nreset == 0 && pw->nundead == 0 && pw->ndead == 0 &&
@@ -336,29 +347,35 @@ pw_chunk_open(struct passwrite *pw, long c)
 
 	if (c > 0) {
 		st[pw->nst++] = (struct db_stmt){ "BEGIN", 0, NULL };
-		st[pw->nst++] = (struct db_stmt){ "SELECT loom_check("
-		    "count(*) = 1, 'another engine passed the run') "
-		    "FROM (SELECT 1 FROM executions WHERE id = $1 AND "
-		    "engine_gen = $2::bigint FOR NO KEY UPDATE) r", 2,
-		    pw->p_gen };
+		st[pw->nst++] = (struct db_stmt){
+			"SELECT loom_check("
+			"count(*) = 1, 'another engine passed the run') "
+			"FROM (SELECT 1 FROM executions WHERE id = $1 AND "
+			"engine_gen = $2::bigint FOR NO KEY UPDATE) r",
+			2, pw->p_gen
+		};
 	}
 	if (c == 0 && pw->nreset > 0) {
 		pw->p_rs[0] = pw->id;
 		pw->p_rs[1] = pw->rs_tasks.p;
-		st[pw->nst++] = (struct db_stmt){
-		    transition_sql(TR_TASK_RESET_CLEAR), 2, pw->p_rs };
+		st[pw->nst++] =
+		    (struct db_stmt){ transition_sql(TR_TASK_RESET_CLEAR), 2,
+			    pw->p_rs };
 	}
 	if (c == 0 && pw->nundead > 0) {
 		pw->p_undead[0] = pw->id;
 		pw->p_undead[1] = pw->undead.p;
 		pw->p_undead[2] = pw->replayed.p;
-		st[pw->nst++] = (struct db_stmt){ "UPDATE dead_letters SET "
-		    "resolved_at = now(), resolution = CASE WHEN "
-		    "id = ANY($3::bigint[]) THEN 'replayed' "
-		    "ELSE 'retried' END "
-		    "WHERE execution_id = $1 AND "
-		    "task_id = ANY($2::text[]) "
-		    "AND resolved_at IS NULL", 3, pw->p_undead };
+		st[pw->nst++] = (struct db_stmt){
+			"UPDATE dead_letters SET "
+			"resolved_at = now(), resolution = CASE WHEN "
+			"id = ANY($3::bigint[]) THEN 'replayed' "
+			"ELSE 'retried' END "
+			"WHERE execution_id = $1 AND "
+			"task_id = ANY($2::text[]) "
+			"AND resolved_at IS NULL",
+			3, pw->p_undead
+		};
 	}
 }
 
@@ -370,23 +387,25 @@ pw_chunk_rows(struct passwrite *pw, long c)
 	struct passrows *pr = pw->pr;
 
 	if (pr[c].nrows > 0)
-		st[pw->nst++] = (struct db_stmt){
-		    transition_sql(TR_TASK_ENGINE_WRITE),
-		    1 + PR_EV_TASK, pr[c].p_up };
+		st[pw->nst++] =
+		    (struct db_stmt){ transition_sql(TR_TASK_ENGINE_WRITE),
+			    1 + PR_EV_TASK, pr[c].p_up };
 	if (c == 0 && pw->ndead > 0) {
 		pw->p_dead[0] = pw->id;
 		pw->p_dead[1] = pw->dead.p;
-		st[pw->nst++] = (struct db_stmt){ "INSERT INTO dead_letters "
-		    "(execution_id, task_id, attempts, request, "
-		    "error_type, error_message) SELECT execution_id, "
-		    "task_id, attempt, request, error_type, "
-		    "error_message FROM run_tasks WHERE "
-		    "execution_id = $1 AND task_id = ANY($2::text[])",
-		    2, pw->p_dead };
+		st[pw->nst++] = (struct db_stmt){
+			"INSERT INTO dead_letters "
+			"(execution_id, task_id, attempts, request, "
+			"error_type, error_message) SELECT execution_id, "
+			"task_id, attempt, request, error_type, "
+			"error_message FROM run_tasks WHERE "
+			"execution_id = $1 AND task_id = ANY($2::text[])",
+			2, pw->p_dead
+		};
 	}
 	if (pr[c].nev > 0)
 		st[pw->nst++] = (struct db_stmt){ sql_events,
-		    1 + PR_N - PR_EV_TASK, pr[c].p_ev };
+			1 + PR_N - PR_EV_TASK, pr[c].p_ev };
 }
 
 /*
@@ -401,32 +420,39 @@ pw_chunk_close(struct passwrite *pw, const struct enginedb *e, long c)
 
 	if (c == 0) {
 		/* The run row (see run_engine_write). */
-		st[pw->nst++] = (struct db_stmt){
-		    transition_sql(TR_RUN_ENGINE_WRITE), 6, pw->p_run };
+		st[pw->nst++] =
+		    (struct db_stmt){ transition_sql(TR_RUN_ENGINE_WRITE), 6,
+			    pw->p_run };
 	}
 	if (c > 0 && c == pw->nchunks - 1)
 		/* The whole pass is in: the run is marked no more. */
-		st[pw->nst++] = (struct db_stmt){ "UPDATE executions SET "
-		    "pass_incomplete = false WHERE id = $1", 1, pw->p_id };
+		st[pw->nst++] =
+		    (struct db_stmt){ "UPDATE executions SET "
+				      "pass_incomplete = false WHERE id = $1",
+			    1, pw->p_id };
 	if (c == 0 && pw->nrq > 0) {
 		pw->p_rq[0] = pw->rq_ids.p;
 		pw->p_rq[1] = pw->rq_errs.p;
 		pw->p_rq[2] = pw->rq_res.p;
-		st[pw->nst++] = (struct db_stmt){ "UPDATE run_requests q SET "
-		    "done_at = now(), error = r.err, "
-		    "result = r.res::jsonb "
-		    "FROM unnest($1::bigint[], $2::text[], $3::text[]) "
-		    "AS r(id, err, res) WHERE q.id = r.id", 3, pw->p_rq };
+		st[pw->nst++] = (struct db_stmt){
+			"UPDATE run_requests q SET "
+			"done_at = now(), error = r.err, "
+			"result = r.res::jsonb "
+			"FROM unnest($1::bigint[], $2::text[], $3::text[]) "
+			"AS r(id, err, res) WHERE q.id = r.id",
+			3, pw->p_rq
+		};
 	}
 	if (pw->dispatch && !e->quiet_ready)
-		st[pw->nst++] = (struct db_stmt){
-		    "SELECT pg_notify('loom_task_ready', $1)", 1,
-		    pw->p_id };
+		st[pw->nst++] =
+		    (struct db_stmt){ "SELECT pg_notify('loom_task_ready', $1)",
+			    1, pw->p_id };
 	if (pw->cancel)
-		st[pw->nst++] = (struct db_stmt){
-		    "SELECT pg_notify('loom_cancel', $1)", 1, pw->p_id };
-	st[pw->nst++] = (struct db_stmt){
-	    "SELECT pg_notify('loom_event', $1)", 1, pw->p_id };
+		st[pw->nst++] =
+		    (struct db_stmt){ "SELECT pg_notify('loom_cancel', $1)", 1,
+			    pw->p_id };
+	st[pw->nst++] = (struct db_stmt){ "SELECT pg_notify('loom_event', $1)",
+		1, pw->p_id };
 	st[pw->nst++] = (struct db_stmt){ "COMMIT", 0, NULL };
 }
 

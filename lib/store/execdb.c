@@ -27,7 +27,7 @@
 struct execdb {
 	PGconn *conn;
 	char *owner;
-	char lease[24];		/* lease length in ms, as a parameter */
+	char lease[24]; /* lease length in ms, as a parameter */
 };
 
 struct execdb *
@@ -106,8 +106,19 @@ execdb_keys_free(struct execdb_key *k, long n)
 
 /* The report statement's arrays, in the order of its parameters. */
 enum {
-	A_EID, A_TID, A_ATT, A_ST, A_OUT, A_ET, A_EM, A_LOGS, A_HS, A_EC,
-	A_DUR, A_TMO, A_N
+	A_EID,
+	A_TID,
+	A_ATT,
+	A_ST,
+	A_OUT,
+	A_ET,
+	A_EM,
+	A_LOGS,
+	A_HS,
+	A_EC,
+	A_DUR,
+	A_TMO,
+	A_N
 };
 
 /* What a claim or a report statement's parameters point into. */
@@ -152,7 +163,8 @@ execdb_claim_parse(PGresult *r, struct execdb_claim **out)
 		jv req;
 
 		key_set(&c->key, r, (int)i);
-		req = PQgetisnull(r, (int)i, 3) ? jv_null() :
+		req = PQgetisnull(r, (int)i, 3) ?
+		    jv_null() :
 		    jv_parse(PQgetvalue(r, (int)i, 3));
 		/* A broken row still gets a result: the runner answers a
 		 * request that is not an object with a ValidationException. */
@@ -168,8 +180,7 @@ execdb_claim_parse(PGresult *r, struct execdb_claim **out)
 }
 
 long
-execdb_claim(struct execdb *e, int limit, struct execdb_claim **out,
-    char **err)
+execdb_claim(struct execdb *e, int limit, struct execdb_claim **out, char **err)
 {
 	struct db_stmt st;
 	struct execdb_q *q;
@@ -199,8 +210,6 @@ execdb_claims_free(struct execdb_claim *c, long n)
 	}
 	free(c);
 }
-
-
 
 /* A member of result as text for an array element (NULL: SQL NULL). */
 static const char *
@@ -274,8 +283,8 @@ add_result(struct buf *a, const struct execdb_result *res)
 	err = jv_object_get(jv_copy(r), jv_string("error"));
 	if (strcmp(st, "FAILED") == 0 && jv_get_kind(err) == JV_KIND_OBJECT) {
 		buf_pgarray_elem(&a[A_ET], str_member(err, "type", &keep[1]));
-		buf_pgarray_elem(&a[A_EM], str_member(err, "message",
-		    &keep[2]));
+		buf_pgarray_elem(
+		    &a[A_EM], str_member(err, "message", &keep[2]));
 	} else if (strcmp(st, "FAILED") == 0) {
 		buf_pgarray_elem(&a[A_ET], "TaskFailedException");
 		buf_pgarray_elem(&a[A_EM], NULL);
@@ -285,12 +294,12 @@ add_result(struct buf *a, const struct execdb_result *res)
 	}
 	jv_free(err);
 	buf_pgarray_elem(&a[A_LOGS], str_member(r, "logs", &keep[3]));
-	buf_pgarray_elem(&a[A_HS], num_member(r, "httpStatus", num[1],
-	    sizeof(num[1])));
-	buf_pgarray_elem(&a[A_EC], num_member(r, "exitCode", num[2],
-	    sizeof(num[2])));
-	buf_pgarray_elem(&a[A_DUR], num_member(r, "durationMs", num[1],
-	    sizeof(num[1])));
+	buf_pgarray_elem(
+	    &a[A_HS], num_member(r, "httpStatus", num[1], sizeof(num[1])));
+	buf_pgarray_elem(
+	    &a[A_EC], num_member(r, "exitCode", num[2], sizeof(num[2])));
+	buf_pgarray_elem(
+	    &a[A_DUR], num_member(r, "durationMs", num[1], sizeof(num[1])));
 	snprintf(num[2], sizeof(num[2]), "%lld", (long long)res->timeout_ms);
 	buf_pgarray_elem(&a[A_TMO], num[2]);
 	for (int i = 0; i < 4; i++)
@@ -313,15 +322,15 @@ execdb_report_parse(PGresult *r, struct execdb_result *res, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		keys[i] = key_text(res[i].key->execution_id, res[i].key->task_id,
-		    res[i].key->attempt);
+		keys[i] = key_text(res[i].key->execution_id,
+		    res[i].key->task_id, res[i].key->attempt);
 		(void)hmap_put(m, keys[i], i);
 	}
 	for (int row = 0; row < PQntuples(r); row++) {
 		char *k;
 
 		if (PQgetisnull(r, row, 1))
-			continue;	/* a doorbell */
+			continue; /* a doorbell */
 		k = key_text(PQgetvalue(r, row, 0), PQgetvalue(r, row, 1),
 		    atoi(PQgetvalue(r, row, 2)));
 		if (hmap_get(m, k, &i) == 0 && !res[i].matched) {
@@ -358,8 +367,7 @@ execdb_report_stmt(struct execdb *e, struct execdb_result *res, size_t n,
 		q->p[i + 1] = q->a[i].p;
 	}
 	q->p[A_N + 1] = ring ? "true" : "false";
-	*st = (struct db_stmt){ transition_sql(TR_TASK_REPORT), A_N + 2,
-	    q->p };
+	*st = (struct db_stmt){ transition_sql(TR_TASK_REPORT), A_N + 2, q->p };
 	return q;
 }
 
@@ -448,9 +456,11 @@ execdb_held(struct execdb *e, const char *execution_id,
 	*keys = NULL;
 	if (no_conn(e, err) < 0)
 		return -1;
-	r = db_exec(e->conn, err, "SELECT execution_id, task_id, attempt "
+	r = db_exec(e->conn, err,
+	    "SELECT execution_id, task_id, attempt "
 	    "FROM run_tasks WHERE execution_id = $1 AND state = 'RUNNING' "
-	    "AND lease_owner = $2 AND NOT awaiting_callback", 2, p);
+	    "AND lease_owner = $2 AND NOT awaiting_callback",
+	    2, p);
 	if (r == NULL)
 		return -1;
 	return keys_from(r, keys);
@@ -482,8 +492,7 @@ execdb_fail_overdue(struct execdb *e, char **err)
 
 	if (no_conn(e, err) < 0)
 		return -1;
-	r = db_exec(e->conn, err, transition_sql(TR_TASK_FAIL_OVERDUE), 1,
-	    p);
+	r = db_exec(e->conn, err, transition_sql(TR_TASK_FAIL_OVERDUE), 1, p);
 	if (r == NULL)
 		return -1;
 	if (PQntuples(r) > 0)
@@ -504,8 +513,8 @@ ms_or_none(const PGresult *r, int col)
 }
 
 int
-execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
-    int64_t *lease_ms, int64_t *ready_ms, char **err)
+execdb_next_deadlines(struct execdb *e, int64_t *callback_ms, int64_t *lease_ms,
+    int64_t *ready_ms, char **err)
 {
 	const char *p[1] = { e->owner };
 	PGresult *r;
@@ -514,7 +523,8 @@ execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
 	if (no_conn(e, err) < 0)
 		return -1;
 	/* The third is the first entry after now() of run_tasks_ready. */
-	r = db_exec(e->conn, err, "SELECT "
+	r = db_exec(e->conn, err,
+	    "SELECT "
 	    "ceil(extract(epoch FROM (SELECT min(lease_until) FROM run_tasks "
 	    "WHERE state = 'RUNNING' AND awaiting_callback) - now()) "
 	    "* 1000)::bigint, "
@@ -523,7 +533,8 @@ execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
 	    "AND lease_owner IS DISTINCT FROM $1) - now()) * 1000)::bigint, "
 	    "ceil(extract(epoch FROM (SELECT min(ready_at) FROM run_tasks "
 	    "WHERE state = 'READY' AND ready_at > now()) - now()) "
-	    "* 1000)::bigint", 1, p);
+	    "* 1000)::bigint",
+	    1, p);
 	if (r == NULL)
 		return -1;
 	*callback_ms = ms_or_none(r, 0);
@@ -533,13 +544,11 @@ execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
 	return 0;
 }
 
-
 long
-execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n,
-    char **err)
+execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n, char **err)
 {
 	struct buf eid = BUF_INIT, tid = BUF_INIT, att = BUF_INIT,
-	    tgt = BUF_INIT, at = BUF_INIT;
+		   tgt = BUF_INIT, at = BUF_INIT;
 	const char *p[6];
 	char num[24];
 	PGresult *r;
@@ -588,8 +597,8 @@ execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n,
 }
 
 long
-execdb_unhold(struct execdb *e, const char *target, int64_t retry_at_ms,
-    char **err)
+execdb_unhold(
+    struct execdb *e, const char *target, int64_t retry_at_ms, char **err)
 {
 	char at[24];
 	const char *p[2] = { target, at };
@@ -616,8 +625,10 @@ execdb_held_targets(struct execdb *e, char ***targets, char **err)
 	*targets = NULL;
 	if (no_conn(e, err) < 0)
 		return -1;
-	r = db_exec(e->conn, err, "SELECT DISTINCT held_target FROM run_tasks "
-	    "WHERE state = 'READY' AND held_target IS NOT NULL", 0, NULL);
+	r = db_exec(e->conn, err,
+	    "SELECT DISTINCT held_target FROM run_tasks "
+	    "WHERE state = 'READY' AND held_target IS NOT NULL",
+	    0, NULL);
 	if (r == NULL)
 		return -1;
 	n = PQntuples(r);

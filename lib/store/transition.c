@@ -25,6 +25,9 @@
 
 /* ---- loom-exec: the work queue ------------------------------------------ */
 
+/* The statements are laid out by hand, SQL line by line. */
+/* clang-format off */
+
 /*
  * task_claim.  $1 the most rows, $2 the lease owner, $3 the lease in ms.
  *
@@ -433,39 +436,39 @@ static const char run_cancel_workflow_sql[] =
     "SELECT id, pg_notify('loom_run', id), "
     "pg_notify('loom_event', id) FROM u ORDER BY id";
 
+/* clang-format on */
+
 /* ---- the table ---------------------------------------------------------- */
 
 const struct transition transitions[TR__COUNT] = {
 	[TR_TASK_CLAIM] = { "task_claim", TRANSITION_TASK,
-	    CLAIM_DUE(TB) | CLAIM_LEASED(TB), CLAIM_TO(TB), 0,
-	    claim_sql, 3 },
-	[TR_TASK_RENEW] = { "task_renew", TRANSITION_TASK,
-	    MINE_FROM(TB), 0, 0, renew_sql, 5 },
-	[TR_TASK_REPORT] = { "task_report", TRANSITION_TASK,
-	    MINE_FROM(TB), TB(SUCCESS) | TB(FAILED), 0, report_sql, 14 },
-	[TR_TASK_RELEASE] = { "task_release", TRANSITION_TASK,
-	    RELEASE_FROM(TB), 0, 0, release_sql, 1 },
+	    CLAIM_DUE(TB) | CLAIM_LEASED(TB), CLAIM_TO(TB), 0, claim_sql, 3 },
+	[TR_TASK_RENEW] = { "task_renew", TRANSITION_TASK, MINE_FROM(TB), 0, 0,
+	    renew_sql, 5 },
+	[TR_TASK_REPORT] = { "task_report", TRANSITION_TASK, MINE_FROM(TB),
+	    TB(SUCCESS) | TB(FAILED), 0, report_sql, 14 },
+	[TR_TASK_RELEASE] = { "task_release", TRANSITION_TASK, RELEASE_FROM(TB),
+	    0, 0, release_sql, 1 },
 	[TR_TASK_FAIL_OVERDUE] = { "task_fail_overdue", TRANSITION_TASK,
 	    OVERDUE_FROM(TB), OVERDUE_TO(TB), 0, fail_overdue_sql, 1 },
-	[TR_TASK_HOLD] = { "task_hold", TRANSITION_TASK,
-	    MINE_FROM(TB), HOLD_TO(TB), TRANSITION_HOLD, hold_sql, 6 },
-	[TR_TASK_UNHOLD] = { "task_unhold", TRANSITION_TASK,
-	    UNHOLD_FROM(TB), 0, 0, unhold_sql, 2 },
+	[TR_TASK_HOLD] = { "task_hold", TRANSITION_TASK, MINE_FROM(TB),
+	    HOLD_TO(TB), TRANSITION_HOLD, hold_sql, 6 },
+	[TR_TASK_UNHOLD] = { "task_unhold", TRANSITION_TASK, UNHOLD_FROM(TB), 0,
+	    0, unhold_sql, 2 },
 	[TR_TASK_CALLBACK] = { "task_callback", TRANSITION_TASK,
 	    CALLBACK_FROM(TB), TB(SUCCESS) | TB(FAILED), 0, callback_sql, 9 },
-	[TR_TASK_SETTLE] = { "task_settle", TRANSITION_TASK,
-	    TASK_ALL, 0, 0, settle_sql, 1 },
-	[TR_TASK_RESET_CLEAR] = { "task_reset_clear", TRANSITION_TASK,
-	    TASK_ALL, 0, 0, reset_clear_sql, 2 },
+	[TR_TASK_SETTLE] = { "task_settle", TRANSITION_TASK, TASK_ALL, 0, 0,
+	    settle_sql, 1 },
+	[TR_TASK_RESET_CLEAR] = { "task_reset_clear", TRANSITION_TASK, TASK_ALL,
+	    0, 0, reset_clear_sql, 2 },
 	[TR_TASK_ENGINE_WRITE] = { "task_engine_write", TRANSITION_TASK,
 	    TASK_ALL, TASK_ALL, TRANSITION_CORE, engine_write_sql, 10 },
-	[TR_RUN_CREATE] = { "run_create", TRANSITION_RUN,
-	    0, CREATE_TO(RB), TRANSITION_CREATE, run_create_sql, 4 },
-	[TR_RUN_CREATE_AGAIN] = { "run_create_again", TRANSITION_RUN,
-	    0, CREATE_TO(RB), TRANSITION_CREATE, run_create_again_sql, 2 },
-	[TR_RUN_CANCEL] = { "run_cancel", TRANSITION_RUN,
-	    CANCEL_FROM(RB, |), CANCEL_TO(RB), TRANSITION_REQUEST,
-	    run_cancel_sql, 1 },
+	[TR_RUN_CREATE] = { "run_create", TRANSITION_RUN, 0, CREATE_TO(RB),
+	    TRANSITION_CREATE, run_create_sql, 4 },
+	[TR_RUN_CREATE_AGAIN] = { "run_create_again", TRANSITION_RUN, 0,
+	    CREATE_TO(RB), TRANSITION_CREATE, run_create_again_sql, 2 },
+	[TR_RUN_CANCEL] = { "run_cancel", TRANSITION_RUN, CANCEL_FROM(RB, |),
+	    CANCEL_TO(RB), TRANSITION_REQUEST, run_cancel_sql, 1 },
 	[TR_RUN_CANCEL_WORKFLOW] = { "run_cancel_workflow", TRANSITION_RUN,
 	    CANCEL_FROM(RB, |), CANCEL_TO(RB), TRANSITION_REQUEST,
 	    run_cancel_workflow_sql, 1 },
@@ -490,9 +493,9 @@ transition_lists(enum transition_id id, int from, int to)
 		return 0;
 	if (t->flags & TRANSITION_CORE)
 		return t->machine == TRANSITION_TASK ?
-		    task_transition_allowed((enum task_state)from,
-		    (enum task_state)to) :
-		    run_transition_allowed((enum run_state)from,
-		    (enum run_state)to);
+		    task_transition_allowed(
+			(enum task_state)from, (enum task_state)to) :
+		    run_transition_allowed(
+			(enum run_state)from, (enum run_state)to);
 	return (t->from >> from & 1) && (t->to >> to & 1);
 }

@@ -49,31 +49,31 @@
 
 enum transition_id {
 	/* run_tasks, loom-exec (execdb.c) */
-	TR_TASK_CLAIM,		/* READY, leased RUNNING -> RUNNING */
-	TR_TASK_RENEW,		/* RUNNING: its lease renewed */
-	TR_TASK_REPORT,		/* RUNNING -> SUCCESS | FAILED */
-	TR_TASK_RELEASE,	/* RUNNING: lease given up */
-	TR_TASK_FAIL_OVERDUE,	/* RUNNING (awaiting callback) -> FAILED */
-	TR_TASK_HOLD,		/* RUNNING -> READY, held by a breaker */
-	TR_TASK_UNHOLD,		/* READY: held rows re-timed or released */
+	TR_TASK_CLAIM,	      /* READY, leased RUNNING -> RUNNING */
+	TR_TASK_RENEW,	      /* RUNNING: its lease renewed */
+	TR_TASK_REPORT,	      /* RUNNING -> SUCCESS | FAILED */
+	TR_TASK_RELEASE,      /* RUNNING: lease given up */
+	TR_TASK_FAIL_OVERDUE, /* RUNNING (awaiting callback) -> FAILED */
+	TR_TASK_HOLD,	      /* RUNNING -> READY, held by a breaker */
+	TR_TASK_UNHOLD,	      /* READY: held rows re-timed or released */
 	/* run_tasks, loom-api */
-	TR_TASK_CALLBACK,	/* RUNNING, awaited -> SUCCESS | FAILED */
+	TR_TASK_CALLBACK, /* RUNNING, awaited -> SUCCESS | FAILED */
 	/* run_tasks, loom-engine's pass */
-	TR_TASK_SETTLE,		/* late reports of a finished run settled */
-	TR_TASK_RESET_CLEAR,	/* a reset task's last result forgotten */
-	TR_TASK_ENGINE_WRITE,	/* what the engine core decided */
+	TR_TASK_SETTLE,	      /* late reports of a finished run settled */
+	TR_TASK_RESET_CLEAR,  /* a reset task's last result forgotten */
+	TR_TASK_ENGINE_WRITE, /* what the engine core decided */
 	/* executions */
 	TR_RUN_CREATE,		/* -> PENDING: a trigger */
 	TR_RUN_CREATE_AGAIN,	/* -> PENDING: `loom execution retry` */
 	TR_RUN_CANCEL,		/* PENDING | RUNNING -> CANCELLED, requested */
-	TR_RUN_CANCEL_WORKFLOW,	/* the same for every run of a workflow */
+	TR_RUN_CANCEL_WORKFLOW, /* the same for every run of a workflow */
 	TR_RUN_ENGINE_WRITE,	/* what the engine core decided */
 	TR__COUNT
 };
 
 enum transition_machine {
-	TRANSITION_TASK,	/* enum task_state, run_tasks.state */
-	TRANSITION_RUN,		/* enum run_state, executions.status */
+	TRANSITION_TASK, /* enum task_state, run_tasks.state */
+	TRANSITION_RUN,	 /* enum run_state, executions.status */
 };
 
 enum {
@@ -84,11 +84,11 @@ enum {
 };
 
 struct transition {
-	const char *name;		/* "task_claim" */
+	const char *name; /* "task_claim" */
 	enum transition_machine machine;
-	unsigned from;			/* 1u << state, for each from-state */
-	unsigned to;			/* 1u << state, for each to-state */
-	unsigned flags;			/* TRANSITION_* */
+	unsigned from;	/* 1u << state, for each from-state */
+	unsigned to;	/* 1u << state, for each to-state */
+	unsigned flags; /* TRANSITION_* */
 	const char *sql;
 	int nparams;
 };

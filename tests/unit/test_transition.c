@@ -41,17 +41,16 @@ static int
 allowed(enum transition_machine m, int from, int to)
 {
 	if (m == TRANSITION_TASK)
-		return task_transition_allowed((enum task_state)from,
-		    (enum task_state)to);
-	return run_transition_allowed((enum run_state)from,
-	    (enum run_state)to);
+		return task_transition_allowed(
+		    (enum task_state)from, (enum task_state)to);
+	return run_transition_allowed((enum run_state)from, (enum run_state)to);
 }
 
 static const char *
 state_name(enum transition_machine m, int s)
 {
 	return m == TRANSITION_TASK ? task_state_name((enum task_state)s) :
-	    run_state_name((enum run_state)s);
+				      run_state_name((enum run_state)s);
 }
 
 static void
@@ -59,8 +58,8 @@ test_table(void)
 {
 	for (int id = 0; id < TR__COUNT; id++) {
 		const struct transition *t = &transitions[id];
-		int n = t->machine == TRANSITION_TASK ? TASK__COUNT :
-		    RUN__COUNT;
+		int n =
+		    t->machine == TRANSITION_TASK ? TASK__COUNT : RUN__COUNT;
 		int bad = 0, pairs = 0;
 
 		ok(t->name && t->sql && t->nparams > 0,
@@ -87,8 +86,8 @@ test_table(void)
 					continue;
 				pairs++;
 				if (!ok_pair) {
-					printf("# %s lists %s -> %s\n",
-					    t->name, state_name(t->machine, f),
+					printf("# %s lists %s -> %s\n", t->name,
+					    state_name(t->machine, f),
 					    state_name(t->machine, to));
 					bad = 1;
 				}
@@ -100,8 +99,10 @@ test_table(void)
 					    transition_lists(id, f, to))
 						bad = 1;
 		ok(!bad, "%s: lists %d transitions, each one state.c %s",
-		    t->name, pairs, (t->flags & TRANSITION_HOLD) ?
-		    "allows backwards (a hold undoes a claim)" : "allows");
+		    t->name, pairs,
+		    (t->flags & TRANSITION_HOLD) ?
+			"allows backwards (a hold undoes a claim)" :
+			"allows");
 		if (t->to == 0)
 			ok(pairs == 0, "%s: moves no state", t->name);
 	}
@@ -158,22 +159,24 @@ seed_tasks(const char *eid)
 	const char *p[2] = { eid, wid };
 
 	q("INSERT INTO executions (id, workflow_id, workflow_version, "
-	    "status) VALUES ($1, $2, 1, 'RUNNING')", 2, p);
+	  "status) VALUES ($1, $2, 1, 'RUNNING')",
+	    2, p);
 	q("INSERT INTO run_tasks (execution_id, task_id, state, attempt, "
-	    "ready_at, lease_owner, lease_until, awaiting_callback, "
-	    "held_target, settled, started_at, callback_token, request) "
-	    "SELECT $1::text, lower(s) || '-' || v, s, 1, "
-	    "now() - interval '1 s', "
-	    "CASE v WHEN 'a' THEN 'me' WHEN 'c' THEN 'me' "
-	    "WHEN 'd' THEN 'them' END, "
-	    "CASE WHEN v IN ('a', 'b') THEN now() - interval '1 s' "
-	    "ELSE now() + interval '1 h' END, v = 'b', "
-	    "CASE v WHEN 'c' THEN 'http://h:1' END, v <> 'a', "
-	    "now() - interval '2 s', "
-	    "$1::text || '~' || lower(s) || '-' || v || '~t', "
-	    "'{}' FROM unnest(ARRAY['PENDING', 'READY', 'RUNNING', 'SUCCESS', "
-	    "'FAILED', 'RETRY', 'DEAD', 'SKIPPED', 'CANCELLED']) AS s, "
-	    "unnest(ARRAY['a', 'b', 'c', 'd']) AS v", 1, p);
+	  "ready_at, lease_owner, lease_until, awaiting_callback, "
+	  "held_target, settled, started_at, callback_token, request) "
+	  "SELECT $1::text, lower(s) || '-' || v, s, 1, "
+	  "now() - interval '1 s', "
+	  "CASE v WHEN 'a' THEN 'me' WHEN 'c' THEN 'me' "
+	  "WHEN 'd' THEN 'them' END, "
+	  "CASE WHEN v IN ('a', 'b') THEN now() - interval '1 s' "
+	  "ELSE now() + interval '1 h' END, v = 'b', "
+	  "CASE v WHEN 'c' THEN 'http://h:1' END, v <> 'a', "
+	  "now() - interval '2 s', "
+	  "$1::text || '~' || lower(s) || '-' || v || '~t', "
+	  "'{}' FROM unnest(ARRAY['PENDING', 'READY', 'RUNNING', 'SUCCESS', "
+	  "'FAILED', 'RETRY', 'DEAD', 'SKIPPED', 'CANCELLED']) AS s, "
+	  "unnest(ARRAY['a', 'b', 'c', 'd']) AS v",
+	    1, p);
 }
 
 static void
@@ -187,14 +190,16 @@ static void
 snapshot(const char *eid, char ids[][32], int *states, int *n)
 {
 	PGresult *r = qr("SELECT task_id, state FROM run_tasks "
-	    "WHERE execution_id = $1 ORDER BY task_id", 1, &eid);
+			 "WHERE execution_id = $1 ORDER BY task_id",
+	    1, &eid);
 	enum task_state s;
 
 	*n = 0;
 	for (int i = 0; r && i < PQntuples(r) && i < NROWS; i++) {
 		snprintf(ids[i], 32, "%s", PQgetvalue(r, i, 0));
 		states[i] = task_state_parse(PQgetvalue(r, i, 1), &s) == 0 ?
-		    (int)s : -1;
+		    (int)s :
+		    -1;
 		(*n)++;
 	}
 	PQclear(r);
@@ -219,7 +224,8 @@ check_moves(enum transition_id id, char ids[][32], const int *before,
 			continue;
 		moved++;
 		legal = (t->flags & TRANSITION_HOLD) ?
-		    allowed(t->machine, to, f) : allowed(t->machine, f, to);
+		    allowed(t->machine, to, f) :
+		    allowed(t->machine, f, to);
 		ok(transition_lists(id, f, to) && legal,
 		    "%s: %s %s -> %s is listed and state.c allows it", t->name,
 		    ids[i], state_name(t->machine, f),
@@ -232,8 +238,10 @@ check_moves(enum transition_id id, char ids[][32], const int *before,
 static void
 check_events(enum transition_id id, const char *eid)
 {
-	PGresult *r = qr("SELECT task_id, from_state, to_state FROM events "
-	    "WHERE execution_id = $1 AND kind = 'task' ORDER BY id", 1, &eid);
+	PGresult *r =
+	    qr("SELECT task_id, from_state, to_state FROM events "
+	       "WHERE execution_id = $1 AND kind = 'task' ORDER BY id",
+		1, &eid);
 	enum task_state f, to;
 	int bad = 0, n = r ? PQntuples(r) : 0;
 
@@ -263,7 +271,8 @@ params_of(const char *sql, const char *eid, char out[][2048], int n)
 	return got ? 0 : -1;
 }
 
-#define KEYS "array_agg(execution_id)::text, array_agg(task_id)::text, " \
+#define KEYS \
+	"array_agg(execution_id)::text, array_agg(task_id)::text, " \
 	"array_agg(attempt)::text"
 
 /* task_callback for every row, by its own token; SUCCESS, FAILED by turns. */
@@ -271,13 +280,15 @@ static int
 run_callbacks(const char *eid)
 {
 	PGresult *k = qr("SELECT task_id, callback_token FROM "
-	    "run_tasks WHERE execution_id = $1", 1, &eid), *r;
+			 "run_tasks WHERE execution_id = $1",
+		     1, &eid),
+		 *r;
 	int rows = 0;
 
 	for (int i = 0; k && i < PQntuples(k); i++) {
 		const char *cp[9] = { PQgetvalue(k, i, 1),
-			i % 2 ? "FAILED" : "SUCCESS", NULL, NULL,
-			NULL, NULL, NULL, eid, PQgetvalue(k, i, 0) };
+			i % 2 ? "FAILED" : "SUCCESS", NULL, NULL, NULL, NULL,
+			NULL, eid, PQgetvalue(k, i, 0) };
 
 		r = qr(transition_sql(TR_TASK_CALLBACK), 9, cp);
 		rows += r ? PQntuples(r) : 0;
@@ -302,21 +313,28 @@ run_task_stmt(enum transition_id id, const char *eid)
 		break;
 	case TR_TASK_RENEW:
 		if (params_of("SELECT " KEYS " FROM run_tasks "
-		    "WHERE execution_id = $1", eid, a, 3) < 0)
+			      "WHERE execution_id = $1",
+			eid, a, 3) < 0)
 			return -1;
 		p[0] = "me", p[1] = "60000", p[2] = a[0], p[3] = a[1],
-		    p[4] = a[2];
+		p[4] = a[2];
 		break;
 	case TR_TASK_REPORT:
 		/* a SUCCESS, c FAILED, the others ACCEPTED. */
 		if (params_of("SELECT " KEYS ", array_agg(CASE WHEN task_id "
-		    "LIKE '%-a' THEN 'SUCCESS' WHEN task_id LIKE '%-c' THEN "
-		    "'FAILED' ELSE 'ACCEPTED' END)::text, "
-		    "array_agg('{}'::text)::text, array_agg(NULL::text)::text, "
-		    "array_agg(NULL::text)::text, array_agg(NULL::text)::text, "
-		    "array_agg(NULL::int)::text, array_agg(NULL::int)::text, "
-		    "array_agg(5)::text, array_agg(60000)::text FROM run_tasks "
-		    "WHERE execution_id = $1", eid, a, 12) < 0)
+			      "LIKE '%-a' THEN 'SUCCESS' WHEN task_id LIKE "
+			      "'%-c' THEN "
+			      "'FAILED' ELSE 'ACCEPTED' END)::text, "
+			      "array_agg('{}'::text)::text, "
+			      "array_agg(NULL::text)::text, "
+			      "array_agg(NULL::text)::text, "
+			      "array_agg(NULL::text)::text, "
+			      "array_agg(NULL::int)::text, "
+			      "array_agg(NULL::int)::text, "
+			      "array_agg(5)::text, array_agg(60000)::text FROM "
+			      "run_tasks "
+			      "WHERE execution_id = $1",
+			eid, a, 12) < 0)
 			return -1;
 		p[0] = "me";
 		for (int i = 0; i < 12; i++)
@@ -329,8 +347,10 @@ run_task_stmt(enum transition_id id, const char *eid)
 		break;
 	case TR_TASK_HOLD:
 		if (params_of("SELECT " KEYS ", "
-		    "array_agg('http://h:1'::text)::text, array_agg(0)::text "
-		    "FROM run_tasks WHERE execution_id = $1", eid, a, 5) < 0)
+			      "array_agg('http://h:1'::text)::text, "
+			      "array_agg(0)::text "
+			      "FROM run_tasks WHERE execution_id = $1",
+			eid, a, 5) < 0)
 			return -1;
 		p[0] = "me";
 		for (int i = 0; i < 5; i++)
@@ -344,7 +364,8 @@ run_task_stmt(enum transition_id id, const char *eid)
 		break;
 	case TR_TASK_RESET_CLEAR:
 		if (params_of("SELECT array_agg(task_id)::text FROM run_tasks "
-		    "WHERE execution_id = $1", eid, a, 1) < 0)
+			      "WHERE execution_id = $1",
+			eid, a, 1) < 0)
 			return -1;
 		p[0] = eid, p[1] = a[0];
 		break;
@@ -357,9 +378,9 @@ run_task_stmt(enum transition_id id, const char *eid)
 	if (r != NULL) {
 		rows = PQntuples(r);
 		/* Statements that answer with a count: the count. */
-		if (rows == 1 && (id == TR_TASK_RELEASE ||
-		    id == TR_TASK_UNHOLD || id == TR_TASK_FAIL_OVERDUE ||
-		    id == TR_TASK_HOLD))
+		if (rows == 1 &&
+		    (id == TR_TASK_RELEASE || id == TR_TASK_UNHOLD ||
+			id == TR_TASK_FAIL_OVERDUE || id == TR_TASK_HOLD))
 			rows = atoi(PQgetvalue(r, 0, 0));
 		if (PQresultStatus(r) == PGRES_COMMAND_OK)
 			rows = atoi(PQcmdTuples(r));
@@ -411,8 +432,8 @@ test_task_engine_write(void)
 			const char *p[10];
 			char idarr[64], starr[32];
 
-			if (!task_transition_allowed((enum task_state)f,
-			    (enum task_state)to))
+			if (!task_transition_allowed(
+				(enum task_state)f, (enum task_state)to))
 				continue;
 			want++;
 			snprintf(tid, sizeof(tid), "%s-a",
@@ -423,7 +444,7 @@ test_task_engine_write(void)
 			p[0] = eid;
 			p[1] = tid;
 			q("UPDATE run_tasks SET state = upper(split_part($2, "
-			    "'-', 1)) WHERE execution_id = $1 AND task_id = $2",
+			  "'-', 1)) WHERE execution_id = $1 AND task_id = $2",
 			    2, p);
 			snapshot(eid, ids, before, &n);
 			snprintf(idarr, sizeof(idarr), "{%s}", tid);
@@ -436,8 +457,10 @@ test_task_engine_write(void)
 			snapshot(eid, ids2, after, &n2);
 			moved += check_moves(id, ids, before, after, n);
 		}
-	is_int(moved, want, "%s: wrote each of the %d transitions state.c "
-	    "allows, and nothing else", transitions[id].name, want);
+	is_int(moved, want,
+	    "%s: wrote each of the %d transitions state.c "
+	    "allows, and nothing else",
+	    transitions[id].name, want);
 	drop_run(eid);
 }
 
@@ -450,9 +473,9 @@ seed_runs(const char *prefix)
 	const char *p[2] = { prefix, wid };
 
 	q("INSERT INTO executions (id, workflow_id, workflow_version, status) "
-	    "SELECT $1::text || '-' || lower(s), $2::text, 1, s "
-	    "FROM unnest(ARRAY["
-	    "'PENDING', 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED']) AS s",
+	  "SELECT $1::text || '-' || lower(s), $2::text, 1, s "
+	  "FROM unnest(ARRAY["
+	  "'PENDING', 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED']) AS s",
 	    2, p);
 }
 
@@ -477,7 +500,8 @@ test_run_request(enum transition_id id, const char *prefix)
 	seed_runs(prefix);
 	if (id == TR_RUN_CANCEL) {
 		PGresult *ids = qr("SELECT id FROM executions "
-		    "WHERE id LIKE $1::text || '-%'", 1, &prefix);
+				   "WHERE id LIKE $1::text || '-%'",
+		    1, &prefix);
 
 		for (int i = 0; ids && i < PQntuples(ids); i++) {
 			const char *p = PQgetvalue(ids, i, 0);
@@ -491,7 +515,8 @@ test_run_request(enum transition_id id, const char *prefix)
 		PQclear(qr(t->sql, 1, &p));
 	}
 	r = qr("SELECT id, status, cancel_requested FROM executions "
-	    "WHERE id LIKE $1::text || '-%' ORDER BY id", 1, &prefix);
+	       "WHERE id LIKE $1::text || '-%' ORDER BY id",
+	    1, &prefix);
 	for (int i = 0; r && i < PQntuples(r); i++) {
 		enum run_state s;
 		const char *id_s = PQgetvalue(r, i, 0);
@@ -499,17 +524,17 @@ test_run_request(enum transition_id id, const char *prefix)
 
 		if (run_state_parse(PQgetvalue(r, i, 1), &s) < 0)
 			bad = 1;
-		else if (strcasecmp(strrchr(id_s, '-') + 1,
-		    run_state_name(s)) != 0) {
+		else if (strcasecmp(
+			     strrchr(id_s, '-') + 1, run_state_name(s)) != 0) {
 			printf("# %s moved to %s\n", id_s, run_state_name(s));
-			bad = 1;	/* a request moves no status */
+			bad = 1; /* a request moves no status */
 		} else if (req) {
 			asked++;
 			for (int to = 0; to < RUN__COUNT; to++)
 				if ((t->to >> to & 1) &&
 				    !(transition_lists(id, (int)s, to) &&
-				    run_transition_allowed(s,
-				    (enum run_state)to))) {
+					run_transition_allowed(
+					    s, (enum run_state)to))) {
 					printf("# %s asked from %s\n", id_s,
 					    run_state_name(s));
 					bad = 1;
@@ -518,7 +543,8 @@ test_run_request(enum transition_id id, const char *prefix)
 	}
 	ok(r && PQntuples(r) == RUN__COUNT && !bad && asked > 0,
 	    "%s: asked for %d runs, each from a listed state that state.c "
-	    "lets go where it asks; moved no status", t->name, asked);
+	    "lets go where it asks; moved no status",
+	    t->name, asked);
 	PQclear(r);
 	drop_runs(prefix);
 }
@@ -544,9 +570,10 @@ test_run_create(void)
 	is_str(q1("SELECT status FROM executions WHERE id = $1", id2),
 	    "PENDING", "run_create_again: a new run, PENDING");
 	is_str(q1("SELECT string_agg(status, ',' ORDER BY id) FROM "
-	    "executions WHERE id LIKE $1::text || '-%' "
-	    "AND id NOT LIKE '%-new_'",
-	    prefix), "CANCELLED,FAILED,PENDING,RUNNING,SUCCESS",
+		  "executions WHERE id LIKE $1::text || '-%' "
+		  "AND id NOT LIKE '%-new_'",
+		   prefix),
+	    "CANCELLED,FAILED,PENDING,RUNNING,SUCCESS",
 	    "  and no other run moved");
 	drop_runs(prefix);
 }
@@ -562,31 +589,36 @@ test_run_engine_write(void)
 	snprintf(id, sizeof(id), "exec-tr-runwrite-%ld", (long)getpid());
 	p[0] = id, p[1] = wid;
 	q("INSERT INTO executions (id, workflow_id, workflow_version) "
-	    "VALUES ($1, $2, 1)", 2, p);
+	  "VALUES ($1, $2, 1)",
+	    2, p);
 	for (int f = 0; f < RUN__COUNT; f++)
 		for (int to = 0; to < RUN__COUNT; to++) {
 			enum run_state got;
 
-			if (!run_transition_allowed((enum run_state)f,
-			    (enum run_state)to))
+			if (!run_transition_allowed(
+				(enum run_state)f, (enum run_state)to))
 				continue;
 			want++;
 			p[1] = run_state_name((enum run_state)f);
-			q("UPDATE executions SET status = $2 WHERE id = $1",
-			    2, p);
+			q("UPDATE executions SET status = $2 WHERE id = $1", 2,
+			    p);
 			p[1] = run_state_name((enum run_state)to);
 			p[2] = p[3] = NULL, p[4] = p[5] = "false";
 			PQclear(qr(transition_sql(TR_RUN_ENGINE_WRITE), 6, p));
 			if (run_state_parse(q1("SELECT status FROM executions "
-			    "WHERE id = $1", id), &got) == 0 &&
+					       "WHERE id = $1",
+						id),
+				&got) == 0 &&
 			    (int)got == to &&
 			    transition_lists(TR_RUN_ENGINE_WRITE, f, to))
 				moved++;
 			else
 				bad = 1;
 		}
-	ok(!bad && moved == want, "run_engine_write: wrote each of the %d "
-	    "transitions state.c allows", want);
+	ok(!bad && moved == want,
+	    "run_engine_write: wrote each of the %d "
+	    "transitions state.c allows",
+	    want);
 	q1("DELETE FROM executions WHERE id = $1", id);
 }
 
@@ -609,9 +641,11 @@ main(void)
 	}
 	snprintf(wid, sizeof(wid), "wf-tr-%ld", (long)getpid());
 	q("INSERT INTO workflows (id, name, current_version) "
-	    "VALUES ($1, 'transition', 1)", 1, p);
+	  "VALUES ($1, 'transition', 1)",
+	    1, p);
 	q("INSERT INTO workflow_versions (workflow_id, version, definition, "
-	    "spec, checksum) VALUES ($1, 1, '', '{}', 'x')", 1, p);
+	  "spec, checksum) VALUES ($1, 1, '', '{}', 'x')",
+	    1, p);
 	for (int id = 0; id < TR__COUNT; id++)
 		if (transitions[id].machine == TRANSITION_TASK &&
 		    !(transitions[id].flags & TRANSITION_CORE))
