@@ -257,6 +257,7 @@ xd_send_batch(struct xd *x)
 	if (ask > 0)
 		q[1] = execdb_claim_stmt(x->edb, ask, &st[nst++]);
 	x->fl_ask = ask > 0 ? ask : 0;
+	x->fl_news = x->ready_news;
 	if (db_async_send(x->async, st, nst, 1, on_batch, x, &err) < 0) {
 		execdb_q_free(q[0]);
 		execdb_q_free(q[1]);

@@ -119,6 +119,10 @@ execdb_keys_free(struct execdb_key *k, long n)
  * that a stopping executor released it), FAILED -> RETRY, RETRY -> READY,
  * READY -> RUNNING, each a transition lib/core/state.c allows.  The events are
  * inserted in the order of those steps, so each task's ids follow them.
+ *
+ * Its last row (task_id NULL) says when the earliest READY row that it
+ * did not take falls due (execdb_claim_next_ready()): one held for later,
+ * or one due already that it skipped, locked by another transaction.
  */
 /* The report statement's arrays, in the order of its parameters. */
 enum {
@@ -158,9 +162,14 @@ static const char claim_sql[] =
     "(4, 'READY', 'RUNNING')) AS s(n, f, t) "
     "WHERE CASE WHEN s.n < 4 THEN u.expired ELSE u.fresh END "
     "ORDER BY s.n) "
-    "SELECT execution_id, task_id, attempt, request::text, callback_token "
+    "SELECT execution_id, task_id, attempt, request::text, callback_token, "
+    "NULL::bigint "
     "FROM u WHERE (SELECT count(pg_notify('loom_event', d.execution_id)) "
-    "FROM (SELECT DISTINCT execution_id FROM u WHERE fresh) d) >= 0";
+    "FROM (SELECT DISTINCT execution_id FROM u WHERE fresh) d) >= 0 "
+    "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, "
+    "ceil(extract(epoch FROM (SELECT min(ready_at) FROM run_tasks "
+    "WHERE state = 'READY' AND ctid NOT IN (SELECT rid FROM r)) - now()) "
+    "* 1000)::bigint";
 
 /* What a claim or a report statement's parameters point into. */
 struct execdb_q {
@@ -196,13 +205,16 @@ execdb_claim_stmt(struct execdb *e, int limit, struct db_stmt *st)
 long
 execdb_claim_parse(PGresult *r, struct execdb_claim **out)
 {
-	long n = PQntuples(r);
+	long n = 0;
 
-	*out = xcalloc((size_t)n + 1, sizeof(**out));
-	for (long i = 0; i < n; i++) {
-		struct execdb_claim *c = &(*out)[i];
+	*out = xcalloc((size_t)PQntuples(r) + 1, sizeof(**out));
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct execdb_claim *c = &(*out)[n];
 		jv req;
 
+		if (PQgetisnull(r, i, 1))
+			continue;	/* the next READY row's time */
+		n++;
 		key_set(&c->key, r, (int)i);
 		req = PQgetisnull(r, (int)i, 3) ? jv_null() :
 		    jv_parse(PQgetvalue(r, (int)i, 3));
@@ -217,6 +229,20 @@ execdb_claim_parse(PGresult *r, struct execdb_claim **out)
 		c->request = req;
 	}
 	return n;
+}
+
+int64_t
+execdb_claim_next_ready(const PGresult *r)
+{
+	long long v;
+
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (!PQgetisnull(r, i, 1) || PQgetisnull(r, i, 5))
+			continue;
+		v = strtoll(PQgetvalue(r, i, 5), NULL, 10);
+		return v < 0 ? 0 : (int64_t)v;
+	}
+	return -1;
 }
 
 long
@@ -657,7 +683,7 @@ execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
 	*callback_ms = *lease_ms = *ready_ms = -1;
 	if (no_conn(e, err) < 0)
 		return -1;
-	/* The third is the first entry after now() of run_tasks_ready. */
+	/* The third is the first entry of run_tasks_ready: due or not. */
 	r = db_exec(e->conn, err, "SELECT "
 	    "ceil(extract(epoch FROM (SELECT min(lease_until) FROM run_tasks "
 	    "WHERE state = 'RUNNING' AND awaiting_callback) - now()) "
@@ -666,7 +692,7 @@ execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
 	    "WHERE state = 'RUNNING' AND NOT awaiting_callback "
 	    "AND lease_owner IS DISTINCT FROM $1) - now()) * 1000)::bigint, "
 	    "ceil(extract(epoch FROM (SELECT min(ready_at) FROM run_tasks "
-	    "WHERE state = 'READY' AND ready_at > now()) - now()) "
+	    "WHERE state = 'READY') - now()) "
 	    "* 1000)::bigint", 1, p);
 	if (r == NULL)
 		return -1;
