@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # A READY row is claimed once it is due, whatever doorbells were lost or
-# raced (loom-exec(8), "Claims").  Each test makes one of the ways a
+# raced (loom-exec(8), Claiming).  Each test makes one of the ways a
 # doorbell can be missed happen on purpose, with one executor and no
 # engine (the rows are made READY by hand, as loom-engine would):
 #
