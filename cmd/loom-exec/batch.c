@@ -58,7 +58,7 @@ on_batch(void *arg, int rc, const char *err, PGresult **res, size_t n)
 		/* Behind a pass: its ready tasks may be more than we took. */
 		x->claim_rings = 0;
 		advance_claimed(x->adv, rc == 0 && x->fl_ask > 0 && k < n ?
-		    (long)PQntuples(res[k]) : -1, x->fl_ask);
+		    execdb_claim_count(res[k]) : -1, x->fl_ask);
 	}
 	if (rc == 0 && x->fl_ask > 0 && k < n) {
 		x->claimed = res[k];

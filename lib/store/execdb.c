@@ -231,6 +231,17 @@ execdb_claim_parse(PGresult *r, struct execdb_claim **out)
 	return n;
 }
 
+long
+execdb_claim_count(const PGresult *r)
+{
+	long n = 0;
+
+	for (int i = 0; i < PQntuples(r); i++)
+		if (!PQgetisnull(r, i, 1))
+			n++;
+	return n;
+}
+
 int64_t
 execdb_claim_next_ready(const PGresult *r)
 {

@@ -116,6 +116,8 @@ struct execdb_q;
 struct execdb_q *execdb_claim_stmt(struct execdb *e, int limit,
     struct db_stmt *st);
 long execdb_claim_parse(PGresult *r, struct execdb_claim **out);
+/* The rows a claim's answer claimed (what execdb_claim_parse() returns). */
+long execdb_claim_count(const PGresult *r);
 /*
  * From a claim's answer: ms (server clock, rounded up, 0 when due
  * already) until the earliest READY row that the claim did not take
