@@ -52,8 +52,8 @@ EOF
 	apply "$WF"
 	loom_daemon_start loom-engine
 	e=$(trigger "$1")
-	wait_for [ "$(sql "SELECT count(*) FROM run_tasks WHERE
-	    execution_id = '$e' AND state = 'READY'")" = 2 ]
+	wait_for sql_is = 2 "SELECT count(*) FROM run_tasks WHERE
+	    execution_id = '$e' AND state = 'READY'"
 	loom_daemon_stop "$LOOM_DAEMON_PID"
 	sql "UPDATE run_tasks SET state = 'PENDING' WHERE execution_id = '$e'"
 	echo "$e"
@@ -83,15 +83,26 @@ ncalls() {
 	    | .idempotencyKey' "$BACKEND_LOG" | wc -l
 }
 
+# sql_is OP N SQL: the number SQL answers is OP (= or -ge) N; for wait_for,
+# which runs its command again (a "$(...)" in its arguments would not be)
+sql_is() {
+	[ "$(sql "$3")" "$1" "$2" ]
+}
+
+# ncalls_is EXEC N
+ncalls_is() {
+	[ "$(ncalls "$1")" = "$2" ]
+}
+
 # an_idle_executor: one executor, its doorbells listened to, its first
 # claims made
 an_idle_executor() {
 	LOOM_EXEC_ADVANCE=off LOOM_EXEC_LEASE=60s loom_daemon_start \
 	    loom-exec -j 4
-	wait_for [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE
-	    application_name LIKE 'loom-exec-listen[%' AND state = 'idle'")" = 1 ]
-	wait_for [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE
-	    application_name LIKE 'loom-exec[%' AND state = 'idle'")" -ge 1 ]
+	wait_for sql_is = 1 "SELECT count(*) FROM pg_stat_activity WHERE
+	    application_name LIKE 'loom-exec-listen[%' AND state = 'idle'"
+	wait_for sql_is -ge 1 "SELECT count(*) FROM pg_stat_activity WHERE
+	    application_name LIKE 'loom-exec[%' AND state = 'idle'"
 }
 
 @test "a doorbell that rings while a claim is out is not lost: the row it rang for is claimed" {
@@ -105,33 +116,38 @@ an_idle_executor() {
 	    FOR EACH ROW EXECUTE FUNCTION liveness_slow()"
 	an_idle_executor
 	ready "$e" slow
-	wait_for [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE
-	    application_name LIKE 'loom-exec[%' AND wait_event = 'PgSleep'")" = 1 ]
+	wait_for sql_is = 1 "SELECT count(*) FROM pg_stat_activity WHERE
+	    application_name LIKE 'loom-exec[%' AND wait_event = 'PgSleep'"
 	# late is READY, and its doorbell rings, while that claim is out
 	ready "$e" late
 	wait_for -t 5 claimed "$e" slow
 	wait_for -t 3 claimed "$e" late
-	wait_for [ "$(ncalls "$e")" = 2 ]
+	wait_for ncalls_is "$e" 2
 }
 
 @test "a due row a claim skipped, locked by another transaction, is claimed once the lock goes, with no doorbell" {
 	e=$(two_tasks live-locked)
 	an_idle_executor
-	# late is READY and due, but locked until the sleep ends: no
-	# doorbell rings when the lock goes
+	# late is READY and due, but locked by a session that commits when
+	# told to: no doorbell rings when the lock goes
 	sql "UPDATE run_tasks SET state = 'READY', ready_at = now() WHERE
 	    execution_id = '$e' AND task_id = 'late'"
-	psql -X -q -At "$LOOM_DATABASE_URL" -c "BEGIN" -c "SELECT 1 FROM
-	    run_tasks WHERE execution_id = '$e' AND task_id = 'late' FOR
-	    UPDATE" -c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null &
+	mkfifo "$BATS_TEST_TMPDIR/lock"
+	psql -X -q -At "$LOOM_DATABASE_URL" <"$BATS_TEST_TMPDIR/lock" \
+	    >/dev/null 3>&- &
 	lock=$!
-	wait_for [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE
-	    wait_event = 'PgSleep' AND query LIKE '%pg_sleep(2)%'")" = 1 ]
+	exec 4>"$BATS_TEST_TMPDIR/lock"
+	echo "BEGIN; SELECT 1 FROM run_tasks WHERE execution_id = '$e' AND
+	    task_id = 'late' FOR UPDATE;" >&4
+	wait_for sql_is = 1 "SELECT count(*) FROM pg_stat_activity WHERE
+	    state = 'idle in transaction' AND query LIKE '%FOR UPDATE%'"
 	# the doorbell rings while the lock is held: the claim skips late
 	ready "$e" slow
 	wait_for -t 5 claimed "$e" slow
 	[ "$(state "$e" late)" = READY ]
+	echo "COMMIT;" >&4
+	exec 4>&-
 	wait "$lock"
 	wait_for -t 3 claimed "$e" late
-	wait_for [ "$(ncalls "$e")" = 2 ]
+	wait_for ncalls_is "$e" 2
 }
