@@ -15,9 +15,12 @@
 #   make bench           benchmarks, figures printed beside their targets
 #   make deps            install the Debian packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
-#   make lint            mandoc -Tlint on every man page
-#   make format FILES=…  clang-format the given files (.clang-format is the
-#                        guide; hand formatting of SQL strings may win)
+#   make lint            mandoc -Tlint on every man page, clang-format
+#                        --dry-run on every C file, no function over 80
+#                        lines without a reason
+#   make format [FILES=…] clang-format the given files, or the whole tree
+#                        (SQL built from literals and macros is fenced with
+#                        clang-format off/on)
 #
 # CC=clang works as well as the default gcc.  BUILD= moves the build tree.
 
@@ -57,7 +60,7 @@ SCHEMA_SQL = $(sort $(wildcard schema/[0-9]*.sql))
 LIBLOOM	 = $(BUILD)/libloom.a
 LIBS_ALL = $(LIBLOOM) $(LIBCORE)
 
-PROGS	 = $(notdir $(wildcard cmd/*))
+PROGS	 = $(notdir $(patsubst %/,%,$(wildcard cmd/*/)))
 PROG_BIN = $(PROGS:%=$(BUILD)/bin/%)
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
@@ -67,7 +70,9 @@ MAN_PAGES = $(wildcard man/*.[1-8])
 
 .PHONY: all check check-unit check-bats check-asan check-valgrind check-fuzz \
 	check-tsan stress bench \
-	deps install uninstall lint format clean tests
+	deps install uninstall lint lint-man lint-format lint-functions format \
+	clean \
+	tests
 
 all: $(PROG_BIN)
 
@@ -211,12 +216,25 @@ bench: all $(BUILD)/bench/dagbench $(BUILD)/bench/noopd
 deps:
 	@contrib/deps.sh
 
-lint:
+# What tests/lint.bats checks too (so make check runs it): the man pages,
+# the C style of .clang-format, and no function over 80 lines without a
+# "Long: why" comment above it (contrib/lint/long-functions.sh).
+C_FILES	 = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+	   find cmd lib tests contrib -name '*.[ch]')
+
+lint: lint-man lint-format lint-functions
+
+lint-format:
+	clang-format --dry-run -Werror $(C_FILES)
+
+lint-man:
 	mandoc -Tlint -W warning $(MAN_PAGES)
 
+lint-functions:
+	contrib/lint/long-functions.sh 80
+
 format:
-	@[ -n "$(FILES)" ] || { echo "usage: make format FILES='lib/x.c ...'"; exit 2; }
-	clang-format -i $(FILES)
+	clang-format -i $(or $(FILES),$(C_FILES))
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

@@ -2,7 +2,7 @@
 # Installs the Debian packages Link Loom needs to build, test and run
 # `loom up`.  Does nothing when they are all present.
 set -e
-PKGS="build-essential pkg-config clang libclang-rt-14-dev
+PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libcurl4-openssl-dev libyaml-dev libpq-dev libjq-dev libonig-dev
 libinih-dev libmicrohttpd-dev libsystemd-dev libssl-dev
 bats bats-assert bats-support bats-file mandoc valgrind

@@ -49,39 +49,39 @@ struct workflow;
 struct api;
 struct api_conn;
 
-#define API_MAX_PARAMS 4		   /* {params} in one route */
-#define API_MAX_DEPTH 64		   /* JSON nesting of a request body */
-#define API_WAIT_MAX_MS (5 * 60 * 1000)	   /* ?wait= cap */
-#define API_DRAIN_MS 10000		   /* SIGTERM: in-flight grace */
-#define API_SUSPEND 0			   /* handler status: api_wait() */
+#define API_MAX_PARAMS 4		/* {params} in one route */
+#define API_MAX_DEPTH 64		/* JSON nesting of a request body */
+#define API_WAIT_MAX_MS (5 * 60 * 1000) /* ?wait= cap */
+#define API_DRAIN_MS 10000		/* SIGTERM: in-flight grace */
+#define API_SUSPEND 0			/* handler status: api_wait() */
 
 /* api.auth: who may call the API (loom-api(8), AUTHENTICATION). */
 enum api_auth_mode {
-	API_AUTH_NONE = 0,	/* anyone who can reach a listener */
-	API_AUTH_TOKEN,		/* bearer tokens (lib/store/token.h) */
+	API_AUTH_NONE = 0, /* anyone who can reach a listener */
+	API_AUTH_TOKEN,	   /* bearer tokens (lib/store/token.h) */
 };
 
 /* Settings from the config file and the command line (see loom-api(8)). */
 struct api_options {
-	char *listen;		/* "HOST:PORT", or NULL: no TCP listener */
-	char *socket;		/* Unix socket path, or NULL */
+	char *listen; /* "HOST:PORT", or NULL: no TCP listener */
+	char *socket; /* Unix socket path, or NULL */
 	char *db_url;
-	long threads;		/* worker threads per listener */
-	long max_body;		/* bytes */
-	long max_connections;	/* per listener */
-	long max_per_client;	/* TCP connections from one address */
-	long timeout_s;		/* idle connection timeout */
+	long threads;		    /* worker threads per listener */
+	long max_body;		    /* bytes */
+	long max_connections;	    /* per listener */
+	long max_per_client;	    /* TCP connections from one address */
+	long timeout_s;		    /* idle connection timeout */
 	int64_t request_timeout_ms; /* to receive headers, then a body */
-	long max_streams;	/* open event streams (api_stream.c) */
-	int64_t heartbeat_ms;	/* a stream's keep-alive comment period */
-	int print_url;		/* first URL as the first stdout line */
-	int debug;		/* -d: log level stays debug on SIGHUP */
-	char *config_path;	/* -c FILE, or NULL (LOOM_CONFIG, default):
-				   re-read on SIGHUP for the log level */
+	long max_streams;	    /* open event streams (api_stream.c) */
+	int64_t heartbeat_ms;	    /* a stream's keep-alive comment period */
+	int print_url;		    /* first URL as the first stdout line */
+	int debug;		    /* -d: log level stays debug on SIGHUP */
+	char *config_path;	    /* -c FILE, or NULL (LOOM_CONFIG, default):
+				       re-read on SIGHUP for the log level */
 	/* authentication (api_auth.c) */
-	enum api_auth_mode auth;	/* api.auth */
-	int socket_trust_uid;	/* api.socket_trust = uid */
-	uid_t *trusted_uids;	/* api.trusted_uids (root and we are implied) */
+	enum api_auth_mode auth; /* api.auth */
+	int socket_trust_uid;	 /* api.socket_trust = uid */
+	uid_t *trusted_uids; /* api.trusted_uids (root and we are implied) */
 	size_t ntrusted_uids;
 };
 
@@ -109,27 +109,28 @@ void api_free(struct api *a);
 /* ---- what handlers see ------------------------------------------------ */
 
 enum api_body {
-	API_BODY_NONE = 0,	/* a body is ignored */
-	API_BODY_JSON,		/* parsed into rq->json (null when empty) */
-	API_BODY_WORKFLOW,	/* YAML or JSON text, for the workflow loader */
+	API_BODY_NONE = 0, /* a body is ignored */
+	API_BODY_JSON,	   /* parsed into rq->json (null when empty) */
+	API_BODY_WORKFLOW, /* YAML or JSON text, for the workflow loader */
 };
 
 struct api_request {
 	struct api *api;
-	const char *method;	/* HEAD is routed as GET */
-	const char *path;	/* decoded, without the query */
+	const char *method;		   /* HEAD is routed as GET */
+	const char *path;		   /* decoded, without the query */
 	const char *param[API_MAX_PARAMS]; /* the route's {params}, in order */
 	size_t nparam;
-	const char *body;	/* NUL-terminated; "" when none */
+	const char *body; /* NUL-terminated; "" when none */
 	size_t body_len;
 	const char *content_type; /* or NULL */
-	jv json;		/* API_BODY_JSON: the body; else jv_null() */
-	int64_t wait_until_ms;	/* handler scratch for api_wait(); 0 = unset */
-	unsigned resumed;	/* times woken after api_wait() */
-	int64_t scratch;	/* handler state kept across api_wait(); 0 at
-				   first (api_controls.c: a request id) */
-	struct api_conn *conn;	/* private to request.c */
-	struct api_stream *stream; /* set by api_stream(); request.c starts it */
+	jv json;		  /* API_BODY_JSON: the body; else jv_null() */
+	int64_t wait_until_ms; /* handler scratch for api_wait(); 0 = unset */
+	unsigned resumed;      /* times woken after api_wait() */
+	int64_t scratch;       /* handler state kept across api_wait(); 0 at
+				  first (api_controls.c: a request id) */
+	struct api_conn *conn; /* private to request.c */
+	struct api_stream
+	    *stream; /* set by api_stream(); request.c starts it */
 };
 
 /* Returns an HTTP status with *out set, or API_SUSPEND via api_wait(). */
@@ -142,16 +143,16 @@ typedef int api_handler(struct api_request *rq, jv *out);
  */
 enum api_scope {
 	API_SCOPE_UNSET = 0,
-	API_SCOPE_OPEN,		/* /healthz, /readyz: nothing */
-	API_SCOPE_CALLBACK,	/* its own callback token, in the path */
-	API_SCOPE_READ,		/* a read token (every GET) */
-	API_SCOPE_OPERATOR,	/* an operator token (every action) */
-	API_SCOPE_ADMIN,	/* an admin token (token management) */
+	API_SCOPE_OPEN,	    /* /healthz, /readyz: nothing */
+	API_SCOPE_CALLBACK, /* its own callback token, in the path */
+	API_SCOPE_READ,	    /* a read token (every GET) */
+	API_SCOPE_OPERATOR, /* an operator token (every action) */
+	API_SCOPE_ADMIN,    /* an admin token (token management) */
 };
 
 struct api_route {
 	const char *method;
-	const char *pattern;	/* "/api/v1/workflows/{id}" */
+	const char *pattern; /* "/api/v1/workflows/{id}" */
 	enum api_body body;
 	api_handler *fn;
 	enum api_scope scope;
@@ -167,9 +168,9 @@ const struct api_route *api_route_table(size_t *n);
  * accepts (405) or "" when no route has this path (404).  Pure; exposed
  * for the unit test.
  */
-const struct api_route *api_route_find(const struct api_route *tab,
-    size_t n, const char *method, char *path, const char **param,
-    size_t *nparam, char *allow, size_t allowlen);
+const struct api_route *api_route_find(const struct api_route *tab, size_t n,
+    const char *method, char *path, const char **param, size_t *nparam,
+    char *allow, size_t allowlen);
 
 /* A query-string argument, or NULL. */
 const char *api_query(const struct api_request *rq, const char *key);
@@ -184,8 +185,8 @@ const char *api_header(const struct api_request *rq, const char *name);
  */
 void api_set_json_text(struct api_request *rq, char *text, size_t len);
 /* Adds a response header (copied); at most a few per response. */
-void api_set_header(struct api_request *rq, const char *name,
-    const char *value);
+void api_set_header(
+    struct api_request *rq, const char *name, const char *value);
 
 /*
  * Builds the contract's error body into *out and returns status:
@@ -253,8 +254,8 @@ int api_conn_fd(const struct api_request *rq);
 /* ---- authentication (api_auth.c) --------------------------------------- */
 
 /* Reads api.auth, api.socket_trust and api.trusted_uids into o. */
-void api_auth_options_load(struct api_options *o, const struct config *cfg,
-    struct diags *d);
+void api_auth_options_load(
+    struct api_options *o, const struct config *cfg, struct diags *d);
 /*
  * Whether rq may use a route of scope: 0 when it may, else the status to
  * answer (401 with WWW-Authenticate, 403, 503) with *out the error body.
@@ -289,8 +290,8 @@ int api_callback(struct api_request *rq, jv *out);
  * The execution detail of GET /api/v1/executions/{id} as JSON text,
  * appended to out (api_detail.c): 200, or an error status with *err_out.
  */
-int api_execution_render(struct api_request *rq, PGconn *db,
-    const char *id, struct buf *out, jv *err_out);
+int api_execution_render(struct api_request *rq, PGconn *db, const char *id,
+    struct buf *out, jv *err_out);
 int api_execution_cancel(struct api_request *rq, jv *out); /* api_controls.c */
 int api_execution_retry(struct api_request *rq, jv *out);
 int api_task_rerun(struct api_request *rq, jv *out);
@@ -298,14 +299,14 @@ int api_dead_letters_list(struct api_request *rq, jv *out);
 int api_dead_letter_get(struct api_request *rq, jv *out);
 int api_dead_letter_replay(struct api_request *rq, jv *out);
 int api_dead_letter_discard(struct api_request *rq, jv *out);
-int api_status(struct api_request *rq, jv *out);	/* api_status.c */
+int api_status(struct api_request *rq, jv *out);	 /* api_status.c */
 int api_schedules_list(struct api_request *rq, jv *out); /* api_schedules.c */
 int api_breakers_list(struct api_request *rq, jv *out);
 int api_breaker_reset(struct api_request *rq, jv *out);
-int api_tokens_create(struct api_request *rq, jv *out);	/* api_tokens.c */
+int api_tokens_create(struct api_request *rq, jv *out); /* api_tokens.c */
 int api_tokens_list(struct api_request *rq, jv *out);
 int api_token_revoke(struct api_request *rq, jv *out);
-int api_events_stream(struct api_request *rq, jv *out);	/* api_events.c */
+int api_events_stream(struct api_request *rq, jv *out); /* api_events.c */
 int api_execution_events(struct api_request *rq, jv *out);
 int api_execution_logs(struct api_request *rq, jv *out);
 /*
@@ -327,12 +328,15 @@ int api_task_logs_callback(PGconn *db, const char *execution_id,
  */
 const struct workflow *api_workflow_cached(PGconn *db, const char *id,
     int version, const char *spec, int *notfound, char **err);
-/* Frees this thread's version too large to cache; at a request's end. */
-void api_workflow_cache_release(void);
+/*
+ * Frees this thread's version too large to cache, at a request's end;
+ * returns 1 when there was one.
+ */
+int api_workflow_cache_release(void);
 /* The workflow loader under one lock: it compiles jq programs, and libjq
  * 1.6 does not promise that this is safe on several threads at once. */
-struct workflow *api_workflow_parse(const char *name, const char *buf,
-    size_t len, struct diags *d);
+struct workflow *api_workflow_parse(
+    const char *name, const char *buf, size_t len, struct diags *d);
 
 /* ---- request bodies and list arguments (api_body.c) -------------------- */
 
@@ -346,8 +350,8 @@ struct workflow *api_workflow_parse(const char *name, const char *buf,
  * with the line and column where it went deeper.  Syntax errors are left
  * to the workflow loader, which runs after this check.
  */
-int api_yaml_depth_check(const char *buf, size_t len, int max, int *line,
-    int *col);
+int api_yaml_depth_check(
+    const char *buf, size_t len, int max, int *line, int *col);
 
 /*
  * The trigger body {"input": {...}} (consumed; null: no body).  0 with
@@ -358,10 +362,10 @@ int api_trigger_body(jv body, jv *input, jv *out);
 /* A callback result; the strings point into body, which it owns. */
 struct api_callback_body {
 	jv body;
-	const char *status;	/* SUCCESS or FAILED */
-	jv output_text;		/* string (JSON text) or null */
+	const char *status; /* SUCCESS or FAILED */
+	jv output_text;	    /* string (JSON text) or null */
 	const char *logs, *etype, *emsg;
-	char duration[32];	/* "" when not given */
+	char duration[32]; /* "" when not given */
 };
 /* Parses body (consumed) into *cb; api_callback_body_free() always. */
 int api_callback_body_parse(jv body, struct api_callback_body *cb, jv *out);
@@ -372,17 +376,17 @@ void api_callback_body_free(struct api_callback_body *cb);
 
 /* ?limit=&status=&cursor=&since=&until= of the execution lists. */
 struct api_list_args {
-	int limit;			/* 1..API_LIST_MAX */
-	char status[16];		/* a run state, or "" */
-	int has_cursor;			/* after_*: the last row seen */
-	char after_ts[CURSOR_TS_LEN];	/* cursor_ts_format() text */
+	int limit;		      /* 1..API_LIST_MAX */
+	char status[16];	      /* a run state, or "" */
+	int has_cursor;		      /* after_*: the last row seen */
+	char after_ts[CURSOR_TS_LEN]; /* cursor_ts_format() text */
 	char after_id[CURSOR_ID_MAX + 1];
-	char since[CURSOR_TS_LEN];	/* created at or after; "" */
-	char until[CURSOR_TS_LEN];	/* created before; "" */
+	char since[CURSOR_TS_LEN]; /* created at or after; "" */
+	char until[CURSOR_TS_LEN]; /* created before; "" */
 };
 /* Any argument may be NULL or "" (not given); now_us for "since=1h". */
 int api_list_args_parse(struct api_list_args *a, const char *status,
-    const char *limit, const char *cursor, const char *since,
-    const char *until, int64_t now_us, jv *out);
+    const char *limit, const char *cursor, const char *since, const char *until,
+    int64_t now_us, jv *out);
 
 #endif

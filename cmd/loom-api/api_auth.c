@@ -43,8 +43,8 @@
 
 #define REALM "Bearer realm=\"loom\""
 
-static const char *const scope_names[] = { "unset", "open", "callback",
-	"read", "operator", "admin" };
+static const char *const scope_names[] = { "unset", "open", "callback", "read",
+	"operator", "admin" };
 
 const char *
 api_scope_name(enum api_scope s)
@@ -87,7 +87,7 @@ loopback_only(const char *listen)
 	size_t n = colon ? (size_t)(colon - listen) : 0;
 
 	if (n == 0 || n >= sizeof(host))
-		return 0;	/* ":PORT" is every address */
+		return 0; /* ":PORT" is every address */
 	memcpy(host, listen, n);
 	host[n] = '\0';
 	if (host[0] == '[' && host[n - 1] == ']') {
@@ -102,8 +102,8 @@ loopback_only(const char *listen)
 }
 
 void
-api_auth_options_load(struct api_options *o, const struct config *cfg,
-    struct diags *d)
+api_auth_options_load(
+    struct api_options *o, const struct config *cfg, struct diags *d)
 {
 	const char *file = cfg ? config_path(cfg) : "-";
 	const char *v;
@@ -115,37 +115,42 @@ api_auth_options_load(struct api_options *o, const struct config *cfg,
 	else if (strcmp(v, "token") == 0)
 		o->auth = API_AUTH_TOKEN;
 	else
-		diags_add(d, file, 0, 0, "api.auth '%s' must be none or token",
-		    v);
+		diags_add(
+		    d, file, 0, 0, "api.auth '%s' must be none or token", v);
 	v = config_get(cfg, "api.socket_trust", "uid");
 	if (strcmp(v, "uid") == 0)
 		o->socket_trust_uid = 1;
 	else if (strcmp(v, "none") == 0)
 		o->socket_trust_uid = 0;
 	else
-		diags_add(d, file, 0, 0, "api.socket_trust '%s' must be uid "
-		    "or none", v);
+		diags_add(d, file, 0, 0,
+		    "api.socket_trust '%s' must be uid "
+		    "or none",
+		    v);
 	free(o->trusted_uids);
 	o->trusted_uids = NULL;
 	o->ntrusted_uids = 0;
 	list = xstrdup(config_get(cfg, "api.trusted_uids", ""));
 	for (tok = strtok_r(list, ", \t", &save); tok != NULL;
-	    tok = strtok_r(NULL, ", \t", &save)) {
+	     tok = strtok_r(NULL, ", \t", &save)) {
 		uid_t uid;
 
 		if (parse_uid(tok, &uid) < 0) {
-			diags_add(d, file, 0, 0, "api.trusted_uids: '%s' is "
-			    "neither a uid nor a known user name", tok);
+			diags_add(d, file, 0, 0,
+			    "api.trusted_uids: '%s' is "
+			    "neither a uid nor a known user name",
+			    tok);
 			continue;
 		}
-		o->trusted_uids = xreallocarray(o->trusted_uids,
-		    o->ntrusted_uids + 1, sizeof(uid_t));
+		o->trusted_uids = xreallocarray(
+		    o->trusted_uids, o->ntrusted_uids + 1, sizeof(uid_t));
 		o->trusted_uids[o->ntrusted_uids++] = uid;
 	}
 	free(list);
 	if (o->auth == API_AUTH_NONE && o->listen != NULL &&
 	    !loopback_only(o->listen))
-		log_warnx("api.auth is none and the API listens on %s: "
+		log_warnx(
+		    "api.auth is none and the API listens on %s: "
 		    "anyone who can reach that address can run and change "
 		    "workflows; set api.auth = token (see loom-api(8))",
 		    o->listen);
@@ -155,8 +160,8 @@ api_auth_options_load(struct api_options *o, const struct config *cfg,
 
 /* Whether the peer is a trusted local user on a Unix socket. */
 static int
-peer_trusted(const struct api_request *rq, const struct api_options *o,
-    uid_t *uid)
+peer_trusted(
+    const struct api_request *rq, const struct api_options *o, uid_t *uid)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -192,16 +197,17 @@ needed(enum api_scope s)
 
 /* 401: the caller must (re)authenticate.  error is RFC 6750's, or NULL. */
 static int
-unauthorized(struct api_request *rq, jv *out, const char *error,
-    const char *why)
+unauthorized(
+    struct api_request *rq, jv *out, const char *error, const char *why)
 {
-	char *h = error ? xasprintf(REALM ", error=\"%s\"", error) :
-	    xstrdup(REALM);
+	char *h =
+	    error ? xasprintf(REALM ", error=\"%s\"", error) : xstrdup(REALM);
 
 	api_set_header(rq, "WWW-Authenticate", h);
 	free(h);
 	api_log(LOG_LVL_DEBUG, "%s %s: 401: %s", rq->method, rq->path, why);
-	return api_error(out, 401, "unauthorized", "Authorization", "%s %s "
+	return api_error(out, 401, "unauthorized", "Authorization",
+	    "%s %s "
 	    "needs a valid bearer token: %s (send 'Authorization: Bearer "
 	    "loom_...', or set LOOM_TOKEN for the loom command; an admin "
 	    "makes tokens with 'loom token create', see loom-api(8))",
@@ -228,12 +234,15 @@ api_auth_check(struct api_request *rq, const struct api_options *o,
 	case API_SCOPE_ADMIN:
 		break;
 	default:
-		api_log(LOG_LVL_ERR, "%s %s: the route has no access scope; "
-		    "refused (a bug in loom-api's route table)", rq->method,
-		    rq->path);
-		return api_error(out, 403, "forbidden", NULL, "%s %s is not "
+		api_log(LOG_LVL_ERR,
+		    "%s %s: the route has no access scope; "
+		    "refused (a bug in loom-api's route table)",
+		    rq->method, rq->path);
+		return api_error(out, 403, "forbidden", NULL,
+		    "%s %s is not "
 		    "available: the route has no access scope (a bug; it is "
-		    "refused rather than left open)", rq->method, rq->path);
+		    "refused rather than left open)",
+		    rq->method, rq->path);
 	}
 	if (o->auth == API_AUTH_NONE)
 		return 0;
@@ -241,9 +250,11 @@ api_auth_check(struct api_request *rq, const struct api_options *o,
 		return 0;
 
 	if ((hdr = api_header(rq, "Authorization")) == NULL)
-		return unauthorized(rq, out, NULL, uid != (uid_t)-1 ?
-		    "no token, and this socket does not trust the caller's "
-		    "uid" : "no token");
+		return unauthorized(rq, out, NULL,
+		    uid != (uid_t)-1 ?
+			"no token, and this socket does not trust the caller's "
+			"uid" :
+			"no token");
 	if (strncasecmp(hdr, "Bearer ", 7) != 0)
 		return unauthorized(rq, out, "invalid_request",
 		    "the Authorization scheme must be Bearer");
@@ -262,7 +273,9 @@ api_auth_check(struct api_request *rq, const struct api_options *o,
 	    token_scope_name(needed(scope)));
 	api_set_header(rq, "WWW-Authenticate", h);
 	free(h);
-	return api_error(out, 403, "forbidden", NULL, "%s %s needs a token "
-	    "of scope %s; this one is %s", rq->method, rq->path,
-	    token_scope_name(needed(scope)), token_scope_name(have));
+	return api_error(out, 403, "forbidden", NULL,
+	    "%s %s needs a token "
+	    "of scope %s; this one is %s",
+	    rq->method, rq->path, token_scope_name(needed(scope)),
+	    token_scope_name(have));
 }

@@ -24,8 +24,7 @@
 /* ---- POST /api/v1/workflows ------------------------------------------- */
 
 int
-api_yaml_depth_check(const char *buf, size_t len, int max, int *line,
-    int *col)
+api_yaml_depth_check(const char *buf, size_t len, int max, int *line, int *col)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
@@ -68,20 +67,24 @@ api_trigger_body(jv body, jv *input, jv *out)
 		return 0;
 	}
 	if (jv_get_kind(body) != JV_KIND_OBJECT) {
-		status = api_error(out, 400, "bad_request", NULL, "the body "
+		status = api_error(out, 400, "bad_request", NULL,
+		    "the body "
 		    "must be a JSON object like {\"input\": {...}}, not %s",
 		    jv_kind_name(jv_get_kind(body)));
 		jv_free(body);
 		return status;
 	}
-	jv_object_foreach(body, k, v) {
+	jv_object_foreach(body, k, v)
+	{
 		if (status == 0 && strcmp(jv_string_value(k), "input") == 0) {
 			jv_free(*input);
 			*input = jv_copy(v);
 		} else if (status == 0)
 			status = api_error(out, 422, "invalid_input",
-			    jv_string_value(k), "unknown field '%s' (the "
-			    "body is {\"input\": {...}})", jv_string_value(k));
+			    jv_string_value(k),
+			    "unknown field '%s' (the "
+			    "body is {\"input\": {...}})",
+			    jv_string_value(k));
 		jv_free(k);
 		jv_free(v);
 	}
@@ -109,9 +112,9 @@ callback_error_parse(jv b, struct api_callback_body *cb, jv *out)
 		jv t = jv_object_get(jv_copy(v), jv_string("type"));
 		jv m = jv_object_get(jv_copy(v), jv_string("message"));
 		int bad = (jv_is_valid(t) && jv_get_kind(t) != JV_KIND_STRING &&
-		    jv_get_kind(t) != JV_KIND_NULL) ||
+			      jv_get_kind(t) != JV_KIND_NULL) ||
 		    (jv_is_valid(m) && jv_get_kind(m) != JV_KIND_STRING &&
-		    jv_get_kind(m) != JV_KIND_NULL);
+			jv_get_kind(m) != JV_KIND_NULL);
 
 		if (jv_get_kind(t) == JV_KIND_STRING)
 			cb->etype = jv_string_value(t);
@@ -143,19 +146,20 @@ api_callback_body_parse(jv body, struct api_callback_body *cb, jv *out)
 	cb->body = b = body;
 	cb->output_text = jv_null();
 	if (jv_get_kind(b) != JV_KIND_OBJECT)
-		return api_error(out, 400, "bad_request", NULL, "the body must "
+		return api_error(out, 400, "bad_request", NULL,
+		    "the body must "
 		    "be a JSON object like {\"status\": \"SUCCESS\", "
 		    "\"output\": {...}}");
 	v = jv_object_get(jv_copy(b), jv_string("status"));
 	if (jv_get_kind(v) != JV_KIND_STRING ||
 	    (strcmp(jv_string_value(v), "SUCCESS") &&
-	    strcmp(jv_string_value(v), "FAILED"))) {
+		strcmp(jv_string_value(v), "FAILED"))) {
 		jv_free(v);
 		return api_error(out, 422, "invalid_input", "status",
 		    "status must be \"SUCCESS\" or \"FAILED\"");
 	}
-	cb->status = strcmp(jv_string_value(v), "SUCCESS") ? "FAILED" :
-	    "SUCCESS";
+	cb->status =
+	    strcmp(jv_string_value(v), "SUCCESS") ? "FAILED" : "SUCCESS";
 	jv_free(v);
 
 	v = jv_object_get(jv_copy(b), jv_string("output"));
@@ -171,11 +175,11 @@ api_callback_body_parse(jv body, struct api_callback_body *cb, jv *out)
 
 	v = jv_object_get(jv_copy(b), jv_string("logs"));
 	if (jv_get_kind(v) == JV_KIND_STRING)
-		cb->logs = jv_string_value(v);	/* b keeps it alive */
+		cb->logs = jv_string_value(v); /* b keeps it alive */
 	else if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
 		jv_free(v);
-		return api_error(out, 422, "invalid_input", "logs",
-		    "logs must be a string");
+		return api_error(
+		    out, 422, "invalid_input", "logs", "logs must be a string");
 	}
 	jv_free(v);
 
@@ -211,8 +215,8 @@ api_callback_body_free(struct api_callback_body *cb)
 
 int
 api_list_args_parse(struct api_list_args *a, const char *status,
-    const char *limit, const char *cursor, const char *since,
-    const char *until, int64_t now_us, jv *out)
+    const char *limit, const char *cursor, const char *since, const char *until,
+    int64_t now_us, jv *out)
 {
 	const char *why;
 	enum run_state rs;
@@ -225,12 +229,14 @@ api_list_args_parse(struct api_list_args *a, const char *status,
 
 		for (i = 0; status[i] && i < sizeof(a->status) - 1; i++)
 			a->status[i] = status[i] >= 'a' && status[i] <= 'z' ?
-			    (char)(status[i] - 'a' + 'A') : status[i];
+			    (char)(status[i] - 'a' + 'A') :
+			    status[i];
 		a->status[i] = '\0';
 		if (status[i] || run_state_parse(a->status, &rs) < 0)
 			return api_error(out, 400, "bad_request", "status",
 			    "status must be PENDING, RUNNING, SUCCESS, FAILED "
-			    "or CANCELLED, not '%s'", status);
+			    "or CANCELLED, not '%s'",
+			    status);
 	}
 	if (limit && *limit) {
 		char *end;

@@ -37,6 +37,11 @@
  * engine never caches; a replay pending for it makes both refuse each
  * other (the dead letter's row lock orders them).
  */
+/*
+ * Its SQL, built from string literals and macros, is laid out by hand;
+ * clang-format would tear it into columns.
+ */
+/* clang-format off */
 #include "api.h"
 
 #include <ctype.h>
@@ -46,6 +51,7 @@
 #include <string.h>
 
 #include "store/db.h"
+#include "store/transition.h"
 #include "util/idgen.h"
 #include "util/jsonutil.h"
 #include "core/state.h"
@@ -162,11 +168,7 @@ api_execution_cancel(struct api_request *rq, jv *out)
 	if ((db = api_db(rq)) == NULL)
 		return api_db_down(out);
 	/* One statement: the flag and the engine's doorbell commit together. */
-	r = db_exec(db, &err, "WITH u AS (UPDATE executions SET "
-	    "cancel_requested = true WHERE id = $1 AND status IN "
-	    "('PENDING', 'RUNNING') RETURNING id) "
-	    "SELECT pg_notify('loom_run', id), pg_notify('loom_event', id) "
-	    "FROM u", 1, &id);
+	r = db_exec(db, &err, transition_sql(TR_RUN_CANCEL), 1, &id);
 	if (r == NULL)
 		return api_db_fail(rq, out, err);
 	if (PQntuples(r) == 0) {
@@ -346,20 +348,7 @@ run_again(struct api_request *rq, PGconn *db, const char *id, jv *out)
 	if (idgen_execution_id(exec_id) < 0)
 		return api_db_fail(rq, out, xasprintf("getrandom: %s",
 		    strerror(errno)));
-	r = db_exec(db, &err, "WITH e AS (INSERT INTO executions "
-	    "(id, workflow_id, workflow_version, status, params, trigger) "
-	    "SELECT $2, workflow_id, workflow_version, 'PENDING', params, "
-	    "'retry' FROM executions x WHERE id = $1 AND EXISTS (SELECT 1 "
-	    "FROM workflows w WHERE w.id = x.workflow_id AND "
-	    "w.deleted_at IS NULL) "
-	    "RETURNING id, workflow_id, workflow_version), "
-	    "ev AS (INSERT INTO events (execution_id, kind, to_state, data) "
-	    "SELECT id, 'run', 'PENDING', jsonb_build_object('workflow', "
-	    "workflow_id, 'version', workflow_version, 'trigger', 'retry', "
-	    "'retryOf', $1::text) FROM e) "
-	    "SELECT id, workflow_id, workflow_version, "
-	    "pg_notify('loom_run', id), pg_notify('loom_event', id) FROM e",
-	    2, p);
+	r = db_exec(db, &err, transition_sql(TR_RUN_CREATE_AGAIN), 2, p);
 	if (r == NULL)
 		return api_db_fail(rq, out, err);
 	if (PQntuples(r) == 0) {	/* it or its workflow is gone */
@@ -742,3 +731,4 @@ api_dead_letter_discard(struct api_request *rq, jv *out)
 	api_log(LOG_LVL_INFO, "dead letter %s discarded", id);
 	return dl_answer(rq, db, id, 200, out);
 }
+/* clang-format on */

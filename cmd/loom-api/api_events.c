@@ -7,8 +7,8 @@
  *   GET /api/v1/executions/{id}/logs    one run's log lines, paged JSON
  *
  * The streams are api_stream() answers: this file only says how to fill
- * them; cmd/loom-api/api_stream.c parks and wakes them without holding a thread.
- * A fill reads the rows after the stream's cursor, one page at a time,
+ * them; cmd/loom-api/api_stream.c parks and wakes them without holding a
+ * thread. A fill reads the rows after the stream's cursor, one page at a time,
  * and writes one SSE message per row ("id: ID", "event: KIND", "data:
  * JSON").  A NOTIFY is only a doorbell: each fill re-reads the tables.
  *
@@ -29,6 +29,11 @@
  * belongs to the stream (freed by evs_free); fill runs on whichever
  * worker thread serves the connection, with that thread's connection.
  */
+/*
+ * Its SQL, built from string literals and macros, is laid out by hand;
+ * clang-format would tear it into columns.
+ */
+/* clang-format off */
 #include "api.h"
 
 #include <stdio.h>
@@ -515,3 +520,4 @@ api_task_logs_callback(PGconn *db, const char *execution_id,
 	    "SELECT pg_notify('loom_log', execution_id) "
 	    "FROM (SELECT DISTINCT execution_id FROM l) d", 3, p);
 }
+/* clang-format on */

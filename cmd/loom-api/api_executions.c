@@ -20,9 +20,9 @@
  * not loom-exec has recorded the 202 yet): in one transaction the row,
  * found by the execution and task the token names, is locked (unknown
  * token: 404; no longer running: 409), its body checked (only then, so
- * an unknown token is 404 whatever it sends: 400, 422), updated for the engine (settled =
- * false), the attempt is recorded in task_executions, and loom_task_done
- * rings the engine's doorbell.
+ * an unknown token is 404 whatever it sends: 400, 422), updated for the engine
+ * (settled = false), the attempt is recorded in task_executions, and
+ * loom_task_done rings the engine's doorbell.
  */
 #include "api.h"
 
@@ -31,6 +31,7 @@
 
 #include "core/buf.h"
 #include "store/db.h"
+#include "store/transition.h"
 #include "core/duration.h"
 #include "core/hmap.h"
 #include "util/jsonutil.h"
@@ -47,8 +48,7 @@
  * api_execution_get() from their POST routes, get a jv to add to.
  */
 static int
-execution_detail(struct api_request *rq, PGconn *db, const char *id,
-    jv *out)
+execution_detail(struct api_request *rq, PGconn *db, const char *id, jv *out)
 {
 	struct buf b = BUF_INIT;
 	int status;
@@ -58,14 +58,15 @@ execution_detail(struct api_request *rq, PGconn *db, const char *id,
 		return status;
 	}
 	if (strcmp(rq->method, "GET") == 0) {
-		api_set_json_text(rq, b.p, b.len);	/* reply.c owns b.p */
+		api_set_json_text(rq, b.p, b.len); /* reply.c owns b.p */
 		return 200;
 	}
 	*out = jv_parse_sized(b.p, (int)b.len);
 	buf_free(&b);
 	if (!jv_is_valid(*out)) {
 		jv_free(*out);
-		return api_error(out, 500, "internal", NULL, "internal error: "
+		return api_error(out, 500, "internal", NULL,
+		    "internal error: "
 		    "the execution detail is not valid JSON");
 	}
 	return 200;
@@ -103,8 +104,10 @@ api_execution_get(struct api_request *rq, jv *out)
 	if ((db = api_db(rq)) == NULL)
 		return api_db_down(out);
 	if (rq->wait_until_ms > api_mono_ms() && !api_stopping(rq)) {
-		r = db_exec(db, &err, "SELECT status FROM executions "
-		    "WHERE id = $1", 1, &id);
+		r = db_exec(db, &err,
+		    "SELECT status FROM executions "
+		    "WHERE id = $1",
+		    1, &id);
 		if (r == NULL)
 			return api_db_fail(rq, out, err);
 		if (PQntuples(r) == 0) {
@@ -137,8 +140,9 @@ callback_key(const char *token, char *key, size_t len, const char **eid,
 	if (strlen(token) >= len)
 		return -1;
 	strcpy(key, token);
-	if ((a = strchr(key, '~')) == NULL || (b = strchr(a + 1, '~')) ==
-	    NULL || a == key || b == a + 1 || b[1] == '\0')
+	if ((a = strchr(key, '~')) == NULL ||
+	    (b = strchr(a + 1, '~')) == NULL || a == key || b == a + 1 ||
+	    b[1] == '\0')
 		return -1;
 	*a = *b = '\0';
 	*eid = key;
@@ -160,11 +164,13 @@ callback_attempt_lock(PGconn *db, const char *token, const char *eid,
 	PGresult *r;
 	int status = 0;
 
-	r = db_exec(db, err, "SELECT execution_id, task_id, state, "
+	r = db_exec(db, err,
+	    "SELECT execution_id, task_id, state, "
 	    "awaiting_callback, awaiting_callback AND "
 	    "lease_until <= now() FROM run_tasks "
 	    "WHERE execution_id = $2 AND task_id = $3 "
-	    "AND callback_token = $1 FOR UPDATE", 3, p);
+	    "AND callback_token = $1 FOR UPDATE",
+	    3, p);
 	if (r == NULL)
 		return -1;
 	/*
@@ -190,8 +196,9 @@ callback_attempt_lock(PGconn *db, const char *token, const char *eid,
 		else
 			status = api_error(out, 409, "conflict", "token",
 			    "task %s of %s is %s and no longer waits for "
-			    "this callback", PQgetvalue(r, 0, 1),
-			    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2));
+			    "this callback",
+			    PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0),
+			    PQgetvalue(r, 0, 2));
 	}
 	PQclear(r);
 	return status;
@@ -204,32 +211,17 @@ callback_attempt_lock(PGconn *db, const char *token, const char *eid,
  * *err.
  */
 static int
-callback_settle(PGconn *db, const char *token, const char *eid,
-    const char *tid, const struct api_callback_body *cb, char **err)
+callback_settle(PGconn *db, const char *token, const char *eid, const char *tid,
+    const struct api_callback_body *cb, char **err)
 {
 	const char *p[9] = { token, cb->status,
 		jv_get_kind(cb->output_text) == JV_KIND_STRING ?
-		jv_string_value(cb->output_text) : NULL,
+		    jv_string_value(cb->output_text) :
+		    NULL,
 		cb->etype, cb->emsg, cb->logs,
 		cb->duration[0] ? cb->duration : NULL, eid, tid };
 
-	if (db_cmd(db, err, "WITH u AS (UPDATE run_tasks SET "
-	    "state = $2, settled = false, output = $3::jsonb, "
-	    "error_type = $4, error_message = $5, finished_at = now(), "
-	    "awaiting_callback = false, lease_owner = NULL, "
-	    "lease_until = NULL WHERE execution_id = $8 AND "
-	    "task_id = $9 AND callback_token = $1 AND "
-	    "state = 'RUNNING' "
-	    "RETURNING execution_id, task_id, attempt, started_at), "
-	    "t AS (INSERT INTO task_executions (execution_id, task_id, "
-	    "attempt, status, executor, output, error_type, "
-	    "error_message, logs, started_at, completed_at, "
-	    "duration_ms) SELECT execution_id, task_id, attempt, $2, "
-	    "'callback', $3::jsonb, $4, $5, $6, started_at, now(), "
-	    "coalesce($7::bigint, (extract(epoch FROM now() - "
-	    "started_at) * 1000)::bigint) FROM u) "
-	    "SELECT pg_notify('loom_task_done', execution_id) FROM u",
-	    9, p) < 0)
+	if (db_cmd(db, err, transition_sql(TR_TASK_CALLBACK), 9, p) < 0)
 		return -1;
 	return 0;
 }
@@ -247,8 +239,8 @@ api_callback(struct api_request *rq, jv *out)
 	memset(&cb, 0, sizeof(cb));
 	cb.body = cb.output_text = jv_null();
 	if (callback_key(token, key, sizeof(key), &eid, &tid) < 0) {
-		status = api_error(out, 404, "not_found", "token",
-		    "unknown callback token");
+		status = api_error(
+		    out, 404, "not_found", "token", "unknown callback token");
 		goto done;
 	}
 	if ((db = api_db(rq)) == NULL) {
@@ -257,13 +249,13 @@ api_callback(struct api_request *rq, jv *out)
 	}
 	if (db_cmd(db, &err, "BEGIN", 0, NULL) < 0)
 		goto fail;
-	if ((status = callback_attempt_lock(db, token, eid, tid, out,
-	    &err)) < 0)
+	if ((status = callback_attempt_lock(db, token, eid, tid, out, &err)) <
+	    0)
 		goto fail;
 	if (status != 0)
 		goto done;
-	if ((status = api_callback_body_parse(jv_copy(rq->json), &cb,
-	    out)) != 0) {
+	if ((status = api_callback_body_parse(jv_copy(rq->json), &cb, out)) !=
+	    0) {
 		if (db_cmd(db, &err, "ROLLBACK", 0, NULL) < 0) {
 			jv_free(*out);
 			goto fail;
@@ -277,8 +269,7 @@ api_callback(struct api_request *rq, jv *out)
 		goto fail;
 	if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
 		goto fail;
-	*out = jv_object_set(jv_object(), jv_string("accepted"),
-	    jv_true());
+	*out = jv_object_set(jv_object(), jv_string("accepted"), jv_true());
 	status = 200;
 	goto done;
 fail:

@@ -16,7 +16,7 @@
 #include "util/tzload.h"
 #include "core/xalloc.h"
 
-#define SCHEDULE_NEXT 3	/* fire times listed per workflow */
+#define SCHEDULE_NEXT 3 /* fire times listed per workflow */
 
 static jv
 next_fires(const char *expr, const char *tz, int64_t now, int paused)
@@ -27,7 +27,7 @@ next_fires(const char *expr, const char *tz, int64_t now, int paused)
 	const struct tz *z;
 	int64_t t = now;
 
-	if (c == NULL) {	/* validated on apply; say so if not */
+	if (c == NULL) { /* validated on apply; say so if not */
 		jv e = jv_string(err ? err : "bad cron expression");
 
 		free(err);
@@ -38,8 +38,8 @@ next_fires(const char *expr, const char *tz, int64_t now, int paused)
 	if ((z = tzload_get(tz && *tz ? tz : "UTC")) == NULL) {
 		cron_free(c);
 		jv_free(list);
-		return jv_invalid_with_msg(jv_string_fmt(
-		    "unknown time zone '%s'", tz));
+		return jv_invalid_with_msg(
+		    jv_string_fmt("unknown time zone '%s'", tz));
 	}
 	for (int i = 0; i < SCHEDULE_NEXT && !paused; i++) {
 		char buf[32];
@@ -71,9 +71,11 @@ api_schedules_list(struct api_request *rq, jv *out)
 		jv_free(list);
 		return api_db_down(out);
 	}
-	r = db_exec(db, &err, "SELECT id, schedule, timezone, paused, "
+	r = db_exec(db, &err,
+	    "SELECT id, schedule, timezone, paused, "
 	    "current_version FROM workflows WHERE schedule IS NOT NULL AND "
-	    "deleted_at IS NULL ORDER BY id", 0, NULL);
+	    "deleted_at IS NULL ORDER BY id",
+	    0, NULL);
 	if (r == NULL) {
 		jv_free(list);
 		return api_db_fail(rq, out, err);
@@ -87,8 +89,8 @@ api_schedules_list(struct api_request *rq, jv *out)
 		o = jv_put(o, "timezone", pg_jv_text(r, i, 2));
 		o = jv_put(o, "paused", pg_jv_bool(r, i, 3));
 		o = jv_put(o, "version", pg_jv_num(r, i, 4));
-		next = next_fires(PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), now,
-		    paused);
+		next = next_fires(
+		    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), now, paused);
 		if (jv_is_valid(next))
 			o = jv_put(o, "nextFires", next);
 		else {

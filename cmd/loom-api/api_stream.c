@@ -50,35 +50,35 @@
 #include "net/sse.h"
 #include "core/xalloc.h"
 
-#define STREAM_BLOCK (16 * 1024)	/* MHD's read size for us */
-#define STREAM_RETRY_HINT "2000"	/* "retry:" told to clients, ms */
-#define STREAM_FILL_ROUNDS 8		/* fill() calls per reader call */
+#define STREAM_BLOCK (16 * 1024) /* MHD's read size for us */
+#define STREAM_RETRY_HINT "2000" /* "retry:" told to clients, ms */
+#define STREAM_FILL_ROUNDS 8	 /* fill() calls per reader call */
 
 struct api_stream {
 	struct api_streams *hub;
 	struct MHD_Connection *mc;
-	int fd;			/* the client's socket, for hang-ups */
-	char *key;		/* doorbell payload it waits for; NULL: all */
-	int logs;		/* loom_log doorbells too */
+	int fd;	   /* the client's socket, for hang-ups */
+	char *key; /* doorbell payload it waits for; NULL: all */
+	int logs;  /* loom_log doorbells too */
 	const struct api_stream_ops *ops;
 	void *ctx;
-	struct api_request rq;	/* what fill() gets */
-	char *method, *path;	/* rq's strings */
+	struct api_request rq; /* what fill() gets */
+	char *method, *path;   /* rq's strings */
 
 	/* the worker thread's */
 	struct buf out;
-	size_t off;		/* sent from out */
-	int64_t last_write;	/* mono ms */
-	int hello;		/* the opening comment went out */
+	size_t off;	    /* sent from out */
+	int64_t last_write; /* mono ms */
+	int hello;	    /* the opening comment went out */
 	int ended;
-	int64_t recheck;	/* fill()'s last answer; 0: call it now */
+	int64_t recheck; /* fill()'s last answer; 0: call it now */
 
 	/* under hub->mu */
-	int dirty;		/* a doorbell rang since the last fill() */
+	int dirty; /* a doorbell rang since the last fill() */
 	int parked;
-	int gone;		/* the client hung up */
-	int64_t wake_at;	/* parked: heartbeat or re-check, mono ms */
-	struct loop_io *io;	/* main thread: hang-up watch while parked */
+	int gone;	    /* the client hung up */
+	int64_t wake_at;    /* parked: heartbeat or re-check, mono ms */
+	struct loop_io *io; /* main thread: hang-up watch while parked */
 	struct api_stream *prev, *next;
 };
 
@@ -86,12 +86,12 @@ struct api_streams {
 	struct loop *loop;
 	long max;
 	int64_t heartbeat_ms;
-	int efd;		/* workers -> main: a stream parked */
+	int efd; /* workers -> main: a stream parked */
 	struct loop_io *efd_io;
 	struct loop_timer *timer;
 
 	pthread_mutex_t mu;
-	struct api_stream *all;	/* every started stream */
+	struct api_stream *all; /* every started stream */
 	long n;
 	int stopping;
 };
@@ -106,7 +106,7 @@ api_stream(struct api_request *rq, const char *key, int logs,
 {
 	struct api_stream *s = xcalloc(1, sizeof(*s));
 
-	if (rq->stream != NULL) {	/* asked twice: the last one wins */
+	if (rq->stream != NULL) { /* asked twice: the last one wins */
 		struct api_stream *old = rq->stream;
 
 		rq->stream = NULL;
@@ -207,13 +207,13 @@ rearm(struct api_streams *h)
 		if (!s->parked)
 			continue;
 		if (s->wake_at <= now) {
-			s->dirty = 1;	/* a re-check, or a heartbeat */
+			s->dirty = 1; /* a re-check, or a heartbeat */
 			unpark(s);
 			continue;
 		}
 		if (s->io == NULL && s->fd >= 0)
-			s->io = loop_io_add(h->loop, s->fd, LOOP_READ,
-			    on_hangup, s);
+			s->io = loop_io_add(
+			    h->loop, s->fd, LOOP_READ, on_hangup, s);
 		if (first == 0 || s->wake_at < first)
 			first = s->wake_at;
 	}
@@ -240,8 +240,8 @@ on_efd(struct loop_io *io, int fd, unsigned events, void *arg)
 }
 
 void
-api_streams_doorbell(struct api_streams *h, const char *channel,
-    const char *payload)
+api_streams_doorbell(
+    struct api_streams *h, const char *channel, const char *payload)
 {
 	int all = channel == NULL || payload == NULL || *payload == '\0';
 	int logs = channel != NULL && strcmp(channel, "loom_log") == 0;
@@ -252,8 +252,9 @@ api_streams_doorbell(struct api_streams *h, const char *channel,
 		return;
 	pthread_mutex_lock(&h->mu);
 	for (struct api_stream *s = h->all; s; s = s->next) {
-		if (!all && logs && (!s->logs || s->key == NULL ||
-		    strcmp(s->key, payload) != 0))
+		if (!all && logs &&
+		    (!s->logs || s->key == NULL ||
+			strcmp(s->key, payload) != 0))
 			continue;
 		if (!all && !logs && s->key != NULL &&
 		    strcmp(s->key, payload) != 0)
@@ -366,7 +367,7 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		 * reading the tables once more would find nothing new.
 		 */
 		if (round >= STREAM_FILL_ROUNDS)
-			s->recheck = 1;	/* it keeps asking: not in a spin */
+			s->recheck = 1; /* it keeps asking: not in a spin */
 		else if (dirty || s->recheck == 0) {
 			s->recheck = -1;
 			rc = s->ops->fill(&s->rq, s->ctx, &s->out, &s->recheck);
@@ -404,7 +405,8 @@ api_streams_start(struct api_streams *h, struct MHD_Connection *mc,
 	else if (h->n >= h->max)
 		status = api_error(out, 503, "unavailable", NULL,
 		    "too many event streams are open (api.max_streams = "
-		    "%ld); try again later", h->max);
+		    "%ld); try again later",
+		    h->max);
 	else {
 		s->hub = h;
 		s->next = h->all;
@@ -424,15 +426,15 @@ api_streams_start(struct api_streams *h, struct MHD_Connection *mc,
 	s->fd = ci ? (int)ci->connect_fd : -1;
 	s->last_write = api_mono_ms();
 	/* From here on MHD owns s: stream_release() frees it. */
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
-	    STREAM_BLOCK, stream_read, s, stream_release);
+	resp = MHD_create_response_from_callback(
+	    MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, s, stream_release);
 	if (resp == NULL) {
 		stream_release(s);
-		return api_error(out, 500, "internal", NULL,
-		    "cannot start the stream");
+		return api_error(
+		    out, 500, "internal", NULL, "cannot start the stream");
 	}
-	MHD_add_response_header(resp, "Content-Type",
-	    "text/event-stream; charset=utf-8");
+	MHD_add_response_header(
+	    resp, "Content-Type", "text/event-stream; charset=utf-8");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	/* Proxies (nginx) must not buffer what is meant to flow. */
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
@@ -447,22 +449,23 @@ api_streams_start(struct api_streams *h, struct MHD_Connection *mc,
 /* ---- the hub ------------------------------------------------------------ */
 
 struct api_streams *
-api_streams_new(struct loop *loop, long max_streams, int64_t heartbeat_ms,
-    char **err)
+api_streams_new(
+    struct loop *loop, long max_streams, int64_t heartbeat_ms, char **err)
 {
 	struct api_streams *h = xcalloc(1, sizeof(*h));
 
 	h->loop = loop;
 	h->max = max_streams > 0 ? max_streams : API_MAX_STREAMS_DEFAULT;
-	h->heartbeat_ms = heartbeat_ms > 0 ? heartbeat_ms :
-	    API_HEARTBEAT_MS_DEFAULT;
+	h->heartbeat_ms =
+	    heartbeat_ms > 0 ? heartbeat_ms : API_HEARTBEAT_MS_DEFAULT;
 	pthread_mutex_init(&h->mu, NULL);
 	h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (h->efd < 0 || (h->efd_io = loop_io_add(loop, h->efd, LOOP_READ,
-	    on_efd, h)) == NULL || (h->timer = loop_timer_new(loop,
-	    on_timer, h)) == NULL) {
-		*err = xasprintf("cannot set up event streams: %s",
-		    strerror(errno));
+	if (h->efd < 0 ||
+	    (h->efd_io = loop_io_add(loop, h->efd, LOOP_READ, on_efd, h)) ==
+		NULL ||
+	    (h->timer = loop_timer_new(loop, on_timer, h)) == NULL) {
+		*err = xasprintf(
+		    "cannot set up event streams: %s", strerror(errno));
 		api_streams_free(h);
 		return NULL;
 	}

@@ -26,14 +26,14 @@ struct api_streams;
 #define API_HEARTBEAT_MS_DEFAULT 15000
 
 /* Returns NULL with *err (malloc'd) when the loop refuses a watch. */
-struct api_streams *api_streams_new(struct loop *loop, long max_streams,
-    int64_t heartbeat_ms, char **err);
+struct api_streams *api_streams_new(
+    struct loop *loop, long max_streams, int64_t heartbeat_ms, char **err);
 /* NULL-safe; every stream must have ended (the MHD daemons stopped). */
 void api_streams_free(struct api_streams *h);
 
 /* Main thread: a NOTIFY (channel NULL: a reconnect, wakes everyone). */
-void api_streams_doorbell(struct api_streams *h, const char *channel,
-    const char *payload);
+void api_streams_doorbell(
+    struct api_streams *h, const char *channel, const char *payload);
 /* Main thread: every stream ends now, and no new one starts. */
 void api_streams_stop(struct api_streams *h);
 /* Streams open right now. */

@@ -21,8 +21,8 @@
 
 /* Reads {"name","scope","expiresIn"}; 0, or the error status in *out. */
 static int
-create_body(struct api_request *rq, const char **name,
-    enum token_scope *scope, int64_t *expires_ms, jv *out)
+create_body(struct api_request *rq, const char **name, enum token_scope *scope,
+    int64_t *expires_ms, jv *out)
 {
 	jv body = rq->json;
 	const char *why;
@@ -31,12 +31,14 @@ create_body(struct api_request *rq, const char **name,
 	*scope = TOKEN_SCOPE_READ;
 	*expires_ms = 0;
 	if (jv_get_kind(body) != JV_KIND_OBJECT)
-		return api_error(out, 400, "bad_request", NULL, "the body must "
+		return api_error(out, 400, "bad_request", NULL,
+		    "the body must "
 		    "be a JSON object like {\"name\": \"ci\", \"scope\": "
 		    "\"operator\", \"expiresIn\": \"30d\"}");
 	/* rq->json lives as long as the request: its strings are borrowed
 	 * (jv_object_foreach does not consume the object). */
-	jv_object_foreach(body, k, v) {
+	jv_object_foreach(body, k, v)
+	{
 		const char *key = jv_string_value(k);
 		int kind = jv_get_kind(v), bad = 0;
 
@@ -53,18 +55,24 @@ create_body(struct api_request *rq, const char **name,
 			if (kind == JV_KIND_NULL)
 				;
 			else if (kind != JV_KIND_STRING ||
-			    duration_parse(jv_string_value(v), expires_ms,
-			    &e) < 0 || *expires_ms <= 0)
+			    duration_parse(jv_string_value(v), expires_ms, &e) <
+				0 ||
+			    *expires_ms <= 0)
 				bad = 3;
 		} else
 			bad = 4;
 		if (bad) {
 			int st = api_error(out, 422, "invalid_input", key,
-			    bad == 1 ? "'name' must be a string" :
-			    bad == 2 ? "'scope' must be read, operator or "
-			    "admin" : bad == 3 ? "'expiresIn' must be a "
-			    "positive duration like 12h or 30d" : "unknown "
-			    "field (expected name, scope, expiresIn)");
+			    bad == 1 ?
+				"'name' must be a string" :
+				bad == 2 ?
+				"'scope' must be read, operator or "
+				"admin" :
+				bad == 3 ?
+				"'expiresIn' must be a "
+				"positive duration like 12h or 30d" :
+				"unknown "
+				"field (expected name, scope, expiresIn)");
 
 			jv_free(k);
 			jv_free(v);
@@ -77,8 +85,8 @@ create_body(struct api_request *rq, const char **name,
 		jv n = jv_object_get(jv_copy(body), jv_string("name"));
 
 		/* the string stays alive inside rq->json */
-		*name = jv_get_kind(n) == JV_KIND_STRING ?
-		    jv_string_value(n) : NULL;
+		*name = jv_get_kind(n) == JV_KIND_STRING ? jv_string_value(n) :
+							   NULL;
 		jv_free(n);
 	}
 	if ((why = token_name_problem(*name)) != NULL)
@@ -145,8 +153,8 @@ api_token_revoke(struct api_request *rq, jv *out)
 	if ((rc = token_db_revoke(db, id, out, &err)) < 0)
 		return api_db_fail(rq, out, err);
 	if (rc == 0)
-		return api_error(out, 404, "not_found", "id", "no token '%s'",
-		    id);
+		return api_error(
+		    out, 404, "not_found", "id", "no token '%s'", id);
 	api_log(LOG_LVL_INFO, "token %s revoked", id);
 	return 200;
 }

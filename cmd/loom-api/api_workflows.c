@@ -32,6 +32,11 @@
  * under one mutex because it compiles jq programs, and libjq 1.6 does not
  * promise that this is safe on several threads at once.
  */
+/*
+ * Its SQL, built from string literals and macros, is laid out by hand;
+ * clang-format would tear it into columns.
+ */
+/* clang-format off */
 #include "api.h"
 
 #include <errno.h>
@@ -41,6 +46,7 @@
 #include <string.h>
 
 #include "store/db.h"
+#include "store/transition.h"
 #include "core/engine.h"
 #include "util/idgen.h"
 #include "util/jsonutil.h"
@@ -117,16 +123,19 @@ wfcache(void)
 	return c;
 }
 
-void
+int
 api_workflow_cache_release(void)
 {
 	struct wfcache *c;
+	int had = 0;
 
 	pthread_once(&wfc_once, wfc_key_init);
 	if ((c = pthread_getspecific(wfc_key)) != NULL) {
+		had = c->scratch != NULL;
 		workflow_free(c->scratch);
 		c->scratch = NULL;
 	}
+	return had;
 }
 
 /* Room for a version of n tasks: the least used go first. */
@@ -652,23 +661,8 @@ trigger_insert(PGconn *db, const char *exec_id, const char *id,
 	{
 		const char *p[4] = { exec_id, id, ver, params };
 
-		/*
-		 * One statement, so one transaction; NOTIFY goes on commit.
-		 * The KEY SHARE lock waits for a delete in progress and then
-		 * sees it: a deleted workflow gets no new run.
-		 */
-		r = db_exec(db, err, "WITH w AS (SELECT id FROM workflows "
-		    "WHERE id = $2 AND deleted_at IS NULL FOR KEY SHARE), "
-		    "e AS (INSERT INTO executions "
-		    "(id, workflow_id, workflow_version, status, params, "
-		    "trigger) SELECT $1, w.id, $3::int, 'PENDING', $4::jsonb, "
-		    "'manual' FROM w RETURNING id), "
-		    "ev AS (INSERT INTO events (execution_id, kind, to_state, "
-		    "data) SELECT id, 'run', 'PENDING', jsonb_build_object("
-		    "'workflow', $2::text, 'version', $3::int, 'trigger', "
-		    "'manual') FROM e) "
-		    "SELECT pg_notify('loom_run', id), "
-		    "pg_notify('loom_event', id) FROM e", 4, p);
+		/* One statement, so one transaction (see run_create). */
+		r = db_exec(db, err, transition_sql(TR_RUN_CREATE), 4, p);
 	}
 	if (r == NULL)
 		return -1;
@@ -764,11 +758,7 @@ delete_tx(struct api_request *rq, PGconn *db, const char *id, int force,
 	}
 	PQclear(r);
 	/* The run's doorbell and the event stream's, as a cancel rings. */
-	r = db_exec(db, &err, force ? "WITH u AS (UPDATE executions SET "
-	    "cancel_requested = true WHERE workflow_id = $1 AND status IN "
-	    "('PENDING', 'RUNNING') RETURNING id) "
-	    "SELECT id, pg_notify('loom_run', id), "
-	    "pg_notify('loom_event', id) FROM u ORDER BY id" :
+	r = db_exec(db, &err, force ? transition_sql(TR_RUN_CANCEL_WORKFLOW) :
 	    "SELECT id FROM executions WHERE workflow_id = $1 AND status IN "
 	    "('PENDING', 'RUNNING') ORDER BY id", 1, &id);
 	if (r == NULL)
@@ -899,3 +889,4 @@ api_workflow_unpause(struct api_request *rq, jv *out)
 {
 	return set_paused(rq, "false", out);
 }
+/* clang-format on */

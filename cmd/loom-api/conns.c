@@ -55,11 +55,11 @@ sock_same_peer(const struct api_sock *a, const struct api_sock *b)
 		return 0;
 	if (a->peer.ss_family == AF_INET)
 		return memcmp(&((const struct sockaddr_in *)&a->peer)->sin_addr,
-		    &((const struct sockaddr_in *)&b->peer)->sin_addr,
-		    sizeof(struct in_addr)) == 0;
+			   &((const struct sockaddr_in *)&b->peer)->sin_addr,
+			   sizeof(struct in_addr)) == 0;
 	return memcmp(&((const struct sockaddr_in6 *)&a->peer)->sin6_addr,
-	    &((const struct sockaddr_in6 *)&b->peer)->sin6_addr,
-	    sizeof(struct in6_addr)) == 0;
+		   &((const struct sockaddr_in6 *)&b->peer)->sin6_addr,
+		   sizeof(struct in6_addr)) == 0;
 }
 
 /* Called with a->mu held. */
@@ -85,7 +85,7 @@ sock_make_room(struct api *a, struct api_sock *s)
 	struct api_sock *p, *oldest = NULL, *oldest_peer = NULL;
 	long total = 0, peer = 0;
 
-	for (p = a->socks; p; p = p->next) {	/* newest first */
+	for (p = a->socks; p; p = p->next) { /* newest first */
 		int same;
 
 		if (p->l != s->l || p->evicted)
@@ -156,8 +156,10 @@ socks_sweep(struct api *a)
 	a->sweep_at = first;
 	pthread_mutex_unlock(&a->mu);
 	if (n > 0)
-		api_log(LOG_LVL_DEBUG, "closed %d connection(s) slower than "
-		    "api.request_timeout", n);
+		api_log(LOG_LVL_DEBUG,
+		    "closed %d connection(s) slower than "
+		    "api.request_timeout",
+		    n);
 	if (first)
 		loop_timer_at(a->sock_timer, first);
 	else
@@ -173,8 +175,8 @@ on_sock_timer(struct loop_timer *t, void *arg)
 struct api_sock *
 sock_of(struct MHD_Connection *mc)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc,
-	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return ci ? ci->socket_context : NULL;
 }
@@ -206,14 +208,18 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->l = l;
-	s->fd = (ci = MHD_get_connection_info(mc,
-	    MHD_CONNECTION_INFO_CONNECTION_FD)) ? ci->connect_fd : -1;
+	s->fd = (ci = MHD_get_connection_info(
+		     mc, MHD_CONNECTION_INFO_CONNECTION_FD)) ?
+	    ci->connect_fd :
+	    -1;
 	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr && (ci->client_addr->sa_family == AF_INET ||
-	    ci->client_addr->sa_family == AF_INET6)) {
+	if (ci && ci->client_addr &&
+	    (ci->client_addr->sa_family == AF_INET ||
+		ci->client_addr->sa_family == AF_INET6)) {
 		memcpy(&s->peer, ci->client_addr,
 		    ci->client_addr->sa_family == AF_INET ?
-		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+			sizeof(struct sockaddr_in) :
+			sizeof(struct sockaddr_in6));
 		s->per_client = 1;
 	}
 	*socket_context = s;

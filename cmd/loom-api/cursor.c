@@ -266,15 +266,14 @@ iso_parse(const char *s, int64_t *us)
 }
 
 int
-cursor_time_parse(const char *s, int64_t now_us, int64_t *us,
-    const char **why)
+cursor_time_parse(const char *s, int64_t now_us, int64_t *us, const char **why)
 {
 	const char *derr;
 	int64_t ms;
 
 	*why = "expected a time like 2026-11-26, 2026-11-26T04:05:06Z or "
-	    "2026-11-26T04:05:06.123+02:00, or a duration like 90m or 2d "
-	    "(that long ago)";
+	       "2026-11-26T04:05:06.123+02:00, or a duration like 90m or 2d "
+	       "(that long ago)";
 	if (s[0] >= '0' && s[0] <= '9' && strlen(s) >= 10 && s[4] == '-')
 		return iso_parse(s, us);
 	if (duration_parse(s, &ms, &derr) < 0)

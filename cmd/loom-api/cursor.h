@@ -23,17 +23,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CURSOR_ID_MAX 64	/* bytes of the id part */
-#define CURSOR_MAX 128		/* encoded length, NUL not counted */
-#define CURSOR_TS_LEN 40	/* room for cursor_ts_format() */
+#define CURSOR_ID_MAX 64 /* bytes of the id part */
+#define CURSOR_MAX 128	 /* encoded length, NUL not counted */
+#define CURSOR_TS_LEN 40 /* room for cursor_ts_format() */
 
 /* Years 1 to 9999: what PostgreSQL and ISO 8601 both spell plainly. */
 #define CURSOR_US_MIN (-62135596800LL * 1000000)
 #define CURSOR_US_MAX (253402300799LL * 1000000 + 999999)
 
 struct page_key {
-	int64_t us;		/* created_at, microseconds after 1970 */
-	char id[CURSOR_ID_MAX + 1];	/* printable ASCII, no spaces */
+	int64_t us;		    /* created_at, microseconds after 1970 */
+	char id[CURSOR_ID_MAX + 1]; /* printable ASCII, no spaces */
 };
 
 /*
@@ -63,7 +63,7 @@ void cursor_iso_ms(int64_t ms, char *buf, size_t len);
  * lib/core/duration.h) meaning that long before now_us.  Returns 0 with *us,
  * or -1 with *why (static) saying what was expected.
  */
-int cursor_time_parse(const char *s, int64_t now_us, int64_t *us,
-    const char **why);
+int cursor_time_parse(
+    const char *s, int64_t now_us, int64_t *us, const char **why);
 
 #endif

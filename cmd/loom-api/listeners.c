@@ -47,14 +47,13 @@ sockaddr_url(int fd)
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		return xasprintf("http://[%s]:%u", host,
-		    ntohs(in6->sin6_port));
+		return xasprintf("http://[%s]:%u", host, ntohs(in6->sin6_port));
 	}
 	case AF_UNIX: {
 		struct sockaddr_un *un = (struct sockaddr_un *)&ss;
 
-		return xasprintf("unix:%s", un->sun_path[0] ? un->sun_path :
-		    "(unnamed)");
+		return xasprintf(
+		    "unix:%s", un->sun_path[0] ? un->sun_path : "(unnamed)");
 	}
 	}
 	return NULL;
@@ -76,13 +75,14 @@ listen_tcp(const char *spec, struct listener *l, char **err)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-		*err = xasprintf("cannot resolve '%s': %s", spec,
-		    gai_strerror(rc));
+		*err = xasprintf(
+		    "cannot resolve '%s': %s", spec, gai_strerror(rc));
 		goto fail;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
+		fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    ai->ai_protocol);
 		if (fd < 0) {
 			saved = errno;
 			continue;
@@ -149,12 +149,13 @@ listen_unix(const char *path, struct listener *l, char **err)
 		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 			close(probe);
 			*err = xasprintf("another server is already listening "
-			    "on %s", path);
+					 "on %s",
+			    path);
 			return -1;
 		}
 		if (errno != ECONNREFUSED) {
-			*err = xasprintf("cannot check %s: %s", path,
-			    strerror(errno));
+			*err = xasprintf(
+			    "cannot check %s: %s", path, strerror(errno));
 			close(probe);
 			return -1;
 		}
@@ -181,8 +182,8 @@ listen_unix(const char *path, struct listener *l, char **err)
 	}
 	umask(old);
 	if (chmod(path, 0660) < 0 || listen(fd, SOMAXCONN) < 0) {
-		*err = xasprintf("cannot listen on %s: %s", path,
-		    strerror(errno));
+		*err =
+		    xasprintf("cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
 		return -1;
@@ -204,8 +205,10 @@ listen_all(struct api *a, char **err)
 			int fd = SD_LISTEN_FDS_START + i;
 
 			if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-				*err = xasprintf("socket activation: fd %d is "
-				    "not a listening stream socket", fd);
+				*err =
+				    xasprintf("socket activation: fd %d is "
+					      "not a listening stream socket",
+					fd);
 				return -1;
 			}
 			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -254,8 +257,9 @@ nofile_check(const struct api *a)
 		(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
-		api_log(LOG_LVL_WARN, "api.max_connections needs about %llu "
+		api_log(LOG_LVL_WARN,
+		    "api.max_connections needs about %llu "
 		    "file descriptors, and only %llu are allowed (ulimit -n): "
-		    "lower it or raise the limit", (unsigned long long)need,
-		    (unsigned long long)rl.rlim_cur);
+		    "lower it or raise the limit",
+		    (unsigned long long)need, (unsigned long long)rl.rlim_cur);
 }

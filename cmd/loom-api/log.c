@@ -38,6 +38,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	/* A client that hangs up mid-request, or one we shut down for
 	 * being slow, is no news worth a warning per connection. */
 	api_log(strstr(msg, "closed by remote side") ||
-	    strstr(msg, "detected connection closure") ? LOG_LVL_DEBUG :
-	    LOG_LVL_WARN, "http: %s", msg);
+		    strstr(msg, "detected connection closure") ?
+		LOG_LVL_DEBUG :
+		LOG_LVL_WARN,
+	    "http: %s", msg);
 }

@@ -2,9 +2,9 @@
  * loom-api: the REST API daemon of Link Loom (see loom-api(8)).
  *
  * Arguments, then the config, then the server (cmd/loom-api/server.c),
- * then its loop until SIGTERM.  Exit status: 0 after a clean stop or a good -n check,
- * 1 when the config is bad or the server cannot start (schema not current,
- * address in use, another instance on the socket), 2 for a bad command
+ * then its loop until SIGTERM.  Exit status: 0 after a clean stop or a good -n
+ * check, 1 when the config is bad or the server cannot start (schema not
+ * current, address in use, another instance on the socket), 2 for a bad command
  * line.
  */
 #include <getopt.h>
@@ -20,7 +20,8 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: loom-api [-dhnv] [-c FILE] [--listen HOST:PORT] "
+	fprintf(fp,
+	    "usage: loom-api [-dhnv] [-c FILE] [--listen HOST:PORT] "
 	    "[--socket PATH] [--print-url]\n"
 	    "       loom-api --list-routes\n");
 }
@@ -41,8 +42,8 @@ list_routes(void)
 
 /* What the command line asks for. */
 struct args {
-	const char *file, *listen, *sock;	/* -c, --listen, --socket */
-	int check, debug, print_url;		/* -n, -d, --print-url */
+	const char *file, *listen, *sock; /* -c, --listen, --socket */
+	int check, debug, print_url;	  /* -n, -d, --print-url */
 };
 
 /*
@@ -108,8 +109,8 @@ parse_args(int argc, char **argv, struct args *ar)
  * is then released).
  */
 static int
-load_options(const struct args *ar, struct api_options *o,
-    enum log_level *level)
+load_options(
+    const struct args *ar, struct api_options *o, enum log_level *level)
 {
 	struct config *cfg;
 	struct diags d;

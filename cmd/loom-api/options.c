@@ -41,9 +41,9 @@ split_hostport(const char *s, char **host, char **port)
 		if (colon != s)
 			*host = xstrndup(s, (size_t)(colon - s));
 	}
-	if (colon[1] == '\0' || strspn(colon + 1, "0123456789") !=
-	    strlen(colon + 1) || strlen(colon + 1) > 5 ||
-	    atol(colon + 1) > 65535) {
+	if (colon[1] == '\0' ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    strlen(colon + 1) > 5 || atol(colon + 1) > 65535) {
 		free(*host);
 		*host = NULL;
 		return -1;
@@ -64,9 +64,21 @@ parse_size(const char *s, long *out)
 	if (errno || end == s || n < 0)
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': n *= 1024; end++; break;
-	case 'm': case 'M': n *= 1024 * 1024; end++; break;
-	case 'g': case 'G': n *= 1024LL * 1024 * 1024; end++; break;
+	case 'k':
+	case 'K':
+		n *= 1024;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		n *= 1024 * 1024;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		n *= 1024LL * 1024 * 1024;
+		end++;
+		break;
 	}
 	if (*end == 'i' && end[1] == 'B')
 		end += 2;
@@ -79,8 +91,8 @@ parse_size(const char *s, long *out)
 }
 
 static int
-opt_int(const struct config *cfg, const char *key, long def, long lo,
-    long hi, long *out, struct diags *d)
+opt_int(const struct config *cfg, const char *key, long def, long lo, long hi,
+    long *out, struct diags *d)
 {
 	if (config_get_int(cfg, key, def, out) < 0 || *out < lo || *out > hi) {
 		diags_add(d, cfg ? config_path(cfg) : "-", 0, 0,
@@ -90,6 +102,7 @@ opt_int(const struct config *cfg, const char *key, long def, long lo,
 	return 0;
 }
 
+/* Long: one plain step per key of loom.conf(5)'s api section, in order. */
 int
 api_options_load(struct api_options *o, const struct config *cfg,
     const char *listen, const char *socket, struct diags *d)
@@ -105,8 +118,10 @@ api_options_load(struct api_options *o, const struct config *cfg,
 		char *h, *p;
 
 		if (split_hostport(v, &h, &p) < 0)
-			diags_add(d, file, 0, 0, "api.listen '%s' is not "
-			    "HOST:PORT, [V6ADDR]:PORT or :PORT", v);
+			diags_add(d, file, 0, 0,
+			    "api.listen '%s' is not "
+			    "HOST:PORT, [V6ADDR]:PORT or :PORT",
+			    v);
 		else
 			o->listen = xstrdup(v);
 		free(h);
@@ -115,14 +130,17 @@ api_options_load(struct api_options *o, const struct config *cfg,
 	v = socket ? socket : config_get(cfg, "api.socket", "");
 	if (*v) {
 		if (strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-			diags_add(d, file, 0, 0, "api.socket '%s' is too long "
-			    "for a Unix socket path", v);
+			diags_add(d, file, 0, 0,
+			    "api.socket '%s' is too long "
+			    "for a Unix socket path",
+			    v);
 		else
 			o->socket = xstrdup(v);
 	}
 	if (o->listen == NULL && o->socket == NULL && d->n == before &&
 	    sd_listen_fds(0) <= 0)
-		diags_add(d, file, 0, 0, "nothing to listen on: set api.listen "
+		diags_add(d, file, 0, 0,
+		    "nothing to listen on: set api.listen "
 		    "or api.socket");
 	opt_int(cfg, "api.threads", 4, 1, 256, &o->threads, d);
 	opt_int(cfg, "api.max_connections", 1024, 1, 1000000,
@@ -132,31 +150,37 @@ api_options_load(struct api_options *o, const struct config *cfg,
 	opt_int(cfg, "api.max_streams", API_MAX_STREAMS_DEFAULT, 1, 1000000,
 	    &o->max_streams, d);
 	if (config_get_duration(cfg, "api.stream_heartbeat",
-	    API_HEARTBEAT_MS_DEFAULT, &o->heartbeat_ms) < 0 ||
+		API_HEARTBEAT_MS_DEFAULT, &o->heartbeat_ms) < 0 ||
 	    o->heartbeat_ms < 100 || o->heartbeat_ms > 3600000)
-		diags_add(d, file, 0, 0, "api.stream_heartbeat must be a "
+		diags_add(d, file, 0, 0,
+		    "api.stream_heartbeat must be a "
 		    "duration from 100ms to 1h (e.g. 15s)");
 	v = config_get(cfg, "api.max_body", "1M");
 	if (parse_size(v, &o->max_body) < 0 || o->max_body < 1024)
-		diags_add(d, file, 0, 0, "api.max_body '%s' must be a size "
-		    "from 1K to 1G (e.g. 1048576, 512K, 4M)", v);
+		diags_add(d, file, 0, 0,
+		    "api.max_body '%s' must be a size "
+		    "from 1K to 1G (e.g. 1048576, 512K, 4M)",
+		    v);
 	if (config_get_duration(cfg, "api.timeout", 30000, &ms) < 0 ||
 	    ms < 1000 || ms > 3600000)
-		diags_add(d, file, 0, 0, "api.timeout must be a duration "
+		diags_add(d, file, 0, 0,
+		    "api.timeout must be a duration "
 		    "from 1s to 1h (e.g. 30s)");
 	else
 		o->timeout_s = (long)(ms / 1000);
 	if (config_get_duration(cfg, "api.request_timeout", 10000,
-	    &o->request_timeout_ms) < 0 || o->request_timeout_ms < 100 ||
-	    o->request_timeout_ms > 3600000)
-		diags_add(d, file, 0, 0, "api.request_timeout must be a "
+		&o->request_timeout_ms) < 0 ||
+	    o->request_timeout_ms < 100 || o->request_timeout_ms > 3600000)
+		diags_add(d, file, 0, 0,
+		    "api.request_timeout must be a "
 		    "duration from 100ms to 1h (e.g. 10s)");
 	o->db_url = xstrdup(db_url(cfg));
 	{
 		enum log_level l;
 
 		if (api_log_level(cfg, &l) < 0)
-			diags_add(d, file, 0, 0, "log level must be error, "
+			diags_add(d, file, 0, 0,
+			    "log level must be error, "
 			    "warn, info or debug");
 	}
 	api_auth_options_load(o, cfg, d);
@@ -179,8 +203,8 @@ api_options_free(struct api_options *o)
 int
 api_log_level(const struct config *cfg, enum log_level *out)
 {
-	const char *v = config_get(cfg, "api.log_level",
-	    config_get(cfg, "log.level", "info"));
+	const char *v = config_get(
+	    cfg, "api.log_level", config_get(cfg, "log.level", "info"));
 
 	return log_level_parse(v, out);
 }

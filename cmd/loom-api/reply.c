@@ -52,8 +52,8 @@ api_error(jv *out, int status, const char *code, const char *field,
 }
 
 int
-api_error_details(jv *out, int status, const char *code, jv details,
-    const char *fmt, ...)
+api_error_details(
+    jv *out, int status, const char *code, jv details, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -113,8 +113,8 @@ api_send(struct api_conn *rc, int status, jv body)
 	p[n] = '\n';
 	jv_free(s);
 send:
-	resp = MHD_create_response_from_buffer(n + 1, p,
-	    MHD_RESPMEM_MUST_FREE);
+	rc->resp_len = n + 1;
+	resp = MHD_create_response_from_buffer(n + 1, p, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(p);
 		return MHD_NO;
@@ -122,14 +122,13 @@ send:
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	for (size_t i = 0; i < rc->nhdr; i++)
-		MHD_add_response_header(resp, rc->hdr[i].name,
-		    rc->hdr[i].value);
+		MHD_add_response_header(
+		    resp, rc->hdr[i].name, rc->hdr[i].value);
 	ret = MHD_queue_response(rc->mc, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	if (log_get_level() >= LOG_LVL_DEBUG)
 		api_log(LOG_LVL_DEBUG, "%s %s %d %lldms", rc->method,
-		    rc->rq.path, status,
-		    (long long)(api_mono_ms() - rc->t0));
+		    rc->rq.path, status, (long long)(api_mono_ms() - rc->t0));
 	return ret;
 }
 

@@ -33,7 +33,7 @@
 #include "util/jsonutil.h"
 #include "core/xalloc.h"
 
-#define API_DISCARD_FACTOR 8	 /* bodies this far over: close, not read */
+#define API_DISCARD_FACTOR 8 /* bodies this far over: close, not read */
 /*
  * Below what libmicrohttpd's 32 KiB connection buffer holds, so that a
  * long URI or a large header block gets our JSON 414 or 431; past the
@@ -45,15 +45,14 @@
 const char *
 api_query(const struct api_request *rq, const char *key)
 {
-	return MHD_lookup_connection_value(rq->conn->mc,
-	    MHD_GET_ARGUMENT_KIND, key);
+	return MHD_lookup_connection_value(
+	    rq->conn->mc, MHD_GET_ARGUMENT_KIND, key);
 }
 
 const char *
 api_header(const struct api_request *rq, const char *name)
 {
-	return MHD_lookup_connection_value(rq->conn->mc, MHD_HEADER_KIND,
-	    name);
+	return MHD_lookup_connection_value(rq->conn->mc, MHD_HEADER_KIND, name);
 }
 
 int
@@ -79,7 +78,7 @@ conn_new(struct api *a, struct MHD_Connection *mc, const char *method,
 	rc->rq.api = a;
 	rc->rq.conn = rc;
 	rc->rq.method = strcmp(rc->method, "HEAD") == 0 ? "GET" : rc->method;
-	rc->rq.path = url;	/* replaced by a stable copy when routed */
+	rc->rq.path = url; /* replaced by a stable copy when routed */
 	rc->rq.body = "";
 	rc->rq.json = jv_null();
 	pthread_mutex_lock(&a->mu);
@@ -110,7 +109,8 @@ conn_free(struct api_conn *rc)
 static enum MHD_Result
 too_large(struct api_conn *rc)
 {
-	return api_send_error(rc, 413, "too_large", NULL, "the request body "
+	return api_send_error(rc, 413, "too_large", NULL,
+	    "the request body "
 	    "is larger than the limit of %ld bytes (api.max_body)",
 	    rc->api->opt->max_body);
 }
@@ -121,14 +121,15 @@ busy(struct api_conn *rc)
 {
 	api_set_header(&rc->rq, "Connection", "close");
 	api_set_header(&rc->rq, "Retry-After", "1");
-	return api_send_error(rc, 503, "unavailable", NULL, "too many "
+	return api_send_error(rc, 503, "unavailable", NULL,
+	    "too many "
 	    "connections (api.max_connections, "
 	    "api.max_connections_per_client); try again shortly");
 }
 
 static enum MHD_Result
-header_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+header_bytes(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	size_t *n = cls;
 
@@ -140,19 +141,21 @@ header_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
 static enum MHD_Result
 on_headers(struct api_conn *rc)
 {
-	const char *cl = MHD_lookup_connection_value(rc->mc, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-	const char *expect = MHD_lookup_connection_value(rc->mc,
-	    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	const char *cl = MHD_lookup_connection_value(
+	    rc->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *expect = MHD_lookup_connection_value(
+	    rc->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
 	unsigned long long len;
 	long max = rc->api->opt->max_body;
 	size_t hbytes = 0;
 
 	if (rc->sock && rc->sock->uri_len > API_MAX_URI)
-		return api_send_error(rc, 414, "uri_too_long", NULL, "the "
-		    "request URI is longer than %d bytes", API_MAX_URI);
-	MHD_get_connection_values(rc->mc, MHD_HEADER_KIND, header_bytes,
-	    &hbytes);
+		return api_send_error(rc, 414, "uri_too_long", NULL,
+		    "the "
+		    "request URI is longer than %d bytes",
+		    API_MAX_URI);
+	MHD_get_connection_values(
+	    rc->mc, MHD_HEADER_KIND, header_bytes, &hbytes);
 	if (hbytes > API_MAX_HEADERS_BYTES)
 		return api_send_error(rc, 431, "headers_too_large", NULL,
 		    "the request headers are larger than %d bytes",
@@ -190,8 +193,8 @@ on_body(struct api_conn *rc, const char *data, size_t n)
 }
 
 static enum MHD_Result
-query_arg_bad(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+query_arg_bad(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	int *bad = cls;
 
@@ -256,8 +259,8 @@ target_check(struct api_conn *rc, enum MHD_Result *ret)
 		return 400;
 	}
 	rq->path = rc->path_copy = xstrdup(rc->path);
-	MHD_get_connection_values(rc->mc, MHD_GET_ARGUMENT_KIND,
-	    query_arg_bad, &badq);
+	MHD_get_connection_values(
+	    rc->mc, MHD_GET_ARGUMENT_KIND, query_arg_bad, &badq);
 	if (badq) {
 		*ret = api_send_error(rc, 400, "bad_request", NULL,
 		    "the query string is not valid UTF-8");
@@ -276,8 +279,8 @@ route_find(struct api_conn *rc, enum MHD_Result *ret)
 	char allow[64];
 
 	tab = api_route_table(&ntab);
-	rc->route = api_route_find(tab, ntab, rc->method,
-	    rc->path, rq->param, &rq->nparam, allow, sizeof(allow));
+	rc->route = api_route_find(tab, ntab, rc->method, rc->path, rq->param,
+	    &rq->nparam, allow, sizeof(allow));
 	if (rc->route == NULL && allow[0]) {
 		api_set_header(rq, "Allow", allow);
 		*ret = api_send_error(rc, 405, "method_not_allowed", NULL,
@@ -294,8 +297,8 @@ route_find(struct api_conn *rc, enum MHD_Result *ret)
 	/* Who may call it, before anything looks at the body. */
 	{
 		jv denied = jv_invalid();
-		int st = api_auth_check(rq, rc->api->opt, rc->route->scope,
-		    &denied);
+		int st =
+		    api_auth_check(rq, rc->api->opt, rc->route->scope, &denied);
 
 		if (st != 0) {
 			*ret = api_send(rc, st, denied);
@@ -312,8 +315,7 @@ json_body_parse(struct api_conn *rc, enum MHD_Result *ret)
 	struct api_request *rq = &rc->rq;
 	size_t bad;
 
-	if (json_depth_check(rq->body, rq->body_len, API_MAX_DEPTH,
-	    &bad) < 0) {
+	if (json_depth_check(rq->body, rq->body_len, API_MAX_DEPTH, &bad) < 0) {
 		*ret = api_send_error(rc, 400, "bad_request", NULL,
 		    "the body nests deeper than %d levels (at byte %zu)",
 		    API_MAX_DEPTH, bad);
@@ -324,7 +326,7 @@ json_body_parse(struct api_conn *rc, enum MHD_Result *ret)
 		const char *why;
 
 		if (json_syntax_check(rq->body, rq->body_len, API_MAX_DEPTH,
-		    &bad, &why) < 0) {
+			&bad, &why) < 0) {
 			*ret = api_send_error(rc, 400, "invalid_json", NULL,
 			    "the body is not valid JSON: %s at byte %zu", why,
 			    bad);
@@ -339,8 +341,8 @@ json_body_parse(struct api_conn *rc, enum MHD_Result *ret)
 		rq->json = jv_null();
 		*ret = api_send_error(rc, 400, "invalid_json", NULL,
 		    "the body is not valid JSON: %s",
-		    jv_get_kind(msg) == JV_KIND_STRING ?
-		    jv_string_value(msg) : "parse error");
+		    jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) :
+							 "parse error");
 		jv_free(msg);
 		return 400;
 	}
@@ -359,26 +361,31 @@ body_check(struct api_conn *rc, enum MHD_Result *ret)
 		*ret = too_large(rc);
 		return 413;
 	}
-	rq->body = rc->body.p ? rc->body.p : "";	/* buf keeps a NUL */
+	rq->body = rc->body.p ? rc->body.p : ""; /* buf keeps a NUL */
 	rq->body_len = rc->body.len;
-	rq->content_type = MHD_lookup_connection_value(rc->mc,
-	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	rq->content_type = MHD_lookup_connection_value(
+	    rc->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	ct = rq->content_type;
 	if (rc->route->body == API_BODY_NONE || rq->body_len == 0)
 		return 0;
-	if (ct && !(rc->route->body == API_BODY_JSON ? json_media_type(ct) :
-	    workflow_media_type(ct))) {
+	if (ct &&
+	    !(rc->route->body == API_BODY_JSON ? json_media_type(ct) :
+						 workflow_media_type(ct))) {
 		*ret = api_send_error(rc, 415, "unsupported_media_type",
-		    "Content-Type", "Content-Type '%s' is not accepted here; "
-		    "send %s", ct, rc->route->body == API_BODY_JSON ?
-		    "application/json" : "application/yaml or "
-		    "application/json");
+		    "Content-Type",
+		    "Content-Type '%s' is not accepted here; "
+		    "send %s",
+		    ct,
+		    rc->route->body == API_BODY_JSON ? "application/json" :
+						       "application/yaml or "
+						       "application/json");
 		return 415;
 	}
 	if (utf8_check(rq->body, rq->body_len, &bad) < 0) {
 		*ret = api_send_error(rc, 400, "bad_request", NULL,
 		    "the body is not valid UTF-8 (or holds a NUL byte) at "
-		    "byte %zu", bad);
+		    "byte %zu",
+		    bad);
 		return 400;
 	}
 	if (rc->route->body != API_BODY_JSON)
@@ -420,20 +427,22 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		    strcmp(url, "/readyz"))
 			return busy(rc);
 		/* The headers are in; the body has its own time. */
-		sock_deadline(a, rc->sock, api_mono_ms() +
-		    a->opt->request_timeout_ms, 0);
+		sock_deadline(
+		    a, rc->sock, api_mono_ms() + a->opt->request_timeout_ms, 0);
 		return on_headers(rc);
 	}
 	if (*upload_data_size > 0) {
 		on_body(rc, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		/* A body far over the cap is not worth reading to the end. */
-		return rc->discarded > (size_t)a->opt->max_body *
-		    API_DISCARD_FACTOR ? MHD_NO : MHD_YES;
+		return rc->discarded >
+			(size_t)a->opt->max_body * API_DISCARD_FACTOR ?
+		    MHD_NO :
+		    MHD_YES;
 	}
 	if (!rc->routed) {
 		rc->routed = 1;
-		sock_deadline(a, rc->sock, 0, 0);	/* all in: answering */
+		sock_deadline(a, rc->sock, 0, 0); /* all in: answering */
 		if (route_request(rc, &ret) != 0)
 			return ret;
 	}
@@ -441,12 +450,12 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 	rc->gen_seen = a->gen;
 	pthread_mutex_unlock(&a->mu);
 	status = rc->route->fn(&rc->rq, &out);
-	if (rc->rq.stream != NULL) {	/* api_stream(): answer with it */
+	if (rc->rq.stream != NULL) { /* api_stream(): answer with it */
 		tdb_check_idle(&rc->rq);
 		jv_free(out);
 		out = jv_invalid();
-		if ((status = api_streams_start(a->streams, rc->mc, &rc->rq,
-		    &out)) <= 0)
+		if ((status = api_streams_start(
+			 a->streams, rc->mc, &rc->rq, &out)) <= 0)
 			return status == 0 ? MHD_YES : MHD_NO;
 	}
 	if (status == API_SUSPEND && rc->wait_key != NULL) {
@@ -471,6 +480,7 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 {
 	struct api *a = cls;
 	struct api_conn *rc = *con_cls;
+	size_t moved;
 	int kick;
 
 	if (rc == NULL)
@@ -484,10 +494,15 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	if (kick)
 		efd_kick(a);
 	/* Kept alive, it may wait for its next request, but not for ever. */
-	sock_deadline(a, rc->sock, api_mono_ms() + a->opt->timeout_s * 1000 +
-	    a->opt->request_timeout_ms, 0);
+	sock_deadline(a, rc->sock,
+	    api_mono_ms() + a->opt->timeout_s * 1000 +
+		a->opt->request_timeout_ms,
+	    0);
+	moved = rc->body.len + rc->resp_len;
 	conn_free(rc);
 	*con_cls = NULL;
-	api_workflow_cache_release();
-	loop_note_work(a->loop);	/* so it trims once quiet */
+	if (api_workflow_cache_release()) /* a very large spec was read */
+		moved += TDB_LARGE_BYTES;
+	tdb_request_done(moved);
+	loop_note_work(a->loop); /* so it trims once quiet */
 }

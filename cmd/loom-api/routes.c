@@ -158,7 +158,7 @@ api_route_find(const struct api_route *tab, size_t n, const char *method,
 	if (path[0] != '/')
 		return NULL;
 	if (len > 1 && path[len - 1] == '/')
-		path[len - 1] = '\0';	/* "/api/v1/workflows/" is the list */
+		path[len - 1] = '\0'; /* "/api/v1/workflows/" is the list */
 	for (char *p = path + 1;;) {
 		char *slash = strchr(p, '/');
 
@@ -194,8 +194,7 @@ api_route_find(const struct api_route *tab, size_t n, const char *method,
 static int
 api_healthz(struct api_request *rq, jv *out)
 {
-	*out = jv_object_set(jv_object(), jv_string("status"),
-	    jv_string("ok"));
+	*out = jv_object_set(jv_object(), jv_string("status"), jv_string("ok"));
 	return 200;
 }
 
@@ -214,7 +213,7 @@ api_readyz(struct api_request *rq, jv *out)
 		free(err);
 		return 503;
 	}
-	*out = jv_object_set(jv_object(), jv_string("status"),
-	    jv_string("ready"));
+	*out =
+	    jv_object_set(jv_object(), jv_string("status"), jv_string("ready"));
 	return 200;
 }

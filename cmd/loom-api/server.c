@@ -68,8 +68,8 @@ on_drain_timer(struct loop_timer *t, void *arg)
 	pthread_mutex_lock(&a->mu);
 	n = a->inflight;
 	pthread_mutex_unlock(&a->mu);
-	api_log(LOG_LVL_WARN, "stopping with %ld request(s) still in flight",
-	    n);
+	api_log(
+	    LOG_LVL_WARN, "stopping with %ld request(s) still in flight", n);
 	loop_exit(a->loop, 0);
 }
 
@@ -82,8 +82,8 @@ on_stop_signal(struct loop_signal *s, int signo, void *arg)
 	pthread_mutex_lock(&a->mu);
 	if (a->stopping) {
 		pthread_mutex_unlock(&a->mu);
-		api_log(LOG_LVL_INFO, "second %s: stopping now",
-		    strsignal(signo));
+		api_log(
+		    LOG_LVL_INFO, "second %s: stopping now", strsignal(signo));
 		loop_exit(a->loop, 0);
 		return;
 	}
@@ -95,7 +95,7 @@ on_stop_signal(struct loop_signal *s, int signo, void *arg)
 		if (a->ls[i].d)
 			(void)MHD_quiesce_daemon(a->ls[i].d);
 	wake_matching(a, NULL);
-	api_streams_stop(a->streams);	/* event streams end now */
+	api_streams_stop(a->streams); /* event streams end now */
 	pthread_mutex_lock(&a->mu);
 	n = a->inflight;
 	pthread_mutex_unlock(&a->mu);
@@ -128,7 +128,8 @@ on_hup(struct loop_signal *s, int signo, void *arg)
 		return;
 	}
 	log_set_level(l);
-	api_log(LOG_LVL_INFO, "SIGHUP: config reloaded (log level; other "
+	api_log(LOG_LVL_INFO,
+	    "SIGHUP: config reloaded (log level; other "
 	    "settings need a restart)");
 	config_free(cfg);
 }
@@ -138,8 +139,8 @@ on_hup(struct loop_signal *s, int signo, void *arg)
 static int
 start_daemons(struct api *a, char **err)
 {
-	const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
 	for (size_t i = 0; i < a->nls; i++) {
 		struct listener *l = &a->ls[i];
@@ -152,7 +153,7 @@ start_daemons(struct api *a, char **err)
 		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->opt->threads,
 		    MHD_OPTION_CONNECTION_LIMIT,
 		    (unsigned)(a->opt->max_connections +
-		    API_CONN_RESERVE(a->opt->max_connections)),
+			API_CONN_RESERVE(a->opt->max_connections)),
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)a->opt->timeout_s,
 		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,
@@ -198,8 +199,8 @@ api_new(const struct api_options *o, char **err)
 	 * that mask, so a SIGTERM always reaches the loop.
 	 */
 	if ((a->loop = loop_new()) == NULL) {
-		*err = xasprintf("cannot make the event loop: %s",
-		    strerror(errno));
+		*err = xasprintf(
+		    "cannot make the event loop: %s", strerror(errno));
 		goto fail;
 	}
 	a->sig[0] = loop_signal_add(a->loop, SIGTERM, on_stop_signal, a);
@@ -211,14 +212,14 @@ api_new(const struct api_options *o, char **err)
 	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!a->sig[0] || !a->sig[1] || !a->sig[2] || !a->wait_timer ||
 	    !a->drain_timer || !a->sock_timer || a->efd < 0 ||
-	    (a->efd_io = loop_io_add(a->loop, a->efd, LOOP_READ, on_efd,
-	    a)) == NULL) {
-		*err = xasprintf("cannot set up the event loop: %s",
-		    strerror(errno));
+	    (a->efd_io = loop_io_add(a->loop, a->efd, LOOP_READ, on_efd, a)) ==
+		NULL) {
+		*err = xasprintf(
+		    "cannot set up the event loop: %s", strerror(errno));
 		goto fail;
 	}
-	if ((a->streams = api_streams_new(a->loop, o->max_streams,
-	    o->heartbeat_ms, err)) == NULL)
+	if ((a->streams = api_streams_new(
+		 a->loop, o->max_streams, o->heartbeat_ms, err)) == NULL)
 		goto fail;
 	a->pgl = pglisten_new(a->loop, o->db_url, API_APP_NAME, channels,
 	    on_notify, on_listen_connect, a, err);

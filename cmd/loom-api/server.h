@@ -46,7 +46,7 @@ struct listener {
 	struct api *api;
 	int fd;
 	char *url;
-	char *unlink_path;	/* our Unix socket file, removed at exit */
+	char *unlink_path; /* our Unix socket file, removed at exit */
 	struct MHD_Daemon *d;
 };
 
@@ -57,20 +57,20 @@ struct api {
 	struct loop *loop;
 	struct loop_signal *sig[3];
 	struct loop_io *efd_io;
-	int efd;		/* workers -> main loop: re-arm, drained */
+	int efd; /* workers -> main loop: re-arm, drained */
 	struct loop_timer *wait_timer;
 	struct loop_timer *drain_timer;
 	struct pglisten *pgl;
-	struct api_streams *streams;	/* event streams (api_stream.c) */
-	struct loop_timer *sock_timer;	/* the first connection deadline */
+	struct api_streams *streams;   /* event streams (api_stream.c) */
+	struct loop_timer *sock_timer; /* the first connection deadline */
 
 	/* Shared with the worker threads; guarded by mu. */
 	pthread_mutex_t mu;
 	struct api_conn *waiters; /* suspended requests (doubly linked) */
-	uint64_t gen;		/* doorbells seen */
+	uint64_t gen;		  /* doorbells seen */
 	int stopping;
 	long inflight;		/* requests begun and not completed */
-	struct api_sock *socks;	/* accepted connections, newest first */
+	struct api_sock *socks; /* accepted connections, newest first */
 	int64_t sweep_at;	/* sock_timer's time, 0: not armed */
 };
 
@@ -83,13 +83,13 @@ struct api {
 struct api_sock {
 	struct listener *l;
 	int fd;
-	struct sockaddr_storage peer;	/* AF_INET or AF_INET6: per_client */
-	int per_client;		/* counts toward its address's limit */
-	int64_t deadline;	/* mono ms; 0: answering, none */
-	int evicted;		/* shut down; MHD closes it */
-	int limited;		/* over a limit: only /healthz, /readyz */
-	int nul;		/* the request's URI holds %00 */
-	size_t uri_len;		/* the request's URI, still encoded */
+	struct sockaddr_storage peer; /* AF_INET or AF_INET6: per_client */
+	int per_client;		      /* counts toward its address's limit */
+	int64_t deadline;	      /* mono ms; 0: answering, none */
+	int evicted;		      /* shut down; MHD closes it */
+	int limited;		      /* over a limit: only /healthz, /readyz */
+	int nul;		      /* the request's URI holds %00 */
+	size_t uri_len;		      /* the request's URI, still encoded */
 	struct api_sock *prev, *next;
 };
 
@@ -98,12 +98,12 @@ struct api_conn {
 	struct MHD_Connection *mc;
 	struct api_request rq;
 	char *method;
-	char *path;		/* split in place by the router */
-	char *path_copy;	/* rq.path once routed (path is cut up) */
+	char *path;	 /* split in place by the router */
+	char *path_copy; /* rq.path once routed (path is cut up) */
 	const struct api_route *route;
-	struct api_sock *sock;	/* the connection's, or NULL */
+	struct api_sock *sock; /* the connection's, or NULL */
 	struct buf body;
-	size_t discarded;	/* bytes dropped after the cap */
+	size_t discarded; /* bytes dropped after the cap */
 	int too_large;
 	int routed;
 	int64_t t0;
@@ -112,8 +112,9 @@ struct api_conn {
 	} hdr[API_MAX_HEADERS];
 	size_t nhdr;
 
-	char *json_text;	/* api_set_json_text(): the body, as is */
+	char *json_text; /* api_set_json_text(): the body, as is */
 	size_t json_len;
+	size_t resp_len; /* bytes of the answer sent, once sent */
 
 	/* long-polling; wait_* set by api_wait(), links guarded by api->mu */
 	char *wait_key;
@@ -139,13 +140,12 @@ void nofile_check(const struct api *a);
 
 /* ---- conns.c (MHD callbacks and the main loop's sweep) ------------------- */
 
-void on_connection(void *cls, struct MHD_Connection *mc,
-    void **socket_context, enum MHD_ConnectionNotificationCode code);
+void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode code);
 void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc);
 /* The api_sock of an accepted connection, or NULL. */
 struct api_sock *sock_of(struct MHD_Connection *mc);
-void sock_deadline(struct api *a, struct api_sock *s, int64_t at,
-    int earlier);
+void sock_deadline(struct api *a, struct api_sock *s, int64_t at, int earlier);
 void socks_sweep(struct api *a);
 void on_sock_timer(struct loop_timer *t, void *arg);
 
@@ -183,6 +183,14 @@ void on_listen_connect(void *arg);
 /* ---- thread_db.c, options.c, log.c --------------------------------------- */
 
 void tdb_check_idle(const struct api_request *rq);
+/*
+ * A request that moved about TDB_LARGE_BYTES or more (its body, its
+ * answer, a spec too large to cache) has grown this thread's libpq
+ * buffers to its largest message, and libpq never shrinks them: the
+ * connection is closed, to be made again by the next request.
+ */
+#define TDB_LARGE_BYTES (1024 * 1024)
+void tdb_request_done(size_t moved);
 int split_hostport(const char *s, char **host, char **port);
 void mhd_log(void *cls, const char *fmt, va_list ap);
 

@@ -15,12 +15,12 @@
 #include "store/db.h"
 #include "core/xalloc.h"
 
-#define API_DB_RETRY_MS 1000	 /* a thread retries a dead database */
+#define API_DB_RETRY_MS 1000 /* a thread retries a dead database */
 #define API_STATEMENT_TIMEOUT "30s"
 
 struct tdb {
 	PGconn *c;
-	int64_t retry_at;	/* no new attempt before this (mono ms) */
+	int64_t retry_at; /* no new attempt before this (mono ms) */
 };
 
 static pthread_key_t tdb_key;
@@ -52,8 +52,8 @@ tdb_setup(PGconn *c, char **err)
 		return -1;
 	}
 	/* A stuck query must not hold a worker thread forever. */
-	return db_cmd(c, err, "SET statement_timeout = '"
-	    API_STATEMENT_TIMEOUT "'", 0, NULL);
+	return db_cmd(c, err,
+	    "SET statement_timeout = '" API_STATEMENT_TIMEOUT "'", 0, NULL);
 }
 
 /*
@@ -99,8 +99,8 @@ api_db(struct api_request *rq)
 			    PQerrorMessage(t->c));
 			goto fail;
 		}
-	} else if ((t->c = db_connect(rq->api->opt->db_url, API_APP_NAME,
-	    &err)) == NULL)
+	} else if ((t->c = db_connect(
+			rq->api->opt->db_url, API_APP_NAME, &err)) == NULL)
 		goto fail;
 	if (tdb_setup(t->c, &err) < 0)
 		goto fail;
@@ -133,8 +133,8 @@ api_db_fail(struct api_request *rq, jv *out, char *err)
 	t = pthread_getspecific(tdb_key);
 	c = t ? t->c : NULL;
 
-	api_log(LOG_LVL_WARN, "%s %s: database error: %s", rq->method,
-	    rq->path, err ? err : "?");
+	api_log(LOG_LVL_WARN, "%s %s: database error: %s", rq->method, rq->path,
+	    err ? err : "?");
 	free(err);
 	if (c == NULL || PQstatus(c) != CONNECTION_OK)
 		return api_db_down(out);
@@ -146,6 +146,20 @@ api_db_fail(struct api_request *rq, jv *out, char *err)
 
 /* After each handler: a transaction left open is a bug; never leak it. */
 void
+tdb_request_done(size_t moved)
+{
+	struct tdb *t;
+
+	if (moved < TDB_LARGE_BYTES)
+		return;
+	pthread_once(&tdb_once, tdb_key_init);
+	if ((t = pthread_getspecific(tdb_key)) != NULL && t->c != NULL) {
+		PQfinish(t->c);
+		t->c = NULL;
+	}
+}
+
+void
 tdb_check_idle(const struct api_request *rq)
 {
 	struct tdb *t;
@@ -155,8 +169,10 @@ tdb_check_idle(const struct api_request *rq)
 	    PQstatus(t->c) != CONNECTION_OK)
 		return;
 	if (PQtransactionStatus(t->c) != PQTRANS_IDLE) {
-		api_log(LOG_LVL_WARN, "%s %s left a transaction open; rolled "
-		    "back", rq->method, rq->path);
+		api_log(LOG_LVL_WARN,
+		    "%s %s left a transaction open; rolled "
+		    "back",
+		    rq->method, rq->path);
 		PQclear(PQexec(t->c, "ROLLBACK"));
 	}
 }

@@ -119,7 +119,7 @@ api_suspend(struct api_conn *rc)
 	if (now_again)
 		MHD_resume_connection(rc->mc);
 	else
-		efd_kick(a);	/* the main loop re-arms its timer */
+		efd_kick(a); /* the main loop re-arms its timer */
 }
 
 /* Main thread: wake waiters whose time is up; arm for the next. */
@@ -158,7 +158,7 @@ on_notify(void *arg, const char *channel, const char *payload)
 	struct api *a = arg;
 
 	api_streams_doorbell(a->streams, channel, payload);
-	if (strcmp(channel, "loom_event") == 0)	/* not loom_log */
+	if (strcmp(channel, "loom_event") == 0) /* not loom_log */
 		wake_matching(a, payload && *payload ? payload : NULL);
 }
 

@@ -50,12 +50,12 @@ struct engined {
 	struct loop_signal *sig[3];
 	char **dirty;
 	size_t ndirty, capdirty;
-	char **warm;		/* "VERSION WORKFLOW" applied: read ahead */
+	char **warm; /* "VERSION WORKFLOW" applied: read ahead */
 	size_t nwarm, capwarm;
-	char **busy;		/* runs another engine held: look again */
+	char **busy; /* runs another engine held: look again */
 	size_t nbusy, capbusy;
 	int64_t backoff_ms;
-	int64_t wake_ms;	/* wall clock: the wakeup timer's target */
+	int64_t wake_ms; /* wall clock: the wakeup timer's target */
 };
 
 int
@@ -64,7 +64,8 @@ engined_opts_load(struct engined_opts *o, const struct config *cfg)
 	o->db_url = db_url(cfg);
 	if (config_get_duration(cfg, "engine.sweep", 10000, &o->sweep_ms) < 0 ||
 	    o->sweep_ms < 100) {
-		log_warnx("engine.sweep: expected a duration of at least 100ms");
+		log_warnx(
+		    "engine.sweep: expected a duration of at least 100ms");
 		return -1;
 	}
 	return 0;
@@ -195,8 +196,8 @@ warm_one(struct engined *d, char *what)
 		log_debug("workflow %s version %d: %s", sp + 1, version, err);
 		free(err);
 	} else
-		log_debug("workflow %s version %d: read ahead", sp + 1,
-		    version);
+		log_debug(
+		    "workflow %s version %d: read ahead", sp + 1, version);
 	free(what);
 }
 
@@ -228,7 +229,7 @@ do_work(struct loop_defer *df, void *arg)
 			log_warnx("execution %s: %s", id, err);
 			free(err);
 			if (PQstatus(d->conn) != CONNECTION_OK) {
-				d->ndirty++;	/* keep it */
+				d->ndirty++; /* keep it */
 				db_lost(d, "connection broken");
 				return;
 			}
@@ -241,7 +242,7 @@ do_work(struct loop_defer *df, void *arg)
 	if (d->ndirty == 0 && d->nwarm > 0 && d->conn) {
 		warm_one(d, d->warm[--d->nwarm]);
 		if (d->nwarm > 0)
-			loop_defer_arm(d->work);	/* after new doorbells */
+			loop_defer_arm(d->work); /* after new doorbells */
 	}
 }
 
@@ -270,8 +271,8 @@ try_reconnect(struct loop_timer *t, void *arg)
 	if (d->conn == NULL) {
 		log_debug("reconnect: %s", err);
 		free(err);
-		d->backoff_ms = d->backoff_ms * 2 > 5000 ? 5000 :
-		    d->backoff_ms * 2;
+		d->backoff_ms =
+		    d->backoff_ms * 2 > 5000 ? 5000 : d->backoff_ms * 2;
 		loop_timer_after(d->reconnect, d->backoff_ms);
 		return;
 	}
@@ -342,7 +343,7 @@ engined_run(const struct engined_opts *o)
 	catch_up(&d);
 	loop_timer_after(d.sweep, o->sweep_ms);
 	log_info("ready; listening on loom_run, loom_task_done, "
-	    "loom_workflow");
+		 "loom_workflow");
 	loop_notify_ready(d.loop);
 	rc = loop_run(d.loop) < 0 ? 1 : 0;
 out:

@@ -6,7 +6,7 @@
 
 struct engined_opts {
 	const char *db_url;
-	int64_t sweep_ms;	/* safety sweep for missed doorbells */
+	int64_t sweep_ms; /* safety sweep for missed doorbells */
 };
 
 int engined_opts_load(struct engined_opts *o, const struct config *cfg);

@@ -53,8 +53,8 @@ main(int argc, char **argv)
 		diags_print(&d, stderr);
 		return 1;
 	}
-	if ((lvl = config_get(cfg, "log.level", NULL)) && level != LOG_LVL_DEBUG &&
-	    log_level_parse(lvl, &level) < 0)
+	if ((lvl = config_get(cfg, "log.level", NULL)) &&
+	    level != LOG_LVL_DEBUG && log_level_parse(lvl, &level) < 0)
 		fatalx("log.level: unknown level '%s'", lvl);
 	log_set_level(level);
 	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');

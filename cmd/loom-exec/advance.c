@@ -31,9 +31,9 @@ struct advance {
 	struct db_async *as;
 	struct enginedb *edb;
 	int state;
-	char *id;			/* the run of the pass under way */
+	char *id; /* the run of the pass under way */
 	PGresult *rs[ENGINEDB_PASS_STMTS];
-	int rollback;			/* a pass's transaction failed */
+	int rollback; /* a pass's transaction failed */
 	struct ring *rings;
 	void (*kick)(void *);
 	void *kick_arg;
@@ -113,8 +113,8 @@ on_written(void *arg, int rc, const char *err, PGresult **res, size_t n)
 
 /* enginedb's writer: the pass's writes go out as one batch. */
 static int
-send_writes(void *arg, const char *id, const struct db_stmt *st, size_t n,
-    char **err)
+send_writes(
+    void *arg, const char *id, const struct db_stmt *st, size_t n, char **err)
 {
 	struct advance *a = arg;
 	struct written *w = xcalloc(1, sizeof(*w));
@@ -174,8 +174,9 @@ advance_busy(const struct advance *a)
 int
 advance_pending(const struct advance *a)
 {
-	return a != NULL && a->conn != NULL && (a->state == AV_READ ||
-	    a->state == AV_FAILED || a->rollback || a->rings != NULL);
+	return a != NULL && a->conn != NULL &&
+	    (a->state == AV_READ || a->state == AV_FAILED || a->rollback ||
+		a->rings != NULL);
 }
 
 static void
@@ -210,8 +211,8 @@ advance_start(struct advance *a, const char *id, void (*kick)(void *),
 	a->kick_arg = arg;
 	p[0] = a->id;
 	enginedb_pass_stmts(p, st);
-	if (db_async_send(a->as, st, ENGINEDB_PASS_STMTS, 1, on_read, a,
-	    err) < 0) {
+	if (db_async_send(a->as, st, ENGINEDB_PASS_STMTS, 1, on_read, a, err) <
+	    0) {
 		pass_clear(a);
 		return -1;
 	}
@@ -248,8 +249,8 @@ send_rings(struct advance *a)
 	for (struct ring *r = a->rings; r; r = r->next, i += 2) {
 		p[i] = r->channel;
 		p[i + 1] = r->id;
-		st[k++] = (struct db_stmt){ "SELECT pg_notify($1, $2)", 2,
-		    &p[i] };
+		st[k++] =
+		    (struct db_stmt){ "SELECT pg_notify($1, $2)", 2, &p[i] };
 	}
 	if (k > 0 && db_async_send(a->as, st, k, 0, on_rung, NULL, &err) < 0) {
 		/* The doorbells wait for the next connection. */
@@ -279,11 +280,14 @@ advance_finish(struct advance *a, int64_t now_ms)
 		pass_clear(a);
 	} else if (a->state == AV_READ) {
 		rc = enginedb_pass_read(a->edb, a->id, a->rs, now_ms, &err);
-		memset(a->rs, 0, sizeof(a->rs));	/* taken */
+		memset(a->rs, 0, sizeof(a->rs)); /* taken */
 		log_debug("execution %s: next step %s", a->id,
-		    rc == ENGINEDB_DID_WORK ? "taken" : rc == ENGINEDB_BUSY ?
-		    "left to the engine holding the run" : rc < 0 ? "failed" :
-		    "not needed");
+		    rc == ENGINEDB_DID_WORK ?
+			"taken" :
+			rc == ENGINEDB_BUSY ?
+			"left to the engine holding the run" :
+			rc < 0 ? "failed" :
+				 "not needed");
 		if (rc < 0) {
 			log_warnx("execution %s: %s", a->id, err);
 			free(err);

@@ -36,7 +36,7 @@
 struct advance;
 
 struct advance *advance_new(void);
-void advance_free(struct advance *a);		/* NULL-safe */
+void advance_free(struct advance *a); /* NULL-safe */
 /* conn and as are borrowed (NULL while the database is away). */
 void advance_set_conn(struct advance *a, PGconn *conn, struct db_async *as);
 

@@ -57,8 +57,11 @@ on_batch(void *arg, int rc, const char *err, PGresult **res, size_t n)
 	if (x->claim_rings) {
 		/* Behind a pass: its ready tasks may be more than we took. */
 		x->claim_rings = 0;
-		advance_claimed(x->adv, rc == 0 && x->fl_ask > 0 && k < n ?
-		    execdb_claim_count(res[k]) : -1, x->fl_ask);
+		advance_claimed(x->adv,
+		    rc == 0 && x->fl_ask > 0 && k < n ?
+			execdb_claim_count(res[k]) :
+			-1,
+		    x->fl_ask);
 	}
 	if (rc == 0 && x->fl_ask > 0 && k < n) {
 		x->claimed = res[k];
@@ -67,7 +70,7 @@ on_batch(void *arg, int rc, const char *err, PGresult **res, size_t n)
 		if (x->nfl == 0 && x->conn != NULL &&
 		    PQstatus(x->conn) == CONNECTION_OK)
 			log_warnx("claiming tasks: %s", err ? err : "?");
-		x->more_ready = 1;	/* claim again */
+		x->more_ready = 1; /* claim again */
 	}
 	free(x->fl);
 	free(x->flr);
@@ -103,8 +106,8 @@ int
 xd_async_open(struct xd *x)
 {
 	x->async = db_async_new(x->conn);
-	x->conn_io = loop_io_add(x->loop, PQsocket(x->conn), LOOP_READ,
-	    on_conn_readable, x);
+	x->conn_io = loop_io_add(
+	    x->loop, PQsocket(x->conn), LOOP_READ, on_conn_readable, x);
 	if (x->conn_io == NULL) {
 		db_async_free(x->async);
 		x->async = NULL;
@@ -117,7 +120,7 @@ xd_async_open(struct xd *x)
 void
 xd_async_close(struct xd *x)
 {
-	db_async_free(x->async);	/* on_batch() with -1 */
+	db_async_free(x->async); /* on_batch() with -1 */
 	x->async = NULL;
 	loop_io_del(x->conn_io);
 	x->conn_io = NULL;
@@ -160,7 +163,7 @@ xd_advance_step(struct xd *x)
 		xd_db_lost(x, NULL);
 		break;
 	case 1:
-		if (x->draining)	/* no more claims: tell the others */
+		if (x->draining) /* no more claims: tell the others */
 			advance_claimed(x->adv, -1, 0);
 		else {
 			x->more_ready = 1;
@@ -188,8 +191,8 @@ advance_run(const struct xd *x)
 {
 	const char *id;
 
-	if (x->adv == NULL || x->draining || x->nrunning > 0 ||
-	    x->ndone > 0 || x->nfl == 0)
+	if (x->adv == NULL || x->draining || x->nrunning > 0 || x->ndone > 0 ||
+	    x->nfl == 0)
 		return NULL;
 	id = x->fl[0]->key.execution_id;
 	for (size_t i = 0; i < x->nfl; i++)
@@ -240,7 +243,7 @@ xd_send_batch(struct xd *x)
 	}
 	x->nfl = x->ndone < FLUSH_MAX ? x->ndone : FLUSH_MAX;
 	if (x->nfl == 0 && ask <= 0)
-		return;		/* (no lines taken: ndone is 0) */
+		return; /* (no lines taken: ndone is 0) */
 	if (x->nfl > 0) {
 		x->fl = xcalloc(x->nfl, sizeof(*x->fl));
 		x->flr = xcalloc(x->nfl, sizeof(*x->flr));
@@ -251,8 +254,8 @@ xd_send_batch(struct xd *x)
 			x->flr[i].timeout_ms = x->fl[i]->timeout_ms;
 		}
 		adv = advance_run(x);
-		q[0] = execdb_report_stmt(x->edb, x->flr, x->nfl, adv == NULL,
-		    &st[nst++]);
+		q[0] = execdb_report_stmt(
+		    x->edb, x->flr, x->nfl, adv == NULL, &st[nst++]);
 	}
 	if (ask > 0)
 		q[1] = execdb_claim_stmt(x->edb, ask, &st[nst++]);

@@ -19,8 +19,8 @@
 char *
 xd_dispatch_owner(const struct xd *x, const struct execdb_key *k)
 {
-	return xasprintf("%s/%s/%s/%d", x->o->name, k->execution_id,
-	    k->task_id, k->attempt);
+	return xasprintf(
+	    "%s/%s/%s/%d", x->o->name, k->execution_id, k->task_id, k->attempt);
 }
 
 void
@@ -71,8 +71,8 @@ xd_btarget_add(struct xd *x, const char *target)
 			return;
 	if (x->nbtargets == x->capbtargets) {
 		x->capbtargets = x->capbtargets ? x->capbtargets * 2 : 8;
-		x->btargets = xreallocarray(x->btargets, x->capbtargets,
-		    sizeof(char *));
+		x->btargets =
+		    xreallocarray(x->btargets, x->capbtargets, sizeof(char *));
 	}
 	x->btargets[x->nbtargets++] = xstrdup(target);
 }
@@ -99,8 +99,8 @@ xd_write_notes(struct xd *x)
 		int rc;
 
 		if (n->verdict == EXECBREAKER_RELEASE ||
-		    !breakerdb_cached(&x->bcfg, x->bcache, n->target, 1,
-		    n->outcome)) {
+		    !breakerdb_cached(
+			&x->bcfg, x->bcache, n->target, 1, n->outcome)) {
 			xd_settle(x);
 			if (x->conn == NULL)
 				return;
@@ -155,7 +155,7 @@ xd_retime_held(struct xd *x)
 			if (xd_db_failed(x, "circuit breaker", err))
 				return;
 			err = NULL;
-			at = 0;		/* fail open */
+			at = 0; /* fail open */
 		}
 		if ((m = execdb_unhold(x->edb, t, at, &err)) < 0) {
 			if (xd_db_failed(x, "re-timing held tasks", err))
@@ -163,9 +163,11 @@ xd_retime_held(struct xd *x)
 			m = 0;
 		}
 		if (m > 0) {
-			log_info("%ld task%s held for %s %s", m, m == 1 ? "" :
-			    "s", t, at > 0 ? "wait for its new retry time" :
-			    "released: the circuit breaker lets them through");
+			log_info("%ld task%s held for %s %s", m,
+			    m == 1 ? "" : "s", t,
+			    at > 0 ? "wait for its new retry time" :
+				     "released: the circuit breaker lets them "
+				     "through");
 			x->want_deadlines = 1;
 		}
 		x->nbtargets--;
@@ -181,8 +183,8 @@ xd_reload_breaker(struct xd *x, const struct config *cfg)
 	char *err = NULL;
 
 	if (breaker_config_load(cfg, &b, &err) < 0) {
-		log_warnx("SIGHUP: %s; keeping the circuit breaker settings",
-		    err);
+		log_warnx(
+		    "SIGHUP: %s; keeping the circuit breaker settings", err);
 		free(err);
 		return;
 	}

@@ -35,8 +35,8 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 		targets[i] = NULL;
 		held[i] = 0;
 		if (!x->bcfg.enabled ||
-		    !execbreaker_target(jv_copy(c[i].request), buf,
-		    sizeof(buf)))
+		    !execbreaker_target(
+			jv_copy(c[i].request), buf, sizeof(buf)))
 			continue;
 		targets[i] = xstrdup(buf);
 		if (!breakerdb_cached(&x->bcfg, x->bcache, buf, 0, ERR_NONE))
@@ -44,13 +44,14 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 		if (x->conn == NULL)
 			continue;
 		owner = xd_dispatch_owner(x, &c[i].key);
-		rc = breakerdb_allow(x->conn, &x->bcfg, x->bcache, buf, owner,
-		    &at, &err);
+		rc = breakerdb_allow(
+		    x->conn, &x->bcfg, x->bcache, buf, owner, &at, &err);
 		free(owner);
 		if (rc < 0) {
 			log_warnx("%s/%s attempt %d: circuit breaker of %s: "
-			    "%s; dispatching anyway", c[i].key.execution_id,
-			    c[i].key.task_id, c[i].key.attempt, buf,
+				  "%s; dispatching anyway",
+			    c[i].key.execution_id, c[i].key.task_id,
+			    c[i].key.attempt, buf,
 			    err ? err : "database error");
 			if (PQstatus(x->conn) != CONNECTION_OK)
 				xd_db_lost(x, NULL);
@@ -65,8 +66,9 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 			h[nh].retry_at_ms = at;
 			nh++;
 			log_debug("%s/%s attempt %d: held: the circuit breaker "
-			    "of %s is open", c[i].key.execution_id,
-			    c[i].key.task_id, c[i].key.attempt, buf);
+				  "of %s is open",
+			    c[i].key.execution_id, c[i].key.task_id,
+			    c[i].key.attempt, buf);
 		}
 	}
 	if (nh > 0)
@@ -74,7 +76,8 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 	if (nh > 0 && x->conn != NULL &&
 	    (done = execdb_hold(x->edb, h, nh, &err)) >= 0) {
 		log_info("held %zu task%s (first for %s): circuit breaker "
-		    "open", nh, nh == 1 ? "" : "s", h[0].target);
+			 "open",
+		    nh, nh == 1 ? "" : "s", h[0].target);
 		if ((size_t)done != nh)
 			log_debug("%zu of them were not ours any more",
 			    nh - (size_t)done);
@@ -82,7 +85,8 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 		x->want_deadlines = 1;
 	} else if (nh > 0) {
 		log_warnx("holding %zu task%s for open circuit breakers: %s; "
-		    "dispatching them anyway", nh, nh == 1 ? "" : "s",
+			  "dispatching them anyway",
+		    nh, nh == 1 ? "" : "s",
 		    err ? err : "no database connection");
 		if (x->conn != NULL && PQstatus(x->conn) != CONNECTION_OK)
 			xd_db_lost(x, NULL);
@@ -132,15 +136,15 @@ start_claimed(struct xd *x, PGresult *r, int ask)
 			 * exec.lease: looking again a quarter of that after
 			 * it is soon enough, and spares a query per claim.
 			 */
-			int64_t since = loop_mono_ms(x->loop) -
-			    x->deadlines_at_ms;
+			int64_t since =
+			    loop_mono_ms(x->loop) - x->deadlines_at_ms;
 
 			if (x->deadlines_at_ms == 0 ||
 			    since >= x->o->lease_ms / 4)
 				x->want_deadlines = 1;
 			else
-				(void)loop_timer_after(x->lease_t,
-				    x->o->lease_ms / 4 - since);
+				(void)loop_timer_after(
+				    x->lease_t, x->o->lease_ms / 4 - since);
 		}
 	}
 }

@@ -19,8 +19,8 @@ xd_db_lost(struct xd *x, const char *why)
 	if (x->conn == NULL)
 		return;
 	log_warnx("database: %s; reconnecting (%zu results kept, %zu tasks "
-	    "running)", why ? why : "connection broken", x->ndone,
-	    x->nrunning);
+		  "running)",
+	    why ? why : "connection broken", x->ndone, x->nrunning);
 	xd_async_close(x);
 	PQfinish(x->conn);
 	x->conn = NULL;
@@ -66,8 +66,9 @@ xd_on_reconnect(struct loop_timer *t, void *arg)
 	char *err = NULL;
 
 	x->conn = db_connect(x->o->url, "loom-exec", &err);
-	if (x->conn != NULL && (execdb_set_conn(x->edb, x->conn, &err) < 0 ||
-	    xd_async_open(x) < 0)) {
+	if (x->conn != NULL &&
+	    (execdb_set_conn(x->edb, x->conn, &err) < 0 ||
+		xd_async_open(x) < 0)) {
 		if (err == NULL)
 			err = xasprintf("event loop: %s", strerror(errno));
 		PQfinish(x->conn);
@@ -78,7 +79,8 @@ xd_on_reconnect(struct loop_timer *t, void *arg)
 		log_debug("reconnect: %s", err);
 		free(err);
 		x->backoff_ms = x->backoff_ms * 2 > BACKOFF_MAX_MS ?
-		    BACKOFF_MAX_MS : x->backoff_ms * 2;
+		    BACKOFF_MAX_MS :
+		    x->backoff_ms * 2;
 		(void)loop_timer_after(x->reconnect_t, x->backoff_ms);
 		return;
 	}
@@ -103,8 +105,8 @@ xd_on_notify(void *arg, const char *channel, const char *payload)
 				return;
 		if (x->ncancels == x->capcancels) {
 			x->capcancels = x->capcancels ? x->capcancels * 2 : 8;
-			x->cancels = xreallocarray(x->cancels, x->capcancels,
-			    sizeof(char *));
+			x->cancels = xreallocarray(
+			    x->cancels, x->capcancels, sizeof(char *));
 		}
 		x->cancels[x->ncancels++] = xstrdup(payload);
 	} else if (strcmp(channel, BREAKERDB_CHANNEL) == 0) {
@@ -114,7 +116,7 @@ xd_on_notify(void *arg, const char *channel, const char *payload)
 		else
 			x->recheck_held = 1;
 	} else if (payload != NULL && strcmp(payload, "held") == 0)
-		x->want_deadlines = 1;	/* somebody held tasks: re-arm */
+		x->want_deadlines = 1; /* somebody held tasks: re-arm */
 	else
 		xd_want_claim(x);
 	xd_kick(x);

@@ -42,21 +42,21 @@
 #include "util/config.h"
 #include "util/loop.h"
 
-#define FLUSH_MAX	1000	/* results per report statement */
-#define BACKOFF_MIN_MS	100
-#define BACKOFF_MAX_MS	5000
-#define DUE_AGAIN_MS	100	/* a due READY row a claim skipped, locked */
+#define FLUSH_MAX 1000 /* results per report statement */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define DUE_AGAIN_MS 100 /* a due READY row a claim skipped, locked */
 
 struct dbopts {
 	const char *url;
-	char *name;		/* lease owner; owned */
+	char *name; /* lease owner; owned */
 	int concurrency;
 	int batch;
 	int64_t lease_ms;
 	int64_t drain_ms;
 	const char *config_path;
-	int cli_debug;		/* -d given: SIGHUP keeps debug on */
-	int advance;		/* exec.advance: see advance.h */
+	int cli_debug; /* -d given: SIGHUP keeps debug on */
+	int advance;   /* exec.advance: see advance.h */
 };
 
 struct xd;
@@ -64,20 +64,20 @@ struct xd;
 /* What one dispatch told its target's breaker, waiting to be written. */
 struct bknote {
 	char *target;
-	char *owner;		/* "<exec.name>/<execution>/<task>/<n>" */
+	char *owner; /* "<exec.name>/<execution>/<task>/<n>" */
 	enum execbreaker_verdict verdict;
-	enum errclass outcome;	/* EXECBREAKER_RECORD */
+	enum errclass outcome; /* EXECBREAKER_RECORD */
 	struct bknote *next;
 };
 
 struct job {
 	struct xd *x;
-	struct execdb_key key;	/* owned */
+	struct execdb_key key; /* owned */
 	int64_t timeout_ms;
-	uint64_t rid;		/* runner id */
-	char *target;		/* breaker target (HTTP), or NULL; owned */
-	int dropped;		/* the lease is gone: do not report */
-	jv result;		/* once done */
+	uint64_t rid; /* runner id */
+	char *target; /* breaker target (HTTP), or NULL; owned */
+	int dropped;  /* the lease is gone: do not report */
+	jv result;    /* once done */
 	struct job *prev, *next;
 };
 
@@ -85,21 +85,21 @@ struct xd {
 	const struct dbopts *o;
 	struct loop *loop;
 	struct runner *runner;
-	PGconn *conn;		/* work connection; NULL while down */
+	PGconn *conn; /* work connection; NULL while down */
 	struct execdb *edb;
-	struct logq *logq;	/* output lines for task_logs (logq.h) */
+	struct logq *logq; /* output lines for task_logs (logq.h) */
 	struct pglisten *listen;
 	struct loop_defer *work;
 	struct loop_timer *renew_t;
-	struct loop_timer *callback_t;	/* earliest callback deadline */
-	struct loop_timer *lease_t;	/* earliest foreign lease expiry */
-	struct loop_timer *ready_t;	/* earliest held task's ready_at */
+	struct loop_timer *callback_t; /* earliest callback deadline */
+	struct loop_timer *lease_t;    /* earliest foreign lease expiry */
+	struct loop_timer *ready_t;    /* earliest held task's ready_at */
 	struct loop_timer *reconnect_t;
 	struct loop_timer *drain_t;
 	struct loop_signal *sig[3];
-	struct job *running;	/* doubly linked */
+	struct job *running; /* doubly linked */
 	size_t nrunning;
-	struct job *done_head, *done_tail;	/* results to write */
+	struct job *done_head, *done_tail; /* results to write */
 	size_t ndone;
 	/*
 	 * The batch in flight on the work connection (db_async): the jobs
@@ -107,37 +107,37 @@ struct xd {
 	 * number of rows its claim asked for (0: none); at most one batch.
 	 */
 	struct db_async *async;
-	struct loop_io *conn_io;	/* the work connection's socket */
+	struct loop_io *conn_io; /* the work connection's socket */
 	struct job **fl;
 	struct execdb_result *flr;
 	size_t nfl;
-	int fl_ask;		/* also what claimed below asked for */
-	int batch_out;		/* that batch is out */
-	struct logq_batch flb;	/* the output lines it writes first */
-	int flb_out;		/* flb is in it */
-	struct advance *adv;	/* exec.advance; NULL when off */
-	int claim_rings;	/* the next claim follows a pass: see advance.h */
-	PGresult *claimed;	/* a claim's answer, to start */
-	int sync_flush;		/* a batch was refused: write one by one */
-	char **cancels;		/* executions to check after loom_cancel */
+	int fl_ask;	       /* also what claimed below asked for */
+	int batch_out;	       /* that batch is out */
+	struct logq_batch flb; /* the output lines it writes first */
+	int flb_out;	       /* flb is in it */
+	struct advance *adv;   /* exec.advance; NULL when off */
+	int claim_rings;   /* the next claim follows a pass: see advance.h */
+	PGresult *claimed; /* a claim's answer, to start */
+	int sync_flush;	   /* a batch was refused: write one by one */
+	char **cancels;	   /* executions to check after loom_cancel */
 	size_t ncancels, capcancels;
 	struct breaker_config bcfg;
-	struct breaker_cache *bcache;	/* closed breakers; owned */
-	struct bknote *notes_head, *notes_tail;	/* breaker notes */
-	char **btargets;	/* breakers that rang: re-time held tasks */
+	struct breaker_cache *bcache;		/* closed breakers; owned */
+	struct bknote *notes_head, *notes_tail; /* breaker notes */
+	char **btargets; /* breakers that rang: re-time held tasks */
 	size_t nbtargets, capbtargets;
-	int recheck_held;	/* re-time every held target (catch-up) */
-	int more_ready;		/* there may be READY rows */
-	uint64_t ready_news;	/* times more_ready was set by news */
-	uint64_t fl_news;	/* ready_news when the claim went out */
-	int64_t ready_t_at;	/* monotonic: when ready_t fires; 0: not */
-	int want_deadlines;	/* re-arm the deadline timers */
+	int recheck_held;    /* re-time every held target (catch-up) */
+	int more_ready;	     /* there may be READY rows */
+	uint64_t ready_news; /* times more_ready was set by news */
+	uint64_t fl_news;    /* ready_news when the claim went out */
+	int64_t ready_t_at;  /* monotonic: when ready_t fires; 0: not */
+	int want_deadlines;  /* re-arm the deadline timers */
 	int draining;
-	int finished;		/* xd_finish() ran */
-	int hard_stop;		/* runner_free() is cancelling everything */
+	int finished;  /* xd_finish() ran */
+	int hard_stop; /* runner_free() is cancelling everything */
 	int64_t backoff_ms;
-	int64_t last_renew_ms;	/* monotonic */
-	int64_t deadlines_at_ms;	/* monotonic: xd_arm_deadlines() ran */
+	int64_t last_renew_ms;	 /* monotonic */
+	int64_t deadlines_at_ms; /* monotonic: xd_arm_deadlines() ran */
 	uint64_t nclaimed, nreported, ndropped, nheld;
 };
 
@@ -148,9 +148,9 @@ int dbopts_load(struct dbopts *d, const struct config *cfg, long jobs);
 void xd_kick(struct xd *x);
 
 /* jobs.c: a job lives on the running list, then on the result queue. */
-void xd_job_free(struct job *j);		/* NULL-safe */
+void xd_job_free(struct job *j); /* NULL-safe */
 void xd_done_push_front(struct xd *x, struct job *j);
-struct job *xd_done_pop(struct xd *x);		/* the queue's head */
+struct job *xd_done_pop(struct xd *x); /* the queue's head */
 int xd_result_is(jv result, const char *status);
 void xd_job_drop(struct xd *x, struct job *j, const char *why);
 void xd_job_start(struct xd *x, struct execdb_claim *c, char *target);
@@ -190,10 +190,10 @@ void xd_on_ready_due(struct loop_timer *t, void *arg);
 
 /* breakers.c: notes queue like results; the owner string is malloc'd. */
 char *xd_dispatch_owner(const struct xd *x, const struct execdb_key *k);
-void xd_note_push(struct xd *x, const struct job *j,
-    enum execbreaker_verdict v, enum errclass outcome);
-void xd_note_free(struct bknote *n);		/* NULL-safe */
-struct bknote *xd_note_pop(struct xd *x);	/* the queue's head */
+void xd_note_push(struct xd *x, const struct job *j, enum execbreaker_verdict v,
+    enum errclass outcome);
+void xd_note_free(struct bknote *n);	  /* NULL-safe */
+struct bknote *xd_note_pop(struct xd *x); /* the queue's head */
 void xd_btarget_add(struct xd *x, const char *target);
 void xd_bcache_renew(struct xd *x);
 void xd_write_notes(struct xd *x);

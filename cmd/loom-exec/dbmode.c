@@ -95,8 +95,8 @@ do_work(struct loop_defer *d, void *arg)
 	/* Output lines go with the results that follow them, in order, in
 	 * the batch (xd_send_batch()); more lines than one statement takes, a
 	 * refused batch and a drain take the blocking way. */
-	if (x->conn != NULL && x->done_head != NULL && (x->sync_flush ||
-	    x->draining)) {
+	if (x->conn != NULL && x->done_head != NULL &&
+	    (x->sync_flush || x->draining)) {
 		x->sync_flush = 0;
 		xd_flush(x);
 	}
@@ -119,8 +119,8 @@ do_work(struct loop_defer *d, void *arg)
 	if (x->conn == NULL)
 		return;
 	/* A loop that was stalled must not let its own leases lapse. */
-	if (x->nrunning > 0 && loop_mono_ms(x->loop) - x->last_renew_ms >
-	    x->o->lease_ms / 2)
+	if (x->nrunning > 0 &&
+	    loop_mono_ms(x->loop) - x->last_renew_ms > x->o->lease_ms / 2)
 		xd_renew(x);
 	/* Settling above may have brought a claim's rows. */
 	xd_take_claimed(x);
@@ -150,7 +150,7 @@ on_log_line(void *arg, jv line)
 		jv_free(s);
 		jv_free(m);
 	}
-	logq_line(((struct xd *)arg)->logq, line);	/* to task_logs */
+	logq_line(((struct xd *)arg)->logq, line); /* to task_logs */
 }
 
 static void
@@ -171,7 +171,7 @@ load_settings(struct dbopts *o, struct xd *x, const struct exec_opts *eo,
 
 	if (dbopts_load(o, cfg, jobs) < 0)
 		return -1;
-	if (eo->name != NULL) {	/* --name wins over exec.name */
+	if (eo->name != NULL) { /* --name wins over exec.name */
 		free(o->name);
 		o->name = xstrdup(eo->name);
 	}
@@ -234,10 +234,10 @@ open_watches(struct xd *x, const struct runner_config *rc, char **err)
 		return -1;
 	}
 	for (int i = 0; i < 3; i++)
-		if ((x->sig[i] = loop_signal_add(x->loop, sigs[i], xd_on_signal,
-		    x)) == NULL) {
-			*err = xasprintf("signal %d: %s", sigs[i],
-			    strerror(errno));
+		if ((x->sig[i] = loop_signal_add(
+			 x->loop, sigs[i], xd_on_signal, x)) == NULL) {
+			*err = xasprintf(
+			    "signal %d: %s", sigs[i], strerror(errno));
 			return -1;
 		}
 	x->listen = pglisten_new(x->loop, x->o->url, "loom-exec-listen",
@@ -256,7 +256,8 @@ serve(struct xd *x, const struct runner_config *rc)
 	xd_catch_up(x);
 	(void)loop_timer_after(x->renew_t, x->o->lease_ms / 3);
 	log_info("ready as %s: %d slots, lease %lldms, circuit breakers "
-	    "%s%s%s", x->o->name, x->o->concurrency, (long long)x->o->lease_ms,
+		 "%s%s%s",
+	    x->o->name, x->o->concurrency, (long long)x->o->lease_ms,
 	    x->bcfg.enabled ? "on" : "off",
 	    rc->callback_base_url ? ", callbacks via " : "",
 	    rc->callback_base_url ? rc->callback_base_url : "");
@@ -275,7 +276,7 @@ teardown(struct xd *x)
 {
 	pglisten_free(x->listen);
 	x->hard_stop = 1;
-	runner_free(x->runner);	/* nothing runs after a clean stop */
+	runner_free(x->runner); /* nothing runs after a clean stop */
 	x->runner = NULL;
 	/* A batch still out gives its jobs and lines back first. */
 	if (x->conn != NULL)
@@ -314,8 +315,8 @@ teardown(struct xd *x)
 /* --- the entry point --------------------------------------------------- */
 
 int
-exec_db_run(const struct exec_opts *eo, const struct config *cfg, long jobs,
-    int check)
+exec_db_run(
+    const struct exec_opts *eo, const struct config *cfg, long jobs, int check)
 {
 	struct runner_config rc = eo->rc;
 	struct dbopts o;

@@ -17,7 +17,7 @@
  * SIGHUP for log.level); jobs: -j, or 0 when not given; check: -n (check
  * the configuration, print "configuration ok" and return).
  */
-int exec_db_run(const struct exec_opts *o, const struct config *cfg,
-    long jobs, int check);
+int exec_db_run(
+    const struct exec_opts *o, const struct config *cfg, long jobs, int check);
 
 #endif

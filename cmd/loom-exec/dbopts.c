@@ -27,7 +27,7 @@ dbopts_load(struct dbopts *d, const struct config *cfg, long jobs)
 	if (config_get_int(cfg, "exec.concurrency", 64, &n) < 0 || n < 1 ||
 	    n > 100000) {
 		log_warnx("exec.concurrency: expected a number from 1 to "
-		    "100000");
+			  "100000");
 		return -1;
 	}
 	d->concurrency = (int)(jobs > 0 ? jobs : n);
@@ -42,8 +42,9 @@ dbopts_load(struct dbopts *d, const struct config *cfg, long jobs)
 		log_warnx("exec.lease: expected a duration of at least 300ms");
 		return -1;
 	}
-	if (config_get_duration(cfg, "exec.drain_timeout", 30000,
-	    &d->drain_ms) < 0 || d->drain_ms < 0) {
+	if (config_get_duration(
+		cfg, "exec.drain_timeout", 30000, &d->drain_ms) < 0 ||
+	    d->drain_ms < 0) {
 		log_warnx("exec.drain_timeout: expected a duration like 30s");
 		return -1;
 	}
@@ -63,7 +64,7 @@ dbopts_load(struct dbopts *d, const struct config *cfg, long jobs)
 	lvl = config_get(cfg, "log.level", NULL);
 	if (lvl == NULL || log_level_parse(lvl, &conf) < 0)
 		conf = LOG_LVL_INFO;
-	d->cli_debug = log_get_level() == LOG_LVL_DEBUG &&
-	    conf != LOG_LVL_DEBUG;
+	d->cli_debug =
+	    log_get_level() == LOG_LVL_DEBUG && conf != LOG_LVL_DEBUG;
 	return 0;
 }

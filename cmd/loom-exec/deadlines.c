@@ -53,8 +53,8 @@ xd_arm_deadlines(struct xd *x)
 		loop_timer_stop(x->lease_t);
 		x->more_ready = 1;
 	} else
-		(void)loop_timer_after(x->lease_t, lease < 450 ? 500 :
-		    lease + 50);
+		(void)loop_timer_after(
+		    x->lease_t, lease < 450 ? 500 : lease + 50);
 }
 
 /*
@@ -91,7 +91,7 @@ xd_on_callback_deadline(struct loop_timer *t, void *arg)
 
 	xd_settle(x);
 	if (x->conn == NULL)
-		return;	/* xd_catch_up() re-arms it */
+		return; /* xd_catch_up() re-arms it */
 	n = execdb_fail_overdue(x->edb, &err);
 	if (n < 0) {
 		xd_db_failed(x, "failing overdue callbacks", err);
@@ -99,7 +99,8 @@ xd_on_callback_deadline(struct loop_timer *t, void *arg)
 	}
 	if (n > 0)
 		log_info("%ld task%s failed: no callback within the task "
-		    "timeout", n, n == 1 ? "" : "s");
+			 "timeout",
+		    n, n == 1 ? "" : "s");
 	x->want_deadlines = 1;
 	xd_kick(x);
 }

@@ -39,11 +39,12 @@ xd_finish(struct xd *x)
 	}
 	if (x->ndone > 0)
 		log_warnx("%zu results could not be written; those tasks "
-		    "will run again when their leases expire", x->ndone);
+			  "will run again when their leases expire",
+		    x->ndone);
 	log_info("stopped: %llu claimed, %llu results written, %llu dropped, "
-	    "%llu held, %llu steps taken", (unsigned long long)x->nclaimed,
-	    (unsigned long long)x->nreported, (unsigned long long)x->ndropped,
-	    (unsigned long long)x->nheld,
+		 "%llu held, %llu steps taken",
+	    (unsigned long long)x->nclaimed, (unsigned long long)x->nreported,
+	    (unsigned long long)x->ndropped, (unsigned long long)x->nheld,
 	    (unsigned long long)advance_count(x->adv));
 	loop_exit(x->loop, EXEC_OK);
 }
@@ -58,7 +59,7 @@ stop_now(struct xd *x)
 		log_info("cancelling %zu running task%s", x->nrunning,
 		    x->nrunning == 1 ? "" : "s");
 	x->hard_stop = 1;
-	runner_free(x->runner);	/* calls on_done for every job */
+	runner_free(x->runner); /* calls on_done for every job */
 	x->runner = NULL;
 	xd_flush_logs(x);
 	xd_flush(x);
@@ -82,9 +83,11 @@ reload_config(struct xd *x)
 	diags_init(&d);
 	/* The default file may be absent (built-in defaults); another that
 	 * was asked for (-c, LOOM_CONFIG) must be there. */
-	if ((cfg = config_load(strcmp(x->o->config_path,
-	    CONFIG_DEFAULT_PATH) == 0 ? NULL : x->o->config_path, &d)) ==
-	    NULL) {
+	if ((cfg = config_load(
+		 strcmp(x->o->config_path, CONFIG_DEFAULT_PATH) == 0 ?
+		     NULL :
+		     x->o->config_path,
+		 &d)) == NULL) {
 		log_warnx("SIGHUP: cannot read %s; keeping the settings",
 		    x->o->config_path);
 		diags_print(&d, stderr);
@@ -120,8 +123,9 @@ xd_on_signal(struct loop_signal *s, int signo, void *arg)
 		return;
 	}
 	log_info("%s: no more claims; waiting up to %lldms for %zu running "
-	    "task%s", strsignal(signo), (long long)x->o->drain_ms,
-	    x->nrunning, x->nrunning == 1 ? "" : "s");
+		 "task%s",
+	    strsignal(signo), (long long)x->o->drain_ms, x->nrunning,
+	    x->nrunning == 1 ? "" : "s");
 	loop_notify_stopping(x->loop);
 	x->draining = 1;
 	x->more_ready = 0;

@@ -16,9 +16,9 @@ enum {
 };
 
 struct exec_opts {
-	int jobs;		  /* tasks running at once (-j) */
-	const char *name;	  /* --name, over exec.name; NULL: not given */
-	struct runner_config rc;  /* strings borrowed from the config */
+	int jobs;		 /* tasks running at once (-j) */
+	const char *name;	 /* --name, over exec.name; NULL: not given */
+	struct runner_config rc; /* strings borrowed from the config */
 };
 
 /* --stdin: request lines in, result lines out.  Returns an exit status. */

@@ -100,8 +100,8 @@ xd_result_is(jv result, const char *status)
 static int
 is_cancelled_result(jv result)
 {
-	jv t = jv_getpath(jv_copy(result), JV_ARRAY(jv_string("error"),
-	    jv_string("type")));
+	jv t = jv_getpath(
+	    jv_copy(result), JV_ARRAY(jv_string("error"), jv_string("type")));
 	int c = jv_get_kind(t) == JV_KIND_STRING &&
 	    strcmp(jv_string_value(t), "Cancelled") == 0;
 
@@ -124,11 +124,11 @@ on_done(void *arg, jv result)
 		xd_note_push(x, j, v, outcome);
 	}
 	logq_result(x->logq, j->key.execution_id, j->key.task_id,
-	    j->key.attempt, result);	/* a backend's "logs" */
+	    j->key.attempt, result); /* a backend's "logs" */
 	if (j->dropped || (x->hard_stop && is_cancelled_result(result))) {
 		log_debug("%s/%s attempt %d: result dropped (not ours any "
-		    "more, or stopped)", j->key.execution_id, j->key.task_id,
-		    j->key.attempt);
+			  "more, or stopped)",
+		    j->key.execution_id, j->key.task_id, j->key.attempt);
 		jv_free(result);
 		xd_job_free(j);
 		x->ndropped++;
@@ -174,8 +174,8 @@ xd_job_start(struct xd *x, struct execdb_claim *c, char *target)
 		running_unlink(x, j);
 		j->result = JV_OBJECT(jv_string("status"), jv_string("FAILED"),
 		    jv_string("output"), jv_null(), jv_string("error"),
-		    runner_error(ERR_TASK_FAILED, "cannot start: %s",
-		    strerror(errno)));
+		    runner_error(
+			ERR_TASK_FAILED, "cannot start: %s", strerror(errno)));
 		/* Never sent: a probe it took goes back. */
 		if (j->target != NULL)
 			xd_note_push(x, j, EXECBREAKER_RELEASE, ERR_NONE);

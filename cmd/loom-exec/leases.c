@@ -16,8 +16,7 @@
 static char *
 key_string(const struct execdb_key *k)
 {
-	return xasprintf("%s\n%s\n%d", k->execution_id, k->task_id,
-	    k->attempt);
+	return xasprintf("%s\n%s\n%d", k->execution_id, k->task_id, k->attempt);
 }
 
 /*
@@ -64,7 +63,8 @@ xd_renew(struct xd *x)
 			continue;
 		s = key_string(&j->key);
 		if (hmap_get(m, s, &v) < 0)
-			xd_job_drop(x, j, "the task is not leased to this "
+			xd_job_drop(x, j,
+			    "the task is not leased to this "
 			    "executor any more (cancelled or taken over)");
 		free(s);
 	}
@@ -88,8 +88,8 @@ int
 xd_has_jobs_of(struct xd *x, const char *execution_id)
 {
 	for (struct job *j = x->running; j; j = j->next)
-		if (!j->dropped && strcmp(j->key.execution_id,
-		    execution_id) == 0)
+		if (!j->dropped &&
+		    strcmp(j->key.execution_id, execution_id) == 0)
 			return 1;
 	return 0;
 }
@@ -108,22 +108,23 @@ xd_check_cancels(struct xd *x)
 			n = execdb_held(x->edb, id, &held, &err);
 			if (n < 0) {
 				if (xd_db_failed(x, "checking a cancel", err))
-					return;	/* keep it for later */
+					return; /* keep it for later */
 				n = 0;
 			}
 			for (struct job *j = x->running; j; j = j->next) {
 				long k;
 
-				if (j->dropped || strcmp(j->key.execution_id,
-				    id) != 0)
+				if (j->dropped ||
+				    strcmp(j->key.execution_id, id) != 0)
 					continue;
 				for (k = 0; k < n; k++)
 					if (held[k].attempt == j->key.attempt &&
 					    strcmp(held[k].task_id,
-					    j->key.task_id) == 0)
+						j->key.task_id) == 0)
 						break;
 				if (k == n)
-					xd_job_drop(x, j, "the run was cancelled");
+					xd_job_drop(
+					    x, j, "the run was cancelled");
 			}
 			execdb_keys_free(held, n);
 		}

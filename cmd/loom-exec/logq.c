@@ -25,9 +25,9 @@ struct logline {
 	char *execution_id;
 	char *task_id;
 	int attempt;
-	const char *stream;	/* static */
+	const char *stream; /* static */
 	char *line;
-	int64_t ts_ms;		/* wall clock */
+	int64_t ts_ms; /* wall clock */
 };
 
 struct logq {
@@ -35,8 +35,8 @@ struct logq {
 	void (*kick)(void *);
 	void *arg;
 	struct logline *v;
-	size_t head, n, cap;	/* lines v[head .. head + n) */
-	uint64_t dropped;	/* since the last report */
+	size_t head, n, cap; /* lines v[head .. head + n) */
+	uint64_t dropped;    /* since the last report */
 };
 
 static const char insert_sql[] =
@@ -123,7 +123,7 @@ push(struct logq *q, char *eid, char *tid, int attempt, const char *stream,
 		return;
 	}
 	if (q->head + q->n == q->cap) {
-		if (q->head > 0) {	/* slide down before growing */
+		if (q->head > 0) { /* slide down before growing */
 			memmove(q->v, q->v + q->head, q->n * sizeof(*q->v));
 			q->head = 0;
 		}
@@ -149,8 +149,8 @@ static const char *
 str_of(jv o, const char *key, jv *keep)
 {
 	*keep = jv_object_get(jv_copy(o), jv_string(key));
-	return jv_get_kind(*keep) == JV_KIND_STRING ?
-	    jv_string_value(*keep) : NULL;
+	return jv_get_kind(*keep) == JV_KIND_STRING ? jv_string_value(*keep) :
+						      NULL;
 }
 
 void
@@ -169,9 +169,9 @@ logq_line(struct logq *q, jv line)
 	msg = str_of(line, "msg", &m);
 	a = jv_object_get(jv_copy(line), jv_string("attempt"));
 	if (eid && tid && st && msg && jv_get_kind(a) == JV_KIND_NUMBER)
-		push(q, xstrdup(eid), xstrdup(tid),
-		    (int)jv_number_value(a), strcmp(st, "stderr") == 0 ?
-		    "stderr" : "stdout", xstrdup(msg));
+		push(q, xstrdup(eid), xstrdup(tid), (int)jv_number_value(a),
+		    strcmp(st, "stderr") == 0 ? "stderr" : "stdout",
+		    xstrdup(msg));
 	jv_free(e);
 	jv_free(t);
 	jv_free(s);
@@ -218,8 +218,8 @@ logq_batch(struct logq *q, struct logq_batch *b, struct db_stmt *st)
 	loop_timer_stop(q->timer);
 	if (q->dropped > 0) {
 		log_warnx("%llu task output line%s dropped: the database did "
-		    "not keep up", (unsigned long long)q->dropped,
-		    q->dropped == 1 ? "" : "s");
+			  "not keep up",
+		    (unsigned long long)q->dropped, q->dropped == 1 ? "" : "s");
 		q->dropped = 0;
 	}
 	for (int i = 0; i < 6; i++) {
@@ -227,7 +227,7 @@ logq_batch(struct logq *q, struct logq_batch *b, struct db_stmt *st)
 		buf_putc(&b->a[i], '{');
 	}
 	for (k = 0; k < q->n && k < LOGQ_BATCH && bytes < LOGQ_BATCH_BYTES;
-	    k++) {
+	     k++) {
 		struct logline *l = &q->v[q->head + k];
 		char num[2][24];
 
@@ -280,11 +280,11 @@ logq_flush(struct logq *q, PGconn *c, char **err)
 		rc = db_cmd(c, err, st.sql, st.nparams, st.params);
 		if (rc < 0 && PQstatus(c) != CONNECTION_OK) {
 			logq_batch_end(q, &b, 0);
-			return -1;	/* kept for the next connection */
+			return -1; /* kept for the next connection */
 		}
 		logq_batch_end(q, &b, 1);
 		if (rc < 0)
-			return -1;	/* refused: that batch is gone */
+			return -1; /* refused: that batch is gone */
 	}
 	return 0;
 }

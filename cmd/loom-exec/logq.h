@@ -25,15 +25,15 @@
 #include "core/buf.h"
 #include "util/loop.h"
 
-#define LOGQ_DELAY_MS	100	/* a queued line waits at most this long */
-#define LOGQ_BATCH	1000	/* lines per statement (and: flush now) */
-#define LOGQ_MAX_LINES	100000	/* kept while the database is away */
+#define LOGQ_DELAY_MS 100     /* a queued line waits at most this long */
+#define LOGQ_BATCH 1000	      /* lines per statement (and: flush now) */
+#define LOGQ_MAX_LINES 100000 /* kept while the database is away */
 
 struct logq;
 
 /* kick(arg) asks the caller to run its database work (logq_flush). */
 struct logq *logq_new(struct loop *loop, void (*kick)(void *), void *arg);
-void logq_free(struct logq *q);	/* NULL-safe; queued lines are lost */
+void logq_free(struct logq *q); /* NULL-safe; queued lines are lost */
 
 /*
  * A runner output line {"execution","task","attempt","stream","msg"}
@@ -45,8 +45,8 @@ void logq_line(struct logq *q, jv line);
  * results: a process's lines came through logq_line already), one line
  * per line, stream "backend".
  */
-void logq_result(struct logq *q, const char *execution_id,
-    const char *task_id, int attempt, jv result);
+void logq_result(struct logq *q, const char *execution_id, const char *task_id,
+    int attempt, jv result);
 
 size_t logq_len(const struct logq *q);
 

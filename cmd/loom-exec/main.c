@@ -18,7 +18,8 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: loom-exec [--stdin] [-dnv] [-c FILE] [-j N] "
+	fprintf(fp,
+	    "usage: loom-exec [--stdin] [-dnv] [-c FILE] [-j N] "
 	    "[-N NAME]\n");
 }
 
@@ -36,13 +37,14 @@ opts_load(struct exec_opts *o, const struct config *cfg, long jobs)
 	}
 	o->jobs = (int)(jobs > 0 ? jobs : n);
 	if (config_get_int(cfg, "exec.max_host_connections",
-	    RUNNER_DEFAULT_HOST_CONNECTIONS, &n) < 0 || n < 1) {
+		RUNNER_DEFAULT_HOST_CONNECTIONS, &n) < 0 ||
+	    n < 1) {
 		log_warnx("exec.max_host_connections: expected a number >= 1");
 		return -1;
 	}
 	o->rc.max_host_connections = (int)n;
 	if (config_get_duration(cfg, "exec.kill_grace",
-	    RUNNER_DEFAULT_KILL_GRACE_MS, &o->rc.kill_grace_ms) < 0 ||
+		RUNNER_DEFAULT_KILL_GRACE_MS, &o->rc.kill_grace_ms) < 0 ||
 	    o->rc.kill_grace_ms < 1) {
 		log_warnx("exec.kill_grace: expected a duration like 5s");
 		return -1;
@@ -60,12 +62,12 @@ opts_load(struct exec_opts *o, const struct config *cfg, long jobs)
 
 /* What the command line asked for. */
 struct args {
-	const char *path;	/* -c; NULL: the default */
-	enum log_level level;	/* -d, -v: debug */
-	long jobs;		/* -j; 0: not given */
-	int check;		/* -n */
-	int stdin_mode;		/* --stdin */
-	const char *name;	/* --name; NULL: not given */
+	const char *path;     /* -c; NULL: the default */
+	enum log_level level; /* -d, -v: debug */
+	long jobs;	      /* -j; 0: not given */
+	int check;	      /* -n */
+	int stdin_mode;	      /* --stdin */
+	const char *name;     /* --name; NULL: not given */
 };
 
 /* Reads the options into a; returns -1 to go on, else the exit status. */
@@ -97,7 +99,8 @@ parse_args(int argc, char **argv, struct args *a)
 			a->jobs = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || a->jobs < 1 ||
 			    a->jobs > 100000) {
-				fprintf(stderr, "loom-exec: -j wants a number "
+				fprintf(stderr,
+				    "loom-exec: -j wants a number "
 				    "from 1 to 100000\n");
 				return EXEC_USAGE;
 			}
@@ -107,7 +110,8 @@ parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'N':
 			if (*optarg == '\0' || strlen(optarg) > 200) {
-				fprintf(stderr, "loom-exec: --name wants 1 to "
+				fprintf(stderr,
+				    "loom-exec: --name wants 1 to "
 				    "200 characters\n");
 				return EXEC_USAGE;
 			}
@@ -179,7 +183,7 @@ main(int argc, char **argv)
 		return EXEC_USAGE;
 	}
 	o.name = a.name;
-	if (!a.stdin_mode)	/* the daemon: dbmode.c */
+	if (!a.stdin_mode) /* the daemon: dbmode.c */
 		rc = exec_db_run(&o, cfg, a.jobs, a.check);
 	else if (a.check) {
 		printf("configuration ok\n");

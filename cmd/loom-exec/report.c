@@ -17,8 +17,8 @@ xd_account(struct xd *x, struct job *j, int matched)
 {
 	if (!matched) {
 		log_debug("%s/%s attempt %d: not ours any more (cancelled or "
-		    "taken over); result dropped", j->key.execution_id,
-		    j->key.task_id, j->key.attempt);
+			  "taken over); result dropped",
+		    j->key.execution_id, j->key.task_id, j->key.attempt);
 		x->ndropped++;
 		return;
 	}
@@ -48,8 +48,8 @@ flush_one_by_one(struct xd *x, struct job **b, size_t n)
 		if (rc < 0 && err != NULL && x->conn &&
 		    PQstatus(x->conn) == CONNECTION_OK) {
 			char *nl = strchr(err, '\n');
-			jv d = jv_object_get(jv_copy(j->result),
-			    jv_string("durationMs"));
+			jv d = jv_object_get(
+			    jv_copy(j->result), jv_string("durationMs"));
 
 			/* "ERROR:  what\nDETAIL: ..." -> "what" */
 			if (nl != NULL)
@@ -61,15 +61,18 @@ flush_one_by_one(struct xd *x, struct job **b, size_t n)
 				d = jv_null();
 			}
 			log_warnx("%s/%s attempt %d: the result cannot be "
-			    "stored (%s); reporting a failure instead",
-			    j->key.execution_id, j->key.task_id,
-			    j->key.attempt, err);
+				  "stored (%s); reporting a failure instead",
+			    j->key.execution_id, j->key.task_id, j->key.attempt,
+			    err);
 			jv_free(j->result);
 			j->result = JV_OBJECT(jv_string("status"),
-			    jv_string("FAILED"), jv_string("output"),
-			    jv_null(), jv_string("error"),
-			    runner_error(ERR_TASK_FAILED, "the result could not "
-			    "be stored: %s", err), jv_string("durationMs"), d);
+			    jv_string("FAILED"), jv_string("output"), jv_null(),
+			    jv_string("error"),
+			    runner_error(ERR_TASK_FAILED,
+				"the result could not "
+				"be stored: %s",
+				err),
+			    jv_string("durationMs"), d);
 			free(err);
 			err = NULL;
 			r.result = j->result;
@@ -77,15 +80,15 @@ flush_one_by_one(struct xd *x, struct job **b, size_t n)
 		}
 		if (rc < 0) {
 			if (xd_db_failed(x, "writing a result", err))
-				return;	/* the rest stays queued */
+				return; /* the rest stays queued */
 			log_warnx("%s/%s attempt %d: result dropped; the task "
-			    "will run again when its lease expires",
+				  "will run again when its lease expires",
 			    j->key.execution_id, j->key.task_id,
 			    j->key.attempt);
 			r.matched = 0;
 		}
 		xd_account(x, j, r.matched);
-		xd_job_free(xd_done_pop(x));	/* b[i] is the head */
+		xd_job_free(xd_done_pop(x)); /* b[i] is the head */
 	}
 }
 
@@ -106,7 +109,7 @@ xd_flush(struct xd *x)
 		long rc;
 
 		for (struct job *j = x->done_head; j && n < FLUSH_MAX;
-		    j = j->next, n++) {
+		     j = j->next, n++) {
 			b[n] = j;
 			r[n].key = &j->key;
 			r[n].result = j->result;

@@ -35,7 +35,7 @@
 #include "core/xalloc.h"
 
 #define LINE_MAX_BYTES (1024 * 1024)
-#define READ_CHUNK     65536
+#define READ_CHUNK 65536
 
 struct queued {
 	jv req;
@@ -46,22 +46,22 @@ struct xs {
 	const struct exec_opts *o;
 	struct loop *loop;
 	struct runner *runner;
-	struct loop_io *in_io;	   /* stdin is pollable */
-	struct loop_defer *in_rd;  /* stdin is a file or device */
+	struct loop_io *in_io;	  /* stdin is pollable */
+	struct loop_defer *in_rd; /* stdin is a file or device */
 	struct loop_signal *sig[3];
-	char *buf;		   /* the unfinished line */
+	char *buf; /* the unfinished line */
 	size_t len, cap;
-	int skipping;		   /* inside an over-long line */
+	int skipping; /* inside an over-long line */
 	long lineno;
 	int eof;
 	int paused;
-	int stopping;		   /* signal received, or stdout gone */
-	int out_broken;		   /* stdout write failed */
-	struct queued *q;	   /* ring buffer of waiting requests */
+	int stopping;	  /* signal received, or stdout gone */
+	int out_broken;	  /* stdout write failed */
+	struct queued *q; /* ring buffer of waiting requests */
 	size_t qhead, qlen, qcap;
 	size_t running;
 	size_t nresults;
-	int failed;		   /* some result was not SUCCESS */
+	int failed; /* some result was not SUCCESS */
 };
 
 static void pump(struct xs *x);
@@ -111,11 +111,11 @@ write_result(struct xs *x, jv res)
 {
 	jv s = jv_dump_string(res, 0);
 
-	if (!x->out_broken && (printf("%s\n", jv_string_value(s)) < 0 ||
-	    fflush(stdout) == EOF)) {
+	if (!x->out_broken &&
+	    (printf("%s\n", jv_string_value(s)) < 0 || fflush(stdout) == EOF)) {
 		log_warn("writing results to stdout");
 		x->out_broken = 1;
-		begin_stop(x);	/* nobody listens: wind down */
+		begin_stop(x); /* nobody listens: wind down */
 	}
 	jv_free(s);
 	x->nresults++;
@@ -188,10 +188,10 @@ reject(jv req, long line, const char *type, const char *why)
 	jv_free(req);
 	res = jv_object_set(res, jv_string("status"), jv_string("FAILED"));
 	res = jv_object_set(res, jv_string("output"), jv_null());
-	res = jv_object_set(res, jv_string("error"), JV_OBJECT(
-	    jv_string("type"), jv_string(type), jv_string("message"),
-	    line > 0 ? jv_string_fmt("line %ld: %s", line, why) :
-	    jv_string(why)));
+	res = jv_object_set(res, jv_string("error"),
+	    JV_OBJECT(jv_string("type"), jv_string(type), jv_string("message"),
+		line > 0 ? jv_string_fmt("line %ld: %s", line, why) :
+			   jv_string(why)));
 	if (line > 0)
 		res = jv_object_set(res, jv_string("line"), jv_number(line));
 	return res;
@@ -207,14 +207,14 @@ reject_line(struct xs *x, jv req, const char *why)
 static void
 pump(struct xs *x)
 {
-	while (!x->stopping && x->qlen > 0 &&
-	    x->running < (size_t)x->o->jobs) {
+	while (!x->stopping && x->qlen > 0 && x->running < (size_t)x->o->jobs) {
 		struct queued e = q_pop(x);
 
 		if (runner_start(x->runner, e.req, on_done, x, NULL) == -1) {
 			x->failed = 1;
-			write_result(x, reject(jv_null(), e.line,
-			    "TaskFailedException", strerror(errno)));
+			write_result(x,
+			    reject(jv_null(), e.line, "TaskFailedException",
+				strerror(errno)));
 			continue;
 		}
 		x->running++;
@@ -235,13 +235,14 @@ handle_line(struct xs *x, const char *s, size_t n)
 		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
 			break;
 	if (i == n)
-		return;	/* blank lines are allowed */
+		return; /* blank lines are allowed */
 	req = json_parse_untrusted(s, n);
 	if (!jv_is_valid(req)) {
 		jv msg = jv_invalid_get_msg(req);
 
-		reject_line(x, jv_null(), jv_get_kind(msg) == JV_KIND_STRING ?
-		    jv_string_value(msg) : "not JSON");
+		reject_line(x, jv_null(),
+		    jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) :
+							 "not JSON");
 		jv_free(msg);
 		return;
 	}
@@ -361,8 +362,7 @@ on_log_line(void *arg, jv line)
 		jv m = jv_object_get(jv_copy(line), jv_string("msg"));
 
 		log_debug("%s/%s %s: %s", jv_string_value(e),
-		    jv_string_value(t), jv_string_value(s),
-		    jv_string_value(m));
+		    jv_string_value(t), jv_string_value(s), jv_string_value(m));
 		jv_free(e);
 		jv_free(t);
 		jv_free(s);
@@ -387,8 +387,10 @@ begin_stop(struct xs *x)
 	while (x->qlen > 0) {
 		struct queued e = q_pop(x);
 
-		write_result(x, reject(e.req, 0, "Cancelled", "cancelled "
-		    "before it started"));
+		write_result(x,
+		    reject(e.req, 0, "Cancelled",
+			"cancelled "
+			"before it started"));
 	}
 	if (x->runner != NULL)
 		runner_cancel_all(x->runner);
@@ -407,7 +409,7 @@ on_signal(struct loop_signal *s, int signo, void *arg)
 	}
 	if (x->stopping) {
 		log_info("second signal: stopping now");
-		runner_free(x->runner);	/* delivers every result */
+		runner_free(x->runner); /* delivers every result */
 		x->runner = NULL;
 		loop_exit(x->loop, EXEC_FAIL);
 		return;
@@ -438,13 +440,13 @@ exec_stdin_run(const struct exec_opts *o)
 		goto out;
 	}
 	for (size_t i = 0; i < 3; i++)
-		if ((x.sig[i] = loop_signal_add(x.loop, sigs[i], on_signal,
-		    &x)) == NULL) {
+		if ((x.sig[i] = loop_signal_add(
+			 x.loop, sigs[i], on_signal, &x)) == NULL) {
 			log_warn("signal %d", sigs[i]);
 			goto out;
 		}
 	x.in_io = loop_io_add(x.loop, STDIN_FILENO, LOOP_READ, on_stdin, &x);
-	if (x.in_io == NULL && errno == EPERM)	/* file or /dev/null */
+	if (x.in_io == NULL && errno == EPERM) /* file or /dev/null */
 		x.in_rd = loop_defer_new(x.loop, on_stdin_file, &x);
 	if (x.in_io == NULL && x.in_rd == NULL) {
 		log_warn("watching stdin");

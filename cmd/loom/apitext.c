@@ -26,6 +26,14 @@ cli_str(jv o, const char *key)
 	return s;
 }
 
+const char *
+cli_str_or(jv o, const char *key, const char *def)
+{
+	const char *s = cli_str(o, key);
+
+	return s ? s : def;
+}
+
 long
 cli_num(jv o, const char *key, long def)
 {
@@ -42,10 +50,25 @@ cli_num(jv o, const char *key, long def)
 }
 
 int
+cli_true(jv o, const char *key)
+{
+	jv v;
+	int t;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT)
+		return 0;
+	v = jv_object_get(jv_copy(o), jv_string(key));
+	t = jv_get_kind(v) == JV_KIND_TRUE;
+	jv_free(v);
+	return t;
+}
+
+int
 cli_run_terminal(const char *status)
 {
-	return status && (!strcmp(status, "SUCCESS") ||
-	    !strcmp(status, "FAILED") || !strcmp(status, "CANCELLED"));
+	return status &&
+	    (!strcmp(status, "SUCCESS") || !strcmp(status, "FAILED") ||
+		!strcmp(status, "CANCELLED"));
 }
 
 int64_t
@@ -91,9 +114,24 @@ cli_ms_text(int64_t ms, char *buf, size_t len)
 }
 
 const char *
+cli_num_text(jv o, const char *key, char *buf, size_t len)
+{
+	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
+	    jv_object_get(jv_copy(o), jv_string(key)) :
+	    jv_invalid();
+
+	buf[0] = '\0';
+	if (jv_get_kind(v) == JV_KIND_NUMBER)
+		snprintf(buf, len, "%.17g", jv_number_value(v));
+	jv_free(v);
+	return buf;
+}
+
+const char *
 cli_span_text(jv o, const char *from, const char *to, char *buf, size_t len)
 {
-	int64_t a = cli_iso_ms(cli_str(o, from)), b = cli_iso_ms(cli_str(o, to));
+	int64_t a = cli_iso_ms(cli_str(o, from)),
+		b = cli_iso_ms(cli_str(o, to));
 
 	return cli_ms_text(a >= 0 && b >= a ? b - a : -1, buf, len);
 }
@@ -113,7 +151,8 @@ char *
 cli_error_text(jv o, const char *key)
 {
 	jv e = jv_get_kind(o) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
+	    jv_object_get(jv_copy(o), jv_string(key)) :
+	    jv_invalid();
 	char *out = NULL;
 
 	if (jv_get_kind(e) == JV_KIND_STRING)
@@ -121,8 +160,8 @@ cli_error_text(jv o, const char *key)
 	else if (jv_get_kind(e) == JV_KIND_OBJECT) {
 		const char *t = cli_str(e, "type"), *m = cli_str(e, "message");
 
-		out = xasprintf("%s%s%s", t ? t : "", t && m ? ": " : "",
-		    m ? m : "");
+		out = xasprintf(
+		    "%s%s%s", t ? t : "", t && m ? ": " : "", m ? m : "");
 	}
 	jv_free(e);
 	return out;

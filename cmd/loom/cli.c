@@ -32,11 +32,20 @@ cli_parse_output(const char *prog, const char *arg, enum output_format *out)
 	else if (strcmp(arg, "text") == 0 || strcmp(arg, "table") == 0)
 		*out = OUT_TEXT;
 	else {
-		cli_usage_error(prog, "unknown output format '%s' (expected "
-		    "text or json)", arg);
+		cli_usage_error(prog,
+		    "unknown output format '%s' (expected "
+		    "text or json)",
+		    arg);
 		return -1;
 	}
 	return 0;
+}
+
+int
+cli_is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help") ||
+	    !strcmp(arg, "help");
 }
 
 int
@@ -73,8 +82,10 @@ cli_state_dir(const char *arg)
 	{
 		char *s;
 
-		return asprintf(&s, "%s/.local/state/loom", home ? home : ".") < 0
-		    ? NULL : s;
+		return asprintf(&s, "%s/.local/state/loom", home ? home : ".") <
+			0 ?
+		    NULL :
+		    s;
 	}
 }
 
@@ -171,7 +182,7 @@ cli_api_client(const struct cli_online *o, int *rc)
 	if ((c = client_new(addr, &err)) == NULL) {
 		*rc = cli_usage_error(o->cmd, "%s", err);
 		free(err);
-	} else if (cli_api_auth(c, o->cmd) < 0) {	/* $LOOM_TOKEN */
+	} else if (cli_api_auth(c, o->cmd) < 0) { /* $LOOM_TOKEN */
 		client_free(c);
 		c = NULL;
 		*rc = EXIT_USAGE;
@@ -181,8 +192,8 @@ cli_api_client(const struct cli_online *o, int *rc)
 }
 
 int
-cli_api_fail(const struct cli_online *o, const struct client *c, int status,
-    jv reply)
+cli_api_fail(
+    const struct cli_online *o, const struct client *c, int status, jv reply)
 {
 	char *msg;
 	int unreachable = status < 0 && errno == ECONNREFUSED;
@@ -191,7 +202,8 @@ cli_api_fail(const struct cli_online *o, const struct client *c, int status,
 	fprintf(stderr, "loom %s: %s\n", o->cmd, msg);
 	free(msg);
 	if (unreachable) {
-		fprintf(stderr, "loom %s: is Link Loom running at %s? Start it "
+		fprintf(stderr,
+		    "loom %s: is Link Loom running at %s? Start it "
 		    "with 'loom up', or point --api or $LOOM_API at it.\n",
 		    o->cmd, client_base(c));
 		return EXIT_UNREACHABLE;
@@ -219,13 +231,14 @@ cli_api_auth(struct client *c, const char *cmd)
 				tok = xstrdup(v);
 			config_free(cfg);
 		}
-		diags_clear(&d);	/* cli_api_address() reported it */
+		diags_clear(&d); /* cli_api_address() reported it */
 	}
 	rc = client_set_token(c, tok);
 	if (rc < 0)
-		fprintf(stderr, "loom %s: the API token (from %s) holds "
-		    "spaces or control characters\n", cmd, env && *env ?
-		    "$LOOM_TOKEN" : "cli.token");
+		fprintf(stderr,
+		    "loom %s: the API token (from %s) holds "
+		    "spaces or control characters\n",
+		    cmd, env && *env ? "$LOOM_TOKEN" : "cli.token");
 	if (tok != NULL)
 		explicit_bzero(tok, strlen(tok));
 	free(tok);

@@ -15,12 +15,12 @@
 #include <jv.h>
 
 enum {
-	EXIT_OK = 0,		/* it worked; the run succeeded; the file is valid */
-	EXIT_FAIL = 1,		/* the thing failed: invalid file, failed run */
-	EXIT_USAGE = 2,		/* bad command line */
-	EXIT_UNREACHABLE = 3,	/* could not reach loom-api */
-	EXIT_NOTFOUND = 4,	/* no such workflow / execution / task */
-	EXIT_SYSTEM = 5,	/* an I/O or system error on this machine */
+	EXIT_OK = 0,	/* it worked; the run succeeded; the file is valid */
+	EXIT_FAIL = 1,	/* the thing failed: invalid file, failed run */
+	EXIT_USAGE = 2, /* bad command line */
+	EXIT_UNREACHABLE = 3, /* could not reach loom-api */
+	EXIT_NOTFOUND = 4,    /* no such workflow / execution / task */
+	EXIT_SYSTEM = 5,      /* an I/O or system error on this machine */
 };
 
 /* Where the online commands look for loom-api when nothing says (loom(1)). */
@@ -35,8 +35,11 @@ enum output_format {
  * Parses an -o/--output value ("text", "table", "json").  Returns 0, or -1
  * after printing a usage error.
  */
-int cli_parse_output(const char *prog, const char *arg,
-    enum output_format *out);
+int cli_parse_output(
+    const char *prog, const char *arg, enum output_format *out);
+
+/* Whether a subcommand word asks for help: "-h", "--help" or "help". */
+int cli_is_help(const char *arg);
 
 /* Prints "loom CMD: message" to stderr and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -63,25 +66,32 @@ struct workflow *cli_load_workflow(const char *arg, struct diags *d);
 
 /*
  * Reading API objects (apitext.c): a string member (NULL when missing or
- * not a string; valid while o lives), a number member (def when missing),
- * the terminal run states, and ISO 8601 UTC times to ms since the epoch (-1).
+ * not a string; valid while o lives; cli_str_or() gives def instead of
+ * NULL), a number member (def when missing), whether a member is true,
+ * the terminal run states, and ISO 8601 UTC times to ms since the epoch
+ * (-1).
  */
 const char *cli_str(jv o, const char *key);
+const char *cli_str_or(jv o, const char *key, const char *def);
 long cli_num(jv o, const char *key, long def);
+int cli_true(jv o, const char *key);
 int cli_run_terminal(const char *status);
 int64_t cli_iso_ms(const char *s);
 
 /*
  * Writing them for people (apitext.c), into buf, which is returned:
  * cli_ms_text() a duration ("850ms", "4.2s", "3m07s", "2h05m", "-" when
- * negative), cli_span_text() the time from member from to member to,
- * cli_time_text() "2026-11-26T04:05:06.123Z" as "2026-11-26 04:05:06" (""
- * when missing).  cli_error_text() is "Type: message" of an error object
- * member, or the member when it is a string, malloc'd; NULL when missing.
+ * negative), cli_num_text() a number member ("" when missing; whole
+ * numbers without a fraction), cli_span_text() the time from member from
+ * to member to, cli_time_text() "2026-11-26T04:05:06.123Z" as
+ * "2026-11-26 04:05:06" ("" when missing).  cli_error_text() is "Type:
+ * message" of an error object member, or the member when it is a string,
+ * malloc'd; NULL when missing.
  */
 const char *cli_ms_text(int64_t ms, char *buf, size_t len);
-const char *cli_span_text(jv o, const char *from, const char *to, char *buf,
-    size_t len);
+const char *cli_num_text(jv o, const char *key, char *buf, size_t len);
+const char *cli_span_text(
+    jv o, const char *from, const char *to, char *buf, size_t len);
 const char *cli_time_text(jv o, const char *key, char *buf, size_t len);
 char *cli_error_text(jv o, const char *key);
 
@@ -94,13 +104,13 @@ int cmd_workflow(int argc, char **argv);
 int cmd_execution(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_status(int argc, char **argv);	/* cmd_status.c */
-int cmd_breaker(int argc, char **argv);	/* cmd_status.c */
+int cmd_breaker(int argc, char **argv); /* cmd_status.c */
 int cmd_token(int argc, char **argv);	/* cmd_token.c */
 int cmd_events(int argc, char **argv);	/* cmd_events.c */
 /* `loom execution logs`: argv[0] is "logs" (cmd_events.c). */
 int cmd_execution_logs(int argc, char **argv);
-int cmd_task(int argc, char **argv);	/* cmd_task.c */
-int cmd_dlq(int argc, char **argv);	/* cmd_dlq.c */
+int cmd_task(int argc, char **argv); /* cmd_task.c */
+int cmd_dlq(int argc, char **argv);  /* cmd_dlq.c */
 
 /*
  * Online commands (cmd_workflow.c, cmd_execution.c, ...) talk to loom-api
@@ -111,16 +121,18 @@ int cmd_dlq(int argc, char **argv);	/* cmd_dlq.c */
 struct client;
 
 struct cli_online {
-	const char *cmd;	/* "workflow list", for messages */
-	const char *api;	/* --api, or NULL */
+	const char *cmd; /* "workflow list", for messages */
+	const char *api; /* --api, or NULL */
 	enum output_format fmt;
-	int text_asked;		/* -o text was given: aligned tables */
+	int text_asked; /* -o text was given: aligned tables */
 };
 
-#define CLI_ONLINE_OPTIONS                                  \
-	{ "output", required_argument, NULL, 'o' },         \
-	{ "api", required_argument, NULL, 'A' },            \
-	{ "help", no_argument, NULL, 'h' }
+#define CLI_ONLINE_OPTIONS \
+	{ "output", required_argument, NULL, 'o' }, \
+	    { "api", required_argument, NULL, 'A' }, \
+	{ \
+		"help", no_argument, NULL, 'h' \
+	}
 
 /* 1 when ch was -o or --api (handled), 0 when not, -1 after a usage error. */
 int cli_online_opt(struct cli_online *o, int ch, const char *arg);
@@ -151,8 +163,8 @@ int cli_api_auth(struct client *c, const char *cmd);
  * status) as "loom CMD: message" and returns the exit code:
  * EXIT_UNREACHABLE, EXIT_NOTFOUND for 404, else EXIT_FAIL.  Consumes reply.
  */
-int cli_api_fail(const struct cli_online *o, const struct client *c,
-    int status, jv reply);
+int cli_api_fail(
+    const struct cli_online *o, const struct client *c, int status, jv reply);
 
 /*
  * Executions (cmd_execution.c).  cli_execution_wait() long-polls
@@ -194,23 +206,25 @@ int cli_workflow_lifecycle(int argc, char **argv);
  * returns: 1 when it was one of them, 0 when not, -1 after a usage error.
  */
 struct cli_list_query {
-	const char *workflow;	/* ?workflow= (execution list), or NULL */
-	char status[16];	/* upper-cased --status, or "" */
+	const char *workflow; /* ?workflow= (execution list), or NULL */
+	char status[16];      /* upper-cased --status, or "" */
 	const char *since, *until, *cursor;
-	int limit;		/* page size; 0: the server's (50) */
-	int all;		/* follow nextCursor to the last page */
+	int limit; /* page size; 0: the server's (50) */
+	int all;   /* follow nextCursor to the last page */
 };
 
-#define CLI_LIST_OPTIONS                                    \
-	{ "status", required_argument, NULL, 's' },         \
-	{ "limit", required_argument, NULL, 'n' },          \
-	{ "since", required_argument, NULL, 'S' },          \
-	{ "until", required_argument, NULL, 'U' },          \
-	{ "cursor", required_argument, NULL, 'C' },         \
-	{ "all", no_argument, NULL, 'a' }
+#define CLI_LIST_OPTIONS \
+	{ "status", required_argument, NULL, 's' }, \
+	    { "limit", required_argument, NULL, 'n' }, \
+	    { "since", required_argument, NULL, 'S' }, \
+	    { "until", required_argument, NULL, 'U' }, \
+	    { "cursor", required_argument, NULL, 'C' }, \
+	{ \
+		"all", no_argument, NULL, 'a' \
+	}
 
-int cli_list_opt(struct cli_list_query *q, const char *cmd, int ch,
-    const char *arg);
+int cli_list_opt(
+    struct cli_list_query *q, const char *cmd, int ch, const char *arg);
 /* Whether any list option was given (for "only for list" checks). */
 int cli_list_query_set(const struct cli_list_query *q);
 /*

@@ -90,8 +90,8 @@ leap(int y)
 static int
 parse_time(const char *s, int64_t *out)
 {
-	static const int mdays[] = {
-	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
 	const char *p = s;
 	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 1;
 	struct tm tm;
@@ -256,46 +256,54 @@ fail:
 	return EXIT_FAIL;
 }
 
-int
-cmd_cron(int argc, char **argv)
+/* What `loom cron`'s options asked for. */
+struct cron_opts {
+	const char *tz;	  /* --tz, or NULL: UTC */
+	const char *from; /* --from, or NULL: now */
+	long count;	  /* -n */
+	enum output_format fmt;
+};
+
+/*
+ * Parses the options into o; optind is left at the subcommand.  Returns
+ * -1 to go on, else the exit code to return (--help, or a usage error
+ * already printed).
+ */
+static int
+cron_parse_opts(int argc, char **argv, struct cron_opts *o)
 {
 	static const struct option opts[] = {
-	    {"tz", required_argument, NULL, 'z'},
-	    {"from", required_argument, NULL, 'f'},
-	    {"count", required_argument, NULL, 'n'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "tz", required_argument, NULL, 'z' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	enum output_format fmt = OUT_TEXT;
-	const char *tz = NULL, *from_arg = NULL;
-	const struct tz *zone;
-	int64_t from;
-	long count = COUNT_DEFAULT;
 	char *end;
-	int ch, rc;
+	int ch;
 
 	optind = 0; /* reset getopt, including its permutation state */
 	opterr = 0; /* errors are reported below, in the house format */
 	while ((ch = getopt_long(argc, argv, ":n:o:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'z':
-			tz = optarg;
+			o->tz = optarg;
 			break;
 		case 'f':
-			from_arg = optarg;
+			o->from = optarg;
 			break;
 		case 'n':
 			errno = 0;
-			count = strtol(optarg, &end, 10);
+			o->count = strtol(optarg, &end, 10);
 			if (errno || end == optarg || *end != '\0' ||
-			    count < 1 || count > COUNT_MAX)
+			    o->count < 1 || o->count > COUNT_MAX)
 				return cli_usage_error("cron",
 				    "-n wants a number from 1 to %d, not '%s'",
 				    COUNT_MAX, optarg);
 			break;
 		case 'o':
-			if (cli_parse_output("cron", optarg, &fmt) < 0)
+			if (cli_parse_output("cron", optarg, &o->fmt) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'h':
@@ -312,6 +320,19 @@ cmd_cron(int argc, char **argv)
 			    "cron", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	return -1;
+}
+
+int
+cmd_cron(int argc, char **argv)
+{
+	struct cron_opts o = { NULL, NULL, COUNT_DEFAULT, OUT_TEXT };
+	const struct tz *zone;
+	int64_t from;
+	int rc;
+
+	if ((rc = cron_parse_opts(argc, argv, &o)) >= 0)
+		return rc;
 	if (optind >= argc)
 		return cli_usage_error("cron", "missing subcommand (next)");
 	if (strcmp(argv[optind], "next") != 0)
@@ -325,21 +346,21 @@ cmd_cron(int argc, char **argv)
 		    "unexpected argument '%s' (quote the expression: "
 		    "\"0 3 * * *\")",
 		    argv[optind + 2]);
-	if ((zone = tzload_get(tz ? tz : "UTC")) == NULL)
+	if ((zone = tzload_get(o.tz ? o.tz : "UTC")) == NULL)
 		return cli_usage_error("cron",
 		    "unknown time zone '%s' (expected an IANA name like "
 		    "Europe/Kyiv, or UTC)",
-		    tz);
-	if (from_arg == NULL)
+		    o.tz);
+	if (o.from == NULL)
 		from = (int64_t)time(NULL);
-	else if (parse_time(from_arg, &from) < 0) {
+	else if (parse_time(o.from, &from) < 0) {
 		tzload_release(zone);
 		return cli_usage_error("cron",
 		    "bad --from '%s' (expected 2026-11-26T10:00:00Z, "
 		    "2026-11-26T12:00:00+02:00 or 2026-11-26)",
-		    from_arg);
+		    o.from);
 	}
-	rc = cron_next_cmd(argv[optind + 1], zone, from, (int)count, fmt);
+	rc = cron_next_cmd(argv[optind + 1], zone, from, (int)o.count, o.fmt);
 	tzload_release(zone);
 	return rc;
 }

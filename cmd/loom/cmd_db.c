@@ -32,7 +32,8 @@ db_usage(FILE *fp)
 	    "       loom db start|stop|url [--state-dir DIR] [--port N] "
 	    "[--fast]\n"
 	    "\n"
-	    "--db defaults to $LOOM_DATABASE_URL, the config key database.url,\n"
+	    "--db defaults to $LOOM_DATABASE_URL, the config key "
+	    "database.url,\n"
 	    "then %s.  --state-dir defaults to $LOOM_STATE_DIR, then\n"
 	    "/var/lib/loom as root, else $XDG_STATE_HOME/loom.\n",
 	    DB_DEFAULT_URL);
@@ -72,9 +73,9 @@ db_migrate_cmd(const char *url, enum output_format fmt, int migrate)
 
 			if (fmt == OUT_JSON)
 				printf("{\"version\":%d,\"latest\":%d,"
-				    "\"current\":%s}\n", from,
-				    db_schema_latest(), current ? "true" :
-				    "false");
+				       "\"current\":%s}\n",
+				    from, db_schema_latest(),
+				    current ? "true" : "false");
 			else if (current)
 				printf("schema version %d (current)\n", from);
 			else
@@ -89,8 +90,22 @@ db_migrate_cmd(const char *url, enum output_format fmt, int migrate)
 	return rc;
 }
 
-int
-cmd_db(int argc, char **argv)
+/* What `loom db`'s options asked for. */
+struct db_opts {
+	const char *url;       /* --db, or NULL: the config's */
+	const char *state_dir; /* --state-dir, or NULL */
+	int port;	       /* --port, or 0 */
+	int fast;	       /* --fast */
+	enum output_format fmt;
+};
+
+/*
+ * Parses the options (before or after the subcommand) into o; optind is
+ * left at the subcommand.  Returns -1 to go on, else the exit code to
+ * return (--help, or a usage error already printed).
+ */
+static int
+db_parse_opts(int argc, char **argv, struct db_opts *o)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'D' },
@@ -101,34 +116,28 @@ cmd_db(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL, *sdir = NULL, *sub;
-	enum output_format fmt = OUT_TEXT;
-	struct pgcluster pc;
-	struct config *cfg;
-	struct diags d;
-	char *err = NULL, *dir;
-	int ch, port = 0, fast = 0, rc;
+	int ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'D':
-			url = optarg;
+			o->url = optarg;
 			break;
 		case 's':
-			sdir = optarg;
+			o->state_dir = optarg;
 			break;
 		case 'p':
-			port = atoi(optarg);
-			if (port <= 0 || port > 65535)
-				return cli_usage_error("db", "bad --port '%s'",
-				    optarg);
+			o->port = atoi(optarg);
+			if (o->port <= 0 || o->port > 65535)
+				return cli_usage_error(
+				    "db", "bad --port '%s'", optarg);
 			break;
 		case 'f':
-			fast = 1;
+			o->fast = 1;
 			break;
 		case 'o':
-			if (cli_parse_output("db", optarg, &fmt) < 0)
+			if (cli_parse_output("db", optarg, &o->fmt) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'h':
@@ -138,34 +147,48 @@ cmd_db(int argc, char **argv)
 			return cli_usage_error("db", "bad option");
 		}
 	}
-	if (optind >= argc)
-		return cli_usage_error("db", "missing subcommand (migrate, "
-		    "status, start, stop, url)");
-	sub = argv[optind];
-	if (!strcmp(sub, "migrate") || !strcmp(sub, "status")) {
-		diags_init(&d);
-		if ((cfg = config_load(NULL, &d)) == NULL) {
-			diags_print(&d, stderr);
-			diags_clear(&d);
-			return EXIT_FAIL;
-		}
-		rc = db_migrate_cmd(url ? url : db_url(cfg), fmt,
-		    !strcmp(sub, "migrate"));
-		config_free(cfg);
-		return rc;
+	return -1;
+}
+
+/* `loom db migrate|status` on --db or the configured database. */
+static int
+db_schema_cmd(const char *sub, const struct db_opts *o)
+{
+	struct config *cfg;
+	struct diags d;
+	int rc;
+
+	diags_init(&d);
+	if ((cfg = config_load(NULL, &d)) == NULL) {
+		diags_print(&d, stderr);
+		diags_clear(&d);
+		return EXIT_FAIL;
 	}
-	if (strcmp(sub, "start") && strcmp(sub, "stop") && strcmp(sub, "url"))
-		return cli_usage_error("db", "unknown subcommand '%s'", sub);
-	if ((dir = cli_state_dir(sdir)) == NULL)
+	rc = db_migrate_cmd(
+	    o->url ? o->url : db_url(cfg), o->fmt, !strcmp(sub, "migrate"));
+	config_free(cfg);
+	return rc;
+}
+
+/* `loom db start|stop|url` on the private cluster; prints its URL but
+ * after stop. */
+static int
+db_cluster_cmd(const char *sub, const struct db_opts *o)
+{
+	struct pgcluster pc;
+	char *err = NULL, *dir;
+	int rc;
+
+	if ((dir = cli_state_dir(o->state_dir)) == NULL)
 		return EXIT_SYSTEM;
-	if (pgcluster_prepare(&pc, dir, port, &err) < 0) {
+	if (pgcluster_prepare(&pc, dir, o->port, &err) < 0) {
 		fprintf(stderr, "loom db %s: %s\n", sub, err);
 		free(err);
 		free(dir);
 		return EXIT_SYSTEM;
 	}
 	free(dir);
-	pc.fast = fast;
+	pc.fast = o->fast;
 	rc = EXIT_OK;
 	if (!strcmp(sub, "start")) {
 		if (pgcluster_start(&pc, &err) < 0)
@@ -186,4 +209,27 @@ cmd_db(int argc, char **argv)
 	}
 	pgcluster_release(&pc);
 	return rc;
+}
+
+int
+cmd_db(int argc, char **argv)
+{
+	struct db_opts o;
+	const char *sub;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.fmt = OUT_TEXT;
+	if ((rc = db_parse_opts(argc, argv, &o)) >= 0)
+		return rc;
+	if (optind >= argc)
+		return cli_usage_error("db",
+		    "missing subcommand (migrate, "
+		    "status, start, stop, url)");
+	sub = argv[optind];
+	if (!strcmp(sub, "migrate") || !strcmp(sub, "status"))
+		return db_schema_cmd(sub, &o);
+	if (strcmp(sub, "start") && strcmp(sub, "stop") && strcmp(sub, "url"))
+		return cli_usage_error("db", "unknown subcommand '%s'", sub);
+	return db_cluster_cmd(sub, &o);
 }

@@ -47,22 +47,6 @@ dlq_usage(FILE *fp)
 	    "closes the letter without running anything.\n");
 }
 
-/* A number member as text into buf, or NULL. */
-static const char *
-num_text(jv o, const char *key, char *buf, size_t len)
-{
-	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
-	const char *s = NULL;
-
-	if (jv_get_kind(v) == JV_KIND_NUMBER) {
-		snprintf(buf, len, "%.0f", jv_number_value(v));
-		s = buf;
-	}
-	jv_free(v);
-	return s;
-}
-
 /* "/api/v1/dead-letters/ID[/what]" with ID escaped. */
 static char *
 dl_path(const char *id, const char *what)
@@ -81,8 +65,8 @@ add_query(char **path, const char *key, const char *value)
 {
 	char *e = client_escape(value), *n;
 
-	n = xasprintf("%s%c%s=%s", *path, strchr(*path, '?') ? '&' : '?',
-	    key, e);
+	n = xasprintf(
+	    "%s%c%s=%s", *path, strchr(*path, '?') ? '&' : '?', key, e);
 	free(e);
 	free(*path);
 	*path = n;
@@ -126,14 +110,18 @@ dlq_list(const struct cli_online *o, struct client *c, const char *wf,
 	}
 	t = table_new(8, "ID", "EXECUTION", "WORKFLOW", "TASK", "ATTEMPTS",
 	    "STATUS", "CREATED", "ERROR");
-	jv_array_foreach(list, i, x) {
-		char id[32], att[32], created[32], *err = cli_error_text(x, "error");
+	jv_array_foreach(list, i, x)
+	{
+		char id[32], att[32], created[32],
+		    *err = cli_error_text(x, "error");
 
-		table_add(t, num_text(x, "id", id, sizeof(id)),
+		table_add(t, cli_num_text(x, "id", id, sizeof(id)),
 		    cli_str(x, "executionId"), cli_str(x, "workflowId"),
-		    cli_str(x, "taskId"), num_text(x, "attempts", att,
-		    sizeof(att)), cli_str(x, "status"),
-		    cli_time_text(x, "createdAt", created, sizeof(created)), err);
+		    cli_str(x, "taskId"),
+		    cli_num_text(x, "attempts", att, sizeof(att)),
+		    cli_str(x, "status"),
+		    cli_time_text(x, "createdAt", created, sizeof(created)),
+		    err);
 		free(err);
 		jv_free(x);
 	}
@@ -161,34 +149,31 @@ dlq_show(const struct cli_online *o, struct client *c, const char *id)
 		json_print(stdout, reply);
 		return EXIT_OK;
 	}
-	printf("Dead letter: %s\n", num_text(reply, "id", b, sizeof(b)) ?
-	    b : id);
-	printf("Status:      %s", cli_str(reply, "status") ?
-	    cli_str(reply, "status") : "?");
+	printf("Dead letter: %s\n",
+	    *cli_num_text(reply, "id", b, sizeof(b)) ? b : id);
+	printf("Status:      %s", cli_str_or(reply, "status", "?"));
 	if (cli_str(reply, "resolvedAt"))
-		printf(" (%s)", cli_time_text(reply, "resolvedAt", b, sizeof(b)));
+		printf(
+		    " (%s)", cli_time_text(reply, "resolvedAt", b, sizeof(b)));
 	printf("\n");
-	printf("Execution:   %s (%s)\n", cli_str(reply, "executionId") ?
-	    cli_str(reply, "executionId") : "?",
-	    cli_str(reply, "executionStatus") ?
-	    cli_str(reply, "executionStatus") : "?");
-	printf("Workflow:    %s (version %s)\n", cli_str(reply, "workflowId") ?
-	    cli_str(reply, "workflowId") : "?",
-	    num_text(reply, "workflowVersion", v, sizeof(v)) ? v : "?");
-	printf("Task:        %s (now %s)\n", cli_str(reply, "taskId") ?
-	    cli_str(reply, "taskId") : "?", cli_str(reply, "taskState") ?
-	    cli_str(reply, "taskState") : "?");
-	printf("Attempts:    %s\n", num_text(reply, "attempts", v,
-	    sizeof(v)) ? v : "?");
+	printf("Execution:   %s (%s)\n", cli_str_or(reply, "executionId", "?"),
+	    cli_str_or(reply, "executionStatus", "?"));
+	printf("Workflow:    %s (version %s)\n",
+	    cli_str_or(reply, "workflowId", "?"),
+	    *cli_num_text(reply, "workflowVersion", v, sizeof(v)) ? v : "?");
+	printf("Task:        %s (now %s)\n", cli_str_or(reply, "taskId", "?"),
+	    cli_str_or(reply, "taskState", "?"));
+	printf("Attempts:    %s\n",
+	    *cli_num_text(reply, "attempts", v, sizeof(v)) ? v : "?");
 	if ((err = cli_error_text(reply, "error")) != NULL)
 		printf("Error:       %s\n", err);
 	free(err);
-	printf("Created:     %s\n", cli_time_text(reply, "createdAt", b,
-	    sizeof(b)));
+	printf("Created:     %s\n",
+	    cli_time_text(reply, "createdAt", b, sizeof(b)));
 	req = jv_object_get(jv_copy(reply), jv_string("request"));
 	if (jv_is_valid(req) && jv_get_kind(req) != JV_KIND_NULL) {
-		jv s = jv_dump_string(req, JV_PRINT_PRETTY |
-		    JV_PRINT_INDENT_FLAGS(2));
+		jv s = jv_dump_string(
+		    req, JV_PRINT_PRETTY | JV_PRINT_INDENT_FLAGS(2));
 
 		printf("Request:\n%s\n", jv_string_value(s));
 		jv_free(s);
@@ -232,18 +217,29 @@ dlq_discard(const struct cli_online *o, struct client *c, const char *id)
 		json_print(stdout, reply);
 	else {
 		printf("dead letter %s discarded (task %s of %s stays %s)\n",
-		    id, cli_str(reply, "taskId") ? cli_str(reply, "taskId") :
-		    "?", cli_str(reply, "executionId") ?
-		    cli_str(reply, "executionId") : "?",
-		    cli_str(reply, "taskState") ? cli_str(reply, "taskState") :
-		    "?");
+		    id, cli_str_or(reply, "taskId", "?"),
+		    cli_str_or(reply, "executionId", "?"),
+		    cli_str_or(reply, "taskState", "?"));
 		jv_free(reply);
 	}
 	return EXIT_OK;
 }
 
-int
-cmd_dlq(int argc, char **argv)
+/* The options of the dlq subcommands. */
+struct dlq_opts {
+	const char *workflow, *execution; /* list --workflow/--execution */
+	int all, limit;			  /* list --all, --limit N */
+	int wait, timeout_set;		  /* replay --wait, --timeout */
+	int64_t timeout_ms;
+};
+
+/*
+ * Parses the options after the subcommand (argv[0]) into o and d.
+ * Returns -1 to go on, else the exit code to return (--help, or a usage
+ * error already printed).
+ */
+static int
+dlq_parse_opts(int argc, char **argv, struct cli_online *o, struct dlq_opts *d)
 {
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
@@ -255,35 +251,14 @@ cmd_dlq(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_online o = { "dlq", NULL, OUT_TEXT, 0 };
-	const char *sub, *wf = NULL, *ex = NULL, *derr;
-	char cmdname[64], *end;
-	struct client *c;
-	int64_t timeout_ms = 0;
-	int ch, r, rc, all = 0, limit = 0, wait = 0, timeout_set = 0;
-	int is_list;
+	const char *derr;
+	char *end;
+	int ch, r;
 	long l;
 
-	if (argc < 2)
-		return cli_usage_error("dlq", "missing subcommand (list, show, "
-		    "replay, discard)");
-	sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
-	    !strcmp(sub, "help")) {
-		dlq_usage(stdout);
-		return EXIT_OK;
-	}
-	if (strcmp(sub, "list") && strcmp(sub, "show") &&
-	    strcmp(sub, "replay") && strcmp(sub, "discard"))
-		return cli_usage_error("dlq", "unknown subcommand '%s'", sub);
-	snprintf(cmdname, sizeof(cmdname), "dlq %s", sub);
-	o.cmd = cmdname;
-	is_list = strcmp(sub, "list") == 0;
-
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:hn:", opts, NULL)) !=
-	    -1) {
-		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
+	optind = 0; /* a fresh scan; argv[0] is the subcommand */
+	while ((ch = getopt_long(argc, argv, "o:hn:", opts, NULL)) != -1) {
+		if ((r = cli_online_opt(o, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
 			continue;
@@ -292,60 +267,110 @@ cmd_dlq(int argc, char **argv)
 			dlq_usage(stdout);
 			return EXIT_OK;
 		case 'W':
-			wf = optarg;
+			d->workflow = optarg;
 			break;
 		case 'E':
-			ex = optarg;
+			d->execution = optarg;
 			break;
 		case 'a':
-			all = 1;
+			d->all = 1;
 			break;
 		case 'n':
 			errno = 0;
 			l = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || l < 1 ||
-			    l > 1000)
-				return cli_usage_error(o.cmd, "bad --limit "
-				    "'%s' (1..1000)", optarg);
-			limit = (int)l;
+			if (errno || *end || end == optarg || l < 1 || l > 1000)
+				return cli_usage_error(o->cmd,
+				    "bad --limit "
+				    "'%s' (1..1000)",
+				    optarg);
+			d->limit = (int)l;
 			break;
 		case 'w':
-			wait = 1;
+			d->wait = 1;
 			break;
 		case 't':
-			if (duration_parse(optarg, &timeout_ms, &derr) < 0)
-				return cli_usage_error(o.cmd, "bad --timeout "
-				    "'%s': %s", optarg, derr);
-			timeout_set = 1;
+			if (duration_parse(optarg, &d->timeout_ms, &derr) < 0)
+				return cli_usage_error(o->cmd,
+				    "bad --timeout "
+				    "'%s': %s",
+				    optarg, derr);
+			d->timeout_set = 1;
 			break;
 		default:
-			return cli_usage_error(o.cmd, "bad option");
+			return cli_usage_error(o->cmd, "bad option");
 		}
 	}
+	return -1;
+}
+
+/* Which options and how many operands each subcommand takes: 0, or
+ * EXIT_USAGE after a usage error. */
+static int
+dlq_check_args(const char *sub, int argc, const struct cli_online *o,
+    const struct dlq_opts *d)
+{
+	int is_list = strcmp(sub, "list") == 0;
+
+	if (is_list && argc != 0)
+		return cli_usage_error(o->cmd, "no operands expected");
+	if (!is_list && argc != 1)
+		return cli_usage_error(o->cmd,
+		    argc ? "one dead letter ID only" :
+			   "missing dead letter ID");
+	if (!is_list && (d->workflow || d->execution || d->all || d->limit))
+		return cli_usage_error(o->cmd,
+		    "--workflow, --execution, --all "
+		    "and --limit are for 'list'");
+	if ((d->wait || d->timeout_set) && strcmp(sub, "replay") != 0)
+		return cli_usage_error(o->cmd,
+		    "--wait and --timeout are for "
+		    "'replay'");
+	if (d->timeout_set && !d->wait)
+		return cli_usage_error(o->cmd, "--timeout needs --wait");
+	return 0;
+}
+
+int
+cmd_dlq(int argc, char **argv)
+{
+	struct cli_online o = { "dlq", NULL, OUT_TEXT, 0 };
+	struct dlq_opts d;
+	const char *sub;
+	char cmdname[64];
+	struct client *c;
+	int rc;
+
+	if (argc < 2)
+		return cli_usage_error("dlq",
+		    "missing subcommand (list, show, "
+		    "replay, discard)");
+	sub = argv[1];
+	if (cli_is_help(sub)) {
+		dlq_usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "list") && strcmp(sub, "show") &&
+	    strcmp(sub, "replay") && strcmp(sub, "discard"))
+		return cli_usage_error("dlq", "unknown subcommand '%s'", sub);
+	snprintf(cmdname, sizeof(cmdname), "dlq %s", sub);
+	o.cmd = cmdname;
+
+	memset(&d, 0, sizeof(d));
+	if ((rc = dlq_parse_opts(argc - 1, argv + 1, &o, &d)) >= 0)
+		return rc;
 	argc -= optind + 1;
 	argv += optind + 1;
-	if (is_list && argc != 0)
-		return cli_usage_error(o.cmd, "no operands expected");
-	if (!is_list && argc != 1)
-		return cli_usage_error(o.cmd, argc ? "one dead letter ID only" :
-		    "missing dead letter ID");
-	if (!is_list && (wf || ex || all || limit))
-		return cli_usage_error(o.cmd, "--workflow, --execution, --all "
-		    "and --limit are for 'list'");
-	if ((wait || timeout_set) && strcmp(sub, "replay") != 0)
-		return cli_usage_error(o.cmd, "--wait and --timeout are for "
-		    "'replay'");
-	if (timeout_set && !wait)
-		return cli_usage_error(o.cmd, "--timeout needs --wait");
+	if ((rc = dlq_check_args(sub, argc, &o, &d)) != 0)
+		return rc;
 
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		return rc;
-	if (is_list)
-		rc = dlq_list(&o, c, wf, ex, all, limit);
+	if (!strcmp(sub, "list"))
+		rc = dlq_list(&o, c, d.workflow, d.execution, d.all, d.limit);
 	else if (!strcmp(sub, "show"))
 		rc = dlq_show(&o, c, argv[0]);
 	else if (!strcmp(sub, "replay"))
-		rc = dlq_replay(&o, c, argv[0], wait, timeout_ms);
+		rc = dlq_replay(&o, c, argv[0], d.wait, d.timeout_ms);
 	else
 		rc = dlq_discard(&o, c, argv[0]);
 	client_free(c);

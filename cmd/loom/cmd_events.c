@@ -44,8 +44,8 @@ local_time(const char *iso, char *buf, size_t len)
 	int ms = 0;
 
 	memset(&tm, 0, sizeof(tm));
-	if (iso == NULL || (p = strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm)) ==
-	    NULL) {
+	if (iso == NULL ||
+	    (p = strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL) {
 		snprintf(buf, len, "%-12s", "-");
 		return buf;
 	}
@@ -82,10 +82,9 @@ print_log(jv o, int with_execution)
 
 	printf("%s ", local_time(cli_str(o, "ts"), tb, sizeof(tb)));
 	if (with_execution)
-		printf("log %s ", cli_str(o, "executionId") ?
-		    cli_str(o, "executionId") : "-");
-	printf("%s [%s] %s\n", task_attempt(o, ta, sizeof(ta)),
-	    s ? s : "?", line ? line : "");
+		printf("log %s ", cli_str_or(o, "executionId", "-"));
+	printf("%s [%s] %s\n", task_attempt(o, ta, sizeof(ta)), s ? s : "?",
+	    line ? line : "");
 }
 
 static void
@@ -95,9 +94,10 @@ print_event(jv o)
 	const char *from = cli_str(o, "from"), *to = cli_str(o, "to");
 	const char *kind = cli_str(o, "kind");
 
-	printf("%s %s %s %s", local_time(cli_str(o, "createdAt"), tb,
-	    sizeof(tb)), kind ? kind : "?", cli_str(o, "executionId") ?
-	    cli_str(o, "executionId") : "-", task_attempt(o, ta, sizeof(ta)));
+	printf("%s %s %s %s",
+	    local_time(cli_str(o, "createdAt"), tb, sizeof(tb)),
+	    kind ? kind : "?", cli_str_or(o, "executionId", "-"),
+	    task_attempt(o, ta, sizeof(ta)));
 	if (from || to)
 		printf(" %s -> %s", from ? from : "(new)", to ? to : "?");
 	if (kind && strcmp(kind, "workflow") == 0) {
@@ -118,8 +118,8 @@ print_event(jv o)
 
 struct follow {
 	const struct cli_online *o;
-	int events;		/* print events too (loom events) */
-	int run_status;		/* EXIT_OK / EXIT_FAIL from "end"; -1 */
+	int events;	/* print events too (loom events) */
+	int run_status; /* EXIT_OK / EXIT_FAIL from "end"; -1 */
 };
 
 static int
@@ -131,7 +131,8 @@ on_message(void *arg, const struct client_event *ev)
 	if (strcmp(ev->event, "end") == 0) {
 		o = jv_parse(ev->data);
 		f->run_status = cli_str(o, "status") &&
-		    strcmp(cli_str(o, "status"), "SUCCESS") == 0 ? EXIT_OK :
+			strcmp(cli_str(o, "status"), "SUCCESS") == 0 ?
+		    EXIT_OK :
 		    EXIT_FAIL;
 		jv_free(o);
 		return 1;
@@ -141,7 +142,7 @@ on_message(void *arg, const struct client_event *ev)
 	o = jv_parse(ev->data);
 	if (jv_get_kind(o) != JV_KIND_OBJECT) {
 		jv_free(o);
-		return 0;	/* not ours to judge: skip it */
+		return 0; /* not ours to judge: skip it */
 	}
 	if (f->o->fmt == OUT_JSON)
 		json_print(stdout, o);
@@ -152,13 +153,13 @@ on_message(void *arg, const struct client_event *ev)
 			print_event(o);
 		jv_free(o);
 	}
-	fflush(stdout);	/* live: a pipe would hold it back */
+	fflush(stdout); /* live: a pipe would hold it back */
 	return 0;
 }
 
 static int
-follow(const struct cli_online *o, struct client *c, const char *path,
-    int events)
+follow(
+    const struct cli_online *o, struct client *c, const char *path, int events)
 {
 	struct follow f = { o, events, -1 };
 	jv reply;
@@ -198,7 +199,8 @@ logs_print(const struct cli_online *o, struct client *c, const char *id,
 
 	for (;;) {
 		char *path = xasprintf("/api/v1/executions/%s/logs?limit=%d%s%s"
-		    "%s%s", eid, LOGS_PAGE, et ? "&task=" : "", et ? et : "",
+				       "%s%s",
+		    eid, LOGS_PAGE, et ? "&task=" : "", et ? et : "",
 		    *after ? "&after=" : "", after);
 		jv reply, list, next;
 
@@ -213,15 +215,18 @@ logs_print(const struct cli_online *o, struct client *c, const char *id,
 		if (jv_get_kind(list) != JV_KIND_ARRAY) {
 			jv_free(list);
 			jv_free(next);
-			fprintf(stderr, "loom %s: unexpected reply from "
-			    "loom-api\n", o->cmd);
+			fprintf(stderr,
+			    "loom %s: unexpected reply from "
+			    "loom-api\n",
+			    o->cmd);
 			rc = EXIT_FAIL;
 			break;
 		}
 		if (o->fmt == OUT_JSON)
 			json_print_lines(stdout, list);
 		else {
-			jv_array_foreach(list, i, x) {
+			jv_array_foreach(list, i, x)
+			{
 				print_log(x, 0);
 				jv_free(x);
 			}
@@ -253,7 +258,7 @@ cmd_execution_logs(int argc, char **argv)
 	struct client *c;
 	int ch, r, fol = 0, rc = EXIT_USAGE;
 
-	optind = 0;	/* a fresh scan; argv[0] is "logs" */
+	optind = 0; /* a fresh scan; argv[0] is "logs" */
 	while ((ch = getopt_long(argc, argv, "o:hfT:", opts, NULL)) != -1) {
 		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
 			return EXIT_USAGE;
@@ -274,15 +279,18 @@ cmd_execution_logs(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage_error(o.cmd, argc - optind ? "one execution "
-		    "ID only" : "missing execution ID");
+		return cli_usage_error(o.cmd,
+		    argc - optind ? "one execution "
+				    "ID only" :
+				    "missing execution ID");
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		return rc;
 	if (fol) {
 		char *eid = client_escape(argv[optind]);
 		char *et = task ? client_escape(task) : NULL;
 		char *path = xasprintf("/api/v1/executions/%s/events?since=0&"
-		    "kind=log%s%s", eid, et ? "&task=" : "", et ? et : "");
+				       "kind=log%s%s",
+		    eid, et ? "&task=" : "", et ? et : "");
 
 		rc = follow(&o, c, path, 0);
 		free(path);
@@ -305,7 +313,8 @@ events_usage(FILE *fp)
 	    "\n"
 	    "Prints events as they happen: TIME KIND EXECUTION TASK#ATTEMPT\n"
 	    "FROM -> TO, one per line (-o json: the event objects).  With\n"
-	    "--execution, one run's events and log lines from its start, until\n"
+	    "--execution, one run's events and log lines from its start, "
+	    "until\n"
 	    "it is over (exit 0 when it succeeded, 1 when not); otherwise\n"
 	    "every event from now on (--since N: after event N; 0: from the\n"
 	    "first) until interrupted.  K is a comma-separated list of kinds\n"
@@ -346,8 +355,8 @@ cmd_events(int argc, char **argv)
 	int ch, r, rc = EXIT_USAGE;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "o:he:W:k:s:", opts, NULL)) !=
-	    -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "o:he:W:k:s:", opts, NULL)) != -1) {
 		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
@@ -366,9 +375,10 @@ cmd_events(int argc, char **argv)
 			kind = optarg;
 			break;
 		case 's':
-			if (*optarg == '\0' || strspn(optarg, "0123456789") !=
-			    strlen(optarg))
-				return cli_usage_error(o.cmd, "bad --since "
+			if (*optarg == '\0' ||
+			    strspn(optarg, "0123456789") != strlen(optarg))
+				return cli_usage_error(o.cmd,
+				    "bad --since "
 				    "'%s' (an event id; 0: from the first)",
 				    optarg);
 			since = optarg;
@@ -380,7 +390,8 @@ cmd_events(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error(o.cmd, "no operands expected");
 	if (exec && wf)
-		return cli_usage_error(o.cmd, "--execution and --workflow do "
+		return cli_usage_error(o.cmd,
+		    "--execution and --workflow do "
 		    "not go together");
 	if (exec) {
 		char *e = client_escape(exec);
@@ -388,7 +399,7 @@ cmd_events(int argc, char **argv)
 		path = xasprintf("/api/v1/executions/%s/events", e);
 		free(e);
 		if (since == NULL)
-			since = "0";	/* the whole run */
+			since = "0"; /* the whole run */
 	} else
 		path = xstrdup("/api/v1/events");
 	query_add(&path, &sep, "since", since);

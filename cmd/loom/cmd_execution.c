@@ -27,8 +27,8 @@
 #include "table.h"
 #include "core/xalloc.h"
 
-#define WAIT_SLICE_MS 30000	/* what one long-poll asks the server for */
-#define WAIT_SLACK_MS 30000	/* more client time for the answer to come */
+#define WAIT_SLICE_MS 30000 /* what one long-poll asks the server for */
+#define WAIT_SLACK_MS 30000 /* more client time for the answer to come */
 
 static void
 execution_usage(FILE *fp)
@@ -69,10 +69,9 @@ cli_execution_print(const struct cli_online *o, jv exec)
 		json_print(stdout, exec);
 		return rc;
 	}
-	printf("Execution: %s\n", cli_str(exec, "id") ? cli_str(exec, "id") :
-	    "?");
-	printf("Workflow:  %s (version %ld)\n", cli_str(exec, "workflowId") ?
-	    cli_str(exec, "workflowId") : "?",
+	printf("Execution: %s\n", cli_str_or(exec, "id", "?"));
+	printf("Workflow:  %s (version %ld)\n",
+	    cli_str_or(exec, "workflowId", "?"),
 	    cli_num(exec, "workflowVersion", 0));
 	printf("Status:    %s\n", status ? status : "?");
 	if (cli_str(exec, "trigger"))
@@ -86,15 +85,16 @@ cli_execution_print(const struct cli_online *o, jv exec)
 		jv_free(s);
 	}
 	jv_free(params);
-	printf("Created:   %s\n", cli_time_text(exec, "createdAt", b1,
-	    sizeof(b1)));
+	printf("Created:   %s\n",
+	    cli_time_text(exec, "createdAt", b1, sizeof(b1)));
 	if (cli_str(exec, "startedAt"))
-		printf("Started:   %s\n", cli_time_text(exec, "startedAt", b1,
-		    sizeof(b1)));
+		printf("Started:   %s\n",
+		    cli_time_text(exec, "startedAt", b1, sizeof(b1)));
 	if (cli_str(exec, "completedAt"))
-		printf("Finished:  %s (took %s)\n", cli_time_text(exec,
-		    "completedAt", b1, sizeof(b1)), cli_span_text(exec,
-		    "startedAt", "completedAt", b2, sizeof(b2)));
+		printf("Finished:  %s (took %s)\n",
+		    cli_time_text(exec, "completedAt", b1, sizeof(b1)),
+		    cli_span_text(
+			exec, "startedAt", "completedAt", b2, sizeof(b2)));
 	if ((err = cli_error_text(exec, "error")) != NULL && *err)
 		printf("Error:     %s\n", err);
 	free(err);
@@ -103,20 +103,22 @@ cli_execution_print(const struct cli_online *o, jv exec)
 	if (jv_get_kind(tasks) == JV_KIND_ARRAY &&
 	    jv_array_length(jv_copy(tasks)) > 0) {
 		printf("\n");
-		t = table_new(5, "TASK", "STATE", "ATTEMPT", "DURATION",
-		    "ERROR");
-		jv_array_foreach(tasks, i, task) {
+		t = table_new(
+		    5, "TASK", "STATE", "ATTEMPT", "DURATION", "ERROR");
+		jv_array_foreach(tasks, i, task)
+		{
 			char att[16], *e = cli_error_text(task, "error");
 			long a = cli_num(task, "attempt", 0);
 
 			if (e == NULL && cli_str(task, "skipReason"))
-				e = xasprintf("skipped: %s",
-				    cli_str(task, "skipReason"));
+				e = xasprintf(
+				    "skipped: %s", cli_str(task, "skipReason"));
 			snprintf(att, sizeof(att), "%ld", a);
 			table_add(t, cli_str(task, "taskId"),
 			    cli_str(task, "state"), a > 0 ? att : NULL,
 			    cli_span_text(task, "startedAt", "finishedAt", b1,
-			    sizeof(b1)), e);
+				sizeof(b1)),
+			    e);
 			free(e);
 			jv_free(task);
 		}
@@ -140,8 +142,8 @@ mono_ms(void)
 }
 
 int
-cli_execution_wait(const struct cli_online *o, struct client *c,
-    const char *id, int64_t timeout_ms, jv *exec)
+cli_execution_wait(const struct cli_online *o, struct client *c, const char *id,
+    int64_t timeout_ms, jv *exec)
 {
 	int64_t deadline = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
 	int64_t slice, t0;
@@ -177,7 +179,8 @@ cli_execution_wait(const struct cli_online *o, struct client *c,
 			if (++early >= 5) {
 				jv_free(reply);
 				free(eid);
-				fprintf(stderr, "loom %s: loom-api at %s does "
+				fprintf(stderr,
+				    "loom %s: loom-api at %s does "
 				    "not hold ?wait requests; cannot wait\n",
 				    o->cmd, client_base(c));
 				return EXIT_FAIL;
@@ -192,8 +195,7 @@ cli_execution_wait(const struct cli_online *o, struct client *c,
 
 		duration_format(timeout_ms, buf, sizeof(buf));
 		fprintf(stderr, "loom %s: %s is still %s after %s\n", o->cmd,
-		    id, cli_str(reply, "status") ? cli_str(reply, "status") :
-		    "running", buf);
+		    id, cli_str_or(reply, "status", "running"), buf);
 	}
 	*exec = reply;
 	return EXIT_OK;
@@ -202,8 +204,8 @@ cli_execution_wait(const struct cli_online *o, struct client *c,
 /* ---- list and show ---------------------------------------------------- */
 
 static int
-execution_show(struct cli_online *o, struct client *c, const char *id,
-    int wait, int64_t timeout_ms)
+execution_show(struct cli_online *o, struct client *c, const char *id, int wait,
+    int64_t timeout_ms)
 {
 	char *eid, *path;
 	jv reply;
@@ -226,8 +228,24 @@ execution_show(struct cli_online *o, struct client *c, const char *id,
 	return EXIT_OK;
 }
 
-int
-cmd_execution(int argc, char **argv)
+/* ---- dispatch --------------------------------------------------------- */
+
+/* The options of list and show. */
+struct execution_opts {
+	const char *workflow;	 /* list --workflow */
+	struct cli_list_query q; /* list's other options */
+	int wait, timeout_set;	 /* show --wait, --timeout */
+	int64_t timeout_ms;
+};
+
+/*
+ * Parses the options after the subcommand (argv[0]) into o and e.
+ * Returns -1 to go on, else the exit code to return (--help, or a usage
+ * error already printed).
+ */
+static int
+execution_parse_opts(
+    int argc, char **argv, struct cli_online *o, struct execution_opts *e)
 {
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
@@ -237,42 +255,16 @@ cmd_execution(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_online o = { "execution", NULL, OUT_TEXT, 0 };
-	const char *sub, *wf = NULL, *derr;
-	char cmdname[64];
-	struct cli_list_query q;
-	struct client *c = NULL;
-	int64_t timeout_ms = 0;
-	int ch, r, wait = 0, timeout_set = 0, rc = EXIT_USAGE;
+	const char *derr;
+	int ch, r;
 
-	if (argc < 2)
-		return cli_usage_error("execution", "missing subcommand "
-		    "(list, show, cancel, retry)");
-	sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
-	    !strcmp(sub, "help")) {
-		execution_usage(stdout);
-		return EXIT_OK;
-	}
-	if (!strcmp(sub, "cancel") || !strcmp(sub, "retry"))
-		return cli_execution_control(argc, argv);	/* cmd_task.c */
-	if (!strcmp(sub, "logs"))
-		return cmd_execution_logs(argc - 1, argv + 1);	/* cmd_events.c */
-	if (strcmp(sub, "list") && strcmp(sub, "show"))
-		return cli_usage_error("execution", "unknown subcommand '%s'",
-		    sub);
-	snprintf(cmdname, sizeof(cmdname), "execution %s", sub);
-	o.cmd = cmdname;
-	memset(&q, 0, sizeof(q));
-
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:hn:", opts, NULL)) !=
-	    -1) {
-		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
+	optind = 0; /* a fresh scan; argv[0] is the subcommand */
+	while ((ch = getopt_long(argc, argv, "o:hn:", opts, NULL)) != -1) {
+		if ((r = cli_online_opt(o, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
 			continue;
-		if ((r = cli_list_opt(&q, o.cmd, ch, optarg)) < 0)
+		if ((r = cli_list_opt(&e->q, o->cmd, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
 			continue;
@@ -281,52 +273,107 @@ cmd_execution(int argc, char **argv)
 			execution_usage(stdout);
 			return EXIT_OK;
 		case 'W':
-			wf = optarg;
+			e->workflow = optarg;
 			break;
 		case 'w':
-			wait = 1;
+			e->wait = 1;
 			break;
 		case 't':
-			if (duration_parse(optarg, &timeout_ms, &derr) < 0)
-				return cli_usage_error(o.cmd, "bad --timeout "
-				    "'%s': %s", optarg, derr);
-			timeout_set = 1;
+			if (duration_parse(optarg, &e->timeout_ms, &derr) < 0)
+				return cli_usage_error(o->cmd,
+				    "bad --timeout "
+				    "'%s': %s",
+				    optarg, derr);
+			e->timeout_set = 1;
 			break;
 		default:
-			return cli_usage_error(o.cmd, "bad option");
+			return cli_usage_error(o->cmd, "bad option");
 		}
 	}
-	argc -= optind + 1;
-	argv += optind + 1;
+	return -1;
+}
+
+/* Which options and how many operands each subcommand takes: 0, or
+ * EXIT_USAGE after a usage error. */
+static int
+execution_check_args(const char *sub, int argc, const struct cli_online *o,
+    const struct execution_opts *e)
+{
 	if (!strcmp(sub, "list")) {
 		if (argc != 0)
-			return cli_usage_error(o.cmd, "no operands expected");
-		if (wait || timeout_set)
-			return cli_usage_error(o.cmd, "--wait and --timeout "
+			return cli_usage_error(o->cmd, "no operands expected");
+		if (e->wait || e->timeout_set)
+			return cli_usage_error(o->cmd,
+			    "--wait and --timeout "
 			    "are for 'show'");
-		if (q.all && q.cursor)
-			return cli_usage_error(o.cmd, "--cursor and --all do "
+		if (e->q.all && e->q.cursor)
+			return cli_usage_error(o->cmd,
+			    "--cursor and --all do "
 			    "not go together");
 	} else {
 		if (argc != 1)
-			return cli_usage_error(o.cmd, argc ? "one execution "
-			    "ID only" : "missing execution ID");
-		if (wf || cli_list_query_set(&q))
-			return cli_usage_error(o.cmd, "--workflow, --status, "
+			return cli_usage_error(o->cmd,
+			    argc ? "one execution "
+				   "ID only" :
+				   "missing execution ID");
+		if (e->workflow || cli_list_query_set(&e->q))
+			return cli_usage_error(o->cmd,
+			    "--workflow, --status, "
 			    "--since, --until, --limit, --cursor and --all are "
 			    "for 'list'");
-		if (timeout_set && !wait)
-			return cli_usage_error(o.cmd, "--timeout needs "
+		if (e->timeout_set && !e->wait)
+			return cli_usage_error(o->cmd,
+			    "--timeout needs "
 			    "--wait");
 	}
+	return 0;
+}
+
+int
+cmd_execution(int argc, char **argv)
+{
+	struct cli_online o = { "execution", NULL, OUT_TEXT, 0 };
+	struct execution_opts e;
+	const char *sub;
+	char cmdname[64];
+	struct client *c = NULL;
+	int rc;
+
+	if (argc < 2)
+		return cli_usage_error("execution",
+		    "missing subcommand "
+		    "(list, show, cancel, retry)");
+	sub = argv[1];
+	if (cli_is_help(sub)) {
+		execution_usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(sub, "cancel") || !strcmp(sub, "retry"))
+		return cli_execution_control(argc, argv); /* cmd_task.c */
+	if (!strcmp(sub, "logs"))
+		return cmd_execution_logs(
+		    argc - 1, argv + 1); /* cmd_events.c */
+	if (strcmp(sub, "list") && strcmp(sub, "show"))
+		return cli_usage_error(
+		    "execution", "unknown subcommand '%s'", sub);
+	snprintf(cmdname, sizeof(cmdname), "execution %s", sub);
+	o.cmd = cmdname;
+
+	memset(&e, 0, sizeof(e));
+	if ((rc = execution_parse_opts(argc - 1, argv + 1, &o, &e)) >= 0)
+		return rc;
+	argc -= optind + 1;
+	argv += optind + 1;
+	if ((rc = execution_check_args(sub, argc, &o, &e)) != 0)
+		return rc;
 
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		return rc;
 	if (!strcmp(sub, "list")) {
-		q.workflow = wf;
-		rc = cli_execution_list(&o, c, "/api/v1/executions", &q);
+		e.q.workflow = e.workflow;
+		rc = cli_execution_list(&o, c, "/api/v1/executions", &e.q);
 	} else
-		rc = execution_show(&o, c, argv[0], wait, timeout_ms);
+		rc = execution_show(&o, c, argv[0], e.wait, e.timeout_ms);
 	client_free(c);
 	return rc;
 }

@@ -98,9 +98,9 @@ print_dot(FILE *fp, const struct workflow *wf)
 static int
 mermaid_ids_ok(const struct workflow *wf)
 {
-	static const char *const reserved[] = {"end", "graph", "subgraph",
-	    "flowchart", "style", "class", "classDef", "click", "linkStyle",
-	    "direction", "default"};
+	static const char *const reserved[] = { "end", "graph", "subgraph",
+		"flowchart", "style", "class", "classDef", "click", "linkStyle",
+		"direction", "default" };
 
 	for (size_t i = 0; i < wf->ntasks; i++) {
 		const char *id = wf->tasks[i].id;
@@ -151,21 +151,22 @@ print_mermaid(FILE *fp, const struct workflow *wf)
 	}
 }
 
-int
-cmd_graph(int argc, char **argv)
+/*
+ * Parses the options into *fmt and *out (--output, or NULL: stdout).
+ * Returns -1 to go on, with optind at the FILE; else the exit code to
+ * return (--help, or a usage error already printed).
+ */
+static int
+graph_parse_opts(
+    int argc, char **argv, enum graph_format *fmt, const char **out)
 {
 	static const struct option opts[] = {
-	    {"format", required_argument, NULL, 'f'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	enum graph_format fmt = GRAPH_DOT;
-	const char *out = NULL;
-	struct workflow *wf;
-	struct diags d;
-	FILE *fp;
-	int ch, rc = EXIT_OK;
+	int ch;
 
 	optind = 0; /* reset getopt, including its permutation state */
 	opterr = 0; /* errors are reported below, in the house format */
@@ -173,9 +174,9 @@ cmd_graph(int argc, char **argv)
 		switch (ch) {
 		case 'f':
 			if (strcmp(optarg, "dot") == 0)
-				fmt = GRAPH_DOT;
+				*fmt = GRAPH_DOT;
 			else if (strcmp(optarg, "mermaid") == 0)
-				fmt = GRAPH_MERMAID;
+				*fmt = GRAPH_MERMAID;
 			else
 				return cli_usage_error("graph",
 				    "unknown format "
@@ -183,7 +184,7 @@ cmd_graph(int argc, char **argv)
 				    optarg);
 			break;
 		case 'o':
-			out = optarg;
+			*out = optarg;
 			break;
 		case 'h':
 			graph_usage(stdout);
@@ -199,6 +200,44 @@ cmd_graph(int argc, char **argv)
 			    "graph", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	return -1;
+}
+
+/* Writes wf's graph as fmt to the file out (NULL: stdout). */
+static int
+graph_write(const struct workflow *wf, enum graph_format fmt, const char *out)
+{
+	FILE *fp = out != NULL ? fopen(out, "w") : stdout;
+
+	if (fp == NULL) {
+		fprintf(stderr, "loom graph: cannot write %s: %s\n", out,
+		    strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	if (fmt == GRAPH_MERMAID)
+		print_mermaid(fp, wf);
+	else
+		print_dot(fp, wf);
+	if (fp != stdout ? fclose(fp) == EOF :
+			   (fflush(fp) == EOF || ferror(fp))) {
+		fprintf(stderr, "loom graph: cannot write %s: %s\n",
+		    out ? out : "stdout", strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	return EXIT_OK;
+}
+
+int
+cmd_graph(int argc, char **argv)
+{
+	enum graph_format fmt = GRAPH_DOT;
+	const char *out = NULL;
+	struct workflow *wf;
+	struct diags d;
+	int rc;
+
+	if ((rc = graph_parse_opts(argc, argv, &fmt, &out)) >= 0)
+		return rc;
 	if (optind >= argc)
 		return cli_usage_error("graph", "no file given");
 	if (argc - optind > 1)
@@ -214,23 +253,7 @@ cmd_graph(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	diags_clear(&d);
-	fp = out != NULL ? fopen(out, "w") : stdout;
-	if (fp == NULL) {
-		fprintf(stderr, "loom graph: cannot write %s: %s\n", out,
-		    strerror(errno));
-		workflow_free(wf);
-		return EXIT_SYSTEM;
-	}
-	if (fmt == GRAPH_MERMAID)
-		print_mermaid(fp, wf);
-	else
-		print_dot(fp, wf);
-	if (fp != stdout ? fclose(fp) == EOF
-			 : (fflush(fp) == EOF || ferror(fp))) {
-		fprintf(stderr, "loom graph: cannot write %s: %s\n",
-		    out ? out : "stdout", strerror(errno));
-		rc = EXIT_SYSTEM;
-	}
+	rc = graph_write(wf, fmt, out);
 	workflow_free(wf);
 	return rc;
 }

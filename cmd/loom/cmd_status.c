@@ -62,34 +62,6 @@ breaker_usage(FILE *fp)
 
 /* ---- reading API objects ---------------------------------------------- */
 
-/* Member key of o as text in buf: "" when missing or null. */
-static const char *
-num_text(jv o, const char *key, char *buf, size_t len)
-{
-	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
-
-	buf[0] = '\0';
-	if (jv_get_kind(v) == JV_KIND_NUMBER)
-		snprintf(buf, len, "%.17g", jv_number_value(v));
-	jv_free(v);
-	return buf;
-}
-
-static int
-is_true(jv o, const char *key)
-{
-	jv v;
-	int t;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return 0;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	t = jv_get_kind(v) == JV_KIND_TRUE;
-	jv_free(v);
-	return t;
-}
-
 /*
  * "2026-11-26T04:05:06.123Z" as "2026-11-26 04:05:06", with how far it
  * is from now when rel ("in 12s", "3m ago").  "" when missing.
@@ -139,28 +111,30 @@ print_counts(jv q, const char *label, const char *const *keys,
 	}
 	for (size_t i = 0; i < n; i++)
 		printf("%s%s %s", i ? ", " : "", names[i],
-		    *num_text(q, keys[i], num, sizeof(num)) ? num : "-");
+		    *cli_num_text(q, keys[i], num, sizeof(num)) ? num : "-");
 	printf("\n");
 }
 
 static void
 print_breakers(jv list, int aligned)
 {
-	struct table *t = table_new(6, "TARGET", "STATE", "FAILURES",
-	    "RECENT", "RETRY AT", "HELD");
+	struct table *t = table_new(
+	    6, "TARGET", "STATE", "FAILURES", "RECENT", "RETRY AT", "HELD");
 
-	jv_array_foreach(list, i, b) {
+	jv_array_foreach(list, i, b)
+	{
 		char fails[32], calls[32], failed[32], recent[80], retry[64],
 		    held[32];
 
-		num_text(b, "recentCalls", calls, sizeof(calls));
-		num_text(b, "recentFailures", failed, sizeof(failed));
+		cli_num_text(b, "recentCalls", calls, sizeof(calls));
+		cli_num_text(b, "recentFailures", failed, sizeof(failed));
 		snprintf(recent, sizeof(recent), "%s of %s failed",
 		    *failed ? failed : "0", *calls ? calls : "0");
 		table_add(t, cli_str(b, "target"), cli_str(b, "state"),
-		    num_text(b, "consecutiveFailures", fails, sizeof(fails)),
+		    cli_num_text(
+			b, "consecutiveFailures", fails, sizeof(fails)),
 		    recent, time_text(b, "retryAt", 1, retry, sizeof(retry)),
-		    num_text(b, "heldTasks", held, sizeof(held)));
+		    cli_num_text(b, "heldTasks", held, sizeof(held)));
 		jv_free(b);
 	}
 	jv_free(list);
@@ -183,15 +157,15 @@ print_status(jv st)
 	jv runs = jv_object_get(jv_copy(st), jv_string("runs"));
 	char ver[32], num[32];
 
-	num_text(db, "schemaVersion", ver, sizeof(ver));
-	if (is_true(db, "ok"))
+	cli_num_text(db, "schemaVersion", ver, sizeof(ver));
+	if (cli_true(db, "ok"))
 		printf("%-14sok, schema version %s\n", "Database:", ver);
 	else
-		printf("%-14sNOT OK: %s\n", "Database:",
-		    cli_str(db, "error") ? cli_str(db, "error") : "unknown");
+		printf("%-14sNOT OK: %s\n",
+		    "Database:", cli_str_or(db, "error", "unknown"));
 	print_counts(q, "Queue:", qkeys, qnames, 5);
 	print_counts(runs, "Runs:", rkeys, rkeys, 2);
-	num_text(st, "deadLetters", num, sizeof(num));
+	cli_num_text(st, "deadLetters", num, sizeof(num));
 	printf("%-14s%s open\n", "Dead letters:", *num ? num : "-");
 	if (jv_get_kind(breakers) == JV_KIND_ARRAY) {
 		int n = jv_array_length(jv_copy(breakers));
@@ -202,18 +176,20 @@ print_status(jv st)
 			printf("%-14s%d not closed (below)\n", "Breakers:", n);
 	}
 	if (jv_get_kind(daemons) == JV_KIND_ARRAY) {
-		struct table *t = table_new(6, "DAEMON", "PID", "HOST",
-		    "SINCE", "CONNECTIONS", "STATE");
+		struct table *t = table_new(6, "DAEMON", "PID", "HOST", "SINCE",
+		    "CONNECTIONS", "STATE");
 
 		printf("\n");
-		jv_array_foreach(daemons, i, d) {
+		jv_array_foreach(daemons, i, d)
+		{
 			char pid[32], since[64], conns[32];
 
 			table_add(t, cli_str(d, "name"),
-			    num_text(d, "pid", pid, sizeof(pid)),
+			    cli_num_text(d, "pid", pid, sizeof(pid)),
 			    cli_str(d, "host"),
 			    time_text(d, "since", 0, since, sizeof(since)),
-			    num_text(d, "connections", conns, sizeof(conns)),
+			    cli_num_text(
+				d, "connections", conns, sizeof(conns)),
 			    cli_str(d, "state"));
 			jv_free(d);
 		}
@@ -254,8 +230,7 @@ cmd_status(int argc, char **argv)
 	int ch, r, st, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "o:h", online_opts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:h", online_opts, NULL)) != -1) {
 		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
@@ -268,8 +243,8 @@ cmd_status(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (optind != argc)
-		return cli_usage_error(o.cmd, "unexpected argument '%s'",
-		    argv[optind]);
+		return cli_usage_error(
+		    o.cmd, "unexpected argument '%s'", argv[optind]);
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		return rc;
 	st = client_json(c, "GET", "/api/v1/status", jv_invalid(), &reply);
@@ -285,11 +260,12 @@ cmd_status(int argc, char **argv)
 	if (jv_get_kind(db) != JV_KIND_OBJECT) {
 		jv_free(db);
 		jv_free(reply);
-		fprintf(stderr, "loom status: unexpected reply from "
+		fprintf(stderr,
+		    "loom status: unexpected reply from "
 		    "loom-api\n");
 		return EXIT_FAIL;
 	}
-	rc = is_true(db, "ok") ? EXIT_OK : EXIT_FAIL;
+	rc = cli_true(db, "ok") ? EXIT_OK : EXIT_FAIL;
 	jv_free(db);
 	if (o.fmt == OUT_JSON)
 		json_print(stdout, reply);
@@ -322,8 +298,7 @@ breaker_list(struct cli_online *o, struct client *c)
 		json_print_lines(stdout, list);
 		return EXIT_OK;
 	}
-	if (jv_array_length(jv_copy(list)) == 0 &&
-	    table_aligned(o->text_asked))
+	if (jv_array_length(jv_copy(list)) == 0 && table_aligned(o->text_asked))
 		fprintf(stderr, "every circuit breaker is closed\n");
 	print_breakers(list, table_aligned(o->text_asked));
 	return EXIT_OK;
@@ -339,8 +314,10 @@ breaker_reset(struct cli_online *o, struct client *c, const char *target)
 	/* The path carries scheme://host:port only: a URL's own path would
 	 * add segments once loom-api decodes it. */
 	if (breaker_target_of(target, t, sizeof(t)) < 0)
-		return cli_usage_error(o->cmd, "'%s' is not an http or https "
-		    "URL (a target is scheme://host:port)", target);
+		return cli_usage_error(o->cmd,
+		    "'%s' is not an http or https "
+		    "URL (a target is scheme://host:port)",
+		    target);
 	esc = client_escape(t);
 	path = xasprintf("/api/v1/breakers/%s/reset", esc);
 	free(esc);
@@ -353,9 +330,10 @@ breaker_reset(struct cli_online *o, struct client *c, const char *target)
 	else {
 		const char *name = cli_str(reply, "target");
 
-		printf("%s: %s\n", name ? name : t, is_true(reply, "reset") ?
-		    "reset; the breaker is closed" :
-		    "the breaker was closed already");
+		printf("%s: %s\n", name ? name : t,
+		    cli_true(reply, "reset") ?
+			"reset; the breaker is closed" :
+			"the breaker was closed already");
 		jv_free(reply);
 	}
 	return EXIT_OK;
@@ -371,22 +349,22 @@ cmd_breaker(int argc, char **argv)
 	int ch, r, rc, nargs;
 
 	if (argc < 2)
-		return cli_usage_error("breaker", "missing subcommand (list, "
+		return cli_usage_error("breaker",
+		    "missing subcommand (list, "
 		    "reset)");
 	sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
-	    !strcmp(sub, "help")) {
+	if (cli_is_help(sub)) {
 		breaker_usage(stdout);
 		return EXIT_OK;
 	}
 	if (strcmp(sub, "list") && strcmp(sub, "reset"))
-		return cli_usage_error("breaker", "unknown subcommand '%s'",
-		    sub);
+		return cli_usage_error(
+		    "breaker", "unknown subcommand '%s'", sub);
 	snprintf(cmdname, sizeof(cmdname), "breaker %s", sub);
 	o.cmd = cmdname;
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:h", online_opts,
-	    NULL)) != -1) {
+	optind = 0; /* a fresh scan; argv[0] is the subcommand */
+	while ((ch = getopt_long(
+		    argc - 1, argv + 1, "o:h", online_opts, NULL)) != -1) {
 		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
@@ -400,11 +378,12 @@ cmd_breaker(int argc, char **argv)
 	}
 	nargs = argc - 1 - optind;
 	if (!strcmp(sub, "list") && nargs != 0)
-		return cli_usage_error(o.cmd, "unexpected argument '%s'",
-		    argv[1 + optind]);
+		return cli_usage_error(
+		    o.cmd, "unexpected argument '%s'", argv[1 + optind]);
 	if (!strcmp(sub, "reset") && nargs != 1)
-		return cli_usage_error(o.cmd, nargs ? "one TARGET only" :
-		    "missing TARGET (e.g. http://host:8080)");
+		return cli_usage_error(o.cmd,
+		    nargs ? "one TARGET only" :
+			    "missing TARGET (e.g. http://host:8080)");
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		return rc;
 	if (!strcmp(sub, "list"))

@@ -30,7 +30,7 @@
 #include "core/xalloc.h"
 
 struct ctl_args {
-	int flag;		/* --from-failed, --downstream */
+	int flag; /* --from-failed, --downstream */
 	int wait;
 	int64_t timeout_ms;
 	int timeout_set;
@@ -69,14 +69,14 @@ ctl_parse(struct cli_online *o, int argc, char **argv, const char *flag_name,
 	const char *derr;
 	int ch, r;
 
-	if (flag_name == NULL)	/* no flag: the table ends there */
+	if (flag_name == NULL) /* no flag: the table ends there */
 		memset(&opts[sizeof(opts) / sizeof(opts[0]) - 2], 0,
 		    sizeof(opts[0]));
 	memset(a, 0, sizeof(*a));
 	*rc = EXIT_USAGE;
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:h", opts, NULL)) !=
-	    -1) {
+	optind = 0; /* a fresh scan; argv[0] is the subcommand */
+	while (
+	    (ch = getopt_long(argc - 1, argv + 1, "o:h", opts, NULL)) != -1) {
 		if ((r = cli_online_opt(o, ch, optarg)) < 0)
 			return -1;
 		if (r > 0)
@@ -91,8 +91,10 @@ ctl_parse(struct cli_online *o, int argc, char **argv, const char *flag_name,
 			break;
 		case 't':
 			if (duration_parse(optarg, &a->timeout_ms, &derr) < 0) {
-				cli_usage_error(o->cmd, "bad --timeout '%s': "
-				    "%s", optarg, derr);
+				cli_usage_error(o->cmd,
+				    "bad --timeout '%s': "
+				    "%s",
+				    optarg, derr);
 				return -1;
 			}
 			a->timeout_set = 1;
@@ -119,7 +121,8 @@ names(jv list)
 	char *s = xstrdup(""), *t;
 
 	if (jv_get_kind(list) == JV_KIND_ARRAY)
-		jv_array_foreach(list, i, x) {
+		jv_array_foreach(list, i, x)
+		{
 			if (jv_get_kind(x) == JV_KIND_STRING) {
 				t = xasprintf("%s%s%s", s, *s ? ", " : "",
 				    jv_string_value(x));
@@ -152,8 +155,8 @@ wait_and_print(const struct cli_online *o, struct client *c, const char *id,
 }
 
 int
-cli_control_done(const struct cli_online *o, struct client *c,
-    const char *what, jv reply, int wait, int64_t timeout_ms)
+cli_control_done(const struct cli_online *o, struct client *c, const char *what,
+    jv reply, int wait, int64_t timeout_ms)
 {
 	jv req = jv_object_get(jv_copy(reply), jv_string("request"));
 	const char *id = cli_str(reply, "id"), *state = cli_str(req, "state");
@@ -183,8 +186,10 @@ cli_control_done(const struct cli_online *o, struct client *c,
 	jv_free(reply);
 	rc = EXIT_OK;
 	if (wait && pending) {
-		fprintf(stderr, "loom %s: not waiting: is loom-engine "
-		    "running?\n", o->cmd);
+		fprintf(stderr,
+		    "loom %s: not waiting: is loom-engine "
+		    "running?\n",
+		    o->cmd);
 		rc = EXIT_FAIL;
 	} else if (wait)
 		rc = wait_and_print(o, c, eid, timeout_ms);
@@ -248,8 +253,8 @@ execution_cancel(const struct cli_online *o, struct client *c, const char *id,
 	status = cli_str(exec, "status");
 	rc = status && strcmp(status, "CANCELLED") == 0 ? EXIT_OK : EXIT_FAIL;
 	if (rc != EXIT_OK && status)
-		fprintf(stderr, "loom %s: %s ended %s, not CANCELLED\n",
-		    o->cmd, id, status);
+		fprintf(stderr, "loom %s: %s ended %s, not CANCELLED\n", o->cmd,
+		    id, status);
 	if (o->fmt == OUT_TEXT)
 		printf("\n");
 	(void)cli_execution_print(o, exec);
@@ -266,15 +271,15 @@ execution_retry(const struct cli_online *o, struct client *c, const char *id,
 
 	path = xasprintf("/api/v1/executions/%s/retry", eid);
 	free(eid);
-	body = jv_object_set(jv_object(), jv_string("fromFailed"),
-	    jv_bool(a->flag));
+	body = jv_object_set(
+	    jv_object(), jv_string("fromFailed"), jv_bool(a->flag));
 	st = client_json(c, "POST", path, body, &reply);
 	free(path);
 	if (a->flag) {
 		if (st != 202 && st != 200)
 			return cli_api_fail(o, c, st, reply);
-		return cli_control_done(o, c, "retry", reply, a->wait,
-		    a->timeout_ms);
+		return cli_control_done(
+		    o, c, "retry", reply, a->wait, a->timeout_ms);
 	}
 	/* A new execution, as `workflow trigger` makes. */
 	if (st != 201 && st != 200)
@@ -311,13 +316,16 @@ cli_execution_control(int argc, char **argv)
 
 	snprintf(cmdname, sizeof(cmdname), "execution %s", sub);
 	o.cmd = cmdname;
-	first = ctl_parse(&o, argc, argv, strcmp(sub, "retry") == 0 ?
-	    "from-failed" : NULL, control_usage, &a, &rc);
+	first = ctl_parse(&o, argc, argv,
+	    strcmp(sub, "retry") == 0 ? "from-failed" : NULL, control_usage, &a,
+	    &rc);
 	if (first < 0)
 		return rc;
 	if (argc - first != 1)
-		return cli_usage_error(o.cmd, argc - first ? "one execution "
-		    "ID only" : "missing execution ID");
+		return cli_usage_error(o.cmd,
+		    argc - first ? "one execution "
+				   "ID only" :
+				   "missing execution ID");
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		return rc;
 	if (strcmp(sub, "cancel") == 0)
@@ -342,20 +350,21 @@ cmd_task(int argc, char **argv)
 
 	if (argc < 2)
 		return cli_usage_error("task", "missing subcommand (rerun)");
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help")) {
+	if (cli_is_help(argv[1])) {
 		task_usage(stdout);
 		return EXIT_OK;
 	}
 	if (strcmp(argv[1], "rerun") != 0)
-		return cli_usage_error("task", "unknown subcommand '%s'",
-		    argv[1]);
+		return cli_usage_error(
+		    "task", "unknown subcommand '%s'", argv[1]);
 	first = ctl_parse(&o, argc, argv, "downstream", task_usage, &a, &rc);
 	if (first < 0)
 		return rc;
 	if (argc - first != 2)
-		return cli_usage_error(o.cmd, argc - first > 2 ? "too many "
-		    "operands" : "expected EXECUTION and TASK");
+		return cli_usage_error(o.cmd,
+		    argc - first > 2 ? "too many "
+				       "operands" :
+				       "expected EXECUTION and TASK");
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		return rc;
 	eid = client_escape(argv[first]);
@@ -363,14 +372,16 @@ cmd_task(int argc, char **argv)
 	path = xasprintf("/api/v1/executions/%s/tasks/%s/rerun", eid, tid);
 	free(eid);
 	free(tid);
-	st = client_json(c, "POST", path, jv_object_set(jv_object(),
-	    jv_string("downstream"), jv_bool(a.flag)), &reply);
+	st = client_json(c, "POST", path,
+	    jv_object_set(
+		jv_object(), jv_string("downstream"), jv_bool(a.flag)),
+	    &reply);
 	free(path);
 	if (st != 202 && st != 200)
 		rc = cli_api_fail(&o, c, st, reply);
 	else
-		rc = cli_control_done(&o, c, "rerun", reply, a.wait,
-		    a.timeout_ms);
+		rc = cli_control_done(
+		    &o, c, "rerun", reply, a.wait, a.timeout_ms);
 	client_free(c);
 	return rc;
 }

@@ -73,7 +73,8 @@ print_list(const struct cli_online *o, jv list)
 	}
 	t = table_new(7, "ID", "NAME", "SCOPE", "CREATED", "LAST USED",
 	    "EXPIRES", "STATE");
-	jv_array_foreach(list, i, tok) {
+	jv_array_foreach(list, i, tok)
+	{
 		char c[32], u[32], e[32];
 
 		table_add(t, cli_str(tok, "id"), cli_str(tok, "name"),
@@ -85,7 +86,8 @@ print_list(const struct cli_online *o, jv list)
 	jv_free(list);
 	table_print(t, stdout, table_aligned(o->text_asked));
 	if (table_rows(t) == 0 && table_aligned(o->text_asked))
-		fprintf(stderr, "no tokens yet: make one with 'loom token "
+		fprintf(stderr,
+		    "no tokens yet: make one with 'loom token "
 		    "create NAME --scope SCOPE'\n");
 	table_free(t);
 }
@@ -99,14 +101,16 @@ print_created(const struct cli_online *o, jv tok)
 		json_print(stdout, tok);
 		return;
 	}
-	printf("%s\n", cli_str(tok, "token") ? cli_str(tok, "token") : "");
+	printf("%s\n", cli_str_or(tok, "token", ""));
 	fflush(stdout);
-	fprintf(stderr, "loom %s: token %s '%s' (scope %s%s%s) created; it is "
-	    "shown only this once\n", o->cmd, cli_str(tok, "id"),
-	    cli_str(tok, "name"), cli_str(tok, "scope"),
+	fprintf(stderr,
+	    "loom %s: token %s '%s' (scope %s%s%s) created; it is "
+	    "shown only this once\n",
+	    o->cmd, cli_str(tok, "id"), cli_str(tok, "name"),
+	    cli_str(tok, "scope"),
 	    cli_str(tok, "expiresAt") ? ", expires " : "",
-	    cli_str(tok, "expiresAt") ? when(tok, "expiresAt", e,
-	    sizeof(e)) : "");
+	    cli_str(tok, "expiresAt") ? when(tok, "expiresAt", e, sizeof(e)) :
+					"");
 	jv_free(tok);
 }
 
@@ -122,13 +126,14 @@ print_revoked(const struct cli_online *o, jv tok)
 	}
 }
 
-/* ---- the two ways --------------------------------------------------------- */
+/* ---- the two ways ---------------------------------------------------------
+ */
 
 struct req {
-	const char *sub;	/* create, list, revoke */
-	const char *arg;	/* NAME or ID */
+	const char *sub; /* create, list, revoke */
+	const char *arg; /* NAME or ID */
 	enum token_scope scope;
-	const char *expires;	/* as given, or NULL */
+	const char *expires; /* as given, or NULL */
 	int64_t expires_ms;
 };
 
@@ -155,8 +160,8 @@ via_api(struct cli_online *o, const struct req *q)
 		}
 		print_created(o, reply);
 	} else if (strcmp(q->sub, "list") == 0) {
-		st = client_json(c, "GET", "/api/v1/tokens", jv_invalid(),
-		    &reply);
+		st = client_json(
+		    c, "GET", "/api/v1/tokens", jv_invalid(), &reply);
 		if (st != 200) {
 			rc = cli_api_fail(o, c, st, reply);
 			goto out;
@@ -197,8 +202,8 @@ via_db(struct cli_online *o, const char *url, const struct req *q)
 	if (db_schema_check(db, &err) < 0)
 		goto fail;
 	if (strcmp(q->sub, "create") == 0) {
-		if (token_db_create(db, q->arg, q->scope, q->expires_ms, &out,
-		    &err) < 0)
+		if (token_db_create(
+			db, q->arg, q->scope, q->expires_ms, &out, &err) < 0)
 			goto fail;
 		print_created(o, out);
 	} else if (strcmp(q->sub, "list") == 0) {
@@ -209,8 +214,8 @@ via_db(struct cli_online *o, const char *url, const struct req *q)
 		if ((r = token_db_revoke(db, q->arg, &out, &err)) < 0)
 			goto fail;
 		if (r == 0) {
-			fprintf(stderr, "loom %s: no token '%s'\n", o->cmd,
-			    q->arg);
+			fprintf(
+			    stderr, "loom %s: no token '%s'\n", o->cmd, q->arg);
 			rc = EXIT_NOTFOUND;
 			goto out;
 		}
@@ -245,8 +250,14 @@ token_usage(FILE *fp)
 	    "defaults to read; --expires takes a duration like 12h or 30d.\n");
 }
 
-int
-cmd_token(int argc, char **argv)
+/*
+ * Parses the options after the subcommand (argv[0]) into o and q; *db is
+ * --db, *scope_given whether --scope was.  Returns -1 to go on, else the
+ * exit code to return (--help, or a usage error already printed).
+ */
+static int
+token_parse_opts(int argc, char **argv, struct cli_online *o, struct req *q,
+    const char **db, int *scope_given)
 {
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
@@ -255,32 +266,12 @@ cmd_token(int argc, char **argv)
 		{ "expires", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_online o = { "token", NULL, OUT_TEXT, 0 };
-	struct req q = { NULL, NULL, TOKEN_SCOPE_READ, NULL, 0 };
-	const char *db = NULL, *why;
-	char cmdname[32];
-	int ch, r, nargs, scope_given = 0;
+	const char *why;
+	int ch, r;
 
-	if (argc < 2)
-		return cli_usage_error("token", "missing subcommand (create, "
-		    "list, revoke)");
-	q.sub = argv[1];
-	if (!strcmp(q.sub, "-h") || !strcmp(q.sub, "--help") ||
-	    !strcmp(q.sub, "help")) {
-		token_usage(stdout);
-		return EXIT_OK;
-	}
-	if (strcmp(q.sub, "create") && strcmp(q.sub, "list") &&
-	    strcmp(q.sub, "revoke"))
-		return cli_usage_error("token", "unknown subcommand '%s'",
-		    q.sub);
-	snprintf(cmdname, sizeof(cmdname), "token %s", q.sub);
-	o.cmd = cmdname;
-
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:h", opts, NULL)) !=
-	    -1) {
-		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
+	optind = 0; /* a fresh scan; argv[0] is the subcommand */
+	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		if ((r = cli_online_opt(o, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
 			continue;
@@ -289,42 +280,79 @@ cmd_token(int argc, char **argv)
 			token_usage(stdout);
 			return EXIT_OK;
 		case 'D':
-			db = optarg;
+			*db = optarg;
 			break;
 		case 's':
-			if (token_scope_parse(optarg, &q.scope) < 0)
-				return cli_usage_error(o.cmd, "bad --scope "
+			if (token_scope_parse(optarg, &q->scope) < 0)
+				return cli_usage_error(o->cmd,
+				    "bad --scope "
 				    "'%s' (expected read, operator or admin)",
 				    optarg);
-			scope_given = 1;
+			*scope_given = 1;
 			break;
 		case 'e':
-			if (duration_parse(optarg, &q.expires_ms, &why) < 0 ||
-			    q.expires_ms <= 0)
-				return cli_usage_error(o.cmd, "bad --expires "
+			if (duration_parse(optarg, &q->expires_ms, &why) < 0 ||
+			    q->expires_ms <= 0)
+				return cli_usage_error(o->cmd,
+				    "bad --expires "
 				    "'%s' (expected a duration like 12h or "
-				    "30d)", optarg);
-			q.expires = optarg;
+				    "30d)",
+				    optarg);
+			q->expires = optarg;
 			break;
 		default:
-			return cli_usage_error(o.cmd, "bad option");
+			return cli_usage_error(o->cmd, "bad option");
 		}
 	}
+	return -1;
+}
+
+int
+cmd_token(int argc, char **argv)
+{
+	struct cli_online o = { "token", NULL, OUT_TEXT, 0 };
+	struct req q = { NULL, NULL, TOKEN_SCOPE_READ, NULL, 0 };
+	const char *db = NULL, *why;
+	char cmdname[32];
+	int rc, nargs, scope_given = 0;
+
+	if (argc < 2)
+		return cli_usage_error("token",
+		    "missing subcommand (create, "
+		    "list, revoke)");
+	q.sub = argv[1];
+	if (cli_is_help(q.sub)) {
+		token_usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(q.sub, "create") && strcmp(q.sub, "list") &&
+	    strcmp(q.sub, "revoke"))
+		return cli_usage_error(
+		    "token", "unknown subcommand '%s'", q.sub);
+	snprintf(cmdname, sizeof(cmdname), "token %s", q.sub);
+	o.cmd = cmdname;
+
+	if ((rc = token_parse_opts(
+		 argc - 1, argv + 1, &o, &q, &db, &scope_given)) >= 0)
+		return rc;
 	nargs = argc - 1 - optind;
 	if (strcmp(q.sub, "list") == 0 ? nargs != 0 : nargs != 1)
-		return cli_usage_error(o.cmd, strcmp(q.sub, "list") == 0 ?
-		    "takes no arguments" : strcmp(q.sub, "create") == 0 ?
-		    "needs one NAME" : "needs one token ID");
+		return cli_usage_error(o.cmd,
+		    strcmp(q.sub, "list") == 0	     ? "takes no arguments" :
+			strcmp(q.sub, "create") == 0 ? "needs one NAME" :
+						       "needs one token ID");
 	if (nargs == 1)
 		q.arg = argv[1 + optind];
 	if (strcmp(q.sub, "create") != 0 && (scope_given || q.expires))
-		return cli_usage_error(o.cmd, "--scope and --expires are for "
+		return cli_usage_error(o.cmd,
+		    "--scope and --expires are for "
 		    "'create'");
 	if (strcmp(q.sub, "create") == 0 &&
 	    (why = token_name_problem(q.arg)) != NULL)
 		return cli_usage_error(o.cmd, "%s", why);
 	if (db != NULL && o.api != NULL)
-		return cli_usage_error(o.cmd, "--db and --api exclude each "
+		return cli_usage_error(o.cmd,
+		    "--db and --api exclude each "
 		    "other");
 	return db != NULL ? via_db(&o, db, &q) : via_api(&o, &q);
 }

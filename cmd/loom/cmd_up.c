@@ -57,18 +57,19 @@
 #define LOOM_DATADIR "/usr/local/share/loom"
 #endif
 
-#define DEFAULT_HOST	"127.0.0.1"
-#define DEFAULT_PORT	8080	/* loom-api's, when it is free */
-#define BACKEND_PORT	8090	/* the example backend's, when it is free */
-#define SAMPLE_BACKEND	"127.0.0.1:8090"	/* as contrib/examples/sample.yaml says */
-#define SAMPLE_FILE	"sample.yaml"
-#define RESTART_MIN_MS	1000
-#define RESTART_MAX_MS	30000
-#define RESTART_RESET_MS 60000	/* a run this long resets the backoff */
-#define STOP_GRACE_MS	10000
-#define PROBE_FIRST_MS	50
-#define PROBE_MAX_MS	1000
-#define PROBE_NAG_MS	30000	/* complain if not ready by then */
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_PORT 8080 /* loom-api's, when it is free */
+#define BACKEND_PORT 8090 /* the example backend's, when it is free */
+#define SAMPLE_BACKEND \
+	"127.0.0.1:8090" /* as contrib/examples/sample.yaml says */
+#define SAMPLE_FILE "sample.yaml"
+#define RESTART_MIN_MS 1000
+#define RESTART_MAX_MS 30000
+#define RESTART_RESET_MS 60000 /* a run this long resets the backoff */
+#define STOP_GRACE_MS 10000
+#define PROBE_FIRST_MS 50
+#define PROBE_MAX_MS 1000
+#define PROBE_NAG_MS 30000 /* complain if not ready by then */
 
 enum { D_ENGINE, D_EXEC, D_API, D_BACKEND, D__COUNT };
 
@@ -77,13 +78,13 @@ struct up;
 struct daemon {
 	struct up *up;
 	const char *name;
-	char *path;		/* the binary; NULL: not found, never run */
-	char **argv;		/* NULL-terminated, argv[0] is path */
-	pid_t pid;		/* 0 when not running */
-	struct loop_child *watch;	/* while pid != 0 */
+	char *path;		  /* the binary; NULL: not found, never run */
+	char **argv;		  /* NULL-terminated, argv[0] is path */
+	pid_t pid;		  /* 0 when not running */
+	struct loop_child *watch; /* while pid != 0 */
 	struct loop_timer *restart;
-	int64_t started_ms;	/* loop_mono_ms() at the last start */
-	int64_t backoff_ms;	/* delay before the next restart */
+	int64_t started_ms; /* loop_mono_ms() at the last start */
+	int64_t backoff_ms; /* delay before the next restart */
 };
 
 struct up {
@@ -95,18 +96,18 @@ struct up {
 	int64_t probe_ms;
 	int64_t probe_since;
 	int nagged;
-	int stopping;		/* stop signals received so far */
+	int stopping; /* stop signals received so far */
 	int ready;
 
 	char *state_dir;
 	char *db_url;
-	char *listen;		/* host:port given to loom-api */
-	char *http_url;		/* http://... for people */
-	char *sock_path;	/* loom-api's Unix socket */
-	char *sample_path;	/* NULL: --no-sample, or not found */
-	int backend_port;	/* the example backend's */
-	int listen_given;	/* --listen: the user's address, not ours */
-	struct client *api;	/* over sock_path, for /readyz and apply */
+	char *listen;	    /* host:port given to loom-api */
+	char *http_url;	    /* http://... for people */
+	char *sock_path;    /* loom-api's Unix socket */
+	char *sample_path;  /* NULL: --no-sample, or not found */
+	int backend_port;   /* the example backend's */
+	int listen_given;   /* --listen: the user's address, not ours */
+	struct client *api; /* over sock_path, for /readyz and apply */
 };
 
 static void
@@ -123,8 +124,8 @@ up_usage(FILE *fp)
 	    "until Ctrl-C.\n"
 	    "DIR defaults to $LOOM_STATE_DIR, /var/lib/loom as root, else\n"
 	    "$XDG_STATE_HOME/loom.  --fast trades durability for speed "
-	    "(tests).\n", DEFAULT_HOST, DEFAULT_PORT, DEFAULT_HOST,
-	    BACKEND_PORT);
+	    "(tests).\n",
+	    DEFAULT_HOST, DEFAULT_PORT, DEFAULT_HOST, BACKEND_PORT);
 }
 
 /* ---- finding things --------------------------------------------------- */
@@ -161,7 +162,7 @@ find_program(const char *name)
 	}
 	path = xstrdup(env ? env : "/usr/local/bin:/usr/bin:/bin");
 	for (tok = strtok_r(path, ":", &save); tok;
-	    tok = strtok_r(NULL, ":", &save)) {
+	     tok = strtok_r(NULL, ":", &save)) {
 		p = xasprintf("%s/%s", *tok ? tok : ".", name);
 		if (access(p, X_OK) == 0) {
 			free(path);
@@ -188,8 +189,8 @@ find_sample(void)
 		c[0] = xasprintf("%s/examples/%s", env, SAMPLE_FILE);
 	c[1] = xasprintf("%s/examples/%s", LOOM_DATADIR, SAMPLE_FILE);
 	if (dir)
-		c[2] = xasprintf("%s/../../contrib/examples/%s", dir,
-		    SAMPLE_FILE);
+		c[2] =
+		    xasprintf("%s/../../contrib/examples/%s", dir, SAMPLE_FILE);
 	for (int i = 0; i < 3; i++) {
 		if (found == NULL && c[i] && access(c[i], R_OK) == 0)
 			found = realpath(c[i], NULL);
@@ -225,7 +226,7 @@ mkdir_p(const char *path)
 static char *
 http_url_of(const char *listen)
 {
-	const char *colon = strrchr(listen, ':');	/* checked: not NULL */
+	const char *colon = strrchr(listen, ':'); /* checked: not NULL */
 	size_t hlen = (size_t)(colon - listen);
 
 	if (hlen == 0 || (hlen == 7 && !strncmp(listen, "0.0.0.0", 7)))
@@ -299,8 +300,8 @@ backend_port(const char *state_dir)
 
 /* ---- children ---------------------------------------------------------- */
 
-static void daemon_exited(struct loop_child *, pid_t, const siginfo_t *,
-    void *);
+static void daemon_exited(
+    struct loop_child *, pid_t, const siginfo_t *, void *);
 
 static int
 running_count(const struct up *up)
@@ -324,7 +325,7 @@ child_setup(pid_t parent)
 	signal(SIGPIPE, SIG_DFL);
 	setpgid(0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-		_exit(1);	/* the parent is gone already */
+		_exit(1); /* the parent is gone already */
 	/* stdout is ours (the banner); a daemon's output is log output. */
 	dup2(STDERR_FILENO, STDOUT_FILENO);
 	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
@@ -350,7 +351,7 @@ daemon_start(struct daemon *d)
 	if (d->path == NULL || up->stopping)
 		return;
 	if (d == &up->d[D_API])
-		unlink(up->sock_path);	/* a stale one from a crash */
+		unlink(up->sock_path); /* a stale one from a crash */
 	if ((pid = fork()) < 0) {
 		log_warn("cannot start %s", d->name);
 		loop_timer_after(d->restart, d->backoff_ms);
@@ -368,8 +369,8 @@ daemon_start(struct daemon *d)
 	if ((d->watch = loop_child_add(up->loop, pid, daemon_exited, d)) ==
 	    NULL) {
 		/* Without a watch we could neither reap nor restart it. */
-		log_warn("cannot watch %s (pid %d); stopping it", d->name,
-		    (int)pid);
+		log_warn(
+		    "cannot watch %s (pid %d); stopping it", d->name, (int)pid);
 		kill(pid, SIGKILL);
 		d->pid = 0;
 		return;
@@ -396,8 +397,7 @@ describe_exit(const siginfo_t *si, char *buf, size_t len)
 }
 
 static void
-daemon_exited(struct loop_child *w, pid_t pid, const siginfo_t *si,
-    void *arg)
+daemon_exited(struct loop_child *w, pid_t pid, const siginfo_t *si, void *arg)
 {
 	struct daemon *d = arg;
 	struct up *up = d->up;
@@ -536,8 +536,8 @@ apply_sample(struct up *up)
 		return id;
 	}
 	if (st == 422 && jv_get_kind(reply) == JV_KIND_OBJECT) {
-		jv d = jv_getpath(jv_copy(reply), JV_ARRAY(jv_string("error"),
-		    jv_string("details")));
+		jv d = jv_getpath(jv_copy(reply),
+		    JV_ARRAY(jv_string("error"), jv_string("details")));
 		jv s = jv_dump_string(d, 0);
 
 		log_warnx("%s is not valid here: %s", up->sample_path,
@@ -586,8 +586,8 @@ print_banner(struct up *up, const char *sample_id)
 		printf("  Sample backend:  http://127.0.0.1:%d\n",
 		    up->backend_port);
 		printf("  Try:  loom workflow trigger %s%s%s --wait\n",
-		    sample_id, plain ? "" : " --api ", plain ? "" :
-		    up->http_url);
+		    sample_id, plain ? "" : " --api ",
+		    plain ? "" : up->http_url);
 	} else
 		printf("  Try:  loom workflow apply FILE%s%s\n",
 		    plain ? "" : " --api ", plain ? "" : up->http_url);
@@ -627,10 +627,11 @@ probe_api(struct loop_timer *t, void *arg)
 	if (!up->nagged && now - up->probe_since >= PROBE_NAG_MS) {
 		up->nagged = 1;
 		log_warnx("loom-api is not ready after %ds (see its messages "
-		    "above); still waiting", PROBE_NAG_MS / 1000);
+			  "above); still waiting",
+		    PROBE_NAG_MS / 1000);
 	}
-	up->probe_ms = up->probe_ms * 2 > PROBE_MAX_MS ? PROBE_MAX_MS :
-	    up->probe_ms * 2;
+	up->probe_ms =
+	    up->probe_ms * 2 > PROBE_MAX_MS ? PROBE_MAX_MS : up->probe_ms * 2;
 	loop_timer_after(t, up->probe_ms);
 }
 
@@ -657,7 +658,10 @@ static void
 setup_daemons(struct up *up, int sample)
 {
 	static const char *const names[D__COUNT] = {
-		"loom-engine", "loom-exec", "loom-api", "loom-example-backend",
+		"loom-engine",
+		"loom-exec",
+		"loom-api",
+		"loom-example-backend",
 	};
 
 	for (int i = 0; i < D__COUNT; i++) {
@@ -671,7 +675,8 @@ setup_daemons(struct up *up, int sample)
 			continue;
 		if ((d->path = find_program(d->name)) == NULL) {
 			log_warnx("%s not found next to loom or in $PATH; "
-			    "going on without it", d->name);
+				  "going on without it",
+			    d->name);
 			continue;
 		}
 		if (i == D_API)
@@ -682,8 +687,7 @@ setup_daemons(struct up *up, int sample)
 
 			snprintf(port, sizeof(port), "%d", up->backend_port);
 			d->argv = make_argv(d->path, "-p", port, (char *)NULL);
-		}
-		else
+		} else
 			d->argv = make_argv(d->path, (char *)NULL);
 	}
 }
@@ -694,7 +698,7 @@ teardown(struct up *up)
 	for (int i = 0; i < D__COUNT; i++) {
 		struct daemon *d = &up->d[i];
 
-		loop_child_del(d->watch);	/* kills and reaps, if any */
+		loop_child_del(d->watch); /* kills and reaps, if any */
 		loop_timer_del(d->restart);
 		free(d->path);
 		if (d->argv)
@@ -735,8 +739,7 @@ migrate(const char *url)
 		return -1;
 	}
 	if (from != to)
-		log_info("migrated the schema from version %d to %d", from,
-		    to);
+		log_info("migrated the schema from version %d to %d", from, to);
 	PQfinish(c);
 	return 0;
 }
@@ -766,8 +769,21 @@ lock_state_dir(const char *dir)
 	return fd;
 }
 
-int
-cmd_up(int argc, char **argv)
+/* What `loom up`'s command line asked for. */
+struct up_opts {
+	const char *state_dir; /* --state-dir, or NULL */
+	const char *db;	       /* --db: a database of the user's, or NULL */
+	const char *listen;    /* --listen, or NULL: ours to choose */
+	int sample;	       /* run the example backend and workflow */
+	int fast;	       /* --fast: a cluster that trades durability */
+};
+
+/*
+ * Fills o from the command line.  Returns -1 to go on, else the exit code
+ * to return at once (--help, or a usage error already printed).
+ */
+static int
+up_parse_args(int argc, char **argv, struct up_opts *o)
 {
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, 's' },
@@ -778,31 +794,27 @@ cmd_up(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const int stop_signals[3] = { SIGINT, SIGTERM, SIGHUP };
-	const char *sdir = NULL, *db = NULL, *addr = NULL;
-	struct up up;
-	struct pgcluster pc;
-	int ch, sample = 1, fast = 0, pg_ours = 0, have_pc = 0, lockfd = -1;
-	int rc = EXIT_FAIL;
-	char *err = NULL, *sock;
+	int ch;
 
+	memset(o, 0, sizeof(*o));
+	o->sample = 1;
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			sdir = optarg;
+			o->state_dir = optarg;
 			break;
 		case 'D':
-			db = optarg;
+			o->db = optarg;
 			break;
 		case 'l':
-			addr = optarg;
+			o->listen = optarg;
 			break;
 		case 'S':
-			sample = 0;
+			o->sample = 0;
 			break;
 		case 'f':
-			fast = 1;
+			o->fast = 1;
 			break;
 		case 'h':
 			up_usage(stdout);
@@ -813,134 +825,204 @@ cmd_up(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error("up", "no operands expected");
-	if (addr != NULL && (strchr(addr, ':') == NULL || strchr(addr, '/')))
-		return cli_usage_error("up", "bad --listen '%s' (expected "
-		    "HOST:PORT)", addr);
+	if (o->listen != NULL &&
+	    (strchr(o->listen, ':') == NULL || strchr(o->listen, '/')))
+		return cli_usage_error("up",
+		    "bad --listen '%s' (expected "
+		    "HOST:PORT)",
+		    o->listen);
+	return -1;
+}
 
-	log_init("loom up", LOG_LVL_INFO);
-	memset(&up, 0, sizeof(up));
-	if ((up.state_dir = cli_state_dir(sdir)) == NULL)
-		return EXIT_SYSTEM;
-	/*
-	 * The loop first: signals are blocked from here on, so a Ctrl-C
-	 * during initdb waits for the loop and shuts down cleanly.
-	 */
-	if ((up.loop = loop_new()) == NULL) {
+/*
+ * The loop first: signals are blocked from here on, so a Ctrl-C during
+ * initdb waits for the loop and shuts down cleanly.  Returns 0, or -1
+ * after logging why (teardown() frees what was made).
+ */
+static int
+up_watch_signals(struct up *up)
+{
+	static const int stop_signals[3] = { SIGINT, SIGTERM, SIGHUP };
+
+	if ((up->loop = loop_new()) == NULL) {
 		log_warn("event loop");
-		goto out;
+		return -1;
 	}
 	for (int i = 0; i < 3; i++)
-		if ((up.sig[i] = loop_signal_add(up.loop, stop_signals[i],
-		    on_stop_signal, &up)) == NULL) {
+		if ((up->sig[i] = loop_signal_add(up->loop, stop_signals[i],
+			 on_stop_signal, up)) == NULL) {
 			log_warn("signal watch");
-			goto out;
+			return -1;
 		}
-	up.probe = loop_timer_new(up.loop, probe_api, &up);
-	up.kill_timer = loop_timer_new(up.loop, stop_grace_over, &up);
+	up->probe = loop_timer_new(up->loop, probe_api, up);
+	up->kill_timer = loop_timer_new(up->loop, stop_grace_over, up);
+	return 0;
+}
 
-	if (db == NULL) {
-		if (pgcluster_prepare(&pc, up.state_dir, 0, &err) < 0) {
+/*
+ * Readies the state directory: without --db, prepares our cluster in pc
+ * (*have_pc = 1); with --db, makes DIR/run and makes up->state_dir
+ * absolute.  Returns 0, or -1 after logging why (a system error).
+ */
+static int
+up_prepare_state(
+    struct up *up, const struct up_opts *o, struct pgcluster *pc, int *have_pc)
+{
+	char *err = NULL, *sock;
+
+	if (o->db == NULL) {
+		if (pgcluster_prepare(pc, up->state_dir, 0, &err) < 0) {
 			log_warnx("%s", err);
-			rc = EXIT_SYSTEM;
-			goto out;
+			free(err);
+			return -1;
 		}
-		have_pc = 1;
-		pc.fast = fast;
-	} else {
-		sock = xasprintf("%s/run", up.state_dir);
-		if (mkdir_p(sock) < 0) {
-			log_warn("%s", sock);
-			free(sock);
-			rc = EXIT_SYSTEM;
-			goto out;
-		}
+		*have_pc = 1;
+		pc->fast = o->fast;
+		return 0;
+	}
+	sock = xasprintf("%s/run", up->state_dir);
+	if (mkdir_p(sock) < 0) {
+		log_warn("%s", sock);
 		free(sock);
-		/* The socket's address must be absolute (unix:/...). */
-		if ((sock = realpath(up.state_dir, NULL)) == NULL) {
-			log_warn("%s", up.state_dir);
-			rc = EXIT_SYSTEM;
-			goto out;
+		return -1;
+	}
+	free(sock);
+	/* The socket's address must be absolute (unix:/...). */
+	if ((sock = realpath(up->state_dir, NULL)) == NULL) {
+		log_warn("%s", up->state_dir);
+		return -1;
+	}
+	free(up->state_dir);
+	up->state_dir = sock;
+	return 0;
+}
+
+/*
+ * Starts our cluster pc (NULL: use --db), *pg_ours = 1 when we started it,
+ * then migrates the schema and hands the daemons its URL.  Returns 0, or
+ * -1 after logging why.
+ */
+static int
+up_start_db(
+    struct up *up, const struct up_opts *o, struct pgcluster *pc, int *pg_ours)
+{
+	char *err = NULL;
+
+	if (pc != NULL) {
+		if (!pgcluster_exists(pc))
+			log_info(
+			    "creating a PostgreSQL cluster in %s", pc->datadir);
+		if (!pgcluster_running(pc)) {
+			log_info("starting PostgreSQL (log: %s)", pc->logfile);
+			*pg_ours = 1;
+		} else
+			log_info(
+			    "PostgreSQL is already running in %s", pc->datadir);
+		if (pgcluster_start(pc, &err) < 0) {
+			log_warnx("%s", err);
+			free(err);
+			return -1;
 		}
-		free(up.state_dir);
-		up.state_dir = sock;
+		up->db_url = pgcluster_url(pc);
+	} else
+		up->db_url = xstrdup(o->db);
+	if (migrate(up->db_url) < 0)
+		return -1;
+	setenv("LOOM_DATABASE_URL", up->db_url, 1);
+	return 0;
+}
+
+/*
+ * Chooses the addresses, starts the daemons and the probe of loom-api's
+ * socket under run_dir/run (or, with no loom-api, is ready at once).
+ * Returns 0, or -1 after logging why; teardown() stops what was started.
+ */
+static int
+up_start_daemons(struct up *up, const struct up_opts *o, const char *run_dir)
+{
+	char *err = NULL, *sockaddr;
+
+	if ((up->listen_given = o->listen != NULL))
+		up->listen = xstrdup(o->listen);
+	else { /* ours to choose: 8080, or a free port beside another stack */
+		int port = local_port(DEFAULT_PORT);
+
+		up->listen = xasprintf(
+		    "%s:%d", DEFAULT_HOST, port > 0 ? port : DEFAULT_PORT);
+	}
+	up->http_url = http_url_of(up->listen);
+	if (o->sample && (up->backend_port = backend_port(up->state_dir)) < 0) {
+		log_warn("no TCP port for the example backend");
+		up->backend_port = BACKEND_PORT;
+	}
+	/* Backends that answer 202 call back here. */
+	setenv("LOOM_EXEC_CALLBACK_URL", up->http_url, 1);
+	up->sock_path = xasprintf("%s/run/api.sock", run_dir);
+	if (o->sample && (up->sample_path = find_sample()) == NULL)
+		log_warnx("the sample workflow %s was not found (set "
+			  "LOOM_DATADIR); going on without it",
+		    SAMPLE_FILE);
+	setup_daemons(up, o->sample);
+	for (int i = 0; i < D__COUNT; i++)
+		daemon_start(&up->d[i]);
+
+	if (up->d[D_API].path == NULL) {
+		become_ready(up);
+		return 0;
+	}
+	sockaddr = xasprintf("unix:%s", up->sock_path);
+	up->api = client_new(sockaddr, &err);
+	free(sockaddr);
+	if (up->api == NULL) {
+		log_warnx("%s", err);
+		free(err);
+		return -1;
+	}
+	up->probe_ms = PROBE_FIRST_MS;
+	up->probe_since = loop_mono_ms(up->loop);
+	loop_timer_after(up->probe, up->probe_ms);
+	return 0;
+}
+
+int
+cmd_up(int argc, char **argv)
+{
+	struct up_opts o;
+	struct up up;
+	struct pgcluster pc;
+	int pg_ours = 0, have_pc = 0, lockfd = -1;
+	int rc;
+	char *err = NULL;
+
+	if ((rc = up_parse_args(argc, argv, &o)) >= 0)
+		return rc;
+	rc = EXIT_FAIL;
+	log_init("loom up", LOG_LVL_INFO);
+	memset(&up, 0, sizeof(up));
+	if ((up.state_dir = cli_state_dir(o.state_dir)) == NULL)
+		return EXIT_SYSTEM;
+	if (up_watch_signals(&up) < 0)
+		goto out;
+	if (up_prepare_state(&up, &o, &pc, &have_pc) < 0) {
+		rc = EXIT_SYSTEM;
+		goto out;
 	}
 	if ((lockfd = lock_state_dir(up.state_dir)) < 0)
 		goto out;
-
-	if (have_pc) {
-		if (!pgcluster_exists(&pc))
-			log_info("creating a PostgreSQL cluster in %s",
-			    pc.datadir);
-		if (!pgcluster_running(&pc)) {
-			log_info("starting PostgreSQL (log: %s)", pc.logfile);
-			pg_ours = 1;
-		} else
-			log_info("PostgreSQL is already running in %s",
-			    pc.datadir);
-		if (pgcluster_start(&pc, &err) < 0) {
-			log_warnx("%s", err);
-			goto out;
-		}
-		up.db_url = pgcluster_url(&pc);
-	} else
-		up.db_url = xstrdup(db);
-	if (migrate(up.db_url) < 0)
+	if (up_start_db(&up, &o, have_pc ? &pc : NULL, &pg_ours) < 0)
 		goto out;
-	setenv("LOOM_DATABASE_URL", up.db_url, 1);
-
-	if ((up.listen_given = addr != NULL))
-		up.listen = xstrdup(addr);
-	else {	/* ours to choose: 8080, or a free port beside another stack */
-		int port = local_port(DEFAULT_PORT);
-
-		up.listen = xasprintf("%s:%d", DEFAULT_HOST,
-		    port > 0 ? port : DEFAULT_PORT);
-	}
-	up.http_url = http_url_of(up.listen);
-	if (sample && (up.backend_port = backend_port(up.state_dir)) < 0) {
-		log_warn("no TCP port for the example backend");
-		up.backend_port = BACKEND_PORT;
-	}
-	/* Backends that answer 202 call back here. */
-	setenv("LOOM_EXEC_CALLBACK_URL", up.http_url, 1);
-	up.sock_path = xasprintf("%s/run/api.sock", have_pc ? pc.dir :
-	    up.state_dir);
-	if (sample && (up.sample_path = find_sample()) == NULL)
-		log_warnx("the sample workflow %s was not found (set "
-		    "LOOM_DATADIR); going on without it", SAMPLE_FILE);
-	setup_daemons(&up, sample);
-	for (int i = 0; i < D__COUNT; i++)
-		daemon_start(&up.d[i]);
-
-	if (up.d[D_API].path) {
-		char *sockaddr = xasprintf("unix:%s", up.sock_path);
-
-		up.api = client_new(sockaddr, &err);
-		free(sockaddr);
-		if (up.api == NULL) {
-			log_warnx("%s", err);
-			goto stop;
-		}
-		up.probe_ms = PROBE_FIRST_MS;
-		up.probe_since = loop_mono_ms(up.loop);
-		loop_timer_after(up.probe, up.probe_ms);
-	} else
-		become_ready(&up);
+	/* Failing after children were started: the teardown kills them. */
+	if (up_start_daemons(&up, &o, have_pc ? pc.dir : up.state_dir) < 0)
+		goto out;
 
 	if (loop_run(up.loop) < 0)
 		log_warn("event loop");
 	else
 		rc = EXIT_OK;
-	goto out;
-stop:
-	/* Failed after children were started: the teardown kills them. */
-	rc = EXIT_FAIL;
 out:
 	teardown(&up);
 	if (pg_ours) {
 		log_info("stopping PostgreSQL");
-		free(err);
-		err = NULL;
 		if (pgcluster_stop(&pc, &err) < 0) {
 			log_warnx("%s", err);
 			rc = EXIT_FAIL;

@@ -50,10 +50,10 @@ int
 cmd_validate(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	enum output_format fmt = OUT_TEXT;
 	int ch, quiet = 0, all_valid = 1;

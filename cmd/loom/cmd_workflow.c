@@ -99,28 +99,14 @@ fail:
 	return -1;
 }
 
-/* Whether member key of o is true. */
-static int
-is_true(jv o, const char *key)
-{
-	jv v;
-	int t;
-
-	if (jv_get_kind(o) != JV_KIND_OBJECT)
-		return 0;
-	v = jv_object_get(jv_copy(o), jv_string(key));
-	t = jv_get_kind(v) == JV_KIND_TRUE;
-	jv_free(v);
-	return t;
-}
-
 /* Member key of o as display text in buf: strings as they are, numbers
  * without a fraction, booleans as yes/no, other values as JSON. */
 static const char *
 text_of(jv o, const char *key, char *buf, size_t len)
 {
 	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
+	    jv_object_get(jv_copy(o), jv_string(key)) :
+	    jv_invalid();
 
 	buf[0] = '\0';
 	switch (jv_get_kind(v)) {
@@ -156,13 +142,14 @@ text_of(jv o, const char *key, char *buf, size_t len)
 static void
 print_invalid(const char *file, jv reply)
 {
-	jv details = jv_getpath(jv_copy(reply), JV_ARRAY(jv_string("error"),
-	    jv_string("details")));
+	jv details = jv_getpath(
+	    jv_copy(reply), JV_ARRAY(jv_string("error"), jv_string("details")));
 	char *msg;
 	int n = 0;
 
 	if (jv_get_kind(details) == JV_KIND_ARRAY) {
-		jv_array_foreach(details, i, d) {
+		jv_array_foreach(details, i, d)
+		{
 			if (jv_get_kind(d) != JV_KIND_OBJECT) {
 				jv_free(d);
 				continue;
@@ -171,9 +158,11 @@ print_invalid(const char *file, jv reply)
 			jv col = jv_object_get(jv_copy(d), jv_string("column"));
 			const char *m = cli_str(d, "message");
 			int l = jv_get_kind(line) == JV_KIND_NUMBER ?
-			    (int)jv_number_value(line) : 0;
+			    (int)jv_number_value(line) :
+			    0;
 			int c = jv_get_kind(col) == JV_KIND_NUMBER ?
-			    (int)jv_number_value(col) : 0;
+			    (int)jv_number_value(col) :
+			    0;
 
 			if (l > 0 && c > 0)
 				fprintf(stderr, "%s:%d:%d: %s\n", file, l, c,
@@ -200,8 +189,7 @@ print_invalid(const char *file, jv reply)
 }
 
 static int
-workflow_apply(struct cli_online *o, struct client *c, int nfiles,
-    char **files)
+workflow_apply(struct cli_online *o, struct client *c, int nfiles, char **files)
 {
 	int rc = EXIT_OK;
 
@@ -238,14 +226,14 @@ workflow_apply(struct cli_online *o, struct client *c, int nfiles,
 			continue;
 		}
 		if (o->fmt == OUT_JSON) {
-			json_print(stdout, jv_object_set(reply,
-			    jv_string("file"), jv_string(name)));
+			json_print(stdout,
+			    jv_object_set(
+				reply, jv_string("file"), jv_string(name)));
 			continue;
 		}
-		printf("%s: version %s (%s)\n", cli_str(reply, "id") ?
-		    cli_str(reply, "id") : "?", text_of(reply, "version", ver,
-		    sizeof(ver)), is_true(reply, "created") ? "created" :
-		    "unchanged");
+		printf("%s: version %s (%s)\n", cli_str_or(reply, "id", "?"),
+		    text_of(reply, "version", ver, sizeof(ver)),
+		    cli_true(reply, "created") ? "created" : "unchanged");
 		jv_free(reply);
 	}
 	return rc;
@@ -274,23 +262,25 @@ workflow_list(struct cli_online *o, struct client *c)
 		json_print_lines(stdout, list);
 		return EXIT_OK;
 	}
-	t = table_new(7, "ID", "NAME", "VERSION", "TASKS", "SCHEDULE",
-	    "PAUSED", "UPDATED");
-	jv_array_foreach(list, i, w) {
+	t = table_new(7, "ID", "NAME", "VERSION", "TASKS", "SCHEDULE", "PAUSED",
+	    "UPDATED");
+	jv_array_foreach(list, i, w)
+	{
 		char ver[32], tasks[32], paused[8], upd[32];
 
 		table_add(t, cli_str(w, "id"), cli_str(w, "name"),
 		    text_of(w, "version", ver, sizeof(ver)),
 		    text_of(w, "taskCount", tasks, sizeof(tasks)),
-		    cli_str(w, "schedule"), text_of(w, "paused", paused,
-		    sizeof(paused)), cli_time_text(w, "updatedAt", upd,
-		    sizeof(upd)));
+		    cli_str(w, "schedule"),
+		    text_of(w, "paused", paused, sizeof(paused)),
+		    cli_time_text(w, "updatedAt", upd, sizeof(upd)));
 		jv_free(w);
 	}
 	jv_free(list);
 	table_print(t, stdout, table_aligned(o->text_asked));
 	if (table_rows(t) == 0 && table_aligned(o->text_asked))
-		fprintf(stderr, "no workflows yet: add one with 'loom "
+		fprintf(stderr,
+		    "no workflows yet: add one with 'loom "
 		    "workflow apply FILE'\n");
 	table_free(t);
 	return EXIT_OK;
@@ -309,18 +299,17 @@ task_target(jv task)
 	if (type == NULL)
 		return xstrdup("");
 	if (strcmp(type, "http") == 0)
-		return xasprintf("%s %s", cli_str(task, "method") ?
-		    cli_str(task, "method") : "POST", cli_str(task, "url") ?
-		    cli_str(task, "url") : "");
+		return xasprintf("%s %s", cli_str_or(task, "method", "POST"),
+		    cli_str_or(task, "url", ""));
 	if (strcmp(type, "java") == 0)
-		return xstrdup(cli_str(task, "class") ? cli_str(task, "class") :
-		    "");
+		return xstrdup(cli_str_or(task, "class", ""));
 	cmd = jv_object_get(jv_copy(task), jv_string("command"));
 	if (jv_get_kind(cmd) == JV_KIND_STRING)
 		out = xstrdup(jv_string_value(cmd));
 	else if (jv_get_kind(cmd) == JV_KIND_ARRAY) {
 		jv s = jv_array_length(jv_copy(cmd)) > 0 ?
-		    jv_dump_string(jv_copy(cmd), 0) : jv_string("");
+		    jv_dump_string(jv_copy(cmd), 0) :
+		    jv_string("");
 
 		out = xstrdup(jv_string_value(s));
 		jv_free(s);
@@ -337,7 +326,8 @@ task_deps(jv task)
 	char *out = xstrdup("");
 
 	if (jv_get_kind(deps) == JV_KIND_ARRAY) {
-		jv_array_foreach(deps, i, d) {
+		jv_array_foreach(deps, i, d)
+		{
 			if (jv_get_kind(d) == JV_KIND_STRING) {
 				char *n = xasprintf("%s%s%s", out,
 				    *out ? "," : "", jv_string_value(d));
@@ -364,10 +354,10 @@ print_workflow(struct cli_online *o, jv w)
 	/* A version's object has no metadata of its own: take the spec's. */
 	name = cli_str(w, "name") ? cli_str(w, "name") : cli_str(spec, "name");
 	sched = cli_str(w, "schedule") ? cli_str(w, "schedule") :
-	    cli_str(spec, "schedule");
+					 cli_str(spec, "schedule");
 	tz = cli_str(w, "timezone") ? cli_str(w, "timezone") :
-	    cli_str(spec, "timezone");
-	printf("ID:        %s\n", cli_str(w, "id") ? cli_str(w, "id") : "?");
+				      cli_str(spec, "timezone");
+	printf("ID:        %s\n", cli_str_or(w, "id", "?"));
 	printf("Name:      %s\n", name ? name : "-");
 	printf("Version:   %s\n", text_of(w, "version", buf, sizeof(buf)));
 	if (sched)
@@ -376,12 +366,13 @@ print_workflow(struct cli_online *o, jv w)
 		printf("Schedule:  - (manual and API triggers only)\n");
 	if (cli_str(spec, "description"))
 		printf("About:     %s\n", cli_str(spec, "description"));
-	if (is_true(w, "paused"))
+	if (cli_true(w, "paused"))
 		printf("Paused:    yes\n");
-	printf("Created:   %s\n", cli_time_text(w, "createdAt", buf, sizeof(buf)));
+	printf(
+	    "Created:   %s\n", cli_time_text(w, "createdAt", buf, sizeof(buf)));
 	if (cli_str(w, "updatedAt"))
-		printf("Updated:   %s\n", cli_time_text(w, "updatedAt", buf,
-		    sizeof(buf)));
+		printf("Updated:   %s\n",
+		    cli_time_text(w, "updatedAt", buf, sizeof(buf)));
 	{
 		jv params = jv_object_get(jv_copy(spec), jv_string("params"));
 
@@ -398,9 +389,10 @@ print_workflow(struct cli_online *o, jv w)
 	printf("\nTasks:\n");
 	t = table_new(4, "TASK", "TYPE", "DEPENDS ON", "RUNS");
 	if (jv_get_kind(tasks) == JV_KIND_ARRAY) {
-		jv_array_foreach(tasks, i, task) {
-			char *deps = task_deps(task), *target =
-			    task_target(task);
+		jv_array_foreach(tasks, i, task)
+		{
+			char *deps = task_deps(task),
+			     *target = task_target(task);
 
 			table_add(t, cli_str(task, "id"), cli_str(task, "type"),
 			    deps, target);
@@ -429,16 +421,16 @@ print_workflow(struct cli_online *o, jv w)
 }
 
 static int
-workflow_describe(struct cli_online *o, struct client *c, const char *id,
-    const char *version)
+workflow_describe(
+    struct cli_online *o, struct client *c, const char *id, const char *version)
 {
 	char *eid = client_escape(id), *path;
 	jv reply;
 	int st;
 
 	if (version)
-		path = xasprintf("/api/v1/workflows/%s/versions/%s", eid,
-		    version);
+		path =
+		    xasprintf("/api/v1/workflows/%s/versions/%s", eid, version);
 	else
 		path = xasprintf("/api/v1/workflows/%s", eid);
 	free(eid);
@@ -513,8 +505,8 @@ parse_input(const char *arg)
 
 	if (arg[0] == '@') {
 		if (read_file(arg + 1, &buf, &len) < 0)
-			return jv_invalid_with_msg(jv_string_fmt("%s: %s",
-			    arg + 1, strerror(errno)));
+			return jv_invalid_with_msg(
+			    jv_string_fmt("%s: %s", arg + 1, strerror(errno)));
 		v = jv_parse_sized(buf, (int)len);
 		free(buf);
 	} else
@@ -522,8 +514,9 @@ parse_input(const char *arg)
 	if (!jv_is_valid(v)) {
 		jv msg = jv_invalid_get_msg(v);
 		jv out = jv_invalid_with_msg(jv_string_fmt("--input is not "
-		    "JSON: %s", jv_get_kind(msg) == JV_KIND_STRING ?
-		    jv_string_value(msg) : "parse error"));
+							   "JSON: %s",
+		    jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) :
+							 "parse error"));
 
 		jv_free(msg);
 		return out;
@@ -531,7 +524,7 @@ parse_input(const char *arg)
 	if (jv_get_kind(v) != JV_KIND_OBJECT) {
 		jv_free(v);
 		return jv_invalid_with_msg(jv_string("--input must be a JSON "
-		    "object"));
+						     "object"));
 	}
 	return v;
 }
@@ -548,8 +541,8 @@ workflow_trigger(struct cli_online *o, struct client *c, const char *id,
 		body = JV_OBJECT(jv_string("input"), input);
 	else
 		jv_free(input);
-	path = xasprintf("/api/v1/workflows/%s/trigger%s", eid,
-	    force ? "?force=true" : "");
+	path = xasprintf(
+	    "/api/v1/workflows/%s/trigger%s", eid, force ? "?force=true" : "");
 	free(eid);
 	st = client_json(c, "POST", path, body, &reply);
 	free(path);
@@ -587,8 +580,41 @@ workflow_trigger(struct cli_online *o, struct client *c, const char *id,
 
 /* ---- dispatch --------------------------------------------------------- */
 
-int
-cmd_workflow(int argc, char **argv)
+/* The options of apply, list, describe and trigger; cmd_workflow() owns
+ * the two jv members. */
+struct workflow_cmd_opts {
+	const char *version; /* --version N (describe), or NULL */
+	jv input;	     /* --input (trigger), or jv_invalid() */
+	jv params;	     /* --param NAME=VALUE... (trigger): an object */
+	int64_t timeout_ms;  /* --timeout (with --wait) */
+	int timeout_set, wait, force;
+};
+
+/* --param NAME=VALUE into w->params; -1 after a usage error. */
+static int
+workflow_add_param(
+    const struct cli_online *o, struct workflow_cmd_opts *w, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (eq == NULL || eq == arg) {
+		cli_usage_error(
+		    o->cmd, "bad --param '%s' (expected NAME=VALUE)", arg);
+		return -1;
+	}
+	w->params = jv_object_set(w->params,
+	    jv_string_sized(arg, (int)(eq - arg)), param_value(eq + 1));
+	return 0;
+}
+
+/*
+ * Parses the options after the subcommand (argv[0]) into o and w.
+ * Returns -1 to go on, else the exit code to return (--help, or a usage
+ * error already printed).
+ */
+static int
+workflow_parse_opts(
+    int argc, char **argv, struct cli_online *o, struct workflow_cmd_opts *w)
 {
 	static const struct option opts[] = {
 		CLI_ONLINE_OPTIONS,
@@ -600,152 +626,171 @@ cmd_workflow(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_online o = { "workflow", NULL, OUT_TEXT, 0 };
-	const char *sub, *version = NULL, *derr;
-	jv input = jv_invalid(), params = jv_object();
-	struct client *c = NULL;
-	char cmdname[64];
-	int64_t timeout_ms = 0;
-	int ch, r, wait = 0, timeout_set = 0, force = 0, rc = EXIT_USAGE;
+	const char *derr;
+	int ch, r;
 
-	if (argc < 2) {
-		jv_free(params);
-		return cli_usage_error("workflow", "missing subcommand "
-		    "(apply, list, describe, trigger, delete, pause, unpause, "
-		    "history)");
-	}
-	sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
-	    !strcmp(sub, "help")) {
-		jv_free(params);
-		workflow_usage(stdout);
-		return EXIT_OK;
-	}
-	if (!strcmp(sub, "delete") || !strcmp(sub, "pause") ||
-	    !strcmp(sub, "unpause") || !strcmp(sub, "history")) {
-		jv_free(params);
-		return cli_workflow_lifecycle(argc, argv);	/* cmd_workflow_life.c */
-	}
-	if (strcmp(sub, "apply") && strcmp(sub, "list") &&
-	    strcmp(sub, "describe") && strcmp(sub, "trigger")) {
-		jv_free(params);
-		return cli_usage_error("workflow", "unknown subcommand '%s'",
-		    sub);
-	}
-	snprintf(cmdname, sizeof(cmdname), "workflow %s", sub);
-	o.cmd = cmdname;
-
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:h", opts, NULL)) !=
-	    -1) {
-		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
-			goto out;
+	optind = 0; /* a fresh scan; argv[0] is the subcommand */
+	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		if ((r = cli_online_opt(o, ch, optarg)) < 0)
+			return EXIT_USAGE;
 		if (r > 0)
 			continue;
 		switch (ch) {
 		case 'h':
 			workflow_usage(stdout);
-			rc = EXIT_OK;
-			goto out;
+			return EXIT_OK;
 		case 'V':
-			if (!is_json_number(optarg) || atoi(optarg) < 1) {
-				cli_usage_error(o.cmd, "bad --version '%s'",
+			if (!is_json_number(optarg) || atoi(optarg) < 1)
+				return cli_usage_error(o->cmd,
+				    "bad --version "
+				    "'%s'",
 				    optarg);
-				goto out;
-			}
-			version = optarg;
+			w->version = optarg;
 			break;
 		case 'i':
-			jv_free(input);
-			input = parse_input(optarg);
-			if (!jv_is_valid(input)) {
-				jv msg = jv_invalid_get_msg(input);
+			jv_free(w->input);
+			w->input = parse_input(optarg);
+			if (!jv_is_valid(w->input)) {
+				jv msg = jv_invalid_get_msg(w->input);
 
-				cli_usage_error(o.cmd, "%s",
-				    jv_string_value(msg));
+				cli_usage_error(
+				    o->cmd, "%s", jv_string_value(msg));
 				jv_free(msg);
-				input = jv_invalid();
-				goto out;
+				w->input = jv_invalid();
+				return EXIT_USAGE;
 			}
 			break;
-		case 'p': {
-			const char *eq = strchr(optarg, '=');
-
-			if (eq == NULL || eq == optarg) {
-				cli_usage_error(o.cmd, "bad --param '%s' "
-				    "(expected NAME=VALUE)", optarg);
-				goto out;
-			}
-			params = jv_object_set(params, jv_string_sized(optarg,
-			    (int)(eq - optarg)), param_value(eq + 1));
+		case 'p':
+			if (workflow_add_param(o, w, optarg) < 0)
+				return EXIT_USAGE;
 			break;
-		}
 		case 'w':
-			wait = 1;
+			w->wait = 1;
 			break;
 		case 'f':
-			force = 1;
+			w->force = 1;
 			break;
 		case 't':
-			if (duration_parse(optarg, &timeout_ms, &derr) < 0) {
-				cli_usage_error(o.cmd, "bad --timeout '%s': %s",
+			if (duration_parse(optarg, &w->timeout_ms, &derr) < 0)
+				return cli_usage_error(o->cmd,
+				    "bad --timeout "
+				    "'%s': %s",
 				    optarg, derr);
-				goto out;
-			}
-			timeout_set = 1;
+			w->timeout_set = 1;
 			break;
 		default:
-			cli_usage_error(o.cmd, "bad option");
-			goto out;
+			return cli_usage_error(o->cmd, "bad option");
 		}
 	}
+	return -1;
+}
+
+/* Which options and how many operands each subcommand takes: 0, or -1
+ * after a usage error. */
+static int
+workflow_check_args(const char *sub, int argc, const struct cli_online *o,
+    const struct workflow_cmd_opts *w)
+{
+	if (strcmp(sub, "describe") && w->version) {
+		cli_usage_error(o->cmd, "--version is for 'describe'");
+		return -1;
+	}
+	if (strcmp(sub, "trigger") &&
+	    (jv_is_valid(w->input) ||
+		jv_object_length(jv_copy(w->params)) > 0 || w->wait ||
+		w->timeout_set || w->force)) {
+		cli_usage_error(o->cmd,
+		    "--input, --param, --force, --wait and "
+		    "--timeout are for 'trigger'");
+		return -1;
+	}
+	if (w->timeout_set && !w->wait) {
+		cli_usage_error(o->cmd, "--timeout needs --wait");
+		return -1;
+	}
+	if (!strcmp(sub, "apply")    ? argc < 1 :
+		!strcmp(sub, "list") ? argc != 0 :
+				       argc != 1) {
+		cli_usage_error(o->cmd,
+		    !strcmp(sub, "apply")    ? "no FILE given" :
+			!strcmp(sub, "list") ? "no operands expected" :
+			argc == 0	     ? "missing workflow ID" :
+					       "one workflow ID only");
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs subcommand sub on its operands; takes w->input.  The exit code. */
+static int
+workflow_run(struct cli_online *o, struct client *c, const char *sub, int argc,
+    char **argv, struct workflow_cmd_opts *w)
+{
+	jv input = w->input;
+
+	if (!strcmp(sub, "apply"))
+		return workflow_apply(o, c, argc, argv);
+	if (!strcmp(sub, "list"))
+		return workflow_list(o, c);
+	if (!strcmp(sub, "describe"))
+		return workflow_describe(o, c, argv[0], w->version);
+	w->input = jv_invalid();
+	/* --param entries overlay --input's members. */
+	if (jv_object_length(jv_copy(w->params)) > 0)
+		input =
+		    jv_object_merge(jv_is_valid(input) ? input : jv_object(),
+			jv_copy(w->params));
+	return workflow_trigger(
+	    o, c, argv[0], input, w->force, w->wait, w->timeout_ms);
+}
+
+int
+cmd_workflow(int argc, char **argv)
+{
+	struct cli_online o = { "workflow", NULL, OUT_TEXT, 0 };
+	struct workflow_cmd_opts w;
+	struct client *c = NULL;
+	const char *sub;
+	char cmdname[64];
+	int rc;
+
+	if (argc < 2)
+		return cli_usage_error("workflow",
+		    "missing subcommand "
+		    "(apply, list, describe, trigger, delete, pause, unpause, "
+		    "history)");
+	sub = argv[1];
+	if (cli_is_help(sub)) {
+		workflow_usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(sub, "delete") || !strcmp(sub, "pause") ||
+	    !strcmp(sub, "unpause") || !strcmp(sub, "history"))
+		return cli_workflow_lifecycle(
+		    argc, argv); /* cmd_workflow_life.c */
+	if (strcmp(sub, "apply") && strcmp(sub, "list") &&
+	    strcmp(sub, "describe") && strcmp(sub, "trigger"))
+		return cli_usage_error(
+		    "workflow", "unknown subcommand '%s'", sub);
+	snprintf(cmdname, sizeof(cmdname), "workflow %s", sub);
+	o.cmd = cmdname;
+
+	memset(&w, 0, sizeof(w));
+	w.input = jv_invalid();
+	w.params = jv_object();
+	if ((rc = workflow_parse_opts(argc - 1, argv + 1, &o, &w)) >= 0)
+		goto out;
 	argc -= optind + 1;
 	argv += optind + 1;
-
-	/* Which options and how many operands each subcommand takes. */
-	if (strcmp(sub, "describe") && version) {
-		cli_usage_error(o.cmd, "--version is for 'describe'");
+	rc = EXIT_USAGE;
+	if (workflow_check_args(sub, argc, &o, &w) < 0)
 		goto out;
-	}
-	if (strcmp(sub, "trigger") && (jv_is_valid(input) ||
-	    jv_object_length(jv_copy(params)) > 0 || wait || timeout_set ||
-	    force)) {
-		cli_usage_error(o.cmd, "--input, --param, --force, --wait and "
-		    "--timeout are for 'trigger'");
-		goto out;
-	}
-	if (timeout_set && !wait) {
-		cli_usage_error(o.cmd, "--timeout needs --wait");
-		goto out;
-	}
-	if (!strcmp(sub, "apply") ? argc < 1 : !strcmp(sub, "list") ?
-	    argc != 0 : argc != 1) {
-		cli_usage_error(o.cmd, !strcmp(sub, "apply") ? "no FILE given" :
-		    !strcmp(sub, "list") ? "no operands expected" :
-		    argc == 0 ? "missing workflow ID" : "one workflow ID only");
-		goto out;
-	}
-
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		goto out;
-	if (!strcmp(sub, "apply"))
-		rc = workflow_apply(&o, c, argc, argv);
-	else if (!strcmp(sub, "list"))
-		rc = workflow_list(&o, c);
-	else if (!strcmp(sub, "describe"))
-		rc = workflow_describe(&o, c, argv[0], version);
-	else {
-		/* --param entries overlay --input's members. */
-		if (jv_object_length(jv_copy(params)) > 0)
-			input = jv_object_merge(jv_is_valid(input) ? input :
-			    jv_object(), jv_copy(params));
-		rc = workflow_trigger(&o, c, argv[0], input, force, wait,
-		    timeout_ms);
-		input = jv_invalid();
-	}
+	rc = workflow_run(&o, c, sub, argc, argv, &w);
 out:
-	jv_free(input);
-	jv_free(params);
+	jv_free(w.input);
+	jv_free(w.params);
 	client_free(c);
 	return rc;
 }

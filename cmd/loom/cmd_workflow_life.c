@@ -46,15 +46,15 @@ lifecycle_usage(FILE *fp)
 /* ---- delete, pause, unpause ------------------------------------------- */
 
 static int
-workflow_delete(const struct cli_online *o, struct client *c,
-    const char *id, int force)
+workflow_delete(
+    const struct cli_online *o, struct client *c, const char *id, int force)
 {
 	char *eid = client_escape(id), *path;
 	jv reply, cancelled;
 	int st, n = 0;
 
-	path = xasprintf("/api/v1/workflows/%s%s", eid, force ?
-	    "?force=true" : "");
+	path = xasprintf(
+	    "/api/v1/workflows/%s%s", eid, force ? "?force=true" : "");
 	free(eid);
 	st = client_json(c, "DELETE", path, jv_invalid(), &reply);
 	free(path);
@@ -70,7 +70,8 @@ workflow_delete(const struct cli_online *o, struct client *c,
 	printf("%s: deleted", id);
 	if (n > 0) {
 		printf("; cancelling %d execution%s:", n, n == 1 ? "" : "s");
-		jv_array_foreach(cancelled, i, x) {
+		jv_array_foreach(cancelled, i, x)
+		{
 			if (jv_get_kind(x) == JV_KIND_STRING)
 				printf(" %s", jv_string_value(x));
 			jv_free(x);
@@ -83,15 +84,15 @@ workflow_delete(const struct cli_online *o, struct client *c,
 }
 
 static int
-workflow_pause(const struct cli_online *o, struct client *c,
-    const char *id, int pause)
+workflow_pause(
+    const struct cli_online *o, struct client *c, const char *id, int pause)
 {
 	char *eid = client_escape(id), *path;
 	jv reply, changed;
 	int st, was_changed;
 
-	path = xasprintf("/api/v1/workflows/%s/%s", eid, pause ? "pause" :
-	    "unpause");
+	path = xasprintf(
+	    "/api/v1/workflows/%s/%s", eid, pause ? "pause" : "unpause");
 	free(eid);
 	st = client_json(c, "POST", path, jv_invalid(), &reply);
 	free(path);
@@ -131,9 +132,9 @@ cli_workflow_lifecycle(int argc, char **argv)
 	memset(&q, 0, sizeof(q));
 	snprintf(cmdname, sizeof(cmdname), "workflow %s", sub);
 	o.cmd = cmdname;
-	optind = 0;	/* a fresh scan; argv[0] is the subcommand */
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:hn:", opts, NULL)) !=
-	    -1) {
+	optind = 0; /* a fresh scan; argv[0] is the subcommand */
+	while (
+	    (ch = getopt_long(argc - 1, argv + 1, "o:hn:", opts, NULL)) != -1) {
 		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
@@ -156,16 +157,19 @@ cli_workflow_lifecycle(int argc, char **argv)
 	argc -= optind + 1;
 	argv += optind + 1;
 	if (argc != 1)
-		return cli_usage_error(o.cmd, argc ? "one workflow ID only" :
-		    "missing workflow ID");
+		return cli_usage_error(o.cmd,
+		    argc ? "one workflow ID only" : "missing workflow ID");
 	if (strcmp(sub, "history") && cli_list_query_set(&q))
-		return cli_usage_error(o.cmd, "--status, --since, --until, "
+		return cli_usage_error(o.cmd,
+		    "--status, --since, --until, "
 		    "--limit, --cursor and --all are for 'history'");
 	if (strcmp(sub, "delete") && force)
-		return cli_usage_error(o.cmd, "--force is for 'delete' (and "
+		return cli_usage_error(o.cmd,
+		    "--force is for 'delete' (and "
 		    "'trigger')");
 	if (q.all && q.cursor)
-		return cli_usage_error(o.cmd, "--cursor and --all do not go "
+		return cli_usage_error(o.cmd,
+		    "--cursor and --all do not go "
 		    "together");
 
 	if ((c = cli_api_client(&o, &rc)) == NULL)

@@ -22,12 +22,16 @@
 #include "core/xalloc.h"
 
 static const char *const run_states[] = {
-	"PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED", NULL,
+	"PENDING",
+	"RUNNING",
+	"SUCCESS",
+	"FAILED",
+	"CANCELLED",
+	NULL,
 };
 
 int
-cli_list_opt(struct cli_list_query *q, const char *cmd, int ch,
-    const char *arg)
+cli_list_opt(struct cli_list_query *q, const char *cmd, int ch, const char *arg)
 {
 	char *end;
 	long l;
@@ -37,14 +41,17 @@ cli_list_opt(struct cli_list_query *q, const char *cmd, int ch,
 	case 's':
 		for (k = 0; arg[k] && k + 1 < sizeof(q->status); k++)
 			q->status[k] = (char)(arg[k] >= 'a' && arg[k] <= 'z' ?
-			    arg[k] - 'a' + 'A' : arg[k]);
+				arg[k] - 'a' + 'A' :
+				arg[k]);
 		q->status[k] = '\0';
 		for (k = 0; run_states[k]; k++)
 			if (!strcmp(run_states[k], q->status))
 				break;
 		if (run_states[k] == NULL || arg[strlen(q->status)]) {
-			cli_usage_error(cmd, "bad --status '%s' (PENDING, "
-			    "RUNNING, SUCCESS, FAILED or CANCELLED)", arg);
+			cli_usage_error(cmd,
+			    "bad --status '%s' (PENDING, "
+			    "RUNNING, SUCCESS, FAILED or CANCELLED)",
+			    arg);
 			return -1;
 		}
 		return 1;
@@ -76,14 +83,13 @@ cli_list_opt(struct cli_list_query *q, const char *cmd, int ch,
 int
 cli_list_query_set(const struct cli_list_query *q)
 {
-	return q->status[0] || q->limit || q->since || q->until ||
-	    q->cursor || q->all;
+	return q->status[0] || q->limit || q->since || q->until || q->cursor ||
+	    q->all;
 }
 
 /* path?query for one page: path's own '?' respected, values escaped. */
 static char *
-page_path(const char *path, const struct cli_list_query *q,
-    const char *cursor)
+page_path(const char *path, const struct cli_list_query *q, const char *cursor)
 {
 	const char *keys[] = { "workflow", "status", "since", "until",
 		"cursor" };
@@ -108,6 +114,34 @@ page_path(const char *path, const struct cli_list_query *q,
 		out = n;
 	}
 	return out;
+}
+
+/*
+ * One page of executions (list, consumed): JSON lines at once, or rows
+ * added to t, printed when the last page is in.
+ */
+static void
+print_page(const struct cli_online *o, struct table *t, jv list)
+{
+	if (o->fmt == OUT_JSON) {
+		json_print_lines(stdout, list);
+		fflush(stdout);
+		return;
+	}
+	jv_array_foreach(list, i, x)
+	{
+		char ver[16], created[32], took[32];
+
+		snprintf(
+		    ver, sizeof(ver), "%ld", cli_num(x, "workflowVersion", 0));
+		table_add(t, cli_str(x, "id"), cli_str(x, "workflowId"), ver,
+		    cli_str(x, "status"), cli_str(x, "trigger"),
+		    cli_time_text(x, "createdAt", created, sizeof(created)),
+		    cli_span_text(
+			x, "startedAt", "completedAt", took, sizeof(took)));
+		jv_free(x);
+	}
+	jv_free(list);
 }
 
 int
@@ -141,8 +175,10 @@ cli_execution_list(const struct cli_online *o, struct client *c,
 		if (cursor && asked && strcmp(cursor, asked) == 0) {
 			free(asked);
 			jv_free(reply);
-			fprintf(stderr, "loom %s: loom-api gave the same page "
-			    "twice; stopping\n", o->cmd);
+			fprintf(stderr,
+			    "loom %s: loom-api gave the same page "
+			    "twice; stopping\n",
+			    o->cmd);
 			rc = EXIT_FAIL;
 			goto out;
 		}
@@ -150,49 +186,35 @@ cli_execution_list(const struct cli_online *o, struct client *c,
 		list = jv_object_get(reply, jv_string("executions"));
 		if (jv_get_kind(list) != JV_KIND_ARRAY) {
 			jv_free(list);
-			fprintf(stderr, "loom %s: unexpected reply from "
-			    "loom-api\n", o->cmd);
+			fprintf(stderr,
+			    "loom %s: unexpected reply from "
+			    "loom-api\n",
+			    o->cmd);
 			rc = EXIT_FAIL;
 			goto out;
 		}
-		if (o->fmt == OUT_JSON) {
-			json_print_lines(stdout, list);
-			fflush(stdout);
-		} else {
-			jv_array_foreach(list, i, x) {
-				char ver[16], created[32], took[32];
-
-				snprintf(ver, sizeof(ver), "%ld",
-				    cli_num(x, "workflowVersion", 0));
-				table_add(t, cli_str(x, "id"),
-				    cli_str(x, "workflowId"), ver,
-				    cli_str(x, "status"), cli_str(x, "trigger"),
-				    cli_time_text(x, "createdAt", created,
-				    sizeof(created)), cli_span_text(x,
-				    "startedAt", "completedAt", took,
-				    sizeof(took)));
-				jv_free(x);
-			}
-			jv_free(list);
-		}
+		print_page(o, t, list);
 		if (cursor == NULL || !q->all)
 			break;
 	}
 	if (t != NULL) {
 		table_print(t, stdout, table_aligned(o->text_asked));
 		if (table_rows(t) == 0 && table_aligned(o->text_asked))
-			fprintf(stderr, "no executions%s\n", q->workflow ||
-			    q->status[0] || q->since || q->until ||
-			    q->cursor ? " match" : " yet: start one with "
-			    "'loom workflow trigger ID'");
+			fprintf(stderr, "no executions%s\n",
+			    q->workflow || q->status[0] || q->since ||
+				    q->until || q->cursor ?
+				" match" :
+				" yet: start one with "
+				"'loom workflow trigger ID'");
 	}
 	/* A hint for people; scripts that want pages ask for --all. */
 	if (cursor != NULL && isatty(STDERR_FILENO))
-		fprintf(stderr, "loom %s: more on the next page: add "
-		    "--cursor %s (or --all for every page)\n", o->cmd, cursor);
+		fprintf(stderr,
+		    "loom %s: more on the next page: add "
+		    "--cursor %s (or --all for every page)\n",
+		    o->cmd, cursor);
 out:
 	free(cursor);
 	table_free(t);
 	return rc;
 }
-

@@ -25,7 +25,7 @@
 struct lr_task {
 	struct lr *lr;
 	size_t index;
-	uint64_t job;		/* runner id while running */
+	uint64_t job; /* runner id while running */
 	int running;
 	struct loop_timer *retry;
 };
@@ -65,8 +65,7 @@ lr_emit(struct lr *lr, jv o)
 	snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(tv.tv_usec / 1000));
 	line = jv_object_set(jv_object(), jv_string("ts"), jv_string(ts));
 	/* keep "ts" first, then the event's own keys */
-	jv_object_foreach(o, k, v)
-		line = jv_object_set(line, k, v);
+	jv_object_foreach(o, k, v) line = jv_object_set(line, k, v);
 	jv_free(o);
 	s = jv_dump_string(line, 0);
 	fprintf(lr->o->out, "%s\n", jv_string_value(s));
@@ -117,9 +116,10 @@ lr_done(void *arg, jv result)
 	t->running = 0;
 	lr->active--;
 	out = jv_object_set(out, jv_string("event"), jv_string("result"));
-	out = jv_object_set(out, jv_string("task"),
-	    jv_string(lr->wf->tasks[t->index].id));
-	jv_object_foreach(result, k, v) {
+	out = jv_object_set(
+	    out, jv_string("task"), jv_string(lr->wf->tasks[t->index].id));
+	jv_object_foreach(result, k, v)
+	{
 		const char *ks = jv_string_value(k);
 
 		if (!strcmp(ks, "executionId") || !strcmp(ks, "taskId") ||
@@ -140,9 +140,11 @@ lr_done(void *arg, jv result)
 			ev.output = jv_null();
 	} else {
 		jv type = jv_get_kind(err) == JV_KIND_OBJECT ?
-		    jv_object_get(jv_copy(err), jv_string("type")) : jv_null();
+		    jv_object_get(jv_copy(err), jv_string("type")) :
+		    jv_null();
 		jv msg = jv_get_kind(err) == JV_KIND_OBJECT ?
-		    jv_object_get(jv_copy(err), jv_string("message")) : jv_null();
+		    jv_object_get(jv_copy(err), jv_string("message")) :
+		    jv_null();
 
 		ev.type = EV_TASK_FAILED;
 		ev.error = ERR_TASK_FAILED;
@@ -152,12 +154,13 @@ lr_done(void *arg, jv result)
 			ev.message = "the backend answered asynchronously "
 				     "(202), which needs loom-api's callback "
 				     "endpoint; loom run cannot wait for it";
-			out = jv_object_set(out, jv_string("status"),
-			    jv_string("FAILED"));
+			out = jv_object_set(
+			    out, jv_string("status"), jv_string("FAILED"));
 			out = jv_object_set(out, jv_string("error"),
-			    jv_object_set(jv_object_set(jv_object(),
-			    jv_string("type"), jv_string("TaskFailedException")),
-			    jv_string("message"), jv_string(ev.message)));
+			    jv_object_set(
+				jv_object_set(jv_object(), jv_string("type"),
+				    jv_string("TaskFailedException")),
+				jv_string("message"), jv_string(ev.message)));
 		} else if (jv_get_kind(msg) == JV_KIND_STRING)
 			ev.message = jv_string_value(msg);
 		lr_emit(lr, out);
@@ -230,106 +233,120 @@ lr_line(void *arg, jv line)
 	    jv_object_get(jv_copy(line), jv_string("attempt")));
 	o = jv_object_set(o, jv_string("stream"),
 	    jv_object_get(jv_copy(line), jv_string("stream")));
-	o = jv_object_set(o, jv_string("msg"),
-	    jv_object_get(line, jv_string("msg")));
+	o = jv_object_set(
+	    o, jv_string("msg"), jv_object_get(line, jv_string("msg")));
 	lr_emit(lr, o);
 }
 
+/* Emits one run or task transition as a "run" or "task" event line. */
+static void
+lr_emit_transition(struct lr *lr, const struct engine_transition *tr)
+{
+	jv o = jv_object();
+
+	if (tr->task == ENGINE_RUN) {
+		o = jv_object_set(o, jv_string("event"), jv_string("run"));
+		o = jv_object_set(o, jv_string("execution"), jv_string(lr->id));
+		o = jv_object_set(
+		    o, jv_string("from"), jv_string(run_state_name(tr->from)));
+		o = jv_object_set(
+		    o, jv_string("to"), jv_string(run_state_name(tr->to)));
+	} else {
+		const struct task_rt *t = &lr->rt.tasks[tr->task];
+
+		o = jv_object_set(o, jv_string("event"), jv_string("task"));
+		o = jv_object_set(o, jv_string("task"),
+		    jv_string(lr->wf->tasks[tr->task].id));
+		o = jv_object_set(
+		    o, jv_string("from"), jv_string(task_state_name(tr->from)));
+		o = jv_object_set(
+		    o, jv_string("to"), jv_string(task_state_name(tr->to)));
+		o = jv_object_set(
+		    o, jv_string("attempt"), jv_number(t->attempt));
+		if (tr->to == TASK_SKIPPED)
+			o = jv_object_set(o, jv_string("reason"),
+			    jv_string(skip_reason_name(t->skip)));
+	}
+	lr_emit(lr, o);
+}
+
+/* Starts task a->task, or fails it when its request cannot be built. */
+static void
+lr_dispatch(struct lr *lr, struct engine_action *a)
+{
+	jv req = dispatch_request(lr->id, lr->wf, &lr->rt, lr->jq, a,
+	    jv_array_get(jv_copy(lr->specs), (int)a->task));
+
+	if (!jv_is_valid(req)) {
+		jv msg = jv_invalid_get_msg(req);
+		struct engine_event ev;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_TASK_FAILED;
+		ev.task = a->task;
+		ev.error = ERR_VALIDATION;
+		ev.message = jv_string_value(msg);
+		ev.output = jv_null();
+		lr_step(lr, &ev);
+		jv_free(msg);
+		return;
+	}
+	lr_start(lr, a->task, req);
+}
+
+/* The run is over: emits the "finish" line with every task's output. */
+static void
+lr_finish(struct lr *lr, const struct engine_action *a)
+{
+	jv o = jv_object(), outs = jv_object();
+
+	lr->finished = 1;
+	for (size_t k = 0; k < lr->rt.ntasks; k++)
+		if (lr->rt.tasks[k].state == TASK_SUCCESS)
+			outs =
+			    jv_object_set(outs, jv_string(lr->wf->tasks[k].id),
+				jv_copy(lr->rt.tasks[k].output));
+	o = jv_object_set(o, jv_string("event"), jv_string("finish"));
+	o = jv_object_set(o, jv_string("execution"), jv_string(lr->id));
+	o = jv_object_set(
+	    o, jv_string("status"), jv_string(run_state_name(a->run_state)));
+	if (a->message)
+		o = jv_object_set(o, jv_string("error"), jv_string(a->message));
+	o = jv_object_set(o, jv_string("durationMs"),
+	    jv_number((double)(loop_now_ms(lr->loop) - lr->t0)));
+	o = jv_object_set(o, jv_string("outputs"), outs);
+	lr_emit(lr, o);
+}
+
+/* Emits what the engine's pass changed, then carries out its actions. */
 static void
 lr_apply(struct lr *lr, struct engine_result *res)
 {
-	for (size_t i = 0; i < res->ntransitions; i++) {
-		const struct engine_transition *tr = &res->transitions[i];
-		jv o = jv_object();
-
-		if (tr->task == ENGINE_RUN) {
-			o = jv_object_set(o, jv_string("event"), jv_string("run"));
-			o = jv_object_set(o, jv_string("execution"),
-			    jv_string(lr->id));
-			o = jv_object_set(o, jv_string("from"),
-			    jv_string(run_state_name(tr->from)));
-			o = jv_object_set(o, jv_string("to"),
-			    jv_string(run_state_name(tr->to)));
-		} else {
-			const struct task_rt *t = &lr->rt.tasks[tr->task];
-
-			o = jv_object_set(o, jv_string("event"),
-			    jv_string("task"));
-			o = jv_object_set(o, jv_string("task"),
-			    jv_string(lr->wf->tasks[tr->task].id));
-			o = jv_object_set(o, jv_string("from"),
-			    jv_string(task_state_name(tr->from)));
-			o = jv_object_set(o, jv_string("to"),
-			    jv_string(task_state_name(tr->to)));
-			o = jv_object_set(o, jv_string("attempt"),
-			    jv_number(t->attempt));
-			if (tr->to == TASK_SKIPPED)
-				o = jv_object_set(o, jv_string("reason"),
-				    jv_string(skip_reason_name(t->skip)));
-		}
-		lr_emit(lr, o);
-	}
+	for (size_t i = 0; i < res->ntransitions; i++)
+		lr_emit_transition(lr, &res->transitions[i]);
 	for (size_t i = 0; i < res->nactions; i++) {
 		struct engine_action *a = &res->actions[i];
-		struct lr_task *t = a->type == ACT_FINISH_RUN ? NULL :
-		    &lr->tasks[a->task];
-		jv req;
+		struct lr_task *t =
+		    a->type == ACT_FINISH_RUN ? NULL : &lr->tasks[a->task];
 
 		switch (a->type) {
 		case ACT_DISPATCH:
-			req = dispatch_request(lr->id, lr->wf, &lr->rt, lr->jq, a,
-			    jv_array_get(jv_copy(lr->specs), (int)a->task));
-			if (!jv_is_valid(req)) {
-				jv msg = jv_invalid_get_msg(req);
-				struct engine_event ev;
-
-				memset(&ev, 0, sizeof(ev));
-				ev.type = EV_TASK_FAILED;
-				ev.task = a->task;
-				ev.error = ERR_VALIDATION;
-				ev.message = jv_string_value(msg);
-				ev.output = jv_null();
-				lr_step(lr, &ev);
-				jv_free(msg);
-				break;
-			}
-			lr_start(lr, a->task, req);
+			lr_dispatch(lr, a);
 			break;
 		case ACT_RETRY_AT:
 			if (t->retry == NULL)
-				t->retry = loop_timer_new(lr->loop,
-				    lr_retry_due, t);
-			loop_timer_after(t->retry,
-			    a->at_ms - loop_now_ms(lr->loop));
+				t->retry =
+				    loop_timer_new(lr->loop, lr_retry_due, t);
+			loop_timer_after(
+			    t->retry, a->at_ms - loop_now_ms(lr->loop));
 			break;
 		case ACT_CANCEL_TASK:
 			if (t->running)
 				runner_cancel(lr->runner, t->job);
 			break;
-		case ACT_FINISH_RUN: {
-			jv o = jv_object(), outs = jv_object();
-
-			lr->finished = 1;
-			for (size_t k = 0; k < lr->rt.ntasks; k++)
-				if (lr->rt.tasks[k].state == TASK_SUCCESS)
-					outs = jv_object_set(outs,
-					    jv_string(lr->wf->tasks[k].id),
-					    jv_copy(lr->rt.tasks[k].output));
-			o = jv_object_set(o, jv_string("event"),
-			    jv_string("finish"));
-			o = jv_object_set(o, jv_string("execution"),
-			    jv_string(lr->id));
-			o = jv_object_set(o, jv_string("status"),
-			    jv_string(run_state_name(a->run_state)));
-			if (a->message)
-				o = jv_object_set(o, jv_string("error"),
-				    jv_string(a->message));
-			o = jv_object_set(o, jv_string("durationMs"),
-			    jv_number((double)(loop_now_ms(lr->loop) - lr->t0)));
-			o = jv_object_set(o, jv_string("outputs"), outs);
-			lr_emit(lr, o);
+		case ACT_FINISH_RUN:
+			lr_finish(lr, a);
 			break;
-		}
 		default:
 			break;
 		}
@@ -356,7 +373,7 @@ lr_signal(struct loop_signal *s, int signo, void *arg)
 	struct engine_event ev;
 
 	if (lr->finished) {
-		runner_free(lr->runner);	/* second signal: stop now */
+		runner_free(lr->runner); /* second signal: stop now */
 		lr->runner = NULL;
 		loop_exit(lr->loop, 0);
 		return;

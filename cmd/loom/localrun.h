@@ -26,16 +26,16 @@
 #include "core/workflow.h"
 
 struct localrun_opts {
-	FILE *out;		/* JSON lines; stdout */
-	int quiet_logs;		/* drop "log" events */
-	const char *pass_env;	/* exec.pass_env: see runner_config */
+	FILE *out;	      /* JSON lines; stdout */
+	int quiet_logs;	      /* drop "log" events */
+	const char *pass_env; /* exec.pass_env: see runner_config */
 };
 
 /*
  * Runs wf with input (an object or null; consumed).  Returns the run's final
  * state as an enum run_state, or -1 with *err (bad params, loop failure).
  */
-int localrun(const struct workflow *wf, jv input,
-    const struct localrun_opts *o, char **err);
+int localrun(const struct workflow *wf, jv input, const struct localrun_opts *o,
+    char **err);
 
 #endif

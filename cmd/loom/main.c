@@ -17,13 +17,18 @@ static const struct command {
 	int (*fn)(int, char **);
 	const char *summary;
 } commands[] = {
-	{ "validate", cmd_validate, "check workflow files and report every error" },
-	{ "graph", cmd_graph, "print a workflow's DAG as Graphviz DOT or Mermaid" },
+	{ "validate", cmd_validate,
+	    "check workflow files and report every error" },
+	{ "graph", cmd_graph,
+	    "print a workflow's DAG as Graphviz DOT or Mermaid" },
 	{ "cron", cmd_cron, "show the next fire times of a cron expression" },
-	{ "run", cmd_run, "run a workflow here, without a server (JSON lines)" },
+	{ "run", cmd_run,
+	    "run a workflow here, without a server (JSON lines)" },
 	{ "db", cmd_db, "migrate the schema; start/stop the private cluster" },
-	{ "workflow", cmd_workflow, "apply, list, trigger, pause, delete workflows" },
-	{ "execution", cmd_execution, "list executions; show one, or wait for it" },
+	{ "workflow", cmd_workflow,
+	    "apply, list, trigger, pause, delete workflows" },
+	{ "execution", cmd_execution,
+	    "list executions; show one, or wait for it" },
 	{ "up", cmd_up, "run Link Loom here: database, daemons, a sample" },
 	{ "status", cmd_status, "database, daemons, queue, open breakers" },
 	{ "breaker", cmd_breaker, "list circuit breakers; reset one" },
@@ -47,7 +52,8 @@ usage(FILE *fp)
 			fprintf(fp, "  %-10s %s\n", commands[i].name,
 			    commands[i].summary);
 	fprintf(fp, "  %-10s %s\n", "version", "print the version");
-	fprintf(fp, "  %-10s %s\n", "help", "this list; 'loom COMMAND --help' "
+	fprintf(fp, "  %-10s %s\n", "help",
+	    "this list; 'loom COMMAND --help' "
 	    "for one command");
 	fprintf(fp, "\nSee loom(1).\n");
 }
@@ -60,12 +66,12 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "-h")) {
+	if (cli_is_help(argv[1])) {
 		if (argc > 2 && strcmp(argv[1], "help") == 0) {
 			for (size_t i = 0; i < NCOMMANDS; i++)
 				if (strcmp(commands[i].name, argv[2]) == 0) {
-					char *hargv[] = { argv[2], "--help", NULL };
+					char *hargv[] = { argv[2], "--help",
+						NULL };
 					return commands[i].fn(2, hargv);
 				}
 			fprintf(stderr, "loom: no command '%s'\n", argv[2]);

@@ -15,8 +15,8 @@
 
 struct table {
 	size_t ncols;
-	char **cells;	/* rows * ncols, row 0 is the header */
-	size_t nrows;	/* including the header */
+	char **cells; /* rows * ncols, row 0 is the header */
+	size_t nrows; /* including the header */
 	size_t cap;
 };
 
@@ -40,8 +40,8 @@ add_row(struct table *t, va_list ap)
 {
 	if (t->nrows == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 16;
-		t->cells = xreallocarray(t->cells, t->cap * t->ncols,
-		    sizeof(char *));
+		t->cells =
+		    xreallocarray(t->cells, t->cap * t->ncols, sizeof(char *));
 	}
 	for (size_t i = 0; i < t->ncols; i++)
 		t->cells[t->nrows * t->ncols + i] =
@@ -153,7 +153,6 @@ json_print_lines(FILE *fp, jv v)
 		json_print(fp, v);
 		return;
 	}
-	jv_array_foreach(v, i, e)
-		json_print(fp, e);
+	jv_array_foreach(v, i, e) json_print(fp, e);
 	jv_free(v);
 }

@@ -49,7 +49,8 @@ main(int argc, char **argv)
 		    "  - id: t%zu\n    command: [\"true\"]\n", i);
 		if (i == 0)
 			continue;
-		int k = 1 + (int)((rng = rng * 6364136223846793005ULL + 1) >> 62) % 3;
+		int k = 1 +
+		    (int)((rng = rng * 6364136223846793005ULL + 1) >> 62) % 3;
 		size_t seen[3];
 		int nseen = 0;
 
@@ -62,7 +63,7 @@ main(int argc, char **argv)
 			for (int q = 0; q < nseen; q++)
 				dup |= seen[q] == dep;
 			if (dup)
-				continue;	/* dependsOn lists are sets */
+				continue; /* dependsOn lists are sets */
 			seen[nseen++] = dep;
 			len += snprintf(buf + len, cap - len, "%st%zu",
 			    nseen > 1 ? ", " : "", dep);
@@ -86,14 +87,16 @@ main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 
 	printf("dag: %zu tasks, %zu edges, %d levels, %zu ready at start, "
-	    "%.1f MB of YAML\n", wf->ntasks, wf->dag->nedges,
-	    wf->dag->nlevels, nready, len / 1048576.0);
+	       "%.1f MB of YAML\n",
+	    wf->ntasks, wf->dag->nedges, wf->dag->nlevels, nready,
+	    len / 1048576.0);
 	printf("%-40s %10.3f s   target < 1 s     %s\n",
 	    "validate + plan (load, DAG, ready set)", t2 - t0,
 	    t2 - t0 < 1.0 ? "ok" : "MISSED");
 	printf("%-40s %10.3f s\n", "  of which load + validate + DAG", t1 - t0);
-	printf("%-40s %10.1f MB  target < 200 MB  %s\n", "peak memory (max RSS)",
-	    ru.ru_maxrss / 1024.0, ru.ru_maxrss < 200 * 1024 ? "ok" : "MISSED");
+	printf("%-40s %10.1f MB  target < 200 MB  %s\n",
+	    "peak memory (max RSS)", ru.ru_maxrss / 1024.0,
+	    ru.ru_maxrss < 200 * 1024 ? "ok" : "MISSED");
 	free(st);
 	free(ok);
 	free(ready);

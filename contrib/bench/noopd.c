@@ -29,12 +29,11 @@ struct conn {
 	char buf[BUFSZ];
 };
 
-static const char answer[] =
-    "HTTP/1.1 200 OK\r\n"
-    "Content-Type: application/json\r\n"
-    "Content-Length: 33\r\n"
-    "\r\n"
-    "{\"status\":\"SUCCESS\",\"output\":{}}\n";
+static const char answer[] = "HTTP/1.1 200 OK\r\n"
+			     "Content-Type: application/json\r\n"
+			     "Content-Length: 33\r\n"
+			     "\r\n"
+			     "{\"status\":\"SUCCESS\",\"output\":{}}\n";
 
 /* The length of the first whole request in c->buf, or 0. */
 static size_t
@@ -73,7 +72,7 @@ serve(struct conn *c)
 		size_t k;
 
 		if (c->len == sizeof(c->buf))
-			return -1;	/* a request larger than we take */
+			return -1; /* a request larger than we take */
 		n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 		if (n == 0)
 			return -1;
@@ -136,8 +135,9 @@ main(int argc, char **argv)
 			if (c == NULL) {
 				int fd;
 
-				while ((fd = accept4(ls, NULL, NULL,
-				    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+				while (
+				    (fd = accept4(ls, NULL, NULL,
+					 SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
 					    &one, sizeof(one));
 					c = calloc(1, sizeof(*c));

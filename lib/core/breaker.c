@@ -15,9 +15,9 @@
 #include <strings.h>
 
 static const char *const state_names[] = {
-    [BREAKER_CLOSED] = "CLOSED",
-    [BREAKER_OPEN] = "OPEN",
-    [BREAKER_HALF_OPEN] = "HALF_OPEN",
+	[BREAKER_CLOSED] = "CLOSED",
+	[BREAKER_OPEN] = "OPEN",
+	[BREAKER_HALF_OPEN] = "HALF_OPEN",
 };
 
 #define NSTATES (sizeof(state_names) / sizeof(state_names[0]))
@@ -179,9 +179,9 @@ claim_probe(
 static int64_t
 next_cooldown(const struct breaker_state *s, const struct breaker_config *cfg)
 {
-	int64_t cap = cfg->max_cooldown_ms > cfg->cooldown_ms
-	    ? cfg->max_cooldown_ms
-	    : cfg->cooldown_ms;
+	int64_t cap = cfg->max_cooldown_ms > cfg->cooldown_ms ?
+	    cfg->max_cooldown_ms :
+	    cfg->cooldown_ms;
 	int64_t cur = s->cooldown_ms > 0 ? s->cooldown_ms : cfg->cooldown_ms;
 
 	/* 2 * cur >= cap, written so that it cannot overflow */

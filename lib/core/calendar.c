@@ -41,8 +41,8 @@ cal_is_leap(int64_t y)
 int
 cal_days_in_month(int64_t y, int m)
 {
-	static const int mdays[] = {
-	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
 
 	if (m == 2 && cal_is_leap(y))
 		return 29;

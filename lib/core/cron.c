@@ -43,7 +43,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,10 +65,10 @@ struct cron {
 	unsigned dow_star : 1;
 };
 
-static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY",
-    "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
-static const char *const day_names[] = {
-    "SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
+static const char *const month_names[] = { "JAN", "FEB", "MAR", "APR", "MAY",
+	"JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC" };
+static const char *const day_names[] = { "SUN", "MON", "TUE", "WED", "THU",
+	"FRI", "SAT" };
 
 enum { F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW };
 
@@ -79,48 +78,28 @@ static const struct field {
 	const char *const *names; /* names[0] is the value `min` */
 	const char *expect;	  /* what a name should look like */
 } fields[] = {
-    [F_SEC] = {"second", 0, 59, NULL, NULL},
-    [F_MIN] = {"minute", 0, 59, NULL, NULL},
-    [F_HOUR] = {"hour", 0, 23, NULL, NULL},
-    [F_DOM] = {"day-of-month", 1, 31, NULL, NULL},
-    [F_MON] = {"month", 1, 12, month_names, "JAN..DEC"},
-    [F_DOW] = {"day-of-week", 0, 7, day_names, "SUN..SAT"},
+	[F_SEC] = { "second", 0, 59, NULL, NULL },
+	[F_MIN] = { "minute", 0, 59, NULL, NULL },
+	[F_HOUR] = { "hour", 0, 23, NULL, NULL },
+	[F_DOM] = { "day-of-month", 1, 31, NULL, NULL },
+	[F_MON] = { "month", 1, 12, month_names, "JAN..DEC" },
+	[F_DOW] = { "day-of-week", 0, 7, day_names, "SUN..SAT" },
 };
 
 static const struct alias {
 	const char *name;
 	const char *expr;
 } aliases[] = {
-    {"@yearly", "0 0 1 1 *"},
-    {"@annually", "0 0 1 1 *"},
-    {"@monthly", "0 0 1 * *"},
-    {"@weekly", "0 0 * * 0"},
-    {"@daily", "0 0 * * *"},
-    {"@midnight", "0 0 * * *"},
-    {"@hourly", "0 * * * *"},
+	{ "@yearly", "0 0 1 1 *" },
+	{ "@annually", "0 0 1 1 *" },
+	{ "@monthly", "0 0 1 * *" },
+	{ "@weekly", "0 0 * * 0" },
+	{ "@daily", "0 0 * * *" },
+	{ "@midnight", "0 0 * * *" },
+	{ "@hourly", "0 * * * *" },
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-static void set_err(char **err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	int len;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	*err = xmalloc((size_t)len + 1);
-	va_start(ap, fmt);
-	vsnprintf(*err, (size_t)len + 1, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * Reads one value (a number, or a name where the field has names) at *pp
@@ -141,7 +120,7 @@ parse_value(const char **pp, const struct field *f, const char *what, int *v,
 			p++;
 		}
 		if (n < f->min || n > f->max) {
-			set_err(err, "%s field: %.*s is out of range %d-%d",
+			xseterr(err, "%s field: %.*s is out of range %d-%d",
 			    f->name, (int)(p - start), start, f->min, f->max);
 			return -1;
 		}
@@ -162,19 +141,19 @@ parse_value(const char **pp, const struct field *f, const char *what, int *v,
 				*pp = p;
 				return 0;
 			}
-		set_err(err,
+		xseterr(err,
 		    "%s field: unknown name '%.*s' (expected %s or %d-%d)",
 		    f->name, (int)(p - start), start, f->expect, f->min,
 		    f->max);
 		return -1;
 	}
 	if (*p == '\0' || *p == ',') {
-		set_err(err, "%s field: expected a number%s", f->name, what);
+		xseterr(err, "%s field: expected a number%s", f->name, what);
 		return -1;
 	}
 	while (*p && *p != ',')
 		p++;
-	set_err(err,
+	xseterr(err,
 	    "%s field: unexpected '%.*s'%s (expected a number%s, '*', a "
 	    "range a-b, a step /n or a list a,b)",
 	    f->name, (int)(p - start), start, what,
@@ -190,7 +169,7 @@ parse_item(const char **pp, const struct field *f, uint64_t *mask, char **err)
 	int lo, hi, step = 1, single = 0;
 
 	if (*p == ',' || *p == '\0') {
-		set_err(err, "%s field: empty item in list", f->name);
+		xseterr(err, "%s field: empty item in list", f->name);
 		return -1;
 	}
 	if (*p == '*') {
@@ -211,7 +190,7 @@ parse_item(const char **pp, const struct field *f, uint64_t *mask, char **err)
 			if (f == &fields[F_DOW] && hi == 0 && lo > 0)
 				hi = 7;
 			if (hi < lo) {
-				set_err(err,
+				xseterr(err,
 				    "%s field: range %.*s goes backwards",
 				    f->name, (int)(p - start), start);
 				return -1;
@@ -223,7 +202,7 @@ parse_item(const char **pp, const struct field *f, uint64_t *mask, char **err)
 		long n = 0;
 
 		if (!isdigit((unsigned char)*p)) {
-			set_err(err, "%s field: expected a number after '/'",
+			xseterr(err, "%s field: expected a number after '/'",
 			    f->name);
 			return -1;
 		}
@@ -233,7 +212,7 @@ parse_item(const char **pp, const struct field *f, uint64_t *mask, char **err)
 			p++;
 		}
 		if (n < 1 || n > f->max - f->min) {
-			set_err(err, "%s field: step %.*s is out of range 1-%d",
+			xseterr(err, "%s field: step %.*s is out of range 1-%d",
 			    f->name, (int)(p - s), s, f->max - f->min);
 			return -1;
 		}
@@ -246,7 +225,7 @@ parse_item(const char **pp, const struct field *f, uint64_t *mask, char **err)
 
 		while (*e && *e != ',')
 			e++;
-		set_err(err, "%s field: unexpected '%.*s' after '%.*s'",
+		xseterr(err, "%s field: unexpected '%.*s' after '%.*s'",
 		    f->name, (int)(e - p), p, (int)(p - start), start);
 		return -1;
 	}
@@ -300,13 +279,13 @@ cron_parse(const char *expr, char **err)
 
 				rest += strspn(rest, " \t\r\n");
 				if (*rest != '\0') {
-					set_err(err, "unexpected '%s' after %s",
+					xseterr(err, "unexpected '%s' after %s",
 					    rest, aliases[i].name);
 					return NULL;
 				}
 				return cron_parse(aliases[i].expr, err);
 			}
-		set_err(err,
+		xseterr(err,
 		    "unknown alias '%.*s' (expected @yearly, @annually, "
 		    "@monthly, @weekly, @daily, @midnight or @hourly)",
 		    (int)len, expr);
@@ -321,7 +300,7 @@ cron_parse(const char *expr, char **err)
 		n++;
 	}
 	if (n != 5 && n != 6) {
-		set_err(err, "expected 5 or 6 fields, found %d", n);
+		xseterr(err, "expected 5 or 6 fields, found %d", n);
 		goto fail;
 	}
 
@@ -501,8 +480,8 @@ max64(int64_t a, int64_t b)
 
 /* cron_next in zone z; see the top of the file. */
 static int
-next_in_zone(const struct cron *c, const struct tz *z, int64_t after,
-    int64_t *next)
+next_in_zone(
+    const struct cron *c, const struct tz *z, int64_t after, int64_t *next)
 {
 	int fixed = c->hour != ALL_HOURS;
 	int64_t deadline = after + HORIZON, t = after, from, w, e;
@@ -546,8 +525,8 @@ next_in_zone(const struct cron *c, const struct tz *z, int64_t after,
 }
 
 int
-cron_next(const struct cron *c, const struct tz *z, int64_t after,
-    int64_t *next)
+cron_next(
+    const struct cron *c, const struct tz *z, int64_t after, int64_t *next)
 {
 	if (after < AFTER_MIN || after > AFTER_MAX) {
 		errno = ERANGE;

@@ -35,8 +35,8 @@ void cron_free(struct cron *c);
  * NULL means UTC).  Returns 0 and sets *next, or -1 with errno ERANGE when
  * nothing fires in the next 8 years or `after` is outside years 1-9990.
  */
-int cron_next(const struct cron *c, const struct tz *z, int64_t after,
-    int64_t *next);
+int cron_next(
+    const struct cron *c, const struct tz *z, int64_t after, int64_t *next);
 
 /*
  * Whether c matches no time at all, in any year and any zone: no date

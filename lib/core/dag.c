@@ -155,8 +155,8 @@ dag_fill_children(struct dag *g)
 		g->child_off[g->deps[e] + 1]++;
 	for (size_t u = 0; u < n; u++)
 		g->child_off[u + 1] += g->child_off[u];
-	g->children = xmalloc((g->nedges ? g->nedges : 1) *
-	    sizeof(*g->children));
+	g->children =
+	    xmalloc((g->nedges ? g->nedges : 1) * sizeof(*g->children));
 	fill = xmalloc((n ? n : 1) * sizeof(*fill));
 	memcpy(fill, g->child_off, n * sizeof(*fill));
 	for (size_t v = 0; v < n; v++)
@@ -178,8 +178,7 @@ dag_order_forward(struct dag *g)
 
 	for (size_t v = 0; v < g->n; v++) {
 		g->topo[v] = v;
-		for (size_t k = g->dep_off[v]; k < g->dep_off[v + 1];
-		    k++)
+		for (size_t k = g->dep_off[v]; k < g->dep_off[v + 1]; k++)
 			if (g->level[v] < g->level[g->deps[k]] + 1)
 				g->level[v] = g->level[g->deps[k]] + 1;
 		if (g->level[v] > maxlevel)

@@ -15,12 +15,13 @@
 struct dag {
 	size_t n;
 	size_t nedges;
-	size_t *dep_off;   /* deps of v: deps[dep_off[v] .. dep_off[v+1]) */
+	size_t *dep_off; /* deps of v: deps[dep_off[v] .. dep_off[v+1]) */
 	size_t *deps;
-	size_t *child_off; /* children of u: children[child_off[u] .. child_off[u+1]) */
+	size_t *child_off; /* children of u: children[child_off[u] ..
+			      child_off[u+1]) */
 	size_t *children;
-	size_t *topo;	   /* a topological order (stable: ties by index) */
-	int *level;	   /* longest path from a root; roots are level 0 */
+	size_t *topo; /* a topological order (stable: ties by index) */
+	int *level;   /* longest path from a root; roots are level 0 */
 	int nlevels;
 };
 

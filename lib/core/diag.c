@@ -26,8 +26,8 @@ diags_clear(struct diags *d)
 }
 
 void
-diags_add(struct diags *d, const char *file, int line, int col,
-    const char *fmt, ...)
+diags_add(
+    struct diags *d, const char *file, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -58,8 +58,10 @@ diags_sort(struct diags *d)
 		struct diag t = d->v[i];
 		size_t j = i;
 
-		while (j > 0 && (d->v[j - 1].line > t.line ||
-		    (d->v[j - 1].line == t.line && d->v[j - 1].col > t.col))) {
+		while (j > 0 &&
+		    (d->v[j - 1].line > t.line ||
+			(d->v[j - 1].line == t.line &&
+			    d->v[j - 1].col > t.col))) {
 			d->v[j] = d->v[j - 1];
 			j--;
 		}

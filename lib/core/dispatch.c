@@ -10,8 +10,8 @@
 
 /* The engine's own fields: a runner never reads them, and every request
  * (and attempt history row) would carry them. */
-static const char *const engine_only[] = { "name", "dependsOn", "when",
-	"input", "retryPolicy", NULL };
+static const char *const engine_only[] = { "name", "dependsOn", "when", "input",
+	"retryPolicy", NULL };
 
 jv
 dispatch_task_specs(const struct workflow *wf)
@@ -19,7 +19,8 @@ dispatch_task_specs(const struct workflow *wf)
 	jv tasks = jv_object_get(workflow_to_jv(wf), jv_string("tasks"));
 	jv out = jv_array();
 
-	jv_array_foreach(tasks, i, t) {
+	jv_array_foreach(tasks, i, t)
+	{
 		for (size_t k = 0; engine_only[k] != NULL; k++)
 			t = jv_object_delete(t, jv_string(engine_only[k]));
 		out = jv_array_append(out, t);
@@ -41,7 +42,8 @@ run_context(const struct workflow *wf, const struct run_rt *rt)
 			jv_copy(rt->tasks[i].output)));
 	}
 	return jv_object_set(jv_object_set(jv_object(), jv_string("params"),
-	    jv_copy(rt->params)), jv_string("tasks"), tasks);
+				 jv_copy(rt->params)),
+	    jv_string("tasks"), tasks);
 }
 
 jv
@@ -68,7 +70,8 @@ dispatch_request(const char *execution_id, const struct workflow *wf,
 			jv err = jv_invalid_with_msg(jv_string_fmt(
 			    "task '%s': rendering %s: %s", t->id, fields[f],
 			    jv_get_kind(msg) == JV_KIND_STRING ?
-			    jv_string_value(msg) : "error"));
+				jv_string_value(msg) :
+				"error"));
 
 			jv_free(msg);
 			jv_free(ctx);
@@ -79,8 +82,8 @@ dispatch_request(const char *execution_id, const struct workflow *wf,
 	}
 	jv_free(ctx);
 	req = jv_object();
-	req = jv_object_set(req, jv_string("executionId"),
-	    jv_string(execution_id));
+	req = jv_object_set(
+	    req, jv_string("executionId"), jv_string(execution_id));
 	req = jv_object_set(req, jv_string("taskId"), jv_string(t->id));
 	req = jv_object_set(req, jv_string("attempt"), jv_number(a->attempt));
 	req = jv_object_set(req, jv_string("input"), jv_copy(a->input));
@@ -105,11 +108,11 @@ dispatch_spec_has_template(jv task_spec)
 }
 
 int
-dispatch_task_texts(const struct workflow *wf, const struct ydoc *doc,
-    char ***texts, jv *tasks)
+dispatch_task_texts(
+    const struct workflow *wf, const struct ydoc *doc, char ***texts, jv *tasks)
 {
-	const struct ynode *seq = doc->root ?
-	    ynode_map_get(doc->root, "tasks") : NULL;
+	const struct ynode *seq =
+	    doc->root ? ynode_map_get(doc->root, "tasks") : NULL;
 	struct buf b = BUF_INIT;
 	char **out;
 
@@ -135,8 +138,8 @@ dispatch_task_texts(const struct workflow *wf, const struct ydoc *doc,
 			const struct ynode *v = ynode_map_get(t, field);
 
 			if (v != NULL)
-				hb = jv_object_set(hb, jv_string(field),
-				    ynode_to_jv(v));
+				hb = jv_object_set(
+				    hb, jv_string(field), ynode_to_jv(v));
 		}
 		templated = dispatch_spec_has_template(hb);
 		jv_free(hb);
@@ -172,15 +175,16 @@ dispatch_request_text(const char *execution_id, const struct workflow *wf,
 	jv in;
 
 	if (spec_text == NULL) {
-		jv req = dispatch_request(execution_id, wf, rt, jq, a,
-		    task_spec);
+		jv req =
+		    dispatch_request(execution_id, wf, rt, jq, a, task_spec);
 		char *text;
 
 		if (!jv_is_valid(req)) {
 			jv msg = jv_invalid_get_msg(req);
 
 			*err = xstrdup(jv_get_kind(msg) == JV_KIND_STRING ?
-			    jv_string_value(msg) : "the request does not render");
+				jv_string_value(msg) :
+				"the request does not render");
 			jv_free(msg);
 			return NULL;
 		}
@@ -193,8 +197,7 @@ dispatch_request_text(const char *execution_id, const struct workflow *wf,
 	buf_puts(&b, "{\"executionId\":");
 	buf_json_str(&b, execution_id, strlen(execution_id));
 	buf_puts(&b, ",\"taskId\":");
-	buf_json_str(&b, wf->tasks[a->task].id,
-	    strlen(wf->tasks[a->task].id));
+	buf_json_str(&b, wf->tasks[a->task].id, strlen(wf->tasks[a->task].id));
 	buf_printf(&b, ",\"attempt\":%d,\"input\":", a->attempt);
 	in = jv_dump_string(jv_copy(a->input), 0);
 	buf_puts(&b, jv_string_value(in));

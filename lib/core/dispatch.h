@@ -57,10 +57,9 @@ jv dispatch_request(const char *execution_id, const struct workflow *wf,
  * it as it is, so that a spec is not serialized again for every dispatch
  * (a fan-out dispatches thousands at once).
  */
-char *dispatch_request_text(const char *execution_id,
-    const struct workflow *wf, const struct run_rt *rt, struct jqx *jq,
-    const struct engine_action *a, jv task_spec, const char *spec_text,
-    char **err);
+char *dispatch_request_text(const char *execution_id, const struct workflow *wf,
+    const struct run_rt *rt, struct jqx *jq, const struct engine_action *a,
+    jv task_spec, const char *spec_text, char **err);
 
 /* Whether task_spec's headers or body hold a template (borrowed). */
 int dispatch_spec_has_template(jv task_spec);

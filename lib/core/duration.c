@@ -36,19 +36,22 @@ duration_parse(const char *s, int64_t *ms, const char **err)
 		while (isdigit((unsigned char)*p)) {
 			n = n * 10 + (*p++ - '0');
 			if (n > DURATION_MAX) {
-				*err = "duration is too long (at most 100 years)";
+				*err =
+				    "duration is too long (at most 100 years)";
 				return -1;
 			}
 			digits++;
 		}
 		if (digits == 0) {
-			*err = "expected a number followed by a unit (ms, s, m, "
-			       "h, d), like 30s or 1h30m";
+			*err =
+			    "expected a number followed by a unit (ms, s, m, "
+			    "h, d), like 30s or 1h30m";
 			return -1;
 		}
 		if (*p == '\0') {
-			*err = "missing unit: write 30s, 5m, 500ms (ms, s, m, h "
-			       "or d)";
+			*err =
+			    "missing unit: write 30s, 5m, 500ms (ms, s, m, h "
+			    "or d)";
 			return -1;
 		}
 		/* "ms" must be tried before "m". */

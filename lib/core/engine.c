@@ -111,8 +111,7 @@ param_names(jv params)
 }
 
 int
-run_rt_init(struct run_rt *rt, const struct workflow *wf, jv input,
-    char **err)
+run_rt_init(struct run_rt *rt, const struct workflow *wf, jv input, char **err)
 {
 	jv declared = jv_copy(wf->params);
 	jv params = jv_null();
@@ -129,8 +128,8 @@ run_rt_init(struct run_rt *rt, const struct workflow *wf, jv input,
 		goto fail;
 	}
 	if (wf->ntasks > 0 && wf->dag == NULL) {
-		*err = xasprintf("workflow '%s' has no task graph",
-		    wf->id ? wf->id : "?");
+		*err = xasprintf(
+		    "workflow '%s' has no task graph", wf->id ? wf->id : "?");
 		goto fail;
 	}
 
@@ -141,12 +140,14 @@ run_rt_init(struct run_rt *rt, const struct workflow *wf, jv input,
 		input = jv_null();
 	} else {
 		params = jv_copy(declared);
-		jv_object_foreach(input, k, v) {
+		jv_object_foreach(input, k, v)
+		{
 			if (!jv_object_has(jv_copy(declared), jv_copy(k))) {
 				char *names = param_names(jv_copy(declared));
 
 				*err = xasprintf("unknown param '%s'; "
-				    "declared: %s", jv_string_value(k), names);
+						 "declared: %s",
+				    jv_string_value(k), names);
 				free(names);
 				jv_free(k);
 				jv_free(v);
@@ -240,10 +241,10 @@ struct step {
 	struct jqx *jq;
 	struct engine_result *res;
 	const struct engine_event *ev;
-	jv ctx;		   /* expression context, or jv_invalid() until built */
-	size_t *queue;	   /* FIFO of tasks whose dependencies are all met */
+	jv ctx;	       /* expression context, or jv_invalid() until built */
+	size_t *queue; /* FIFO of tasks whose dependencies are all met */
 	size_t qhead, qtail, qcap;
-	size_t *stack;	   /* tasks to mark SKIPPED(upstream) */
+	size_t *stack; /* tasks to mark SKIPPED(upstream) */
 	size_t nstack, stackcap;
 };
 
@@ -255,8 +256,8 @@ add_action(struct step *s, enum engine_action_type type, size_t task)
 
 	if (res->nactions == res->actions_cap) {
 		res->actions_cap = res->actions_cap ? res->actions_cap * 2 : 16;
-		res->actions = xreallocarray(res->actions, res->actions_cap,
-		    sizeof(*res->actions));
+		res->actions = xreallocarray(
+		    res->actions, res->actions_cap, sizeof(*res->actions));
 	}
 	a = &res->actions[res->nactions++];
 	memset(a, 0, sizeof(*a));
@@ -273,8 +274,8 @@ add_transition(struct step *s, size_t task, int from, int to)
 	struct engine_transition *t;
 
 	if (res->ntransitions == res->transitions_cap) {
-		res->transitions_cap = res->transitions_cap ?
-		    res->transitions_cap * 2 : 16;
+		res->transitions_cap =
+		    res->transitions_cap ? res->transitions_cap * 2 : 16;
 		res->transitions = xreallocarray(res->transitions,
 		    res->transitions_cap, sizeof(*res->transitions));
 	}
@@ -333,8 +334,8 @@ push(struct step *s, size_t i)
 {
 	if (s->nstack == s->stackcap) {
 		s->stackcap = s->stackcap ? s->stackcap * 2 : 64;
-		s->stack = xreallocarray(s->stack, s->stackcap,
-		    sizeof(*s->stack));
+		s->stack =
+		    xreallocarray(s->stack, s->stackcap, sizeof(*s->stack));
 	}
 	s->stack[s->nstack++] = i;
 }
@@ -398,8 +399,8 @@ context(struct step *s)
 			jv_copy(s->rt->tasks[i].output)));
 	}
 	jv_free(s->ctx);
-	s->ctx = jv_object_set(jv_object(), jv_string("params"),
-	    jv_copy(s->rt->params));
+	s->ctx = jv_object_set(
+	    jv_object(), jv_string("params"), jv_copy(s->rt->params));
 	s->ctx = jv_object_set(s->ctx, jv_string("tasks"), tasks);
 	return jv_copy(s->ctx);
 }
@@ -418,8 +419,8 @@ fail_attempt(struct step *s, size_t i, enum errclass err, const char *message,
 	struct engine_action *a;
 	int attempt = t->attempt > 0 ? t->attempt : 1;
 	/* Retries count from the last reset (a fresh budget). */
-	int spent = attempt - t->attempt_base > 0 ? attempt - t->attempt_base :
-	    1;
+	int spent =
+	    attempt - t->attempt_base > 0 ? attempt - t->attempt_base : 1;
 
 	if (t->state == TASK_RUNNING)
 		set_task(s, i, TASK_FAILED);
@@ -491,7 +492,8 @@ dispatch(struct step *s, size_t i)
 				    jv_string_value(msg));
 			else
 				m = xasprintf("task '%s': input: cannot be "
-				    "rendered", task->id);
+					      "rendered",
+				    task->id);
 			jv_free(msg);
 			fail_unsent(s, i, m);
 			return;
@@ -586,10 +588,9 @@ check_finish(struct step *s)
 		a->message = xasprintf("task '%s' failed (%s)",
 		    s->wf->tasks[i].id, errclass_name(rt->tasks[i].error));
 	} else
-		a->message = xasprintf("task '%s' was %s",
-		    s->wf->tasks[i].id,
+		a->message = xasprintf("task '%s' was %s", s->wf->tasks[i].id,
 		    rt->tasks[i].state == TASK_CANCELLED ? "cancelled" :
-		    "skipped");
+							   "skipped");
 	if (rt->nbad > 1) {
 		char *m = xasprintf("%s; %zu of %zu tasks did not succeed",
 		    a->message, rt->nbad, rt->ntasks);
@@ -646,8 +647,8 @@ blocking_dep(const struct dag *g, const struct run_rt *rt,
 	return rt->ntasks;
 }
 
-#define RESET_ASKED 2	/* in[]: named by the event */
-#define RESET_WITH 1	/* in[]: taken along */
+#define RESET_ASKED 2 /* in[]: named by the event */
+#define RESET_WITH 1  /* in[]: taken along */
 
 /*
  * Checks that the run and every task ev names can run again, and marks
@@ -659,8 +660,8 @@ reset_check_asked(const struct workflow *wf, const struct run_rt *rt,
 {
 	const struct dag *g = wf->dag;
 
-	if (rt->ntasks != wf->ntasks || (wf->ntasks > 0 &&
-	    (g == NULL || rt->unmet == NULL)))
+	if (rt->ntasks != wf->ntasks ||
+	    (wf->ntasks > 0 && (g == NULL || rt->unmet == NULL)))
 		return xstrdup("the run does not match its workflow");
 	if (ev->tasks == NULL || ev->ntasks == 0)
 		return xstrdup("no task to run again");
@@ -668,8 +669,8 @@ reset_check_asked(const struct workflow *wf, const struct run_rt *rt,
 		return xstrdup("the run has not started yet");
 	if (rt->state != RUN_RUNNING &&
 	    !run_transition_allowed(rt->state, RUN_RUNNING))
-		return xasprintf("a %s run cannot run again",
-		    run_state_name(rt->state));
+		return xasprintf(
+		    "a %s run cannot run again", run_state_name(rt->state));
 	for (size_t k = 0; k < ev->ntasks; k++) {
 		size_t i = ev->tasks[k];
 		enum task_state st;
@@ -679,8 +680,8 @@ reset_check_asked(const struct workflow *wf, const struct run_rt *rt,
 		st = rt->tasks[i].state;
 		if (!task_state_terminal(st))
 			return xasprintf("task '%s' is %s; only a finished "
-			    "task can run again", wf->tasks[i].id,
-			    task_state_name(st));
+					 "task can run again",
+			    wf->tasks[i].id, task_state_name(st));
 		if (!task_transition_allowed(st, TASK_PENDING))
 			return xasprintf("task '%s' is %s and cannot run again",
 			    wf->tasks[i].id, task_state_name(st));
@@ -729,13 +730,14 @@ reset_take_along(const struct workflow *wf, const struct run_rt *rt,
 			continue;
 		reach[v] = 1;
 		if (task_is_active(t->state)) {
-			why = xasprintf("task '%s', downstream, is %s; wait "
+			why = xasprintf(
+			    "task '%s', downstream, is %s; wait "
 			    "for it to finish (or cancel the run) first",
 			    wf->tasks[v].id, task_state_name(t->state));
 			goto out;
 		}
 		if (task_state_terminal(t->state))
-			in[v] = RESET_WITH;	/* PENDING ones just wait */
+			in[v] = RESET_WITH; /* PENDING ones just wait */
 	}
 out:
 	free(reach);
@@ -765,10 +767,11 @@ reset_plan(const struct workflow *wf, const struct run_rt *rt,
 		size_t i = ev->tasks[k];
 
 		if ((d = blocking_dep(g, rt, in, i)) < rt->ntasks)
-			return xasprintf("task '%s' cannot run while its "
+			return xasprintf(
+			    "task '%s' cannot run while its "
 			    "dependency '%s' is %s; run that one again (with "
-			    "what is downstream of it)", wf->tasks[i].id,
-			    wf->tasks[d].id,
+			    "what is downstream of it)",
+			    wf->tasks[i].id, wf->tasks[d].id,
 			    task_state_name(rt->tasks[d].state));
 	}
 	return NULL;
@@ -845,7 +848,8 @@ reset(struct step *s, const unsigned char *in)
 	}
 	if (run_state_terminal(rt->state) && set_run(s, RUN_RUNNING) == 0)
 		rt->deadline_ms = s->wf->timeout_ms > 0 ?
-		    s->ev->now_ms + s->wf->timeout_ms : 0;
+		    s->ev->now_ms + s->wf->timeout_ms :
+		    0;
 	for (size_t k = 0; k < rt->ntasks; k++) {
 		size_t v = g->topo[k];
 		struct task_rt *t = &rt->tasks[v];
@@ -918,8 +922,8 @@ event_applies(const struct workflow *wf, const struct run_rt *rt,
 {
 	const struct task_rt *t = NULL;
 
-	if (rt->ntasks != wf->ntasks || (wf->ntasks > 0 &&
-	    (wf->dag == NULL || rt->unmet == NULL)))
+	if (rt->ntasks != wf->ntasks ||
+	    (wf->ntasks > 0 && (wf->dag == NULL || rt->unmet == NULL)))
 		return 0;
 	switch (ev->type) {
 	case EV_RUN_START:
@@ -931,7 +935,7 @@ event_applies(const struct workflow *wf, const struct run_rt *rt,
 		/* Trusted like EV_RETRY_DUE below, given a deadline. */
 		return rt->state == RUN_RUNNING && rt->deadline_ms != 0;
 	case EV_RESET:
-		return 1;	/* planned by engine_step: reset_plan() */
+		return 1; /* planned by engine_step: reset_plan() */
 	case EV_RECOVER:
 		return rt->state == RUN_RUNNING;
 	case EV_TASK_STARTED:
@@ -982,8 +986,8 @@ apply_event(struct step *s, jv *output, const unsigned char *plan)
 	case EV_RUN_START:
 		set_run(s, RUN_RUNNING);
 		rt->started_ms = ev->now_ms;
-		rt->deadline_ms = wf->timeout_ms > 0 ?
-		    ev->now_ms + wf->timeout_ms : 0;
+		rt->deadline_ms =
+		    wf->timeout_ms > 0 ? ev->now_ms + wf->timeout_ms : 0;
 		for (size_t k = 0; k < rt->ntasks; k++) {
 			size_t i = wf->dag->topo[k];
 
@@ -1014,7 +1018,9 @@ apply_event(struct step *s, jv *output, const unsigned char *plan)
 		/* A failure without a class is the backend's own "FAILED". */
 		fail_attempt(s, ev->task,
 		    ev->error > ERR_NONE && ev->error < ERR__COUNT ?
-		    ev->error : ERR_TASK_FAILED, ev->message, NULL, 1);
+			ev->error :
+			ERR_TASK_FAILED,
+		    ev->message, NULL, 1);
 		break;
 	case EV_RETRY_DUE:
 		if (set_task(s, ev->task, TASK_READY) == 0)

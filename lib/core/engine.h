@@ -60,30 +60,32 @@ enum skip_reason {
 	SKIP_UPSTREAM,	/* a dependency did not succeed */
 };
 
-const char *skip_reason_name(enum skip_reason r); /* "", "condition", "upstream" */
+const char *skip_reason_name(
+    enum skip_reason r); /* "", "condition", "upstream" */
 
 struct task_rt {
 	enum task_state state;
-	int attempt;	       /* current/last attempt, 1-based; 0 = never dispatched */
-	int attempt_base;      /* attempts spent before the last reset: attempt
-				  numbers keep growing across resets (they are
-				  part of the Idempotency-Key), while retry
-				  decisions count attempt - attempt_base */
-	int64_t not_before_ms; /* while RETRY: when the next attempt may start */
+	int attempt; /* current/last attempt, 1-based; 0 = never dispatched */
+	int attempt_base; /* attempts spent before the last reset: attempt
+			     numbers keep growing across resets (they are
+			     part of the Idempotency-Key), while retry
+			     decisions count attempt - attempt_base */
+	int64_t
+	    not_before_ms; /* while RETRY: when the next attempt may start */
 	enum skip_reason skip;
-	enum errclass error;   /* class of the last failure */
-	jv output;	       /* output of the successful attempt; jv_null otherwise */
+	enum errclass error; /* class of the last failure */
+	jv output; /* output of the successful attempt; jv_null otherwise */
 };
 
 struct run_rt {
 	enum run_state state;
-	jv params;		/* defaults merged with the run's input */
-	struct task_rt *tasks;	/* wf->ntasks entries, same order */
+	jv params;	       /* defaults merged with the run's input */
+	struct task_rt *tasks; /* wf->ntasks entries, same order */
 	size_t ntasks;
-	size_t nterminal;	/* tasks in a terminal state */
-	size_t nbad;		/* DEAD, CANCELLED or upstream-skipped */
+	size_t nterminal; /* tasks in a terminal state */
+	size_t nbad;	  /* DEAD, CANCELLED or upstream-skipped */
 	int64_t started_ms;
-	int64_t deadline_ms;	/* run timeout instant; 0 = none */
+	int64_t deadline_ms; /* run timeout instant; 0 = none */
 
 	/*
 	 * Bookkeeping of the engine, set by run_rt_init() and kept by
@@ -91,8 +93,8 @@ struct run_rt {
 	 * makes readiness O(1) per completed dependency, so a fan-in of
 	 * 10,000 tasks does not rescan 10,000 dependencies per completion.
 	 */
-	const struct dag *dag;	/* wf->dag, borrowed */
-	size_t *unmet;		/* per task: dependencies not yet satisfied */
+	const struct dag *dag; /* wf->dag, borrowed */
+	size_t *unmet;	       /* per task: dependencies not yet satisfied */
 };
 
 /*
@@ -103,8 +105,8 @@ struct run_rt {
  * workflows.  Returns 0, or -1 with *err a malloc'd message; rt then needs
  * no run_rt_free() (calling it is harmless).
  */
-int run_rt_init(struct run_rt *rt, const struct workflow *wf, jv input,
-    char **err);
+int run_rt_init(
+    struct run_rt *rt, const struct workflow *wf, jv input, char **err);
 void run_rt_free(struct run_rt *rt);
 /*
  * Recomputes nterminal/nbad (and the engine's bookkeeping) after a driver
@@ -128,15 +130,15 @@ enum engine_event_type {
 
 struct engine_event {
 	enum engine_event_type type;
-	size_t task;		/* for task events */
-	enum errclass error;	/* for EV_TASK_FAILED */
-	const char *message;	/* for EV_TASK_FAILED; borrowed */
-	jv output;		/* for EV_TASK_SUCCEEDED; always consumed */
-	int64_t now_ms;		/* the driver's clock */
-	double rand01;		/* a draw in [0,1) for retry jitter */
-	const size_t *tasks;	/* EV_RESET: tasks to run again; borrowed */
+	size_t task;	     /* for task events */
+	enum errclass error; /* for EV_TASK_FAILED */
+	const char *message; /* for EV_TASK_FAILED; borrowed */
+	jv output;	     /* for EV_TASK_SUCCEEDED; always consumed */
+	int64_t now_ms;	     /* the driver's clock */
+	double rand01;	     /* a draw in [0,1) for retry jitter */
+	const size_t *tasks; /* EV_RESET: tasks to run again; borrowed */
 	size_t ntasks;
-	int downstream;		/* EV_RESET: and all tasks downstream */
+	int downstream; /* EV_RESET: and all tasks downstream */
 };
 
 enum engine_action_type {
@@ -152,21 +154,22 @@ enum engine_action_type {
 struct engine_action {
 	enum engine_action_type type;
 	size_t task;
-	int attempt;		/* ACT_DISPATCH; ACT_RESET: the last one */
-	jv input;		/* ACT_DISPATCH: rendered input (owned by the
-				   result); jv_null() for other actions */
-	int64_t at_ms;		/* ACT_RETRY_AT */
-	enum skip_reason skip;	/* ACT_SKIP */
-	enum errclass error;	/* ACT_DEAD_LETTER, ACT_FINISH_RUN on failure */
-	char *message;		/* ACT_DEAD_LETTER / ACT_FINISH_RUN; owned, may be NULL */
+	int attempt;	       /* ACT_DISPATCH; ACT_RESET: the last one */
+	jv input;	       /* ACT_DISPATCH: rendered input (owned by the
+				  result); jv_null() for other actions */
+	int64_t at_ms;	       /* ACT_RETRY_AT */
+	enum skip_reason skip; /* ACT_SKIP */
+	enum errclass error;   /* ACT_DEAD_LETTER, ACT_FINISH_RUN on failure */
+	char
+	    *message; /* ACT_DEAD_LETTER / ACT_FINISH_RUN; owned, may be NULL */
 	enum run_state run_state; /* ACT_FINISH_RUN */
 };
 
 #define ENGINE_RUN ((size_t)-1) /* transition.task for the run itself */
 
 struct engine_transition {
-	size_t task;		/* or ENGINE_RUN */
-	int from;		/* enum task_state or enum run_state */
+	size_t task; /* or ENGINE_RUN */
+	int from;    /* enum task_state or enum run_state */
 	int to;
 };
 
@@ -194,8 +197,8 @@ void engine_result_clear(struct engine_result *res);
  * jv_null(), so a driver never frees it.
  * jq is the expression cache used for when:/input: (see jqx.h).
  */
-int engine_step(const struct workflow *wf, struct run_rt *rt,
-    struct jqx *jq, struct engine_event *ev, struct engine_result *res);
+int engine_step(const struct workflow *wf, struct run_rt *rt, struct jqx *jq,
+    struct engine_event *ev, struct engine_result *res);
 
 /*
  * EV_RESET runs finished tasks again (`loom execution retry --from-failed`,
@@ -221,8 +224,8 @@ int engine_step(const struct workflow *wf, struct run_rt *rt,
  * malloc'd message ("task 'b' is RUNNING; only a finished task can run
  * again"), or returns NULL when it applies.  Changes nothing.
  */
-char *engine_reset_refusal(const struct workflow *wf,
-    const struct run_rt *rt, const struct engine_event *ev);
+char *engine_reset_refusal(const struct workflow *wf, const struct run_rt *rt,
+    const struct engine_event *ev);
 
 /*
  * The tasks `retry --from-failed` runs again: every DEAD, CANCELLED and

@@ -67,8 +67,8 @@ execbreaker_outcome(jv result, enum errclass *outcome)
 	type = member2(result, "error", "type");
 	if (jv_get_kind(st) == JV_KIND_STRING &&
 	    (strcmp(jv_string_value(st), "SUCCESS") == 0 ||
-	    strcmp(jv_string_value(st), "ACCEPTED") == 0))
-		;	/* the target answered: a success */
+		strcmp(jv_string_value(st), "ACCEPTED") == 0))
+		; /* the target answered: a success */
 	else if (jv_get_kind(type) == JV_KIND_STRING &&
 	    strcmp(jv_string_value(type), "Cancelled") == 0)
 		v = EXECBREAKER_RELEASE;

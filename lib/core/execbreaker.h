@@ -24,7 +24,7 @@
 #include "retry.h"
 
 enum execbreaker_verdict {
-	EXECBREAKER_RECORD = 0,	/* breakerdb_record() with the outcome */
+	EXECBREAKER_RECORD = 0, /* breakerdb_record() with the outcome */
 	EXECBREAKER_RELEASE,	/* breakerdb_release(): no answer */
 };
 
@@ -42,7 +42,6 @@ int execbreaker_target(jv request, char *buf, size_t len);
  * missing), or EXECBREAKER_RELEASE for a "Cancelled" result (*outcome is
  * then ERR_NONE and means nothing).
  */
-enum execbreaker_verdict execbreaker_outcome(jv result,
-    enum errclass *outcome);
+enum execbreaker_verdict execbreaker_outcome(jv result, enum errclass *outcome);
 
 #endif

@@ -101,7 +101,8 @@ hmap_get(const struct hmap *m, const char *key, size_t *value)
 	size_t j = h & (m->cap - 1);
 
 	while (m->slots[j].key) {
-		if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0) {
+		if (m->slots[j].hash == h &&
+		    strcmp(m->slots[j].key, key) == 0) {
 			*value = m->slots[j].value;
 			return 0;
 		}

@@ -183,8 +183,8 @@ prog_compile(struct jqx_prog *p)
 	jq_set_error_cb(jq, discard_error, NULL);
 	if (!ok) {
 		jq_teardown(&jq);
-		p->err = eb.msg != NULL ? eb.msg :
-					  xstrdup("invalid jq program");
+		p->err =
+		    eb.msg != NULL ? eb.msg : xstrdup("invalid jq program");
 		return;
 	}
 	free(eb.msg);
@@ -266,8 +266,8 @@ static jv
 halt_result(jq_state *jq)
 {
 	jv code = jq_get_exit_code(jq), msg = jq_get_error_message(jq);
-	double d = jv_get_kind(code) == JV_KIND_NUMBER ? jv_number_value(code) :
-							 0;
+	double d =
+	    jv_get_kind(code) == JV_KIND_NUMBER ? jv_number_value(code) : 0;
 	int status = d >= -255 && d <= 255 ? (int)d : 1;
 	size_t len;
 	char *text;
@@ -539,16 +539,17 @@ render_string(struct tmpl *t, jv v)
 		}
 		end = scan_code(s, i + 3, len, '}', 0);
 		if (end < 0) {
-			val = error_value(xasprintf("unterminated \"${{\" (no "
-						    "matching \"}}\") at \"%.40s\"",
-			    s + i));
+			val = error_value(
+			    xasprintf("unterminated \"${{\" (no "
+				      "matching \"}}\") at \"%.40s\"",
+				s + i));
 			goto fail;
 		}
 		for (a = i + 3; a < (size_t)end && isspace((unsigned char)s[a]);
 		     a++)
 			;
-		for (b = (size_t)end;
-		     b > a && isspace((unsigned char)s[b - 1]); b--)
+		for (b = (size_t)end; b > a && isspace((unsigned char)s[b - 1]);
+		     b--)
 			;
 		if (memchr(s + a, '\0', b - a) != NULL) {
 			val = error_value(xstrdup("NUL byte in \"${{ }}\""));
@@ -671,8 +672,8 @@ jqx_template_has_expr(jv tmpl)
 	switch (jv_get_kind(tmpl)) {
 	case JV_KIND_STRING:
 		found = memmem(jv_string_value(tmpl),
-		    (size_t)jv_string_length_bytes(jv_copy(tmpl)), "${{",
-		    3) != NULL;
+			    (size_t)jv_string_length_bytes(jv_copy(tmpl)),
+			    "${{", 3) != NULL;
 		break;
 	case JV_KIND_ARRAY:
 		n = jv_array_length(jv_copy(tmpl));

@@ -9,12 +9,12 @@
 #include "jsoncheck.h"
 
 enum want {
-	W_VALUE,		/* any value */
-	W_VALUE_OR_CLOSE,	/* just after '[' */
-	W_KEY_OR_CLOSE,		/* just after '{' */
-	W_KEY,			/* after ',' in an object */
-	W_COLON,		/* after a key */
-	W_NEXT,			/* after a value: ',' or a close, or the end */
+	W_VALUE,	  /* any value */
+	W_VALUE_OR_CLOSE, /* just after '[' */
+	W_KEY_OR_CLOSE,	  /* just after '{' */
+	W_KEY,		  /* after ',' in an object */
+	W_COLON,	  /* after a key */
+	W_NEXT,		  /* after a value: ',' or a close, or the end */
 };
 
 static int
@@ -47,8 +47,8 @@ hex4(const char *s, size_t n, size_t p, unsigned *u, size_t *bad)
 			*bad = p + k < n ? p + k : n;
 			return -1;
 		}
-		*u = *u << 4 | (unsigned)(is_digit(c) ? c - '0' :
-		    (c | 0x20) - 'a' + 10);
+		*u = *u << 4 |
+		    (unsigned)(is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
 	}
 	return 0;
 }
@@ -64,7 +64,8 @@ scan_string(const char *s, size_t n, size_t *i, const char **why)
 
 		if (c < 0x20) {
 			*i = p;
-			*why = "a control character must be escaped in a string";
+			*why =
+			    "a control character must be escaped in a string";
 			return -1;
 		}
 		if (c != '\\') {
@@ -74,8 +75,14 @@ scan_string(const char *s, size_t n, size_t *i, const char **why)
 		if (++p >= n)
 			break;
 		switch (s[p]) {
-		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
-		case 'r': case 't':
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
 			p++;
 			break;
 		case 'u': {
@@ -93,7 +100,8 @@ scan_string(const char *s, size_t n, size_t *i, const char **why)
 				    hex4(s, n, p + 2, &u, i) < 0 ||
 				    u < 0xdc00 || u > 0xdfff) {
 					*i = p < n ? p : n;
-					*why = "a \\uD800-\\uDBFF escape must be "
+					*why =
+					    "a \\uD800-\\uDBFF escape must be "
 					    "followed by a \\uDC00-\\uDFFF one";
 					return -1;
 				}
@@ -173,7 +181,7 @@ struct jscan {
 	const char *buf;
 	size_t len, i;
 	enum want w;
-	unsigned char stack[JSON_CHECK_DEPTH_MAX];	/* 'o' or 'a' */
+	unsigned char stack[JSON_CHECK_DEPTH_MAX]; /* 'o' or 'a' */
 	int depth, max;
 };
 
@@ -201,15 +209,16 @@ scan_punct(struct jscan *js, char c, const char **msg)
 		}
 		if (c == ',') {
 			js->i++;
-			js->w = js->stack[js->depth - 1] == 'o' ? W_KEY :
-			    W_VALUE;
+			js->w =
+			    js->stack[js->depth - 1] == 'o' ? W_KEY : W_VALUE;
 		} else if ((c == '}' && js->stack[js->depth - 1] == 'o') ||
 		    (c == ']' && js->stack[js->depth - 1] == 'a')) {
 			js->i++;
 			js->depth--;
 		} else {
 			*msg = js->stack[js->depth - 1] == 'o' ?
-			    "expected ',' or '}'" : "expected ',' or ']'";
+			    "expected ',' or '}'" :
+			    "expected ',' or ']'";
 			return -1;
 		}
 		return 1;
@@ -265,8 +274,10 @@ scan_value(struct jscan *js, char c, const char **msg)
 	case 't':
 	case 'f':
 	case 'n':
-		if (scan_word(js->buf, js->len, &js->i, c == 't' ? "true" :
-		    c == 'f' ? "false" : "null") < 0) {
+		if (scan_word(js->buf, js->len, &js->i,
+			c == 't'     ? "true" :
+			    c == 'f' ? "false" :
+				       "null") < 0) {
 			*msg = "expected true, false or null";
 			return -1;
 		}
@@ -284,8 +295,8 @@ scan_value(struct jscan *js, char c, const char **msg)
 }
 
 int
-json_syntax_check(const char *buf, size_t len, int max, size_t *at,
-    const char **why)
+json_syntax_check(
+    const char *buf, size_t len, int max, size_t *at, const char **why)
 {
 	struct jscan js;
 	const char *msg = NULL;
@@ -331,7 +342,7 @@ json_parse_untrusted(const char *buf, size_t len)
 	size_t at = 0;
 
 	if (json_syntax_check(buf, len, 512, &at, &why) < 0)
-		return jv_invalid_with_msg(jv_string_fmt("%s at offset %zu",
-		    why ? why : "not JSON", at));
+		return jv_invalid_with_msg(jv_string_fmt(
+		    "%s at offset %zu", why ? why : "not JSON", at));
 	return jv_parse_sized(buf, (int)len);
 }

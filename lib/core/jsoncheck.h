@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#define JSON_CHECK_DEPTH_MAX 1024	/* the most max may ask for */
+#define JSON_CHECK_DEPTH_MAX 1024 /* the most max may ask for */
 
 /*
  * 0 when buf[0..len) is exactly one JSON value (whitespace around it
@@ -24,8 +24,8 @@
  * too soon) and *why (when not NULL) a static phrase saying what was
  * expected.  Bytes are not checked for UTF-8 (utf8_check() does that).
  */
-int json_syntax_check(const char *buf, size_t len, int max, size_t *at,
-    const char **why);
+int json_syntax_check(
+    const char *buf, size_t len, int max, size_t *at, const char **why);
 
 /*
  * jv_parse_sized() for untrusted text: the text is checked first, because

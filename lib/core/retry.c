@@ -146,15 +146,14 @@ retry_policy_default(struct retry_policy *p)
 	p->max_delay_ms = 5 * 60 * 1000;
 	p->multiplier = 2.0;
 	p->jitter = 0.1;
-	p->retry_on = ERRCLASS_BIT(ERR_TIMEOUT) |
-	    ERRCLASS_BIT(ERR_CONNECTION) | ERRCLASS_BIT(ERR_HTTP_SERVER);
+	p->retry_on = ERRCLASS_BIT(ERR_TIMEOUT) | ERRCLASS_BIT(ERR_CONNECTION) |
+	    ERRCLASS_BIT(ERR_HTTP_SERVER);
 	p->dont_retry_on = ERRCLASS_BIT(ERR_VALIDATION) |
 	    ERRCLASS_BIT(ERR_NOT_FOUND) | ERRCLASS_BIT(ERR_HTTP_CLIENT);
 }
 
 int
-retry_should_retry(const struct retry_policy *p, enum errclass c,
-    int attempt)
+retry_should_retry(const struct retry_policy *p, enum errclass c, int attempt)
 {
 	if ((unsigned)c >= ERR__COUNT || c == ERR_NONE)
 		return 0;
@@ -197,8 +196,8 @@ retry_next_delay(const struct retry_policy *p, int attempt, double rand01)
 		 * negative or NaN multiplier is nonsense: treat it as 1.
 		 */
 		mult = p->multiplier >= 0 ? p->multiplier : 1;
-		delay = initial == 0 ? 0 :
-				       initial * pow(mult, (double)attempt - 1);
+		delay =
+		    initial == 0 ? 0 : initial * pow(mult, (double)attempt - 1);
 		break;
 	case BACKOFF_LINEAR:
 		delay = initial * (double)attempt;

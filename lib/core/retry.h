@@ -12,13 +12,14 @@
 
 enum errclass {
 	ERR_NONE = 0,
-	ERR_TIMEOUT,	   /* TimeoutException */
-	ERR_CONNECTION,	   /* ConnectionException: refused, reset, DNS */
-	ERR_HTTP_SERVER,   /* HttpServerError: 5xx */
-	ERR_HTTP_CLIENT,   /* HttpClientError: other 4xx */
-	ERR_NOT_FOUND,	   /* ResourceNotFoundException: 404 */
-	ERR_VALIDATION,	   /* ValidationException: 400/422 or backend said so */
-	ERR_TASK_FAILED,   /* TaskFailedException: FAILED, non-zero exit, signal */
+	ERR_TIMEOUT,	 /* TimeoutException */
+	ERR_CONNECTION,	 /* ConnectionException: refused, reset, DNS */
+	ERR_HTTP_SERVER, /* HttpServerError: 5xx */
+	ERR_HTTP_CLIENT, /* HttpClientError: other 4xx */
+	ERR_NOT_FOUND,	 /* ResourceNotFoundException: 404 */
+	ERR_VALIDATION,	 /* ValidationException: 400/422 or backend said so */
+	ERR_TASK_FAILED, /* TaskFailedException: FAILED, non-zero exit, signal
+			  */
 	ERR__COUNT
 };
 
@@ -52,7 +53,7 @@ const char *backoff_name(enum backoff b);
 int backoff_parse(const char *s, enum backoff *out);
 
 struct retry_policy {
-	int max_attempts;	  /* total attempts, >= 1 */
+	int max_attempts; /* total attempts, >= 1 */
 	enum backoff strategy;
 	int64_t initial_delay_ms; /* delay before attempt 2 */
 	int64_t max_delay_ms;	  /* cap */
@@ -74,8 +75,8 @@ void retry_policy_default(struct retry_policy *p);
  * class c gets another attempt: not when c is in dont_retry_on, not when c
  * is not in retry_on, not when attempt >= max_attempts.
  */
-int retry_should_retry(const struct retry_policy *p, enum errclass c,
-    int attempt);
+int retry_should_retry(
+    const struct retry_policy *p, enum errclass c, int attempt);
 
 /*
  * Delay in ms before attempt `attempt + 1` after attempt `attempt` failed.
@@ -85,7 +86,7 @@ int retry_should_retry(const struct retry_policy *p, enum errclass c,
  * attempt numbers just hit the cap (max_delay_ms <= 0 means no cap but a
  * hard 100-year ceiling); attempt < 1 counts as 1.
  */
-int64_t retry_next_delay(const struct retry_policy *p, int attempt,
-    double rand01);
+int64_t retry_next_delay(
+    const struct retry_policy *p, int attempt, double rand01);
 
 #endif

@@ -21,7 +21,6 @@
  */
 #include "tz.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,26 +74,6 @@ struct zinfo {
 	int is_dst;
 	const char *abbr;
 };
-
-static void set_err(char **err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	int len;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	*err = xmalloc((size_t)len + 1);
-	va_start(ap, fmt);
-	vsnprintf(*err, (size_t)len + 1, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- the POSIX TZ string ------------------------------------------------ */
 
@@ -556,11 +535,11 @@ tzif_header(const unsigned char *p, size_t len, struct tzif_hdr *h, int used,
     char **err)
 {
 	if (len < TZIF_HDR) {
-		set_err(err, "truncated TZif data (%zu bytes, no header)", len);
+		xseterr(err, "truncated TZif data (%zu bytes, no header)", len);
 		return -1;
 	}
 	if (memcmp(p, "TZif", 4) != 0) {
-		set_err(err, "not TZif data (bad magic)");
+		xseterr(err, "not TZif data (bad magic)");
 		return -1;
 	}
 	if (p[4] == 0)
@@ -568,7 +547,7 @@ tzif_header(const unsigned char *p, size_t len, struct tzif_hdr *h, int used,
 	else if (p[4] >= '2' && p[4] <= '9')
 		h->version = p[4] - '0';
 	else {
-		set_err(err, "unknown TZif version 0x%02x", p[4]);
+		xseterr(err, "unknown TZif version 0x%02x", p[4]);
 		return -1;
 	}
 	h->isutcnt = be32(p + 20);
@@ -583,7 +562,7 @@ tzif_header(const unsigned char *p, size_t len, struct tzif_hdr *h, int used,
 	if (h->typecnt < 1 || h->typecnt > 256 || h->charcnt < 1 ||
 	    (h->isutcnt != 0 && h->isutcnt != h->typecnt) ||
 	    (h->isstdcnt != 0 && h->isstdcnt != h->typecnt)) {
-		set_err(err, "TZif counts out of range");
+		xseterr(err, "TZif counts out of range");
 		return -1;
 	}
 	return 0;
@@ -616,11 +595,11 @@ tzif_body(struct tz *z, const struct tzif_hdr *h, const unsigned char *p,
 		    tsize == 8 ? be64(p + i * 8) : (int32_t)be32(p + i * 4);
 		z->idx[i] = idx[i];
 		if (i > 0 && z->times[i] <= z->times[i - 1]) {
-			set_err(err, "TZif transition times out of order");
+			xseterr(err, "TZif transition times out of order");
 			return -1;
 		}
 		if (idx[i] >= h->typecnt) {
-			set_err(err, "TZif transition %zu names type %u of %u",
+			xseterr(err, "TZif transition %zu names type %u of %u",
 			    i, idx[i], h->typecnt);
 			return -1;
 		}
@@ -632,7 +611,7 @@ tzif_body(struct tz *z, const struct tzif_hdr *h, const unsigned char *p,
 
 		if (off < -OFF_MAX || off > OFF_MAX || tt[i * 6 + 4] > 1 ||
 		    tt[i * 6 + 5] >= h->charcnt) {
-			set_err(
+			xseterr(
 			    err, "TZif local time type %zu out of range", i);
 			return -1;
 		}
@@ -665,7 +644,7 @@ tz_parse(const char *name, const void *data, size_t len, char **err)
 		return NULL;
 	body = tzif_body_len(&h, 4);
 	if (body > len - TZIF_HDR) {
-		set_err(err, "truncated TZif data (version 1 body)");
+		xseterr(err, "truncated TZif data (version 1 body)");
 		return NULL;
 	}
 	z = xcalloc(1, sizeof(*z));
@@ -681,7 +660,7 @@ tz_parse(const char *name, const void *data, size_t len, char **err)
 		goto fail;
 	body = tzif_body_len(&h, 8);
 	if (body > len - off - TZIF_HDR) {
-		set_err(err, "truncated TZif data (version 2+ body)");
+		xseterr(err, "truncated TZif data (version 2+ body)");
 		goto fail;
 	}
 	if (tzif_body(z, &h, p + off + TZIF_HDR, 8, err) < 0)
@@ -695,7 +674,7 @@ tz_parse(const char *name, const void *data, size_t len, char **err)
 
 		if (rest < 2 || f[0] != '\n' ||
 		    (nl = memchr(f + 1, '\n', rest - 1)) == NULL) {
-			set_err(err, "truncated TZif data (no footer)");
+			xseterr(err, "truncated TZif data (no footer)");
 			goto fail;
 		}
 		if (nl == f + 1)
@@ -705,7 +684,7 @@ tz_parse(const char *name, const void *data, size_t len, char **err)
 		rule[nl - f - 1] = '\0';
 		if (memchr(rule, '\0', (size_t)(nl - f - 1)) != NULL ||
 		    parse_rule(rule, &z->rule) < 0) {
-			set_err(err, "TZif footer '%s' is no TZ string", rule);
+			xseterr(err, "TZif footer '%s' is no TZ string", rule);
 			free(rule);
 			goto fail;
 		}
@@ -728,7 +707,7 @@ tz_from_posix(const char *name, const char *rule, char **err)
 		*err = NULL;
 	z = xcalloc(1, sizeof(*z));
 	if (rule == NULL || parse_rule(rule, &z->rule) < 0) {
-		set_err(err, "'%s' is no TZ string", rule ? rule : "");
+		xseterr(err, "'%s' is no TZ string", rule ? rule : "");
 		free(z);
 		return NULL;
 	}

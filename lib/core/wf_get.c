@@ -227,8 +227,8 @@ get_text_list(struct wctx *c, const struct ynode *n, const char *key,
 	}
 	if (n->type != YN_SEQ) {
 		expect(c, n,
-		    single_ok ? "a string or a list of strings"
-			      : "a list of strings",
+		    single_ok ? "a string or a list of strings" :
+				"a list of strings",
 		    key, 0);
 		return NULL;
 	}
@@ -281,8 +281,8 @@ node_json(struct wctx *c, const struct ynode *n, const char *key)
 		jv msg = jv_invalid_get_msg(v);
 
 		report(c, n, "in '%s': %s", key,
-		    jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg)
-						       : "not JSON");
+		    jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) :
+							 "not JSON");
 		jv_free(msg);
 		return jv_invalid();
 	}
@@ -305,12 +305,12 @@ get_string_map(
 		const char *v = get_text(c, ynode_val(n, i), key, 1);
 		const char *name = k->u.str;
 
-		if (header_names
-			? (*name == '\0' ||
-			      strcspn(name, " \t\r\n:()<>@,;\\\"/[]?={}") !=
-				  k->n)
-			: (*name == '\0' || strchr(name, '=') != NULL ||
-			      strlen(name) != k->n)) {
+		if (header_names ?
+			(*name == '\0' ||
+			    strcspn(name, " \t\r\n:()<>@,;\\\"/[]?={}") !=
+				k->n) :
+			(*name == '\0' || strchr(name, '=') != NULL ||
+			    strlen(name) != k->n)) {
 			report(c, k, "invalid %s name '%s'",
 			    header_names ? "header" : "environment variable",
 			    name);

@@ -134,8 +134,8 @@ void report(struct wctx *c, const struct ynode *at, const char *fmt, ...)
 int dym_score(const char *s, const char *cand);
 const char *dym_best(const char *s, const char *const *cands, size_t n);
 char *join_or(const char *const *names, size_t n);
-size_t map_slots(const struct ynode *m, const char *const *names,
-    size_t nnames, const struct ynode **slots, const struct ynode **keys,
+size_t map_slots(const struct ynode *m, const char *const *names, size_t nnames,
+    const struct ynode **slots, const struct ynode **keys,
     const struct ynode **unknown, size_t max);
 void report_unknown(struct wctx *c, const struct ynode *k, const char *here,
     const char *const *cands, size_t ncands);
@@ -149,12 +149,12 @@ void expect(struct wctx *c, const struct ynode *n, const char *want,
     const char *key, int item);
 const char *get_str(
     struct wctx *c, const struct ynode *n, const char *key, int item);
-const char *get_nonempty(struct wctx *c, const struct ynode *n,
-    const char *key);
+const char *get_nonempty(
+    struct wctx *c, const struct ynode *n, const char *key);
 const char *get_text(
     struct wctx *c, const struct ynode *n, const char *key, int item);
-int get_int(struct wctx *c, const struct ynode *n, const char *key,
-    int64_t lo, int64_t hi, int64_t *out);
+int get_int(struct wctx *c, const struct ynode *n, const char *key, int64_t lo,
+    int64_t hi, int64_t *out);
 int get_double(struct wctx *c, const struct ynode *n, const char *key,
     double lo, double hi, double *out);
 int get_duration(struct wctx *c, const struct ynode *n, const char *key,

@@ -34,8 +34,8 @@ ctx_jq(struct wctx *c)
 static char *
 jq_message(char *err)
 {
-	static const char *const drop[] = {
-	    "jq: error: ", " (Unix shell quoting issues?)"};
+	static const char *const drop[] = { "jq: error: ",
+		" (Unix shell quoting issues?)" };
 	char *p, *q;
 
 	if (err == NULL)
@@ -323,7 +323,7 @@ jq_check_range(struct wctx *c, size_t lo, size_t hi, struct tbuf *b)
 void
 jq_check_all(struct wctx *c)
 {
-	struct tbuf b = {NULL, 0, 0};
+	struct tbuf b = { NULL, 0, 0 };
 	size_t i = 0, n = 0, first;
 	int nexpr = 0;
 	struct jqitem *batchable;

@@ -156,7 +156,7 @@ static int
 task_type_of(struct wctx *c, const struct ynode *tn, const char *label,
     const struct ynode **s)
 {
-	int found[3] = {-1, -1, -1};
+	int found[3] = { -1, -1, -1 };
 	int ntypes = 0, t;
 
 	if (s[TK_TYPE] != NULL)
@@ -222,18 +222,22 @@ parse_signing(struct wctx *c, const struct ynode *n)
 	for (size_t i = 0; i < nu; i++)
 		report_unknown(c, unknown[i], "signing", keys, 1);
 	if (s[0] == NULL) {
-		report(c, n, "signing needs 'secretEnv': the name of the "
+		report(c, n,
+		    "signing needs 'secretEnv': the name of the "
 		    "executor's environment variable that holds the secret");
 		return NULL;
 	}
 	if ((name = get_nonempty(c, s[0], "secretEnv")) == NULL)
 		return NULL;
 	if (!(isalpha((unsigned char)name[0]) || name[0] == '_') ||
-	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_") != strlen(name)) {
-		report(c, s[0], "secretEnv '%s' is not an environment "
+	    strspn(name,
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789_") != strlen(name)) {
+		report(c, s[0],
+		    "secretEnv '%s' is not an environment "
 		    "variable name (letters, digits and '_', not starting "
-		    "with a digit)", name);
+		    "with a digit)",
+		    name);
 		return NULL;
 	}
 	return nu == 0 ? xstrdup(name) : NULL;
@@ -376,8 +380,9 @@ parse_java(struct wctx *c, struct task *t, const struct ynode **s)
 			free_strv(v, n);
 		}
 	}
-	if (s[TK_ARGS] && (t->args = get_text_list(c, s[TK_ARGS], "args", 0,
-				&t->nargs)) != NULL)
+	if (s[TK_ARGS] &&
+	    (t->args = get_text_list(c, s[TK_ARGS], "args", 0, &t->nargs)) !=
+		NULL)
 		refuse_templates(c, s[TK_ARGS], "args");
 	if (s[TK_JVMOPTIONS] &&
 	    (t->jvm_options = get_text_list(c, s[TK_JVMOPTIONS], "jvmOptions",
@@ -470,17 +475,15 @@ parse_depends_on(struct wctx *c, struct task *t, const struct ynode *dn)
 		items = (const struct ynode *const *)dn->u.items;
 		count = dn->n;
 	} else
-		expect(c, dn, "a task id or a list of task ids",
-		    "dependsOn", 0);
+		expect(
+		    c, dn, "a task id or a list of task ids", "dependsOn", 0);
 	t->depends_on = xcalloc(count + 1, sizeof(char *));
 	for (size_t i = 0; i < count; i++) {
-		if ((str = get_str(c, items[i], "dependsOn", 1)) ==
-		    NULL)
+		if ((str = get_str(c, items[i], "dependsOn", 1)) == NULL)
 			continue;
 		if (c->ndep_nodes == c->dep_nodes_cap) {
-			c->dep_nodes_cap = c->dep_nodes_cap
-			    ? c->dep_nodes_cap * 2
-			    : 1024;
+			c->dep_nodes_cap =
+			    c->dep_nodes_cap ? c->dep_nodes_cap * 2 : 1024;
 			c->dep_nodes = xreallocarray(c->dep_nodes,
 			    c->dep_nodes_cap, sizeof(*c->dep_nodes));
 		}
@@ -497,7 +500,7 @@ static void
 parse_task_retry(struct wctx *c, struct task *t, const struct ynode *tn,
     const struct ynode **s)
 {
-	struct rp_over block = {0}, direct = {0};
+	struct rp_over block = { 0 }, direct = { 0 };
 
 	t->retry = c->wf->retry_defaults;
 	if (s[TK_RETRYPOLICY])
@@ -518,9 +521,9 @@ parse_when(struct wctx *c, struct task *t, const struct ynode *w)
 	const char *str;
 
 	if (w->type == YN_SCALAR && w->kind == YS_BOOL)
-		t->when = xstrdup(
-		    w->u.str[0] == 't' || w->u.str[0] == 'T' ? "true"
-							     : "false");
+		t->when =
+		    xstrdup(w->u.str[0] == 't' || w->u.str[0] == 'T' ? "true" :
+								       "false");
 	else if ((str = get_nonempty(c, w, "when")) != NULL) {
 		t->when = xstrdup(str); /* compiled in jq_check_all */
 		jq_queue(c, w, "when");

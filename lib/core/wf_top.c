@@ -136,8 +136,8 @@ parse_params(struct wctx *c, const struct ynode *n)
 
 		for (size_t i = 0; i < n->n; i++)
 			if (ynode_key(n, i)->n == 0)
-				report(c, ynode_key(n, i),
-				    "empty parameter name");
+				report(
+				    c, ynode_key(n, i), "empty parameter name");
 		if (jv_is_valid(p)) {
 			jv_free(wf->params);
 			wf->params = p;
@@ -150,11 +150,12 @@ parse_params(struct wctx *c, const struct ynode *n)
  * retryPolicy, then defaults (its retryPolicy, then its own keys).
  */
 static void
-parse_retry_defaults(struct wctx *c, const struct ynode *root,
-    const struct ynode **s)
+parse_retry_defaults(
+    struct wctx *c, const struct ynode *root, const struct ynode **s)
 {
 	struct workflow *wf = c->wf;
-	struct rp_over strategy = {0}, block = {0}, dblock = {0}, ddirect = {0};
+	struct rp_over strategy = { 0 }, block = { 0 }, dblock = { 0 },
+		       ddirect = { 0 };
 	int b;
 
 	if (s[WK_RETRYSTRATEGY] &&
@@ -172,9 +173,9 @@ parse_retry_defaults(struct wctx *c, const struct ynode *root,
 	rp_apply(&wf->retry_defaults, &ddirect);
 	c->defaults_ok =
 	    rp_check(c,
-		s[WK_RETRYPOLICY]    ? s[WK_RETRYPOLICY]
-		    : s[WK_DEFAULTS] ? s[WK_DEFAULTS]
-				     : root,
+		s[WK_RETRYPOLICY]  ? s[WK_RETRYPOLICY] :
+		    s[WK_DEFAULTS] ? s[WK_DEFAULTS] :
+				     root,
 		&wf->retry_defaults, "the workflow's default") == 0;
 }
 
@@ -254,7 +255,7 @@ parse_workflow(struct wctx *c, const struct ynode *root)
 		    "ignored; remove it");
 	else if (s[WK_CONCURRENCY])
 		parse_concurrency(c, s[WK_CONCURRENCY]);
-	if (s[WK_SIGNING])	/* before the tasks: they inherit it */
+	if (s[WK_SIGNING]) /* before the tasks: they inherit it */
 		wf->signing_env = parse_signing(c, s[WK_SIGNING]);
 
 	parse_retry_defaults(c, root, s);

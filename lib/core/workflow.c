@@ -123,15 +123,14 @@ workflow_free(struct workflow *wf)
 
 /* given (borrowed), else buf (len bytes) as YAML. */
 static struct workflow *
-load(const char *name, const char *buf, size_t len,
-    const struct ydoc *given, const struct workflow_opts *opts, int stored,
-    struct diags *d)
+load(const char *name, const char *buf, size_t len, const struct ydoc *given,
+    const struct workflow_opts *opts, int stored, struct diags *d)
 {
 	struct ylimits lim = {
-	    WORKFLOW_MAX_BYTES,
-	    YNODE_DEFAULT_MAX_NODES,
-	    WORKFLOW_MAX_ALIASES,
-	    YNODE_DEFAULT_MAX_EXPANSION,
+		WORKFLOW_MAX_BYTES,
+		YNODE_DEFAULT_MAX_NODES,
+		WORKFLOW_MAX_ALIASES,
+		YNODE_DEFAULT_MAX_EXPANSION,
 	};
 	struct wctx c;
 	const struct ydoc *doc;
@@ -215,8 +214,8 @@ workflow_load_doc(const char *name, const struct ydoc *doc, struct diags *d)
 }
 
 struct workflow *
-workflow_load_json(const char *name, const char *text, size_t len,
-    struct diags *d)
+workflow_load_json(
+    const char *name, const char *text, size_t len, struct diags *d)
 {
 	struct workflow *wf;
 	struct ydoc *doc;

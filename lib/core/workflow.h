@@ -22,8 +22,9 @@
 #include "diag.h"
 #include "retry.h"
 
-#define WORKFLOW_MAX_BYTES (16u * 1024 * 1024) /* files over this are refused */
-#define WORKFLOW_MAX_ALIASES 10000	       /* alias expansions per file */
+/* Files over this are refused. */
+#define WORKFLOW_MAX_BYTES (16u * 1024 * 1024)
+#define WORKFLOW_MAX_ALIASES 10000 /* alias expansions per file */
 
 enum task_type {
 	TASK_HTTP = 0,
@@ -44,65 +45,67 @@ struct srcpos {
 
 struct task {
 	char *id;
-	char *name;		/* defaults to id */
-	char *description;	/* may be NULL */
+	char *name;	   /* defaults to id */
+	char *description; /* may be NULL */
 	enum task_type type;
-	struct srcpos pos;	/* of the task's mapping */
+	struct srcpos pos; /* of the task's mapping */
 
-	char **depends_on;	/* task ids, as written */
+	char **depends_on; /* task ids, as written */
 	size_t ndepends;
-	size_t *dep_index;	/* resolved indices into workflow.tasks */
+	size_t *dep_index; /* resolved indices into workflow.tasks */
 
-	int64_t timeout_ms;	/* per attempt; resolved (never 0) */
+	int64_t timeout_ms;	   /* per attempt; resolved (never 0) */
 	struct retry_policy retry; /* resolved with workflow defaults */
-	char *when;		/* jq condition or NULL */
-	jv input;		/* object (string values may be jq), or null */
+	char *when;		   /* jq condition or NULL */
+	jv input; /* object (string values may be jq), or null */
 
 	/* http */
-	char *method;		/* upper case; default POST */
+	char *method; /* upper case; default POST */
 	char *url;
-	jv headers;		/* object of string -> string, or null */
-	jv body;		/* custom body (sent instead of the envelope), or invalid when absent */
-	char *signing_env;	/* signing.secretEnv (the task's, else the
-				   workflow's): the executor's environment
-				   variable holding the HMAC secret; or NULL */
+	jv headers; /* object of string -> string, or null */
+	jv body; /* custom body (sent instead of the envelope), or invalid when
+		    absent */
+	char *signing_env; /* signing.secretEnv (the task's, else the
+			      workflow's): the executor's environment
+			      variable holding the HMAC secret; or NULL */
 
 	/* shell: exactly one of argv / command is set */
-	char **argv;		/* NULL-terminated, or NULL */
+	char **argv; /* NULL-terminated, or NULL */
 	size_t argc;
-	char *command;		/* run with /bin/sh -c, or NULL */
-	jv env;			/* object of string -> string, or null */
-	char *workdir;		/* or NULL */
+	char *command; /* run with /bin/sh -c, or NULL */
+	jv env;	       /* object of string -> string, or null */
+	char *workdir; /* or NULL */
 
 	/* java */
 	char *class_name;
-	char *classpath;	/* joined with ':' */
-	char **args;		/* NULL-terminated, may be empty */
+	char *classpath; /* joined with ':' */
+	char **args;	 /* NULL-terminated, may be empty */
 	size_t nargs;
-	char **jvm_options;	/* NULL-terminated, may be empty */
+	char **jvm_options; /* NULL-terminated, may be empty */
 	size_t njvm_options;
 };
 
 struct workflow {
-	char *file;		/* name used in diagnostics */
+	char *file; /* name used in diagnostics */
 	char *id;
-	char *name;		/* defaults to id */
-	char *description;	/* or NULL */
-	char *schedule;		/* cron expression or NULL */
-	char *timezone;		/* IANA zone; default "UTC" */
-	int64_t timeout_ms;	/* whole run; 0 = none */
-	jv params;		/* object: name -> default value */
-	int concurrency_max;	/* 0 = unlimited */
+	char *name;	     /* defaults to id */
+	char *description;   /* or NULL */
+	char *schedule;	     /* cron expression or NULL */
+	char *timezone;	     /* IANA zone; default "UTC" */
+	int64_t timeout_ms;  /* whole run; 0 = none */
+	jv params;	     /* object: name -> default value */
+	int concurrency_max; /* 0 = unlimited */
 	enum concurrency_policy concurrency_policy;
 
 	struct retry_policy retry_defaults; /* after retryStrategy/defaults */
-	int64_t default_timeout_ms;	    /* task timeout when unset (default 5m) */
+	int64_t default_timeout_ms; /* task timeout when unset (default 5m) */
 
 	struct task *tasks;
 	size_t ntasks;
-	char *signing_env;	/* signing.secretEnv for http tasks, or NULL */
-	struct dag *dag;	/* built on load; owned */
-	struct hmap *task_ids;	/* task id -> index (keys borrowed from tasks); owned */
+	char *signing_env; /* signing.secretEnv for http tasks, or NULL */
+	struct dag *dag;   /* built on load; owned */
+	struct hmap
+	    *task_ids; /* task id -> index (keys borrowed from tasks); owned */
 };
 
 /*
@@ -119,8 +122,8 @@ struct workflow_opts {
  * name is used in diagnostics and as workflow.file.  Reading a file is
  * lib/util/workflow_file.h's (workflow_load_file(), workflow_load_fd()).
  */
-struct workflow *workflow_load_buf(const char *name, const char *buf,
-    size_t len, struct diags *d);
+struct workflow *workflow_load_buf(
+    const char *name, const char *buf, size_t len, struct diags *d);
 /* The same with options (o may be NULL). */
 struct workflow *workflow_load_buf_opts(const char *name, const char *buf,
     size_t len, const struct workflow_opts *o, struct diags *d);
@@ -133,12 +136,12 @@ struct workflow *workflow_load_buf_opts(const char *name, const char *buf,
  * nothing with: concurrency, a schedule that never fires, a template in
  * a shell or java task's command line or env.
  */
-struct workflow *workflow_load_json(const char *name, const char *text,
-    size_t len, struct diags *d);
+struct workflow *workflow_load_json(
+    const char *name, const char *text, size_t len, struct diags *d);
 /* The same from a tree the caller parsed (borrowed: wf keeps no node). */
 struct ydoc;
-struct workflow *workflow_load_doc(const char *name, const struct ydoc *doc,
-    struct diags *d);
+struct workflow *workflow_load_doc(
+    const char *name, const struct ydoc *doc, struct diags *d);
 void workflow_free(struct workflow *wf);
 
 /* Index of the task with this id, or -1.  O(1). */

@@ -82,3 +82,16 @@ xasprintf(const char *fmt, ...)
 		oom(0);
 	return s;
 }
+
+void
+xseterr(char **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(err, fmt, ap) < 0)
+		oom(0);
+	va_end(ap);
+}

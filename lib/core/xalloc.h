@@ -16,5 +16,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Returns a newly allocated formatted string; the caller frees it. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* *err = the formatted message (malloc'd), unless err is NULL. */
+void xseterr(char **err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

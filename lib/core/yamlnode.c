@@ -436,8 +436,8 @@ on_start(struct pstate *ps, const yaml_event_t *ev, enum ynode_type t)
 	f->node = n;
 	f->start = ps->nkids;
 	f->anchor = anchor ? arena_strndup(ps->arena, (const char *)anchor,
-				 strlen((const char *)anchor))
-			   : NULL;
+				 strlen((const char *)anchor)) :
+			     NULL;
 }
 
 /*
@@ -508,7 +508,7 @@ merge_from(
 static void
 map_finish(struct pstate *ps, struct ynode *m, struct ynode **kv, size_t nkv)
 {
-	struct keyset ks = {NULL, 0, NULL};
+	struct keyset ks = { NULL, 0, NULL };
 	size_t cap = nkv / 2 + 1;
 	struct ynode *merges[16];
 	size_t nmerges = 0;
@@ -785,15 +785,16 @@ static void
 jfail(struct jstate *js, const char *what)
 {
 	if (js->err == NULL)
-		js->err = xasprintf("%s at byte %zu", what,
-		    (size_t)(js->p - js->start) + 1);
+		js->err = xasprintf(
+		    "%s at byte %zu", what, (size_t)(js->p - js->start) + 1);
 }
 
 static void
 jskip(struct jstate *js)
 {
-	while (js->p < js->end && (*js->p == ' ' || *js->p == '\t' ||
-	    *js->p == '\n' || *js->p == '\r'))
+	while (js->p < js->end &&
+	    (*js->p == ' ' || *js->p == '\t' || *js->p == '\n' ||
+		*js->p == '\r'))
 		js->p++;
 }
 
@@ -858,9 +859,9 @@ junicode(struct jstate *js, const char **qp, unsigned *c)
 		return -1;
 	}
 	q += 4;
-	if (*c >= 0xd800 && *c < 0xdc00 && js->end - q >= 7 &&
-	    q[1] == '\\' && q[2] == 'u' && hex4(q + 3, &lo) == 0 &&
-	    lo >= 0xdc00 && lo < 0xe000) {
+	if (*c >= 0xd800 && *c < 0xdc00 && js->end - q >= 7 && q[1] == '\\' &&
+	    q[2] == 'u' && hex4(q + 3, &lo) == 0 && lo >= 0xdc00 &&
+	    lo < 0xe000) {
 		*c = 0x10000 + ((*c - 0xd800) << 10) + (lo - 0xdc00);
 		q += 6;
 	} else if (*c >= 0xd800 && *c < 0xe000) {
@@ -911,7 +912,8 @@ jstring(struct jstate *js)
 	n->quoted = 1;
 	/* The common case, no escapes: copied as is. */
 	for (q = s; q < js->end && *q != '"' && *q != '\\' &&
-	    (unsigned char)*q >= 0x20; q++)
+	     (unsigned char)*q >= 0x20;
+	     q++)
 		;
 	if (q < js->end && *q == '"') {
 		n->n = (size_t)(q - s);
@@ -1119,20 +1121,21 @@ jcontainer(struct jstate *js, int map)
 			if ((v = jvalue(js)) == NULL)
 				return NULL;
 			jpush(js, v);
-			n->weight = sat_add(n->weight,
-			    sat_add(map ? 1 : 0, v->weight));
+			n->weight =
+			    sat_add(n->weight, sat_add(map ? 1 : 0, v->weight));
 			if (jeat(js, ','))
 				continue;
 			if (jeat(js, close))
 				break;
-			jfail(js, map ? "expected ',' or '}'" :
-			    "expected ',' or ']'");
+			jfail(js,
+			    map ? "expected ',' or '}'" :
+				  "expected ',' or ']'");
 			return NULL;
 		}
 	js->depth--;
 	n->n = map ? (js->nstk - base) / 2 : js->nstk - base;
-	n->u.items = arena_alloc(js->a,
-	    (js->nstk - base + 1) * sizeof(struct ynode *));
+	n->u.items =
+	    arena_alloc(js->a, (js->nstk - base + 1) * sizeof(struct ynode *));
 	memcpy(n->u.items, js->stk + base,
 	    (js->nstk - base) * sizeof(struct ynode *));
 	js->nstk = base;
@@ -1241,8 +1244,9 @@ ynode_json(const struct ynode *n, struct buf *b, const char *const *skip)
 		buf_puts(b, "null");
 		return 0;
 	case YS_BOOL:
-		buf_puts(b, n->u.str[0] == 't' || n->u.str[0] == 'T' ?
-		    "true" : "false");
+		buf_puts(b,
+		    n->u.str[0] == 't' || n->u.str[0] == 'T' ? "true" :
+							       "false");
 		return 0;
 	case YS_INT:
 		if (ynode_int(n, &iv) == 0) {

@@ -32,9 +32,9 @@ struct client {
 	CURL *curl;
 	char *base;	/* as given */
 	char *prefix;	/* URL prefix requests are built on */
-	char *sockpath;	/* Unix socket path, or NULL for TCP */
+	char *sockpath; /* Unix socket path, or NULL for TCP */
 	long timeout_ms;
-	char *auth;	/* "Authorization: Bearer ..." line, or NULL */
+	char *auth; /* "Authorization: Bearer ..." line, or NULL */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -61,7 +61,8 @@ client_new(const char *base, char **err)
 	if (strncmp(base, "unix:", 5) == 0) {
 		if (base[5] != '/') {
 			*err = xasprintf("bad API address '%s': expected "
-			    "unix:/absolute/path", base);
+					 "unix:/absolute/path",
+			    base);
 			goto fail;
 		}
 		c->sockpath = xstrdup(base + 5);
@@ -75,12 +76,14 @@ client_new(const char *base, char **err)
 		c->prefix = xstrndup(base, n);
 		if (strchr(c->prefix + (base[4] == 's' ? 8 : 7), '/')) {
 			*err = xasprintf("bad API address '%s': expected "
-			    "http://HOST:PORT without a path", base);
+					 "http://HOST:PORT without a path",
+			    base);
 			goto fail;
 		}
 	} else {
 		*err = xasprintf("bad API address '%s': expected "
-		    "http://HOST:PORT or unix:/path", base);
+				 "http://HOST:PORT or unix:/path",
+		    base);
 		goto fail;
 	}
 	if ((c->curl = curl_easy_init()) == NULL) {
@@ -147,7 +150,7 @@ collect(char *data, size_t size, size_t nmemb, void *arg)
 
 	if (b->len + n > CLIENT_MAX_REPLY) {
 		b->too_big = 1;
-		return 0;	/* makes curl fail with CURLE_WRITE_ERROR */
+		return 0; /* makes curl fail with CURLE_WRITE_ERROR */
 	}
 	if (b->len + n + 1 > b->cap) {
 		while (b->len + n + 1 > b->cap)
@@ -178,12 +181,12 @@ transport_errno(struct client *c, CURLcode rc)
 		 * connection has no connect time, but it has a pretransfer
 		 * time: the request went out.
 		 */
-		curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T,
-		    &connect_us);
-		curl_easy_getinfo(c->curl, CURLINFO_PRETRANSFER_TIME_T,
-		    &pretransfer_us);
+		curl_easy_getinfo(
+		    c->curl, CURLINFO_CONNECT_TIME_T, &connect_us);
+		curl_easy_getinfo(
+		    c->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
 		return connect_us == 0 && pretransfer_us == 0 ? ECONNREFUSED :
-		    ETIMEDOUT;
+								ETIMEDOUT;
 	default:
 		return EPROTO;
 	}
@@ -203,16 +206,17 @@ parse_reply(const struct buf *b)
 	return jv_string_sized(b->p, (int)b->len);
 }
 
-int
-client_request(struct client *c, const char *method, const char *path,
-    const char *ctype, const char *data, size_t len, jv *reply)
+/*
+ * Readies c->curl for one request of method to url, the reply going into
+ * b and data (len bytes of ctype; NULL: no body) going out.  Returns the
+ * header list, which the caller frees once the transfer is over.
+ */
+static struct curl_slist *
+request_setup(struct client *c, const char *url, const char *method,
+    const char *ctype, const char *data, size_t len, struct buf *b)
 {
 	struct curl_slist *hdrs = NULL;
-	struct buf b = { NULL, 0, 0, 0 };
-	char *url = xasprintf("%s%s", c->prefix, path), *h;
-	CURLcode rc;
-	long status = 0;
-	int saved;
+	char *h;
 
 	curl_easy_reset(c->curl);
 	c->errbuf[0] = '\0';
@@ -223,10 +227,10 @@ client_request(struct client *c, const char *method, const char *path,
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "loom/" LOOM_VERSION);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, b);
 	if (c->sockpath)
-		curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH,
-		    c->sockpath);
+		curl_easy_setopt(
+		    c->curl, CURLOPT_UNIX_SOCKET_PATH, c->sockpath);
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	/* No "Expect: 100-continue" round trip for bigger bodies. */
 	hdrs = curl_slist_append(hdrs, "Expect:");
@@ -238,13 +242,13 @@ client_request(struct client *c, const char *method, const char *path,
 		hdrs = curl_slist_append(hdrs, h);
 		free(h);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, data);
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)len);
+		curl_easy_setopt(
+		    c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD")) {
 		/* A bodyless POST still says so: Content-Length: 0. */
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)0);
+		curl_easy_setopt(
+		    c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
 	if (strcmp(method, "GET") == 0)
 		curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
@@ -253,26 +257,51 @@ client_request(struct client *c, const char *method, const char *path,
 	else if (strcmp(method, "POST") != 0)
 		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+	return hdrs;
+}
 
+/*
+ * What went wrong with a transfer that ended in rc (saved: its errno, see
+ * transport_errno()), as an invalid jv with a message for people.
+ */
+static jv
+request_failure(struct client *c, CURLcode rc, int saved, const struct buf *b)
+{
+	if (b->too_big)
+		return jv_invalid_with_msg(
+		    jv_string_fmt("the reply from %s "
+				  "is larger than %u bytes",
+			c->base, CLIENT_MAX_REPLY));
+	if (saved == ECONNREFUSED && c->sockpath)
+		/* curl would say "localhost port 80": say what is wrong
+		 * with the socket instead. */
+		return jv_invalid_with_msg(jv_string_fmt("cannot connect to "
+							 "%s: %s",
+		    c->base,
+		    access(c->sockpath, F_OK) < 0 ?
+			strerror(errno) :
+			"nothing is listening on that socket"));
+	return jv_invalid_with_msg(jv_string_fmt("%s %s: %s",
+	    saved == ECONNREFUSED ? "cannot connect to" : "request to", c->base,
+	    c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc)));
+}
+
+int
+client_request(struct client *c, const char *method, const char *path,
+    const char *ctype, const char *data, size_t len, jv *reply)
+{
+	struct curl_slist *hdrs;
+	struct buf b = { NULL, 0, 0, 0 };
+	char *url = xasprintf("%s%s", c->prefix, path);
+	CURLcode rc;
+	long status = 0;
+	int saved;
+
+	hdrs = request_setup(c, url, method, ctype, data, len, &b);
 	rc = curl_easy_perform(c->curl);
 	if (rc != CURLE_OK) {
 		saved = transport_errno(c, rc);
-		if (b.too_big)
-			*reply = jv_invalid_with_msg(jv_string_fmt("the reply "
-			    "from %s is larger than %u bytes", c->base,
-			    CLIENT_MAX_REPLY));
-		else if (saved == ECONNREFUSED && c->sockpath)
-			/* curl would say "localhost port 80": say what is
-			 * wrong with the socket instead. */
-			*reply = jv_invalid_with_msg(jv_string_fmt("cannot "
-			    "connect to %s: %s", c->base,
-			    access(c->sockpath, F_OK) < 0 ? strerror(errno) :
-			    "nothing is listening on that socket"));
-		else
-			*reply = jv_invalid_with_msg(jv_string_fmt("%s %s: %s",
-			    saved == ECONNREFUSED ? "cannot connect to" :
-			    "request to", c->base, c->errbuf[0] ? c->errbuf :
-			    curl_easy_strerror(rc)));
+		*reply = request_failure(c, rc, saved, &b);
 		free(b.p);
 		free(url);
 		curl_slist_free_all(hdrs);
@@ -288,8 +317,8 @@ client_request(struct client *c, const char *method, const char *path,
 }
 
 int
-client_json(struct client *c, const char *method, const char *path, jv body,
-    jv *reply)
+client_json(
+    struct client *c, const char *method, const char *path, jv body, jv *reply)
 {
 	jv s;
 	int rc;
@@ -315,13 +344,14 @@ client_error_message(int status, jv reply)
 		jv msg = jv_invalid_get_msg(reply);
 
 		out = jv_get_kind(msg) == JV_KIND_STRING ?
-		    xstrdup(jv_string_value(msg)) : xstrdup("request failed");
+		    xstrdup(jv_string_value(msg)) :
+		    xstrdup("request failed");
 		jv_free(msg);
 		return out;
 	}
 	if (jv_get_kind(reply) == JV_KIND_OBJECT) {
-		jv m = jv_getpath(jv_copy(reply), JV_ARRAY(jv_string("error"),
-		    jv_string("message")));
+		jv m = jv_getpath(jv_copy(reply),
+		    JV_ARRAY(jv_string("error"), jv_string("message")));
 
 		if (jv_get_kind(m) == JV_KIND_STRING) {
 			out = xstrdup(jv_string_value(m));
@@ -335,8 +365,8 @@ client_error_message(int status, jv reply)
 		const char *s = jv_string_value(reply);
 		size_t n = strcspn(s, "\r\n");
 
-		out = xasprintf("HTTP %d: %.*s", status,
-		    (int)(n > 200 ? 200 : n), s);
+		out = xasprintf(
+		    "HTTP %d: %.*s", status, (int)(n > 200 ? 200 : n), s);
 	} else
 		out = xasprintf("HTTP %d", status);
 	jv_free(reply);
@@ -381,11 +411,11 @@ struct stream_state {
 	struct sse_parser *p;
 	client_event_cb *cb;
 	void *arg;
-	struct buf body;	/* an error answer */
-	long status;		/* of this connection; 0 until known */
-	size_t got;		/* event bytes on this connection */
-	int stopped;		/* the callback ended it */
-	int too_long;		/* the parser failed */
+	struct buf body; /* an error answer */
+	long status;	 /* of this connection; 0 until known */
+	size_t got;	 /* event bytes on this connection */
+	int stopped;	 /* the callback ended it */
+	int too_long;	 /* the parser failed */
 };
 
 static int
@@ -405,8 +435,8 @@ stream_write(char *data, size_t size, size_t nmemb, void *arg)
 	int rc;
 
 	if (st->status == 0)
-		curl_easy_getinfo(st->c->curl, CURLINFO_RESPONSE_CODE,
-		    &st->status);
+		curl_easy_getinfo(
+		    st->c->curl, CURLINFO_RESPONSE_CODE, &st->status);
 	if (st->status != 200)
 		return collect(data, size, nmemb, &st->body);
 	st->got += n;
@@ -416,7 +446,7 @@ stream_write(char *data, size_t size, size_t nmemb, void *arg)
 		st->too_long = 1;
 	else
 		st->stopped = 1;
-	return 0;	/* ends the transfer (CURLE_WRITE_ERROR) */
+	return 0; /* ends the transfer (CURLE_WRITE_ERROR) */
 }
 
 static int64_t
@@ -444,15 +474,15 @@ stream_connect(struct client *c, const char *url, struct stream_state *st)
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME,
-	    CLIENT_STREAM_STALL_S);
+	curl_easy_setopt(
+	    c->curl, CURLOPT_LOW_SPEED_TIME, CLIENT_STREAM_STALL_S);
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "loom/" LOOM_VERSION);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_write);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, st);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
 	if (c->sockpath)
-		curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH,
-		    c->sockpath);
+		curl_easy_setopt(
+		    c->curl, CURLOPT_UNIX_SOCKET_PATH, c->sockpath);
 	hdrs = curl_slist_append(hdrs, "Accept: text/event-stream");
 	hdrs = curl_slist_append(hdrs, "Cache-Control: no-cache");
 	if (c->auth)
@@ -469,8 +499,7 @@ stream_connect(struct client *c, const char *url, struct stream_state *st)
 	rc = curl_easy_perform(c->curl);
 	curl_slist_free_all(hdrs);
 	if (st->status == 0)
-		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE,
-		    &st->status);
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &st->status);
 	return rc;
 }
 
@@ -498,7 +527,8 @@ client_stream(struct client *c, const char *path, client_event_cb *cb,
 			break;
 		}
 		if (st.too_long) {
-			*reply = jv_invalid_with_msg(jv_string_fmt("the event "
+			*reply = jv_invalid_with_msg(jv_string_fmt(
+			    "the event "
 			    "stream from %s has a line longer than %u bytes",
 			    c->base, SSE_MAX_LINE));
 			errno = EPROTO;
@@ -513,19 +543,23 @@ client_stream(struct client *c, const char *path, client_event_cb *cb,
 		if (st.status == 200)
 			connected = 1;
 		if (st.got > 0) {
-			failing_since = 0;	/* it was working: come back */
+			failing_since = 0; /* it was working: come back */
 			wait_ms = 0;
 		} else if (failing_since == 0)
 			failing_since = client_mono_ms();
-		if (!connected || (failing_since && client_mono_ms() -
-		    failing_since > CLIENT_STREAM_GIVE_UP_MS)) {
-			saved = cc == CURLE_OK ? EPROTO :
-			    transport_errno(c, cc);
+		if (!connected ||
+		    (failing_since &&
+			client_mono_ms() - failing_since >
+			    CLIENT_STREAM_GIVE_UP_MS)) {
+			saved =
+			    cc == CURLE_OK ? EPROTO : transport_errno(c, cc);
 			*reply = jv_invalid_with_msg(jv_string_fmt("%s %s: %s",
 			    saved == ECONNREFUSED ? "cannot connect to" :
-			    "event stream from", c->base, cc == CURLE_OK ?
-			    "the server closed the stream" : c->errbuf[0] ?
-			    c->errbuf : curl_easy_strerror(cc)));
+						    "event stream from",
+			    c->base,
+			    cc == CURLE_OK   ? "the server closed the stream" :
+				c->errbuf[0] ? c->errbuf :
+					       curl_easy_strerror(cc)));
 			errno = saved;
 			rc = -1;
 			break;
@@ -534,7 +568,8 @@ client_stream(struct client *c, const char *path, client_event_cb *cb,
 		sse_parser_reset(st.p);
 		if (wait_ms == 0)
 			wait_ms = sse_parser_retry(st.p) > 0 ?
-			    sse_parser_retry(st.p) : 1000;
+			    sse_parser_retry(st.p) :
+			    1000;
 		else if ((wait_ms *= 2) > CLIENT_STREAM_BACKOFF_MAX_MS)
 			wait_ms = CLIENT_STREAM_BACKOFF_MAX_MS;
 		(void)poll(NULL, 0, (int)wait_ms);

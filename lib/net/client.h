@@ -69,8 +69,8 @@ int client_request(struct client *c, const char *method, const char *path,
  * application/json, or no body at all when it is jv_invalid().  Consumes
  * body.
  */
-int client_json(struct client *c, const char *method, const char *path,
-    jv body, jv *reply);
+int client_json(
+    struct client *c, const char *method, const char *path, jv body, jv *reply);
 
 /*
  * The human message of a failed call: for -1 the invalid's message, for an
@@ -87,14 +87,14 @@ char *client_escape(const char *s);
 
 /* ---- server-sent events ------------------------------------------------- */
 
-#define CLIENT_STREAM_GIVE_UP_MS 60000L	/* reconnecting that long: fail */
+#define CLIENT_STREAM_GIVE_UP_MS 60000L /* reconnecting that long: fail */
 #define CLIENT_STREAM_BACKOFF_MAX_MS 10000L
-#define CLIENT_STREAM_STALL_S 60L	/* no byte that long: reconnect */
+#define CLIENT_STREAM_STALL_S 60L /* no byte that long: reconnect */
 
 /* One message of an event stream; strings are borrowed for the call. */
 struct client_event {
-	const char *id;		/* the last event id ("" when none yet) */
-	const char *event;	/* "message" when the message named none */
+	const char *id;	   /* the last event id ("" when none yet) */
+	const char *event; /* "message" when the message named none */
 	const char *data;
 };
 

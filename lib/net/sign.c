@@ -56,7 +56,7 @@ sign_task_headers(jv task, const char *body, size_t len, time_t now,
 
 	lines[0] = lines[1] = NULL;
 	if (!jv_is_valid(sg) || jv_get_kind(sg) == JV_KIND_NULL) {
-		rc = 0;		/* not signed */
+		rc = 0; /* not signed */
 		goto out;
 	}
 	if (jv_get_kind(sg) == JV_KIND_OBJECT)
@@ -64,13 +64,14 @@ sign_task_headers(jv task, const char *body, size_t len, time_t now,
 	if (jv_get_kind(name) != JV_KIND_STRING ||
 	    jv_string_length_bytes(jv_copy(name)) == 0) {
 		*err = xstrdup("task \"signing\" must be {\"secretEnv\": "
-		    "\"NAME\"}");
+			       "\"NAME\"}");
 		goto out;
 	}
 	secret = getenv(jv_string_value(name));
 	if (secret == NULL || *secret == '\0') {
 		*err = xasprintf("signing secret $%s is not set on this "
-		    "executor", jv_string_value(name));
+				 "executor",
+		    jv_string_value(name));
 		goto out;
 	}
 	sign_value(secret, strlen(secret), (long long)now, body, len, value);
@@ -97,8 +98,8 @@ sign_verify(const void *secret, size_t slen, const char *ts, const char *sig,
 	t = strtoll(ts, &end, 10);
 	if (errno || *end != '\0')
 		return -1;
-	if (max_skew >= 0 && (t > (long long)now + max_skew ||
-	    t < (long long)now - max_skew))
+	if (max_skew >= 0 &&
+	    (t > (long long)now + max_skew || t < (long long)now - max_skew))
 		return -1;
 	/* the timestamp as it was sent is what was signed */
 	sign_text(secret, slen, ts, body, len, want);

@@ -31,14 +31,14 @@
 #define SIGN_SIG_HEADER "X-Loom-Signature"
 #define SIGN_SCHEME "v1="
 #define SIGN_VALUE_LEN (sizeof(SIGN_SCHEME) - 1 + 64) /* "v1=" + hex */
-#define SIGN_MAX_SKEW_S 300	/* the replay window we advise */
+#define SIGN_MAX_SKEW_S 300 /* the replay window we advise */
 
 /*
  * The X-Loom-Signature value for body sent at ts, under secret (slen
  * bytes), into out (SIGN_VALUE_LEN + 1 bytes).
  */
-void sign_value(const void *secret, size_t slen, long long ts,
-    const char *body, size_t len, char *out);
+void sign_value(const void *secret, size_t slen, long long ts, const char *body,
+    size_t len, char *out);
 
 /*
  * The signing headers for a request of task (borrowed; its "signing"
@@ -58,7 +58,6 @@ int sign_task_headers(jv task, const char *body, size_t len, time_t now,
  * -1 otherwise.  The comparison is constant-time.
  */
 int sign_verify(const void *secret, size_t slen, const char *ts,
-    const char *sig, const char *body, size_t len, time_t now,
-    long max_skew);
+    const char *sig, const char *body, size_t len, time_t now, long max_skew);
 
 #endif

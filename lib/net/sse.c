@@ -14,13 +14,13 @@
 #include "core/xalloc.h"
 
 struct sse_parser {
-	struct buf line;	/* the line being read */
-	struct buf data;	/* the message's data so far */
-	struct buf event;	/* its event type so far */
-	char *id;		/* the last event id; owned */
-	long retry_ms;		/* the last "retry:" value, -1 when none */
-	size_t consumed;	/* bytes fed, for the byte order mark */
-	int after_cr;		/* the last byte was a CR */
+	struct buf line;  /* the line being read */
+	struct buf data;  /* the message's data so far */
+	struct buf event; /* its event type so far */
+	char *id;	  /* the last event id; owned */
+	long retry_ms;	  /* the last "retry:" value, -1 when none */
+	size_t consumed;  /* bytes fed, for the byte order mark */
+	int after_cr;	  /* the last byte was a CR */
 };
 
 /* ---- writing ------------------------------------------------------------ */
@@ -35,8 +35,7 @@ put_field(struct buf *b, const char *name, const char *v)
 }
 
 void
-sse_write(struct buf *b, const char *id, const char *event,
-    const char *data)
+sse_write(struct buf *b, const char *id, const char *event, const char *data)
 {
 	const char *p = data ? data : "";
 
@@ -127,7 +126,7 @@ dispatch(struct sse_parser *p, sse_cb *cb, void *arg)
 		buf_reset(&p->event);
 		return 0;
 	}
-	p->data.len--;			/* the last '\n' */
+	p->data.len--; /* the last '\n' */
 	p->data.p[p->data.len] = '\0';
 	m.id = p->id;
 	m.event = p->event.len ? p->event.p : "message";
@@ -178,7 +177,7 @@ line(struct sse_parser *p, sse_cb *cb, void *arg)
 	if (n == 0)
 		return dispatch(p, cb, arg);
 	if (s[0] == ':')
-		return 0;			/* a comment */
+		return 0; /* a comment */
 	colon = memchr(s, ':', n);
 	if (colon == NULL) {
 		field(p, s, n, "", 0);
@@ -193,8 +192,8 @@ line(struct sse_parser *p, sse_cb *cb, void *arg)
 }
 
 int
-sse_feed(struct sse_parser *p, const char *data, size_t n, sse_cb *cb,
-    void *arg)
+sse_feed(
+    struct sse_parser *p, const char *data, size_t n, sse_cb *cb, void *arg)
 {
 	static const char bom[] = "\xEF\xBB\xBF";
 	size_t i = 0;
@@ -218,7 +217,7 @@ sse_feed(struct sse_parser *p, const char *data, size_t n, sse_cb *cb,
 		char c = data[i];
 
 		if (c == '\n' && p->after_cr) {
-			p->after_cr = 0;	/* the LF of a CRLF */
+			p->after_cr = 0; /* the LF of a CRLF */
 			continue;
 		}
 		p->after_cr = c == '\r';

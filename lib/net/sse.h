@@ -25,7 +25,7 @@
 
 struct buf;
 
-#define SSE_MAX_LINE (16u * 1024 * 1024)	/* longer: the parser fails */
+#define SSE_MAX_LINE (16u * 1024 * 1024) /* longer: the parser fails */
 
 /*
  * Appends one message: "id: ID" (when id is not NULL), "event: EVENT"
@@ -33,15 +33,15 @@ struct buf;
  * starts another data line), then the blank line that ends it.  id and
  * event must not hold line breaks (they are cut at the first one).
  */
-void sse_write(struct buf *b, const char *id, const char *event,
-    const char *data);
+void sse_write(
+    struct buf *b, const char *id, const char *event, const char *data);
 /* ": text" and a blank line: a comment, which clients ignore. */
 void sse_comment(struct buf *b, const char *text);
 
 /* One dispatched message; strings are NUL-terminated. */
 struct sse_msg {
-	const char *id;		/* the last event id ("" when none yet) */
-	const char *event;	/* "message" when the message named none */
+	const char *id;	   /* the last event id ("" when none yet) */
+	const char *event; /* "message" when the message named none */
 	const char *data;
 	size_t data_len;
 };
@@ -52,7 +52,7 @@ typedef int sse_cb(void *arg, const struct sse_msg *m);
 struct sse_parser;
 
 struct sse_parser *sse_parser_new(void);
-void sse_parser_free(struct sse_parser *p);	/* NULL-safe */
+void sse_parser_free(struct sse_parser *p); /* NULL-safe */
 /* The last event id ("" when none yet) and "retry:" value (-1: none). */
 const char *sse_parser_last_id(const struct sse_parser *p);
 long sse_parser_retry(const struct sse_parser *p);
@@ -61,8 +61,8 @@ long sse_parser_retry(const struct sse_parser *p);
  * callback's non-zero value (parsing stops right after that message), or
  * -1 with errno EMSGSIZE when a line is longer than SSE_MAX_LINE.
  */
-int sse_feed(struct sse_parser *p, const char *data, size_t n, sse_cb *cb,
-    void *arg);
+int sse_feed(
+    struct sse_parser *p, const char *data, size_t n, sse_cb *cb, void *arg);
 /*
  * Forgets a message half read (a connection that dropped mid-message);
  * the last event id and retry are kept, as for a reconnection.

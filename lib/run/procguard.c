@@ -23,9 +23,9 @@
 
 #include "util/log.h"
 
-static pid_t guard_pid = -1;	/* the guard, while we know it alive */
-static pid_t guard_owner;	/* the process that started it */
-static int guard_fd = -1;	/* our end of its pipe */
+static pid_t guard_pid = -1; /* the guard, while we know it alive */
+static pid_t guard_owner;    /* the process that started it */
+static int guard_fd = -1;    /* our end of its pipe */
 
 static void
 close_all_but(int keep)
@@ -33,16 +33,15 @@ close_all_but(int keep)
 	if (keep > 0 && close_range(0, (unsigned)keep - 1, 0) == 0 &&
 	    close_range((unsigned)keep + 1, ~0u, 0) == 0)
 		return;
-	for (int fd = 0; fd < 65536; fd++)	/* close_range() missing */
+	for (int fd = 0; fd < 65536; fd++) /* close_range() missing */
 		if (fd != keep)
 			(void)close(fd);
 }
 
-static void __attribute__((noreturn))
-guard_main(int fd)
+static void __attribute__((noreturn)) guard_main(int fd)
 {
 	static const int ign[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE,
-	    SIGTSTP, SIGTTIN, SIGTTOU };
+		SIGTSTP, SIGTTIN, SIGTTOU };
 	pid_t *set = NULL, msg[256];
 	size_t n = 0, cap = 0;
 	ssize_t r;
@@ -56,16 +55,17 @@ guard_main(int fd)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			break;	/* the writer is gone */
+			break; /* the writer is gone */
 		for (size_t i = 0; i < (size_t)r / sizeof(msg[0]); i++) {
 			if (msg[i] > 0) {
 				if (n == cap) {
 					pid_t *ns;
 
 					cap = cap ? cap * 2 : 64;
-					if ((ns = realloc(set, cap *
-					    sizeof(*set))) == NULL)
-						goto out; /* kill what we know */
+					if ((ns = realloc(set,
+						 cap * sizeof(*set))) == NULL)
+						goto out; /* kill what we know
+							   */
 					set = ns;
 				}
 				set[n++] = msg[i];
@@ -131,7 +131,7 @@ guard_send(pid_t msg)
 	while (r == -1 && errno == EINTR);
 	if (r == (ssize_t)sizeof(msg))
 		return 0;
-	guard_lost();	/* EPIPE (SIGPIPE is ignored by the loop) */
+	guard_lost(); /* EPIPE (SIGPIPE is ignored by the loop) */
 	errno = EPIPE;
 	return -1;
 }
@@ -140,7 +140,7 @@ int
 procguard_add(pid_t pgid)
 {
 	if (guard_fd != -1 && guard_owner != getpid()) {
-		guard_fd = -1;	/* inherited through fork: not ours */
+		guard_fd = -1; /* inherited through fork: not ours */
 		guard_pid = -1;
 	}
 	if (guard_fd == -1 && guard_start() == -1)

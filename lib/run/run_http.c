@@ -54,10 +54,10 @@ struct run_http {
 	const struct runner_config *cfg; /* the runner's; outlives us */
 	CURLM *multi;
 	struct loop_timer *timer;
-	struct loop_defer *soon;	/* curl's "0 ms": no timerfd round */
-	struct http_sock *socks;	 /* watched sockets */
+	struct loop_defer *soon; /* curl's "0 ms": no timerfd round */
+	struct http_sock *socks; /* watched sockets */
 	int running;
-	CURL **idle;			/* easy handles kept for reuse */
+	CURL **idle; /* easy handles kept for reuse */
 	size_t nidle, idle_cap;
 };
 
@@ -70,14 +70,14 @@ struct http_xfer {
 	CURL *easy;
 	struct curl_slist *headers;
 	char *url;
-	const char *body;	/* request body: own_body or the job's
-				 * envelope (the job outlives us); curl
-				 * borrows it */
-	char *own_body;		/* the task's own body */
+	const char *body; /* request body: own_body or the job's
+			   * envelope (the job outlives us); curl
+			   * borrows it */
+	char *own_body;	  /* the task's own body */
 	size_t body_len;
-	int sent;		/* times curl was about to send it (> 1:
-				 * curl's resend, refused) */
-	int protocol;		/* 1: envelope sent, protocol answer expected */
+	int sent;     /* times curl was about to send it (> 1:
+		       * curl's resend, refused) */
+	int protocol; /* 1: envelope sent, protocol answer expected */
 	char *resp;
 	size_t resp_len, resp_cap;
 	int too_big;
@@ -138,8 +138,8 @@ http_sock_del(struct run_http *h, struct http_sock *hs)
 
 /* CURLMOPT_SOCKETFUNCTION: socketp is our http_sock for s, or NULL. */
 static int
-http_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
-    void *socketp)
+http_socket_cb(
+    CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct run_http *h = userp;
 	struct http_sock *hs = socketp;
@@ -161,8 +161,8 @@ http_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 		hs = xcalloc(1, sizeof(*hs));
 		hs->h = h;
 		hs->fd = s;
-		if ((hs->io = loop_io_add(h->loop, s, ev, http_on_socket,
-		    h)) == NULL) {
+		if ((hs->io = loop_io_add(h->loop, s, ev, http_on_socket, h)) ==
+		    NULL) {
 			log_warn("run_http: cannot watch socket %d", (int)s);
 			free(hs);
 			return -1;
@@ -247,9 +247,10 @@ xfer_free(struct http_xfer *x)
 			/* keeps its buffers; forgets this transfer's options */
 			curl_easy_reset(x->easy);
 			if (h->nidle == h->idle_cap) {
-				h->idle_cap = h->idle_cap ? h->idle_cap * 2 : 64;
-				h->idle = xreallocarray(h->idle, h->idle_cap,
-				    sizeof(*h->idle));
+				h->idle_cap =
+				    h->idle_cap ? h->idle_cap * 2 : 64;
+				h->idle = xreallocarray(
+				    h->idle, h->idle_cap, sizeof(*h->idle));
 			}
 			h->idle[h->nidle++] = x->easy;
 		} else
@@ -295,7 +296,7 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 
 	if (x->resp_len + n > RUNNER_MAX_RESPONSE_BYTES) {
 		x->too_big = 1;
-		return 0;	/* curl fails the transfer: CURLE_WRITE_ERROR */
+		return 0; /* curl fails the transfer: CURLE_WRITE_ERROR */
 	}
 	if (x->resp_len + n + 1 > x->resp_cap) {
 		size_t cap = x->resp_cap ? x->resp_cap : 4096;
@@ -347,7 +348,7 @@ runner_curl_errclass(int code)
 	case CURLE_QUIC_CONNECT_ERROR:
 	case CURLE_PROXY:
 	case CURLE_WEIRD_SERVER_REPLY:
-	case CURLE_SEND_FAIL_REWIND:	/* closed without an answer */
+	case CURLE_SEND_FAIL_REWIND: /* closed without an answer */
 		return ERR_CONNECTION;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
@@ -367,8 +368,8 @@ header_name_ok(const char *s)
 	if (*s == '\0')
 		return 0;
 	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~",
-		    *s))
+		if (!isalnum((unsigned char)*s) &&
+		    !strchr("!#$%&'*+-.^_`|~", *s))
 			return 0;
 	return 1;
 }
@@ -405,18 +406,23 @@ xfer_headers(struct http_xfer *x, jv task, char **err)
 	char *line;
 
 	if (jv_get_kind(hdrs) == JV_KIND_OBJECT) {
-		jv_object_foreach(hdrs, k, v) {
+		jv_object_foreach(hdrs, k, v)
+		{
 			const char *name = jv_string_value(k);
-			jv val = jv_get_kind(v) == JV_KIND_STRING ? jv_copy(v) :
+			jv val = jv_get_kind(v) == JV_KIND_STRING ?
+			    jv_copy(v) :
 			    jv_dump_string(jv_copy(v), 0);
 
 			if (!header_name_ok(name) ||
 			    !header_value_ok(jv_string_value(val))) {
-				*err = xasprintf("bad header \"%s\" (names "
-				    "are tokens, values have no line "
-				    "breaks)", name);
+				*err =
+				    xasprintf("bad header \"%s\" (names "
+					      "are tokens, values have no line "
+					      "breaks)",
+					name);
 			} else if (header_reserved(name)) {
-				*err = xasprintf("header \"%s\" is set by "
+				*err = xasprintf(
+				    "header \"%s\" is set by "
 				    "Link Loom and cannot be overridden",
 				    name);
 			} else {
@@ -424,10 +430,10 @@ xfer_headers(struct http_xfer *x, jv task, char **err)
 					own_ct = 1;
 				if (strcasecmp(name, "User-Agent") == 0)
 					own_ua = 1;
-				line = xasprintf("%s: %s", name,
-				    jv_string_value(val));
-				x->headers = curl_slist_append(x->headers,
-				    line);
+				line = xasprintf(
+				    "%s: %s", name, jv_string_value(val));
+				x->headers =
+				    curl_slist_append(x->headers, line);
 				free(line);
 			}
 			jv_free(val);
@@ -441,11 +447,11 @@ xfer_headers(struct http_xfer *x, jv task, char **err)
 	if (*err != NULL)
 		return -1;
 	if (!own_ct)
-		x->headers = curl_slist_append(x->headers,
-		    "Content-Type: application/json");
+		x->headers = curl_slist_append(
+		    x->headers, "Content-Type: application/json");
 	if (!own_ua)
-		curl_easy_setopt(x->easy, CURLOPT_USERAGENT,
-		    x->h->cfg->user_agent);
+		curl_easy_setopt(
+		    x->easy, CURLOPT_USERAGENT, x->h->cfg->user_agent);
 	line = xasprintf("Idempotency-Key: %s/%s/%d", j->execution_id,
 	    j->task_id, j->attempt);
 	x->headers = curl_slist_append(x->headers, line);
@@ -463,8 +469,8 @@ static char *
 task_str(jv task, const char *key, const char *def)
 {
 	jv v = jv_object_get(jv_copy(task), jv_string(key));
-	char *s = xstrdup(jv_get_kind(v) == JV_KIND_STRING ?
-	    jv_string_value(v) : def);
+	char *s = xstrdup(
+	    jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : def);
 
 	jv_free(v);
 	return s;
@@ -473,9 +479,9 @@ task_str(jv task, const char *key, const char *def)
 static void
 fail_job(struct runner_job *j, enum errclass c, const char *msg)
 {
-	runner_job_finish(j, JV_OBJECT(jv_string("status"),
-	    jv_string("FAILED"), jv_string("error"),
-	    runner_error(c, "%s", msg)));
+	runner_job_finish(j,
+	    JV_OBJECT(jv_string("status"), jv_string("FAILED"),
+		jv_string("error"), runner_error(c, "%s", msg)));
 }
 
 /*
@@ -490,12 +496,13 @@ xfer_body(struct http_xfer *x, struct runner_job *j)
 	body = jv_object_get(jv_copy(j->task), jv_string("body"));
 	if (jv_is_valid(body) && jv_get_kind(body) != JV_KIND_NULL) {
 		/* The task's own body: a string goes as is, JSON as JSON. */
-		jv s = jv_get_kind(body) == JV_KIND_STRING ? body :
+		jv s = jv_get_kind(body) == JV_KIND_STRING ?
+		    body :
 		    jv_dump_string(body, 0);
 
 		x->body_len = (size_t)jv_string_length_bytes(jv_copy(s));
-		x->body = x->own_body = xstrndup(jv_string_value(s),
-		    x->body_len);
+		x->body = x->own_body =
+		    xstrndup(jv_string_value(s), x->body_len);
 		jv_free(s);
 		x->protocol = 0;
 	} else {
@@ -511,14 +518,14 @@ xfer_body(struct http_xfer *x, struct runner_job *j)
  * Returns -1 with *err set when the task's signing settings are wrong.
  */
 static int
-xfer_sign(struct http_xfer *x, struct runner_job *j, const char *method,
-    char **err)
+xfer_sign(
+    struct http_xfer *x, struct runner_job *j, const char *method, char **err)
 {
 	int nobody = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	char *sig[2];
 
 	if (sign_task_headers(j->task, nobody ? "" : x->body,
-	    nobody ? 0 : x->body_len, time(NULL), sig, err) == -1)
+		nobody ? 0 : x->body_len, time(NULL), sig, err) == -1)
 		return -1;
 	for (int i = 0; i < 2 && sig[i] != NULL; i++) {
 		x->headers = curl_slist_append(x->headers, sig[i]);
@@ -554,8 +561,8 @@ xfer_setopt(struct http_xfer *x, struct runner_job *j, const char *method)
 		    (curl_off_t)x->body_len);
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
 		if (strcmp(method, "POST") != 0)
-			curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST,
-			    method);
+			curl_easy_setopt(
+			    x->easy, CURLOPT_CUSTOMREQUEST, method);
 	}
 }
 
@@ -624,10 +631,10 @@ xfer_result(struct http_xfer *x, CURLcode code)
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (code == CURLE_OK) {
-		res = runner_parse_response((int)status, x->resp, x->resp_len,
-		    x->protocol);
-		return jv_object_set(res, jv_string("httpStatus"),
-		    jv_number(status));
+		res = runner_parse_response(
+		    (int)status, x->resp, x->resp_len, x->protocol);
+		return jv_object_set(
+		    res, jv_string("httpStatus"), jv_number(status));
 	}
 	/* A resend refused (http_prereq()) is what a read callback that
 	 * cannot rewind would have made of it. */
@@ -635,28 +642,34 @@ xfer_result(struct http_xfer *x, CURLcode code)
 		code = CURLE_SEND_FAIL_REWIND;
 	why = code == CURLE_SEND_FAIL_REWIND ?
 	    "the connection closed without an answer" :
-	    x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
+	    x->errbuf[0] ? x->errbuf :
+			   curl_easy_strerror(code);
 	if (x->too_big) {
 		res = JV_OBJECT(jv_string("status"), jv_string("FAILED"),
-		    jv_string("error"), runner_error(ERR_TASK_FAILED,
-		    "response from %s is larger than %u bytes", x->url,
-		    RUNNER_MAX_RESPONSE_BYTES));
+		    jv_string("error"),
+		    runner_error(ERR_TASK_FAILED,
+			"response from %s is larger than %u bytes", x->url,
+			RUNNER_MAX_RESPONSE_BYTES));
 	} else if ((c = runner_curl_errclass(code)) == ERR_TIMEOUT) {
 		char d[32];
 
 		snprintf(d, sizeof(d), "%lldms", (long long)j->timeout_ms);
 		res = JV_OBJECT(jv_string("status"), jv_string("FAILED"),
-		    jv_string("error"), runner_error(c, "no answer from %s "
-		    "within the task timeout (%s): %s", x->url, d, why));
+		    jv_string("error"),
+		    runner_error(c,
+			"no answer from %s "
+			"within the task timeout (%s): %s",
+			x->url, d, why));
 	} else {
 		res = JV_OBJECT(jv_string("status"), jv_string("FAILED"),
-		    jv_string("error"), runner_error(c, "%s %s: %s",
-		    c == ERR_CONNECTION ? "cannot reach" : "request to", x->url,
-		    why));
+		    jv_string("error"),
+		    runner_error(c, "%s %s: %s",
+			c == ERR_CONNECTION ? "cannot reach" : "request to",
+			x->url, why));
 	}
 	if (status > 0)
-		res = jv_object_set(res, jv_string("httpStatus"),
-		    jv_number(status));
+		res = jv_object_set(
+		    res, jv_string("httpStatus"), jv_number(status));
 	return res;
 }
 

@@ -48,12 +48,12 @@ extern char **environ;
 
 struct pstream {
 	struct run_proc *p;
-	const char *name;	/* "stdout" or "stderr" */
-	int fd;			/* -1 once closed */
+	const char *name; /* "stdout" or "stderr" */
+	int fd;		  /* -1 once closed */
 	struct loop_io *io;
-	char *buf;		/* bytes of the current, unfinished line */
+	char *buf; /* bytes of the current, unfinished line */
 	size_t len, cap;
-	char *last;		/* stdout: last line; stderr: last non-blank */
+	char *last; /* stdout: last line; stderr: last non-blank */
 };
 
 struct run_proc {
@@ -66,14 +66,14 @@ struct run_proc {
 	char *in_buf;
 	size_t in_len, in_off;
 	struct pstream out, err;
-	char *logs;		/* tail of both streams, one line per line */
+	char *logs; /* tail of both streams, one line per line */
 	size_t logs_len, logs_cap;
 	struct loop_timer *timeout;
 	struct loop_timer *kill;
 	char *output_path;
 	int timed_out;
-	int terminating;	/* SIGTERM sent */
-	pid_t group;		/* registered with procguard, or 0 */
+	int terminating; /* SIGTERM sent */
+	pid_t group;	 /* registered with procguard, or 0 */
 };
 
 /* argv / envp vectors */
@@ -84,7 +84,7 @@ struct strv {
 };
 
 static void
-strv_add(struct strv *s, char *str)	/* takes str */
+strv_add(struct strv *s, char *str) /* takes str */
 {
 	if (s->n + 2 > s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 16;
@@ -105,7 +105,7 @@ strv_free(struct strv *s)
 }
 
 static char *
-jv_to_cstr(jv v)	/* consumes v: strings as is, scalars as JSON */
+jv_to_cstr(jv v) /* consumes v: strings as is, scalars as JSON */
 {
 	char *s;
 
@@ -117,11 +117,10 @@ jv_to_cstr(jv v)	/* consumes v: strings as is, scalars as JSON */
 }
 
 static void
-strv_add_array(struct strv *s, jv a)	/* consumes a */
+strv_add_array(struct strv *s, jv a) /* consumes a */
 {
 	if (jv_get_kind(a) == JV_KIND_ARRAY) {
-		jv_array_foreach(a, i, v)
-			strv_add(s, jv_to_cstr(v));
+		jv_array_foreach(a, i, v) strv_add(s, jv_to_cstr(v));
 	}
 	jv_free(a);
 }
@@ -151,8 +150,9 @@ env_pass(jv over, const char *pattern, size_t n)
 		if (env_matches(*e, pattern, n)) {
 			const char *eq = strchr(*e, '=');
 
-			over = jv_object_set(over, jv_string_sized(*e,
-			    (int)(eq - *e)), jv_string(eq + 1));
+			over = jv_object_set(over,
+			    jv_string_sized(*e, (int)(eq - *e)),
+			    jv_string(eq + 1));
 		}
 	return over;
 }
@@ -171,8 +171,8 @@ build_env(struct strv *env, struct runner_job *j, const char *output_path)
 	jv over = jv_object(), tenv;
 	char buf[32];
 
-	over = jv_object_set(over, jv_string("PATH"),
-	    jv_string(TASK_DEFAULT_PATH));
+	over = jv_object_set(
+	    over, jv_string("PATH"), jv_string(TASK_DEFAULT_PATH));
 	over = env_pass(over, "PATH", 4);
 	over = env_pass(over, "HOME", 4);
 	over = env_pass(over, "LANG", 4);
@@ -182,22 +182,23 @@ build_env(struct strv *env, struct runner_job *j, const char *output_path)
 		over = env_pass(over, pass, n);
 		pass += n;
 	}
-	over = jv_object_set(over, jv_string("LOOM_EXECUTION_ID"),
-	    jv_string(j->execution_id));
-	over = jv_object_set(over, jv_string("LOOM_TASK_ID"),
-	    jv_string(j->task_id));
+	over = jv_object_set(
+	    over, jv_string("LOOM_EXECUTION_ID"), jv_string(j->execution_id));
+	over = jv_object_set(
+	    over, jv_string("LOOM_TASK_ID"), jv_string(j->task_id));
 	snprintf(buf, sizeof(buf), "%d", j->attempt);
 	over = jv_object_set(over, jv_string("LOOM_ATTEMPT"), jv_string(buf));
-	over = jv_object_set(over, jv_string("LOOM_OUTPUT"),
-	    jv_string(output_path));
-	over = jv_object_set(over, jv_string("LOOM_TRACEPARENT"),
-	    jv_string(j->traceparent));
+	over = jv_object_set(
+	    over, jv_string("LOOM_OUTPUT"), jv_string(output_path));
+	over = jv_object_set(
+	    over, jv_string("LOOM_TRACEPARENT"), jv_string(j->traceparent));
 	snprintf(buf, sizeof(buf), "%lld", (long long)j->timeout_ms);
-	over = jv_object_set(over, jv_string("LOOM_TIMEOUT_MS"),
-	    jv_string(buf));
+	over =
+	    jv_object_set(over, jv_string("LOOM_TIMEOUT_MS"), jv_string(buf));
 	tenv = jv_object_get(jv_copy(j->task), jv_string("env"));
 	if (jv_get_kind(tenv) == JV_KIND_OBJECT) {
-		jv_object_foreach(tenv, k, v) {
+		jv_object_foreach(tenv, k, v)
+		{
 			char *val = jv_to_cstr(v);
 
 			over = jv_object_set(over, k, jv_string(val));
@@ -206,9 +207,10 @@ build_env(struct strv *env, struct runner_job *j, const char *output_path)
 	}
 	jv_free(tenv);
 
-	jv_object_foreach(over, k, v) {
-		strv_add(env, xasprintf("%s=%s", jv_string_value(k),
-		    jv_string_value(v)));
+	jv_object_foreach(over, k, v)
+	{
+		strv_add(env,
+		    xasprintf("%s=%s", jv_string_value(k), jv_string_value(v)));
 		jv_free(k);
 		jv_free(v);
 	}
@@ -218,13 +220,13 @@ build_env(struct strv *env, struct runner_job *j, const char *output_path)
 static const char *
 java_binary(struct runner_job *j, char **alloc)
 {
-	jv home = jv_getpath(jv_copy(j->task), JV_ARRAY(jv_string("env"),
-	    jv_string("JAVA_HOME")));
+	jv home = jv_getpath(jv_copy(j->task),
+	    JV_ARRAY(jv_string("env"), jv_string("JAVA_HOME")));
 	const char *h;
 
 	*alloc = NULL;
 	h = jv_get_kind(home) == JV_KIND_STRING ? jv_string_value(home) :
-	    getenv("JAVA_HOME");
+						  getenv("JAVA_HOME");
 	if (h != NULL && *h != '\0') {
 		*alloc = xasprintf("%s/bin/java", h);
 		if (access(*alloc, X_OK) != 0) {
@@ -256,16 +258,17 @@ build_argv(struct strv *argv, struct runner_job *j, char **err)
 
 		strv_add(argv, xstrdup(java_binary(j, &alloc)));
 		free(alloc);
-		strv_add_array(argv, jv_object_get(jv_copy(j->task),
-		    jv_string("jvmOptions")));
+		strv_add_array(argv,
+		    jv_object_get(jv_copy(j->task), jv_string("jvmOptions")));
 		cp = jv_object_get(jv_copy(j->task), jv_string("classpath"));
 		if (jv_get_kind(cp) == JV_KIND_ARRAY) {
 			jv joined = jv_string("");
 
-			jv_array_foreach(cp, i, el) {
+			jv_array_foreach(cp, i, el)
+			{
 				if (i > 0)
-					joined = jv_string_append_str(joined,
-					    ":");
+					joined =
+					    jv_string_append_str(joined, ":");
 				joined = jv_string_concat(joined, el);
 			}
 			jv_free(cp);
@@ -277,10 +280,11 @@ build_argv(struct strv *argv, struct runner_job *j, char **err)
 			strv_add(argv, jv_to_cstr(cp));
 		} else
 			jv_free(cp);
-		strv_add(argv, jv_to_cstr(jv_object_get(jv_copy(j->task),
-		    jv_string("class"))));
-		strv_add_array(argv, jv_object_get(jv_copy(j->task),
-		    jv_string("args")));
+		strv_add(argv,
+		    jv_to_cstr(
+			jv_object_get(jv_copy(j->task), jv_string("class"))));
+		strv_add_array(
+		    argv, jv_object_get(jv_copy(j->task), jv_string("args")));
 	}
 	if (argv->n == 0) {
 		*err = xstrdup("empty command");
@@ -297,7 +301,7 @@ logs_append(struct run_proc *p, const char *s, size_t n)
 	const size_t keep = RUNNER_MAX_LOG_BYTES;
 
 	if (p->logs_len + n + 1 > p->logs_cap) {
-		if (p->logs_len > keep) {	/* drop all but the tail */
+		if (p->logs_len > keep) { /* drop all but the tail */
 			memmove(p->logs, p->logs + p->logs_len - keep, keep);
 			p->logs_len = keep;
 		}
@@ -391,18 +395,19 @@ emit_line(struct pstream *ps, const char *s, size_t n)
 	if (i < n || ps == &p->out) {
 		free(ps->last);
 		ps->last = xstrndup(s, n);
-		if (memchr(s, '\0', n))	/* NULs would cut it short */
+		if (memchr(s, '\0', n)) /* NULs would cut it short */
 			for (char *q = ps->last; q < ps->last + n; q++)
 				if (*q == '\0')
 					*q = ' ';
 	}
 	if (p->cfg->log_line != NULL)
-		p->cfg->log_line(p->cfg->log_arg, JV_OBJECT(
-		    jv_string("execution"), jv_string(j->execution_id),
-		    jv_string("task"), jv_string(j->task_id),
-		    jv_string("attempt"), jv_number(j->attempt),
-		    jv_string("stream"), jv_string(ps->name),
-		    jv_string("msg"), jv_string_sized(s, (int)n)));
+		p->cfg->log_line(p->cfg->log_arg,
+		    JV_OBJECT(jv_string("execution"),
+			jv_string(j->execution_id), jv_string("task"),
+			jv_string(j->task_id), jv_string("attempt"),
+			jv_number(j->attempt), jv_string("stream"),
+			jv_string(ps->name), jv_string("msg"),
+			jv_string_sized(s, (int)n)));
 	free(red);
 }
 
@@ -427,7 +432,7 @@ stream_consume(struct pstream *ps, const char *data, size_t n)
 			data++;
 			n--;
 		} else if (ps->len < RUNNER_MAX_LINE_BYTES)
-			break;	/* unfinished line: wait for more */
+			break; /* unfinished line: wait for more */
 		/* a full line, or an over-long one split here */
 		emit_line(ps, ps->buf, ps->len);
 		ps->len = 0;
@@ -437,7 +442,7 @@ stream_consume(struct pstream *ps, const char *data, size_t n)
 static void
 stream_close(struct pstream *ps)
 {
-	if (ps->len > 0) {	/* a last line without a newline */
+	if (ps->len > 0) { /* a last line without a newline */
 		emit_line(ps, ps->buf, ps->len);
 		ps->len = 0;
 	}
@@ -460,14 +465,14 @@ stream_read(struct pstream *ps, int until_empty)
 		if (n > 0) {
 			stream_consume(ps, buf, (size_t)n);
 			if (!until_empty)
-				return;	/* level-triggered: more comes later */
+				return; /* level-triggered: more comes later */
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN)
 			return;
-		stream_close(ps);	/* EOF or a real error */
+		stream_close(ps); /* EOF or a real error */
 	}
 }
 
@@ -503,8 +508,8 @@ stdin_write(struct run_proc *p)
 	ssize_t n;
 
 	while (p->in_off < p->in_len) {
-		n = write(p->in_fd, p->in_buf + p->in_off,
-		    p->in_len - p->in_off);
+		n = write(
+		    p->in_fd, p->in_buf + p->in_off, p->in_len - p->in_off);
 		if (n > 0) {
 			p->in_off += (size_t)n;
 			continue;
@@ -513,13 +518,12 @@ stdin_write(struct run_proc *p)
 			continue;
 		if (n == -1 && errno == EAGAIN) {
 			if (p->in_io == NULL &&
-			    (p->in_io = loop_io_add(runner_loop(
-			    p->job->runner), p->in_fd, LOOP_WRITE,
-			    on_stdin, p)) == NULL)
+			    (p->in_io = loop_io_add(runner_loop(p->job->runner),
+				 p->in_fd, LOOP_WRITE, on_stdin, p)) == NULL)
 				break;
 			return;
 		}
-		break;	/* EPIPE: the task does not read its stdin */
+		break; /* EPIPE: the task does not read its stdin */
 	}
 	stdin_close(p);
 }
@@ -563,8 +567,8 @@ terminate(struct run_proc *p)
 	p->terminating = 1;
 	signal_group(p, SIGTERM);
 	if (p->kill == NULL)
-		p->kill = loop_timer_new(runner_loop(p->job->runner),
-		    on_kill_timer, p);
+		p->kill = loop_timer_new(
+		    runner_loop(p->job->runner), on_kill_timer, p);
 	(void)loop_timer_after(p->kill, p->cfg->kill_grace_ms);
 }
 
@@ -587,8 +591,8 @@ proc_free(struct run_proc *p)
 {
 	if (p == NULL)
 		return;
-	loop_child_del(p->child);	/* kills and reaps if still running */
-	if (p->group > 0)	/* killed by now, by whoever freed us */
+	loop_child_del(p->child); /* kills and reaps if still running */
+	if (p->group > 0)	  /* killed by now, by whoever freed us */
 		procguard_del(p->group);
 	stdin_close(p);
 	loop_io_del(p->out.io);
@@ -623,7 +627,7 @@ read_output_file(const char *path, char **buf, size_t *len)
 	*buf = NULL;
 	*len = 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;	/* the task removed it: no output */
+		return 0; /* the task removed it: no output */
 	if (fstat(fd, &st) == -1 || st.st_size < 0) {
 		close(fd);
 		return 0;
@@ -675,14 +679,16 @@ on_child(struct loop_child *c, pid_t pid, const siginfo_t *si, void *arg)
 	if (read_output_file(p->output_path, &obuf, &olen) == -1) {
 		res = JV_OBJECT(jv_string("status"), jv_string("FAILED"),
 		    jv_string("output"), jv_null(), jv_string("error"),
-		    runner_error(ERR_TASK_FAILED, "the file $LOOM_OUTPUT is "
-		    "larger than %u bytes", RUNNER_MAX_RESPONSE_BYTES));
+		    runner_error(ERR_TASK_FAILED,
+			"the file $LOOM_OUTPUT is "
+			"larger than %u bytes",
+			RUNNER_MAX_RESPONSE_BYTES));
 	} else {
 		char *red;
 
 		/* the output is stored too: no callback token in it */
-		if (obuf != NULL && (red = redact(obuf, &olen, j->secrets,
-		    2)) != NULL) {
+		if (obuf != NULL &&
+		    (red = redact(obuf, &olen, j->secrets, 2)) != NULL) {
 			free(obuf);
 			obuf = red;
 		}
@@ -697,8 +703,8 @@ on_child(struct loop_child *c, pid_t pid, const siginfo_t *si, void *arg)
 		char d[32];
 
 		duration_format(j->timeout_ms, d, sizeof(d));
-		res = jv_object_set(res, jv_string("status"),
-		    jv_string("FAILED"));
+		res = jv_object_set(
+		    res, jv_string("status"), jv_string("FAILED"));
 		res = jv_object_set(res, jv_string("output"), jv_null());
 		res = jv_object_set(res, jv_string("error"),
 		    runner_error(ERR_TIMEOUT, "timed out after %s", d));
@@ -709,7 +715,7 @@ on_child(struct loop_child *c, pid_t pid, const siginfo_t *si, void *arg)
 	    j->task_id, j->attempt, (int)pid, x.exited ? "exit" : "signal",
 	    x.status);
 
-	p->child = NULL;	/* sd-event reaps it after we return */
+	p->child = NULL; /* sd-event reaps it after we return */
 	loop_child_del(c);
 	j->proc = NULL;
 	proc_free(p);
@@ -806,7 +812,7 @@ spawn_task(pid_t *pidp, char *const argv[], char *const envp[],
 
 	if (gettid() != self)
 		log_warnx("a task started from a thread other than the main "
-		    "one dies with that thread");
+			  "one dies with that thread");
 
 	if (pipe2(go, O_CLOEXEC) == -1)
 		return errno;
@@ -829,17 +835,17 @@ spawn_task(pid_t *pidp, char *const argv[], char *const envp[],
 		close(ep[0]);
 		return e;
 	}
-	(void)setpgid(pid, pid);	/* either side may be first */
+	(void)setpgid(pid, pid); /* either side may be first */
 	if (procguard_add(pid) == -1)
 		log_warn("no process guard for process group %d", (int)pid);
-	if (write(go[1], "g", 1) != 1)	/* then it reads end-of-file */
+	if (write(go[1], "g", 1) != 1) /* then it reads end-of-file */
 		log_warn("process %d: start", (int)pid);
 	close(go[1]);
 	do
 		n = read(ep[0], &e, sizeof(e));
 	while (n == -1 && errno == EINTR);
 	close(ep[0]);
-	if (n == (ssize_t)sizeof(e)) {	/* it did not get to exec */
+	if (n == (ssize_t)sizeof(e)) { /* it did not get to exec */
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			;
 		procguard_del(pid);
@@ -852,9 +858,9 @@ spawn_task(pid_t *pidp, char *const argv[], char *const envp[],
 static void
 fail_job(struct runner_job *j, jv error)
 {
-	runner_job_finish(j, JV_OBJECT(jv_string("status"),
-	    jv_string("FAILED"), jv_string("output"), jv_null(),
-	    jv_string("error"), error));
+	runner_job_finish(j,
+	    JV_OBJECT(jv_string("status"), jv_string("FAILED"),
+		jv_string("output"), jv_null(), jv_string("error"), error));
 }
 
 static int
@@ -892,9 +898,12 @@ task_workdir(struct runner_job *j, char **workdir)
 
 		*workdir = xstrdup(jv_string_value(wd));
 		if (stat(*workdir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-			fail_job(j, runner_error(ERR_TASK_FAILED, "workdir "
-			    "\"%s\": %s", *workdir, errno ? strerror(errno) :
-			    "not a directory"));
+			fail_job(j,
+			    runner_error(ERR_TASK_FAILED,
+				"workdir "
+				"\"%s\": %s",
+				*workdir,
+				errno ? strerror(errno) : "not a directory"));
 			jv_free(wd);
 			return -1;
 		}
@@ -916,8 +925,8 @@ proc_spawn(struct run_proc *p, struct runner_job *j, const struct strv *argv,
 
 	if (pipe_for_child(in, 0) == -1 || pipe_for_child(out, 1) == -1 ||
 	    pipe_for_child(err, 1) == -1) {
-		fail_job(j, runner_error(ERR_TASK_FAILED, "pipe: %s",
-		    strerror(errno)));
+		fail_job(j,
+		    runner_error(ERR_TASK_FAILED, "pipe: %s", strerror(errno)));
 		for (int i = 0; i < 2; i++) {
 			if (in[i] != -1)
 				close(in[i]);
@@ -929,8 +938,8 @@ proc_spawn(struct run_proc *p, struct runner_job *j, const struct strv *argv,
 		return -1;
 	}
 
-	e = spawn_task(&p->pid, argv->v, env->v, workdir, in[0], out[1],
-	    err[1]);
+	e = spawn_task(
+	    &p->pid, argv->v, env->v, workdir, in[0], out[1], err[1]);
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
@@ -939,10 +948,14 @@ proc_spawn(struct run_proc *p, struct runner_job *j, const struct strv *argv,
 	p->err.fd = err[0];
 	if (e != 0) {
 		p->pid = -1;
-		fail_job(j, runner_error(ERR_TASK_FAILED, "cannot run "
-		    "\"%s\": %s%s", argv->v[0], strerror(e), j->kind ==
-		    RUN_JAVA && e == ENOENT ? " (set JAVA_HOME or PATH)" :
-		    ""));
+		fail_job(j,
+		    runner_error(ERR_TASK_FAILED,
+			"cannot run "
+			"\"%s\": %s%s",
+			argv->v[0], strerror(e),
+			j->kind == RUN_JAVA && e == ENOENT ?
+			    " (set JAVA_HOME or PATH)" :
+			    ""));
 		return -1;
 	}
 	p->group = p->pid;
@@ -956,10 +969,13 @@ proc_spawn(struct run_proc *p, struct runner_job *j, const struct strv *argv,
 static int
 proc_watch(struct runner *r, struct run_proc *p, struct runner_job *j)
 {
-	if ((p->child = loop_child_add(runner_loop(r), p->pid, on_child,
-	    p)) == NULL) {
-		fail_job(j, runner_error(ERR_TASK_FAILED, "cannot watch "
-		    "process %d: %s", (int)p->pid, strerror(errno)));
+	if ((p->child = loop_child_add(runner_loop(r), p->pid, on_child, p)) ==
+	    NULL) {
+		fail_job(j,
+		    runner_error(ERR_TASK_FAILED,
+			"cannot watch "
+			"process %d: %s",
+			(int)p->pid, strerror(errno)));
 		signal_group(p, SIGKILL);
 		/* Not watched, so reap it here; SIGKILL makes this quick. */
 		while (waitpid(p->pid, NULL, 0) == -1 && errno == EINTR)
@@ -967,13 +983,16 @@ proc_watch(struct runner *r, struct run_proc *p, struct runner_job *j)
 		return -1;
 	}
 	if ((p->out.io = loop_io_add(runner_loop(r), p->out.fd, LOOP_READ,
-	    on_stream, &p->out)) == NULL ||
+		 on_stream, &p->out)) == NULL ||
 	    (p->err.io = loop_io_add(runner_loop(r), p->err.fd, LOOP_READ,
-	    on_stream, &p->err)) == NULL) {
-		fail_job(j, runner_error(ERR_TASK_FAILED, "cannot watch the "
-		    "output pipes: %s", strerror(errno)));
+		 on_stream, &p->err)) == NULL) {
+		fail_job(j,
+		    runner_error(ERR_TASK_FAILED,
+			"cannot watch the "
+			"output pipes: %s",
+			strerror(errno)));
 		signal_group(p, SIGKILL);
-		return -1;	/* deleting the child watch reaps it */
+		return -1; /* deleting the child watch reaps it */
 	}
 	p->timeout = loop_timer_new(runner_loop(r), on_timeout, p);
 	(void)loop_timer_after(p->timeout, j->timeout_ms);
@@ -1003,8 +1022,11 @@ run_proc_start(struct runner *r, struct runner_job *j)
 	if (task_workdir(j, &workdir) == -1)
 		goto fail;
 	if (make_output_file(p) == -1) {
-		fail_job(j, runner_error(ERR_TASK_FAILED, "cannot create the "
-		    "output file in $TMPDIR: %s", strerror(errno)));
+		fail_job(j,
+		    runner_error(ERR_TASK_FAILED,
+			"cannot create the "
+			"output file in $TMPDIR: %s",
+			strerror(errno)));
 		goto fail;
 	}
 	build_env(&env, j, p->output_path);
@@ -1050,5 +1072,5 @@ run_proc_abort(struct runner_job *j)
 		return;
 	signal_group(p, SIGKILL);
 	j->proc = NULL;
-	proc_free(p);	/* the child watch reaps the killed leader */
+	proc_free(p); /* the child watch reaps the killed leader */
 }

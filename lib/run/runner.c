@@ -16,6 +16,11 @@
  * helpers (request checks, envelope, response and exit interpretation,
  * trace ids) are at the end and unit-tested in tests/unit/test_runner.c.
  */
+/*
+ * Its SQL, built from string literals and macros, is laid out by hand;
+ * clang-format would tear it into columns.
+ */
+/* clang-format off */
 #define LOOM_RUNNER_INTERNAL
 #include "runner.h"
 
@@ -1282,3 +1287,4 @@ runner_traceparent_valid(const char *s)
 	return hex_field(s + 3, 32) && hex_field(s + 36, 16) &&
 	    isxdigit((unsigned char)s[53]) && isxdigit((unsigned char)s[54]);
 }
+/* clang-format on */

@@ -39,11 +39,11 @@
 #include "core/retry.h"
 
 #define RUNNER_DEFAULT_HOST_CONNECTIONS 16
-#define RUNNER_DEFAULT_KILL_GRACE_MS	5000
-#define RUNNER_DEFAULT_TIMEOUT_MS	(5 * 60 * 1000) /* task without one */
-#define RUNNER_MAX_RESPONSE_BYTES	(16u * 1024 * 1024)
-#define RUNNER_MAX_LOG_BYTES		(64u * 1024)	/* "logs" keeps the tail */
-#define RUNNER_MAX_LINE_BYTES		(1024u * 1024)	/* longer lines are split */
+#define RUNNER_DEFAULT_KILL_GRACE_MS 5000
+#define RUNNER_DEFAULT_TIMEOUT_MS (5 * 60 * 1000) /* task without one */
+#define RUNNER_MAX_RESPONSE_BYTES (16u * 1024 * 1024)
+#define RUNNER_MAX_LOG_BYTES (64u * 1024)    /* "logs" keeps the tail */
+#define RUNNER_MAX_LINE_BYTES (1024u * 1024) /* longer lines are split */
 
 struct runner_config {
 	int max_host_connections; /* per scheme://host:port; 0: default */
@@ -101,8 +101,8 @@ void runner_free(struct runner *r);
  * Returns 0, or -1 with errno set when the task could not even be queued
  * (then done is never called).
  */
-int runner_start(struct runner *r, jv request, runner_done_cb *done,
-    void *arg, uint64_t *id);
+int runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
+    uint64_t *id);
 
 /*
  * Stops a running task: an HTTP transfer is dropped at once, a process
@@ -146,8 +146,8 @@ int runner_pass_env_check(const char *list, char **err);
  * "callbackUrl" when callback_base_url is set and the request has a
  * "callbackToken".
  */
-char *runner_envelope(jv request, int64_t timeout_ms,
-    const char *callback_base_url, size_t *len);
+char *runner_envelope(
+    jv request, int64_t timeout_ms, const char *callback_base_url, size_t *len);
 
 /*
  * Interprets an HTTP answer.  protocol: the body follows the callback
@@ -156,8 +156,8 @@ char *runner_envelope(jv request, int64_t timeout_ms,
  * output (else the body as a string).  Returns a partial result: "status",
  * "output", and as they apply "error", "logs", "backendDurationMs".
  */
-jv runner_parse_response(int http_status, const char *body, size_t len,
-    int protocol);
+jv runner_parse_response(
+    int http_status, const char *body, size_t len, int protocol);
 
 /* The error class of a curl failure (a CURLcode). */
 enum errclass runner_curl_errclass(int curlcode);
@@ -173,8 +173,8 @@ jv runner_error(enum errclass c, const char *fmt, ...)
  * non-blank stderr line (for messages); each may be NULL.
  */
 struct runner_proc_exit {
-	int exited;		/* 1: exit code in status; 0: killed by signal */
-	int status;		/* exit code or signal number */
+	int exited; /* 1: exit code in status; 0: killed by signal */
+	int status; /* exit code or signal number */
 	const char *output_file;
 	size_t output_file_len;
 	const char *last_stdout;
@@ -215,20 +215,20 @@ struct runner_job {
 	int attempt;
 	int64_t timeout_ms;
 	char traceparent[56];
-	jv task;	   /* the request's "task" object; owned */
-	char *envelope;	   /* runner_envelope(); owned */
-	char *secrets[2];  /* the callback token in it, raw and as in the
-			    * URL, to keep out of logs; owned, or NULL */
+	jv task;	  /* the request's "task" object; owned */
+	char *envelope;	  /* runner_envelope(); owned */
+	char *secrets[2]; /* the callback token in it, raw and as in the
+			   * URL, to keep out of logs; owned, or NULL */
 	size_t envelope_len;
-	int64_t start_ms;  /* monotonic */
-	int cancelled;	   /* runner_cancel() was called */
-	int finished;	   /* result is set; waiting for delivery */
-	jv result;	   /* partial result from the back end, then full */
+	int64_t start_ms; /* monotonic */
+	int cancelled;	  /* runner_cancel() was called */
+	int finished;	  /* result is set; waiting for delivery */
+	jv result;	  /* partial result from the back end, then full */
 	runner_done_cb *done;
 	void *arg;
 	struct runner_job *next_done; /* delivery queue, once finished */
-	struct http_xfer *xfer; /* RUN_HTTP while running */
-	struct run_proc *proc;	/* RUN_SHELL/RUN_JAVA while running */
+	struct http_xfer *xfer;	      /* RUN_HTTP while running */
+	struct run_proc *proc;	      /* RUN_SHELL/RUN_JAVA while running */
 	struct runner_job *prev, *next;
 };
 
@@ -243,8 +243,8 @@ struct run_http *runner_http(struct runner *r);
  */
 void runner_job_finish(struct runner_job *j, jv partial);
 
-struct run_http *run_http_new(struct loop *loop,
-    const struct runner_config *cfg);
+struct run_http *run_http_new(
+    struct loop *loop, const struct runner_config *cfg);
 void run_http_free(struct run_http *h);
 void run_http_start(struct run_http *h, struct runner_job *j);
 /* Drops the transfer at once; the back end will not finish the job. */

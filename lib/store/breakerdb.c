@@ -276,9 +276,9 @@ cache_put(struct breaker_cache *cache, const struct breaker_config *cfg,
 static int64_t
 field_i64(const PGresult *r, int i, int col)
 {
-	return PQgetisnull(r, i, col)
-	    ? 0
-	    : strtoll(PQgetvalue(r, i, col), NULL, 10);
+	return PQgetisnull(r, i, col) ?
+	    0 :
+	    strtoll(PQgetvalue(r, i, col), NULL, 10);
 }
 
 /* Parses a PostgreSQL integer array "{1,2,3}" into at most max values. */
@@ -306,8 +306,8 @@ static void
 row_read(const PGresult *r, int i, struct row *row)
 {
 	struct breaker_state *s = &row->s;
-	int64_t st[BREAKER_BUCKETS] = {0}, ok[BREAKER_BUCKETS] = {0},
-		fail[BREAKER_BUCKETS] = {0};
+	int64_t st[BREAKER_BUCKETS] = { 0 }, ok[BREAKER_BUCKETS] = { 0 },
+		fail[BREAKER_BUCKETS] = { 0 };
 	size_t n;
 
 	breaker_state_init(s);
@@ -327,9 +327,9 @@ row_read(const PGresult *r, int i, struct row *row)
 	s->cooldown_ms = field_i64(r, i, C_COOLDOWN);
 	s->probe_in_flight = !PQgetisnull(r, i, C_PROBE_UNTIL);
 	s->probe_until_ms = field_i64(r, i, C_PROBE_UNTIL);
-	row->owner = PQgetisnull(r, i, C_OWNER)
-	    ? NULL
-	    : xstrdup(PQgetvalue(r, i, C_OWNER));
+	row->owner = PQgetisnull(r, i, C_OWNER) ?
+	    NULL :
+	    xstrdup(PQgetvalue(r, i, C_OWNER));
 	row->now = field_i64(r, i, C_NOW);
 }
 
@@ -454,8 +454,8 @@ txn_abort(PGconn *c, int nested)
 {
 	PQclear(PQexec(c,
 	    nested ? "ROLLBACK TO SAVEPOINT loom_breaker; "
-		     "RELEASE SAVEPOINT loom_breaker"
-		   : "ROLLBACK"));
+		     "RELEASE SAVEPOINT loom_breaker" :
+		     "ROLLBACK"));
 }
 
 /* Applies the change from before to after: update, delete, doorbell. */
@@ -486,7 +486,7 @@ allow_locked(PGconn *c, const struct breaker_config *cfg,
     struct breaker_cache *cache, const char *target, const char *owner,
     int64_t *retry_at_ms, char **err)
 {
-	struct row row = {0};
+	struct row row = { 0 };
 	struct breaker_state s;
 	const char *probe_owner;
 	int nested, found, allowed, deleted;
@@ -526,7 +526,7 @@ breakerdb_allow(PGconn *c, const struct breaker_config *cfg,
     struct breaker_cache *cache, const char *target, const char *owner,
     int64_t *retry_at_ms, char **err)
 {
-	struct row row = {0};
+	struct row row = { 0 };
 	struct breaker_state s;
 	int found, allowed;
 
@@ -553,9 +553,8 @@ breakerdb_allow(PGconn *c, const struct breaker_config *cfg,
 }
 
 int
-breakerdb_cached(const struct breaker_config *cfg,
-    struct breaker_cache *cache, const char *target, int record,
-    enum errclass outcome)
+breakerdb_cached(const struct breaker_config *cfg, struct breaker_cache *cache,
+    const char *target, int record, enum errclass outcome)
 {
 	struct cache_entry *e;
 
@@ -573,7 +572,7 @@ breakerdb_record(PGconn *c, const struct breaker_config *cfg,
     struct breaker_cache *cache, const char *target, const char *owner,
     enum errclass outcome, int64_t now_ms, char **err)
 {
-	struct row row = {0};
+	struct row row = { 0 };
 	struct breaker_state s;
 	struct cache_entry *e;
 	int failed = breaker_is_failure(outcome), nested, found, deleted;
@@ -633,7 +632,7 @@ breakerdb_release(PGconn *c, const struct breaker_config *cfg,
     struct breaker_cache *cache, const char *target, const char *owner,
     char **err)
 {
-	struct row row = {0};
+	struct row row = { 0 };
 	struct breaker_state s;
 	int nested, found, held = 0, deleted;
 
@@ -668,7 +667,7 @@ int
 breakerdb_retry_at(PGconn *c, const struct breaker_config *cfg,
     const char *target, int64_t *retry_at_ms, char **err)
 {
-	struct row row = {0};
+	struct row row = { 0 };
 	struct breaker_state s;
 	int found;
 
@@ -737,7 +736,7 @@ breakerdb_list(PGconn *c, const struct breaker_config *cfg, jv *out, char **err)
 	}
 	n = PQntuples(r);
 	for (int i = 0; i < n; i++) {
-		struct row row = {0};
+		struct row row = { 0 };
 		const struct breaker_state *s = &row.s;
 		long calls, fails;
 		int64_t retry;

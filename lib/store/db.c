@@ -37,7 +37,7 @@ struct pcache_entry {
 struct pcache {
 	struct pcache_entry v[PCACHE_MAX];
 	size_t n;
-	unsigned long seq;	/* names are never reused on a connection */
+	unsigned long seq; /* names are never reused on a connection */
 };
 
 static void
@@ -55,11 +55,11 @@ pcache_event(PGEventId id, void *info, void *arg)
 
 	(void)arg;
 	if (id == PGEVT_CONNRESET)
-		pc = PQinstanceData(((PGEventConnReset *)info)->conn,
-		    pcache_event);
+		pc = PQinstanceData(
+		    ((PGEventConnReset *)info)->conn, pcache_event);
 	else if (id == PGEVT_CONNDESTROY)
-		pc = PQinstanceData(((PGEventConnDestroy *)info)->conn,
-		    pcache_event);
+		pc = PQinstanceData(
+		    ((PGEventConnDestroy *)info)->conn, pcache_event);
 	if (pc != NULL) {
 		pcache_clear(pc);
 		if (id == PGEVT_CONNDESTROY)
@@ -142,8 +142,9 @@ db_migrations(int *n)
 int
 db_schema_latest(void)
 {
-	return loom_nmigrations ? loom_migrations[loom_nmigrations - 1].version
-				: 0;
+	return loom_nmigrations ?
+	    loom_migrations[loom_nmigrations - 1].version :
+	    0;
 }
 
 const char *
@@ -203,7 +204,7 @@ db_connect(const char *url, const char *app, char **err)
 	const char *keys[] = { "dbname", "application_name",
 		"fallback_application_name", NULL };
 	const char *vals[] = { url, NULL, NULL, NULL };
-	char name[64];	/* PostgreSQL keeps 63 bytes of it */
+	char name[64]; /* PostgreSQL keeps 63 bytes of it */
 	PGconn *c;
 
 	/*
@@ -223,8 +224,8 @@ db_connect(const char *url, const char *app, char **err)
 	if (PQstatus(c) != CONNECTION_OK) {
 		char *m = pq_error(c, NULL), *shown = url_redacted(url);
 
-		*err = xasprintf("cannot connect to PostgreSQL (%s): %s", shown,
-		    m);
+		*err = xasprintf(
+		    "cannot connect to PostgreSQL (%s): %s", shown, m);
 		free(m);
 		free(shown);
 		PQfinish(c);
@@ -241,8 +242,7 @@ db_connect(const char *url, const char *app, char **err)
  * unnamed statement.
  */
 static PGresult *
-exec_cached(PGconn *c, const char *sql, int nparams,
-    const char *const *params)
+exec_cached(PGconn *c, const char *sql, int nparams, const char *const *params)
 {
 	char fresh[24];
 	const char *name = pcache_find(c, sql, nparams, fresh);
@@ -257,8 +257,8 @@ exec_cached(PGconn *c, const char *sql, int nparams,
 		PQclear(p);
 	}
 	if (name == NULL)
-		return PQexecParams(c, sql, nparams, NULL, params, NULL, NULL,
-		    0);
+		return PQexecParams(
+		    c, sql, nparams, NULL, params, NULL, NULL, 0);
 	return PQexecPrepared(c, name, nparams, params, NULL, NULL, 0);
 }
 
@@ -295,8 +295,10 @@ db_schema_version(PGconn *c, char **err)
 	PGresult *r;
 	int v = 0;
 
-	r = db_exec(c, err, "SELECT to_regclass('loom_schema_migrations') "
-	    "IS NOT NULL", 0, NULL);
+	r = db_exec(c, err,
+	    "SELECT to_regclass('loom_schema_migrations') "
+	    "IS NOT NULL",
+	    0, NULL);
 	if (r == NULL)
 		return -1;
 	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
@@ -304,8 +306,10 @@ db_schema_version(PGconn *c, char **err)
 		return 0;
 	}
 	PQclear(r);
-	r = db_exec(c, err, "SELECT coalesce(max(version), 0) FROM "
-	    "loom_schema_migrations", 0, NULL);
+	r = db_exec(c, err,
+	    "SELECT coalesce(max(version), 0) FROM "
+	    "loom_schema_migrations",
+	    0, NULL);
 	if (r == NULL)
 		return -1;
 	v = atoi(PQgetvalue(r, 0, 0));
@@ -320,19 +324,21 @@ db_migrate(PGconn *c, int *from, int *to, char **err)
 	const struct db_migration *m = db_migrations(&n);
 
 	if (db_cmd(c, err, "SELECT pg_advisory_lock(" DB_MIGRATE_LOCK ")", 0,
-	    NULL) < 0)
+		NULL) < 0)
 		return -1;
-	if (db_cmd(c, err, "CREATE TABLE IF NOT EXISTS loom_schema_migrations ("
-	    "version integer PRIMARY KEY, name text NOT NULL, "
-	    "applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL) < 0)
+	if (db_cmd(c, err,
+		"CREATE TABLE IF NOT EXISTS loom_schema_migrations ("
+		"version integer PRIMARY KEY, name text NOT NULL, "
+		"applied_at timestamptz NOT NULL DEFAULT now())",
+		0, NULL) < 0)
 		goto fail;
 	if ((cur = db_schema_version(c, err)) < 0)
 		goto fail;
 	*from = *to = cur;
 	if (cur > db_schema_latest()) {
 		*err = xasprintf("the database schema is version %d, newer "
-		    "than this Link Loom (%d): upgrade Link Loom", cur,
-		    db_schema_latest());
+				 "than this Link Loom (%d): upgrade Link Loom",
+		    cur, db_schema_latest());
 		goto fail;
 	}
 	for (int i = 0; i < n; i++) {
@@ -344,8 +350,10 @@ db_migrate(PGconn *c, int *from, int *to, char **err)
 		/* Each version on its own: a database that has a later
 		 * migration still gets an earlier one it lacks. */
 		snprintf(ver, sizeof(ver), "%d", m[i].version);
-		have = db_exec(c, err, "SELECT 1 FROM loom_schema_migrations "
-		    "WHERE version = $1", 1, p);
+		have = db_exec(c, err,
+		    "SELECT 1 FROM loom_schema_migrations "
+		    "WHERE version = $1",
+		    1, p);
 		if (have == NULL)
 			goto fail;
 		applied = PQntuples(have) > 0;
@@ -360,16 +368,18 @@ db_migrate(PGconn *c, int *from, int *to, char **err)
 		    PQresultStatus(r) != PGRES_TUPLES_OK) {
 			char *msg = pq_error(c, r);
 
-			*err = xasprintf("migration %s failed: %s", m[i].name,
-			    msg);
+			*err = xasprintf(
+			    "migration %s failed: %s", m[i].name, msg);
 			free(msg);
 			PQclear(r);
 			PQclear(PQexec(c, "ROLLBACK"));
 			goto fail;
 		}
 		PQclear(r);
-		if (db_cmd(c, err, "INSERT INTO loom_schema_migrations "
-		    "(version, name) VALUES ($1, $2)", 2, p) < 0 ||
+		if (db_cmd(c, err,
+			"INSERT INTO loom_schema_migrations "
+			"(version, name) VALUES ($1, $2)",
+			2, p) < 0 ||
 		    db_cmd(c, err, "COMMIT", 0, NULL) < 0) {
 			PQclear(PQexec(c, "ROLLBACK"));
 			goto fail;
@@ -377,12 +387,12 @@ db_migrate(PGconn *c, int *from, int *to, char **err)
 		if (m[i].version > *to)
 			*to = m[i].version;
 	}
-	db_cmd(c, NULL, "SELECT pg_advisory_unlock(" DB_MIGRATE_LOCK ")", 0,
-	    NULL);
+	db_cmd(
+	    c, NULL, "SELECT pg_advisory_unlock(" DB_MIGRATE_LOCK ")", 0, NULL);
 	return 0;
 fail:
-	db_cmd(c, NULL, "SELECT pg_advisory_unlock(" DB_MIGRATE_LOCK ")", 0,
-	    NULL);
+	db_cmd(
+	    c, NULL, "SELECT pg_advisory_unlock(" DB_MIGRATE_LOCK ")", 0, NULL);
 	return -1;
 }
 
@@ -399,26 +409,28 @@ db_schema_check(PGconn *c, char **err)
 		long have;
 
 		db_migrations(&n);
-		r = db_exec(c, err, "SELECT count(*) FROM loom_schema_migrations",
-		    0, NULL);
+		r = db_exec(c, err,
+		    "SELECT count(*) FROM loom_schema_migrations", 0, NULL);
 		if (r == NULL)
 			return -1;
 		have = atol(PQgetvalue(r, 0, 0));
 		PQclear(r);
 		if (have >= n)
 			return 0;
-		*err = xasprintf("the database lacks %ld of this Link Loom's %d "
-		    "schema migrations: run 'loom db migrate'", n - have, n);
+		*err =
+		    xasprintf("the database lacks %ld of this Link Loom's %d "
+			      "schema migrations: run 'loom db migrate'",
+			n - have, n);
 		return -1;
 	}
 	if (v < db_schema_latest())
 		*err = xasprintf("the database schema is version %d but this "
-		    "Link Loom needs %d: run 'loom db migrate'", v,
-		    db_schema_latest());
+				 "Link Loom needs %d: run 'loom db migrate'",
+		    v, db_schema_latest());
 	else
 		*err = xasprintf("the database schema is version %d, newer "
-		    "than this Link Loom (%d): upgrade Link Loom", v,
-		    db_schema_latest());
+				 "than this Link Loom (%d): upgrade Link Loom",
+		    v, db_schema_latest());
 	return -1;
 }
 
@@ -430,14 +442,14 @@ db_schema_check(PGconn *c, char **err)
  */
 struct batch {
 	size_t n, i;
-	int pass;		/* 0: statement i's prepare, 1: its own */
-	int want_null;		/* a result came; its NULL is next */
+	int pass;      /* 0: statement i's prepare, 1: its own */
+	int want_null; /* a result came; its NULL is next */
 	int rc;
 	char *err;
-	char **sql;		/* texts being prepared (copies), by index */
+	char **sql; /* texts being prepared (copies), by index */
 	int *nparams;
 	char (*prep)[24];
-	PGresult **res;		/* NULL: the caller wants none */
+	PGresult **res; /* NULL: the caller wants none */
 	db_async_cb *cb;
 	void *arg;
 	struct batch *next;
@@ -463,8 +475,8 @@ batch_free(struct batch *b)
 
 /* Queues the statements and a Sync; the connection is in pipeline mode. */
 static struct batch *
-batch_send(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
-    int want_res)
+batch_send(
+    PGconn *c, char **err, const struct db_stmt *stmts, size_t n, int want_res)
 {
 	struct batch *b = xcalloc(1, sizeof(*b));
 
@@ -475,14 +487,14 @@ batch_send(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
 	if (want_res)
 		b->res = xcalloc(n + 1, sizeof(PGresult *));
 	for (size_t i = 0; i < n; i++) {
-		const char *name = pcache_find(c, stmts[i].sql,
-		    stmts[i].nparams, b->prep[i]);
+		const char *name =
+		    pcache_find(c, stmts[i].sql, stmts[i].nparams, b->prep[i]);
 		int ok = 1;
 
 		/* The same new text twice: prepared once, by the first. */
 		for (size_t j = 0; name == NULL && j < i; j++)
-			if (b->prep[j][0] != '\0' && strcmp(stmts[j].sql,
-			    stmts[i].sql) == 0) {
+			if (b->prep[j][0] != '\0' &&
+			    strcmp(stmts[j].sql, stmts[i].sql) == 0) {
 				b->prep[i][0] = '\0';
 				name = b->prep[j];
 			}
@@ -497,9 +509,9 @@ batch_send(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
 			ok = PQsendQueryPrepared(c, name, stmts[i].nparams,
 			    stmts[i].params, NULL, NULL, 0);
 		else if (ok == 1)
-			ok = PQsendQueryParams(c, stmts[i].sql,
-			    stmts[i].nparams, NULL, stmts[i].params, NULL,
-			    NULL, 0);
+			ok =
+			    PQsendQueryParams(c, stmts[i].sql, stmts[i].nparams,
+				NULL, stmts[i].params, NULL, NULL, 0);
 		if (ok != 1) {
 			*err = pq_error(c, NULL);
 			batch_free(b);
@@ -531,7 +543,7 @@ batch_read(PGconn *c, struct batch *b, int block)
 		if (!block && PQisBusy(c))
 			return PQstatus(c) == CONNECTION_OK ? 0 : -1;
 		r = PQgetResult(c);
-		if (b->i == b->n) {		/* the Sync is next */
+		if (b->i == b->n) { /* the Sync is next */
 			if (r == NULL)
 				return -1;
 			st = PQresultStatus(r);
@@ -548,17 +560,17 @@ batch_read(PGconn *c, struct batch *b, int block)
 			b->want_null = 0;
 			if (++b->pass == 2) {
 				b->i++;
-				b->pass = b->i < b->n && b->prep[b->i][0] ?
-				    0 : 1;
+				b->pass =
+				    b->i < b->n && b->prep[b->i][0] ? 0 : 1;
 			}
 			continue;
 		}
 		if (r == NULL)
-			return -1;	/* out of step: the connection broke */
+			return -1; /* out of step: the connection broke */
 		st = PQresultStatus(r);
 		if (b->pass == 0 && st == PGRES_COMMAND_OK)
-			pcache_add(c, b->prep[b->i], b->sql[b->i],
-			    b->nparams[b->i]);
+			pcache_add(
+			    c, b->prep[b->i], b->sql[b->i], b->nparams[b->i]);
 		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
 		    b->rc == 0) {
 			if (st != PGRES_PIPELINE_ABORTED) {

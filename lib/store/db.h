@@ -28,7 +28,8 @@ struct db_migration {
 const struct db_migration *db_migrations(int *n);
 int db_schema_latest(void);
 
-/* The database URL: config key database.url / $LOOM_DATABASE_URL, else default. */
+/* The database URL: config key database.url / $LOOM_DATABASE_URL, else default.
+ */
 struct config;
 const char *db_url(const struct config *cfg);
 
@@ -119,10 +120,10 @@ int db_pipeline(PGconn *c, char **err, const struct db_stmt *stmts, size_t n,
  * db_async.
  */
 struct db_async;
-typedef void db_async_cb(void *arg, int rc, const char *err, PGresult **res,
-    size_t n);
+typedef void db_async_cb(
+    void *arg, int rc, const char *err, PGresult **res, size_t n);
 
-struct db_async *db_async_new(PGconn *c);	/* c is borrowed */
+struct db_async *db_async_new(PGconn *c); /* c is borrowed */
 /* Batches still in flight are called back with rc -1 first. */
 void db_async_free(struct db_async *a);
 /*

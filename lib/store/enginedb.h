@@ -37,9 +37,9 @@
 struct enginedb;
 
 enum enginedb_pass_result {
-	ENGINEDB_IDLE = 0,   /* nothing to do (or the run is gone) */
-	ENGINEDB_DID_WORK,   /* changes committed */
-	ENGINEDB_BUSY,	     /* another engine holds the run right now */
+	ENGINEDB_IDLE = 0, /* nothing to do (or the run is gone) */
+	ENGINEDB_DID_WORK, /* changes committed */
+	ENGINEDB_BUSY,	   /* another engine holds the run right now */
 };
 
 /* conn is borrowed; it must stay open while the enginedb lives. */
@@ -53,8 +53,8 @@ void enginedb_set_conn(struct enginedb *e, PGconn *conn);
  * enginedb_pass_result, or -1 with *err on a database error (the
  * transaction is rolled back; nothing is half-applied).
  */
-int enginedb_pass(struct enginedb *e, const char *id, int64_t now_ms,
-    char **err);
+int enginedb_pass(
+    struct enginedb *e, const char *id, int64_t now_ms, char **err);
 
 /*
  * The same pass in two steps, for a caller that sends its statements
@@ -81,10 +81,10 @@ int enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
  * claims what the pass made ready, and rings it for the others if it
  * cannot take it all.  fn NULL: passes write for themselves again.
  */
-typedef int enginedb_writer(void *arg, const char *id,
-    const struct db_stmt *st, size_t n, char **err);
-void enginedb_set_writer(struct enginedb *e, enginedb_writer *fn, void *arg,
-    int quiet_ready);
+typedef int enginedb_writer(
+    void *arg, const char *id, const struct db_stmt *st, size_t n, char **err);
+void enginedb_set_writer(
+    struct enginedb *e, enginedb_writer *fn, void *arg, int quiet_ready);
 void enginedb_forget(struct enginedb *e, const char *id);
 
 /*
@@ -93,8 +93,8 @@ void enginedb_forget(struct enginedb *e, const char *id);
  * a large workflow's run then starts at once instead of parsing its spec.
  * 0 (also when it is cached already), or -1 with *err.
  */
-int enginedb_warm(struct enginedb *e, const char *workflow_id, int version,
-    char **err);
+int enginedb_warm(
+    struct enginedb *e, const char *workflow_id, int version, char **err);
 /*
  * After a pass (one that wrote nothing too): the wall-clock ms at which
  * the run it passed over needs another (its earliest retry or its
@@ -108,7 +108,8 @@ int enginedb_pass_retrying(const struct enginedb *e);
 /*
  * The runs that need a pass now: PENDING runs, runs with unsettled
  * results, due retries, cancel and control requests, passed deadlines,
- * and runs whose last pass was written in part (see write_pass()).
+ * and runs whose last pass was written in part (see edb_write_pass() in
+ * enginedb_write.c).
  * *ids is a malloc'd array of malloc'd strings.  Returns the count, or
  * -1 with *err.
  */

@@ -6,6 +6,10 @@
  * grow with the batch.  Lease times are
  * computed by the server (now()), never from this host's clock, so
  * executors on hosts whose clocks disagree still agree on who holds what.
+ * The statements that move a task (claim, renew, report, release, fail
+ * overdue, hold, unhold) are rows of lib/store/transition.c, named for
+ * their transitions; this file fills in their parameters and reads their
+ * answers.
  */
 #include "execdb.h"
 
@@ -18,11 +22,12 @@
 #include "db.h"
 #include "core/hmap.h"
 #include "core/xalloc.h"
+#include "transition.h"
 
 struct execdb {
 	PGconn *conn;
 	char *owner;
-	char lease[24];		/* lease length in ms, as a parameter */
+	char lease[24]; /* lease length in ms, as a parameter */
 };
 
 struct execdb *
@@ -99,77 +104,22 @@ execdb_keys_free(struct execdb_key *k, long n)
 	free(k);
 }
 
-/*
- * Expired leases first (they are the oldest work), then READY rows that
- * are due (a row held by a circuit breaker is READY with a ready_at in the
- * future) in the order they became ready, together no more than $1; the
- * partial index run_tasks_ready serves both the range and the order.  A
- * lease is expired when lease_until has passed; rows awaiting a callback
- * are not leases but deadlines (execdb_fail_overdue()).  The token names
- * its row ("<execution>~<task>~" and 256 random bits from two version-4
- * UUIDs), so that loom-api finds it by primary key
- * (schema/008_callback_keys.sql).
- *
- * The same statement writes the claim's events (schema/012), so that a
- * task is seen RUNNING while it runs, and rings loom_event once per run
- * (an InitPlan: evaluated once, whatever the rows).  A READY row whose
- * attempt has no READY -> RUNNING yet (started_attempt) gets one; a held
- * row claimed again does not.  An expired lease is a lost attempt, run
- * again under the same number: RUNNING -> FAILED (with who lost it, or
- * that a stopping executor released it), FAILED -> RETRY, RETRY -> READY,
- * READY -> RUNNING, each a transition lib/core/state.c allows.  The events are
- * inserted in the order of those steps, so each task's ids follow them.
- *
- * Its last row (task_id NULL) says when the earliest READY row that it
- * did not take falls due (execdb_claim_next_ready()): one held for later,
- * or one due already that it skipped, locked by another transaction.
- */
 /* The report statement's arrays, in the order of its parameters. */
 enum {
-	A_EID, A_TID, A_ATT, A_ST, A_OUT, A_ET, A_EM, A_LOGS, A_HS, A_EC,
-	A_DUR, A_TMO, A_N
+	A_EID,
+	A_TID,
+	A_ATT,
+	A_ST,
+	A_OUT,
+	A_ET,
+	A_EM,
+	A_LOGS,
+	A_HS,
+	A_EC,
+	A_DUR,
+	A_TMO,
+	A_N
 };
-
-static const char claim_sql[] =
-    "WITH x AS (SELECT ctid AS rid, lease_owner AS lost FROM run_tasks "
-    "WHERE state = 'RUNNING' AND NOT awaiting_callback "
-    "AND lease_until <= now() ORDER BY lease_until LIMIT $1 "
-    "FOR UPDATE SKIP LOCKED), "
-    "r AS (SELECT ctid AS rid, "
-    "started_attempt IS DISTINCT FROM attempt AS fresh FROM run_tasks "
-    "WHERE state = 'READY' AND ready_at <= now() ORDER BY ready_at "
-    "LIMIT greatest($1 - (SELECT count(*) FROM x), 0) "
-    "FOR UPDATE SKIP LOCKED), "
-    "c AS (SELECT rid, true AS expired, lost, true AS fresh FROM x "
-    "UNION ALL SELECT rid, false, NULL, fresh FROM r), "
-    "u AS (UPDATE run_tasks t SET state = 'RUNNING', lease_owner = $2, "
-    "lease_until = now() + $3 * interval '1 millisecond', "
-    "started_at = now(), finished_at = NULL, awaiting_callback = false, "
-    "held_target = NULL, started_attempt = t.attempt, "
-    "callback_token = t.execution_id || '~' || t.task_id || '~' || "
-    "replace(gen_random_uuid()::text, '-', '') || "
-    "replace(gen_random_uuid()::text, '-', '') "
-    "FROM c WHERE t.ctid = c.rid "
-    "RETURNING t.execution_id, t.task_id, t.attempt, t.request, "
-    "t.callback_token, c.expired, c.lost, c.fresh), "
-    "e AS (INSERT INTO events (execution_id, task_id, kind, from_state, "
-    "to_state, attempt, data) SELECT u.execution_id, u.task_id, 'task', "
-    "s.f, s.t, u.attempt, CASE WHEN s.n = 1 THEN "
-    "jsonb_build_object('reason', CASE WHEN u.lost IS NULL THEN "
-    "'lease released' ELSE 'lease expired' END, 'executor', u.lost) "
-    "END FROM u CROSS JOIN (VALUES (1, 'RUNNING', 'FAILED'), "
-    "(2, 'FAILED', 'RETRY'), (3, 'RETRY', 'READY'), "
-    "(4, 'READY', 'RUNNING')) AS s(n, f, t) "
-    "WHERE CASE WHEN s.n < 4 THEN u.expired ELSE u.fresh END "
-    "ORDER BY s.n) "
-    "SELECT execution_id, task_id, attempt, request::text, callback_token, "
-    "NULL::bigint "
-    "FROM u WHERE (SELECT count(pg_notify('loom_event', d.execution_id)) "
-    "FROM (SELECT DISTINCT execution_id FROM u WHERE fresh) d) >= 0 "
-    "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, "
-    "ceil(extract(epoch FROM (SELECT min(ready_at) FROM run_tasks "
-    "WHERE state = 'READY' AND ctid NOT IN (SELECT rid FROM r)) - now()) "
-    "* 1000)::bigint";
 
 /* What a claim or a report statement's parameters point into. */
 struct execdb_q {
@@ -198,7 +148,7 @@ execdb_claim_stmt(struct execdb *e, int limit, struct db_stmt *st)
 	q->p[0] = q->lim;
 	q->p[1] = e->owner;
 	q->p[2] = e->lease;
-	*st = (struct db_stmt){ claim_sql, 3, q->p };
+	*st = (struct db_stmt){ transition_sql(TR_TASK_CLAIM), 3, q->p };
 	return q;
 }
 
@@ -213,10 +163,11 @@ execdb_claim_parse(PGresult *r, struct execdb_claim **out)
 		jv req;
 
 		if (PQgetisnull(r, i, 1))
-			continue;	/* the next READY row's time */
+			continue; /* the next READY row's time */
 		n++;
 		key_set(&c->key, r, (int)i);
-		req = PQgetisnull(r, (int)i, 3) ? jv_null() :
+		req = PQgetisnull(r, (int)i, 3) ?
+		    jv_null() :
 		    jv_parse(PQgetvalue(r, (int)i, 3));
 		/* A broken row still gets a result: the runner answers a
 		 * request that is not an object with a ValidationException. */
@@ -257,8 +208,7 @@ execdb_claim_next_ready(const PGresult *r)
 }
 
 long
-execdb_claim(struct execdb *e, int limit, struct execdb_claim **out,
-    char **err)
+execdb_claim(struct execdb *e, int limit, struct execdb_claim **out, char **err)
 {
 	struct db_stmt st;
 	struct execdb_q *q;
@@ -288,74 +238,6 @@ execdb_claims_free(struct execdb_claim *c, long n)
 	}
 	free(c);
 }
-
-/*
- * Batch statements find their rows through MINE: a lateral lookup of
- * each listed key by the primary key, locked, kept when the row is still
- * ours (RUNNING under our lease, same attempt, not awaiting a callback);
- * the update then joins by ctid.  Written as a plain UPDATE ... FROM
- * with those conditions, the cached generic plan (which guesses ten rows
- * for an unnest()) may scan our leased rows on the outside and rescan the
- * batch for each: quadratic, a quarter of a second for 500 results among
- * 2,000 running tasks.  OFFSET 0 keeps the conditions out of the lookup,
- * so that it always uses the primary key.  $1 is the lease owner; the
- * keys are the columns eid, tid and att of the relation before it.
- */
-#define MINE(rel)							\
-	"SELECT " rel ".*, r.ctid AS rid FROM " rel " CROSS JOIN LATERAL " \
-	"(SELECT ctid, attempt, state, lease_owner, awaiting_callback "	\
-	"FROM run_tasks WHERE execution_id = " rel ".eid AND task_id = " \
-	rel ".tid OFFSET 0 FOR UPDATE) r WHERE r.attempt = " rel ".att " \
-	"AND r.state = 'RUNNING' AND r.lease_owner = $1 "		\
-	"AND NOT r.awaiting_callback"
-
-/*
- * One statement writes a whole batch, as one transaction: v is the batch,
- * k its rows that are still ours (MINE), u those rows after the update,
- * with what their history needs, h their attempt history, n the
- * executions to ring loom_task_done for (unless $14 is false: the
- * executor passes over them itself, see execdb_report_stmt()).  An
- * ACCEPTED result keeps the row RUNNING, unleased, awaiting its callback
- * until started_at + the task's timeout.  The set_config() makes this
- * transaction's commit durable although the session's default is
- * asynchronous (it is SET LOCAL, evaluated as v is read).  The answer: one row per matched key,
- * then one row per doorbell (task_id NULL).
- */
-static const char report_sql[] =
-    "WITH v AS (SELECT * FROM unnest($2::text[], $3::text[], $4::int[], "
-    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], "
-    "$10::int[], $11::int[], $12::bigint[], $13::bigint[]) "
-    "AS v(eid, tid, att, st, out, et, em, logs, hs, ec, dur, tmo) "
-    "WHERE set_config('synchronous_commit', 'on', true) IS NOT NULL), "
-    "k AS (" MINE("v") "), "
-    "u AS (UPDATE run_tasks t SET "
-    "state = CASE WHEN k.st = 'ACCEPTED' THEN 'RUNNING' ELSE k.st END, "
-    "settled = k.st = 'ACCEPTED' AND t.settled, "
-    "awaiting_callback = k.st = 'ACCEPTED', "
-    "output = CASE WHEN k.st = 'ACCEPTED' THEN t.output "
-    "ELSE k.out::jsonb END, "
-    "error_type = CASE WHEN k.st = 'ACCEPTED' THEN t.error_type "
-    "ELSE k.et END, "
-    "error_message = CASE WHEN k.st = 'ACCEPTED' THEN t.error_message "
-    "ELSE k.em END, "
-    "finished_at = CASE WHEN k.st = 'ACCEPTED' THEN NULL ELSE now() END, "
-    "lease_owner = NULL, "
-    "lease_until = CASE WHEN k.st = 'ACCEPTED' THEN "
-    "t.started_at + k.tmo * interval '1 millisecond' END "
-    "FROM k WHERE t.ctid = k.rid "
-    "RETURNING t.execution_id, t.task_id, t.attempt, t.started_at, k.st, "
-    "t.request, k.out, k.et, k.em, k.logs, k.hs, k.ec, k.dur), "
-    "h AS (INSERT INTO task_executions (execution_id, task_id, attempt, "
-    "status, executor, request, output, error_type, error_message, logs, "
-    "http_status, exit_code, started_at, duration_ms) "
-    "SELECT execution_id, task_id, attempt, st, $1, request, "
-    "out::jsonb, et, em, logs, hs, ec, started_at, dur FROM u), "
-    "n AS (SELECT DISTINCT execution_id FROM u "
-    "WHERE st <> 'ACCEPTED' AND $14::boolean) "
-    "SELECT execution_id, task_id, attempt, NULL::text FROM u "
-    "UNION ALL SELECT execution_id, NULL, NULL, "
-    "pg_notify('loom_task_done', execution_id)::text FROM n";
-
 
 /* A member of result as text for an array element (NULL: SQL NULL). */
 static const char *
@@ -429,8 +311,8 @@ add_result(struct buf *a, const struct execdb_result *res)
 	err = jv_object_get(jv_copy(r), jv_string("error"));
 	if (strcmp(st, "FAILED") == 0 && jv_get_kind(err) == JV_KIND_OBJECT) {
 		buf_pgarray_elem(&a[A_ET], str_member(err, "type", &keep[1]));
-		buf_pgarray_elem(&a[A_EM], str_member(err, "message",
-		    &keep[2]));
+		buf_pgarray_elem(
+		    &a[A_EM], str_member(err, "message", &keep[2]));
 	} else if (strcmp(st, "FAILED") == 0) {
 		buf_pgarray_elem(&a[A_ET], "TaskFailedException");
 		buf_pgarray_elem(&a[A_EM], NULL);
@@ -440,12 +322,12 @@ add_result(struct buf *a, const struct execdb_result *res)
 	}
 	jv_free(err);
 	buf_pgarray_elem(&a[A_LOGS], str_member(r, "logs", &keep[3]));
-	buf_pgarray_elem(&a[A_HS], num_member(r, "httpStatus", num[1],
-	    sizeof(num[1])));
-	buf_pgarray_elem(&a[A_EC], num_member(r, "exitCode", num[2],
-	    sizeof(num[2])));
-	buf_pgarray_elem(&a[A_DUR], num_member(r, "durationMs", num[1],
-	    sizeof(num[1])));
+	buf_pgarray_elem(
+	    &a[A_HS], num_member(r, "httpStatus", num[1], sizeof(num[1])));
+	buf_pgarray_elem(
+	    &a[A_EC], num_member(r, "exitCode", num[2], sizeof(num[2])));
+	buf_pgarray_elem(
+	    &a[A_DUR], num_member(r, "durationMs", num[1], sizeof(num[1])));
 	snprintf(num[2], sizeof(num[2]), "%lld", (long long)res->timeout_ms);
 	buf_pgarray_elem(&a[A_TMO], num[2]);
 	for (int i = 0; i < 4; i++)
@@ -468,15 +350,15 @@ execdb_report_parse(PGresult *r, struct execdb_result *res, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		keys[i] = key_text(res[i].key->execution_id, res[i].key->task_id,
-		    res[i].key->attempt);
+		keys[i] = key_text(res[i].key->execution_id,
+		    res[i].key->task_id, res[i].key->attempt);
 		(void)hmap_put(m, keys[i], i);
 	}
 	for (int row = 0; row < PQntuples(r); row++) {
 		char *k;
 
 		if (PQgetisnull(r, row, 1))
-			continue;	/* a doorbell */
+			continue; /* a doorbell */
 		k = key_text(PQgetvalue(r, row, 0), PQgetvalue(r, row, 1),
 		    atoi(PQgetvalue(r, row, 2)));
 		if (hmap_get(m, k, &i) == 0 && !res[i].matched) {
@@ -513,7 +395,7 @@ execdb_report_stmt(struct execdb *e, struct execdb_result *res, size_t n,
 		q->p[i + 1] = q->a[i].p;
 	}
 	q->p[A_N + 1] = ring ? "true" : "false";
-	*st = (struct db_stmt){ report_sql, A_N + 2, q->p };
+	*st = (struct db_stmt){ transition_sql(TR_TASK_REPORT), A_N + 2, q->p };
 	return q;
 }
 
@@ -583,13 +465,7 @@ execdb_renew(struct execdb *e, const struct execdb_key *mine, size_t n,
 	p[2] = eid.p;
 	p[3] = tid.p;
 	p[4] = att.p;
-	r = db_exec(e->conn, err, "WITH v AS (SELECT * FROM unnest("
-	    "$3::text[], $4::text[], $5::int[]) AS v(eid, tid, att)), "
-	    "k AS (" MINE("v") ") "
-	    "UPDATE run_tasks t SET lease_until = "
-	    "now() + $2 * interval '1 millisecond' FROM k "
-	    "WHERE t.ctid = k.rid "
-	    "RETURNING t.execution_id, t.task_id, t.attempt", 5, p);
+	r = db_exec(e->conn, err, transition_sql(TR_TASK_RENEW), 5, p);
 	buf_free(&eid);
 	buf_free(&tid);
 	buf_free(&att);
@@ -608,9 +484,11 @@ execdb_held(struct execdb *e, const char *execution_id,
 	*keys = NULL;
 	if (no_conn(e, err) < 0)
 		return -1;
-	r = db_exec(e->conn, err, "SELECT execution_id, task_id, attempt "
+	r = db_exec(e->conn, err,
+	    "SELECT execution_id, task_id, attempt "
 	    "FROM run_tasks WHERE execution_id = $1 AND state = 'RUNNING' "
-	    "AND lease_owner = $2 AND NOT awaiting_callback", 2, p);
+	    "AND lease_owner = $2 AND NOT awaiting_callback",
+	    2, p);
 	if (r == NULL)
 		return -1;
 	return keys_from(r, keys);
@@ -625,12 +503,7 @@ execdb_release(struct execdb *e, char **err)
 
 	if (no_conn(e, err) < 0)
 		return -1;
-	r = db_exec(e->conn, err, "WITH r AS (UPDATE run_tasks SET "
-	    "lease_owner = NULL, lease_until = now() WHERE state = 'RUNNING' "
-	    "AND lease_owner = $1 AND NOT awaiting_callback RETURNING 1), "
-	    "c AS (SELECT count(*) AS n FROM r) "
-	    "SELECT n, CASE WHEN n > 0 THEN "
-	    "pg_notify('loom_task_ready', '') END FROM c", 1, p);
+	r = db_exec(e->conn, err, transition_sql(TR_TASK_RELEASE), 1, p);
 	if (r == NULL)
 		return -1;
 	n = atol(PQgetvalue(r, 0, 0));
@@ -647,24 +520,7 @@ execdb_fail_overdue(struct execdb *e, char **err)
 
 	if (no_conn(e, err) < 0)
 		return -1;
-	r = db_exec(e->conn, err, "WITH f AS (UPDATE run_tasks SET "
-	    "state = 'FAILED', settled = false, awaiting_callback = false, "
-	    "error_type = 'TimeoutException', "
-	    "error_message = 'no callback within the task timeout', "
-	    "finished_at = now(), lease_owner = NULL, lease_until = NULL "
-	    "WHERE state = 'RUNNING' AND awaiting_callback "
-	    "AND lease_until <= now() "
-	    "RETURNING execution_id, task_id, attempt, started_at, request, "
-	    "error_type, error_message), "
-	    "h AS (INSERT INTO task_executions (execution_id, task_id, "
-	    "attempt, status, executor, request, error_type, error_message, "
-	    "started_at, duration_ms) SELECT execution_id, task_id, attempt, "
-	    "'FAILED', $1, request, error_type, error_message, started_at, "
-	    "(extract(epoch FROM now() - started_at) * 1000)::bigint FROM f), "
-	    "c AS (SELECT count(*) AS n FROM f) "
-	    "SELECT (SELECT n FROM c), pg_notify('loom_task_done', "
-	    "d.execution_id) FROM (SELECT DISTINCT execution_id FROM f) d",
-	    1, p);
+	r = db_exec(e->conn, err, transition_sql(TR_TASK_FAIL_OVERDUE), 1, p);
 	if (r == NULL)
 		return -1;
 	if (PQntuples(r) > 0)
@@ -685,8 +541,8 @@ ms_or_none(const PGresult *r, int col)
 }
 
 int
-execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
-    int64_t *lease_ms, int64_t *ready_ms, char **err)
+execdb_next_deadlines(struct execdb *e, int64_t *callback_ms, int64_t *lease_ms,
+    int64_t *ready_ms, char **err)
 {
 	const char *p[1] = { e->owner };
 	PGresult *r;
@@ -695,7 +551,8 @@ execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
 	if (no_conn(e, err) < 0)
 		return -1;
 	/* The third is the first entry of run_tasks_ready: due or not. */
-	r = db_exec(e->conn, err, "SELECT "
+	r = db_exec(e->conn, err,
+	    "SELECT "
 	    "ceil(extract(epoch FROM (SELECT min(lease_until) FROM run_tasks "
 	    "WHERE state = 'RUNNING' AND awaiting_callback) - now()) "
 	    "* 1000)::bigint, "
@@ -704,7 +561,8 @@ execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
 	    "AND lease_owner IS DISTINCT FROM $1) - now()) * 1000)::bigint, "
 	    "ceil(extract(epoch FROM (SELECT min(ready_at) FROM run_tasks "
 	    "WHERE state = 'READY') - now()) "
-	    "* 1000)::bigint", 1, p);
+	    "* 1000)::bigint",
+	    1, p);
 	if (r == NULL)
 		return -1;
 	*callback_ms = ms_or_none(r, 0);
@@ -714,31 +572,11 @@ execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
 	return 0;
 }
 
-/*
- * Only rows still RUNNING under our lease and not yet answered go back;
- * the notify is a doorbell for the other executors' ready timers.
- */
-static const char hold_sql[] =
-    "WITH v AS (SELECT * FROM unnest($2::text[], $3::text[], $4::int[], "
-    "$5::text[], $6::bigint[]) AS v(eid, tid, att, tgt, at)), "
-    "k AS (" MINE("v") "), "
-    "h AS (UPDATE run_tasks t SET state = 'READY', "
-    "lease_owner = NULL, lease_until = NULL, started_at = NULL, "
-    "callback_token = NULL, held_target = k.tgt, "
-    "ready_at = CASE WHEN k.at > 0 THEN greatest(now(), "
-    "'epoch'::timestamptz + k.at * interval '1 millisecond') "
-    "ELSE now() + interval '1 second' END "
-    "FROM k WHERE t.ctid = k.rid RETURNING 1), "
-    "c AS (SELECT count(*) AS n FROM h) "
-    "SELECT n, CASE WHEN n > 0 THEN pg_notify('loom_task_ready', 'held') "
-    "END FROM c";
-
 long
-execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n,
-    char **err)
+execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n, char **err)
 {
 	struct buf eid = BUF_INIT, tid = BUF_INIT, att = BUF_INIT,
-	    tgt = BUF_INIT, at = BUF_INIT;
+		   tgt = BUF_INIT, at = BUF_INIT;
 	const char *p[6];
 	char num[24];
 	PGresult *r;
@@ -773,7 +611,7 @@ execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n,
 	p[3] = att.p;
 	p[4] = tgt.p;
 	p[5] = at.p;
-	r = db_exec(e->conn, err, hold_sql, 6, p);
+	r = db_exec(e->conn, err, transition_sql(TR_TASK_HOLD), 6, p);
 	buf_free(&eid);
 	buf_free(&tid);
 	buf_free(&att);
@@ -787,8 +625,8 @@ execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n,
 }
 
 long
-execdb_unhold(struct execdb *e, const char *target, int64_t retry_at_ms,
-    char **err)
+execdb_unhold(
+    struct execdb *e, const char *target, int64_t retry_at_ms, char **err)
 {
 	char at[24];
 	const char *p[2] = { target, at };
@@ -798,19 +636,7 @@ execdb_unhold(struct execdb *e, const char *target, int64_t retry_at_ms,
 	if (no_conn(e, err) < 0)
 		return -1;
 	snprintf(at, sizeof(at), "%lld", (long long)retry_at_ms);
-	/* run_tasks_held finds the rows; ones already right are skipped. */
-	r = db_exec(e->conn, err, "WITH v AS (SELECT CASE WHEN $2::bigint > 0 "
-	    "THEN greatest(now(), 'epoch'::timestamptz + $2::bigint * "
-	    "interval '1 millisecond') ELSE now() END AS at, "
-	    "$2::bigint > 0 AS keep), "
-	    "u AS (UPDATE run_tasks t SET ready_at = v.at, "
-	    "held_target = CASE WHEN v.keep THEN t.held_target END FROM v "
-	    "WHERE t.state = 'READY' AND t.held_target IS NOT NULL "
-	    "AND ($1::text IS NULL OR t.held_target = $1) "
-	    "AND (NOT v.keep OR t.ready_at <> v.at) RETURNING 1), "
-	    "c AS (SELECT count(*) AS n FROM u) "
-	    "SELECT n, CASE WHEN n > 0 AND $2::bigint <= 0 THEN "
-	    "pg_notify('loom_task_ready', '') END FROM c", 2, p);
+	r = db_exec(e->conn, err, transition_sql(TR_TASK_UNHOLD), 2, p);
 	if (r == NULL)
 		return -1;
 	n = atol(PQgetvalue(r, 0, 0));
@@ -827,8 +653,10 @@ execdb_held_targets(struct execdb *e, char ***targets, char **err)
 	*targets = NULL;
 	if (no_conn(e, err) < 0)
 		return -1;
-	r = db_exec(e->conn, err, "SELECT DISTINCT held_target FROM run_tasks "
-	    "WHERE state = 'READY' AND held_target IS NOT NULL", 0, NULL);
+	r = db_exec(e->conn, err,
+	    "SELECT DISTINCT held_target FROM run_tasks "
+	    "WHERE state = 'READY' AND held_target IS NOT NULL",
+	    0, NULL);
 	if (r == NULL)
 		return -1;
 	n = PQntuples(r);

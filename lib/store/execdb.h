@@ -7,7 +7,8 @@
  * crashed executor's) in one statement with FOR UPDATE SKIP LOCKED, so any
  * number of executors share one queue without ever taking the same row.
  * Each claim writes the lease (owner, until), a fresh callback token,
- * started_at and the claim's events (READY -> RUNNING; see claim_sql).  While tasks run the executor renews every lease it holds in
+ * started_at and the claim's events (READY -> RUNNING; see claim_sql in
+ * transition.c).  While tasks run the executor renews every lease it holds in
  * one UPDATE.  Results are written in batches, one durable transaction per
  * batch, whatever its size (arrays through unnest()): the run_tasks row
  * becomes SUCCESS/FAILED with settled = false, an attempt row goes to
@@ -55,16 +56,16 @@ struct execdb_key {
 /* One claimed row. */
 struct execdb_claim {
 	struct execdb_key key;
-	jv request;		/* as stored, plus "callbackToken"; owned */
-	int64_t started_ms;	/* started_at, wall-clock ms (server clock) */
+	jv request;	    /* as stored, plus "callbackToken"; owned */
+	int64_t started_ms; /* started_at, wall-clock ms (server clock) */
 };
 
 /* One finished attempt to report. */
 struct execdb_result {
-	const struct execdb_key *key;	/* borrowed */
-	jv result;		/* the runner's result object; borrowed */
-	int64_t timeout_ms;	/* the task's timeout (ACCEPTED deadline) */
-	int matched;		/* out: the row was still ours */
+	const struct execdb_key *key; /* borrowed */
+	jv result;		      /* the runner's result object; borrowed */
+	int64_t timeout_ms; /* the task's timeout (ACCEPTED deadline) */
+	int matched;	    /* out: the row was still ours */
 };
 
 /*
@@ -72,7 +73,7 @@ struct execdb_result {
  * the lease owner name (copied); lease_ms the lease length.
  */
 struct execdb *execdb_new(PGconn *conn, const char *owner, int64_t lease_ms);
-void execdb_free(struct execdb *e);	/* NULL-safe; leaves conn open */
+void execdb_free(struct execdb *e); /* NULL-safe; leaves conn open */
 
 /*
  * Starts using conn (after a reconnect; NULL while there is none) and sets
@@ -85,8 +86,8 @@ int execdb_set_conn(struct execdb *e, PGconn *conn, char **err);
  * READY rows by ready_at.  *out gets a malloc'd array (free it with
  * execdb_claims_free()).  Returns the count, or -1 with *err.
  */
-long execdb_claim(struct execdb *e, int limit, struct execdb_claim **out,
-    char **err);
+long execdb_claim(
+    struct execdb *e, int limit, struct execdb_claim **out, char **err);
 void execdb_claims_free(struct execdb_claim *c, long n);
 
 /*
@@ -113,8 +114,8 @@ long execdb_report(struct execdb *e, struct execdb_result *r, size_t n,
  * over them itself (loom-exec's exec.advance).
  */
 struct execdb_q;
-struct execdb_q *execdb_claim_stmt(struct execdb *e, int limit,
-    struct db_stmt *st);
+struct execdb_q *execdb_claim_stmt(
+    struct execdb *e, int limit, struct db_stmt *st);
 long execdb_claim_parse(PGresult *r, struct execdb_claim **out);
 /* The rows a claim's answer claimed (what execdb_claim_parse() returns). */
 long execdb_claim_count(const PGresult *r);
@@ -125,8 +126,8 @@ long execdb_claim_count(const PGresult *r);
  * transaction had it locked; -1 for none.
  */
 int64_t execdb_claim_next_ready(const PGresult *r);
-struct execdb_q *execdb_report_stmt(struct execdb *e,
-    struct execdb_result *res, size_t n, int ring, struct db_stmt *st);
+struct execdb_q *execdb_report_stmt(struct execdb *e, struct execdb_result *res,
+    size_t n, int ring, struct db_stmt *st);
 long execdb_report_parse(PGresult *r, struct execdb_result *res, size_t n);
 void execdb_q_free(struct execdb_q *q);
 
@@ -182,8 +183,8 @@ int execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
  * without using up an attempt.
  */
 struct execdb_hold {
-	const struct execdb_key *key;	/* borrowed */
-	const char *target;		/* borrowed */
+	const struct execdb_key *key; /* borrowed */
+	const char *target;	      /* borrowed */
 	int64_t retry_at_ms;
 };
 
@@ -193,8 +194,8 @@ struct execdb_hold {
  * its timer for the earliest ready_at.  Rows that are not ours any more
  * are left alone.  Returns the count held, or -1 with *err.
  */
-long execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n,
-    char **err);
+long execdb_hold(
+    struct execdb *e, const struct execdb_hold *h, size_t n, char **err);
 
 /*
  * Re-times the rows held for target (NULL: for every target) after its
@@ -203,8 +204,8 @@ long execdb_hold(struct execdb *e, const struct execdb_hold *h, size_t n,
  * and loom_task_ready rings so that every executor claims.  Returns the
  * count of rows changed, or -1 with *err.
  */
-long execdb_unhold(struct execdb *e, const char *target, int64_t retry_at_ms,
-    char **err);
+long execdb_unhold(
+    struct execdb *e, const char *target, int64_t retry_at_ms, char **err);
 
 /*
  * The targets rows are held for now (to catch up on breaker doorbells

@@ -61,11 +61,12 @@ check_reachable(const char *path, uid_t uid, gid_t gid, char **err)
 			    (st.st_uid == uid && (st.st_mode & S_IXUSR)) ||
 			    (st.st_gid == gid && (st.st_mode & S_IXGRP));
 			if (!ok) {
-				*err = xasprintf("the postgres user cannot "
+				*err = xasprintf(
+				    "the postgres user cannot "
 				    "enter %s (mode %o): choose a state "
 				    "directory it can reach (--state-dir), "
-				    "e.g. under /var/lib", p,
-				    (unsigned)(st.st_mode & 07777));
+				    "e.g. under /var/lib",
+				    p, (unsigned)(st.st_mode & 07777));
 				free(p);
 				return -1;
 			}
@@ -122,7 +123,8 @@ pgcluster_prepare(struct pgcluster *c, const char *dir, int port, char **err)
 	c->logfile = xasprintf("%s/pg.log", abs);
 	c->port = port > 0 ? port : 5432;
 	if ((c->bindir = find_bindir()) == NULL) {
-		*err = xstrdup("PostgreSQL server binaries not found under "
+		*err = xstrdup(
+		    "PostgreSQL server binaries not found under "
 		    "/usr/lib/postgresql (install the postgresql package, "
 		    "or set LOOM_PG_BINDIR)");
 		goto fail;
@@ -132,7 +134,7 @@ pgcluster_prepare(struct pgcluster *c, const char *dir, int port, char **err)
 
 		if (pw == NULL) {
 			*err = xstrdup("running as root, but there is no "
-			    "'postgres' user to run the server as");
+				       "'postgres' user to run the server as");
 			goto fail;
 		}
 		c->as_user = 1;
@@ -142,8 +144,8 @@ pgcluster_prepare(struct pgcluster *c, const char *dir, int port, char **err)
 			goto fail;
 	}
 	if (mkdir_p(c->sockdir, 0755) < 0) {
-		*err = xasprintf("cannot create %s: %s", c->sockdir,
-		    strerror(errno));
+		*err = xasprintf(
+		    "cannot create %s: %s", c->sockdir, strerror(errno));
 		goto fail;
 	}
 	if (c->as_user && (chown(c->sockdir, c->uid, c->gid) < 0)) {
@@ -208,8 +210,9 @@ run_pg(const struct pgcluster *c, char *const argv[])
 			dup2(fd, 0);
 			close(fd);
 		}
-		if (c->as_user && (setgroups(0, NULL) < 0 ||
-		    setgid(c->gid) < 0 || setuid(c->uid) < 0))
+		if (c->as_user &&
+		    (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 ||
+			setuid(c->uid) < 0))
 			_exit(126);
 		/* Our own children must not be in pg's process group. */
 		setsid();
@@ -235,8 +238,9 @@ log_tail(const struct pgcluster *c)
 		return xstrdup("(no server log)");
 	fseek(fp, 0, SEEK_END);
 	size = ftell(fp);
-	fseek(fp, size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1
-						: 0, SEEK_SET);
+	fseek(fp,
+	    size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0,
+	    SEEK_SET);
 	n = fread(buf, 1, sizeof(buf) - 1, fp);
 	buf[n] = '\0';
 	fclose(fp);
@@ -246,8 +250,9 @@ log_tail(const struct pgcluster *c)
 static int
 create_database(const struct pgcluster *c, char **err)
 {
-	char *url = xasprintf("postgresql:///postgres?host=%s&port=%d&user=loom",
-	    c->sockdir, c->port);
+	char *url =
+	    xasprintf("postgresql:///postgres?host=%s&port=%d&user=loom",
+		c->sockdir, c->port);
 	PGconn *conn = db_connect(url, "loom-up", err);
 	PGresult *r;
 	int rc = -1;
@@ -255,12 +260,14 @@ create_database(const struct pgcluster *c, char **err)
 	free(url);
 	if (conn == NULL)
 		return -1;
-	r = db_exec(conn, err, "SELECT 1 FROM pg_database WHERE datname = "
-	    "'loom'", 0, NULL);
+	r = db_exec(conn, err,
+	    "SELECT 1 FROM pg_database WHERE datname = "
+	    "'loom'",
+	    0, NULL);
 	if (r == NULL)
 		goto out;
-	if (PQntuples(r) == 0 && db_cmd(conn, err, "CREATE DATABASE loom", 0,
-	    NULL) < 0) {
+	if (PQntuples(r) == 0 &&
+	    db_cmd(conn, err, "CREATE DATABASE loom", 0, NULL) < 0) {
 		PQclear(r);
 		goto out;
 	}
@@ -278,8 +285,8 @@ pgcluster_start(struct pgcluster *c, char **err)
 	int rc;
 
 	if (!pgcluster_exists(c)) {
-		char *argv[] = { "initdb", "-D", c->datadir, "-U", "loom",
-			"-A", "trust", "-E", "UTF8", "--locale=C",
+		char *argv[] = { "initdb", "-D", c->datadir, "-U", "loom", "-A",
+			"trust", "-E", "UTF8", "--locale=C",
 			c->fast ? "--no-sync" : NULL, NULL };
 
 		if (mkdir_p(c->datadir, 0700) < 0 ||
@@ -292,7 +299,8 @@ pgcluster_start(struct pgcluster *c, char **err)
 			char *t = log_tail(c);
 
 			*err = xasprintf("initdb failed (status %d); from %s:"
-			    "\n%s", rc, c->logfile, t);
+					 "\n%s",
+			    rc, c->logfile, t);
 			free(t);
 			return -1;
 		}
@@ -300,8 +308,9 @@ pgcluster_start(struct pgcluster *c, char **err)
 	if (!pgcluster_running(c)) {
 		snprintf(port, sizeof(port), "%d", c->port);
 		opts = xasprintf("-c listen_addresses='' "
-		    "-c unix_socket_directories='%s' -c port=%d "
-		    "-c max_connections=200%s", c->sockdir, c->port,
+				 "-c unix_socket_directories='%s' -c port=%d "
+				 "-c max_connections=200%s",
+		    c->sockdir, c->port,
 		    c->fast ? " -c fsync=off -c full_page_writes=off" : "");
 		char *argv[] = { "pg_ctl", "-D", c->datadir, "-l", c->logfile,
 			"-w", "-t", "60", "-o", opts, "start", NULL };
@@ -311,7 +320,8 @@ pgcluster_start(struct pgcluster *c, char **err)
 			char *t = log_tail(c);
 
 			*err = xasprintf("PostgreSQL did not start (pg_ctl "
-			    "status %d); from %s:\n%s", rc, c->logfile, t);
+					 "status %d); from %s:\n%s",
+			    rc, c->logfile, t);
 			free(t);
 			return -1;
 		}
@@ -322,8 +332,8 @@ pgcluster_start(struct pgcluster *c, char **err)
 int
 pgcluster_stop(struct pgcluster *c, char **err)
 {
-	char *argv[] = { "pg_ctl", "-D", c->datadir, "-m", "fast", "-w",
-		"stop", NULL };
+	char *argv[] = { "pg_ctl", "-D", c->datadir, "-m", "fast", "-w", "stop",
+		NULL };
 
 	if (!pgcluster_exists(c) || !pgcluster_running(c))
 		return 0;

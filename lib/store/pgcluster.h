@@ -22,19 +22,19 @@ struct pgcluster {
 	char *sockdir;
 	char *logfile;
 	char *bindir;
-	int port;	/* names the socket file; default 5432 */
-	int as_user;	/* run server commands as uid/gid below */
+	int port;    /* names the socket file; default 5432 */
+	int as_user; /* run server commands as uid/gid below */
 	uid_t uid;
 	gid_t gid;
-	int fast;	/* tests: initdb --no-sync, fsync=off */
+	int fast; /* tests: initdb --no-sync, fsync=off */
 };
 
 /*
  * Fills in c for state directory dir (created if missing).  Returns 0, or -1
  * with *err a malloc'd message.
  */
-int pgcluster_prepare(struct pgcluster *c, const char *dir, int port,
-    char **err);
+int pgcluster_prepare(
+    struct pgcluster *c, const char *dir, int port, char **err);
 void pgcluster_release(struct pgcluster *c);
 
 /* Whether the data directory has been initialised. */

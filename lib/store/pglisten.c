@@ -60,8 +60,8 @@ pgl_open(struct pglisten *l, char **err)
 		}
 	}
 	PQsetnonblocking(l->conn, 1);
-	l->io = loop_io_add(l->loop, PQsocket(l->conn), LOOP_READ,
-	    pgl_readable, l);
+	l->io =
+	    loop_io_add(l->loop, PQsocket(l->conn), LOOP_READ, pgl_readable, l);
 	if (l->io == NULL) {
 		*err = xstrdup("cannot watch the database socket");
 		pgl_close(l);
@@ -93,7 +93,8 @@ pgl_readable(struct loop_io *io, int fd, unsigned ev, void *arg)
 	struct pglisten *l = arg;
 	PGnotify *n;
 
-	if (PQconsumeInput(l->conn) == 0 || PQstatus(l->conn) != CONNECTION_OK) {
+	if (PQconsumeInput(l->conn) == 0 ||
+	    PQstatus(l->conn) != CONNECTION_OK) {
 		pgl_broken(l);
 		return;
 	}

@@ -16,8 +16,8 @@
 
 struct pglisten;
 
-typedef void pglisten_notify_cb(void *arg, const char *channel,
-    const char *payload);
+typedef void pglisten_notify_cb(
+    void *arg, const char *channel, const char *payload);
 typedef void pglisten_connect_cb(void *arg);
 
 /*

@@ -17,10 +17,42 @@
 #include "core/xalloc.h"
 
 #define ROW_COLS \
-	"id, name, scope, " SQL_ISO("created_at") ", " \
-	SQL_ISO("last_used_at") ", " SQL_ISO("expires_at") ", " \
-	SQL_ISO("revoked_at") ", revoked_at IS NULL AND " \
-	"(expires_at IS NULL OR expires_at > now())"
+	"id, name, scope, " SQL_ISO("created_at") ", " SQL_ISO( \
+	    "last_used_at") ", " SQL_ISO("expires_at") ", " SQL_ISO("revoked_" \
+								    "at") ", " \
+									  "re" \
+									  "vo" \
+									  "ke" \
+									  "d_" \
+									  "at" \
+									  " I" \
+									  "S " \
+									  "NU" \
+									  "LL" \
+									  " A" \
+									  "ND" \
+									  " " \
+									  "(e" \
+									  "xp" \
+									  "ir" \
+									  "es" \
+									  "_a" \
+									  "t " \
+									  "IS" \
+									  " N" \
+									  "UL" \
+									  "L " \
+									  "OR" \
+									  " e" \
+									  "xp" \
+									  "ir" \
+									  "es" \
+									  "_a" \
+									  "t " \
+									  "> " \
+									  "no" \
+									  "w(" \
+									  "))"
 
 static const char *const scope_names[] = { "none", "read", "operator",
 	"admin" };
@@ -60,7 +92,7 @@ lower_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
+			(s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -132,8 +164,8 @@ token_db_create(PGconn *c, const char *name, enum token_scope scope,
 	PGresult *r;
 
 	if (token_generate(token, id) < 0) {
-		*err = xasprintf("no randomness for a token: %s",
-		    strerror(errno));
+		*err =
+		    xasprintf("no randomness for a token: %s", strerror(errno));
 		return -1;
 	}
 	token_hash(token, hash);
@@ -143,9 +175,11 @@ token_db_create(PGconn *c, const char *name, enum token_scope scope,
 	p[2] = token_scope_name(scope);
 	p[3] = hash;
 	p[4] = expires_ms > 0 ? ms : NULL;
-	r = db_exec(c, err, "INSERT INTO api_tokens (id, name, scope, hash, "
+	r = db_exec(c, err,
+	    "INSERT INTO api_tokens (id, name, scope, hash, "
 	    "expires_at) VALUES ($1, $2, $3, $4, now() + $5::bigint * "
-	    "interval '1 millisecond') RETURNING " ROW_COLS, 5, p);
+	    "interval '1 millisecond') RETURNING " ROW_COLS,
+	    5, p);
 	if (r == NULL) {
 		explicit_bzero(token, sizeof(token));
 		return -1;
@@ -162,8 +196,10 @@ token_db_list(PGconn *c, jv *out, char **err)
 	PGresult *r;
 	jv a = jv_array();
 
-	r = db_exec(c, err, "SELECT " ROW_COLS " FROM api_tokens "
-	    "ORDER BY created_at, id", 0, NULL);
+	r = db_exec(c, err,
+	    "SELECT " ROW_COLS " FROM api_tokens "
+	    "ORDER BY created_at, id",
+	    0, NULL);
 	if (r == NULL) {
 		jv_free(a);
 		return -1;
@@ -181,7 +217,8 @@ token_db_revoke(PGconn *c, const char *id, jv *out, char **err)
 	PGresult *r;
 	int n;
 
-	r = db_exec(c, err, "UPDATE api_tokens SET revoked_at = "
+	r = db_exec(c, err,
+	    "UPDATE api_tokens SET revoked_at = "
 	    "coalesce(revoked_at, now()) WHERE id = $1 RETURNING " ROW_COLS,
 	    1, &id);
 	if (r == NULL)
@@ -208,14 +245,16 @@ token_db_verify(PGconn *c, const char *token, enum token_scope *scope,
 		*why = "not a Link Loom token (expected loom_<id>_<secret>)";
 		return 0;
 	}
-	r = db_exec(c, err, "SELECT scope, hash, revoked_at IS NOT NULL, "
+	r = db_exec(c, err,
+	    "SELECT scope, hash, revoked_at IS NOT NULL, "
 	    "expires_at IS NOT NULL AND expires_at <= now(), "
 	    "last_used_at IS NULL OR last_used_at < now() - "
-	    "interval '1 minute' FROM api_tokens WHERE id = $1", 1, p);
+	    "interval '1 minute' FROM api_tokens WHERE id = $1",
+	    1, p);
 	if (r == NULL)
 		return -1;
-	found = PQntuples(r) == 1 &&
-	    strlen(PQgetvalue(r, 0, 1)) == SHA256_HEX_LEN;
+	found =
+	    PQntuples(r) == 1 && strlen(PQgetvalue(r, 0, 1)) == SHA256_HEX_LEN;
 	if (found)
 		stored = PQgetvalue(r, 0, 1);
 	token_hash(token, hash);
@@ -232,8 +271,10 @@ token_db_verify(PGconn *c, const char *token, enum token_scope *scope,
 	else
 		rc = 1;
 	if (rc == 1 && strcmp(PQgetvalue(r, 0, 4), "t") == 0 &&
-	    db_cmd(c, err, "UPDATE api_tokens SET last_used_at = now() "
-	    "WHERE id = $1", 1, p) < 0)
+	    db_cmd(c, err,
+		"UPDATE api_tokens SET last_used_at = now() "
+		"WHERE id = $1",
+		1, p) < 0)
 		rc = -1;
 	PQclear(r);
 	if (rc == 1 && id_out != NULL)

@@ -11,8 +11,8 @@
  *
  * Scopes are ordered: read < operator < admin; a token of a scope may do
  * everything the lower ones may.  Which scope each API route needs is in
- * loom-api's route table (cmd/loom-api/routes.c); this module only mints, lists,
- * revokes and verifies.  It is shared by loom-api and by `loom token
+ * loom-api's route table (cmd/loom-api/routes.c); this module only mints,
+ * lists, revokes and verifies.  It is shared by loom-api and by `loom token
  * --db`, which makes the first admin token straight in the database.
  *
  * Database functions are blocking (libpq), parameterized, and return 0 /
@@ -33,12 +33,12 @@
 #define TOKEN_PREFIX "loom_"
 #define TOKEN_ID_HEX 12
 #define TOKEN_SECRET_HEX 64
-#define TOKEN_LEN (sizeof(TOKEN_PREFIX) - 1 + TOKEN_ID_HEX + 1 + \
-	TOKEN_SECRET_HEX)
+#define TOKEN_LEN \
+	(sizeof(TOKEN_PREFIX) - 1 + TOKEN_ID_HEX + 1 + TOKEN_SECRET_HEX)
 #define TOKEN_NAME_MAX 128
 
 enum token_scope {
-	TOKEN_SCOPE_NONE = 0,	/* no valid token */
+	TOKEN_SCOPE_NONE = 0, /* no valid token */
 	TOKEN_SCOPE_READ,
 	TOKEN_SCOPE_OPERATOR,
 	TOKEN_SCOPE_ADMIN,

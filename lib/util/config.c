@@ -43,8 +43,8 @@ config_set(struct config *c, const char *key, const char *value)
 }
 
 static int
-config_handler(void *user, const char *section, const char *name,
-    const char *value)
+config_handler(
+    void *user, const char *section, const char *name, const char *value)
 {
 	struct config *c = user;
 	char *key = xasprintf("%s.%s", section, name);
@@ -73,8 +73,8 @@ config_load(const char *path, struct diags *d)
 	if (fp == NULL) {
 		if (!explicit && errno == ENOENT)
 			return c;
-		diags_add(d, path, 0, 0, "cannot read config: %s",
-		    strerror(errno));
+		diags_add(
+		    d, path, 0, 0, "cannot read config: %s", strerror(errno));
 		config_free(c);
 		return NULL;
 	}
@@ -118,7 +118,8 @@ config_get(const struct config *c, const char *key, const char *def)
 	const char *v;
 
 	for (const char *p = key; *p && j < sizeof(env) - 1; p++)
-		env[j++] = (*p == '.' || *p == '-') ? '_' :
+		env[j++] = (*p == '.' || *p == '-') ?
+		    '_' :
 		    (char)toupper((unsigned char)*p);
 	env[j] = '\0';
 	if ((v = getenv(env)) != NULL)
@@ -170,8 +171,8 @@ config_get_bool(const struct config *c, const char *key, int def, int *out)
 }
 
 int
-config_get_duration(const struct config *c, const char *key, int64_t def_ms,
-    int64_t *out_ms)
+config_get_duration(
+    const struct config *c, const char *key, int64_t def_ms, int64_t *out_ms)
 {
 	const char *v = config_get(c, key, NULL);
 	const char *err;

@@ -29,14 +29,13 @@ void config_free(struct config *c);
 const char *config_path(const struct config *c);
 
 /* The value of "section.key" (environment first), or def. */
-const char *config_get(const struct config *c, const char *key,
-    const char *def);
+const char *config_get(
+    const struct config *c, const char *key, const char *def);
 /* Typed getters: return 0, or -1 when the value is present but malformed. */
-int config_get_int(const struct config *c, const char *key, long def,
-    long *out);
-int config_get_bool(const struct config *c, const char *key, int def,
-    int *out);
-int config_get_duration(const struct config *c, const char *key,
-    int64_t def_ms, int64_t *out_ms);
+int config_get_int(
+    const struct config *c, const char *key, long def, long *out);
+int config_get_bool(const struct config *c, const char *key, int def, int *out);
+int config_get_duration(
+    const struct config *c, const char *key, int64_t def_ms, int64_t *out_ms);
 
 #endif

@@ -28,7 +28,7 @@ hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
 
 	/* HMAC() takes a NULL key as "reuse the last one": never hand it one */
 	if (HMAC(EVP_sha256(), keylen ? key : &none, (int)keylen, data, len,
-	    out, &n) == NULL)
+		out, &n) == NULL)
 		abort();
 }
 

@@ -16,15 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHA256_LEN 32		/* digest bytes */
-#define SHA256_HEX_LEN 64	/* digest as lower-case hex, without NUL */
+#define SHA256_LEN 32	  /* digest bytes */
+#define SHA256_HEX_LEN 64 /* digest as lower-case hex, without NUL */
 
 /* The SHA-256 digest of data. */
 void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 
 /* HMAC-SHA256 of data under key (any length). */
-void hmac_sha256(const void *key, size_t keylen, const void *data,
-    size_t len, uint8_t out[SHA256_LEN]);
+void hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+    uint8_t out[SHA256_LEN]);
 
 /*
  * Lower-case hex of n bytes into out (2n + 1 bytes with the NUL).

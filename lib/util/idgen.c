@@ -36,8 +36,8 @@ idgen_hex(char *out, size_t nbytes)
 	size_t done = 0;
 
 	while (done < nbytes) {
-		size_t n = nbytes - done < sizeof(raw) ? nbytes - done :
-		    sizeof(raw);
+		size_t n =
+		    nbytes - done < sizeof(raw) ? nbytes - done : sizeof(raw);
 
 		if (idgen_bytes(raw, n) < 0)
 			return -1;

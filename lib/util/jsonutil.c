@@ -31,17 +31,17 @@ utf8_check(const char *buf, size_t len, size_t *bad)
 		else if (c >= 0xe0 && c <= 0xef) {
 			need = 2;
 			if (c == 0xe0)
-				lo = 0xa0;	/* no overlong 3-byte forms */
+				lo = 0xa0; /* no overlong 3-byte forms */
 			else if (c == 0xed)
-				hi = 0x9f;	/* no surrogates */
+				hi = 0x9f; /* no surrogates */
 		} else if (c >= 0xf0 && c <= 0xf4) {
 			need = 3;
 			if (c == 0xf0)
-				lo = 0x90;	/* no overlong 4-byte forms */
+				lo = 0x90; /* no overlong 4-byte forms */
 			else if (c == 0xf4)
-				hi = 0x8f;	/* nothing above U+10FFFF */
+				hi = 0x8f; /* nothing above U+10FFFF */
 		} else
-			goto fail;	/* NUL, continuation, C0/C1, F5+ */
+			goto fail; /* NUL, continuation, C0/C1, F5+ */
 		if (len - i <= need)
 			goto fail;
 		if (s[i + 1] < lo || s[i + 1] > hi)
@@ -68,7 +68,7 @@ json_depth_check(const char *buf, size_t len, int max, size_t *at)
 
 		if (in_str) {
 			if (c == '\\')
-				i++;		/* skip the escaped character */
+				i++; /* skip the escaped character */
 			else if (c == '"')
 				in_str = 0;
 			continue;
@@ -111,7 +111,7 @@ json_has_nul(const char *s)
 			if (s[1] == 'u' && strncmp(s + 2, "0000", 4) == 0)
 				return 1;
 			if (s[1] != '\0')
-				s++;	/* skip the escaped character */
+				s++; /* skip the escaped character */
 		}
 	}
 	return 0;
@@ -141,8 +141,8 @@ pg_jv_text(const PGresult *r, int row, int col)
 {
 	if (PQgetisnull(r, row, col))
 		return jv_null();
-	return jv_string_sized(PQgetvalue(r, row, col),
-	    PQgetlength(r, row, col));
+	return jv_string_sized(
+	    PQgetvalue(r, row, col), PQgetlength(r, row, col));
 }
 
 jv

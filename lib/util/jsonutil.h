@@ -53,9 +53,9 @@ void iso_time_ms(int64_t ms, char *buf, size_t len);
 /* o with key set to v (both consumed): jv_object_set with a C key. */
 jv jv_put(jv o, const char *key, jv v);
 
-jv pg_jv_text(const PGresult *r, int row, int col);  /* string or null */
-jv pg_jv_num(const PGresult *r, int row, int col);   /* number or null */
-jv pg_jv_bool(const PGresult *r, int row, int col);  /* true/false or null */
+jv pg_jv_text(const PGresult *r, int row, int col); /* string or null */
+jv pg_jv_num(const PGresult *r, int row, int col);  /* number or null */
+jv pg_jv_bool(const PGresult *r, int row, int col); /* true/false or null */
 /* Parses a json/jsonb field; null when SQL NULL or (logged by nobody) bad. */
 jv pg_jv_json(const PGresult *r, int row, int col);
 

@@ -62,9 +62,12 @@ log_level_parse(const char *s, enum log_level *out)
 		const char *name;
 		enum log_level level;
 	} names[] = {
-		{ "error", LOG_LVL_ERR }, { "err", LOG_LVL_ERR },
-		{ "warn", LOG_LVL_WARN }, { "warning", LOG_LVL_WARN },
-		{ "info", LOG_LVL_INFO }, { "debug", LOG_LVL_DEBUG },
+		{ "error", LOG_LVL_ERR },
+		{ "err", LOG_LVL_ERR },
+		{ "warn", LOG_LVL_WARN },
+		{ "warning", LOG_LVL_WARN },
+		{ "info", LOG_LVL_INFO },
+		{ "debug", LOG_LVL_DEBUG },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -97,8 +100,8 @@ log_set_context(const char *key, const char *value)
 	}
 	if (value == NULL || free_slot < 0)
 		return;
-	snprintf(log_ctx[free_slot].key, sizeof(log_ctx[free_slot].key), "%s",
-	    key);
+	snprintf(
+	    log_ctx[free_slot].key, sizeof(log_ctx[free_slot].key), "%s", key);
 	snprintf(log_ctx[free_slot].value, sizeof(log_ctx[free_slot].value),
 	    "%s", value);
 }
@@ -149,8 +152,8 @@ log_vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 		    (long)(tv.tv_usec / 1000));
 		o = jv_object();
 		o = jv_object_set(o, jv_string("ts"), jv_string(ts));
-		o = jv_object_set(o, jv_string("level"),
-		    jv_string(level_name(level)));
+		o = jv_object_set(
+		    o, jv_string("level"), jv_string(level_name(level)));
 		o = jv_object_set(o, jv_string("prog"), jv_string(log_prog));
 		for (int i = 0; i < LOG_CTX_MAX; i++)
 			if (log_ctx[i].key[0])
@@ -175,13 +178,13 @@ log_vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	errno = saved;
 }
 
-#define LOG_FN(name, level, with_errno)            \
-	void name(const char *fmt, ...)            \
-	{                                          \
-		va_list ap;                        \
-		va_start(ap, fmt);                 \
+#define LOG_FN(name, level, with_errno) \
+	void name(const char *fmt, ...) \
+	{ \
+		va_list ap; \
+		va_start(ap, fmt); \
 		log_vlog(level, with_errno, fmt, ap); \
-		va_end(ap);                        \
+		va_end(ap); \
 	}
 
 LOG_FN(log_debug, LOG_LVL_DEBUG, 0)

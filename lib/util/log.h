@@ -46,7 +46,7 @@ void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
-void log_vlog(enum log_level level, int with_errno, const char *fmt,
-    va_list ap);
+void log_vlog(
+    enum log_level level, int with_errno, const char *fmt, va_list ap);
 
 #endif

@@ -47,17 +47,17 @@
 #include "core/xalloc.h"
 
 #define TIMER_ACCURACY_USEC 1000
-#define LOOP_IDLE_TRIM_MS 1000	/* quiet this long, then malloc_trim() */
-#define LOOP_ARENA_MAX 2	/* malloc arenas, unless the user says */
+#define LOOP_IDLE_TRIM_MS 1000 /* quiet this long, then malloc_trim() */
+#define LOOP_ARENA_MAX 2       /* malloc arenas, unless the user says */
 
 struct loop {
 	sd_event *ev;
-	sd_event_source *trim;	/* the idle trim timer, see above */
+	sd_event_source *trim; /* the idle trim timer, see above */
 	int trim_armed;
-	uint64_t last_work;	/* CLOCK_MONOTONIC us of the last dispatch */
-	int work_fd;		/* eventfd: other threads' work */
+	uint64_t last_work; /* CLOCK_MONOTONIC us of the last dispatch */
+	int work_fd;	    /* eventfd: other threads' work */
 	sd_event_source *work_src;
-	atomic_int work_noted;	/* set by loop_note_work(), 0 after a trim */
+	atomic_int work_noted; /* set by loop_note_work(), 0 after a trim */
 };
 
 struct loop_io {
@@ -161,8 +161,8 @@ loop_worked(struct loop *loop)
 	loop->last_work = now;
 	if (loop->trim_armed)
 		return;
-	if (sd_event_source_set_time(loop->trim, now +
-	    LOOP_IDLE_TRIM_MS * 1000ULL) >= 0 &&
+	if (sd_event_source_set_time(
+		loop->trim, now + LOOP_IDLE_TRIM_MS * 1000ULL) >= 0 &&
 	    sd_event_source_set_enabled(loop->trim, SD_EVENT_ONESHOT) >= 0)
 		loop->trim_armed = 1;
 }
@@ -231,8 +231,8 @@ trim_setup(struct loop *loop)
 	if (r >= 0)
 		r = sd_event_source_set_enabled(loop->trim, SD_EVENT_OFF);
 	if (r >= 0)
-		r = sd_event_source_set_priority(loop->trim,
-		    SD_EVENT_PRIORITY_IDLE);
+		r = sd_event_source_set_priority(
+		    loop->trim, SD_EVENT_PRIORITY_IDLE);
 	if (r < 0)
 		return r;
 	if ((loop->work_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
@@ -357,7 +357,7 @@ static int
 io_dispatch(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct loop_io *io = userdata;
-	struct loop *loop = io->loop;	/* cb may delete io */
+	struct loop *loop = io->loop; /* cb may delete io */
 	unsigned ev = 0;
 
 	(void)src;
@@ -373,8 +373,8 @@ io_dispatch(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 }
 
 struct loop_io *
-loop_io_add(struct loop *loop, int fd, unsigned events, loop_io_cb *cb,
-    void *arg)
+loop_io_add(
+    struct loop *loop, int fd, unsigned events, loop_io_cb *cb, void *arg)
 {
 	struct loop_io *io;
 	int r;
@@ -410,8 +410,8 @@ loop_io_set(struct loop_io *io, unsigned events)
 	if (events == 0) {
 		r = sd_event_source_set_enabled(io->src, SD_EVENT_OFF);
 	} else {
-		r = sd_event_source_set_io_events(io->src,
-		    io_epoll_events(events));
+		r = sd_event_source_set_io_events(
+		    io->src, io_epoll_events(events));
 		if (r >= 0 && io->events == 0)
 			r = sd_event_source_set_enabled(io->src, SD_EVENT_ON);
 	}
@@ -436,7 +436,7 @@ static int
 timer_dispatch(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct loop_timer *t = userdata;
-	struct loop *loop = t->loop;	/* cb may delete t */
+	struct loop *loop = t->loop; /* cb may delete t */
 
 	(void)src;
 	(void)usec;
@@ -473,8 +473,10 @@ loop_timer_at(struct loop_timer *t, int64_t mono_ms)
 	 * later, which is a millisecond added to every HTTP call.
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	acc = usec <= (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 +
-	    50000 ? 1 : TIMER_ACCURACY_USEC;
+	acc =
+	    usec <= (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 + 50000 ?
+	    1 :
+	    TIMER_ACCURACY_USEC;
 	if (t->src == NULL) {
 		r = sd_event_add_time(t->loop->ev, &t->src, CLOCK_MONOTONIC,
 		    usec, acc, timer_dispatch, t);
@@ -528,11 +530,11 @@ loop_timer_del(struct loop_timer *t)
 /* signals */
 
 static int
-signal_dispatch(sd_event_source *src, const struct signalfd_siginfo *si,
-    void *userdata)
+signal_dispatch(
+    sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct loop_signal *s = userdata;
-	struct loop *loop = s->loop;	/* cb may delete s */
+	struct loop *loop = s->loop; /* cb may delete s */
 
 	(void)src;
 	(void)si;
@@ -578,7 +580,7 @@ static int
 child_dispatch(sd_event_source *src, const siginfo_t *si, void *userdata)
 {
 	struct loop_child *c = userdata;
-	struct loop *loop = c->loop;	/* cb may delete c */
+	struct loop *loop = c->loop; /* cb may delete c */
 
 	(void)src;
 	c->cb(c, c->pid, si, c->arg);
@@ -597,8 +599,8 @@ loop_child_add(struct loop *loop, pid_t pid, loop_child_cb *cb, void *arg)
 	c->pid = pid;
 	c->cb = cb;
 	c->arg = arg;
-	r = sd_event_add_child(loop->ev, &c->src, pid, WEXITED,
-	    child_dispatch, c);
+	r = sd_event_add_child(
+	    loop->ev, &c->src, pid, WEXITED, child_dispatch, c);
 	if (r < 0)
 		goto fail;
 	/* Dropping the watch early kills and reaps: no orphaned zombies. */
@@ -627,7 +629,7 @@ static int
 defer_dispatch(sd_event_source *src, void *userdata)
 {
 	struct loop_defer *d = userdata;
-	struct loop *loop = d->loop;	/* cb may delete d */
+	struct loop *loop = d->loop; /* cb may delete d */
 
 	(void)src;
 	d->cb(d, d->arg);

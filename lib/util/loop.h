@@ -40,18 +40,17 @@ struct loop_child;
 struct loop_defer;
 
 /* io interest and readiness bits */
-#define LOOP_READ  0x1u
+#define LOOP_READ 0x1u
 #define LOOP_WRITE 0x2u
-#define LOOP_ERROR 0x4u	/* reported only: error or hang-up on the fd */
+#define LOOP_ERROR 0x4u /* reported only: error or hang-up on the fd */
 
-typedef void loop_io_cb(struct loop_io *io, int fd, unsigned events,
-    void *arg);
+typedef void loop_io_cb(struct loop_io *io, int fd, unsigned events, void *arg);
 typedef void loop_timer_cb(struct loop_timer *t, void *arg);
 typedef void loop_signal_cb(struct loop_signal *s, int signo, void *arg);
 /* si->si_code is CLD_EXITED (si_status = exit code), CLD_KILLED or
  * CLD_DUMPED (si_status = signal). */
-typedef void loop_child_cb(struct loop_child *c, pid_t pid,
-    const siginfo_t *si, void *arg);
+typedef void loop_child_cb(
+    struct loop_child *c, pid_t pid, const siginfo_t *si, void *arg);
 typedef void loop_defer_cb(struct loop_defer *d, void *arg);
 
 /*
@@ -99,8 +98,8 @@ void loop_note_work(struct loop *loop);
  * before closing it.  Only one watch per fd.  Returns NULL with errno set
  * (EPERM: the fd cannot be polled, e.g. a regular file).
  */
-struct loop_io *loop_io_add(struct loop *loop, int fd, unsigned events,
-    loop_io_cb *cb, void *arg);
+struct loop_io *loop_io_add(
+    struct loop *loop, int fd, unsigned events, loop_io_cb *cb, void *arg);
 /* Changes the interest; 0 pauses the watch.  Returns 0 or -1 (errno). */
 int loop_io_set(struct loop_io *io, unsigned events);
 void loop_io_del(struct loop_io *io);
@@ -109,8 +108,8 @@ void loop_io_del(struct loop_io *io);
  * A timer on CLOCK_MONOTONIC, created disarmed.  Arming an armed timer
  * moves it; a timer fires once per arming.
  */
-struct loop_timer *loop_timer_new(struct loop *loop, loop_timer_cb *cb,
-    void *arg);
+struct loop_timer *loop_timer_new(
+    struct loop *loop, loop_timer_cb *cb, void *arg);
 /* Fires ms from now (0: at the next iteration). */
 int loop_timer_after(struct loop_timer *t, int64_t ms);
 /* Fires at the absolute loop_mono_ms() instant mono_ms. */
@@ -123,8 +122,8 @@ void loop_timer_del(struct loop_timer *t);
  * Calls cb when signo arrives (the signal is blocked process-wide and read
  * through a signalfd).  One watch per signal.
  */
-struct loop_signal *loop_signal_add(struct loop *loop, int signo,
-    loop_signal_cb *cb, void *arg);
+struct loop_signal *loop_signal_add(
+    struct loop *loop, int signo, loop_signal_cb *cb, void *arg);
 void loop_signal_del(struct loop_signal *s);
 
 /*
@@ -133,8 +132,8 @@ void loop_signal_del(struct loop_signal *s);
  * exited kills it with SIGKILL and reaps it, so a child never outlives its
  * watch as a zombie.
  */
-struct loop_child *loop_child_add(struct loop *loop, pid_t pid,
-    loop_child_cb *cb, void *arg);
+struct loop_child *loop_child_add(
+    struct loop *loop, pid_t pid, loop_child_cb *cb, void *arg);
 void loop_child_del(struct loop_child *c);
 
 /*
@@ -142,16 +141,16 @@ void loop_child_del(struct loop_child *c);
  * call).  The handle stays valid until deleted; loop_defer_arm() makes it
  * fire once more.
  */
-struct loop_defer *loop_defer_new(struct loop *loop, loop_defer_cb *cb,
-    void *arg);
+struct loop_defer *loop_defer_new(
+    struct loop *loop, loop_defer_cb *cb, void *arg);
 /*
  * The same, but cb runs only once nothing else is pending (sd-event's idle
  * priority): after every watch that became ready in the same wake-up has
  * run.  For work that batches what those watches produced, such as writing
  * a batch of results in one transaction.
  */
-struct loop_defer *loop_defer_new_idle(struct loop *loop, loop_defer_cb *cb,
-    void *arg);
+struct loop_defer *loop_defer_new_idle(
+    struct loop *loop, loop_defer_cb *cb, void *arg);
 int loop_defer_arm(struct loop_defer *d);
 void loop_defer_del(struct loop_defer *d);
 

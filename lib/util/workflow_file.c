@@ -16,8 +16,8 @@
  * is refused without reading it all) and loads what it holds.
  */
 struct workflow *
-workflow_load_fd_opts(int fd, const char *name, const struct workflow_opts *o,
-    struct diags *d)
+workflow_load_fd_opts(
+    int fd, const char *name, const struct workflow_opts *o, struct diags *d)
 {
 	struct workflow *wf;
 	struct stat st;
@@ -79,8 +79,8 @@ workflow_load_fd(int fd, const char *name, struct diags *d)
 }
 
 struct workflow *
-workflow_load_file_opts(const char *path, const struct workflow_opts *o,
-    struct diags *d)
+workflow_load_file_opts(
+    const char *path, const struct workflow_opts *o, struct diags *d)
 {
 	struct workflow *wf;
 	int fd;

@@ -72,7 +72,7 @@ fuzz_workflow(const uint8_t *data, size_t size)
 	diags_init(&d);
 	wf = workflow_load_buf("<fuzz>", buf, size, &d);
 	if (wf == NULL && d.n == 0)
-		abort();	/* refused without saying why */
+		abort(); /* refused without saying why */
 	diags_clear(&d);
 	if (wf != NULL) {
 		spec = jv_dump_string(workflow_to_jv(wf), 0);
@@ -83,7 +83,7 @@ fuzz_workflow(const uint8_t *data, size_t size)
 			    (size_t)jv_string_length_bytes(jv_copy(spec)), &d);
 			if (again == NULL) {
 				diags_print(&d, stderr);
-				abort();	/* stored, but cannot run */
+				abort(); /* stored, but cannot run */
 			}
 			workflow_free(again);
 			diags_clear(&d);
@@ -107,29 +107,28 @@ fuzz_json(const uint8_t *data, size_t size)
 			abort();
 		return;
 	}
-	if (json_depth_check((const char *)data, size, API_MAX_DEPTH,
-	    &at) < 0)
+	if (json_depth_check((const char *)data, size, API_MAX_DEPTH, &at) < 0)
 		return;
 	/* The server's gate before libjq (lib/core/jsoncheck.h says why). */
-	if (json_syntax_check((const char *)data, size, API_MAX_DEPTH, &at,
-	    &why) < 0) {
+	if (json_syntax_check(
+		(const char *)data, size, API_MAX_DEPTH, &at, &why) < 0) {
 		if (at > size || why == NULL)
 			abort();
 		return;
 	}
 	v = jv_parse_sized((const char *)data, (int)size);
 	if (!jv_is_valid(v))
-		abort();	/* passed the check, yet libjq refuses it */
+		abort(); /* passed the check, yet libjq refuses it */
 	out = jv_invalid();
 	if (api_trigger_body(jv_copy(v), &input, &out) != 0 &&
 	    !jv_is_valid(out))
-		abort();	/* an error status with no error body */
+		abort(); /* an error status with no error body */
 	jv_free(input);
 	jv_free(out);
 	out = jv_invalid();
 	if (api_callback_body_parse(jv_copy(v), &cb, &out) == 0 &&
-	    (cb.status == NULL || (strcmp(cb.status, "SUCCESS") &&
-	    strcmp(cb.status, "FAILED"))))
+	    (cb.status == NULL ||
+		(strcmp(cb.status, "SUCCESS") && strcmp(cb.status, "FAILED"))))
 		abort();
 	api_callback_body_free(&cb);
 	jv_free(out);
@@ -139,8 +138,8 @@ fuzz_json(const uint8_t *data, size_t size)
 static void
 fuzz_route(const uint8_t *data, size_t size)
 {
-	static const char *const methods[] = { "GET", "HEAD", "POST",
-		"DELETE", "PUT", "PATCH" };
+	static const char *const methods[] = { "GET", "HEAD", "POST", "DELETE",
+		"PUT", "PATCH" };
 	char *line = dup_bytes(data, size), *path;
 	const char *method, *param[API_MAX_PARAMS];
 	const struct api_route *tab, *r;
@@ -156,14 +155,14 @@ fuzz_route(const uint8_t *data, size_t size)
 		method = methods[size % 6];
 	}
 	tab = api_route_table(&n);
-	r = api_route_find(tab, n, method, path, param, &nparam, allow,
-	    sizeof(allow));
+	r = api_route_find(
+	    tab, n, method, path, param, &nparam, allow, sizeof(allow));
 	if (r != NULL) {
 		if (nparam > API_MAX_PARAMS || allow[0] != '\0')
 			abort();
 		for (size_t i = 0; i < nparam; i++)
 			if (param[i] == NULL || param[i][0] == '\0')
-				abort();	/* handlers count on it */
+				abort(); /* handlers count on it */
 	} else if (strlen(allow) >= sizeof(allow))
 		abort();
 	free(line);
@@ -180,7 +179,7 @@ fuzz_cursor(const uint8_t *data, size_t size)
 	if (cursor_decode(s, &k) == 0) {
 		if (cursor_encode(&k, buf, sizeof(buf)) < 0 ||
 		    strcmp(buf, s) != 0)
-			abort();	/* two spellings of one cursor */
+			abort(); /* two spellings of one cursor */
 		if (cursor_decode(buf, &back) < 0 || back.us != k.us ||
 		    strcmp(back.id, k.id) != 0)
 			abort();
@@ -208,8 +207,8 @@ fuzz_query(const uint8_t *data, size_t size)
 		if ((p = strchr(p, '&')) != NULL)
 			*p++ = '\0';
 	}
-	if (api_list_args_parse(&a, v[0], v[1], v[2], v[3], v[4], NOW_US,
-	    &out) == 0) {
+	if (api_list_args_parse(
+		&a, v[0], v[1], v[2], v[3], v[4], NOW_US, &out) == 0) {
 		if (a.limit < 1 || a.limit > API_LIST_MAX)
 			abort();
 	} else if (!jv_is_valid(out))

@@ -8,11 +8,31 @@
 #include "cmd/loom-api/api.h"
 #include "t.h"
 
-static int h_list(struct api_request *rq, jv *out) { return 200; }
-static int h_apply(struct api_request *rq, jv *out) { return 201; }
-static int h_get(struct api_request *rq, jv *out) { return 200; }
-static int h_ver(struct api_request *rq, jv *out) { return 200; }
-static int h_trig(struct api_request *rq, jv *out) { return 201; }
+static int
+h_list(struct api_request *rq, jv *out)
+{
+	return 200;
+}
+static int
+h_apply(struct api_request *rq, jv *out)
+{
+	return 201;
+}
+static int
+h_get(struct api_request *rq, jv *out)
+{
+	return 200;
+}
+static int
+h_ver(struct api_request *rq, jv *out)
+{
+	return 200;
+}
+static int
+h_trig(struct api_request *rq, jv *out)
+{
+	return 201;
+}
 
 static const struct api_route tab[] = {
 	{ "GET", "/api/v1/workflows", API_BODY_NONE, h_list, API_SCOPE_READ },
@@ -28,8 +48,8 @@ static const struct api_route tab[] = {
 
 static const struct {
 	const char *method, *path;
-	api_handler *want;	/* NULL: no route */
-	const char *allow;	/* when want is NULL */
+	api_handler *want; /* NULL: no route */
+	const char *allow; /* when want is NULL */
 	const char *p0, *p1;
 } cases[] = {
 	{ "GET", "/api/v1/workflows", h_list, "", NULL, NULL },
@@ -50,8 +70,10 @@ static const struct {
 	{ "GET", "/", NULL, "", NULL, NULL },
 	{ "GET", "", NULL, "", NULL, NULL },
 	{ "GET", "/api/v1/workflows/a/b/c/d/e", NULL, "", NULL, NULL },
-	{ "GET", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/0/1/"
-	    "2/3/4/5/6/7/8/9", NULL, "", NULL, NULL },
+	{ "GET",
+	    "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/0/1/"
+	    "2/3/4/5/6/7/8/9",
+	    NULL, "", NULL, NULL },
 };
 
 int

@@ -80,12 +80,13 @@ check_without_conn(void)
 	st = api_auth_check(&rq, &o, API_SCOPE_UNSET, &out);
 	is_int(st, 403, "an unset scope is refused with api.auth = none");
 	{
-		jv code = jv_getpath(jv_copy(out), JV_ARRAY(jv_string("error"),
-		    jv_string("code")));
+		jv code = jv_getpath(jv_copy(out),
+		    JV_ARRAY(jv_string("error"), jv_string("code")));
 
 		is_str(jv_get_kind(code) == JV_KIND_STRING ?
-		    jv_string_value(code) : NULL, "forbidden",
-		    "...with the error code forbidden");
+			jv_string_value(code) :
+			NULL,
+		    "forbidden", "...with the error code forbidden");
 		jv_free(code);
 	}
 	jv_free(out);
@@ -109,7 +110,7 @@ check_without_conn(void)
 
 static const struct {
 	const char *auth, *trust, *uids;
-	int ok;			/* loads without a problem */
+	int ok; /* loads without a problem */
 	enum api_auth_mode mode;
 	int trust_uid;
 	size_t nuids;
@@ -152,8 +153,10 @@ load_settings(void)
 		is_int(d.n == 0, settings[i].ok, "settings #%zu: %s", i,
 		    settings[i].ok ? "accepted" : "refused");
 		if (settings[i].ok) {
-			is_int(o.auth, settings[i].mode, "settings #%zu: "
-			    "api.auth", i);
+			is_int(o.auth, settings[i].mode,
+			    "settings #%zu: "
+			    "api.auth",
+			    i);
 			is_int(o.socket_trust_uid, settings[i].trust_uid,
 			    "settings #%zu: api.socket_trust", i);
 			is_int(o.ntrusted_uids, settings[i].nuids,

@@ -22,12 +22,17 @@ test_duration(void)
 		const char *in;
 		long long ms;
 	} good[] = {
-		{ "500ms", 500 }, { "30s", 30000 }, { "5m", 300000 },
-		{ "2h", 7200000 }, { "1d", 86400000 }, { "1h30m", 5400000 },
-		{ "0s", 0 }, { "1m500ms", 60500 },
+		{ "500ms", 500 },
+		{ "30s", 30000 },
+		{ "5m", 300000 },
+		{ "2h", 7200000 },
+		{ "1d", 86400000 },
+		{ "1h30m", 5400000 },
+		{ "0s", 0 },
+		{ "1m500ms", 60500 },
 	};
-	static const char *bad[] = { "", "30", "5x", "m", "1s1m", "-1s",
-		"1.5s", "99999999999999d", "5 m", "1mm" };
+	static const char *bad[] = { "", "30", "5x", "m", "1s1m", "-1s", "1.5s",
+		"99999999999999d", "5 m", "1mm" };
 	const char *err;
 	int64_t ms;
 	char buf[64];
@@ -35,8 +40,8 @@ test_duration(void)
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		ms = -1;
 		ok(duration_parse(good[i].in, &ms, &err) == 0 &&
-		    ms == good[i].ms, "duration \"%s\" = %lld ms", good[i].in,
-		    good[i].ms);
+			ms == good[i].ms,
+		    "duration \"%s\" = %lld ms", good[i].in, good[i].ms);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = NULL;
@@ -68,8 +73,9 @@ test_diag(void)
 	a = diags_to_jv(&d);
 	is_int(jv_array_length(jv_copy(a)), 3, "json array of 3");
 	jv o = jv_array_get(a, 1);
-	is_int((int)jv_number_value(jv_object_get(jv_copy(o),
-	    jv_string("column"))), 5, "json column");
+	is_int((int)jv_number_value(
+		   jv_object_get(jv_copy(o), jv_string("column"))),
+	    5, "json column");
 	jv_free(o);
 	diags_clear(&d);
 	is_int(d.n, 0, "cleared");
@@ -111,8 +117,9 @@ test_config(void)
 	long n;
 	int b;
 	int64_t ms;
-	const char *text = "; comment\n[database]\nurl = postgres:///loom\n"
-			   "[exec]\nconcurrency = 64\nlease = 30s\ndebug = yes\n";
+	const char *text =
+	    "; comment\n[database]\nurl = postgres:///loom\n"
+	    "[exec]\nconcurrency = 64\nlease = 30s\ndebug = yes\n";
 
 	diags_init(&d);
 	ok(write(fd, text, strlen(text)) == (ssize_t)strlen(text), "wrote");
@@ -173,8 +180,10 @@ test_pgarray(void)
 	buf_pgarray_elem(&b, "plain");
 	buf_pgarray_elem(&b, "\"");
 	buf_putc(&b, '}');
-	ok(strcmp(b.p, "{\"{\\\"a\\\":\\\"x\\\\\\\\y\\\"}\",NULL,\"\","
-	    "\"plain\",\"\\\"\"}") == 0, "array literal: %s", b.p);
+	ok(strcmp(b.p,
+	       "{\"{\\\"a\\\":\\\"x\\\\\\\\y\\\"}\",NULL,\"\","
+	       "\"plain\",\"\\\"\"}") == 0,
+	    "array literal: %s", b.p);
 	buf_free(&b);
 }
 
@@ -186,11 +195,13 @@ test_json_str(void)
 	jv v;
 
 	buf_json_str(&b, s, sizeof(s) - 1);
-	ok(strcmp(b.p, "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\xc3\xa9 /\"")
-	    == 0, "JSON string: %s", b.p);
+	ok(strcmp(b.p,
+	       "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\xc3\xa9 /\"") == 0,
+	    "JSON string: %s", b.p);
 	v = jv_parse(b.p);
 	ok(jv_get_kind(v) == JV_KIND_STRING &&
-	    strcmp(jv_string_value(v), s) == 0, "JSON string parses back");
+		strcmp(jv_string_value(v), s) == 0,
+	    "JSON string parses back");
 	jv_free(v);
 	buf_reset(&b);
 	buf_json_str(&b, "", 0);

@@ -346,14 +346,14 @@ test_classes(void)
 		enum errclass c;
 		int failure;
 	} t[] = {
-	    {ERR_NONE, 0},
-	    {ERR_TIMEOUT, 1},
-	    {ERR_CONNECTION, 1},
-	    {ERR_HTTP_SERVER, 1},
-	    {ERR_HTTP_CLIENT, 0},
-	    {ERR_NOT_FOUND, 0},
-	    {ERR_VALIDATION, 0},
-	    {ERR_TASK_FAILED, 0},
+		{ ERR_NONE, 0 },
+		{ ERR_TIMEOUT, 1 },
+		{ ERR_CONNECTION, 1 },
+		{ ERR_HTTP_SERVER, 1 },
+		{ ERR_HTTP_CLIENT, 0 },
+		{ ERR_NOT_FOUND, 0 },
+		{ ERR_VALIDATION, 0 },
+		{ ERR_TASK_FAILED, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)

@@ -37,23 +37,23 @@ test_config(void)
 		const char *env, *value;
 		int ok;
 	} bad[] = {
-	    {"LOOM_BREAKER_RATE", "1.5", 0},
-	    {"LOOM_BREAKER_RATE", "-0.1", 0},
-	    {"LOOM_BREAKER_RATE", "half", 0},
-	    {"LOOM_BREAKER_RATE", "0.5x", 0},
-	    {"LOOM_BREAKER_RATE", "nan", 0},
-	    {"LOOM_BREAKER_RATE", "0", 1},
-	    {"LOOM_BREAKER_FAILURES", "-1", 0},
-	    {"LOOM_BREAKER_FAILURES", "five", 0},
-	    {"LOOM_BREAKER_FAILURES", "0", 1},
-	    {"LOOM_BREAKER_MIN_CALLS", "0", 0},
-	    {"LOOM_BREAKER_WINDOW", "60", 0},
-	    {"LOOM_BREAKER_WINDOW", "0s", 0},
-	    {"LOOM_BREAKER_COOLDOWN", "10m", 0}, /* > max_cooldown */
-	    {"LOOM_BREAKER_COOLDOWN", "0s", 1},
-	    {"LOOM_BREAKER_PROBE_TIMEOUT", "0s", 0},
-	    {"LOOM_BREAKER_CACHE_TTL", "0s", 1},
-	    {"LOOM_BREAKER_ENABLED", "maybe", 0},
+		{ "LOOM_BREAKER_RATE", "1.5", 0 },
+		{ "LOOM_BREAKER_RATE", "-0.1", 0 },
+		{ "LOOM_BREAKER_RATE", "half", 0 },
+		{ "LOOM_BREAKER_RATE", "0.5x", 0 },
+		{ "LOOM_BREAKER_RATE", "nan", 0 },
+		{ "LOOM_BREAKER_RATE", "0", 1 },
+		{ "LOOM_BREAKER_FAILURES", "-1", 0 },
+		{ "LOOM_BREAKER_FAILURES", "five", 0 },
+		{ "LOOM_BREAKER_FAILURES", "0", 1 },
+		{ "LOOM_BREAKER_MIN_CALLS", "0", 0 },
+		{ "LOOM_BREAKER_WINDOW", "60", 0 },
+		{ "LOOM_BREAKER_WINDOW", "0s", 0 },
+		{ "LOOM_BREAKER_COOLDOWN", "10m", 0 }, /* > max_cooldown */
+		{ "LOOM_BREAKER_COOLDOWN", "0s", 1 },
+		{ "LOOM_BREAKER_PROBE_TIMEOUT", "0s", 0 },
+		{ "LOOM_BREAKER_CACHE_TTL", "0s", 1 },
+		{ "LOOM_BREAKER_ENABLED", "maybe", 0 },
 	};
 	struct breaker_config cfg, def;
 	char *err = NULL;
@@ -526,8 +526,8 @@ test_list(PGconn *a, const struct breaker_config *cfg)
 			strlen(jv_string_value(oa)) == 24 &&
 			jv_string_value(oa)[23] == 'Z',
 		    "  openedAt is ISO UTC: %s",
-		    jv_get_kind(oa) == JV_KIND_STRING ? jv_string_value(oa)
-						      : "?");
+		    jv_get_kind(oa) == JV_KIND_STRING ? jv_string_value(oa) :
+							"?");
 		ok(jv_get_kind(ra) == JV_KIND_STRING &&
 			strcmp(jv_string_value(ra), jv_string_value(oa)) > 0,
 		    "  retryAt after it");

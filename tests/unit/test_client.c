@@ -27,8 +27,8 @@ struct req {
 static enum MHD_Result
 answer(struct MHD_Connection *conn, unsigned status, const char *body)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body),
-	    (void *)body, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result rc = MHD_queue_response(conn, status, r);
 
 	MHD_destroy_response(r);
@@ -37,8 +37,8 @@ answer(struct MHD_Connection *conn, unsigned status, const char *body)
 
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *conn, const char *url,
-    const char *method, const char *version, const char *data,
-    size_t *size, void **con_cls)
+    const char *method, const char *version, const char *data, size_t *size,
+    void **con_cls)
 {
 	struct req *rq = *con_cls;
 
@@ -63,7 +63,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	if (!strcmp(url, "/text"))
 		return answer(conn, 502, "Bad gateway\nfrom a proxy");
 	if (!strcmp(url, "/missing"))
-		return answer(conn, 404, "{\"error\":{\"code\":\"not_found\","
+		return answer(conn, 404,
+		    "{\"error\":{\"code\":\"not_found\","
 		    "\"message\":\"no workflow 'x'\",\"field\":null}}");
 	if (!strcmp(url, "/slow")) {
 		struct timespec ts = { 0, 400 * 1000000L };
@@ -72,10 +73,10 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		return answer(conn, 200, "{}");
 	}
 	if (!strcmp(url, "/echo")) {
-		const char *ct = MHD_lookup_connection_value(conn,
-		    MHD_HEADER_KIND, "Content-Type");
-		const char *q = MHD_lookup_connection_value(conn,
-		    MHD_GET_ARGUMENT_KIND, "q");
+		const char *ct = MHD_lookup_connection_value(
+		    conn, MHD_HEADER_KIND, "Content-Type");
+		const char *q = MHD_lookup_connection_value(
+		    conn, MHD_GET_ARGUMENT_KIND, "q");
 		jv o = JV_OBJECT(jv_string("method"), jv_string(method),
 		    jv_string("ctype"), ct ? jv_string(ct) : jv_null(),
 		    jv_string("body"), jv_string(rq->body ? rq->body : ""),
@@ -109,8 +110,8 @@ serve(int listen_fd, int *port)
 {
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_INTERNAL_POLLING_THREAD;
+	unsigned flags =
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
 	struct sockaddr_in sin;
 
 	memset(&sin, 0, sizeof(sin));
@@ -136,13 +137,14 @@ static int
 member_is(jv o, const char *key, const char *want)
 {
 	jv v = jv_get_kind(o) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(o), jv_string(key)) : jv_invalid();
+	    jv_object_get(jv_copy(o), jv_string(key)) :
+	    jv_invalid();
 	int eq = jv_get_kind(v) == JV_KIND_STRING &&
 	    strcmp(jv_string_value(v), want) == 0;
 
 	if (!eq && jv_get_kind(v) == JV_KIND_STRING)
-		printf("#   %s: got '%s', want '%s'\n", key,
-		    jv_string_value(v), want);
+		printf("#   %s: got '%s', want '%s'\n", key, jv_string_value(v),
+		    want);
 	jv_free(v);
 	jv_free(o);
 	return eq;
@@ -167,7 +169,7 @@ exchange(const char *base)
 	st = client_json(c, "GET", "/json", jv_invalid(), &r);
 	is_int(st, 200, "%s: GET /json status", base);
 	ok(jv_get_kind(r) == JV_KIND_OBJECT &&
-	    jv_number_value(jv_object_get(jv_copy(r), jv_string("a"))) == 1,
+		jv_number_value(jv_object_get(jv_copy(r), jv_string("a"))) == 1,
 	    "%s: GET /json body parsed", base);
 	jv_free(r);
 
@@ -178,11 +180,15 @@ exchange(const char *base)
 
 	st = client_json(c, "GET", "/text", jv_invalid(), &r);
 	is_int(st, 502, "%s: non-JSON reply status", base);
-	ok(jv_get_kind(r) == JV_KIND_STRING, "%s: non-JSON reply is a "
-	    "string", base);
+	ok(jv_get_kind(r) == JV_KIND_STRING,
+	    "%s: non-JSON reply is a "
+	    "string",
+	    base);
 	msg = client_error_message(st, r);
-	is_str(msg, "HTTP 502: Bad gateway", "%s: its message is the first "
-	    "line", base);
+	is_str(msg, "HTTP 502: Bad gateway",
+	    "%s: its message is the first "
+	    "line",
+	    base);
 	free(msg);
 
 	st = client_json(c, "GET", "/missing", jv_invalid(), &r);
@@ -191,31 +197,29 @@ exchange(const char *base)
 	is_str(msg, "no workflow 'x'", "%s: API error message", base);
 	free(msg);
 
-	st = client_json(c, "POST", "/echo?q=a%20b", JV_OBJECT(jv_string("k"),
-	    jv_string("v")), &r);
+	st = client_json(c, "POST", "/echo?q=a%20b",
+	    JV_OBJECT(jv_string("k"), jv_string("v")), &r);
 	is_int(st, 201, "%s: POST JSON status", base);
 	ok(member_is(jv_copy(r), "ctype", "application/json"),
 	    "%s: POST JSON content type", base);
 	ok(member_is(jv_copy(r), "body", "{\"k\":\"v\"}"),
 	    "%s: POST JSON body is compact", base);
-	ok(member_is(jv_copy(r), "q", "a b"), "%s: query string arrives",
-	    base);
+	ok(member_is(jv_copy(r), "q", "a b"), "%s: query string arrives", base);
 	jv_free(r);
 
-	st = client_request(c, "POST", "/echo", "application/yaml",
-	    "id: x\n", 6, &r);
+	st = client_request(
+	    c, "POST", "/echo", "application/yaml", "id: x\n", 6, &r);
 	is_int(st, 201, "%s: POST raw status", base);
 	ok(member_is(jv_copy(r), "ctype", "application/yaml"),
 	    "%s: POST raw content type", base);
-	ok(member_is(jv_copy(r), "body", "id: x\n"), "%s: POST raw body",
-	    base);
+	ok(member_is(jv_copy(r), "body", "id: x\n"), "%s: POST raw body", base);
 	jv_free(r);
 
 	st = client_json(c, "POST", "/echo", jv_invalid(), &r);
 	is_int(st, 201, "%s: POST without a body", base);
 	ok(member_is(jv_copy(r), "method", "POST") &&
-	    member_is(jv_copy(r), "body", ""), "%s: it is an empty POST",
-	    base);
+		member_is(jv_copy(r), "body", ""),
+	    "%s: it is an empty POST", base);
 	jv_free(r);
 
 	client_set_timeout(c, 100);
@@ -254,8 +258,8 @@ unreachable(const char *base, const char *want_in_msg)
 	is_int(st, -1, "%s: fails", base);
 	is_int(errno, ECONNREFUSED, "%s: errno is ECONNREFUSED", base);
 	msg = client_error_message(st, r);
-	ok(msg && strstr(msg, "cannot connect to") &&
-	    strstr(msg, want_in_msg), "%s: message '%s'", base, msg);
+	ok(msg && strstr(msg, "cannot connect to") && strstr(msg, want_in_msg),
+	    "%s: message '%s'", base, msg);
 	free(msg);
 	client_free(c);
 }
@@ -273,7 +277,10 @@ test_helpers(void)
 		{ "", "" },
 	};
 	static const char *const bad[] = {
-		"", "localhost:8080", "unix:relative/path", "ftp://x",
+		"",
+		"localhost:8080",
+		"unix:relative/path",
+		"ftp://x",
 		"http://127.0.0.1:8080/api",
 	};
 	char *s, *err;
@@ -299,8 +306,9 @@ test_helpers(void)
 	s = client_error_message(-1, jv_invalid_with_msg(jv_string("boom")));
 	is_str(s, "boom", "message of a failed call");
 	free(s);
-	s = client_error_message(422, JV_OBJECT(jv_string("error"),
-	    JV_OBJECT(jv_string("message"), jv_string("3 errors"))));
+	s = client_error_message(422,
+	    JV_OBJECT(jv_string("error"),
+		JV_OBJECT(jv_string("message"), jv_string("3 errors"))));
 	is_str(s, "3 errors", "message of an API error");
 	free(s);
 	client_free(NULL);

@@ -10,7 +10,7 @@
 #include "util/jsonutil.h"
 #include "t.h"
 
-#define NOW 1795665906123456LL	/* 2026-11-26T04:05:06.123456Z */
+#define NOW 1795665906123456LL /* 2026-11-26T04:05:06.123456Z */
 
 static const struct {
 	int64_t us;
@@ -23,29 +23,36 @@ static const struct {
 	{ CURSOR_US_MIN, "first" },
 	{ CURSOR_US_MAX, "last" },
 	{ 1795665906000000LL, "id-with.dots:and~tildes" },
-	{ 42, "01234567890123456789012345678901"
+	{ 42,
+	    "01234567890123456789012345678901"
 	    "23456789012345678901234567890123" },
 };
 
 static const char *const bad_cursors[] = {
-	"", "=", "A", "AAAA=", "not a cursor", "djEuMS5h===",
-	"djEuMS5h!", "djEu", /* "v1." */
-	"dj", /* 'v' with leftover bits? (and too short) */
-	"djIuMS5h", /* "v2.1.a" */
-	"djEuLjE", /* "v1..1" */
-	"djEuMDEuYQ", /* "v1.01.a": leading zero */
-	"djEuLTAuYQ", /* "v1.-0.a" */
-	"djEuMS4", /* "v1.1.": no id */
-	"djEuMSBh", /* "v1.1 a" */
+	"",
+	"=",
+	"A",
+	"AAAA=",
+	"not a cursor",
+	"djEuMS5h===",
+	"djEuMS5h!",
+	"djEu",	       /* "v1." */
+	"dj",	       /* 'v' with leftover bits? (and too short) */
+	"djIuMS5h",    /* "v2.1.a" */
+	"djEuLjE",     /* "v1..1" */
+	"djEuMDEuYQ",  /* "v1.01.a": leading zero */
+	"djEuLTAuYQ",  /* "v1.-0.a" */
+	"djEuMS4",     /* "v1.1.": no id */
+	"djEuMSBh",    /* "v1.1 a" */
 	"djEuMS5hIGI", /* "v1.1.a b": space in the id */
 	"djEuMTIzNDU2Nzg5MDEyMzQ1Njc4OS5h", /* 19 digits */
-	"djEuOTk5OTk5OTk5OTk5OTk5OTk5LmE", /* 18 digits, past year 9999 */
+	"djEuOTk5OTk5OTk5OTk5OTk5OTk5LmE",  /* 18 digits, past year 9999 */
 	"djEuMS5h\xff",
 };
 
 static const struct {
 	const char *in;
-	int64_t want;	/* microseconds; INT64_MIN: refused */
+	int64_t want; /* microseconds; INT64_MIN: refused */
 } times[] = {
 	{ "2026-11-26", 1795651200000000LL },
 	{ "2026-11-26T04:05", 1795665900000000LL },
@@ -85,7 +92,7 @@ static const struct {
 	{ "30", INT64_MIN },
 	{ "-1h", INT64_MIN },
 	{ "999999999d", INT64_MIN },
-	{ "777777777777d", INT64_MIN },	/* n * 1d overflowed (fuzzer) */
+	{ "777777777777d", INT64_MIN }, /* n * 1d overflowed (fuzzer) */
 	{ "36500d", NOW - 36500LL * 86400000000LL },
 };
 
@@ -112,9 +119,10 @@ main(void)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		ok(page_key_set(&k, keys[i].us, keys[i].id) == 0, "key %zu", i);
 		ok(cursor_encode(&k, buf, sizeof(buf)) == 0, "encode %zu", i);
-		ok(strspn(buf, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
-		    "vwxyz0123456789-_") == strlen(buf), "base64url %zu: %s", i,
-		    buf);
+		ok(strspn(buf,
+		       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+		       "vwxyz0123456789-_") == strlen(buf),
+		    "base64url %zu: %s", i, buf);
 		memset(&back, 0, sizeof(back));
 		ok(cursor_decode(buf, &back) == 0, "decode %zu", i);
 		is_int(back.us, keys[i].us, "us %zu", i);
@@ -135,7 +143,7 @@ main(void)
 		ok(page_key_set(&k, 0, id) == 0, "64-byte id");
 	}
 	for (size_t i = 0; i < sizeof(bad_cursors) / sizeof(bad_cursors[0]);
-	    i++)
+	     i++)
 		ok(cursor_decode(bad_cursors[i], &k) < 0, "bad cursor '%s'",
 		    bad_cursors[i]);
 	/* Every other spelling of a good cursor is refused. */
@@ -149,8 +157,8 @@ main(void)
 		ok(cursor_decode(alt, &back) < 0, "padding refused");
 		memcpy(alt, buf, n + 1);
 		alt[n - 1] = alt[n - 1] == 'A' ? 'B' : 'A';
-		ok(cursor_decode(alt, &back) < 0 ||
-		    strcmp(back.id, k.id) != 0, "a changed last char is "
+		ok(cursor_decode(alt, &back) < 0 || strcmp(back.id, k.id) != 0,
+		    "a changed last char is "
 		    "another cursor or none");
 	}
 	{
@@ -179,7 +187,7 @@ main(void)
 	}
 	/* The API's own time format, as jsonutil's iso_time_ms() has it. */
 	for (int64_t ms = -86400001; ms < 4000000000000LL;
-	    ms = ms < 0 ? -ms : ms * 7 + 999) {
+	     ms = ms < 0 ? -ms : ms * 7 + 999) {
 		char a[32], b[32];
 
 		cursor_iso_ms(ms, a, sizeof(a));
@@ -187,8 +195,7 @@ main(void)
 		is_str(a, b, "iso ms %lld", (long long)ms);
 	}
 	/* Parse what we format: the round trip is exact. */
-	for (int64_t v = 1; v < 4000000000000000LL;
-	    v = v * 3 + 7777777) {
+	for (int64_t v = 1; v < 4000000000000000LL; v = v * 3 + 7777777) {
 		char iso[CURSOR_TS_LEN];
 
 		cursor_ts_format(v, ts, sizeof(ts));

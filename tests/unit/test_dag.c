@@ -30,8 +30,8 @@ spec_init(struct spec *sp, size_t n)
 static void
 spec_dep(struct spec *sp, size_t v, size_t u)
 {
-	sp->deps[v] = xreallocarray(sp->deps[v], sp->ndeps[v] + 1,
-	    sizeof(**sp->deps));
+	sp->deps[v] =
+	    xreallocarray(sp->deps[v], sp->ndeps[v] + 1, sizeof(**sp->deps));
 	sp->deps[v][sp->ndeps[v]++] = u;
 }
 
@@ -193,8 +193,8 @@ test_fan(void)
 	g = spec_build(&sp, NULL, NULL);
 	ok(g != NULL, "fan-out/fan-in builds");
 	is_int(g->nedges, 21, "fan: 21 edges");
-	is_int(g->child_off[1] - g->child_off[0], 11,
-	    "fan: root has 11 children");
+	is_int(
+	    g->child_off[1] - g->child_off[0], 11, "fan: root has 11 children");
 	for (size_t k = g->child_off[0]; k + 1 < g->child_off[1]; k++)
 		if (g->children[k] >= g->children[k + 1])
 			good = 0;
@@ -362,9 +362,9 @@ test_ready(void)
 		{ { TASK_SUCCESS, TASK_SUCCESS, TASK_SUCCESS, TASK_PENDING },
 		    { 1, 1, 1, 0 }, "3" },
 		{ { TASK_SUCCESS, TASK_SUCCESS, TASK_SKIPPED, TASK_PENDING },
-		    { 1, 1, 1, 0 }, "3" },	/* skipped by condition */
+		    { 1, 1, 1, 0 }, "3" }, /* skipped by condition */
 		{ { TASK_SUCCESS, TASK_SUCCESS, TASK_SKIPPED, TASK_PENDING },
-		    { 1, 1, 0, 0 }, "" },	/* skipped upstream */
+		    { 1, 1, 0, 0 }, "" }, /* skipped upstream */
 		{ { TASK_SUCCESS, TASK_DEAD, TASK_SUCCESS, TASK_PENDING },
 		    { 1, 0, 1, 0 }, "" },
 		{ { TASK_SUCCESS, TASK_SUCCESS, TASK_SUCCESS, TASK_SUCCESS },
@@ -446,7 +446,7 @@ test_big(void)
 	/* 100,000 nodes, ~200,000 edges, dependencies pointing backwards. */
 	spec_init(&sp, n);
 	for (size_t i = 1; i < n; i++) {
-		spec_dep(&sp, n - 1 - i, n - i);	/* chain, reversed */
+		spec_dep(&sp, n - 1 - i, n - i); /* chain, reversed */
 		if (i >= 2)
 			spec_dep(&sp, n - 1 - i, n - 1 - i / 2);
 	}

@@ -64,14 +64,17 @@ test_exec(void)
 	    "the next statement still runs");
 	/* An aborted transaction refuses everything until it ends. */
 	ok(db_cmd(c, NULL, "BEGIN", 0, NULL) == 0 &&
-	    db_cmd(c, NULL, "SELECT 1/0", 0, NULL) < 0, "a transaction aborts");
-	ok(db_exec(c, &err, "SELECT $1::int - 1", 1,
-	    (const char *[]){ "1" }) == NULL && err, "a new statement in it "
+		db_cmd(c, NULL, "SELECT 1/0", 0, NULL) < 0,
+	    "a transaction aborts");
+	ok(db_exec(c, &err, "SELECT $1::int - 1", 1, (const char *[]){ "1" }) ==
+		    NULL &&
+		err,
+	    "a new statement in it "
 	    "fails");
 	free(err);
 	err = NULL;
 	ok(db_cmd(c, NULL, "ROLLBACK", 0, NULL) == 0 &&
-	    num("SELECT $1::int - 1", "43") == 42,
+		num("SELECT $1::int - 1", "43") == 42,
 	    "and runs after the rollback");
 }
 
@@ -93,31 +96,35 @@ test_pipeline(void)
 	char *err = NULL;
 	int rc;
 
-	ok(db_pipeline(c, &err, st, 3, r) == 0, "a pipeline with the same "
+	ok(db_pipeline(c, &err, st, 3, r) == 0,
+	    "a pipeline with the same "
 	    "new statement twice runs");
 	ok(r[0] && r[1] && r[2] && strcmp(PQgetvalue(r[0], 0, 0), "120") == 0 &&
-	    strcmp(PQgetvalue(r[1], 0, 0), "122") == 0 &&
-	    strcmp(PQgetvalue(r[2], 0, 0), "7") == 0, "with each its own "
+		strcmp(PQgetvalue(r[1], 0, 0), "122") == 0 &&
+		strcmp(PQgetvalue(r[2], 0, 0), "7") == 0,
+	    "with each its own "
 	    "parameters");
 	for (int i = 0; i < 3; i++)
 		PQclear(r[i]);
 	ok(db_pipeline(c, &err, st, 3, r) == 0 && r[1] &&
-	    strcmp(PQgetvalue(r[1], 0, 0), "122") == 0, "and again, by name");
+		strcmp(PQgetvalue(r[1], 0, 0), "122") == 0,
+	    "and again, by name");
 	for (int i = 0; i < 3; i++)
 		PQclear(r[i]);
 	rc = db_pipeline(c, &err, bad, 3, r);
 	ok(rc < 0 && err && strstr(err, "statement 2 of 3"),
 	    "a refused statement names itself: %s", err ? err : "no error");
-	ok(r[0] == NULL && r[1] == NULL && r[2] == NULL, "and no result is "
+	ok(r[0] == NULL && r[1] == NULL && r[2] == NULL,
+	    "and no result is "
 	    "kept");
 	free(err);
 	err = NULL;
 	ok(db_pipeline(c, &err, bad, 1, r) == 0 && r[0] &&
-	    strcmp(PQgetvalue(r[0], 0, 0), "220") == 0,
+		strcmp(PQgetvalue(r[0], 0, 0), "220") == 0,
 	    "the statements before it work afterwards");
 	PQclear(r[0]);
 	ok(db_pipeline(c, &err, bad + 2, 1, r) == 0 && r[0] &&
-	    strcmp(PQgetvalue(r[0], 0, 0), "322") == 0,
+		strcmp(PQgetvalue(r[0], 0, 0), "322") == 0,
 	    "and so do those after it");
 	PQclear(r[0]);
 }
@@ -131,7 +138,8 @@ test_reset_and_bound(void)
 
 	PQreset(c);
 	ok(PQstatus(c) == CONNECTION_OK && prepared() >= 0 &&
-	    num("SELECT $1::int + 1", "41") == 42, "after a reset, statements "
+		num("SELECT $1::int + 1", "41") == 42,
+	    "after a reset, statements "
 	    "are prepared again");
 	for (int i = 0; i < 400; i++) {
 		snprintf(sql, sizeof(sql), "SELECT $1::int + %d", 1000 + i);

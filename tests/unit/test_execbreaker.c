@@ -12,8 +12,8 @@
 #include "t.h"
 
 struct target_case {
-	const char *request;	/* JSON */
-	const char *target;	/* NULL: no breaker */
+	const char *request; /* JSON */
+	const char *target;  /* NULL: no breaker */
 };
 
 /* clang-format off */
@@ -93,20 +93,21 @@ main(void)
 		int got;
 
 		memset(buf, 0, sizeof(buf));
-		got = execbreaker_target(jv_parse(c->request), buf,
-		    sizeof(buf));
+		got =
+		    execbreaker_target(jv_parse(c->request), buf, sizeof(buf));
 		is_int(got, c->target != NULL, "target of %s: %s", c->request,
 		    c->target ? "one" : "none");
 		if (got && c->target)
 			is_str(buf, c->target, "target of %s", c->request);
 	}
 	/* A buffer too small is no target rather than a cut one. */
-	is_int(execbreaker_target(jv_parse(targets[0].request), tiny,
-	    sizeof(tiny)), 0, "a buffer too small gives no target");
+	is_int(execbreaker_target(
+		   jv_parse(targets[0].request), tiny, sizeof(tiny)),
+	    0, "a buffer too small gives no target");
 
 	for (size_t i = 0; i < N(outcomes); i++) {
 		const struct outcome_case *c = &outcomes[i];
-		enum errclass oc = (enum errclass)-1;
+		enum errclass oc = (enum errclass) - 1;
 		enum execbreaker_verdict v;
 
 		v = execbreaker_outcome(jv_parse(c->result), &oc);

@@ -27,7 +27,7 @@
 #include "t.h"
 
 static PGconn *c;
-static PGconn *lk;	/* another session, to hold a row locked */
+static PGconn *lk; /* another session, to hold a row locked */
 static char eid[64], wid[64], target[64];
 
 /* The first value of sql (one optional parameter), or "" (static). */
@@ -58,7 +58,9 @@ db_in(int64_t ms)
 
 	snprintf(p, sizeof(p), "%lld", (long long)ms);
 	return strtoll(q1("SELECT floor(extract(epoch FROM clock_timestamp()) "
-	    "* 1000)::bigint + $1::bigint", p), NULL, 10);
+			  "* 1000)::bigint + $1::bigint",
+			   p),
+	    NULL, 10);
 }
 
 /* The notifications on loom_task_ready so far, payloads joined by ','. */
@@ -82,19 +84,23 @@ static void
 setup_rows(void)
 {
 	q1("INSERT INTO workflows (id, name, current_version) "
-	    "VALUES ($1, 'held', 1)", wid);
+	   "VALUES ($1, 'held', 1)",
+	    wid);
 	q1("INSERT INTO workflow_versions (workflow_id, version, definition, "
-	    "spec, checksum) VALUES ($1, 1, '', '{}', 'x')", wid);
+	   "spec, checksum) VALUES ($1, 1, '', '{}', 'x')",
+	    wid);
 	q1("INSERT INTO executions (id, workflow_id, workflow_version) "
-	    "SELECT $1, replace($1, 'exec-', 'wf-'), 1", eid);
+	   "SELECT $1, replace($1, 'exec-', 'wf-'), 1",
+	    eid);
 	q1("INSERT INTO run_tasks (execution_id, task_id, state, attempt, "
-	    "request) SELECT $1, t, 'READY', 1, "
-	    "'{\"task\":{\"type\":\"http\",\"url\":\"http://h:1/\"}}' "
-	    "FROM unnest(ARRAY['t1', 't2', 't3']) AS t", eid);
+	   "request) SELECT $1, t, 'READY', 1, "
+	   "'{\"task\":{\"type\":\"http\",\"url\":\"http://h:1/\"}}' "
+	   "FROM unnest(ARRAY['t1', 't2', 't3']) AS t",
+	    eid);
 }
 
 /*
- * The claim's READY part (the shape of execdb.c's claim_sql): a range
+ * The claim's READY part (the shape of transition.c's claim_sql): a range
  * and an order on the partial index, no sort.  Sequential scans are off
  * because the table is tiny here; the question is whether the index can
  * serve the query at all.
@@ -106,15 +112,17 @@ test_index(void)
 	PGresult *r;
 
 	q1("SET enable_seqscan = off", NULL);
-	r = db_exec(c, &err, "EXPLAIN SELECT execution_id, task_id "
+	r = db_exec(c, &err,
+	    "EXPLAIN SELECT execution_id, task_id "
 	    "FROM run_tasks WHERE state = 'READY' AND ready_at <= now() "
-	    "ORDER BY ready_at LIMIT 10 FOR UPDATE SKIP LOCKED", 0, NULL);
+	    "ORDER BY ready_at LIMIT 10 FOR UPDATE SKIP LOCKED",
+	    0, NULL);
 	for (int i = 0; r && i < PQntuples(r); i++)
 		snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s\n",
 		    PQgetvalue(r, i, 0));
 	ok(strstr(all, "run_tasks_ready") != NULL &&
-	    strstr(all, "Index Cond: (ready_at <= now())") != NULL &&
-	    strstr(all, "Sort") == NULL,
+		strstr(all, "Index Cond: (ready_at <= now())") != NULL &&
+		strstr(all, "Sort") == NULL,
 	    "the claim of READY rows is a range scan of run_tasks_ready, "
 	    "in its order");
 	if (strstr(all, "run_tasks_ready") == NULL)
@@ -128,14 +136,15 @@ test_index(void)
 static void
 lock_one(void)
 {
+	static const char lock_sql[] =
+	    "SELECT 1 FROM run_tasks WHERE execution_id = $1 "
+	    "AND state = 'READY' ORDER BY task_id LIMIT 1 FOR UPDATE";
 	const char *p[1] = { eid };
 	char *err = NULL;
 	PGresult *r;
 
 	if (db_cmd(lk, &err, "BEGIN", 0, NULL) < 0 ||
-	    (r = db_exec(lk, &err, "SELECT 1 FROM run_tasks WHERE "
-	    "execution_id = $1 AND state = 'READY' ORDER BY task_id LIMIT 1 "
-	    "FOR UPDATE", 1, p)) == NULL) {
+	    (r = db_exec(lk, &err, lock_sql, 1, p)) == NULL) {
 		printf("# lock: %s\n", err);
 		free(err);
 		return;
@@ -210,19 +219,24 @@ test_hold(struct execdb *e)
 	}
 	is_int(execdb_hold(e, h, 2, &err), 2, "two of them held");
 	is_str(doorbells(), "[held]", "holding rang loom_task_ready 'held'");
-	is_str(q1("SELECT string_agg(concat_ws(' ', state, attempt, "
-	    "coalesce(lease_owner, '-'), coalesce(started_at::text, '-'), "
-	    "coalesce(callback_token, '-'), held_target), ',' ORDER BY "
-	    "task_id) FROM run_tasks WHERE execution_id = $1 AND "
-	    "held_target IS NOT NULL", eid),
+	is_str(
+	    q1("SELECT string_agg(concat_ws(' ', state, attempt, "
+	       "coalesce(lease_owner, '-'), coalesce(started_at::text, '-'), "
+	       "coalesce(callback_token, '-'), held_target), ',' ORDER BY "
+	       "task_id) FROM run_tasks WHERE execution_id = $1 AND "
+	       "held_target IS NOT NULL",
+		eid),
 	    "READY 1 - - - http://held-test:80,READY 1 - - - "
 	    "http://held-test:80",
 	    "held: READY, same attempt, no lease, not started, no token");
-	is_str(q1("SELECT count(*) FROM run_tasks WHERE execution_id = $1 "
-	    "AND held_target IS NOT NULL AND abs(extract(epoch FROM ready_at) "
-	    "* 1000 - (SELECT floor(extract(epoch FROM clock_timestamp()) * "
-	    "1000) + 60000)) < 5000", eid), "2",
-	    "  ready_at is the breaker's retry time");
+	is_str(
+	    q1("SELECT count(*) FROM run_tasks WHERE execution_id = $1 "
+	       "AND held_target IS NOT NULL AND abs(extract(epoch FROM "
+	       "ready_at) "
+	       "* 1000 - (SELECT floor(extract(epoch FROM clock_timestamp()) * "
+	       "1000) + 60000)) < 5000",
+		eid),
+	    "2", "  ready_at is the breaker's retry time");
 
 	bad = cl[2].key;
 	bad.attempt = 7;
@@ -270,8 +284,10 @@ test_hold(struct execdb *e)
 	    "released when the breaker lets them through");
 	is_str(doorbells(), "[]", "  loom_task_ready rang for every executor");
 	is_str(q1("SELECT count(*) FROM run_tasks WHERE execution_id = $1 "
-	    "AND state = 'READY' AND held_target IS NULL AND "
-	    "ready_at <= now()", eid), "2", "  due now, no longer held");
+		  "AND state = 'READY' AND held_target IS NULL AND "
+		  "ready_at <= now()",
+		   eid),
+	    "2", "  due now, no longer held");
 	rc = execdb_next_deadlines(e, &cb, &lease, &ready, &err);
 	ok(rc == 0 && ready == 0, "  the ready timer: due already (%lld)",
 	    (long long)ready);
@@ -308,34 +324,40 @@ test_retry_at(void)
 
 	now = db_in(0);
 	q1("INSERT INTO breakers (target, state, opened_at, cooldown_ms) "
-	    "VALUES ($1, 'OPEN', clock_timestamp(), 60000)", target);
+	   "VALUES ($1, 'OPEN', clock_timestamp(), 60000)",
+	    target);
 	ok(breakerdb_retry_at(c, &cfg, target, &at, &err) == 0 &&
-	    at >= now + 60000 && at < now + 65000,
+		at >= now + 60000 && at < now + 65000,
 	    "retry_at: OPEN, the end of the cool-down");
 	ok(breakerdb_retry_at(c, &off, target, &at, &err) == 0 && at == 0,
 	    "retry_at: disabled, go now");
 
 	q1("UPDATE breakers SET opened_at = opened_at - interval '61 s' "
-	    "WHERE target = $1", target);
+	   "WHERE target = $1",
+	    target);
 	ok(breakerdb_retry_at(c, &cfg, target, &at, &err) == 0 && at == 0,
 	    "retry_at: OPEN and cooled down, go now (to probe)");
 	is_str(q1("SELECT state || ' ' || (probe_owner IS NULL) FROM breakers "
-	    "WHERE target = $1", target), "OPEN true",
-	    "  asking changed nothing: no probe was taken");
+		  "WHERE target = $1",
+		   target),
+	    "OPEN true", "  asking changed nothing: no probe was taken");
 
 	now = db_in(0);
 	q1("UPDATE breakers SET state = 'HALF_OPEN', probe_owner = 'x', "
-	    "probe_until = clock_timestamp() + interval '30 s' "
-	    "WHERE target = $1", target);
+	   "probe_until = clock_timestamp() + interval '30 s' "
+	   "WHERE target = $1",
+	    target);
 	ok(breakerdb_retry_at(c, &cfg, target, &at, &err) == 0 &&
-	    at >= now + 30000 && at < now + 35000,
+		at >= now + 30000 && at < now + 35000,
 	    "retry_at: HALF_OPEN with the probe out, its deadline");
 	q1("UPDATE breakers SET probe_owner = NULL, probe_until = NULL "
-	    "WHERE target = $1", target);
+	   "WHERE target = $1",
+	    target);
 	ok(breakerdb_retry_at(c, &cfg, target, &at, &err) == 0 && at == 0,
 	    "retry_at: HALF_OPEN with the probe free, go now");
 	q1("UPDATE breakers SET state = 'CLOSED', opened_at = NULL "
-	    "WHERE target = $1", target);
+	   "WHERE target = $1",
+	    target);
 	ok(breakerdb_retry_at(c, &cfg, target, &at, &err) == 0 && at == 0,
 	    "retry_at: CLOSED, go now");
 	q1("DELETE FROM breakers WHERE target = $1", target);

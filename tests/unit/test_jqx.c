@@ -70,7 +70,7 @@ check_value(jv v, const char *want, const char *what)
 
 	if (strncmp(want, "ERR:", 4) == 0) {
 		ok(!jv_is_valid(v) && strncmp(got, "ERR: ", 5) == 0 &&
-		    strstr(got, want + 4) != NULL,
+			strstr(got, want + 4) != NULL,
 		    "%s -> error containing \"%s\" (got %s)", what, want + 4,
 		    got);
 		jv_free(v);
@@ -82,8 +82,8 @@ check_value(jv v, const char *want, const char *what)
 			jv_free(w);
 			jv_free(v);
 		} else {
-			ok(jv_is_valid(v) && jv_equal(v, w), "%s -> %s (got %s)",
-			    what, want, got);
+			ok(jv_is_valid(v) && jv_equal(v, w),
+			    "%s -> %s (got %s)", what, want, got);
 		}
 	}
 	free(got);
@@ -100,7 +100,7 @@ test_eval(struct jqx *x)
 		{ ".tasks.a.output.obj.k", NULL, "\"v\"" },
 		{ "[.params.list[] * 2]", NULL, "[2,4]" },
 		{ ".missing", NULL, "null" },
-		{ "1, 2", "null", "1" }, /* first output only */
+		{ "1, 2", "null", "1" },     /* first output only */
 		{ "empty", "null", "null" }, /* no output is null */
 		{ "halt", "null", "null" },
 		{ "error(null)", "null", "null" },
@@ -140,13 +140,13 @@ test_eval(struct jqx *x)
 		snprintf(what, sizeof(what), "eval %s", oneline(tab[i].prog));
 		check_value(jqx_eval(x, tab[i].prog, in), tab[i].want, what);
 	}
-	check_value(jqx_eval(x, NULL, jv_null()), "ERR:no jq expression",
-	    "eval NULL");
+	check_value(
+	    jqx_eval(x, NULL, jv_null()), "ERR:no jq expression", "eval NULL");
 
 	/* A state that errored or halted is reusable. */
 	for (int round = 0; round < 2; round++) {
-		check_value(jqx_eval(x, "if . then error(\"x\") else 1 end",
-				jv_true()),
+		check_value(
+		    jqx_eval(x, "if . then error(\"x\") else 1 end", jv_true()),
 		    "ERR:x", "error state, round");
 		check_value(jqx_eval(x, "if . then error(\"x\") else 1 end",
 				jv_false()),
@@ -154,8 +154,8 @@ test_eval(struct jqx *x)
 		check_value(jqx_eval(x, "if . then halt_error else 2 end",
 				jv_string("h")),
 		    "ERR:halt_error (exit 5): h", "halted state");
-		check_value(jqx_eval(x, "if . then halt_error else 2 end",
-				jv_false()),
+		check_value(
+		    jqx_eval(x, "if . then halt_error else 2 end", jv_false()),
 		    "2", "then a value after halt");
 	}
 }
@@ -167,9 +167,16 @@ test_bool(struct jqx *x)
 		const char *prog;
 		int want;
 	} tab[] = {
-		{ "false", 0 }, { "null", 0 }, { "empty", 0 }, { "halt", 0 },
-		{ "true", 1 }, { "0", 1 }, { "\"\"", 1 }, { "[]", 1 },
-		{ "{}", 1 }, { "\"false\"", 1 },
+		{ "false", 0 },
+		{ "null", 0 },
+		{ "empty", 0 },
+		{ "halt", 0 },
+		{ "true", 1 },
+		{ "0", 1 },
+		{ "\"\"", 1 },
+		{ "[]", 1 },
+		{ "{}", 1 },
+		{ "\"false\"", 1 },
 		{ "false, true", 0 }, /* first output decides */
 		{ "true, false", 1 },
 		{ ".params.flag", 1 },
@@ -227,15 +234,15 @@ test_compile_errors(struct jqx *x)
 
 	for (size_t i = 0; i < NELEM(tab); i++) {
 		err = NULL;
-		is_int(jqx_check(x, tab[i].prog, &err), -1, "check \"%s\" fails",
-		    oneline(tab[i].prog));
+		is_int(jqx_check(x, tab[i].prog, &err), -1,
+		    "check \"%s\" fails", oneline(tab[i].prog));
 		ok(err != NULL && strstr(err, tab[i].want) != NULL,
 		    "  message has \"%s\" (%s)", tab[i].want,
 		    err ? err : "(null)");
 		ok(err != NULL && strchr(err, '\n') == NULL &&
-		    strstr(err, "jq: ") == NULL &&
-		    strstr(err, "def env") == NULL &&
-		    strstr(err, "compile error") == NULL,
+			strstr(err, "jq: ") == NULL &&
+			strstr(err, "def env") == NULL &&
+			strstr(err, "compile error") == NULL,
 		    "  message is one clean line");
 		free(err);
 	}
@@ -331,8 +338,8 @@ test_render(struct jqx *x)
 			jv_free(t);
 			continue;
 		}
-		check_value(jqx_render(x, t, jv_parse(ctx_json)),
-		    tab[i].want, what);
+		check_value(
+		    jqx_render(x, t, jv_parse(ctx_json)), tab[i].want, what);
 	}
 }
 
@@ -359,8 +366,8 @@ test_template_check(struct jqx *x)
 	for (size_t i = 0; i < NELEM(tab); i++) {
 		err = (char *)"unset";
 		if (tab[i].want == NULL) {
-			is_int(jqx_template_check(x, jv_parse(tab[i].tmpl),
-				   &err),
+			is_int(
+			    jqx_template_check(x, jv_parse(tab[i].tmpl), &err),
 			    0, "template_check %s passes", tab[i].tmpl);
 			ok(err == NULL, "  no message");
 			continue;

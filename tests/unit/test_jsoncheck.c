@@ -13,7 +13,7 @@
 static const struct {
 	const char *text;
 	int ok;
-	size_t at;	/* when refused */
+	size_t at; /* when refused */
 } cases[] = {
 	{ "{}", 1, 0 },
 	{ "[]", 1, 0 },
@@ -22,7 +22,8 @@ static const struct {
 	{ "0", 1, 0 },
 	{ "-0.0E-0", 1, 0 },
 	{ "123456789012345678901234567890", 1, 0 },
-	{ "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00\"", 1, 0 },
+	{ "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00\"", 1,
+	    0 },
 	{ "\"caf\xc3\xa9\"", 1, 0 },
 	{ "{\"input\":{\"a\":{\"b\":[[[]]]}}}", 1, 0 },
 	{ "[{}, {\"\": \"\"}, [[], {}]]", 1, 0 },
@@ -117,8 +118,8 @@ main(void)
 			deep[2 * d] = '\0';
 			if (d == 64 || d == 65)
 				is_int(json_syntax_check(deep, (size_t)(2 * d),
-				    64, &at, &why), d <= 64 ? 0 : -1,
-				    "%d levels", d);
+					   64, &at, &why),
+				    d <= 64 ? 0 : -1, "%d levels", d);
 		}
 		ok(json_syntax_check("[[", 2, 1, &at, &why) < 0 && at == 1,
 		    "max 1: the second bracket is too deep");

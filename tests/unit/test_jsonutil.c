@@ -11,9 +11,9 @@
 
 static const struct {
 	const char *s;
-	size_t len;	/* 0: strlen */
+	size_t len; /* 0: strlen */
 	int ok;
-	size_t bad;	/* offset of the first bad byte when !ok */
+	size_t bad; /* offset of the first bad byte when !ok */
 	const char *name;
 } utf8_cases[] = {
 	{ "", 0, 1, 0, "empty" },
@@ -63,13 +63,14 @@ static void
 test_utf8(void)
 {
 	for (size_t i = 0; i < sizeof(utf8_cases) / sizeof(utf8_cases[0]);
-	    i++) {
+	     i++) {
 		size_t len = utf8_cases[i].len ? utf8_cases[i].len :
-		    strlen(utf8_cases[i].s), bad = 999;
+						 strlen(utf8_cases[i].s),
+		       bad = 999;
 		int rc = utf8_check(utf8_cases[i].s, len, &bad);
 
-		is_int(rc == 0, utf8_cases[i].ok, "utf8: %s",
-		    utf8_cases[i].name);
+		is_int(
+		    rc == 0, utf8_cases[i].ok, "utf8: %s", utf8_cases[i].name);
 		if (!utf8_cases[i].ok)
 			is_int(bad, utf8_cases[i].bad, "utf8: %s: offset",
 			    utf8_cases[i].name);
@@ -83,9 +84,10 @@ test_depth(void)
 	size_t at = 0;
 
 	for (size_t i = 0; i < sizeof(depth_cases) / sizeof(depth_cases[0]);
-	    i++)
-		is_int(json_depth_check(depth_cases[i].s,
-		    strlen(depth_cases[i].s), depth_cases[i].max, NULL) == 0,
+	     i++)
+		is_int(
+		    json_depth_check(depth_cases[i].s, strlen(depth_cases[i].s),
+			depth_cases[i].max, NULL) == 0,
 		    depth_cases[i].ok, "depth: %s", depth_cases[i].name);
 	memset(deep, '[', 100);
 	memset(deep + 100, ']', 100);

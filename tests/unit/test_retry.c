@@ -51,7 +51,8 @@ test_names(void)
 		    "parse \"%s\"", names[i].name);
 		c = ERR_NONE;
 		ok(errclass_parse(errclass_name(names[i].c), &c) == 0 &&
-		    c == names[i].c, "round trip %s", names[i].name);
+			c == names[i].c,
+		    "round trip %s", names[i].name);
 	}
 	is_str(errclass_name(ERR_NONE), "", "ERR_NONE has no name");
 	is_str(errclass_name(ERR__COUNT), "", "out of range has no name");
@@ -64,7 +65,8 @@ test_names(void)
 		c = ERR_TASK_FAILED;
 		errno = 0;
 		ok(errclass_parse(bad[i], &c) == -1 && errno == EINVAL &&
-		    c == ERR_TASK_FAILED, "refuse \"%s\"", bad[i]);
+			c == ERR_TASK_FAILED,
+		    "refuse \"%s\"", bad[i]);
 	}
 	ok(errclass_parse(NULL, &c) == -1, "refuse NULL");
 }
@@ -76,24 +78,36 @@ test_http(void)
 		int status;
 		enum errclass want;
 	} map[] = {
-		{ 100, ERR_NONE }, { 200, ERR_NONE }, { 202, ERR_NONE },
-		{ 204, ERR_NONE }, { 301, ERR_NONE }, { 399, ERR_NONE },
-		{ 400, ERR_VALIDATION }, { 401, ERR_HTTP_CLIENT },
-		{ 403, ERR_HTTP_CLIENT }, { 404, ERR_NOT_FOUND },
-		{ 405, ERR_HTTP_CLIENT }, { 408, ERR_HTTP_CLIENT },
-		{ 409, ERR_HTTP_CLIENT }, { 422, ERR_VALIDATION },
-		{ 429, ERR_HTTP_SERVER }, { 499, ERR_HTTP_CLIENT },
-		{ 500, ERR_HTTP_SERVER }, { 502, ERR_HTTP_SERVER },
-		{ 503, ERR_HTTP_SERVER }, { 504, ERR_HTTP_SERVER },
-		{ 599, ERR_HTTP_SERVER }, { 0, ERR_HTTP_SERVER },
-		{ 99, ERR_HTTP_SERVER }, { 600, ERR_HTTP_SERVER },
+		{ 100, ERR_NONE },
+		{ 200, ERR_NONE },
+		{ 202, ERR_NONE },
+		{ 204, ERR_NONE },
+		{ 301, ERR_NONE },
+		{ 399, ERR_NONE },
+		{ 400, ERR_VALIDATION },
+		{ 401, ERR_HTTP_CLIENT },
+		{ 403, ERR_HTTP_CLIENT },
+		{ 404, ERR_NOT_FOUND },
+		{ 405, ERR_HTTP_CLIENT },
+		{ 408, ERR_HTTP_CLIENT },
+		{ 409, ERR_HTTP_CLIENT },
+		{ 422, ERR_VALIDATION },
+		{ 429, ERR_HTTP_SERVER },
+		{ 499, ERR_HTTP_CLIENT },
+		{ 500, ERR_HTTP_SERVER },
+		{ 502, ERR_HTTP_SERVER },
+		{ 503, ERR_HTTP_SERVER },
+		{ 504, ERR_HTTP_SERVER },
+		{ 599, ERR_HTTP_SERVER },
+		{ 0, ERR_HTTP_SERVER },
+		{ 99, ERR_HTTP_SERVER },
+		{ 600, ERR_HTTP_SERVER },
 		{ -1, ERR_HTTP_SERVER },
 	};
 
 	for (size_t i = 0; i < NELEM(map); i++)
 		is_int(errclass_from_http(map[i].status), map[i].want,
-		    "HTTP %d -> %s", map[i].status,
-		    errclass_name(map[i].want));
+		    "HTTP %d -> %s", map[i].status, errclass_name(map[i].want));
 }
 
 static void
@@ -120,8 +134,8 @@ test_backoff_names(void)
 		is_int(backoff_parse(tab[i].in, &b), tab[i].ret,
 		    "backoff_parse \"%s\"", tab[i].in);
 		if (tab[i].ret == 0)
-			is_int(b, tab[i].want, "backoff \"%s\" value",
-			    tab[i].in);
+			is_int(
+			    b, tab[i].want, "backoff \"%s\" value", tab[i].in);
 		else
 			is_int(b, 99, "backoff \"%s\" untouched", tab[i].in);
 	}
@@ -275,8 +289,7 @@ test_jitter(void)
 static void
 test_huge(void)
 {
-	static const int attempts[] = { 31, 63, 64, 65, 1000, 100000,
-		INT_MAX };
+	static const int attempts[] = { 31, 63, 64, 65, 1000, 100000, INT_MAX };
 	struct retry_policy p;
 	int64_t d;
 
@@ -345,9 +358,12 @@ test_should_retry(void)
 		enum errclass c;
 		int want;
 	} defaults[] = {
-		{ ERR_TIMEOUT, 1 }, { ERR_CONNECTION, 1 },
-		{ ERR_HTTP_SERVER, 1 }, { ERR_HTTP_CLIENT, 0 },
-		{ ERR_NOT_FOUND, 0 }, { ERR_VALIDATION, 0 },
+		{ ERR_TIMEOUT, 1 },
+		{ ERR_CONNECTION, 1 },
+		{ ERR_HTTP_SERVER, 1 },
+		{ ERR_HTTP_CLIENT, 0 },
+		{ ERR_NOT_FOUND, 0 },
+		{ ERR_VALIDATION, 0 },
 		{ ERR_TASK_FAILED, 0 },
 	};
 	struct retry_policy p;

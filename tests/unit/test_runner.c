@@ -74,12 +74,14 @@ test_parse_response(void)
 		    "null" },
 		{ 200, "{\"status\":\"FAILED\"}", 1, "FAILED",
 		    "TaskFailedException", "null" },
-		{ 200, "{\"status\":\"FAILED\",\"error\":{\"type\":"
-		    "\"ValidationException\",\"message\":\"bad date\"}}", 1,
-		    "FAILED", "ValidationException", "null" },
-		{ 200, "{\"status\":\"FAILED\",\"error\":{\"type\":"
-		    "\"NullPointerException\"}}", 1, "FAILED",
-		    "TaskFailedException", "null" },
+		{ 200,
+		    "{\"status\":\"FAILED\",\"error\":{\"type\":"
+		    "\"ValidationException\",\"message\":\"bad date\"}}",
+		    1, "FAILED", "ValidationException", "null" },
+		{ 200,
+		    "{\"status\":\"FAILED\",\"error\":{\"type\":"
+		    "\"NullPointerException\"}}",
+		    1, "FAILED", "TaskFailedException", "null" },
 		{ 200, "not json", 1, "FAILED", "TaskFailedException", "null" },
 		{ 200, "[1,2]", 1, "FAILED", "TaskFailedException", "null" },
 		{ 200, "{\"status\":\"WEIRD\"}", 1, "FAILED",
@@ -116,21 +118,24 @@ test_parse_response(void)
 		jv_free(r);
 	}
 
-	jv r = parse(200, "{\"status\":\"SUCCESS\",\"logs\":\"did it\","
+	jv r = parse(200,
+	    "{\"status\":\"SUCCESS\",\"logs\":\"did it\","
 	    "\"duration\":42}");
-	is_str(str_at(r, "logs", NULL, b1, sizeof(b1)), "did it",
-	    "logs are kept");
+	is_str(
+	    str_at(r, "logs", NULL, b1, sizeof(b1)), "did it", "logs are kept");
 	is_str(str_at(r, "backendDurationMs", NULL, b1, sizeof(b1)), "42",
 	    "the backend's duration is kept");
 	jv_free(r);
-	r = parse(200, "{\"status\":\"FAILED\",\"error\":{\"message\":"
+	r = parse(200,
+	    "{\"status\":\"FAILED\",\"error\":{\"message\":"
 	    "\"disk full\"}}");
 	is_str(str_at(r, "error", "message", b1, sizeof(b1)), "disk full",
 	    "the backend's message is kept");
 	jv_free(r);
 	r = parse(200, "oops");
-	ok(strstr(str_at(r, "error", "message", b1, sizeof(b1)),
-	    "not JSON") != NULL, "a non-JSON body says so: %s", b1);
+	ok(strstr(str_at(r, "error", "message", b1, sizeof(b1)), "not JSON") !=
+		NULL,
+	    "a non-JSON body says so: %s", b1);
 	jv_free(r);
 	r = parse(500, "{\"error\":{\"message\":\"db down\"}}");
 	is_str(str_at(r, "error", "message", b1, sizeof(b1)),
@@ -170,7 +175,8 @@ test_curl_classes(void)
 static void
 test_envelope(void)
 {
-	jv req = jv_parse("{\"executionId\":\"exec-1\",\"taskId\":\"fetch\","
+	jv req = jv_parse(
+	    "{\"executionId\":\"exec-1\",\"taskId\":\"fetch\","
 	    "\"attempt\":2,\"input\":{\"d\":\"2024-01-14\"},"
 	    "\"callbackToken\":\"a b/c\",\"task\":{\"type\":\"http\"}}");
 	jv e;
@@ -178,23 +184,28 @@ test_envelope(void)
 	size_t n;
 
 	t = runner_envelope(jv_copy(req), 300000, NULL, &n);
-	is_str(t, "{\"executionId\":\"exec-1\",\"taskId\":\"fetch\","
+	is_str(t,
+	    "{\"executionId\":\"exec-1\",\"taskId\":\"fetch\","
 	    "\"input\":{\"d\":\"2024-01-14\"},\"attempt\":2,"
-	    "\"timeout\":300000}", "the seed's envelope, in its key order");
+	    "\"timeout\":300000}",
+	    "the seed's envelope, in its key order");
 	is_int((long long)n, (long long)strlen(t), "its length");
 	e = jv_parse(t);
 	free(t);
-	ok(jv_is_json(e, "{\"executionId\":\"exec-1\",\"taskId\":\"fetch\","
-	    "\"input\":{\"d\":\"2024-01-14\"},\"attempt\":2,"
-	    "\"timeout\":300000}"), "the seed's envelope");
+	ok(jv_is_json(e,
+	       "{\"executionId\":\"exec-1\",\"taskId\":\"fetch\","
+	       "\"input\":{\"d\":\"2024-01-14\"},\"attempt\":2,"
+	       "\"timeout\":300000}"),
+	    "the seed's envelope");
 	t = runner_envelope(jv_copy(req), 1000, "http://api:8080/", &n);
 	e = jv_parse(t);
 	free(t);
 	ok(jv_is_json(jv_object_get(e, jv_string("callbackUrl")),
-	    "\"http://api:8080/api/v1/callbacks/a%20b%2Fc\""),
+	       "\"http://api:8080/api/v1/callbacks/a%20b%2Fc\""),
 	    "callbackUrl: base without its slash, token escaped");
-	t = runner_envelope(jv_object_delete(jv_copy(req),
-	    jv_string("callbackToken")), 1000, "http://api:8080", &n);
+	t = runner_envelope(
+	    jv_object_delete(jv_copy(req), jv_string("callbackToken")), 1000,
+	    "http://api:8080", &n);
 	e = jv_parse(t);
 	free(t);
 	ok(!jv_object_has(e, jv_string("callbackUrl")),
@@ -202,11 +213,13 @@ test_envelope(void)
 	jv_free(req);
 
 	t = runner_envelope(jv_parse("{\"executionId\":\"x\",\"taskId\":"
-	    "\"y\"}"), 5, NULL, &n);
+				     "\"y\"}"),
+	    5, NULL, &n);
 	e = jv_parse(t);
 	free(t);
-	ok(jv_is_json(e, "{\"executionId\":\"x\",\"taskId\":\"y\","
-	    "\"input\":{},\"attempt\":1,\"timeout\":5}"),
+	ok(jv_is_json(e,
+	       "{\"executionId\":\"x\",\"taskId\":\"y\","
+	       "\"input\":{},\"attempt\":1,\"timeout\":5}"),
 	    "defaults: input {} and attempt 1");
 }
 
@@ -218,54 +231,65 @@ test_check_request(void)
 		const char *err; /* substring, or NULL when valid */
 	} cases[] = {
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"http\",\"url\":\"http://h/x\"}}", NULL },
+		  "\"http\",\"url\":\"http://h/x\"}}",
+		    NULL },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"attempt\":3,"
-		    "\"task\":{\"type\":\"shell\",\"command\":[\"ls\"],"
-		    "\"timeout\":\"30s\",\"env\":{\"A\":\"1\",\"N\":2}}}",
+		  "\"task\":{\"type\":\"shell\",\"command\":[\"ls\"],"
+		  "\"timeout\":\"30s\",\"env\":{\"A\":\"1\",\"N\":2}}}",
 		    NULL },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"java\",\"class\":\"Main\",\"classpath\":\"a.jar\","
-		    "\"args\":[\"x\"],\"jvmOptions\":[\"-Xmx64m\"]}}", NULL },
+		  "\"java\",\"class\":\"Main\",\"classpath\":\"a.jar\","
+		  "\"args\":[\"x\"],\"jvmOptions\":[\"-Xmx64m\"]}}",
+		    NULL },
 		{ "[]", "JSON object" },
 		{ "{\"taskId\":\"t\",\"task\":{\"type\":\"shell\","
-		    "\"command\":\"x\"}}", "executionId" },
+		  "\"command\":\"x\"}}",
+		    "executionId" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"a\\nb\",\"task\":"
-		    "{\"type\":\"shell\",\"command\":\"x\"}}", "taskId" },
+		  "{\"type\":\"shell\",\"command\":\"x\"}}",
+		    "taskId" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"attempt\":0,"
-		    "\"task\":{\"type\":\"shell\",\"command\":\"x\"}}",
+		  "\"task\":{\"type\":\"shell\",\"command\":\"x\"}}",
 		    "attempt" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"attempt\":1.5,"
-		    "\"task\":{\"type\":\"shell\",\"command\":\"x\"}}",
+		  "\"task\":{\"type\":\"shell\",\"command\":\"x\"}}",
 		    "attempt" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\"}", "task" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"ftp\"}}", "unknown task type" },
+		  "\"ftp\"}}",
+		    "unknown task type" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"http\",\"url\":\"ftp://h/x\"}}", "url" },
+		  "\"http\",\"url\":\"ftp://h/x\"}}",
+		    "url" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"http\",\"url\":\"http://h\",\"method\":\"P OST\"}}",
+		  "\"http\",\"url\":\"http://h\",\"method\":\"P OST\"}}",
 		    "method" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"http\",\"url\":\"http://h\",\"headers\":[1]}}",
+		  "\"http\",\"url\":\"http://h\",\"headers\":[1]}}",
 		    "headers" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"shell\",\"command\":[]}}", "command" },
+		  "\"shell\",\"command\":[]}}",
+		    "command" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"shell\",\"command\":[\"ls\",1]}}", "command" },
+		  "\"shell\",\"command\":[\"ls\",1]}}",
+		    "command" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"shell\",\"command\":\"x\",\"env\":{\"A\":{}}}}", "env" },
+		  "\"shell\",\"command\":\"x\",\"env\":{\"A\":{}}}}",
+		    "env" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"shell\",\"command\":\"x\",\"timeout\":\"soon\"}}",
+		  "\"shell\",\"command\":\"x\",\"timeout\":\"soon\"}}",
 		    "timeout" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"shell\",\"command\":\"x\",\"timeout\":\"0s\"}}",
+		  "\"shell\",\"command\":\"x\",\"timeout\":\"0s\"}}",
 		    "timeout" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"java\"}}", "class" },
+		  "\"java\"}}",
+		    "class" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"task\":{\"type\":"
-		    "\"java\",\"class\":\"M\",\"args\":\"x\"}}", "args" },
+		  "\"java\",\"class\":\"M\",\"args\":\"x\"}}",
+		    "args" },
 		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"callbackToken\":"
-		    "5,\"task\":{\"type\":\"shell\",\"command\":\"x\"}}",
+		  "5,\"task\":{\"type\":\"shell\",\"command\":\"x\"}}",
 		    "callbackToken" },
 	};
 
@@ -322,10 +346,10 @@ test_proc_outcome(void)
 		{ { 1, 0, NULL, 0, NULL, NULL }, "SUCCESS", "(none)", "null" },
 		{ { 1, 0, "{\"a\":1}\n", 8, "{\"b\":2}", NULL }, "SUCCESS",
 		    "(none)", "{\"a\":1}" },
-		{ { 1, 0, "  \n", 3, "{\"b\":2}", NULL }, "SUCCESS",
-		    "(none)", "{\"b\":2}" },
-		{ { 1, 0, NULL, 0, "done: 3 rows", NULL }, "SUCCESS",
-		    "(none)", "null" },
+		{ { 1, 0, "  \n", 3, "{\"b\":2}", NULL }, "SUCCESS", "(none)",
+		    "{\"b\":2}" },
+		{ { 1, 0, NULL, 0, "done: 3 rows", NULL }, "SUCCESS", "(none)",
+		    "null" },
 		{ { 1, 0, NULL, 0, "42", NULL }, "SUCCESS", "(none)", "42" },
 		{ { 1, 0, "{oops", 5, NULL, NULL }, "FAILED",
 		    "TaskFailedException", "null" },
@@ -377,8 +401,7 @@ test_names(void)
 
 	runner_traceparent_new(tp);
 	runner_traceparent_new(tp2);
-	ok(runner_traceparent_valid(tp), "a new traceparent is valid: %s",
-	    tp);
+	ok(runner_traceparent_valid(tp), "a new traceparent is valid: %s", tp);
 	ok(strcmp(tp, tp2) != 0, "two traceparents differ");
 	{
 		/* 500 of them draw on the 4 KiB pool three times over */
@@ -389,20 +412,24 @@ test_names(void)
 			runner_traceparent_new(many[i]);
 			valid = valid && runner_traceparent_valid(many[i]);
 			for (int k = 0; k < i && distinct; k++)
-				distinct = memcmp(many[i] + 3, many[k] + 3,
-				    32) != 0;
+				distinct =
+				    memcmp(many[i] + 3, many[k] + 3, 32) != 0;
 		}
 		ok(valid, "500 new traceparents are valid");
 		ok(distinct, "and their trace ids all differ");
 	}
 	ok(runner_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-"
-	    "00f067aa0ba902b7-01"), "the W3C example is valid");
+				    "00f067aa0ba902b7-01"),
+	    "the W3C example is valid");
 	ok(!runner_traceparent_valid("00-00000000000000000000000000000000-"
-	    "00f067aa0ba902b7-01"), "an all-zero trace id is not");
+				     "00f067aa0ba902b7-01"),
+	    "an all-zero trace id is not");
 	ok(!runner_traceparent_valid("00-4BF92F3577B34DA6A3CE929D0E0E4736-"
-	    "00f067aa0ba902b7-01"), "upper-case hex is not");
+				     "00f067aa0ba902b7-01"),
+	    "upper-case hex is not");
 	ok(!runner_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-"
-	    "00f067aa0ba902b7"), "a short one is not");
+				     "00f067aa0ba902b7"),
+	    "a short one is not");
 }
 
 /* The loop wrapper itself: timers, deferred calls, io, exit codes. */
@@ -453,7 +480,7 @@ lt_io(struct loop_io *io, int fd, unsigned events, void *arg)
 	if (n > 0)
 		x->got[n] = '\0';
 	x->readable++;
-	loop_io_set(io, 0);	/* paused: no more callbacks */
+	loop_io_set(io, 0); /* paused: no more callbacks */
 }
 
 static void
@@ -482,10 +509,10 @@ test_loop(void)
 	ok(!loop_timer_armed(a), "a new timer is disarmed");
 	t0 = loop_mono_ms(x.loop);
 	loop_timer_after(a, 10);
-	loop_timer_after(a, 60);	/* re-arming moves it */
+	loop_timer_after(a, 60); /* re-arming moves it */
 	ok(loop_timer_armed(a), "armed");
 	loop_timer_after(b, 20);
-	loop_timer_stop(b);		/* cancelled: never fires */
+	loop_timer_stop(b); /* cancelled: never fires */
 	loop_timer_after(end, 150);
 	d = loop_defer_new(x.loop, lt_defer, &x);
 	is_int(x.deferred, 0, "a deferred call does not run at once");
@@ -543,8 +570,8 @@ shell_req(const char *id, const char *cmd, const char *timeout)
 	    jv_string("taskId"), jv_string(id), jv_string("input"),
 	    JV_OBJECT(jv_string("k"), jv_string("v")), jv_string("task"),
 	    JV_OBJECT(jv_string("type"), jv_string("shell"),
-	    jv_string("command"), jv_string(cmd), jv_string("timeout"),
-	    jv_string(timeout)));
+		jv_string("command"), jv_string(cmd), jv_string("timeout"),
+		jv_string(timeout)));
 }
 
 static void
@@ -575,17 +602,22 @@ test_end_to_end(void)
 	/* stdin has the envelope; $LOOM_OUTPUT wins over stdout */
 	g.in_start = 1;
 	g.exit_after = 1;
-	ok(runner_start(r, shell_req("a", "read l; printf '%s' \"$l\" > "
-	    "\"$LOOM_OUTPUT\"; echo '{\"ignored\":1}'", "10s"), on_done, &g,
-	    &id) == 0, "runner_start");
+	ok(runner_start(r,
+	       shell_req("a",
+		   "read l; printf '%s' \"$l\" > "
+		   "\"$LOOM_OUTPUT\"; echo '{\"ignored\":1}'",
+		   "10s"),
+	       on_done, &g, &id) == 0,
+	    "runner_start");
 	g.in_start = 0;
 	is_int(g.calls, 0, "not done yet");
 	is_int(runner_active(r), 1, "one active");
 	loop_run(loop);
 	is_int(g.calls, 1, "done once");
 	is_int(runner_active(r), 0, "none active");
-	ok(jv_is_json(jv_getpath(jv_copy(g.result), JV_ARRAY(
-	    jv_string("output"), jv_string("input"))), "{\"k\":\"v\"}"),
+	ok(jv_is_json(jv_getpath(jv_copy(g.result),
+			  JV_ARRAY(jv_string("output"), jv_string("input"))),
+	       "{\"k\":\"v\"}"),
 	    "output from $LOOM_OUTPUT, the envelope came on stdin");
 	is_str(str_at(g.result, "taskId", NULL, b, sizeof(b)), "a",
 	    "result names the task");
@@ -599,8 +631,10 @@ test_end_to_end(void)
 	g.calls = 0;
 	g.in_start = 1;
 	g.exit_after = 1;
-	ok(runner_start(r, jv_parse("{\"executionId\":\"e\",\"taskId\":\"b\","
-	    "\"task\":{\"type\":\"nope\"}}"), on_done, &g, NULL) == 0,
+	ok(runner_start(r,
+	       jv_parse("{\"executionId\":\"e\",\"taskId\":\"b\","
+			"\"task\":{\"type\":\"nope\"}}"),
+	       on_done, &g, NULL) == 0,
 	    "an invalid request is accepted for reporting");
 	g.in_start = 0;
 	is_int(g.calls, 0, "and not reported inside runner_start");
@@ -654,8 +688,7 @@ test_end_to_end(void)
 	g.calls = g2.calls = 0;
 	g.exit_after = g2.exit_after = 0;
 	runner_start(r, shell_req("d", "sleep 30", "10s"), on_done, &g, NULL);
-	runner_start(r, shell_req("e", "sleep 30", "10s"), on_done, &g2,
-	    NULL);
+	runner_start(r, shell_req("e", "sleep 30", "10s"), on_done, &g2, NULL);
 	is_int(runner_active(r), 2, "two active");
 	runner_free(r);
 	is_int(g.calls + g2.calls, 2, "runner_free delivered both");

@@ -16,7 +16,7 @@
 /* What the callback saw: "id|event|data" per message, ";"-joined. */
 struct seen {
 	struct buf out;
-	int stop_after;		/* stop (return 7) after this many; 0: never */
+	int stop_after; /* stop (return 7) after this many; 0: never */
 	int n;
 };
 
@@ -62,10 +62,12 @@ static const struct {
 	{ "retry: 2500\ndata: r\n\n", "|message|r", 2500, "retry" },
 	{ "retry: 25x\ndata: r\n\n", "|message|r", -1, "a bad retry" },
 	{ "foo: bar\ndata: q\n\n", "|message|q", -1, "unknown field" },
-	{ "\xEF\xBB\xBF" "data: bom\n\n", "|message|bom", -1,
-	    "a leading BOM is skipped" },
-	{ "\xEF\xBB" "data: x\n\n", "", -1,
-	    "a partial BOM is part of the field name" },
+	{ "\xEF\xBB\xBF"
+	  "data: bom\n\n",
+	    "|message|bom", -1, "a leading BOM is skipped" },
+	{ "\xEF\xBB"
+	  "data: x\n\n",
+	    "", -1, "a partial BOM is part of the field name" },
 	{ "data: caf\xC3\xA9\n\n", "|message|caf\xC3\xA9", -1, "UTF-8" },
 	{ "data: unfinished\n", "", -1, "an unfinished message is not sent" },
 	{ "id: 9\n\n", "", -1, "an id alone dispatches nothing" },
@@ -132,11 +134,13 @@ test_write_read(void)
 	    "writer: one message");
 	buf_reset(&b);
 	sse_write(&b, NULL, NULL, "a\nb\r\nc");
-	is_str(b.p, "data: a\ndata: b\ndata: c\n\n", "writer: line breaks "
+	is_str(b.p, "data: a\ndata: b\ndata: c\n\n",
+	    "writer: line breaks "
 	    "become data lines");
 	buf_reset(&b);
 	sse_write(&b, "1\nevil: x", "e\rvil", "");
-	is_str(b.p, "id: 1\nevent: e\ndata: \n\n", "writer: no line break "
+	is_str(b.p, "id: 1\nevent: e\ndata: \n\n",
+	    "writer: no line break "
 	    "can be injected through id or event");
 	buf_reset(&b);
 	sse_comment(&b, "ping");
@@ -149,7 +153,8 @@ test_write_read(void)
 	p = sse_parser_new();
 	is_int(sse_feed(p, b.p, b.len, record, &s), 0, "read back: fed");
 	buf_putc(&s.out, '\0');
-	is_str(s.out.p, "1|task|x\ny;2|message|", "read back: the same "
+	is_str(s.out.p, "1|task|x\ny;2|message|",
+	    "read back: the same "
 	    "messages");
 	sse_parser_free(p);
 	buf_free(&s.out);
@@ -179,7 +184,8 @@ test_stop_reset_cap(void)
 	sse_parser_reset(p);
 	(void)sse_feed(p, "data: new\n\n", 11, record, &s);
 	buf_putc(&s.out, '\0');
-	is_str(s.out.p, "4|message|new", "reset drops the half message, "
+	is_str(s.out.p, "4|message|new",
+	    "reset drops the half message, "
 	    "keeps the id");
 	sse_parser_free(p);
 	buf_free(&s.out);

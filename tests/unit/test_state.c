@@ -13,22 +13,34 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const task_expected[] = {
-	"PENDING>READY", "PENDING>SKIPPED", "PENDING>CANCELLED",
-	"READY>RUNNING", "READY>SKIPPED", "READY>CANCELLED",
-	"RUNNING>SUCCESS", "RUNNING>FAILED", "RUNNING>CANCELLED",
-	"FAILED>RETRY", "FAILED>DEAD", "FAILED>CANCELLED",
-	"RETRY>READY", "RETRY>CANCELLED", "RETRY>SKIPPED",
+	"PENDING>READY",
+	"PENDING>SKIPPED",
+	"PENDING>CANCELLED",
+	"READY>RUNNING",
+	"READY>SKIPPED",
+	"READY>CANCELLED",
+	"RUNNING>SUCCESS",
+	"RUNNING>FAILED",
+	"RUNNING>CANCELLED",
+	"FAILED>RETRY",
+	"FAILED>DEAD",
+	"FAILED>CANCELLED",
+	"RETRY>READY",
+	"RETRY>CANCELLED",
+	"RETRY>SKIPPED",
 	"DEAD>READY", /* dead-letter replay */
 	/* reset (EV_RESET): retry --from-failed, task rerun, DLQ replay */
-	"SUCCESS>PENDING", "DEAD>PENDING", "SKIPPED>PENDING",
+	"SUCCESS>PENDING",
+	"DEAD>PENDING",
+	"SKIPPED>PENDING",
 	"CANCELLED>PENDING",
 };
 
 static const char *const run_expected[] = {
-	"PENDING>RUNNING", "PENDING>CANCELLED",
-	"RUNNING>SUCCESS", "RUNNING>FAILED", "RUNNING>CANCELLED",
-	"FAILED>RUNNING", "CANCELLED>RUNNING", /* re-run of a finished run */
-	"SUCCESS>RUNNING", /* a task rerun in a run that succeeded */
+	"PENDING>RUNNING", "PENDING>CANCELLED", "RUNNING>SUCCESS",
+	"RUNNING>FAILED", "RUNNING>CANCELLED", "FAILED>RUNNING",
+	"CANCELLED>RUNNING", /* re-run of a finished run */
+	"SUCCESS>RUNNING",   /* a task rerun in a run that succeeded */
 };
 
 static const char *const task_all[] = { "PENDING", "READY", "RUNNING",
@@ -57,8 +69,8 @@ test_task_pairs(void)
 	for (int f = 0; f < TASK__COUNT; f++)
 		for (int t = 0; t < TASK__COUNT; t++) {
 			const char *fn = task_all[f], *tn = task_all[t];
-			int want = listed(task_expected, NELEM(task_expected),
-			    fn, tn);
+			int want =
+			    listed(task_expected, NELEM(task_expected), fn, tn);
 			enum task_state s = f;
 			int rc;
 
@@ -89,8 +101,8 @@ test_run_pairs(void)
 	for (int f = 0; f < RUN__COUNT; f++)
 		for (int t = 0; t < RUN__COUNT; t++) {
 			const char *fn = run_all[f], *tn = run_all[t];
-			int want = listed(run_expected, NELEM(run_expected),
-			    fn, tn);
+			int want =
+			    listed(run_expected, NELEM(run_expected), fn, tn);
 			enum run_state s = f;
 			int rc;
 
@@ -129,10 +141,12 @@ test_out_of_range(void)
 	    "run to out of range");
 	errno = 0;
 	ok(task_transition(&ts, TASK__COUNT) == -1 && errno == EINVAL &&
-	    ts == TASK_PENDING, "task_transition to out of range refused");
+		ts == TASK_PENDING,
+	    "task_transition to out of range refused");
 	errno = 0;
 	ok(run_transition(&rs, RUN__COUNT) == -1 && errno == EINVAL &&
-	    rs == RUN_PENDING, "run_transition to out of range refused");
+		rs == RUN_PENDING,
+	    "run_transition to out of range refused");
 	ts = TASK__COUNT;
 	ok(task_transition(&ts, TASK_READY) == -1 && ts == TASK__COUNT,
 	    "task_transition from out of range refused");
@@ -142,11 +156,15 @@ static void
 test_terminal(void)
 {
 	static const int task_term[TASK__COUNT] = {
-		[TASK_SUCCESS] = 1, [TASK_DEAD] = 1, [TASK_SKIPPED] = 1,
+		[TASK_SUCCESS] = 1,
+		[TASK_DEAD] = 1,
+		[TASK_SKIPPED] = 1,
 		[TASK_CANCELLED] = 1,
 	};
 	static const int run_term[RUN__COUNT] = {
-		[RUN_SUCCESS] = 1, [RUN_FAILED] = 1, [RUN_CANCELLED] = 1,
+		[RUN_SUCCESS] = 1,
+		[RUN_FAILED] = 1,
+		[RUN_CANCELLED] = 1,
 	};
 
 	for (int s = 0; s < TASK__COUNT; s++)
@@ -155,8 +173,7 @@ test_terminal(void)
 		    task_term[s] ? "" : "not ");
 	for (int s = 0; s < RUN__COUNT; s++)
 		is_int(!!run_state_terminal(s), run_term[s],
-		    "run %s %sterminal", run_all[s],
-		    run_term[s] ? "" : "not ");
+		    "run %s %sterminal", run_all[s], run_term[s] ? "" : "not ");
 	/*
 	 * SUCCESS is final in both machines but for one way out: a task
 	 * rerun (a reset to PENDING), which re-opens its run.
@@ -166,8 +183,8 @@ test_terminal(void)
 		    t == TASK_PENDING, "task SUCCESS -> %s %s", task_all[t],
 		    t == TASK_PENDING ? "allowed (reset)" : "refused");
 	for (int t = 0; t < RUN__COUNT; t++)
-		is_int(run_transition_allowed(RUN_SUCCESS, t),
-		    t == RUN_RUNNING, "run SUCCESS -> %s %s", run_all[t],
+		is_int(run_transition_allowed(RUN_SUCCESS, t), t == RUN_RUNNING,
+		    "run SUCCESS -> %s %s", run_all[t],
 		    t == RUN_RUNNING ? "allowed (task rerun)" : "refused");
 	/* Every way out of a terminal task state leads to PENDING or READY. */
 	for (int f = 0; f < TASK__COUNT; f++)
@@ -181,8 +198,8 @@ test_terminal(void)
 static void
 test_names(void)
 {
-	static const char *bad[] = { "", "PEND", "DONE", "RUNNING ",
-		" READY", "UNKNOWN" };
+	static const char *bad[] = { "", "PEND", "DONE", "RUNNING ", " READY",
+		"UNKNOWN" };
 	char lower[32];
 	enum task_state ts;
 	enum run_state rs;
@@ -195,7 +212,8 @@ test_names(void)
 		/* "rEaDy": mixed case */
 		for (size_t i = 0; i <= strlen(task_all[s]); i++)
 			lower[i] = task_all[s][i] ?
-			    (char)(task_all[s][i] | 0x20 * (i % 2)) : '\0';
+			    (char)(task_all[s][i] | 0x20 * (i % 2)) :
+			    '\0';
 		ts = TASK__COUNT;
 		ok(task_state_parse(lower, &ts) == 0 && (int)ts == s,
 		    "task parse %s (any case)", lower);
@@ -206,8 +224,8 @@ test_names(void)
 		ok(run_state_parse(run_all[s], &rs) == 0 && (int)rs == s,
 		    "run parse %s", run_all[s]);
 		for (size_t i = 0; i <= strlen(run_all[s]); i++)
-			lower[i] = run_all[s][i] ? (char)(run_all[s][i] | 0x20) :
-						   '\0';
+			lower[i] =
+			    run_all[s][i] ? (char)(run_all[s][i] | 0x20) : '\0';
 		rs = RUN__COUNT;
 		ok(run_state_parse(lower, &rs) == 0 && (int)rs == s,
 		    "run parse %s (lower case)", lower);
@@ -218,12 +236,14 @@ test_names(void)
 	    "RETRY is a task state");
 	errno = 0;
 	ok(run_state_parse("RETRY", &rs) == -1 && errno == EINVAL &&
-	    rs == RUN_RUNNING, "RETRY is not a run state");
+		rs == RUN_RUNNING,
+	    "RETRY is not a run state");
 	for (size_t i = 0; i < NELEM(bad); i++) {
 		ts = TASK_READY;
 		errno = 0;
 		ok(task_state_parse(bad[i], &ts) == -1 && errno == EINVAL &&
-		    ts == TASK_READY, "task parse refuses \"%s\"", bad[i]);
+			ts == TASK_READY,
+		    "task parse refuses \"%s\"", bad[i]);
 		rs = RUN_RUNNING;
 		ok(run_state_parse(bad[i], &rs) == -1 && rs == RUN_RUNNING,
 		    "run parse refuses \"%s\"", bad[i]);

@@ -11,7 +11,8 @@
 #include "t.h"
 
 #define ID "0123456789ab"
-#define SECRET "00112233445566778899aabbccddeeff" \
+#define SECRET \
+	"00112233445566778899aabbccddeeff" \
 	"00112233445566778899aabbccddeeff"
 
 static const struct {
@@ -19,17 +20,19 @@ static const struct {
 	int ok;
 } shapes[] = {
 	{ "loom_" ID "_" SECRET, 1 },
-	{ "loom_" ID "_" SECRET "0", 0 },		/* too long */
+	{ "loom_" ID "_" SECRET "0", 0 }, /* too long */
 	{ "loom_" ID "_" SECRET "\n", 0 },
 	{ "loom_" ID "_0" SECRET, 0 },
-	{ "loom_" ID SECRET, 0 },			/* no separator */
+	{ "loom_" ID SECRET, 0 }, /* no separator */
 	{ "loom_" ID "-" SECRET, 0 },
 	{ "Loom_" ID "_" SECRET, 0 },
 	{ "loom-" ID "_" SECRET, 0 },
-	{ "loom_0123456789AB_" SECRET, 0 },		/* upper case */
+	{ "loom_0123456789AB_" SECRET, 0 }, /* upper case */
 	{ "loom_0123456789ag_" SECRET, 0 },
-	{ "loom_" ID "_" "00112233445566778899aabbccddeeff"
-	  "00112233445566778899aabbccddeefg", 0 },
+	{ "loom_" ID "_"
+	  "00112233445566778899aabbccddeeff"
+	  "00112233445566778899aabbccddeefg",
+	    0 },
 	{ "loom_" ID "_", 0 },
 	{ "loom_", 0 },
 	{ "", 0 },
@@ -40,7 +43,8 @@ int
 main(void)
 {
 	char tok[TOKEN_LEN + 1], tok2[TOKEN_LEN + 1];
-	char id[TOKEN_ID_HEX + 1], id2[TOKEN_ID_HEX + 1], back[TOKEN_ID_HEX + 1];
+	char id[TOKEN_ID_HEX + 1], id2[TOKEN_ID_HEX + 1],
+	    back[TOKEN_ID_HEX + 1];
 	char hex[SHA256_HEX_LEN + 1], want[SHA256_HEX_LEN + 1];
 	uint8_t d[SHA256_LEN];
 	enum token_scope s;
@@ -61,7 +65,8 @@ main(void)
 	ok(token_parse(tok, back) == 0, "a generated token parses");
 	is_str(back, id, "its id is the one returned");
 	ok(token_generate(tok2, id2) == 0 && strcmp(tok, tok2) != 0 &&
-	    strcmp(id, id2) != 0, "two tokens differ, and so do their ids");
+		strcmp(id, id2) != 0,
+	    "two tokens differ, and so do their ids");
 
 	token_hash(tok, hex);
 	sha256(tok, strlen(tok), d);
@@ -70,12 +75,14 @@ main(void)
 	ok(strstr(hex, id) == NULL, "the hash does not hold the id");
 
 	for (int i = TOKEN_SCOPE_READ; i <= TOKEN_SCOPE_ADMIN; i++) {
-		ok(token_scope_parse(token_scope_name((enum token_scope)i),
-		    &s) == 0 && (int)s == i, "scope %s round-trips",
+		ok(token_scope_parse(
+		       token_scope_name((enum token_scope)i), &s) == 0 &&
+			(int)s == i,
+		    "scope %s round-trips",
 		    token_scope_name((enum token_scope)i));
 	}
 	ok(TOKEN_SCOPE_READ < TOKEN_SCOPE_OPERATOR &&
-	    TOKEN_SCOPE_OPERATOR < TOKEN_SCOPE_ADMIN,
+		TOKEN_SCOPE_OPERATOR < TOKEN_SCOPE_ADMIN,
 	    "read < operator < admin");
 	ok(token_scope_parse("Admin", &s) < 0, "scopes are lower case");
 	ok(token_scope_parse("none", &s) < 0, "none is not a scope to give");

@@ -20,27 +20,27 @@
 #include "util/tzload.h"
 
 static const char *const zones[] = {
-    "America/New_York",
-    "Europe/London",
-    "Europe/Berlin",
-    "Europe/Kyiv",
-    "Australia/Lord_Howe",
-    "Asia/Kolkata",
-    "Pacific/Chatham",
-    "America/Sao_Paulo",
-    "Africa/Casablanca",
-    "Antarctica/Troll",
-    "Pacific/Apia",
-    "America/Nuuk",
-    "Asia/Jerusalem",
-    "America/Santiago",
-    "Asia/Tehran",
-    "Pacific/Kiritimati",
-    "America/St_Johns",
-    "Australia/Adelaide",
-    "Asia/Kathmandu",
-    "Europe/Dublin",
-    "UTC",
+	"America/New_York",
+	"Europe/London",
+	"Europe/Berlin",
+	"Europe/Kyiv",
+	"Australia/Lord_Howe",
+	"Asia/Kolkata",
+	"Pacific/Chatham",
+	"America/Sao_Paulo",
+	"Africa/Casablanca",
+	"Antarctica/Troll",
+	"Pacific/Apia",
+	"America/Nuuk",
+	"Asia/Jerusalem",
+	"America/Santiago",
+	"Asia/Tehran",
+	"Pacific/Kiritimati",
+	"America/St_Johns",
+	"Australia/Adelaide",
+	"Asia/Kathmandu",
+	"Europe/Dublin",
+	"UTC",
 };
 
 #define T1970 INT64_C(0)
@@ -174,19 +174,19 @@ static void
 test_posix_vs_glibc(void)
 {
 	static const char *const rules[] = {
-	    "CET-1CEST,M3.5.0,M10.5.0/3",
-	    "EST5EDT,M3.2.0,M11.1.0",
-	    "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0", /* south, 30 minutes */
-	    "<-02>2<-01>,M3.5.0/-1,M10.5.0/0",	    /* v3: negative time */
-	    "IST-2IDT,M3.4.4/26,M10.5.0",	    /* v3: past 24 hours */
-	    "<-03>3<-02>,M9.1.6/24,M4.1.6/24",	    /* south, 24:00 */
-	    "AAA3BBB,J60/2,J300/2",		    /* Jn skips Feb 29 */
-	    "AAA3BBB,59/2,299/2",		    /* n counts it */
-	    "NZST-12NZDT,M9.5.0,M4.1.0/3",
-	    "<+0530>-5:30",
-	    "<+1245>-12:45<+1345>,M9.5.0/2:45,M4.1.0/3:45",
-	    "GMT0IST,M10.5.0,M3.5.0/1", /* negative DST, Dublin */
-	    "<-0330>3:30<-0230>,M3.2.0/0:01,M11.1.0/0:01",
+		"CET-1CEST,M3.5.0,M10.5.0/3",
+		"EST5EDT,M3.2.0,M11.1.0",
+		"<+1030>-10:30<+11>-11,M10.1.0,M4.1.0", /* south, 30 minutes */
+		"<-02>2<-01>,M3.5.0/-1,M10.5.0/0",	/* v3: negative time */
+		"IST-2IDT,M3.4.4/26,M10.5.0",		/* v3: past 24 hours */
+		"<-03>3<-02>,M9.1.6/24,M4.1.6/24",	/* south, 24:00 */
+		"AAA3BBB,J60/2,J300/2",			/* Jn skips Feb 29 */
+		"AAA3BBB,59/2,299/2",			/* n counts it */
+		"NZST-12NZDT,M9.5.0,M4.1.0/3",
+		"<+0530>-5:30",
+		"<+1245>-12:45<+1345>,M9.5.0/2:45,M4.1.0/3:45",
+		"GMT0IST,M10.5.0,M3.5.0/1", /* negative DST, Dublin */
+		"<-0330>3:30<-0230>,M3.2.0/0:01,M11.1.0/0:01",
 	};
 
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
@@ -211,21 +211,21 @@ static void
 test_posix_cases(void)
 {
 	static const char *const bad[] = {
-	    "",
-	    "C",
-	    "CET",
-	    "CET-1CEST,M3.5.0",
-	    "CET-1CEST,M13.5.0,M10.5.0",
-	    "CET-1CEST,M3.6.0,M10.5.0",
-	    "CET-1CEST,M3.5.7,M10.5.0",
-	    "CET-1CEST,J0,J100",
-	    "CET-1CEST,J366,J100",
-	    "CET-1CEST,366,1",
-	    "CET-25",
-	    "CET-1CEST,M3.5.0/168,M10.5.0",
-	    "<+01-1",
-	    "CET-1 ",
-	    "CET-1CEST,M3.5.0,M10.5.0x",
+		"",
+		"C",
+		"CET",
+		"CET-1CEST,M3.5.0",
+		"CET-1CEST,M13.5.0,M10.5.0",
+		"CET-1CEST,M3.6.0,M10.5.0",
+		"CET-1CEST,M3.5.7,M10.5.0",
+		"CET-1CEST,J0,J100",
+		"CET-1CEST,J366,J100",
+		"CET-1CEST,366,1",
+		"CET-25",
+		"CET-1CEST,M3.5.0/168,M10.5.0",
+		"<+01-1",
+		"CET-1 ",
+		"CET-1CEST,M3.5.0,M10.5.0x",
 	};
 	struct tz *z;
 	struct tz_local lt;
@@ -288,9 +288,9 @@ test_posix_cases(void)
 static void
 test_from_local(void)
 {
-	static const char *const names[] = {"America/New_York",
-	    "Australia/Lord_Howe", "Europe/Dublin", "Pacific/Apia",
-	    "America/Nuuk", "Asia/Kolkata", "UTC"};
+	static const char *const names[] = { "America/New_York",
+		"Australia/Lord_Howe", "Europe/Dublin", "Pacific/Apia",
+		"America/Nuuk", "Asia/Kolkata", "UTC" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const struct tz *z = tzload_get(names[i]);
@@ -371,8 +371,8 @@ run_zic(const char *flags, const char *sub)
 static void
 test_zic_files(void)
 {
-	static const char *const names[] = {
-	    "Test/Berlin", "Test/Lord_Howe", "Test/Fixed"};
+	static const char *const names[] = { "Test/Berlin", "Test/Lord_Howe",
+		"Test/Fixed" };
 	char path[512], tzval[600];
 	FILE *fp;
 
@@ -531,11 +531,11 @@ test_malformed(void)
 	}
 	tz_free(z);
 
-#define BAD(what, edit)                                                        \
-	do {                                                                   \
-		memcpy(c, b, n);                                               \
-		edit;                                                          \
-		ok(refused(c, n, what), "refused: %s", what);                  \
+#define BAD(what, edit) \
+	do { \
+		memcpy(c, b, n); \
+		edit; \
+		ok(refused(c, n, what), "refused: %s", what); \
 	} while (0)
 	BAD("bad magic", c[0] = 'X');
 	BAD("bad magic in the version 2 header", c[V2 + 1] = 'x');
@@ -608,10 +608,10 @@ test_malformed(void)
 static void
 test_tzload(void)
 {
-	static const char *const bad[] = {"", "/etc/localtime",
-	    "../zoneinfo/UTC", "Europe/../UTC", "Europe//Berlin", "Europe/",
-	    "Europe", "zone.tab", ":Europe/Berlin", "Europe/Berlin ",
-	    "Mars/Olympus_Mons", "./UTC"};
+	static const char *const bad[] = { "", "/etc/localtime",
+		"../zoneinfo/UTC", "Europe/../UTC", "Europe//Berlin", "Europe/",
+		"Europe", "zone.tab", ":Europe/Berlin", "Europe/Berlin ",
+		"Mars/Olympus_Mons", "./UTC" };
 	const struct tz *a, *b;
 	char path[300], cmd[1400];
 

@@ -22,32 +22,32 @@
 #define NFIRES 24
 
 static const char *const zones[] = {
-    "America/New_York",
-    "Europe/London",
-    "Europe/Berlin",
-    "Australia/Lord_Howe",
-    "Asia/Kolkata",
-    "Pacific/Chatham",
-    "America/Sao_Paulo",
-    "Africa/Casablanca",
-    "Antarctica/Troll",
-    "Pacific/Apia",
-    "Europe/Kyiv",
-    "UTC",
+	"America/New_York",
+	"Europe/London",
+	"Europe/Berlin",
+	"Australia/Lord_Howe",
+	"Asia/Kolkata",
+	"Pacific/Chatham",
+	"America/Sao_Paulo",
+	"Africa/Casablanca",
+	"Antarctica/Troll",
+	"Pacific/Apia",
+	"Europe/Kyiv",
+	"UTC",
 };
 static const char *const exprs[] = {
-    "0 3 * * *",
-    "*/15 * * * *",
-    "30 2 * * *",
-    "0 9-17 * * MON-FRI",
-    "@daily",
-    "45 1 * * *",
+	"0 3 * * *",
+	"*/15 * * * *",
+	"30 2 * * *",
+	"0 9-17 * * MON-FRI",
+	"@daily",
+	"45 1 * * *",
 };
 #define NZONES (sizeof(zones) / sizeof(zones[0]))
 #define NEXPRS (sizeof(exprs) / sizeof(exprs[0]))
 
 /* 2026-03-01 and 2026-10-20: both sides of the year's changes. */
-static const int64_t starts[] = {INT64_C(1772323200), INT64_C(1792454400)};
+static const int64_t starts[] = { INT64_C(1772323200), INT64_C(1792454400) };
 #define NSTARTS 2
 
 static int64_t want[NZONES][NEXPRS][NSTARTS][NFIRES];

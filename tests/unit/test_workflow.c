@@ -61,7 +61,7 @@ static const char seed[] =
     "    dependsOn: [process]\n";
 
 /* Zones are checked as loom validate and loom-api check them. */
-static const struct workflow_opts zones = {tzload_known};
+static const struct workflow_opts zones = { tzload_known };
 
 static struct workflow *
 load(const char *yaml, struct diags *d)
@@ -480,7 +480,7 @@ test_all_at_once(void)
 				"    colour: red\n";	   /* 10 */
 	struct diags d;
 	struct workflow *wf = load(y, &d);
-	static const int lines[] = {2, 5, 6, 9, 10};
+	static const int lines[] = { 2, 5, 6, 9, 10 };
 
 	ok(wf == NULL, "a file with five errors is refused");
 	is_int(d.n, 5, "all five errors are reported");
@@ -867,19 +867,19 @@ check_task_texts(size_t k, const struct workflow *wf, const char *text)
 	char *err = NULL, **texts = NULL;
 	struct ydoc *doc = ydoc_parse_json(text, strlen(text), &err);
 	jv specs = dispatch_task_specs(wf), tasks = jv_null();
-	int same = 1, rc = doc ? dispatch_task_texts(wf, doc, &texts, &tasks) :
-	    -1;
+	int same = 1,
+	    rc = doc ? dispatch_task_texts(wf, doc, &texts, &tasks) : -1;
 
 	ok(rc == 0, "round trip %zu: task texts from the tree", k);
 	for (size_t i = 0; rc == 0 && i < wf->ntasks; i++) {
 		jv want = jv_array_get(jv_copy(specs), (int)i);
 		int tmpl = dispatch_spec_has_template(want);
 		jv got = texts[i] ? jv_parse(texts[i]) :
-		    jv_array_get(jv_copy(tasks), (int)i);
+				    jv_array_get(jv_copy(tasks), (int)i);
 
 		if ((texts[i] == NULL) != tmpl || !jv_equal(want, got)) {
-			printf("# task %zu: %s\n", i, texts[i] ? texts[i] :
-			    "(templated)");
+			printf("# task %zu: %s\n", i,
+			    texts[i] ? texts[i] : "(templated)");
 			same = 0;
 		}
 		free(texts[i]);
@@ -898,16 +898,31 @@ test_json_reader(void)
 {
 	static const char *const good[] = {
 		("{\"a\": [1, -0, 1.5, 1e3, -2.5E-3, 12345678901234567890, "
-		"true, false, null], \"b\": {}, \"c\": []}"),
+		 "true, false, null], \"b\": {}, \"c\": []}"),
 		"\"\\u00e9\\ud83d\\ude00 \\n\\t\\\"\\\\\\/ x\"",
 		"[\"\u00e9 raw\", \"\\u001f\", \"\x7f\"]",
 		" 42 ",
 		"{\"k\": {\"deep\": [[[{\"x\": \"y\"}]]]}, \"z\": 0.1}",
 	};
 	static const char *const bad[] = {
-		"", "[1", "{\"a\" 1}", "{a: 1}", "01", "1.", "1e", "-", "[1,]",
-		"\"\\x\"", "\"a\x01b\"", "[1] x", "tru", "\"\\u0000\"",
-		"\"\\u12\"", "\"open", "\"lone \\ud800\"", "\"\\udc00\"",
+		"",
+		"[1",
+		"{\"a\" 1}",
+		"{a: 1}",
+		"01",
+		"1.",
+		"1e",
+		"-",
+		"[1,]",
+		"\"\\x\"",
+		"\"a\x01b\"",
+		"[1] x",
+		"tru",
+		"\"\\u0000\"",
+		"\"\\u12\"",
+		"\"open",
+		"\"lone \\ud800\"",
+		"\"\\udc00\"",
 	};
 	static const char *const skip[] = { "b", "c", NULL };
 	struct buf b = BUF_INIT;
@@ -915,8 +930,8 @@ test_json_reader(void)
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char *err = NULL;
-		struct ydoc *mine = ydoc_parse_json(good[i], strlen(good[i]),
-		    &err);
+		struct ydoc *mine =
+		    ydoc_parse_json(good[i], strlen(good[i]), &err);
 		jv a = mine ? ynode_to_jv(mine->root) : jv_null();
 		jv t = jv_parse(good[i]);
 
@@ -926,7 +941,7 @@ test_json_reader(void)
 		    "json %zu: the tree jv's parser gives", i);
 		buf_reset(&b);
 		ok(mine != NULL && ynode_json(mine->root, &b, NULL) == 0 &&
-		    jv_equal(jv_parse_sized(b.p, (int)b.len), jv_copy(t)),
+			jv_equal(jv_parse_sized(b.p, (int)b.len), jv_copy(t)),
 		    "json %zu: written back, the same value", i);
 		jv_free(a);
 		jv_free(t);
@@ -948,11 +963,11 @@ test_json_reader(void)
 		struct ydoc *doc = ydoc_parse_json(nums, strlen(nums), &err);
 
 		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-			const struct ynode *n = doc ? doc->root->u.items[i] :
-			    NULL;
+			const struct ynode *n =
+			    doc ? doc->root->u.items[i] : NULL;
 
 			ok(n != NULL && n->kind == want[i].kind &&
-			    strcmp(n->u.str, want[i].text) == 0,
+				strcmp(n->u.str, want[i].text) == 0,
 			    "json number %zu typed %d '%s': %s", i,
 			    (int)want[i].kind, want[i].text,
 			    n ? n->u.str : "?");
@@ -962,11 +977,12 @@ test_json_reader(void)
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *err = NULL;
-		struct ydoc *doc = ydoc_parse_json(bad[i], strlen(bad[i]),
-		    &err);
+		struct ydoc *doc =
+		    ydoc_parse_json(bad[i], strlen(bad[i]), &err);
 
-		ok(doc == NULL && err != NULL && strstr(err, "at byte ") !=
-		    NULL, "json '%s' is refused: %s", bad[i], err ? err : "");
+		ok(doc == NULL && err != NULL &&
+			strstr(err, "at byte ") != NULL,
+		    "json '%s' is refused: %s", bad[i], err ? err : "");
 		ydoc_free(doc);
 		free(err);
 	}
@@ -989,7 +1005,7 @@ test_json_reader(void)
 
 		buf_reset(&b);
 		ok(doc && ynode_json(doc->root, &b, skip) == 0 &&
-		    strcmp(b.p, "{\"a\":1}") == 0,
+			strcmp(b.p, "{\"a\":1}") == 0,
 		    "json writer leaves out the listed top-level keys");
 		ydoc_free(doc);
 		free(err);
@@ -1000,7 +1016,7 @@ test_json_reader(void)
 static void
 test_round_trip(void)
 {
-	const char *srcs[] = {seed, rich};
+	const char *srcs[] = { seed, rich };
 
 	for (size_t k = 0; k < 2; k++) {
 		struct diags d;
@@ -1053,15 +1069,16 @@ test_round_trip(void)
 		struct diags d;
 
 		diags_init(&d);
-		ok(workflow_load_json("bad", "[1", 2, &d) == NULL &&
-		    d.n > 0, "an invalid stored spec is refused");
+		ok(workflow_load_json("bad", "[1", 2, &d) == NULL && d.n > 0,
+		    "an invalid stored spec is refused");
 		diags_clear(&d);
-		ok(workflow_load_json("bad", "{\"id\": 5}", 9, &d) ==
-		    NULL && d.n > 0, "a stored spec that does not validate is "
+		ok(workflow_load_json("bad", "{\"id\": 5}", 9, &d) == NULL &&
+			d.n > 0,
+		    "a stored spec that does not validate is "
 		    "refused");
 		diags_clear(&d);
 		ok(workflow_load_json("bad", "{\"id\": ", 7, &d) == NULL &&
-		    d.n > 0 && strstr(d.v[0].msg, "byte 8") != NULL,
+			d.n > 0 && strstr(d.v[0].msg, "byte 8") != NULL,
 		    "stored text that is not JSON is refused, with where");
 		diags_clear(&d);
 	}
@@ -1206,14 +1223,13 @@ test_jq(void)
 		if (i % 10 == 0 && i / 10 < n) {
 			size_t k = i / 10;
 
-			t = cases[k].when
-			    ? xasprintf(
-				  "%s  - {id: t%zu, command: x, when: %s}\n", y,
-				  i, cases[k].yaml_value)
-			    : xasprintf(
-				  "%s  - {id: t%zu, command: x, input: {v: "
-				  "%s}}\n",
-				  y, i, cases[k].yaml_value);
+			t = cases[k].when ?
+			    xasprintf(
+				"%s  - {id: t%zu, command: x, when: %s}\n", y,
+				i, cases[k].yaml_value) :
+			    xasprintf("%s  - {id: t%zu, command: x, input: {v: "
+				      "%s}}\n",
+				y, i, cases[k].yaml_value);
 			if (!cases[k].good)
 				bad_lines[nbad++] = line;
 		} else
@@ -1379,7 +1395,8 @@ test_stored(void)
 
 	diags_init(&d);
 	wf = workflow_load_json("stored", old, strlen(old), &d);
-	ok(wf != NULL, "a stored spec with concurrency, a never-firing "
+	ok(wf != NULL,
+	    "a stored spec with concurrency, a never-firing "
 	    "schedule and shell templates still loads");
 	if (wf != NULL) {
 		is_int(wf->concurrency_max, 2, "stored concurrency kept");
@@ -1394,8 +1411,7 @@ test_stored(void)
 	diags_clear(&d);
 
 	wf = workflow_load_buf("new.yaml", old, strlen(old), &d);
-	ok(wf == NULL && d.n == 4,
-	    "the same text applied anew: four errors");
+	ok(wf == NULL && d.n == 4, "the same text applied anew: four errors");
 	diags_clear(&d);
 
 	wf = load(seed, &d);

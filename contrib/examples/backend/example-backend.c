@@ -47,7 +47,7 @@
 
 #define MAX_BODY (1024 * 1024)
 
-static char base_url[64];	/* http://ADDR:PORT, for links in outputs */
+static char base_url[64]; /* http://ADDR:PORT, for links in outputs */
 
 struct req {
 	char *body;
@@ -82,7 +82,8 @@ static double
 input_number(jv input, const char *key, double def)
 {
 	jv v = jv_get_kind(input) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(input), jv_string(key)) : jv_invalid();
+	    jv_object_get(jv_copy(input), jv_string(key)) :
+	    jv_invalid();
 	double n = def;
 	char *end;
 
@@ -99,11 +100,11 @@ input_number(jv input, const char *key, double def)
 }
 
 static const char *
-input_string(jv input, const char *key, const char *def, char *buf,
-    size_t len)
+input_string(jv input, const char *key, const char *def, char *buf, size_t len)
 {
 	jv v = jv_get_kind(input) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(input), jv_string(key)) : jv_invalid();
+	    jv_object_get(jv_copy(input), jv_string(key)) :
+	    jv_invalid();
 
 	if (jv_get_kind(v) == JV_KIND_STRING)
 		snprintf(buf, len, "%s", jv_string_value(v));
@@ -124,9 +125,10 @@ static jv
 failure(const char *type, const char *message)
 {
 	return JV_OBJECT(jv_string("status"), jv_string("FAILED"),
-	    jv_string("error"), JV_OBJECT(jv_string("type"), jv_string(type),
-	    jv_string("message"), jv_string(message)), jv_string("logs"),
-	    jv_string(message));
+	    jv_string("error"),
+	    JV_OBJECT(jv_string("type"), jv_string(type), jv_string("message"),
+		jv_string(message)),
+	    jv_string("logs"), jv_string(message));
 }
 
 /* ---- the four tasks: input -> result ---------------------------------- */
@@ -138,16 +140,18 @@ fetch_data(const char *exec, jv input)
 	double limit = input_number(input, "limit", 100);
 
 	if (limit < 0 || limit > 1e6)
-		return failure("ValidationException", "limit must be between "
+		return failure("ValidationException",
+		    "limit must be between "
 		    "0 and 1000000");
 	input_string(input, "date", "today", date, sizeof(date));
 	snprintf(seed, sizeof(seed), "%s/%.0f", date, limit);
 	snprintf(sum, sizeof(sum), "%016llx", (unsigned long long)fnv1a(seed));
-	snprintf(logs, sizeof(logs), "Fetched %.0f records for %s", limit,
-	    date);
+	snprintf(
+	    logs, sizeof(logs), "Fetched %.0f records for %s", limit, date);
 	(void)exec;
 	return success(JV_OBJECT(jv_string("recordCount"), jv_number(limit),
-	    jv_string("checksum"), jv_string(sum)), logs);
+			   jv_string("checksum"), jv_string(sum)),
+	    logs);
 }
 
 static jv
@@ -159,15 +163,18 @@ validate(const char *exec, jv input)
 	input_string(input, "checksum", "", sum, sizeof(sum));
 	(void)exec;
 	if (n < 0)
-		return failure("ValidationException", "no recordCount in the "
+		return failure("ValidationException",
+		    "no recordCount in the "
 		    "input");
 	if (strlen(sum) != 16 || strspn(sum, "0123456789abcdef") != 16)
-		return failure("ValidationException", "the checksum is not 16 "
+		return failure("ValidationException",
+		    "the checksum is not 16 "
 		    "hex digits");
-	snprintf(logs, sizeof(logs), "Validated %.0f records (checksum %s)",
-	    n, sum);
+	snprintf(
+	    logs, sizeof(logs), "Validated %.0f records (checksum %s)", n, sum);
 	return success(JV_OBJECT(jv_string("valid"), jv_true(),
-	    jv_string("recordCount"), jv_number(n)), logs);
+			   jv_string("recordCount"), jv_number(n)),
+	    logs);
 }
 
 static jv
@@ -179,9 +186,10 @@ process(const char *exec, jv input)
 	input_string(input, "title", "Report", title, sizeof(title));
 	snprintf(url, sizeof(url), "%s/reports/%s.csv", base_url, exec);
 	snprintf(logs, sizeof(logs), "Processed %.0f records", n);
-	return success(JV_OBJECT(jv_string("processed"), jv_number(n),
-	    jv_string("title"), jv_string(title), jv_string("reportUrl"),
-	    jv_string(url)), logs);
+	return success(
+	    JV_OBJECT(jv_string("processed"), jv_number(n), jv_string("title"),
+		jv_string(title), jv_string("reportUrl"), jv_string(url)),
+	    logs);
 }
 
 static jv
@@ -193,9 +201,10 @@ send_email(const char *exec, jv input)
 	input_string(input, "subject", "Report", subject, sizeof(subject));
 	snprintf(id, sizeof(id), "<%s@loom.example>", exec);
 	snprintf(logs, sizeof(logs), "Sent \"%s\" to %s", subject, to);
-	return success(JV_OBJECT(jv_string("sent"), jv_true(),
-	    jv_string("to"), jv_string(to), jv_string("messageId"),
-	    jv_string(id)), logs);
+	return success(
+	    JV_OBJECT(jv_string("sent"), jv_true(), jv_string("to"),
+		jv_string(to), jv_string("messageId"), jv_string(id)),
+	    logs);
 }
 
 static const struct task_route {
@@ -270,8 +279,8 @@ run_task(const struct task_route *rt, const struct req *rq, unsigned *status,
 	}
 	result = rt->fn(exec, input);
 	jv_free(input);
-	return jv_object_set(result, jv_string("duration"),
-	    jv_number((double)(now_ms() - t0)));
+	return jv_object_set(
+	    result, jv_string("duration"), jv_number((double)(now_ms() - t0)));
 }
 
 static enum MHD_Result
@@ -329,7 +338,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		body = run_task(rt, rq, &status, who, sizeof(who));
 
 	st = jv_get_kind(body) == JV_KIND_OBJECT ?
-	    jv_object_get(jv_copy(body), jv_string("status")) : jv_invalid();
+	    jv_object_get(jv_copy(body), jv_string("status")) :
+	    jv_invalid();
 	fprintf(stderr, "loom-example-backend: %s %s%s%s -> %u %s\n", method,
 	    url, *who ? " " : "", who, status,
 	    jv_get_kind(st) == JV_KIND_STRING ? jv_string_value(st) : "");
@@ -356,7 +366,8 @@ request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: loom-example-backend [-p PORT] [-a ADDR]\n"
+	fprintf(fp,
+	    "usage: loom-example-backend [-p PORT] [-a ADDR]\n"
 	    "Serves the sample workflow's tasks on ADDR:PORT "
 	    "(127.0.0.1:8090).\n");
 }
@@ -377,8 +388,10 @@ main(int argc, char **argv)
 		case 'p':
 			port = strtol(optarg, &end, 10);
 			if (*end || end == optarg || port < 1 || port > 65535) {
-				fprintf(stderr, "loom-example-backend: bad "
-				    "port '%s'\n", optarg);
+				fprintf(stderr,
+				    "loom-example-backend: bad "
+				    "port '%s'\n",
+				    optarg);
 				return 2;
 			}
 			break;
@@ -401,8 +414,10 @@ main(int argc, char **argv)
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
-		fprintf(stderr, "loom-example-backend: bad address '%s' "
-		    "(expected IPv4)\n", addr);
+		fprintf(stderr,
+		    "loom-example-backend: bad address '%s' "
+		    "(expected IPv4)\n",
+		    addr);
 		return 2;
 	}
 
@@ -416,22 +431,22 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* the port again beside the address: MHD's own errors name it */
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, handle, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-	    MHD_OPTION_END);
+	d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
+	    NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, request_done,
+	    NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
 	if (d == NULL) {
-		fprintf(stderr, "loom-example-backend: cannot listen on "
-		    "%s:%ld: %s\n", addr, port, strerror(errno));
+		fprintf(stderr,
+		    "loom-example-backend: cannot listen on "
+		    "%s:%ld: %s\n",
+		    addr, port, strerror(errno));
 		return 1;
 	}
 	fprintf(stderr, "loom-example-backend: listening on %s\n", base_url);
 	while (sigwait(&set, &sig) != 0)
 		;
-	fprintf(stderr, "loom-example-backend: %s, stopping\n",
-	    strsignal(sig));
+	fprintf(stderr, "loom-example-backend: %s, stopping\n", strsignal(sig));
 	MHD_stop_daemon(d);
 	return 0;
 }
