@@ -59,7 +59,7 @@ on_batch(void *arg, int rc, const char *err, PGresult **res, size_t n)
 		x->claim_rings = 0;
 		advance_claimed(x->adv,
 		    rc == 0 && x->fl_ask > 0 && k < n ?
-			(long)PQntuples(res[k]) :
+			execdb_claim_count(res[k]) :
 			-1,
 		    x->fl_ask);
 	}
@@ -260,6 +260,7 @@ xd_send_batch(struct xd *x)
 	if (ask > 0)
 		q[1] = execdb_claim_stmt(x->edb, ask, &st[nst++]);
 	x->fl_ask = ask > 0 ? ask : 0;
+	x->fl_news = x->ready_news;
 	if (db_async_send(x->async, st, nst, 1, on_batch, x, &err) < 0) {
 		execdb_q_free(q[0]);
 		execdb_q_free(q[1]);

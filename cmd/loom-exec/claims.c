@@ -2,7 +2,11 @@
  * claims: starting the rows a claim brought.  Each claimed HTTP task asks
  * its target's circuit breaker first; one that must wait is held
  * (execdb_hold()) instead of started.  A claim that came back short means
- * the queue is empty: the next doorbell, or the lease timer, wakes us.
+ * the queue is empty, but for what it says it left: the READY row that
+ * falls due first (held, or due and locked by someone else) arms the
+ * ready timer.  News that READY rows may be there (xd_want_claim()) while
+ * a claim was out may be rows the claim's snapshot did not see: they are
+ * claimed again, whatever the claim brought.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +104,7 @@ start_claimed(struct xd *x, PGresult *r, int ask)
 	char **targets;
 	unsigned char *held;
 	long n = execdb_claim_parse(r, &c);
+	int64_t next = execdb_claim_next_ready(r);
 
 	PQclear(r);
 	if (n > 0)
@@ -117,9 +122,14 @@ start_claimed(struct xd *x, PGresult *r, int ask)
 	free(held);
 	execdb_claims_free(c, n);
 	if (n < ask) {
-		/* The queue is empty; the next doorbell wakes us.  Make sure
-		 * a dead executor's leases are reclaimed even without one. */
-		x->more_ready = 0;
+		/* The queue is empty, unless news came while the claim was
+		 * out; the next doorbell wakes us, or the ready timer for
+		 * the rows it left.  Make sure a dead executor's leases are
+		 * reclaimed even without one. */
+		if (x->ready_news == x->fl_news)
+			x->more_ready = 0;
+		if (next >= 0)
+			xd_ready_wake(x, next);
 		if (!loop_timer_armed(x->lease_t)) {
 			/*
 			 * A foreign lease taken since the last look lasts
@@ -137,6 +147,17 @@ start_claimed(struct xd *x, PGresult *r, int ask)
 				    x->lease_t, x->o->lease_ms / 4 - since);
 		}
 	}
+}
+
+/*
+ * News that READY rows may be there: a doorbell, a timer, a reconnect.
+ * Counted, so that a claim that was out meanwhile does not clear it.
+ */
+void
+xd_want_claim(struct xd *x)
+{
+	x->more_ready = 1;
+	x->ready_news++;
 }
 
 /* Starts what the last batch claimed. */

@@ -53,7 +53,7 @@ void
 xd_catch_up(struct xd *x)
 {
 	xd_renew(x);
-	x->more_ready = 1;
+	xd_want_claim(x);
 	x->want_deadlines = 1;
 	x->recheck_held = 1;
 	xd_kick(x);
@@ -118,7 +118,7 @@ xd_on_notify(void *arg, const char *channel, const char *payload)
 	} else if (payload != NULL && strcmp(payload, "held") == 0)
 		x->want_deadlines = 1; /* somebody held tasks: re-arm */
 	else
-		x->more_ready = 1;
+		xd_want_claim(x);
 	xd_kick(x);
 }
 

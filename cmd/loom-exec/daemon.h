@@ -45,6 +45,7 @@
 #define FLUSH_MAX 1000 /* results per report statement */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define DUE_AGAIN_MS 100 /* a due READY row a claim skipped, locked */
 
 struct dbopts {
 	const char *url;
@@ -125,9 +126,12 @@ struct xd {
 	struct bknote *notes_head, *notes_tail; /* breaker notes */
 	char **btargets; /* breakers that rang: re-time held tasks */
 	size_t nbtargets, capbtargets;
-	int recheck_held;   /* re-time every held target (catch-up) */
-	int more_ready;	    /* there may be READY rows */
-	int want_deadlines; /* re-arm the deadline timers */
+	int recheck_held;    /* re-time every held target (catch-up) */
+	int more_ready;	     /* there may be READY rows */
+	uint64_t ready_news; /* times more_ready was set by news */
+	uint64_t fl_news;    /* ready_news when the claim went out */
+	int64_t ready_t_at;  /* monotonic: when ready_t fires; 0: not */
+	int want_deadlines;  /* re-arm the deadline timers */
 	int draining;
 	int finished;  /* xd_finish() ran */
 	int hard_stop; /* runner_free() is cancelling everything */
@@ -151,8 +155,12 @@ int xd_result_is(jv result, const char *status);
 void xd_job_drop(struct xd *x, struct job *j, const char *why);
 void xd_job_start(struct xd *x, struct execdb_claim *c, char *target);
 
-/* claims.c: starts what the last batch claimed. */
+/*
+ * claims.c: starts what the last batch claimed.  xd_want_claim() is how
+ * news (a doorbell, a timer, a reconnect) says READY rows may be there.
+ */
 void xd_take_claimed(struct xd *x);
+void xd_want_claim(struct xd *x);
 
 /* batch.c: the batch in flight on the work connection. */
 int xd_in_flight(const struct xd *x);
@@ -175,6 +183,7 @@ void xd_check_cancels(struct xd *x);
 
 /* deadlines.c */
 void xd_arm_deadlines(struct xd *x);
+void xd_ready_wake(struct xd *x, int64_t ms);
 void xd_on_callback_deadline(struct loop_timer *t, void *arg);
 void xd_on_lease_expiry(struct loop_timer *t, void *arg);
 void xd_on_ready_due(struct loop_timer *t, void *arg);

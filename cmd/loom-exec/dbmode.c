@@ -18,7 +18,9 @@
  * batch in flight settled.  It claims while there may be more ready rows
  * (the last claim filled what it asked for, or a doorbell rang) and slots
  * are free.  A claim that came back short means the queue is empty: the
- * next doorbell wakes us.  When a batch is all this executor has, it takes
+ * next doorbell wakes us, or the ready timer for the row that claim says
+ * falls due first (claims.c, deadlines.c).  When a batch is all this
+ * executor has, it takes
  * the run's next step itself right behind it (exec.advance, advance.h);
  * the statements of such a pass go out on the same connection, so every
  * blocking helper first takes a pass under way to its end (xd_settle()).

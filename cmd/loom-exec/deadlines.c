@@ -3,7 +3,15 @@
  * earliest deadline of a task whose backend answered 202 (those whose
  * callback never came fail), one for the earliest foreign lease expiry
  * (rows of dead executors are reclaimed by whoever claims next), one for
- * the earliest held task's ready_at (it is claimed when due).
+ * the earliest READY row's ready_at (it is claimed when due).
+ *
+ * The ready timer is what makes a READY row claimed once due whatever
+ * doorbells were lost or raced: it is armed from this query and from
+ * every claim that came back short (execdb_claim_next_ready()), both
+ * taken after what they answer for, and a row that is due already but
+ * was not claimed (another transaction had it locked) is looked at
+ * again DUE_AGAIN_MS later while a slot is free, or by the claim that
+ * a freed slot makes.
  */
 #include <stdlib.h>
 
@@ -24,11 +32,11 @@ xd_arm_deadlines(struct xd *x)
 		xd_db_failed(x, "reading deadlines", err);
 		return;
 	}
-	/* Held tasks: a few ms late, so that they are due on the server. */
-	if (ready < 0 || x->draining)
-		loop_timer_stop(x->ready_t);
-	else
-		(void)loop_timer_after(x->ready_t, ready + 5);
+	/* READY rows: a few ms late, so that they are due on the server. */
+	loop_timer_stop(x->ready_t);
+	x->ready_t_at = 0;
+	if (ready >= 0)
+		xd_ready_wake(x, ready);
 	if (cb >= 0)
 		(void)loop_timer_after(x->callback_t, cb < 10 ? 10 : cb);
 	else
@@ -47,6 +55,31 @@ xd_arm_deadlines(struct xd *x)
 	} else
 		(void)loop_timer_after(
 		    x->lease_t, lease < 450 ? 500 : lease + 50);
+}
+
+/*
+ * The earliest READY row falls due in ms (0: due already, yet not taken
+ * by the claim that saw it): wake then, unless the ready timer fires
+ * sooner.  With every slot busy, the claim made as one frees takes it.
+ */
+void
+xd_ready_wake(struct xd *x, int64_t ms)
+{
+	int64_t at;
+
+	if (x->draining)
+		return;
+	if (ms == 0 && x->nrunning >= (size_t)x->o->concurrency) {
+		x->more_ready = 1;
+		return;
+	}
+	ms = ms == 0 ? DUE_AGAIN_MS : ms + 5;
+	at = loop_mono_ms(x->loop) + ms;
+	if (x->ready_t_at != 0 && loop_timer_armed(x->ready_t) &&
+	    x->ready_t_at <= at)
+		return;
+	if (loop_timer_after(x->ready_t, ms) == 0)
+		x->ready_t_at = at;
 }
 
 void
@@ -77,18 +110,19 @@ xd_on_lease_expiry(struct loop_timer *t, void *arg)
 {
 	struct xd *x = arg;
 
-	x->more_ready = 1;
+	xd_want_claim(x);
 	x->want_deadlines = 1;
 	xd_kick(x);
 }
 
-/* A held task is due: claim (its breaker is asked again). */
+/* A READY row is due: claim (a held task's breaker is asked again). */
 void
 xd_on_ready_due(struct loop_timer *t, void *arg)
 {
 	struct xd *x = arg;
 
-	x->more_ready = 1;
+	x->ready_t_at = 0;
+	xd_want_claim(x);
 	x->want_deadlines = 1;
 	xd_kick(x);
 }

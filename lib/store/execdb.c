@@ -155,13 +155,16 @@ execdb_claim_stmt(struct execdb *e, int limit, struct db_stmt *st)
 long
 execdb_claim_parse(PGresult *r, struct execdb_claim **out)
 {
-	long n = PQntuples(r);
+	long n = 0;
 
-	*out = xcalloc((size_t)n + 1, sizeof(**out));
-	for (long i = 0; i < n; i++) {
-		struct execdb_claim *c = &(*out)[i];
+	*out = xcalloc((size_t)PQntuples(r) + 1, sizeof(**out));
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct execdb_claim *c = &(*out)[n];
 		jv req;
 
+		if (PQgetisnull(r, i, 1))
+			continue; /* the next READY row's time */
+		n++;
 		key_set(&c->key, r, (int)i);
 		req = PQgetisnull(r, (int)i, 3) ?
 		    jv_null() :
@@ -177,6 +180,31 @@ execdb_claim_parse(PGresult *r, struct execdb_claim **out)
 		c->request = req;
 	}
 	return n;
+}
+
+long
+execdb_claim_count(const PGresult *r)
+{
+	long n = 0;
+
+	for (int i = 0; i < PQntuples(r); i++)
+		if (!PQgetisnull(r, i, 1))
+			n++;
+	return n;
+}
+
+int64_t
+execdb_claim_next_ready(const PGresult *r)
+{
+	long long v;
+
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (!PQgetisnull(r, i, 1) || PQgetisnull(r, i, 5))
+			continue;
+		v = strtoll(PQgetvalue(r, i, 5), NULL, 10);
+		return v < 0 ? 0 : (int64_t)v;
+	}
+	return -1;
 }
 
 long
@@ -522,7 +550,7 @@ execdb_next_deadlines(struct execdb *e, int64_t *callback_ms, int64_t *lease_ms,
 	*callback_ms = *lease_ms = *ready_ms = -1;
 	if (no_conn(e, err) < 0)
 		return -1;
-	/* The third is the first entry after now() of run_tasks_ready. */
+	/* The third is the first entry of run_tasks_ready: due or not. */
 	r = db_exec(e->conn, err,
 	    "SELECT "
 	    "ceil(extract(epoch FROM (SELECT min(lease_until) FROM run_tasks "
@@ -532,7 +560,7 @@ execdb_next_deadlines(struct execdb *e, int64_t *callback_ms, int64_t *lease_ms,
 	    "WHERE state = 'RUNNING' AND NOT awaiting_callback "
 	    "AND lease_owner IS DISTINCT FROM $1) - now()) * 1000)::bigint, "
 	    "ceil(extract(epoch FROM (SELECT min(ready_at) FROM run_tasks "
-	    "WHERE state = 'READY' AND ready_at > now()) - now()) "
+	    "WHERE state = 'READY') - now()) "
 	    "* 1000)::bigint",
 	    1, p);
 	if (r == NULL)

@@ -117,6 +117,15 @@ struct execdb_q;
 struct execdb_q *execdb_claim_stmt(
     struct execdb *e, int limit, struct db_stmt *st);
 long execdb_claim_parse(PGresult *r, struct execdb_claim **out);
+/* The rows a claim's answer claimed (what execdb_claim_parse() returns). */
+long execdb_claim_count(const PGresult *r);
+/*
+ * From a claim's answer: ms (server clock, rounded up, 0 when due
+ * already) until the earliest READY row that the claim did not take
+ * falls due, whether held for later or skipped because another
+ * transaction had it locked; -1 for none.
+ */
+int64_t execdb_claim_next_ready(const PGresult *r);
 struct execdb_q *execdb_report_stmt(struct execdb *e, struct execdb_result *res,
     size_t n, int ring, struct db_stmt *st);
 long execdb_report_parse(PGresult *r, struct execdb_result *res, size_t n);
@@ -159,8 +168,8 @@ long execdb_fail_overdue(struct execdb *e, char **err);
  * Milliseconds from now (server clock, rounded up, 0 when already due)
  * until the earliest callback deadline (*callback_ms), until the earliest
  * expiry of another executor's lease (*lease_ms) and until the earliest
- * READY row that is not due yet, i.e. held by a circuit breaker
- * (*ready_ms); -1 for none.  Returns 0 or -1 with *err.
+ * READY row (*ready_ms): one held by a circuit breaker, or 0 for one due
+ * already that no claim took yet; -1 for none.  Returns 0 or -1 with *err.
  */
 int execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
     int64_t *lease_ms, int64_t *ready_ms, char **err);

@@ -50,6 +50,10 @@
  * that a stopping executor released it), FAILED -> RETRY, RETRY -> READY,
  * READY -> RUNNING, each a transition lib/core/state.c allows.  The events are
  * inserted in the order of those steps, so each task's ids follow them.
+ *
+ * Its last row (task_id NULL) says when the earliest READY row that it
+ * did not take falls due (execdb_claim_next_ready()): one held for later,
+ * or one due already that it skipped, locked by another transaction.
  */
 #define CLAIM_LEASED(X) X(RUNNING)
 #define CLAIM_DUE(X) X(READY)
@@ -87,9 +91,14 @@ static const char claim_sql[] =
     "(4, 'READY', 'RUNNING')) AS s(n, f, t) "
     "WHERE CASE WHEN s.n < 4 THEN u.expired ELSE u.fresh END "
     "ORDER BY s.n) "
-    "SELECT execution_id, task_id, attempt, request::text, callback_token "
+    "SELECT execution_id, task_id, attempt, request::text, callback_token, "
+    "NULL::bigint "
     "FROM u WHERE (SELECT count(pg_notify('loom_event', d.execution_id)) "
-    "FROM (SELECT DISTINCT execution_id FROM u WHERE fresh) d) >= 0";
+    "FROM (SELECT DISTINCT execution_id FROM u WHERE fresh) d) >= 0 "
+    "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, "
+    "ceil(extract(epoch FROM (SELECT min(ready_at) FROM run_tasks "
+    "WHERE state = " CLAIM_DUE(Q) " AND ctid NOT IN (SELECT rid FROM r)) "
+    "- now()) * 1000)::bigint";
 
 /*
  * Batch statements find their rows through MINE: a lateral lookup of

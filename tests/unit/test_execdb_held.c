@@ -27,6 +27,7 @@
 #include "t.h"
 
 static PGconn *c;
+static PGconn *lk; /* another session, to hold a row locked */
 static char eid[64], wid[64], target[64];
 
 /* The first value of sql (one optional parameter), or "" (static). */
@@ -131,13 +132,72 @@ test_index(void)
 	q1("RESET enable_seqscan", NULL);
 }
 
+/* Locks one READY row of the run in another transaction, until unlock. */
+static void
+lock_one(void)
+{
+	static const char lock_sql[] =
+	    "SELECT 1 FROM run_tasks WHERE execution_id = $1 "
+	    "AND state = 'READY' ORDER BY task_id LIMIT 1 FOR UPDATE";
+	const char *p[1] = { eid };
+	char *err = NULL;
+	PGresult *r;
+
+	if (db_cmd(lk, &err, "BEGIN", 0, NULL) < 0 ||
+	    (r = db_exec(lk, &err, lock_sql, 1, p)) == NULL) {
+		printf("# lock: %s\n", err);
+		free(err);
+		return;
+	}
+	PQclear(r);
+}
+
+static void
+unlock_one(void)
+{
+	char *err = NULL;
+
+	if (db_cmd(lk, &err, "COMMIT", 0, NULL) < 0) {
+		printf("# unlock: %s\n", err);
+		free(err);
+	}
+}
+
+/*
+ * A claim through the statement loom-exec sends: *next gets what its
+ * last row says (execdb_claim_next_ready()).  Returns the rows claimed.
+ */
+static long
+claim_next(struct execdb *e, int limit, int64_t *next)
+{
+	struct execdb_claim *cl = NULL;
+	struct db_stmt st;
+	struct execdb_q *q = execdb_claim_stmt(e, limit, &st);
+	char *err = NULL;
+	PGresult *r = db_exec(c, &err, st.sql, st.nparams, st.params);
+	long n = -1;
+
+	execdb_q_free(q);
+	*next = -2;
+	if (r == NULL) {
+		printf("# claim: %s\n", err);
+		free(err);
+		return -1;
+	}
+	n = execdb_claim_parse(r, &cl);
+	*next = execdb_claim_next_ready(r);
+	execdb_claims_free(cl, n);
+	PQclear(r);
+	return n;
+}
+
 static void
 test_hold(struct execdb *e)
 {
 	struct execdb_claim *cl = NULL;
 	struct execdb_hold h[3];
 	struct execdb_key bad;
-	int64_t cb, lease, ready, at;
+	int64_t cb, lease, ready, at, next = -2;
 	char **targets = NULL, *err = NULL;
 	long n;
 	int rc;
@@ -191,6 +251,9 @@ test_hold(struct execdb *e)
 	    "held rows are not claimed before they are due");
 	execdb_claims_free(cl, 0);
 	cl = NULL;
+	ok(claim_next(e, 10, &next) == 0 && next > 55000 && next <= 60001,
+	    "  the claim says when the first falls due (%lld)",
+	    (long long)next);
 
 	rc = execdb_next_deadlines(e, &cb, &lease, &ready, &err);
 	ok(rc == 0 && ready > 55000 && ready <= 60001,
@@ -225,10 +288,21 @@ test_hold(struct execdb *e)
 		  "ready_at <= now()",
 		   eid),
 	    "2", "  due now, no longer held");
+	rc = execdb_next_deadlines(e, &cb, &lease, &ready, &err);
+	ok(rc == 0 && ready == 0, "  the ready timer: due already (%lld)",
+	    (long long)ready);
+	/* One of them locked by another transaction: the claim skips it. */
+	lock_one();
+	ok(claim_next(e, 10, &next) == 1 && next == 0,
+	    "  a claim skips the locked one and says it is due (%lld)",
+	    (long long)next);
+	unlock_one();
 	n = execdb_claim(e, 10, &cl, &err);
-	ok(n == 2 && cl[0].key.attempt == 1 && cl[1].key.attempt == 1,
-	    "  claimed again as the same attempt");
+	ok(n == 1 && cl[0].key.attempt == 1,
+	    "  the next claim takes it once the lock is gone");
 	execdb_claims_free(cl, n);
+	ok(claim_next(e, 10, &next) == 0 && next == -1,
+	    "  then nothing is READY (%lld)", (long long)next);
 	is_int(execdb_unhold(e, NULL, 0, &err), 0,
 	    "releasing every target with nothing held: none");
 	free(err);
@@ -306,6 +380,11 @@ main(void)
 		free(err);
 		return 1;
 	}
+	if ((lk = db_connect(url, "test_execdb_held", &err)) == NULL) {
+		printf("Bail out! %s\n", err);
+		free(err);
+		return 1;
+	}
 	snprintf(eid, sizeof(eid), "exec-held-%ld", (long)getpid());
 	snprintf(wid, sizeof(wid), "wf-held-%ld", (long)getpid());
 	snprintf(owner, sizeof(owner), "held-test-%ld", (long)getpid());
@@ -324,6 +403,7 @@ main(void)
 	q1("DELETE FROM executions WHERE id = $1", eid);
 	q1("DELETE FROM workflows WHERE id = $1", wid);
 	execdb_free(e);
+	PQfinish(lk);
 	PQfinish(c);
 	return t_done();
 }
