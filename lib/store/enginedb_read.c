@@ -178,7 +178,8 @@ requests_free(struct request *q, size_t n)
 	"params::text, cancel_requested, " \
 	"(extract(epoch FROM deadline_at) * 1000)::bigint, engine_gen, " \
 	"(extract(epoch FROM started_at) * 1000)::bigint, pass_incomplete " \
-	"FROM executions WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"
+	"FROM executions WHERE id = $1 AND (cancel_requested OR NOT queued) " \
+	"FOR NO KEY UPDATE SKIP LOCKED"
 
 size_t
 enginedb_pass_stmts(const char *const *id, struct db_stmt *st)
@@ -222,9 +223,10 @@ pass_not_locked(struct enginedb *e, const char *id, char **err)
 	PGresult *r;
 	int rc;
 
+	/* A queued run (schema 014) waits for its slot: nothing to do. */
 	r = db_exec(e->conn, err,
 	    "SELECT 1 FROM executions WHERE "
-	    "id = $1",
+	    "id = $1 AND (cancel_requested OR NOT queued)",
 	    1, p);
 	if (r == NULL) {
 		PQclear(PQexec(e->conn, "ROLLBACK"));
