@@ -201,7 +201,9 @@ consume_batch(struct sched *s)
 	    "DELETE FROM trigger_queue WHERE id IN (SELECT id FROM "
 	    "trigger_queue WHERE not_before <= now() ORDER BY id FOR UPDATE "
 	    "SKIP LOCKED LIMIT " STR(CONSUME_BATCH) ") RETURNING id, "
-	    "workflow, input::text, source, events",
+	    "workflow, CASE WHEN source = 'file' THEN jsonb_set(input, "
+	    "'{file,count}', to_jsonb(events)) ELSE input END::text, source, "
+	    "events",
 	    0, NULL);
 	if (r == NULL)
 		goto fail_rb;
