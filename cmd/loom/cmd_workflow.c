@@ -49,6 +49,7 @@ workflow_usage(FILE *fp)
 	    "[--until T]\n"
 	    "                                [--limit N] [--cursor C | "
 	    "--all]\n"
+	    "       loom workflow backfill ID --from T --to T [--dry-run]\n"
 	    "\n"
 	    "Every subcommand takes -o text|json and --api URL (default:\n"
 	    "$LOOM_API, the config key cli.api, the socket of 'loom up',\n"
@@ -758,7 +759,7 @@ cmd_workflow(int argc, char **argv)
 		return cli_usage_error("workflow",
 		    "missing subcommand "
 		    "(apply, list, describe, trigger, delete, pause, unpause, "
-		    "history)");
+		    "history, backfill)");
 	sub = argv[1];
 	if (cli_is_help(sub)) {
 		workflow_usage(stdout);
@@ -768,6 +769,8 @@ cmd_workflow(int argc, char **argv)
 	    !strcmp(sub, "unpause") || !strcmp(sub, "history"))
 		return cli_workflow_lifecycle(
 		    argc, argv); /* cmd_workflow_life.c */
+	if (!strcmp(sub, "backfill"))
+		return cli_workflow_backfill(argc, argv);
 	if (strcmp(sub, "apply") && strcmp(sub, "list") &&
 	    strcmp(sub, "describe") && strcmp(sub, "trigger"))
 		return cli_usage_error(

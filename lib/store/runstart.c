@@ -52,6 +52,16 @@ policy_parse(const char *s)
 	return CONC_QUEUE;
 }
 
+/* A schedule's or a backfill's start claims its fire; a retry of such
+ * a run keeps the nominal time and claims nothing. */
+static int
+claims_fire(const struct run_start *rs)
+{
+	return rs->nominal >= 0 && rs->trigger &&
+	    (strcmp(rs->trigger, "schedule") == 0 ||
+		strcmp(rs->trigger, "backfill") == 0);
+}
+
 /* The parameters of run_create / run_create_limited (8). */
 struct params {
 	char version[16], nominal[24];
@@ -118,7 +128,7 @@ record_skip(
 	p[1] = reason;
 	p[2] = pp.p[4];
 	p[3] = pp.p[5];
-	if (rs->nominal >= 0 &&
+	if (claims_fire(rs) &&
 	    db_cmd(db, err,
 		"UPDATE schedule_fires SET outcome = 'skipped', "
 		"execution_id = NULL, reason = $2 WHERE workflow_id = $1 AND "
@@ -161,7 +171,7 @@ lock_and_count(PGconn *db, const struct run_start *rs, struct run_started *out,
 	*max = atoi(PQgetvalue(r, 0, 1));
 	*pol = policy_parse(PQgetvalue(r, 0, 2));
 	PQclear(r);
-	if (rs->nominal >= 0) {
+	if (claims_fire(rs)) {
 		snprintf(
 		    nominal, sizeof(nominal), "%lld", (long long)rs->nominal);
 		p[2] = nominal;
@@ -218,7 +228,7 @@ decide_and_make(
 		return -1;
 	PQclear(r);
 	out->outcome = a == OVERLAP_START ? RUNSTART_STARTED : RUNSTART_QUEUED;
-	if (rs->nominal >= 0 &&
+	if (claims_fire(rs) &&
 	    db_cmd(db, err,
 		"UPDATE schedule_fires SET execution_id = $3, outcome = $4 "
 		"WHERE workflow_id = $1 AND nominal_at = "

@@ -384,7 +384,8 @@ static const char run_engine_write_sql[] =
  * policy allow), in one statement, so one transaction; NOTIFY goes on
  * commit.  $1 the new id, $2 the workflow, $3 its version, $4 the params,
  * $5 the trigger kind (manual, schedule, backfill, message, file, retry),
- * $6 the nominal fire time in Unix seconds or NULL, $7 whether a paused
+ * $6 the nominal fire time in Unix seconds or NULL (claimed for schedule
+ * and backfill; a retry keeps its run's without claiming), $7 whether a paused
  * workflow may start (force), $8 the run retried or NULL.
  * The KEY SHARE lock waits for a delete in progress and then sees it: a
  * deleted workflow gets no new run.  A nominal time is claimed in
@@ -406,13 +407,14 @@ static const char run_create_sql[] =
     "concurrency_policy = 'allow') FOR KEY SHARE), "
     "f AS (INSERT INTO schedule_fires (workflow_id, nominal_at, kind, "
     "outcome, execution_id) SELECT w.id, " SQL_NOMINAL ", $5, "
-    "'started', $1 FROM w WHERE $6::bigint IS NOT NULL "
-    "ON CONFLICT DO NOTHING RETURNING 1), "
+    "'started', $1 FROM w WHERE $6::bigint IS NOT NULL AND "
+    "$5 IN ('schedule', 'backfill') ON CONFLICT DO NOTHING RETURNING 1), "
     "e AS (INSERT INTO executions "
     "(id, workflow_id, workflow_version, status, params, "
     "trigger, scheduled_at) SELECT $1, w.id, $3::int, " CREATE_TO(Q) ", "
     "$4::jsonb, $5, " SQL_NOMINAL " FROM w WHERE $6::bigint IS NULL OR "
-    "EXISTS (SELECT 1 FROM f) RETURNING id), "
+    "$5 NOT IN ('schedule', 'backfill') OR EXISTS (SELECT 1 FROM f) "
+    "RETURNING id), "
     "ev AS (INSERT INTO events (execution_id, kind, to_state, "
     "data) SELECT id, 'run', " CREATE_TO(Q) ", jsonb_strip_nulls("
     "jsonb_build_object('workflow', $2::text, 'version', $3::int, "
@@ -473,26 +475,6 @@ static const char run_admit_sql[] =
     "FROM u";
 
 /*
- * run_create_again.  $1 the finished run, $2 the new id: a new run of
- * the same version with the same params, unless it or its workflow is
- * gone.
- */
-static const char run_create_again_sql[] =
-    "WITH e AS (INSERT INTO executions "
-    "(id, workflow_id, workflow_version, status, params, trigger) "
-    "SELECT $2, workflow_id, workflow_version, " CREATE_TO(Q) ", params, "
-    "'retry' FROM executions x WHERE id = $1 AND EXISTS (SELECT 1 "
-    "FROM workflows w WHERE w.id = x.workflow_id AND "
-    "w.deleted_at IS NULL) "
-    "RETURNING id, workflow_id, workflow_version), "
-    "ev AS (INSERT INTO events (execution_id, kind, to_state, data) "
-    "SELECT id, 'run', " CREATE_TO(Q) ", jsonb_build_object('workflow', "
-    "workflow_id, 'version', workflow_version, 'trigger', 'retry', "
-    "'retryOf', $1::text) FROM e) "
-    "SELECT id, workflow_id, workflow_version, "
-    "pg_notify('loom_run', id), pg_notify('loom_event', id) FROM e";
-
-/*
  * run_cancel.  $1 the run.  One statement: the flag and the engine's
  * doorbell commit together; the engine's pass makes the run CANCELLED.
  */
@@ -550,8 +532,6 @@ const struct transition transitions[TR__COUNT] = {
 	    CREATE_TO(RB), TRANSITION_CREATE, run_create_limited_sql, 8 },
 	[TR_RUN_ADMIT] = { "run_admit", TRANSITION_RUN, RB(PENDING), 0, 0,
 	    run_admit_sql, 1 },
-	[TR_RUN_CREATE_AGAIN] = { "run_create_again", TRANSITION_RUN, 0,
-	    CREATE_TO(RB), TRANSITION_CREATE, run_create_again_sql, 2 },
 	[TR_RUN_CANCEL] = { "run_cancel", TRANSITION_RUN, CANCEL_FROM(RB, |),
 	    CANCEL_TO(RB), TRANSITION_REQUEST, run_cancel_sql, 1 },
 	[TR_RUN_CANCEL_WORKFLOW] = { "run_cancel_workflow", TRANSITION_RUN,

@@ -564,8 +564,9 @@ test_run_create(void)
 	p[0] = id1, p[1] = wid, p[2] = "1", p[3] = "{}";
 	p[4] = "manual", p[5] = NULL, p[6] = "false", p[7] = NULL;
 	PQclear(qr(transition_sql(TR_RUN_CREATE), 8, p));
-	p[0] = old, p[1] = id2;
-	PQclear(qr(transition_sql(TR_RUN_CREATE_AGAIN), 2, p));
+	p[0] = id2, p[4] = "retry", p[7] = old;
+	PQclear(qr(transition_sql(TR_RUN_CREATE), 8, p));
+	p[4] = "manual", p[7] = NULL;
 	p[0] = id2, p[1] = wid, p[6] = "true";
 	snprintf(id2, sizeof(id2), "%s-new3", prefix);
 	PQclear(qr(transition_sql(TR_RUN_CREATE_LIMITED), 8, p));
@@ -582,7 +583,7 @@ test_run_create(void)
 	is_str(q1("SELECT status FROM executions WHERE id = $1", id1),
 	    "PENDING", "run_create: a new run, PENDING");
 	is_str(q1("SELECT status FROM executions WHERE id = $1", id2),
-	    "PENDING", "run_create_again: a new run, PENDING");
+	    "PENDING", "run_create: a retry, a new run, PENDING");
 	is_str(q1("SELECT string_agg(status, ',' ORDER BY id) FROM "
 		  "executions WHERE id LIKE $1::text || '-%' "
 		  "AND id NOT LIKE '%-new_'",
