@@ -176,8 +176,8 @@ pg_walk_after() {
 	jqt '.error.field == "id"'
 }
 
-# No scheduler fires schedules in this version: what a pause does to a
-# schedule is that the schedule lists no next fire times.
+# A paused workflow's schedule lists no next fire times (and loom-sched
+# does not fire it: tests/sched.bats).
 @test "pause: marked paused, its schedule lists no fire times, triggers need ?force; unpause; idempotent" {
 	apply pz
 	req POST /api/v1/workflows/pz/pause
