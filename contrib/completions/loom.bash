@@ -70,6 +70,7 @@ _loom_options()
 		trigger) echo "$online --input --param --force --wait --timeout" ;;
 		delete) echo "$online --force" ;;
 		history) echo "$online $list" ;;
+		backfill) echo "$online --from --to --dry-run --input" ;;
 		*) echo "$online" ;;
 		esac ;;
 	execution)
@@ -104,7 +105,7 @@ _loom_subcommands()
 	case $1 in
 	cron) echo 'next' ;;
 	db) echo 'migrate status start stop url' ;;
-	workflow) echo 'apply list describe trigger delete pause unpause history' ;;
+	workflow) echo 'apply list describe trigger delete pause unpause history backfill' ;;
 	execution) echo 'list show cancel retry logs' ;;
 	breaker) echo 'list reset' ;;
 	token) echo 'create list revoke' ;;
@@ -211,12 +212,13 @@ _loom()
 	workflow)
 		case $sub in
 		apply) _loom_files workflows ;;
-		describe | trigger | delete | pause | unpause | history)
+		describe | trigger | delete | pause | unpause | history | backfill)
 			# the ID: the first operand after the subcommand
 			for ((i = 3; i < COMP_CWORD; i++)); do
 				case ${COMP_WORDS[i]} in -*) continue ;; esac
 				case ${COMP_WORDS[i - 1]} in
 				--version | --input | --param | --timeout | \
+				--from | --to | \
 				--status | --since | --until | --limit | \
 				--cursor | --api | --output | -o | -n) ;;
 				*) return 0 ;;	# the ID is there already
