@@ -55,8 +55,8 @@ body_time(jv body, const char *key, int64_t *out_s, jv *out)
 	else if (cursor_time_parse(jv_string_value(v),
 		     (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, &us,
 		     &why) < 0)
-		status = api_error(out, 422, "invalid_input", key,
-		    "'%s': %s", key, why);
+		status = api_error(
+		    out, 422, "invalid_input", key, "'%s': %s", key, why);
 	else
 		*out_s = us / 1000000 + (us % 1000000 > 0); /* a whole second */
 	jv_free(v);
@@ -100,16 +100,15 @@ backfill_body(jv body, struct backfill *b, jv *out)
 	}
 	if (b->to < b->from) {
 		jv_free(body);
-		return api_error(out, 422, "invalid_input", "to",
-		    "'to' is before 'from'");
+		return api_error(
+		    out, 422, "invalid_input", "to", "'to' is before 'from'");
 	}
 	dry = jv_object_get(jv_copy(body), jv_string("dryRun"));
 	b->dry = jv_get_kind(dry) == JV_KIND_TRUE;
 	jv_free(dry);
 	jv_free(b->input);
 	b->input = jv_object_get(body, jv_string("input"));
-	if (jv_get_kind(b->input) == JV_KIND_NULL ||
-	    !jv_is_valid(b->input)) {
+	if (jv_get_kind(b->input) == JV_KIND_NULL || !jv_is_valid(b->input)) {
 		jv_free(b->input);
 		b->input = jv_object();
 	}
@@ -217,8 +216,8 @@ dry_run(struct api_request *rq, PGconn *db, const char *id,
 		while (k < nhave && have[k] < t[i])
 			k++;
 		*list = jv_array_append(*list,
-		    fire_jv(t[i], k < nhave && have[k] == t[i] ? "exists" :
-								  "would start",
+		    fire_jv(t[i],
+			k < nhave && have[k] == t[i] ? "exists" : "would start",
 			NULL));
 	}
 	free(have);
@@ -274,72 +273,94 @@ summary(jv o, jv list)
 	return jv_put(o, "fires", list);
 }
 
+/* The current version of workflow id, which must have a schedule; NULL
+ * with *status and the error in *out. */
+static const struct workflow *
+scheduled_workflow(struct api_request *rq, PGconn *db, const char *id,
+    int *version, jv *out, int *status)
+{
+	const struct workflow *wf;
+	char *err = NULL;
+	PGresult *r;
+	int notfound;
+
+	r = db_exec(db, &err,
+	    "SELECT current_version FROM workflows "
+	    "WHERE id = $1 AND deleted_at IS NULL",
+	    1, &id);
+	if (r == NULL) {
+		*status = api_db_fail(rq, out, err);
+		return NULL;
+	}
+	*version = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
+	PQclear(r);
+	if (*version == 0) {
+		*status = api_error(
+		    out, 404, "not_found", "id", "no workflow '%s'", id);
+		return NULL;
+	}
+	wf = api_workflow_cached(db, id, *version, NULL, &notfound, &err);
+	if (wf == NULL)
+		*status = api_db_fail(rq, out, err);
+	else if (wf->schedule == NULL) {
+		*status = api_error(out, 409, "conflict", "id",
+		    "workflow '%s' has no schedule: nothing to backfill", id);
+		wf = NULL;
+	}
+	return wf;
+}
+
+/* The runs' params from the body's input (consumed): JSON text, or
+ * jv_invalid() with *status and the error in *out. */
+static jv
+backfill_params(const struct workflow *wf, jv input, jv *out, int *status)
+{
+	struct run_rt rt;
+	char *err = NULL;
+	jv params;
+
+	if (run_rt_init(&rt, wf, input, &err) < 0) {
+		*status =
+		    api_error(out, 422, "invalid_input", "input", "%s", err);
+		free(err);
+		return jv_invalid();
+	}
+	params = jv_dump_string(jv_copy(rt.params), 0);
+	run_rt_free(&rt);
+	return params;
+}
+
 int
 api_workflow_backfill(struct api_request *rq, jv *out)
 {
 	const char *id = rq->param[0];
 	const struct workflow *wf;
 	struct backfill b;
-	struct run_rt rt;
 	PGconn *db;
-	PGresult *r;
-	char *err = NULL;
 	int64_t *t = NULL;
 	long n;
-	int status, version, notfound;
-	jv list = jv_array(), params;
+	int status, version;
+	jv list, params;
 
-	if ((status = backfill_body(jv_copy(rq->json), &b, out)) != 0) {
-		jv_free(list);
+	if ((status = backfill_body(jv_copy(rq->json), &b, out)) != 0)
 		return status;
-	}
 	if ((db = api_db(rq)) == NULL) {
-		jv_free(list);
 		jv_free(b.input);
 		return api_db_down(out);
 	}
-	r = db_exec(db, &err, "SELECT current_version FROM workflows "
-			      "WHERE id = $1 AND deleted_at IS NULL",
-	    1, &id);
-	if (r == NULL) {
-		jv_free(list);
-		jv_free(b.input);
-		return api_db_fail(rq, out, err);
-	}
-	version = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
-	PQclear(r);
-	if (version == 0) {
-		jv_free(list);
-		jv_free(b.input);
-		return api_error(out, 404, "not_found", "id",
-		    "no workflow '%s'", id);
-	}
-	wf = api_workflow_cached(db, id, version, NULL, &notfound, &err);
+	wf = scheduled_workflow(rq, db, id, &version, out, &status);
 	if (wf == NULL) {
-		jv_free(list);
 		jv_free(b.input);
-		return api_db_fail(rq, out, err);
-	}
-	if (wf->schedule == NULL) {
-		jv_free(list);
-		jv_free(b.input);
-		return api_error(out, 409, "conflict", "id",
-		    "workflow '%s' has no schedule: nothing to backfill", id);
-	}
-	if (run_rt_init(&rt, wf, b.input, &err) < 0) {
-		jv_free(list);
-		status = api_error(out, 422, "invalid_input", "input", "%s",
-		    err);
-		free(err);
 		return status;
 	}
-	params = jv_dump_string(jv_copy(rt.params), 0);
-	run_rt_free(&rt);
+	params = backfill_params(wf, b.input, out, &status);
+	if (!jv_is_valid(params))
+		return status;
 	if ((n = fires_in(wf, &b, &t, out, &status)) < 0) {
-		jv_free(list);
 		jv_free(params);
 		return status;
 	}
+	list = jv_array();
 	status = b.dry ? dry_run(rq, db, id, &b, t, n, &list, out) :
 			 make_runs(rq, db, wf, version, jv_string_value(params),
 			     t, n, &list, out);

@@ -428,6 +428,42 @@ apply_result(const char *id, int version, int created)
 	return jv_put(o, "created", jv_bool(created));
 }
 
+/* The workflows row takes the applied version (in apply_tx). */
+static int
+apply_row(PGconn *db, const struct workflow *wf, const char *ver, char **err)
+{
+	char cmax[16];
+	const char *up[7] = { wf->id, wf->name, wf->schedule, wf->timezone,
+		ver, cmax, concurrency_policy_name(wf->concurrency_policy) };
+
+	snprintf(cmax, sizeof(cmax), "%d", wf->concurrency_max);
+	/* SET reads the old row: a re-created workflow starts afresh, and
+	 * a new or changed schedule fires from now on (schedule_since). */
+	return db_cmd(db, err, "UPDATE workflows SET name = $2, schedule = $3, "
+	    "timezone = $4, current_version = $5::int, updated_at = now(), "
+	    "created_at = CASE WHEN deleted_at IS NULL THEN created_at "
+	    "ELSE now() END, paused = paused AND deleted_at IS NULL, "
+	    "concurrency_max = $6::int, concurrency_policy = $7, "
+	    "schedule_since = CASE WHEN deleted_at IS NOT NULL OR "
+	    "current_version = 0 OR schedule IS DISTINCT FROM $3 OR "
+	    "timezone <> $4 THEN now() ELSE schedule_since END, "
+	    "deleted_at = NULL WHERE id = $1", 7, up);
+}
+
+/* A raised (or lifted) limit lets queued runs start now (else the
+ * engines' sweep admits them). */
+static void
+apply_admit(PGconn *db, const char *id)
+{
+	char *err = NULL;
+
+	if (runstart_admit(db, id, &err) < 0) {
+		api_log(LOG_LVL_WARN, "workflow %s: admitting queued runs: %s",
+		    id, err);
+		free(err);
+	}
+}
+
 /*
  * The apply transaction.  Returns the HTTP status with *out set.  The
  * workflows row is inserted if missing and then locked, so two applies
@@ -442,9 +478,6 @@ apply_tx(struct api_request *rq, PGconn *db, const struct workflow *wf,
 	const char *ins[4] = { wf->id, wf->name, wf->schedule, wf->timezone };
 	const char *sel[2] = { wf->id, spec };
 	const char *nv[3] = { wf->id, rq->body, spec };
-	char cmax[16];
-	const char *up[7] = { wf->id, wf->name, wf->schedule, wf->timezone,
-		ver, cmax, concurrency_policy_name(wf->concurrency_policy) };
 	const char *ev[3] = { wf->id, ver, NULL };
 	char *err = NULL;
 	PGresult *r;
@@ -490,18 +523,7 @@ apply_tx(struct api_request *rq, PGconn *db, const struct workflow *wf,
 		PQclear(r);
 	}
 	snprintf(ver, sizeof(ver), "%d", version);
-	snprintf(cmax, sizeof(cmax), "%d", wf->concurrency_max);
-	/* SET reads the old row: a re-created workflow starts afresh, and
-	 * a new or changed schedule fires from now on (schedule_since). */
-	if (db_cmd(db, &err, "UPDATE workflows SET name = $2, schedule = $3, "
-	    "timezone = $4, current_version = $5::int, updated_at = now(), "
-	    "created_at = CASE WHEN deleted_at IS NULL THEN created_at "
-	    "ELSE now() END, paused = paused AND deleted_at IS NULL, "
-	    "concurrency_max = $6::int, concurrency_policy = $7, "
-	    "schedule_since = CASE WHEN deleted_at IS NOT NULL OR "
-	    "current_version = 0 OR schedule IS DISTINCT FROM $3 OR "
-	    "timezone <> $4 THEN now() ELSE schedule_since END, "
-	    "deleted_at = NULL WHERE id = $1", 7, up) < 0)
+	if (apply_row(db, wf, ver, &err) < 0)
 		goto fail;
 	ev[2] = deleted ? "recreated" : "applied";
 	/* loom_event is for event streams (api_events.c); its payload
@@ -517,14 +539,7 @@ apply_tx(struct api_request *rq, PGconn *db, const struct workflow *wf,
 		goto fail;
 	if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
 		goto fail;
-	/* A raised (or lifted) limit lets queued runs start now (else the
-	 * engines' sweep admits them). */
-	if (runstart_admit(db, wf->id, &err) < 0) {
-		api_log(LOG_LVL_WARN, "workflow %s: admitting queued runs: %s",
-		    wf->id, err);
-		free(err);
-		err = NULL;
-	}
+	apply_admit(db, wf->id);
 	api_log(LOG_LVL_INFO, "workflow %s version %d applied", wf->id,
 	    version);
 	*out = apply_result(wf->id, version, 1);

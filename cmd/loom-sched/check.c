@@ -35,9 +35,11 @@ check_one(const struct sched_opts *o, const char *id, const char *spec)
 		struct cron *c = cron_parse(wf->schedule, &err);
 
 		if (c == NULL)
-			printf("%s: schedule '%s': %s\n", id, wf->schedule, err);
+			printf(
+			    "%s: schedule '%s': %s\n", id, wf->schedule, err);
 		if (!tzload_known(wf->timezone))
-			printf("%s: unknown time zone '%s'\n", id, wf->timezone);
+			printf(
+			    "%s: unknown time zone '%s'\n", id, wf->timezone);
 		bad |= c == NULL || !tzload_known(wf->timezone);
 		free(err);
 		cron_free(c);
@@ -48,7 +50,8 @@ check_one(const struct sched_opts *o, const char *id, const char *spec)
 
 		if (t->kind != WF_TRIGGER_FILE)
 			continue;
-		dir = xstrndup(t->path, (size_t)(strrchr(t->path, '/') - t->path));
+		dir = xstrndup(
+		    t->path, (size_t)(strrchr(t->path, '/') - t->path));
 		if (files_root_ok(o, *dir ? dir : "/") <= 0) {
 			printf("%s: file trigger %s: its directory is missing "
 			       "or not under sched.file_roots\n",
@@ -91,7 +94,8 @@ sched_check(const struct sched_opts *o)
 		bad |= check_one(o, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
 	PQclear(r);
 	PQfinish(c);
-	printf("configuration ok; %d workflow%s with a schedule or triggers%s\n",
+	printf(
+	    "configuration ok; %d workflow%s with a schedule or triggers%s\n",
 	    n, n == 1 ? "" : "s", bad ? ", some of them not usable" : "");
 	return bad;
 }

@@ -81,7 +81,8 @@ files_watch(struct sched *s, struct swf *w)
 			continue;
 		dir = dir_of(t->path);
 		if ((ok = files_root_ok(s->o, dir)) <= 0) {
-			log_warnx("workflow %s: file trigger %s not watched: %s",
+			log_warnx(
+			    "workflow %s: file trigger %s not watched: %s",
 			    w->id, t->path,
 			    ok < 0 ? strerror(errno) :
 				     "its directory is not under "
@@ -92,8 +93,8 @@ files_watch(struct sched *s, struct swf *w)
 		for (size_t e = 0; e < NEVENTS; e++)
 			if (t->events & event_map[e].bit)
 				mask |= event_map[e].mask;
-		w->watches[i] = inotify_add_watch(
-		    s->inotify_fd, dir, mask | IN_ONLYDIR);
+		w->watches[i] =
+		    inotify_add_watch(s->inotify_fd, dir, mask | IN_ONLYDIR);
 		if (w->watches[i] < 0)
 			log_warn("workflow %s: watching %s", w->id, dir);
 		else
@@ -118,8 +119,8 @@ files_unwatch(struct sched *s, struct swf *w)
 			continue;
 		w->watches[i] = -1;
 		for (size_t k = 0; k < s->nwfs; k++)
-			for (size_t j = 0; s->wfs[k]->watches &&
-			     j < s->wfs[k]->wf->ntriggers;
+			for (size_t j = 0;
+			     s->wfs[k]->watches && j < s->wfs[k]->wf->ntriggers;
 			     j++)
 				used |= s->wfs[k]->watches[j] == wd;
 		if (!used)
@@ -152,23 +153,25 @@ file_event(struct sched *s, const struct inotify_event *ev)
 					jv p = jv_string_fmt("%s/%s",
 					    strcmp(path, "/") ? path : "",
 					    ev->name);
-					jv one = jv_object_set(jv_object_set(
-					    jv_object(), jv_string("path"),
-					    jv_copy(p)), jv_string("event"),
+					jv one = jv_object_set(
+					    jv_object_set(jv_object(),
+						jv_string("path"), jv_copy(p)),
+					    jv_string("event"),
 					    jv_string(event_map[e].name));
 					jv f = jv_object_set(jv_copy(one),
 					    jv_string("events"),
 					    jv_array_append(jv_array(), one));
-					jv in = jv_dump_string(jv_object_set(
-					    jv_object(), jv_string("file"), f),
+					jv in = jv_dump_string(
+					    jv_object_set(jv_object(),
+						jv_string("file"), f),
 					    0);
 
 					input = xstrdup(jv_string_value(in));
 					jv_free(in);
 					jv_free(p);
 				}
-				snprintf(key, sizeof(key), "file:%s:%zu", w->id,
-				    i);
+				snprintf(
+				    key, sizeof(key), "file:%s:%zu", w->id, i);
 				s->file_events++;
 				log_debug("workflow %s: %s %s/%s", w->id,
 				    event_map[e].name, path, ev->name);
@@ -187,7 +190,8 @@ static void
 on_inotify(struct loop_io *io, int fd, unsigned events, void *arg)
 {
 	struct sched *s = arg;
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[16384]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
@@ -211,8 +215,8 @@ files_init(struct sched *s)
 	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (s->inotify_fd < 0)
 		return -1;
-	s->inotify_io = loop_io_add(
-	    s->loop, s->inotify_fd, LOOP_READ, on_inotify, s);
+	s->inotify_io =
+	    loop_io_add(s->loop, s->inotify_fd, LOOP_READ, on_inotify, s);
 	return s->inotify_io ? 0 : -1;
 }
 

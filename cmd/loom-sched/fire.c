@@ -48,7 +48,8 @@ lock_cursor(struct sched *s, struct swf *w, int64_t *cursor, char **err)
 	int rc;
 
 	if (db_cmd(s->conn, err,
-		"INSERT INTO schedule_state (workflow_id, cursor_at) SELECT id, "
+		"INSERT INTO schedule_state (workflow_id, cursor_at) SELECT "
+		"id, "
 		"schedule_since FROM workflows WHERE id = $1 "
 		"ON CONFLICT DO NOTHING",
 		1, p) < 0)
@@ -79,8 +80,8 @@ lock_cursor(struct sched *s, struct swf *w, int64_t *cursor, char **err)
 
 /* What the policy dropped, as an event of the workflow. */
 static int
-record_missed(struct sched *s, struct swf *w, const struct sched_plan *pl,
-    char **err)
+record_missed(
+    struct sched *s, struct swf *w, const struct sched_plan *pl, char **err)
 {
 	char n[24], from[32];
 	const char *p[4] = { w->id, n, catchup_policy_name(w->wf->catchup),
@@ -88,8 +89,8 @@ record_missed(struct sched *s, struct swf *w, const struct sched_plan *pl,
 
 	snprintf(n, sizeof(n), "%zu", pl->missed);
 	iso(pl->cursor, from, sizeof(from));
-	log_info("workflow %s: %zu missed fire%s not run (catchup %s)%s",
-	    w->id, pl->missed, pl->missed == 1 ? "" : "s", p[2],
+	log_info("workflow %s: %zu missed fire%s not run (catchup %s)%s", w->id,
+	    pl->missed, pl->missed == 1 ? "" : "s", p[2],
 	    pl->dropped_old ? ", and older ones outside the catch-up window" :
 			      "");
 	s->missed += pl->missed;
@@ -142,9 +143,9 @@ fire_plan(struct sched *s, struct swf *w, const struct sched_plan *pl,
 	char *params = NULL, *why = NULL, cur[24];
 	const char *p[2] = { w->id, cur };
 
-	if (pl->nfires > 0 &&
-	    wfs_params(w, jv_object(), &params, &why) < 0) {
-		log_warnx("workflow %s: its fires cannot start: %s", w->id, why);
+	if (pl->nfires > 0 && wfs_params(w, jv_object(), &params, &why) < 0) {
+		log_warnx(
+		    "workflow %s: its fires cannot start: %s", w->id, why);
 		free(why);
 	}
 	for (size_t i = 0; params && i < pl->nfires; i++) {
@@ -154,8 +155,8 @@ fire_plan(struct sched *s, struct swf *w, const struct sched_plan *pl,
 			return -1;
 		}
 		if (st.cancelled[0] == '?') {
-			*cancel = xreallocarray(*cancel, *ncancel + 1,
-			    sizeof(char *));
+			*cancel = xreallocarray(
+			    *cancel, *ncancel + 1, sizeof(char *));
 			(*cancel)[(*ncancel)++] = xstrdup(w->id);
 		}
 	}

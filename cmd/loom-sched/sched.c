@@ -39,8 +39,8 @@ sched_opts_load(struct sched_opts *o, const struct config *cfg)
 	memset(o, 0, sizeof(*o));
 	o->db_url = db_url(cfg);
 	o->name = config_get(cfg, "sched.name", "loom-sched");
-	if (config_get_duration(cfg, "sched.misfire_grace", 10000,
-		&o->grace_ms) < 0) {
+	if (config_get_duration(
+		cfg, "sched.misfire_grace", 10000, &o->grace_ms) < 0) {
 		log_warnx("sched.misfire_grace: expected a duration");
 		return -1;
 	}
@@ -251,8 +251,8 @@ try_reconnect(struct loop_timer *t, void *arg)
 	if (s->conn == NULL) {
 		log_debug("reconnect: %s", err);
 		free(err);
-		s->backoff_ms = s->backoff_ms * 2 > 5000 ? 5000 :
-							   s->backoff_ms * 2;
+		s->backoff_ms =
+		    s->backoff_ms * 2 > 5000 ? 5000 : s->backoff_ms * 2;
 		loop_timer_after(t, s->backoff_ms);
 		return;
 	}
@@ -306,7 +306,8 @@ sched_setup(struct sched *s, char **err)
 	if (db_cmd(s->conn, err,
 		"SET idle_in_transaction_session_timeout = '5s'", 0, NULL) < 0)
 		return -1;
-	s->clock_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	s->clock_fd =
+	    timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (s->clock_fd < 0 ||
 	    (s->clock_io = loop_io_add(
 		 s->loop, s->clock_fd, LOOP_READ, on_clock, s)) == NULL) {
@@ -327,9 +328,9 @@ sched_setup(struct sched *s, char **err)
 	    channels, on_notify, on_listen_connect, s, err);
 	if (s->listen == NULL)
 		return -1;
-	s->leader = pglisten_new_leader(s->loop, s->o->db_url,
-	    "loom-sched-messages", MESSAGE_LOCK_KEY, msg, on_notify, on_leader,
-	    s, err);
+	s->leader =
+	    pglisten_new_leader(s->loop, s->o->db_url, "loom-sched-messages",
+		MESSAGE_LOCK_KEY, msg, on_notify, on_leader, s, err);
 	return s->leader ? 0 : -1;
 }
 

@@ -104,8 +104,7 @@ struct swf *wfs_get(struct sched *s, const char *id, char **err);
 void wfs_free_all(struct sched *s);
 /* The params a start with input (consumed) gets, as JSON text in *out
  * (malloc'd): 0, or -1 with *why (malloc'd) for an input refused. */
-int wfs_params(const struct swf *w, jv input, char **out,
-    char **why);
+int wfs_params(const struct swf *w, jv input, char **out, char **why);
 
 /* fire.c: the due fires of every workflow; 0 or -1 (database). */
 int fire_due(struct sched *s, int64_t now_ms);

@@ -54,13 +54,15 @@ triggers_enqueue(struct sched *s, const char *workflow, const char *input,
 	    "debounce_key) VALUES ($1, $2::jsonb, $3, now() + "
 	    "$4::bigint * interval '1 millisecond', $5) "
 	    "ON CONFLICT (debounce_key) DO UPDATE SET "
-	    "not_before = EXCLUDED.not_before, events = trigger_queue.events + 1, "
+	    "not_before = EXCLUDED.not_before, events = trigger_queue.events + "
+	    "1, "
 	    "input = CASE WHEN trigger_queue.source = 'file' THEN "
 	    "jsonb_set(EXCLUDED.input, '{file,events}', CASE WHEN "
 	    "jsonb_array_length(trigger_queue.input->'file'->'events') < 100 "
 	    "THEN (trigger_queue.input->'file'->'events') || "
 	    "(EXCLUDED.input->'file'->'events') ELSE "
-	    "trigger_queue.input->'file'->'events' END) ELSE EXCLUDED.input END",
+	    "trigger_queue.input->'file'->'events' END) ELSE EXCLUDED.input "
+	    "END",
 	    5, p);
 	if (rc < 0) {
 		sched_db_lost(s, err);
@@ -137,7 +139,8 @@ start_row(struct sched *s, PGresult *r, int i, struct cancels *c, char **err)
 	if ((w = wfs_get(s, wfid, err)) == NULL) {
 		if (*err != NULL)
 			return -1;
-		log_warnx("%s trigger: no workflow '%s'; dropped", source, wfid);
+		log_warnx(
+		    "%s trigger: no workflow '%s'; dropped", source, wfid);
 		return 0;
 	}
 	if (wfs_params(w, jv_parse(PQgetvalue(r, i, 2)), &params, &why) < 0) {
@@ -178,8 +181,10 @@ cancels_run(struct sched *s, struct cancels *c, int commit)
 		struct run_started st;
 		char *err = NULL;
 
-		if (commit && runstart_cancel_other(s->conn, &rs, &st, &err) < 0) {
-			log_warnx("workflow %s: cancelOther: %s", c->wf[i], err);
+		if (commit &&
+		    runstart_cancel_other(s->conn, &rs, &st, &err) < 0) {
+			log_warnx(
+			    "workflow %s: cancelOther: %s", c->wf[i], err);
 			free(err);
 		}
 		free(c->wf[i]);
@@ -200,10 +205,13 @@ consume_batch(struct sched *s)
 	r = db_exec(s->conn, &err,
 	    "DELETE FROM trigger_queue WHERE id IN (SELECT id FROM "
 	    "trigger_queue WHERE not_before <= now() ORDER BY id FOR UPDATE "
-	    "SKIP LOCKED LIMIT " STR(CONSUME_BATCH) ") RETURNING id, "
-	    "workflow, CASE WHEN source = 'file' THEN jsonb_set(input, "
-	    "'{file,count}', to_jsonb(events)) ELSE input END::text, source, "
-	    "events",
+	    "SKIP LOCKED LIMIT " STR(
+		CONSUME_BATCH) ") RETURNING id, "
+			       "workflow, CASE WHEN source = 'file' THEN "
+			       "jsonb_set(input, "
+			       "'{file,count}', to_jsonb(events)) ELSE input "
+			       "END::text, source, "
+			       "events",
 	    0, NULL);
 	if (r == NULL)
 		goto fail_rb;

@@ -59,17 +59,16 @@ print_fires(jv reply)
 	}
 	jv_free(fires);
 	printf("%d to run, %d existing, %d skipped\n",
-	    (int)jv_number_value(jv_object_get(jv_copy(reply),
-		jv_string("created"))),
-	    (int)jv_number_value(jv_object_get(jv_copy(reply),
-		jv_string("existing"))),
-	    (int)jv_number_value(jv_object_get(jv_copy(reply),
-		jv_string("skipped"))));
+	    (int)jv_number_value(
+		jv_object_get(jv_copy(reply), jv_string("created"))),
+	    (int)jv_number_value(
+		jv_object_get(jv_copy(reply), jv_string("existing"))),
+	    (int)jv_number_value(
+		jv_object_get(jv_copy(reply), jv_string("skipped"))));
 }
 
 static int
-backfill(const struct cli_online *o, struct client *c, const char *id,
-    jv body)
+backfill(const struct cli_online *o, struct client *c, const char *id, jv body)
 {
 	char *eid = client_escape(id), *path;
 	jv reply;
@@ -108,7 +107,8 @@ cli_workflow_backfill(int argc, char **argv)
 	int ch, r, dry = 0, rc = EXIT_USAGE;
 
 	optind = 0;
-	while ((ch = getopt_long(argc - 1, argv + 1, "o:h", opts, NULL)) != -1) {
+	while (
+	    (ch = getopt_long(argc - 1, argv + 1, "o:h", opts, NULL)) != -1) {
 		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
 			goto out;
 		if (r > 0)
@@ -131,8 +131,8 @@ cli_workflow_backfill(int argc, char **argv)
 			jv_free(input);
 			input = jv_parse(optarg);
 			if (jv_get_kind(input) != JV_KIND_OBJECT) {
-				rc = cli_usage_error(o.cmd,
-				    "--input: expected a JSON object");
+				rc = cli_usage_error(
+				    o.cmd, "--input: expected a JSON object");
 				goto out;
 			}
 			break;

@@ -81,8 +81,8 @@ pgl_open(struct pglisten *l, char **err)
 		if (!PQsendQueryParams(l->conn,
 			"SELECT pg_advisory_lock($1::bigint)", 1, NULL, p, NULL,
 			NULL, 0)) {
-			*err = xasprintf("asking for the lock: %s",
-			    PQerrorMessage(l->conn));
+			*err = xasprintf(
+			    "asking for the lock: %s", PQerrorMessage(l->conn));
 			pgl_close(l);
 			return -1;
 		}
@@ -226,12 +226,11 @@ pglisten_new(struct loop *loop, const char *url, const char *app,
 
 struct pglisten *
 pglisten_new_leader(struct loop *loop, const char *url, const char *app,
-    long long lock_key, const char *const *channels,
-    pglisten_notify_cb *notify, pglisten_connect_cb *connect, void *arg,
-    char **err)
+    long long lock_key, const char *const *channels, pglisten_notify_cb *notify,
+    pglisten_connect_cb *connect, void *arg, char **err)
 {
-	return pgl_new(loop, url, app, channels, notify, connect, arg, 1,
-	    lock_key, err);
+	return pgl_new(
+	    loop, url, app, channels, notify, connect, arg, 1, lock_key, err);
 }
 
 int
