@@ -18,6 +18,7 @@ setup_file() {
 	mkdir -p "$INBOX"
 	export LOOM_SCHED_FILE_ROOTS=$LOOM_TEST_DIR
 	loom_daemon_start loom-sched
+	echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/sched.pid"
 }
 
 teardown_file() {
@@ -67,10 +68,11 @@ last_params() { sql "SELECT params FROM executions WHERE workflow_id = '$1' ORDE
 	wait_for -t 20 has_runs t-row 1
 	last_params t-row | jq -e '.n == 1'
 	# with every scheduler stopped, a NOTIFY would be lost; a row is not
-	pid=$(pgrep -f "$LOOM_BIN/loom-sched" | head -1)
-	loom_daemon_stop "$pid"
+	# this file's scheduler (other files run theirs at the same time)
+	loom_daemon_stop "$(cat "$LOOM_TEST_DIR/sched.pid")"
 	sql "INSERT INTO trigger_queue (workflow, input) VALUES ('t-row', '{\"n\": 2}')"
 	loom_daemon_start loom-sched
+	echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/sched.pid"
 	wait_for -t 20 has_runs t-row 2
 	last_params t-row | jq -e '.n == 2'
 	assert_equal "$(sql "SELECT count(*) FROM trigger_queue")" 0
