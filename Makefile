@@ -126,6 +126,52 @@ $(TEST_BACKEND): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/backend/*.c)) $(LI
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# libloomclient, the C SDK (sdk/c/, libloomclient(3)): its own files plus
+# lib/net's HTTP client, event-stream parser and signature, built -fPIC into
+# an archive of one object and a shared library, both exporting loom_*
+# alone (objcopy -G and a version script) so lib/'s names cannot clash
+# with a user's.  Its unit test and examples link nothing else of Link Loom.
+SDKC_SRC = $(wildcard sdk/c/src/*.c) lib/net/client.c lib/net/sse.c \
+	   lib/net/sign.c lib/util/digest.c lib/core/buf.c lib/core/xalloc.c
+SDKC_OBJ = $(SDKC_SRC:%.c=$(BUILD)/sdkc/%.o)
+SDKC_LIBS = -lcurl -lmicrohttpd -lcrypto -ljq -lonig -lpthread
+SDKC_SONAME = libloomclient.so.1
+SDKC_ALL = $(BUILD)/libloomclient.a $(BUILD)/$(SDKC_SONAME) \
+	   $(BUILD)/libloomclient.so $(BUILD)/tests/test_sdk_c \
+	   $(BUILD)/sdk/c/loom-c-example-backend $(BUILD)/sdk/c/loom-c-quickstart
+
+$(BUILD)/sdkc/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -Isdk/c/include -MMD -MP -c -o $@ $<
+
+$(BUILD)/sdkc/libloomclient.o: $(SDKC_OBJ)
+	$(LD) -r -o $@.tmp $^
+	objcopy -w -G 'loom_*' $@.tmp $@ && rm -f $@.tmp
+
+$(BUILD)/libloomclient.a: $(BUILD)/sdkc/libloomclient.o
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/$(SDKC_SONAME): $(SDKC_OBJ) sdk/c/libloomclient.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SDKC_SONAME) \
+	    -Wl,--version-script=sdk/c/libloomclient.map -o $@ $(SDKC_OBJ) \
+	    $(SDKC_LIBS)
+
+$(BUILD)/libloomclient.so: $(BUILD)/$(SDKC_SONAME)
+	ln -sf $(SDKC_SONAME) $@
+
+$(BUILD)/sdkc/sdk/c/tests/test_sdk_c.o: \
+    CFLAGS += -DSDK_TEST_DATA='"$(abspath sdk/c/tests/data)"'
+$(BUILD)/tests/test_sdk_c: $(BUILD)/sdkc/sdk/c/tests/test_sdk_c.o \
+    $(BUILD)/libloomclient.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(SDKC_LIBS)
+
+$(BUILD)/sdk/c/%: $(BUILD)/sdkc/sdk/c/examples/%.o $(BUILD)/libloomclient.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SDKC_LIBS)
+
+all tests: $(SDKC_ALL)
+
 tests: $(UNIT_BIN) $(PROG_BIN) $(TEST_BACKEND)
 
 check: tests
@@ -269,5 +315,5 @@ clean:
 
 .SECONDARY:
 
--include $(LIB_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d) \
+-include $(LIB_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(SDKC_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d) \
 	$(patsubst %.c,$(BUILD)/%.d,$(wildcard cmd/*/*.c))
