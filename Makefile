@@ -138,6 +138,7 @@ SDKC_LIBS = -lcurl -lmicrohttpd -lcrypto -ljq -lonig -lpthread
 SDKC_SONAME = libloomclient.so.1
 SDKC_ALL = $(BUILD)/libloomclient.a $(BUILD)/$(SDKC_SONAME) \
 	   $(BUILD)/libloomclient.so $(BUILD)/tests/test_sdk_c \
+	   $(BUILD)/tests/sdk-c-live \
 	   $(BUILD)/sdk/c/loom-c-example-backend $(BUILD)/sdk/c/loom-c-quickstart
 
 $(BUILD)/sdkc/%.o: %.c
@@ -163,6 +164,10 @@ $(BUILD)/libloomclient.so: $(BUILD)/$(SDKC_SONAME)
 $(BUILD)/sdkc/sdk/c/tests/test_sdk_c.o: \
     CFLAGS += -DSDK_TEST_DATA='"$(abspath sdk/c/tests/data)"'
 $(BUILD)/tests/test_sdk_c: $(BUILD)/sdkc/sdk/c/tests/test_sdk_c.o \
+    $(BUILD)/libloomclient.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(SDKC_LIBS)
+
+$(BUILD)/tests/sdk-c-live: $(BUILD)/sdkc/sdk/c/tests/sdk_c_live.o \
     $(BUILD)/libloomclient.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(SDKC_LIBS)
 
