@@ -35,6 +35,8 @@ DATADIR	 = $(PREFIX)/share/loom
 UNITDIR	 = $(PREFIX)/lib/systemd/system
 BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
+LIBDIR	 = $(PREFIX)/lib
+INCDIR	 = $(PREFIX)/include
 
 VERSION	:= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 PKGS	 = yaml-0.1 libcurl libpq inih libmicrohttpd libsystemd libcrypto
@@ -289,11 +291,16 @@ format:
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/schema \
 	    $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 755 $(PROG_BIN) $(EXAMPLE_BACKEND) $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/loom
+	install -m 644 $(BUILD)/libloomclient.a $(DESTDIR)$(LIBDIR)
+	install -m 755 $(BUILD)/$(SDKC_SONAME) $(DESTDIR)$(LIBDIR)
+	ln -sf $(SDKC_SONAME) $(DESTDIR)$(LIBDIR)/libloomclient.so
+	install -m 644 sdk/c/include/loom/client.h $(DESTDIR)$(INCDIR)/loom
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -m 644 schema/*.sql schema/*.json schema/*.yaml \
@@ -311,7 +318,9 @@ uninstall:
 	    rm -f $(DESTDIR)$(BINDIR)/$$p; done
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
-	rm -rf $(DESTDIR)$(DATADIR)
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(INCDIR)/loom
+	rm -f $(DESTDIR)$(LIBDIR)/libloomclient.a \
+	    $(DESTDIR)$(LIBDIR)/libloomclient.so $(DESTDIR)$(LIBDIR)/$(SDKC_SONAME)
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/loom $(DESTDIR)$(ZSHCOMPDIR)/_loom
 	for u in systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 
