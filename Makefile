@@ -70,7 +70,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 MAN_PAGES = $(wildcard man/*.[1-8])
 
-.PHONY: all check check-unit check-bats check-asan check-valgrind check-fuzz \
+.PHONY: all sdk-java check check-unit check-bats check-asan check-valgrind check-fuzz \
 	check-tsan stress bench \
 	deps install uninstall lint lint-man lint-format lint-functions format \
 	clean \
@@ -178,6 +178,10 @@ $(BUILD)/sdk/c/%: $(BUILD)/sdkc/sdk/c/examples/%.o $(BUILD)/libloomclient.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(SDKC_LIBS)
 
 all tests: $(SDKC_ALL)
+
+# The Java SDK (sdk/java/) with javac alone; tests/sdk-java.bats runs it.
+sdk-java:
+	sdk/java/build.sh $(BUILD)/sdk/java
 
 tests: $(UNIT_BIN) $(PROG_BIN) $(TEST_BACKEND)
 

@@ -17,8 +17,11 @@ import java.util.Map;
 public class LoomException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /** The HTTP status, 0 when no answer came. */
     private final int status;
+    /** The API's error code, or null. */
     private final String code;
+    /** The part of the request the error names, or null. */
     private final String field;
     private final transient List<Object> details;
 

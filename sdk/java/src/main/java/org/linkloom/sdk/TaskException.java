@@ -7,6 +7,7 @@ package org.linkloom.sdk;
 public class TaskException extends Exception {
     private static final long serialVersionUID = 1L;
 
+    /** The error class. */
     private final String type;
 
     /**
