@@ -99,7 +99,8 @@ teardown() {
 	    --select-class org.linkloom.sdk.SignatureTest \
 	    --select-class org.linkloom.sdk.TaskRequestTest \
 	    --select-class org.linkloom.sdk.LoomExceptionTest \
-	    --select-class org.linkloom.sdk.TaskServerTest
+	    --select-class org.linkloom.sdk.TaskServerTest \
+	    --select-class org.linkloom.sdk.MisbehavingServerTest
 	echo "$output"
 	[ "$status" -eq 0 ]
 	assert_output --regexp '\[ +2[0-9] tests successful +\]'

@@ -306,9 +306,10 @@ loom_execution_finished(jv execution)
 jv
 loom_execution_wait(loom_client *c, const char *id, long timeout_ms)
 {
-	int64_t end = loom_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t end = loom_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0), t0;
 	char *e = client_escape(id);
 	long left, wait_ms;
+	int early = 0;
 	jv r;
 
 	/* each poll may take its whole wait: the request limit goes past it */
@@ -317,11 +318,26 @@ loom_execution_wait(loom_client *c, const char *id, long timeout_ms)
 		wait_ms = left < 0 ? 0 : left > 300000 ? 300000 : left;
 		client_set_timeout(
 		    c->http, c->timeout_ms > 0 ? wait_ms + c->timeout_ms : 0);
+		t0 = loom_mono_ms();
 		r = requestf(c, "GET", jv_invalid(),
 		    "/api/v1/executions/%s?wait=%ldms", e, wait_ms);
 		if (!jv_is_valid(r) || loom_execution_finished(r) ||
 		    loom_mono_ms() >= end)
 			break;
+		/* a server that answers a live run at once ignores ?wait:
+		 * give up rather than spin (as the loom command line does) */
+		if (wait_ms >= 1000 && loom_mono_ms() - t0 < wait_ms / 2 &&
+		    ++early >= 5) {
+			jv_free(r);
+			memset(&c->err, 0, sizeof(c->err));
+			c->err.sys_errno = EPROTO;
+			snprintf(c->err.message, sizeof(c->err.message),
+			    "the server does not hold ?wait requests");
+			r = jv_invalid_with_msg(jv_string(c->err.message));
+			break;
+		}
+		if (wait_ms >= 1000 && loom_mono_ms() - t0 >= wait_ms / 2)
+			early = 0;
 		jv_free(r);
 	}
 	client_set_timeout(c->http, c->timeout_ms);
@@ -494,6 +510,16 @@ iter_fetch(loom_exec_iter *it)
 	}
 	it->next = 0;
 	cur = jv_object_get(r, jv_string("nextCursor"));
+	if (jv_get_kind(cur) == JV_KIND_STRING && it->cursor &&
+	    strcmp(it->cursor, jv_string_value(cur)) == 0) {
+		/* the same page again would be asked for ever */
+		jv_free(cur);
+		memset(&it->c->err, 0, sizeof(it->c->err));
+		it->c->err.sys_errno = EPROTO;
+		snprintf(it->c->err.message, sizeof(it->c->err.message),
+		    "the server gave the same page twice");
+		return -1;
+	}
 	free(it->cursor);
 	it->cursor = NULL;
 	if (jv_get_kind(cur) == JV_KIND_STRING)

@@ -301,14 +301,26 @@ public final class LoomClient {
      */
     public Execution waitFor(String id, Duration limit) {
         long end = System.nanoTime() + limit.toNanos();
+        int early = 0;
         for (;;) {
             long left = Math.max(0, (end - System.nanoTime()) / 1_000_000);
             long wait = Math.min(left, MAX_WAIT_MS);
             Duration t = timeout.isZero() ? null : timeout.plusMillis(wait);
+            long t0 = System.nanoTime();
             Execution e = new Execution(map(send("GET", "/api/v1/executions/" + escape(id)
                     + "?wait=" + wait + "ms", null, null, null, t)));
             if (e.isFinished() || System.nanoTime() >= end) {
                 return e;
+            }
+            // a server that answers a live run at once ignores ?wait: give
+            // up rather than spin (as the loom command line does)
+            boolean soon = (System.nanoTime() - t0) / 1_000_000 < wait / 2;
+            if (wait >= 1000 && soon && ++early >= 5) {
+                throw new LoomException(0, null, "the server does not hold ?wait requests",
+                        null, null, null);
+            }
+            if (!soon) {
+                early = 0;
             }
         }
     }
@@ -362,8 +374,14 @@ public final class LoomClient {
                     if (page != null && page.nextCursor() == null) {
                         return false;
                     }
-                    page = executionsPage(query, page == null ? null : page.nextCursor());
+                    String asked = page == null ? null : page.nextCursor();
+                    page = executionsPage(query, asked);
                     next = 0;
+                    if (asked != null && asked.equals(page.nextCursor())) {
+                        // the same page again would be asked for ever
+                        throw new LoomException(0, null, "the server gave the same page twice",
+                                null, null, null);
+                    }
                 }
                 return true;
             }
