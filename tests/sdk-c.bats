@@ -174,3 +174,33 @@ teardown() {
 	[ "$status" -eq 0 ]
 	refute_line --regexp '^not ok'
 }
+
+# Last: it restarts loom-api (on the same address).
+@test "following a run's logs survives a loom-api restart (Last-Event-ID)" {
+	local wf=$BATS_TEST_TMPDIR/restart.yaml out=$BATS_TEST_TMPDIR/out.txt \
+	    go=$BATS_TEST_TMPDIR/go port qpid rc=0
+	mkfifo "$go"
+	cat >"$wf" <<EOF2
+id: sdk-c-restart
+tasks:
+  - id: talk
+    type: shell
+    timeout: 60s
+    command: "echo before; read x < $go; echo after"
+EOF2
+	LOOM_TOKEN=$OPERATOR "$SDKC/loom-c-quickstart" "$LOOM_API" "$wf" \
+	    >"$out" 2>&1 3>&- &
+	qpid=$!
+	wait_for -t 30 grep -q '^log talk before$' "$out"
+	port=${LOOM_API##*:}
+	loom_api_stop
+	LOOM_API_AUTH=token loom_api_start --listen "127.0.0.1:$port" \
+	    --socket "$SOCK"
+	echo "$LOOM_API_PID" >>"$LOOM_TEST_DIR/daemons.pids"
+	echo go >"$go"
+	wait "$qpid" || rc=$?
+	cat "$out"
+	assert_equal "$rc" 0
+	assert_equal "$(grep '^log ' "$out" | tr '\n' '|')" \
+	    "log talk before|log talk after|"
+}

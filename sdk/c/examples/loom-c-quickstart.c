@@ -26,6 +26,7 @@ print_log(void *arg, const struct loom_event *ev)
 	task = jv_object_get(jv_copy(ev->data), jv_string("taskId"));
 	line = jv_object_get(jv_copy(ev->data), jv_string("line"));
 	printf("log %s %s\n", jv_string_value(task), jv_string_value(line));
+	fflush(stdout); /* each line as it comes, even into a file */
 	jv_free(task);
 	jv_free(line);
 	return 0;

@@ -21,9 +21,10 @@
  * HTTP status, the API's error code and message (loom-api(8), ERROR
  * RESPONSES), or status 0 with an errno when no answer came.
  *
- * A loom_client is not thread-safe: use one per thread.  Call
- * curl_global_init() once before threads start if the program has
- * several (libcurl's rule); loom_client_new() calls it otherwise.
+ * A loom_client is not thread-safe: use one per thread.  A program with
+ * several threads calls curl_global_init(CURL_GLOBAL_DEFAULT) once before
+ * they start (libcurl's rule; a single-threaded one need not: libcurl
+ * does it on first use).
  */
 #ifndef LOOM_SDK_CLIENT_H
 #define LOOM_SDK_CLIENT_H
