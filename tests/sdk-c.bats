@@ -84,6 +84,15 @@ teardown() {
 	refute_line --regexp ' [TDBR] [^l]'
 }
 
+@test "the README's quick start compiles against libloomclient alone" {
+	awk '/^```c/ { f = 1; next } /^```/ { if (f) exit } f' sdk/c/README.md \
+	    >"$BATS_TEST_TMPDIR/q.c"
+	grep -q loom_execution_wait "$BATS_TEST_TMPDIR/q.c"
+	run -0 cc -Wall -Wextra -Werror -Isdk/c/include -o "$BATS_TEST_TMPDIR/q" \
+	    "$BATS_TEST_TMPDIR/q.c" "$LOOM_BIN/../libloomclient.a" \
+	    -lcurl -lmicrohttpd -lcrypto -ljq -lpthread
+}
+
 @test "every client call against loom-api (sdk-c-live)" {
 	local wf=$BATS_TEST_TMPDIR/seed.yaml
 	seed "$wf" sdk-c-seed "$CB_URL"

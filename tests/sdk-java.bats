@@ -92,6 +92,24 @@ teardown() {
 	assert_output loom-client
 }
 
+@test "the README's quick start and backend compile against the SDK" {
+	local d=$BATS_TEST_TMPDIR/readme
+	mkdir -p "$d"
+	{
+		echo 'import org.linkloom.sdk.*; import java.nio.file.Path;'
+		echo 'import java.time.Duration; import java.util.Map;'
+		echo 'import java.net.InetSocketAddress;'
+		echo 'import static java.nio.charset.StandardCharsets.UTF_8;'
+		echo 'class Readme { static void run() throws Exception {'
+		awk '/^```java/ { n++; f = 1; next } /^```/ { f = 0 }
+		    f && n <= 2 && !/^import/' sdk/java/README.md
+		echo '}}'
+	} >"$d/Readme.java"
+	grep -q 'waitFor' "$d/Readme.java"
+	grep -q 'TaskServer.create' "$d/Readme.java"
+	run -0 javac -Xlint:all -Werror -d "$d" -cp "$JOUT/classes" "$d/Readme.java"
+}
+
 @test "the unit tests pass (JUnit 5)" {
 	run java -jar "$JUNIT" --disable-banner --details=tree \
 	    -cp "$JOUT/classes:$JOUT/test" \
