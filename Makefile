@@ -13,6 +13,8 @@
 #                        10,000 tasks beside one busy loop per CPU (LOOM_STRESS_*
 #                        in the environment change it)
 #   make bench           benchmarks, figures printed beside their targets
+#   make sdk-java        the Java SDK with javac into $(BUILD)/sdk/java (the
+#                        C SDK, libloomclient, is part of make)
 #   make deps            install the Debian packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
 #   make lint            mandoc -Tlint on every man page, clang-format
@@ -167,10 +169,12 @@ $(BUILD)/sdkc/sdk/c/tests/test_sdk_c.o: \
     CFLAGS += -DSDK_TEST_DATA='"$(abspath sdk/c/tests/data)"'
 $(BUILD)/tests/test_sdk_c: $(BUILD)/sdkc/sdk/c/tests/test_sdk_c.o \
     $(BUILD)/libloomclient.a
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SDKC_LIBS)
 
 $(BUILD)/tests/sdk-c-live: $(BUILD)/sdkc/sdk/c/tests/sdk_c_live.o \
     $(BUILD)/libloomclient.a
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SDKC_LIBS)
 
 $(BUILD)/sdk/c/%: $(BUILD)/sdkc/sdk/c/examples/%.o $(BUILD)/libloomclient.a
