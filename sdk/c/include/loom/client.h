@@ -98,6 +98,8 @@ jv loom_workflow_get(loom_client *c, const char *id);
  * jv_invalid() or jv_null() for none).  token, when not NULL, is used for
  * this call alone instead of the client's (a trigger token, say).
  * Returns {"executionId","workflowId","workflowVersion","status"}.
+ * Refusals: 404 not_found, 409 conflict (paused), 409 concurrency_limit
+ * (the workflow's concurrency policy skips the run).
  */
 jv loom_workflow_trigger(
     loom_client *c, const char *id, jv input, const char *token);

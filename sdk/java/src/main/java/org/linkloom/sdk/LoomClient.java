@@ -271,8 +271,9 @@ public final class LoomClient {
      * @param input its input (null: none)
      * @param callToken the bearer token of this call (null: the client's)
      * @return the new execution's id
-     * @throws LoomException 409 conflict when paused or refused by the
-     *     workflow's concurrency policy, 404 when unknown
+     * @throws LoomException 409 conflict when the workflow is paused, 409
+     *     concurrency_limit when its concurrency policy (skip) refuses a
+     *     run, 404 not_found when it is unknown
      */
     public String trigger(String workflowId, Map<String, Object> input, String callToken) {
         Map<String, Object> body = Json.object("input", input == null ? Map.of() : input);

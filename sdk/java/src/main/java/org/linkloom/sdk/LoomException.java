@@ -9,8 +9,9 @@ import java.util.Map;
  * answer came (the cause says why: nothing listening, a timeout).
  *
  * <p>Codes include {@code bad_request}, {@code unauthorized} (401),
- * {@code forbidden} (403), {@code not_found} (404), {@code conflict} (409,
- * also a trigger refused by a workflow's concurrency policy),
+ * {@code forbidden} (403), {@code not_found} (404), {@code conflict} (409),
+ * {@code concurrency_limit} (409: a trigger refused by the workflow's
+ * concurrency policy),
  * {@code invalid_workflow} and {@code invalid_input} (422) and
  * {@code unavailable} (503).
  */
