@@ -151,9 +151,18 @@ count(void *arg, const struct loom_event *ev)
 	return 0;
 }
 
+static int
+first_only(void *arg, const struct loom_event *ev)
+{
+	snprintf(arg, 32, "%s", ev->event);
+	return 1;
+}
+
 static void
 events(const char *id)
 {
+	char kind[32] = "";
+
 	struct seen all = { 0 }, rest = { 0 }, logs = { 0 };
 	jv r;
 
@@ -170,6 +179,9 @@ events(const char *id)
 	is_int(loom_events_follow(op, id, "kind=log", NULL, count, &logs), 0,
 	    "logs alone");
 	ok(logs.logs == 4 && logs.tasks == 0, "four log lines, no tasks");
+	is_int(loom_events_follow(op, NULL, "kind=run", "0", first_only, kind),
+	    0, "the stream of every execution, stopped by the callback");
+	is_str(kind, "run", "its first run event");
 	r = loom_execution_logs(op, id, 0, 2);
 	is_int(jv_array_length(jv_object_get(jv_copy(r), jv_string("logs"))), 2,
 	    "a page of two log lines");

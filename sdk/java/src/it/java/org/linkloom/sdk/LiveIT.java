@@ -100,6 +100,10 @@ class LiveIT {
         assertEquals(4, lines.size());
         Map<String, Object> page = op.logs(seedRun, 0, 2);
         assertEquals(2, ((List<?>) page.get("logs")).size());
+        // the stream of every execution, which a listener ends
+        List<Event> runs = new ArrayList<>();
+        op.streamEvents(null, Map.of("kind", "run"), "0", e -> !runs.add(e));
+        assertEquals("run", runs.get(0).event());
         // a listener that stops
         int[] n = {0};
         op.streamEvents(seedRun, null, null, e -> ++n[0] < 2);
