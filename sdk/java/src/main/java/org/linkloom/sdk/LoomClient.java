@@ -41,6 +41,14 @@ public final class LoomClient {
     private static final long MAX_WAIT_MS = 300_000;
     private static final long STREAM_GIVE_UP_MS = 60_000;
     private static final long STREAM_BACKOFF_MAX_MS = 10_000;
+    private static final long STREAM_STALL_MS = 60_000;
+    /** Closes streams that went quiet (the server sends a comment every few seconds). */
+    private static final java.util.concurrent.ScheduledExecutorService WATCHDOG =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "loom-stream-watchdog");
+                t.setDaemon(true);
+                return t;
+            });
 
     private final String base;
     private final String token;
@@ -496,7 +504,8 @@ public final class LoomClient {
      * execution when executionId is null) until the listener stops, or the
      * execution's stream ends after its {@code end} event.
      *
-     * <p>A connection that drops is made again with Last-Event-ID set to
+     * <p>A connection that drops, or stays silent for a minute (the server
+     * sends a comment every few seconds), is made again with Last-Event-ID set to
      * the last id received, after the wait the server asked for, doubling
      * up to 10 s; after a minute of failed attempts it gives up. Nothing
      * comes twice and nothing is missed.
@@ -588,12 +597,26 @@ public final class LoomClient {
         }
         st.connected = true;
         int got = 0;
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(),
+        InputStream body = r.body();
+        long[] lastRead = {System.nanoTime()};
+        // a connection with no byte for a minute is dead: closing it ends
+        // readLine() with an IOException, and the loop reconnects
+        java.util.concurrent.ScheduledFuture<?> dog = WATCHDOG.scheduleAtFixedRate(() -> {
+            if (System.nanoTime() - lastRead[0] > STREAM_STALL_MS * 1_000_000) {
+                try {
+                    body.close();
+                } catch (IOException ignored) {
+                    // closing is all we can do
+                }
+            }
+        }, STREAM_STALL_MS / 4, STREAM_STALL_MS / 4, java.util.concurrent.TimeUnit.MILLISECONDS);
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(body,
                 StandardCharsets.UTF_8))) {
             String event = null;
             StringBuilder data = null;
             String line;
             while ((line = in.readLine()) != null) {
+                lastRead[0] = System.nanoTime();
                 if (line.isEmpty()) {
                     if (data != null) {
                         got++;
@@ -636,6 +659,8 @@ public final class LoomClient {
                         break;
                 }
             }
+        } finally {
+            dog.cancel(false);
         }
         return got;
     }
