@@ -13,6 +13,8 @@
 #                        10,000 tasks beside one busy loop per CPU (LOOM_STRESS_*
 #                        in the environment change it)
 #   make bench           benchmarks, figures printed beside their targets
+#   make sdk-java        the Java SDK with javac into $(BUILD)/sdk/java (the
+#                        C SDK, libloomclient, is part of make)
 #   make deps            install the Debian packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
 #   make lint            mandoc -Tlint on every man page, clang-format
@@ -35,6 +37,8 @@ DATADIR	 = $(PREFIX)/share/loom
 UNITDIR	 = $(PREFIX)/lib/systemd/system
 BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
+LIBDIR	 = $(PREFIX)/lib
+INCDIR	 = $(PREFIX)/include
 
 VERSION	:= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 PKGS	 = yaml-0.1 libcurl libpq inih libmicrohttpd libsystemd libcrypto
@@ -68,7 +72,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 MAN_PAGES = $(wildcard man/*.[1-8])
 
-.PHONY: all check check-unit check-bats check-asan check-valgrind check-fuzz \
+.PHONY: all sdk-java check check-unit check-bats check-asan check-valgrind check-fuzz \
 	check-tsan stress bench \
 	deps install uninstall lint lint-man lint-format lint-functions format \
 	clean \
@@ -125,6 +129,63 @@ TEST_BACKEND = $(BUILD)/tests/loom-test-backend
 $(TEST_BACKEND): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/backend/*.c)) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# libloomclient, the C SDK (sdk/c/, libloomclient(3)): its own files plus
+# lib/net's HTTP client, event-stream parser and signature, built -fPIC into
+# an archive of one object and a shared library, both exporting loom_*
+# alone (objcopy -G and a version script) so lib/'s names cannot clash
+# with a user's.  Its unit test and examples link nothing else of Link Loom.
+SDKC_SRC = $(wildcard sdk/c/src/*.c) lib/net/client.c lib/net/sse.c \
+	   lib/net/sign.c lib/util/digest.c lib/core/buf.c lib/core/xalloc.c
+SDKC_OBJ = $(SDKC_SRC:%.c=$(BUILD)/sdkc/%.o)
+SDKC_LIBS = -lcurl -lmicrohttpd -lcrypto -ljq -lonig -lpthread
+SDKC_SONAME = libloomclient.so.1
+SDKC_ALL = $(BUILD)/libloomclient.a $(BUILD)/$(SDKC_SONAME) \
+	   $(BUILD)/libloomclient.so $(BUILD)/tests/test_sdk_c \
+	   $(BUILD)/tests/sdk-c-live \
+	   $(BUILD)/sdk/c/loom-c-example-backend $(BUILD)/sdk/c/loom-c-quickstart
+
+$(BUILD)/sdkc/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -Isdk/c/include -MMD -MP -c -o $@ $<
+
+$(BUILD)/sdkc/libloomclient.o: $(SDKC_OBJ)
+	$(LD) -r -o $@.tmp $^
+	objcopy -w -G 'loom_*' $@.tmp $@ && rm -f $@.tmp
+
+$(BUILD)/libloomclient.a: $(BUILD)/sdkc/libloomclient.o
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/$(SDKC_SONAME): $(SDKC_OBJ) sdk/c/libloomclient.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SDKC_SONAME) \
+	    -Wl,--version-script=sdk/c/libloomclient.map -o $@ $(SDKC_OBJ) \
+	    $(SDKC_LIBS)
+
+$(BUILD)/libloomclient.so: $(BUILD)/$(SDKC_SONAME)
+	ln -sf $(SDKC_SONAME) $@
+
+$(BUILD)/sdkc/sdk/c/tests/test_sdk_c.o: \
+    CFLAGS += -DSDK_TEST_DATA='"$(abspath sdk/c/tests/data)"'
+$(BUILD)/tests/test_sdk_c: $(BUILD)/sdkc/sdk/c/tests/test_sdk_c.o \
+    $(BUILD)/libloomclient.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SDKC_LIBS)
+
+$(BUILD)/tests/sdk-c-live: $(BUILD)/sdkc/sdk/c/tests/sdk_c_live.o \
+    $(BUILD)/libloomclient.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SDKC_LIBS)
+
+$(BUILD)/sdk/c/%: $(BUILD)/sdkc/sdk/c/examples/%.o $(BUILD)/libloomclient.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SDKC_LIBS)
+
+all tests: $(SDKC_ALL)
+
+# The Java SDK (sdk/java/) with javac alone; tests/sdk-java.bats runs it.
+sdk-java:
+	sdk/java/build.sh $(BUILD)/sdk/java
 
 tests: $(UNIT_BIN) $(PROG_BIN) $(TEST_BACKEND)
 
@@ -238,11 +299,16 @@ format:
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/schema \
 	    $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 755 $(PROG_BIN) $(EXAMPLE_BACKEND) $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/loom
+	install -m 644 $(BUILD)/libloomclient.a $(DESTDIR)$(LIBDIR)
+	install -m 755 $(BUILD)/$(SDKC_SONAME) $(DESTDIR)$(LIBDIR)
+	ln -sf $(SDKC_SONAME) $(DESTDIR)$(LIBDIR)/libloomclient.so
+	install -m 644 sdk/c/include/loom/client.h $(DESTDIR)$(INCDIR)/loom
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -m 644 schema/*.sql schema/*.json schema/*.yaml \
@@ -260,7 +326,9 @@ uninstall:
 	    rm -f $(DESTDIR)$(BINDIR)/$$p; done
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
-	rm -rf $(DESTDIR)$(DATADIR)
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(INCDIR)/loom
+	rm -f $(DESTDIR)$(LIBDIR)/libloomclient.a \
+	    $(DESTDIR)$(LIBDIR)/libloomclient.so $(DESTDIR)$(LIBDIR)/$(SDKC_SONAME)
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/loom $(DESTDIR)$(ZSHCOMPDIR)/_loom
 	for u in systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 
@@ -269,5 +337,5 @@ clean:
 
 .SECONDARY:
 
--include $(LIB_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d) \
+-include $(LIB_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(SDKC_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d) \
 	$(patsubst %.c,$(BUILD)/%.d,$(wildcard cmd/*/*.c))

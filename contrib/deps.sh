@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libcurl4-openssl-dev libyaml-dev libpq-dev libjq-dev libonig-dev
 libinih-dev libmicrohttpd-dev libsystemd-dev libssl-dev
 bats bats-assert bats-support bats-file mandoc valgrind
-postgresql jq curl openjdk-17-jdk-headless tzdata
+postgresql jq curl openjdk-17-jdk-headless junit5 tzdata
 python3 python3-jsonschema python3-yaml graphviz wrk zsh procps"
 missing=
 for p in $PKGS; do

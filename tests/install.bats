@@ -76,6 +76,27 @@ teardown_file() {
 	[[ "$output" == "complete -F _loom loom" ]]
 }
 
+@test "libloomclient is installed and a program builds against it alone" {
+	local d=$STAGE/opt/loom
+	[ -f "$d/include/loom/client.h" ]
+	[ -f "$d/lib/libloomclient.a" ]
+	[ -f "$d/lib/libloomclient.so.1" ]
+	[ "$(readlink "$d/lib/libloomclient.so")" = libloomclient.so.1 ]
+	printf '%s\n' '#include <loom/client.h>' \
+	    'int main(void) { char *e = 0;' \
+	    '  loom_client *c = loom_client_new("unix:/nonexistent", 0, &e);' \
+	    '  jv r = loom_workflow_list(c);' \
+	    '  int ok = !jv_is_valid(r) && loom_client_error(c)->status == 0;' \
+	    '  jv_free(r); loom_client_free(c); return ok ? 0 : 1; }' \
+	    >"$STAGE/use.c"
+	cc -I"$d/include" -o "$STAGE/use" "$STAGE/use.c" -L"$d/lib" \
+	    -lloomclient -ljq
+	LD_LIBRARY_PATH=$d/lib "$STAGE/use"
+	cc -I"$d/include" -o "$STAGE/use-static" "$STAGE/use.c" \
+	    "$d/lib/libloomclient.a" -lcurl -lmicrohttpd -lcrypto -ljq -lpthread
+	"$STAGE/use-static"
+}
+
 @test "make uninstall removes what install put there" {
 	cd "$BATS_TEST_DIRNAME/.."
 	make -s uninstall PREFIX=/opt/loom DESTDIR="$STAGE" >/dev/null
@@ -86,4 +107,7 @@ teardown_file() {
 	[ ! -e "$STAGE/opt/loom/lib/systemd/system/loom-engine.service" ]
 	[ ! -e "$STAGE/opt/loom/share/bash-completion/completions/loom" ]
 	[ ! -e "$STAGE/opt/loom/share/zsh/site-functions/_loom" ]
+	[ ! -e "$STAGE/opt/loom/include/loom/client.h" ]
+	[ ! -e "$STAGE/opt/loom/lib/libloomclient.so.1" ]
+	[ ! -e "$STAGE/opt/loom/lib/libloomclient.a" ]
 }
