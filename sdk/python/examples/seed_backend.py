@@ -71,6 +71,9 @@ class SeedBackend:
 
     def __init__(self, base_url: str = "http://127.0.0.1:8090") -> None:
         self.base_url = base_url
+        #: idempotency keys of the asynchronous tasks completed through
+        #: their callback URL
+        self.called_back: list[str] = []
 
     def routes(self) -> dict[str, Any]:
         return {"/api/tasks/fetch-data": fetch_data,
@@ -98,8 +101,10 @@ class SeedBackend:
     def send_email(self, req: TaskRequest) -> TaskResult:
         if req.input.get("async") and req.callback_url:
             # answer 202 now, mail and call back from a thread
-            threading.Thread(target=lambda: req.complete(self.mail(req)),
-                             daemon=True).start()
+            def finish() -> None:
+                req.complete(self.mail(req))
+                self.called_back.append(req.idempotency_key)
+            threading.Thread(target=finish, daemon=True).start()
             return TaskResult.accepted()
         return self.mail(req)
 
@@ -111,6 +116,7 @@ def start(host: str = "127.0.0.1", port: int = 8090,
     backend = SeedBackend()
     server = serve(backend.routes(), host, port, secret=secret)
     backend.base_url = f"http://{host}:{server.server_address[1]}"
+    server.backend = backend  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -1,0 +1,58 @@
+# tests/sdk-helpers.bash: the stack the SDK test files (tests/sdk-*.bats)
+# run their language's own test runner against.  Load after helpers:
+#
+#     load helpers
+#     load sdk-helpers
+#     setup_file()    { sdk_stack_start; }
+#     teardown_file() { sdk_stack_stop; }
+#
+# sdk_stack_start starts a throwaway PostgreSQL, loom-api on TCP and on a
+# Unix socket, a second loom-api with api.auth = token, loom-engine and
+# loom-exec (callbacks to the first loom-api, the signing secret in
+# LOOM_SDK_SIGNING_SECRET), and exports for the tests:
+#   LOOM_API             the open API's URL
+#   LOOM_API_SOCKET      its Unix socket
+#   LOOM_API_AUTHED      the URL of the loom-api that asks for tokens
+#   LOOM_SDK_TOKEN       an operator token for it
+#   LOOM_SDK_SIGNING_SECRET  the secret loom-exec signs requests with
+#   LOOM_SDK_INTEGRATION=1   the integration tests must run, not skip
+#   LOOM_BIN             where loom-exec is, for the signature capture
+
+sdk_stack_start() {
+	loom_pg_start || return 1
+	export LOOM_SDK_SIGNING_SECRET="sdk secret $RANDOM$RANDOM"
+	LOOM_SDK_TOKEN=$("$LOOM_BIN/loom" token create sdk --scope operator \
+	    --db "$LOOM_DATABASE_URL") || return 1
+	export LOOM_SDK_TOKEN
+	LOOM_API_AUTH=token loom_api_start || return 1
+	echo "$LOOM_API_PID" >"$LOOM_TEST_DIR/api-authed.pid"
+	export LOOM_API_AUTHED=$LOOM_API
+	export LOOM_API_SOCKET=$LOOM_TEST_DIR/api.sock
+	loom_api_start --socket "$LOOM_API_SOCKET" || return 1
+	export LOOM_EXEC_CALLBACK_URL=$LOOM_API
+	loom_daemon_start loom-engine || return 1
+	loom_daemon_start loom-exec || return 1
+	export LOOM_SDK_INTEGRATION=1 LOOM_BIN
+}
+
+sdk_stack_stop() {
+	local p
+	p=$(cat "$LOOM_TEST_DIR/api-authed.pid" 2>/dev/null) &&
+	    kill -TERM "$p" 2>/dev/null &&
+	    timeout 30 tail --pid="$p" -f /dev/null 3>&-
+	loom_stop_all
+}
+
+# sdk_run NAME CMD...: runs a language's test runner in the SDK's folder;
+# its whole output goes to the TAP log when it fails.
+sdk_run() {
+	local dir=$1
+	shift
+	run --separate-stderr bash -c 'cd "$1" && shift && "$@" 2>&1' _ \
+	    "$BATS_TEST_DIRNAME/../sdk/$dir" "$@"
+	if [ "$status" -ne 0 ]; then
+		printf '%s\n' "$output"
+		loom_show_logs
+		return 1
+	fi
+}

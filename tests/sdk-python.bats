@@ -1,0 +1,35 @@
+#!/usr/bin/env bats
+# The Python SDK (sdk/python) under its own runner, unittest, with
+# Debian's /usr/bin/python3 (3.11): unit tests, then the integration
+# tests against a real stack (tests/sdk-helpers.bash), which run the seed
+# workflow through the SDK's example backend.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+load sdk-helpers
+
+PY=/usr/bin/python3
+
+setup_file() {
+	sdk_stack_start
+}
+
+teardown_file() {
+	sdk_stack_stop
+}
+
+@test "python: Debian's python3 is 3.11 or later" {
+	run -0 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), sys.version'
+}
+
+@test "python: unit tests (envelopes, results, signatures, error mapping, SSE)" {
+	PYTHONPATH=src sdk_run python "$PY" -m unittest -v \
+	    tests.test_handler tests.test_client_unit
+}
+
+@test "python: integration with a real stack (seed run, 202, logs, paging, errors, socket, tokens)" {
+	PYTHONPATH=src sdk_run python "$PY" -m unittest -v tests.test_integration
+	# nothing was skipped
+	refute_output --partial "skipped"
+}
