@@ -1,0 +1,47 @@
+#!/usr/bin/env bats
+# The JavaScript SDK (sdk/js) under its own runner, node:test, with Node
+# 20 or later: unit tests, then the integration tests against a real stack
+# (tests/sdk-helpers.bash), which run the seed workflow through the SDK's
+# example backend.  The SDK has no npm dependencies: nothing to install.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+load sdk-helpers
+
+setup_file() {
+	sdk_stack_start
+}
+
+teardown_file() {
+	sdk_stack_stop
+}
+
+@test "js: node is version 20 or later" {
+	run -0 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'
+}
+
+@test "js: the package's entry points and types are where package.json says" {
+	cd "$BATS_TEST_DIRNAME/../sdk/js"
+	run -0 node -e '
+	    const p = require("./package.json");
+	    const fs = require("fs");
+	    for (const f of [p.main, p.types, p.exports["."].import, p.exports["."].types])
+	        if (!fs.existsSync(f)) throw new Error(f + " is missing");'
+	run -0 node --input-type=module -e '
+	    import * as m from "linkloom";
+	    const dts = (await import("fs")).readFileSync("src/index.d.ts", "utf8");
+	    for (const k of Object.keys(m))
+	        if (!new RegExp("export (declare )?(const|class|function) " + k + "\\b").test(dts))
+	            throw new Error(k + " has no declaration in index.d.ts");'
+}
+
+@test "js: unit tests (envelopes, results, signatures, error mapping, SSE)" {
+	sdk_run js node --test test/handler.test.js test/client-unit.test.js
+}
+
+@test "js: integration with a real stack (seed run, 202, logs, paging, errors, socket, tokens)" {
+	sdk_run js node --test test/integration.test.js
+	assert_output --partial "# skipped 0"
+	assert_output --partial "# fail 0"
+}
