@@ -25,7 +25,7 @@ export interface TaskState {
 
 export interface Execution {
   id: string; workflowId: string; workflowVersion: number; status: ExecutionStatus;
-  trigger: Trigger | string; params?: Record<string, any>; error: ErrorInfo | null;
+  trigger: Trigger | string; params?: Record<string, any>; error: string | null;
   createdAt: string; startedAt: string | null; completedAt: string | null;
   scheduledTime?: string | null; tasks?: TaskState[]; request?: Record<string, any>;
   [key: string]: any;

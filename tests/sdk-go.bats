@@ -1,0 +1,42 @@
+#!/usr/bin/env bats
+# The Go SDK (sdk/go) under its own runner, go test, with Debian's
+# golang-go and no network (GOPROXY=off: the module has no
+# dependencies): vet, unit tests, then the integration tests against a
+# real stack (tests/sdk-helpers.bash), which run the seed workflow
+# through the SDK's example backend.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+load sdk-helpers
+
+setup_file() {
+	export GOPROXY=off GOFLAGS=-mod=readonly
+	# a cache of our own when there is no home to keep one in
+	[ -n "${HOME:-}" ] && [ -w "${HOME:-/nonexistent}" ] ||
+	    export GOCACHE=$BATS_FILE_TMPDIR/gocache
+	sdk_stack_start
+}
+
+teardown_file() {
+	sdk_stack_stop
+}
+
+@test "go: the toolchain is there, and the module is formatted and vetted" {
+	run -0 go version
+	sdk_run go gofmt -l .
+	assert_output ""
+	sdk_run go go vet ./...
+}
+
+@test "go: unit tests (envelopes, results, signatures, error mapping, SSE)" {
+	# without the stack's variables the integration tests skip themselves
+	sdk_run go env -u LOOM_API -u LOOM_SDK_INTEGRATION go test -count=1 -v ./...
+	assert_output --partial -- "--- PASS: TestSignatureMadeByLoomExec"
+}
+
+@test "go: integration with a real stack (seed run, 202, logs, paging, errors, socket, tokens)" {
+	sdk_run go go test -count=1 -v -run '^TestIntegration' .
+	refute_output --partial -- "--- SKIP"
+	assert_output --partial -- "--- PASS: TestIntegrationSeedRun"
+}
