@@ -1,13 +1,16 @@
 #!/bin/sh
 # Installs the Debian packages Link Loom needs to build, test and run
 # `loom up`.  Does nothing when they are all present.
+# nodejs and golang-go test the SDKs (sdk/js needs Node 20 or later:
+# Debian 12's nodejs is 18, so take NodeSource's there).
 set -e
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libcurl4-openssl-dev libyaml-dev libpq-dev libjq-dev libonig-dev
 libinih-dev libmicrohttpd-dev libsystemd-dev libssl-dev
 bats bats-assert bats-support bats-file mandoc valgrind
 postgresql jq curl openjdk-17-jdk-headless tzdata
-python3 python3-jsonschema python3-yaml graphviz wrk zsh procps"
+python3 python3-jsonschema python3-yaml graphviz wrk zsh procps
+nodejs golang-go"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||

@@ -10,6 +10,7 @@ load helpers
 load sdk-helpers
 
 PY=/usr/bin/python3
+export PYTHONDONTWRITEBYTECODE=1
 
 setup_file() {
 	sdk_stack_start
