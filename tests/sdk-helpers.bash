@@ -11,8 +11,10 @@
 # loom-exec (callbacks to the first loom-api, the signing secret in
 # LOOM_SDK_SIGNING_SECRET), and exports for the tests:
 #   LOOM_API             the open API's URL
-#   LOOM_API_SOCKET      its Unix socket
-#   LOOM_API_AUTHED      the URL of the loom-api that asks for tokens
+# (not LOOM_API_*: loom-api reads those as settings, and the tests start
+# loom-api themselves too)
+#   LOOM_SDK_SOCKET      its Unix socket
+#   LOOM_SDK_AUTHED_API  the URL of the loom-api that asks for tokens
 #   LOOM_SDK_TOKEN       an operator token for it
 #   LOOM_SDK_SIGNING_SECRET  the secret loom-exec signs requests with
 #   LOOM_SDK_INTEGRATION=1   the integration tests must run, not skip
@@ -26,9 +28,9 @@ sdk_stack_start() {
 	export LOOM_SDK_TOKEN
 	LOOM_API_AUTH=token loom_api_start || return 1
 	echo "$LOOM_API_PID" >"$LOOM_TEST_DIR/api-authed.pid"
-	export LOOM_API_AUTHED=$LOOM_API
-	export LOOM_API_SOCKET=$LOOM_TEST_DIR/api.sock
-	loom_api_start --socket "$LOOM_API_SOCKET" || return 1
+	export LOOM_SDK_AUTHED_API=$LOOM_API
+	export LOOM_SDK_SOCKET=$LOOM_TEST_DIR/api.sock
+	loom_api_start --socket "$LOOM_SDK_SOCKET" || return 1
 	export LOOM_EXEC_CALLBACK_URL=$LOOM_API
 	loom_daemon_start loom-engine || return 1
 	loom_daemon_start loom-exec || return 1

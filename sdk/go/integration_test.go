@@ -303,12 +303,12 @@ func TestIntegrationControlsAndDeadLetters(t *testing.T) {
 
 func TestIntegrationUnixSocket(t *testing.T) {
 	s := setup(t, "go-seed")
-	sock := os.Getenv("LOOM_API_SOCKET")
+	sock := os.Getenv("LOOM_SDK_SOCKET")
 	if sock == "" {
 		if os.Getenv("LOOM_SDK_INTEGRATION") == "1" {
-			t.Fatal("LOOM_API_SOCKET is not set")
+			t.Fatal("LOOM_SDK_SOCKET is not set")
 		}
-		t.Skip("LOOM_API_SOCKET is not set")
+		t.Skip("LOOM_SDK_SOCKET is not set")
 	}
 	ctx := context.Background()
 	a := must(linkloom.New("", linkloom.WithSocket(sock)))
@@ -330,10 +330,10 @@ func TestIntegrationUnixSocket(t *testing.T) {
 
 func TestIntegrationTokenPerCall(t *testing.T) {
 	setup(t, "go-seed")
-	url, token := os.Getenv("LOOM_API_AUTHED"), os.Getenv("LOOM_SDK_TOKEN")
+	url, token := os.Getenv("LOOM_SDK_AUTHED_API"), os.Getenv("LOOM_SDK_TOKEN")
 	if url == "" || token == "" {
 		if os.Getenv("LOOM_SDK_INTEGRATION") == "1" {
-			t.Fatal("LOOM_API_AUTHED/LOOM_SDK_TOKEN are not set")
+			t.Fatal("LOOM_SDK_AUTHED_API/LOOM_SDK_TOKEN are not set")
 		}
 		t.Skip("no authenticating loom-api")
 	}

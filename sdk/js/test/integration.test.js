@@ -132,10 +132,10 @@ describe('against a real stack', { skip: !API && 'no stack: LOOM_API is not set 
   });
 
   test('the Unix socket', async (t) => {
-    const sock = process.env.LOOM_API_SOCKET;
+    const sock = process.env.LOOM_SDK_SOCKET;
     if (!sock) {
-      assert.ok(!REQUIRED, 'LOOM_API_SOCKET is not set');
-      return t.skip('LOOM_API_SOCKET is not set');
+      assert.ok(!REQUIRED, 'LOOM_SDK_SOCKET is not set');
+      return t.skip('LOOM_SDK_SOCKET is not set');
     }
     for (const u of [new LinkLoomClient(undefined, { socketPath: sock }), new LinkLoomClient(`unix:${sock}`)]) {
       assert.ok((await u.listWorkflows()).some((w) => w.id === 'js-seed'));
@@ -147,10 +147,10 @@ describe('against a real stack', { skip: !API && 'no stack: LOOM_API is not set 
   });
 
   test('a bearer token for one call', async (t) => {
-    const url = process.env.LOOM_API_AUTHED;
+    const url = process.env.LOOM_SDK_AUTHED_API;
     const token = process.env.LOOM_SDK_TOKEN;
     if (!url || !token) {
-      assert.ok(!REQUIRED, 'LOOM_API_AUTHED/LOOM_SDK_TOKEN are not set');
+      assert.ok(!REQUIRED, 'LOOM_SDK_AUTHED_API/LOOM_SDK_TOKEN are not set');
       return t.skip('no authenticating loom-api');
     }
     const anon = new LinkLoomClient(url, { token: '' });

@@ -174,22 +174,62 @@ class StackTest(unittest.TestCase):
         process = [t for t in ex["tasks"] if t["taskId"] == "process"][0]
         self.assertEqual(process["attempt"], 2)
 
+    def test_stream_resumes_across_a_loom_api_restart(self):
+        """The follower's loom-api stops mid-run (SIGTERM ends every
+        stream) and another starts on its port: the SDK reconnects with
+        Last-Event-ID and no line is lost or repeated."""
+        bin_dir = os.environ.get("LOOM_BIN")
+        if REQUIRED:
+            self.assertTrue(bin_dir)
+        elif not bin_dir:
+            self.skipTest("LOOM_BIN is not set")
+
+        def start_api(port):
+            p = subprocess.Popen(
+                [os.path.join(bin_dir, "loom-api"), "--listen",
+                 f"127.0.0.1:{port}", "--print-url"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            url = p.stdout.readline().strip()
+            self.assertTrue(url, p.stderr.read() if not url else "")
+            return p, url
+
+        c = self.client
+        c.apply_workflow({"id": "py-lines", "tasks": [{
+            "id": "count", "type": "shell",
+            "command": "for i in 1 2 3 4 5 6; do echo line $i; sleep 0.3; done"}]})
+        api, url = start_api(0)
+        port = int(url.rsplit(":", 1)[1])
+        try:
+            ex_id = c.trigger("py-lines")["executionId"]
+            lines = []
+            for ln in LinkLoomClient(url).follow_logs(ex_id):
+                lines.append(ln["line"])
+                if len(lines) == 2:
+                    api.terminate()
+                    api.wait(timeout=30)
+                    api, _ = start_api(port)
+        finally:
+            api.terminate()
+            api.wait(timeout=30)
+        self.assertEqual(lines, [f"line {i}" for i in range(1, 7)])
+        self.assertEqual(c.wait(ex_id, timeout=60)["status"], "SUCCESS")
+
     def test_unix_socket(self):
-        sock = os.environ.get("LOOM_API_SOCKET")
+        sock = os.environ.get("LOOM_SDK_SOCKET")
         if REQUIRED:
             self.assertTrue(sock)
         elif not sock:
-            self.skipTest("LOOM_API_SOCKET is not set")
+            self.skipTest("LOOM_SDK_SOCKET is not set")
         for c in (LinkLoomClient(socket_path=sock),
                   LinkLoomClient(f"unix:{sock}")):
             self.assertIn("py-seed", [w["id"] for w in c.list_workflows()])
 
     def test_bearer_token_per_call(self):
-        url, token = os.environ.get("LOOM_API_AUTHED"), os.environ.get("LOOM_SDK_TOKEN")
+        url, token = os.environ.get("LOOM_SDK_AUTHED_API"), os.environ.get("LOOM_SDK_TOKEN")
         if REQUIRED:
             self.assertTrue(url and token)
         elif not (url and token):
-            self.skipTest("LOOM_API_AUTHED/LOOM_SDK_TOKEN are not set")
+            self.skipTest("LOOM_SDK_AUTHED_API/LOOM_SDK_TOKEN are not set")
         anon = LinkLoomClient(url, token="")
         with self.assertRaises(Unauthorized) as cm:
             anon.trigger("py-seed")
