@@ -7,6 +7,7 @@ package linkloom_test
 // unless LOOM_SDK_INTEGRATION=1 says they must run.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,6 +70,14 @@ func setup(t *testing.T, id string) *stack {
 
 // cur is the running test, for must (the tests run one at a time).
 var cur *testing.T
+
+// check(err) ends the test with err, if any.
+func check(err error) {
+	cur.Helper()
+	if err != nil {
+		cur.Fatal(err)
+	}
+}
 
 // must(f()) is f's value, or the end of the test with f's error.
 func must[T any](v T, err error) T {
@@ -298,6 +308,62 @@ func TestIntegrationControlsAndDeadLetters(t *testing.T) {
 	ex = must(s.c.Wait(ctx, ok, 2*time.Minute))
 	if ex.Status != "SUCCESS" || ex.Task("process").Attempt != 2 {
 		t.Fatalf("%+v", ex)
+	}
+}
+
+// startAPI runs a loom-api of the test's own on port (0: any) and
+// returns it with its URL.
+func startAPI(t *testing.T, port string) (*exec.Cmd, string) {
+	cmd := exec.Command(filepath.Join(os.Getenv("LOOM_BIN"), "loom-api"), "--listen", "127.0.0.1:"+port, "--print-url")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out := must(cmd.StdoutPipe())
+	check(cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = cmd.Wait()
+		t.Fatalf("loom-api did not start: %s", stderr.String())
+	}
+	return cmd, strings.TrimSpace(line)
+}
+
+func stopAPI(cmd *exec.Cmd) {
+	if cmd.ProcessState == nil {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+}
+
+// A follower's loom-api stops mid-run (SIGTERM ends every stream) and
+// another starts on its port: Events reconnects with Last-Event-ID and no
+// line is lost or repeated.
+func TestIntegrationStreamResumesAcrossRestart(t *testing.T) {
+	s := setup(t, "go-seed")
+	if os.Getenv("LOOM_BIN") == "" {
+		t.Fatal("LOOM_BIN is not set")
+	}
+	ctx := context.Background()
+	must(s.c.ApplyWorkflowObject(ctx, map[string]any{"id": "go-lines", "tasks": []any{map[string]any{
+		"id": "count", "type": "shell", "command": "for i in 1 2 3 4 5 6; do echo line $i; sleep 0.3; done"}}}))
+	api, url := startAPI(t, "0")
+	defer func() { stopAPI(api) }()
+	port := url[strings.LastIndex(url, ":")+1:]
+	follower := must(linkloom.New(url))
+	id := must(s.c.Trigger(ctx, "go-lines", nil)).ExecutionID
+	var lines []string
+	check(follower.FollowLogs(ctx, id, func(l linkloom.LogLine) error {
+		lines = append(lines, l.Line)
+		if len(lines) == 2 {
+			stopAPI(api)
+			api, _ = startAPI(t, port)
+		}
+		return nil
+	}))
+	if fmt.Sprint(lines) != "[line 1 line 2 line 3 line 4 line 5 line 6]" {
+		t.Fatalf("%q", lines)
+	}
+	if ex := must(s.c.Wait(ctx, id, time.Minute)); ex.Status != "SUCCESS" {
+		t.Fatal(ex.Status)
 	}
 }
 

@@ -131,6 +131,48 @@ describe('against a real stack', { skip: !API && 'no stack: LOOM_API is not set 
     assert.equal(ex.tasks.find((t) => t.taskId === 'process').attempt, 2);
   });
 
+  test('a stream resumes across a loom-api restart, no line lost or repeated', async (t) => {
+    const bin = process.env.LOOM_BIN;
+    if (!bin) {
+      assert.ok(!REQUIRED, 'LOOM_BIN is not set');
+      return t.skip('LOOM_BIN is not set');
+    }
+    const startApi = (port) => new Promise((resolve, reject) => {
+      const p = spawn(path.join(bin, 'loom-api'), ['--listen', `127.0.0.1:${port}`, '--print-url'],
+        { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      p.stderr.on('data', (d) => { err += d; });
+      p.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) resolve({ p, url: out.split('\n')[0].trim() });
+      });
+      p.on('exit', () => reject(new Error(`loom-api did not start: ${err}`)));
+    });
+    const stop = (p) => new Promise((r) => { if (p.exitCode !== null) r(); else { p.once('exit', r); p.kill('SIGTERM'); } });
+    await c.applyWorkflow({
+      id: 'js-lines',
+      tasks: [{ id: 'count', type: 'shell', command: 'for i in 1 2 3 4 5 6; do echo line $i; sleep 0.3; done' }],
+    });
+    let { p, url } = await startApi(0);
+    const port = Number(url.split(':').at(-1));
+    const lines = [];
+    try {
+      const { executionId: id } = await c.trigger('js-lines');
+      for await (const l of new LinkLoomClient(url).followLogs(id)) {
+        lines.push(l.line);
+        if (lines.length === 2) {
+          await stop(p);
+          ({ p } = await startApi(port));
+        }
+      }
+      assert.equal((await c.wait(id, { timeoutMs: 60000 })).status, 'SUCCESS');
+    } finally {
+      await stop(p);
+    }
+    assert.deepEqual(lines, [1, 2, 3, 4, 5, 6].map((i) => `line ${i}`));
+  });
+
   test('the Unix socket', async (t) => {
     const sock = process.env.LOOM_SDK_SOCKET;
     if (!sock) {
