@@ -9,7 +9,7 @@ libcurl4-openssl-dev libyaml-dev libpq-dev libjq-dev libonig-dev
 libinih-dev libmicrohttpd-dev libsystemd-dev libssl-dev
 bats bats-assert bats-support bats-file mandoc valgrind
 postgresql jq curl openjdk-17-jdk-headless tzdata
-python3 python3-jsonschema python3-yaml graphviz wrk zsh procps
+python3 python3-jsonschema python3-yaml python3-pip python3-setuptools graphviz wrk zsh procps
 nodejs golang-go"
 missing=
 for p in $PKGS; do

@@ -24,6 +24,20 @@ teardown_file() {
 	run -0 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), sys.version'
 }
 
+@test "python: the package builds as a wheel offline and installs as linkloom" {
+	local src=$BATS_TEST_TMPDIR/src
+	cp -r "$BATS_TEST_DIRNAME/../sdk/python" "$src"
+	run -0 "$PY" -m pip wheel --no-deps --no-build-isolation --no-index \
+	    -w "$BATS_TEST_TMPDIR/dist" "$src"
+	run -0 "$PY" -m pip install --no-deps --no-index \
+	    --target "$BATS_TEST_TMPDIR/site" "$BATS_TEST_TMPDIR"/dist/linkloom-*.whl
+	assert [ -f "$BATS_TEST_TMPDIR/site/linkloom/py.typed" ]
+	cd "$BATS_TEST_TMPDIR"
+	run -0 env PYTHONPATH="$BATS_TEST_TMPDIR/site" "$PY" -c \
+	    'import linkloom; print(linkloom.__version__, linkloom.LinkLoomClient.__name__)'
+	assert_output "0.1.0 LinkLoomClient"
+}
+
 @test "python: unit tests (envelopes, results, signatures, error mapping, SSE)" {
 	PYTHONPATH=src sdk_run python "$PY" -m unittest -v \
 	    tests.test_handler tests.test_client_unit

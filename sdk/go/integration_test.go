@@ -147,6 +147,13 @@ func TestIntegrationSeedRun(t *testing.T) {
 		lines[3] != [2]string{"send_email", `Sent "Report for 2024-01-14" to team@example.com`} {
 		t.Fatalf("%q", lines)
 	}
+	page := must(s.c.Logs(ctx, id, "", 0, 0))
+	if len(page.Logs) != 4 || page.Logs[0].Line != lines[0][1] {
+		t.Fatalf("%+v", page)
+	}
+	if p := must(s.c.Logs(ctx, id, "process", 0, 0)); len(p.Logs) != 1 || p.Logs[0].Line != "Processed 5 records" {
+		t.Fatalf("%+v", p)
+	}
 }
 
 func TestIntegrationEventsResume(t *testing.T) {
@@ -253,6 +260,10 @@ func TestIntegrationControlsAndDeadLetters(t *testing.T) {
 		t.Fatal(res)
 	}
 	id := must(s.c.Trigger(ctx, "go-controls", nil)).ExecutionID
+	var wt *linkloom.WaitTimeoutError
+	if ex, err := s.c.Wait(ctx, id, 500*time.Millisecond); !errors.As(err, &wt) || ex.Finished() {
+		t.Fatalf("%v %+v", err, ex)
+	}
 	must(s.c.Cancel(ctx, id))
 	if ex := must(s.c.Wait(ctx, id, time.Minute)); ex.Status != "CANCELLED" {
 		t.Fatal(ex.Status)
@@ -295,6 +306,16 @@ func TestIntegrationControlsAndDeadLetters(t *testing.T) {
 	}
 	if ex = must(s.c.Wait(ctx, id, time.Minute)); ex.Status != "FAILED" {
 		t.Fatal(ex.Status)
+	}
+	open := must(s.c.DeadLetters(ctx, linkloom.DeadLetterFilter{Execution: id}))
+	if len(open) != 1 {
+		t.Fatalf("%+v", open)
+	}
+	if d := must(s.c.DiscardDeadLetter(ctx, open[0].ID)); d.Status != "discarded" {
+		t.Fatal(d.Status)
+	}
+	if n := len(must(s.c.DeadLetters(ctx, linkloom.DeadLetterFilter{Execution: id}))); n != 0 {
+		t.Fatal(n)
 	}
 	if r := must(s.c.Retry(ctx, id, false)); r.RetryOf != id || r.ExecutionID == "" {
 		t.Fatalf("%+v", r)

@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  ConflictError, LinkLoomClient, NotFoundError, UnauthorizedError, UnprocessableError, verifySignature,
+  ConflictError, LinkLoomClient, NotFoundError, UnauthorizedError, UnprocessableError, WaitTimeoutError,
+  verifySignature,
 } from '../src/index.js';
 import { fnv1a, start } from '../examples/seed-backend.js';
 
@@ -53,6 +54,8 @@ describe('against a real stack', { skip: !API && 'no stack: LOOM_API is not set 
     assert.deepEqual(lines[0], ['fetch_data', 'Fetched 5 records for 2024-01-14']);
     assert.ok(lines.some(([t, l]) => t === 'send_email' && l === 'Sent "Report for 2024-01-14" to team@example.com'));
     assert.equal(lines.length, 4);
+    assert.deepEqual((await c.logs(id)).logs.map((l) => l.line), lines.map(([, l]) => l));
+    assert.equal((await c.logs(id, { task: 'process' })).logs[0].line, 'Processed 5 records');
   });
 
   test('events resume with Last-Event-ID', async () => {
@@ -97,6 +100,8 @@ describe('against a real stack', { skip: !API && 'no stack: LOOM_API is not set 
     const res = await c.applyWorkflow({ id: 'js-controls', tasks: [{ id: 'slow', type: 'shell', command: 'sleep 60' }] });
     assert.equal(res.id, 'js-controls');
     let { executionId: id } = await c.trigger('js-controls');
+    await assert.rejects(c.wait(id, { timeoutMs: 500 }),
+      (e) => e instanceof WaitTimeoutError && ['PENDING', 'RUNNING'].includes(e.execution.status));
     await c.cancel(id);
     assert.equal((await c.wait(id, { timeoutMs: 60000 })).status, 'CANCELLED');
     await assert.rejects(c.cancel(id), ConflictError);
@@ -121,6 +126,10 @@ describe('against a real stack', { skip: !API && 'no stack: LOOM_API is not set 
     assert.equal((await c.deadLetters({ execution: id, all: true })).at(-1).status, 'replayed');
     assert.equal((await c.retry(id, { fromFailed: true })).request.kind, 'retry');
     assert.equal((await c.wait(id, { timeoutMs: 60000 })).status, 'FAILED');
+    const open = await c.deadLetters({ execution: id });
+    assert.equal(open.length, 1);
+    assert.equal((await c.discardDeadLetter(open[0].id)).status, 'discarded');
+    assert.deepEqual(await c.deadLetters({ execution: id }), []);
     assert.equal((await c.retry(id, { fromFailed: false })).retryOf, id);
 
     ({ executionId: id } = await c.trigger('js-seed'));

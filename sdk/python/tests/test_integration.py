@@ -15,7 +15,7 @@ import threading
 import unittest
 
 from linkloom import (Conflict, LinkLoomClient, NotFound, Unauthorized,
-                      Unprocessable, verify_signature)
+                      Unprocessable, WaitTimeout, verify_signature)
 
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, os.path.join(HERE, "..", "examples"))
@@ -78,6 +78,10 @@ class StackTest(unittest.TestCase):
         self.assertIn(("send_email",
                        'Sent "Report for 2024-01-14" to team@example.com'), lines)
         self.assertEqual(len(lines), 4)
+        page = c.logs(ex_id)
+        self.assertEqual([ln["line"] for ln in page["logs"]], [ln for _, ln in lines])
+        self.assertEqual(c.logs(ex_id, task="process")["logs"][0]["line"],
+                         "Processed 5 records")
 
     def test_events_resume_with_last_event_id(self):
         c = self.client
@@ -130,6 +134,9 @@ class StackTest(unittest.TestCase):
             ]})
         self.assertEqual(res["id"], "py-controls")
         ex_id = c.trigger("py-controls")["executionId"]
+        with self.assertRaises(WaitTimeout) as cm:
+            c.wait(ex_id, timeout=0.5)
+        self.assertIn(cm.exception.execution["status"], ("PENDING", "RUNNING"))
         c.cancel(ex_id)
         self.assertEqual(c.wait(ex_id, timeout=60)["status"], "CANCELLED")
         with self.assertRaises(Conflict):
@@ -162,6 +169,11 @@ class StackTest(unittest.TestCase):
                          "replayed")
         self.assertEqual(c.retry(ex_id, from_failed=True)["request"]["kind"], "retry")
         self.assertEqual(c.wait(ex_id, timeout=60)["status"], "FAILED")
+        open_letters = c.dead_letters(execution=ex_id)
+        self.assertEqual(len(open_letters), 1)
+        self.assertEqual(c.discard_dead_letter(open_letters[0]["id"])["status"],
+                         "discarded")
+        self.assertEqual(c.dead_letters(execution=ex_id), [])
         fresh = c.retry(ex_id, from_failed=False)
         self.assertEqual(fresh["retryOf"], ex_id)
 
