@@ -54,4 +54,5 @@ teardown_file() {
 	sdk_run js node --test test/integration.test.js
 	assert_output --partial "# skipped 0"
 	assert_output --partial "# fail 0"
+	refute_output --partial "# pass 0"
 }
