@@ -29,6 +29,31 @@ teardown_file() {
 	sdk_run go go vet ./...
 }
 
+@test "go: another module uses the SDK as the README says (require + replace, offline)" {
+	local m=$BATS_TEST_TMPDIR/user
+	mkdir -p "$m"
+	cd "$m"
+	run -0 go mod init example.com/user
+	run -0 go mod edit -require linkloom@v0.0.0 \
+	    -replace "linkloom=$BATS_TEST_DIRNAME/../sdk/go"
+	cat >main.go <<'GO'
+package main
+
+import (
+	"fmt"
+
+	"linkloom"
+)
+
+func main() {
+	c, err := linkloom.New("unix:/run/loom/api.sock")
+	fmt.Println(c != nil, err, linkloom.Sign([]byte("k"), "1", nil)[:3])
+}
+GO
+	run -0 go run .
+	assert_output "true <nil> v1="
+}
+
 @test "go: unit tests (envelopes, results, signatures, error mapping, SSE)" {
 	# without the stack's variables the integration tests skip themselves
 	sdk_run go env -u LOOM_API -u LOOM_SDK_INTEGRATION go test -count=1 -v ./...
