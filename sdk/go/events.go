@@ -116,6 +116,16 @@ func (c *Client) FollowLogs(ctx context.Context, executionID string, fn func(Log
 // whether the "end" message did.
 func (c *Client) stream(ctx context.Context, path string, q url.Values, last int64,
 	fn func(Event) error) (got, ended bool, err error) {
+	// A connection silent for longer than idle (heartbeats come every
+	// api.stream_heartbeat, 15 s by default) is taken for dead and resumed.
+	idle := c.timeout
+	if idle < 2*time.Minute {
+		idle = 2 * time.Minute
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	timer := time.AfterFunc(idle, cancel)
+	defer timer.Stop()
 	req, err := c.newRequest(ctx, &request{method: "GET", path: path, query: q})
 	if err != nil {
 		return false, false, err
@@ -133,7 +143,8 @@ func (c *Client) stream(ctx context.Context, path string, q url.Values, last int
 		data, _ := io.ReadAll(resp.Body)
 		return false, false, ErrorFromResponse(resp.StatusCode, data)
 	}
-	err = ParseSSE(resp.Body, func(ev Event) error {
+	body := &idleReader{r: resp.Body, timer: timer, idle: idle}
+	err = ParseSSE(body, func(ev Event) error {
 		got = true
 		if err := fn(ev); err != nil {
 			return err
@@ -154,6 +165,21 @@ func (c *Client) stream(ctx context.Context, path string, q url.Values, last int
 }
 
 var errEnd = errors.New("end of stream")
+
+// idleReader rearms timer on every read that brings data.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	idle  time.Duration
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	n, err := ir.r.Read(p)
+	if n > 0 {
+		ir.timer.Reset(ir.idle)
+	}
+	return n, err
+}
 
 // ParseSSE reads server-sent events from r and calls fn for each message
 // (at its blank line); comments and retry: are skipped.  It returns fn's

@@ -353,20 +353,39 @@ export class LinkLoomClient {
   async *#stream(path, last, signal) {
     const extra = { Accept: 'text/event-stream' };
     if (last !== undefined && last !== null) extra['Last-Event-ID'] = String(last);
-    const res = await this.#open('GET', path, this.#headers(undefined, extra), undefined, signal);
-    if (res.status >= 400) {
-      let text = '';
-      for await (const c of res.body) text += Buffer.from(c).toString('utf8');
-      throw errorFromResponse(res.status, text);
-    }
+    // A connection silent for longer than this (heartbeats come every
+    // api.stream_heartbeat, 15 s by default) is taken for dead and resumed.
+    const idleMs = Math.max(this.timeoutMs, 120000);
+    const ac = new AbortController();
+    const forward = () => ac.abort(signal.reason);
+    if (signal?.aborted) forward();
+    signal?.addEventListener('abort', forward, { once: true });
+    let timer = setTimeout(() => ac.abort(new Error('stream idle')), idleMs);
+    const rearm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => ac.abort(new Error('stream idle')), idleMs);
+    };
+    let res;
     try {
-      yield* parseSse(res.body);
+      res = await this.#open('GET', path, this.#headers(undefined, extra), undefined, ac.signal);
+      if (res.status >= 400) {
+        let text = '';
+        for await (const c of res.body) text += Buffer.from(c).toString('utf8');
+        throw errorFromResponse(res.status, text);
+      }
+      yield* parseSse((async function* watched(chunks) {
+        for await (const c of chunks) {
+          rearm();
+          yield c;
+        }
+      })(res.body));
     } catch (e) {
       if (e instanceof LoomError) throw e;
       throw new LoomConnectionError(`GET ${path}: ${e.message}`, e);
     } finally {
-      if (typeof res.body.destroy === 'function') res.body.destroy();
-      else if (typeof res.body.cancel === 'function') res.body.cancel().catch(() => {});
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', forward);
+      ac.abort();
     }
   }
 }
