@@ -156,6 +156,19 @@ func TestIntegrationSeedRun(t *testing.T) {
 	}
 }
 
+func TestIntegrationRetriedByErrorType(t *testing.T) {
+	s := setup(t, "go-seed")
+	ctx := context.Background()
+	id := must(s.c.Trigger(ctx, "go-seed", map[string]any{"limit": 2, "failAttempts": 2})).ExecutionID
+	ex := must(s.c.Wait(ctx, id, 2*time.Minute))
+	fetch := ex.Task("fetch_data")
+	if ex.Status != "SUCCESS" || fetch.Attempt != 3 || len(fetch.Attempts) != 3 ||
+		fetch.Attempts[0].Error == nil || fetch.Attempts[0].Error.Type != "HttpServerError" ||
+		fetch.Attempts[2].Error != nil {
+		t.Fatalf("%+v", ex)
+	}
+}
+
 func TestIntegrationEventsResume(t *testing.T) {
 	s := setup(t, "go-seed")
 	ctx := context.Background()

@@ -8,7 +8,9 @@
  *
  * With LOOM_SDK_SIGNING_SECRET set, every request must be signed with it.
  * send_email with input.async answers 202 and completes through the
- * callback URL.  The first stdout line is "port N".
+ * callback URL; fetch_data fails with HttpServerError (which the seed
+ * workflow retries) while the attempt is at most input.failAttempts.  The
+ * first stdout line is "port N".
  */
 import { pathToFileURL } from 'node:url';
 import { TaskError, accepted, serve, success } from '../src/index.js';
@@ -45,6 +47,10 @@ export class SeedBackend {
   }
 
   fetchData(t) {
+    if (t.attempt <= number(t.input, 'failAttempts', 0)) {
+      // an error type the workflow's retryOn names: the task is retried
+      throw new TaskError('HttpServerError', 'temporarily unavailable (failAttempts)');
+    }
     const limit = number(t.input, 'limit', 100);
     if (limit < 0 || limit > 1e6) throw new TaskError('ValidationException', 'limit must be between 0 and 1000000');
     const date = String(t.input.date ?? 'today');

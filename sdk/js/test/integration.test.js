@@ -58,6 +58,15 @@ describe('against a real stack', { skip: !API && 'no stack: LOOM_API is not set 
     assert.equal((await c.logs(id, { task: 'process' })).logs[0].line, 'Processed 5 records');
   });
 
+  test('retried by error type', async () => {
+    const { executionId: id } = await c.trigger('js-seed', { limit: 2, failAttempts: 2 });
+    const ex = await c.wait(id, { timeoutMs: 120000 });
+    assert.equal(ex.status, 'SUCCESS');
+    const fetch = ex.tasks[0];
+    assert.equal(fetch.attempt, 3);
+    assert.deepEqual(fetch.attempts.map((a) => a.error?.type ?? null), ['HttpServerError', 'HttpServerError', null]);
+  });
+
   test('events resume with Last-Event-ID', async () => {
     const { executionId: id } = await c.trigger('js-seed');
     await c.wait(id, { timeoutMs: 120000 });

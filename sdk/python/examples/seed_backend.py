@@ -8,7 +8,9 @@ like contrib/examples/backend/example-backend.c.
 With LOOM_SDK_SIGNING_SECRET set, every request must be signed with it
 (the workflow's ``signing: {secretEnv: ...}``).  send_email with
 ``input.async`` true answers 202 and mails from a thread, then posts the
-result to the callback URL.  The first stdout line is ``port N``.
+result to the callback URL.  fetch_data fails with HttpServerError (which
+the seed workflow retries) while the attempt is at most
+``input.failAttempts``.  The first stdout line is ``port N``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ def number(inp: Any, key: str, default: float) -> float:
 
 
 def fetch_data(req: TaskRequest) -> TaskResult:
+    if req.attempt <= number(req.input, "failAttempts", 0):
+        # an error type the workflow's retryOn names: the task is retried
+        raise TaskError("HttpServerError", "temporarily unavailable (failAttempts)")
     limit = number(req.input, "limit", 100)
     if not 0 <= limit <= 1e6:
         raise TaskError("ValidationException",

@@ -83,6 +83,17 @@ class StackTest(unittest.TestCase):
         self.assertEqual(c.logs(ex_id, task="process")["logs"][0]["line"],
                          "Processed 5 records")
 
+    def test_retried_by_error_type(self):
+        c = self.client
+        ex_id = c.trigger("py-seed", {"limit": 2, "failAttempts": 2})["executionId"]
+        ex = c.wait(ex_id, timeout=120)
+        self.assertEqual(ex["status"], "SUCCESS")
+        fetch = ex["tasks"][0]
+        self.assertEqual(fetch["attempt"], 3)
+        self.assertEqual([a["error"]["type"] if a["error"] else None
+                          for a in fetch["attempts"]],
+                         ["HttpServerError", "HttpServerError", None])
+
     def test_events_resume_with_last_event_id(self):
         c = self.client
         ex_id = c.trigger("py-seed")["executionId"]

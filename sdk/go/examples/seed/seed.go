@@ -2,7 +2,9 @@
 // SDK: the four tasks of the daily report (fetch_data, validate, process,
 // send_email), like contrib/examples/backend/example-backend.c.
 // send_email with input.async answers 202 and completes through the
-// callback URL.  cmd seed-backend serves it.
+// callback URL; fetch_data fails with HttpServerError (which the seed
+// workflow retries) while the attempt is at most input.failAttempts.
+// cmd seed-backend serves it.
 package seed
 
 import (
@@ -92,7 +94,11 @@ func (b *Backend) task(fn taskFunc) linkloom.HandlerFunc {
 	}
 }
 
-func fetchData(_ *linkloom.TaskRequest, in map[string]any) (linkloom.TaskResult, error) {
+func fetchData(req *linkloom.TaskRequest, in map[string]any) (linkloom.TaskResult, error) {
+	if float64(req.Attempt) <= number(in, "failAttempts", 0) {
+		// an error type the workflow's retryOn names: the task is retried
+		return linkloom.TaskResult{}, &linkloom.TaskError{Type: "HttpServerError", Message: "temporarily unavailable (failAttempts)"}
+	}
 	limit := number(in, "limit", 100)
 	if limit < 0 || limit > 1e6 {
 		return linkloom.TaskResult{}, &linkloom.TaskError{Type: "ValidationException", Message: "limit must be between 0 and 1000000"}
