@@ -65,3 +65,8 @@ GO
 	refute_output --partial -- "--- SKIP"
 	assert_output --partial -- "--- PASS: TestIntegrationSeedRun"
 }
+
+@test "go: the example backend as a program, with signatures from loom-exec" {
+	sdk_run go go build -o "$BATS_TEST_TMPDIR/seed-backend" ./examples/seed-backend
+	sdk_example_backend_check "$BATS_TEST_TMPDIR/seed-backend"
+}

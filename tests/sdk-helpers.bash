@@ -58,3 +58,34 @@ sdk_run() {
 		return 1
 	fi
 }
+
+# sdk_example_backend_check CMD...: starts a language's example backend
+# (CMD -p 0, which prints "port N" first) with the stack's signing secret,
+# and has loom-exec --stdin call its fetch-data signed (it succeeds) and
+# unsigned (refused with 401, an HttpClientError).
+sdk_example_backend_check() {
+	local fifo=$BATS_TEST_TMPDIR/backend.port word port pid req
+	mkfifo "$fifo"
+	"$@" -p 0 >"$fifo" 2>"$BATS_TEST_TMPDIR/backend.log" 3>&- &
+	pid=$!
+	if ! read -r -t 60 word port <"$fifo" || [ "$word" != port ]; then
+		cat "$BATS_TEST_TMPDIR/backend.log"
+		kill "$pid" 2>/dev/null
+		return 1
+	fi
+	req=$(jq -cn --arg url "http://127.0.0.1:$port/api/tasks/fetch-data" \
+	    '{executionId: "exec-cli", taskId: "fetch_data", attempt: 1,
+	      input: {date: "2024-01-14", limit: 7},
+	      task: {type: "http", timeout: "10s", url: $url}}')
+	run "$LOOM_BIN/loom-exec" --stdin <<<"$(jq -c \
+	    '.task.signing = {secretEnv: "LOOM_SDK_SIGNING_SECRET"}' <<<"$req")"
+	local signed=$output
+	run "$LOOM_BIN/loom-exec" --stdin <<<"$req"
+	local unsigned=$output
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	assert_equal "$(jq -r '.status, .output.recordCount' <<<"$signed" |
+	    paste -sd' ')" "SUCCESS 7"
+	assert_equal "$(jq -r '.status, .error.type, .httpStatus' <<<"$unsigned" |
+	    paste -sd' ')" "FAILED HttpClientError 401"
+}

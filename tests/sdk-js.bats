@@ -56,3 +56,7 @@ teardown_file() {
 	assert_output --partial "# fail 0"
 	refute_output --partial "# pass 0"
 }
+
+@test "js: the example backend as a program, with signatures from loom-exec" {
+	sdk_example_backend_check node "$BATS_TEST_DIRNAME/../sdk/js/examples/seed-backend.js"
+}

@@ -48,3 +48,7 @@ teardown_file() {
 	# nothing was skipped
 	refute_output --partial "skipped"
 }
+
+@test "python: the example backend as a program, with signatures from loom-exec" {
+	sdk_example_backend_check "$PY" "$BATS_TEST_DIRNAME/../sdk/python/examples/seed_backend.py"
+}
