@@ -241,9 +241,10 @@ func Complete(ctx context.Context, callbackURL string, res TaskResult) error {
 // task with its type; any other error fails it as TaskFailedException.
 type HandlerFunc func(ctx context.Context, req *TaskRequest) (TaskResult, error)
 
-// HandlerOptions configure Handler.  With Secret, every request must be
-// signed with it, its timestamp within MaxSkew (0: the advised 5 minutes;
-// negative: no window).  MaxBody bounds the body (0: 16 MiB).
+// HandlerOptions configure Handler.  With a Secret (not empty), every
+// request must be signed with it, its timestamp within MaxSkew (0: the
+// advised 5 minutes; negative: no window); an empty Secret checks
+// nothing.  MaxBody bounds the body (0: 16 MiB).
 type HandlerOptions struct {
 	Secret  []byte
 	MaxSkew time.Duration
@@ -298,7 +299,7 @@ func Handler(fn HandlerFunc, opts HandlerOptions) http.Handler {
 			refuse(w, http.StatusRequestEntityTooLarge, "ValidationException", "body too large or unreadable")
 			return
 		}
-		if opts.Secret != nil && !VerifySignature(opts.Secret, r.Header.Get("X-Loom-Timestamp"),
+		if len(opts.Secret) > 0 && !VerifySignature(opts.Secret, r.Header.Get("X-Loom-Timestamp"),
 			r.Header.Get("X-Loom-Signature"), body, time.Now(), skew) {
 			refuse(w, http.StatusUnauthorized, "HttpClientError", "bad or missing signature")
 			return

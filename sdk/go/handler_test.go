@@ -216,3 +216,18 @@ func TestHandlerOnHTTPServer(t *testing.T) {
 		t.Fatalf("%d %v", st, m)
 	}
 }
+
+func TestHandlerEmptySecretChecksNothing(t *testing.T) {
+	srv := httptest.NewServer(Handler(func(context.Context, *TaskRequest) (TaskResult, error) {
+		return Success(1, ""), nil
+	}, HandlerOptions{Secret: []byte("")}))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"executionId":"e","taskId":"t"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode)
+	}
+}

@@ -212,8 +212,9 @@ export async function runHandler(fn, req) {
 
 /**
  * A request listener for http.createServer serving routes (path to
- * handler) with POST.  With secret, requests must be signed (else 401, an
- * HttpClientError, not retried); a body that is not an envelope is 400
+ * handler) with POST.  With a secret (not empty), requests must be signed
+ * (else 401, an HttpClientError, not retried); an empty or no secret
+ * checks nothing.  A body that is not an envelope is 400
  * (ValidationException); an unknown path 404.  GET /healthz answers 200.
  * @param {Record<string, (req: TaskRequest) => any>} routes
  * @param {{secret?: string|Uint8Array, maxSkew?: number|null, maxBody?: number}} [opts]
@@ -239,7 +240,7 @@ export function createHandler(routes, opts = {}) {
     req.on('end', async () => {
       if (size > maxBody) return refuse(res, 413, 'ValidationException', 'body too large');
       const body = Buffer.concat(chunks);
-      if (opts.secret !== undefined && opts.secret !== null &&
+      if (opts.secret && opts.secret.length > 0 &&
           !verifySignature(opts.secret, req.headers['x-loom-timestamp'], req.headers['x-loom-signature'],
             body, { maxSkew: opts.maxSkew })) {
         return refuse(res, 401, 'HttpClientError', 'bad or missing signature');

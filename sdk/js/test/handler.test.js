@@ -119,3 +119,11 @@ test('the handler on a real node:http server', async (t) => {
   [st, ans] = await post('/hello', '[]', { 'X-Loom-Timestamp': ts, 'X-Loom-Signature': sign('s3cret', ts, '[]') });
   assert.deepEqual([st, ans.error.type], [400, 'ValidationException']);
 });
+
+test('an empty secret checks nothing', async (t) => {
+  const server = await serve({ '/t': () => success(1) }, { port: 0, secret: '' });
+  t.after(() => server.close());
+  const r = await fetch(`http://127.0.0.1:${server.address().port}/t`,
+    { method: 'POST', body: '{"executionId":"e","taskId":"t"}' });
+  assert.deepEqual([r.status, (await r.json()).output], [200, 1]);
+});

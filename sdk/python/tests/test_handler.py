@@ -178,5 +178,21 @@ class ServeTest(unittest.TestCase):
         self.assertEqual((st, ans["error"]["type"]), (400, "ValidationException"))
 
 
+class EmptySecretTest(unittest.TestCase):
+    def test_an_empty_secret_checks_nothing(self):
+        import threading
+        server = serve({"/t": lambda r: TaskResult.success(1)}, port=0, secret="")
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+            c.request("POST", "/t", body=b'{"executionId":"e","taskId":"t"}')
+            r = c.getresponse()
+            self.assertEqual((r.status, json.loads(r.read())["output"]), (200, 1))
+            c.close()
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
 if __name__ == "__main__":
     unittest.main()

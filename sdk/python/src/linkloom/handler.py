@@ -276,10 +276,11 @@ def make_handler(routes: Mapping[str, Handler], *,
                  max_skew: float | None = MAX_SKEW
                  ) -> type[BaseHTTPRequestHandler]:
     """A :class:`BaseHTTPRequestHandler` class serving ``routes`` (path
-    to handler function) with POST.  With ``secret`` every request must
-    carry a valid signature within ``max_skew`` seconds, else it is
-    answered 401 (an HttpClientError, not retried).  A body that is not an
-    envelope is answered 400 (ValidationException); an unknown path 404.
+    to handler function) with POST.  With a ``secret`` (not empty) every
+    request must carry a valid signature within ``max_skew`` seconds, else
+    it is answered 401 (an HttpClientError, not retried); an empty or no
+    secret checks nothing.  A body that is not an envelope is answered 400
+    (ValidationException); an unknown path 404.
     ``GET /healthz`` answers 200."""
     table = dict(routes)
 
@@ -312,7 +313,7 @@ def make_handler(routes: Mapping[str, Handler], *,
                 self._error(404, "ResourceNotFoundException",
                             f"no task at {self.path}")
                 return
-            if secret is not None and not verify_signature(
+            if secret and not verify_signature(
                     secret, self.headers.get("X-Loom-Timestamp"),
                     self.headers.get("X-Loom-Signature"), body,
                     max_skew=max_skew):
