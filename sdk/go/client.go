@@ -242,6 +242,21 @@ func (c *Client) Trigger(ctx context.Context, id string, input map[string]any, o
 	return &out, err
 }
 
+// PauseWorkflow pauses the workflow: triggers need Force() until it is
+// unpaused.  Changed is false when it already was.
+func (c *Client) PauseWorkflow(ctx context.Context, id string) (*Workflow, error) {
+	var out Workflow
+	err := c.do(ctx, &request{method: "POST", path: "/api/v1/workflows/" + seg(id) + "/pause"}, &out)
+	return &out, err
+}
+
+// UnpauseWorkflow clears the workflow's paused flag.
+func (c *Client) UnpauseWorkflow(ctx context.Context, id string) (*Workflow, error) {
+	var out Workflow
+	err := c.do(ctx, &request{method: "POST", path: "/api/v1/workflows/" + seg(id) + "/unpause"}, &out)
+	return &out, err
+}
+
 // ---- executions ---------------------------------------------------------
 
 // GetExecution gets one run with its tasks.

@@ -169,6 +169,48 @@ func TestIntegrationRetriedByErrorType(t *testing.T) {
 	}
 }
 
+func TestIntegrationFileApplyPauseForceAndEveryEvent(t *testing.T) {
+	s := setup(t, "go-seed")
+	ctx := context.Background()
+	text := must(os.ReadFile("../testdata/seed.yaml"))
+	text = bytes.ReplaceAll(bytes.ReplaceAll(text, []byte("@ID@"), []byte("go-seed")), []byte("@BACKEND@"), []byte(s.url))
+	file := filepath.Join(t.TempDir(), "seed.yaml")
+	check(os.WriteFile(file, text, 0o644))
+	if a := must(s.c.ApplyWorkflowFile(ctx, file)); a.Created { // the same spec: no new version
+		t.Fatalf("%+v", a)
+	}
+	if w := must(s.c.PauseWorkflow(ctx, "go-seed")); !w.Paused || !w.Changed {
+		t.Fatalf("%+v", w)
+	}
+	_, err := s.c.Trigger(ctx, "go-seed", nil)
+	run, ferr := s.c.Trigger(ctx, "go-seed", nil, linkloom.Force())
+	if w := must(s.c.UnpauseWorkflow(ctx, "go-seed")); w.Paused {
+		t.Fatalf("%+v", w)
+	}
+	if !errors.Is(err, linkloom.ErrConflict) || ferr != nil {
+		t.Fatal(err, ferr)
+	}
+	if ex := must(s.c.Wait(ctx, run.ExecutionID, 2*time.Minute)); ex.Status != "SUCCESS" {
+		t.Fatal(ex.Status)
+	}
+	found := errors.New("found")
+	err = s.c.Events(ctx, "", linkloom.EventOptions{FromStart: true, Workflow: "go-seed", Kinds: []string{"run"}},
+		func(e linkloom.Event) error {
+			var d struct{ ExecutionID string }
+			_ = json.Unmarshal(e.Data, &d)
+			if e.Name != "run" {
+				return fmt.Errorf("a %s event", e.Name)
+			}
+			if d.ExecutionID == run.ExecutionID {
+				return found
+			}
+			return nil
+		})
+	if err != found {
+		t.Fatal(err)
+	}
+}
+
 func TestIntegrationEventsResume(t *testing.T) {
 	s := setup(t, "go-seed")
 	ctx := context.Background()

@@ -25,6 +25,7 @@ type Workflow struct {
 	UpdatedAt   string          `json:"updatedAt"`
 	Spec        json.RawMessage `json:"spec,omitempty"`
 	Definition  string          `json:"definition,omitempty"`
+	Changed     bool            `json:"changed,omitempty"` // pause and unpause only
 }
 
 // Triggered is the answer to a trigger (and to a retry that starts a new

@@ -182,6 +182,16 @@ export class LinkLoomClient {
     });
   }
 
+  /**
+   * Pauses the workflow: triggers need `force` until it is unpaused.
+   * Resolves to the workflow with `paused` and `changed`.
+   * @param {string} id
+   */
+  pauseWorkflow(id) { return this.request('POST', `/api/v1/workflows/${seg(id)}/pause`); }
+
+  /** Clears the workflow's paused flag. @param {string} id */
+  unpauseWorkflow(id) { return this.request('POST', `/api/v1/workflows/${seg(id)}/unpause`); }
+
   /* ---- executions ----------------------------------------------------- */
 
   /**

@@ -79,6 +79,8 @@ export class LinkLoomClient {
     Promise<{ id: string; version: number; created: boolean }>;
   listWorkflows(): Promise<Workflow[]>;
   getWorkflow(id: string): Promise<Workflow>;
+  pauseWorkflow(id: string): Promise<Workflow & { changed: boolean }>;
+  unpauseWorkflow(id: string): Promise<Workflow & { changed: boolean }>;
   trigger(id: string, input?: Record<string, unknown>, opts?: { token?: string; force?: boolean }):
     Promise<Triggered>;
   getExecution(id: string, opts?: { waitMs?: number }): Promise<Execution>;

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   ConflictError, LinkLoomClient, NotFoundError, UnauthorizedError, UnprocessableError, WaitTimeoutError,
@@ -65,6 +67,28 @@ describe('against a real stack', { skip: !API && 'no stack: LOOM_API is not set 
     const fetch = ex.tasks[0];
     assert.equal(fetch.attempt, 3);
     assert.deepEqual(fetch.attempts.map((a) => a.error?.type ?? null), ['HttpServerError', 'HttpServerError', null]);
+  });
+
+  test('file apply, pause and force, and the stream of every event', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'linkloom-'));
+    const file = path.join(dir, 'seed.yaml');
+    await writeFile(file, seedYaml('js-seed', backendUrl));
+    assert.equal((await c.applyWorkflowFile(file)).created, false); // the same spec: no new version
+    assert.equal((await c.registerWorkflow(seedYaml('js-seed', backendUrl))).created, false);
+    await rm(dir, { recursive: true });
+    assert.equal((await c.pauseWorkflow('js-seed')).paused, true);
+    let id;
+    try {
+      await assert.rejects(c.trigger('js-seed'), ConflictError);
+      ({ executionId: id } = await c.trigger('js-seed', {}, { force: true }));
+    } finally {
+      assert.equal((await c.unpauseWorkflow('js-seed')).paused, false);
+    }
+    assert.equal((await c.wait(id, { timeoutMs: 120000 })).status, 'SUCCESS');
+    for await (const ev of c.events(null, { since: 0, workflow: 'js-seed', kinds: ['run'] })) {
+      assert.equal(ev.event, 'run');
+      if (ev.data.executionId === id) break;
+    }
   });
 
   test('events resume with Last-Event-ID', async () => {

@@ -94,6 +94,31 @@ class StackTest(unittest.TestCase):
                           for a in fetch["attempts"]],
                          ["HttpServerError", "HttpServerError", None])
 
+    def test_file_apply_pause_force_and_the_stream_of_every_event(self):
+        import pathlib
+        import tempfile
+        c = self.client
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "seed.yaml")
+            with open(path, "w") as f:
+                f.write(seed_yaml("py-seed", self.backend_url))
+            # the same spec: no new version
+            self.assertFalse(c.apply_workflow_file(path)["created"])
+            self.assertFalse(c.apply_workflow(pathlib.Path(path))["created"])
+            self.assertFalse(c.register_workflow(seed_yaml("py-seed", self.backend_url))["created"])
+        self.assertTrue(c.pause_workflow("py-seed")["paused"])
+        try:
+            with self.assertRaises(Conflict):
+                c.trigger("py-seed")
+            ex_id = c.trigger("py-seed", force=True)["executionId"]
+        finally:
+            self.assertFalse(c.unpause_workflow("py-seed")["paused"])
+        self.assertEqual(c.wait(ex_id, timeout=120)["status"], "SUCCESS")
+        for ev in c.events(since=0, workflow="py-seed", kinds=["run"]):
+            self.assertEqual(ev.event, "run")
+            if ev.data["executionId"] == ex_id:
+                break
+
     def test_events_resume_with_last_event_id(self):
         c = self.client
         ex_id = c.trigger("py-seed")["executionId"]

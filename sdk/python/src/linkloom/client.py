@@ -206,6 +206,17 @@ class LinkLoomClient:
             {"force": "true"} if force else None,
             {"input": dict(input or {})}, token=token)
 
+    def pause_workflow(self, workflow_id: str) -> dict[str, Any]:
+        """Pauses the workflow: triggers need ``force`` until it is
+        unpaused.  Returns the workflow with ``paused`` and ``changed``."""
+        return self.request("POST",
+                            f"/api/v1/workflows/{_seg(workflow_id)}/pause")
+
+    def unpause_workflow(self, workflow_id: str) -> dict[str, Any]:
+        """Clears the workflow's paused flag."""
+        return self.request("POST",
+                            f"/api/v1/workflows/{_seg(workflow_id)}/unpause")
+
     # ---- executions ---------------------------------------------------
 
     def get_execution(self, execution_id: str, *, wait: float | None = None
