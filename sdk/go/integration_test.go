@@ -304,6 +304,12 @@ func TestIntegrationErrors(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != "invalid_input" {
 		t.Fatalf("%v", err)
 	}
+	// a callback whose token loom-api never gave out
+	err = linkloom.Complete(ctx, os.Getenv("LOOM_API")+"/api/v1/callbacks/exec-x~t~"+strings.Repeat("0", 64),
+		linkloom.Success(nil, ""))
+	if !errors.Is(err, linkloom.ErrNotFound) {
+		t.Fatalf("%v", err)
+	}
 }
 
 func TestIntegrationControlsAndDeadLetters(t *testing.T) {

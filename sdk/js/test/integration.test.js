@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   ConflictError, LinkLoomClient, NotFoundError, UnauthorizedError, UnprocessableError, WaitTimeoutError,
-  verifySignature,
+  complete, success, verifySignature,
 } from '../src/index.js';
 import { fnv1a, start } from '../examples/seed-backend.js';
 
@@ -127,6 +127,9 @@ describe('against a real stack', { skip: !API && 'no stack: LOOM_API is not set 
       (e) => e instanceof UnprocessableError && e.code === 'invalid_workflow' && e.details.length > 0);
     await assert.rejects(c.trigger('js-seed', { undeclared: 1 }),
       (e) => e instanceof UnprocessableError && e.code === 'invalid_input');
+    // a callback whose token loom-api never gave out
+    await assert.rejects(complete(`${API}/api/v1/callbacks/exec-x~t~${'0'.repeat(64)}`, success()),
+      (e) => e instanceof NotFoundError && e.status === 404);
   });
 
   test('cancel, retry, rerun and dead letters', async () => {

@@ -15,7 +15,8 @@ import threading
 import unittest
 
 from linkloom import (Conflict, LinkLoomClient, NotFound, Unauthorized,
-                      Unprocessable, WaitTimeout, verify_signature)
+                      TaskResult, Unprocessable, WaitTimeout,
+                      verify_signature)
 
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, os.path.join(HERE, "..", "examples"))
@@ -159,6 +160,10 @@ class StackTest(unittest.TestCase):
         with self.assertRaises(Unprocessable) as cm:
             c.trigger("py-seed", {"undeclared": 1})
         self.assertEqual(cm.exception.code, "invalid_input")
+        # a callback whose token loom-api never gave out
+        with self.assertRaises(NotFound):
+            c.complete(f"{API}/api/v1/callbacks/exec-x~t~{'0' * 64}",
+                       TaskResult.success())
 
     def test_cancel_retry_rerun_and_dead_letters(self):
         c = self.client
