@@ -291,25 +291,40 @@ func (c *Client) Tasks(ctx context.Context, id string) ([]TaskState, error) {
 
 // Wait waits for the run to be SUCCESS, FAILED or CANCELLED, with long
 // polls of at most 30 s; after timeout it returns a *WaitTimeoutError.
+// Against a server that answers at once whatever ?wait says, it polls
+// once a second.
 func (c *Client) Wait(ctx context.Context, id string, timeout time.Duration) (*Execution, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		left := time.Until(deadline)
-		if left > 30*time.Second {
-			left = 30 * time.Second
+		t0 := time.Now()
+		asked := deadline.Sub(t0)
+		if asked > 30*time.Second {
+			asked = 30 * time.Second
 		}
-		if left < time.Millisecond {
-			left = time.Millisecond
+		if asked < time.Millisecond {
+			asked = time.Millisecond
 		}
-		ex, err := c.GetExecutionWait(ctx, id, left)
+		ex, err := c.GetExecutionWait(ctx, id, asked)
 		if err != nil {
 			return nil, err
 		}
 		if ex.Finished() {
 			return ex, nil
 		}
-		if !time.Now().Before(deadline) {
+		left := time.Until(deadline)
+		if left <= 0 {
 			return ex, &WaitTimeoutError{Execution: ex}
+		}
+		if time.Since(t0) < asked/2 {
+			// a server (or proxy) that ignores ?wait: poll gently
+			if left > time.Second {
+				left = time.Second
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(left):
+			}
 		}
 	}
 }
@@ -368,6 +383,8 @@ type ExecutionIterator struct {
 
 // Executions iterates over every execution that matches f, following
 // the cursors page by page (each execution once, even while runs start).
+// A server that gives the same cursor twice ends it with an *Error of
+// code bad_cursor rather than looping.
 func (c *Client) Executions(ctx context.Context, f ExecutionFilter) *ExecutionIterator {
 	return &ExecutionIterator{c: c, ctx: ctx, filter: f}
 }
@@ -385,9 +402,13 @@ func (it *ExecutionIterator) Next() bool {
 			return false
 		}
 		it.page = p.Executions
-		if p.NextCursor == nil || *p.NextCursor == "" {
+		switch {
+		case p.NextCursor == nil || *p.NextCursor == "":
 			it.done = true
-		} else {
+		case *p.NextCursor == it.cursor:
+			it.err = &Error{Code: "bad_cursor", Message: "the server gave the same cursor twice"}
+			it.done = true
+		default:
 			it.cursor = *p.NextCursor
 		}
 	}

@@ -3,9 +3,14 @@ package linkloom
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestErrorShape(t *testing.T) {
@@ -81,5 +86,43 @@ func TestParseSSE(t *testing.T) {
 	var ce *ConnectionError
 	if !errors.As(err, &ce) {
 		t.Fatalf("cut stream: %v", err)
+	}
+}
+
+// A server that ignores ?wait and gives one cursor forever: the client
+// polls gently and stops instead of spinning.
+func TestMisbehavingServer(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls = append(calls, r.URL.String())
+		n := len(calls)
+		mu.Unlock()
+		if r.URL.Path == "/api/v1/executions" {
+			fmt.Fprintf(w, `{"executions":[{"id":"exec-%d"}],"nextCursor":"same"}`, n)
+			return
+		}
+		fmt.Fprint(w, `{"id":"exec-1","status":"RUNNING","tasks":[]}`)
+	}))
+	defer srv.Close()
+	c, _ := New(srv.URL)
+	ctx := context.Background()
+	var wt *WaitTimeoutError
+	if _, err := c.Wait(ctx, "exec-1", 2500*time.Millisecond); !errors.As(err, &wt) {
+		t.Fatal(err)
+	}
+	if len(calls) > 5 || !strings.Contains(calls[0], "wait=") {
+		t.Fatalf("%d polls: %q", len(calls), calls)
+	}
+	calls = nil
+	it := c.Executions(ctx, ExecutionFilter{Limit: 1})
+	n := 0
+	for it.Next() {
+		n++
+	}
+	var e *Error
+	if !errors.As(it.Err(), &e) || e.Code != "bad_cursor" || len(calls) != 2 || n != 2 {
+		t.Fatalf("%v, %d calls, %d executions", it.Err(), len(calls), n)
 	}
 }

@@ -214,17 +214,24 @@ export class LinkLoomClient {
   /**
    * Waits for the run to be SUCCESS, FAILED or CANCELLED (long polls of
    * at most 30 s) and resolves to it; rejects with WaitTimeoutError after
-   * `timeoutMs` (default 300000).
+   * `timeoutMs` (default 300000).  Against a server that answers at once
+   * whatever ?wait says, it polls once a second.
    * @param {string} id
    * @param {{timeoutMs?: number}} [opts]
    */
   async wait(id, opts = {}) {
     const deadline = Date.now() + (opts.timeoutMs ?? 300000);
     for (;;) {
-      const left = deadline - Date.now();
-      const ex = await this.getExecution(id, { waitMs: Math.max(1, Math.min(left, 30000)) });
+      const t0 = Date.now();
+      const asked = Math.max(1, Math.min(deadline - t0, 30000));
+      const ex = await this.getExecution(id, { waitMs: asked });
       if (TERMINAL.has(ex.status)) return ex;
-      if (Date.now() >= deadline) throw new WaitTimeoutError(ex);
+      const now = Date.now();
+      if (now >= deadline) throw new WaitTimeoutError(ex);
+      if (now - t0 < asked / 2) {
+        // a server (or proxy) that ignores ?wait: poll gently
+        await new Promise((r) => setTimeout(r, Math.min(1000, deadline - now)));
+      }
     }
   }
 
@@ -239,18 +246,22 @@ export class LinkLoomClient {
 
   /**
    * Every execution matching the filters, following nextCursor page by
-   * page (each once, even while new runs start).
+   * page (each once, even while new runs start).  A server that gives the
+   * same cursor twice throws LoomError `bad_cursor` rather than looping.
    * @param {{workflow?: string, status?: string, since?: string,
    *   until?: string, limit?: number}} [filters]
    * @returns {AsyncGenerator<Record<string, any>>}
    */
   async *listExecutions(filters = {}) {
     let cursor;
-    do {
+    for (;;) {
       const page = await this.listExecutionsPage({ ...filters, cursor });
       yield* page.executions;
+      const last = cursor;
       cursor = page.nextCursor;
-    } while (cursor);
+      if (!cursor) return;
+      if (cursor === last) throw new LoomError(0, 'bad_cursor', 'the server gave the same cursor twice');
+    }
   }
 
   /** Asks for the run to be cancelled (202). @param {string} id */

@@ -2,10 +2,11 @@
 // server-sent event parser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import {
   BadRequestError, ConflictError, LinkLoomClient, LoomConnectionError, LoomError, NotFoundError,
-  UnauthorizedError, UnavailableError, UnprocessableError, errorFromResponse, parseSse,
+  UnauthorizedError, UnavailableError, UnprocessableError, WaitTimeoutError, errorFromResponse, parseSse,
 } from '../src/index.js';
 
 test('the API error shape', () => {
@@ -68,4 +69,27 @@ test('SSE: messages, comments, CRLF, split chunks, end', async () => {
 test('SSE: cut in the middle of a message', async () => {
   await assert.rejects(async () => { for await (const _ of parseSse(chunks('id: 1\nevent: task\ndata: {}\n'))); },
     LoomConnectionError);
+});
+
+test('a server that ignores ?wait and gives one cursor forever', async (t) => {
+  const calls = [];
+  const srv = http.createServer((req, res) => {
+    calls.push(req.url);
+    const body = req.url.startsWith('/api/v1/executions?')
+      ? { executions: [{ id: `exec-${calls.length}` }], nextCursor: 'same' }
+      : { id: 'exec-1', status: 'RUNNING', tasks: [] };
+    res.end(JSON.stringify(body));
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => srv.close());
+  const c = new LinkLoomClient(`http://127.0.0.1:${srv.address().port}`);
+  await assert.rejects(c.wait('exec-1', { timeoutMs: 2500 }), WaitTimeoutError);
+  assert.ok(calls.length <= 5, `${calls.length} polls`);
+  assert.match(calls[0], /wait=/);
+  calls.length = 0;
+  const seen = [];
+  await assert.rejects(async () => { for await (const e of c.listExecutions({ limit: 1 })) seen.push(e.id); },
+    (e) => e instanceof LoomError && e.code === 'bad_cursor');
+  assert.equal(calls.length, 2);
+  assert.equal(seen.length, 2);
 });

@@ -80,5 +80,54 @@ class SseTest(unittest.TestCase):
             list(parse_sse(io.BytesIO(b"id: 1\nevent: task\ndata: {}\n")))
 
 
+class MisbehavingServerTest(unittest.TestCase):
+    """A server that ignores ?wait and gives one cursor forever: the
+    client polls gently and stops instead of spinning."""
+
+    def setUp(self):
+        import http.server
+        import json
+        import threading
+        calls = self.calls = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                calls.append(self.path)
+                if self.path.startswith("/api/v1/executions?"):
+                    body = {"executions": [{"id": f"exec-{len(calls)}"}],
+                            "nextCursor": "same"}
+                else:
+                    body = {"id": "exec-1", "status": "RUNNING", "tasks": []}
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.client = LinkLoomClient(f"http://127.0.0.1:{self.server.server_address[1]}")
+
+    def tearDown(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def test_wait_against_a_server_that_ignores_wait(self):
+        from linkloom import WaitTimeout
+        with self.assertRaises(WaitTimeout):
+            self.client.wait("exec-1", timeout=2.5)
+        self.assertLessEqual(len(self.calls), 5)
+        self.assertIn("wait=", self.calls[0])
+
+    def test_a_cursor_given_twice(self):
+        with self.assertRaises(LoomError) as cm:
+            list(self.client.list_executions(limit=1))
+        self.assertEqual(cm.exception.code, "bad_cursor")
+        self.assertEqual(len(self.calls), 2)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -236,15 +236,21 @@ class LinkLoomClient:
         """Waits for the run to finish (SUCCESS, FAILED or CANCELLED) with
         long polls of at most 30 s, and returns it.  Raises
         :class:`~linkloom.WaitTimeout` (a :class:`TimeoutError`) when it
-        has not finished within ``timeout`` seconds."""
+        has not finished within ``timeout`` seconds.  Against a server that
+        answers at once whatever ``?wait`` says, it polls once a second."""
         deadline = time.monotonic() + timeout
         while True:
-            left = deadline - time.monotonic()
-            ex = self.get_execution(execution_id, wait=max(0.001, min(left, 30.0)))
+            t0 = time.monotonic()
+            asked = max(0.001, min(deadline - t0, 30.0))
+            ex = self.get_execution(execution_id, wait=asked)
             if ex["status"] in TERMINAL:
                 return ex
-            if deadline - time.monotonic() <= 0:
+            now = time.monotonic()
+            if deadline - now <= 0:
                 raise WaitTimeout(ex)
+            if now - t0 < asked / 2:
+                # a server (or proxy) that ignores ?wait: poll gently
+                time.sleep(min(1.0, deadline - now))
 
     def list_executions_page(self, *, workflow: str | None = None,
                              status: str | None = None, since: str | None = None,
@@ -259,14 +265,19 @@ class LinkLoomClient:
     def list_executions(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every execution matching the filters of
         :meth:`list_executions_page`, following ``nextCursor`` page by page
-        (each execution once, even while new ones start)."""
+        (each execution once, even while new ones start).  A server that
+        gives the same cursor twice raises LoomError ``bad_cursor`` rather
+        than looping."""
         cursor = None
         while True:
             page = self.list_executions_page(cursor=cursor, **filters)
             yield from page["executions"]
-            cursor = page.get("nextCursor")
+            last, cursor = cursor, page.get("nextCursor")
             if not cursor:
                 return
+            if cursor == last:
+                raise LoomError(0, "bad_cursor",
+                                "the server gave the same cursor twice")
 
     def cancel(self, execution_id: str) -> dict[str, Any]:
         """Asks for the run to be cancelled (202); follow it with
