@@ -70,3 +70,40 @@ GO
 	sdk_run go go build -o "$BATS_TEST_TMPDIR/seed-backend" ./examples/seed-backend
 	sdk_example_backend_check "$BATS_TEST_TMPDIR/seed-backend"
 }
+
+@test "go: the README's quick start runs against the stack" {
+	sdk_run go go build -o "$BATS_TEST_TMPDIR/seed-backend" ./examples/seed-backend
+	sdk_backend_start "$BATS_TEST_TMPDIR/seed-backend"
+	(cd "$BATS_TEST_TMPDIR" && go mod init example.com/quickstart >/dev/null 2>&1 &&
+	    go mod edit -require linkloom@v0.0.0 \
+		-replace "linkloom=$BATS_TEST_DIRNAME/../sdk/go")
+	SDK_QUICKSTART_HEAD='package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"linkloom"
+)
+
+func main() {
+' SDK_QUICKSTART_TAIL='}
+' sdk_quickstart go main.go go run .
+}
+
+@test "go: the README's backend compiles" {
+	local m=$BATS_TEST_TMPDIR/backend
+	mkdir -p "$m"
+	cd "$m"
+	go mod init example.com/backend >/dev/null 2>&1
+	go mod edit -require linkloom@v0.0.0 \
+	    -replace "linkloom=$BATS_TEST_DIRNAME/../sdk/go"
+	{
+		printf 'package main\n\nimport (\n\t"context"\n\t"log"\n\t"net/http"\n\t"os"\n\n\t"linkloom"\n)\n\nfunc main() {\n'
+		sdk_snippet go go 2
+		printf '}\n'
+	} >main.go
+	run -0 go vet .
+}

@@ -59,21 +59,34 @@ sdk_run() {
 	fi
 }
 
-# sdk_example_backend_check CMD...: starts a language's example backend
-# (CMD -p 0, which prints "port N" first) with the stack's signing secret,
-# and has loom-exec --stdin call its fetch-data signed (it succeeds) and
-# unsigned (refused with 401, an HttpClientError).
-sdk_example_backend_check() {
-	local fifo=$BATS_TEST_TMPDIR/backend.port word port pid req
+# sdk_backend_start CMD...: starts a language's example backend (CMD -p 0,
+# which prints "port N" first) with the stack's signing secret in its
+# environment; sets SDK_BACKEND_PORT and SDK_BACKEND_PID.
+sdk_backend_start() {
+	local fifo=$BATS_TEST_TMPDIR/backend.port word
 	mkfifo "$fifo"
 	"$@" -p 0 >"$fifo" 2>"$BATS_TEST_TMPDIR/backend.log" 3>&- &
-	pid=$!
-	if ! read -r -t 60 word port <"$fifo" || [ "$word" != port ]; then
+	SDK_BACKEND_PID=$!
+	if ! read -r -t 60 word SDK_BACKEND_PORT <"$fifo" || [ "$word" != port ]; then
 		cat "$BATS_TEST_TMPDIR/backend.log"
-		kill "$pid" 2>/dev/null
+		kill "$SDK_BACKEND_PID" 2>/dev/null
 		return 1
 	fi
-	req=$(jq -cn --arg url "http://127.0.0.1:$port/api/tasks/fetch-data" \
+}
+
+sdk_backend_stop() {
+	kill "$SDK_BACKEND_PID" 2>/dev/null || true
+	wait "$SDK_BACKEND_PID" 2>/dev/null || true
+}
+
+# sdk_example_backend_check CMD...: starts the example backend, and has
+# loom-exec --stdin call its fetch-data signed (it succeeds) and unsigned
+# (refused with 401, an HttpClientError).
+sdk_example_backend_check() {
+	local req
+	sdk_backend_start "$@" || return 1
+	req=$(jq -cn \
+	    --arg url "http://127.0.0.1:$SDK_BACKEND_PORT/api/tasks/fetch-data" \
 	    '{executionId: "exec-cli", taskId: "fetch_data", attempt: 1,
 	      input: {date: "2024-01-14", limit: 7},
 	      task: {type: "http", timeout: "10s", url: $url}}')
@@ -82,10 +95,51 @@ sdk_example_backend_check() {
 	local signed=$output
 	run "$LOOM_BIN/loom-exec" --stdin <<<"$req"
 	local unsigned=$output
-	kill "$pid"
-	wait "$pid" 2>/dev/null || true
+	sdk_backend_stop
 	assert_equal "$(jq -r '.status, .output.recordCount' <<<"$signed" |
 	    paste -sd' ')" "SUCCESS 7"
 	assert_equal "$(jq -r '.status, .error.type, .httpStatus' <<<"$unsigned" |
 	    paste -sd' ')" "FAILED HttpClientError 401"
+}
+
+# sdk_quickstart LANG FILE CMD...: the first LANG code block of
+# sdk/<dir>/README.md, with the API at $LOOM_API and daily-report.yaml the
+# seed workflow (id daily-report) pointing at the example backend already
+# started, written to FILE (after the lines of $SDK_QUICKSTART_HEAD and
+# before those of $SDK_QUICKSTART_TAIL) and run as CMD in $BATS_TEST_TMPDIR.
+sdk_quickstart() {
+	local lang=$1 file=$2 dir
+	shift 2
+	dir=$lang
+	sed -e 's/@ID@/daily-report/' \
+	    -e "s|@BACKEND@|http://127.0.0.1:$SDK_BACKEND_PORT|" \
+	    "$BATS_TEST_DIRNAME/../sdk/testdata/seed.yaml" \
+	    >"$BATS_TEST_TMPDIR/daily-report.yaml"
+	{
+		printf '%s' "${SDK_QUICKSTART_HEAD:-}"
+		sdk_snippet "$dir" "$lang" 1 |
+		    sed -e "s|http://127.0.0.1:8080|$LOOM_API|" \
+			-e "s|\"daily-report.yaml\"|\"$BATS_TEST_TMPDIR/daily-report.yaml\"|" \
+			-e "s|'daily-report.yaml'|'$BATS_TEST_TMPDIR/daily-report.yaml'|"
+		printf '%s' "${SDK_QUICKSTART_TAIL:-}"
+	} >"$BATS_TEST_TMPDIR/$file"
+	cd "$BATS_TEST_TMPDIR" || return 1
+	run "$@"
+	sdk_backend_stop
+	if [ "$status" -ne 0 ]; then
+		cat "$BATS_TEST_TMPDIR/$file"
+		printf '%s\n' "$output"
+		return 1
+	fi
+	assert_line --partial "fetch_data Fetched 5 records for 2024-01-14"
+	assert_line --partial "send_email Sent \"Report for 2024-01-14\" to team@example.com"
+	assert_line --regexp "^SUCCESS"
+}
+
+# sdk_snippet DIR LANG N: the Nth LANG code block of sdk/DIR/README.md.
+sdk_snippet() {
+	awk -v fence='```'"$2" -v want="$3" '
+	    $0 == fence { n++; on = (n == want); next }
+	    on && $0 == "```" { exit }
+	    on { print }' "$BATS_TEST_DIRNAME/../sdk/$1/README.md"
 }

@@ -60,3 +60,17 @@ teardown_file() {
 @test "js: the example backend as a program, with signatures from loom-exec" {
 	sdk_example_backend_check node "$BATS_TEST_DIRNAME/../sdk/js/examples/seed-backend.js"
 }
+
+@test "js: the README's quick start runs against the stack" {
+	sdk_backend_start node "$BATS_TEST_DIRNAME/../sdk/js/examples/seed-backend.js"
+	# installed as a package is: node_modules/linkloom
+	mkdir -p "$BATS_TEST_TMPDIR/node_modules"
+	ln -s "$BATS_TEST_DIRNAME/../sdk/js" "$BATS_TEST_TMPDIR/node_modules/linkloom"
+	sdk_quickstart js quickstart.mjs node quickstart.mjs
+}
+
+@test "js: the README's backend parses" {
+	sdk_snippet js js 2 >"$BATS_TEST_TMPDIR/backend.mjs"
+	assert [ -s "$BATS_TEST_TMPDIR/backend.mjs" ]
+	run -0 node --check "$BATS_TEST_TMPDIR/backend.mjs"
+}

@@ -52,3 +52,15 @@ teardown_file() {
 @test "python: the example backend as a program, with signatures from loom-exec" {
 	sdk_example_backend_check "$PY" "$BATS_TEST_DIRNAME/../sdk/python/examples/seed_backend.py"
 }
+
+@test "python: the README's quick start runs against the stack" {
+	sdk_backend_start "$PY" "$BATS_TEST_DIRNAME/../sdk/python/examples/seed_backend.py"
+	PYTHONPATH=$BATS_TEST_DIRNAME/../sdk/python/src \
+	    sdk_quickstart python quickstart.py "$PY" quickstart.py
+}
+
+@test "python: the README's backend compiles" {
+	sdk_snippet python python 2 >"$BATS_TEST_TMPDIR/backend.py"
+	assert [ -s "$BATS_TEST_TMPDIR/backend.py" ]
+	run -0 "$PY" -m py_compile "$BATS_TEST_TMPDIR/backend.py"
+}
