@@ -103,21 +103,20 @@ sdk_example_backend_check() {
 }
 
 # sdk_quickstart LANG FILE CMD...: the first LANG code block of
-# sdk/<dir>/README.md, with the API at $LOOM_API and daily-report.yaml the
+# sdk/LANG/README.md, with the API at $LOOM_API and daily-report.yaml the
 # seed workflow (id daily-report) pointing at the example backend already
 # started, written to FILE (after the lines of $SDK_QUICKSTART_HEAD and
 # before those of $SDK_QUICKSTART_TAIL) and run as CMD in $BATS_TEST_TMPDIR.
 sdk_quickstart() {
-	local lang=$1 file=$2 dir
+	local lang=$1 file=$2
 	shift 2
-	dir=$lang
 	sed -e 's/@ID@/daily-report/' \
 	    -e "s|@BACKEND@|http://127.0.0.1:$SDK_BACKEND_PORT|" \
 	    "$BATS_TEST_DIRNAME/../sdk/testdata/seed.yaml" \
 	    >"$BATS_TEST_TMPDIR/daily-report.yaml"
 	{
 		printf '%s' "${SDK_QUICKSTART_HEAD:-}"
-		sdk_snippet "$dir" "$lang" 1 |
+		sdk_snippet "$lang" "$lang" 1 |
 		    sed -e "s|http://127.0.0.1:8080|$LOOM_API|" \
 			-e "s|\"daily-report.yaml\"|\"$BATS_TEST_TMPDIR/daily-report.yaml\"|" \
 			-e "s|'daily-report.yaml'|'$BATS_TEST_TMPDIR/daily-report.yaml'|"
