@@ -8,6 +8,9 @@ libinih-dev libmicrohttpd-dev libsystemd-dev libssl-dev
 bats bats-assert bats-support bats-file mandoc valgrind
 postgresql jq curl openjdk-17-jdk-headless junit5 tzdata
 python3 python3-jsonschema python3-yaml graphviz wrk zsh procps"
+# the SDKs' toolchains (sdk/python, sdk/js, sdk/go); sdk/js needs Node 20
+# or later, and Debian 12's nodejs is 18: take NodeSource's there
+PKGS="$PKGS python3-pip python3-setuptools nodejs golang-go"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||

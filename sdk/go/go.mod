@@ -1,0 +1,3 @@
+module linkloom
+
+go 1.19
