@@ -1,0 +1,41 @@
+// The workflow's DAG: React Flow (pan, zoom, fit), laid out by dagre,
+// each node coloured by its task's state in the chosen run.
+import { useMemo } from 'react';
+import { ReactFlow, Background, Controls, MarkerType, type Edge as RFEdge, type Node } from '@xyflow/react';
+import '@xyflow/react/dist/style.css';
+import { dagEdges, layoutDag } from '../lib/layout';
+import type { TaskSpec } from '../lib/types';
+
+export function Dag({ tasks, states, selected, onSelect, height = 360 }: {
+  tasks: TaskSpec[]; states?: Record<string, string>; selected?: string | null;
+  onSelect?: (id: string) => void; height?: number;
+}) {
+  const key = tasks.map((t) => t.id + ':' + (t.dependsOn ?? []).join(',')).join(';');
+  const placed = useMemo(() => layoutDag(tasks), [key]); // eslint-disable-line react-hooks/exhaustive-deps
+  const nodes: Node[] = placed.map((p) => {
+    const st = states?.[p.id] ?? 'NONE';
+    const t = tasks.find((x) => x.id === p.id)!;
+    return {
+      id: p.id, position: { x: p.x, y: p.y },
+      data: { label: <span><b>{p.id}</b><small>{t.type}{states ? ` · ${st === 'NONE' ? 'PENDING' : st}` : ''}</small></span> },
+      className: `dag-node st-${st}${selected === p.id ? ' sel' : ''}`,
+      connectable: false, draggable: false,
+      ariaLabel: `task ${p.id}${states ? ` ${st}` : ''}`,
+      sourcePosition: 'right' as never, targetPosition: 'left' as never,
+    };
+  });
+  const edges: RFEdge[] = dagEdges(tasks).map((e) => ({
+    ...e, markerEnd: { type: MarkerType.ArrowClosed }, animated: states?.[e.source] === 'RUNNING',
+  }));
+  return (
+    <div className="dag" style={{ height }} data-testid="dag">
+      <ReactFlow nodes={nodes} edges={edges} fitView minZoom={0.2} maxZoom={2}
+        nodesConnectable={false} nodesDraggable={false} proOptions={{ hideAttribution: true }}
+        onNodeClick={(_, n) => onSelect?.(n.id)}
+        onNodesChange={() => undefined}>
+        <Background gap={16} size={1} />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </div>
+  );
+}
