@@ -3,7 +3,7 @@
 import { useMemo } from 'react';
 import { ReactFlow, Background, Controls, MarkerType, type Edge as RFEdge, type Node } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { dagEdges, layoutDag } from '../lib/layout';
+import { dagEdges, layoutDag, NODE_H, NODE_W } from '../lib/layout';
 import type { TaskSpec } from '../lib/types';
 
 export function Dag({ tasks, states, selected, onSelect, height = 360 }: {
@@ -16,7 +16,7 @@ export function Dag({ tasks, states, selected, onSelect, height = 360 }: {
     const st = states?.[p.id] ?? 'NONE';
     const t = tasks.find((x) => x.id === p.id)!;
     return {
-      id: p.id, position: { x: p.x, y: p.y },
+      id: p.id, position: { x: p.x, y: p.y }, width: NODE_W, height: NODE_H,
       data: { label: <span><b>{p.id}</b><small>{t.type}{states ? ` · ${st === 'NONE' ? 'PENDING' : st}` : ''}</small></span> },
       className: `dag-node st-${st}${selected === p.id ? ' sel' : ''}`,
       connectable: false, draggable: false,

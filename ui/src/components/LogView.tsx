@@ -46,8 +46,8 @@ export function LogView({ executionId, tasks, height = 420 }: { executionId: str
   return (
     <div className="logview">
       <div className="toolbar" role="toolbar" aria-label="log filters">
-        {frozen ? <button onClick={resume}>▶ Follow</button> : <button onClick={pause}>⏸ Pause</button>}
-        {!frozen && !follow && <button onClick={() => setFollow(true)}>⤓ Jump to end</button>}
+        {frozen ? <button onClick={resume}>Follow</button> : <button onClick={pause}>Pause</button>}
+        {!frozen && !follow && <button onClick={() => setFollow(true)}>Jump to end</button>}
         <input type="search" placeholder="Search lines…" aria-label="search log lines" value={search}
           onChange={(e) => setSearch(e.target.value)} />
         <select aria-label="task" value={task} onChange={(e) => setTask(e.target.value)}>

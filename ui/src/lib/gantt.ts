@@ -19,11 +19,13 @@ const ms = (s: string | null | undefined): number | null => (s ? Date.parse(s) :
  * The critical path of a run: from the task that finished last, walk back
  * to the dependency that finished last, until a task with none.
  */
-export function criticalPath(exec: Execution, specs: TaskSpec[]): string[] {
+export function criticalPath(exec: Execution, specs: TaskSpec[], now = Date.now()): string[] {
   const end = new Map<string, number>();
   for (const t of exec.tasks) {
     const last = t.attempts[t.attempts.length - 1];
-    const e = ms(t.finishedAt) ?? ms(last?.completedAt);
+    // a task still running counts as ending now: it holds the run up
+    const running = t.state === 'RUNNING' && t.startedAt ? now : null;
+    const e = running ?? ms(t.finishedAt) ?? ms(last?.completedAt);
     if (e !== null) end.set(t.taskId, e);
   }
   const deps = new Map(specs.map((s) => [s.id, s.dependsOn ?? []]));
@@ -46,7 +48,7 @@ export function criticalPath(exec: Execution, specs: TaskSpec[]): string[] {
 
 export function ganttGeometry(exec: Execution, specs: TaskSpec[], width: number, now: number): GanttGeometry {
   const rows = exec.tasks.map((t) => t.taskId);
-  const crit = criticalPath(exec, specs);
+  const crit = criticalPath(exec, specs, now);
   const critSet = new Set(crit);
   const spans: { taskId: string; attempt: number; status: string; row: number; start: number; end: number; running: boolean }[] = [];
   exec.tasks.forEach((t, row) => {

@@ -3,7 +3,7 @@ import dagre from '@dagrejs/dagre';
 import type { TaskSpec } from './types';
 
 export const NODE_W = 172;
-export const NODE_H = 48;
+export const NODE_H = 52;
 
 export interface Placed { id: string; x: number; y: number }
 export interface Edge { id: string; source: string; target: string }

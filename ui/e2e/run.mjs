@@ -1,0 +1,303 @@
+// End-to-end test of Link Loom's web UI: Debian's Chromium, driven by
+// playwright-core, against a real stack that tests/ui.bats starts
+// (PostgreSQL, loom-api serving ui/dist with api.auth = token,
+// loom-engine, loom-exec and tests/backend's loom-test-backend).
+//
+//   LOOM_API=http://127.0.0.1:N  LOOM_TOKEN=loom_…  BACKEND_URL=http://…
+//   SHOTS=DIR (screenshots)  WORK=DIR (scratch)  CHROMIUM=/usr/bin/chromium
+//   node e2e/run.mjs
+//
+// Prints TAP-ish "ok"/"not ok" lines; exits 1 on the first failure (the
+// rest would only fail after it) or on any console error of the page.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const API = process.env.LOOM_API;
+const TOKEN = process.env.LOOM_TOKEN;
+const BACKEND = process.env.BACKEND_URL;
+const SHOTS = process.env.SHOTS ?? 'e2e-shots';
+const WORK = process.env.WORK ?? fs.mkdtempSync('/tmp/loom-ui-e2e.');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+if (!API || !TOKEN || !BACKEND) {
+  console.error('run.mjs: LOOM_API, LOOM_TOKEN and BACKEND_URL must be set');
+  process.exit(2);
+}
+fs.mkdirSync(SHOTS, { recursive: true });
+
+// ---- the API, for setting the scene --------------------------------------
+async function call(method, p, body, type = 'application/json') {
+  const res = await fetch(API + p, {
+    method, headers: { Authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'Content-Type': type } : {}) },
+    body: body === undefined ? undefined : type === 'application/json' ? JSON.stringify(body) : body,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+const apply = (yaml) => call('POST', '/api/v1/workflows', yaml, 'application/yaml');
+const trigger = async (id) => (await call('POST', `/api/v1/workflows/${id}/trigger`, { input: {} })).executionId;
+async function waitRun(id, pred, what, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const e = await call('GET', `/api/v1/executions/${id}?wait=2s`);
+    if (pred(e)) return e;
+    if (Date.now() > end) throw new Error(`run ${id}: ${what} not seen: ${JSON.stringify(e).slice(0, 400)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const finished = (id) => waitRun(id, (e) => ['SUCCESS', 'FAILED', 'CANCELLED'].includes(e.status), 'the end');
+
+const task = (u) => `${BACKEND}/api/tasks/${u}`;
+const GO = path.join(WORK, 'go');
+
+const workflows = {
+  live: `id: live
+name: Live colours
+schedule: "0 3 * * *"
+tasks:
+  - id: start
+    type: http
+    url: ${task('start')}
+  - id: slow
+    type: http
+    url: ${task('slow?gate=slow')}
+    dependsOn: [start]
+  - id: side
+    type: http
+    url: ${task('side')}
+    dependsOn: [start]
+  - id: finish
+    type: http
+    url: ${task('finish')}
+    dependsOn: [slow, side]
+`,
+  flaky: `id: flaky
+tasks:
+  - id: fetch
+    type: http
+    url: ${task('fetch?fail=2&errtype=HttpServerError')}
+    retryPolicy: {maxAttempts: 3, backoffStrategy: fixed, initialDelay: 400ms, jitter: 0}
+  - id: report
+    type: http
+    url: ${task('report')}
+    dependsOn: [fetch]
+`,
+  shelly: `id: shelly
+tasks:
+  - id: say
+    type: shell
+    command: "echo waiting for the go file; echo an error line >&2; i=0; while [ ! -e '${GO}' ] && [ $i -lt 600 ]; do sleep 0.02; i=$((i+1)); done; echo tail-marker-line; echo done"
+`,
+  deadly: `id: deadly
+tasks:
+  - id: once
+    type: http
+    url: ${task('once?fail=1&errtype=ValidationException')}
+`,
+};
+
+// ---- the test harness ----------------------------------------------------
+let n = 0;
+let failed = false;
+const consoleErrors = [];
+let allowHttpErrors = false;
+
+async function step(name, fn) {
+  n++;
+  const t0 = Date.now();
+  try {
+    await fn();
+    console.log(`ok ${n} - ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed = true;
+    console.log(`not ok ${n} - ${name}`);
+    console.log(String(e.stack ?? e).split('\n').map((l) => `# ${l}`).join('\n'));
+    throw e;
+  }
+}
+const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
+});
+const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+const page = await ctx.newPage();
+page.setDefaultTimeout(15000);
+page.on('console', (m) => {
+  if (m.type() !== 'error') return;
+  // The wrong-token step makes the browser log its 401 answers.
+  if (allowHttpErrors && /status of 401/.test(m.text())) return;
+  consoleErrors.push(m.text());
+});
+page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+const setToken = (t) => page.evaluate((v) => localStorage.setItem('loom.token', v), t);
+
+try {
+  const flakyRun = await (async () => {
+    for (const y of Object.values(workflows)) await apply(y);
+    // a second version of live, for the versions diff
+    await apply(workflows.live.replace('name: Live colours', 'name: Live colours (v2)'));
+    return trigger('flaky');
+  })();
+  const deadRun = await trigger('deadly');
+
+  await step('a wrong token shows an error in words, not a blank page', async () => {
+    allowHttpErrors = true;
+    await page.goto(API + '/');
+    await setToken('loom_000000000000_' + '0'.repeat(64));
+    await page.reload();
+    const alert = page.getByRole('alert').first();
+    await alert.waitFor();
+    const text = await alert.innerText();
+    if (!/Not signed in/.test(text) || !/token/i.test(text)) throw new Error(`error says: ${text}`);
+    await shot(page, '01-wrong-token');
+    allowHttpErrors = false;
+  });
+
+  await step('the dashboard lists the workflows', async () => {
+    await setToken(TOKEN);
+    await page.goto(API + '/');
+    const table = page.getByTestId('workflows');
+    await table.waitFor();
+    for (const id of Object.keys(workflows)) await table.getByRole('link', { name: id, exact: true }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('.tile-v').length > 0 &&
+      [...document.querySelectorAll('.tile-v')].every((t) => t.textContent !== '…'));
+    await shot(page, '02-dashboard');
+  });
+
+  await step('the run DAG shows every task, a slow task RUNNING, then its new colour', async () => {
+    const id = await trigger('live');
+    await page.goto(`${API}/runs/${id}`);
+    const dag = page.getByTestId('dag');
+    for (const t of ['start', 'slow', 'side', 'finish']) await dag.locator(`.react-flow__node[data-id="${t}"]`).waitFor();
+    const slow = dag.locator('.react-flow__node[data-id="slow"]');
+    await page.waitForFunction(() => document.querySelector('.react-flow__node[data-id="slow"]')?.classList.contains('st-RUNNING'));
+    const runningColour = await slow.evaluate((e) => getComputedStyle(e).borderTopColor);
+    await shot(page, '03-run-running');
+    const res = await fetch(`${BACKEND}/gates/slow`, { method: 'POST' });
+    if (!res.ok) throw new Error(`gate: HTTP ${res.status}`);
+    await page.waitForFunction(() => document.querySelector('.react-flow__node[data-id="slow"]')?.classList.contains('st-SUCCESS'));
+    const doneColour = await slow.evaluate((e) => getComputedStyle(e).borderTopColor);
+    if (doneColour === runningColour) throw new Error(`colour stayed ${doneColour}`);
+    await page.waitForFunction(() => document.querySelector('.react-flow__node[data-id="finish"]')?.classList.contains('st-SUCCESS'));
+    await shot(page, '04-run-done');
+  });
+
+  await step('the Gantt shows three bars for a task that failed twice', async () => {
+    const e = await finished(flakyRun);
+    if (e.status !== 'SUCCESS') throw new Error(`flaky ended ${e.status}`);
+    await page.goto(`${API}/runs/${flakyRun}`);
+    const gantt = page.getByTestId('gantt');
+    await gantt.waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=gantt] rect.bar[data-task=fetch]').length === 3);
+    const waits = await gantt.locator('line.wait[data-task=fetch]').count();
+    if (waits !== 2) throw new Error(`${waits} waits drawn for fetch, want 2`);
+    const crit = await gantt.locator('rect.bar.crit[data-task=report]').count();
+    if (crit !== 1) throw new Error('report is not on the critical path');
+    await page.getByRole('button', { name: 'fetch', exact: true }).click();
+    await page.getByTestId('attempts').getByText('HttpServerError').first().waitFor();
+    await shot(page, '05-run-gantt-retries');
+  });
+
+  await step('the log tail shows a line printed by a shell task within a second', async () => {
+    const id = await trigger('shelly');
+    await page.goto(`${API}/runs/${id}/logs`);
+    await page.getByTestId('logline').filter({ hasText: 'waiting for the go file' }).waitFor({ timeout: 20000 });
+    const t0 = Date.now();
+    fs.writeFileSync(GO, '');
+    await page.getByTestId('logline').filter({ hasText: 'tail-marker-line' }).waitFor({ timeout: 5000 });
+    const dt = Date.now() - t0;
+    if (dt > 1000) throw new Error(`the line took ${dt} ms to show`);
+    console.log(`# the line showed after ${dt} ms`);
+    await finished(id);
+    await page.getByText('run over').waitFor();
+    await shot(page, '06-logs');
+  });
+
+  await step('search finds a line', async () => {
+    await page.getByLabel('search log lines').fill('MARKER');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=logline]').length === 1);
+    const text = await page.getByTestId('logline').innerText();
+    if (!/tail-marker-line/.test(text)) throw new Error(`found: ${text}`);
+    if ((await page.locator('[data-testid=logline] mark').innerText()).toLowerCase() !== 'marker') throw new Error('no highlight');
+    await shot(page, '07-logs-search');
+    await page.getByLabel('search log lines').fill('');
+    await page.getByLabel('stderr').check();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=logline]').length === 1);
+  });
+
+  await step('replaying a dead letter works', async () => {
+    await waitRun(deadRun, (e) => e.status === 'FAILED', 'FAILED');
+    await page.goto(`${API}/dead-letters`);
+    const table = page.getByTestId('dead-letters');
+    await table.waitFor();
+    const row = table.locator('tr', { hasText: deadRun });
+    await row.waitFor();
+    await shot(page, '08-dead-letters');
+    await row.getByRole('button', { name: /^replay/ }).click();
+    await page.getByRole('status').filter({ hasText: 'Replaying once' }).waitFor();
+    const e = await finished(deadRun);
+    if (e.status !== 'SUCCESS') throw new Error(`replayed run ended ${e.status}`);
+    await page.getByLabel('show resolved letters too').check();
+    await table.locator('tr', { hasText: deadRun }).getByText('replayed').waitFor();
+    await shot(page, '09-dead-letters-replayed');
+  });
+
+  await step('every other page renders: workflow (graph, YAML, versions, history), runs, breakers', async () => {
+    await page.goto(`${API}/workflows/live`);
+    await page.locator('.react-flow__node[data-id="slow"]').click();
+    await page.getByLabel('task slow configuration').getByText('gate=slow').waitFor();
+    await shot(page, '10-workflow-graph');
+    await page.getByRole('tab', { name: 'YAML' }).click();
+    await page.getByTestId('yaml').getByText('id: live').waitFor();
+    await shot(page, '11-workflow-yaml');
+    await page.getByRole('tab', { name: 'Versions' }).click();
+    await page.getByTestId('diff').locator('.add').first().waitFor();
+    await shot(page, '12-workflow-versions');
+    await page.getByRole('tab', { name: 'Run history' }).click();
+    await page.getByTestId('runs').waitFor();
+    await page.getByText('Trigger a run…').click();
+    await page.getByLabel(/^Input/).fill('{"limit": ');
+    await page.getByText(/Not valid JSON/).waitFor();
+    await shot(page, '13-workflow-trigger-invalid');
+    await page.goto(`${API}/runs`);
+    await page.getByTestId('runs').waitFor();
+    await page.getByLabel('Status').selectOption('SUCCESS');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForFunction(() => location.search.includes('status=SUCCESS'));
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=runs] tbody tr')].every((r) => r.textContent.includes('SUCCESS')));
+    await shot(page, '14-runs');
+    await page.goto(`${API}/breakers`);
+    await page.getByText(/closed and clean|Targets/).first().waitFor();
+    await shot(page, '15-breakers');
+  });
+
+  await step('narrow window and dark scheme render', async () => {
+    await page.setViewportSize({ width: 420, height: 860 });
+    await page.goto(`${API}/`);
+    await page.getByTestId('workflows').waitFor();
+    await shot(page, '16-dashboard-narrow');
+    await page.goto(`${API}/runs/${flakyRun}`);
+    await page.getByTestId('gantt').waitFor();
+    await shot(page, '17-run-narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(`${API}/runs/${flakyRun}`);
+    await page.getByTestId('gantt').waitFor();
+    await shot(page, '18-run-dark');
+  });
+
+  await step('no console errors', async () => {
+    if (consoleErrors.length) throw new Error(consoleErrors.join('\n'));
+  });
+} catch {
+  failed = true;
+  await shot(page, 'failure').catch(() => {});
+} finally {
+  await browser.close();
+}
+console.log(`# screenshots in ${SHOTS}`);
+process.exit(failed ? 1 : 0);
