@@ -116,7 +116,12 @@ async function step(name, fn) {
     throw e;
   }
 }
-const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+// Scrolled to the top first: a full-page shot of a scrolled page draws
+// the sticky header in the middle.
+async function shot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const browser = await chromium.launch({

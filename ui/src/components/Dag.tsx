@@ -1,7 +1,7 @@
 // The workflow's DAG: React Flow (pan, zoom, fit), laid out by dagre,
 // each node coloured by its task's state in the chosen run.
-import { useMemo } from 'react';
-import { ReactFlow, Background, Controls, MarkerType, type Edge as RFEdge, type Node } from '@xyflow/react';
+import { useEffect, useMemo, useRef, type RefObject } from 'react';
+import { ReactFlow, Background, Controls, MarkerType, useNodesInitialized, useReactFlow, type Edge as RFEdge, type Node } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { dagEdges, layoutDag, NODE_H, NODE_W } from '../lib/layout';
 import type { TaskSpec } from '../lib/types';
@@ -11,6 +11,7 @@ export function Dag({ tasks, states, selected, onSelect, height = 360 }: {
   onSelect?: (id: string) => void; height?: number;
 }) {
   const key = tasks.map((t) => t.id + ':' + (t.dependsOn ?? []).join(',')).join(';');
+  const wrap = useRef<HTMLDivElement>(null);
   const placed = useMemo(() => layoutDag(tasks), [key]); // eslint-disable-line react-hooks/exhaustive-deps
   const nodes: Node[] = placed.map((p) => {
     const st = states?.[p.id] ?? 'NONE';
@@ -28,14 +29,34 @@ export function Dag({ tasks, states, selected, onSelect, height = 360 }: {
     ...e, markerEnd: { type: MarkerType.ArrowClosed }, animated: states?.[e.source] === 'RUNNING',
   }));
   return (
-    <div className="dag" style={{ height }} data-testid="dag">
-      <ReactFlow nodes={nodes} edges={edges} fitView minZoom={0.2} maxZoom={2}
+    <div className="dag" style={{ height }} data-testid="dag" ref={wrap}>
+      <ReactFlow nodes={nodes} edges={edges} fitView fitViewOptions={FIT} minZoom={0.2} maxZoom={2}
         nodesConnectable={false} nodesDraggable={false} proOptions={{ hideAttribution: true }}
         onNodeClick={(_, n) => onSelect?.(n.id)}
         onNodesChange={() => undefined}>
         <Background gap={16} size={1} />
-        <Controls showInteractive={false} />
+        <Controls showInteractive={false} fitViewOptions={FIT} />
+        <Refit graphKey={key} box={wrap} />
       </ReactFlow>
     </div>
   );
+}
+
+const FIT = { padding: 0.15, maxZoom: 1 };
+
+/** Fits the graph again when it changes or its box is resized. */
+function Refit({ graphKey, box }: { graphKey: string; box: RefObject<HTMLDivElement> }) {
+  const rf = useReactFlow();
+  const ready = useNodesInitialized();
+  useEffect(() => {
+    if (ready) void rf.fitView(FIT);
+  }, [ready, graphKey, rf]);
+  useEffect(() => {
+    const el = box.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(() => void rf.fitView(FIT));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [rf, box]);
+  return null;
 }

@@ -74,7 +74,7 @@ export function LogView({ executionId, tasks, height = 420 }: { executionId: str
             <span className="ts">{l.ts.slice(11, 23)}</span>
             <span className="lt">{l.taskId}#{l.attempt}</span>
             <span className="ls">{l.stream}</span>
-            <span className="lm">{highlight(l.line, search)}</span>
+            <span className="lm" title={l.line}>{highlight(l.line, search)}</span>
           </div>
         )} />
       {lines.length === 0 && <p className="muted small">{ended ? 'This run printed no lines.' : 'No lines yet; new ones appear here as tasks print them.'}</p>}
