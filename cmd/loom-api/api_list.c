@@ -1,8 +1,10 @@
 /*
  * api_list: the lists of executions of loom-api (see api.h, loom-api(8)):
  *
- *   GET /api/v1/executions[?workflow=&status=&trigger=&since=&until=&limit=&cursor=]
- *   GET /api/v1/workflows/{id}/history[?status=&trigger=&since=&until=&limit=&cursor=]
+ *   GET /api/v1/executions[?workflow=&status=&trigger=&since=&until=
+ *                          &limit=&cursor=]
+ *   GET /api/v1/workflows/{id}/history[?status=&trigger=&since=&until=
+ *                                      &limit=&cursor=]
  *
  * Both answer {"executions": [...], "nextCursor": "..." or null}, newest
  * first by (created_at, id).  Paging is by keyset (cmd/loom-api/cursor.h): the
