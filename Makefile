@@ -13,7 +13,12 @@
 #                        10,000 tasks beside one busy loop per CPU (LOOM_STRESS_*
 #                        in the environment change it)
 #   make bench           benchmarks, figures printed beside their targets
-#   make deps            install the Debian packages the build and tests need
+#   make deps            install the Debian packages the build and tests need,
+#                        and the web UI's npm packages (npm ci in ui/)
+#   make ui              the web UI only (ui/, React + Vite): npm ci when
+#                        ui/package-lock.json changed, npm run build into
+#                        ui/dist, copied to $(BUILD)/share/loom/ui where
+#                        $(BUILD)/bin/loom-api finds it; skipped without npm
 #   make install PREFIX=/usr/local DESTDIR=
 #   make lint            mandoc -Tlint on every man page, clang-format
 #                        --dry-run on every C file, no function over 80
@@ -68,13 +73,38 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 MAN_PAGES = $(wildcard man/*.[1-8])
 
-.PHONY: all check check-unit check-bats check-asan check-valgrind check-fuzz \
+.PHONY: ui all check check-unit check-bats check-asan check-valgrind check-fuzz \
 	check-tsan stress bench \
 	deps install uninstall lint lint-man lint-format lint-functions format \
 	clean \
 	tests
 
-all: $(PROG_BIN)
+all: $(PROG_BIN) ui
+
+# The web UI (ui/README.md).  npm ci runs again only when the lockfile
+# changed; the build only when a source did.
+UI_SRC	 = $(shell find ui/src ui/index.html ui/vite.config.ts \
+	   ui/tsconfig.json ui/package.json -type f 2>/dev/null)
+UI_STAMP = ui/node_modules/.package-lock.json
+UI_OUT	 = $(BUILD)/share/loom/ui/index.html
+
+ui:
+	@if command -v npm >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory $(UI_OUT); \
+	else echo "ui: skipped: npm not found (make deps installs it)"; fi
+
+$(UI_STAMP): ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+	@touch $@
+
+ui/dist/index.html: $(UI_SRC) $(UI_STAMP)
+	cd ui && npm run build
+	@touch $@
+
+$(UI_OUT): ui/dist/index.html
+	@rm -rf $(BUILD)/share/loom/ui
+	@mkdir -p $(BUILD)/share/loom
+	cp -R ui/dist $(BUILD)/share/loom/ui
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -126,7 +156,7 @@ $(TEST_BACKEND): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/backend/*.c)) $(LI
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: $(UNIT_BIN) $(PROG_BIN) $(TEST_BACKEND)
+tests: $(UNIT_BIN) $(PROG_BIN) $(TEST_BACKEND) ui
 
 check: tests
 	@BUILD=$(BUILD) tests/run-tests.sh
@@ -215,6 +245,7 @@ bench: all $(BUILD)/bench/dagbench $(BUILD)/bench/noopd
 
 deps:
 	@contrib/deps.sh
+	cd ui && npm ci --no-audit --no-fund
 
 # What tests/lint.bats checks too (so make check runs it): the man pages,
 # the C style of .clang-format, and no function over 80 lines without a
@@ -251,6 +282,10 @@ install: all
 	    $(DESTDIR)$(BASHCOMPDIR)/loom
 	install -m 644 contrib/completions/_loom $(DESTDIR)$(ZSHCOMPDIR)/_loom
 	install -m 644 contrib/examples/*.yaml $(DESTDIR)$(DATADIR)/examples
+	if [ -f ui/dist/index.html ]; then \
+	    rm -rf $(DESTDIR)$(DATADIR)/ui && \
+	    cp -R ui/dist $(DESTDIR)$(DATADIR)/ui && \
+	    chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/ui; fi
 	for u in systemd/*; do \
 	    sed 's|@BINDIR@|$(BINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
 	    chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
@@ -265,7 +300,7 @@ uninstall:
 	for u in systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan ui/dist
 
 .SECONDARY:
 

@@ -1,13 +1,18 @@
 #!/bin/sh
 # Installs the Debian packages Link Loom needs to build, test and run
-# `loom up`.  Does nothing when they are all present.
+# `loom up`; nodejs and npm build the web UI (ui/), and chromium runs its
+# end-to-end test (tests/ui.bats).  Does nothing when they are all present.
 set -e
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libcurl4-openssl-dev libyaml-dev libpq-dev libjq-dev libonig-dev
 libinih-dev libmicrohttpd-dev libsystemd-dev libssl-dev
 bats bats-assert bats-support bats-file mandoc valgrind
 postgresql jq curl openjdk-17-jdk-headless tzdata
-python3 python3-jsonschema python3-yaml graphviz wrk zsh procps"
+python3 python3-jsonschema python3-yaml graphviz wrk zsh procps
+chromium"
+# The web UI wants Node.js 20 or later (ui/README.md); one that came from
+# elsewhere (NodeSource ships npm inside its nodejs) is kept as it is.
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
