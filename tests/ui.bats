@@ -67,6 +67,12 @@ teardown_file() {
 	local build=${BUILD:-build}
 	case $build in /*) ;; *) build=$BATS_TEST_DIRNAME/../$build ;; esac
 	export SHOTS=$build/ui-shots WORK=$LOOM_TEST_DIR
+	# The test stops loom-api to see the UI lose and regain its connection,
+	# then starts it again on the same port with this command (and stops it
+	# at its end); teardown_file's loom_api_stop finds the first one gone.
+	export LOOM_API_PID LOOM_API_RESTART="exec env LOOM_API_AUTH=token \
+	    '$LOOM_BIN/loom-api' --listen '${LOOM_API#http://}' \
+	    --ui-dir '$UI/dist' 2>>'$LOOM_TEST_DIR/loom-api.restarted.log'"
 	rm -rf "$SHOTS"
 	cd "$UI"
 	run timeout 240 node e2e/run.mjs

@@ -10,6 +10,7 @@
 // Prints TAP-ish "ok"/"not ok" lines; exits 1 on the first failure (the
 // rest would only fail after it) or on any console error of the page.
 import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -50,6 +51,7 @@ const finished = (id) => waitRun(id, (e) => ['SUCCESS', 'FAILED', 'CANCELLED'].i
 
 const task = (u) => `${BACKEND}/api/tasks/${u}`;
 const GO = path.join(WORK, 'go');
+const GO2 = path.join(WORK, 'go2');
 
 const workflows = {
   live: `id: live
@@ -89,6 +91,12 @@ tasks:
     type: shell
     command: "echo waiting for the go file; echo an error line >&2; i=0; while [ ! -e '${GO}' ] && [ $i -lt 600 ]; do sleep 0.02; i=$((i+1)); done; echo tail-marker-line; echo done"
 `,
+  ticker: `id: ticker
+tasks:
+  - id: tick
+    type: shell
+    command: "echo tick-one; i=0; while [ ! -e '${GO2}' ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done; echo tick-two"
+`,
   deadly: `id: deadly
 tasks:
   - id: once
@@ -102,6 +110,7 @@ let n = 0;
 let failed = false;
 const consoleErrors = [];
 let allowHttpErrors = false;
+let restarted = null; // a loom-api this script started again (LOOM_API_RESTART)
 
 async function step(name, fn) {
   n++;
@@ -133,8 +142,9 @@ const page = await ctx.newPage();
 page.setDefaultTimeout(15000);
 page.on('console', (m) => {
   if (m.type() !== 'error') return;
-  // The wrong-token step makes the browser log its 401 answers.
-  if (allowHttpErrors && /status of 401/.test(m.text())) return;
+  // The wrong-token step makes the browser log its 401 answers, and the
+  // lost connection its failed requests.
+  if (allowHttpErrors && /status of 401|ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|Failed to fetch/.test(m.text())) return;
   consoleErrors.push(m.text());
 });
 page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
@@ -255,6 +265,10 @@ try {
     await page.goto(`${API}/workflows/live`);
     await page.locator('.react-flow__node[data-id="slow"]').click();
     await page.getByLabel('task slow configuration').getByText('gate=slow').waitFor();
+    // the keyboard reaches a node too: focus it, Enter shows its configuration
+    await page.locator('.react-flow__node[data-id="side"]').focus();
+    await page.keyboard.press('Enter');
+    await page.getByLabel('task side configuration').waitFor();
     await shot(page, '10-workflow-graph');
     await page.getByRole('tab', { name: 'YAML' }).click();
     await page.getByTestId('yaml').getByText('id: live').waitFor();
@@ -295,6 +309,30 @@ try {
     await shot(page, '18-run-dark');
   });
 
+  await step('a lost connection shows a banner; the log stream resumes with Last-Event-ID', async () => {
+    if (!process.env.LOOM_API_PID || !process.env.LOOM_API_RESTART) {
+      console.log('# skip: LOOM_API_PID and LOOM_API_RESTART are not set');
+      return;
+    }
+    const id = await trigger('ticker');
+    await page.goto(`${API}/runs/${id}/logs`);
+    await page.getByTestId('logline').filter({ hasText: 'tick-one' }).waitFor({ timeout: 20000 });
+    allowHttpErrors = true;
+    process.kill(Number(process.env.LOOM_API_PID), 'SIGTERM');
+    await page.getByRole('alert').filter({ hasText: 'Connection to loom-api lost' }).waitFor();
+    await shot(page, '19-connection-lost');
+    fs.writeFileSync(GO2, '');
+    restarted = spawn('/bin/sh', ['-c', process.env.LOOM_API_RESTART], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await page.getByTestId('logline').filter({ hasText: 'tick-two' }).waitFor({ timeout: 20000 });
+    await page.getByRole('alert').filter({ hasText: 'Connection to loom-api lost' }).waitFor({ state: 'detached' });
+    const texts = await page.getByTestId('logline').allInnerTexts();
+    const ones = texts.filter((t) => t.includes('tick-one')).length;
+    const twos = texts.filter((t) => t.includes('tick-two')).length;
+    if (ones !== 1 || twos !== 1) throw new Error(`after the resume: ${ones} tick-one, ${twos} tick-two lines`);
+    allowHttpErrors = false;
+    await shot(page, '20-connection-back');
+  });
+
   await step('no console errors', async () => {
     if (consoleErrors.length) throw new Error(consoleErrors.join('\n'));
   });
@@ -303,6 +341,10 @@ try {
   await shot(page, 'failure').catch(() => {});
 } finally {
   await browser.close();
+  if (restarted) {
+    restarted.kill('SIGTERM');
+    await new Promise((r) => restarted.once('exit', r));
+  }
 }
 console.log(`# screenshots in ${SHOTS}`);
 process.exit(failed ? 1 : 0);

@@ -33,7 +33,10 @@ export function Dag({ tasks, states, selected, onSelect, height = 360 }: {
       <ReactFlow nodes={nodes} edges={edges} fitView fitViewOptions={FIT} minZoom={0.2} maxZoom={2}
         nodesConnectable={false} nodesDraggable={false} proOptions={{ hideAttribution: true }}
         onNodeClick={(_, n) => onSelect?.(n.id)}
-        onNodesChange={() => undefined}>
+        onNodesChange={(changes) => {
+          // Enter or Space on a focused node selects it: the keyboard's click
+          for (const c of changes) if (c.type === 'select' && c.selected) onSelect?.(c.id);
+        }}>
         <Background gap={16} size={1} />
         <Controls showInteractive={false} fitViewOptions={FIT} />
         <Refit graphKey={key} box={wrap} />

@@ -10,7 +10,7 @@ import { ErrorBox } from './bits';
 
 const STREAMS = ['stdout', 'stderr', 'backend'];
 
-export function LogView({ executionId, tasks, height = 420 }: { executionId: string; tasks: string[]; height?: number }) {
+export function LogView({ executionId, tasks, height = 420, onEnd }: { executionId: string; tasks: string[]; height?: number; onEnd?: () => void }) {
   const [lines, setLines] = useState<LogLine[]>([]);
   const pending = useRef<LogLine[]>([]);
   const [ended, setEnded] = useState(false);
@@ -32,7 +32,7 @@ export function LogView({ executionId, tasks, height = 420 }: { executionId: str
       }, 50);
   }, []);
   const url = `/api/v1/executions/${enc(executionId)}/events?kind=log&since=0`;
-  const { connected, error } = useStream(url, onMessage, () => setEnded(true));
+  const { connected, error } = useStream(url, onMessage, () => { setEnded(true); onEnd?.(); });
 
   const shown = frozen ?? lines;
   const filtered = useMemo(() => filterLogs(shown, { search, streams, task }), [shown, search, streams, task]);
