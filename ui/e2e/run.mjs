@@ -289,6 +289,18 @@ try {
     await page.waitForFunction(() => location.search.includes('status=SUCCESS'));
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=runs] tbody tr')].every((r) => r.textContent.includes('SUCCESS')));
     await shot(page, '14-runs');
+    // cursor paging: two runs a page, the next page holds others, and back
+    await page.goto(`${API}/runs?limit=2`);
+    const ids = () => page.locator('[data-testid=runs] tbody tr td:first-child').allInnerTexts();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=runs] tbody tr').length === 2);
+    const first = await ids();
+    await page.getByRole('button', { name: 'Older →' }).click();
+    await page.getByRole('heading', { name: 'Page 2' }).waitFor();
+    await page.waitForFunction((f) => { const r = [...document.querySelectorAll('[data-testid=runs] tbody tr td:first-child')].map((e) => e.textContent); return r.length > 0 && !r.includes(f[0]); }, first);
+    const second = await ids();
+    if (second.some((x) => first.includes(x))) throw new Error(`page 2 repeats page 1: ${first} / ${second}`);
+    await page.getByRole('button', { name: '← Newer' }).click();
+    await page.getByRole('heading', { name: 'Page 1' }).waitFor();
     await page.goto(`${API}/breakers`);
     await page.getByText(/closed and clean|Targets/).first().waitFor();
     await shot(page, '15-breakers');

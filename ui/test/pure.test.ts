@@ -84,12 +84,13 @@ describe('gantt geometry', () => {
 
 describe('filters', () => {
   it('builds the API query of the runs table', () => {
-    const q = new URLSearchParams(runQuery({ ...emptyRunFilter, workflow: 'w', status: 'FAILED', trigger: 'schedule', since: '2d' }, 'CUR', 25));
+    const q = new URLSearchParams(runQuery({ ...emptyRunFilter, workflow: 'w', status: 'FAILED', trigger: 'schedule', since: '2d', limit: '25' }, 'CUR'));
     expect(Object.fromEntries(q)).toEqual({ workflow: 'w', status: 'FAILED', trigger: 'schedule', since: '2d', limit: '25', cursor: 'CUR' });
   });
   it('turns local times into ISO 8601', () => {
     const q = new URLSearchParams(runQuery({ ...emptyRunFilter, until: '2026-12-07T03:00' }));
     expect(q.get('until')).toBe(new Date('2026-12-07T03:00').toISOString());
+    expect(q.get('limit')).toBe('50');
   });
   it('keeps the filter in the address', () => {
     const f = { ...emptyRunFilter, status: 'RUNNING', workflow: 'a b' };

@@ -1,8 +1,9 @@
 // The runs table's filters as the API's query, and the log view's filters.
 import type { LogLine } from './types';
 
-export interface RunFilter { workflow: string; status: string; trigger: string; since: string; until: string }
-export const emptyRunFilter: RunFilter = { workflow: '', status: '', trigger: '', since: '', until: '' };
+export interface RunFilter { workflow: string; status: string; trigger: string; since: string; until: string; limit: string }
+export const emptyRunFilter: RunFilter = { workflow: '', status: '', trigger: '', since: '', until: '', limit: '' };
+export const PAGE_SIZES = ['25', '50', '100', '500'];
 export const RUN_STATUSES = ['PENDING', 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED'];
 export const TRIGGERS = ['manual', 'api', 'schedule', 'backfill', 'message', 'file', 'retry', 'replay'];
 
@@ -14,14 +15,14 @@ function toIso(v: string): string {
   return isNaN(d.getTime()) ? v : d.toISOString();
 }
 
-export function runQuery(f: RunFilter, cursor?: string | null, limit = 50): string {
+export function runQuery(f: RunFilter, cursor?: string | null): string {
   const q = new URLSearchParams();
   if (f.workflow) q.set('workflow', f.workflow);
   if (f.status) q.set('status', f.status);
   if (f.trigger) q.set('trigger', f.trigger);
   if (f.since) q.set('since', toIso(f.since));
   if (f.until) q.set('until', toIso(f.until));
-  q.set('limit', String(limit));
+  q.set('limit', /^\d+$/.test(f.limit) ? f.limit : '50');
   if (cursor) q.set('cursor', cursor);
   return q.toString();
 }
@@ -31,7 +32,7 @@ export function filterFromSearch(search: string): RunFilter {
   const q = new URLSearchParams(search);
   return {
     workflow: q.get('workflow') ?? '', status: q.get('status') ?? '', trigger: q.get('trigger') ?? '',
-    since: q.get('since') ?? '', until: q.get('until') ?? '',
+    since: q.get('since') ?? '', until: q.get('until') ?? '', limit: q.get('limit') ?? '',
   };
 }
 

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { api, ApiError } from '../lib/api';
 import { useApi } from '../lib/hooks';
 import { navigate, useLocation } from '../lib/router';
-import { filterFromSearch, filterToSearch, runQuery, RUN_STATUSES, TRIGGERS, type RunFilter } from '../lib/filters';
+import { filterFromSearch, filterToSearch, PAGE_SIZES, runQuery, RUN_STATUSES, TRIGGERS, type RunFilter } from '../lib/filters';
 import type { ExecutionSummary, WorkflowSummary } from '../lib/types';
 import { Card, ErrorBox, Loading } from '../components/bits';
 import { RunsTable } from './Workflow';
@@ -44,6 +44,9 @@ export function RunsPage() {
           <option value="">any</option>{TRIGGERS.map((s) => <option key={s}>{s}</option>)}</select></label>
         <label>From <input type="datetime-local" value={draft.since} onChange={set('since')} /></label>
         <label>Until <input type="datetime-local" value={draft.until} onChange={set('until')} /></label>
+        <label>Per page <select value={draft.limit || '50'} onChange={set('limit')}>
+          {PAGE_SIZES.map((n) => <option key={n}>{n}</option>)}
+          {draft.limit && !PAGE_SIZES.includes(draft.limit) && <option>{draft.limit}</option>}</select></label>
         <button type="submit" className="primary">Apply</button>
         <button type="button" onClick={() => navigate('/runs')}>Clear</button>
       </form>
