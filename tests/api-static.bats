@@ -46,6 +46,19 @@ get() {
 	grep -q "web UI: serving $UIDIR" "$LOOM_API_LOG"
 }
 
+@test "static: Last-Modified, and 304 when If-Modified-Since matches" {
+	local lm
+	lm=$(curl -sS -D - -o /dev/null "$LOOM_API/" |
+	    sed -n 's/^Last-Modified: //Ip' | tr -d '\r')
+	[ -n "$lm" ]
+	run curl -sS -o /dev/null -w '%{http_code} %{size_download}' \
+	    -H "If-Modified-Since: $lm" "$LOOM_API/runs/exec-1"
+	assert_output '304 0'
+	run curl -sS -o /dev/null -w '%{http_code}' \
+	    -H 'If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT' "$LOOM_API/"
+	assert_output 200
+}
+
 @test "static: hashed assets are kept for a year, with their MIME type" {
 	run get /assets/index-Ab12Cd.js
 	assert_output '200 text/javascript; charset=utf-8 public, max-age=31536000, immutable'

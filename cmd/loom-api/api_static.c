@@ -13,7 +13,8 @@
  *
  * Caching: Vite names the files under assets/ by a hash of their
  * content, so they may be kept for a year; index.html and the rest must
- * be asked again (no-cache) so that a new build is seen at once.
+ * be asked again (no-cache) so that a new build is seen at once, which
+ * costs a 304 when If-Modified-Since is the file's Last-Modified.
  *
  * The directory is api.ui_dir, or --ui-dir; by default share/loom/ui
  * next to the program's bin/ (an installed tree, or a build tree, where
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -167,14 +169,13 @@ api_static_announce(struct api_options *o)
 
 /*
  * Opens dir + path when it is a regular file inside dir, else -1.
- * *size is its size.
+ * *st is its status.
  */
 static int
-open_inside(const char *dir, const char *path, off_t *size)
+open_inside(const char *dir, const char *path, struct stat *st)
 {
 	char *want = xasprintf("%s%s", dir, path), *real;
 	size_t dlen = strlen(dir);
-	struct stat st;
 	int fd = -1;
 
 	real = realpath(want, NULL);
@@ -183,39 +184,63 @@ open_inside(const char *dir, const char *path, off_t *size)
 		return -1;
 	if (strncmp(real, dir, dlen) == 0 && real[dlen] == '/' &&
 	    (fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0 &&
-	    (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+	    (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
 		close(fd);
 		fd = -1;
 	}
 	free(real);
-	if (fd >= 0)
-		*size = st.st_size;
 	return fd;
 }
 
+/* The file's time as an HTTP date (Last-Modified, If-Modified-Since). */
+static void
+http_date(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/*
+ * Answers with the file fd (which MHD closes), or 304 when the client's
+ * copy is as new (If-Modified-Since names the file's time exactly).
+ */
 static enum MHD_Result
-send_file(struct api_conn *rc, int fd, off_t size, const char *name)
+send_file(struct api_conn *rc, int fd, const struct stat *st, const char *name)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	int hashed = strncmp(name, "/assets/", 8) == 0;
+	int hashed = strncmp(name, "/assets/", 8) == 0, status = 200;
+	const char *ims = MHD_lookup_connection_value(
+	    rc->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
+	char date[64];
 
-	resp = MHD_create_response_from_fd((uint64_t)size, fd);
-	if (resp == NULL) {
+	http_date(st->st_mtime, date, sizeof(date));
+	if (ims != NULL && strcmp(ims, date) == 0) {
 		close(fd);
+		status = 304;
+		resp = MHD_create_response_from_buffer(
+		    0, NULL, MHD_RESPMEM_PERSISTENT);
+	} else
+		resp = MHD_create_response_from_fd((uint64_t)st->st_size, fd);
+	if (resp == NULL) {
+		if (status == 200)
+			close(fd);
 		return MHD_NO;
 	}
+	MHD_add_response_header(resp, "Last-Modified", date);
 	MHD_add_response_header(resp, "Content-Type", api_static_mime(name));
 	MHD_add_response_header(resp, "Cache-Control",
 	    hashed ? "public, max-age=31536000, immutable" : "no-cache");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	rc->resp_len = (size_t)size;
-	ret = MHD_queue_response(rc->mc, 200, resp);
+	rc->resp_len = status == 200 ? (size_t)st->st_size : 0;
+	ret = MHD_queue_response(rc->mc, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	if (log_get_level() >= LOG_LVL_DEBUG)
-		api_log(LOG_LVL_DEBUG, "%s %s 200 (ui %s)", rc->method,
-		    rc->rq.path, name);
+		api_log(LOG_LVL_DEBUG, "%s %s %d (ui %s)", rc->method,
+		    rc->rq.path, status, name);
 	return ret;
 }
 
@@ -223,7 +248,7 @@ int
 api_static_serve(struct api_conn *rc, enum MHD_Result *ret)
 {
 	const char *dir = rc->api->opt->ui_dir, *path = rc->rq.path;
-	off_t size = 0;
+	struct stat st;
 	int fd;
 
 	if (dir == NULL || strcmp(rc->rq.method, "GET") != 0 ||
@@ -231,14 +256,14 @@ api_static_serve(struct api_conn *rc, enum MHD_Result *ret)
 		return 0;
 	if (strcmp(path, "/") == 0)
 		path = "/index.html";
-	if ((fd = open_inside(dir, path, &size)) >= 0) {
-		*ret = send_file(rc, fd, size, path);
+	if ((fd = open_inside(dir, path, &st)) >= 0) {
+		*ret = send_file(rc, fd, &st, path);
 		return 200;
 	}
 	if (names_a_file(path))
 		return 0;
-	if ((fd = open_inside(dir, "/index.html", &size)) < 0)
+	if ((fd = open_inside(dir, "/index.html", &st)) < 0)
 		return 0;
-	*ret = send_file(rc, fd, size, "/index.html");
+	*ret = send_file(rc, fd, &st, "/index.html");
 	return 200;
 }
