@@ -30,7 +30,8 @@ export function Dag({ tasks, states, selected, onSelect, height = 360 }: {
   }));
   return (
     <div className="dag" style={{ height }} data-testid="dag" ref={wrap}>
-      <ReactFlow nodes={nodes} edges={edges} fitView fitViewOptions={FIT} minZoom={0.2} maxZoom={2}
+      {/* a new graph is a new flow: its first fitView sees the new layout */}
+      <ReactFlow key={key} nodes={nodes} edges={edges} fitView fitViewOptions={FIT} minZoom={0.2} maxZoom={2}
         nodesConnectable={false} nodesDraggable={false} proOptions={{ hideAttribution: true }}
         onNodeClick={(_, n) => onSelect?.(n.id)}
         onNodesChange={(changes) => {
@@ -52,7 +53,11 @@ function Refit({ graphKey, box }: { graphKey: string; box: RefObject<HTMLDivElem
   const rf = useReactFlow();
   const ready = useNodesInitialized();
   useEffect(() => {
-    if (ready) void rf.fitView(FIT);
+    if (!ready) return;
+    // a frame later: React Flow takes new nodes into its store in an
+    // effect of its own, which may run after this one
+    const f = requestAnimationFrame(() => void rf.fitView(FIT));
+    return () => cancelAnimationFrame(f);
   }, [ready, graphKey, rf]);
   useEffect(() => {
     const el = box.current;
