@@ -158,6 +158,7 @@ try {
     return trigger('flaky');
   })();
   const deadRun = await trigger('deadly');
+  const deadRun2 = await trigger('deadly');
 
   await step('a wrong token shows an error in words, not a blank page', async () => {
     allowHttpErrors = true;
@@ -259,6 +260,12 @@ try {
     await page.getByLabel('show resolved letters too').check();
     await table.locator('tr', { hasText: deadRun }).getByText('replayed').waitFor();
     await shot(page, '09-dead-letters-replayed');
+    // and discarding one: it closes, and its run stays FAILED
+    await waitRun(deadRun2, (e) => e.status === 'FAILED', 'FAILED');
+    const row2 = table.locator('tr', { hasText: deadRun2 });
+    await row2.getByRole('button', { name: /^discard/ }).click();
+    await row2.getByText('discarded').waitFor();
+    if ((await call('GET', `/api/v1/executions/${deadRun2}`)).status !== 'FAILED') throw new Error('discard changed the run');
   });
 
   await step('every other page renders: workflow (graph, YAML, versions, history), runs, breakers', async () => {
@@ -282,6 +289,25 @@ try {
     await page.getByLabel(/^Input/).fill('{"limit": ');
     await page.getByText(/Not valid JSON/).waitFor();
     await shot(page, '13-workflow-trigger-invalid');
+    if (!(await page.getByRole('button', { name: 'Trigger', exact: true }).isDisabled())) throw new Error('Trigger enabled with bad JSON');
+    await page.getByLabel(/^Input/).fill('{"limit": 3}');
+    await fetch(`${BACKEND}/gates/slow`, { method: 'POST' }); // open already; harmless
+    await page.getByRole('button', { name: 'Trigger', exact: true }).click();
+    await page.waitForURL(/\/runs\/exec-/);
+    const runId = page.url().split('/runs/')[1];
+    const started = await finished(runId);
+    if (started.workflowId !== 'live' || started.params.limit !== 3) throw new Error(`triggered: ${JSON.stringify(started).slice(0, 200)}`);
+    // rerun one task of it (with what depends on it) from the run page
+    await page.getByTestId('tasks').getByRole('button', { name: 'side', exact: true }).click();
+    await page.getByRole('button', { name: 'Rerun task' }).click();
+    await page.getByRole('status').filter({ hasText: 'Rerunning side' }).waitFor();
+    await waitRun(runId, (e) => e.status === 'SUCCESS' && e.tasks.find((t) => t.taskId === 'side').attempts.length === 2, 'side run twice');
+    // the page follows the run again: its end, and the new line, show
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=gantt] rect.bar[data-task=side]').length === 2);
+    await page.waitForFunction(() => document.querySelector('.react-flow__node[data-id="finish"]')?.classList.contains('st-SUCCESS'));
+    await page.getByTestId('logline').filter({ hasText: 'side#2' }).waitFor();
+    await page.getByText('run over').waitFor();
+    await shot(page, '13b-run-rerun');
     await page.goto(`${API}/runs`);
     await page.getByTestId('runs').waitFor();
     await page.getByLabel('Status').selectOption('SUCCESS');

@@ -1,7 +1,7 @@
 // A run's log lines: the whole history then the live tail, over one event
 // stream (kind=log, since=0), with follow/pause, search and filters.
 import { useCallback, useMemo, useRef, useState } from 'react';
-import { useStream } from '../lib/hooks';
+import { useRestartOnRevive, useStream } from '../lib/hooks';
 import { enc } from '../lib/api';
 import { filterLogs } from '../lib/filters';
 import type { LogLine } from '../lib/types';
@@ -10,10 +10,14 @@ import { ErrorBox } from './bits';
 
 const STREAMS = ['stdout', 'stderr', 'backend'];
 
-export function LogView({ executionId, tasks, height = 420, onEnd }: { executionId: string; tasks: string[]; height?: number; onEnd?: () => void }) {
+export function LogView({ executionId, tasks, status, height = 420, onEnd }: {
+  executionId: string; tasks: string[]; status?: string; height?: number; onEnd?: () => void;
+}) {
   const [lines, setLines] = useState<LogLine[]>([]);
   const pending = useRef<LogLine[]>([]);
-  const [ended, setEnded] = useState(false);
+  const lastId = useRef(0);
+  const revive = useRestartOnRevive(status);
+  const ended = revive.ended;
   const [follow, setFollow] = useState(true);
   const [frozen, setFrozen] = useState<LogLine[] | null>(null);
   const [search, setSearch] = useState('');
@@ -23,7 +27,11 @@ export function LogView({ executionId, tasks, height = 420, onEnd }: { execution
 
   const onMessage = useCallback((m: { event: string; data: string }) => {
     if (m.event !== 'log') return;
-    try { pending.current.push(JSON.parse(m.data) as LogLine); } catch { return; }
+    let l: LogLine;
+    try { l = JSON.parse(m.data) as LogLine; } catch { return; }
+    if (l.id <= lastId.current) return; // a restarted stream starts after the last line
+    lastId.current = l.id;
+    pending.current.push(l);
     if (flush.current === null)
       flush.current = window.setTimeout(() => {
         flush.current = null;
@@ -31,8 +39,10 @@ export function LogView({ executionId, tasks, height = 420, onEnd }: { execution
         setLines((old) => old.concat(add));
       }, 50);
   }, []);
-  const url = `/api/v1/executions/${enc(executionId)}/events?kind=log&since=0`;
-  const { connected, error } = useStream(url, onMessage, () => { setEnded(true); onEnd?.(); });
+  // since= is read once per (re)start: after the last line seen then
+  const since = useMemo(() => lastId.current, [revive.restart]); // eslint-disable-line react-hooks/exhaustive-deps
+  const url = `/api/v1/executions/${enc(executionId)}/events?kind=log&since=${since}`;
+  const { connected, error } = useStream(url, onMessage, () => { revive.onEnded(); onEnd?.(); }, revive.restart);
 
   const shown = frozen ?? lines;
   const filtered = useMemo(() => filterLogs(shown, { search, streams, task }), [shown, search, streams, task]);

@@ -39,8 +39,12 @@ export function useThrottle(f: () => void, ms: number): () => void {
   }, [ms]);
 }
 
-/** Follows an event stream while mounted (url null: none). */
-export function useStream(url: string | null, onMessage: (m: SseMessage) => void, onEnd?: () => void): { connected: boolean; error: string | null } {
+/**
+ * Follows an event stream while mounted (url null: none); a new restart
+ * value follows it again (an execution's stream ends with the run, and a
+ * run that is retried or rerun starts over).
+ */
+export function useStream(url: string | null, onMessage: (m: SseMessage) => void, onEnd?: () => void, restart = 0): { connected: boolean; error: string | null } {
   const cb = useRef(onMessage); cb.current = onMessage;
   const endCb = useRef(onEnd); endCb.current = onEnd;
   const [connected, setConnected] = useState(false);
@@ -60,8 +64,25 @@ export function useStream(url: string | null, onMessage: (m: SseMessage) => void
       },
     });
     return () => s.stop();
-  }, [url, tok]);
+  }, [url, tok, restart]);
   return { connected, error };
+}
+
+const TERMINAL = ['SUCCESS', 'FAILED', 'CANCELLED'];
+
+/**
+ * For an execution's stream: a restart value that changes when the stream
+ * has ended but the run is live again (retry, rerun, replay), and the
+ * onEnd to give useStream.
+ */
+export function useRestartOnRevive(status: string | undefined): { restart: number; ended: boolean; onEnded: () => void } {
+  const [ended, setEnded] = useState(false);
+  const [restart, setRestart] = useState(0);
+  useEffect(() => {
+    if (ended && status && !TERMINAL.includes(status)) { setEnded(false); setRestart((n) => n + 1); }
+  }, [ended, status]);
+  const onEnded = useCallback(() => setEnded(true), []);
+  return { restart, ended, onEnded };
 }
 
 export function useNow(ms: number, on = true): number {

@@ -28,7 +28,7 @@ export function LogsPage({ id }: { id?: string }) {
       {runId && !ex.data && !ex.error && <Loading what="the run" />}
       {ex.data && (
         <Card title={`${ex.data.workflowId} · ${ex.data.id}`}>
-          <LogView key={ex.data.id} executionId={ex.data.id} tasks={ex.data.tasks.map((t) => t.taskId)} onEnd={ex.reload}
+          <LogView key={ex.data.id} executionId={ex.data.id} tasks={ex.data.tasks.map((t) => t.taskId)} status={ex.data.status} onEnd={ex.reload}
             height={Math.max(240, window.innerHeight - 300)} />
         </Card>
       )}

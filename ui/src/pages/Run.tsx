@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { api, ApiError, enc } from '../lib/api';
-import { useApi, useNow, useStream, useThrottle } from '../lib/hooks';
+import { useApi, useNow, useRestartOnRevive, useStream, useThrottle } from '../lib/hooks';
 import { Link } from '../lib/router';
 import { fmtDuration, fmtTime, runDuration } from '../lib/format';
 import type { Execution, LoomEvent, TaskRun, WorkflowSpec } from '../lib/types';
@@ -20,6 +20,7 @@ export function RunPage({ id }: { id: string }) {
   const refresh = useThrottle(ex.reload, 400);
   const over = !!ex.data && ['SUCCESS', 'FAILED', 'CANCELLED'].includes(ex.data.status);
   const now = useNow(500, !over);
+  const revive = useRestartOnRevive(ex.data?.status);
   useStream(`/api/v1/executions/${enc(id)}/events?since=0&kind=task,run`, (m) => {
     if (m.event === 'task') {
       try {
@@ -28,7 +29,7 @@ export function RunPage({ id }: { id: string }) {
       } catch { /* ignore */ }
     }
     refresh();
-  }, () => ex.reload());
+  }, () => { revive.onEnded(); ex.reload(); }, revive.restart);
   useEffect(() => { setLive({}); }, [ex.data]);
 
   const wrap = useRef<HTMLDivElement>(null);
@@ -101,7 +102,7 @@ export function RunPage({ id }: { id: string }) {
           </table>
         </div>
       </Card>
-      <Card title="Logs"><LogView executionId={id} tasks={e.tasks.map((t) => t.taskId)} height={260} /></Card>
+      <Card title="Logs"><LogView executionId={id} tasks={e.tasks.map((t) => t.taskId)} status={e.status} height={260} /></Card>
     </div>
   );
 }
