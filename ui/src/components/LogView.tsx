@@ -10,13 +10,13 @@ import { ErrorBox } from './bits';
 
 const STREAMS = ['stdout', 'stderr', 'backend'];
 
-export function LogView({ executionId, tasks, status, height = 420, onEnd }: {
-  executionId: string; tasks: string[]; status?: string; height?: number; onEnd?: () => void;
+export function LogView({ executionId, tasks, status, kick, height = 420, onEnd }: {
+  executionId: string; tasks: string[]; status?: string; kick?: number; height?: number; onEnd?: () => void;
 }) {
   const [lines, setLines] = useState<LogLine[]>([]);
   const pending = useRef<LogLine[]>([]);
   const lastId = useRef(0);
-  const revive = useRestartOnRevive(status);
+  const revive = useRestartOnRevive(status, kick);
   const ended = revive.ended;
   const [follow, setFollow] = useState(true);
   const [frozen, setFrozen] = useState<LogLine[] | null>(null);

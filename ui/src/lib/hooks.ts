@@ -72,15 +72,20 @@ const TERMINAL = ['SUCCESS', 'FAILED', 'CANCELLED'];
 
 /**
  * For an execution's stream: a restart value that changes when the stream
- * has ended but the run is live again (retry, rerun, replay), and the
- * onEnd to give useStream.
+ * has ended but the run is live again (retry, rerun, replay) or kick
+ * changes, and the onEnd to give useStream.
  */
-export function useRestartOnRevive(status: string | undefined): { restart: number; ended: boolean; onEnded: () => void } {
+export function useRestartOnRevive(status: string | undefined, kick = 0): { restart: number; ended: boolean; onEnded: () => void } {
   const [ended, setEnded] = useState(false);
   const [restart, setRestart] = useState(0);
   useEffect(() => {
     if (ended && status && !TERMINAL.includes(status)) { setEnded(false); setRestart((n) => n + 1); }
   }, [ended, status]);
+  // kick: this page just asked for a retry or rerun, which may be over
+  // before the run's status is read again; follow it again anyway
+  useEffect(() => {
+    if (kick) { setEnded(false); setRestart((n) => n + 1); }
+  }, [kick]);
   const onEnded = useCallback(() => setEnded(true), []);
   return { restart, ended, onEnded };
 }

@@ -20,7 +20,8 @@ export function RunPage({ id }: { id: string }) {
   const refresh = useThrottle(ex.reload, 400);
   const over = !!ex.data && ['SUCCESS', 'FAILED', 'CANCELLED'].includes(ex.data.status);
   const now = useNow(500, !over);
-  const revive = useRestartOnRevive(ex.data?.status);
+  const [kick, setKick] = useState(0);
+  const revive = useRestartOnRevive(ex.data?.status, kick);
   useStream(`/api/v1/executions/${enc(id)}/events?since=0&kind=task,run`, (m) => {
     if (m.event === 'task') {
       try {
@@ -56,6 +57,7 @@ export function RunPage({ id }: { id: string }) {
       if (r.executionId && r.executionId !== id) setNote(`Started a new run: ${r.executionId}`);
       else setNote(`${what}${r.request ? ` (${r.request.state}${r.request.reset?.length ? `: ${r.request.reset.join(', ')}` : ''})` : ''}`);
       ex.reload();
+      setKick((k) => k + 1);
     } catch (err) { setActErr(err as ApiError); }
   };
   return (
@@ -102,7 +104,7 @@ export function RunPage({ id }: { id: string }) {
           </table>
         </div>
       </Card>
-      <Card title="Logs"><LogView executionId={id} tasks={e.tasks.map((t) => t.taskId)} status={e.status} height={260} /></Card>
+      <Card title="Logs"><LogView executionId={id} tasks={e.tasks.map((t) => t.taskId)} status={e.status} kick={kick} height={260} /></Card>
     </div>
   );
 }
