@@ -97,6 +97,13 @@ tasks:
     type: shell
     command: "echo tick-one; i=0; while [ ! -e '${GO2}' ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done; echo tick-two"
 `,
+  broken: `id: broken
+tasks:
+  - id: call
+    type: http
+    url: http://127.0.0.1:1/api/tasks/nothing-listens-here
+    retryPolicy: {maxAttempts: 5, backoffStrategy: fixed, initialDelay: 100ms, jitter: 0}
+`,
   deadly: `id: deadly
 tasks:
   - id: once
@@ -327,9 +334,15 @@ try {
     if (second.some((x) => first.includes(x))) throw new Error(`page 2 repeats page 1: ${first} / ${second}`);
     await page.getByRole('button', { name: '← Newer' }).click();
     await page.getByRole('heading', { name: 'Page 1' }).waitFor();
+    // a target that refuses five calls in a row opens its breaker; reset it
+    const broken = await trigger('broken');
+    await finished(broken);
     await page.goto(`${API}/breakers`);
-    await page.getByText(/closed and clean|Targets/).first().waitFor();
+    const brow = page.getByTestId('breakers').locator('tr', { hasText: 'http://127.0.0.1:1' });
+    await brow.getByText('OPEN').waitFor();
     await shot(page, '15-breakers');
+    await brow.getByRole('button', { name: /^reset breaker/ }).click();
+    await brow.waitFor({ state: 'detached' }); // reset forgets the target
   });
 
   await step('narrow window and dark scheme render', async () => {
