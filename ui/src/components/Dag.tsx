@@ -33,6 +33,7 @@ export function Dag({ tasks, states, selected, onSelect, height = 360 }: {
       {/* a new graph is a new flow: its first fitView sees the new layout */}
       <ReactFlow key={key} nodes={nodes} edges={edges} fitView fitViewOptions={FIT} minZoom={0.2} maxZoom={2}
         nodesConnectable={false} nodesDraggable={false} proOptions={{ hideAttribution: true }}
+        onlyRenderVisibleElements={tasks.length > 200}
         onNodeClick={(_, n) => onSelect?.(n.id)}
         onNodesChange={(changes) => {
           // Enter or Space on a focused node selects it: the keyboard's click
