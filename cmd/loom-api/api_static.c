@@ -235,7 +235,9 @@ send_file(struct api_conn *rc, int fd, const struct stat *st, const char *name)
 	    hashed ? "public, max-age=31536000, immutable" : "no-cache");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	rc->resp_len = status == 200 ? (size_t)st->st_size : 0;
+	/* resp_len sizes libpq's buffers (thread_db.c); a file never was in
+	 * them, so a large one must not make the thread reconnect */
+	rc->resp_len = 0;
 	ret = MHD_queue_response(rc->mc, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	if (log_get_level() >= LOG_LVL_DEBUG)
