@@ -245,7 +245,7 @@ bench: all $(BUILD)/bench/dagbench $(BUILD)/bench/noopd
 
 deps:
 	@contrib/deps.sh
-	cd ui && npm ci --no-audit --no-fund
+	@$(MAKE) --no-print-directory $(UI_STAMP)
 
 # What tests/lint.bats checks too (so make check runs it): the man pages,
 # the C style of .clang-format, and no function over 80 lines without a
