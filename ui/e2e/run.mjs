@@ -277,6 +277,13 @@ try {
 
   await step('every other page renders: workflow (graph, YAML, versions, history), runs, breakers', async () => {
     await page.goto(`${API}/workflows/live`);
+    await page.getByTestId('next-fires').getByText(/^Next fires: /).waitFor();
+    // pause shows at once, and the schedule stops; unpause again
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await page.getByTestId('next-fires').getByText('Paused').waitFor();
+    if (!(await call('GET', '/api/v1/workflows/live')).paused) throw new Error('not paused');
+    await page.getByRole('button', { name: 'Unpause', exact: true }).click();
+    await page.getByTestId('next-fires').getByText(/^Next fires: /).waitFor();
     await page.locator('.react-flow__node[data-id="slow"]').click();
     await page.getByLabel('task slow configuration').getByText('gate=slow').waitFor();
     // the keyboard reaches a node too: focus it, Enter shows its configuration

@@ -3,8 +3,8 @@ import { diffLines } from 'diff';
 import { api, ApiError, enc } from '../lib/api';
 import { useApi, useStream, useThrottle } from '../lib/hooks';
 import { Link, navigate } from '../lib/router';
-import { fmtDuration, fmtTime, runDuration } from '../lib/format';
-import type { Execution, ExecutionSummary, TaskSpec, VersionInfo, WorkflowDetail } from '../lib/types';
+import { fmtDuration, fmtRelative, fmtTime, runDuration } from '../lib/format';
+import type { Execution, ExecutionSummary, Schedule, TaskSpec, VersionInfo, WorkflowDetail } from '../lib/types';
 import { Card, ErrorBox, Loading, RunSquares, StateBadge } from '../components/bits';
 import { Dag } from '../components/Dag';
 import { JsonEditor, jsonObjectError } from '../components/JsonEditor';
@@ -21,6 +21,8 @@ export function WorkflowPage({ id }: { id: string }) {
   const runs = hist.data?.executions ?? [];
   const chosen = runId || runs[0]?.id || '';
   const run = useApi<Execution>(chosen ? `/api/v1/executions/${enc(chosen)}` : null);
+  const sch = useApi<{ schedules: Schedule[] }>('/api/v1/schedules');
+  const fires = sch.data?.schedules.find((x) => x.workflowId === id)?.nextFires ?? [];
   const again = useThrottle(() => { hist.reload(); run.reload(); }, 1000);
   useStream(`/api/v1/events?workflow=${enc(id)}`, (m) => { if (m.event === 'workflow') wf.reload(); again(); });
 
@@ -32,13 +34,20 @@ export function WorkflowPage({ id }: { id: string }) {
 
   const setPaused = async (p: boolean) => {
     setActErr(null);
-    try { await api(`/api/v1/workflows/${enc(id)}/${p ? 'pause' : 'unpause'}`, { method: 'POST' }); wf.reload(); }
+    try { await api(`/api/v1/workflows/${enc(id)}/${p ? 'pause' : 'unpause'}`, { method: 'POST' }); wf.reload(); sch.reload(); }
     catch (e) { setActErr(e as ApiError); }
   };
   return (
     <div className="page">
       <h1>{w.id} {w.paused && <span className="badge st-PAUSED">paused</span>}</h1>
       <p className="muted">{w.name && w.name !== w.id ? `${w.name} · ` : ''}version {w.version} · {w.spec.tasks.length} tasks{w.schedule ? ` · schedule ${w.schedule} (${w.timezone})` : ''} · last runs <RunSquares runs={runs.slice(0, 20)} /></p>
+      {w.schedule && (
+        <p className="small" data-testid="next-fires">
+          {w.paused ? 'Paused: its schedule does not fire.' : fires.length
+            ? <>Next fires: {fires.map((f, i) => <span key={f} title={f}>{i ? ', ' : ''}{fmtTime(f)} ({fmtRelative(f)})</span>)}</>
+            : 'No upcoming fire.'}
+        </p>
+      )}
       <div className="actions-row">
         {w.paused ? <button onClick={() => setPaused(false)}>Unpause</button> : <button onClick={() => setPaused(true)}>Pause</button>}
       </div>
