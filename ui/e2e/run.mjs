@@ -206,6 +206,8 @@ try {
     const doneColour = await slow.evaluate((e) => getComputedStyle(e).borderTopColor);
     if (doneColour === runningColour) throw new Error(`colour stayed ${doneColour}`);
     await page.waitForFunction(() => document.querySelector('.react-flow__node[data-id="finish"]')?.classList.contains('st-SUCCESS'));
+    // every dependency is still drawn after the nodes changed colour
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=dag] .react-flow__edge').length === 4);
     await shot(page, '04-run-done');
   });
 
@@ -284,6 +286,7 @@ try {
     if (!(await call('GET', '/api/v1/workflows/live')).paused) throw new Error('not paused');
     await page.getByRole('button', { name: 'Unpause', exact: true }).click();
     await page.getByTestId('next-fires').getByText(/^Next fires: /).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=dag] .react-flow__edge').length === 4);
     await page.locator('.react-flow__node[data-id="slow"]').click();
     await page.getByLabel('task slow configuration').getByText('gate=slow').waitFor();
     // the keyboard reaches a node too: focus it, Enter shows its configuration
