@@ -81,5 +81,5 @@ export interface Status {
 
 export interface Schedule {
   workflowId: string; schedule: string; timezone: string; paused: boolean;
-  nextFires?: string[]; nextFire?: string | null; error?: string;
+  nextFires?: string[]; nextFire?: string | null; lastFire?: string | null; error?: string;
 }

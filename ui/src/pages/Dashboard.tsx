@@ -61,7 +61,9 @@ export function Dashboard() {
                     <tr key={w.id}>
                       <td><Link to={`/workflows/${enc(w.id)}`}><b>{w.id}</b></Link>{w.name && w.name !== w.id && <div className="muted small">{w.name}</div>}</td>
                       <td>{w.schedule ? <code>{w.schedule}</code> : <span className="muted">—</span>}{w.schedule && w.timezone && w.timezone !== 'UTC' && <span className="muted small"> {w.timezone}</span>}</td>
-                      <td title={next ?? ''}>{next ? fmtRelative(next) : '—'}</td>
+                      <td title={next ?? ''}>{next ? fmtRelative(next) : '—'}
+                        {sc?.lastFire && <div className="muted small" title={sc.lastFire}>last {fmtRelative(sc.lastFire)}</div>}
+                        {sc?.error && <div className="field-err" title={sc.error}>schedule error</div>}</td>
                       <td>{w.paused ? <span className="badge st-PAUSED">paused</span> : <span className="badge st-ACTIVE">active</span>}</td>
                       <td><RunSquares runs={runs} /></td>
                       <td>{rate === null ? '—' : `${Math.round(rate * 100)}%`}</td>
