@@ -1,7 +1,7 @@
 // The workflow's DAG: React Flow (pan, zoom, fit), laid out by dagre,
 // each node coloured by its task's state in the chosen run.
-import { useEffect, useMemo, useRef, useState, type RefObject } from 'react';
-import { ReactFlow, Background, Controls, MarkerType, useNodesInitialized, useReactFlow, type Edge as RFEdge, type Node } from '@xyflow/react';
+import { useEffect, useMemo, useRef, type RefObject } from 'react';
+import { ReactFlow, Background, Controls, MarkerType, Position, useNodesInitialized, useReactFlow, type Edge as RFEdge, type Node, type NodeHandle } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { dagEdges, layoutDag, NODE_H, NODE_W } from '../lib/layout';
 import type { TaskSpec } from '../lib/types';
@@ -12,21 +12,20 @@ export function Dag({ tasks, states, selected, onSelect, height = 360 }: {
 }) {
   const key = tasks.map((t) => t.id + ':' + (t.dependsOn ?? []).join(',')).join(';');
   const wrap = useRef<HTMLDivElement>(null);
-  // The sizes React Flow measured, handed back with every node: a node
-  // given without them loses its handles, and its edges are not drawn.
-  const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
-  useEffect(() => setMeasured({}), [key]);
   const placed = useMemo(() => layoutDag(tasks), [key]); // eslint-disable-line react-hooks/exhaustive-deps
   const nodes: Node[] = placed.map((p) => {
     const st = states?.[p.id] ?? 'NONE';
     const t = tasks.find((x) => x.id === p.id)!;
     return {
-      id: p.id, position: { x: p.x, y: p.y }, width: NODE_W, height: NODE_H, measured: measured[p.id],
+      id: p.id, position: { x: p.x, y: p.y }, width: NODE_W, height: NODE_H,
+      // Size and handles given, not measured: React Flow forgets measured
+      // handles when a node object is replaced, and then draws no edges.
+      measured: { width: NODE_W, height: NODE_H }, handles: HANDLES,
       data: { label: <span><b>{p.id}</b><small>{t.type}{states ? ` · ${st === 'NONE' ? 'PENDING' : st}` : ''}</small></span> },
       className: `dag-node st-${st}${selected === p.id ? ' sel' : ''}`,
       connectable: false, draggable: false,
       ariaLabel: `task ${p.id}${states ? ` ${st}` : ''}`,
-      sourcePosition: 'right' as never, targetPosition: 'left' as never,
+      sourcePosition: Position.Right, targetPosition: Position.Left,
     };
   });
   const edges: RFEdge[] = dagEdges(tasks).map((e) => ({
@@ -40,13 +39,8 @@ export function Dag({ tasks, states, selected, onSelect, height = 360 }: {
         onlyRenderVisibleElements={tasks.length > 200}
         onNodeClick={(_, n) => onSelect?.(n.id)}
         onNodesChange={(changes) => {
-          const dims: Record<string, { width: number; height: number }> = {};
-          for (const c of changes) {
-            // Enter or Space on a focused node selects it: the keyboard's click
-            if (c.type === 'select' && c.selected) onSelect?.(c.id);
-            if (c.type === 'dimensions' && c.dimensions) dims[c.id] = c.dimensions;
-          }
-          if (Object.keys(dims).length) setMeasured((m) => ({ ...m, ...dims }));
+          // Enter or Space on a focused node selects it: the keyboard's click
+          for (const c of changes) if (c.type === 'select' && c.selected) onSelect?.(c.id);
         }}>
         <Background gap={16} size={1} />
         <Controls showInteractive={false} fitViewOptions={FIT} />
@@ -57,6 +51,10 @@ export function Dag({ tasks, states, selected, onSelect, height = 360 }: {
 }
 
 const FIT = { padding: 0.15, maxZoom: 1 };
+const HANDLES: NodeHandle[] = [
+  { type: 'target', position: Position.Left, x: -3, y: NODE_H / 2 - 3, width: 6, height: 6 },
+  { type: 'source', position: Position.Right, x: NODE_W - 3, y: NODE_H / 2 - 3, width: 6, height: 6 },
+];
 
 /** Fits the graph again when it changes or its box is resized. */
 function Refit({ graphKey, box }: { graphKey: string; box: RefObject<HTMLDivElement> }) {
