@@ -97,6 +97,12 @@ tasks:
     type: shell
     command: "echo tick-one; i=0; while [ ! -e '${GO2}' ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done; echo tick-two"
 `,
+  chatty: `id: chatty
+tasks:
+  - id: talk
+    type: shell
+    command: "seq -f 'chatty line %g' 1 5000"
+`,
   broken: `id: broken
 tasks:
   - id: call
@@ -252,6 +258,31 @@ try {
     await page.getByLabel('search log lines').fill('');
     await page.getByLabel('stderr').check();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=logline]').length === 1);
+  });
+
+  await step('five thousand log lines: all counted, only a screenful drawn, search finds one', async () => {
+    const id = await trigger('chatty');
+    await finished(id);
+    await page.goto(`${API}/runs/${id}/logs`);
+    await page.getByText(/^5000 of 5000 lines/).waitFor({ timeout: 20000 });
+    const drawn = await page.getByTestId('logline').count();
+    if (drawn > 120) throw new Error(`${drawn} rows drawn for 5000 lines`);
+    await page.getByTestId('logline').filter({ hasText: 'chatty line 5000' }).waitFor(); // followed to the end
+    await page.getByLabel('search log lines').fill('chatty line 4321');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=logline]').length === 1);
+  });
+
+  await step('the keyboard reaches the navigation', async () => {
+    await page.goto(`${API}/`);
+    await page.getByTestId('workflows').waitFor();
+    await page.keyboard.press('Tab'); // skip link
+    await page.keyboard.press('Tab'); // Link Loom
+    await page.keyboard.press('Tab'); // Dashboard
+    await page.keyboard.press('Tab'); // Runs
+    if ((await page.evaluate(() => document.activeElement?.textContent)) !== 'Runs') throw new Error('Tab did not reach Runs');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/runs$/);
+    await page.getByTestId('runs').waitFor();
   });
 
   await step('replaying a dead letter works', async () => {
