@@ -230,6 +230,7 @@ try {
     if (crit !== 1) throw new Error('report is not on the critical path');
     await page.getByRole('button', { name: 'fetch', exact: true }).click();
     await page.getByTestId('attempts').getByText('HttpServerError').first().waitFor();
+    if ((await page.getByTestId('attempts').locator('.attempt-err').count()) !== 2) throw new Error('want the errors of two attempts');
     await shot(page, '05-run-gantt-retries');
   });
 

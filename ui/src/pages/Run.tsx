@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { Fragment, useEffect, useRef, useState } from 'react';
 import { api, ApiError, enc } from '../lib/api';
 import { useApi, useNow, useRestartOnRevive, useStream, useThrottle } from '../lib/hooks';
 import { Link } from '../lib/router';
@@ -121,16 +121,18 @@ function TaskPanel({ task, onRerun }: { task: TaskRun | undefined; runId: string
         <label><input type="checkbox" checked={ds} onChange={(e) => setDs(e.target.checked)} /> with downstream</label>
       </div>
       <table className="tbl small" data-testid="attempts">
-        <thead><tr><th>#</th><th>Status</th><th>Duration</th><th>HTTP/exit</th><th>Error</th></tr></thead>
+        <thead><tr><th>#</th><th>Status</th><th>Duration</th><th title="HTTP status or exit code">HTTP/exit</th></tr></thead>
         <tbody>
           {task.attempts.map((a) => (
-            <tr key={a.attempt}>
-              <td>{a.attempt}</td><td><StateBadge state={a.status} /></td><td>{fmtDuration(a.durationMs)}</td>
-              <td>{a.httpStatus ?? a.exitCode ?? '—'}</td>
-              <td className="clip" title={a.error?.message ?? ''}>{a.error ? `${a.error.type ?? ''} ${a.error.message ?? ''}` : ''}</td>
-            </tr>
+            <Fragment key={a.attempt}>
+              <tr className={a.error ? 'noline' : ''}>
+                <td>{a.attempt}</td><td><StateBadge state={a.status} /></td><td>{fmtDuration(a.durationMs)}</td>
+                <td>{a.httpStatus ?? a.exitCode ?? '—'}</td>
+              </tr>
+              {a.error && <tr><td /><td colSpan={3} className="attempt-err"><b>{a.error.type}</b> {a.error.message}</td></tr>}
+            </Fragment>
           ))}
-          {task.attempts.length === 0 && <tr><td colSpan={5} className="muted">No finished attempt yet.</td></tr>}
+          {task.attempts.length === 0 && <tr><td colSpan={4} className="muted">No finished attempt yet.</td></tr>}
         </tbody>
       </table>
       {task.output !== null && task.output !== undefined && (<><h4>Output</h4><pre className="code small">{JSON.stringify(task.output, null, 2)}</pre></>)}
