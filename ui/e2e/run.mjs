@@ -97,6 +97,12 @@ tasks:
     type: shell
     command: "echo tick-one; i=0; while [ ! -e '${GO2}' ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done; echo tick-two"
 `,
+  held: `id: held
+tasks:
+  - id: wait
+    type: http
+    url: ${task('wait?gate=held')}
+`,
   chatty: `id: chatty
 tasks:
   - id: talk
@@ -259,6 +265,22 @@ try {
     await page.getByLabel('search log lines').fill('');
     await page.getByLabel('stderr').check();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=logline]').length === 1);
+  });
+
+  await step('cancel a run, then retry it from the failed tasks', async () => {
+    const id = await trigger('held');
+    await page.goto(`${API}/runs/${id}`);
+    await page.waitForFunction(() => document.querySelector('.react-flow__node[data-id="wait"]')?.classList.contains('st-RUNNING'));
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.locator('h1').getByText('CANCELLED').waitFor();
+    await page.waitForFunction(() => document.querySelector('.react-flow__node[data-id="wait"]')?.classList.contains('st-CANCELLED'));
+    await page.getByRole('button', { name: 'Retry from failed' }).click();
+    await page.getByRole('status').filter({ hasText: 'Retrying from the failed tasks' }).waitFor();
+    await page.waitForFunction(() => document.querySelector('.react-flow__node[data-id="wait"]')?.classList.contains('st-RUNNING'));
+    await fetch(`${BACKEND}/gates/held`, { method: 'POST' });
+    await page.locator('h1').getByText('SUCCESS').waitFor();
+    await page.waitForFunction(() => document.querySelector('.react-flow__node[data-id="wait"]')?.classList.contains('st-SUCCESS'));
+    await shot(page, '05b-run-cancelled-retried');
   });
 
   await step('five thousand log lines: all counted, only a screenful drawn, search finds one', async () => {
