@@ -44,6 +44,10 @@ get() {
 	run cat "$BODY"
 	assert_output --partial '<title>Link Loom</title>'
 	grep -q "web UI: serving $UIDIR" "$LOOM_API_LOG"
+	run curl -sS -D - -o /dev/null "$LOOM_API/"
+	assert_output --partial "Content-Security-Policy: default-src 'self';"
+	assert_output --partial "frame-ancestors 'none'"
+	assert_output --partial 'X-Content-Type-Options: nosniff'
 }
 
 @test "static: Last-Modified, and 304 when If-Modified-Since matches" {

@@ -37,6 +37,16 @@
 #include "util/config.h"
 #include "core/xalloc.h"
 
+/*
+ * The UI loads only its own files and speaks only to this server; React
+ * Flow positions nodes with style attributes, hence unsafe-inline for
+ * styles (not scripts).  No other site may frame it.
+ */
+#define UI_CSP \
+	"default-src 'self'; script-src 'self'; style-src 'self' " \
+	"'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " \
+	"frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+
 struct mime {
 	const char *ext, *type;
 };
@@ -235,6 +245,7 @@ send_file(struct api_conn *rc, int fd, const struct stat *st, const char *name)
 	    hashed ? "public, max-age=31536000, immutable" : "no-cache");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Content-Security-Policy", UI_CSP);
 	/* resp_len sizes libpq's buffers (thread_db.c); a file never was in
 	 * them, so a large one must not make the thread reconnect */
 	rc->resp_len = 0;
