@@ -15,7 +15,12 @@
 #   make bench           benchmarks, figures printed beside their targets
 #   make sdk-java        the Java SDK with javac into $(BUILD)/sdk/java (the
 #                        C SDK, libloomclient, is part of make)
-#   make deps            install the Debian packages the build and tests need
+#   make deps            install the Debian packages the build and tests need,
+#                        and the web UI's npm packages (npm ci in ui/)
+#   make ui              the web UI only (ui/, React + Vite): npm ci when
+#                        ui/package-lock.json changed, npm run build into
+#                        ui/dist, copied to $(BUILD)/share/loom/ui where
+#                        $(BUILD)/bin/loom-api finds it; skipped without npm
 #   make install PREFIX=/usr/local DESTDIR=
 #   make lint            mandoc -Tlint on every man page, clang-format
 #                        --dry-run on every C file, no function over 80
@@ -72,13 +77,38 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 MAN_PAGES = $(wildcard man/*.[1-8])
 
-.PHONY: all sdk-java check check-unit check-bats check-asan check-valgrind check-fuzz \
+.PHONY: ui all sdk-java check check-unit check-bats check-asan check-valgrind check-fuzz \
 	check-tsan stress bench \
 	deps install uninstall lint lint-man lint-format lint-functions format \
 	clean \
 	tests
 
-all: $(PROG_BIN)
+all: $(PROG_BIN) ui
+
+# The web UI (ui/README.md).  npm ci runs again only when the lockfile
+# changed; the build only when a source did.
+UI_SRC	 = $(shell find ui/src ui/index.html ui/vite.config.ts \
+	   ui/tsconfig.json ui/package.json -type f 2>/dev/null)
+UI_STAMP = ui/node_modules/.package-lock.json
+UI_OUT	 = $(BUILD)/share/loom/ui/index.html
+
+ui:
+	@if command -v npm >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory $(UI_OUT); \
+	else echo "ui: skipped: npm not found (make deps installs it)"; fi
+
+$(UI_STAMP): ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+	@touch $@
+
+ui/dist/index.html: $(UI_SRC) $(UI_STAMP)
+	cd ui && npm run build
+	@touch $@
+
+$(UI_OUT): ui/dist/index.html
+	@rm -rf $(BUILD)/share/loom/ui
+	@mkdir -p $(BUILD)/share/loom
+	cp -R ui/dist $(BUILD)/share/loom/ui
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -187,7 +217,7 @@ all tests: $(SDKC_ALL)
 sdk-java:
 	sdk/java/build.sh $(BUILD)/sdk/java
 
-tests: $(UNIT_BIN) $(PROG_BIN) $(TEST_BACKEND)
+tests: $(UNIT_BIN) $(PROG_BIN) $(TEST_BACKEND) ui
 
 check: tests
 	@BUILD=$(BUILD) tests/run-tests.sh
@@ -276,6 +306,7 @@ bench: all $(BUILD)/bench/dagbench $(BUILD)/bench/noopd
 
 deps:
 	@contrib/deps.sh
+	@$(MAKE) --no-print-directory $(UI_STAMP)
 
 # What tests/lint.bats checks too (so make check runs it): the man pages,
 # the C style of .clang-format, and no function over 80 lines without a
@@ -317,6 +348,10 @@ install: all
 	    $(DESTDIR)$(BASHCOMPDIR)/loom
 	install -m 644 contrib/completions/_loom $(DESTDIR)$(ZSHCOMPDIR)/_loom
 	install -m 644 contrib/examples/*.yaml $(DESTDIR)$(DATADIR)/examples
+	if [ -f ui/dist/index.html ]; then \
+	    rm -rf $(DESTDIR)$(DATADIR)/ui && \
+	    cp -R ui/dist $(DESTDIR)$(DATADIR)/ui && \
+	    chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/ui; fi
 	for u in systemd/*; do \
 	    sed 's|@BINDIR@|$(BINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
 	    chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
@@ -333,7 +368,7 @@ uninstall:
 	for u in systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan ui/dist
 
 .SECONDARY:
 

@@ -97,6 +97,14 @@ teardown_file() {
 	"$STAGE/use-static"
 }
 
+@test "the web UI is installed under share/loom/ui when it is built" {
+	[ -f "$BATS_TEST_DIRNAME/../ui/dist/index.html" ] ||
+	    skip "the web UI is not built (make ui needs npm)"
+	[ -f "$STAGE/opt/loom/share/loom/ui/index.html" ]
+	run find "$STAGE/opt/loom/share/loom/ui/assets" -name '*.js'
+	[ -n "$output" ]
+}
+
 @test "make uninstall removes what install put there" {
 	cd "$BATS_TEST_DIRNAME/.."
 	make -s uninstall PREFIX=/opt/loom DESTDIR="$STAGE" >/dev/null

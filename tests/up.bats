@@ -126,6 +126,7 @@ setup() {
 	assert_line --index 0 'Link Loom is up.'
 	assert_line "  API:  http://127.0.0.1:$PORT"
 	assert_line "        unix:$STATE/run/api.sock"
+	assert_line "  UI:   http://127.0.0.1:$PORT/"
 	assert_line --regexp "^  DB:   postgresql:///loom\?host=$STATE/run"
 	assert_line '  Sample workflow: sample-report'
 	assert_line --regexp '^  Sample backend:  http://127\.0\.0\.1:[0-9]+$'
@@ -158,6 +159,13 @@ setup() {
 	assert_output --partial '"ok"'
 	run curl -sf "$API/readyz"
 	assert_success
+}
+
+@test "the UI's address serves the web UI when the build has it" {
+	[ -f "$(bin_dir)/../share/loom/ui/index.html" ] ||
+	    skip "the web UI is not built (make ui needs npm)"
+	run curl -sS -o /dev/null -w '%{http_code} %{content_type}' "$API/"
+	assert_output '200 text/html; charset=utf-8'
 }
 
 @test "the sample workflow is applied" {

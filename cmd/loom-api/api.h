@@ -83,6 +83,7 @@ struct api_options {
 	int socket_trust_uid;	 /* api.socket_trust = uid */
 	uid_t *trusted_uids; /* api.trusted_uids (root and we are implied) */
 	size_t ntrusted_uids;
+	char *ui_dir; /* the web UI's files, or NULL (api_static.c) */
 };
 
 /*
@@ -266,6 +267,21 @@ int api_auth_check(struct api_request *rq, const struct api_options *o,
     enum api_scope scope, jv *out);
 /* "open", "callback", "read", "operator", "admin"; "unset". */
 const char *api_scope_name(enum api_scope s);
+
+/* ---- the web UI's files (api_static.c) -------------------------------- */
+
+/* Reads api.ui_dir into o (its default when unset; NULL for "none"). */
+void api_static_options_load(struct api_options *o, const struct config *cfg);
+/* --ui-dir: dir replaces api.ui_dir ("none": no UI). */
+void api_static_set_dir(struct api_options *o, const char *dir);
+/* Logs where the UI is served from, or why not; resolves o->ui_dir to its
+ * real path, or NULL when it cannot be read. */
+void api_static_announce(struct api_options *o);
+/* Pure, for the unit test: the Content-Type of a file name, and whether a
+ * decoded request path may name a UI file (not /api/, no "..", no dot
+ * files, no empty segment). */
+const char *api_static_mime(const char *path);
+int api_static_path_ok(const char *path);
 
 /* Logging from worker threads: whole lines, never interleaved. */
 void api_log(enum log_level level, const char *fmt, ...)

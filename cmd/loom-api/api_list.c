@@ -1,8 +1,10 @@
 /*
  * api_list: the lists of executions of loom-api (see api.h, loom-api(8)):
  *
- *   GET /api/v1/executions[?workflow=&status=&since=&until=&limit=&cursor=]
- *   GET /api/v1/workflows/{id}/history[?status=&since=&until=&limit=&cursor=]
+ *   GET /api/v1/executions[?workflow=&status=&trigger=&since=&until=
+ *                          &limit=&cursor=]
+ *   GET /api/v1/workflows/{id}/history[?status=&trigger=&since=&until=
+ *                                      &limit=&cursor=]
  *
  * Both answer {"executions": [...], "nextCursor": "..." or null}, newest
  * first by (created_at, id).  Paging is by keyset (cmd/loom-api/cursor.h): the
@@ -85,8 +87,9 @@ static int
 list_page(struct api_request *rq, PGconn *db, const char *workflow,
     const struct api_list_args *a, jv *out)
 {
+	const char *trig = api_query(rq, "trigger");
 	char limit[16];
-	const char *p[7];
+	const char *p[8];
 	char *err = NULL;
 	PGresult *r;
 	int n;
@@ -100,16 +103,18 @@ list_page(struct api_request *rq, PGconn *db, const char *workflow,
 	p[4] = a->has_cursor ? a->after_ts : NULL;
 	p[5] = a->has_cursor ? a->after_id : NULL;
 	p[6] = limit;
+	p[7] = trig && *trig ? trig : NULL;
 	/* Unnamed statements are planned with their values: the IS NULL
 	 * arms fold away and the created_at bounds reach the index. */
 	r = db_exec(db, &err, "SELECT " LIST_COLS " FROM executions "
 	    "WHERE ($1::text IS NULL OR workflow_id = $1) "
 	    "AND ($2::text IS NULL OR status = $2) "
+	    "AND ($8::text IS NULL OR trigger = $8) "
 	    "AND ($3::timestamptz IS NULL OR created_at >= $3) "
 	    "AND ($4::timestamptz IS NULL OR created_at < $4) "
 	    "AND ($5::timestamptz IS NULL OR (created_at <= $5 AND "
 	    "(created_at < $5 OR id < $6))) "
-	    "ORDER BY created_at DESC, id DESC LIMIT $7::int", 7, p);
+	    "ORDER BY created_at DESC, id DESC LIMIT $7::int", 8, p);
 	if (r == NULL)
 		return api_db_fail(rq, out, err);
 	n = PQntuples(r);
@@ -123,9 +128,28 @@ list_page(struct api_request *rq, PGconn *db, const char *workflow,
 	return 200;
 }
 
+/* trigger=: one of the kinds a run is started by (loom-api(8)). */
+static int
+trigger_arg_ok(const char *t)
+{
+	static const char *const kinds[] = { "manual", "api", "schedule",
+	    "backfill", "message", "file", "retry", "replay" };
+
+	if (t == NULL || *t == '\0')
+		return 1;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(t, kinds[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 list_args(struct api_request *rq, struct api_list_args *a, jv *out)
 {
+	if (!trigger_arg_ok(api_query(rq, "trigger")))
+		return api_error(out, 400, "bad_request", "trigger",
+		    "trigger must be manual, api, schedule, backfill, "
+		    "message, file, retry or replay");
 	return api_list_args_parse(a, api_query(rq, "status"),
 	    api_query(rq, "limit"), api_query(rq, "cursor"),
 	    api_query(rq, "since"), api_query(rq, "until"), now_us(), out);

@@ -22,7 +22,7 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: loom-api [-dhnv] [-c FILE] [--listen HOST:PORT] "
-	    "[--socket PATH] [--print-url]\n"
+	    "[--socket PATH] [--print-url] [--ui-dir DIR]\n"
 	    "       loom-api --list-routes\n");
 }
 
@@ -43,6 +43,7 @@ list_routes(void)
 /* What the command line asks for. */
 struct args {
 	const char *file, *listen, *sock; /* -c, --listen, --socket */
+	const char *ui_dir;		  /* --ui-dir */
 	int check, debug, print_url;	  /* -n, -d, --print-url */
 };
 
@@ -58,6 +59,7 @@ parse_args(int argc, char **argv, struct args *ar)
 		{ "listen", required_argument, NULL, 'L' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "print-url", no_argument, NULL, 'P' },
+		{ "ui-dir", required_argument, NULL, 'U' },
 		{ "list-routes", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -85,6 +87,9 @@ parse_args(int argc, char **argv, struct args *ar)
 			break;
 		case 'P':
 			ar->print_url = 1;
+			break;
+		case 'U':
+			ar->ui_dir = optarg;
 			break;
 		case 'R':
 			return list_routes();
@@ -125,6 +130,8 @@ load_options(
 		config_free(cfg);
 		return -1;
 	}
+	if (ar->ui_dir)
+		api_static_set_dir(o, ar->ui_dir);
 	(void)api_log_level(cfg, level);
 	if (ar->check)
 		printf("%s: configuration OK\n", config_path(cfg));
@@ -155,6 +162,7 @@ main(int argc, char **argv)
 	o.print_url = ar.print_url;
 	o.debug = ar.debug;
 	log_set_level(ar.debug ? LOG_LVL_DEBUG : level);
+	api_static_announce(&o);
 
 	if ((a = api_new(&o, &err)) == NULL) {
 		log_errx("%s", err);

@@ -184,6 +184,7 @@ api_options_load(struct api_options *o, const struct config *cfg,
 			    "warn, info or debug");
 	}
 	api_auth_options_load(o, cfg, d);
+	api_static_options_load(o, cfg);
 	return d->n == before ? 0 : -1;
 }
 
@@ -197,6 +198,7 @@ api_options_free(struct api_options *o)
 	free(o->db_url);
 	free(o->config_path);
 	free(o->trusted_uids);
+	free(o->ui_dir);
 	memset(o, 0, sizeof(*o));
 }
 

@@ -288,6 +288,8 @@ route_find(struct api_conn *rc, enum MHD_Result *ret)
 		    rq->path, allow);
 		return 405;
 	}
+	if (rc->route == NULL && api_static_serve(rc, ret) != 0)
+		return 200; /* the web UI (api_static.c) */
 	if (rc->route == NULL) {
 		/* field "path": no route, as opposed to no such resource */
 		*ret = api_send_error(rc, 404, "not_found", "path",

@@ -124,6 +124,15 @@ struct api_conn {
 	struct api_conn *wprev, *wnext;
 };
 
+/* ---- api_static.c -------------------------------------------------------- */
+
+/*
+ * A GET that no route takes: a file of the web UI, or index.html for a
+ * page of it.  Returns 200 with *ret MHD's verdict when it answered, 0
+ * when it did not (the caller answers 404).
+ */
+int api_static_serve(struct api_conn *rc, enum MHD_Result *ret);
+
 /* ---- server.c ------------------------------------------------------------ */
 
 /* Wakes the main loop (any thread): it re-arms its timers, and ends the

@@ -578,6 +578,8 @@ print_banner(struct up *up, const char *sample_id)
 	if (up->d[D_API].path) {
 		printf("  API:  %s\n", up->http_url);
 		printf("        unix:%s\n", up->sock_path);
+		/* loom-api serves the web UI at / (loom-api(8), WEB UI) */
+		printf("  UI:   %s/\n", up->http_url);
 	} else
 		printf("  API:  not running (loom-api was not found)\n");
 	printf("  DB:   %s\n", db);
