@@ -37,7 +37,8 @@ BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
 
 VERSION	:= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-PKGS	 = yaml-0.1 libcurl libpq inih libmicrohttpd libsystemd libcrypto
+PKGS	 = yaml-0.1 libcurl libpq inih libmicrohttpd libsystemd libcrypto \
+	   libmongoc-1.0
 
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \

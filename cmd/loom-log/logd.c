@@ -1,0 +1,397 @@
+/*
+ * logd: the loom-log daemon (loom-log(8)); logd.h says how records flow.
+ *
+ * The queue is an array of records in the order they came.  It is
+ * written when it holds logd.batch records (at the next loop turn) or
+ * logd.flush_delay after its first record, whichever is first; a write
+ * is one statement (PostgreSQL) or one bulk insert (MongoDB), done on
+ * the loop thread: while the store takes a batch, new lines wait in the
+ * sockets' buffers, and writers that do not block (loom-exec) keep them
+ * in theirs.  The store's own timeout (logd.store_timeout) bounds that
+ * wait; a batch that runs past it, or finds the store away, goes to the
+ * spool, and a timer tries the store again with backoff from 100ms to
+ * 5s.  Once it answers, the spool is written into it a batch per loop
+ * turn, before anything newer.  Counters (stored, spooled, dropped,
+ * refused) are logged when something is dropped and at exit.
+ */
+#include "logd.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "util/log.h"
+
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 5000
+#define WARN_EVERY_MS 10000
+
+struct logd {
+	const struct logd_opts *o;
+	const char *config_path;
+	int cli_debug;
+	int64_t retention_ms, retention_every_ms; /* SIGHUP may change them */
+	struct loop *loop;
+	struct ld_server *srv;
+	struct ld_store *store;
+	struct ld_spool *spool;
+	struct ld_rec *q;
+	size_t qn, qcap;
+	uint64_t seq_in;   /* records queued, ever */
+	uint64_t seq_done; /* of those, written, spooled or dropped */
+	struct loop_defer *flush_now, *drain_d;
+	struct loop_timer *flush_t, *retry_t, *expire_t;
+	struct loop_signal *sig[3];
+	int store_away;
+	int64_t retry_ms;
+	int64_t warned_ms; /* monotonic: the last "dropped" warning */
+	uint64_t n_stored, n_spooled, n_dropped, n_refused;
+};
+
+struct loop *
+logd_loop(struct logd *d)
+{
+	return d->loop;
+}
+
+uint64_t
+logd_seq(const struct logd *d)
+{
+	return d->seq_in;
+}
+
+void
+logd_record(struct logd *d, struct ld_rec *r)
+{
+	if (d->qn == d->qcap) {
+		d->qcap = d->qcap ? d->qcap * 2 : 1024;
+		d->q = xreallocarray(d->q, d->qcap, sizeof(*d->q));
+	}
+	d->q[d->qn++] = *r;
+	d->seq_in++;
+	if (d->qn >= (size_t)d->o->batch)
+		(void)loop_defer_arm(d->flush_now);
+	else if (!loop_timer_armed(d->flush_t))
+		(void)loop_timer_after(d->flush_t, d->o->flush_ms);
+}
+
+static void
+store_lost(struct logd *d, const char *err)
+{
+	if (!d->store_away)
+		log_warnx("%s store: %s; records go to the spool until it "
+			  "answers",
+		    d->store->ops->name, err);
+	d->store_away = 1;
+	if (!loop_timer_armed(d->retry_t)) {
+		(void)loop_timer_after(d->retry_t, d->retry_ms);
+		d->retry_ms = d->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS :
+							       d->retry_ms * 2;
+	}
+}
+
+/* Records r[0..n) into the spool; what does not fit is counted. */
+static void
+to_spool(struct logd *d, const struct ld_rec *r, size_t n)
+{
+	size_t put = d->spool ? ld_spool_put(d->spool, r, n) : 0;
+	int64_t now = loop_mono_ms(d->loop);
+
+	d->n_spooled += put;
+	if (put == n)
+		return;
+	d->n_dropped += n - put;
+	if (d->warned_ms == 0 || now - d->warned_ms >= WARN_EVERY_MS) {
+		log_warnx("spool full (logd.spool_max): %llu records dropped "
+			  "so far",
+		    (unsigned long long)d->n_dropped);
+		d->warned_ms = now;
+	}
+}
+
+/* Writes r[0..n) into the store, or the spool when it cannot. */
+static void
+write_batch(struct logd *d, const struct ld_rec *r, size_t n)
+{
+	char *err = NULL;
+	int rc;
+
+	if (d->store_away || (d->spool && !ld_spool_empty(d->spool))) {
+		to_spool(d, r, n);
+		return;
+	}
+	rc = d->store->ops->write(d->store, r, n, &err);
+	if (rc == 0)
+		d->n_stored += n;
+	else if (rc > 0) {
+		store_lost(d, err ? err : "?");
+		to_spool(d, r, n);
+	} else {
+		d->n_refused += n;
+		log_warnx("%s store refused %zu records: %s",
+		    d->store->ops->name, n, err ? err : "?");
+	}
+	free(err);
+}
+
+static void
+flush(struct logd *d)
+{
+	loop_timer_stop(d->flush_t);
+	while (d->qn > 0) {
+		size_t k = d->qn < (size_t)d->o->batch ? d->qn :
+							 (size_t)d->o->batch;
+
+		write_batch(d, d->q, k);
+		for (size_t i = 0; i < k; i++)
+			ld_rec_clear(&d->q[i]);
+		memmove(d->q, d->q + k, (d->qn - k) * sizeof(*d->q));
+		d->qn -= k;
+		d->seq_done += k;
+	}
+	if (d->srv != NULL)
+		ld_server_synced(d->srv, d->seq_done);
+}
+
+static void
+on_flush_now(struct loop_defer *df, void *arg)
+{
+	flush(arg);
+}
+
+static void
+on_flush_timer(struct loop_timer *t, void *arg)
+{
+	flush(arg);
+}
+
+/* One batch of the spool into the store per loop turn. */
+static void
+on_drain(struct loop_defer *df, void *arg)
+{
+	struct logd *d = arg;
+	struct ld_rec *r;
+	char *err = NULL;
+	long k;
+	int rc;
+
+	if (d->store_away || d->spool == NULL || ld_spool_empty(d->spool))
+		return;
+	r = xcalloc((size_t)d->o->batch, sizeof(*r));
+	if ((k = ld_spool_take(d->spool, r, (size_t)d->o->batch)) < 0) {
+		free(r);
+		return;
+	}
+	rc = k > 0 ? d->store->ops->write(d->store, r, (size_t)k, &err) : 0;
+	if (rc > 0)
+		store_lost(d, err ? err : "?");
+	else {
+		if (rc < 0) {
+			d->n_refused += (uint64_t)k;
+			log_warnx("%s store refused %ld spooled records: %s",
+			    d->store->ops->name, k, err ? err : "?");
+		} else
+			d->n_stored += (uint64_t)k;
+		ld_spool_done(d->spool);
+		if (ld_spool_empty(d->spool))
+			log_info("spool written into the %s store",
+			    d->store->ops->name);
+		else
+			(void)loop_defer_arm(d->drain_d);
+	}
+	for (long i = 0; i < k; i++)
+		ld_rec_clear(&r[i]);
+	free(r);
+	free(err);
+}
+
+static void
+on_retry(struct loop_timer *t, void *arg)
+{
+	struct logd *d = arg;
+	char *err = NULL;
+
+	if (d->store->ops->reconnect(d->store, &err) < 0) {
+		log_debug("%s store: %s", d->store->ops->name, err ? err : "?");
+		free(err);
+		(void)loop_timer_after(d->retry_t, d->retry_ms);
+		d->retry_ms = d->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS :
+							       d->retry_ms * 2;
+		return;
+	}
+	log_info("%s store answers again; %lld bytes spooled",
+	    d->store->ops->name,
+	    (long long)(d->spool ? ld_spool_bytes(d->spool) : 0));
+	d->store_away = 0;
+	d->retry_ms = RETRY_MIN_MS;
+	(void)loop_defer_arm(d->drain_d);
+}
+
+static void
+on_expire(struct loop_timer *t, void *arg)
+{
+	struct logd *d = arg;
+	char *err = NULL;
+	long n;
+
+	if (d->retention_ms <= 0)
+		return;
+	(void)loop_timer_after(d->expire_t, d->retention_every_ms);
+	if (d->store_away)
+		return;
+	n = d->store->ops->expire(d->store,
+	    loop_now_ms(d->loop) - d->retention_ms, &err);
+	if (n < 0) {
+		log_warnx("retention: %s", err ? err : "?");
+		free(err);
+	} else if (n > 0)
+		log_info("retention: %ld records older than logd.retention "
+			 "deleted",
+		    n);
+}
+
+/* SIGHUP: log.level, logd.retention and logd.retention_interval again. */
+static void
+reload(struct logd *d)
+{
+	struct diags dg;
+	struct config *cfg;
+	const char *lvl;
+	enum log_level level = LOG_LVL_INFO;
+	int64_t ms;
+
+	diags_init(&dg);
+	if ((cfg = config_load(d->config_path, &dg)) == NULL) {
+		log_warnx("SIGHUP: the configuration has errors; kept the "
+			  "old one");
+		diags_clear(&dg);
+		return;
+	}
+	if (!d->cli_debug && (lvl = config_get(cfg, "log.level", NULL)) &&
+	    log_level_parse(lvl, &level) == 0)
+		log_set_level(level);
+	if (config_get_duration(cfg, "logd.retention", 0, &ms) == 0 && ms >= 0)
+		d->retention_ms = ms;
+	if (config_get_duration(cfg, "logd.retention_interval", 3600000,
+		&ms) == 0 &&
+	    ms >= 100)
+		d->retention_every_ms = ms;
+	config_free(cfg);
+	log_info("SIGHUP: reloaded log.level and logd.retention (%lldms)",
+	    (long long)d->retention_ms);
+	if (d->retention_ms > 0)
+		(void)loop_timer_after(d->expire_t, 0);
+}
+
+static void
+on_signal(struct loop_signal *s, int signo, void *arg)
+{
+	struct logd *d = arg;
+
+	if (signo == SIGHUP) {
+		reload(d);
+		return;
+	}
+	log_info("%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	loop_exit(d->loop, 0);
+}
+
+static int
+open_all(struct logd *d, char **err)
+{
+	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+
+	d->flush_now = loop_defer_new(d->loop, on_flush_now, d);
+	d->drain_d = loop_defer_new(d->loop, on_drain, d);
+	d->flush_t = loop_timer_new(d->loop, on_flush_timer, d);
+	d->retry_t = loop_timer_new(d->loop, on_retry, d);
+	d->expire_t = loop_timer_new(d->loop, on_expire, d);
+	if (!d->flush_now || !d->drain_d || !d->flush_t || !d->retry_t ||
+	    !d->expire_t) {
+		*err = xasprintf("event loop: %s", strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		if ((d->sig[i] = loop_signal_add(
+			 d->loop, sigs[i], on_signal, d)) == NULL) {
+			*err = xasprintf("signal: %s", strerror(errno));
+			return -1;
+		}
+	if ((d->spool = ld_spool_open(d->o->spool, d->o->spool_max, err)) ==
+	    NULL)
+		return -1;
+	d->store = strcmp(d->o->store, "mongodb") == 0 ?
+	    ld_store_mongo_new(d->o, err) :
+	    ld_store_pg_new(d->o, err);
+	if (d->store == NULL)
+		return -1;
+	if ((d->srv = ld_server_new(d, d->o, err)) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+close_all(struct logd *d)
+{
+	ld_server_free(d->srv);
+	d->srv = NULL;
+	if (d->store != NULL)
+		flush(d); /* what was read is written, or spooled */
+	for (size_t i = 0; i < d->qn; i++)
+		ld_rec_clear(&d->q[i]);
+	free(d->q);
+	if (d->store != NULL)
+		d->store->ops->free(d->store);
+	ld_spool_close(d->spool);
+	for (int i = 0; i < 3; i++)
+		loop_signal_del(d->sig[i]);
+	loop_defer_del(d->flush_now);
+	loop_defer_del(d->drain_d);
+	loop_timer_del(d->flush_t);
+	loop_timer_del(d->retry_t);
+	loop_timer_del(d->expire_t);
+	loop_free(d->loop);
+}
+
+int
+logd_run(const struct logd_opts *o, const char *config_path, int cli_debug)
+{
+	struct logd d;
+	char *err = NULL;
+	int rc = 1;
+
+	memset(&d, 0, sizeof(d));
+	d.o = o;
+	d.config_path = config_path;
+	d.cli_debug = cli_debug;
+	d.retention_ms = o->retention_ms;
+	d.retention_every_ms = o->retention_every_ms;
+	d.retry_ms = RETRY_MIN_MS;
+	if ((d.loop = loop_new()) == NULL) {
+		log_warn("event loop");
+		return 1;
+	}
+	if (open_all(&d, &err) == 0) {
+		if (d.store_away || !ld_spool_empty(d.spool))
+			(void)loop_timer_after(d.retry_t, 0);
+		if (d.retention_ms > 0)
+			(void)loop_timer_after(d.expire_t, 0);
+		log_info("ready; listening on %s, %s store, spool %s",
+		    o->socket, o->store, o->spool);
+		loop_notify_ready(d.loop);
+		rc = loop_run(d.loop) < 0 ? 1 : 0;
+		loop_notify_stopping(d.loop);
+	} else {
+		log_warnx("%s", err ? err : "?");
+		free(err);
+	}
+	close_all(&d);
+	log_info("stopped: %llu records stored, %llu spooled, %llu dropped, "
+		 "%llu refused",
+	    (unsigned long long)d.n_stored, (unsigned long long)d.n_spooled,
+	    (unsigned long long)d.n_dropped, (unsigned long long)d.n_refused);
+	return rc;
+}
