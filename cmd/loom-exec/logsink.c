@@ -31,6 +31,7 @@ struct logsink {
 	int fd;
 	struct loop_io *io;
 	struct loop_timer *retry_t, *stall_t;
+	struct loop_defer *sync_d; /* a sync after each turn's lines */
 	struct buf out, in;
 	size_t out_off;
 	jv *pend; /* pend[phead .. phead + pn): lines acked + 1 ... */
@@ -230,6 +231,17 @@ on_stall(struct loop_timer *t, void *arg)
 		disconnect(s, "no answer for 10s");
 }
 
+/*
+ * The lines of a loop turn are followed by a sync, so that loom-log
+ * confirms them as soon as they are written: a line confirmed is not
+ * written again if loom-log goes away later.
+ */
+static void
+on_sync_defer(struct loop_defer *d, void *arg)
+{
+	logsink_sync(arg);
+}
+
 struct logsink *
 logsink_new(struct loop *loop, const char *path, void (*fallback)(void *, jv),
     void (*synced)(void *), void *arg)
@@ -247,7 +259,8 @@ logsink_new(struct loop *loop, const char *path, void (*fallback)(void *, jv),
 	s->fd = -1;
 	s->retry_t = loop_timer_new(loop, on_retry, s);
 	s->stall_t = loop_timer_new(loop, on_stall, s);
-	if (s->retry_t == NULL || s->stall_t == NULL) {
+	s->sync_d = loop_defer_new(loop, on_sync_defer, s);
+	if (s->retry_t == NULL || s->stall_t == NULL || s->sync_d == NULL) {
 		logsink_free(s);
 		return NULL;
 	}
@@ -270,6 +283,7 @@ logsink_free(struct logsink *s)
 	give_back(s);
 	loop_timer_del(s->retry_t);
 	loop_timer_del(s->stall_t);
+	loop_defer_del(s->sync_d);
 	buf_free(&s->out);
 	buf_free(&s->in);
 	free(s->pend);
@@ -340,6 +354,7 @@ logsink_line(struct logsink *s, jv line)
 	pend_push(s, line, n);
 	s->mark++;
 	flush_out(s);
+	(void)loop_defer_arm(s->sync_d);
 	return 0;
 }
 

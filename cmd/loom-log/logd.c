@@ -63,6 +63,12 @@ logd_seq(const struct logd *d)
 	return d->seq_in;
 }
 
+uint64_t
+logd_done(const struct logd *d)
+{
+	return d->seq_done;
+}
+
 void
 logd_record(struct logd *d, struct ld_rec *r)
 {

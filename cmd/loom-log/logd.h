@@ -148,7 +148,8 @@ void ld_server_synced(struct ld_server *s, uint64_t done);
 
 /* logd.c: what the server hands in. */
 void logd_record(struct logd *d, struct ld_rec *r); /* takes r's strings */
-uint64_t logd_seq(const struct logd *d); /* records queued so far */
+uint64_t logd_seq(const struct logd *d);  /* records queued so far */
+uint64_t logd_done(const struct logd *d); /* ... and written since */
 struct loop *logd_loop(struct logd *d);
 int logd_run(const struct logd_opts *o, const char *config_path,
     int cli_debug);

@@ -151,6 +151,8 @@ sync_push(struct ld_server *s, struct ld_conn *c, jv id)
 	else
 		s->sync_head = y;
 	s->sync_tail = y;
+	/* Everything before it may be written already. */
+	ld_server_synced(s, logd_done(s->d));
 }
 
 void
