@@ -308,3 +308,27 @@ EOF
 	assert_output --partial "logd.socket"
 	run -2 "$LOOM_BIN/loom-log" extra
 }
+
+@test "socket activation: loom-log serves the socket systemd passes it" {
+	command -v systemd-socket-activate >/dev/null ||
+	    skip "no systemd-socket-activate"
+	d=$LOOM_TEST_DIR/act
+	mkdir -p "$d"
+	E=$(a_run act)
+	# it passes on only the environment named with -E
+	systemd-socket-activate -l "$d/log.sock" \
+	    -E LOOM_LOGD_SOCKET="$d/unused.sock" -E LOOM_LOGD_SPOOL="$d/spool" \
+	    -E LOOM_CONFIG -E LOOM_DATABASE_URL "$LOOM_BIN/loom-log" \
+	    2>"$d/err" 3>&- &
+	pid=$!
+	wait_for test -S "$d/log.sock"
+	run -0 timeout 20 socat -t 10 - "UNIX-CONNECT:$d/log.sock" <<EOF2
+{"v":1,"t":"log","execution":"$E","task":"t","msg":"activated"}
+{"v":1,"t":"sync","id":1}
+EOF2
+	assert_output '{"v":1,"t":"synced","id":1}'
+	assert_equal "$(lines_of "$E")" activated
+	[ ! -e "$d/unused.sock" ]
+	kill "$pid"
+	wait "$pid" || true
+}

@@ -7,8 +7,9 @@
  *     level: "INFO", message: "…", timestamp: ISODate,
  *     context: { attempt: 1, stream: "stdout", seq: NumberLong } }
  *
- * context.seq grows with every record this loom-log writes (at least the
- * record's time in microseconds), so readers page and resume by it.  The
+ * context.seq grows with every record written (the time of writing in
+ * microseconds, or one more than the last), so readers page and resume
+ * by it.  The
  * indexes (made with the createIndexes command when the store first
  * answers): {execution_id, context.seq} for a run's lines in order,
  * {execution_id, task_id, timestamp} for a task's, {timestamp} for
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mongoc/mongoc.h>
 
@@ -92,10 +94,19 @@ mg_reconnect(struct ld_store *s, char **err)
 	return m->indexed ? 0 : make_indexes(m, err);
 }
 
+/*
+ * The time of writing in microseconds, or one more than the last: it
+ * grows across restarts too, so a record written late (from the spool)
+ * still sorts after everything before it.
+ */
 static int64_t
-next_seq(struct mgstore *m, int64_t ts_ms)
+next_seq(struct mgstore *m)
 {
-	int64_t s = ts_ms * 1000;
+	struct timespec now;
+	int64_t s;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	s = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 
 	m->seq = s > m->seq ? s : m->seq + 1;
 	return m->seq;
@@ -117,7 +128,7 @@ rec_doc(struct mgstore *m, const struct ld_rec *r)
 	    BCON_UTF8(r->task), "level", BCON_UTF8(level), "message",
 	    BCON_UTF8(r->msg), "timestamp", BCON_DATE_TIME(r->ts_ms), "context",
 	    "{", "attempt", BCON_INT32(r->attempt), "stream",
-	    BCON_UTF8(r->stream), "seq", BCON_INT64(next_seq(m, r->ts_ms)),
+	    BCON_UTF8(r->stream), "seq", BCON_INT64(next_seq(m)),
 	    "}");
 }
 
