@@ -121,6 +121,16 @@ EOF
 	assert_equal "$(stat -c %a "$LOOM_LOGD_SOCKET")" 660
 }
 
+@test "nc -U, as loom-ipc(7) shows: lines written, the sync answered" {
+	command -v nc >/dev/null || skip "no nc (netcat-openbsd)"
+	E=$(a_run nc)
+	run -0 timeout 20 sh -c "printf '%s\n' \
+	    '{\"v\":1,\"t\":\"log\",\"execution\":\"$E\",\"task\":\"t\",\"msg\":\"hello\"}' \
+	    '{\"v\":1,\"t\":\"sync\",\"id\":1}' | nc -U -q 5 '$LOOM_LOGD_SOCKET'"
+	assert_output '{"v":1,"t":"synced","id":1}'
+	assert_equal "$(lines_of "$E")" hello
+}
+
 @test "a peer whose uid is not allowed is refused (SO_PEERCRED)" {
 	[ "$(id -u)" = 0 ] || skip "needs root to connect as another user"
 	command -v setpriv >/dev/null || skip "no setpriv"
