@@ -305,7 +305,7 @@ EOF
 	    LOOM_LOGD_RETENTION=2d LOOM_LOGD_RETENTION_INTERVAL=200ms \
 	    loom_daemon_start loom-log
 	wait_for lines_are "$E" app new
-	wait_for grep -q 'retention: 1 records older' "$LOOM_DAEMON_LOG"
+	wait_for grep -qE 'retention: [0-9]+ records older' "$LOOM_DAEMON_LOG"
 	loom_daemon_stop "$LOOM_DAEMON_PID"
 }
 

@@ -28,6 +28,7 @@
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
 #define WARN_EVERY_MS 10000
+#define QUEUE_BATCHES 20 /* batches queued behind a slow one: then spool */
 
 struct logd {
 	const struct logd_opts *o;
@@ -40,6 +41,10 @@ struct logd {
 	struct ld_spool *spool;
 	struct ld_rec *q;
 	size_t qn, qcap;
+	struct ld_rec *fl; /* the batch in flight: the store has it */
+	size_t nfl;
+	int inflight;
+	struct loop_io *fl_io; /* its answer: the store's socket */
 	uint64_t seq_in;   /* records queued, ever */
 	uint64_t seq_done; /* of those, written, spooled or dropped */
 	struct loop_defer *flush_now, *drain_d;
@@ -118,18 +123,11 @@ to_spool(struct logd *d, const struct ld_rec *r, size_t n)
 	}
 }
 
-/* Writes r[0..n) into the store, or the spool when it cannot. */
+/* What became of a batch the store had: rc as ld_store_ops.finish. */
 static void
-write_batch(struct logd *d, const struct ld_rec *r, size_t n)
+batch_outcome(struct logd *d, const struct ld_rec *r, size_t n, int rc,
+    const char *err)
 {
-	char *err = NULL;
-	int rc;
-
-	if (d->store_away || (d->spool && !ld_spool_empty(d->spool))) {
-		to_spool(d, r, n);
-		return;
-	}
-	rc = d->store->ops->write(d->store, r, n, &err);
 	if (rc == 0)
 		d->n_stored += n;
 	else if (rc > 0) {
@@ -140,26 +138,119 @@ write_batch(struct logd *d, const struct ld_rec *r, size_t n)
 		log_warnx("%s store refused %zu records: %s",
 		    d->store->ops->name, n, err ? err : "?");
 	}
+}
+
+/* The blocking way, for the spool's batches: rc as finish. */
+static int
+write_now(struct logd *d, const struct ld_rec *r, size_t n, char **err)
+{
+	int rc = d->store->ops->begin(d->store, r, n, err);
+
+	return rc != 0 ? rc : d->store->ops->finish(d->store, 1, err);
+}
+
+static void flush(struct logd *d);
+
+/*
+ * The batch in flight is over (rc as finish, or SPOOLED: it went to the
+ * spool without trying the store): the next one goes.
+ */
+#define SPOOLED 3
+static void
+batch_done(struct logd *d, int rc, char *err)
+{
+	loop_io_del(d->fl_io);
+	d->fl_io = NULL;
+	if (rc != SPOOLED)
+		batch_outcome(d, d->fl, d->nfl, rc, err);
 	free(err);
+	for (size_t i = 0; i < d->nfl; i++)
+		ld_rec_clear(&d->fl[i]);
+	d->seq_done += d->nfl;
+	d->nfl = 0;
+	d->inflight = 0;
+	if (d->srv != NULL)
+		ld_server_synced(d->srv, d->seq_done);
+	if (!d->store_away && d->spool && !ld_spool_empty(d->spool))
+		(void)loop_defer_arm(d->drain_d);
+	if (d->qn > 0)
+		(void)loop_defer_arm(d->flush_now); /* the next batch */
 }
 
 static void
+on_batch_answer(struct loop_io *io, int fd, unsigned events, void *arg)
+{
+	struct logd *d = arg;
+	char *err = NULL;
+	int rc = d->store->ops->finish(d->store, 0, &err);
+
+	if (rc != 2)
+		batch_done(d, rc, err);
+}
+
+/* Takes the first k queued records into d->fl. */
+static void
+take_batch(struct logd *d, size_t k)
+{
+	d->fl = xreallocarray(d->fl, k > 0 ? k : 1, sizeof(*d->fl));
+	memcpy(d->fl, d->q, k * sizeof(*d->q));
+	memmove(d->q, d->q + k, (d->qn - k) * sizeof(*d->q));
+	d->qn -= k;
+	d->nfl = k;
+}
+
+/* Spools the batch in d->fl, or hands it to the store. */
+static void
+send_batch(struct logd *d)
+{
+	char *err = NULL;
+	int rc, fd;
+
+	if (d->store_away || (d->spool && !ld_spool_empty(d->spool))) {
+		/* After what waits in the spool, or while the store is away. */
+		to_spool(d, d->fl, d->nfl);
+		batch_done(d, SPOOLED, NULL);
+		return;
+	}
+	if ((rc = d->store->ops->begin(d->store, d->fl, d->nfl, &err)) != 0) {
+		batch_done(d, rc, err);
+		return;
+	}
+	d->inflight = 1;
+	if ((fd = d->store->ops->fd(d->store)) < 0 ||
+	    (d->fl_io = loop_io_add(d->loop, fd, LOOP_READ, on_batch_answer,
+		 d)) == NULL) {
+		rc = d->store->ops->finish(d->store, 1, &err);
+		batch_done(d, rc, err);
+	}
+}
+
+/*
+ * Sends the next batch unless one is in flight.  Behind a slow store the
+ * queue holds at most QUEUE_BATCHES batches; more go to the spool (and
+ * then everything after them, so that the order holds).
+ */
+static void
 flush(struct logd *d)
 {
-	loop_timer_stop(d->flush_t);
-	while (d->qn > 0) {
-		size_t k = d->qn < (size_t)d->o->batch ? d->qn :
-							 (size_t)d->o->batch;
+	size_t b = (size_t)d->o->batch;
 
-		write_batch(d, d->q, k);
-		for (size_t i = 0; i < k; i++)
-			ld_rec_clear(&d->q[i]);
-		memmove(d->q, d->q + k, (d->qn - k) * sizeof(*d->q));
-		d->qn -= k;
-		d->seq_done += k;
+	loop_timer_stop(d->flush_t);
+	if (d->inflight) {
+		while (d->qn >= b * QUEUE_BATCHES) {
+			to_spool(d, d->q, b);
+			for (size_t i = 0; i < b; i++)
+				ld_rec_clear(&d->q[i]);
+			memmove(d->q, d->q + b, (d->qn - b) * sizeof(*d->q));
+			d->qn -= b;
+			d->seq_done += b;
+		}
+		return;
 	}
-	if (d->srv != NULL)
-		ld_server_synced(d->srv, d->seq_done);
+	if (d->qn > 0) {
+		take_batch(d, d->qn < b ? d->qn : b);
+		send_batch(d); /* calls flush() again when done */
+	}
 }
 
 static void
@@ -184,14 +275,15 @@ on_drain(struct loop_defer *df, void *arg)
 	long k;
 	int rc;
 
-	if (d->store_away || d->spool == NULL || ld_spool_empty(d->spool))
-		return;
+	if (d->store_away || d->inflight || d->spool == NULL ||
+	    ld_spool_empty(d->spool))
+		return; /* a batch in flight arms this again when done */
 	r = xcalloc((size_t)d->o->batch, sizeof(*r));
 	if ((k = ld_spool_take(d->spool, r, (size_t)d->o->batch)) < 0) {
 		free(r);
 		return;
 	}
-	rc = k > 0 ? d->store->ops->write(d->store, r, (size_t)k, &err) : 0;
+	rc = k > 0 ? write_now(d, r, (size_t)k, &err) : 0;
 	if (rc > 0)
 		store_lost(d, err ? err : "?");
 	else {
@@ -245,6 +337,10 @@ on_expire(struct loop_timer *t, void *arg)
 
 	if (d->retention_ms <= 0)
 		return;
+	if (d->inflight) { /* the connection is busy: soon */
+		(void)loop_timer_after(d->expire_t, 100);
+		return;
+	}
 	(void)loop_timer_after(d->expire_t, d->retention_every_ms);
 	if (d->store_away)
 		return;
@@ -344,8 +440,17 @@ close_all(struct logd *d)
 {
 	ld_server_free(d->srv);
 	d->srv = NULL;
-	if (d->store != NULL)
-		flush(d); /* what was read is written, or spooled */
+	/* What was read is written, or spooled. */
+	while (d->store != NULL && (d->inflight || d->qn > 0)) {
+		char *err = NULL;
+
+		if (d->inflight)
+			batch_done(d, d->store->ops->finish(d->store, 1, &err),
+			    err);
+		else
+			flush(d);
+	}
+	free(d->fl);
 	for (size_t i = 0; i < d->qn; i++)
 		ld_rec_clear(&d->q[i]);
 	free(d->q);

@@ -64,25 +64,23 @@ fail(struct ld_msg *m, const char *fmt, const char *arg)
 	return -1;
 }
 
-/* "2026-12-07T04:05:06.123Z" (fraction optional) or ms since the epoch. */
-static int
-parse_ts(jv v, int64_t *ms)
+int
+ld_ts_number(double d, int64_t *ms)
+{
+	if (d < 0 || d > 253402300799999.0)
+		return -1;
+	*ms = (int64_t)d;
+	return 0;
+}
+
+/* "2026-12-07T04:05:06.123Z", the fraction optional. */
+int
+ld_ts_string(const char *s, int64_t *ms)
 {
 	struct tm tm;
-	const char *s, *p;
+	const char *p;
 	int64_t frac = 0, scale = 100;
 
-	if (jv_get_kind(v) == JV_KIND_NUMBER) {
-		double d = jv_number_value(v);
-
-		if (d < 0 || d > 253402300799999.0)
-			return -1;
-		*ms = (int64_t)d;
-		return 0;
-	}
-	if (jv_get_kind(v) != JV_KIND_STRING)
-		return -1;
-	s = jv_string_value(v);
 	memset(&tm, 0, sizeof(tm));
 	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
 		return -1;
@@ -93,6 +91,17 @@ parse_ts(jv v, int64_t *ms)
 		return -1;
 	*ms = (int64_t)timegm(&tm) * 1000 + frac;
 	return 0;
+}
+
+/* An ISO 8601 UTC time or ms since the epoch. */
+static int
+parse_ts(jv v, int64_t *ms)
+{
+	if (jv_get_kind(v) == JV_KIND_NUMBER)
+		return ld_ts_number(jv_number_value(v), ms);
+	if (jv_get_kind(v) != JV_KIND_STRING)
+		return -1;
+	return ld_ts_string(jv_string_value(v), ms);
 }
 
 /* A required (req) or optional string field of at most max bytes. */
@@ -117,6 +126,13 @@ take_str(struct ld_msg *m, jv o, const char *key, size_t max, int req,
 	return rc;
 }
 
+int
+ld_stream_ok(const char *s)
+{
+	return *s != '\0' && strlen(s) <= STREAM_MAX &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(s);
+}
+
 static int
 take_stream(struct ld_msg *m, jv o, char **out)
 {
@@ -124,9 +140,7 @@ take_stream(struct ld_msg *m, jv o, char **out)
 		return -1;
 	if (*out == NULL)
 		*out = xstrdup("app");
-	if (**out == '\0' || strlen(*out) > STREAM_MAX ||
-	    strspn(*out, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
-		strlen(*out))
+	if (!ld_stream_ok(*out))
 		return fail(m, "%s", "\"stream\" must be 1 to 32 of a-z 0-9 _ -");
 	return 0;
 }
@@ -217,6 +231,10 @@ ld_parse(const char *line, size_t len, int64_t now_ms, struct ld_msg *m)
 	m->id = jv_invalid();
 	if (utf8_check(line, len, &bad) < 0) {
 		fail(m, "%s", "invalid UTF-8 or a NUL byte");
+		return;
+	}
+	if (ld_fast_log(line, len, now_ms, &m->rec) == 0) {
+		m->kind = LD_LOG;
 		return;
 	}
 	if (json_depth_check(line, len, 16, NULL) < 0) {

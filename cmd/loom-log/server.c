@@ -50,6 +50,7 @@ struct ld_conn {
 	int closing;	    /* close once out is written */
 	int nsyncs;	    /* sync requests not answered yet */
 	int eof;	    /* the peer sends no more */
+	int refused;	    /* not allowed: what it sends is dropped */
 	struct ld_conn *prev, *next;
 };
 
@@ -257,6 +258,14 @@ on_conn(struct loop_io *io, int fd, unsigned events, void *arg)
 	}
 	if (!(events & (LOOP_READ | LOOP_ERROR)) || c->closing || c->eof)
 		return;
+	if (c->refused) { /* drained until it hangs up, then closed */
+		char junk[4096];
+
+		r = read(fd, junk, sizeof(junk));
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			conn_close(c);
+		return;
+	}
 	if (c->in.cap < c->in.len + READ_CHUNK + 1) {
 		c->in.cap = c->in.len + READ_CHUNK + 1;
 		c->in.p = xreallocarray(c->in.p, c->in.cap, 1);
@@ -392,8 +401,13 @@ on_accept(struct loop_io *io, int lfd, unsigned events, void *arg)
 		    "permission denied: uid %lu may not write here "
 		    "(logd.allow_uids)",
 		    c->uid);
-		c->closing = 1;
+		/* The error line, then our side is shut; closed once the
+		 * peer hangs up, so that it reads the line rather than a
+		 * broken pipe. */
+		c->refused = 1;
 		reply_error(c, msg);
+		if (c->fd >= 0)
+			(void)shutdown(c->fd, SHUT_WR);
 		return;
 	}
 	log_debug("peer uid %lu, pid %ld", c->uid, (long)cr.pid);

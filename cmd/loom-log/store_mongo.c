@@ -38,6 +38,8 @@ struct mgstore {
 	mongoc_collection_t *coll;
 	int indexed; /* createIndexes went through */
 	int64_t seq; /* the last context.seq written */
+	int rc;	     /* the last batch's outcome (the write is blocking) */
+	char *err;
 };
 
 static int
@@ -132,6 +134,35 @@ rec_doc(struct mgstore *m, const struct ld_rec *r)
 	    "}");
 }
 
+/* libmongoc blocks: begin() writes the batch, finish() tells. */
+static int
+mg_write(struct ld_store *s, const struct ld_rec *r, size_t n, char **err);
+
+static int
+mg_begin(struct ld_store *s, const struct ld_rec *r, size_t n, char **err)
+{
+	struct mgstore *m = (struct mgstore *)s;
+
+	m->rc = mg_write(s, r, n, &m->err);
+	return 0;
+}
+
+static int
+mg_fd(struct ld_store *s)
+{
+	return -1;
+}
+
+static int
+mg_finish(struct ld_store *s, int block, char **err)
+{
+	struct mgstore *m = (struct mgstore *)s;
+
+	*err = m->err;
+	m->err = NULL;
+	return m->rc;
+}
+
 static int
 mg_write(struct ld_store *s, const struct ld_rec *r, size_t n, char **err)
 {
@@ -193,12 +224,15 @@ mg_free(struct ld_store *s)
 		mongoc_collection_destroy(m->coll);
 	if (m->client)
 		mongoc_client_destroy(m->client);
+	free(m->err);
 	free(m);
 	mongoc_cleanup();
 }
 
 static const struct ld_store_ops mg_ops = {
-	mg_write,
+	mg_begin,
+	mg_fd,
+	mg_finish,
 	mg_expire,
 	mg_reconnect,
 	mg_free,

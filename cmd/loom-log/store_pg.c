@@ -29,7 +29,10 @@
 struct pgstore {
 	struct ld_store base;
 	const struct logd_opts *o;
-	PGconn *c; /* NULL while away */
+	PGconn *c;  /* NULL while away */
+	int busy;   /* a batch was sent, its answer not read */
+	int rc;	    /* that answer so far */
+	char *err;  /* ... and its error */
 };
 
 /* clang-format off */
@@ -56,6 +59,7 @@ drop_conn(struct pgstore *p)
 	if (p->c != NULL)
 		PQfinish(p->c);
 	p->c = NULL;
+	p->busy = 0;
 }
 
 static int
@@ -83,7 +87,10 @@ classify(struct pgstore *p, PGresult *r, char **err)
 {
 	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
-	*err = xstrdup(PQerrorMessage(p->c));
+	free(*err);
+	*err = xstrdup(r && PQresultErrorMessage(r)[0] ?
+		PQresultErrorMessage(r) :
+		PQerrorMessage(p->c));
 	(*err)[strcspn(*err, "\n")] = '\0';
 	if (PQstatus(p->c) != CONNECTION_OK) {
 		drop_conn(p);
@@ -97,12 +104,11 @@ classify(struct pgstore *p, PGresult *r, char **err)
 }
 
 static int
-pg_write(struct ld_store *s, const struct ld_rec *r, size_t n, char **err)
+pg_begin(struct ld_store *s, const struct ld_rec *r, size_t n, char **err)
 {
 	struct pgstore *p = (struct pgstore *)s;
 	struct buf a[7];
 	const char *pv[7];
-	PGresult *res;
 	int rc = 0;
 
 	if (p->c == NULL) {
@@ -130,13 +136,52 @@ pg_write(struct ld_store *s, const struct ld_rec *r, size_t n, char **err)
 		buf_putc(&a[i], '}');
 		pv[i] = a[i].p;
 	}
-	res = PQexecParams(p->c, insert_sql, 7, NULL, pv, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = classify(p, res, err);
-	PQclear(res);
+	/* Sent whole (the connection blocks on sending); the answer is
+	 * read when the socket says so. */
+	if (!PQsendQueryParams(p->c, insert_sql, 7, NULL, pv, NULL, NULL, 0))
+		rc = classify(p, NULL, err);
+	else {
+		p->busy = 1;
+		p->rc = 0;
+	}
 	for (int i = 0; i < 7; i++)
 		buf_free(&a[i]);
 	return rc;
+}
+
+static int
+pg_fd(struct ld_store *s)
+{
+	struct pgstore *p = (struct pgstore *)s;
+
+	return p->c != NULL && p->busy ? PQsocket(p->c) : -1;
+}
+
+static int
+pg_finish(struct ld_store *s, int block, char **err)
+{
+	struct pgstore *p = (struct pgstore *)s;
+	PGresult *res;
+
+	if (!p->busy)
+		return 0;
+	if (!block && (!PQconsumeInput(p->c) || PQisBusy(p->c))) {
+		if (PQstatus(p->c) == CONNECTION_OK)
+			return 2;
+	}
+	while ((res = PQgetResult(p->c)) != NULL) {
+		if (PQresultStatus(res) != PGRES_TUPLES_OK && p->rc == 0)
+			p->rc = classify(p, res, &p->err);
+		PQclear(res);
+		if (p->c == NULL)
+			break;
+	}
+	if (p->c != NULL && PQstatus(p->c) != CONNECTION_OK && p->rc == 0)
+		p->rc = classify(p, NULL, &p->err);
+	p->busy = 0;
+	*err = p->err;
+	p->err = NULL;
+	return p->rc;
 }
 
 static long
@@ -147,8 +192,8 @@ pg_expire(struct ld_store *s, int64_t cutoff_ms, char **err)
 	const char *pv[1] = { num };
 	long total = 0, n;
 
-	if (p->c == NULL) {
-		*err = xstrdup("not connected");
+	if (p->c == NULL || p->busy) {
+		*err = xstrdup(p->c ? "busy" : "not connected");
 		return -1;
 	}
 	snprintf(num, sizeof(num), "%lld", (long long)cutoff_ms);
@@ -175,11 +220,14 @@ pg_free(struct ld_store *s)
 	if (p == NULL)
 		return;
 	drop_conn(p);
+	free(p->err);
 	free(p);
 }
 
 static const struct ld_store_ops pg_ops = {
-	pg_write,
+	pg_begin,
+	pg_fd,
+	pg_finish,
 	pg_expire,
 	pg_reconnect,
 	pg_free,

@@ -2,6 +2,7 @@
 // tests/log-mongo.bats, with the mongodb driver smartmongo brings.
 //   find JSON-FILTER     the documents of execution_logs, JSON lines,
 //                        sorted by context.seq
+//   count JSON-FILTER    how many documents match
 //   indexes              the names of execution_logs' indexes
 //   insert JSON-DOC      one document (timestamp given as ms)
 import { MongoClient } from 'mongodb';
@@ -15,6 +16,8 @@ if (cmd === 'find') {
 	    .sort({ 'context.seq': 1 }).toArray();
 	for (const d of docs)
 		console.log(JSON.stringify(d));
+} else if (cmd === 'count') {
+	console.log(await coll.countDocuments(JSON.parse(arg || '{}')));
 } else if (cmd === 'indexes') {
 	for (const i of await coll.listIndexes().toArray())
 		console.log(i.name);
