@@ -56,8 +56,8 @@ struct dbopts {
 	int64_t lease_ms;
 	int64_t drain_ms;
 	const char *config_path;
-	int cli_debug; /* -d given: SIGHUP keeps debug on */
-	int advance;   /* exec.advance: see advance.h */
+	int cli_debug;		/* -d given: SIGHUP keeps debug on */
+	int advance;		/* exec.advance: see advance.h */
 	const char *log_socket; /* logd.socket; NULL: the direct way only */
 };
 
@@ -76,11 +76,11 @@ struct job {
 	struct xd *x;
 	struct execdb_key key; /* owned */
 	int64_t timeout_ms;
-	uint64_t rid; /* runner id */
-	char *target; /* breaker target (HTTP), or NULL; owned */
-	int dropped;  /* the lease is gone: do not report */
+	uint64_t rid;	   /* runner id */
+	char *target;	   /* breaker target (HTTP), or NULL; owned */
+	int dropped;	   /* the lease is gone: do not report */
 	uint64_t log_mark; /* its lines are synced at this logsink mark */
-	jv result;    /* once done */
+	jv result;	   /* once done */
 	struct job *prev, *next;
 };
 
@@ -90,7 +90,7 @@ struct xd {
 	struct runner *runner;
 	PGconn *conn; /* work connection; NULL while down */
 	struct execdb *edb;
-	struct logq *logq; /* output lines for task_logs (logq.h) */
+	struct logq *logq;    /* output lines for task_logs (logq.h) */
 	struct logsink *sink; /* ... or for loom-log first (logsink.h) */
 	struct job *wait_head, *wait_tail; /* results waiting for a sync */
 	size_t nwait;

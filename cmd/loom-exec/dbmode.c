@@ -178,12 +178,12 @@ xd_record(struct xd *x, const struct execdb_key *k, const char *level,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (logsink_line(x->sink, JV_OBJECT(jv_string("execution"),
-	    jv_string(k->execution_id), jv_string("task"),
-	    jv_string(k->task_id), jv_string("attempt"),
-	    jv_number(k->attempt), jv_string("stream"), jv_string("loom"),
-	    jv_string("level"), jv_string(level), jv_string("msg"),
-	    jv_string(msg))) < 0)
+	if (logsink_line(x->sink,
+		JV_OBJECT(jv_string("execution"), jv_string(k->execution_id),
+		    jv_string("task"), jv_string(k->task_id),
+		    jv_string("attempt"), jv_number(k->attempt),
+		    jv_string("stream"), jv_string("loom"), jv_string("level"),
+		    jv_string(level), jv_string("msg"), jv_string(msg))) < 0)
 		return; /* not connected after all: dropped with it */
 }
 
@@ -269,8 +269,8 @@ open_watches(struct xd *x, const struct runner_config *rc, char **err)
 		*err = xasprintf("event loop: %s", strerror(errno));
 		return -1;
 	}
-	x->sink = logsink_new(x->loop, x->o->log_socket, sink_fallback,
-	    sink_synced, x);
+	x->sink = logsink_new(
+	    x->loop, x->o->log_socket, sink_fallback, sink_synced, x);
 	x->renew_t = loop_timer_new(x->loop, xd_on_renew, x);
 	x->callback_t = loop_timer_new(x->loop, xd_on_callback_deadline, x);
 	x->lease_t = loop_timer_new(x->loop, xd_on_lease_expiry, x);

@@ -116,20 +116,21 @@ result_records(struct xd *x, struct job *j, jv result)
 			size_t n = strcspn(p, "\n");
 			size_t k = n > 0 && p[n - 1] == '\r' ? n - 1 : n;
 
-			xd_log(x, JV_OBJECT(jv_string("execution"),
-			    jv_string(j->key.execution_id), jv_string("task"),
-			    jv_string(j->key.task_id), jv_string("attempt"),
-			    jv_number(j->key.attempt), jv_string("stream"),
-			    jv_string("backend"), jv_string("msg"),
-			    jv_string_sized(p, (int)k)));
+			xd_log(x,
+			    JV_OBJECT(jv_string("execution"),
+				jv_string(j->key.execution_id),
+				jv_string("task"), jv_string(j->key.task_id),
+				jv_string("attempt"), jv_number(j->key.attempt),
+				jv_string("stream"), jv_string("backend"),
+				jv_string("msg"), jv_string_sized(p, (int)k)));
 			p += n;
 			if (*p == '\n')
 				p++;
 		}
 	type = jv_get_kind(et) == JV_KIND_STRING ? jv_string_value(et) : NULL;
 	if (type != NULL && strcmp(type, "Cancelled") == 0)
-		xd_record(x, &j->key, "warn", "attempt %d cancelled",
-		    j->key.attempt);
+		xd_record(
+		    x, &j->key, "warn", "attempt %d cancelled", j->key.attempt);
 	else if (type != NULL)
 		xd_record(x, &j->key,
 		    strcmp(type, "TimeoutException") == 0 ? "warn" : "error",

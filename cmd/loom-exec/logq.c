@@ -171,8 +171,8 @@ logq_line(struct logq *q, jv line)
 {
 	static const char *const streams[] = { "stdout", "stderr", "backend",
 		"loom", NULL };
-	static const char *const levels[] = { "debug", "info", "warn",
-		"error", NULL };
+	static const char *const levels[] = { "debug", "info", "warn", "error",
+		NULL };
 	jv e, t, s, m, a, lv;
 	const char *eid, *tid, *st, *msg, *level;
 
@@ -188,8 +188,8 @@ logq_line(struct logq *q, jv line)
 	a = jv_object_get(jv_copy(line), jv_string("attempt"));
 	st = known(st, streams, "stdout");
 	if (eid && tid && msg && jv_get_kind(a) == JV_KIND_NUMBER)
-		push(q, xstrdup(eid), xstrdup(tid), (int)jv_number_value(a),
-		    st, known(level, levels,
+		push(q, xstrdup(eid), xstrdup(tid), (int)jv_number_value(a), st,
+		    known(level, levels,
 			strcmp(st, "stderr") == 0 ? "warn" : "info"),
 		    xstrdup(msg));
 	jv_free(lv);

@@ -51,8 +51,8 @@ pend_push(struct logsink *s, jv line, size_t bytes)
 		}
 		if (s->pn == s->pcap) {
 			s->pcap = s->pcap ? s->pcap * 2 : 256;
-			s->pend = xreallocarray(s->pend, s->pcap,
-			    sizeof(*s->pend));
+			s->pend =
+			    xreallocarray(s->pend, s->pcap, sizeof(*s->pend));
 		}
 	}
 	s->pend[s->phead + s->pn++] = line;
@@ -171,8 +171,8 @@ on_io(struct loop_io *io, int fd, unsigned events, void *arg)
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (r <= 0) {
-		disconnect(s, r == 0 ? "closed the connection" :
-				       strerror(errno));
+		disconnect(
+		    s, r == 0 ? "closed the connection" : strerror(errno));
 		return;
 	}
 	buf_put(&s->in, chunk, (size_t)r);

@@ -121,14 +121,26 @@ string(struct scan *sc, struct val *v)
 			if (sc->end - sc->p < 2)
 				goto bad;
 			switch (sc->p[1]) {
-			case '"': case '\\': case '/':
+			case '"':
+			case '\\':
+			case '/':
 				buf_putc(&b, sc->p[1]);
 				break;
-			case 'b': buf_putc(&b, '\b'); break;
-			case 'f': buf_putc(&b, '\f'); break;
-			case 'n': buf_putc(&b, '\n'); break;
-			case 'r': buf_putc(&b, '\r'); break;
-			case 't': buf_putc(&b, '\t'); break;
+			case 'b':
+				buf_putc(&b, '\b');
+				break;
+			case 'f':
+				buf_putc(&b, '\f');
+				break;
+			case 'n':
+				buf_putc(&b, '\n');
+				break;
+			case 'r':
+				buf_putc(&b, '\r');
+				break;
+			case 't':
+				buf_putc(&b, '\t');
+				break;
 			case 'u':
 				sc->p++;
 				if (unicode(sc, &b) < 0)
@@ -262,8 +274,8 @@ object(struct scan *sc, struct val *f)
 			free(key.s);
 			return -1;
 		}
-		for (i = 0; i < F_N && (strlen(names[i]) != kn ||
-					       memcmp(k, names[i], kn) != 0);
+		for (i = 0; i < F_N &&
+		     (strlen(names[i]) != kn || memcmp(k, names[i], kn) != 0);
 		     i++)
 			;
 		free(key.s);
@@ -310,18 +322,18 @@ valid(struct val *f, int64_t now_ms, struct ld_rec *r)
 		r->attempt = (int)f[F_ATT].n;
 	} else if (f[F_ATT].kind != 0 && f[F_ATT].kind != 'z')
 		return -1;
-	if (f[F_LEVEL].kind == 's' ? ld_level_rank(f[F_LEVEL].s) < 0 :
-				     f[F_LEVEL].kind != 0 &&
-		    f[F_LEVEL].kind != 'z')
+	if (f[F_LEVEL].kind == 's' ?
+		ld_level_rank(f[F_LEVEL].s) < 0 :
+		f[F_LEVEL].kind != 0 && f[F_LEVEL].kind != 'z')
 		return -1;
-	if (f[F_STREAM].kind == 's' ? !ld_stream_ok(f[F_STREAM].s) :
-				      f[F_STREAM].kind != 0 &&
-		    f[F_STREAM].kind != 'z')
+	if (f[F_STREAM].kind == 's' ?
+		!ld_stream_ok(f[F_STREAM].s) :
+		f[F_STREAM].kind != 0 && f[F_STREAM].kind != 'z')
 		return -1;
 	r->ts_ms = now_ms;
-	if (f[F_TS].kind == 's' ? ld_ts_string(f[F_TS].s, &r->ts_ms) < 0 :
-	    f[F_TS].kind == 'n' ? ld_ts_number(f[F_TS].n, &r->ts_ms) < 0 :
-				  f[F_TS].kind != 0 && f[F_TS].kind != 'z')
+	if (f[F_TS].kind == 's'	    ? ld_ts_string(f[F_TS].s, &r->ts_ms) < 0 :
+		f[F_TS].kind == 'n' ? ld_ts_number(f[F_TS].n, &r->ts_ms) < 0 :
+				      f[F_TS].kind != 0 && f[F_TS].kind != 'z')
 		return -1;
 	return 0;
 }

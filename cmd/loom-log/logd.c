@@ -45,8 +45,8 @@ struct logd {
 	size_t nfl;
 	int inflight;
 	struct loop_io *fl_io; /* its answer: the store's socket */
-	uint64_t seq_in;   /* records queued, ever */
-	uint64_t seq_done; /* of those, written, spooled or dropped */
+	uint64_t seq_in;       /* records queued, ever */
+	uint64_t seq_done;     /* of those, written, spooled or dropped */
 	struct loop_defer *flush_now, *drain_d;
 	struct loop_timer *flush_t, *retry_t, *expire_t;
 	struct loop_signal *sig[3];
@@ -125,8 +125,8 @@ to_spool(struct logd *d, const struct ld_rec *r, size_t n)
 
 /* What became of a batch the store had: rc as ld_store_ops.finish. */
 static void
-batch_outcome(struct logd *d, const struct ld_rec *r, size_t n, int rc,
-    const char *err)
+batch_outcome(
+    struct logd *d, const struct ld_rec *r, size_t n, int rc, const char *err)
 {
 	if (rc == 0)
 		d->n_stored += n;
@@ -218,8 +218,8 @@ send_batch(struct logd *d)
 	}
 	d->inflight = 1;
 	if ((fd = d->store->ops->fd(d->store)) < 0 ||
-	    (d->fl_io = loop_io_add(d->loop, fd, LOOP_READ, on_batch_answer,
-		 d)) == NULL) {
+	    (d->fl_io = loop_io_add(
+		 d->loop, fd, LOOP_READ, on_batch_answer, d)) == NULL) {
 		rc = d->store->ops->finish(d->store, 1, &err);
 		batch_done(d, rc, err);
 	}
@@ -344,8 +344,8 @@ on_expire(struct loop_timer *t, void *arg)
 	(void)loop_timer_after(d->expire_t, d->retention_every_ms);
 	if (d->store_away)
 		return;
-	n = d->store->ops->expire(d->store,
-	    loop_now_ms(d->loop) - d->retention_ms, &err);
+	n = d->store->ops->expire(
+	    d->store, loop_now_ms(d->loop) - d->retention_ms, &err);
 	if (n < 0) {
 		log_warnx("retention: %s", err ? err : "?");
 		free(err);
@@ -377,8 +377,8 @@ reload(struct logd *d)
 		log_set_level(level);
 	if (config_get_duration(cfg, "logd.retention", 0, &ms) == 0 && ms >= 0)
 		d->retention_ms = ms;
-	if (config_get_duration(cfg, "logd.retention_interval", 3600000,
-		&ms) == 0 &&
+	if (config_get_duration(cfg, "logd.retention_interval", 3600000, &ms) ==
+		0 &&
 	    ms >= 100)
 		d->retention_every_ms = ms;
 	config_free(cfg);
@@ -445,8 +445,8 @@ close_all(struct logd *d)
 		char *err = NULL;
 
 		if (d->inflight)
-			batch_done(d, d->store->ops->finish(d->store, 1, &err),
-			    err);
+			batch_done(
+			    d, d->store->ops->finish(d->store, 1, &err), err);
 		else
 			flush(d);
 	}

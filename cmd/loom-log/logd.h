@@ -119,8 +119,8 @@ struct ld_store_ops {
 	 * Returns 0; 1 when the store is away (nothing sent: spool the
 	 * batch and try again later); -1 when it refused (*err says why).
 	 */
-	int (*begin)(struct ld_store *s, const struct ld_rec *r, size_t n,
-	    char **err);
+	int (*begin)(
+	    struct ld_store *s, const struct ld_rec *r, size_t n, char **err);
 	/* The socket to wait on for the answer, or -1: call finish() now. */
 	int (*fd)(struct ld_store *s);
 	/*
@@ -164,8 +164,8 @@ void ld_spool_done(struct ld_spool *sp);
 /* server.c: the socket and its connections. */
 struct logd;
 struct ld_server;
-struct ld_server *ld_server_new(struct logd *d, const struct logd_opts *o,
-    char **err);
+struct ld_server *ld_server_new(
+    struct logd *d, const struct logd_opts *o, char **err);
 void ld_server_free(struct ld_server *s);
 size_t ld_server_conns(const struct ld_server *s);
 /* Answers every sync request whose records are all written (seq <= done). */
@@ -173,10 +173,9 @@ void ld_server_synced(struct ld_server *s, uint64_t done);
 
 /* logd.c: what the server hands in. */
 void logd_record(struct logd *d, struct ld_rec *r); /* takes r's strings */
-uint64_t logd_seq(const struct logd *d);  /* records queued so far */
-uint64_t logd_done(const struct logd *d); /* ... and written since */
+uint64_t logd_seq(const struct logd *d);	    /* records queued so far */
+uint64_t logd_done(const struct logd *d);	    /* ... and written since */
 struct loop *logd_loop(struct logd *d);
-int logd_run(const struct logd_opts *o, const char *config_path,
-    int cli_debug);
+int logd_run(const struct logd_opts *o, const char *config_path, int cli_debug);
 
 #endif

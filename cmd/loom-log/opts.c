@@ -44,8 +44,8 @@ load_sizes(struct logd_opts *o, const struct config *cfg)
 		log_warnx("logd.flush_delay: expected a duration up to 10s");
 		return -1;
 	}
-	if (config_get_duration(cfg, "logd.store_timeout", 5000,
-		&o->store_timeout_ms) < 0 ||
+	if (config_get_duration(
+		cfg, "logd.store_timeout", 5000, &o->store_timeout_ms) < 0 ||
 	    o->store_timeout_ms < 10) {
 		log_warnx("logd.store_timeout: expected a duration >= 10ms");
 		return -1;
@@ -88,7 +88,8 @@ logd_opts_load(struct logd_opts *o, const struct config *cfg)
 	}
 	uids = config_get(cfg, "logd.allow_uids", "");
 	if (uids_check(uids) < 0) {
-		log_warnx("logd.allow_uids: expected user ids, comma-separated");
+		log_warnx(
+		    "logd.allow_uids: expected user ids, comma-separated");
 		return -1;
 	}
 	o->allow_uids = *uids ? xstrdup(uids) : NULL;
@@ -98,8 +99,8 @@ logd_opts_load(struct logd_opts *o, const struct config *cfg)
 		log_warnx("logd.store: expected postgresql or mongodb");
 		goto fail;
 	}
-	o->mongo_uri = config_get(
-	    cfg, "logd.mongodb_uri", "mongodb://127.0.0.1:27017");
+	o->mongo_uri =
+	    config_get(cfg, "logd.mongodb_uri", "mongodb://127.0.0.1:27017");
 	o->mongo_db = config_get(cfg, "logd.mongodb_database", "loom");
 	o->spool = config_get(cfg, "logd.spool", "/var/lib/loom/log.spool");
 	if (*o->spool != '/') {

@@ -22,8 +22,8 @@
 #include "core/xalloc.h"
 #include "util/jsonutil.h"
 
-#define ID_MAX 200     /* execution and task ids, in bytes */
-#define STREAM_MAX 32  /* a stream's name */
+#define ID_MAX 200    /* execution and task ids, in bytes */
+#define STREAM_MAX 32 /* a stream's name */
 
 static const char *const levels[] = { "debug", "info", "warn", "error" };
 
@@ -106,8 +106,8 @@ parse_ts(jv v, int64_t *ms)
 
 /* A required (req) or optional string field of at most max bytes. */
 static int
-take_str(struct ld_msg *m, jv o, const char *key, size_t max, int req,
-    char **out)
+take_str(
+    struct ld_msg *m, jv o, const char *key, size_t max, int req, char **out)
 {
 	jv v = jv_object_get(jv_copy(o), jv_string(key));
 	int rc = 0;
@@ -117,8 +117,9 @@ take_str(struct ld_msg *m, jv o, const char *key, size_t max, int req,
 		rc = req ? fail(m, "\"%s\" is required", key) : 0;
 	else if (jv_get_kind(v) != JV_KIND_STRING)
 		rc = fail(m, "\"%s\" must be a string", key);
-	else if (max > 0 && ((size_t)jv_string_length_bytes(jv_copy(v)) > max ||
-				jv_string_length_bytes(jv_copy(v)) == 0))
+	else if (max > 0 &&
+	    ((size_t)jv_string_length_bytes(jv_copy(v)) > max ||
+		jv_string_length_bytes(jv_copy(v)) == 0))
 		rc = fail(m, "\"%s\" must be 1 to 200 bytes", key);
 	else
 		*out = xstrdup(jv_string_value(v));
@@ -141,7 +142,8 @@ take_stream(struct ld_msg *m, jv o, char **out)
 	if (*out == NULL)
 		*out = xstrdup("app");
 	if (!ld_stream_ok(*out))
-		return fail(m, "%s", "\"stream\" must be 1 to 32 of a-z 0-9 _ -");
+		return fail(
+		    m, "%s", "\"stream\" must be 1 to 32 of a-z 0-9 _ -");
 	return 0;
 }
 
@@ -162,8 +164,9 @@ parse_log(struct ld_msg *m, jv o, int64_t now_ms)
 	if (r->level == NULL)
 		r->level = xstrdup("info");
 	else if (ld_level_rank(r->level) < 0)
-		return fail(m, "\"level\" must be debug, info, warn or error, "
-			       "not '%.40s'",
+		return fail(m,
+		    "\"level\" must be debug, info, warn or error, "
+		    "not '%.40s'",
 		    r->level);
 	a = jv_object_get(jv_copy(o), jv_string("attempt"));
 	r->attempt = 1;
@@ -172,8 +175,9 @@ parse_log(struct ld_msg *m, jv o, int64_t now_ms)
 
 		if (d < 0 || d > 1000000 || d != (int)d) {
 			jv_free(a);
-			return fail(m, "%s", "\"attempt\" must be a whole number "
-					     "from 0 to 1000000");
+			return fail(m, "%s",
+			    "\"attempt\" must be a whole number "
+			    "from 0 to 1000000");
 		}
 		r->attempt = (int)d;
 	} else if (jv_get_kind(a) != JV_KIND_INVALID &&
@@ -187,9 +191,10 @@ parse_log(struct ld_msg *m, jv o, int64_t now_ms)
 	if (jv_get_kind(ts) != JV_KIND_INVALID &&
 	    jv_get_kind(ts) != JV_KIND_NULL && parse_ts(ts, &r->ts_ms) < 0) {
 		jv_free(ts);
-		return fail(m, "%s", "\"ts\" must be an ISO 8601 UTC time "
-				     "(2026-12-07T04:05:06.123Z) or ms since "
-				     "the epoch");
+		return fail(m, "%s",
+		    "\"ts\" must be an ISO 8601 UTC time "
+		    "(2026-12-07T04:05:06.123Z) or ms since "
+		    "the epoch");
 	}
 	jv_free(ts);
 	return 0;
@@ -245,9 +250,9 @@ ld_parse(const char *line, size_t len, int64_t now_ms, struct ld_msg *m)
 	if (jv_get_kind(o) == JV_KIND_INVALID) {
 		jv msg = jv_invalid_get_msg(o);
 
-		fail(m, "not JSON: %.100s", jv_get_kind(msg) == JV_KIND_STRING ?
-			jv_string_value(msg) :
-			"?");
+		fail(m, "not JSON: %.100s",
+		    jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) :
+							 "?");
 		jv_free(msg);
 		return;
 	}
@@ -268,8 +273,9 @@ ld_rec_line(struct buf *b, const struct ld_rec *r)
 	buf_json_str(b, r->execution, strlen(r->execution));
 	buf_puts(b, ",\"task\":");
 	buf_json_str(b, r->task, strlen(r->task));
-	buf_printf(b, ",\"attempt\":%d,\"level\":\"%s\",\"stream\":",
-	    r->attempt, r->level);
+	buf_printf(b,
+	    ",\"attempt\":%d,\"level\":\"%s\",\"stream\":", r->attempt,
+	    r->level);
 	buf_json_str(b, r->stream, strlen(r->stream));
 	buf_printf(b, ",\"ts\":\"%s\",\"msg\":", ts);
 	buf_json_str(b, r->msg, strlen(r->msg));

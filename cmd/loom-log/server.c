@@ -42,15 +42,15 @@ struct ld_conn {
 	int fd;
 	struct loop_io *io;
 	unsigned long uid;
-	struct buf in;	    /* bytes of the line(s) being read */
-	int discarding;	    /* skipping an oversized line's rest */
-	uint64_t lineno;    /* lines seen so far */
-	struct buf out;	    /* replies not written yet */
-	size_t out_off;	    /* ... from here */
-	int closing;	    /* close once out is written */
-	int nsyncs;	    /* sync requests not answered yet */
-	int eof;	    /* the peer sends no more */
-	int refused;	    /* not allowed: what it sends is dropped */
+	struct buf in;	 /* bytes of the line(s) being read */
+	int discarding;	 /* skipping an oversized line's rest */
+	uint64_t lineno; /* lines seen so far */
+	struct buf out;	 /* replies not written yet */
+	size_t out_off;	 /* ... from here */
+	int closing;	 /* close once out is written */
+	int nsyncs;	 /* sync requests not answered yet */
+	int eof;	 /* the peer sends no more */
+	int refused;	 /* not allowed: what it sends is dropped */
 	struct ld_conn *prev, *next;
 };
 
@@ -82,8 +82,8 @@ conn_flush(struct ld_conn *c)
 	if (c->fd < 0)
 		return;
 	while (c->out_off < c->out.len) {
-		ssize_t w = write(c->fd, c->out.p + c->out_off,
-		    c->out.len - c->out_off);
+		ssize_t w = write(
+		    c->fd, c->out.p + c->out_off, c->out.len - c->out_off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -103,7 +103,8 @@ conn_flush(struct ld_conn *c)
 			return;
 		}
 	}
-	(void)loop_io_set(c->io, (c->closing || c->eof ? 0 : LOOP_READ) |
+	(void)loop_io_set(c->io,
+	    (c->closing || c->eof ? 0 : LOOP_READ) |
 		(c->out.len > 0 ? LOOP_WRITE : 0));
 }
 
@@ -122,8 +123,8 @@ conn_reply(struct ld_conn *c, jv reply)
 	buf_putc(&c->out, '\n');
 	jv_free(s);
 	if (c->out.len - c->out_off > LD_LINE_MAX) {
-		log_warnx("peer uid %lu reads none of its replies: closed",
-		    c->uid);
+		log_warnx(
+		    "peer uid %lu reads none of its replies: closed", c->uid);
 		conn_close(c);
 		return;
 	}
@@ -133,9 +134,10 @@ conn_reply(struct ld_conn *c, jv reply)
 static void
 reply_error(struct ld_conn *c, const char *msg)
 {
-	conn_reply(c, JV_OBJECT(jv_string("v"), jv_number(1), jv_string("t"),
-	    jv_string("error"), jv_string("line"), jv_number(c->lineno),
-	    jv_string("error"), jv_string(msg)));
+	conn_reply(c,
+	    JV_OBJECT(jv_string("v"), jv_number(1), jv_string("t"),
+		jv_string("error"), jv_string("line"), jv_number(c->lineno),
+		jv_string("error"), jv_string(msg)));
 }
 
 static void
@@ -170,9 +172,10 @@ ld_server_synced(struct ld_server *s, uint64_t done)
 
 			if (--c->nsyncs == 0 && c->eof)
 				c->closing = 1; /* its last answer */
-			conn_reply(c, JV_OBJECT(jv_string("v"), jv_number(1),
-			    jv_string("t"), jv_string("synced"),
-			    jv_string("id"), y->id));
+			conn_reply(c,
+			    JV_OBJECT(jv_string("v"), jv_number(1),
+				jv_string("t"), jv_string("synced"),
+				jv_string("id"), y->id));
 		} else
 			jv_free(y->id);
 		free(y);
@@ -200,9 +203,9 @@ conn_line(struct ld_conn *c, const char *p, size_t n)
 		sync_push(c->s, c, jv_copy(m.id));
 		break;
 	case LD_PING:
-		conn_reply(c, JV_OBJECT(jv_string("v"), jv_number(1),
-		    jv_string("t"), jv_string("pong"), jv_string("id"),
-		    jv_copy(m.id)));
+		conn_reply(c,
+		    JV_OBJECT(jv_string("v"), jv_number(1), jv_string("t"),
+			jv_string("pong"), jv_string("id"), jv_copy(m.id)));
 		break;
 	case LD_ERROR:
 		reply_error(c, m.err);
@@ -395,8 +398,8 @@ on_accept(struct loop_io *io, int lfd, unsigned events, void *arg)
 	if (!peer_allowed(s, c->uid)) {
 		char msg[120];
 
-		log_warnx("refused a peer: uid %lu, pid %ld", c->uid,
-		    (long)cr.pid);
+		log_warnx(
+		    "refused a peer: uid %lu, pid %ld", c->uid, (long)cr.pid);
 		snprintf(msg, sizeof(msg),
 		    "permission denied: uid %lu may not write here "
 		    "(logd.allow_uids)",
@@ -452,8 +455,8 @@ listen_path(const struct logd_opts *o, char **err)
 	if (claim_path(o->socket, err) < 0)
 		return -1;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", o->socket);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		 0)) < 0) {
+	if ((fd = socket(
+		 AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
 		*err = xasprintf("socket: %s", strerror(errno));
 		return -1;
 	}
@@ -494,8 +497,8 @@ ld_server_new(struct logd *d, const struct logd_opts *o, char **err)
 		free(s);
 		return NULL;
 	}
-	if ((s->io = loop_io_add(logd_loop(d), s->fd, LOOP_READ, on_accept,
-		 s)) == NULL) {
+	if ((s->io = loop_io_add(
+		 logd_loop(d), s->fd, LOOP_READ, on_accept, s)) == NULL) {
 		*err = xasprintf("event loop: %s", strerror(errno));
 		if (!s->activated)
 			close(s->fd);

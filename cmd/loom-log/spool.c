@@ -185,8 +185,8 @@ ld_spool_take(struct ld_spool *sp, struct ld_rec *r, size_t max)
 
 		if (nl == NULL)
 			break;
-		ld_parse(sp->rd.p + start, (size_t)(nl - sp->rd.p) - start, 0,
-		    &m);
+		ld_parse(
+		    sp->rd.p + start, (size_t)(nl - sp->rd.p) - start, 0, &m);
 		if (m.kind == LD_LOG) {
 			r[k++] = m.rec;
 			memset(&m.rec, 0, sizeof(m.rec));

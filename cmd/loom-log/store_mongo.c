@@ -121,22 +121,19 @@ rec_doc(struct mgstore *m, const struct ld_rec *r)
 	size_t i;
 
 	for (i = 0; r->level[i] && i < sizeof(level) - 1; i++)
-		level[i] = (char)(r->level[i] - ('a' <= r->level[i] &&
-					      r->level[i] <= 'z' ?
-					  32 :
-					  0));
+		level[i] = (char)(r->level[i] -
+		    ('a' <= r->level[i] && r->level[i] <= 'z' ? 32 : 0));
 	level[i] = '\0';
 	return BCON_NEW("execution_id", BCON_UTF8(r->execution), "task_id",
 	    BCON_UTF8(r->task), "level", BCON_UTF8(level), "message",
 	    BCON_UTF8(r->msg), "timestamp", BCON_DATE_TIME(r->ts_ms), "context",
 	    "{", "attempt", BCON_INT32(r->attempt), "stream",
-	    BCON_UTF8(r->stream), "seq", BCON_INT64(next_seq(m)),
-	    "}");
+	    BCON_UTF8(r->stream), "seq", BCON_INT64(next_seq(m)), "}");
 }
 
 /* libmongoc blocks: begin() writes the batch, finish() tells. */
-static int
-mg_write(struct ld_store *s, const struct ld_rec *r, size_t n, char **err);
+static int mg_write(
+    struct ld_store *s, const struct ld_rec *r, size_t n, char **err);
 
 static int
 mg_begin(struct ld_store *s, const struct ld_rec *r, size_t n, char **err)
@@ -196,8 +193,8 @@ static long
 mg_expire(struct ld_store *s, int64_t cutoff_ms, char **err)
 {
 	struct mgstore *m = (struct mgstore *)s;
-	bson_t *sel = BCON_NEW(
-	    "timestamp", "{", "$lt", BCON_DATE_TIME(cutoff_ms), "}");
+	bson_t *sel =
+	    BCON_NEW("timestamp", "{", "$lt", BCON_DATE_TIME(cutoff_ms), "}");
 	bson_t reply;
 	bson_error_t e;
 	bson_iter_t it;
@@ -257,8 +254,8 @@ ld_store_mongo_new(const struct logd_opts *o, char **err)
 	    (int32_t)o->store_timeout_ms);
 	mongoc_uri_set_option_as_int32(
 	    uri, MONGOC_URI_SOCKETTIMEOUTMS, (int32_t)o->store_timeout_ms);
-	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS,
-	    (int32_t)o->store_timeout_ms);
+	mongoc_uri_set_option_as_int32(
+	    uri, MONGOC_URI_CONNECTTIMEOUTMS, (int32_t)o->store_timeout_ms);
 	m = xcalloc(1, sizeof(*m));
 	m->base.ops = &mg_ops;
 	m->o = o;
@@ -270,8 +267,8 @@ ld_store_mongo_new(const struct logd_opts *o, char **err)
 		return NULL;
 	}
 	mongoc_client_set_appname(m->client, "loom-log");
-	m->coll = mongoc_client_get_collection(m->client, o->mongo_db,
-	    COLLECTION);
+	m->coll =
+	    mongoc_client_get_collection(m->client, o->mongo_db, COLLECTION);
 	if (mg_reconnect(&m->base, &ee) < 0) {
 		log_warnx("MongoDB: %s; records go to the spool until it "
 			  "answers",

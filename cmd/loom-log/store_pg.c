@@ -29,10 +29,10 @@
 struct pgstore {
 	struct ld_store base;
 	const struct logd_opts *o;
-	PGconn *c;  /* NULL while away */
-	int busy;   /* a batch was sent, its answer not read */
-	int rc;	    /* that answer so far */
-	char *err;  /* ... and its error */
+	PGconn *c; /* NULL while away */
+	int busy;  /* a batch was sent, its answer not read */
+	int rc;	   /* that answer so far */
+	char *err; /* ... and its error */
 };
 
 /* clang-format off */
@@ -73,8 +73,8 @@ pg_reconnect(struct ld_store *s, char **err)
 		return -1;
 	snprintf(set, sizeof(set), "SET statement_timeout = %lld",
 	    (long long)p->o->store_timeout_ms);
-	if (db_schema_check(p->c, err) < 0 || db_cmd(p->c, err, set, 0, NULL) <
-	    0) {
+	if (db_schema_check(p->c, err) < 0 ||
+	    db_cmd(p->c, err, set, 0, NULL) < 0) {
 		drop_conn(p);
 		return -1;
 	}
@@ -88,9 +88,9 @@ classify(struct pgstore *p, PGresult *r, char **err)
 	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
 	free(*err);
-	*err = xstrdup(r && PQresultErrorMessage(r)[0] ?
-		PQresultErrorMessage(r) :
-		PQerrorMessage(p->c));
+	*err =
+	    xstrdup(r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) :
+						      PQerrorMessage(p->c));
 	(*err)[strcspn(*err, "\n")] = '\0';
 	if (PQstatus(p->c) != CONNECTION_OK) {
 		drop_conn(p);

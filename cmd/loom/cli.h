@@ -117,8 +117,8 @@ int cmd_execution_logs(int argc, char **argv);
 struct client;
 struct cli_online;
 void events_print_log(jv o, int with_execution);
-int events_follow(const struct cli_online *o, struct client *c,
-    const char *path, int events);
+int events_follow(
+    const struct cli_online *o, struct client *c, const char *path, int events);
 int cmd_task(int argc, char **argv); /* cmd_task.c */
 int cmd_dlq(int argc, char **argv);  /* cmd_dlq.c */
 

@@ -35,7 +35,8 @@ static void
 logs_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: loom execution logs ID [--follow] [--task T] [--grep TEXT]\n"
+	    "usage: loom execution logs ID [--follow] [--task T] [--grep "
+	    "TEXT]\n"
 	    "                          [--level L] [--since T] "
 	    "[-o text|json] [--api URL]\n"
 	    "\n"
@@ -86,8 +87,8 @@ since_parse(const char *t, char *out, size_t len)
 
 	if (duration_parse(t, &ms, &err) == 0) {
 		clock_gettime(CLOCK_REALTIME, &now);
-		iso_time_ms((int64_t)now.tv_sec * 1000 +
-			now.tv_nsec / 1000000 - ms,
+		iso_time_ms(
+		    (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - ms,
 		    out, len);
 		return 0;
 	}
@@ -171,8 +172,7 @@ cmd_execution_logs(int argc, char **argv)
 
 	memset(&f, 0, sizeof(f));
 	optind = 0; /* a fresh scan; argv[0] is "logs" */
-	while ((ch = getopt_long(argc, argv, "o:hfT:", opts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, "o:hfT:", opts, NULL)) != -1) {
 		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
 			return EXIT_USAGE;
 		if (r > 0)
@@ -226,4 +226,3 @@ cmd_execution_logs(int argc, char **argv)
 	client_free(c);
 	return rc;
 }
-

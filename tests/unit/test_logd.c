@@ -88,8 +88,7 @@ test_fields(void)
 	is_int(m.rec.attempt, 3, "attempt");
 	is_str(m.rec.level, "error", "level");
 	is_str(m.rec.stream, "backup", "stream");
-	ok(m.rec.ts_ms == 1767323045678LL, "ts %lld",
-	    (long long)m.rec.ts_ms);
+	ok(m.rec.ts_ms == 1767323045678LL, "ts %lld", (long long)m.rec.ts_ms);
 	is_str(m.rec.msg, "a \"quoted\" line\twith tab", "msg");
 	ld_rec_line(&b, &m.rec);
 	ok(b.len > 0 && b.p[b.len - 1] == '\n', "a line ends with newline");
@@ -179,8 +178,9 @@ test_fast(void)
 
 		memset(&r, 0, sizeof(r));
 		is_int(ld_fast_log(l, strlen(l), 0, &r), 0, "escapes");
-		is_str(r.msg, "esc \" \\ / \b\f\n\r\t \xc3\xa9 \xe2\x82\xac "
-			      "\xf0\x9f\x98\x80",
+		is_str(r.msg,
+		    "esc \" \\ / \b\f\n\r\t \xc3\xa9 \xe2\x82\xac "
+		    "\xf0\x9f\x98\x80",
 		    "escapes decoded");
 		is_int(r.attempt, 7, "attempt");
 		is_str(r.level, "error", "level");
