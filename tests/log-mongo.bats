@@ -31,10 +31,7 @@ congo_start() {
 }
 
 setup_file() {
-	LOOM_TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/loom-test.XXXXXX")
-	export LOOM_TEST_DIR
-	: >"$LOOM_TEST_DIR/empty.conf"
-	export LOOM_CONFIG=$LOOM_TEST_DIR/empty.conf
+	loom_pg_start
 	export MONGO_DB=loomtest_$$
 	if [ -n "${LOOM_TEST_MONGODB_URI:-}" ]; then
 		export MONGO_URI=$LOOM_TEST_MONGODB_URI
@@ -52,13 +49,16 @@ setup_file() {
 	export LOOM_LOGD_SPOOL=$LOOM_TEST_DIR/log.spool
 	export LOOM_LOGD_STORE_TIMEOUT=1s
 	loom_daemon_start loom-log
+	# the whole stack, reading and writing the MongoDB store
+	loom_api_start
+	loom_daemon_start loom-engine
+	loom_daemon_start loom-exec
 }
 
 teardown_file() {
-	loom_daemons_stop
 	[ -f "$LOOM_TEST_DIR/congo.pid" ] &&
 	    kill "$(cat "$LOOM_TEST_DIR/congo.pid")" 2>/dev/null
-	rm -rf "$LOOM_TEST_DIR"
+	loom_stop_all
 }
 
 setup() {
@@ -121,6 +121,51 @@ messages_are() {
 	    loom_daemon_start loom-log
 	wait_for messages_are exec-m2 new
 	loom_daemon_stop "$LOOM_DAEMON_PID"
+}
+
+@test "a run's lines go to MongoDB; loom execution logs reads them there: filters, --follow" {
+	mkfifo "$BATS_TEST_TMPDIR/go"
+	cat >"$BATS_TEST_TMPDIR/wf.yaml" <<EOF
+id: mongo-run
+tasks:
+  - id: talk
+    type: shell
+    timeout: 30s
+    command: "echo 'disk almost full'; echo 'Disk check done' >&2; read x < $BATS_TEST_TMPDIR/go; echo 'all good'; echo '{}'"
+EOF
+	apply "$BATS_TEST_TMPDIR/wf.yaml"
+	E=$(trigger mongo-run)
+	"$LOOM_BIN/loom" execution logs --follow "$E" >"$BATS_TEST_TMPDIR/out.txt" \
+	    2>&1 3>&- &
+	fpid=$!
+	wait_for grep -q 'talk#1 \[stdout\] disk almost full' "$BATS_TEST_TMPDIR/out.txt"
+	run ! grep -q 'all good' "$BATS_TEST_TMPDIR/out.txt"
+	echo go >"$BATS_TEST_TMPDIR/go"
+	timeout 60 tail --pid="$fpid" -f /dev/null
+	rc=0
+	wait "$fpid" || rc=$?
+	assert_equal "$rc" 0
+	grep -q 'talk#1 \[stdout\] all good' "$BATS_TEST_TMPDIR/out.txt"
+	grep -q 'talk#1 \[loom\] attempt 1: SUCCESS' "$BATS_TEST_TMPDIR/out.txt"
+	# in MongoDB, not in PostgreSQL
+	assert_equal "$(sql "SELECT count(*) FROM task_logs WHERE execution_id = '$E'")" 0
+	run -0 "$LOOM_BIN/loom" execution logs "$E" -o json
+	assert_equal "$(jq -r 'select(.stream != "loom") | .line' <<<"$output" | paste -sd '|')" \
+	    "disk almost full|Disk check done|all good|{}"
+	all=$(jq -r .line <<<"$output" | wc -l)
+	run -0 "$LOOM_BIN/loom" execution logs "$E" --grep disk -o json
+	assert_equal "$(jq -r .line <<<"$output" | paste -sd '|')" \
+	    "disk almost full|Disk check done"
+	run -0 "$LOOM_BIN/loom" execution logs "$E" --level warn -o json
+	assert_equal "$(jq -r 'select(.stream != "loom") | [.line, .level] | join(" ")' <<<"$output")" \
+	    "Disk check done warn"
+	run -0 "$LOOM_BIN/loom" execution logs "$E" --since 2099-01-01T00:00:00Z
+	assert_output ""
+	# paging by the documents' seq
+	first=$(curl -sS "$LOOM_API/api/v1/executions/$E/logs?limit=1")
+	assert_equal "$(jq -c '[(.logs | length), (.next | type)]' <<<"$first")" '[1,"number"]'
+	rest=$(curl -sS "$LOOM_API/api/v1/executions/$E/logs?after=$(jq .next <<<"$first")")
+	assert_equal "$(jq '.logs | length' <<<"$rest")" $((all - 1))
 }
 
 @test "MongoDB away: records are spooled and written once it answers again" {

@@ -83,6 +83,9 @@ struct api_options {
 	int socket_trust_uid;	 /* api.socket_trust = uid */
 	uid_t *trusted_uids; /* api.trusted_uids (root and we are implied) */
 	size_t ntrusted_uids;
+	/* the log store loom-log writes (logd.store; api_mongo.c) */
+	char *mongo_uri; /* logd.mongodb_uri when logd.store is mongodb */
+	char *mongo_db;	 /* logd.mongodb_database */
 };
 
 /*
@@ -247,6 +250,18 @@ struct api_stream_ops {
 };
 int api_stream(struct api_request *rq, const char *key, int logs,
     const struct api_stream_ops *ops, void *ctx);
+
+/*
+ * api_mongo.c: a run's log lines from the MongoDB log store, when
+ * logd.store is mongodb (o->mongo_uri set).  api_mongo_logs() answers
+ * GET .../logs; api_mongo_stream() a run's stream of log lines alone
+ * (?kind=log), given the run's id and where to start (since: the seq of
+ * the last line seen, 0: the beginning; -1: from now on).
+ */
+int api_mongo_on(const struct api_request *rq);
+int api_mongo_logs(struct api_request *rq, const char *id, jv *out);
+int api_mongo_stream(
+    struct api_request *rq, const char *id, int64_t since, jv *out);
 
 /* The request's socket (for SO_PEERCRED and the like). */
 int api_conn_fd(const struct api_request *rq);

@@ -469,9 +469,24 @@ start_stream(struct api_request *rq, const char *execution, jv *out)
 	if ((st = parse_kinds(api_query(rq, "kind"), execution != NULL,
 	    &e->kinds, &has_log, out)) != 0)
 		goto fail;
+	if (execution != NULL && api_mongo_on(rq) && e->kinds != NULL &&
+	    strcmp(e->kinds, "{\"log\"}") == 0) {
+		/* The lines alone, from the MongoDB log store. */
+		const char *lid = api_header(rq, "Last-Event-ID");
+
+		if (lid == NULL || *lid == '\0')
+			lid = api_query(rq, "since");
+		evs_free(e);
+		if (lid != NULL && *lid && !all_digits(lid))
+			return api_error(out, 400, "bad_request", "since",
+			    "since must be a line id (a number), not '%s'",
+			    lid);
+		return api_mongo_stream(rq, execution,
+		    lid != NULL && *lid ? strtoll(lid, NULL, 10) : -1, out);
+	}
 	if (execution != NULL) {
 		e->execution = xstrdup(execution);
-		e->logs = has_log;
+		e->logs = has_log && !api_mongo_on(rq);
 		if ((v = api_query(rq, "task")) != NULL && *v)
 			e->task = xstrdup(v);
 		if ((st = parse_log_filters(rq, e, out)) != 0)
@@ -521,6 +536,8 @@ api_execution_logs(struct api_request *rq, jv *out)
 	jv list;
 	int st, rows;
 
+	if (api_mongo_on(rq))
+		return api_mongo_logs(rq, id, out);
 	memset(&e, 0, sizeof(e));
 	if (task != NULL && *task == '\0')
 		task = NULL;
