@@ -185,6 +185,37 @@ EOF
 	grep -q 'loom-log at .*: connected' "$(cat "$LOOM_TEST_DIR/exec.logname")"
 }
 
+@test "loom-exec's records: a failure and its class, a timeout" {
+	cat >"$WF" <<EOF
+id: log-retry
+tasks:
+  - id: flaky
+    type: shell
+    command: "echo trying; exit 3"
+    retryPolicy:
+      maxAttempts: 2
+      initialDelay: 100ms
+      retryOn: [TaskFailedException]
+  - id: slow
+    type: shell
+    timeout: 500ms
+    command: "sleep 5"
+    retryPolicy:
+      maxAttempts: 1
+EOF
+	apply "$WF"
+	E=$(trigger log-retry)
+	finished "$E" >/dev/null
+	run -0 sql "SELECT string_agg(attempt || ' ' || level || ' ' || line, '|'
+	    ORDER BY id) FROM task_logs WHERE execution_id = '$E'
+	    AND task_id = 'flaky' AND stream = 'loom' AND line LIKE '%failed%'"
+	assert_output '1 error attempt 1 failed: TaskFailedException: exited with status 3|2 error attempt 2 failed: TaskFailedException: exited with status 3'
+	run -0 sql "SELECT level || ' ' || line FROM task_logs
+	    WHERE execution_id = '$E' AND task_id = 'slow' AND stream = 'loom'
+	    AND line LIKE '%failed%'"
+	assert_output --regexp '^warn attempt 1 failed: TimeoutException: '
+}
+
 @test "loom execution logs --grep, --level, --since, --task; the API's filters" {
 	cat >"$WF" <<EOF
 id: log-search
