@@ -373,3 +373,49 @@ EOF2
 	kill "$pid"
 	wait "$pid" || true
 }
+
+@test "-s SOCKET; SIGHUP reads logd.retention again" {
+	E=$(a_run hup)
+	d=$LOOM_TEST_DIR/hup
+	mkdir -p "$d"
+	: >"$d/loom.conf"
+	sql "INSERT INTO task_logs (execution_id, task_id, attempt, stream, line, ts)
+	    VALUES ('$E', 't', 1, 'app', 'old', now() - interval '3 days'),
+	    ('$E', 't', 1, 'app', 'new', now())"
+	LOOM_LOGD_SPOOL=$d/spool loom_daemon_start loom-log -c "$d/loom.conf" \
+	    -s "$d/other.sock"
+	pid=$LOOM_DAEMON_PID
+	run -0 timeout 20 socat -t 5 - "UNIX-CONNECT:$d/other.sock" <<<'{"v":1,"t":"ping","id":"s"}'
+	assert_output '{"v":1,"t":"pong","id":"s"}'
+	[ "$(lines_of "$E")" = "old|new" ]
+	printf '[logd]\nretention = 2d\n' >"$d/loom.conf"
+	kill -HUP "$pid"
+	wait_for lines_are "$E" app new
+	grep -q 'SIGHUP: reloaded log.level and logd.retention' "$LOOM_DAEMON_LOG"
+	loom_daemon_stop "$pid"
+}
+
+@test "a full spool: records past logd.spool_max are dropped, counted and reported" {
+	d=$LOOM_TEST_DIR/full
+	mkdir -p "$d"
+	# a store that is never there: everything goes to the spool
+	LOOM_DATABASE_URL="postgresql:///nope?host=$d/nowhere" \
+	    LOOM_LOGD_SOCKET=$d/log.sock LOOM_LOGD_SPOOL=$d/spool \
+	    LOOM_LOGD_SPOOL_MAX=1 loom_daemon_start loom-log
+	pid=$LOOM_DAEMON_PID
+	awk 'BEGIN { for (i = 0; i < 20000; i++)
+	    printf "{\"v\":1,\"t\":\"log\",\"execution\":\"e\",\"task\":\"t\",\"msg\":\"line %d of a spool that fills up\"}\n", i
+	    print "{\"v\":1,\"t\":\"sync\",\"id\":1}" }' |
+	    timeout 30 socat -t 20 - "UNIX-CONNECT:$d/log.sock" >"$d/out"
+	grep -q synced "$d/out"
+	size=$(stat -c %s "$d/spool")
+	[ "$size" -le 1048576 ]
+	[ "$size" -gt 900000 ]
+	wait_for grep -qE 'spool full \(logd.spool_max\): [0-9]+ records dropped so far' "$LOOM_DAEMON_LOG"
+	loom_daemon_stop "$pid"
+	run grep -oE 'stopped: 0 records stored, [0-9]+ spooled, [0-9]+ dropped' "$LOOM_DAEMON_LOG"
+	spooled=$(grep -oE '[0-9]+ spooled' <<<"$output" | cut -d' ' -f1)
+	dropped=$(grep -oE '[0-9]+ dropped' <<<"$output" | cut -d' ' -f1)
+	assert_equal "$((spooled + dropped))" 20000
+	assert_equal "$(wc -l <"$d/spool")" "$spooled"
+}
