@@ -28,7 +28,7 @@
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
 #define WARN_EVERY_MS 10000
-#define QUEUE_BATCHES 20 /* batches queued behind a slow one: then spool */
+#define QUEUE_BATCHES 20 /* batches queued behind a slow one: then wait */
 
 struct logd {
 	const struct logd_opts *o;
@@ -72,6 +72,13 @@ uint64_t
 logd_done(const struct logd *d)
 {
 	return d->seq_done;
+}
+
+void
+logd_flush_soon(struct logd *d)
+{
+	if (d->qn > 0)
+		(void)loop_defer_arm(d->flush_now);
 }
 
 void
@@ -170,6 +177,8 @@ batch_done(struct logd *d, int rc, char *err)
 	d->nfl = 0;
 	d->inflight = 0;
 	if (d->srv != NULL)
+		ld_server_pause(d->srv, 0);
+	if (d->srv != NULL)
 		ld_server_synced(d->srv, d->seq_done);
 	if (!d->store_away && d->spool && !ld_spool_empty(d->spool))
 		(void)loop_defer_arm(d->drain_d);
@@ -226,9 +235,11 @@ send_batch(struct logd *d)
 }
 
 /*
- * Sends the next batch unless one is in flight.  Behind a slow store the
- * queue holds at most QUEUE_BATCHES batches; more go to the spool (and
- * then everything after them, so that the order holds).
+ * Sends the next batch unless one is in flight.  Behind a slow store at
+ * most QUEUE_BATCHES batches wait; then the sockets are not read until
+ * the store took one (the writers wait, or write elsewhere: loom-exec),
+ * and a batch that takes longer than logd.store_timeout goes to the
+ * spool with everything after it, so the order holds.
  */
 static void
 flush(struct logd *d)
@@ -237,14 +248,8 @@ flush(struct logd *d)
 
 	loop_timer_stop(d->flush_t);
 	if (d->inflight) {
-		while (d->qn >= b * QUEUE_BATCHES) {
-			to_spool(d, d->q, b);
-			for (size_t i = 0; i < b; i++)
-				ld_rec_clear(&d->q[i]);
-			memmove(d->q, d->q + b, (d->qn - b) * sizeof(*d->q));
-			d->qn -= b;
-			d->seq_done += b;
-		}
+		if (d->qn >= b * QUEUE_BATCHES && d->srv != NULL)
+			ld_server_pause(d->srv, 1);
 		return;
 	}
 	if (d->qn > 0) {

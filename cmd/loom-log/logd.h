@@ -168,6 +168,8 @@ struct ld_server *ld_server_new(
     struct logd *d, const struct logd_opts *o, char **err);
 void ld_server_free(struct ld_server *s);
 size_t ld_server_conns(const struct ld_server *s);
+/* Stops reading the connections (on), or reads them again (0). */
+void ld_server_pause(struct ld_server *s, int on);
 /* Answers every sync request whose records are all written (seq <= done). */
 void ld_server_synced(struct ld_server *s, uint64_t done);
 
@@ -175,6 +177,8 @@ void ld_server_synced(struct ld_server *s, uint64_t done);
 void logd_record(struct logd *d, struct ld_rec *r); /* takes r's strings */
 uint64_t logd_seq(const struct logd *d);	    /* records queued so far */
 uint64_t logd_done(const struct logd *d);	    /* ... and written since */
+/* A writer waits for what is queued: write it without flush_delay. */
+void logd_flush_soon(struct logd *d);
 struct loop *logd_loop(struct logd *d);
 int logd_run(const struct logd_opts *o, const char *config_path, int cli_debug);
 

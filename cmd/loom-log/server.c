@@ -71,6 +71,7 @@ struct ld_server {
 	size_t nconns;
 	struct ld_sync *sync_head, *sync_tail;
 	struct ld_conn *dead; /* closed, freed by reap */
+	int paused;	      /* the queue is full: read no connection */
 	struct loop_defer *reap;
 };
 
@@ -104,7 +105,7 @@ conn_flush(struct ld_conn *c)
 		}
 	}
 	(void)loop_io_set(c->io,
-	    (c->closing || c->eof ? 0 : LOOP_READ) |
+	    (c->closing || c->eof || c->s->paused ? 0 : LOOP_READ) |
 		(c->out.len > 0 ? LOOP_WRITE : 0));
 }
 
@@ -154,8 +155,10 @@ sync_push(struct ld_server *s, struct ld_conn *c, jv id)
 	else
 		s->sync_head = y;
 	s->sync_tail = y;
-	/* Everything before it may be written already. */
+	/* Everything before it may be written already; what is not is
+	 * written now rather than after logd.flush_delay. */
 	ld_server_synced(s, logd_done(s->d));
+	logd_flush_soon(s->d);
 }
 
 void
@@ -383,8 +386,8 @@ on_accept(struct loop_io *io, int lfd, unsigned events, void *arg)
 		return;
 	}
 	c->uid = (unsigned long)cr.uid;
-	if ((c->io = loop_io_add(logd_loop(s->d), fd, LOOP_READ, on_conn, c)) ==
-	    NULL) {
+	if ((c->io = loop_io_add(logd_loop(s->d), fd, s->paused ? 0 : LOOP_READ,
+		 on_conn, c)) == NULL) {
 		log_warn("event loop");
 		close(fd);
 		free(c);
@@ -525,6 +528,19 @@ ld_server_free(struct ld_server *s)
 		(void)unlink(s->o->socket);
 	}
 	free(s);
+}
+
+void
+ld_server_pause(struct ld_server *s, int on)
+{
+	if (s->paused == on)
+		return;
+	s->paused = on;
+	for (struct ld_conn *c = s->conns; c != NULL; c = c->next)
+		if (!c->closing && !c->eof)
+			(void)loop_io_set(c->io,
+			    (on ? 0 : LOOP_READ) |
+				(c->out.len > 0 ? LOOP_WRITE : 0));
 }
 
 size_t
