@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/jsoncheck.h"
 #include "core/xalloc.h"
 #include "util/jsonutil.h"
 
@@ -229,6 +230,7 @@ parse_object(struct ld_msg *m, jv o, int64_t now_ms)
 void
 ld_parse(const char *line, size_t len, int64_t now_ms, struct ld_msg *m)
 {
+	const char *why = NULL;
 	size_t bad;
 	jv o;
 
@@ -244,6 +246,13 @@ ld_parse(const char *line, size_t len, int64_t now_ms, struct ld_msg *m)
 	}
 	if (json_depth_check(line, len, 16, NULL) < 0) {
 		fail(m, "%s", "nested too deep");
+		return;
+	}
+	/* libjq 1.6 leaks on some malformed text: it sees only good JSON. */
+	if (json_syntax_check(line, len, 16, &bad, &why) < 0) {
+		m->kind = LD_ERROR;
+		snprintf(m->err, sizeof(m->err), "not JSON: %s at byte %zu",
+		    why ? why : "malformed", bad);
 		return;
 	}
 	o = jv_parse_sized(line, (int)len);

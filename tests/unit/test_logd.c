@@ -196,6 +196,55 @@ test_fast(void)
 	}
 }
 
+/*
+ * Lines cut from a good one at random places and spliced with random
+ * bytes: whatever comes, the parser answers (a record or an error) and
+ * never reads outside the line (run it under ASan: make check-asan).
+ */
+static void
+test_garbage(void)
+{
+	static const char good[] =
+	    "{\"v\":1,\"t\":\"log\",\"execution\":\"e\",\"task\":\"t\","
+	    "\"msg\":\"a \\\"b\\\" \\u00e9 \\ud83d\\ude00\",\"attempt\":2,"
+	    "\"ts\":\"2026-01-02T03:04:05.6Z\",\"level\":\"warn\"}";
+	static const char alphabet[] =
+	    "{}[]\":,\\u0123456789abcdefvtlog -.eE\x01\xc3\xa9\xff";
+	unsigned seed = 12345;
+	int answered = 0, n = 20000;
+
+	for (int i = 0; i < n; i++) {
+		char line[256];
+		size_t len = 0, cut;
+		struct ld_msg m;
+
+		seed = seed * 1103515245u + 12345u;
+		cut = (seed >> 8) % sizeof(good);
+		memcpy(line, good, cut);
+		len = cut;
+		for (int k = (int)((seed >> 4) % 6);
+		     k > 0 && len < sizeof(line); k--) {
+			seed = seed * 1103515245u + 12345u;
+			line[len++] =
+			    alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+		}
+		if (len < sizeof(good) - 1 - cut + len &&
+		    cut < sizeof(good) - 1) {
+			size_t rest = sizeof(good) - 1 - cut;
+
+			if (len + rest <= sizeof(line)) {
+				memcpy(line + len, good + cut, rest);
+				len += rest;
+			}
+		}
+		ld_parse(line, len, 0, &m);
+		answered += m.kind == LD_LOG || m.kind == LD_ERROR ||
+		    m.kind == LD_SYNC || m.kind == LD_PING;
+		ld_msg_clear(&m);
+	}
+	is_int(answered, n, "%d garbled lines, each answered", n);
+}
+
 static void
 rec(struct ld_rec *r, const char *msg)
 {
@@ -258,6 +307,7 @@ main(void)
 	test_table();
 	test_fields();
 	test_fast();
+	test_garbage();
 	test_spool();
 	return t_done();
 }
