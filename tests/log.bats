@@ -70,6 +70,13 @@ lines_are() {
 	[ "$(lines_of "$1" "$2" 2>/dev/null)" = "$3" ]
 }
 
+# task_logs_locked: a session holds task_logs exclusively
+task_logs_locked() {
+	[ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c
+	    ON c.oid = l.relation WHERE c.relname = 'task_logs'
+	    AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ]
+}
+
 # connects_ge FILE N: loom-exec said "connected" at least N times
 connects_ge() {
 	[ "$(grep -c 'loom-log at .*: connected' "$1")" -ge "$2" ]
@@ -418,4 +425,35 @@ EOF2
 	dropped=$(grep -oE '[0-9]+ dropped' <<<"$output" | cut -d' ' -f1)
 	assert_equal "$((spooled + dropped))" 20000
 	assert_equal "$(wc -l <"$d/spool")" "$spooled"
+}
+
+@test "a slow store: a batch past logd.store_timeout goes to the spool, and in once the store is quick again" {
+	E=$(a_run slow)
+	d=$LOOM_TEST_DIR/slow
+	mkdir -p "$d"
+	LOOM_LOGD_SOCKET=$d/log.sock LOOM_LOGD_SPOOL=$d/spool \
+	    LOOM_LOGD_STORE_TIMEOUT=300ms loom_daemon_start loom-log
+	pid=$LOOM_DAEMON_PID
+	# a session holds task_logs until it is told to let go
+	mkfifo "$d/release"
+	psql -X -q "$LOOM_DATABASE_URL" >/dev/null 2>&1 3>&- <<EOF &
+BEGIN;
+LOCK TABLE task_logs IN ACCESS EXCLUSIVE MODE;
+\! cat $d/release >/dev/null
+COMMIT;
+EOF
+	locker=$!
+	wait_for task_logs_locked
+	run -0 timeout 20 socat -t 10 - "UNIX-CONNECT:$d/log.sock" <<EOF
+{"v":1,"t":"log","execution":"$E","task":"t","msg":"slow 1"}
+{"v":1,"t":"log","execution":"$E","task":"t","msg":"slow 2"}
+{"v":1,"t":"sync","id":1}
+EOF
+	assert_output '{"v":1,"t":"synced","id":1}'
+	grep -q 'slow 2' "$d/spool"
+	grep -q 'statement timeout' "$LOOM_DAEMON_LOG"
+	echo go >"$d/release"
+	wait "$locker"
+	wait_for -t 20 lines_are "$E" app "slow 1|slow 2"
+	loom_daemon_stop "$pid"
 }
