@@ -70,6 +70,15 @@ lines_are() {
 	[ "$(lines_of "$1" "$2" 2>/dev/null)" = "$3" ]
 }
 
+# slow_record EXEC: prints the record of task slow's failure, if there
+slow_record() {
+	local r
+	r=$(sql "SELECT level || ' ' || line FROM task_logs
+	    WHERE execution_id = '$1' AND task_id = 'slow' AND stream = 'loom'
+	    AND line LIKE '%failed%'")
+	[ -n "$r" ] && echo "$r"
+}
+
 # task_logs_locked: a session holds task_logs exclusively
 task_logs_locked() {
 	[ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c
@@ -217,9 +226,9 @@ EOF
 	    ORDER BY id) FROM task_logs WHERE execution_id = '$E'
 	    AND task_id = 'flaky' AND stream = 'loom' AND line LIKE '%failed%'"
 	assert_output '1 error attempt 1 failed: TaskFailedException: exited with status 3|2 error attempt 2 failed: TaskFailedException: exited with status 3'
-	run -0 sql "SELECT level || ' ' || line FROM task_logs
-	    WHERE execution_id = '$E' AND task_id = 'slow' AND stream = 'loom'
-	    AND line LIKE '%failed%'"
+	# slow printed nothing: its result did not wait for its records
+	wait_for slow_record "$E"
+	run -0 slow_record "$E"
 	assert_output --regexp '^warn attempt 1 failed: TimeoutException: '
 }
 

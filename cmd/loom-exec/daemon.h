@@ -92,6 +92,7 @@ struct xd {
 	struct execdb *edb;
 	struct logq *logq;    /* output lines for task_logs (logq.h) */
 	struct logsink *sink; /* ... or for loom-log first (logsink.h) */
+	uint64_t out_mark;    /* the sink's mark after the last output line */
 	struct job *wait_head, *wait_tail; /* results waiting for a sync */
 	size_t nwait;
 	struct pglisten *listen;

@@ -155,11 +155,18 @@ on_log_line(void *arg, jv line)
 	xd_log(arg, line);
 }
 
+/*
+ * A task's output line.  A result waits only while output lines are not
+ * confirmed (out_mark): a task that printed nothing costs loom-log no
+ * round trip, and its executor's records may land just after it.
+ */
 void
 xd_log(struct xd *x, jv line)
 {
-	if (logsink_line(x->sink, line) < 0)
+	if (logsink_line(x->sink, line, 1) < 0)
 		logq_line(x->logq, line); /* to task_logs directly */
+	else
+		x->out_mark = logsink_mark(x->sink);
 }
 
 /*
@@ -172,19 +179,21 @@ xd_record(struct xd *x, const struct execdb_key *k, const char *level,
 {
 	va_list ap;
 	char msg[1024];
+	jv rec;
 
 	if (!logsink_connected(x->sink))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (logsink_line(x->sink,
-		JV_OBJECT(jv_string("execution"), jv_string(k->execution_id),
-		    jv_string("task"), jv_string(k->task_id),
-		    jv_string("attempt"), jv_number(k->attempt),
-		    jv_string("stream"), jv_string("loom"), jv_string("level"),
-		    jv_string(level), jv_string("msg"), jv_string(msg))) < 0)
-		return; /* not connected after all: dropped with it */
+	rec = JV_OBJECT(jv_string("execution"), jv_string(k->execution_id),
+	    jv_string("task"), jv_string(k->task_id), jv_string("attempt"),
+	    jv_number(k->attempt), jv_string("stream"), jv_string("loom"),
+	    jv_string("level"), jv_string(level), jv_string("msg"),
+	    jv_string(msg));
+	/* Not urgent: no result waits for it (see xd_log). */
+	if (logsink_line(x->sink, rec, 0) < 0)
+		jv_free(rec); /* loom-log went away just now: dropped */
 }
 
 /* Lines loom-log did not confirm come back here, to task_logs. */

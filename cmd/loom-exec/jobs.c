@@ -220,8 +220,10 @@ on_done(void *arg, jv result)
 		x->ndropped++;
 	} else {
 		j->result = result;
-		if (logsink_mark(x->sink) > logsink_acked(x->sink)) {
-			/* Its lines first: reported once loom-log has them. */
+		if (x->out_mark > logsink_acked(x->sink)) {
+			/* Output lines loom-log has not confirmed, maybe this
+			 * task's: reported once loom-log has them, and the
+			 * records sent so far with them. */
 			j->log_mark = logsink_mark(x->sink);
 			wait_push(x, j);
 			logsink_sync(x->sink);

@@ -32,6 +32,7 @@ struct logsink {
 	struct loop_io *io;
 	struct loop_timer *retry_t, *stall_t;
 	struct loop_defer *sync_d; /* a sync after each turn's lines */
+	struct loop_timer *lazy_t; /* ... or a little later */
 	struct buf out, in;
 	size_t out_off;
 	jv *pend; /* pend[phead .. phead + pn): lines acked + 1 ... */
@@ -242,6 +243,12 @@ on_sync_defer(struct loop_defer *d, void *arg)
 	logsink_sync(arg);
 }
 
+static void
+on_lazy(struct loop_timer *t, void *arg)
+{
+	logsink_sync(arg);
+}
+
 struct logsink *
 logsink_new(struct loop *loop, const char *path, void (*fallback)(void *, jv),
     void (*synced)(void *), void *arg)
@@ -260,7 +267,9 @@ logsink_new(struct loop *loop, const char *path, void (*fallback)(void *, jv),
 	s->retry_t = loop_timer_new(loop, on_retry, s);
 	s->stall_t = loop_timer_new(loop, on_stall, s);
 	s->sync_d = loop_defer_new(loop, on_sync_defer, s);
-	if (s->retry_t == NULL || s->stall_t == NULL || s->sync_d == NULL) {
+	s->lazy_t = loop_timer_new(loop, on_lazy, s);
+	if (s->retry_t == NULL || s->stall_t == NULL || s->sync_d == NULL ||
+	    s->lazy_t == NULL) {
 		logsink_free(s);
 		return NULL;
 	}
@@ -284,6 +293,7 @@ logsink_free(struct logsink *s)
 	loop_timer_del(s->retry_t);
 	loop_timer_del(s->stall_t);
 	loop_defer_del(s->sync_d);
+	loop_timer_del(s->lazy_t);
 	buf_free(&s->out);
 	buf_free(&s->in);
 	free(s->pend);
@@ -331,7 +341,7 @@ envelope(struct logsink *s, jv line)
 }
 
 int
-logsink_line(struct logsink *s, jv line)
+logsink_line(struct logsink *s, jv line, int urgent)
 {
 	jv d;
 	size_t n;
@@ -354,7 +364,10 @@ logsink_line(struct logsink *s, jv line)
 	pend_push(s, line, n);
 	s->mark++;
 	flush_out(s);
-	(void)loop_defer_arm(s->sync_d);
+	if (urgent)
+		(void)loop_defer_arm(s->sync_d);
+	else if (!loop_timer_armed(s->lazy_t))
+		(void)loop_timer_after(s->lazy_t, LOGSINK_LAZY_MS);
 	return 0;
 }
 

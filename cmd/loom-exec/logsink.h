@@ -28,6 +28,7 @@
 #define LOGSINK_MAX_BYTES (64u * 1024 * 1024)
 #define LOGSINK_RETRY_MS 1000
 #define LOGSINK_STALL_MS 10000
+#define LOGSINK_LAZY_MS 100
 
 struct logsink;
 
@@ -42,9 +43,11 @@ void logsink_free(struct logsink *s); /* NULL-safe; unsynced lines: fallback */
 /*
  * Takes a record {"execution","task","attempt","stream","msg"[,"level",
  * "ts"]} (consumed).  Returns 0, or -1 when loom-log is not connected
- * (line not consumed: the caller writes it the other way).
+ * (line not consumed: the caller writes it the other way).  An urgent
+ * line (a task's output, which its result waits for) is followed by a
+ * sync at the next loop turn; others within LOGSINK_LAZY_MS.
  */
-int logsink_line(struct logsink *s, jv line);
+int logsink_line(struct logsink *s, jv line, int urgent);
 /* Lines taken so far, and of those, the ones loom-log confirmed. */
 uint64_t logsink_mark(const struct logsink *s);
 uint64_t logsink_acked(const struct logsink *s);
