@@ -46,7 +46,8 @@ LIBDIR	 = $(PREFIX)/lib
 INCDIR	 = $(PREFIX)/include
 
 VERSION	:= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-PKGS	 = yaml-0.1 libcurl libpq inih libmicrohttpd libsystemd libcrypto
+PKGS	 = yaml-0.1 libcurl libpq inih libmicrohttpd libsystemd libcrypto \
+	   libmongoc-1.0
 
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \

@@ -8,6 +8,7 @@ libcurl4-openssl-dev libyaml-dev libpq-dev libjq-dev libonig-dev
 libinih-dev libmicrohttpd-dev libsystemd-dev libssl-dev
 bats bats-assert bats-support bats-file mandoc valgrind
 postgresql jq curl openjdk-17-jdk-headless junit5 tzdata
+libmongoc-dev libbson-dev socat netcat-openbsd
 python3 python3-jsonschema python3-yaml graphviz wrk zsh procps
 chromium"
 # the SDKs' toolchains (sdk/python, sdk/js, sdk/go)

@@ -7,6 +7,8 @@
 #   - loom.conf(5) documents exactly the configuration keys the C code
 #     reads (see code_keys below for how they are found);
 #   - every installed program in $LOOM_BIN has a man page;
+#   - every option in the usage line of loom-log, loom-engine, loom-exec
+#     and loom-api is in its man page;
 #   - every command `loom help` lists has a section in loom(1), and every
 #     option of a command (its --help text and its getopt table) appears in
 #     that section.
@@ -232,4 +234,25 @@ loom_commands() {
 		done
 	done
 	[ -z "$missing" ] || fail "options not in loom(1):$missing"
+}
+
+@test "every option in a daemon's usage line is in its man page (loom-log, loom-engine, loom-exec, loom-api)" {
+	local d opt missing=""
+	for d in loom-log loom-engine loom-exec loom-api; do
+		[ -x "$BIN/$d" ] || fail "no $BIN/$d"
+		# -dnv and -c FILE as -d -n -v -c; --long as it is
+		for opt in $("$BIN/$d" -h 2>&1 | grep -oE '\[[^]]*\]' |
+		    grep -oE -- '(^|[[ ])(-[a-zA-Z]+|--[a-z][a-z-]*)' | tr -d '[ ' |
+		    sed -E 's/^-([a-zA-Z]+)$/\1/' | while read -r o; do
+			case $o in
+			--*) echo "$o" ;;
+			*) grep -o . <<<"$o" | sed 's/^/-/' ;;
+			esac
+		done | sort -u); do
+			[ "$opt" = -h ] && continue
+			grep -qE -- "^\.It Fl ${opt#-}( |$)|Fl ${opt#-}( |$)" "$MAN/$d.8" ||
+			    missing+=" $d:$opt"
+		done
+	done
+	[ -z "$missing" ] || fail "options not in their man page:$missing"
 }

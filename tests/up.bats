@@ -150,6 +150,14 @@ setup() {
 	"$LOOM" workflow pause up-tick --api "$API"
 }
 
+@test "loom up runs loom-log on DIR/run/log.sock and loom-exec writes there" {
+	[ -S "$STATE/run/log.sock" ]
+	up_wait_until 20 grep -q 'loom-exec: loom-log at .*/run/log.sock: connected' \
+	    "$STATE/up.first.err"
+	run cat "$STATE/up.first.err"
+	assert_output --partial 'started loom-log'
+}
+
 @test "the API answers /healthz over TCP and over the Unix socket" {
 	run curl -sf "$API/healthz"
 	assert_success

@@ -84,6 +84,9 @@ struct api_options {
 	uid_t *trusted_uids; /* api.trusted_uids (root and we are implied) */
 	size_t ntrusted_uids;
 	char *ui_dir; /* the web UI's files, or NULL (api_static.c) */
+	/* the log store loom-log writes (logd.store; api_mongo.c) */
+	char *mongo_uri; /* logd.mongodb_uri when logd.store is mongodb */
+	char *mongo_db;	 /* logd.mongodb_database */
 };
 
 /*
@@ -248,6 +251,18 @@ struct api_stream_ops {
 };
 int api_stream(struct api_request *rq, const char *key, int logs,
     const struct api_stream_ops *ops, void *ctx);
+
+/*
+ * api_mongo.c: a run's log lines from the MongoDB log store, when
+ * logd.store is mongodb (o->mongo_uri set).  api_mongo_logs() answers
+ * GET .../logs; api_mongo_stream() a run's stream of log lines alone
+ * (?kind=log), given the run's id and where to start (since: the seq of
+ * the last line seen, 0: the beginning; -1: from now on).
+ */
+int api_mongo_on(const struct api_request *rq);
+int api_mongo_logs(struct api_request *rq, const char *id, jv *out);
+int api_mongo_stream(
+    struct api_request *rq, const char *id, int64_t since, jv *out);
 
 /* The request's socket (for SO_PEERCRED and the like). */
 int api_conn_fd(const struct api_request *rq);

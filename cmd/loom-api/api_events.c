@@ -59,6 +59,9 @@ struct evs {
 	char *workflow;		/* ?workflow= (every-event stream) */
 	char *kinds;		/* ?kind= as an array literal, or NULL */
 	char *task;		/* ?task= (a run's stream) */
+	char *grep;		/* ?grep= words, full-text (log lines) */
+	char *levels;		/* ?level= and above, an array literal */
+	char *from;		/* ?from= time (log lines) */
 	int logs;		/* log lines too */
 	char tx[24], id[24];	/* the cursor: the last row sent */
 	char min_id[24];	/* only ids above this ("0": any) */
@@ -68,29 +71,41 @@ struct evs {
 /* The columns every page has, events and log lines alike. */
 enum {
 	C_ID, C_TX, C_EXEC, C_TASK, C_KIND, C_FROM, C_TO, C_ATT, C_DATA,
-	C_AT, C_STREAM, C_LINE
+	C_AT, C_STREAM, C_LINE, C_LEVEL
 };
+
+/* A log line matches ?grep=, ?level= and ?from= ($n, $n+1, $n+2). */
+#define LOG_MATCH(t, a, b, c) \
+	" AND ($" a "::text IS NULL OR to_tsvector('simple', " t ".line) " \
+	"@@ plainto_tsquery('simple', $" a ")) " \
+	"AND ($" b "::text[] IS NULL OR " t ".level = ANY($" b "::text[])) " \
+	"AND ($" c "::timestamptz IS NULL OR " t ".ts >= $" c "::timestamptz)"
 
 /* The rows (tx, id) after the cursor, readable, and filtered. */
 #define EV_AFTER(t) "(" t ".tx, " t ".id) > ($2::xid8, $3::bigint) " \
 	"AND " t ".id > $4::bigint"
 #define HORIZON "(SELECT pg_snapshot_xmin(pg_current_snapshot()))"
 
-/* $1 run, $2 $3 cursor, $4 min id, $5 kinds, $6 task, $7 logs */
+/*
+ * $1 run, $2 $3 cursor, $4 min id, $5 kinds, $6 task, $7 logs, $8 grep,
+ * $9 levels, $10 from
+ */
 static const char run_page_sql[] =
     "SELECT r.id, r.tx::text, $1::text, r.task_id, r.kind, r.from_state, "
-    "r.to_state, r.attempt, r.data, r.at, r.stream, r.line FROM ("
+    "r.to_state, r.attempt, r.data, r.at, r.stream, r.line, r.level FROM ("
     "SELECT e.id, e.tx, e.task_id, e.kind, e.from_state, e.to_state, "
     "e.attempt, e.data::text AS data, " SQL_ISO("e.created_at") " AS at, "
-    "NULL::text AS stream, NULL::text AS line FROM events e "
+    "NULL::text AS stream, NULL::text AS line, NULL::text AS level "
+    "FROM events e "
     "WHERE e.execution_id = $1 AND " EV_AFTER("e") " AND e.tx < " HORIZON
     " AND ($5::text[] IS NULL OR e.kind = ANY($5::text[])) "
     "AND ($6::text IS NULL OR e.task_id = $6) "
     "UNION ALL "
     "SELECT l.id, l.tx, l.task_id, 'log', NULL, NULL, l.attempt, NULL, "
-    SQL_ISO("l.ts") ", l.stream, l.line FROM task_logs l "
+    SQL_ISO("l.ts") ", l.stream, l.line, l.level FROM task_logs l "
     "WHERE $7::boolean AND l.execution_id = $1 AND " EV_AFTER("l")
     " AND l.tx < " HORIZON " AND ($6::text IS NULL OR l.task_id = $6)"
+    LOG_MATCH("l", "8", "9", "10")
     ") r ORDER BY r.tx, r.id LIMIT 500";
 
 /* The run's status, and whether rows after the cursor exist (held). */
@@ -100,7 +115,8 @@ static const char run_rest_sql[] =
     " AND ($5::text[] IS NULL OR e.kind = ANY($5::text[])) "
     "AND ($6::text IS NULL OR e.task_id = $6)) OR ($7::boolean AND "
     "EXISTS (SELECT 1 FROM task_logs l WHERE l.execution_id = $1 AND "
-    EV_AFTER("l") " AND ($6::text IS NULL OR l.task_id = $6))) "
+    EV_AFTER("l") " AND ($6::text IS NULL OR l.task_id = $6)"
+    LOG_MATCH("l", "8", "9", "10") ")) "
     "FROM executions x WHERE x.id = $1";
 
 /* $1 (unused), $2 $3 cursor, $4 min id, $5 kinds, $6 workflow */
@@ -135,6 +151,7 @@ row_jv(const PGresult *r, int i)
 	if (!PQgetisnull(r, i, C_STREAM)) {
 		o = jv_put(o, "attempt", pg_jv_num(r, i, C_ATT));
 		o = jv_put(o, "stream", pg_jv_text(r, i, C_STREAM));
+		o = jv_put(o, "level", pg_jv_text(r, i, C_LEVEL));
 		o = jv_put(o, "line", pg_jv_text(r, i, C_LINE));
 		return jv_put(o, "ts", pg_jv_text(r, i, C_AT));
 	}
@@ -175,6 +192,9 @@ evs_free(void *ctx)
 	free(e->workflow);
 	free(e->kinds);
 	free(e->task);
+	free(e->grep);
+	free(e->levels);
+	free(e->from);
 	free(e);
 }
 
@@ -191,10 +211,10 @@ evs_fill(struct api_request *rq, void *ctx, struct buf *out,
     int64_t *recheck_ms)
 {
 	struct evs *e = ctx;
-	const char *p[7] = { e->execution, e->tx, e->id, e->min_id, e->kinds,
+	const char *p[10] = { e->execution, e->tx, e->id, e->min_id, e->kinds,
 		e->execution ? e->task : e->workflow,
-		e->logs ? "true" : "false" };
-	int np = e->execution ? 7 : 6, n, pending, ended = 0;
+		e->logs ? "true" : "false", e->grep, e->levels, e->from };
+	int np = e->execution ? 10 : 6, n, pending, ended = 0;
 	PGconn *db = api_db(rq);
 	PGresult *r;
 	char *err = NULL;
@@ -393,6 +413,50 @@ execution_exists(struct api_request *rq, PGconn *db, const char *id,
 	return 0;
 }
 
+/*
+ * ?grep= (words, all of them, full-text), ?level= (that level and the
+ * ones above) and ?from= (an ISO 8601 time) of log lines into e.
+ */
+static int
+parse_log_filters(struct api_request *rq, struct evs *e, jv *out)
+{
+	static const char *const lv[] = { "debug", "info", "warn", "error" };
+	const char *g = api_query(rq, "grep"), *l = api_query(rq, "level");
+	const char *f = api_query(rq, "from");
+	int i;
+
+	if (g != NULL && *g != '\0') {
+		if (strlen(g) > 200)
+			return api_error(out, 400, "bad_request", "grep",
+			    "grep must be at most 200 bytes");
+		e->grep = xstrdup(g);
+	}
+	if (l != NULL && *l != '\0') {
+		struct buf b = BUF_INIT;
+
+		for (i = 0; i < 4 && strcmp(l, lv[i]) != 0; i++)
+			;
+		if (i == 4)
+			return api_error(out, 400, "bad_request", "level",
+			    "level must be debug, info, warn or error, not "
+			    "'%.40s'", l);
+		buf_putc(&b, '{');
+		for (; i < 4; i++)
+			buf_pgarray_elem(&b, lv[i]);
+		buf_putc(&b, '}');
+		e->levels = b.p;
+	}
+	if (f != NULL && *f != '\0') {
+		if (strlen(f) > 40 || f[0] < '0' || f[0] > '9' ||
+		    strspn(f, "0123456789-:T.Z+ ") != strlen(f))
+			return api_error(out, 400, "bad_request", "from",
+			    "from must be an ISO 8601 time such as "
+			    "2026-12-07T04:05:06Z, not '%.40s'", f);
+		e->from = xstrdup(f);
+	}
+	return 0;
+}
+
 static int
 start_stream(struct api_request *rq, const char *execution, jv *out)
 {
@@ -405,11 +469,28 @@ start_stream(struct api_request *rq, const char *execution, jv *out)
 	if ((st = parse_kinds(api_query(rq, "kind"), execution != NULL,
 	    &e->kinds, &has_log, out)) != 0)
 		goto fail;
+	if (execution != NULL && api_mongo_on(rq) && e->kinds != NULL &&
+	    strcmp(e->kinds, "{\"log\"}") == 0) {
+		/* The lines alone, from the MongoDB log store. */
+		const char *lid = api_header(rq, "Last-Event-ID");
+
+		if (lid == NULL || *lid == '\0')
+			lid = api_query(rq, "since");
+		evs_free(e);
+		if (lid != NULL && *lid && !all_digits(lid))
+			return api_error(out, 400, "bad_request", "since",
+			    "since must be a line id (a number), not '%s'",
+			    lid);
+		return api_mongo_stream(rq, execution,
+		    lid != NULL && *lid ? strtoll(lid, NULL, 10) : -1, out);
+	}
 	if (execution != NULL) {
 		e->execution = xstrdup(execution);
-		e->logs = has_log;
+		e->logs = has_log && !api_mongo_on(rq);
 		if ((v = api_query(rq, "task")) != NULL && *v)
 			e->task = xstrdup(v);
+		if ((st = parse_log_filters(rq, e, out)) != 0)
+			goto fail;
 	} else if ((v = api_query(rq, "workflow")) != NULL && *v)
 		e->workflow = xstrdup(v);
 	if ((db = api_db(rq)) == NULL) {
@@ -448,13 +529,15 @@ api_execution_logs(struct api_request *rq, jv *out)
 	const char *lim = api_query(rq, "limit");
 	struct evs e;
 	char limit[16], *err = NULL;
-	const char *p[6];
+	const char *p[9];
 	long n = LOGS_DEFAULT;
 	PGconn *db;
 	PGresult *r;
 	jv list;
 	int st, rows;
 
+	if (api_mongo_on(rq))
+		return api_mongo_logs(rq, id, out);
 	memset(&e, 0, sizeof(e));
 	if (task != NULL && *task == '\0')
 		task = NULL;
@@ -468,26 +551,35 @@ api_execution_logs(struct api_request *rq, jv *out)
 			    LOGS_MAX, lim);
 	}
 	snprintf(limit, sizeof(limit), "%ld", n);
-	if ((db = api_db(rq)) == NULL)
-		return api_db_down(out);
-	if ((st = execution_exists(rq, db, id, out)) != 0)
-		return st;
-	if ((st = resolve_cursor(rq, db, "after", 0, 0, &e, out)) != 0)
-		return st;
+	if ((st = parse_log_filters(rq, &e, out)) != 0)
+		goto done;
+	if ((db = api_db(rq)) == NULL) {
+		st = api_db_down(out);
+		goto done;
+	}
+	if ((st = execution_exists(rq, db, id, out)) != 0 ||
+	    (st = resolve_cursor(rq, db, "after", 0, 0, &e, out)) != 0)
+		goto done;
 	p[0] = id;
 	p[1] = e.tx;
 	p[2] = e.id;
 	p[3] = e.min_id;
 	p[4] = task;
 	p[5] = limit;
+	p[6] = e.grep;
+	p[7] = e.levels;
+	p[8] = e.from;
 	r = db_exec(db, &err, "SELECT l.id, l.tx::text, l.execution_id, "
 	    "l.task_id, 'log', NULL, NULL, l.attempt, NULL, " SQL_ISO("l.ts")
-	    ", l.stream, l.line FROM task_logs l WHERE l.execution_id = $1 "
+	    ", l.stream, l.line, l.level FROM task_logs l "
+	    "WHERE l.execution_id = $1 "
 	    "AND " EV_AFTER("l") " AND l.tx < " HORIZON " AND ($5::text IS "
-	    "NULL OR l.task_id = $5) ORDER BY l.tx, l.id LIMIT $6::int", 6,
-	    p);
-	if (r == NULL)
-		return api_db_fail(rq, out, err);
+	    "NULL OR l.task_id = $5)" LOG_MATCH("l", "7", "8", "9")
+	    " ORDER BY l.tx, l.id LIMIT $6::int", 9, p);
+	if (r == NULL) {
+		st = api_db_fail(rq, out, err);
+		goto done;
+	}
 	rows = PQntuples(r);
 	list = jv_array();
 	for (int i = 0; i < rows; i++)
@@ -496,7 +588,12 @@ api_execution_logs(struct api_request *rq, jv *out)
 	    jv_string("logs"), list, jv_string("next"), rows == n ?
 	    pg_jv_num(r, rows - 1, C_ID) : jv_null());
 	PQclear(r);
-	return 200;
+	st = 200;
+done:
+	free(e.grep);
+	free(e.levels);
+	free(e.from);
+	return st;
 }
 
 /* ---- callbacks' logs ---------------------------------------------------- */

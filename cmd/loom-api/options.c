@@ -175,6 +175,14 @@ api_options_load(struct api_options *o, const struct config *cfg,
 		    "api.request_timeout must be a "
 		    "duration from 100ms to 1h (e.g. 10s)");
 	o->db_url = xstrdup(db_url(cfg));
+	/* Where loom-log keeps the lines: the logs routes read it too. */
+	if (strcmp(config_get(cfg, "logd.store", "postgresql"), "mongodb") ==
+	    0) {
+		o->mongo_uri = xstrdup(config_get(
+		    cfg, "logd.mongodb_uri", "mongodb://127.0.0.1:27017"));
+		o->mongo_db =
+		    xstrdup(config_get(cfg, "logd.mongodb_database", "loom"));
+	}
 	{
 		enum log_level l;
 
@@ -199,6 +207,8 @@ api_options_free(struct api_options *o)
 	free(o->config_path);
 	free(o->trusted_uids);
 	free(o->ui_dir);
+	free(o->mongo_uri);
+	free(o->mongo_db);
 	memset(o, 0, sizeof(*o));
 }
 

@@ -69,6 +69,10 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 				  "of %s is open",
 			    c[i].key.execution_id, c[i].key.task_id,
 			    c[i].key.attempt, buf);
+			xd_record(x, &c[i].key, "warn",
+			    "attempt %d held: the circuit breaker of %s is "
+			    "open",
+			    c[i].key.attempt, buf);
 		}
 	}
 	if (nh > 0)

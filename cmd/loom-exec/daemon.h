@@ -36,6 +36,7 @@
 #include "core/execbreaker.h"
 #include "exec.h"
 #include "logq.h"
+#include "logsink.h"
 #include "store/breakerdb.h"
 #include "store/db.h"
 #include "store/execdb.h"
@@ -55,8 +56,9 @@ struct dbopts {
 	int64_t lease_ms;
 	int64_t drain_ms;
 	const char *config_path;
-	int cli_debug; /* -d given: SIGHUP keeps debug on */
-	int advance;   /* exec.advance: see advance.h */
+	int cli_debug;		/* -d given: SIGHUP keeps debug on */
+	int advance;		/* exec.advance: see advance.h */
+	const char *log_socket; /* logd.socket; NULL: the direct way only */
 };
 
 struct xd;
@@ -74,10 +76,11 @@ struct job {
 	struct xd *x;
 	struct execdb_key key; /* owned */
 	int64_t timeout_ms;
-	uint64_t rid; /* runner id */
-	char *target; /* breaker target (HTTP), or NULL; owned */
-	int dropped;  /* the lease is gone: do not report */
-	jv result;    /* once done */
+	uint64_t rid;	   /* runner id */
+	char *target;	   /* breaker target (HTTP), or NULL; owned */
+	int dropped;	   /* the lease is gone: do not report */
+	uint64_t log_mark; /* its lines are synced at this logsink mark */
+	jv result;	   /* once done */
 	struct job *prev, *next;
 };
 
@@ -87,7 +90,11 @@ struct xd {
 	struct runner *runner;
 	PGconn *conn; /* work connection; NULL while down */
 	struct execdb *edb;
-	struct logq *logq; /* output lines for task_logs (logq.h) */
+	struct logq *logq;    /* output lines for task_logs (logq.h) */
+	struct logsink *sink; /* ... or for loom-log first (logsink.h) */
+	uint64_t out_mark;    /* the sink's mark after the last output line */
+	struct job *wait_head, *wait_tail; /* results waiting for a sync */
+	size_t nwait;
 	struct pglisten *listen;
 	struct loop_defer *work;
 	struct loop_timer *renew_t;
@@ -147,7 +154,21 @@ int dbopts_load(struct dbopts *d, const struct config *cfg, long jobs);
 /* dbmode.c: asks for a turn of the work callback. */
 void xd_kick(struct xd *x);
 
-/* jobs.c: a job lives on the running list, then on the result queue. */
+/*
+ * dbmode.c: a record for the task's log (consumed): to loom-log, or to
+ * task_logs directly.  xd_record() makes one of loom-exec's own, stream
+ * "loom".
+ */
+void xd_log(struct xd *x, jv line);
+void xd_record(struct xd *x, const struct execdb_key *k, const char *level,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * jobs.c: a job lives on the running list, then on the result queue
+ * (after waiting, when loom-log has lines of it not synced yet, on the
+ * wait list; xd_release_synced() moves those that are).
+ */
+void xd_release_synced(struct xd *x);
 void xd_job_free(struct job *j); /* NULL-safe */
 void xd_done_push_front(struct xd *x, struct job *j);
 struct job *xd_done_pop(struct xd *x); /* the queue's head */

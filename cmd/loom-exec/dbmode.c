@@ -63,6 +63,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +113,8 @@ do_work(struct loop_defer *d, void *arg)
 		/* Results still queued wait for the database, up to the
 		 * drain timeout. */
 		xd_settle(x);
-		if (x->nrunning == 0 && x->done_head == NULL)
+		if (x->nrunning == 0 && x->done_head == NULL &&
+		    x->wait_head == NULL)
 			xd_finish(x);
 		return;
 	}
@@ -150,7 +152,61 @@ on_log_line(void *arg, jv line)
 		jv_free(s);
 		jv_free(m);
 	}
-	logq_line(((struct xd *)arg)->logq, line); /* to task_logs */
+	xd_log(arg, line);
+}
+
+/*
+ * A task's output line.  A result waits only while output lines are not
+ * confirmed (out_mark): a task that printed nothing costs loom-log no
+ * round trip, and its executor's records may land just after it.
+ */
+void
+xd_log(struct xd *x, jv line)
+{
+	if (logsink_line(x->sink, line, 1) < 0)
+		logq_line(x->logq, line); /* to task_logs directly */
+	else
+		x->out_mark = logsink_mark(x->sink);
+}
+
+/*
+ * loom-exec's own records go to loom-log only: written directly they
+ * would change what a run's log holds whenever loom-log is not used.
+ */
+void
+xd_record(struct xd *x, const struct execdb_key *k, const char *level,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char msg[1024];
+	jv rec;
+
+	if (!logsink_connected(x->sink))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rec = JV_OBJECT(jv_string("execution"), jv_string(k->execution_id),
+	    jv_string("task"), jv_string(k->task_id), jv_string("attempt"),
+	    jv_number(k->attempt), jv_string("stream"), jv_string("loom"),
+	    jv_string("level"), jv_string(level), jv_string("msg"),
+	    jv_string(msg));
+	/* Not urgent: no result waits for it (see xd_log). */
+	if (logsink_line(x->sink, rec, 0) < 0)
+		jv_free(rec); /* loom-log went away just now: dropped */
+}
+
+/* Lines loom-log did not confirm come back here, to task_logs. */
+static void
+sink_fallback(void *arg, jv line)
+{
+	logq_line(((struct xd *)arg)->logq, line);
+}
+
+static void
+sink_synced(void *arg)
+{
+	xd_release_synced(arg);
 }
 
 static void
@@ -222,6 +278,8 @@ open_watches(struct xd *x, const struct runner_config *rc, char **err)
 		*err = xasprintf("event loop: %s", strerror(errno));
 		return -1;
 	}
+	x->sink = logsink_new(
+	    x->loop, x->o->log_socket, sink_fallback, sink_synced, x);
 	x->renew_t = loop_timer_new(x->loop, xd_on_renew, x);
 	x->callback_t = loop_timer_new(x->loop, xd_on_callback_deadline, x);
 	x->lease_t = loop_timer_new(x->loop, xd_on_lease_expiry, x);
@@ -284,6 +342,13 @@ teardown(struct xd *x)
 	advance_free(x->adv);
 	while (x->done_head != NULL)
 		xd_job_free(xd_done_pop(x));
+	logsink_free(x->sink); /* unsynced lines go to logq, lost with it */
+	while (x->wait_head != NULL) {
+		struct job *j = x->wait_head;
+
+		x->wait_head = j->next;
+		xd_job_free(j);
+	}
 	logq_free(x->logq);
 	while (x->notes_head != NULL)
 		xd_note_free(xd_note_pop(x));

@@ -52,6 +52,9 @@ dbopts_load(struct dbopts *d, const struct config *cfg, long jobs)
 		log_warnx("exec.advance: expected on or off");
 		return -1;
 	}
+	d->log_socket = config_get(cfg, "logd.socket", "/run/loom/log.sock");
+	if (*d->log_socket == '\0' || strcmp(d->log_socket, "none") == 0)
+		d->log_socket = NULL;
 	name = config_get(cfg, "exec.name", NULL);
 	if (name != NULL && *name != '\0')
 		d->name = xstrdup(name);

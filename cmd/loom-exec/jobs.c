@@ -61,6 +61,93 @@ done_push(struct xd *x, struct job *j)
 	x->ndone++;
 }
 
+static void
+wait_push(struct xd *x, struct job *j)
+{
+	j->next = NULL;
+	if (x->wait_tail)
+		x->wait_tail->next = j;
+	else
+		x->wait_head = j;
+	x->wait_tail = j;
+	x->nwait++;
+}
+
+void
+xd_release_synced(struct xd *x)
+{
+	uint64_t acked = logsink_acked(x->sink);
+	int moved = 0;
+
+	while (x->wait_head != NULL && x->wait_head->log_mark <= acked) {
+		struct job *j = x->wait_head;
+
+		x->wait_head = j->next;
+		if (x->wait_head == NULL)
+			x->wait_tail = NULL;
+		x->nwait--;
+		done_push(x, j);
+		moved = 1;
+	}
+	if (moved)
+		xd_kick(x);
+}
+
+/*
+ * The lines of a backend's "logs", and loom-exec's record of how the
+ * attempt ended (a timeout is a warning, any other failure an error).
+ */
+static void
+result_records(struct xd *x, struct job *j, jv result)
+{
+	jv logs = jv_object_get(jv_copy(result), jv_string("logs"));
+	jv hs = jv_object_get(jv_copy(result), jv_string("httpStatus"));
+	jv et = jv_getpath(
+	    jv_copy(result), JV_ARRAY(jv_string("error"), jv_string("type")));
+	jv em = jv_getpath(jv_copy(result),
+	    JV_ARRAY(jv_string("error"), jv_string("message")));
+	jv st = jv_object_get(jv_copy(result), jv_string("status"));
+	const char *p, *type;
+
+	/* Only an answer from a backend has an HTTP status. */
+	if (jv_get_kind(hs) == JV_KIND_NUMBER &&
+	    jv_get_kind(logs) == JV_KIND_STRING)
+		for (p = jv_string_value(logs); *p;) {
+			size_t n = strcspn(p, "\n");
+			size_t k = n > 0 && p[n - 1] == '\r' ? n - 1 : n;
+
+			xd_log(x,
+			    JV_OBJECT(jv_string("execution"),
+				jv_string(j->key.execution_id),
+				jv_string("task"), jv_string(j->key.task_id),
+				jv_string("attempt"), jv_number(j->key.attempt),
+				jv_string("stream"), jv_string("backend"),
+				jv_string("msg"), jv_string_sized(p, (int)k)));
+			p += n;
+			if (*p == '\n')
+				p++;
+		}
+	type = jv_get_kind(et) == JV_KIND_STRING ? jv_string_value(et) : NULL;
+	if (type != NULL && strcmp(type, "Cancelled") == 0)
+		xd_record(
+		    x, &j->key, "warn", "attempt %d cancelled", j->key.attempt);
+	else if (type != NULL)
+		xd_record(x, &j->key,
+		    strcmp(type, "TimeoutException") == 0 ? "warn" : "error",
+		    "attempt %d failed: %s: %s", j->key.attempt, type,
+		    jv_get_kind(em) == JV_KIND_STRING ? jv_string_value(em) :
+							"");
+	else
+		xd_record(x, &j->key, "info", "attempt %d: %s", j->key.attempt,
+		    jv_get_kind(st) == JV_KIND_STRING ? jv_string_value(st) :
+							"done");
+	jv_free(logs);
+	jv_free(hs);
+	jv_free(et);
+	jv_free(em);
+	jv_free(st);
+}
+
 /* Back at the head of the queue: a batch that was not written. */
 void
 xd_done_push_front(struct xd *x, struct job *j)
@@ -123,8 +210,7 @@ on_done(void *arg, jv result)
 		v = execbreaker_outcome(jv_copy(result), &outcome);
 		xd_note_push(x, j, v, outcome);
 	}
-	logq_result(x->logq, j->key.execution_id, j->key.task_id,
-	    j->key.attempt, result); /* a backend's "logs" */
+	result_records(x, j, result); /* a backend's "logs", the outcome */
 	if (j->dropped || (x->hard_stop && is_cancelled_result(result))) {
 		log_debug("%s/%s attempt %d: result dropped (not ours any "
 			  "more, or stopped)",
@@ -134,7 +220,15 @@ on_done(void *arg, jv result)
 		x->ndropped++;
 	} else {
 		j->result = result;
-		done_push(x, j);
+		if (x->out_mark > logsink_acked(x->sink)) {
+			/* Output lines loom-log has not confirmed, maybe this
+			 * task's: reported once loom-log has them, and the
+			 * records sent so far with them. */
+			j->log_mark = logsink_mark(x->sink);
+			wait_push(x, j);
+			logsink_sync(x->sink);
+		} else
+			done_push(x, j);
 	}
 	xd_kick(x);
 }
@@ -169,6 +263,9 @@ xd_job_start(struct xd *x, struct execdb_claim *c, char *target)
 	running_link(x, j);
 	log_debug("%s/%s attempt %d: starting", j->key.execution_id,
 	    j->key.task_id, j->key.attempt);
+	xd_record(x, &j->key, "info", "attempt %d dispatched by %s%s%s",
+	    j->key.attempt, x->o->name, target ? " to " : "",
+	    target ? target : "");
 	if (runner_start(x->runner, c->request, on_done, j, &j->rid) == -1) {
 		/* Not even queued: report the failure like any other. */
 		running_unlink(x, j);

@@ -26,6 +26,7 @@ struct logline {
 	char *task_id;
 	int attempt;
 	const char *stream; /* static */
+	const char *level;  /* static */
 	char *line;
 	int64_t ts_ms; /* wall clock */
 };
@@ -41,10 +42,11 @@ struct logq {
 
 static const char insert_sql[] =
     "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], "
-    "$4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY "
-    "AS v(eid, tid, att, st, line, ms, n)), "
+    "$4::text[], $5::text[], $6::bigint[], $7::text[]) WITH ORDINALITY "
+    "AS v(eid, tid, att, st, line, ms, lvl, n)), "
     "i AS (INSERT INTO task_logs (execution_id, task_id, attempt, stream, "
-    "line, ts) SELECT eid, tid, att, st, line, to_timestamp(ms / 1000.0) "
+    "line, ts, level) SELECT eid, tid, att, st, line, "
+    "to_timestamp(ms / 1000.0), lvl "
     "FROM v WHERE EXISTS (SELECT 1 FROM executions x WHERE x.id = v.eid) "
     "ORDER BY n RETURNING execution_id) "
     "SELECT pg_notify('loom_log', execution_id) "
@@ -111,7 +113,7 @@ logq_len(const struct logq *q)
 /* Takes the strings (malloc'd) or frees them when the queue is full. */
 static void
 push(struct logq *q, char *eid, char *tid, int attempt, const char *stream,
-    char *line)
+    const char *level, char *line)
 {
 	struct logline *l;
 
@@ -137,6 +139,7 @@ push(struct logq *q, char *eid, char *tid, int attempt, const char *stream,
 	l->task_id = tid;
 	l->attempt = attempt;
 	l->stream = stream;
+	l->level = level;
 	l->line = line;
 	l->ts_ms = wall_ms();
 	if (q->n >= LOGQ_BATCH)
@@ -153,11 +156,25 @@ str_of(jv o, const char *key, jv *keep)
 						      NULL;
 }
 
+/* The static names of the streams and levels task_logs holds. */
+static const char *
+known(const char *s, const char *const *names, const char *def)
+{
+	for (; s != NULL && *names != NULL; names++)
+		if (strcmp(s, *names) == 0)
+			return *names;
+	return def;
+}
+
 void
 logq_line(struct logq *q, jv line)
 {
-	jv e, t, s, m, a;
-	const char *eid, *tid, *st, *msg;
+	static const char *const streams[] = { "stdout", "stderr", "backend",
+		"loom", NULL };
+	static const char *const levels[] = { "debug", "info", "warn", "error",
+		NULL };
+	jv e, t, s, m, a, lv;
+	const char *eid, *tid, *st, *msg, *level;
 
 	if (q == NULL) {
 		jv_free(line);
@@ -167,11 +184,15 @@ logq_line(struct logq *q, jv line)
 	tid = str_of(line, "task", &t);
 	st = str_of(line, "stream", &s);
 	msg = str_of(line, "msg", &m);
+	level = str_of(line, "level", &lv);
 	a = jv_object_get(jv_copy(line), jv_string("attempt"));
-	if (eid && tid && st && msg && jv_get_kind(a) == JV_KIND_NUMBER)
-		push(q, xstrdup(eid), xstrdup(tid), (int)jv_number_value(a),
-		    strcmp(st, "stderr") == 0 ? "stderr" : "stdout",
+	st = known(st, streams, "stdout");
+	if (eid && tid && msg && jv_get_kind(a) == JV_KIND_NUMBER)
+		push(q, xstrdup(eid), xstrdup(tid), (int)jv_number_value(a), st,
+		    known(level, levels,
+			strcmp(st, "stderr") == 0 ? "warn" : "info"),
 		    xstrdup(msg));
+	jv_free(lv);
 	jv_free(e);
 	jv_free(t);
 	jv_free(s);
@@ -200,7 +221,7 @@ logq_result(struct logq *q, const char *execution_id, const char *task_id,
 			size_t k = n > 0 && p[n - 1] == '\r' ? n - 1 : n;
 
 			push(q, xstrdup(execution_id), xstrdup(task_id),
-			    attempt, "backend", xstrndup(p, k));
+			    attempt, "backend", "info", xstrndup(p, k));
 			p += n;
 			if (*p == '\n')
 				p++;
@@ -222,7 +243,7 @@ logq_batch(struct logq *q, struct logq_batch *b, struct db_stmt *st)
 		    (unsigned long long)q->dropped, q->dropped == 1 ? "" : "s");
 		q->dropped = 0;
 	}
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		b->a[i] = (struct buf)BUF_INIT;
 		buf_putc(&b->a[i], '{');
 	}
@@ -239,15 +260,16 @@ logq_batch(struct logq *q, struct logq_batch *b, struct db_stmt *st)
 		buf_pgarray_elem(&b->a[3], l->stream);
 		buf_pgarray_elem(&b->a[4], l->line);
 		buf_pgarray_elem(&b->a[5], num[1]);
+		buf_pgarray_elem(&b->a[6], l->level);
 		bytes += strlen(l->line);
 	}
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		buf_putc(&b->a[i], '}');
 		b->p[i] = b->a[i].p;
 	}
 	b->k = k;
 	st->sql = insert_sql;
-	st->nparams = 6;
+	st->nparams = 7;
 	st->params = b->p;
 	return k;
 }
@@ -255,7 +277,7 @@ logq_batch(struct logq *q, struct logq_batch *b, struct db_stmt *st)
 void
 logq_batch_end(struct logq *q, struct logq_batch *b, int consumed)
 {
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		buf_free(&b->a[i]);
 	if (!consumed)
 		return;

@@ -37,7 +37,9 @@ void logq_free(struct logq *q); /* NULL-safe; queued lines are lost */
 
 /*
  * A runner output line {"execution","task","attempt","stream","msg"}
- * (consumed), stamped with the time now.
+ * (consumed; "level" optional), stamped with the time now.  Streams
+ * stdout, stderr, backend and loom are kept, any other is stdout; the
+ * level is "level" when known, else warn for stderr and info otherwise.
  */
 void logq_line(struct logq *q, jv line);
 /*
@@ -66,8 +68,8 @@ int logq_flush(struct logq *q, PGconn *c, char **err);
  * batch was consumed (written, or refused for good), removes its lines.
  */
 struct logq_batch {
-	struct buf a[6];
-	const char *p[6];
+	struct buf a[7];
+	const char *p[7];
 	size_t k;
 };
 struct db_stmt;

@@ -107,8 +107,18 @@ int cmd_status(int argc, char **argv);	/* cmd_status.c */
 int cmd_breaker(int argc, char **argv); /* cmd_status.c */
 int cmd_token(int argc, char **argv);	/* cmd_token.c */
 int cmd_events(int argc, char **argv);	/* cmd_events.c */
-/* `loom execution logs`: argv[0] is "logs" (cmd_events.c). */
+/* `loom execution logs`: argv[0] is "logs" (cmd_execution_logs.c). */
 int cmd_execution_logs(int argc, char **argv);
+/*
+ * cmd_events.c, for cmd_execution_logs.c: one log line as text; a stream
+ * printed until it ends (events: print events too), returning the exit
+ * status.
+ */
+struct client;
+struct cli_online;
+void events_print_log(jv o, int with_execution);
+int events_follow(
+    const struct cli_online *o, struct client *c, const char *path, int events);
 int cmd_task(int argc, char **argv); /* cmd_task.c */
 int cmd_dlq(int argc, char **argv);  /* cmd_dlq.c */
 

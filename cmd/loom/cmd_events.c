@@ -1,13 +1,11 @@
 /*
- * loom execution logs, loom events: task output and live events, through
- * loom-api.
+ * loom events: live events, through loom-api; and the printing and
+ * following that `loom execution logs --follow` (cmd_execution_logs.c)
+ * shares.
  *
- *   loom execution logs ID [--follow] [--task T]
  *   loom events [--execution ID] [--workflow W] [--kind K] [--since N]
  *
- * Without --follow, `execution logs` pages through GET
- * /api/v1/executions/ID/logs and exits.  With it, and for `events`, the
- * command reads a server-sent event stream (lib/net/client.h client_stream:
+ * The command reads a server-sent event stream (lib/net/client.h client_stream:
  * one callback per message, reconnecting with Last-Event-ID when the
  * connection drops, so nothing is lost or shown twice) and prints each
  * message as it comes: a log line as "TIME TASK#ATTEMPT [STREAM] LINE",
@@ -26,11 +24,12 @@
 #include <jv.h>
 
 #include "cli.h"
+#include "core/buf.h"
+#include "core/duration.h"
 #include "net/client.h"
+#include "util/jsonutil.h"
 #include "table.h"
 #include "core/xalloc.h"
-
-#define LOGS_PAGE 1000
 
 /* ---- printing ----------------------------------------------------------- */
 
@@ -74,8 +73,8 @@ task_attempt(jv o, char *buf, size_t len)
 	return buf;
 }
 
-static void
-print_log(jv o, int with_execution)
+void
+events_print_log(jv o, int with_execution)
 {
 	char tb[32], ta[256];
 	const char *s = cli_str(o, "stream"), *line = cli_str(o, "line");
@@ -148,7 +147,7 @@ on_message(void *arg, const struct client_event *ev)
 		json_print(stdout, o);
 	else {
 		if (strcmp(ev->event, "log") == 0)
-			print_log(o, f->events);
+			events_print_log(o, f->events);
 		else
 			print_event(o);
 		jv_free(o);
@@ -157,8 +156,8 @@ on_message(void *arg, const struct client_event *ev)
 	return 0;
 }
 
-static int
-follow(
+int
+events_follow(
     const struct cli_online *o, struct client *c, const char *path, int events)
 {
 	struct follow f = { o, events, -1 };
@@ -170,136 +169,6 @@ follow(
 		return cli_api_fail(o, c, st, reply);
 	jv_free(reply);
 	return f.run_status >= 0 ? f.run_status : EXIT_OK;
-}
-
-/* ---- loom execution logs ------------------------------------------------ */
-
-static void
-logs_usage(FILE *fp)
-{
-	fprintf(fp,
-	    "usage: loom execution logs ID [--follow] [--task T] "
-	    "[-o text|json] [--api URL]\n"
-	    "\n"
-	    "Prints the output lines of a run's tasks (stdout, stderr, and\n"
-	    "what HTTP backends sent as \"logs\") as TIME TASK#ATTEMPT\n"
-	    "[STREAM] LINE.  --follow keeps printing them as they come until\n"
-	    "the run is over; then the exit status is 0 when the run\n"
-	    "succeeded and 1 when it did not.\n");
-}
-
-/* Every page of GET .../logs. */
-static int
-logs_print(const struct cli_online *o, struct client *c, const char *id,
-    const char *task)
-{
-	char *eid = client_escape(id), *et = task ? client_escape(task) : NULL;
-	char after[32] = "";
-	int st, rc = EXIT_OK;
-
-	for (;;) {
-		char *path = xasprintf("/api/v1/executions/%s/logs?limit=%d%s%s"
-				       "%s%s",
-		    eid, LOGS_PAGE, et ? "&task=" : "", et ? et : "",
-		    *after ? "&after=" : "", after);
-		jv reply, list, next;
-
-		st = client_json(c, "GET", path, jv_invalid(), &reply);
-		free(path);
-		if (st != 200) {
-			rc = cli_api_fail(o, c, st, reply);
-			break;
-		}
-		list = jv_object_get(jv_copy(reply), jv_string("logs"));
-		next = jv_object_get(reply, jv_string("next"));
-		if (jv_get_kind(list) != JV_KIND_ARRAY) {
-			jv_free(list);
-			jv_free(next);
-			fprintf(stderr,
-			    "loom %s: unexpected reply from "
-			    "loom-api\n",
-			    o->cmd);
-			rc = EXIT_FAIL;
-			break;
-		}
-		if (o->fmt == OUT_JSON)
-			json_print_lines(stdout, list);
-		else {
-			jv_array_foreach(list, i, x)
-			{
-				print_log(x, 0);
-				jv_free(x);
-			}
-			jv_free(list);
-		}
-		if (jv_get_kind(next) != JV_KIND_NUMBER) {
-			jv_free(next);
-			break;
-		}
-		snprintf(after, sizeof(after), "%.0f", jv_number_value(next));
-		jv_free(next);
-	}
-	free(eid);
-	free(et);
-	return rc;
-}
-
-int
-cmd_execution_logs(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		CLI_ONLINE_OPTIONS,
-		{ "follow", no_argument, NULL, 'f' },
-		{ "task", required_argument, NULL, 'T' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct cli_online o = { "execution logs", NULL, OUT_TEXT, 0 };
-	const char *task = NULL;
-	struct client *c;
-	int ch, r, fol = 0, rc = EXIT_USAGE;
-
-	optind = 0; /* a fresh scan; argv[0] is "logs" */
-	while ((ch = getopt_long(argc, argv, "o:hfT:", opts, NULL)) != -1) {
-		if ((r = cli_online_opt(&o, ch, optarg)) < 0)
-			return EXIT_USAGE;
-		if (r > 0)
-			continue;
-		switch (ch) {
-		case 'h':
-			logs_usage(stdout);
-			return EXIT_OK;
-		case 'f':
-			fol = 1;
-			break;
-		case 'T':
-			task = optarg;
-			break;
-		default:
-			return cli_usage_error(o.cmd, "bad option");
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage_error(o.cmd,
-		    argc - optind ? "one execution "
-				    "ID only" :
-				    "missing execution ID");
-	if ((c = cli_api_client(&o, &rc)) == NULL)
-		return rc;
-	if (fol) {
-		char *eid = client_escape(argv[optind]);
-		char *et = task ? client_escape(task) : NULL;
-		char *path = xasprintf("/api/v1/executions/%s/events?since=0&"
-				       "kind=log%s%s",
-		    eid, et ? "&task=" : "", et ? et : "");
-
-		rc = follow(&o, c, path, 0);
-		free(path);
-		free(et);
-		free(eid);
-	} else
-		rc = logs_print(&o, c, argv[optind], task);
-	client_free(c);
-	return rc;
 }
 
 /* ---- loom events -------------------------------------------------------- */
@@ -409,7 +278,7 @@ cmd_events(int argc, char **argv)
 		free(path);
 		return rc;
 	}
-	rc = follow(&o, c, path, 1);
+	rc = events_follow(&o, c, path, 1);
 	free(path);
 	client_free(c);
 	return rc;

@@ -6,8 +6,9 @@
  *
  * A small supervisor.  It starts the private PostgreSQL cluster under the
  * state directory (unless --db names a database), migrates the schema,
- * then runs the daemons as its children -- loom-engine, loom-exec,
- * loom-sched, loom-api and, for the sample, loom-example-backend -- each with
+ * then runs the daemons as its children -- loom-log, loom-engine,
+ * loom-exec, loom-sched, loom-api and, for the sample, loom-example-backend
+ * -- each with
  * LOOM_DATABASE_URL set and its output on our stderr.  Once loom-api's
  * /readyz answers (probed over its Unix socket, on a timer that backs off
  * to 1 s) it applies the sample workflow and prints where everything is,
@@ -71,7 +72,7 @@
 #define PROBE_MAX_MS 1000
 #define PROBE_NAG_MS 30000 /* complain if not ready by then */
 
-enum { D_ENGINE, D_EXEC, D_SCHED, D_API, D_BACKEND, D__COUNT };
+enum { D_LOG, D_ENGINE, D_EXEC, D_SCHED, D_API, D_BACKEND, D__COUNT };
 
 struct up;
 
@@ -117,9 +118,9 @@ up_usage(FILE *fp)
 	    "usage: loom up [--state-dir DIR] [--db URL] [--listen ADDR] "
 	    "[--no-sample] [--fast]\n"
 	    "\n"
-	    "Runs PostgreSQL (under DIR, unless --db), loom-engine,\n"
-	    "loom-exec, loom-sched, loom-api (on ADDR, default %s:%d or a "
-	    "free\n"
+	    "Runs PostgreSQL (under DIR, unless --db), loom-log (on\n"
+	    "DIR/run/log.sock), loom-engine, loom-exec, loom-sched, loom-api\n"
+	    "(on ADDR, default %s:%d or a free\n"
 	    "port when that is taken, and DIR/run/api.sock) and a sample\n"
 	    "backend (on %s:%d, or a free port) with a sample workflow,\n"
 	    "until Ctrl-C.\n"
@@ -353,6 +354,8 @@ daemon_start(struct daemon *d)
 		return;
 	if (d == &up->d[D_API])
 		unlink(up->sock_path); /* a stale one from a crash */
+	if (d == &up->d[D_LOG])
+		unlink(getenv("LOOM_LOGD_SOCKET")); /* the same */
 	if ((pid = fork()) < 0) {
 		log_warn("cannot start %s", d->name);
 		loop_timer_after(d->restart, d->backoff_ms);
@@ -661,6 +664,7 @@ static void
 setup_daemons(struct up *up, int sample)
 {
 	static const char *const names[D__COUNT] = {
+		"loom-log",
 		"loom-engine",
 		"loom-exec",
 		"loom-sched",
@@ -962,6 +966,14 @@ up_start_daemons(struct up *up, const struct up_opts *o, const char *run_dir)
 	/* Backends that answer 202 call back here. */
 	setenv("LOOM_EXEC_CALLBACK_URL", up->http_url, 1);
 	up->sock_path = xasprintf("%s/run/api.sock", run_dir);
+	/* loom-log's socket beside it, its spool in the state directory;
+	 * loom-exec finds loom-log by the same variable. */
+	sockaddr = xasprintf("%s/run/log.sock", run_dir);
+	setenv("LOOM_LOGD_SOCKET", sockaddr, 1);
+	free(sockaddr);
+	sockaddr = xasprintf("%s/log.spool", up->state_dir);
+	setenv("LOOM_LOGD_SPOOL", sockaddr, 1);
+	free(sockaddr);
 	if (o->sample && (up->sample_path = find_sample()) == NULL)
 		log_warnx("the sample workflow %s was not found (set "
 			  "LOOM_DATADIR); going on without it",

@@ -78,7 +78,7 @@ _loom_options()
 		list) echo "$online --workflow $list" ;;
 		show | cancel) echo "$online --wait --timeout" ;;
 		retry) echo "$online --from-failed --wait --timeout" ;;
-		logs) echo "$online --follow -f --task" ;;
+		logs) echo "$online --follow -f --task --grep --level --since" ;;
 		*) echo "$online" ;;
 		esac ;;
 	up) echo '--state-dir --db --listen --no-sample --fast -h --help' ;;
@@ -189,7 +189,10 @@ _loom()
 		return 0 ;;
 	--version | --param | --timeout | --limit | -n | --count | \
 	--cursor | --since | --until | --db | --port | --listen | \
-	--expires | --task | --execution | --from)
+	--expires | --task | --execution | --from | --grep)
+		return 0 ;;
+	--level)
+		_loom_reply 'debug info warn error'
 		return 0 ;;
 	esac
 
