@@ -402,14 +402,16 @@ static const char run_create_sql[] =
 
 /*
  * run_create_again.  $1 the finished run, $2 the new id: a new run of
- * the same version with the same params, unless it or its workflow is
- * gone.
+ * the same version with the same params (and nominal fire time, for a
+ * scheduled run: a retry still makes that day's report), unless it or
+ * its workflow is gone.
  */
 static const char run_create_again_sql[] =
     "WITH e AS (INSERT INTO executions "
-    "(id, workflow_id, workflow_version, status, params, trigger) "
+    "(id, workflow_id, workflow_version, status, params, trigger, "
+    "scheduled_at) "
     "SELECT $2, workflow_id, workflow_version, " CREATE_TO(Q) ", params, "
-    "'retry' FROM executions x WHERE id = $1 AND EXISTS (SELECT 1 "
+    "'retry', scheduled_at FROM executions x WHERE id = $1 AND EXISTS (SELECT 1 "
     "FROM workflows w WHERE w.id = x.workflow_id AND "
     "w.deleted_at IS NULL) "
     "RETURNING id, workflow_id, workflow_version), "
