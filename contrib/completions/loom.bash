@@ -67,7 +67,9 @@ _loom_options()
 	workflow)
 		case $2 in
 		describe) echo "$online --version" ;;
-		trigger) echo "$online --input --param --force --wait --timeout" ;;
+		trigger) echo "$online --input --param --force --token --wait --timeout" ;;
+		next) echo "$online -n" ;;
+		trigger-token) echo "$online --name --expires" ;;
 		delete) echo "$online --force" ;;
 		history) echo "$online $list" ;;
 		*) echo "$online" ;;
@@ -104,7 +106,7 @@ _loom_subcommands()
 	case $1 in
 	cron) echo 'next' ;;
 	db) echo 'migrate status start stop url' ;;
-	workflow) echo 'apply list describe trigger delete pause unpause history' ;;
+	workflow) echo 'apply list describe trigger delete pause unpause history next trigger-token' ;;
 	execution) echo 'list show cancel retry logs' ;;
 	breaker) echo 'list reset' ;;
 	token) echo 'create list revoke' ;;
@@ -188,7 +190,7 @@ _loom()
 		return 0 ;;
 	--version | --param | --timeout | --limit | -n | --count | \
 	--cursor | --since | --until | --db | --port | --listen | \
-	--expires | --task | --execution | --from)
+	--expires | --task | --execution | --from | --name | --token)
 		return 0 ;;
 	esac
 
@@ -211,7 +213,13 @@ _loom()
 	workflow)
 		case $sub in
 		apply) _loom_files workflows ;;
-		describe | trigger | delete | pause | unpause | history)
+		trigger-token)
+			if [ "$COMP_CWORD" -eq 3 ]; then
+				_loom_reply 'create list revoke'
+			elif [ "$COMP_CWORD" -eq 4 ]; then
+				_loom_workflow_ids
+			fi ;;
+		describe | trigger | delete | pause | unpause | history | next)
 			# the ID: the first operand after the subcommand
 			for ((i = 3; i < COMP_CWORD; i++)); do
 				case ${COMP_WORDS[i]} in -*) continue ;; esac
