@@ -53,11 +53,19 @@ sched_usage(FILE *fp)
 static int
 is_no_schedule(int st, jv reply)
 {
-	jv f = jv_object_get(jv_object_get(jv_copy(reply), jv_string("error")),
-	    jv_string("field"));
-	int yes = st == 404 && jv_get_kind(f) == JV_KIND_STRING &&
-	    strcmp(jv_string_value(f), "schedule") == 0;
+	jv e, f;
+	int yes;
 
+	if (st != 404 || jv_get_kind(reply) != JV_KIND_OBJECT)
+		return 0;
+	e = jv_object_get(jv_copy(reply), jv_string("error"));
+	if (jv_get_kind(e) != JV_KIND_OBJECT) {
+		jv_free(e);
+		return 0;
+	}
+	f = jv_object_get(e, jv_string("field"));
+	yes = jv_get_kind(f) == JV_KIND_STRING &&
+	    strcmp(jv_string_value(f), "schedule") == 0;
 	jv_free(f);
 	return yes;
 }
