@@ -94,6 +94,11 @@ mint() {
 	assert_equal "$code" 403
 	call POST /api/v1/workflows/hooked/pause "$T"
 	assert_equal "$code" 403
+	# pausing is the operator's call: no forcing past it
+	call POST '/api/v1/workflows/hooked/trigger?force=true' "$T" \
+	    -H 'Content-Type: application/json' --data '{}'
+	assert_equal "$code" 403
+	jq -e '.error.field == "force"' <<<"$body"
 	# and nothing was started by the refusals
 	assert_equal "$(sql "SELECT count(*) FROM executions
 	    WHERE workflow_id = 'other'")" 0

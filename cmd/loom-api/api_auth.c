@@ -25,8 +25,9 @@
  *   6. A trigger token (scope "trigger", made for one workflow) covers no
  *      scope: it passes for exactly POST /api/v1/workflows/{its
  *      workflow}/trigger and is 403 everywhere else, with a message that
- *      says so.  With api.auth = none it is not even looked at (step 3):
- *      every caller may trigger then.
+ *      says so; nor may it force the trigger of a paused workflow
+ *      (?force=true), which is the operator's call.  With api.auth = none
+ *      it is not even looked at (step 3): every caller may trigger then.
  *
  * The token routes (api_tokens.c) are admin routes like any other.
  */
@@ -219,9 +220,20 @@ unauthorized(
 	    rq->method, rq->path, why);
 }
 
+/* Whether rq asks to force a trigger (?force= anything but false). */
+static int
+forcing(const struct api_request *rq)
+{
+	const char *v = api_query(rq, "force");
+
+	return v != NULL && strcmp(v, "false") != 0 && strcmp(v, "0") != 0 &&
+	    strcmp(v, "no") != 0;
+}
+
 /*
  * A valid trigger token of workflow (consumed): 0 when the request is
- * that workflow's trigger, else 403 naming what the token may do.
+ * that workflow's trigger (not forced), else 403 naming what the token
+ * may do.
  */
 static int
 trigger_token_check(struct api_request *rq, char *workflow, jv *out)
@@ -242,7 +254,10 @@ trigger_token_check(struct api_request *rq, char *workflow, jv *out)
 		    "%s %s: this is a trigger token: it may only POST "
 		    "/api/v1/workflows/%s/trigger",
 		    rq->method, rq->path, workflow ? workflow : "?");
-	}
+	} else if (forcing(rq))
+		st = api_error(out, 403, "forbidden", "force",
+		    "a trigger token may not force the trigger of a paused "
+		    "workflow; an operator unpauses it");
 	free(workflow);
 	return st;
 }
