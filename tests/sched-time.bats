@@ -116,3 +116,18 @@ envelope() {
 	jq -e 'if type == "string" then fromjson else . end |
 	    .scheduledTime == "2026-12-07T03:00:00Z"' <<<"$body"
 }
+
+@test "loom-exec --stdin takes scheduledTime from a request, and refuses a malformed one" {
+	req='{"executionId":"e1","taskId":"day","scheduledTime":"2026-12-07T03:00:00Z","task":{"type":"shell","command":"printf %s \"$LOOM_SCHEDULED_TIME\" | jq -cR \"{t: .}\""}}'
+	bad='{"executionId":"e2","taskId":"day","scheduledTime":"Monday; rm -rf /","task":{"type":"shell","command":"true"}}'
+	# (exit 1: one of the two failed)
+	run -1 --separate-stderr "$LOOM_BIN/loom-exec" --stdin \
+	    <<<"$req"$'\n'"$bad"
+	jq -se 'map(select(.taskId == "day")) | length == 2' <<<"$output"
+	jq -se 'map(select(.executionId == "e1"))[0] |
+	    .status == "SUCCESS" and .output.t == "2026-12-07T03:00:00Z"' \
+	    <<<"$output"
+	jq -se 'map(select(.executionId == "e2"))[0] |
+	    .status == "FAILED" and .error.type == "ValidationException" and
+	    (.error.message | contains("scheduledTime"))' <<<"$output"
+}
