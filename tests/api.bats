@@ -123,17 +123,17 @@ healthy() {
 	assert_error not_found 404
 }
 
-@test "apply: concurrency is refused as not supported yet, and nothing is stored" {
+@test "apply: a bad concurrency policy is refused with its place, and nothing is stored" {
 	before=$(sql "SELECT count(*) FROM workflow_versions")
 	req POST /api/v1/workflows -H 'Content-Type: application/yaml' \
-	    --data-binary $'id: api-conc\nconcurrency: {max: 1, policy: skip}\ntasks:\n  - {id: a, command: "true"}\n'
+	    --data-binary $'id: api-conc\nconcurrency: {max: 1, policy: skipp}\ntasks:\n  - {id: a, command: "true"}\n'
 	assert_error invalid_workflow 422
 	jqt '.error.details | length == 1'
-	jqt '.error.details[0].line == 2 and .error.details[0].column == 1'
-	jqt '.error.details[0].message | startswith("'"'concurrency' is not supported yet"'")'
+	jqt '.error.details[0].line == 2 and .error.details[0].column == 31'
+	jqt '.error.details[0].message | startswith("unknown concurrency policy '"'skipp'"'")'
 	assert_equal "$(sql "SELECT count(*) FROM workflow_versions")" "$before"
 	assert_equal "$(sql "SELECT count(*) FROM workflows WHERE id = 'api-conc'")" 0
-	# what is stored for a new workflow does not mention it either
+	# a workflow without the key has no limit in its stored form
 	req GET /api/v1/workflows/daily-report
 	jqt '.spec | has("concurrency") | not'
 }

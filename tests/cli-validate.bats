@@ -95,10 +95,10 @@ expect_diags() {
 	[[ $stderr == *"unknown-key.yaml:13:5: unknown key 'dependOn' in task 'process'; did you mean 'dependsOn'?"* ]]
 }
 
-@test "concurrency is refused as not supported yet, not as an unknown key" {
+@test "a concurrency policy that does not exist is named, with a hint" {
 	run --separate-stderr "$LOOM" validate tests/data/bad/concurrency.yaml
 	assert_failure 1
-	[ "$stderr" = "tests/data/bad/concurrency.yaml:7:1: 'concurrency' is not supported yet: this version does not limit the runs of a workflow, so it would be ignored; remove it" ]
+	[ "$stderr" = "tests/data/bad/concurrency.yaml:7:31: unknown concurrency policy 'skipp': expected queue, skip, bufferOne, cancelOther or allow; did you mean 'skip'?" ]
 }
 
 @test "a schedule that never fires is refused" {

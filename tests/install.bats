@@ -2,9 +2,11 @@
 # `make install` stages what a user needs: programs, man pages, units with
 # the right paths, schema and examples; `make uninstall` removes them.
 
-load "/usr/lib/bats/bats-support/load"
+load helpers
 
 setup_file() {
+	# loom-sched -n checks the stored schedules too: it needs a database
+	loom_pg_start
 	STAGE=$(mktemp -d)
 	export STAGE
 	cd "$BATS_TEST_DIRNAME/.."
@@ -13,10 +15,11 @@ setup_file() {
 
 teardown_file() {
 	rm -rf "$STAGE"
+	loom_pg_stop
 }
 
 @test "programs are installed and run" {
-	for p in loom loom-api loom-engine loom-exec loom-example-backend; do
+	for p in loom loom-api loom-engine loom-exec loom-sched loom-example-backend; do
 		[ -x "$STAGE/opt/loom/bin/$p" ]
 	done
 	run "$STAGE/opt/loom/bin/loom" version

@@ -3,9 +3,9 @@
 # end: loom-engine puts it into every task request, loom-exec into the
 # HTTP callback envelope ("scheduledTime") and a shell task's environment
 # (LOOM_SCHEDULED_TIME); loom-api and `loom execution show` show it, and a
-# retry of the run keeps it.  The run is made with an INSERT like
+# retry of the run keeps it.  Most runs are made with an INSERT like
 # lib/store/transition.c's run_create and a loom_run doorbell, as
-# loom-sched makes one.
+# loom-sched makes one; the last test has loom-sched itself fire them.
 
 bats_require_minimum_version 1.5.0
 
@@ -53,6 +53,12 @@ scheduled_run() {
 envelope() {
 	jq -c --arg k "$1/report/1" 'select(.idempotencyKey == $k) | .body' \
 	    "$BACKEND_LOG" | head -n 1
+}
+
+# tick_runs_done N: N runs of tick have succeeded.
+tick_runs_done() {
+	[ "$(sql "SELECT count(*) FROM executions WHERE workflow_id = 'tick'
+	    AND status = 'SUCCESS'")" -ge "$1" ]
 }
 
 @test "a scheduled run's tasks get scheduledTime in the envelope and LOOM_SCHEDULED_TIME" {
@@ -130,4 +136,38 @@ envelope() {
 	jq -se 'map(select(.executionId == "e2"))[0] |
 	    .status == "FAILED" and .error.type == "ValidationException" and
 	    (.error.message | contains("scheduledTime"))' <<<"$output"
+}
+
+@test "loom-sched end to end: a */2-second schedule's runs reach the backend with their nominal times" {
+	[ -x "$LOOM_BIN/loom-sched" ] || skip "no loom-sched in this build"
+	cat >"$BATS_TEST_TMPDIR/tick.yaml" <<EOF2
+id: tick
+schedule: "*/2 * * * * *"
+tasks:
+  - id: report
+    type: http
+    method: POST
+    url: $BACKEND_URL/api/tasks/report
+  - id: day
+    type: shell
+    command: 'jq -n --arg t "\${LOOM_SCHEDULED_TIME-unset}" "{t: \\\$t}" >"\$LOOM_OUTPUT"'
+EOF2
+	apply "$BATS_TEST_TMPDIR/tick.yaml"
+	loom_daemon_start loom-sched
+	local sched=$LOOM_DAEMON_PID
+	wait_for -t 30 tick_runs_done 2
+	curl -sSf -o /dev/null -X POST "$LOOM_API/api/v1/workflows/tick/pause"
+	loom_daemon_stop "$sched"
+	for E in $(sql "SELECT id FROM executions WHERE workflow_id = 'tick'
+	    AND status = 'SUCCESS' ORDER BY scheduled_at LIMIT 2"); do
+		ex=$(finished "$E")
+		nominal=$(jq -r .scheduledTime <<<"$ex")
+		# a fire of */2: an even second, in UTC
+		[[ $nominal =~ ^[0-9-]{10}T[0-9]{2}:[0-9]{2}:[0-9][02468]Z$ ]]
+		assert_equal "$(jq -r .trigger <<<"$ex")" schedule
+		assert_equal "$(jq -r '.tasks[] | select(.taskId == "day") |
+		    .output.t' <<<"$ex")" "$nominal"
+		jq -e --arg n "$nominal" 'if type == "string" then fromjson
+		    else . end | .scheduledTime == $n' <<<"$(envelope "$E")"
+	done
 }

@@ -57,7 +57,7 @@ epoch() {
 	    .timezone == "Europe/Paris" and .paused == false and
 	    .lastFire == null and (.nextFires | length) == 5 and
 	    (.nextFiresLocal | length) == 5 and .nextFire == .nextFires[0] and
-	    (has("catchup") | not) and (has("error") | not)' <<<"$body"
+	    (has("error") | not)' <<<"$body"
 	prev=
 	for t in $(jq -r '.nextFires[]' <<<"$body"); do
 		[[ $t =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]0Z$ ]]
@@ -108,8 +108,9 @@ epoch() {
 	    ('tick', '2026-12-06T03:00:00Z', 'backfill', 'queued', 'exec-b')"
 	sql "UPDATE schedule_fires SET reason = 'concurrency limit'
 	    WHERE outcome = 'skipped'"
-	# the keys the DSL is gaining, as the loader will store them
-	sql "UPDATE workflow_versions SET spec = spec || '{\"catchup\":\"all\",
+	# whatever the stored spec has, and nothing it lacks
+	sql "UPDATE workflow_versions SET spec = (spec - 'catchupMax' -
+	    'jitter') || '{\"catchup\":\"all\",
 	    \"catchupWindow\":\"6h\",\"concurrency\":{\"max\":1,
 	    \"policy\":\"skip\"},\"pauseOnFailure\":true}'
 	    WHERE workflow_id = 'tick'"
@@ -121,6 +122,26 @@ epoch() {
 	    .concurrency == {"max":1,"policy":"skip"} and
 	    .pauseOnFailure == true and (has("catchupMax") | not) and
 	    (has("jitter") | not)' <<<"$body"
+	# and as loom-workflow(5) writes them
+	cat >"$BATS_TEST_TMPDIR/tock.yaml" <<'EOF2'
+id: tock
+schedule: "0 3 * * *"
+catchup: all
+catchupWindow: 6h
+catchupMax: 3
+jitter: 2s
+pauseOnFailure: true
+concurrency: {max: 1, policy: skip}
+tasks:
+  - {id: t, command: "true"}
+EOF2
+	apply "$BATS_TEST_TMPDIR/tock.yaml"
+	get /api/v1/schedules/tock
+	jq -e '.catchup == "all" and .catchupWindow == "6h" and
+	    .catchupMax == 3 and .jitter == "2s" and .pauseOnFailure == true and
+	    .concurrency == {"max":1,"policy":"skip"} and .lastFire == null' \
+	    <<<"$body"
+	curl -sSf -o /dev/null -X DELETE "$LOOM_API/api/v1/workflows/tock"
 	get /api/v1/schedules
 	jq -e '.schedules | length == 1 and .[0].workflowId == "tick" and
 	    .[0].lastFire.outcome == "skipped" and .[0].catchup == "all" and

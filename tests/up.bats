@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# loom up: the whole stack -- a private PostgreSQL cluster, loom-engine,
+# loom up: the whole stack -- a private PostgreSQL cluster, loom-engine, loom-sched,
 # loom-exec, loom-api and the example backend -- under a throwaway state
 # directory, driven the way a newcomer drives it.  Waits are on events
 # (the "ready" line, log lines, a process ending) or bounded readiness
@@ -134,6 +134,19 @@ setup() {
 	run cat "$STATE/up.first.err"
 	assert_output --partial 'creating a PostgreSQL cluster'
 	assert_output --partial 'started loom-api'
+	assert_output --partial 'started loom-sched'
+}
+
+@test "loom-sched runs under loom up: a seconds schedule fires" {
+	f=$STATE/tick.yaml
+	printf 'id: up-tick\nschedule: "*/2 * * * * *"\ntasks:\n  - id: a\n    command: "true"\n' >"$f"
+	"$LOOM" workflow apply --api "$API" "$f"
+	ticked() {
+		"$LOOM" workflow history up-tick --api "$API" -o json |
+		    jq -e '[.executions[] | select(.trigger == "schedule")] | length >= 2' >/dev/null
+	}
+	up_wait_until 30 ticked
+	"$LOOM" workflow pause up-tick --api "$API"
 }
 
 @test "the API answers /healthz over TCP and over the Unix socket" {

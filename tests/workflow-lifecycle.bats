@@ -176,8 +176,8 @@ pg_walk_after() {
 	jqt '.error.field == "id"'
 }
 
-# What a pause does to a schedule that the API shows: it lists no next fire
-# times (and loom-sched does not fire it).
+# A paused workflow's schedule lists no next fire times (and loom-sched
+# does not fire it: tests/sched.bats).
 @test "pause: marked paused, its schedule lists no fire times, triggers need ?force; unpause; idempotent" {
 	apply pz
 	req POST /api/v1/workflows/pz/pause

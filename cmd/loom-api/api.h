@@ -279,6 +279,7 @@ int api_workflow_get(struct api_request *rq, jv *out);
 int api_workflow_versions(struct api_request *rq, jv *out);
 int api_workflow_version(struct api_request *rq, jv *out);
 int api_workflow_trigger(struct api_request *rq, jv *out);
+int api_workflow_backfill(struct api_request *rq, jv *out); /* api_backfill.c */
 int api_workflow_delete(struct api_request *rq, jv *out);
 int api_workflow_pause(struct api_request *rq, jv *out);
 int api_workflow_unpause(struct api_request *rq, jv *out);

@@ -51,6 +51,7 @@
 #include <string.h>
 
 #include "store/db.h"
+#include "store/runstart.h"
 #include "store/transition.h"
 #include "util/idgen.h"
 #include "util/jsonutil.h"
@@ -319,17 +320,22 @@ request_pending(PGconn *db, struct api_request *rq, const char *exec_id,
 	return status;
 }
 
-/* A new execution of the same workflow version with the same params. */
+/*
+ * A new execution of the same workflow version with the same params and
+ * nominal time, started as every run is (runstart: the workflow's
+ * concurrency applies).
+ */
 static int
 run_again(struct api_request *rq, PGconn *db, const char *id, jv *out)
 {
-	char exec_id[IDGEN_EXEC_LEN + 1], *err = NULL, *loc;
-	const char *p[2] = { id, exec_id };
+	char *err = NULL, *loc;
+	struct run_started st;
 	PGresult *r;
 	int status;
 
-	r = db_exec(db, &err, "SELECT status FROM executions WHERE id = $1",
-	    1, p);
+	r = db_exec(db, &err, "SELECT status, workflow_id, workflow_version, "
+	    "params::text, extract(epoch FROM scheduled_at)::bigint "
+	    "FROM executions WHERE id = $1", 1, &id);
 	if (r == NULL)
 		return api_db_fail(rq, out, err);
 	if (PQntuples(r) == 0 || !is_terminal(PQgetvalue(r, 0, 0))) {
@@ -344,30 +350,42 @@ run_again(struct api_request *rq, PGconn *db, const char *id, jv *out)
 		PQclear(r);
 		return status;
 	}
-	PQclear(r);
-	if (idgen_execution_id(exec_id) < 0)
-		return api_db_fail(rq, out, xasprintf("getrandom: %s",
-		    strerror(errno)));
-	r = db_exec(db, &err, transition_sql(TR_RUN_CREATE_AGAIN), 2, p);
-	if (r == NULL)
+	{
+		struct run_start rs = { PQgetvalue(r, 0, 1),
+			atoi(PQgetvalue(r, 0, 2)), PQgetvalue(r, 0, 3), "retry",
+			PQgetisnull(r, 0, 4) ? -1 :
+			strtoll(PQgetvalue(r, 0, 4), NULL, 10), id, 1, 0 };
+
+		status = runstart(db, &rs, &st, &err);
+	}
+	if (status < 0) {
+		PQclear(r);
 		return api_db_fail(rq, out, err);
-	if (PQntuples(r) == 0) {	/* it or its workflow is gone */
+	}
+	if (st.outcome == RUNSTART_SKIPPED) {
+		status = api_error(out, 409, "concurrency_limit", "id",
+		    "execution %s: not run again: %s", id, st.reason);
+		PQclear(r);
+		return status;
+	}
+	if (st.outcome != RUNSTART_STARTED && st.outcome != RUNSTART_QUEUED) {
 		PQclear(r);
 		return api_error(out, 409, "conflict", "id",
-		    "execution %s cannot run again: it or its workflow was "
-		    "deleted", id);
+		    "execution %s cannot run again: its workflow was deleted",
+		    id);
 	}
 	api_log(LOG_LVL_INFO, "execution %s: a new run of %s version %s, "
-	    "retrying %s", exec_id, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+	    "retrying %s", st.id, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
 	    id);
-	loc = xasprintf("/api/v1/executions/%s", exec_id);
+	loc = xasprintf("/api/v1/executions/%s", st.id);
 	api_set_header(rq, "Location", loc);
 	free(loc);
 	*out = jv_object();
-	*out = jv_put(*out, "executionId", jv_string(exec_id));
+	*out = jv_put(*out, "executionId", jv_string(st.id));
 	*out = jv_put(*out, "workflowId", pg_jv_text(r, 0, 1));
 	*out = jv_put(*out, "workflowVersion", pg_jv_num(r, 0, 2));
 	*out = jv_put(*out, "status", jv_string("PENDING"));
+	*out = jv_put(*out, "queued", jv_bool(st.outcome == RUNSTART_QUEUED));
 	*out = jv_put(*out, "retryOf", jv_string(id));
 	PQclear(r);
 	return 201;

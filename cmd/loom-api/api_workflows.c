@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "store/db.h"
+#include "store/runstart.h"
 #include "store/transition.h"
 #include "core/engine.h"
 #include "util/idgen.h"
@@ -427,6 +428,42 @@ apply_result(const char *id, int version, int created)
 	return jv_put(o, "created", jv_bool(created));
 }
 
+/* The workflows row takes the applied version (in apply_tx). */
+static int
+apply_row(PGconn *db, const struct workflow *wf, const char *ver, char **err)
+{
+	char cmax[16];
+	const char *up[7] = { wf->id, wf->name, wf->schedule, wf->timezone,
+		ver, cmax, concurrency_policy_name(wf->concurrency_policy) };
+
+	snprintf(cmax, sizeof(cmax), "%d", wf->concurrency_max);
+	/* SET reads the old row: a re-created workflow starts afresh, and
+	 * a new or changed schedule fires from now on (schedule_since). */
+	return db_cmd(db, err, "UPDATE workflows SET name = $2, schedule = $3, "
+	    "timezone = $4, current_version = $5::int, updated_at = now(), "
+	    "created_at = CASE WHEN deleted_at IS NULL THEN created_at "
+	    "ELSE now() END, paused = paused AND deleted_at IS NULL, "
+	    "concurrency_max = $6::int, concurrency_policy = $7, "
+	    "schedule_since = CASE WHEN deleted_at IS NOT NULL OR "
+	    "current_version = 0 OR schedule IS DISTINCT FROM $3 OR "
+	    "timezone <> $4 THEN now() ELSE schedule_since END, "
+	    "deleted_at = NULL WHERE id = $1", 7, up);
+}
+
+/* A raised (or lifted) limit lets queued runs start now (else the
+ * engines' sweep admits them). */
+static void
+apply_admit(PGconn *db, const char *id)
+{
+	char *err = NULL;
+
+	if (runstart_admit(db, id, &err) < 0) {
+		api_log(LOG_LVL_WARN, "workflow %s: admitting queued runs: %s",
+		    id, err);
+		free(err);
+	}
+}
+
 /*
  * The apply transaction.  Returns the HTTP status with *out set.  The
  * workflows row is inserted if missing and then locked, so two applies
@@ -441,8 +478,6 @@ apply_tx(struct api_request *rq, PGconn *db, const struct workflow *wf,
 	const char *ins[4] = { wf->id, wf->name, wf->schedule, wf->timezone };
 	const char *sel[2] = { wf->id, spec };
 	const char *nv[3] = { wf->id, rq->body, spec };
-	const char *up[5] = { wf->id, wf->name, wf->schedule, wf->timezone,
-		ver };
 	const char *ev[3] = { wf->id, ver, NULL };
 	char *err = NULL;
 	PGresult *r;
@@ -488,12 +523,7 @@ apply_tx(struct api_request *rq, PGconn *db, const struct workflow *wf,
 		PQclear(r);
 	}
 	snprintf(ver, sizeof(ver), "%d", version);
-	/* SET reads the old row: a re-created workflow starts afresh. */
-	if (db_cmd(db, &err, "UPDATE workflows SET name = $2, schedule = $3, "
-	    "timezone = $4, current_version = $5::int, updated_at = now(), "
-	    "created_at = CASE WHEN deleted_at IS NULL THEN created_at "
-	    "ELSE now() END, paused = paused AND deleted_at IS NULL, "
-	    "deleted_at = NULL WHERE id = $1", 5, up) < 0)
+	if (apply_row(db, wf, ver, &err) < 0)
 		goto fail;
 	ev[2] = deleted ? "recreated" : "applied";
 	/* loom_event is for event streams (api_events.c); its payload
@@ -503,11 +533,13 @@ apply_tx(struct api_request *rq, PGconn *db, const struct workflow *wf,
 	    "VALUES ('workflow', jsonb_build_object('workflow', $1::text, "
 	    "'version', $2::int, 'action', $3::text)) RETURNING 1) "
 	    "SELECT pg_notify('loom_event', 'workflow:' || $1), "
-	    "pg_notify('loom_workflow', $2 || ' ' || $1) FROM e", 3,
+	    "pg_notify('loom_workflow', $2 || ' ' || $1), "
+	    "pg_notify('loom_sched', $1) FROM e", 3,
 	    ev) < 0)
 		goto fail;
 	if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
 		goto fail;
+	apply_admit(db, wf->id);
 	api_log(LOG_LVL_INFO, "workflow %s version %d applied", wf->id,
 	    version);
 	*out = apply_result(wf->id, version, 1);
@@ -645,30 +677,46 @@ trigger_params(const struct workflow *wf, jv input, jv *params, jv *out)
 }
 
 /*
- * Makes run exec_id of workflow id at version, with params (JSON text),
- * and its first event.  Returns 1, 0 when the workflow was deleted
- * meanwhile, or -1 with *err.
+ * The answer to a start (runstart.h): 201 with the run (queued or not),
+ * else the error that says why none was made.
  */
 static int
-trigger_insert(PGconn *db, const char *exec_id, const char *id,
-    int version, const char *params, char **err)
+trigger_answer(struct api_request *rq, const char *id, int version,
+    const struct run_started *st, jv *out)
 {
-	PGresult *r;
-	char ver[16];
-	int made;
+	char *loc;
 
-	snprintf(ver, sizeof(ver), "%d", version);
-	{
-		const char *p[4] = { exec_id, id, ver, params };
-
-		/* One statement, so one transaction (see run_create). */
-		r = db_exec(db, err, transition_sql(TR_RUN_CREATE), 4, p);
+	switch (st->outcome) {
+	case RUNSTART_STARTED:
+	case RUNSTART_QUEUED:
+		break;
+	case RUNSTART_SKIPPED:
+		return api_error(out, 409, "concurrency_limit", "id",
+		    "workflow '%s': not started: %s", id, st->reason);
+	case RUNSTART_PAUSED:
+		return api_error(out, 409, "conflict", "id", "workflow '%s' "
+		    "is paused: unpause it, or trigger with ?force=true", id);
+	case RUNSTART_NO_WORKFLOW:
+	case RUNSTART_DUPLICATE:
+	default:
+		return api_error(out, 404, "not_found", "id",
+		    "no workflow '%s' (it was just deleted)", id);
 	}
-	if (r == NULL)
-		return -1;
-	made = PQntuples(r) > 0;
-	PQclear(r);
-	return made;
+	api_log(LOG_LVL_INFO, "execution %s of %s version %d created%s",
+	    st->id, id, version, st->outcome == RUNSTART_QUEUED ?
+	    " (queued: the concurrency limit is reached)" : "");
+	loc = xasprintf("/api/v1/executions/%s", st->id);
+	api_set_header(rq, "Location", loc);
+	free(loc);
+	*out = jv_object();
+	*out = jv_put(*out, "executionId", jv_string(st->id));
+	*out = jv_put(*out, "workflowId", jv_string(id));
+	*out = jv_put(*out, "workflowVersion", jv_number(version));
+	*out = jv_put(*out, "status", jv_string("PENDING"));
+	*out = jv_put(*out, "queued", jv_bool(st->outcome == RUNSTART_QUEUED));
+	if (st->cancelled[0] != '\0')
+		*out = jv_put(*out, "cancelled", jv_string(st->cancelled));
+	return 201;
 }
 
 int
@@ -676,9 +724,10 @@ api_workflow_trigger(struct api_request *rq, jv *out)
 {
 	const char *id = rq->param[0];
 	const struct workflow *wf;
+	struct run_started st;
 	PGconn *db;
-	char *err = NULL, exec_id[IDGEN_EXEC_LEN + 1], *loc;
-	int status, version = 0, notfound, force, made;
+	char *err = NULL;
+	int status, version = 0, notfound, force;
 	jv input, params;
 
 	if ((status = query_flag(rq, "force", &force, out)) != 0)
@@ -701,30 +750,16 @@ api_workflow_trigger(struct api_request *rq, jv *out)
 	}
 	if ((status = trigger_params(wf, input, &params, out)) != 0)
 		return status;
-	if (idgen_execution_id(exec_id) < 0) {
-		jv_free(params);
-		return api_db_fail(rq, out, xasprintf("getrandom: %s",
-		    strerror(errno)));
+	{
+		struct run_start rs = { id, version, jv_string_value(params),
+			"manual", -1, NULL, force, 0 };
+
+		status = runstart(db, &rs, &st, &err);
 	}
-	made = trigger_insert(db, exec_id, id, version,
-	    jv_string_value(params), &err);
 	jv_free(params);
-	if (made < 0)
+	if (status < 0)
 		return api_db_fail(rq, out, err);
-	if (made == 0)
-		return api_error(out, 404, "not_found", "id",
-		    "no workflow '%s' (it was just deleted)", id);
-	api_log(LOG_LVL_INFO, "execution %s of %s version %d created",
-	    exec_id, id, version);
-	loc = xasprintf("/api/v1/executions/%s", exec_id);
-	api_set_header(rq, "Location", loc);
-	free(loc);
-	*out = jv_object();
-	*out = jv_put(*out, "executionId", jv_string(exec_id));
-	*out = jv_put(*out, "workflowId", jv_string(id));
-	*out = jv_put(*out, "workflowVersion", jv_number(version));
-	*out = jv_put(*out, "status", jv_string("PENDING"));
-	return 201;
+	return trigger_answer(rq, id, version, &st, out);
 }
 
 /* ---- delete, pause ------------------------------------------------------ */
@@ -788,7 +823,8 @@ delete_tx(struct api_request *rq, PGconn *db, const char *id, int force,
 		    "data) VALUES ('workflow', jsonb_build_object('workflow', "
 		    "$1::text, 'action', 'deleted', 'cancelled', $2::int)) "
 		    "RETURNING 1) SELECT pg_notify('loom_event', "
-		    "'workflow:' || $1) FROM e", 2, p) < 0)
+		    "'workflow:' || $1), pg_notify('loom_sched', $1) FROM e",
+		    2, p) < 0)
 			goto fail;
 	}
 	if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
@@ -839,12 +875,14 @@ set_paused(struct api_request *rq, const char *paused, jv *out)
 	    "workflows WHERE id = $1 AND deleted_at IS NULL "
 	    "FOR NO KEY UPDATE), "
 	    "u AS (UPDATE workflows w SET paused = $2::boolean, "
-	    "updated_at = now() FROM o WHERE w.id = o.id AND "
+	    "updated_at = now(), schedule_since = CASE WHEN $2::boolean "
+	    "THEN w.schedule_since ELSE now() END FROM o WHERE w.id = o.id AND "
 	    "o.was <> $2::boolean RETURNING w.id), "
 	    "e AS (INSERT INTO events (kind, data) SELECT 'workflow', "
 	    "jsonb_build_object('workflow', id, 'action', $3::text) FROM u "
 	    "RETURNING 1), "
-	    "n AS (SELECT pg_notify('loom_event', 'workflow:' || $1) FROM e) "
+	    "n AS (SELECT pg_notify('loom_event', 'workflow:' || $1), "
+	    "pg_notify('loom_sched', $1) FROM e) "
 	    "SELECT o.was <> $2::boolean, (SELECT count(*) FROM n) FROM o",
 	    3, p);
 	if (r == NULL)

@@ -36,6 +36,8 @@ static const struct api_route api_routes[] = {
 	    api_workflow_version, API_SCOPE_READ },
 	{ "POST", "/api/v1/workflows/{id}/trigger", API_BODY_JSON,
 	    api_workflow_trigger, API_SCOPE_OPERATOR },
+	{ "POST", "/api/v1/workflows/{id}/backfill", API_BODY_JSON,
+	    api_workflow_backfill, API_SCOPE_OPERATOR },
 	/* api_workflows.c, api_list.c: delete, pause, history */
 	{ "DELETE", "/api/v1/workflows/{id}", API_BODY_NONE,
 	    api_workflow_delete, API_SCOPE_OPERATOR },

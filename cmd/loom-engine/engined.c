@@ -153,6 +153,11 @@ catch_up(struct engined *d)
 		free(ids[i]);
 	}
 	free(ids);
+	if (enginedb_admit_queued(d->edb, &err) < 0) {
+		db_lost(d, err);
+		free(err);
+		return;
+	}
 	at = enginedb_next_wakeup(d->edb, &err);
 	if (at < 0) {
 		db_lost(d, err);

@@ -198,6 +198,8 @@ int cli_control_done(const struct cli_online *o, struct client *c,
  * called by cmd_workflow() with its own argc/argv.
  */
 int cli_workflow_lifecycle(int argc, char **argv);
+/* loom workflow backfill (cmd_workflow_backfill.c) */
+int cli_workflow_backfill(int argc, char **argv);
 
 /*
  * `loom workflow next` and `loom workflow trigger-token`

@@ -7,7 +7,7 @@
  * A small supervisor.  It starts the private PostgreSQL cluster under the
  * state directory (unless --db names a database), migrates the schema,
  * then runs the daemons as its children -- loom-engine, loom-exec,
- * loom-api and, for the sample, loom-example-backend -- each with
+ * loom-sched, loom-api and, for the sample, loom-example-backend -- each with
  * LOOM_DATABASE_URL set and its output on our stderr.  Once loom-api's
  * /readyz answers (probed over its Unix socket, on a timer that backs off
  * to 1 s) it applies the sample workflow and prints where everything is,
@@ -71,7 +71,7 @@
 #define PROBE_MAX_MS 1000
 #define PROBE_NAG_MS 30000 /* complain if not ready by then */
 
-enum { D_ENGINE, D_EXEC, D_API, D_BACKEND, D__COUNT };
+enum { D_ENGINE, D_EXEC, D_SCHED, D_API, D_BACKEND, D__COUNT };
 
 struct up;
 
@@ -118,7 +118,8 @@ up_usage(FILE *fp)
 	    "[--no-sample] [--fast]\n"
 	    "\n"
 	    "Runs PostgreSQL (under DIR, unless --db), loom-engine,\n"
-	    "loom-exec, loom-api (on ADDR, default %s:%d or a free\n"
+	    "loom-exec, loom-sched, loom-api (on ADDR, default %s:%d or a "
+	    "free\n"
 	    "port when that is taken, and DIR/run/api.sock) and a sample\n"
 	    "backend (on %s:%d, or a free port) with a sample workflow,\n"
 	    "until Ctrl-C.\n"
@@ -660,6 +661,7 @@ setup_daemons(struct up *up, int sample)
 	static const char *const names[D__COUNT] = {
 		"loom-engine",
 		"loom-exec",
+		"loom-sched",
 		"loom-api",
 		"loom-example-backend",
 	};

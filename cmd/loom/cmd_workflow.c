@@ -55,6 +55,7 @@ workflow_usage(FILE *fp)
 	    "[--expires DUR]\n"
 	    "       loom workflow trigger-token list ID\n"
 	    "       loom workflow trigger-token revoke ID TOKENID\n"
+	    "       loom workflow backfill ID --from T --to T [--dry-run]\n"
 	    "\n"
 	    "Every subcommand takes -o text|json and --api URL (default:\n"
 	    "$LOOM_API, the config key cli.api, the socket of 'loom up',\n"
@@ -771,7 +772,7 @@ cmd_workflow(int argc, char **argv)
 		return cli_usage_error("workflow",
 		    "missing subcommand "
 		    "(apply, list, describe, trigger, delete, pause, unpause, "
-		    "history, next, trigger-token)");
+		    "history, backfill, next, trigger-token)");
 	sub = argv[1];
 	if (cli_is_help(sub)) {
 		workflow_usage(stdout);
@@ -781,6 +782,8 @@ cmd_workflow(int argc, char **argv)
 	    !strcmp(sub, "unpause") || !strcmp(sub, "history"))
 		return cli_workflow_lifecycle(
 		    argc, argv); /* cmd_workflow_life.c */
+	if (!strcmp(sub, "backfill"))
+		return cli_workflow_backfill(argc, argv);
 	if (!strcmp(sub, "next") || !strcmp(sub, "trigger-token"))
 		return cli_workflow_sched(
 		    argc, argv); /* cmd_workflow_sched.c */

@@ -72,6 +72,7 @@ _loom_options()
 		trigger-token) echo "$online --name --expires" ;;
 		delete) echo "$online --force" ;;
 		history) echo "$online $list" ;;
+		backfill) echo "$online --from --to --dry-run --input" ;;
 		*) echo "$online" ;;
 		esac ;;
 	execution)
@@ -106,7 +107,7 @@ _loom_subcommands()
 	case $1 in
 	cron) echo 'next' ;;
 	db) echo 'migrate status start stop url' ;;
-	workflow) echo 'apply list describe trigger delete pause unpause history next trigger-token' ;;
+	workflow) echo 'apply list describe trigger delete pause unpause history backfill next trigger-token' ;;
 	execution) echo 'list show cancel retry logs' ;;
 	breaker) echo 'list reset' ;;
 	token) echo 'create list revoke' ;;
@@ -219,12 +220,13 @@ _loom()
 			elif [ "$COMP_CWORD" -eq 4 ]; then
 				_loom_workflow_ids
 			fi ;;
-		describe | trigger | delete | pause | unpause | history | next)
+		describe | trigger | delete | pause | unpause | history | next | backfill)
 			# the ID: the first operand after the subcommand
 			for ((i = 3; i < COMP_CWORD; i++)); do
 				case ${COMP_WORDS[i]} in -*) continue ;; esac
 				case ${COMP_WORDS[i - 1]} in
 				--version | --input | --param | --timeout | \
+				--from | --to | \
 				--status | --since | --until | --limit | \
 				--cursor | --api | --output | -o | -n) ;;
 				*) return 0 ;;	# the ID is there already

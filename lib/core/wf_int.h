@@ -37,7 +37,8 @@
 enum wkey {
 	WK_ID, WK_NAME, WK_DESCRIPTION, WK_SCHEDULE, WK_TIMEZONE,
 	WK_RETRYSTRATEGY, WK_RETRYPOLICY, WK_DEFAULTS, WK_PARAMS, WK_TIMEOUT,
-	WK_CONCURRENCY, WK_TASKS, WK_SIGNING, WK__COUNT
+	WK_CONCURRENCY, WK_TASKS, WK_SIGNING, WK_CATCHUP, WK_CATCHUPWINDOW,
+	WK_CATCHUPMAX, WK_JITTER, WK_PAUSEONFAILURE, WK_TRIGGERS, WK__COUNT
 };
 
 enum tkey {
@@ -63,6 +64,8 @@ enum dkey {
 };
 
 enum ckey { CK_MAX, CK_POLICY, CK__COUNT };
+enum tgkey { TGK_FILE, TGK_MESSAGE, TGK_DELAY, TGK_DEBOUNCE, TGK__COUNT };
+enum ftkey { FTK_PATH, FTK_EVENTS, FTK__COUNT };
 
 /* clang-format on */
 
@@ -73,7 +76,11 @@ extern const char *const defaults_keys[DK__COUNT];
 extern const char *const conc_keys[CK__COUNT];
 /* Indexed by enum task_type, concurrency_policy, backoff_strategy. */
 extern const char *const type_names[3];
-extern const char *const policy_names[3];
+extern const char *const policy_names[6];
+extern const char *const catchup_names[3];
+extern const char *const file_event_names[5];
+extern const char *const trigger_keys[TGK__COUNT];
+extern const char *const file_trigger_keys[FTK__COUNT];
 extern const char *const backoff_names[3];
 
 /* ---- the loader's state ----------------------------------------------- */
@@ -192,6 +199,9 @@ void parse_task(struct wctx *c, size_t idx, const struct ynode *tn);
 
 /* wf_top.c */
 void parse_workflow(struct wctx *c, const struct ynode *root);
+
+/* wf_sched.c: catchup*, jitter, pauseOnFailure, triggers */
+void parse_sched_keys(struct wctx *c, const struct ynode *const *s);
 
 /* wf_dag.c */
 int resolve_deps(struct wctx *c);

@@ -123,6 +123,57 @@ task_jv(const struct task *t)
 	return o;
 }
 
+static jv
+trigger_jv(const struct wf_trigger *t)
+{
+	jv o = jv_object();
+	char ev[128];
+
+	if (t->kind == WF_TRIGGER_FILE) {
+		jv f = jv_object();
+
+		f = opt_set(f, "path", t->path);
+		wf_file_events_str(t->events, ev, sizeof(ev));
+		f = jv_object_set(f, jv_string("events"),
+		    jv_string_split(jv_string(ev), jv_string(",")));
+		o = jv_object_set(o, jv_string("file"), f);
+	} else
+		o = jv_object_set(o, jv_string("message"), jv_object());
+	if (t->delay_ms > 0)
+		o = jv_object_set(
+		    o, jv_string("delay"), duration_jv(t->delay_ms));
+	if (t->debounce_ms > 0)
+		o = jv_object_set(
+		    o, jv_string("debounce"), duration_jv(t->debounce_ms));
+	return o;
+}
+
+/* The keys of wf_sched.c, every default written out. */
+static jv
+sched_jv(jv o, const struct workflow *wf)
+{
+	jv list = jv_array();
+
+	o = jv_object_set(o, jv_string("catchup"),
+	    jv_string(catchup_policy_name(wf->catchup)));
+	o = jv_object_set(
+	    o, jv_string("catchupWindow"), duration_jv(wf->catchup_window_ms));
+	o = jv_object_set(
+	    o, jv_string("catchupMax"), jv_number(wf->catchup_max));
+	if (wf->jitter_ms > 0)
+		o = jv_object_set(
+		    o, jv_string("jitter"), duration_jv(wf->jitter_ms));
+	o = jv_object_set(
+	    o, jv_string("pauseOnFailure"), jv_bool(wf->pause_on_failure));
+	if (wf->ntriggers == 0) {
+		jv_free(list);
+		return o;
+	}
+	for (size_t i = 0; i < wf->ntriggers; i++)
+		list = jv_array_append(list, trigger_jv(&wf->triggers[i]));
+	return jv_object_set(o, jv_string("triggers"), list);
+}
+
 jv
 workflow_to_jv(const struct workflow *wf)
 {
@@ -137,7 +188,6 @@ workflow_to_jv(const struct workflow *wf)
 		o = jv_object_set(
 		    o, jv_string("timeout"), duration_jv(wf->timeout_ms));
 	o = jv_object_set(o, jv_string("params"), jv_copy(wf->params));
-	/* Only a spec stored when 'concurrency' was accepted has one. */
 	if (wf->concurrency_max > 0) {
 		jv conc = jv_object();
 
@@ -147,6 +197,7 @@ workflow_to_jv(const struct workflow *wf)
 		    jv_string(concurrency_policy_name(wf->concurrency_policy)));
 		o = jv_object_set(o, jv_string("concurrency"), conc);
 	}
+	o = sched_jv(o, wf);
 	if (wf->signing_env != NULL)
 		o = jv_object_set(o, jv_string("signing"),
 		    opt_set(jv_object(), "secretEnv", wf->signing_env));

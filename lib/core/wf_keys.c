@@ -22,7 +22,8 @@
 const char *const wf_keys[WK__COUNT] = {
 	"id", "name", "description", "schedule", "timezone", "retryStrategy",
 	"retryPolicy", "defaults", "params", "timeout", "concurrency", "tasks",
-	"signing",
+	"signing", "catchup", "catchupWindow", "catchupMax", "jitter",
+	"pauseOnFailure", "triggers",
 };
 
 const char *const task_keys[TK__COUNT] = {
@@ -47,8 +48,16 @@ const char *const defaults_keys[DK__COUNT] = {
 const char *const conc_keys[CK__COUNT] = { "max", "policy" };
 
 const char *const type_names[] = { "http", "shell", "java" };
-const char *const policy_names[] = { "queue", "skip",
-	"cancel-oldest" };
+/* "cancel-oldest" is an older name of cancelOther (see wf_top.c) */
+const char *const policy_names[] = { "queue", "skip", "bufferOne",
+	"cancelOther", "allow", "cancel-oldest" };
+const char *const catchup_names[] = { "latest", "none", "all" };
+/* in the order of the WF_FILE_* bits */
+const char *const file_event_names[] = { "create", "close_write",
+	"moved_to", "delete", "modify" };
+const char *const trigger_keys[TGK__COUNT] = { "file", "message", "delay",
+	"debounce" };
+const char *const file_trigger_keys[FTK__COUNT] = { "path", "events" };
 const char *const backoff_names[] = { "exponential", "linear",
 	"fixed" };
 

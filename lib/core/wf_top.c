@@ -4,8 +4,9 @@
  *
  * parse_workflow() reads the top-level mapping: id, name, the schedule
  * (a cron expression that must fire some day) and its time zone, params,
- * concurrency, signing, the retry defaults of every task, and then each
- * task in turn (wf_task.c).  The strings it keeps are the model's.
+ * concurrency, signing, the scheduling keys (wf_sched.c), the retry defaults of
+ * every task, and then each task in turn (wf_task.c).  The strings it keeps are
+ * the model's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -77,8 +78,10 @@ parse_concurrency(struct wctx *c, const struct ynode *n)
 		wf->concurrency_max = (int)v;
 	if (s[CK_POLICY] &&
 	    (p = get_enum(c, s[CK_POLICY], "concurrency policy", policy_names,
-		 NELEM(policy_names), 0)) >= 0)
-		wf->concurrency_policy = (enum concurrency_policy)p;
+		 c->stored ? NELEM(policy_names) : CONC__COUNT, 0)) >= 0)
+		wf->concurrency_policy = p < CONC__COUNT ?
+		    (enum concurrency_policy)p :
+		    CONC_CANCEL_OTHER;
 }
 
 /* schedule: a cron expression that fires some day (cron.h). */
@@ -243,18 +246,9 @@ parse_workflow(struct wctx *c, const struct ynode *root)
 		get_duration(c, s[WK_TIMEOUT], "timeout", 1, &wf->timeout_ms);
 	if (s[WK_PARAMS])
 		parse_params(c, s[WK_PARAMS]);
-	/*
-	 * Nothing limits the runs of a workflow yet, so a new workflow may
-	 * not ask for it; a spec stored when the key was accepted still loads
-	 * (and keeps what it asked for).
-	 */
-	if (s[WK_CONCURRENCY] && !c->stored)
-		report(c, k[WK_CONCURRENCY],
-		    "'concurrency' is not supported yet: this version does "
-		    "not limit the runs of a workflow, so it would be "
-		    "ignored; remove it");
-	else if (s[WK_CONCURRENCY])
+	if (s[WK_CONCURRENCY])
 		parse_concurrency(c, s[WK_CONCURRENCY]);
+	parse_sched_keys(c, s);
 	if (s[WK_SIGNING]) /* before the tasks: they inherit it */
 		wf->signing_env = parse_signing(c, s[WK_SIGNING]);
 

@@ -96,6 +96,9 @@ workflow_new(const char *file)
 	wf->params = jv_object();
 	wf->default_timeout_ms = DEFAULT_TASK_TIMEOUT_MS;
 	wf->concurrency_policy = CONC_QUEUE;
+	wf->catchup = CATCHUP_LATEST;
+	wf->catchup_window_ms = WF_DEFAULT_CATCHUP_WINDOW_MS;
+	wf->catchup_max = WF_DEFAULT_CATCHUP_MAX;
 	retry_policy_default(&wf->retry_defaults);
 	return wf;
 }
@@ -115,6 +118,9 @@ workflow_free(struct workflow *wf)
 	free(wf->schedule);
 	free(wf->timezone);
 	free(wf->signing_env);
+	for (size_t i = 0; i < wf->ntriggers; i++)
+		free(wf->triggers[i].path);
+	free(wf->triggers);
 	jv_free(wf->params);
 	dag_free(wf->dag);
 	hmap_free(wf->task_ids);
@@ -257,5 +263,34 @@ task_type_name(enum task_type t)
 const char *
 concurrency_policy_name(enum concurrency_policy p)
 {
-	return (unsigned)p < NELEM(policy_names) ? policy_names[p] : "unknown";
+	return (unsigned)p < CONC__COUNT ? policy_names[p] : "unknown";
+}
+
+const char *
+catchup_policy_name(enum catchup_policy p)
+{
+	return (unsigned)p < NELEM(catchup_names) ? catchup_names[p] :
+						    "unknown";
+}
+
+const char *
+wf_file_events_str(unsigned events, char *buf, size_t n)
+{
+	size_t used = 0;
+
+	if (n == 0)
+		return buf;
+	buf[0] = '\0';
+	for (size_t i = 0; i < NELEM(file_event_names); i++) {
+		int w;
+
+		if (!(events & (1u << i)))
+			continue;
+		w = snprintf(buf + used, n - used, "%s%s", used ? "," : "",
+		    file_event_names[i]);
+		if (w < 0 || (size_t)w >= n - used)
+			break;
+		used += (size_t)w;
+	}
+	return buf;
 }

@@ -25,6 +25,9 @@
 /* Files over this are refused. */
 #define WORKFLOW_MAX_BYTES (16u * 1024 * 1024)
 #define WORKFLOW_MAX_ALIASES 10000 /* alias expansions per file */
+#define WF_DEFAULT_CATCHUP_WINDOW_MS (3600 * 1000LL)
+#define WF_DEFAULT_CATCHUP_MAX 100
+#define WF_MAX_TRIGGERS 32
 
 enum task_type {
 	TASK_HTTP = 0,
@@ -32,10 +35,43 @@ enum task_type {
 	TASK_JAVA,
 };
 
+/* What a start past concurrency.max does (loom-workflow(5)). */
 enum concurrency_policy {
-	CONC_QUEUE = 0,	   /* extra runs wait */
-	CONC_SKIP,	   /* extra runs are not started */
-	CONC_CANCEL_OLDEST /* the oldest running run is cancelled */
+	CONC_QUEUE = 0,	   /* waits for a slot, in order */
+	CONC_SKIP,	   /* is not started (an event says so) */
+	CONC_BUFFER_ONE,   /* waits, but at most one waits; others skip */
+	CONC_CANCEL_OTHER, /* the oldest active run is cancelled; it waits */
+	CONC_ALLOW,	   /* starts anyway: no limit */
+	CONC__COUNT
+};
+
+/* Which fires missed while no scheduler ran are made up for. */
+enum catchup_policy {
+	CATCHUP_LATEST = 0, /* one run, for the most recent missed fire */
+	CATCHUP_NONE,	    /* none */
+	CATCHUP_ALL,	    /* every one in the window, up to catchupMax */
+	CATCHUP__COUNT
+};
+
+/* file trigger events (inotify's names) */
+#define WF_FILE_CREATE 0x1u
+#define WF_FILE_CLOSE_WRITE 0x2u
+#define WF_FILE_MOVED_TO 0x4u
+#define WF_FILE_DELETE 0x8u
+#define WF_FILE_MODIFY 0x10u
+
+enum wf_trigger_kind {
+	WF_TRIGGER_FILE = 0,
+	WF_TRIGGER_MESSAGE,
+};
+
+/* One entry of `triggers:`. */
+struct wf_trigger {
+	enum wf_trigger_kind kind;
+	char *path;	     /* file: an absolute glob, "/srv/in/\*.csv" */
+	unsigned events;     /* file: WF_FILE_* bits */
+	int64_t delay_ms;    /* the run starts this long after the event */
+	int64_t debounce_ms; /* events this close together make one run */
 };
 
 struct srcpos {
@@ -96,6 +132,13 @@ struct workflow {
 	jv params;	     /* object: name -> default value */
 	int concurrency_max; /* 0 = unlimited */
 	enum concurrency_policy concurrency_policy;
+	enum catchup_policy catchup;
+	int64_t catchup_window_ms; /* default 1h */
+	int catchup_max;	   /* runs one catch-up makes at most */
+	int64_t jitter_ms;	   /* a scheduled start waits up to this */
+	int pause_on_failure;	   /* a FAILED run pauses the workflow */
+	struct wf_trigger *triggers;
+	size_t ntriggers;
 
 	struct retry_policy retry_defaults; /* after retryStrategy/defaults */
 	int64_t default_timeout_ms; /* task timeout when unset (default 5m) */
@@ -133,8 +176,8 @@ struct workflow *workflow_load_buf_opts(const char *name, const char *buf,
  * as workflow_versions.spec: no YAML parser, no positions in messages.
  * These two load stored specs, accepted when they were applied, so they
  * skip the checks that refuse what an earlier version accepted and did
- * nothing with: concurrency, a schedule that never fires, a template in
- * a shell or java task's command line or env.
+ * nothing with: a schedule that never fires, a template in a shell or
+ * java task's command line or env.
  */
 struct workflow *workflow_load_json(
     const char *name, const char *text, size_t len, struct diags *d);
@@ -148,6 +191,9 @@ void workflow_free(struct workflow *wf);
 long workflow_task_index(const struct workflow *wf, const char *id);
 const char *task_type_name(enum task_type t);
 const char *concurrency_policy_name(enum concurrency_policy p);
+const char *catchup_policy_name(enum catchup_policy p);
+/* "create,close_write" for WF_FILE_* bits; into buf of size n. */
+const char *wf_file_events_str(unsigned events, char *buf, size_t n);
 
 /*
  * The canonical JSON form of the model, with every default filled in, for

@@ -121,6 +121,14 @@ long enginedb_due_runs(struct enginedb *e, char ***ids, char **err);
  */
 int64_t enginedb_next_wakeup(struct enginedb *e, char **err);
 
+/*
+ * Queued runs (a concurrency limit) take the slots that are free: what a
+ * pass that ended a run does at once (run_admit), done here for every
+ * workflow with queued runs, in case that pass died after its commit or
+ * a limit was raised.  Returns the runs admitted, or -1 with *err.
+ */
+long enginedb_admit_queued(struct enginedb *e, char **err);
+
 /* Counters for status output. */
 struct enginedb_stats {
 	uint64_t passes;

@@ -182,7 +182,8 @@ requests_free(struct request *q, size_t n)
 	"(extract(epoch FROM deadline_at) * 1000)::bigint, engine_gen, " \
 	"(extract(epoch FROM started_at) * 1000)::bigint, pass_incomplete, " \
 	SQL_ISO_SECONDS("scheduled_at") " " \
-	"FROM executions WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"
+	"FROM executions WHERE id = $1 AND (cancel_requested OR NOT queued) " \
+	"FOR NO KEY UPDATE SKIP LOCKED"
 /* clang-format on */
 
 size_t
@@ -227,9 +228,10 @@ pass_not_locked(struct enginedb *e, const char *id, char **err)
 	PGresult *r;
 	int rc;
 
+	/* A queued run (schema 014) waits for its slot: nothing to do. */
 	r = db_exec(e->conn, err,
 	    "SELECT 1 FROM executions WHERE "
-	    "id = $1",
+	    "id = $1 AND (cancel_requested OR NOT queued)",
 	    1, p);
 	if (r == NULL) {
 		PQclear(PQexec(e->conn, "ROLLBACK"));

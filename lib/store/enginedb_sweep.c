@@ -9,6 +9,7 @@
 #include "db.h"
 #include "enginedb.h"
 #include "enginedb_int.h"
+#include "runstart.h"
 
 long
 enginedb_due_runs(struct enginedb *e, char ***ids, char **err)
@@ -17,7 +18,8 @@ enginedb_due_runs(struct enginedb *e, char ***ids, char **err)
 	long n;
 
 	r = db_exec(e->conn, err,
-	    "SELECT id FROM executions WHERE status = 'PENDING' "
+	    "SELECT id FROM executions WHERE (status = 'PENDING' AND "
+	    "(cancel_requested OR NOT queued)) "
 	    "OR (status = 'RUNNING' AND (cancel_requested "
 	    "OR deadline_at <= now())) "
 	    "UNION SELECT DISTINCT execution_id FROM run_tasks WHERE NOT "
@@ -56,4 +58,28 @@ enginedb_next_wakeup(struct enginedb *e, char **err)
 	t = edb_ms_value(r, 0, 0);
 	PQclear(r);
 	return t;
+}
+
+long
+enginedb_admit_queued(struct enginedb *e, char **err)
+{
+	PGresult *r;
+	long n = 0, k;
+
+	r = db_exec(e->conn, err,
+	    "SELECT DISTINCT workflow_id FROM executions WHERE "
+	    "status = 'PENDING' AND queued",
+	    0, NULL);
+	if (r == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		if ((k = runstart_admit(e->conn, PQgetvalue(r, i, 0), err)) <
+		    0) {
+			PQclear(r);
+			return -1;
+		}
+		n += k;
+	}
+	PQclear(r);
+	return n;
 }

@@ -177,7 +177,8 @@ struct passwrite {
 	int nreset, nundead, resumed;
 	size_t nrq;
 	char dl[32], gen[32];
-	const char *p_dead[2], *p_run[6], *p_id[1];
+	const char *p_dead[2], *p_run[6], *p_id[1], *p_wf[2];
+	int admit, pause; /* the run ended: see pw_run_ended() */
 	const char *p_rs[2], *p_undead[3], *p_rq[3], *p_gen[2];
 	long *ord, nchanged, nchunks;
 	struct passrows *pr;
@@ -331,7 +332,7 @@ pw_chunks(struct passwrite *pw, const struct runentry *run, long long gen_after)
 		pw->nchunks = (pw->nchanged + PASS_CHUNK - 1) / PASS_CHUNK;
 	pw->p_run[5] = pw->nchunks > 1 ? "true" : "false";
 	pw->pr = xcalloc((size_t)pw->nchunks, sizeof(*pw->pr));
-	pw->st = xcalloc(16 + 8 * (size_t)pw->nchunks, sizeof(*pw->st));
+	pw->st = xcalloc(20 + 8 * (size_t)pw->nchunks, sizeof(*pw->st));
 	snprintf(pw->gen, sizeof(pw->gen), "%lld", gen_after);
 }
 
@@ -409,6 +410,41 @@ pw_chunk_rows(struct passwrite *pw, long c)
 }
 
 /*
+ * A run that ended frees its slot: under a concurrency limit, the queued
+ * runs of its workflow take the free slots (lock the workflow's row, then
+ * run_admit, which skips queued rows another pass holds: see runstart.c
+ * for the lock order).  A FAILED run of a workflow with pauseOnFailure
+ * pauses it; the schedulers hear of it on loom_sched.
+ */
+static void
+pw_run_ended(struct passwrite *pw)
+{
+	struct db_stmt *st = pw->st;
+
+	if (pw->admit) {
+		st[pw->nst++] = (struct db_stmt){ "SELECT 1 FROM workflows "
+						  "WHERE id = $1 FOR NO KEY "
+						  "UPDATE",
+			1, pw->p_wf };
+		st[pw->nst++] = (struct db_stmt){ transition_sql(TR_RUN_ADMIT),
+			1, pw->p_wf };
+	}
+	if (pw->pause)
+		st[pw->nst++] = (struct db_stmt){
+			"WITH u AS (UPDATE workflows SET paused = true, "
+			"updated_at = now() WHERE id = $1 AND NOT paused AND "
+			"deleted_at IS NULL RETURNING id), "
+			"e AS (INSERT INTO events (kind, data) SELECT "
+			"'workflow', jsonb_build_object('workflow', id, "
+			"'action', 'paused', 'reason', 'pauseOnFailure', "
+			"'execution', $2::text) FROM u RETURNING 1) "
+			"SELECT pg_notify('loom_event', 'workflow:' || $1), "
+			"pg_notify('loom_sched', $1) FROM e",
+			2, pw->p_wf
+		};
+}
+
+/*
  * Chunk c's run: the first writes the run row and marks the requests
  * done, the last of several clears the mark; then the doorbells and
  * COMMIT.
@@ -443,6 +479,8 @@ pw_chunk_close(struct passwrite *pw, const struct enginedb *e, long c)
 			3, pw->p_rq
 		};
 	}
+	if (c == pw->nchunks - 1)
+		pw_run_ended(pw);
 	if (pw->dispatch && !e->quiet_ready)
 		st[pw->nst++] =
 		    (struct db_stmt){ "SELECT pg_notify('loom_task_ready', $1)",
@@ -471,6 +509,13 @@ edb_write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	pw_resets(&pw, run->w->wf, res);
 	pw_requests(&pw, rq, nrq);
 	pw_run_row(&pw, run, res);
+	if (run_state_terminal(run->rt.state)) {
+		pw.p_wf[0] = run->w->wf->id;
+		pw.p_wf[1] = id;
+		pw.admit = run->w->wf->concurrency_max > 0;
+		pw.pause =
+		    run->rt.state == RUN_FAILED && run->w->wf->pause_on_failure;
+	}
 	pw_chunks(&pw, run, gen_after);
 	n = pw.nchunks;
 	for (long c = 0; c < n; c++) {

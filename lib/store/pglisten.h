@@ -29,6 +29,21 @@ struct pglisten *pglisten_new(struct loop *loop, const char *url,
     const char *app, const char *const *channels, pglisten_notify_cb *notify,
     pglisten_connect_cb *connect, void *arg, char **err);
 void pglisten_free(struct pglisten *l);
+/*
+ * The same, but only one process at a time listens: each takes the
+ * session-level advisory lock lock_key before its LISTEN (asking in the
+ * server, without blocking the loop), so the others wait until the
+ * holder's session ends (it exits, is killed, or loses its connection).
+ * on_connect() is called each time the lock is taken.  For channels
+ * whose messages must be handled once, not once per listener.
+ */
+struct pglisten *pglisten_new_leader(struct loop *loop, const char *url,
+    const char *app, long long lock_key, const char *const *channels,
+    pglisten_notify_cb *notify, pglisten_connect_cb *connect, void *arg,
+    char **err);
+/* Whether this one holds the lock and listens (leader only). */
+int pglisten_leading(const struct pglisten *l);
+
 /* Whether the connection is up right now. */
 int pglisten_connected(const struct pglisten *l);
 

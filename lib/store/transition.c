@@ -374,53 +374,105 @@ static const char run_engine_write_sql[] =
     "ELSE cancel_requested END, "
     "deadline_at = to_timestamp($4::bigint / 1000.0), "
     "pass_incomplete = $6::boolean, "
+    "queued = queued AND $2 = 'PENDING', "
     "engine_gen = engine_gen + 1 WHERE id = $1";
 
 /* ---- loom-api: runs ----------------------------------------------------- */
 
 /*
- * run_create.  $1 the new id, $2 the workflow, $3 its version, $4 the
- * params.  One statement, so one transaction; NOTIFY goes on commit.
+ * run_create: a run of a workflow without a concurrency limit (max 0 or
+ * policy allow), in one statement, so one transaction; NOTIFY goes on
+ * commit.  $1 the new id, $2 the workflow, $3 its version, $4 the params,
+ * $5 the trigger kind (manual, schedule, backfill, message, file, retry),
+ * $6 the nominal fire time in Unix seconds or NULL (claimed for schedule
+ * and backfill; a retry keeps its run's without claiming), $7 whether a paused
+ * workflow may start (force), $8 the run retried or NULL.
  * The KEY SHARE lock waits for a delete in progress and then sees it: a
- * deleted workflow gets no new run.
+ * deleted workflow gets no new run.  A nominal time is claimed in
+ * schedule_fires first: the second claim of one fire makes nothing.
+ * The last row says why nothing was made: deleted or missing (no x row),
+ * paused, or limited (then lib/store/runstart.c takes the locked way).
  */
 #define CREATE_TO(X) X(PENDING)
 
+#define SQL_NOMINAL "to_timestamp($6::bigint)"
+#define SQL_NOMINAL_ISO \
+	"to_char(" SQL_NOMINAL " AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 static const char run_create_sql[] =
     "WITH w AS (SELECT id FROM workflows "
-    "WHERE id = $2 AND deleted_at IS NULL FOR KEY SHARE), "
+    "WHERE id = $2 AND deleted_at IS NULL AND (NOT paused OR "
+    "$7::boolean) AND (concurrency_max = 0 OR "
+    "concurrency_policy = 'allow') FOR KEY SHARE), "
+    "f AS (INSERT INTO schedule_fires (workflow_id, nominal_at, kind, "
+    "outcome, execution_id) SELECT w.id, " SQL_NOMINAL ", $5, "
+    "'started', $1 FROM w WHERE $6::bigint IS NOT NULL AND "
+    "$5 IN ('schedule', 'backfill') ON CONFLICT DO NOTHING RETURNING 1), "
     "e AS (INSERT INTO executions "
     "(id, workflow_id, workflow_version, status, params, "
-    "trigger) SELECT $1, w.id, $3::int, " CREATE_TO(Q) ", $4::jsonb, "
-    "'manual' FROM w RETURNING id), "
+    "trigger, scheduled_at) SELECT $1, w.id, $3::int, " CREATE_TO(Q) ", "
+    "$4::jsonb, $5, " SQL_NOMINAL " FROM w WHERE $6::bigint IS NULL OR "
+    "$5 NOT IN ('schedule', 'backfill') OR EXISTS (SELECT 1 FROM f) "
+    "RETURNING id), "
     "ev AS (INSERT INTO events (execution_id, kind, to_state, "
-    "data) SELECT id, 'run', " CREATE_TO(Q) ", jsonb_build_object("
-    "'workflow', $2::text, 'version', $3::int, 'trigger', "
-    "'manual') FROM e) "
-    "SELECT pg_notify('loom_run', id), "
-    "pg_notify('loom_event', id) FROM e";
+    "data) SELECT id, 'run', " CREATE_TO(Q) ", jsonb_strip_nulls("
+    "jsonb_build_object('workflow', $2::text, 'version', $3::int, "
+    "'trigger', $5::text, 'scheduledTime', " SQL_NOMINAL_ISO ", "
+    "'retryOf', $8::text)) FROM e), "
+    "n AS (SELECT pg_notify('loom_run', id), "
+    "pg_notify('loom_event', id) FROM e) "
+    "SELECT (SELECT id FROM e), (SELECT count(*) FROM n), x.paused, "
+    "x.limited FROM (VALUES (1)) v LEFT JOIN (SELECT paused, NOT "
+    "(concurrency_max = 0 OR concurrency_policy = 'allow') AS limited "
+    "FROM workflows WHERE id = $2 AND deleted_at IS NULL) x ON true";
 
 /*
- * run_create_again.  $1 the finished run, $2 the new id: a new run of
- * the same version with the same params (and nominal fire time, for a
- * scheduled run: a retry still makes that day's report), unless it or
- * its workflow is gone.
+ * run_create_limited: a run of a workflow with a concurrency limit, made
+ * by runstart() inside its transaction, which holds the workflow's row
+ * (FOR NO KEY UPDATE) and decided with overlap_decide().  $1..$6 and $8
+ * as for run_create; $7 whether it is queued: a queued run waits for a
+ * slot (run_admit) and rings no loom_run.
  */
-static const char run_create_again_sql[] =
+static const char run_create_limited_sql[] =
     "WITH e AS (INSERT INTO executions "
-    "(id, workflow_id, workflow_version, status, params, trigger, "
-    "scheduled_at) "
-    "SELECT $2, workflow_id, workflow_version, " CREATE_TO(Q) ", params, "
-    "'retry', scheduled_at FROM executions x WHERE id = $1 AND EXISTS (SELECT 1 "
-    "FROM workflows w WHERE w.id = x.workflow_id AND "
-    "w.deleted_at IS NULL) "
-    "RETURNING id, workflow_id, workflow_version), "
-    "ev AS (INSERT INTO events (execution_id, kind, to_state, data) "
-    "SELECT id, 'run', " CREATE_TO(Q) ", jsonb_build_object('workflow', "
-    "workflow_id, 'version', workflow_version, 'trigger', 'retry', "
-    "'retryOf', $1::text) FROM e) "
-    "SELECT id, workflow_id, workflow_version, "
-    "pg_notify('loom_run', id), pg_notify('loom_event', id) FROM e";
+    "(id, workflow_id, workflow_version, status, params, "
+    "trigger, scheduled_at, queued) VALUES ($1, $2, $3::int, "
+    CREATE_TO(Q) ", $4::jsonb, $5, " SQL_NOMINAL ", $7::boolean) "
+    "RETURNING id, queued), "
+    "ev AS (INSERT INTO events (execution_id, kind, to_state, "
+    "data) SELECT id, 'run', " CREATE_TO(Q) ", jsonb_strip_nulls("
+    "jsonb_build_object('workflow', $2::text, 'version', $3::int, "
+    "'trigger', $5::text, 'scheduledTime', " SQL_NOMINAL_ISO ", "
+    "'retryOf', $8::text, 'queued', CASE WHEN queued THEN true END)) "
+    "FROM e), "
+    "n AS (SELECT pg_notify('loom_run', id) FROM e WHERE NOT queued "
+    "UNION ALL SELECT pg_notify('loom_event', id) FROM e) "
+    "SELECT id, (SELECT count(*) FROM n) FROM e";
+
+/*
+ * run_admit: $1 the workflow.  Queued runs take the free slots, oldest
+ * first, and ring loom_run.  The caller locked the workflow's row in an
+ * earlier statement of its transaction (so this one's snapshot counts
+ * every committed start).  SKIP LOCKED: a queued run locked by a pass
+ * (being cancelled) is not waited for.
+ */
+static const char run_admit_sql[] =
+    "WITH w AS (SELECT concurrency_max AS m, concurrency_policy AS p "
+    "FROM workflows WHERE id = $1), "
+    "a AS (SELECT count(*) AS n FROM executions WHERE workflow_id = $1 "
+    "AND status IN ('PENDING', 'RUNNING') AND NOT queued), "
+    "q AS (SELECT id FROM executions WHERE workflow_id = $1 AND "
+    "status = 'PENDING' AND queued AND NOT cancel_requested "
+    "ORDER BY created_at, id LIMIT (SELECT CASE WHEN w.m = 0 OR "
+    "w.p = 'allow' THEN NULL ELSE greatest(w.m - a.n, 0) END FROM w, a) "
+    "FOR UPDATE SKIP LOCKED), "
+    "u AS (UPDATE executions x SET queued = false FROM q "
+    "WHERE x.id = q.id RETURNING x.id), "
+    "ev AS (INSERT INTO events (execution_id, kind, data) SELECT id, "
+    "'run', jsonb_build_object('action', 'admitted') FROM u) "
+    "SELECT id, pg_notify('loom_run', id), pg_notify('loom_event', id) "
+    "FROM u";
 
 /*
  * run_cancel.  $1 the run.  One statement: the flag and the engine's
@@ -475,9 +527,11 @@ const struct transition transitions[TR__COUNT] = {
 	[TR_TASK_ENGINE_WRITE] = { "task_engine_write", TRANSITION_TASK,
 	    TASK_ALL, TASK_ALL, TRANSITION_CORE, engine_write_sql, 10 },
 	[TR_RUN_CREATE] = { "run_create", TRANSITION_RUN, 0, CREATE_TO(RB),
-	    TRANSITION_CREATE, run_create_sql, 4 },
-	[TR_RUN_CREATE_AGAIN] = { "run_create_again", TRANSITION_RUN, 0,
-	    CREATE_TO(RB), TRANSITION_CREATE, run_create_again_sql, 2 },
+	    TRANSITION_CREATE, run_create_sql, 8 },
+	[TR_RUN_CREATE_LIMITED] = { "run_create_limited", TRANSITION_RUN, 0,
+	    CREATE_TO(RB), TRANSITION_CREATE, run_create_limited_sql, 8 },
+	[TR_RUN_ADMIT] = { "run_admit", TRANSITION_RUN, RB(PENDING), 0, 0,
+	    run_admit_sql, 1 },
 	[TR_RUN_CANCEL] = { "run_cancel", TRANSITION_RUN, CANCEL_FROM(RB, |),
 	    CANCEL_TO(RB), TRANSITION_REQUEST, run_cancel_sql, 1 },
 	[TR_RUN_CANCEL_WORKFLOW] = { "run_cancel_workflow", TRANSITION_RUN,

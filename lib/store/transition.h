@@ -63,8 +63,9 @@ enum transition_id {
 	TR_TASK_RESET_CLEAR,  /* a reset task's last result forgotten */
 	TR_TASK_ENGINE_WRITE, /* what the engine core decided */
 	/* executions */
-	TR_RUN_CREATE,		/* -> PENDING: a trigger */
-	TR_RUN_CREATE_AGAIN,	/* -> PENDING: `loom execution retry` */
+	TR_RUN_CREATE,		/* -> PENDING: a start, no limit */
+	TR_RUN_CREATE_LIMITED,	/* -> PENDING (maybe queued): a start */
+	TR_RUN_ADMIT,		/* PENDING: queued runs take free slots */
 	TR_RUN_CANCEL,		/* PENDING | RUNNING -> CANCELLED, requested */
 	TR_RUN_CANCEL_WORKFLOW, /* the same for every run of a workflow */
 	TR_RUN_ENGINE_WRITE,	/* what the engine core decided */

@@ -554,7 +554,7 @@ static void
 test_run_create(void)
 {
 	char prefix[64], id1[96], id2[96], old[96];
-	const char *p[4];
+	const char *p[8];
 
 	snprintf(prefix, sizeof(prefix), "exec-tr-create-%ld", (long)getpid());
 	seed_runs(prefix);
@@ -562,13 +562,28 @@ test_run_create(void)
 	snprintf(id2, sizeof(id2), "%s-new2", prefix);
 	snprintf(old, sizeof(old), "%s-failed", prefix);
 	p[0] = id1, p[1] = wid, p[2] = "1", p[3] = "{}";
-	PQclear(qr(transition_sql(TR_RUN_CREATE), 4, p));
-	p[0] = old, p[1] = id2;
-	PQclear(qr(transition_sql(TR_RUN_CREATE_AGAIN), 2, p));
+	p[4] = "manual", p[5] = NULL, p[6] = "false", p[7] = NULL;
+	PQclear(qr(transition_sql(TR_RUN_CREATE), 8, p));
+	p[0] = id2, p[4] = "retry", p[7] = old;
+	PQclear(qr(transition_sql(TR_RUN_CREATE), 8, p));
+	p[4] = "manual", p[7] = NULL;
+	p[0] = id2, p[1] = wid, p[6] = "true";
+	snprintf(id2, sizeof(id2), "%s-new3", prefix);
+	PQclear(qr(transition_sql(TR_RUN_CREATE_LIMITED), 8, p));
+	is_str(
+	    q1("SELECT status || ' ' || queued FROM executions WHERE id = $1",
+		id2),
+	    "PENDING true", "run_create_limited: a new run, PENDING, queued");
+	PQclear(qr(transition_sql(TR_RUN_ADMIT), 1, (const char *[]){ wid }));
+	is_str(
+	    q1("SELECT status || ' ' || queued FROM executions WHERE id = $1",
+		id2),
+	    "PENDING false", "run_admit: admitted (no limit), still PENDING");
+	snprintf(id2, sizeof(id2), "%s-new2", prefix);
 	is_str(q1("SELECT status FROM executions WHERE id = $1", id1),
 	    "PENDING", "run_create: a new run, PENDING");
 	is_str(q1("SELECT status FROM executions WHERE id = $1", id2),
-	    "PENDING", "run_create_again: a new run, PENDING");
+	    "PENDING", "run_create: a retry, a new run, PENDING");
 	is_str(q1("SELECT string_agg(status, ',' ORDER BY id) FROM "
 		  "executions WHERE id LIKE $1::text || '-%' "
 		  "AND id NOT LIKE '%-new_'",

@@ -165,7 +165,7 @@ test_seed(void)
 	is_int(workflow_task_index(wf, "send_email"), 3, "task index lookup");
 	is_int(workflow_task_index(wf, "nope"), -1, "unknown task index -1");
 	is_str(task_type_name(TASK_SHELL), "shell", "task_type_name");
-	is_str(concurrency_policy_name(CONC_CANCEL_OLDEST), "cancel-oldest",
+	is_str(concurrency_policy_name(CONC_CANCEL_OTHER), "cancelOther",
 	    "concurrency_policy_name");
 	is_int(wf->tasks[0].pos.line, 7, "task position line");
 	is_int(wf->tasks[0].pos.col, 5, "task position column");
@@ -346,14 +346,47 @@ static const struct errcase {
 	  "      initialDelay: 10m\n", 6, 7,
 	  "the task's retry policy has maxDelay 5m shorter than its "
 	  "initialDelay 10m" },
-	{ "concurrency is refused, not ignored",
-	  "id: w\nconcurrency: 1\ntasks:\n  - {id: a, command: x}\n", 2, 1,
-	  "'concurrency' is not supported yet: this version does not limit "
-	  "the runs of a workflow, so it would be ignored; remove it" },
-	{ "concurrency as a mapping is refused too",
-	  "id: w\nconcurrency: {max: 1, policy: skip}\ntasks:\n"
-	  "  - {id: a, command: x}\n", 2, 1,
-	  "'concurrency' is not supported yet: *" },
+	{ "the old name of cancelOther is for stored specs only",
+	  "id: w\nconcurrency: {max: 1, policy: cancel-oldest}\ntasks:\n"
+	  "  - {id: a, command: x}\n", 2, 31,
+	  "unknown concurrency policy 'cancel-oldest': expected queue, skip, "
+	  "bufferOne, cancelOther or allow" },
+	{ "concurrency without max",
+	  "id: w\nconcurrency: {policy: skip}\ntasks:\n"
+	  "  - {id: a, command: x}\n", 2, 14, "'concurrency' has no 'max'" },
+	{ "bad catchup",
+	  "id: w\ncatchup: every\ntasks:\n  - {id: a, command: x}\n", 2, 10,
+	  "unknown catchup 'every': expected latest, none or all" },
+	{ "catchupMax too big",
+	  "id: w\ncatchupMax: 5000\ntasks:\n  - {id: a, command: x}\n", 2, 13,
+	  "'catchupMax' must be between 1 and 1000, found 5000" },
+	{ "pauseOnFailure not a bool",
+	  "id: w\npauseOnFailure: yes please\ntasks:\n"
+	  "  - {id: a, command: x}\n", 2, 17,
+	  "expected true or false for 'pauseOnFailure', found a string" },
+	{ "file trigger with a relative path",
+	  "id: w\ntriggers:\n  - file: {path: in/x}\ntasks:\n"
+	  "  - {id: a, command: x}\n", 3, 18,
+	  "file trigger path 'in/x' is not absolute" },
+	{ "file trigger with a wildcard directory",
+	  "id: w\ntriggers:\n  - file: {path: /srv/*/x}\ntasks:\n"
+	  "  - {id: a, command: x}\n", 3, 18,
+	  "file trigger path '/srv/*/x' has a wildcard in a directory: only "
+	  "the last part may have one" },
+	{ "file trigger with an unknown event",
+	  "id: w\ntriggers:\n  - file: {path: /srv/x, events: [open]}\n"
+	  "tasks:\n  - {id: a, command: x}\n", 3, 34,
+	  "unknown file event 'open': expected create, close_write, "
+	  "moved_to, delete or modify" },
+	{ "trigger with both kinds",
+	  "id: w\ntriggers:\n  - {file: {path: /srv/x}, message: {}}\n"
+	  "tasks:\n  - {id: a, command: x}\n", 3, 5,
+	  "a trigger needs exactly one of 'file' or 'message'" },
+	{ "file trigger and params without file",
+	  "id: w\nparams: {x: 1}\ntriggers:\n  - file: {path: /srv/x}\n"
+	  "tasks:\n  - {id: a, command: x}\n", 4, 3,
+	  "a file trigger passes its event in the param 'file', but "
+	  "'params' does not declare it: add 'file: null' to params" },
 	{ "schedule that never fires",
 	  "id: w\nschedule: \"0 0 31 2 *\"\ntasks:\n  - {id: a, command: x}\n",
 	  2, 11, "schedule '0 0 31 2 *' never fires: no date matches its "
@@ -1408,7 +1441,7 @@ test_stored(void)
 	diags_init(&d);
 	wf = workflow_load_json("stored", old, strlen(old), &d);
 	ok(wf != NULL,
-	    "a stored spec with concurrency, a never-firing "
+	    "a stored spec with the old cancel-oldest, a never-firing "
 	    "schedule and shell templates still loads");
 	if (wf != NULL) {
 		is_int(wf->concurrency_max, 2, "stored concurrency kept");

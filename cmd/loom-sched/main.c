@@ -1,0 +1,68 @@
+/*
+ * loom-sched: decides when runs start -- schedules (cron, in the
+ * workflow's time zone), catch-up after downtime, concurrency, and
+ * triggers from messages, rows and files.  See loom-sched(8).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sched.h"
+#include "util/config.h"
+#include "util/log.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: loom-sched [-dnv] [-c FILE]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sched_opts o;
+	struct config *cfg;
+	struct diags d;
+	const char *path = NULL, *lvl;
+	enum log_level level = LOG_LVL_INFO;
+	int ch, check = 0, rc;
+
+	log_init("loom-sched", LOG_LVL_INFO);
+	while ((ch = getopt(argc, argv, "c:dnvh")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+		case 'v':
+			level = LOG_LVL_DEBUG;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	diags_init(&d);
+	if ((cfg = config_load(path, &d)) == NULL) {
+		diags_print(&d, stderr);
+		return 1;
+	}
+	if ((lvl = config_get(cfg, "log.level", NULL)) &&
+	    level != LOG_LVL_DEBUG && log_level_parse(lvl, &level) < 0)
+		fatalx("log.level: unknown level '%s'", lvl);
+	log_set_level(level);
+	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');
+	if (sched_opts_load(&o, cfg) < 0)
+		rc = 1;
+	else
+		rc = check ? sched_check(&o) : sched_run(&o);
+	sched_opts_free(&o);
+	config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env bats
+# Event triggers of loom-sched, end to end: a NOTIFY loom_trigger message
+# sent with psql, a row inserted into trigger_queue (the message that is
+# not lost while no scheduler listens), a file trigger (inotify) and a
+# debounced burst of 50 file events, each starting a run with the right
+# input; a malformed message is counted, not fatal; delay.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+
+setup_file() {
+	loom_pg_start
+	loom_api_start
+	loom_daemon_start loom-engine
+	loom_daemon_start loom-exec
+	export INBOX=$LOOM_TEST_DIR/inbox
+	mkdir -p "$INBOX"
+	export LOOM_SCHED_FILE_ROOTS=$LOOM_TEST_DIR
+	loom_daemon_start loom-sched
+	echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/sched.pid"
+}
+
+teardown_file() {
+	loom_stop_all
+}
+
+teardown() {
+	[ -z "${BATS_TEST_COMPLETED:-}" ] || return 0
+	loom_show_logs
+}
+
+# grep -q PATTERN over the logs of every loom-sched started
+sched_logged() { cat "$LOOM_TEST_DIR"/loom-sched.*.log | grep -q "$1"; }
+
+# the params of WF's newest run, once there are N runs
+runs_of() { sql "SELECT count(*) FROM executions WHERE workflow_id = '$1'"; }
+has_runs() { [ "$(runs_of "$1")" -ge "$2" ]; }
+last_params() { sql "SELECT params FROM executions WHERE workflow_id = '$1' ORDER BY created_at DESC LIMIT 1"; }
+
+@test "NOTIFY loom_trigger from psql starts a run with the message's input" {
+	printf 'id: t-msg\nparams: {day: none}\ntasks:\n  - id: a\n    command: "true"\n' >"$BATS_TEST_TMPDIR/w.yaml"
+	apply "$BATS_TEST_TMPDIR/w.yaml"
+	psql -X -q "$LOOM_DATABASE_URL" -c "NOTIFY loom_trigger, '{\"workflow\":\"t-msg\",\"input\":{\"day\":\"2026-12-07\"}}'"
+	wait_for -t 20 has_runs t-msg 1
+	last_params t-msg | jq -e '.day == "2026-12-07"'
+	assert_equal "$(sql "SELECT trigger FROM executions WHERE workflow_id = 't-msg'")" message
+	id=$(sql "SELECT id FROM executions WHERE workflow_id = 't-msg'")
+	finished "$id" | jq -e '.status == "SUCCESS"'
+}
+
+@test "a malformed message is logged and counted, and the next one still works" {
+	psql -X -q "$LOOM_DATABASE_URL" -c "NOTIFY loom_trigger, 'not json'"
+	psql -X -q "$LOOM_DATABASE_URL" -c "NOTIFY loom_trigger, '{\"workflow\":42}'"
+	wait_for -t 20 sched_logged "malformed message (2 so far)"
+	psql -X -q "$LOOM_DATABASE_URL" -c "NOTIFY loom_trigger, '{\"workflow\":\"t-msg\",\"input\":{\"day\":\"again\"}}'"
+	wait_for -t 20 has_runs t-msg 2
+	last_params t-msg | jq -e '.day == "again"'
+	# an input the workflow refuses is dropped with its reason
+	psql -X -q "$LOOM_DATABASE_URL" -c "NOTIFY loom_trigger, '{\"workflow\":\"t-msg\",\"input\":{\"nope\":1}}'"
+	wait_for -t 20 sched_logged "message trigger of t-msg: input refused, dropped: unknown param 'nope'"
+}
+
+@test "a row in trigger_queue starts a run, also one inserted while no scheduler ran" {
+	printf 'id: t-row\ntasks:\n  - id: a\n    command: "true"\n' >"$BATS_TEST_TMPDIR/w.yaml"
+	apply "$BATS_TEST_TMPDIR/w.yaml"
+	sql "INSERT INTO trigger_queue (workflow, input) VALUES ('t-row', '{\"n\": 1}')"
+	wait_for -t 20 has_runs t-row 1
+	last_params t-row | jq -e '.n == 1'
+	# with every scheduler stopped, a NOTIFY would be lost; a row is not
+	# this file's scheduler (other files run theirs at the same time)
+	loom_daemon_stop "$(cat "$LOOM_TEST_DIR/sched.pid")"
+	sql "INSERT INTO trigger_queue (workflow, input) VALUES ('t-row', '{\"n\": 2}')"
+	loom_daemon_start loom-sched
+	echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/sched.pid"
+	wait_for -t 20 has_runs t-row 2
+	last_params t-row | jq -e '.n == 2'
+	assert_equal "$(sql "SELECT count(*) FROM trigger_queue")" 0
+}
+
+@test "a message trigger's delay holds the run back" {
+	printf 'id: t-delay\ntriggers:\n  - message: {}\n    delay: 2s\ntasks:\n  - id: a\n    command: "true"\n' >"$BATS_TEST_TMPDIR/w.yaml"
+	apply "$BATS_TEST_TMPDIR/w.yaml"
+	t0=$(date +%s.%N)
+	psql -X -q "$LOOM_DATABASE_URL" -c "NOTIFY loom_trigger, '{\"workflow\":\"t-delay\"}'"
+	wait_for -t 20 has_runs t-delay 1
+	# made no sooner than 2 s after the message
+	assert_equal "$(sql "SELECT extract(epoch FROM created_at) - $t0 >= 1.9 FROM executions WHERE workflow_id = 't-delay'")" t
+	assert_equal "$(sql "SELECT count(*) FROM executions WHERE workflow_id = 't-delay'")" 1
+}
+
+@test "a file trigger starts a run with the file's path; /etc is refused" {
+	cat >"$BATS_TEST_TMPDIR/w.yaml" <<EOF
+id: t-file
+triggers:
+  - file: {path: "$INBOX/*.csv", events: [close_write, moved_to]}
+tasks:
+  - id: a
+    command: "true"
+EOF
+	apply "$BATS_TEST_TMPDIR/w.yaml"
+	wait_for -t 20 sched_logged "workflow t-file: watching $INBOX/\*.csv"
+	echo "a,b" >"$INBOX/orders.csv"
+	echo "not a csv" >"$INBOX/notes.txt"
+	wait_for -t 20 has_runs t-file 1
+	last_params t-file | jq -e --arg p "$INBOX/orders.csv" '.file.path == $p and .file.event == "close_write"'
+	# a file moved in counts too
+	echo x >"$LOOM_TEST_DIR/tmp.csv"
+	mv "$LOOM_TEST_DIR/tmp.csv" "$INBOX/moved.csv"
+	wait_for -t 20 has_runs t-file 2
+	last_params t-file | jq -e '.file.event == "moved_to" and (.file.path | endswith("/moved.csv"))'
+	assert_equal "$(runs_of t-file)" 2
+	# a workflow cannot watch a directory outside sched.file_roots
+	printf 'id: t-etc\ntriggers:\n  - file: {path: /etc/*.conf}\ntasks:\n  - id: a\n    command: "true"\n' >"$BATS_TEST_TMPDIR/e.yaml"
+	apply "$BATS_TEST_TMPDIR/e.yaml"
+	wait_for -t 20 sched_logged "workflow t-etc: file trigger /etc/\*.conf not watched: its directory is not under sched.file_roots"
+}
+
+@test "debounce: a burst of 50 file events makes one run that lists them" {
+	mkdir -p "$INBOX/burst"
+	cat >"$BATS_TEST_TMPDIR/w.yaml" <<EOF
+id: t-burst
+triggers:
+  - file: {path: "$INBOX/burst/*"}
+    debounce: 2s
+tasks:
+  - id: a
+    command: "true"
+EOF
+	apply "$BATS_TEST_TMPDIR/w.yaml"
+	wait_for -t 20 sched_logged "workflow t-burst: watching"
+	for i in $(seq 50); do echo "$i" >"$INBOX/burst/f$i"; done
+	wait_for -t 30 has_runs t-burst 1
+	# quiet for the debounce, then one run
+	p=$(last_params t-burst)
+	jq -e '.file.events | length == 50' <<<"$p"
+	jq -e '.file.count == 50' <<<"$p"
+	jq -e '[.file.events[].path] | unique | length == 50' <<<"$p"
+	assert_equal "$(sql "SELECT count(*) FROM trigger_queue")" 0
+	assert_equal "$(runs_of t-burst)" 1
+}
