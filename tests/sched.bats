@@ -138,6 +138,27 @@ contiguous() {
 	assert_equal "$(sql "SELECT count(*) FROM events WHERE kind = 'workflow' AND data->>'workflow' = 'c-all' AND data->>'action' = 'missed'")" 0
 }
 
+@test "a scheduler stopped with SIGSTOP and resumed: the late fires go by the catch-up policy" {
+	export LOOM_SCHED_MISFIRE_GRACE=1s
+	wf s-stop "*/2 * * * * *" "catchup: none"
+	loom_daemon_start loom-sched
+	pid=$LOOM_DAEMON_PID
+	wait_for -t 30 runs_at_least s-stop 1
+	kill -STOP "$pid"
+	stopped=$(date +%s.%N)
+	sleep 7
+	resumed=$(date +%s.%N)
+	kill -CONT "$pid"
+	wait_for -t 30 eval "[ \$(sql \"SELECT count(*) FROM executions WHERE workflow_id = 's-stop' AND scheduled_at > to_timestamp($resumed)\") -ge 1 ]"
+	pause s-stop
+	loom_daemon_stop "$pid"
+	unset LOOM_SCHED_MISFIRE_GRACE
+	# it noticed, and the fires of the stop were not run (catchup: none)
+	grep -q "woke [0-9]* ms after the fire was due" "$LOOM_DAEMON_LOG"
+	assert_equal "$(sql "SELECT count(*) FROM executions WHERE workflow_id = 's-stop' AND scheduled_at > to_timestamp($stopped) + interval '0.5 s' AND scheduled_at < to_timestamp($resumed) - interval '1.5 s'")" 0
+	[ "$(sql "SELECT (data->>'count')::int FROM events WHERE kind = 'workflow' AND data->>'workflow' = 's-stop' AND data->>'action' = 'missed'")" -ge 2 ]
+}
+
 @test "pauseOnFailure: a failed run pauses the workflow and its schedule" {
 	f=$BATS_TEST_TMPDIR/p.yaml
 	printf 'id: s-pof\nschedule: "*/2 * * * * *"\npauseOnFailure: true\ntasks:\n  - id: a\n    command: "exit 3"\n    maxAttempts: 1\n' >"$f"
