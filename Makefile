@@ -22,6 +22,11 @@
 #                        ui/dist, copied to $(BUILD)/share/loom/ui where
 #                        $(BUILD)/bin/loom-api finds it; skipped without npm
 #   make install PREFIX=/usr/local DESTDIR=
+#                        programs in bin, daemons in sbin, units where
+#                        pkg-config's systemd says (UNITDIR=), sysusers.d
+#                        and tmpfiles.d files, /etc/loom/loom.conf if absent
+#   make deb             the Debian package (debian/) into $(BUILD)/deb,
+#                        with the web UI as make ui built it
 #   make lint            mandoc -Tlint on every man page, clang-format
 #                        --dry-run on every C file, no function over 80
 #                        lines without a reason
@@ -115,7 +120,9 @@ UI_STAMP = ui/node_modules/.package-lock.json
 UI_OUT	 = $(BUILD)/share/loom/ui/index.html
 
 ui:
-	@if command -v npm >/dev/null 2>&1; then \
+	@if [ "$(UI_BUILD)" = no ]; then \
+	    echo "ui: not built (UI_BUILD=no): ui/dist is installed as it is"; \
+	elif command -v npm >/dev/null 2>&1; then \
 	    $(MAKE) --no-print-directory $(UI_OUT); \
 	else echo "ui: skipped: npm not found (make deps installs it)"; fi
 
@@ -408,8 +415,9 @@ uninstall:
 
 # A Debian package from this tree (debian/, dpkg-buildpackage), into
 # $(BUILD)/deb; tests/deb.bats installs it into a throwaway root.
-deb:
-	contrib/deploy/build-deb $(BUILD)/deb
+deb: ui
+	DEB_BUILD_OPTIONS="parallel=$$(nproc) $$DEB_BUILD_OPTIONS" \
+	    contrib/deploy/build-deb $(BUILD)/deb
 
 clean:
 	rm -rf build build-asan ui/dist
