@@ -30,13 +30,16 @@ setup_file() {
 	EOF
 	# drop-ins, as an administrator would write them: the API on its
 	# Unix socket only (no fixed port in a test), and a short watchdog
-	# for the engine (the SIGSTOP test below)
-	mkdir -p "$STAGE/etc/systemd/system/loom-api.socket.d" \
-	    "$STAGE/etc/systemd/system/loom-engine.service.d"
+	# for every daemon (the SIGSTOP test below)
+	local u
+	mkdir -p "$STAGE/etc/systemd/system/loom-api.socket.d"
 	printf '[Socket]\nListenStream=\nListenStream=/run/loom/api.sock\n' \
 	    >"$STAGE/etc/systemd/system/loom-api.socket.d/test.conf"
-	printf '[Service]\nWatchdogSec=2s\n' \
-	    >"$STAGE/etc/systemd/system/loom-engine.service.d/test.conf"
+	for u in loom-api loom-engine loom-sched loom-log loom-exec@; do
+		mkdir -p "$STAGE/etc/systemd/system/$u.service.d"
+		printf '[Service]\nWatchdogSec=3s\n' \
+		    >"$STAGE/etc/systemd/system/$u.service.d/test.conf"
+	done
 }
 
 teardown_file() {
@@ -178,25 +181,30 @@ score() {
 	grep -q 'using 1 socket(s) from systemd' "$STAGE/loom-api.service.log"
 }
 
-@test "a daemon stopped with SIGSTOP is killed by the watchdog and restarted" {
-	local old new
-	[ -f "$STAGE/unitrun.pid" ] || stack_start
-	old=$(sed -n 's/^ready loom-engine.service //p' "$STAGE/unitrun.out" |
-	    tail -1)
+# stop_and_see_restarted UNIT: SIGSTOP its process; the watchdog kills it
+# and unitrun starts it again, ready under a new pid.
+stop_and_see_restarted() {
+	local u=$1 out=$STAGE/unitrun.out old new n
+	old=$(sed -n "s/^ready $u //p" "$out" | tail -1)
+	n=$(grep -c "^ready $u " "$out")
 	kill -STOP "$old"
-	timeout 30 grep -q -m1 "^watchdog loom-engine.service $old" \
-	    <(tail -n +1 -f "$STAGE/unitrun.out" 3>&-)
-	timeout 30 grep -q -m1 '^restart loom-engine.service' \
-	    <(tail -n +1 -f "$STAGE/unitrun.out" 3>&-)
-	# a second "ready" line, with the new pid (grep -q, or grep into
-	# /dev/null, stops at the first)
-	timeout 60 grep -m2 '^ready loom-engine.service' \
-	    <(tail -n +1 -f "$STAGE/unitrun.out" 3>&-) >"$STAGE/ready.lines"
-	new=$(sed -n 's/^ready loom-engine.service //p' "$STAGE/unitrun.out" |
-	    tail -1)
-	[ "$new" != "$old" ] || fail "$(cat "$STAGE/unitrun.out")"
+	timeout 30 grep -q -m1 "^watchdog $u $old\$" \
+	    <(tail -n +1 -f "$out" 3>&-)
+	# one "ready" line more, with the new pid (grep -q, or grep into
+	# /dev/null, stops at the first line)
+	timeout 60 grep -m$((n + 1)) "^ready $u " \
+	    <(tail -n +1 -f "$out" 3>&-) >"$STAGE/ready.lines"
+	new=$(sed -n "s/^ready $u //p" "$out" | tail -1)
+	[ "$new" != "$old" ] || fail "$u: $(cat "$out")"
 	! kill -0 "$old" 2>/dev/null
-	# the restarted engine carries runs on
+}
+
+@test "each daemon stopped with SIGSTOP is killed by the watchdog and restarted" {
+	[ -f "$STAGE/unitrun.pid" ] || stack_start
+	for u in loom-engine loom-api loom-sched loom-log loom-exec@1; do
+		stop_and_see_restarted "$u.service"
+	done
+	# the restarted stack carries runs on (loom-api on the same socket)
 	run "$STAGE/usr/bin/loom" workflow trigger units-smoke --wait \
 	    --timeout 60s
 	[ "$status" -eq 0 ] || fail "$output"
