@@ -115,6 +115,7 @@ UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd)
 	[ -f "$STAGE$(pkg-config --variable=sysusersdir systemd)/loom.conf" ]
 	[ -f "$STAGE$(pkg-config --variable=tmpfilesdir systemd)/loom.conf" ]
 	[ -f "$STAGE/etc/loom/loom.conf" ]
+	cmp "$STAGE/etc/loom/loom.conf" "$STAGE/opt/loom/share/loom/loom.conf.example"
 	# the example is a valid configuration
 	run env LOOM_CONFIG="$STAGE/etc/loom/loom.conf" \
 	    "$STAGE/opt/loom/sbin/loom-api" -n
