@@ -130,12 +130,13 @@ send_writes(
 }
 
 struct advance *
-advance_new(void)
+advance_new(enginedb_run_end_cb *run_end, void *arg)
 {
 	struct advance *a = xcalloc(1, sizeof(*a));
 
 	a->edb = enginedb_new(NULL);
 	enginedb_set_writer(a->edb, send_writes, a, 1);
+	enginedb_set_run_end(a->edb, run_end, arg);
 	return a;
 }
 

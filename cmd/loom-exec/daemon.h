@@ -37,6 +37,7 @@
 #include "exec.h"
 #include "logq.h"
 #include "logsink.h"
+#include "net/otlp.h"
 #include "store/breakerdb.h"
 #include "store/db.h"
 #include "store/execdb.h"
@@ -80,6 +81,9 @@ struct job {
 	char *target;	   /* breaker target (HTTP), or NULL; owned */
 	int dropped;	   /* the lease is gone: do not report */
 	uint64_t log_mark; /* its lines are synced at this logsink mark */
+	int64_t start_wall_ms; /* dispatched, for the attempt's span */
+	char *workflow;	       /* the request's workflowId, or NULL */
+	char *type;	       /* http, shell, java; owned, or NULL */
 	jv result;	   /* once done */
 	struct job *prev, *next;
 };
@@ -123,6 +127,8 @@ struct xd {
 	struct logq_batch flb; /* the output lines it writes first */
 	int flb_out;	       /* flb is in it */
 	struct advance *adv;   /* exec.advance; NULL when off */
+	struct otlp_config tcfg; /* trace.* */
+	struct otlp *otlp;	 /* attempt and run spans; NULL: off */
 	int claim_rings;   /* the next claim follows a pass: see advance.h */
 	PGresult *claimed; /* a claim's answer, to start */
 	int sync_flush;	   /* a batch was refused: write one by one */

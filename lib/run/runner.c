@@ -37,6 +37,7 @@
 #include "core/duration.h"
 #include "util/idgen.h"
 #include "core/jsoncheck.h"
+#include "net/otlp.h"
 #include "util/log.h"
 #include "core/xalloc.h"
 
@@ -446,6 +447,10 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 	    runner_traceparent_valid(jv_string_value(tp)))
 		snprintf(j->traceparent, sizeof(j->traceparent), "%s",
 		    jv_string_value(tp));
+	else if (j->execution_id[0] && j->task_id[0])
+		/* The attempt's own span in the run's trace (otlp.h). */
+		otlp_attempt_traceparent(j->execution_id, j->task_id,
+		    j->attempt, j->traceparent);
 	else
 		runner_traceparent_new(j->traceparent);
 	jv_free(tp);

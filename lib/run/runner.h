@@ -5,11 +5,13 @@
  *
  * A caller hands runner_start() a request object
  *
- *   {"executionId":"exec-…","taskId":"fetch_data","attempt":1,
- *    "input":{…},"callbackToken":"…"?,"traceparent":"00-…"?,
+ *   {"executionId":"exec-…","workflowId":"…"?,"taskId":"fetch_data",
+ *    "attempt":1,"input":{…},"callbackToken":"…"?,"traceparent":"00-…"?,
  *    "task":{"type":"http"|"shell"|"java","timeout":"5m",…}}
  *
- * where "task" is the task's canonical JSON as the DSL writes it, and gets
+ * where "task" is the task's canonical JSON as the DSL writes it (without
+ * a "traceparent" the attempt carries otlp_attempt_traceparent(): its span
+ * in the run's trace), and gets
  * back, from the loop, exactly one result object
  *
  *   {"executionId","taskId","attempt","status":"SUCCESS"|"FAILED"|"ACCEPTED",
