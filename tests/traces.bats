@@ -95,10 +95,10 @@ has_spans() {
 	    == $r)] | length' <<<"$S")" 3
 	# attributes of each attempt
 	run -0 jq -s -r '[.[] | .span | select(.parentSpanId != null) |
-	    .attributes | "\(.["loom.task.id"]) \(.["loom.task.attempt"])
-	    \(.["loom.status"]) \(.["error.type"] // "-")
-	    \(.["http.response.status_code"]) \(.["loom.workflow.id"])"] |
-	    sort | .[]' <<<"$S"
+	    .attributes | [.["loom.task.id"], .["loom.task.attempt"],
+	    .["loom.status"], .["error.type"] // "-",
+	    .["http.response.status_code"], .["loom.workflow.id"]] |
+	    join(" ")] | sort | .[]' <<<"$S"
 	assert_output "fetch 1 SUCCESS - 200 traced
 flaky 1 FAILED TaskFailedException 200 traced
 flaky 2 SUCCESS - 200 traced"
@@ -162,7 +162,7 @@ flaky 2 SUCCESS - 200 traced"
 	[ "${#lines[@]}" -ge 1 ]
 	# loom-api: requests with method, path, status and duration
 	run -0 jq -c --arg p "/api/v1/workflows/traced/trigger" 'select(.path
-	    == $p and .method == "POST" and .status == 202 and
+	    == $p and .method == "POST" and .status == 201 and
 	    (.durationMs | type) == "number")' "$LOOM_API_LOG"
 	[ "${#lines[@]}" -ge 1 ]
 }

@@ -91,11 +91,12 @@ on_run_end(void *arg, const struct enginedb_run_end *re)
 {
 	struct engined *d = arg;
 
-	log_set_run(re->workflow_id, re->execution_id, NULL, 0);
+	/* the pass set "execution" */
+	log_set_context("workflow", re->workflow_id);
 	log_debug("run ended: %s", re->status);
+	log_set_context("workflow", NULL);
 	otlp_add_run(d->otlp, re->execution_id, re->workflow_id, re->version,
 	    re->status, re->started_ms, re->ended_ms);
-	log_set_run(NULL, NULL, NULL, 0);
 }
 
 /* Appends a copy of s to the growing array *v of *n (room for *cap). */
@@ -202,11 +203,14 @@ on_notify(void *arg, const char *channel, const char *payload)
 {
 	struct engined *d = arg;
 
-	log_debug("doorbell %s %s", channel, payload);
 	if (strcmp(channel, "loom_workflow") != 0) {
+		log_set_context("execution", payload);
+		log_debug("doorbell %s", channel);
+		log_set_context("execution", NULL);
 		mark_dirty(d, payload);
 		return;
 	}
+	log_debug("doorbell %s %s", channel, payload);
 	push_copy(&d->warm, &d->nwarm, &d->capwarm, payload);
 	loop_defer_arm(d->work);
 }
@@ -256,9 +260,14 @@ do_work(struct loop_defer *df, void *arg)
 		rc = enginedb_pass(d->edb, id, loop_now_ms(d->loop), &err);
 		if (rc >= 0 && enginedb_pass_wakeup(d->edb) > 0)
 			wake_at(d, enginedb_pass_wakeup(d->edb));
+		if (rc < 0)
+			log_warnx("pass: %s", err);
+		else
+			log_debug("pass: %s", rc == ENGINEDB_DID_WORK ? "done" :
+				rc == ENGINEDB_BUSY ? "busy elsewhere" :
+						      "nothing to do");
 		log_set_context("execution", NULL);
 		if (rc < 0) {
-			log_warnx("execution %s: %s", id, err);
 			free(err);
 			if (PQstatus(d->conn) != CONNECTION_OK) {
 				d->ndirty++; /* keep it */

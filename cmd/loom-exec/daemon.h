@@ -170,6 +170,12 @@ void xd_record(struct xd *x, const struct execdb_key *k, const char *level,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
+ * jobs.c: the log context of the attempt k (execution, task, attempt;
+ * log.h), or none (NULL).
+ */
+void xd_key_ctx(const struct execdb_key *k);
+
+/*
  * jobs.c: a job lives on the running list, then on the result queue
  * (after waiting, when loom-log has lines of it not synced yet, on the
  * wait list; xd_release_synced() moves those that are).

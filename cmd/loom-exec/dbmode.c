@@ -144,9 +144,13 @@ on_log_line(void *arg, jv line)
 		    jv_get_kind(t) == JV_KIND_STRING &&
 		    jv_get_kind(s) == JV_KIND_STRING &&
 		    jv_get_kind(m) == JV_KIND_STRING)
-			log_debug("%s/%s %s: %s", jv_string_value(e),
-			    jv_string_value(t), jv_string_value(s),
+		{
+			log_set_run(NULL, jv_string_value(e),
+			    jv_string_value(t), 0);
+			log_debug("%s: %s", jv_string_value(s),
 			    jv_string_value(m));
+			log_set_run(NULL, NULL, NULL, 0);
+		}
 		jv_free(e);
 		jv_free(t);
 		jv_free(s);

@@ -27,6 +27,15 @@ xd_job_free(struct job *j)
 	free(j);
 }
 
+void
+xd_key_ctx(const struct execdb_key *k)
+{
+	if (k == NULL)
+		log_set_run(NULL, NULL, NULL, 0);
+	else
+		log_set_run(NULL, k->execution_id, k->task_id, k->attempt);
+}
+
 static void
 running_link(struct xd *x, struct job *j)
 {

@@ -468,15 +468,27 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 		j->kind = RUN_JAVA;
 	jv_free(type);
 
-	log_debug("start %s/%s/%d (%s, timeout %lldms)", j->execution_id,
-	    j->task_id, j->attempt, j->kind == RUN_HTTP ? "http" :
+	runner_job_ctx(j);
+	log_debug("start (%s, timeout %lldms)",
+	    j->kind == RUN_HTTP ? "http" :
 	    j->kind == RUN_SHELL ? "shell" : "java",
 	    (long long)j->timeout_ms);
+	runner_job_ctx(NULL);
 	if (j->kind == RUN_HTTP)
 		run_http_start(r->http, j);
 	else
 		run_proc_start(r, j);
 	return 0;
+}
+
+void
+runner_job_ctx(const struct runner_job *j)
+{
+	if (j == NULL)
+		log_set_run(NULL, NULL, NULL, 0);
+	else
+		log_set_run(NULL, j->execution_id[0] ? j->execution_id : NULL,
+		    j->task_id[0] ? j->task_id : NULL, j->attempt);
 }
 
 /*

@@ -235,6 +235,9 @@ struct runner_job {
 };
 
 struct loop *runner_loop(struct runner *r);
+/* The job's execution, task and attempt as log context (log.h); NULL:
+ * none. */
+void runner_job_ctx(const struct runner_job *j);
 const struct runner_config *runner_cfg(struct runner *r);
 struct run_http *runner_http(struct runner *r);
 
