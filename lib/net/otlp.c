@@ -111,6 +111,7 @@ parse_resource(const char *s, jv *out)
 		if (*s == ',')
 			s++;
 	}
+	jv_free(*out);
 	*out = o;
 	return 0;
 }
