@@ -55,7 +55,7 @@ struct engined {
 	char **busy; /* runs another engine held: look again */
 	size_t nbusy, capbusy;
 	int64_t backoff_ms;
-	int64_t wake_ms; /* wall clock: the wakeup timer's target */
+	int64_t wake_ms;   /* wall clock: the wakeup timer's target */
 	struct otlp *otlp; /* run spans; NULL: tracing is off */
 };
 
@@ -263,7 +263,8 @@ do_work(struct loop_defer *df, void *arg)
 		if (rc < 0)
 			log_warnx("pass: %s", err);
 		else
-			log_debug("pass: %s", rc == ENGINEDB_DID_WORK ? "done" :
+			log_debug("pass: %s",
+			    rc == ENGINEDB_DID_WORK ? "done" :
 				rc == ENGINEDB_BUSY ? "busy elsewhere" :
 						      "nothing to do");
 		log_set_context("execution", NULL);

@@ -7,7 +7,7 @@
 
 struct engined_opts {
 	const char *db_url;
-	int64_t sweep_ms; /* safety sweep for missed doorbells */
+	int64_t sweep_ms;	  /* safety sweep for missed doorbells */
 	struct otlp_config trace; /* trace.*: the run spans (see otlp.h) */
 };
 

@@ -66,8 +66,8 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 			h[nh].retry_at_ms = at;
 			nh++;
 			xd_key_ctx(&c[i].key);
-			log_debug("held: the circuit breaker of %s is open",
-			    buf);
+			log_debug(
+			    "held: the circuit breaker of %s is open", buf);
 			xd_key_ctx(NULL);
 			xd_record(x, &c[i].key, "warn",
 			    "attempt %d held: the circuit breaker of %s is "

@@ -77,14 +77,14 @@ struct job {
 	struct xd *x;
 	struct execdb_key key; /* owned */
 	int64_t timeout_ms;
-	uint64_t rid;	   /* runner id */
-	char *target;	   /* breaker target (HTTP), or NULL; owned */
-	int dropped;	   /* the lease is gone: do not report */
-	uint64_t log_mark; /* its lines are synced at this logsink mark */
+	uint64_t rid;	       /* runner id */
+	char *target;	       /* breaker target (HTTP), or NULL; owned */
+	int dropped;	       /* the lease is gone: do not report */
+	uint64_t log_mark;     /* its lines are synced at this logsink mark */
 	int64_t start_wall_ms; /* dispatched, for the attempt's span */
 	char *workflow;	       /* the request's workflowId, or NULL */
 	char *type;	       /* http, shell, java; owned, or NULL */
-	jv result;	   /* once done */
+	jv result;	       /* once done */
 	struct job *prev, *next;
 };
 
@@ -122,11 +122,11 @@ struct xd {
 	struct job **fl;
 	struct execdb_result *flr;
 	size_t nfl;
-	int fl_ask;	       /* also what claimed below asked for */
-	int batch_out;	       /* that batch is out */
-	struct logq_batch flb; /* the output lines it writes first */
-	int flb_out;	       /* flb is in it */
-	struct advance *adv;   /* exec.advance; NULL when off */
+	int fl_ask;		 /* also what claimed below asked for */
+	int batch_out;		 /* that batch is out */
+	struct logq_batch flb;	 /* the output lines it writes first */
+	int flb_out;		 /* flb is in it */
+	struct advance *adv;	 /* exec.advance; NULL when off */
 	struct otlp_config tcfg; /* trace.* */
 	struct otlp *otlp;	 /* attempt and run spans; NULL: off */
 	int claim_rings;   /* the next claim follows a pass: see advance.h */

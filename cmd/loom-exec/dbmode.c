@@ -143,12 +143,11 @@ on_log_line(void *arg, jv line)
 		if (jv_get_kind(e) == JV_KIND_STRING &&
 		    jv_get_kind(t) == JV_KIND_STRING &&
 		    jv_get_kind(s) == JV_KIND_STRING &&
-		    jv_get_kind(m) == JV_KIND_STRING)
-		{
-			log_set_run(NULL, jv_string_value(e),
-			    jv_string_value(t), 0);
-			log_debug("%s: %s", jv_string_value(s),
-			    jv_string_value(m));
+		    jv_get_kind(m) == JV_KIND_STRING) {
+			log_set_run(
+			    NULL, jv_string_value(e), jv_string_value(t), 0);
+			log_debug(
+			    "%s: %s", jv_string_value(s), jv_string_value(m));
 			log_set_run(NULL, NULL, NULL, 0);
 		}
 		jv_free(e);

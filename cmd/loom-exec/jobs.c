@@ -216,8 +216,8 @@ on_done(void *arg, jv result)
 	enum execbreaker_verdict v;
 
 	running_unlink(x, j);
-	log_set_run(j->workflow, j->key.execution_id, j->key.task_id,
-	    j->key.attempt);
+	log_set_run(
+	    j->workflow, j->key.execution_id, j->key.task_id, j->key.attempt);
 	otlp_add_attempt(x->otlp, j->key.execution_id, j->workflow,
 	    j->key.task_id, j->key.attempt, j->type, j->start_wall_ms,
 	    loop_now_ms(x->loop), result);
@@ -255,8 +255,8 @@ xd_job_drop(struct xd *x, struct job *j, const char *why)
 {
 	if (j->dropped)
 		return;
-	log_set_run(j->workflow, j->key.execution_id, j->key.task_id,
-	    j->key.attempt);
+	log_set_run(
+	    j->workflow, j->key.execution_id, j->key.task_id, j->key.attempt);
 	log_info("%s; stopping it", why);
 	log_set_run(NULL, NULL, NULL, 0);
 	j->dropped = 1;
@@ -268,9 +268,9 @@ xd_job_drop(struct xd *x, struct job *j, const char *why)
 static char *
 request_str(jv request, const char *a, const char *b)
 {
-	jv v = b ? jv_getpath(jv_copy(request), JV_ARRAY(jv_string(a),
-						    jv_string(b))) :
-		   jv_object_get(jv_copy(request), jv_string(a));
+	jv v = b ?
+	    jv_getpath(jv_copy(request), JV_ARRAY(jv_string(a), jv_string(b))) :
+	    jv_object_get(jv_copy(request), jv_string(a));
 	char *s = jv_get_kind(v) == JV_KIND_STRING ?
 	    xstrdup(jv_string_value(v)) :
 	    NULL;
@@ -297,8 +297,8 @@ xd_job_start(struct xd *x, struct execdb_claim *c, char *target)
 	j->workflow = request_str(c->request, "workflowId", NULL);
 	j->type = request_str(c->request, "task", "type");
 	running_link(x, j);
-	log_set_run(j->workflow, j->key.execution_id, j->key.task_id,
-	    j->key.attempt);
+	log_set_run(
+	    j->workflow, j->key.execution_id, j->key.task_id, j->key.attempt);
 	log_debug("starting");
 	log_set_run(NULL, NULL, NULL, 0);
 	xd_record(x, &j->key, "info", "attempt %d dispatched by %s%s%s",

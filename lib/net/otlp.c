@@ -54,8 +54,8 @@ otlp_run_span_id(const char *execution_id, char out[OTLP_SPAN_HEX])
 }
 
 void
-otlp_attempt_span_id(const char *execution_id, const char *task_id,
-    int attempt, char out[OTLP_SPAN_HEX])
+otlp_attempt_span_id(const char *execution_id, const char *task_id, int attempt,
+    char out[OTLP_SPAN_HEX])
 {
 	derive("loom-attempt", execution_id, task_id, attempt, 8, out);
 }
@@ -104,8 +104,8 @@ parse_resource(const char *s, jv *out)
 				*w++ = *p;
 		}
 		*w = '\0';
-		o = jv_object_set(o, jv_string_sized(s, (int)(eq - s)),
-		    jv_string(v));
+		o = jv_object_set(
+		    o, jv_string_sized(s, (int)(eq - s)), jv_string(v));
 		free(v);
 		s += n;
 		if (*s == ',')
@@ -128,10 +128,8 @@ env_endpoint(void)
 	if (e == NULL || *e == '\0')
 		return NULL;
 	n = strlen(e);
-	return xasprintf("%.*s/v1/traces", (int)(n > 0 && e[n - 1] == '/' ?
-						     n - 1 :
-						     n),
-	    e);
+	return xasprintf(
+	    "%.*s/v1/traces", (int)(n > 0 && e[n - 1] == '/' ? n - 1 : n), e);
 }
 
 int
@@ -174,8 +172,8 @@ otlp_config_load(struct otlp_config *c, const struct config *cfg,
 		goto fail;
 	}
 	c->batch_max = n;
-	if (config_get_duration(cfg, "trace.flush_interval", c->flush_ms,
-		&c->flush_ms) == -1 ||
+	if (config_get_duration(
+		cfg, "trace.flush_interval", c->flush_ms, &c->flush_ms) == -1 ||
 	    config_get_duration(
 		cfg, "trace.timeout", c->timeout_ms, &c->timeout_ms) == -1) {
 		*err = xstrdup("trace.flush_interval, trace.timeout: not a "
@@ -208,7 +206,8 @@ attr_value(jv v)
 		char buf[32];
 
 		/* OTLP JSON carries 64-bit integers as strings. */
-		snprintf(buf, sizeof(buf), "%lld", (long long)jv_number_value(v));
+		snprintf(
+		    buf, sizeof(buf), "%lld", (long long)jv_number_value(v));
 		jv_free(v);
 		return JV_OBJECT(jv_string("intValue"), jv_string(buf));
 	}
@@ -239,8 +238,9 @@ attr_list(jv attrs)
 			jv_free(v);
 			continue;
 		}
-		a = jv_array_append(a, JV_OBJECT(jv_string("key"), k,
-					   jv_string("value"), attr_value(v)));
+		a = jv_array_append(a,
+		    JV_OBJECT(jv_string("key"), k, jv_string("value"),
+			attr_value(v)));
 	}
 	jv_free(attrs);
 	return a;
@@ -487,8 +487,8 @@ on_tick(struct loop_timer *t, void *arg)
 		if (n > o->c.batch_max)
 			n = (int)o->c.batch_max;
 		o->batch = jv_array_slice(jv_copy(o->pending), 0, n);
-		o->pending = jv_array_slice(o->pending, n,
-		    jv_array_length(jv_copy(o->pending)));
+		o->pending = jv_array_slice(
+		    o->pending, n, jv_array_length(jv_copy(o->pending)));
 		o->tries = 0;
 	}
 	post_batch(o);
@@ -508,8 +508,9 @@ batch_ended(struct otlp *o, int ok, const char *reason)
 	} else {
 		o->st.failed_posts++;
 		if (!o->down)
-			log_warnx("trace: cannot send spans to %s: %s (retrying "
-				  "%d times, then dropping)",
+			log_warnx(
+			    "trace: cannot send spans to %s: %s (retrying "
+			    "%d times, then dropping)",
 			    o->c.endpoint, reason, OTLP_RETRIES);
 		o->down = 1;
 		if (++o->tries <= OTLP_RETRIES) {
@@ -591,8 +592,7 @@ otlp_new(struct loop *loop, const struct otlp_config *c)
 	o->resource = resource_of(c);
 	o->pending = jv_array();
 	o->batch = jv_null();
-	o->headers =
-	    curl_slist_append(NULL, "Content-Type: application/json");
+	o->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	o->curl_t = loop_timer_new(loop, on_curl_timer, o);
 	o->tick = loop_timer_new(loop, on_tick, o);
 	if ((o->multi = curl_multi_init()) == NULL) {
@@ -604,8 +604,8 @@ otlp_new(struct loop *loop, const struct otlp_config *c)
 	curl_multi_setopt(o->multi, CURLMOPT_SOCKETDATA, o);
 	curl_multi_setopt(o->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(o->multi, CURLMOPT_TIMERDATA, o);
-	log_info("trace: spans go to %s as %s", o->c.endpoint,
-	    o->c.service_name);
+	log_info(
+	    "trace: spans go to %s as %s", o->c.endpoint, o->c.service_name);
 	return o;
 }
 
@@ -703,9 +703,8 @@ otlp_stats(const struct otlp *o, struct otlp_stats *st)
 /* ---- Link Loom's spans ------------------------------------------------- */
 
 void
-otlp_add_run(struct otlp *o, const char *execution_id,
-    const char *workflow_id, int version, const char *status,
-    int64_t start_ms, int64_t end_ms)
+otlp_add_run(struct otlp *o, const char *execution_id, const char *workflow_id,
+    int version, const char *status, int64_t start_ms, int64_t end_ms)
 {
 	char tid[OTLP_TRACE_HEX], sid[OTLP_SPAN_HEX], *name;
 	struct otlp_span s = { 0 };
@@ -735,9 +734,9 @@ otlp_add_run(struct otlp *o, const char *execution_id,
 static const char *
 result_str(jv result, const char *a, const char *b, jv *keep)
 {
-	jv v = b ? jv_getpath(jv_copy(result), JV_ARRAY(jv_string(a),
-						   jv_string(b))) :
-		   jv_object_get(jv_copy(result), jv_string(a));
+	jv v = b ?
+	    jv_getpath(jv_copy(result), JV_ARRAY(jv_string(a), jv_string(b))) :
+	    jv_object_get(jv_copy(result), jv_string(a));
 
 	*keep = v;
 	return jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
@@ -745,8 +744,8 @@ result_str(jv result, const char *a, const char *b, jv *keep)
 
 void
 otlp_add_attempt(struct otlp *o, const char *execution_id,
-    const char *workflow_id, const char *task_id, int attempt,
-    const char *type, int64_t start_ms, int64_t end_ms, jv result)
+    const char *workflow_id, const char *task_id, int attempt, const char *type,
+    int64_t start_ms, int64_t end_ms, jv result)
 {
 	char tid[OTLP_TRACE_HEX], sid[OTLP_SPAN_HEX], pid[OTLP_SPAN_HEX];
 	struct otlp_span s = { 0 };

@@ -41,8 +41,8 @@ void otlp_attempt_span_id(const char *execution_id, const char *task_id,
 void otlp_attempt_traceparent(
     const char *execution_id, const char *task_id, int attempt, char out[56]);
 
-#define OTLP_DEFAULT_QUEUE 4096	  /* spans waiting, at most */
-#define OTLP_DEFAULT_BATCH 512	  /* spans per POST, at most */
+#define OTLP_DEFAULT_QUEUE 4096	   /* spans waiting, at most */
+#define OTLP_DEFAULT_BATCH 512	   /* spans per POST, at most */
 #define OTLP_DEFAULT_FLUSH_MS 1000 /* a span waits this long, at most */
 #define OTLP_DEFAULT_TIMEOUT_MS 5000
 #define OTLP_RETRIES 3 /* tries of a batch after its first */
@@ -106,8 +106,8 @@ void otlp_add(struct otlp *o, const struct otlp_span *s, jv attrs);
  * two set the span's status to ERROR).
  */
 void otlp_add_run(struct otlp *o, const char *execution_id,
-    const char *workflow_id, int version, const char *status,
-    int64_t start_ms, int64_t end_ms);
+    const char *workflow_id, int version, const char *status, int64_t start_ms,
+    int64_t end_ms);
 
 /*
  * The span of one attempt, child of its run's span, named "task <task>",
@@ -115,8 +115,8 @@ void otlp_add_run(struct otlp *o, const char *execution_id,
  * error.message, httpStatus.  workflow_id and type may be NULL.
  */
 void otlp_add_attempt(struct otlp *o, const char *execution_id,
-    const char *workflow_id, const char *task_id, int attempt,
-    const char *type, int64_t start_ms, int64_t end_ms, jv result);
+    const char *workflow_id, const char *task_id, int attempt, const char *type,
+    int64_t start_ms, int64_t end_ms, jv result);
 
 /* Figures for status output and tests. */
 struct otlp_stats {

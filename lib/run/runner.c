@@ -394,13 +394,32 @@ job_secrets(struct runner_job *j, jv request, const char *base)
 	jv_free(t);
 }
 
+/* The request's traceparent, else the attempt's own span in the run's
+ * trace (otlp.h), else a random one. */
+static void
+job_traceparent(struct runner_job *j, jv request)
+{
+	jv tp = jv_object_get(jv_copy(request), jv_string("traceparent"));
+
+	if (jv_get_kind(tp) == JV_KIND_STRING &&
+	    runner_traceparent_valid(jv_string_value(tp)))
+		snprintf(j->traceparent, sizeof(j->traceparent), "%s",
+		    jv_string_value(tp));
+	else if (j->execution_id[0] && j->task_id[0])
+		otlp_attempt_traceparent(j->execution_id, j->task_id,
+		    j->attempt, j->traceparent);
+	else
+		runner_traceparent_new(j->traceparent);
+	jv_free(tp);
+}
+
 int
 runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
     uint64_t *id)
 {
 	struct runner_job *j;
 	char *err = NULL;
-	jv type, tp;
+	jv type;
 
 	if (r->dying || done == NULL) {
 		jv_free(request);
@@ -442,18 +461,7 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 		jv_free(request);
 		return 0;
 	}
-	tp = jv_object_get(jv_copy(request), jv_string("traceparent"));
-	if (jv_get_kind(tp) == JV_KIND_STRING &&
-	    runner_traceparent_valid(jv_string_value(tp)))
-		snprintf(j->traceparent, sizeof(j->traceparent), "%s",
-		    jv_string_value(tp));
-	else if (j->execution_id[0] && j->task_id[0])
-		/* The attempt's own span in the run's trace (otlp.h). */
-		otlp_attempt_traceparent(j->execution_id, j->task_id,
-		    j->attempt, j->traceparent);
-	else
-		runner_traceparent_new(j->traceparent);
-	jv_free(tp);
+	job_traceparent(j, request);
 	j->envelope = runner_envelope(jv_copy(request), j->timeout_ms,
 	    r->cfg.callback_base_url, &j->envelope_len);
 	job_secrets(j, request, r->cfg.callback_base_url);

@@ -145,8 +145,7 @@ struct enginedb_run_end {
 	size_t ntasks;
 	size_t nbad; /* tasks DEAD, CANCELLED or skipped upstream */
 };
-typedef void enginedb_run_end_cb(
-    void *arg, const struct enginedb_run_end *re);
+typedef void enginedb_run_end_cb(void *arg, const struct enginedb_run_end *re);
 void enginedb_set_run_end(
     struct enginedb *e, enginedb_run_end_cb *fn, void *arg);
 

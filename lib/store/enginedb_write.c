@@ -517,8 +517,7 @@ tell_run_end(struct enginedb *e, const char *id, const struct runentry *run,
 		re.workflow_id = run->w->wf->id;
 		re.version = run->w->version;
 		re.status = run_state_name(run->rt.state);
-		re.ended_ms =
-		    (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		re.ended_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		re.started_ms =
 		    run->rt.started_ms > 0 ? run->rt.started_ms : re.ended_ms;
 		re.ntasks = run->rt.ntasks;

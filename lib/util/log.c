@@ -144,8 +144,8 @@ log_clear_context(void)
 }
 
 void
-log_set_run(const char *workflow, const char *execution, const char *task,
-    int attempt)
+log_set_run(
+    const char *workflow, const char *execution, const char *task, int attempt)
 {
 	log_set_context("workflow", workflow);
 	log_set_context("execution", execution);
@@ -209,7 +209,8 @@ log_vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 		for (int i = 0; i < LOG_CTX_MAX; i++)
 			if (log_ctx[i].key[0])
 				o = jv_object_set(o, jv_string(log_ctx[i].key),
-				    ctx_value(log_ctx[i].key, log_ctx[i].value));
+				    ctx_value(
+					log_ctx[i].key, log_ctx[i].value));
 		o = jv_object_set(o, jv_string("msg"), jv_string(msg));
 		jv s = jv_dump_string(o, 0);
 		if (log_prefix)

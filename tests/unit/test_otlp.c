@@ -124,8 +124,9 @@ test_config(void)
 
 	setenv("OTEL_RESOURCE_ATTRIBUTES", "novalue", 1);
 	rc = otlp_config_load(&c, NULL, "loom-exec", &err);
-	ok(rc == -1 && err, "a malformed OTEL_RESOURCE_ATTRIBUTES is an "
-			    "error: %s",
+	ok(rc == -1 && err,
+	    "a malformed OTEL_RESOURCE_ATTRIBUTES is an "
+	    "error: %s",
 	    err ? err : "");
 	free(err);
 }
