@@ -219,3 +219,25 @@ run_time() {
 	# and it says so
 	wait_for grep -q 'cannot send spans' "$LOOM_DAEMON_LOG"
 }
+
+@test "loom-sched logs its fires in JSON with the workflow and the run as keys" {
+	printf 'id: ticking\nschedule: "* * * * * *"\ntasks:\n  - id: a\n    command: "true"\n' \
+	    >"$BATS_TEST_TMPDIR/tick.yaml"
+	apply "$BATS_TEST_TMPDIR/tick.yaml"
+	loom_daemon_start loom-sched
+	sched_log=$LOOM_DAEMON_LOG
+	fired() {
+		jq -e -s 'any(.[]; .workflow == "ticking" and
+		    (.execution | startswith("exec-")) and
+		    (.msg | startswith("fire ")))' "$sched_log" >/dev/null
+	}
+	wait_for -t 20 fired
+	loom_daemon_stop "$LOOM_DAEMON_PID"
+	run -0 jq -e -s 'all(.[]; .daemon == "loom-sched" and
+	    (.pid | type) == "number")' "$sched_log"
+	E=$(jq -r -s '[.[] | select(.workflow == "ticking" and .execution)][0]
+	    | .execution' "$sched_log")
+	[ -n "$E" ] && [ "$E" != null ]
+	# the id is a key, not part of the message
+	run -1 grep -q "\"msg\":\"[^\"]*$E" "$sched_log"
+}
