@@ -26,6 +26,13 @@ setup_file() {
 	loom_api_start
 	loom_daemon_start loom-engine
 	loom_daemon_start loom-exec
+	cat >"$LOOM_TEST_DIR/traced.yaml" <<-EOF
+	id: traced
+	tasks:
+	  - {id: fetch, url: "$B/fetch"}
+	  - {id: flaky, url: "$B/flaky?fail=1", dependsOn: fetch, retryPolicy: {maxAttempts: 2, initialDelay: 100ms, jitter: 0, retryOn: [TaskFailedException]}}
+	EOF
+	BATS_TEST_TMPDIR=$LOOM_TEST_DIR apply "$LOOM_TEST_DIR/traced.yaml"
 }
 
 teardown_file() {
@@ -66,13 +73,6 @@ has_spans() {
 }
 
 @test "a run is one trace: the run's span is the parent of one span per attempt" {
-	cat >"$BATS_TEST_TMPDIR/wf.yaml" <<-EOF
-	id: traced
-	tasks:
-	  - {id: fetch, url: "$B/fetch"}
-	  - {id: flaky, url: "$B/flaky?fail=1", dependsOn: fetch, retryPolicy: {maxAttempts: 2, initialDelay: 100ms, jitter: 0, retryOn: [TaskFailedException]}}
-	EOF
-	apply "$BATS_TEST_TMPDIR/wf.yaml"
 	E=$(trigger traced)
 	run -0 finished "$E"
 	assert_equal "$(jq -r .status <<<"$output")" SUCCESS
@@ -165,6 +165,10 @@ flaky 2 SUCCESS - 200 traced"
 	    == $p and .method == "POST" and .status == 201 and
 	    (.durationMs | type) == "number")' "$LOOM_API_LOG"
 	[ "${#lines[@]}" -ge 1 ]
+	# ... and the run it made
+	run -0 jq -c --arg e "$E" 'select(.execution == $e and .workflow ==
+	    "traced")' "$LOOM_API_LOG"
+	assert_equal "$(jq -r .msg <<<"${lines[0]}")" "run of version 1 created"
 }
 
 # run_time WF: seconds (with ms) from trigger to the end of a run
