@@ -109,10 +109,10 @@ contiguous() {
 	wait_for -t 30 runs_at_least c-latest 1
 	wait_for -t 30 runs_at_least c-all 1
 	loom_daemon_stop "$LOOM_DAEMON_PID"
-	down=$(date +%s)
+	down=$(date +%s.%N)
 	# down for 8 seconds: about four fires of each are missed
 	sleep 8
-	up=$(date +%s)
+	up=$(date +%s.%N)
 	loom_daemon_start loom-sched
 	# once each has fired on time again, the catch-up is behind it
 	for w in c-none c-latest c-all; do
