@@ -221,6 +221,15 @@ on_done(void *arg, jv result)
 	otlp_add_attempt(x->otlp, j->key.execution_id, j->workflow,
 	    j->key.task_id, j->key.attempt, j->type, j->start_wall_ms,
 	    loop_now_ms(x->loop), result);
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		jv st = jv_object_get(jv_copy(result), jv_string("status"));
+
+		log_debug("done: %s in %lldms",
+		    jv_get_kind(st) == JV_KIND_STRING ? jv_string_value(st) :
+							"?",
+		    (long long)(loop_now_ms(x->loop) - j->start_wall_ms));
+		jv_free(st);
+	}
 	if (j->target != NULL) {
 		/* Even a result we drop says how the target is doing. */
 		v = execbreaker_outcome(jv_copy(result), &outcome);
@@ -268,13 +277,18 @@ xd_job_drop(struct xd *x, struct job *j, const char *why)
 static char *
 request_str(jv request, const char *a, const char *b)
 {
-	jv v = b ?
+	jv v;
+	char *s;
+
+	/* A claimed request need not be an object (runner_start() fails
+	 * such an attempt). */
+	if (jv_get_kind(request) != JV_KIND_OBJECT)
+		return NULL;
+	v = b ?
 	    jv_getpath(jv_copy(request), JV_ARRAY(jv_string(a), jv_string(b))) :
 	    jv_object_get(jv_copy(request), jv_string(a));
-	char *s = jv_get_kind(v) == JV_KIND_STRING ?
-	    xstrdup(jv_string_value(v)) :
-	    NULL;
-
+	s = jv_get_kind(v) == JV_KIND_STRING ? xstrdup(jv_string_value(v)) :
+					       NULL;
 	jv_free(v);
 	return s;
 }
