@@ -124,7 +124,7 @@ EOF
 	assert_equal "$(jq -r .error <<<"$ex")" "run cancelled"
 	assert_equal "$(ncalls "$E")" "quick=1 slow=1"
 	# the executor stopped the attempt and recorded nothing for it
-	wait_for -t 10 grep -qE "$E/slow attempt 1: (the run was cancelled|the task is not leased)" \
+	wait_for -t 10 grep -qE "\\[execution=$E\\] \\[task=slow\\] \\[attempt=1\\] (the run was cancelled|the task is not leased)" \
 	    "$LOOM_TEST_DIR"/loom-exec.*.log
 	assert_equal "$(sql "SELECT string_agg(task_id, ' ') FROM
 	    task_executions WHERE execution_id = '$E'")" quick

@@ -329,7 +329,7 @@ EOF
 		open_gate "$g"
 		# the result is in, and the engine was rung for it
 		wait_for -t 20 unsettled "$E"
-		wait_for -t 20 grep -q "doorbell loom_task_done $E" "$engine_log"
+		wait_for -t 20 grep -qF "[execution=$E] doorbell loom_task_done" "$engine_log"
 		kill9 "$holder"
 		exec 4>&-
 		t0=$SECONDS

@@ -119,7 +119,7 @@ loom_api_stop() {
 #                 $LOOM_BIN/NAME in the background (it inherits the
 #                 environment: LOOM_DATABASE_URL, LOOM_EXEC_*, ...) with its
 #                 stderr in $LOOM_TEST_DIR/NAME.N.log; waits for its "ready"
-#                 log line; sets LOOM_DAEMON_PID and LOOM_DAEMON_LOG and
+#                 log line (text or log.format = json); sets LOOM_DAEMON_PID and LOOM_DAEMON_LOG and
 #                 records the pid in $LOOM_TEST_DIR/daemons.pids (a file:
 #                 variables set in a test do not reach teardown_file)
 # loom_daemon_stop PID
@@ -172,7 +172,7 @@ loom_daemon_start() {
 	LOOM_DAEMON_PID=$!
 	echo "$LOOM_DAEMON_PID" >>"$dir/daemons.pids"
 	# tail -f waits on inotify; it ends with the daemon if that dies.
-	if ! timeout 30 grep -q -m1 -E '^([^ ]+: )?ready' \
+	if ! timeout 30 grep -q -m1 -E '^([^ ]+: )?ready|"msg":"ready' \
 	    <(tail --pid="$LOOM_DAEMON_PID" -n +1 -f "$LOOM_DAEMON_LOG" \
 	    3>&- 2>/dev/null); then
 		echo "# $name did not become ready; its log:" >&3

@@ -537,7 +537,7 @@ EOF
 	assert_output --partial 'the result could not be stored'
 	# one attempt each: nothing ran twice
 	assert_equal "$(calls "$E" | wc -l)" 6
-	grep -q "bad attempt 1: the result cannot be stored" \
+	grep -q "\[task=bad\] \[attempt=1\] the result cannot be stored" \
 	    "$LOOM_TEST_DIR"/loom-exec.*.log
 }
 
@@ -663,7 +663,7 @@ EOF
 	assert_equal "$(jq -r .status <<<"$ex")" CANCELLED
 	assert_equal "$(states "$ex")" "slow=CANCELLED after=CANCELLED"
 	# the executor stopped the attempt and wrote nothing for it
-	wait_for -t 10 grep -qE "$E/slow attempt 1: (the run was cancelled|the task is not leased)" \
+	wait_for -t 10 grep -qE "\\[execution=$E\\] \\[task=slow\\] \\[attempt=1\\] (the run was cancelled|the task is not leased)" \
 	    "$LOOM_TEST_DIR"/loom-exec.*.log
 	assert_equal "$(sql "SELECT count(*) FROM task_executions
 	    WHERE execution_id = '$E'")" 0

@@ -301,6 +301,13 @@ int api_static_path_ok(const char *path);
 /* Logging from worker threads: whole lines, never interleaved. */
 void api_log(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * The debug line of one answered request, with method, path, status and
+ * durationMs as context (keys of their own under log.format = json); what,
+ * when not NULL, is added in parentheses.
+ */
+void api_log_request(const char *method, const char *path, int status,
+    int64_t duration_ms, const char *what);
 
 /* ---- routes (api_workflows.c, api_executions.c) ----------------------- */
 

@@ -190,7 +190,9 @@ api_execution_cancel(struct api_request *rq, jv *out)
 		return status;
 	}
 	PQclear(r);
-	api_log(LOG_LVL_INFO, "execution %s: cancel requested", id);
+	log_set_context("execution", id);
+	api_log(LOG_LVL_INFO, "cancel requested");
+	log_set_context("execution", NULL);
 	return execution_answer(rq, id, jv_invalid(), out);
 }
 
@@ -289,9 +291,10 @@ request_submit(struct api_request *rq, jv *out, const char *exec_id,
 	rq->scratch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	rq->wait_until_ms = api_mono_ms() + CONTROL_WAIT_MS;
-	api_log(LOG_LVL_INFO, "execution %s: %s%s%s%s requested (request "
-	    "%lld)", exec_id, kind, task ? " of " : "", task ? task : "",
+	log_set_run(NULL, exec_id, task, 0);
+	api_log(LOG_LVL_INFO, "%s%s requested (request %lld)", kind,
 	    downstream ? " with downstream" : "", (long long)rq->scratch);
+	log_set_run(NULL, NULL, NULL, 0);
 	return request_await(rq, out);
 }
 
@@ -374,9 +377,10 @@ run_again(struct api_request *rq, PGconn *db, const char *id, jv *out)
 		    "execution %s cannot run again: its workflow was deleted",
 		    id);
 	}
-	api_log(LOG_LVL_INFO, "execution %s: a new run of %s version %s, "
-	    "retrying %s", st.id, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
-	    id);
+	log_set_run(PQgetvalue(r, 0, 1), st.id, NULL, 0);
+	api_log(LOG_LVL_INFO, "a new run of version %s, retrying %s",
+	    PQgetvalue(r, 0, 2), id);
+	log_set_run(NULL, NULL, NULL, 0);
 	loc = xasprintf("/api/v1/executions/%s", st.id);
 	api_set_header(rq, "Location", loc);
 	free(loc);
@@ -718,9 +722,10 @@ api_dead_letter_replay(struct api_request *rq, jv *out)
 	rq->scratch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	rq->wait_until_ms = api_mono_ms() + CONTROL_WAIT_MS;
-	api_log(LOG_LVL_INFO, "execution %s: replay of dead letter %s (task "
-	    "%s) requested (request %lld)", eid, id, tid,
-	    (long long)rq->scratch);
+	log_set_run(NULL, eid, tid, 0);
+	api_log(LOG_LVL_INFO, "replay of dead letter %s requested (request %lld)",
+	    id, (long long)rq->scratch);
+	log_set_run(NULL, NULL, NULL, 0);
 	free(eid);
 	free(tid);
 	return request_await(rq, out);

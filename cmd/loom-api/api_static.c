@@ -252,8 +252,8 @@ send_file(struct api_conn *rc, int fd, const struct stat *st, const char *name)
 	ret = MHD_queue_response(rc->mc, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	if (log_get_level() >= LOG_LVL_DEBUG)
-		api_log(LOG_LVL_DEBUG, "%s %s %d (ui %s)", rc->method,
-		    rc->rq.path, status, name);
+		api_log_request(rc->method, rc->rq.path, status,
+		    api_mono_ms() - rc->t0, name);
 	return ret;
 }
 

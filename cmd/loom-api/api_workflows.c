@@ -702,9 +702,12 @@ trigger_answer(struct api_request *rq, const char *id, int version,
 		return api_error(out, 404, "not_found", "id",
 		    "no workflow '%s' (it was just deleted)", id);
 	}
-	api_log(LOG_LVL_INFO, "execution %s of %s version %d created%s",
-	    st->id, id, version, st->outcome == RUNSTART_QUEUED ?
-	    " (queued: the concurrency limit is reached)" : "");
+	log_set_run(id, st->id, NULL, 0);
+	api_log(LOG_LVL_INFO, "run of version %d created%s", version,
+	    st->outcome == RUNSTART_QUEUED ?
+		" (queued: the concurrency limit is reached)" :
+		"");
+	log_set_run(NULL, NULL, NULL, 0);
 	loc = xasprintf("/api/v1/executions/%s", st->id);
 	api_set_header(rq, "Location", loc);
 	free(loc);

@@ -26,6 +26,24 @@ api_log(enum log_level level, const char *fmt, ...)
 }
 
 void
+api_log_request(const char *method, const char *path, int status,
+    int64_t duration_ms, const char *what)
+{
+	/* The request's figures are keys of their own in JSON mode. */
+	log_set_context("method", method);
+	log_set_context("path", path);
+	log_set_context_int("status", status);
+	log_set_context_int("durationMs", duration_ms);
+	api_log(LOG_LVL_DEBUG, "%s %s %d %lldms%s%s%s", method, path, status,
+	    (long long)duration_ms, what ? " (" : "", what ? what : "",
+	    what ? ")" : "");
+	log_set_context("method", NULL);
+	log_set_context("path", NULL);
+	log_set_context("status", NULL);
+	log_set_context("durationMs", NULL);
+}
+
+void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[1024];

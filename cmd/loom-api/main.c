@@ -133,6 +133,7 @@ load_options(
 	if (ar->ui_dir)
 		api_static_set_dir(o, ar->ui_dir);
 	(void)api_log_level(cfg, level);
+	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');
 	if (ar->check)
 		printf("%s: configuration OK\n", config_path(cfg));
 	config_free(cfg);

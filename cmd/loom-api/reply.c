@@ -127,8 +127,8 @@ send:
 	ret = MHD_queue_response(rc->mc, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	if (log_get_level() >= LOG_LVL_DEBUG)
-		api_log(LOG_LVL_DEBUG, "%s %s %d %lldms", rc->method,
-		    rc->rq.path, status, (long long)(api_mono_ms() - rc->t0));
+		api_log_request(rc->method, rc->rq.path, status,
+		    api_mono_ms() - rc->t0, NULL);
 	return ret;
 }
 

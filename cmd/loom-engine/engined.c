@@ -55,12 +55,15 @@ struct engined {
 	char **busy; /* runs another engine held: look again */
 	size_t nbusy, capbusy;
 	int64_t backoff_ms;
-	int64_t wake_ms; /* wall clock: the wakeup timer's target */
+	int64_t wake_ms;   /* wall clock: the wakeup timer's target */
+	struct otlp *otlp; /* run spans; NULL: tracing is off */
 };
 
 int
 engined_opts_load(struct engined_opts *o, const struct config *cfg)
 {
+	char *err = NULL;
+
 	o->db_url = db_url(cfg);
 	if (config_get_duration(cfg, "engine.sweep", 10000, &o->sweep_ms) < 0 ||
 	    o->sweep_ms < 100) {
@@ -68,7 +71,32 @@ engined_opts_load(struct engined_opts *o, const struct config *cfg)
 		    "engine.sweep: expected a duration of at least 100ms");
 		return -1;
 	}
+	if (otlp_config_load(&o->trace, cfg, "loom-engine", &err) < 0) {
+		log_warnx("%s", err);
+		free(err);
+		return -1;
+	}
 	return 0;
+}
+
+void
+engined_opts_free(struct engined_opts *o)
+{
+	otlp_config_free(&o->trace);
+}
+
+/* A pass of ours ended a run: the run's span (loom-engine(8), TRACES). */
+static void
+on_run_end(void *arg, const struct enginedb_run_end *re)
+{
+	struct engined *d = arg;
+
+	/* the pass set "execution" */
+	log_set_context("workflow", re->workflow_id);
+	log_debug("run ended: %s", re->status);
+	log_set_context("workflow", NULL);
+	otlp_add_run(d->otlp, re->execution_id, re->workflow_id, re->version,
+	    re->status, re->started_ms, re->ended_ms);
 }
 
 /* Appends a copy of s to the growing array *v of *n (room for *cap). */
@@ -175,11 +203,14 @@ on_notify(void *arg, const char *channel, const char *payload)
 {
 	struct engined *d = arg;
 
-	log_debug("doorbell %s %s", channel, payload);
 	if (strcmp(channel, "loom_workflow") != 0) {
+		log_set_context("execution", payload);
+		log_debug("doorbell %s", channel);
+		log_set_context("execution", NULL);
 		mark_dirty(d, payload);
 		return;
 	}
+	log_debug("doorbell %s %s", channel, payload);
 	push_copy(&d->warm, &d->nwarm, &d->capwarm, payload);
 	loop_defer_arm(d->work);
 }
@@ -229,9 +260,15 @@ do_work(struct loop_defer *df, void *arg)
 		rc = enginedb_pass(d->edb, id, loop_now_ms(d->loop), &err);
 		if (rc >= 0 && enginedb_pass_wakeup(d->edb) > 0)
 			wake_at(d, enginedb_pass_wakeup(d->edb));
+		if (rc < 0)
+			log_warnx("pass: %s", err);
+		else
+			log_debug("pass: %s",
+			    rc == ENGINEDB_DID_WORK ? "done" :
+				rc == ENGINEDB_BUSY ? "busy elsewhere" :
+						      "nothing to do");
 		log_set_context("execution", NULL);
 		if (rc < 0) {
-			log_warnx("execution %s: %s", id, err);
 			free(err);
 			if (PQstatus(d->conn) != CONNECTION_OK) {
 				d->ndirty++; /* keep it */
@@ -333,6 +370,8 @@ engined_run(const struct engined_opts *o)
 	if (db_schema_check(d.conn, &err) < 0)
 		goto out;
 	d.edb = enginedb_new(d.conn);
+	if ((d.otlp = otlp_new(d.loop, &o->trace)) != NULL)
+		enginedb_set_run_end(d.edb, on_run_end, &d);
 	d.work = loop_defer_new(d.loop, do_work, &d);
 	d.sweep = loop_timer_new(d.loop, on_sweep, &d);
 	d.wakeup = loop_timer_new(d.loop, on_wakeup, &d);
@@ -365,6 +404,7 @@ out:
 	loop_timer_del(d.busy_t);
 	loop_defer_del(d.work);
 	enginedb_free(d.edb);
+	otlp_free(d.otlp);
 	for (size_t i = 0; i < d.ndirty; i++)
 		free(d.dirty[i]);
 	free(d.dirty);

@@ -2,14 +2,17 @@
 #ifndef LOOM_ENGINED_H
 #define LOOM_ENGINED_H
 
+#include "net/otlp.h"
 #include "util/config.h"
 
 struct engined_opts {
 	const char *db_url;
-	int64_t sweep_ms; /* safety sweep for missed doorbells */
+	int64_t sweep_ms;	  /* safety sweep for missed doorbells */
+	struct otlp_config trace; /* trace.*: the run spans (see otlp.h) */
 };
 
 int engined_opts_load(struct engined_opts *o, const struct config *cfg);
+void engined_opts_free(struct engined_opts *o);
 /* Runs until SIGTERM/SIGINT; returns the process exit status. */
 int engined_run(const struct engined_opts *o);
 

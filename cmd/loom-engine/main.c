@@ -62,10 +62,12 @@ main(int argc, char **argv)
 		return 1;
 	if (check) {
 		printf("configuration ok\n");
+		engined_opts_free(&o);
 		config_free(cfg);
 		return 0;
 	}
 	int rc = engined_run(&o);
+	engined_opts_free(&o);
 	config_free(cfg);
 	return rc;
 }

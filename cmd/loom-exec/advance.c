@@ -97,8 +97,9 @@ on_written(void *arg, int rc, const char *err, PGresult **res, size_t n)
 	(void)n;
 	if (rc != 0) {
 		/* The cached run went ahead of the database. */
-		log_warnx("execution %s: writing the next step: %s", w->id,
-		    err ? err : "?");
+		log_set_context("execution", w->id);
+		log_warnx("writing the next step: %s", err ? err : "?");
+		log_set_context("execution", NULL);
 		enginedb_forget(w->a->edb, w->id);
 		if (w->a->conn != NULL) {
 			w->a->rollback = 1;
@@ -130,12 +131,13 @@ send_writes(
 }
 
 struct advance *
-advance_new(void)
+advance_new(enginedb_run_end_cb *run_end, void *arg)
 {
 	struct advance *a = xcalloc(1, sizeof(*a));
 
 	a->edb = enginedb_new(NULL);
 	enginedb_set_writer(a->edb, send_writes, a, 1);
+	enginedb_set_run_end(a->edb, run_end, arg);
 	return a;
 }
 
@@ -191,8 +193,9 @@ on_read(void *arg, int rc, const char *err, PGresult **res, size_t n)
 		}
 		a->state = AV_READ;
 	} else {
-		log_debug("execution %s: reading the run: %s", a->id,
-		    err ? err : "?");
+		log_set_context("execution", a->id);
+		log_debug("reading the run: %s", err ? err : "?");
+		log_set_context("execution", NULL);
 		a->state = AV_FAILED;
 	}
 	if (a->kick)
@@ -281,15 +284,18 @@ advance_finish(struct advance *a, int64_t now_ms)
 	} else if (a->state == AV_READ) {
 		rc = enginedb_pass_read(a->edb, a->id, a->rs, now_ms, &err);
 		memset(a->rs, 0, sizeof(a->rs)); /* taken */
-		log_debug("execution %s: next step %s", a->id,
+		log_set_context("execution", a->id);
+		log_debug("next step %s",
 		    rc == ENGINEDB_DID_WORK ?
 			"taken" :
 			rc == ENGINEDB_BUSY ?
 			"left to the engine holding the run" :
 			rc < 0 ? "failed" :
 				 "not needed");
+		if (rc < 0)
+			log_warnx("%s", err);
+		log_set_context("execution", NULL);
 		if (rc < 0) {
-			log_warnx("execution %s: %s", a->id, err);
 			free(err);
 			if (PQstatus(a->conn) != CONNECTION_OK) {
 				pass_clear(a);

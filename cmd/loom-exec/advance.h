@@ -32,10 +32,12 @@
 #include <libpq-fe.h>
 
 #include "store/db.h"
+#include "store/enginedb.h"
 
 struct advance;
 
-struct advance *advance_new(void);
+/* run_end(arg, ...) hears of each run a pass ends (may be NULL). */
+struct advance *advance_new(enginedb_run_end_cb *run_end, void *arg);
 void advance_free(struct advance *a); /* NULL-safe */
 /* conn and as are borrowed (NULL while the database is away). */
 void advance_set_conn(struct advance *a, PGconn *conn, struct db_async *as);

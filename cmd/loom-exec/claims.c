@@ -48,11 +48,11 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 		    x->conn, &x->bcfg, x->bcache, buf, owner, &at, &err);
 		free(owner);
 		if (rc < 0) {
-			log_warnx("%s/%s attempt %d: circuit breaker of %s: "
-				  "%s; dispatching anyway",
-			    c[i].key.execution_id, c[i].key.task_id,
-			    c[i].key.attempt, buf,
-			    err ? err : "database error");
+			xd_key_ctx(&c[i].key);
+			log_warnx("circuit breaker of %s: %s; dispatching "
+				  "anyway",
+			    buf, err ? err : "database error");
+			xd_key_ctx(NULL);
 			if (PQstatus(x->conn) != CONNECTION_OK)
 				xd_db_lost(x, NULL);
 			free(err);
@@ -65,10 +65,10 @@ screen(struct xd *x, struct execdb_claim *c, long n, char **targets,
 			h[nh].target = targets[i];
 			h[nh].retry_at_ms = at;
 			nh++;
-			log_debug("%s/%s attempt %d: held: the circuit breaker "
-				  "of %s is open",
-			    c[i].key.execution_id, c[i].key.task_id,
-			    c[i].key.attempt, buf);
+			xd_key_ctx(&c[i].key);
+			log_debug(
+			    "held: the circuit breaker of %s is open", buf);
+			xd_key_ctx(NULL);
 			xd_record(x, &c[i].key, "warn",
 			    "attempt %d held: the circuit breaker of %s is "
 			    "open",

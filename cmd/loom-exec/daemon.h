@@ -37,6 +37,7 @@
 #include "exec.h"
 #include "logq.h"
 #include "logsink.h"
+#include "net/otlp.h"
 #include "store/breakerdb.h"
 #include "store/db.h"
 #include "store/execdb.h"
@@ -76,11 +77,14 @@ struct job {
 	struct xd *x;
 	struct execdb_key key; /* owned */
 	int64_t timeout_ms;
-	uint64_t rid;	   /* runner id */
-	char *target;	   /* breaker target (HTTP), or NULL; owned */
-	int dropped;	   /* the lease is gone: do not report */
-	uint64_t log_mark; /* its lines are synced at this logsink mark */
-	jv result;	   /* once done */
+	uint64_t rid;	       /* runner id */
+	char *target;	       /* breaker target (HTTP), or NULL; owned */
+	int dropped;	       /* the lease is gone: do not report */
+	uint64_t log_mark;     /* its lines are synced at this logsink mark */
+	int64_t start_wall_ms; /* dispatched, for the attempt's span */
+	char *workflow;	       /* the request's workflowId, or NULL */
+	char *type;	       /* http, shell, java; owned, or NULL */
+	jv result;	       /* once done */
 	struct job *prev, *next;
 };
 
@@ -118,11 +122,13 @@ struct xd {
 	struct job **fl;
 	struct execdb_result *flr;
 	size_t nfl;
-	int fl_ask;	       /* also what claimed below asked for */
-	int batch_out;	       /* that batch is out */
-	struct logq_batch flb; /* the output lines it writes first */
-	int flb_out;	       /* flb is in it */
-	struct advance *adv;   /* exec.advance; NULL when off */
+	int fl_ask;		 /* also what claimed below asked for */
+	int batch_out;		 /* that batch is out */
+	struct logq_batch flb;	 /* the output lines it writes first */
+	int flb_out;		 /* flb is in it */
+	struct advance *adv;	 /* exec.advance; NULL when off */
+	struct otlp_config tcfg; /* trace.* */
+	struct otlp *otlp;	 /* attempt and run spans; NULL: off */
 	int claim_rings;   /* the next claim follows a pass: see advance.h */
 	PGresult *claimed; /* a claim's answer, to start */
 	int sync_flush;	   /* a batch was refused: write one by one */
@@ -162,6 +168,12 @@ void xd_kick(struct xd *x);
 void xd_log(struct xd *x, jv line);
 void xd_record(struct xd *x, const struct execdb_key *k, const char *level,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * jobs.c: the log context of the attempt k (execution, task, attempt;
+ * log.h), or none (NULL).
+ */
+void xd_key_ctx(const struct execdb_key *k);
 
 /*
  * jobs.c: a job lives on the running list, then on the result queue

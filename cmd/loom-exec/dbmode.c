@@ -143,10 +143,13 @@ on_log_line(void *arg, jv line)
 		if (jv_get_kind(e) == JV_KIND_STRING &&
 		    jv_get_kind(t) == JV_KIND_STRING &&
 		    jv_get_kind(s) == JV_KIND_STRING &&
-		    jv_get_kind(m) == JV_KIND_STRING)
-			log_debug("%s/%s %s: %s", jv_string_value(e),
-			    jv_string_value(t), jv_string_value(s),
-			    jv_string_value(m));
+		    jv_get_kind(m) == JV_KIND_STRING) {
+			log_set_run(
+			    NULL, jv_string_value(e), jv_string_value(t), 0);
+			log_debug(
+			    "%s: %s", jv_string_value(s), jv_string_value(m));
+			log_set_run(NULL, NULL, NULL, 0);
+		}
 		jv_free(e);
 		jv_free(t);
 		jv_free(s);
@@ -231,7 +234,8 @@ load_settings(struct dbopts *o, struct xd *x, const struct exec_opts *eo,
 		free(o->name);
 		o->name = xstrdup(eo->name);
 	}
-	if (breaker_config_load(cfg, &x->bcfg, &err) < 0) {
+	if (breaker_config_load(cfg, &x->bcfg, &err) < 0 ||
+	    otlp_config_load(&x->tcfg, cfg, "loom-exec", &err) < 0) {
 		log_warnx("%s", err);
 		free(err);
 		free(o->name);
@@ -240,10 +244,22 @@ load_settings(struct dbopts *o, struct xd *x, const struct exec_opts *eo,
 	return 0;
 }
 
+/* exec.advance's pass ended a run: its span (loom-exec(8), TRACES). */
+static void
+on_run_end(void *arg, const struct enginedb_run_end *re)
+{
+	struct xd *x = arg;
+
+	otlp_add_run(x->otlp, re->execution_id, re->workflow_id, re->version,
+	    re->status, re->started_ms, re->ended_ms);
+}
+
 /* The work connection, with its statements, batches and passes. */
 static int
 open_database(struct xd *x, char **err)
 {
+	if ((x->otlp = otlp_new(x->loop, &x->tcfg)) == NULL && errno != 0)
+		log_warn("trace: spans are not exported");
 	if ((x->conn = db_connect(x->o->url, "loom-exec", err)) == NULL ||
 	    db_schema_check(x->conn, err) < 0)
 		return -1;
@@ -255,7 +271,7 @@ open_database(struct xd *x, char **err)
 		return -1;
 	}
 	if (x->o->advance) {
-		x->adv = advance_new();
+		x->adv = advance_new(x->otlp ? on_run_end : NULL, x);
 		advance_set_conn(x->adv, x->conn, x->async);
 	}
 	return 0;
@@ -374,6 +390,8 @@ teardown(struct xd *x)
 	execdb_free(x->edb);
 	if (x->conn != NULL)
 		PQfinish(x->conn);
+	otlp_free(x->otlp);
+	otlp_config_free(&x->tcfg);
 	loop_free(x->loop);
 }
 

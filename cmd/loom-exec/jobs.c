@@ -21,8 +21,19 @@ xd_job_free(struct job *j)
 	free(j->key.execution_id);
 	free(j->key.task_id);
 	free(j->target);
+	free(j->workflow);
+	free(j->type);
 	jv_free(j->result);
 	free(j);
+}
+
+void
+xd_key_ctx(const struct execdb_key *k)
+{
+	if (k == NULL)
+		log_set_run(NULL, NULL, NULL, 0);
+	else
+		log_set_run(NULL, k->execution_id, k->task_id, k->attempt);
 }
 
 static void
@@ -205,6 +216,20 @@ on_done(void *arg, jv result)
 	enum execbreaker_verdict v;
 
 	running_unlink(x, j);
+	log_set_run(
+	    j->workflow, j->key.execution_id, j->key.task_id, j->key.attempt);
+	otlp_add_attempt(x->otlp, j->key.execution_id, j->workflow,
+	    j->key.task_id, j->key.attempt, j->type, j->start_wall_ms,
+	    loop_now_ms(x->loop), result);
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		jv st = jv_object_get(jv_copy(result), jv_string("status"));
+
+		log_debug("done: %s in %lldms",
+		    jv_get_kind(st) == JV_KIND_STRING ? jv_string_value(st) :
+							"?",
+		    (long long)(loop_now_ms(x->loop) - j->start_wall_ms));
+		jv_free(st);
+	}
 	if (j->target != NULL) {
 		/* Even a result we drop says how the target is doing. */
 		v = execbreaker_outcome(jv_copy(result), &outcome);
@@ -212,12 +237,11 @@ on_done(void *arg, jv result)
 	}
 	result_records(x, j, result); /* a backend's "logs", the outcome */
 	if (j->dropped || (x->hard_stop && is_cancelled_result(result))) {
-		log_debug("%s/%s attempt %d: result dropped (not ours any "
-			  "more, or stopped)",
-		    j->key.execution_id, j->key.task_id, j->key.attempt);
+		log_debug("result dropped (not ours any more, or stopped)");
 		jv_free(result);
 		xd_job_free(j);
 		x->ndropped++;
+		log_set_run(NULL, NULL, NULL, 0);
 	} else {
 		j->result = result;
 		if (x->out_mark > logsink_acked(x->sink)) {
@@ -229,6 +253,7 @@ on_done(void *arg, jv result)
 			logsink_sync(x->sink);
 		} else
 			done_push(x, j);
+		log_set_run(NULL, NULL, NULL, 0);
 	}
 	xd_kick(x);
 }
@@ -239,11 +264,33 @@ xd_job_drop(struct xd *x, struct job *j, const char *why)
 {
 	if (j->dropped)
 		return;
-	log_info("%s/%s attempt %d: %s; stopping it", j->key.execution_id,
-	    j->key.task_id, j->key.attempt, why);
+	log_set_run(
+	    j->workflow, j->key.execution_id, j->key.task_id, j->key.attempt);
+	log_info("%s; stopping it", why);
+	log_set_run(NULL, NULL, NULL, 0);
 	j->dropped = 1;
 	if (x->runner != NULL)
 		(void)runner_cancel(x->runner, j->rid);
+}
+
+/* A string member of request (a.b when b is set), malloc'd, or NULL. */
+static char *
+request_str(jv request, const char *a, const char *b)
+{
+	jv v;
+	char *s;
+
+	/* A claimed request need not be an object (runner_start() fails
+	 * such an attempt). */
+	if (jv_get_kind(request) != JV_KIND_OBJECT)
+		return NULL;
+	v = b ?
+	    jv_getpath(jv_copy(request), JV_ARRAY(jv_string(a), jv_string(b))) :
+	    jv_object_get(jv_copy(request), jv_string(a));
+	s = jv_get_kind(v) == JV_KIND_STRING ? xstrdup(jv_string_value(v)) :
+					       NULL;
+	jv_free(v);
+	return s;
 }
 
 /* Starts the claimed task c; target (owned, may be NULL) is its breaker. */
@@ -260,9 +307,14 @@ xd_job_start(struct xd *x, struct execdb_claim *c, char *target)
 	j->result = jv_invalid();
 	tmo = runner_request_timeout(jv_copy(c->request));
 	j->timeout_ms = tmo > 0 ? tmo : RUNNER_DEFAULT_TIMEOUT_MS;
+	j->start_wall_ms = loop_now_ms(x->loop);
+	j->workflow = request_str(c->request, "workflowId", NULL);
+	j->type = request_str(c->request, "task", "type");
 	running_link(x, j);
-	log_debug("%s/%s attempt %d: starting", j->key.execution_id,
-	    j->key.task_id, j->key.attempt);
+	log_set_run(
+	    j->workflow, j->key.execution_id, j->key.task_id, j->key.attempt);
+	log_debug("starting");
+	log_set_run(NULL, NULL, NULL, 0);
 	xd_record(x, &j->key, "info", "attempt %d dispatched by %s%s%s",
 	    j->key.attempt, x->o->name, target ? " to " : "",
 	    target ? target : "");

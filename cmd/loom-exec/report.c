@@ -16,9 +16,10 @@ void
 xd_account(struct xd *x, struct job *j, int matched)
 {
 	if (!matched) {
-		log_debug("%s/%s attempt %d: not ours any more (cancelled or "
-			  "taken over); result dropped",
-		    j->key.execution_id, j->key.task_id, j->key.attempt);
+		xd_key_ctx(&j->key);
+		log_debug("not ours any more (cancelled or taken over); "
+			  "result dropped");
+		xd_key_ctx(NULL);
 		x->ndropped++;
 		return;
 	}
@@ -60,10 +61,11 @@ flush_one_by_one(struct xd *x, struct job **b, size_t n)
 				jv_free(d);
 				d = jv_null();
 			}
-			log_warnx("%s/%s attempt %d: the result cannot be "
-				  "stored (%s); reporting a failure instead",
-			    j->key.execution_id, j->key.task_id, j->key.attempt,
+			xd_key_ctx(&j->key);
+			log_warnx("the result cannot be stored (%s); "
+				  "reporting a failure instead",
 			    err);
+			xd_key_ctx(NULL);
 			jv_free(j->result);
 			j->result = JV_OBJECT(jv_string("status"),
 			    jv_string("FAILED"), jv_string("output"), jv_null(),
@@ -81,10 +83,10 @@ flush_one_by_one(struct xd *x, struct job **b, size_t n)
 		if (rc < 0) {
 			if (xd_db_failed(x, "writing a result", err))
 				return; /* the rest stays queued */
-			log_warnx("%s/%s attempt %d: result dropped; the task "
-				  "will run again when its lease expires",
-			    j->key.execution_id, j->key.task_id,
-			    j->key.attempt);
+			xd_key_ctx(&j->key);
+			log_warnx("result dropped; the task will run again "
+				  "when its lease expires");
+			xd_key_ctx(NULL);
 			r.matched = 0;
 		}
 		xd_account(x, j, r.matched);

@@ -89,8 +89,8 @@ record_missed(
 
 	snprintf(n, sizeof(n), "%zu", pl->missed);
 	iso(pl->cursor, from, sizeof(from));
-	log_info("workflow %s: %zu missed fire%s not run (catchup %s)%s", w->id,
-	    pl->missed, pl->missed == 1 ? "" : "s", p[2],
+	log_info("%zu missed fire%s not run (catchup %s)%s", pl->missed,
+	    pl->missed == 1 ? "" : "s", p[2],
 	    pl->dropped_old ? ", and older ones outside the catch-up window" :
 			      "");
 	s->missed += pl->missed;
@@ -117,18 +117,18 @@ start_fire(struct sched *s, struct swf *w, int64_t t, int late,
 	case RUNSTART_STARTED:
 	case RUNSTART_QUEUED:
 		s->fires++;
-		log_info("workflow %s: fire %s%s: execution %s%s", w->id, when,
-		    late ? " (catch-up)" : "", st->id,
-		    st->outcome == RUNSTART_QUEUED ? " (queued)" : "");
+		log_set_context("execution", st->id);
+		log_info("fire %s%s: %s", when, late ? " (catch-up)" : "",
+		    st->outcome == RUNSTART_QUEUED ? "queued" : "started");
+		log_set_context("execution", NULL);
 		break;
 	case RUNSTART_SKIPPED:
 		s->skipped++;
-		log_info("workflow %s: fire %s skipped: %s", w->id, when,
-		    st->reason);
+		log_info("fire %s skipped: %s", when, st->reason);
 		break;
 	default:
-		log_debug("workflow %s: fire %s: %s", w->id, when,
-		    runstart_outcome_name(st->outcome));
+		log_debug(
+		    "fire %s: %s", when, runstart_outcome_name(st->outcome));
 		break;
 	}
 	return 0;
@@ -215,8 +215,7 @@ fire_one(struct sched *s, struct swf *w, int64_t now_ms)
 	}
 	sched_policy_from(&pol, w->wf, s->o->grace_ms);
 	if (sched_plan(w->cron, w->tz, &pol, cursor, now_ms, pl) < 0)
-		log_warnx("workflow %s: schedule '%s' fires no more", w->id,
-		    w->wf->schedule);
+		log_warnx("schedule '%s' fires no more", w->wf->schedule);
 	if (fire_plan(s, w, pl, &cancel, &ncancel, &err) < 0 ||
 	    db_cmd(s->conn, &err, "COMMIT", 0, NULL) < 0) {
 		PQclear(PQexec(s->conn, "ROLLBACK"));
@@ -239,13 +238,18 @@ fail:
 int
 fire_due(struct sched *s, int64_t now_ms)
 {
+	int rc;
+
 	for (size_t i = 0; i < s->nwfs; i++) {
 		struct swf *w = s->wfs[i];
 
 		if (w->cron == NULL || w->paused || w->due_ms < 0 ||
 		    w->due_ms > now_ms)
 			continue;
-		if (fire_one(s, w, now_ms) < 0)
+		log_set_context("workflow", w->id);
+		rc = fire_one(s, w, now_ms);
+		log_set_context("workflow", NULL);
+		if (rc < 0)
 			return -1;
 	}
 	return 0;

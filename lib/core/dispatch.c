@@ -84,6 +84,7 @@ dispatch_request(const char *execution_id, const struct workflow *wf,
 	req = jv_object();
 	req = jv_object_set(
 	    req, jv_string("executionId"), jv_string(execution_id));
+	req = jv_object_set(req, jv_string("workflowId"), jv_string(wf->id));
 	req = jv_object_set(req, jv_string("taskId"), jv_string(t->id));
 	req = jv_object_set(req, jv_string("attempt"), jv_number(a->attempt));
 	req = jv_object_set(req, jv_string("input"), jv_copy(a->input));
@@ -199,6 +200,8 @@ dispatch_request_text(const char *execution_id, const struct workflow *wf,
 	jv_free(task_spec);
 	buf_puts(&b, "{\"executionId\":");
 	buf_json_str(&b, execution_id, strlen(execution_id));
+	buf_puts(&b, ",\"workflowId\":");
+	buf_json_str(&b, wf->id, strlen(wf->id));
 	buf_puts(&b, ",\"taskId\":");
 	buf_json_str(&b, wf->tasks[a->task].id, strlen(wf->tasks[a->task].id));
 	buf_printf(&b, ",\"attempt\":%d,\"input\":", a->attempt);

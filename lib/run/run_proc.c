@@ -557,8 +557,9 @@ on_kill_timer(struct loop_timer *t, void *arg)
 	struct run_proc *p = arg;
 
 	(void)t;
-	log_debug("%s/%s/%d: still there after the grace period, SIGKILL",
-	    p->job->execution_id, p->job->task_id, p->job->attempt);
+	runner_job_ctx(p->job);
+	log_debug("still there after the grace period, SIGKILL");
+	runner_job_ctx(NULL);
 	signal_group(p, SIGKILL);
 }
 
@@ -581,8 +582,9 @@ on_timeout(struct loop_timer *t, void *arg)
 	struct run_proc *p = arg;
 
 	(void)t;
-	log_debug("%s/%s/%d: timed out, SIGTERM to the process group",
-	    p->job->execution_id, p->job->task_id, p->job->attempt);
+	runner_job_ctx(p->job);
+	log_debug("timed out, SIGTERM to the process group");
+	runner_job_ctx(NULL);
 	p->timed_out = 1;
 	terminate(p);
 }
@@ -714,9 +716,10 @@ on_child(struct loop_child *c, pid_t pid, const siginfo_t *si, void *arg)
 	}
 	if (p->logs_len > 0)
 		res = jv_object_set(res, jv_string("logs"), logs_tail(p));
-	log_debug("%s/%s/%d: process %d ended (%s %d)", j->execution_id,
-	    j->task_id, j->attempt, (int)pid, x.exited ? "exit" : "signal",
-	    x.status);
+	runner_job_ctx(j);
+	log_debug("process %d ended (%s %d)", (int)pid,
+	    x.exited ? "exit" : "signal", x.status);
+	runner_job_ctx(NULL);
 
 	p->child = NULL; /* sd-event reaps it after we return */
 	loop_child_del(c);
@@ -1036,8 +1039,9 @@ run_proc_start(struct runner *r, struct runner_job *j)
 
 	if (proc_spawn(p, j, &argv, &env, workdir) == -1)
 		goto fail;
-	log_debug("%s/%s/%d: started %s as process %d", j->execution_id,
-	    j->task_id, j->attempt, argv.v[0], (int)p->pid);
+	runner_job_ctx(j);
+	log_debug("started %s as process %d", argv.v[0], (int)p->pid);
+	runner_job_ctx(NULL);
 	if (proc_watch(r, p, j) == -1)
 		goto fail;
 

@@ -37,6 +37,7 @@
 #include "core/duration.h"
 #include "util/idgen.h"
 #include "core/jsoncheck.h"
+#include "net/otlp.h"
 #include "util/log.h"
 #include "core/xalloc.h"
 
@@ -394,8 +395,9 @@ job_secrets(struct runner_job *j, jv request, const char *base)
 }
 
 /*
- * The job's traceparent (the request's when valid, else a fresh one) and
- * its scheduled time (the request's, checked by check_request(), or "").
+ * The job's traceparent (the request's when valid, else the attempt's own
+ * span in the run's trace, otlp.h, else a random one) and its scheduled
+ * time (the request's, checked by check_request(), or "").
  */
 static void
 job_trace_and_time(struct runner_job *j, jv request)
@@ -406,6 +408,9 @@ job_trace_and_time(struct runner_job *j, jv request)
 	    runner_traceparent_valid(jv_string_value(v)))
 		snprintf(j->traceparent, sizeof(j->traceparent), "%s",
 		    jv_string_value(v));
+	else if (j->execution_id[0] && j->task_id[0])
+		otlp_attempt_traceparent(j->execution_id, j->task_id,
+		    j->attempt, j->traceparent);
 	else
 		runner_traceparent_new(j->traceparent);
 	jv_free(v);
@@ -479,15 +484,27 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 		j->kind = RUN_JAVA;
 	jv_free(type);
 
-	log_debug("start %s/%s/%d (%s, timeout %lldms)", j->execution_id,
-	    j->task_id, j->attempt, j->kind == RUN_HTTP ? "http" :
+	runner_job_ctx(j);
+	log_debug("start (%s, timeout %lldms)",
+	    j->kind == RUN_HTTP ? "http" :
 	    j->kind == RUN_SHELL ? "shell" : "java",
 	    (long long)j->timeout_ms);
+	runner_job_ctx(NULL);
 	if (j->kind == RUN_HTTP)
 		run_http_start(r->http, j);
 	else
 		run_proc_start(r, j);
 	return 0;
+}
+
+void
+runner_job_ctx(const struct runner_job *j)
+{
+	if (j == NULL)
+		log_set_run(NULL, NULL, NULL, 0);
+	else
+		log_set_run(NULL, j->execution_id[0] ? j->execution_id : NULL,
+		    j->task_id[0] ? j->task_id : NULL, j->attempt);
 }
 
 /*

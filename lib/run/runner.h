@@ -5,12 +5,14 @@
  *
  * A caller hands runner_start() a request object
  *
- *   {"executionId":"exec-…","taskId":"fetch_data","attempt":1,
- *    "input":{…},"callbackToken":"…"?,"traceparent":"00-…"?,
+ *   {"executionId":"exec-…","workflowId":"…"?,"taskId":"fetch_data",
+ *    "attempt":1,"input":{…},"callbackToken":"…"?,"traceparent":"00-…"?,
  *    "scheduledTime":"2026-12-07T03:00:00Z"?,
  *    "task":{"type":"http"|"shell"|"java","timeout":"5m",…}}
  *
- * where "task" is the task's canonical JSON as the DSL writes it, and gets
+ * where "task" is the task's canonical JSON as the DSL writes it (without
+ * a "traceparent" the attempt carries otlp_attempt_traceparent(): its span
+ * in the run's trace), and gets
  * back, from the loop, exactly one result object
  *
  *   {"executionId","taskId","attempt","status":"SUCCESS"|"FAILED"|"ACCEPTED",
@@ -235,6 +237,9 @@ struct runner_job {
 };
 
 struct loop *runner_loop(struct runner *r);
+/* The job's execution, task and attempt as log context (log.h); NULL:
+ * none. */
+void runner_job_ctx(const struct runner_job *j);
 const struct runner_config *runner_cfg(struct runner *r);
 struct run_http *runner_http(struct runner *r);
 

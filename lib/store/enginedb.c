@@ -118,3 +118,10 @@ enginedb_forget(struct enginedb *e, const char *id)
 	if (run)
 		edb_run_drop(e, run);
 }
+
+void
+enginedb_set_run_end(struct enginedb *e, enginedb_run_end_cb *fn, void *arg)
+{
+	e->run_end = fn;
+	e->run_end_arg = arg;
+}

@@ -129,6 +129,26 @@ int64_t enginedb_next_wakeup(struct enginedb *e, char **err);
  */
 long enginedb_admit_queued(struct enginedb *e, char **err);
 
+/*
+ * Who is told when a pass ends a run (the run's OpenTelemetry span is
+ * exported from there, lib/net/otlp.h): fn(arg, re) is called once the
+ * pass's writes have gone out (committed, or handed to the writer), with
+ * re valid for the call only.  fn NULL: nobody.
+ */
+struct enginedb_run_end {
+	const char *execution_id;
+	const char *workflow_id;
+	int version;
+	const char *status; /* SUCCESS, FAILED or CANCELLED */
+	int64_t started_ms; /* wall clock */
+	int64_t ended_ms;
+	size_t ntasks;
+	size_t nbad; /* tasks DEAD, CANCELLED or skipped upstream */
+};
+typedef void enginedb_run_end_cb(void *arg, const struct enginedb_run_end *re);
+void enginedb_set_run_end(
+    struct enginedb *e, enginedb_run_end_cb *fn, void *arg);
+
 /* Counters for status output. */
 struct enginedb_stats {
 	uint64_t passes;

@@ -60,6 +60,8 @@ struct enginedb {
 	enginedb_writer *writer; /* see enginedb_set_writer() */
 	void *writer_arg;
 	int quiet_ready; /* no loom_task_ready (the writer claims) */
+	enginedb_run_end_cb *run_end; /* see enginedb_set_run_end() */
+	void *run_end_arg;
 };
 
 /* A result reported by an executor or a callback, not yet seen. */

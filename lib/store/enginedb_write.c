@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/engine.h"
@@ -494,6 +495,38 @@ pw_chunk_close(struct passwrite *pw, const struct enginedb *e, long c)
 	st[pw->nst++] = (struct db_stmt){ "COMMIT", 0, NULL };
 }
 
+/* When this pass ended the run, says so (enginedb_set_run_end()). */
+static void
+tell_run_end(struct enginedb *e, const char *id, const struct runentry *run,
+    const struct engine_result *res)
+{
+	struct enginedb_run_end re;
+	struct timespec ts;
+
+	if (e->run_end == NULL || !run_state_terminal(run->rt.state))
+		return;
+	for (size_t i = 0; i < res->ntransitions; i++) {
+		const struct engine_transition *tr = &res->transitions[i];
+
+		if (tr->task != ENGINE_RUN ||
+		    !run_state_terminal((enum run_state)tr->to) ||
+		    run_state_terminal((enum run_state)tr->from))
+			continue;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		re.execution_id = id;
+		re.workflow_id = run->w->wf->id;
+		re.version = run->w->version;
+		re.status = run_state_name(run->rt.state);
+		re.ended_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		re.started_ms =
+		    run->rt.started_ms > 0 ? run->rt.started_ms : re.ended_ms;
+		re.ntasks = run->rt.ntasks;
+		re.nbad = run->rt.nbad;
+		e->run_end(e->run_end_arg, &re);
+		return;
+	}
+}
+
 int
 edb_write_pass(struct enginedb *e, const char *id, struct runentry *run,
     const struct engine_result *res, const unsigned char *changed,
@@ -532,5 +565,7 @@ edb_write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	else
 		rc = db_pipeline(e->conn, err, pw.st, pw.nst, NULL);
 	pw_free(&pw);
+	if (rc == 0)
+		tell_run_end(e, id, run, res);
 	return rc;
 }

@@ -1,6 +1,8 @@
 /*
  * log: stderr logging with journald priority prefixes and a JSON mode.
- * See log.h.  Single-threaded by design, like every Link Loom daemon.
+ * See log.h.  The settings are set once at start-up; the context is per
+ * thread (loom-api logs from its request threads), so one thread's
+ * execution never shows up in another thread's line.
  */
 #include "log.h"
 
@@ -9,19 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/time.h>
 
 #include <jv.h>
 
-#define LOG_CTX_MAX 4
+#define LOG_CTX_MAX 10
 
 static const char *log_prog = "loom";
 static enum log_level log_level = LOG_LVL_INFO;
 static int log_json;
 static int log_prefix = -1; /* -1: decide from JOURNAL_STREAM */
-static struct {
+static __thread struct {
 	char key[32];
-	char value[128];
+	char value[256];
 } log_ctx[LOG_CTX_MAX];
 
 void
@@ -106,6 +109,53 @@ log_set_context(const char *key, const char *value)
 	    "%s", value);
 }
 
+/* Numbers stay numbers in JSON: "attempt":2, "status":200. */
+static jv
+ctx_value(const char *key, const char *value)
+{
+	static const char *const numeric[] = { "attempt", "status",
+		"durationMs", "httpStatus" };
+	char *end;
+	double d;
+
+	for (size_t i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++)
+		if (strcmp(key, numeric[i]) == 0) {
+			d = strtod(value, &end);
+			if (end != value && *end == '\0')
+				return jv_number(d);
+		}
+	return jv_string(value);
+}
+
+void
+log_set_context_int(const char *key, long long value)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", value);
+	log_set_context(key, buf);
+}
+
+void
+log_clear_context(void)
+{
+	for (int i = 0; i < LOG_CTX_MAX; i++)
+		log_ctx[i].key[0] = '\0';
+}
+
+void
+log_set_run(
+    const char *workflow, const char *execution, const char *task, int attempt)
+{
+	log_set_context("workflow", workflow);
+	log_set_context("execution", execution);
+	log_set_context("task", task);
+	if (attempt > 0)
+		log_set_context_int("attempt", attempt);
+	else
+		log_set_context("attempt", NULL);
+}
+
 static const char *
 level_name(enum log_level level)
 {
@@ -154,11 +204,13 @@ log_vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 		o = jv_object_set(o, jv_string("ts"), jv_string(ts));
 		o = jv_object_set(
 		    o, jv_string("level"), jv_string(level_name(level)));
-		o = jv_object_set(o, jv_string("prog"), jv_string(log_prog));
+		o = jv_object_set(o, jv_string("daemon"), jv_string(log_prog));
+		o = jv_object_set(o, jv_string("pid"), jv_number(getpid()));
 		for (int i = 0; i < LOG_CTX_MAX; i++)
 			if (log_ctx[i].key[0])
 				o = jv_object_set(o, jv_string(log_ctx[i].key),
-				    jv_string(log_ctx[i].value));
+				    ctx_value(
+					log_ctx[i].key, log_ctx[i].value));
 		o = jv_object_set(o, jv_string("msg"), jv_string(msg));
 		jv s = jv_dump_string(o, 0);
 		if (log_prefix)
