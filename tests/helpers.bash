@@ -32,6 +32,11 @@ load '/usr/lib/bats/bats-assert/load'
 LOOM_BIN=${LOOM_BIN:-$BATS_TEST_DIRNAME/../build/bin}
 export LOOM_BIN
 
+# The daemons' control sockets (control.dir): one directory per test
+# file, so that files running in parallel never meet at /run/loom.
+LOOM_CONTROL_DIR=${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}/run
+export LOOM_CONTROL_DIR
+
 # wait_for [-t SECONDS] CMD...: for readiness that has no event to wait on.
 wait_for() {
 	local limit=10 end
@@ -168,6 +173,13 @@ loom_daemon_start() {
 	# made here, not by the child's redirection: tail -f below must not
 	# race the fork to it (tail gives up on a file that is not there)
 	: >"$LOOM_DAEMON_LOG"
+	# A second instance of a daemon gets a control socket of its own
+	# (NAME-N.sock), as loom-exec@N does under systemd.
+	local ctlvar=LOOM_${name#loom-}_CONTROL_SOCKET
+	ctlvar=${ctlvar^^}
+	if [ "$n" -gt 1 ]; then
+		local -x "$ctlvar=$LOOM_CONTROL_DIR/${name#loom-}-$n.sock"
+	fi
 	"$LOOM_BIN/$name" "$@" 2>>"$LOOM_DAEMON_LOG" </dev/null >/dev/null 3>&- &
 	LOOM_DAEMON_PID=$!
 	echo "$LOOM_DAEMON_PID" >>"$dir/daemons.pids"

@@ -87,6 +87,10 @@ struct api_options {
 	/* the log store loom-log writes (logd.store; api_mongo.c) */
 	char *mongo_uri; /* logd.mongodb_uri when logd.store is mongodb */
 	char *mongo_db;	 /* logd.mongodb_database */
+	/* control sockets (util/ctl.h; api_metrics.c reads the others') */
+	char *control_socket; /* api.control_socket, --control-socket */
+	char *control_dir;    /* control.dir */
+	char *logd_socket;    /* logd.socket: loom-log answers status there */
 };
 
 /*

@@ -63,6 +63,7 @@ struct api {
 	struct pglisten *pgl;
 	struct api_streams *streams;   /* event streams (api_stream.c) */
 	struct loop_timer *sock_timer; /* the first connection deadline */
+	struct ctl *ctl;	       /* the control socket */
 
 	/* Shared with the worker threads; guarded by mu. */
 	pthread_mutex_t mu;

@@ -6,7 +6,9 @@
 
 struct engined_opts {
 	const char *db_url;
-	int64_t sweep_ms; /* safety sweep for missed doorbells */
+	int64_t sweep_ms;    /* safety sweep for missed doorbells */
+	const char *ctl_opt; /* -C: the control socket, or NULL */
+	char *ctl_path;	     /* the control socket (owned), NULL: none */
 };
 
 int engined_opts_load(struct engined_opts *o, const struct config *cfg);

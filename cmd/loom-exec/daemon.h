@@ -59,6 +59,7 @@ struct dbopts {
 	int cli_debug;		/* -d given: SIGHUP keeps debug on */
 	int advance;		/* exec.advance: see advance.h */
 	const char *log_socket; /* logd.socket; NULL: the direct way only */
+	char *ctl_path;		/* the control socket (owned); NULL: none */
 };
 
 struct xd;
@@ -76,11 +77,12 @@ struct job {
 	struct xd *x;
 	struct execdb_key key; /* owned */
 	int64_t timeout_ms;
-	uint64_t rid;	   /* runner id */
-	char *target;	   /* breaker target (HTTP), or NULL; owned */
-	int dropped;	   /* the lease is gone: do not report */
-	uint64_t log_mark; /* its lines are synced at this logsink mark */
-	jv result;	   /* once done */
+	uint64_t rid;	    /* runner id */
+	char *target;	    /* breaker target (HTTP), or NULL; owned */
+	int64_t start_mono; /* monotonic ms: dispatched */
+	int dropped;	    /* the lease is gone: do not report */
+	uint64_t log_mark;  /* its lines are synced at this logsink mark */
+	jv result;	    /* once done */
 	struct job *prev, *next;
 };
 
@@ -146,7 +148,15 @@ struct xd {
 	int64_t last_renew_ms;	 /* monotonic */
 	int64_t deadlines_at_ms; /* monotonic: xd_arm_deadlines() ran */
 	uint64_t nclaimed, nreported, ndropped, nheld;
+	struct ctl *ctl;    /* the control socket (status.c) */
+	struct xd_lat *lat; /* HTTP latency per target (status.c) */
+	size_t nlat;
 };
+
+/* status.c: the control socket's status; the latency of HTTP calls. */
+jv xd_status(void *arg);
+void xd_lat_observe(struct xd *x, const char *target, int64_t ms);
+void xd_lat_free(struct xd *x);
 
 /* dbopts.c: reads this mode's exec.* keys; -j (jobs > 0) wins. */
 int dbopts_load(struct dbopts *d, const struct config *cfg, long jobs);

@@ -72,6 +72,7 @@
 #include "daemon.h"
 #include "dbmode.h"
 #include "store/pglisten.h"
+#include "util/ctl.h"
 #include "util/log.h"
 
 void
@@ -231,6 +232,7 @@ load_settings(struct dbopts *o, struct xd *x, const struct exec_opts *eo,
 		free(o->name);
 		o->name = xstrdup(eo->name);
 	}
+	o->ctl_path = ctl_path(cfg, "exec.control_socket", "exec", eo->ctl_opt);
 	if (breaker_config_load(cfg, &x->bcfg, &err) < 0) {
 		log_warnx("%s", err);
 		free(err);
@@ -269,6 +271,10 @@ open_watches(struct xd *x, const struct runner_config *rc, char **err)
 		"loom_cancel", BREAKERDB_CHANNEL, NULL };
 	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
+	if (x->o->ctl_path != NULL &&
+	    (x->ctl = ctl_new(x->loop, x->o->ctl_path, "loom-exec", xd_status,
+		 x, err)) == NULL)
+		return -1;
 	if ((x->runner = runner_new(x->loop, rc)) == NULL) {
 		*err = xasprintf("runner: %s", strerror(errno));
 		return -1;
@@ -333,6 +339,7 @@ static void
 teardown(struct xd *x)
 {
 	pglisten_free(x->listen);
+	ctl_free(x->ctl);
 	x->hard_stop = 1;
 	runner_free(x->runner); /* nothing runs after a clean stop */
 	x->runner = NULL;
@@ -374,6 +381,7 @@ teardown(struct xd *x)
 	execdb_free(x->edb);
 	if (x->conn != NULL)
 		PQfinish(x->conn);
+	xd_lat_free(x);
 	loop_free(x->loop);
 }
 
@@ -395,6 +403,7 @@ exec_db_run(
 	if (check) {
 		printf("configuration ok\n");
 		free(o.name);
+		free(o.ctl_path);
 		return EXEC_OK;
 	}
 	x.o = &o;
@@ -405,6 +414,7 @@ exec_db_run(
 	if ((x.loop = loop_new()) == NULL) {
 		log_warn("event loop");
 		free(o.name);
+		free(o.ctl_path);
 		return EXEC_SYSTEM;
 	}
 	if (open_database(&x, &err) == 0 && open_watches(&x, &rc, &err) == 0)
@@ -415,5 +425,6 @@ exec_db_run(
 	}
 	teardown(&x);
 	free(o.name);
+	free(o.ctl_path);
 	return status;
 }
