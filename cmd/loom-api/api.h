@@ -192,6 +192,9 @@ const char *api_header(const struct api_request *rq, const char *name);
  * this call; the handler returns its status and leaves *out unset.
  */
 void api_set_json_text(struct api_request *rq, char *text, size_t len);
+/* The same for a body that is not JSON: type is a static string. */
+void api_set_text(
+    struct api_request *rq, char *text, size_t len, const char *type);
 /* Adds a response header (copied); at most a few per response. */
 void api_set_header(
     struct api_request *rq, const char *name, const char *value);
@@ -336,6 +339,7 @@ int api_dead_letter_get(struct api_request *rq, jv *out);
 int api_dead_letter_replay(struct api_request *rq, jv *out);
 int api_dead_letter_discard(struct api_request *rq, jv *out);
 int api_status(struct api_request *rq, jv *out);	 /* api_status.c */
+int api_metrics(struct api_request *rq, jv *out);	 /* api_metrics.c */
 int api_schedules_list(struct api_request *rq, jv *out); /* api_schedules.c */
 int api_breakers_list(struct api_request *rq, jv *out);
 int api_breaker_reset(struct api_request *rq, jv *out);

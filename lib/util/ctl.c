@@ -10,6 +10,7 @@
  */
 #include "util/ctl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -430,4 +432,102 @@ ctl_free(struct ctl *c)
 	free(c->path);
 	free(c->daemon);
 	free(c);
+}
+
+/* Connects to path with a deadline; returns the fd or -1 (errno). */
+static int
+ask_connect(const char *path, int timeout_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+		.tv_usec = (timeout_ms % 1000) * 1000 };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+jv
+ctl_ask(const char *path, const char *type, int timeout_ms)
+{
+	struct buf b = { 0 };
+	char line[64], chunk[8192];
+	jv reply;
+	int fd, n;
+
+	if ((fd = ask_connect(path, timeout_ms)) < 0)
+		return jv_invalid_with_msg(jv_string_fmt("%s", strerror(errno)));
+	n = snprintf(line, sizeof(line), "{\"v\":1,\"t\":\"%s\"}\n", type);
+	if (write(fd, line, (size_t)n) != n) {
+		close(fd);
+		return jv_invalid_with_msg(jv_string("cannot send"));
+	}
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		buf_put(&b, chunk, (size_t)r);
+		if (memchr(chunk, '\n', (size_t)r) != NULL ||
+		    b.len > 16 * 1024 * 1024)
+			break;
+	}
+	close(fd);
+	if (b.len == 0 || memchr(b.p, '\n', b.len) == NULL) {
+		buf_free(&b);
+		return jv_invalid_with_msg(jv_string("no answer"));
+	}
+	reply = jv_parse_sized(b.p, (int)((char *)memchr(b.p, '\n', b.len) - b.p));
+	buf_free(&b);
+	if (jv_get_kind(reply) != JV_KIND_OBJECT) {
+		jv_free(reply);
+		return jv_invalid_with_msg(jv_string("not a JSON object"));
+	}
+	return reply;
+}
+
+jv
+ctl_sockets(const char *dir, const char *logd_socket)
+{
+	jv out = jv_array();
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int have_logd = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		char *p;
+
+		if (n < 6 || strcmp(e->d_name + n - 5, ".sock") != 0 ||
+		    e->d_name[0] == '.')
+			continue;
+		p = xasprintf("%s/%s", dir, e->d_name);
+		if (logd_socket && strcmp(p, logd_socket) == 0)
+			have_logd = 1;
+		out = jv_array_append(out, jv_string(p));
+		free(p);
+	}
+	if (d != NULL)
+		closedir(d);
+	if (logd_socket && *logd_socket && !have_logd &&
+	    access(logd_socket, F_OK) == 0)
+		out = jv_array_append(out, jv_string(logd_socket));
+	return jv_sort(out, jv_copy(out));
 }

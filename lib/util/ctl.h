@@ -66,4 +66,18 @@ jv ctl_status_common(const char *daemon, int64_t started_ms);
  */
 int ctl_claim_path(const char *path, const char *daemon, char **err);
 
+/*
+ * The client side: sends {"v":1,"t":TYPE} to the socket at path and
+ * returns the first answer line as an object, or an invalid jv with a
+ * message (no such socket, nobody listens, no answer in timeout_ms).
+ * Blocks: for programs and threads that may wait (loom status, loom-api's
+ * request threads).
+ */
+jv ctl_ask(const char *path, const char *type, int timeout_ms);
+/*
+ * Every *.sock in dir (the control sockets of this host's daemons), and
+ * logd_socket when it exists and is elsewhere, sorted: an array of paths.
+ */
+jv ctl_sockets(const char *dir, const char *logd_socket);
+
 #endif
