@@ -113,7 +113,7 @@ struct api_conn {
 	} hdr[API_MAX_HEADERS];
 	size_t nhdr;
 
-	char *json_text; /* api_set_json_text(): the body, as is */
+	char *json_text;       /* api_set_json_text(): the body, as is */
 	const char *text_type; /* api_set_text(): its Content-Type (static) */
 	size_t json_len;
 	size_t resp_len; /* bytes of the answer sent, once sent */

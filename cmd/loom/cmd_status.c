@@ -246,7 +246,8 @@ cmd_status(int argc, char **argv)
 	}
 	rc = cli_true(db, "ok") ? EXIT_OK : EXIT_FAIL;
 	jv_free(db);
-	reply = jv_object_set(reply, jv_string("processes"), status_processes());
+	reply =
+	    jv_object_set(reply, jv_string("processes"), status_processes());
 	if (o.fmt == OUT_JSON)
 		json_print(stdout, reply);
 	else

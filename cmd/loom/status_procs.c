@@ -18,8 +18,7 @@
 
 #define ASK_TIMEOUT_MS 2000
 
-static const char *const usual[] = { "api", "engine", "exec", "log",
-	"sched" };
+static const char *const usual[] = { "api", "engine", "exec", "log", "sched" };
 
 /* "/run/loom/exec-2.sock" -> "exec-2" (malloc'd) */
 static char *
@@ -61,8 +60,9 @@ status_processes(void)
 
 			st = JV_OBJECT(jv_string("ok"), jv_false(),
 			    jv_string("error"),
-			    jv_get_kind(msg) == JV_KIND_STRING ? msg :
-								 jv_string("?"));
+			    jv_get_kind(msg) == JV_KIND_STRING ?
+				msg :
+				jv_string("?"));
 		} else {
 			st = jv_object_delete(st, jv_string("metrics"));
 			st = jv_object_delete(st, jv_string("v"));

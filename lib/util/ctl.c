@@ -471,7 +471,8 @@ ctl_ask(const char *path, const char *type, int timeout_ms)
 	int fd, n;
 
 	if ((fd = ask_connect(path, timeout_ms)) < 0)
-		return jv_invalid_with_msg(jv_string_fmt("%s", strerror(errno)));
+		return jv_invalid_with_msg(
+		    jv_string_fmt("%s", strerror(errno)));
 	n = snprintf(line, sizeof(line), "{\"v\":1,\"t\":\"%s\"}\n", type);
 	if (write(fd, line, (size_t)n) != n) {
 		close(fd);
@@ -494,7 +495,8 @@ ctl_ask(const char *path, const char *type, int timeout_ms)
 		buf_free(&b);
 		return jv_invalid_with_msg(jv_string("no answer"));
 	}
-	reply = jv_parse_sized(b.p, (int)((char *)memchr(b.p, '\n', b.len) - b.p));
+	reply =
+	    jv_parse_sized(b.p, (int)((char *)memchr(b.p, '\n', b.len) - b.p));
 	buf_free(&b);
 	if (jv_get_kind(reply) != JV_KIND_OBJECT) {
 		jv_free(reply);
