@@ -174,11 +174,11 @@ loom_daemon_start() {
 	# race the fork to it (tail gives up on a file that is not there)
 	: >"$LOOM_DAEMON_LOG"
 	# A second instance of a daemon gets a control socket of its own
-	# (NAME-N.sock), as loom-exec@N does under systemd.
+	# (loom-NAME-N.sock), as loom-exec@N does under systemd.
 	local ctlvar=LOOM_${name#loom-}_CONTROL_SOCKET
 	ctlvar=${ctlvar^^}
 	if [ "$n" -gt 1 ]; then
-		local -x "$ctlvar=$LOOM_CONTROL_DIR/${name#loom-}-$n.sock"
+		local -x "$ctlvar=$LOOM_CONTROL_DIR/$name-$n.sock"
 	fi
 	"$LOOM_BIN/$name" "$@" 2>>"$LOOM_DAEMON_LOG" </dev/null >/dev/null 3>&- &
 	LOOM_DAEMON_PID=$!

@@ -19,7 +19,7 @@ setup_file() {
 	loom_daemon_start loom-log
 	loom_daemon_start loom-engine
 	loom_daemon_start loom-exec
-	loom_daemon_start loom-exec # the second one: exec-2.sock
+	loom_daemon_start loom-exec # the second one: loom-exec-2.sock
 	loom_daemon_start loom-sched
 }
 
@@ -35,9 +35,11 @@ teardown() {
 	done
 }
 
-# ask SOCKET LINE...: the answers of the daemon at control.dir/SOCKET.sock
+# ask NAME LINE...: the answers of the daemon at control.dir/loom-NAME.sock
+# (loom-log: its socket)
 ask() {
-	local s=$LOOM_CONTROL_DIR/$1.sock
+	local s=$LOOM_CONTROL_DIR/loom-$1.sock
+	[ "$1" != log ] || s=$LOOM_LOGD_SOCKET
 	shift
 	printf '%s\n' "$@" | timeout 20 socat -t 5 - "UNIX-CONNECT:$s"
 }
@@ -95,7 +97,7 @@ scrape() {
 	[ "$(ask exec '{"v":1,"t":"status"}' | jq .pid)" != \
 	    "$(ask exec-2 '{"v":1,"t":"status"}' | jq .pid)" ]
 	# mode 0660
-	[ "$(stat -c %a "$LOOM_CONTROL_DIR/engine.sock")" = 660 ]
+	[ "$(stat -c %a "$LOOM_CONTROL_DIR/loom-engine.sock")" = 660 ]
 }
 
 @test "control sockets: reload does what SIGHUP does; bad lines get error lines and the connection goes on" {
@@ -119,7 +121,7 @@ scrape() {
 	assert_line -n 4 '{"v":1,"t":"error","line":5,"error":"not a JSON object"}'
 	# an over-long line: an error, and the daemon lives on
 	run bash -c "head -c 70000 /dev/zero | tr '\\0' x |
-	    timeout 20 socat -t 5 - UNIX-CONNECT:$LOOM_CONTROL_DIR/exec.sock"
+	    timeout 20 socat -t 5 - UNIX-CONNECT:$LOOM_CONTROL_DIR/loom-exec.sock"
 	assert_output --partial '"line too long"'
 	ask exec '{"v":1,"t":"ping"}' | jq -e '.t == "pong"'
 	# loom-log: the same types on its one socket
@@ -157,7 +159,7 @@ scrape() {
 	for d in loom-api loom-engine loom-exec loom-sched loom-log; do
 		assert_line --regexp "^$d +$LOOM_CONTROL_DIR/"
 	done
-	assert_line --regexp "^loom-exec +$LOOM_CONTROL_DIR/exec-2.sock +[0-9]+ "
+	assert_line --regexp "^loom-exec +$LOOM_CONTROL_DIR/loom-exec-2.sock +[0-9]+ "
 	assert_output --partial "running 0, slots"
 	run "$LOOM_BIN/loom" status --api "$LOOM_API" -o json
 	assert_success
@@ -168,15 +170,15 @@ scrape() {
 	# a dead socket and a missing one: said, and loom status still works
 	local dir=$BATS_TEST_TMPDIR/ctl
 	mkdir -p "$dir"
-	python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$dir/engine.sock"
+	python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$dir/loom-engine.sock"
 	run env LOOM_CONTROL_DIR="$dir" "$LOOM_BIN/loom" status --api "$LOOM_API"
 	assert_success
-	assert_line --regexp "^engine +$dir/engine.sock .*not answering: Connection refused"
-	assert_line --regexp "^sched +$dir/sched.sock .*not answering: no control socket"
+	assert_line --regexp "^loom-engine +$dir/loom-engine.sock .*not answering: Connection refused"
+	assert_line --regexp "^loom-sched +$dir/loom-sched.sock .*not answering: no control socket"
 	run env LOOM_CONTROL_DIR="$dir" "$LOOM_BIN/loom" status \
 	    --api "$LOOM_API" -o json
 	assert_success
-	jq -e '.processes | map(select(.name == "sched"))[0] |
+	jq -e '.processes | map(select(.name == "loom-sched"))[0] |
 	    .ok == false and .error == "no control socket"' <<<"$output"
 }
 
@@ -229,9 +231,9 @@ EOF
 	# HTTP calls: 3 x a, 3 x f, 1 x x, over the two executors
 	local target n1 n2
 	target=$(sed -E 's|^(https?://[^/]+).*|\1|' <<<"$BACKEND_URL")
-	n1=$(metric loom_http_callback_latency_seconds_count daemon=exec \
+	n1=$(metric loom_http_callback_latency_seconds_count daemon=loom-exec \
 	    "target=$target" 2>/dev/null || echo 0)
-	n2=$(metric loom_http_callback_latency_seconds_count daemon=exec-2 \
+	n2=$(metric loom_http_callback_latency_seconds_count daemon=loom-exec-2 \
 	    "target=$target" 2>/dev/null || echo 0)
 	[ $((n1 + n2)) -eq 7 ] || {
 		echo "HTTP calls $n1 + $n2, want 7"
@@ -240,16 +242,17 @@ EOF
 	}
 	# the daemons' own figures
 	for d in api engine exec exec-2 sched log; do
+		d=loom-$d
 		[ "$(metric loom_daemon_up daemon=$d)" = 1 ]
 		metric loom_database_errors_total daemon=$d >/dev/null
 	done
-	[ "$(metric loom_log_records_written_total daemon=log)" -gt 0 ]
-	[ "$(metric loom_log_records_dropped_total daemon=log)" = 0 ]
-	metric loom_log_records_spooled_total daemon=log >/dev/null
-	n1=$(metric loom_exec_claimed_total daemon=exec)
-	n2=$(metric loom_exec_claimed_total daemon=exec-2)
+	[ "$(metric loom_log_records_written_total daemon=loom-log)" -gt 0 ]
+	[ "$(metric loom_log_records_dropped_total daemon=loom-log)" = 0 ]
+	metric loom_log_records_spooled_total daemon=loom-log >/dev/null
+	n1=$(metric loom_exec_claimed_total daemon=loom-exec)
+	n2=$(metric loom_exec_claimed_total daemon=loom-exec-2)
 	[ $((n1 + n2)) -eq 10 ] # 8 tasks, f twice more
-	[ "$(metric loom_engine_passes_total daemon=engine)" -gt 0 ]
+	[ "$(metric loom_engine_passes_total daemon=loom-engine)" -gt 0 ]
 
 	run promtool check metrics <<<"$M"
 	assert_success

@@ -264,19 +264,6 @@ out:
 	return rc;
 }
 
-/* "/run/loom/exec-2.sock" -> "exec-2" (malloc'd) */
-static char *
-sock_name(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	size_t n;
-
-	base = base ? base + 1 : path;
-	n = strlen(base);
-	if (n > 5 && strcmp(base + n - 5, ".sock") == 0)
-		n -= 5;
-	return xstrndup(base, n);
-}
 
 /* Every daemon's own figures, labelled daemon="NAME". */
 static void
@@ -286,7 +273,7 @@ daemon_figures(const struct api_options *o, jv *m)
 
 	jv_array_foreach(socks, i, p)
 	{
-		char *name = sock_name(jv_string_value(p));
+		char *name = ctl_socket_name(jv_string_value(p));
 		jv st = ctl_ask(jv_string_value(p), "status", CTL_TIMEOUT_MS);
 		int up = jv_get_kind(st) == JV_KIND_OBJECT;
 

@@ -67,7 +67,7 @@ engined_opts_load(struct engined_opts *o, const struct config *cfg)
 {
 	o->db_url = db_url(cfg);
 	o->ctl_path =
-	    ctl_path(cfg, "engine.control_socket", "engine", o->ctl_opt);
+	    ctl_path(cfg, "engine.control_socket", "loom-engine", o->ctl_opt);
 	if (config_get_duration(cfg, "engine.sweep", 10000, &o->sweep_ms) < 0 ||
 	    o->sweep_ms < 100) {
 		log_warnx(

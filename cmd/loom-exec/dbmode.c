@@ -232,7 +232,7 @@ load_settings(struct dbopts *o, struct xd *x, const struct exec_opts *eo,
 		free(o->name);
 		o->name = xstrdup(eo->name);
 	}
-	o->ctl_path = ctl_path(cfg, "exec.control_socket", "exec", eo->ctl_opt);
+	o->ctl_path = ctl_path(cfg, "exec.control_socket", "loom-exec", eo->ctl_opt);
 	if (breaker_config_load(cfg, &x->bcfg, &err) < 0) {
 		log_warnx("%s", err);
 		free(err);

@@ -66,7 +66,7 @@ main(int argc, char **argv)
 		rc = 1;
 	else {
 		o.ctl_path =
-		    ctl_path(cfg, "sched.control_socket", "sched", copt);
+		    ctl_path(cfg, "sched.control_socket", "loom-sched", copt);
 		rc = check ? sched_check(&o) : sched_run(&o);
 		free(o.ctl_path);
 	}

@@ -1,6 +1,6 @@
 /*
  * status_procs: the processes part of `loom status`, read from this
- * host's control sockets (loom-ipc(7)): every *.sock of control.dir and
+ * host's control sockets (loom-ipc(7)): every loom-*.sock of control.dir and
  * loom-log's logd.socket, each asked {"v":1,"t":"status"}.  A daemon of
  * the usual five whose socket is not there, or a socket nobody answers
  * on (a daemon that died without removing it), is a row that says so:
@@ -18,19 +18,8 @@
 
 #define ASK_TIMEOUT_MS 2000
 
-static const char *const usual[] = { "api", "engine", "exec", "log", "sched" };
-
-/* "/run/loom/exec-2.sock" -> "exec-2" (malloc'd) */
-static char *
-sock_short(const char *path)
-{
-	const char *b = strrchr(path, '/');
-	size_t n;
-
-	b = b ? b + 1 : path;
-	n = strlen(b);
-	return xstrndup(b, n > 5 && !strcmp(b + n - 5, ".sock") ? n - 5 : n);
-}
+static const char *const usual[] = { "loom-api", "loom-engine", "loom-exec",
+	"loom-log", "loom-sched" };
 
 jv
 status_processes(void)
@@ -49,7 +38,7 @@ status_processes(void)
 	    dir, config_get(cfg, "logd.socket", "/run/loom/log.sock"));
 	jv_array_foreach(socks, i, p)
 	{
-		char *name = sock_short(jv_string_value(p));
+		char *name = ctl_socket_name(jv_string_value(p));
 		jv st = ctl_ask(jv_string_value(p), "status", ASK_TIMEOUT_MS);
 
 		for (size_t k = 0; k < 5; k++)
@@ -77,7 +66,10 @@ status_processes(void)
 	jv_free(socks);
 	for (size_t k = 0; k < 5; k++)
 		if (!seen[k]) {
-			char *p = xasprintf("%s/%s.sock", dir, usual[k]);
+			char *p = strcmp(usual[k], "loom-log") == 0 ?
+			    xstrdup(config_get(
+				cfg, "logd.socket", "/run/loom/log.sock")) :
+			    xasprintf("%s/%s.sock", dir, usual[k]);
 
 			out = jv_array_append(out,
 			    JV_OBJECT(jv_string("name"), jv_string(usual[k]),

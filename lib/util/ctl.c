@@ -511,25 +511,42 @@ ctl_sockets(const char *dir, const char *logd_socket)
 	jv out = jv_array();
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	int have_logd = 0;
+	char *extra[2];
 
 	while (d != NULL && (e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
-		char *p;
 
-		if (n < 6 || strcmp(e->d_name + n - 5, ".sock") != 0 ||
-		    e->d_name[0] == '.')
+		if (n < 11 || strncmp(e->d_name, "loom-", 5) != 0 ||
+		    strcmp(e->d_name + n - 5, ".sock") != 0)
 			continue;
-		p = xasprintf("%s/%s", dir, e->d_name);
-		if (logd_socket && strcmp(p, logd_socket) == 0)
-			have_logd = 1;
-		out = jv_array_append(out, jv_string(p));
-		free(p);
+		out = jv_array_append(
+		    out, jv_string_fmt("%s/%s", dir, e->d_name));
 	}
 	if (d != NULL)
 		closedir(d);
-	if (logd_socket && *logd_socket && !have_logd &&
-	    access(logd_socket, F_OK) == 0)
-		out = jv_array_append(out, jv_string(logd_socket));
+	/* loom-log answers on its own socket: logd.socket, or log.sock
+	 * beside the others (loom up) */
+	extra[0] = xstrdup(logd_socket ? logd_socket : "");
+	extra[1] = xasprintf("%s/log.sock", dir);
+	for (int i = 0; i < 2; i++) {
+		if (*extra[i] && access(extra[i], F_OK) == 0 &&
+		    (i == 0 || strcmp(extra[0], extra[1]) != 0))
+			out = jv_array_append(out, jv_string(extra[i]));
+	}
+	free(extra[0]);
+	free(extra[1]);
 	return jv_sort(out, jv_copy(out));
+}
+
+char *
+ctl_socket_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	size_t n;
+
+	b = b ? b + 1 : path;
+	if (strncmp(b, "loom-", 5) != 0)
+		return xstrdup("loom-log");
+	n = strlen(b);
+	return xstrndup(b, n > 5 && !strcmp(b + n - 5, ".sock") ? n - 5 : n);
 }

@@ -2,7 +2,7 @@
  * ctl: a daemon's control socket (loom-ipc(7), "Control sockets").
  *
  * Every Link Loom daemon listens on a Unix stream socket, by default
- * /run/loom/NAME.sock (control.dir, or the daemon's own key), for JSON
+ * /run/loom/loom-NAME.sock (control.dir, or the daemon's own key), for JSON
  * lines: {"v":1,"t":"status"} is answered with the daemon's status (the
  * common part made here: daemon, version, pid, host, start time,
  * uptime; the rest from the daemon's callback), {"v":1,"t":"reload"}
@@ -36,8 +36,9 @@ struct ctl;
 
 /*
  * The socket's path: opt when given (a -C option), else the config key
- * key, else control.dir/NAME.sock.  Returns a malloc'd string, or NULL
- * when the key is set to the empty string (no control socket).
+ * key, else control.dir/NAME.sock (name is the program's name).  Returns a
+ * malloc'd string, or NULL when the key is set to the empty string (no control
+ * socket).
  */
 char *ctl_path(const struct config *cfg, const char *key, const char *name,
     const char *opt);
@@ -75,9 +76,16 @@ int ctl_claim_path(const char *path, const char *daemon, char **err);
  */
 jv ctl_ask(const char *path, const char *type, int timeout_ms);
 /*
- * Every *.sock in dir (the control sockets of this host's daemons), and
- * logd_socket when it exists and is elsewhere, sorted: an array of paths.
+ * Every loom-*.sock in dir (the control sockets of this host's daemons),
+ * and loom-log's socket (logd_socket, or dir/log.sock) when it exists,
+ * sorted: an array of paths.
  */
 jv ctl_sockets(const char *dir, const char *logd_socket);
+/*
+ * The name a socket's daemon goes by in loom status and /metrics: the
+ * file name without ".sock" ("loom-exec-2"), or "loom-log" for loom-log's
+ * socket.  malloc'd.
+ */
+char *ctl_socket_name(const char *path);
 
 #endif
