@@ -27,6 +27,10 @@ teardown_file() {
 	loom_stop_all
 }
 
+setup() {
+	set -o pipefail # ask ... | jq -e: no answer is a failure
+}
+
 teardown() {
 	[ -z "${BATS_TEST_COMPLETED:-}" ] || return 0
 	for p in "$LOOM_TEST_DIR"/loom-*.log "$LOOM_API_LOG"; do
@@ -41,7 +45,14 @@ ask() {
 	local s=$LOOM_CONTROL_DIR/loom-$1.sock
 	[ "$1" != log ] || s=$LOOM_LOGD_SOCKET
 	shift
-	printf '%s\n' "$@" | timeout 20 socat -t 5 - "UNIX-CONNECT:$s"
+	local out
+	out=$(printf '%s\n' "$@" | timeout 20 socat -t 5 - "UNIX-CONNECT:$s") ||
+	    return 1
+	[ -n "$out" ] || {
+		echo "no answer on $s" >&2
+		return 1
+	}
+	printf '%s\n' "$out"
 }
 
 # metric NAME [LABEL=VALUE...]: the value of the one sample of NAME with
@@ -139,6 +150,15 @@ scrape() {
 	assert_output --partial "another loom-api listens there"
 	# the first ones still answer
 	ask engine '{"v":1,"t":"ping"}' | jq -e '.t == "pong"'
+	# a named executor has a socket of its own: loom-exec-NAME.sock
+	"$LOOM_BIN/loom-exec" --name "w/1" 2>"$BATS_TEST_TMPDIR/w1.log" \
+	    </dev/null 3>&- &
+	local pid=$!
+	wait_for test -S "$LOOM_CONTROL_DIR/loom-exec-w_1.sock"
+	ask exec-w_1 '{"v":1,"t":"status"}' | jq -e '.name == "w/1"'
+	kill "$pid"
+	wait "$pid" || true
+	[ ! -e "$LOOM_CONTROL_DIR/loom-exec-w_1.sock" ]
 
 	# a socket file nobody listens on (a daemon killed with -9)
 	local stale=$LOOM_TEST_DIR/stale.sock

@@ -220,6 +220,31 @@ logq_kick(void *arg)
  * The settings: this mode's exec.* keys, --name over exec.name, and the
  * breaker.* keys.  On failure nothing is left to free.
  */
+/*
+ * The control socket: -C, exec.control_socket, else loom-exec.sock in
+ * control.dir, or loom-exec-NAME.sock when the executor was given a
+ * name (--name, exec.name), so that the executors of one host
+ * (loom-exec@N, named %H-%i) each have their own.
+ */
+static char *
+exec_ctl_path(const struct config *cfg, const struct exec_opts *eo)
+{
+	const char *name =
+	    eo->name ? eo->name : config_get(cfg, "exec.name", NULL);
+	char prog[80];
+	size_t i;
+
+	if (eo->ctl_opt || config_get(cfg, "exec.control_socket", NULL) ||
+	    name == NULL || *name == '\0')
+		return ctl_path(
+		    cfg, "exec.control_socket", "loom-exec", eo->ctl_opt);
+	snprintf(prog, sizeof(prog), "loom-exec-%.60s", name);
+	for (i = 0; prog[i]; i++)
+		if (prog[i] == '/')
+			prog[i] = '_';
+	return ctl_path(cfg, "exec.control_socket", prog, NULL);
+}
+
 static int
 load_settings(struct dbopts *o, struct xd *x, const struct exec_opts *eo,
     const struct config *cfg, long jobs)
@@ -232,7 +257,7 @@ load_settings(struct dbopts *o, struct xd *x, const struct exec_opts *eo,
 		free(o->name);
 		o->name = xstrdup(eo->name);
 	}
-	o->ctl_path = ctl_path(cfg, "exec.control_socket", "loom-exec", eo->ctl_opt);
+	o->ctl_path = exec_ctl_path(cfg, eo);
 	if (breaker_config_load(cfg, &x->bcfg, &err) < 0) {
 		log_warnx("%s", err);
 		free(err);
