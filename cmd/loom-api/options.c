@@ -194,7 +194,8 @@ api_options_load(struct api_options *o, const struct config *cfg,
 	}
 	api_auth_options_load(o, cfg, d);
 	api_static_options_load(o, cfg);
-	o->control_socket = ctl_path(cfg, "api.control_socket", "loom-api", NULL);
+	o->control_socket =
+	    ctl_path(cfg, "api.control_socket", "loom-api", NULL);
 	o->control_dir = xstrdup(ctl_dir(cfg));
 	o->logd_socket =
 	    xstrdup(config_get(cfg, "logd.socket", "/run/loom/log.sock"));

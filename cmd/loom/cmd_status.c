@@ -9,8 +9,9 @@
  *   loom breaker reset TARGET        close a breaker now
  *
  * All three take -o text|json and --api URL.  `status` reads
- * GET /api/v1/status once; its text is a short report (a block of
- * "Name: value" lines, then a table of daemons and one of breakers),
+ * GET /api/v1/status once, and this host's control sockets
+ * (status_procs.c); its text is a short report (a block of "Name:
+ * value" lines, then a table of processes and one of breakers),
  * aligned whatever stdout is, because it is meant for eyes; -o json
  * prints the API's object as one line.  Exit status: 0 when loom-api
  * answered and the database is ok, 1 when it is not (unreachable, or
