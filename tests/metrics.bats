@@ -141,17 +141,23 @@ scrape() {
 }
 
 @test "control sockets: a second instance is refused; a stale socket file is taken over" {
+	# (helpers.bash gives hand-started daemons no control socket)
+	local -A ctlvar=([loom-engine]=LOOM_ENGINE_CONTROL_SOCKET
+	    [loom-exec]=LOOM_EXEC_CONTROL_SOCKET
+	    [loom-sched]=LOOM_SCHED_CONTROL_SOCKET)
 	for d in loom-engine:1 loom-exec:5 loom-sched:1; do
-		run timeout 20 "$LOOM_BIN/${d%:*}"
+		run env -u "${ctlvar[${d%:*}]}" timeout 20 "$LOOM_BIN/${d%:*}"
 		[ "$status" -eq "${d#*:}" ]
 		assert_output --partial "another ${d%:*} listens there"
 	done
-	run -1 timeout 20 "$LOOM_BIN/loom-api" --listen 127.0.0.1:0
+	run -1 env -u LOOM_API_CONTROL_SOCKET \
+	    timeout 20 "$LOOM_BIN/loom-api" --listen 127.0.0.1:0
 	assert_output --partial "another loom-api listens there"
 	# the first ones still answer
 	ask engine '{"v":1,"t":"ping"}' | jq -e '.t == "pong"'
 	# a named executor has a socket of its own: loom-exec-NAME.sock
-	"$LOOM_BIN/loom-exec" --name "w/1" 2>"$BATS_TEST_TMPDIR/w1.log" \
+	env -u LOOM_EXEC_CONTROL_SOCKET \
+	    "$LOOM_BIN/loom-exec" --name "w/1" 2>"$BATS_TEST_TMPDIR/w1.log" \
 	    </dev/null 3>&- &
 	local pid=$!
 	wait_for test -S "$LOOM_CONTROL_DIR/loom-exec-w_1.sock"

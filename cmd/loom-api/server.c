@@ -250,10 +250,6 @@ api_new(const struct api_options *o, char **err)
 		    "cannot set up the event loop: %s", strerror(errno));
 		goto fail;
 	}
-	if (o->control_socket != NULL &&
-	    (a->ctl = ctl_new(a->loop, o->control_socket, "loom-api",
-		 api_ctl_status, a, err)) == NULL)
-		goto fail;
 	if ((a->streams = api_streams_new(
 		 a->loop, o->max_streams, o->heartbeat_ms, err)) == NULL)
 		goto fail;
@@ -262,6 +258,10 @@ api_new(const struct api_options *o, char **err)
 	if (a->pgl == NULL)
 		goto fail;
 	if (listen_all(a, err) < 0)
+		goto fail;
+	if (o->control_socket != NULL &&
+	    (a->ctl = ctl_new(a->loop, o->control_socket, "loom-api",
+		 api_ctl_status, a, err)) == NULL)
 		goto fail;
 	nofile_check(a);
 	if (start_daemons(a, err) < 0)

@@ -360,14 +360,14 @@ engined_run(const struct engined_opts *o)
 	d.backoff_ms = 100;
 	if ((d.loop = loop_new()) == NULL)
 		fatal("event loop");
-	if (o->ctl_path &&
-	    (d.ctl = ctl_new(d.loop, o->ctl_path, "loom-engine", engine_status,
-		 &d, &err)) == NULL)
-		goto out;
 	d.conn = db_connect(o->db_url, "loom-engine", &err);
 	if (d.conn == NULL)
 		goto out;
 	if (db_schema_check(d.conn, &err) < 0)
+		goto out;
+	if (o->ctl_path &&
+	    (d.ctl = ctl_new(d.loop, o->ctl_path, "loom-engine", engine_status,
+		 &d, &err)) == NULL)
 		goto out;
 	d.edb = enginedb_new(d.conn);
 	d.work = loop_defer_new(d.loop, do_work, &d);

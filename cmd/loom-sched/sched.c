@@ -429,11 +429,11 @@ sched_run(const struct sched_opts *o)
 	s.backoff_ms = 100;
 	if ((s.loop = loop_new()) == NULL)
 		fatal("event loop");
+	if (sched_setup(&s, &err) < 0)
+		goto out;
 	if (o->ctl_path &&
 	    (s.ctl = ctl_new(s.loop, o->ctl_path, "loom-sched", sched_status,
 		 &s, &err)) == NULL)
-		goto out;
-	if (sched_setup(&s, &err) < 0)
 		goto out;
 	if (wfs_load_all(&s, &err) < 0)
 		goto out;

@@ -289,6 +289,7 @@ conn_read(struct ctl_conn *k)
 		k->in.len -= start;
 	}
 	if (k->in.len > CTL_LINE_MAX) {
+		k->lineno++;
 		reply_error(k, "line too long");
 		k->closing = 1;
 	}
