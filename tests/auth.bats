@@ -24,6 +24,7 @@ ROUTES=(
 	"GET /api/v1/workflows/{id}/versions read"
 	"GET /api/v1/workflows/{id}/versions/{n} read"
 	"POST /api/v1/workflows/{id}/trigger operator"
+	"POST /api/v1/workflows/{id}/backfill operator"
 	"DELETE /api/v1/workflows/{id} operator"
 	"POST /api/v1/workflows/{id}/pause operator"
 	"POST /api/v1/workflows/{id}/unpause operator"

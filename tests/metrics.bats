@@ -121,6 +121,15 @@ scrape() {
 	run ask api '{"v":1,"t":"reload"}'
 	assert_output --partial '"reloading"'
 	wait_for grep -q 'SIGHUP' "$LOOM_API_LOG"
+	run ask exec '{"v":1,"t":"reload"}'
+	assert_output --partial '"reloading"'
+	wait_for grep -q 'SIGHUP: circuit breakers on' \
+	    "$LOOM_TEST_DIR/loom-exec.1.log"
+	! grep -q 'SIGHUP' "$LOOM_TEST_DIR/loom-exec.2.log" # only that one
+	run ask sched '{"v":1,"t":"reload"}'
+	assert_output --partial '"reloading"'
+	wait_for grep -q 'SIGHUP: reading every workflow again' \
+	    "$LOOM_TEST_DIR/loom-sched.1.log"
 
 	run ask sched 'not json' '{"v":2,"t":"status"}' '{"v":1,"t":"nope"}' \
 	    '{"v":1,"t":"ping","id":"x"}' '[1]'
