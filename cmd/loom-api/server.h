@@ -3,7 +3,7 @@
  * make it up and private to them; handlers see only api.h.
  *
  *   server.c      struct api's life: start, the main loop's wake-ups,
- *                 signals, draining, stop
+ *                 signals, draining, stop; the control socket's status
  *   listeners.c   the listening sockets: TCP, a Unix socket, systemd's
  *   conns.c       every accepted connection: deadlines and limits
  *   request.c     a request's life in MHD's access handler, from its
@@ -16,6 +16,8 @@
  *   options.c     settings from the config file and the command line
  *   log.c         whole log lines from many threads; MHD's messages
  *   api_stream.c  streamed answers (api_stream.h)
+ *   api_metrics.c GET /metrics: the database's figures and every
+ *                 daemon's, from its control socket
  *
  * Only server.c, listeners.c, conns.c, request.c, reply.c, wait.c and
  * api_stream.c know libmicrohttpd.  The main thread runs the event loop

@@ -19,6 +19,8 @@
  *                breaker.* keys
  *   conn.c       the work connection lost and re-made; the doorbells
  *   drain.c      SIGTERM/SIGINT's drain, the stop, SIGHUP
+ *   status.c     the control socket's status (util/ctl.h) and the HTTP
+ *                latency per target it reports
  *
  * Everything runs on the one loop thread.  The xd_ prefix keeps these
  * names apart from the other programs' in the tests' link.
