@@ -185,6 +185,12 @@ scrape() {
 	    jq -e --arg p "$LOOM_DAEMON_PID" '.pid == ($p | tonumber)'
 	loom_daemon_stop "$LOOM_DAEMON_PID"
 	[ ! -e "$stale" ] # removed on a clean stop
+
+	# a socket that cannot be made: said loudly, the daemon runs on
+	loom_daemon_start loom-engine -C "$LOOM_TEST_DIR/no/such/x.sock"
+	grep -q 'control socket .*no/such/x.sock.*going on without one' \
+	    "$LOOM_DAEMON_LOG"
+	loom_daemon_stop "$LOOM_DAEMON_PID"
 }
 
 @test "loom status shows the processes of the control sockets, with -o json, and says when one is missing" {

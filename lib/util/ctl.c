@@ -397,10 +397,19 @@ ctl_new(struct loop *loop, const char *path, const char *daemon,
 			log_warn("mkdir %s", dir);
 	}
 	free(dir);
-	if (ctl_claim_path(path, daemon, err) < 0 ||
-	    (fd = listen_on(path, err)) < 0)
+	if (ctl_claim_path(path, daemon, err) < 0)
 		return NULL;
 	c = xcalloc(1, sizeof(*c));
+	if ((fd = listen_on(path, err)) < 0) {
+		/* A directory we may not write: loud, but no reason to stay
+		 * down; loom status says the socket is missing. */
+		log_warnx("control socket %s; going on without one", *err);
+		free(*err);
+		*err = NULL;
+		c->fd = -1;
+		c->path = xstrdup(path);
+		return c;
+	}
 	c->loop = loop;
 	c->path = xstrdup(path);
 	c->daemon = xstrdup(daemon);
@@ -428,8 +437,10 @@ ctl_free(struct ctl *c)
 	on_reap(NULL, c);
 	loop_defer_del(c->reap);
 	loop_io_del(c->io);
-	close(c->fd);
-	(void)unlink(c->path);
+	if (c->fd >= 0) {
+		close(c->fd);
+		(void)unlink(c->path);
+	}
 	free(c->path);
 	free(c->daemon);
 	free(c);

@@ -48,7 +48,9 @@ const char *ctl_dir(const struct config *cfg);
 /*
  * Listens on path.  daemon is the program's name for the status.
  * Returns NULL with *err (malloc'd) when the path is taken by a live
- * listener or cannot be made.
+ * listener (or is not a socket, or too long).  When the socket cannot be
+ * made there (a directory it may not write), it says so with a warning
+ * and returns a ctl that listens nowhere: the daemon runs on without.
  */
 struct ctl *ctl_new(struct loop *loop, const char *path, const char *daemon,
     ctl_status_cb *cb, void *arg, char **err);
