@@ -165,10 +165,11 @@ db_error_count(void)
 static char *
 pq_error(PGconn *c, PGresult *r)
 {
-	db_errors++;
 	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
 	char *s = xstrdup(m && *m ? m : "unknown database error");
 	size_t n = strlen(s);
+
+	db_errors++;
 
 	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
 		s[--n] = '\0';
