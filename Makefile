@@ -22,6 +22,11 @@
 #                        ui/dist, copied to $(BUILD)/share/loom/ui where
 #                        $(BUILD)/bin/loom-api finds it; skipped without npm
 #   make install PREFIX=/usr/local DESTDIR=
+#                        programs in bin, daemons in sbin, units where
+#                        pkg-config's systemd says (UNITDIR=), sysusers.d
+#                        and tmpfiles.d files, /etc/loom/loom.conf if absent
+#   make deb             the Debian package (debian/) into $(BUILD)/deb,
+#                        with the web UI as make ui built it
 #   make lint            mandoc -Tlint on every man page, clang-format
 #                        --dry-run on every C file, no function over 80
 #                        lines without a reason
@@ -39,7 +44,14 @@ BINDIR	 = $(PREFIX)/bin
 SBINDIR	 = $(PREFIX)/sbin
 MANDIR	 = $(PREFIX)/share/man
 DATADIR	 = $(PREFIX)/share/loom
-UNITDIR	 = $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+# where systemd looks (/lib/systemd/system on Debian 12, whatever PREFIX)
+UNITDIR	?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd \
+	   2>/dev/null),$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(or $(shell pkg-config --variable=sysusersdir systemd \
+	   2>/dev/null),$(PREFIX)/lib/sysusers.d)
+TMPFILESDIR ?= $(or $(shell pkg-config --variable=tmpfilesdir systemd \
+	   2>/dev/null),$(PREFIX)/lib/tmpfiles.d)
 BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
 LIBDIR	 = $(PREFIX)/lib
@@ -78,9 +90,23 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 MAN_PAGES = $(wildcard man/*.[1-8])
 
+# The daemons go to sbin; loom and the sample backend to bin.
+DAEMONS	 = $(filter-out loom,$(PROGS))
+
+# systemd units: systemd/*.in with @SBINDIR@ filled in.  make builds them
+# into $(BUILD)/systemd pointing at $(BUILD)/bin (systemd-analyze verify
+# and tests/units.bats check those); make install writes them again for
+# $(SBINDIR).
+UNIT_IN	 = $(wildcard systemd/*.in)
+UNITS	 = $(UNIT_IN:systemd/%.in=$(BUILD)/systemd/%)
+$(BUILD)/systemd/%: systemd/%.in
+	@mkdir -p $(dir $@)
+	sed 's|@SBINDIR@|$(abspath $(BUILD))/bin|g' $< > $@.tmp && mv $@.tmp $@
+all tests: $(UNITS)
+
 .PHONY: ui all sdk-java check check-unit check-bats check-asan check-valgrind check-fuzz \
 	check-tsan stress bench \
-	deps install uninstall lint lint-man lint-format lint-functions format \
+	deps install uninstall deb lint lint-man lint-format lint-functions format \
 	clean \
 	tests
 
@@ -94,7 +120,9 @@ UI_STAMP = ui/node_modules/.package-lock.json
 UI_OUT	 = $(BUILD)/share/loom/ui/index.html
 
 ui:
-	@if command -v npm >/dev/null 2>&1; then \
+	@if [ "$(UI_BUILD)" = no ]; then \
+	    echo "ui: not built (UI_BUILD=no): ui/dist is installed as it is"; \
+	elif command -v npm >/dev/null 2>&1; then \
 	    $(MAKE) --no-print-directory $(UI_OUT); \
 	else echo "ui: skipped: npm not found (make deps installs it)"; fi
 
@@ -330,12 +358,16 @@ format:
 	clang-format -i $(or $(FILES),$(C_FILES))
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/schema \
 	    $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/loom \
 	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
-	install -m 755 $(PROG_BIN) $(EXAMPLE_BACKEND) $(DESTDIR)$(BINDIR)
+	install -m 755 $(BUILD)/bin/loom $(EXAMPLE_BACKEND) $(DESTDIR)$(BINDIR)
+	install -m 755 $(DAEMONS:%=$(BUILD)/bin/%) $(DESTDIR)$(SBINDIR)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/loom
 	install -m 644 $(BUILD)/libloomclient.a $(DESTDIR)$(LIBDIR)
 	install -m 755 $(BUILD)/$(SDKC_SONAME) $(DESTDIR)$(LIBDIR)
@@ -349,24 +381,43 @@ install: all
 	    $(DESTDIR)$(BASHCOMPDIR)/loom
 	install -m 644 contrib/completions/_loom $(DESTDIR)$(ZSHCOMPDIR)/_loom
 	install -m 644 contrib/examples/*.yaml $(DESTDIR)$(DATADIR)/examples
+	install -m 644 contrib/deploy/loom.conf $(DESTDIR)$(DATADIR)/loom.conf.example
+	[ -e $(DESTDIR)$(SYSCONFDIR)/loom/loom.conf ] || \
+	    install -m 644 contrib/deploy/loom.conf \
+	        $(DESTDIR)$(SYSCONFDIR)/loom/loom.conf
 	if [ -f ui/dist/index.html ]; then \
 	    rm -rf $(DESTDIR)$(DATADIR)/ui && \
 	    cp -R ui/dist $(DESTDIR)$(DATADIR)/ui && \
 	    chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/ui; fi
-	for u in systemd/*; do \
-	    sed 's|@BINDIR@|$(BINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
-	    chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+	for u in $(UNIT_IN); do n=$${u##*/}; n=$${n%.in}; \
+	    sed 's|@SBINDIR@|$(SBINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$$n; \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$$n; done
+	install -m 644 systemd/loom.sysusers $(DESTDIR)$(SYSUSERSDIR)/loom.conf
+	install -m 644 systemd/loom.tmpfiles $(DESTDIR)$(TMPFILESDIR)/loom.conf
 
+# The configuration file stays when it was changed.
 uninstall:
-	for p in $(PROGS) loom-example-backend; do \
+	for p in loom loom-example-backend; do \
 	    rm -f $(DESTDIR)$(BINDIR)/$$p; done
+	for p in $(DAEMONS); do rm -f $(DESTDIR)$(SBINDIR)/$$p; done
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	! cmp -s contrib/deploy/loom.conf $(DESTDIR)$(SYSCONFDIR)/loom/loom.conf || \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/loom/loom.conf
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/loom 2>/dev/null
 	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(INCDIR)/loom
 	rm -f $(DESTDIR)$(LIBDIR)/libloomclient.a \
 	    $(DESTDIR)$(LIBDIR)/libloomclient.so $(DESTDIR)$(LIBDIR)/$(SDKC_SONAME)
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/loom $(DESTDIR)$(ZSHCOMPDIR)/_loom
-	for u in systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+	for u in $(UNIT_IN); do n=$${u##*/}; \
+	    rm -f $(DESTDIR)$(UNITDIR)/$${n%.in}; done
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/loom.conf $(DESTDIR)$(TMPFILESDIR)/loom.conf
+
+# A Debian package from this tree (debian/, dpkg-buildpackage), into
+# $(BUILD)/deb; tests/deb.bats installs it into a throwaway root.
+deb: ui
+	DEB_BUILD_OPTIONS="parallel=$$(nproc) $$DEB_BUILD_OPTIONS" \
+	    contrib/deploy/build-deb $(BUILD)/deb
 
 clean:
 	rm -rf build build-asan ui/dist

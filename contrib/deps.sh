@@ -11,6 +11,9 @@ postgresql jq curl openjdk-17-jdk-headless junit5 tzdata
 libmongoc-dev libbson-dev socat netcat-openbsd
 python3 python3-jsonschema python3-yaml graphviz wrk zsh procps
 chromium prometheus"
+# the Debian package (make deb, tests/deb.bats) and the deployment files'
+# linters (tests/deploy.bats)
+PKGS="$PKGS debhelper devscripts lintian yamllint shellcheck"
 # the SDKs' toolchains (sdk/python, sdk/js, sdk/go)
 PKGS="$PKGS python3-pip python3-setuptools golang-go"
 # The web UI and sdk/js want Node.js 20 or later (ui/README.md); one that

@@ -174,6 +174,6 @@ EOF
 
 @test "loom-exec@.service kills the unit's whole control group" {
 	run grep -x 'KillMode=[a-z-]*' \
-	    "$BATS_TEST_DIRNAME/../systemd/loom-exec@.service"
+	    "$BATS_TEST_DIRNAME/../systemd/loom-exec@.service.in"
 	assert_output KillMode=control-group
 }

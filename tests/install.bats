@@ -18,9 +18,15 @@ teardown_file() {
 	loom_pg_stop
 }
 
-@test "programs are installed and run" {
-	for p in loom loom-api loom-engine loom-exec loom-sched loom-example-backend; do
+UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd)
+
+@test "programs are installed and run: loom in bin, the daemons in sbin" {
+	for p in loom loom-example-backend; do
 		[ -x "$STAGE/opt/loom/bin/$p" ]
+	done
+	for p in loom-api loom-engine loom-exec loom-sched loom-log; do
+		[ -x "$STAGE/opt/loom/sbin/$p" ]
+		[ ! -e "$STAGE/opt/loom/bin/$p" ]
 	done
 	run "$STAGE/opt/loom/bin/loom" version
 	[ "$status" -eq 0 ]
@@ -35,16 +41,16 @@ teardown_file() {
 }
 
 @test "systemd units point at the installed programs" {
-	run grep -h '^ExecStart=' "$STAGE"/opt/loom/lib/systemd/system/*.service
+	run grep -h '^ExecStart=' "$STAGE$UNITDIR"/*.service
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"ExecStart=/opt/loom/bin/loom-engine"* ]]
-	run grep -l '@BINDIR@' "$STAGE"/opt/loom/lib/systemd/system/*
+	[[ "$output" == *"ExecStart=/opt/loom/sbin/loom-engine"* ]]
+	run grep -l '@SBINDIR@' "$STAGE$UNITDIR"/*
 	[ "$status" -ne 0 ]
 }
 
 @test "every installed unit's ExecStart is a command line its program accepts" {
 	local unit line argv
-	for unit in "$STAGE"/opt/loom/lib/systemd/system/*.service; do
+	for unit in "$STAGE$UNITDIR"/*.service; do
 		line=$(sed -n 's/^ExecStart=//p' "$unit")
 		[ -n "$line" ] || fail "$unit: no ExecStart="
 		# systemd's specifiers as an instance would have them
@@ -105,6 +111,32 @@ teardown_file() {
 	[ -n "$output" ]
 }
 
+@test "sysusers.d, tmpfiles.d and an example /etc/loom/loom.conf are installed" {
+	[ -f "$STAGE$(pkg-config --variable=sysusersdir systemd)/loom.conf" ]
+	[ -f "$STAGE$(pkg-config --variable=tmpfilesdir systemd)/loom.conf" ]
+	[ -f "$STAGE/etc/loom/loom.conf" ]
+	cmp "$STAGE/etc/loom/loom.conf" "$STAGE/opt/loom/share/loom/loom.conf.example"
+	# the example is a valid configuration
+	run env LOOM_CONFIG="$STAGE/etc/loom/loom.conf" \
+	    "$STAGE/opt/loom/sbin/loom-api" -n
+	[ "$status" -eq 0 ] || fail "$output"
+}
+
+@test "make install keeps a changed /etc/loom/loom.conf, uninstall too" {
+	cd "$BATS_TEST_DIRNAME/.."
+	local conf=$STAGE/etc/loom/loom.conf
+	echo '# mine' >>"$conf"
+	make -s install PREFIX=/opt/loom DESTDIR="$STAGE" \
+	    BUILD="${BUILD:-build}" >/dev/null
+	[ "$(tail -1 "$conf")" = '# mine' ]
+	make -s uninstall PREFIX=/opt/loom DESTDIR="$STAGE" >/dev/null
+	[ "$(tail -1 "$conf")" = '# mine' ]
+	# put back as installed, for the test below
+	make -s install PREFIX=/opt/loom DESTDIR="$STAGE" \
+	    BUILD="${BUILD:-build}" >/dev/null
+	sed -i '$d' "$conf"
+}
+
 @test "make uninstall removes what install put there" {
 	cd "$BATS_TEST_DIRNAME/.."
 	make -s uninstall PREFIX=/opt/loom DESTDIR="$STAGE" >/dev/null
@@ -112,7 +144,11 @@ teardown_file() {
 	[ ! -e "$STAGE/opt/loom/bin/loom-example-backend" ]
 	[ ! -e "$STAGE/opt/loom/share/man/man1/loom.1" ]
 	[ ! -e "$STAGE/opt/loom/share/loom" ]
-	[ ! -e "$STAGE/opt/loom/lib/systemd/system/loom-engine.service" ]
+	[ ! -e "$STAGE$UNITDIR/loom-engine.service" ]
+	[ ! -e "$STAGE/opt/loom/sbin/loom-engine" ]
+	[ ! -e "$STAGE/etc/loom/loom.conf" ]
+	[ ! -e "$STAGE$(pkg-config --variable=sysusersdir systemd)/loom.conf" ]
+	[ ! -e "$STAGE$(pkg-config --variable=tmpfilesdir systemd)/loom.conf" ]
 	[ ! -e "$STAGE/opt/loom/share/bash-completion/completions/loom" ]
 	[ ! -e "$STAGE/opt/loom/share/zsh/site-functions/_loom" ]
 	[ ! -e "$STAGE/opt/loom/include/loom/client.h" ]

@@ -148,7 +148,11 @@ self_dir(void)
 	return xstrdup(buf);
 }
 
-/* name next to the running `loom`, else in $PATH; NULL when nowhere. */
+/*
+ * name next to the running `loom` (a build tree), in ../sbin beside it (an
+ * installation: loom in bin, the daemons in sbin, which a user's $PATH
+ * often lacks), else in $PATH; NULL when nowhere.
+ */
 static char *
 find_program(const char *name)
 {
@@ -156,11 +160,16 @@ find_program(const char *name)
 	const char *env = getenv("PATH");
 
 	if (dir) {
-		p = xasprintf("%s/%s", dir, name);
+		for (int sbin = 0; sbin < 2; sbin++) {
+			p = xasprintf(
+			    "%s/%s%s", dir, sbin ? "../sbin/" : "", name);
+			if (access(p, X_OK) == 0) {
+				free(dir);
+				return p;
+			}
+			free(p);
+		}
 		free(dir);
-		if (access(p, X_OK) == 0)
-			return p;
-		free(p);
 	}
 	path = xstrdup(env ? env : "/usr/local/bin:/usr/bin:/bin");
 	for (tok = strtok_r(path, ":", &save); tok;
