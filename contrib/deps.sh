@@ -10,7 +10,7 @@ bats bats-assert bats-support bats-file mandoc valgrind
 postgresql jq curl openjdk-17-jdk-headless junit5 tzdata
 libmongoc-dev libbson-dev socat netcat-openbsd
 python3 python3-jsonschema python3-yaml graphviz wrk zsh procps
-chromium"
+chromium prometheus"
 # the Debian package (make deb, tests/deb.bats) and the deployment files'
 # linters (tests/deploy.bats)
 PKGS="$PKGS debhelper devscripts lintian yamllint shellcheck"

@@ -17,6 +17,7 @@ load helpers
 ROUTES=(
 	"GET /healthz open"
 	"GET /readyz open"
+	"GET /metrics read"
 	"GET /api/v1/workflows read"
 	"POST /api/v1/workflows operator"
 	"GET /api/v1/workflows/{id} read"

@@ -356,22 +356,29 @@ api_busy() {
 	[ "$(api_conns)" -ge 2 ]
 }
 
-@test "status: one row per process, with its connections" {
+@test "status: the API's daemons by connection (JSON); this host's processes from their control sockets" {
 	wait_for -t 30 api_busy
 	run --separate-stderr "$LOOM" status -o json
 	assert_success
+	local json=$output
 	n=$(api_conns)
 	run jq -e --argjson pid "$LOOM_API_PID" --argjson n "$n" '
 	    [.daemons[] | select(.name == "loom-api")] |
 	    length == 1 and .[0].pid == $pid and .[0].connections == $n and
 	    .[0].host == "local" and (.[0].since | type) == "string"' \
-	    <<<"$output"
+	    <<<"$json"
+	assert_success
+	run jq -e --argjson pid "$LOOM_API_PID" '
+	    [.processes[] | select(.daemon == "loom-api")] |
+	    length == 1 and .[0].pid == $pid and .[0].ok' <<<"$json"
 	assert_success
 	run --separate-stderr "$LOOM" status
 	assert_success
-	assert_line --regexp '^DAEMON +PID +HOST +SINCE +CONNECTIONS +STATE$'
+	assert_line --regexp '^PROCESS +SOCKET +PID +HOST +UPTIME +FIGURES$'
 	[ "$(grep -c '^loom-api ' <<<"$output")" -eq 1 ]
-	assert_line --regexp "^loom-api +$LOOM_API_PID +local +[0-9-]+ [0-9:]+ +$n +"
+	assert_line --regexp "^loom-api +$LOOM_CONTROL_DIR/loom-api.sock +$LOOM_API_PID +[^ ]+ +[0-9]+s +connections [0-9]+, "
+	# no engine here: said, not an error
+	assert_line --regexp "^loom-engine +.*not answering: no control socket$"
 }
 
 # ---- reaching the API, usage -------------------------------------------

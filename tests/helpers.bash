@@ -32,6 +32,16 @@ load '/usr/lib/bats/bats-assert/load'
 LOOM_BIN=${LOOM_BIN:-$BATS_TEST_DIRNAME/../build/bin}
 export LOOM_BIN
 
+# The daemons' control sockets (control.dir): one directory per test
+# file, so that files running in parallel never meet at /run/loom.  Only
+# the daemons started by loom_api_start and loom_daemon_start get one
+# (each its own path); a daemon a test starts by hand gets none unless
+# the test says so, so that it never meets the file's daemons there.
+LOOM_CONTROL_DIR=${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}/run
+export LOOM_CONTROL_DIR
+export LOOM_API_CONTROL_SOCKET= LOOM_ENGINE_CONTROL_SOCKET= \
+    LOOM_EXEC_CONTROL_SOCKET= LOOM_SCHED_CONTROL_SOCKET=
+
 # wait_for [-t SECONDS] CMD...: for readiness that has no event to wait on.
 wait_for() {
 	local limit=10 end
@@ -81,6 +91,10 @@ loom_api_start() {
 	local dir=${LOOM_TEST_DIR:-${BATS_FILE_TMPDIR:-/tmp}} fifo url
 	# one log per instance: a test may start a second server
 	LOOM_API_LOG=$(mktemp "$dir/loom-api.XXXXXX.log") || return 1
+	# loom-api.sock, or a path of its own when that one is taken
+	local -x LOOM_API_CONTROL_SOCKET=$LOOM_CONTROL_DIR/loom-api.sock
+	[ ! -S "$LOOM_API_CONTROL_SOCKET" ] ||
+	    LOOM_API_CONTROL_SOCKET=$LOOM_CONTROL_DIR/loom-api-$$-$RANDOM.sock
 	fifo=$LOOM_API_LOG.url
 	mkfifo "$fifo" || return 1
 	"$LOOM_BIN/loom-api" --listen 127.0.0.1:0 --print-url "$@" \
@@ -168,6 +182,15 @@ loom_daemon_start() {
 	# made here, not by the child's redirection: tail -f below must not
 	# race the fork to it (tail gives up on a file that is not there)
 	: >"$LOOM_DAEMON_LOG"
+	# The control socket: loom-NAME.sock, then loom-NAME-N.sock for the
+	# Nth instance, so that each one has its own.
+	local ctlvar=LOOM_${name#loom-}_CONTROL_SOCKET
+	ctlvar=${ctlvar^^}
+	if [ "$n" -gt 1 ]; then
+		local -x "$ctlvar=$LOOM_CONTROL_DIR/$name-$n.sock"
+	else
+		local -x "$ctlvar=$LOOM_CONTROL_DIR/$name.sock"
+	fi
 	"$LOOM_BIN/$name" "$@" 2>>"$LOOM_DAEMON_LOG" </dev/null >/dev/null 3>&- &
 	LOOM_DAEMON_PID=$!
 	echo "$LOOM_DAEMON_PID" >>"$dir/daemons.pids"

@@ -158,6 +158,17 @@ setup() {
 	assert_output --partial 'started loom-log'
 }
 
+@test "loom up's daemons answer on their control sockets in DIR/run; loom status shows them" {
+	for d in loom-api loom-engine loom-sched; do
+		[ -S "$STATE/run/$d.sock" ]
+	done
+	run env LOOM_CONTROL_DIR="$STATE/run" "$LOOM" status --api "$API" -o json
+	assert_success
+	jq -e '.processes | map(select(.ok) | .daemon) | sort ==
+	    ["loom-api", "loom-engine", "loom-exec", "loom-log", "loom-sched"]' \
+	    <<<"$output"
+}
+
 @test "the API answers /healthz over TCP and over the Unix socket" {
 	run curl -sf "$API/healthz"
 	assert_success

@@ -87,6 +87,10 @@ struct api_options {
 	/* the log store loom-log writes (logd.store; api_mongo.c) */
 	char *mongo_uri; /* logd.mongodb_uri when logd.store is mongodb */
 	char *mongo_db;	 /* logd.mongodb_database */
+	/* control sockets (util/ctl.h; api_metrics.c reads the others') */
+	char *control_socket; /* api.control_socket, --control-socket */
+	char *control_dir;    /* control.dir */
+	char *logd_socket;    /* logd.socket: loom-log answers status there */
 };
 
 /*
@@ -188,6 +192,9 @@ const char *api_header(const struct api_request *rq, const char *name);
  * this call; the handler returns its status and leaves *out unset.
  */
 void api_set_json_text(struct api_request *rq, char *text, size_t len);
+/* The same for a body that is not JSON: type is a static string. */
+void api_set_text(
+    struct api_request *rq, char *text, size_t len, const char *type);
 /* Adds a response header (copied); at most a few per response. */
 void api_set_header(
     struct api_request *rq, const char *name, const char *value);
@@ -339,6 +346,7 @@ int api_dead_letter_get(struct api_request *rq, jv *out);
 int api_dead_letter_replay(struct api_request *rq, jv *out);
 int api_dead_letter_discard(struct api_request *rq, jv *out);
 int api_status(struct api_request *rq, jv *out);	 /* api_status.c */
+int api_metrics(struct api_request *rq, jv *out);	 /* api_metrics.c */
 int api_schedules_list(struct api_request *rq, jv *out); /* api_schedules.c */
 int api_schedule_get(struct api_request *rq, jv *out);
 int api_breakers_list(struct api_request *rq, jv *out);

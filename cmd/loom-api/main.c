@@ -23,6 +23,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: loom-api [-dhnv] [-c FILE] [--listen HOST:PORT] "
 	    "[--socket PATH] [--print-url] [--ui-dir DIR]\n"
+	    "       [--control-socket PATH]\n"
 	    "       loom-api --list-routes\n");
 }
 
@@ -44,6 +45,7 @@ list_routes(void)
 struct args {
 	const char *file, *listen, *sock; /* -c, --listen, --socket */
 	const char *ui_dir;		  /* --ui-dir */
+	const char *ctl;		  /* --control-socket */
 	int check, debug, print_url;	  /* -n, -d, --print-url */
 };
 
@@ -60,6 +62,7 @@ parse_args(int argc, char **argv, struct args *ar)
 		{ "socket", required_argument, NULL, 'S' },
 		{ "print-url", no_argument, NULL, 'P' },
 		{ "ui-dir", required_argument, NULL, 'U' },
+		{ "control-socket", required_argument, NULL, 'C' },
 		{ "list-routes", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -90,6 +93,9 @@ parse_args(int argc, char **argv, struct args *ar)
 			break;
 		case 'U':
 			ar->ui_dir = optarg;
+			break;
+		case 'C':
+			ar->ctl = optarg;
 			break;
 		case 'R':
 			return list_routes();
@@ -132,6 +138,10 @@ load_options(
 	}
 	if (ar->ui_dir)
 		api_static_set_dir(o, ar->ui_dir);
+	if (ar->ctl) {
+		free(o->control_socket);
+		o->control_socket = *ar->ctl ? xstrdup(ar->ctl) : NULL;
+	}
 	(void)api_log_level(cfg, level);
 	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');
 	if (ar->check)

@@ -18,6 +18,7 @@
 
 #include "api_stream.h"
 #include "util/config.h"
+#include "util/ctl.h"
 #include "store/db.h"
 #include "core/xalloc.h"
 
@@ -193,6 +194,11 @@ api_options_load(struct api_options *o, const struct config *cfg,
 	}
 	api_auth_options_load(o, cfg, d);
 	api_static_options_load(o, cfg);
+	o->control_socket =
+	    ctl_path(cfg, "api.control_socket", "loom-api", NULL);
+	o->control_dir = xstrdup(ctl_dir(cfg));
+	o->logd_socket =
+	    xstrdup(config_get(cfg, "logd.socket", "/run/loom/log.sock"));
 	return d->n == before ? 0 : -1;
 }
 
@@ -209,6 +215,9 @@ api_options_free(struct api_options *o)
 	free(o->ui_dir);
 	free(o->mongo_uri);
 	free(o->mongo_db);
+	free(o->control_socket);
+	free(o->control_dir);
+	free(o->logd_socket);
 	memset(o, 0, sizeof(*o));
 }
 

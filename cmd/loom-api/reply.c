@@ -76,6 +76,13 @@ api_set_header(struct api_request *rq, const char *name, const char *value)
 }
 
 void
+api_set_text(struct api_request *rq, char *text, size_t len, const char *type)
+{
+	api_set_json_text(rq, text, len);
+	rq->conn->text_type = type;
+}
+
+void
 api_set_json_text(struct api_request *rq, char *text, size_t len)
 {
 	free(rq->conn->json_text);
@@ -119,7 +126,8 @@ send:
 		free(p);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Content-Type",
+	    rc->text_type ? rc->text_type : "application/json");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	for (size_t i = 0; i < rc->nhdr; i++)
 		MHD_add_response_header(

@@ -24,6 +24,8 @@ static int api_readyz(struct api_request *rq, jv *out);
 static const struct api_route api_routes[] = {
 	{ "GET", "/healthz", API_BODY_NONE, api_healthz, API_SCOPE_OPEN },
 	{ "GET", "/readyz", API_BODY_NONE, api_readyz, API_SCOPE_OPEN },
+	/* api_metrics.c: Prometheus text, read scope like every GET */
+	{ "GET", "/metrics", API_BODY_NONE, api_metrics, API_SCOPE_READ },
 	{ "GET", "/api/v1/workflows", API_BODY_NONE, api_workflows_list,
 	    API_SCOPE_READ },
 	{ "POST", "/api/v1/workflows", API_BODY_WORKFLOW, api_workflow_apply,

@@ -29,7 +29,9 @@
 #include "api_stream.h"
 #include "util/config.h"
 #include "store/db.h"
+#include "util/ctl.h"
 #include "util/loop.h"
+#include "util/metrics.h"
 #include "store/pglisten.h"
 #include "core/xalloc.h"
 
@@ -181,6 +183,36 @@ check_schema(const char *url, char **err)
 	return rc;
 }
 
+/* The control socket's status: connections, requests, streams. */
+static jv
+api_ctl_status(void *arg)
+{
+	struct api *a = arg;
+	size_t nsocks = 0;
+	long inflight;
+	jv m = jv_object();
+
+	pthread_mutex_lock(&a->mu);
+	for (struct api_sock *s = a->socks; s != NULL; s = s->next)
+		nsocks++;
+	inflight = a->inflight;
+	pthread_mutex_unlock(&a->mu);
+	metrics_add(&m, "loom_api_connections", "gauge",
+	    "Client connections open on this loom-api.", jv_object(),
+	    (double)nsocks);
+	metrics_add(&m, "loom_api_requests_in_flight", "gauge",
+	    "Requests this loom-api is answering.", jv_object(),
+	    (double)inflight);
+	metrics_add(&m, "loom_database_errors_total", "counter",
+	    "Database errors met by this process.", jv_object(),
+	    (double)db_error_count());
+	return JV_OBJECT(jv_string("listeners"), jv_number((double)a->nls),
+	    jv_string("connections"), jv_number((double)nsocks),
+	    jv_string("requests_in_flight"), jv_number((double)inflight),
+	    jv_string("threads"), jv_number((double)a->opt->threads),
+	    jv_string("metrics"), m);
+}
+
 struct api *
 api_new(const struct api_options *o, char **err)
 {
@@ -226,6 +258,10 @@ api_new(const struct api_options *o, char **err)
 	if (a->pgl == NULL)
 		goto fail;
 	if (listen_all(a, err) < 0)
+		goto fail;
+	if (o->control_socket != NULL &&
+	    (a->ctl = ctl_new(a->loop, o->control_socket, "loom-api",
+		 api_ctl_status, a, err)) == NULL)
 		goto fail;
 	nofile_check(a);
 	if (start_daemons(a, err) < 0)
@@ -295,6 +331,7 @@ api_free(struct api *a)
 	}
 	free(a->ls);
 	pglisten_free(a->pgl);
+	ctl_free(a->ctl);
 	api_streams_free(a->streams);
 	loop_io_del(a->efd_io);
 	if (a->efd >= 0)

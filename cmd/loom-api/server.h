@@ -3,7 +3,7 @@
  * make it up and private to them; handlers see only api.h.
  *
  *   server.c      struct api's life: start, the main loop's wake-ups,
- *                 signals, draining, stop
+ *                 signals, draining, stop; the control socket's status
  *   listeners.c   the listening sockets: TCP, a Unix socket, systemd's
  *   conns.c       every accepted connection: deadlines and limits
  *   request.c     a request's life in MHD's access handler, from its
@@ -16,6 +16,8 @@
  *   options.c     settings from the config file and the command line
  *   log.c         whole log lines from many threads; MHD's messages
  *   api_stream.c  streamed answers (api_stream.h)
+ *   api_metrics.c GET /metrics: the database's figures and every
+ *                 daemon's, from its control socket
  *
  * Only server.c, listeners.c, conns.c, request.c, reply.c, wait.c and
  * api_stream.c know libmicrohttpd.  The main thread runs the event loop
@@ -63,6 +65,7 @@ struct api {
 	struct pglisten *pgl;
 	struct api_streams *streams;   /* event streams (api_stream.c) */
 	struct loop_timer *sock_timer; /* the first connection deadline */
+	struct ctl *ctl;	       /* the control socket */
 
 	/* Shared with the worker threads; guarded by mu. */
 	pthread_mutex_t mu;
@@ -112,7 +115,8 @@ struct api_conn {
 	} hdr[API_MAX_HEADERS];
 	size_t nhdr;
 
-	char *json_text; /* api_set_json_text(): the body, as is */
+	char *json_text;       /* api_set_json_text(): the body, as is */
+	const char *text_type; /* api_set_text(): its Content-Type (static) */
 	size_t json_len;
 	size_t resp_len; /* bytes of the answer sent, once sent */
 

@@ -28,6 +28,8 @@
 #include <libpq-fe.h>
 
 #include "store/db.h"
+#include "util/ctl.h"
+#include "util/metrics.h"
 #include "store/enginedb.h"
 #include "util/log.h"
 #include "util/loop.h"
@@ -57,6 +59,8 @@ struct engined {
 	int64_t backoff_ms;
 	int64_t wake_ms;   /* wall clock: the wakeup timer's target */
 	struct otlp *otlp; /* run spans; NULL: tracing is off */
+	struct ctl *ctl;
+	uint64_t passes; /* enginedb_pass() calls so far */
 };
 
 int
@@ -65,6 +69,8 @@ engined_opts_load(struct engined_opts *o, const struct config *cfg)
 	char *err = NULL;
 
 	o->db_url = db_url(cfg);
+	o->ctl_path =
+	    ctl_path(cfg, "engine.control_socket", "loom-engine", o->ctl_opt);
 	if (config_get_duration(cfg, "engine.sweep", 10000, &o->sweep_ms) < 0 ||
 	    o->sweep_ms < 100) {
 		log_warnx(
@@ -83,6 +89,8 @@ void
 engined_opts_free(struct engined_opts *o)
 {
 	otlp_config_free(&o->trace);
+	free(o->ctl_path);
+	o->ctl_path = NULL;
 }
 
 /* A pass of ours ended a run: the run's span (loom-engine(8), TRACES). */
@@ -257,6 +265,7 @@ do_work(struct loop_defer *df, void *arg)
 		int rc;
 
 		log_set_context("execution", id);
+		d->passes++;
 		rc = enginedb_pass(d->edb, id, loop_now_ms(d->loop), &err);
 		if (rc >= 0 && enginedb_pass_wakeup(d->edb) > 0)
 			wake_at(d, enginedb_pass_wakeup(d->edb));
@@ -350,6 +359,32 @@ on_signal(struct loop_signal *s, int signo, void *arg)
 	loop_exit(d->loop, 0);
 }
 
+/* The control socket's status: what the engine holds now. */
+static jv
+engine_status(void *arg)
+{
+	struct engined *d = arg;
+	jv m = jv_object();
+
+	metrics_add(&m, "loom_engine_passes_total", "counter",
+	    "Passes of a run through the engine by this loom-engine.",
+	    jv_object(), (double)d->passes);
+	metrics_add(&m, "loom_engine_dirty_runs", "gauge",
+	    "Runs waiting for a pass in this loom-engine.", jv_object(),
+	    (double)d->ndirty);
+	metrics_add(&m, "loom_database_errors_total", "counter",
+	    "Database errors met by this process.", jv_object(),
+	    (double)db_error_count());
+	return JV_OBJECT(jv_string("dirty_runs"), jv_number((double)d->ndirty),
+	    jv_string("busy_runs"), jv_number((double)d->nbusy),
+	    jv_string("passes"), jv_number((double)d->passes),
+	    jv_string("database"),
+	    jv_string(d->conn && PQstatus(d->conn) == CONNECTION_OK ?
+		    "connected" :
+		    "away"),
+	    jv_string("metrics"), m);
+}
+
 int
 engined_run(const struct engined_opts *o)
 {
@@ -368,6 +403,10 @@ engined_run(const struct engined_opts *o)
 	if (d.conn == NULL)
 		goto out;
 	if (db_schema_check(d.conn, &err) < 0)
+		goto out;
+	if (o->ctl_path &&
+	    (d.ctl = ctl_new(d.loop, o->ctl_path, "loom-engine", engine_status,
+		 &d, &err)) == NULL)
 		goto out;
 	d.edb = enginedb_new(d.conn);
 	if ((d.otlp = otlp_new(d.loop, &o->trace)) != NULL)
@@ -396,6 +435,7 @@ out:
 		free(err);
 	}
 	pglisten_free(d.listen);
+	ctl_free(d.ctl);
 	for (int i = 0; i < 3; i++)
 		loop_signal_del(d.sig[i]);
 	loop_timer_del(d.sweep);

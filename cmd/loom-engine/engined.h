@@ -9,6 +9,8 @@ struct engined_opts {
 	const char *db_url;
 	int64_t sweep_ms;	  /* safety sweep for missed doorbells */
 	struct otlp_config trace; /* trace.*: the run spans (see otlp.h) */
+	const char *ctl_opt;	  /* -C: the control socket, or NULL */
+	char *ctl_path;		  /* the control socket (owned), NULL: none */
 };
 
 int engined_opts_load(struct engined_opts *o, const struct config *cfg);

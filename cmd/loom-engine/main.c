@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/config.h"
 #include "engined.h"
@@ -14,7 +15,7 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: loom-engine [-dnv] [-c FILE]\n");
+	fprintf(fp, "usage: loom-engine [-dnv] [-C SOCKET] [-c FILE]\n");
 }
 
 int
@@ -27,9 +28,13 @@ main(int argc, char **argv)
 	enum log_level level = LOG_LVL_INFO;
 	int ch, check = 0;
 
+	memset(&o, 0, sizeof(o));
 	log_init("loom-engine", LOG_LVL_INFO);
-	while ((ch = getopt(argc, argv, "c:dnvh")) != -1) {
+	while ((ch = getopt(argc, argv, "C:c:dnvh")) != -1) {
 		switch (ch) {
+		case 'C':
+			o.ctl_opt = optarg;
+			break;
 		case 'c':
 			path = optarg;
 			break;

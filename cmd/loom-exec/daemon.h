@@ -19,6 +19,8 @@
  *                breaker.* keys
  *   conn.c       the work connection lost and re-made; the doorbells
  *   drain.c      SIGTERM/SIGINT's drain, the stop, SIGHUP
+ *   status.c     the control socket's status (util/ctl.h) and the HTTP
+ *                latency per target it reports
  *
  * Everything runs on the one loop thread.  The xd_ prefix keeps these
  * names apart from the other programs' in the tests' link.
@@ -60,6 +62,7 @@ struct dbopts {
 	int cli_debug;		/* -d given: SIGHUP keeps debug on */
 	int advance;		/* exec.advance: see advance.h */
 	const char *log_socket; /* logd.socket; NULL: the direct way only */
+	char *ctl_path;		/* the control socket (owned); NULL: none */
 };
 
 struct xd;
@@ -79,6 +82,7 @@ struct job {
 	int64_t timeout_ms;
 	uint64_t rid;	       /* runner id */
 	char *target;	       /* breaker target (HTTP), or NULL; owned */
+	int64_t start_mono;    /* monotonic ms: dispatched */
 	int dropped;	       /* the lease is gone: do not report */
 	uint64_t log_mark;     /* its lines are synced at this logsink mark */
 	int64_t start_wall_ms; /* dispatched, for the attempt's span */
@@ -152,7 +156,15 @@ struct xd {
 	int64_t last_renew_ms;	 /* monotonic */
 	int64_t deadlines_at_ms; /* monotonic: xd_arm_deadlines() ran */
 	uint64_t nclaimed, nreported, ndropped, nheld;
+	struct ctl *ctl;    /* the control socket (status.c) */
+	struct xd_lat *lat; /* HTTP latency per target (status.c) */
+	size_t nlat;
 };
+
+/* status.c: the control socket's status; the latency of HTTP calls. */
+jv xd_status(void *arg);
+void xd_lat_observe(struct xd *x, const char *target, int64_t ms);
+void xd_lat_free(struct xd *x);
 
 /* dbopts.c: reads this mode's exec.* keys; -j (jobs > 0) wins. */
 int dbopts_load(struct dbopts *d, const struct config *cfg, long jobs);

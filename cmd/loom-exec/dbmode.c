@@ -72,6 +72,7 @@
 #include "daemon.h"
 #include "dbmode.h"
 #include "store/pglisten.h"
+#include "util/ctl.h"
 #include "util/log.h"
 
 void
@@ -222,6 +223,31 @@ logq_kick(void *arg)
  * The settings: this mode's exec.* keys, --name over exec.name, and the
  * breaker.* keys.  On failure nothing is left to free.
  */
+/*
+ * The control socket: -C, exec.control_socket, else loom-exec.sock in
+ * control.dir, or loom-exec-NAME.sock when the executor was given a
+ * name (--name, exec.name), so that the executors of one host
+ * (loom-exec@N, named %H-%i) each have their own.
+ */
+static char *
+exec_ctl_path(const struct config *cfg, const struct exec_opts *eo)
+{
+	const char *name =
+	    eo->name ? eo->name : config_get(cfg, "exec.name", NULL);
+	char prog[80];
+	size_t i;
+
+	if (eo->ctl_opt || config_get(cfg, "exec.control_socket", NULL) ||
+	    name == NULL || *name == '\0')
+		return ctl_path(
+		    cfg, "exec.control_socket", "loom-exec", eo->ctl_opt);
+	snprintf(prog, sizeof(prog), "loom-exec-%.60s", name);
+	for (i = 0; prog[i]; i++)
+		if (prog[i] == '/')
+			prog[i] = '_';
+	return ctl_path(cfg, "exec.control_socket", prog, NULL);
+}
+
 static int
 load_settings(struct dbopts *o, struct xd *x, const struct exec_opts *eo,
     const struct config *cfg, long jobs)
@@ -234,6 +260,7 @@ load_settings(struct dbopts *o, struct xd *x, const struct exec_opts *eo,
 		free(o->name);
 		o->name = xstrdup(eo->name);
 	}
+	o->ctl_path = exec_ctl_path(cfg, eo);
 	if (breaker_config_load(cfg, &x->bcfg, &err) < 0 ||
 	    otlp_config_load(&x->tcfg, cfg, "loom-exec", &err) < 0) {
 		log_warnx("%s", err);
@@ -285,6 +312,10 @@ open_watches(struct xd *x, const struct runner_config *rc, char **err)
 		"loom_cancel", BREAKERDB_CHANNEL, NULL };
 	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
+	if (x->o->ctl_path != NULL &&
+	    (x->ctl = ctl_new(x->loop, x->o->ctl_path, "loom-exec", xd_status,
+		 x, err)) == NULL)
+		return -1;
 	if ((x->runner = runner_new(x->loop, rc)) == NULL) {
 		*err = xasprintf("runner: %s", strerror(errno));
 		return -1;
@@ -349,6 +380,7 @@ static void
 teardown(struct xd *x)
 {
 	pglisten_free(x->listen);
+	ctl_free(x->ctl);
 	x->hard_stop = 1;
 	runner_free(x->runner); /* nothing runs after a clean stop */
 	x->runner = NULL;
@@ -392,6 +424,7 @@ teardown(struct xd *x)
 		PQfinish(x->conn);
 	otlp_free(x->otlp);
 	otlp_config_free(&x->tcfg);
+	xd_lat_free(x);
 	loop_free(x->loop);
 }
 
@@ -413,6 +446,7 @@ exec_db_run(
 	if (check) {
 		printf("configuration ok\n");
 		free(o.name);
+		free(o.ctl_path);
 		return EXEC_OK;
 	}
 	x.o = &o;
@@ -423,6 +457,7 @@ exec_db_run(
 	if ((x.loop = loop_new()) == NULL) {
 		log_warn("event loop");
 		free(o.name);
+		free(o.ctl_path);
 		return EXEC_SYSTEM;
 	}
 	if (open_database(&x, &err) == 0 && open_watches(&x, &rc, &err) == 0)
@@ -433,5 +468,6 @@ exec_db_run(
 	}
 	teardown(&x);
 	free(o.name);
+	free(o.ctl_path);
 	return status;
 }

@@ -18,6 +18,7 @@ enum {
 struct exec_opts {
 	int jobs;		 /* tasks running at once (-j) */
 	const char *name;	 /* --name, over exec.name; NULL: not given */
+	const char *ctl_opt;	 /* -C: the control socket; NULL: not given */
 	struct runner_config rc; /* strings borrowed from the config */
 };
 

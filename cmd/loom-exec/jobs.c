@@ -231,6 +231,8 @@ on_done(void *arg, jv result)
 		jv_free(st);
 	}
 	if (j->target != NULL) {
+		xd_lat_observe(
+		    x, j->target, loop_mono_ms(x->loop) - j->start_mono);
 		/* Even a result we drop says how the target is doing. */
 		v = execbreaker_outcome(jv_copy(result), &outcome);
 		xd_note_push(x, j, v, outcome);
@@ -305,6 +307,7 @@ xd_job_start(struct xd *x, struct execdb_claim *c, char *target)
 	j->key = c->key;
 	c->key.execution_id = c->key.task_id = NULL;
 	j->result = jv_invalid();
+	j->start_mono = loop_mono_ms(x->loop);
 	tmo = runner_request_timeout(jv_copy(c->request));
 	j->timeout_ms = tmo > 0 ? tmo : RUNNER_DEFAULT_TIMEOUT_MS;
 	j->start_wall_ms = loop_now_ms(x->loop);

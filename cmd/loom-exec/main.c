@@ -19,7 +19,7 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: loom-exec [--stdin] [-dnv] [-c FILE] [-j N] "
+	    "usage: loom-exec [--stdin] [-dnv] [-C SOCKET] [-c FILE] [-j N] "
 	    "[-N NAME]\n");
 }
 
@@ -68,6 +68,7 @@ struct args {
 	int check;	      /* -n */
 	int stdin_mode;	      /* --stdin */
 	const char *name;     /* --name; NULL: not given */
+	const char *ctl;      /* -C; NULL: not given */
 };
 
 /* Reads the options into a; returns -1 to go on, else the exit status. */
@@ -85,9 +86,12 @@ parse_args(int argc, char **argv, struct args *a)
 
 	memset(a, 0, sizeof(*a));
 	a->level = LOG_LVL_INFO;
-	while ((ch = getopt_long(argc, argv, "c:dj:nN:vh", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "C:c:dj:nN:vh", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
+		case 'C':
+			a->ctl = optarg;
+			break;
 		case 'c':
 			a->path = optarg;
 			break;
@@ -183,6 +187,7 @@ main(int argc, char **argv)
 		return EXEC_USAGE;
 	}
 	o.name = a.name;
+	o.ctl_opt = a.ctl;
 	if (!a.stdin_mode) /* the daemon: dbmode.c */
 		rc = exec_db_run(&o, cfg, a.jobs, a.check);
 	else if (a.check) {

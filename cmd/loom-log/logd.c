@@ -23,7 +23,11 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "store/db.h"
+#include "util/ctl.h"
+#include "util/jsonutil.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
@@ -54,7 +58,53 @@ struct logd {
 	int64_t retry_ms;
 	int64_t warned_ms; /* monotonic: the last "dropped" warning */
 	uint64_t n_stored, n_spooled, n_dropped, n_refused;
+	int64_t started_ms;
 };
+
+jv
+logd_status(struct logd *d)
+{
+	jv st = ctl_status_common("loom-log", d->started_ms), m = jv_object();
+	static const char *const names[4] = { "written", "spooled", "dropped",
+		"refused" };
+	static const char *const helps[4] = {
+		"Log records written to the log store by this loom-log.",
+		"Log records written to the spool (the store was slow or "
+		"away).",
+		"Log records dropped (the spool was full).",
+		"Log records the store refused for good.",
+	};
+	const uint64_t v[4] = { d->n_stored, d->n_spooled, d->n_dropped,
+		d->n_refused };
+
+	for (int i = 0; i < 4; i++) {
+		char name[64];
+
+		snprintf(
+		    name, sizeof(name), "loom_log_records_%s_total", names[i]);
+		metrics_add(
+		    &m, name, "counter", helps[i], jv_object(), (double)v[i]);
+		st = jv_put(st, names[i], jv_number((double)v[i]));
+	}
+	metrics_add(&m, "loom_log_queue_records", "gauge",
+	    "Log records queued in this loom-log, not written yet.",
+	    jv_object(), (double)d->qn);
+	metrics_add(&m, "loom_log_spool_bytes", "gauge",
+	    "Bytes in this loom-log's spool file.", jv_object(),
+	    (double)(d->spool ? ld_spool_bytes(d->spool) : 0));
+	metrics_add(&m, "loom_database_errors_total", "counter",
+	    "Database errors met by this process.", jv_object(),
+	    (double)db_error_count());
+	st = jv_put(st, "store", jv_string(d->o->store));
+	st =
+	    jv_put(st, "store_state", jv_string(d->store_away ? "away" : "up"));
+	st = jv_put(
+	    st, "connections", jv_number((double)ld_server_conns(d->srv)));
+	st = jv_put(st, "queued", jv_number((double)d->qn));
+	st = jv_put(st, "spool_bytes",
+	    jv_number((double)(d->spool ? ld_spool_bytes(d->spool) : 0)));
+	return jv_put(st, "metrics", m);
+}
 
 struct loop *
 logd_loop(struct logd *d)
@@ -490,6 +540,7 @@ logd_run(const struct logd_opts *o, const char *config_path, int cli_debug)
 		log_warn("event loop");
 		return 1;
 	}
+	d.started_ms = loop_now_ms(d.loop);
 	if (open_all(&d, &err) == 0) {
 		if (d.store_away || !ld_spool_empty(d.spool))
 			(void)loop_timer_after(d.retry_t, 0);

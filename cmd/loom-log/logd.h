@@ -53,8 +53,11 @@ struct ld_rec {
 	int64_t ts_ms; /* ms since the epoch */
 };
 
-/* A parsed line: a record, a sync request, a ping, or an error. */
-enum ld_kind { LD_LOG, LD_SYNC, LD_PING, LD_ERROR };
+/*
+ * A parsed line: a record, a sync request, a ping, a control request
+ * (status, reload: loom-ipc(7) "Control sockets"), or an error.
+ */
+enum ld_kind { LD_LOG, LD_SYNC, LD_PING, LD_STATUS, LD_RELOAD, LD_ERROR };
 
 struct ld_msg {
 	enum ld_kind kind;
@@ -180,6 +183,8 @@ uint64_t logd_done(const struct logd *d);	    /* ... and written since */
 /* A writer waits for what is queued: write it without flush_delay. */
 void logd_flush_soon(struct logd *d);
 struct loop *logd_loop(struct logd *d);
+/* The status of the control protocol (util/ctl.h), with the figures. */
+jv logd_status(struct logd *d);
 int logd_run(const struct logd_opts *o, const char *config_path, int cli_debug);
 
 #endif

@@ -211,13 +211,21 @@ parse_object(struct ld_msg *m, jv o, int64_t now_ms)
 	if (jv_get_kind(v) != JV_KIND_NUMBER || jv_number_value(v) != 1)
 		fail(m, "%s", "\"v\" must be 1");
 	else if (jv_get_kind(t) != JV_KIND_STRING)
-		fail(m, "%s", "\"t\" must be a string (log, sync, ping)");
+		fail(m, "%s",
+		    "\"t\" must be a string (log, sync, ping, status, reload)");
 	else if (strcmp(jv_string_value(t), "log") == 0) {
 		if (parse_log(m, o, now_ms) < 0)
 			ld_rec_clear(&m->rec);
 	} else if (strcmp(jv_string_value(t), "sync") == 0 ||
-	    strcmp(jv_string_value(t), "ping") == 0) {
-		m->kind = jv_string_value(t)[0] == 's' ? LD_SYNC : LD_PING;
+	    strcmp(jv_string_value(t), "ping") == 0 ||
+	    strcmp(jv_string_value(t), "status") == 0 ||
+	    strcmp(jv_string_value(t), "reload") == 0) {
+		const char *k = jv_string_value(t);
+
+		m->kind = strcmp(k, "sync") == 0 ? LD_SYNC :
+		    strcmp(k, "ping") == 0	 ? LD_PING :
+		    strcmp(k, "status") == 0	 ? LD_STATUS :
+						   LD_RELOAD;
 		m->id = jv_object_get(jv_copy(o), jv_string("id"));
 		if (jv_get_kind(m->id) == JV_KIND_INVALID)
 			m->id = jv_null();

@@ -22,6 +22,7 @@
 #include "logd.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,24 @@ conn_line(struct ld_conn *c, const char *p, size_t n)
 		conn_reply(c,
 		    JV_OBJECT(jv_string("v"), jv_number(1), jv_string("t"),
 			jv_string("pong"), jv_string("id"), jv_copy(m.id)));
+		break;
+	case LD_STATUS:
+		conn_reply(c, logd_status(c->s->d));
+		break;
+	case LD_RELOAD:
+		/* What SIGHUP does, from the loop; only for our own kind. */
+		if (c->uid != 0 && c->uid != (unsigned long)geteuid()) {
+			reply_error(c,
+			    "permission denied: reload is for root "
+			    "and loom-log's user");
+			break;
+		}
+		log_info("reload asked on the socket");
+		(void)kill(getpid(), SIGHUP);
+		conn_reply(c,
+		    JV_OBJECT(jv_string("v"), jv_number(1), jv_string("t"),
+			jv_string("reloading"), jv_string("id"),
+			jv_copy(m.id)));
 		break;
 	case LD_ERROR:
 		reply_error(c, m.err);

@@ -9,12 +9,13 @@
 
 #include "sched.h"
 #include "util/config.h"
+#include "util/ctl.h"
 #include "util/log.h"
 
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: loom-sched [-dnv] [-c FILE]\n");
+	fprintf(fp, "usage: loom-sched [-dnv] [-C SOCKET] [-c FILE]\n");
 }
 
 int
@@ -23,13 +24,16 @@ main(int argc, char **argv)
 	struct sched_opts o;
 	struct config *cfg;
 	struct diags d;
-	const char *path = NULL, *lvl;
+	const char *path = NULL, *lvl, *copt = NULL;
 	enum log_level level = LOG_LVL_INFO;
 	int ch, check = 0, rc;
 
 	log_init("loom-sched", LOG_LVL_INFO);
-	while ((ch = getopt(argc, argv, "c:dnvh")) != -1) {
+	while ((ch = getopt(argc, argv, "C:c:dnvh")) != -1) {
 		switch (ch) {
+		case 'C':
+			copt = optarg;
+			break;
 		case 'c':
 			path = optarg;
 			break;
@@ -60,8 +64,12 @@ main(int argc, char **argv)
 	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');
 	if (sched_opts_load(&o, cfg) < 0)
 		rc = 1;
-	else
+	else {
+		o.ctl_path =
+		    ctl_path(cfg, "sched.control_socket", "loom-sched", copt);
 		rc = check ? sched_check(&o) : sched_run(&o);
+		free(o.ctl_path);
+	}
 	sched_opts_free(&o);
 	config_free(cfg);
 	return rc;

@@ -13,6 +13,8 @@
 #include "sched.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@
 #include "core/xalloc.h"
 #include "store/db.h"
 #include "store/pglisten.h"
+#include "util/ctl.h"
+#include "util/metrics.h"
 #include "util/log.h"
 #include "util/loop.h"
 
@@ -337,6 +341,7 @@ sched_setup(struct sched *s, char **err)
 static void
 sched_teardown(struct sched *s)
 {
+	ctl_free(s->ctl);
 	wfs_free_all(s);
 	files_fini(s);
 	pglisten_free(s->leader);
@@ -356,6 +361,61 @@ sched_teardown(struct sched *s)
 	loop_free(s->loop);
 }
 
+/* The control socket's status: the figures of loom-sched(8). */
+static jv
+sched_status(void *arg)
+{
+	struct sched *s = arg;
+	jv m = jv_object();
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} figs[] = {
+		{ "fires", "Schedule fires made by this loom-sched.",
+		    offsetof(struct sched, fires) },
+		{ "skipped",
+		    "Fires skipped (overlap policy) by this loom-sched.",
+		    offsetof(struct sched, skipped) },
+		{ "missed", "Fires missed past the misfire grace.",
+		    offsetof(struct sched, missed) },
+		{ "messages", "Trigger messages received.",
+		    offsetof(struct sched, messages) },
+		{ "bad_messages", "Trigger messages refused.",
+		    offsetof(struct sched, bad_messages) },
+		{ "file_events", "File trigger events seen.",
+		    offsetof(struct sched, file_events) },
+		{ "trigger_runs", "Runs started by triggers.",
+		    offsetof(struct sched, trigger_runs) },
+	};
+	jv st = JV_OBJECT(jv_string("workflows"), jv_number((double)s->nwfs),
+	    jv_string("database"),
+	    jv_string(s->conn && PQstatus(s->conn) == CONNECTION_OK ?
+		    "connected" :
+		    "away"),
+	    jv_string("leader"),
+	    jv_bool(s->leader && pglisten_leading(s->leader)));
+
+	for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++) {
+		unsigned long v =
+		    *(const unsigned long *)((const char *)s + figs[i].off);
+		char name[64];
+
+		st = jv_object_set(
+		    st, jv_string(figs[i].name), jv_number((double)v));
+		snprintf(
+		    name, sizeof(name), "loom_sched_%s_total", figs[i].name);
+		metrics_add(
+		    &m, name, "counter", figs[i].help, jv_object(), (double)v);
+	}
+	metrics_add(&m, "loom_sched_workflows", "gauge",
+	    "Workflows with a schedule or triggers this loom-sched watches.",
+	    jv_object(), (double)s->nwfs);
+	metrics_add(&m, "loom_database_errors_total", "counter",
+	    "Database errors met by this process.", jv_object(),
+	    (double)db_error_count());
+	return jv_object_set(st, jv_string("metrics"), m);
+}
+
 int
 sched_run(const struct sched_opts *o)
 {
@@ -370,6 +430,10 @@ sched_run(const struct sched_opts *o)
 	if ((s.loop = loop_new()) == NULL)
 		fatal("event loop");
 	if (sched_setup(&s, &err) < 0)
+		goto out;
+	if (o->ctl_path &&
+	    (s.ctl = ctl_new(s.loop, o->ctl_path, "loom-sched", sched_status,
+		 &s, &err)) == NULL)
 		goto out;
 	if (wfs_load_all(&s, &err) < 0)
 		goto out;

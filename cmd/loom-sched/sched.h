@@ -45,6 +45,7 @@ struct sched_opts {
 	int64_t sweep_ms;  /* sched.sweep */
 	char **file_roots; /* sched.file_roots, NULL-terminated */
 	const char *name;  /* in logs and application_name */
+	char *ctl_path;	   /* the control socket (main.c owns it), or NULL */
 };
 
 int sched_opts_load(struct sched_opts *o, const struct config *cfg);
@@ -55,6 +56,8 @@ int sched_run(const struct sched_opts *o);
 int sched_check(const struct sched_opts *o);
 
 /* One workflow with a schedule or triggers (workflows.c). */
+struct ctl;
+
 struct swf {
 	char *id;
 	int version;
@@ -87,6 +90,7 @@ struct sched {
 	/* figures (loom-sched(8)) */
 	unsigned long fires, skipped, missed, messages, bad_messages,
 	    file_events, trigger_runs;
+	struct ctl *ctl;
 };
 
 /* sched.c */

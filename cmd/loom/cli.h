@@ -105,8 +105,11 @@ int cmd_execution(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_status(int argc, char **argv);	/* cmd_status.c */
 int cmd_breaker(int argc, char **argv); /* cmd_status.c */
-int cmd_token(int argc, char **argv);	/* cmd_token.c */
-int cmd_events(int argc, char **argv);	/* cmd_events.c */
+/* status_procs.c: this host's daemons, from their control sockets */
+jv status_processes(void);
+void status_processes_print(jv procs); /* procs consumed */
+int cmd_token(int argc, char **argv);  /* cmd_token.c */
+int cmd_events(int argc, char **argv); /* cmd_events.c */
 /* `loom execution logs`: argv[0] is "logs" (cmd_execution_logs.c). */
 int cmd_execution_logs(int argc, char **argv);
 /*

@@ -9,8 +9,9 @@
  *   loom breaker reset TARGET        close a breaker now
  *
  * All three take -o text|json and --api URL.  `status` reads
- * GET /api/v1/status once; its text is a short report (a block of
- * "Name: value" lines, then a table of daemons and one of breakers),
+ * GET /api/v1/status once, and this host's control sockets
+ * (status_procs.c); its text is a short report (a block of "Name:
+ * value" lines, then a table of processes and one of breakers),
  * aligned whatever stdout is, because it is meant for eyes; -o json
  * prints the API's object as one line.  Exit status: 0 when loom-api
  * answered and the database is ok, 1 when it is not (unreachable, or
@@ -41,10 +42,11 @@ status_usage(FILE *fp)
 	fprintf(fp,
 	    "usage: loom status [-o text|json] [--api URL]\n"
 	    "\n"
-	    "Shows the database, the daemons connected to it, the work\n"
-	    "queue, runs in progress, open dead letters and the circuit\n"
-	    "breakers that are not closed.  Exit 0: all is well; 1: the\n"
-	    "database is not ok; 3: loom-api cannot be reached.\n");
+	    "Shows the database, the work queue, runs in progress, open\n"
+	    "dead letters, the circuit breakers that are not closed, and\n"
+	    "this host's daemons from their control sockets.  Exit 0: all\n"
+	    "is well; 1: the database is not ok; 3: loom-api cannot be\n"
+	    "reached.\n");
 }
 
 static void
@@ -175,30 +177,8 @@ print_status(jv st)
 		else
 			printf("%-14s%d not closed (below)\n", "Breakers:", n);
 	}
-	if (jv_get_kind(daemons) == JV_KIND_ARRAY) {
-		struct table *t = table_new(6, "DAEMON", "PID", "HOST", "SINCE",
-		    "CONNECTIONS", "STATE");
-
-		printf("\n");
-		jv_array_foreach(daemons, i, d)
-		{
-			char pid[32], since[64], conns[32];
-
-			table_add(t, cli_str(d, "name"),
-			    cli_num_text(d, "pid", pid, sizeof(pid)),
-			    cli_str(d, "host"),
-			    time_text(d, "since", 0, since, sizeof(since)),
-			    cli_num_text(
-				d, "connections", conns, sizeof(conns)),
-			    cli_str(d, "state"));
-			jv_free(d);
-		}
-		if (table_rows(t) > 0)
-			table_print(t, stdout, 1);
-		else
-			printf("No daemon is connected to the database.\n");
-		table_free(t);
-	}
+	status_processes_print(
+	    jv_object_get(jv_copy(st), jv_string("processes")));
 	if (jv_get_kind(breakers) == JV_KIND_ARRAY &&
 	    jv_array_length(jv_copy(breakers)) > 0) {
 		printf("\n");
@@ -267,6 +247,8 @@ cmd_status(int argc, char **argv)
 	}
 	rc = cli_true(db, "ok") ? EXIT_OK : EXIT_FAIL;
 	jv_free(db);
+	reply =
+	    jv_object_set(reply, jv_string("processes"), status_processes());
 	if (o.fmt == OUT_JSON)
 		json_print(stdout, reply);
 	else

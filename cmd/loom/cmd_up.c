@@ -980,6 +980,10 @@ up_start_daemons(struct up *up, const struct up_opts *o, const char *run_dir)
 	sockaddr = xasprintf("%s/run/log.sock", run_dir);
 	setenv("LOOM_LOGD_SOCKET", sockaddr, 1);
 	free(sockaddr);
+	/* The daemons' control sockets (loom-NAME.sock) beside them. */
+	sockaddr = xasprintf("%s/run", run_dir);
+	setenv("LOOM_CONTROL_DIR", sockaddr, 1);
+	free(sockaddr);
 	sockaddr = xasprintf("%s/log.spool", up->state_dir);
 	setenv("LOOM_LOGD_SPOOL", sockaddr, 1);
 	free(sockaddr);

@@ -153,12 +153,23 @@ db_url(const struct config *cfg)
 	return config_get(cfg, "database.url", DB_DEFAULT_URL);
 }
 
+/* Every failure that goes through pq_error(), for db_error_count(). */
+static _Atomic unsigned long long db_errors;
+
+unsigned long long
+db_error_count(void)
+{
+	return db_errors;
+}
+
 static char *
 pq_error(PGconn *c, PGresult *r)
 {
 	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
 	char *s = xstrdup(m && *m ? m : "unknown database error");
 	size_t n = strlen(s);
+
+	db_errors++;
 
 	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
 		s[--n] = '\0';

@@ -60,6 +60,13 @@ int db_migrate(PGconn *c, int *from, int *to, char **err);
 int db_schema_check(PGconn *c, char **err);
 
 /*
+ * How many database errors (failed connections, statements, pipelines)
+ * this process met so far: loom_database_errors_total of its control
+ * socket's status.  Safe from any thread.
+ */
+unsigned long long db_error_count(void);
+
+/*
  * Runs a parameterized statement; returns the result when its status is
  * PGRES_COMMAND_OK or PGRES_TUPLES_OK, else NULL with *err (the server's
  * message) and the result cleared.  params may contain NULLs (SQL NULL).
