@@ -86,10 +86,33 @@ echo "PostgreSQL: $(psql -qAt "$LOOM_DATABASE_URL" -c "SELECT string_agg(name ||
 echo "loom-exec, loom-engine, loom-api: default settings (empty config, no LOOM_EXEC_* variables)"
 echo "graphile-worker $(node -p "require('./contrib/bench/peers/node_modules/graphile-worker/package.json').version"), node $(node --version), $(make --version | head -1)"
 
+# CPU seconds (user + system) of each daemon and of all PostgreSQL processes
+cpu() {	# cpu PID... -> seconds
+	local t=0 p
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] || continue
+		t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+pgpids() {	# the postmaster (its reaped children counted) and its live children
+	local pm
+	pm=$(head -1 "$DIR/pgdata/postmaster.pid")
+	echo "$pm" $(pgrep -P "$pm")
+}
+cpus() {
+	echo "loom-exec=$(cpu $EXEC) loom-engine=$(cpu $ENGINE) loom-api=$(cpu $APIPID) noopd=$(cpu "${pids[0]}") postgres=$(cpu $(pgpids))"
+}
+before=$(cpus)
+
 DATABASE_URL=$LOOM_DATABASE_URL API=$API NOOP_URL=http://127.0.0.1:$PORT/api/tasks/noop \
 LOOM_PIDS="loom-exec:$EXEC loom-engine:$ENGINE loom-api:$APIPID" WORKDIR=$DIR \
 	node contrib/bench/peers/compare.mjs
 
+echo
+echo "-- CPU time in clock ticks ($(getconf CLK_TCK)/s) over the rounds (graphile-worker and make included for PostgreSQL)"
+echo "before: $before"
+echo "after:  $(cpus)"
 echo
 echo "-- the Loom statements that took the most time (pg_stat_statements)"
 psql -q "$LOOM_DATABASE_URL" -P pager=off -c "SELECT calls, round(total_exec_time::numeric, 0) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query FROM pg_stat_statements WHERE query NOT LIKE '%graphile_worker%' AND query NOT LIKE '%bench_commit%' ORDER BY total_exec_time DESC LIMIT 15"
