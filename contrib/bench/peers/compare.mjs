@@ -240,7 +240,7 @@ function status(pid) {
   } catch { /* gone */ }
   return { rss, sw };
 }
-async function idle(label, secs = 5) {
+async function idle(label, secs = 10) {
   const a = PIDS.map(([, p]) => status(p));
   await sleep(secs * 1000);
   const b = PIDS.map(([, p]) => status(p));
