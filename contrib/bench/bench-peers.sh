@@ -26,6 +26,7 @@
 # load is printed and a busy machine is warned about.
 #
 # Usage: contrib/bench/bench-peers.sh [BUILD] [ROUNDS]
+# (CASES=, sizes and BENCH_PGCONF: contrib/bench/README.md)
 set -eu
 BUILD=${1:-build}
 export ROUNDS=${2:-${ROUNDS:-3}}
@@ -47,9 +48,10 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	"$BIN/loom" db stop --state-dir "$DIR" >/dev/null 2>&1 || true
-	rm -rf "$DIR"
+	# KEEP=1: the processes stop, the state directory (logs, pgdata) stays
+	if [ -n "${KEEP:-}" ]; then echo "kept $DIR" >&2; else rm -rf "$DIR"; fi
 }
-[ -n "${KEEP:-}" ] && echo "keeping $DIR" >&2 && trap - EXIT || trap cleanup EXIT
+trap cleanup EXIT
 : >"$DIR/empty.conf"
 export LOOM_CONFIG=$DIR/empty.conf
 "$BIN/loom" db start --state-dir "$DIR" >/dev/null
@@ -57,6 +59,8 @@ cat >>"$DIR/pgdata/postgresql.conf" <<'CONF'
 shared_preload_libraries = 'pg_stat_statements'
 pg_stat_statements.track = all
 CONF
+# BENCH_PGCONF: more postgresql.conf lines, e.g. auto_explain's, to profile
+[ -z "${BENCH_PGCONF:-}" ] || printf '%s\n' "$BENCH_PGCONF" >>"$DIR/pgdata/postgresql.conf"
 "$BIN/loom" db stop --state-dir "$DIR" >/dev/null
 "$BIN/loom" db start --state-dir "$DIR" >/dev/null
 export LOOM_DATABASE_URL=$("$BIN/loom" db url --state-dir "$DIR")

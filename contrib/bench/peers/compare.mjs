@@ -162,7 +162,9 @@ async function gwFan(n, batched) {
     pgPool: gwPool, concurrency: 10, noHandleSignals: true, pollInterval: 2000, logger: quiet,
     taskList: { noop: async () => { if (--left === 0) done(); } },
   };
-  if (batched) Object.assign(opts, { localQueue: { size: 500 }, completeJobBatchDelay: 0 });
+  // graphile-worker 0.17 takes these two only through its preset
+  if (batched)
+    opts.preset = { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0 } };
   const t0 = now();
   const runner = await gwRun(opts);
   await fin;
@@ -295,6 +297,7 @@ async function round(i) {
 async function main() {
   gwPool = new pg.Pool({ connectionString: DB, max: 24 });
   gwPool.on("error", (e) => log("graphile-worker pool:", e.message));
+  gwPool.on("connect", (c) => c.on("error", (e) => log("graphile-worker client:", e.message)));
   gwUtils = await makeWorkerUtils({ pgPool: gwPool, logger: quiet });
   await gwUtils.migrate();
   const idle0 = await idle("idle before any work");
