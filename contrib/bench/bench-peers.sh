@@ -32,8 +32,8 @@ BUILD=${1:-build}
 export ROUNDS=${2:-${ROUNDS:-3}}
 cd "$(dirname "$0")/../.."
 case $BUILD in
-/*) BIN=$BUILD/bin ;;
-*) BIN=$PWD/$BUILD/bin ;;
+/*) BIN=$BUILD/bin NOOPD=$BUILD/bench/noopd ;;
+*) BIN=$PWD/$BUILD/bin NOOPD=$PWD/$BUILD/bench/noopd ;;
 esac
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	echo "bench-peers: node and npm are needed (apt-get install nodejs npm); skipped"
@@ -67,10 +67,13 @@ export LOOM_DATABASE_URL=$("$BIN/loom" db url --state-dir "$DIR")
 "$BIN/loom" db migrate >/dev/null
 psql -qAt "$LOOM_DATABASE_URL" -c 'CREATE EXTENSION pg_stat_statements'
 
-[ -x "$BUILD/bench/noopd" ] || make -s BUILD="$BUILD" "$BUILD/bench/noopd"
-"$PWD/$BUILD/bench/noopd" -p 0 >"$DIR/backend.out" 2>"$DIR/backend.log" &
+[ -x "$NOOPD" ] || make -s BUILD="$BUILD" "$BUILD/bench/noopd"
+"$NOOPD" -p 0 >"$DIR/backend.out" 2>"$DIR/backend.log" &
 pids+=($!)
-until grep -q '^port ' "$DIR/backend.out" 2>/dev/null; do sleep 0.05; done
+until grep -q '^port ' "$DIR/backend.out" 2>/dev/null; do
+	kill -0 "${pids[0]}" 2>/dev/null || { echo "bench-peers: noopd did not start" >&2; exit 1; }
+	sleep 0.05
+done
 PORT=$(awk '/^port /{print $2; exit}' "$DIR/backend.out")
 
 "$BIN/loom-exec" 2>"$DIR/exec.log" &
