@@ -466,3 +466,25 @@ EOF
 	wait_for -t 20 lines_are "$E" app "slow 1|slow 2"
 	loom_daemon_stop "$pid"
 }
+
+# vswitches PID: the voluntary context switches of PID so far (its sleeps)
+vswitches() {
+	awk '$1 == "voluntary_ctxt_switches:" { print $2 }' "/proc/$1/status"
+}
+
+@test "loom-log not there and nothing to send: an idle loom-exec does not wake every second to look for it" {
+	# a long lease keeps the renewal and lease timers out of the window
+	LOOM_LOGD_SOCKET=$BATS_TEST_TMPDIR/none.sock LOOM_EXEC_LEASE=600s \
+	    LOOM_EXEC_NAME=idle-exec loom_daemon_start loom-exec
+	pid=$LOOM_DAEMON_PID
+	grep -q 'none.sock: .*directly until it is there' "$LOOM_DAEMON_LOG"
+	# it looks after 1, 3 and 7 s, then at 15 s: 9 s to 14 s is quiet
+	# (once a second, as before, is five)
+	sleep 9
+	a=$(vswitches "$pid")
+	sleep 5
+	b=$(vswitches "$pid")
+	kill "$pid"
+	echo "wake-ups in 5 s: $((b - a))"
+	[ $((b - a)) -le 2 ]
+}

@@ -185,8 +185,10 @@ xd_record(struct xd *x, const struct execdb_key *k, const char *level,
 	char msg[1024];
 	jv rec;
 
-	if (!logsink_connected(x->sink))
+	if (!logsink_connected(x->sink)) {
+		logsink_poke(x->sink);
 		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -31,6 +31,8 @@ struct logsink {
 	int fd;
 	struct loop_io *io;
 	struct loop_timer *retry_t, *stall_t;
+	int64_t retry_ms;	   /* the next wait between tries, while away */
+	int64_t retry_at;	   /* when retry_t fires, if armed */
 	struct loop_defer *sync_d; /* a sync after each turn's lines */
 	struct loop_timer *lazy_t; /* ... or a little later */
 	struct buf out, in;
@@ -72,6 +74,14 @@ give_back(struct logsink *s)
 		s->synced(s->arg);
 }
 
+/* The next try to connect in ms, from now. */
+static void
+arm_retry(struct logsink *s, int64_t ms)
+{
+	if (loop_timer_after(s->retry_t, ms) == 0)
+		s->retry_at = loop_mono_ms(s->loop) + ms;
+}
+
 static void
 disconnect(struct logsink *s, const char *why)
 {
@@ -91,8 +101,10 @@ disconnect(struct logsink *s, const char *why)
 	s->out_off = 0;
 	loop_timer_stop(s->stall_t);
 	give_back(s);
-	if (s->retry_t && !loop_timer_armed(s->retry_t))
-		(void)loop_timer_after(s->retry_t, LOGSINK_RETRY_MS);
+	if (s->retry_t && !loop_timer_armed(s->retry_t)) {
+		s->retry_ms = LOGSINK_RETRY_MS;
+		arm_retry(s, LOGSINK_RETRY_MS);
+	}
 }
 
 static void
@@ -202,6 +214,7 @@ try_connect(struct logsink *s)
 		log_info("loom-log at %s: connected; task output goes there",
 		    s->path);
 		s->said_down = 0;
+		s->retry_ms = LOGSINK_RETRY_MS;
 		return;
 	}
 	if (!s->said_down)
@@ -211,7 +224,11 @@ try_connect(struct logsink *s)
 	s->said_down = 1;
 	if (fd >= 0)
 		close(fd);
-	(void)loop_timer_after(s->retry_t, LOGSINK_RETRY_MS);
+	/* less often while there is nothing to send: no idle wake-ups */
+	arm_retry(s, s->retry_ms);
+	s->retry_ms = s->retry_ms * 2 > LOGSINK_RETRY_MAX_MS ?
+	    LOGSINK_RETRY_MAX_MS :
+	    s->retry_ms * 2;
 }
 
 static void
@@ -265,6 +282,7 @@ logsink_new(struct loop *loop, const char *path, void (*fallback)(void *, jv),
 	s->arg = arg;
 	s->fd = -1;
 	s->retry_t = loop_timer_new(loop, on_retry, s);
+	s->retry_ms = LOGSINK_RETRY_MS;
 	s->stall_t = loop_timer_new(loop, on_stall, s);
 	s->sync_d = loop_defer_new(loop, on_sync_defer, s);
 	s->lazy_t = loop_timer_new(loop, on_lazy, s);
@@ -340,14 +358,28 @@ envelope(struct logsink *s, jv line)
 	return e;
 }
 
+void
+logsink_poke(struct logsink *s)
+{
+	if (s && s->fd < 0 && loop_timer_armed(s->retry_t) &&
+	    s->retry_at - loop_mono_ms(s->loop) > LOGSINK_RETRY_MS) {
+		s->retry_ms = LOGSINK_RETRY_MS;
+		arm_retry(s, LOGSINK_RETRY_MS);
+	}
+}
+
 int
 logsink_line(struct logsink *s, jv line, int urgent)
 {
 	jv d;
 	size_t n;
 
-	if (s == NULL || s->fd < 0)
+	if (s == NULL)
 		return -1;
+	if (s->fd < 0) {
+		logsink_poke(s);
+		return -1;
+	}
 	if (s->pn >= LOGSINK_MAX_LINES || s->pbytes >= LOGSINK_MAX_BYTES) {
 		disconnect(s, "too far behind");
 		return -1;

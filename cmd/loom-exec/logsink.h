@@ -12,8 +12,10 @@
  * does not answer within LOGSINK_STALL_MS, or more than LOGSINK_MAX_LINES
  * (or LOGSINK_MAX_BYTES) wait, every line not synced is handed back to
  * the fallback in order (a line may then be stored twice, never lost),
- * loom-exec says so loudly, and tries loom-log again every
- * LOGSINK_RETRY_MS.
+ * loom-exec says so loudly, and tries loom-log again after
+ * LOGSINK_RETRY_MS, then at intervals doubling up to LOGSINK_RETRY_MAX_MS
+ * while it has nothing to send (an idle executor does not wake up every
+ * second), and every LOGSINK_RETRY_MS again once output comes.
  */
 #ifndef LOOM_EXEC_LOGSINK_H
 #define LOOM_EXEC_LOGSINK_H
@@ -27,6 +29,7 @@
 #define LOGSINK_MAX_LINES 100000
 #define LOGSINK_MAX_BYTES (64u * 1024 * 1024)
 #define LOGSINK_RETRY_MS 1000
+#define LOGSINK_RETRY_MAX_MS 60000
 #define LOGSINK_STALL_MS 10000
 #define LOGSINK_LAZY_MS 100
 
@@ -40,6 +43,12 @@ struct logsink *logsink_new(struct loop *loop, const char *path,
     void (*fallback)(void *, jv), void (*synced)(void *), void *arg);
 void logsink_free(struct logsink *s); /* NULL-safe; unsynced lines: fallback */
 
+/*
+ * There is something for loom-log while it is away (a line is given to
+ * logsink_line(), or a record would be): it is looked for within
+ * LOGSINK_RETRY_MS again.
+ */
+void logsink_poke(struct logsink *s);
 /*
  * Takes a record {"execution","task","attempt","stream","msg"[,"level",
  * "ts"]} (consumed).  Returns 0, or -1 when loom-log is not connected

@@ -54,6 +54,13 @@
  * Its last row (task_id NULL) says when the earliest READY row that it
  * did not take falls due (execdb_claim_next_ready()): one held for later,
  * or one due already that it skipped, locked by another transaction.
+ *
+ * The update finds its rows by TID twice over: joined to c, and in an
+ * array of c's TIDs.  With the join alone the cached generic plan guesses
+ * a tenth of the READY rows for LIMIT $1 and may hash-join a sequential
+ * scan of run_tasks, every row of every run ever kept: 75 ms a claim with
+ * 125,000 rows instead of 2 ms (make bench, 100,000 tasks waiting).  The
+ * array gives the planner a TID scan of the claimed rows alone.
  */
 #define CLAIM_LEASED(X) X(RUNNING)
 #define CLAIM_DUE(X) X(READY)
@@ -79,6 +86,7 @@ static const char claim_sql[] =
     "replace(gen_random_uuid()::text, '-', '') || "
     "replace(gen_random_uuid()::text, '-', '') "
     "FROM c WHERE t.ctid = c.rid "
+    "AND t.ctid = ANY (ARRAY(SELECT rid FROM c)) "
     "RETURNING t.execution_id, t.task_id, t.attempt, t.request, "
     "t.callback_token, c.expired, c.lost, c.fresh), "
     "e AS (INSERT INTO events (execution_id, task_id, kind, from_state, "
