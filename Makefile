@@ -305,7 +305,7 @@ check-fuzz:
 	    mkdir -p $(FUZZ)/corpus/$$t tests/fuzz/regress/$$t && \
 	    echo "check-fuzz: $$t, $(FUZZ_TIME) s" && \
 	    ASAN_OPTIONS=detect_leaks=1 $(FUZZ)/fuzz_$$t \
-	        -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	        -max_total_time=$(FUZZ_TIME) -timeout=60 -rss_limit_mb=2048 \
 	        -max_len=65536 -print_final_stats=1 \
 	        -artifact_prefix=$(FUZZ)/$$t- \
 	        $(FUZZ)/corpus/$$t tests/fuzz/corpus/$$t \

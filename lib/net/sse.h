@@ -11,8 +11,8 @@
  * are joined with '\n', the id persists from message to message until a
  * new one comes, and a message is dispatched at a blank line (one left
  * unfinished at the end of the stream is dropped).  An event name holding
- * a NUL byte has each NUL replaced by U+FFFD (a C string cannot hold it).  Bytes are fed in
- * whatever pieces the network delivers.
+ * a NUL byte has each NUL replaced by U+FFFD (a C string cannot hold
+ * it).  Bytes are fed in whatever pieces the network delivers.
  *
  * Ownership: the parser owns its buffers; a message's strings are
  * borrowed by the callback and valid only during the call.  The header
