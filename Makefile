@@ -308,6 +308,7 @@ check-fuzz:
 	        -max_total_time=$(FUZZ_TIME) -timeout=60 -rss_limit_mb=2048 \
 	        -max_len=65536 -print_final_stats=1 \
 	        -artifact_prefix=$(FUZZ)/$$t- \
+	        $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict) \
 	        $(FUZZ)/corpus/$$t tests/fuzz/corpus/$$t \
 	        tests/fuzz/regress/$$t || exit 1; \
 	done
