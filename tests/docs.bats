@@ -333,6 +333,19 @@ sections() {
 	[ -z "$missing" ] || fail "no example in loom(1) for:$missing"
 }
 
+@test "loom(1)'s EXIT STATUS says what every command of 'loom help' exits with" {
+	# each command is named after ".It Cm" there, alone or in a list
+	# (".It Cm execution cancel , execution retry , task rerun")
+	local cmd ex missing=""
+	ex=$(awk '/^\.Sh / { on = ($0 == ".Sh EXIT STATUS"); next }
+	    on && /^\.It Cm / { print }' "$MAN/loom.1")
+	[ -n "$ex" ] || fail "no .It Cm items under EXIT STATUS in loom(1)"
+	for cmd in $(loom_commands); do
+		grep -qE -- "(Cm|,) $cmd( |$)" <<<"$ex" || missing+=" $cmd"
+	done
+	[ -z "$missing" ] || fail "not in loom(1)'s EXIT STATUS:$missing"
+}
+
 @test "every daemon's page refers to loom.conf(5)" {
 	# loom.conf(5) is where every key is; each daemon's page points there.
 	local d missing=""
@@ -340,4 +353,11 @@ sections() {
 		grep -qE '^\.Xr loom\.conf 5' "$MAN/$d.8" || missing+=" $d"
 	done
 	[ -z "$missing" ] || fail "no .Xr loom.conf 5 in:$missing"
+}
+
+@test "loom version and loom help exit 0, loom help of no such command 2 (loom(1) EXIT STATUS)" {
+	run -0 "$LOOM" version
+	run -0 "$LOOM" help
+	run -0 "$LOOM" help token
+	run -2 "$LOOM" help no-such-command
 }
