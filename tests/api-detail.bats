@@ -80,8 +80,9 @@ run_row() {
 	     'first', NULL, now(), now(), 10)"
 	get exec-d0000000000000000001
 	jqt 'keys_unsorted == ["id", "workflowId", "workflowVersion", "status",
-	    "trigger", "params", "error", "createdAt", "startedAt",
-	    "completedAt", "tasks"]'
+	    "trigger", "scheduledTime", "queued", "params", "error",
+	    "createdAt", "startedAt", "completedAt", "tasks"]'
+	jqt '.scheduledTime == null and .queued == false'
 	jqt '.params == {"k": [1, "x"]} and .error == null and
 	    .workflowVersion == 1 and .status == "FAILED"'
 	jqt '[.createdAt, .startedAt, .completedAt] | all(test(

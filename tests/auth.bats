@@ -23,6 +23,7 @@ ROUTES=(
 	"GET /api/v1/workflows/{id}/versions read"
 	"GET /api/v1/workflows/{id}/versions/{n} read"
 	"POST /api/v1/workflows/{id}/trigger operator"
+	"POST /api/v1/workflows/{id}/backfill operator"
 	"DELETE /api/v1/workflows/{id} operator"
 	"POST /api/v1/workflows/{id}/pause operator"
 	"POST /api/v1/workflows/{id}/unpause operator"
@@ -42,12 +43,16 @@ ROUTES=(
 	"POST /api/v1/callbacks/{token} callback"
 	"GET /api/v1/status read"
 	"GET /api/v1/schedules read"
+	"GET /api/v1/schedules/{id} read"
 	"GET /api/v1/breakers read"
 	"POST /api/v1/breakers/{target}/reset operator"
 	"POST /api/v1/breakers/{scheme}//{host}/reset operator"
 	"GET /api/v1/tokens admin"
 	"POST /api/v1/tokens admin"
 	"DELETE /api/v1/tokens/{id} admin"
+	"POST /api/v1/workflows/{id}/trigger-tokens admin"
+	"GET /api/v1/workflows/{id}/trigger-tokens admin"
+	"DELETE /api/v1/workflows/{id}/trigger-tokens/{tokenId} admin"
 )
 
 setup_file() {
@@ -103,7 +108,7 @@ call() {
 path_of() {
 	local p=$1
 	p=${p//\{n\}/1}
-	p=$(sed -E 's/\{[a-z]+\}/x/g' <<<"$p")
+	p=$(sed -E 's/\{[A-Za-z]+\}/x/g' <<<"$p")
 	echo "$p"
 }
 

@@ -77,6 +77,13 @@ complete_words() {
 	assert_output -- --from-failed
 	run complete_words "$LOOM" execution list --limit ''
 	assert_output ''
+	run complete_words "$LOOM" workflow trigger-token ''
+	assert_output $'create\nlist\nrevoke'
+	run complete_words "$LOOM" workflow trigger-token create x --
+	assert_line -- --name
+	assert_line -- --expires
+	run complete_words "$LOOM" workflow trigger x --t
+	assert_output $'--timeout\n--token'
 }
 
 @test "bash: files where commands read workflow files" {

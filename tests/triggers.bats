@@ -139,3 +139,13 @@ EOF
 	assert_equal "$(sql "SELECT count(*) FROM trigger_queue")" 0
 	assert_equal "$(runs_of t-burst)" 1
 }
+
+@test "a paused workflow's messages are logged and dropped" {
+	n=$(runs_of t-msg)
+	curl -sSf -X POST "$LOOM_API/api/v1/workflows/t-msg/pause" >/dev/null
+	psql -X -q "$LOOM_DATABASE_URL" -c "NOTIFY loom_trigger, '{\"workflow\":\"t-msg\",\"input\":{\"day\":\"paused\"}}'"
+	wait_for -t 20 sched_logged "message trigger of t-msg (1 event): paused"
+	assert_equal "$(runs_of t-msg)" "$n"
+	assert_equal "$(sql "SELECT count(*) FROM trigger_queue")" 0
+	curl -sSf -X POST "$LOOM_API/api/v1/workflows/t-msg/unpause" >/dev/null
+}

@@ -167,8 +167,8 @@ pg_walk_after() {
 	jqt '(.executions | length == 4) and (.nextCursor | type == "string")'
 	jqt '.executions | all(.workflowId == "pg-walk")'
 	jqt '.executions[0] | keys == ["completedAt", "createdAt", "error",
-	    "id", "startedAt", "status", "trigger", "workflowId",
-	    "workflowVersion"]'
+	    "id", "queued", "scheduledTime", "startedAt", "status", "trigger",
+	    "workflowId", "workflowVersion"]'
 	walk '/api/v1/workflows/pg-walk/history?status=FAILED' 3
 	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/walk")" 20
 	req GET /api/v1/workflows/no-such-flow/history

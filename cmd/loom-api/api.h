@@ -333,11 +333,15 @@ int api_dead_letter_replay(struct api_request *rq, jv *out);
 int api_dead_letter_discard(struct api_request *rq, jv *out);
 int api_status(struct api_request *rq, jv *out);	 /* api_status.c */
 int api_schedules_list(struct api_request *rq, jv *out); /* api_schedules.c */
+int api_schedule_get(struct api_request *rq, jv *out);
 int api_breakers_list(struct api_request *rq, jv *out);
 int api_breaker_reset(struct api_request *rq, jv *out);
 int api_tokens_create(struct api_request *rq, jv *out); /* api_tokens.c */
 int api_tokens_list(struct api_request *rq, jv *out);
 int api_token_revoke(struct api_request *rq, jv *out);
+int api_trigger_tokens_create(struct api_request *rq, jv *out);
+int api_trigger_tokens_list(struct api_request *rq, jv *out);
+int api_trigger_token_revoke(struct api_request *rq, jv *out);
 int api_events_stream(struct api_request *rq, jv *out); /* api_events.c */
 int api_execution_events(struct api_request *rq, jv *out);
 int api_execution_logs(struct api_request *rq, jv *out);

@@ -22,6 +22,12 @@
  *      (lib/store/token.c: not revoked, not expired) -- else 401 with
  *      WWW-Authenticate -- and its scope must cover the route's -- else
  *      403.  read < operator < admin.
+ *   6. A trigger token (scope "trigger", made for one workflow) covers no
+ *      scope: it passes for exactly POST /api/v1/workflows/{its
+ *      workflow}/trigger and is 403 everywhere else, with a message that
+ *      says so; nor may it force the trigger of a paused workflow
+ *      (?force=true), which is the operator's call.  With api.auth = none
+ *      it is not even looked at (step 3): every caller may trigger then.
  *
  * The token routes (api_tokens.c) are admin routes like any other.
  */
@@ -214,13 +220,55 @@ unauthorized(
 	    rq->method, rq->path, why);
 }
 
+/* Whether rq asks to force a trigger (?force= anything but false). */
+static int
+forcing(const struct api_request *rq)
+{
+	const char *v = api_query(rq, "force");
+
+	return v != NULL && strcmp(v, "false") != 0 && strcmp(v, "0") != 0 &&
+	    strcmp(v, "no") != 0;
+}
+
+/*
+ * A valid trigger token of workflow (consumed): 0 when the request is
+ * that workflow's trigger (not forced), else 403 naming what the token
+ * may do.
+ */
+static int
+trigger_token_check(struct api_request *rq, char *workflow, jv *out)
+{
+	static const char pre[] = "/api/v1/workflows/", post[] = "/trigger";
+	size_t n = workflow ? strlen(workflow) : 0;
+	const char *p = rq->path;
+	int st = 0;
+
+	/* rq->path is decoded, as the router matched it */
+	if (workflow == NULL || strcmp(rq->method, "POST") != 0 ||
+	    strncmp(p, pre, sizeof(pre) - 1) != 0 ||
+	    strncmp(p + sizeof(pre) - 1, workflow, n) != 0 ||
+	    strcmp(p + sizeof(pre) - 1 + n, post) != 0) {
+		api_set_header(rq, "WWW-Authenticate",
+		    REALM ", error=\"insufficient_scope\"");
+		st = api_error(out, 403, "forbidden", NULL,
+		    "%s %s: this is a trigger token: it may only POST "
+		    "/api/v1/workflows/%s/trigger",
+		    rq->method, rq->path, workflow ? workflow : "?");
+	} else if (forcing(rq))
+		st = api_error(out, 403, "forbidden", "force",
+		    "a trigger token may not force the trigger of a paused "
+		    "workflow; an operator unpauses it");
+	free(workflow);
+	return st;
+}
+
 int
 api_auth_check(struct api_request *rq, const struct api_options *o,
     enum api_scope scope, jv *out)
 {
 	const char *hdr, *why = NULL;
 	enum token_scope have;
-	char *err = NULL, *h;
+	char *err = NULL, *h, *workflow = NULL;
 	PGconn *db;
 	uid_t uid = (uid_t)-1;
 	int rc;
@@ -262,11 +310,13 @@ api_auth_check(struct api_request *rq, const struct api_options *o,
 		;
 	if ((db = api_db(rq)) == NULL)
 		return api_db_down(out);
-	rc = token_db_verify(db, hdr, &have, NULL, &why, &err);
+	rc = token_db_verify(db, hdr, &have, NULL, &workflow, &why, &err);
 	if (rc < 0)
 		return api_db_fail(rq, out, err);
 	if (rc == 0)
 		return unauthorized(rq, out, "invalid_token", why);
+	if (have == TOKEN_SCOPE_TRIGGER)
+		return trigger_token_check(rq, workflow, out);
 	if (have >= needed(scope))
 		return 0;
 	h = xasprintf(REALM ", error=\"insufficient_scope\", scope=\"%s\"",

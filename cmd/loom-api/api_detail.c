@@ -55,20 +55,22 @@
 #include "core/hmap.h"
 #include "core/workflow.h"
 #include "core/xalloc.h"
+#include "util/jsonutil.h"
 
 #define DETAIL_STMT "loom_execution_detail"
 #define MS(col) "floor(extract(epoch FROM " col ") * 1000)::bigint::text"
 
 /*
- * Rows of kind 0: the run (one; column 11 is its engine_gen); 1: its
- * run_tasks rows (column 12 is settled); 2: its attempts, by task,
- * attempt and id.  Columns 1..11 are the kind's fields as text; 12 and
- * 13 sort the attempts.
+ * Rows of kind 0: the run (one; column 11 is its engine_gen, 14 and 15
+ * its scheduledTime and queued); 1: its run_tasks rows (column 12 is
+ * settled); 2: its attempts, by task, attempt and id.  Columns 1..11 are
+ * the kind's fields as text; 12 and 13 sort the attempts.
  */
 static const char detail_sql[] =
     "SELECT 0, id, workflow_id, workflow_version::text, status, trigger, "
     "params::text, error, " MS("created_at") ", " MS("started_at") ", "
-    MS("completed_at") ", engine_gen::text, 0, 0::bigint "
+    MS("completed_at") ", engine_gen::text, 0, 0::bigint, "
+    SQL_ISO_SECONDS("scheduled_at") ", queued::text "
     "FROM executions WHERE id = $1 "
     "UNION ALL "
     /* heldUntil/heldBy: a READY task loom-exec holds for an open
@@ -77,12 +79,12 @@ static const char detail_sql[] =
     "error_type, error_message, " MS("started_at") ", " MS("finished_at")
     ", CASE WHEN state = 'READY' AND held_target IS NOT NULL THEN "
     MS("ready_at") " END, CASE WHEN state = 'READY' THEN held_target END, "
-    "settled::int, 0 FROM run_tasks WHERE execution_id = $1 "
+    "settled::int, 0, NULL, NULL FROM run_tasks WHERE execution_id = $1 "
     "UNION ALL "
     "SELECT 2, task_id, attempt::text, status, " MS("started_at") ", "
     MS("completed_at") ", duration_ms::text, http_status::text, "
-    "exit_code::text, error_type, error_message, NULL, attempt, id "
-    "FROM task_executions WHERE execution_id = $1 "
+    "exit_code::text, error_type, error_message, NULL, attempt, id, NULL, "
+    "NULL FROM task_executions WHERE execution_id = $1 "
     "ORDER BY 1, 2, 13, 14";
 
 #define GEN_STMT "loom_execution_gen"
@@ -637,6 +639,10 @@ api_execution_render(struct api_request *rq, PGconn *db, const char *id,
 	put_text(out, r, 0, 4);
 	put_key(out, "trigger");
 	put_text(out, r, 0, 5);
+	put_key(out, "scheduledTime");
+	put_text(out, r, 0, 14);
+	put_key(out, "queued");
+	buf_puts(out, PQgetvalue(r, 0, 15)[0] == 't' ? "true" : "false");
 	put_key(out, "params");
 	put_raw(out, r, 0, 6);
 	put_key(out, "error");

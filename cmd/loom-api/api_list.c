@@ -38,7 +38,8 @@
 #define LIST_COLS "id, workflow_id, workflow_version, status, trigger, " \
 	SQL_ISO("created_at") ", " SQL_ISO("started_at") ", " \
 	SQL_ISO("completed_at") ", error, " \
-	"(extract(epoch FROM created_at) * 1000000)::bigint"
+	"(extract(epoch FROM created_at) * 1000000)::bigint, " \
+	SQL_ISO_SECONDS("scheduled_at") ", queued"
 
 static int64_t
 now_us(void)
@@ -59,6 +60,8 @@ summary_jv(const PGresult *r, int i)
 	o = jv_put(o, "workflowVersion", pg_jv_num(r, i, 2));
 	o = jv_put(o, "status", pg_jv_text(r, i, 3));
 	o = jv_put(o, "trigger", pg_jv_text(r, i, 4));
+	o = jv_put(o, "scheduledTime", pg_jv_text(r, i, 10));
+	o = jv_put(o, "queued", jv_bool(PQgetvalue(r, i, 11)[0] == 't'));
 	o = jv_put(o, "createdAt", pg_jv_text(r, i, 5));
 	o = jv_put(o, "startedAt", pg_jv_text(r, i, 6));
 	o = jv_put(o, "completedAt", pg_jv_text(r, i, 7));

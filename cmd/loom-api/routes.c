@@ -79,6 +79,8 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/api/v1/status", API_BODY_NONE, api_status, API_SCOPE_READ },
 	{ "GET", "/api/v1/schedules", API_BODY_NONE, api_schedules_list,
 	    API_SCOPE_READ },
+	{ "GET", "/api/v1/schedules/{id}", API_BODY_NONE, api_schedule_get,
+	    API_SCOPE_READ },
 	{ "GET", "/api/v1/breakers", API_BODY_NONE, api_breakers_list,
 	    API_SCOPE_READ },
 	{ "POST", "/api/v1/breakers/{target}/reset", API_BODY_NONE,
@@ -91,6 +93,13 @@ static const struct api_route api_routes[] = {
 	    API_SCOPE_ADMIN },
 	{ "DELETE", "/api/v1/tokens/{id}", API_BODY_NONE, api_token_revoke,
 	    API_SCOPE_ADMIN },
+	/* api_tokens.c: a workflow's trigger tokens */
+	{ "POST", "/api/v1/workflows/{id}/trigger-tokens", API_BODY_JSON,
+	    api_trigger_tokens_create, API_SCOPE_ADMIN },
+	{ "GET", "/api/v1/workflows/{id}/trigger-tokens", API_BODY_NONE,
+	    api_trigger_tokens_list, API_SCOPE_ADMIN },
+	{ "DELETE", "/api/v1/workflows/{id}/trigger-tokens/{tokenId}",
+	    API_BODY_NONE, api_trigger_token_revoke, API_SCOPE_ADMIN },
 };
 #define API_NROUTES (sizeof(api_routes) / sizeof(api_routes[0]))
 

@@ -212,6 +212,23 @@ int cli_workflow_lifecycle(int argc, char **argv);
 int cli_workflow_backfill(int argc, char **argv);
 
 /*
+ * `loom workflow next` and `loom workflow trigger-token`
+ * (cmd_workflow_sched.c), called by cmd_workflow() with its own
+ * argc/argv.
+ */
+int cli_workflow_sched(int argc, char **argv);
+
+/*
+ * How `loom token` prints tokens (cmd_token.c), shared with `loom
+ * workflow trigger-token`: a list (consumed) as a table or JSON lines, a
+ * new token (consumed: the token alone on stdout, the rest on stderr) and
+ * a revoked one.
+ */
+void cli_token_print_list(const struct cli_online *o, jv list);
+void cli_token_print_created(const struct cli_online *o, jv tok);
+void cli_token_print_revoked(const struct cli_online *o, jv tok);
+
+/*
  * Paged lists of executions (execlist.c): `loom execution list` and
  * `loom workflow history`.  CLI_LIST_OPTIONS goes into a getopt_long()
  * table (with "n:" in the short options); cli_list_opt() handles what it

@@ -30,6 +30,26 @@
 #define WAIT_SLICE_MS 30000 /* what one long-poll asks the server for */
 #define WAIT_SLACK_MS 30000 /* more client time for the answer to come */
 
+/*
+ * Status (with "queued": a PENDING run waiting for a concurrency slot),
+ * trigger and, for a scheduled or backfilled run, its nominal fire time.
+ */
+static void
+print_status_lines(jv exec, const char *status)
+{
+	jv q = jv_object_get(jv_copy(exec), jv_string("queued"));
+
+	printf("Status:    %s%s\n", status ? status : "?",
+	    jv_get_kind(q) == JV_KIND_TRUE ?
+		" (queued: waiting for a concurrency slot)" :
+		"");
+	jv_free(q);
+	if (cli_str(exec, "trigger"))
+		printf("Trigger:   %s\n", cli_str(exec, "trigger"));
+	if (cli_str(exec, "scheduledTime"))
+		printf("Scheduled: %s\n", cli_str(exec, "scheduledTime"));
+}
+
 static void
 execution_usage(FILE *fp)
 {
@@ -73,9 +93,7 @@ cli_execution_print(const struct cli_online *o, jv exec)
 	printf("Workflow:  %s (version %ld)\n",
 	    cli_str_or(exec, "workflowId", "?"),
 	    cli_num(exec, "workflowVersion", 0));
-	printf("Status:    %s\n", status ? status : "?");
-	if (cli_str(exec, "trigger"))
-		printf("Trigger:   %s\n", cli_str(exec, "trigger"));
+	print_status_lines(exec, status);
 	params = jv_object_get(jv_copy(exec), jv_string("params"));
 	if (jv_get_kind(params) == JV_KIND_OBJECT &&
 	    jv_object_length(jv_copy(params)) > 0) {

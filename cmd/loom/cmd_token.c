@@ -62,8 +62,8 @@ state_of(jv t)
 	return cli_str(t, "revokedAt") ? "revoked" : "expired";
 }
 
-static void
-print_list(const struct cli_online *o, jv list)
+void
+cli_token_print_list(const struct cli_online *o, jv list)
 {
 	struct table *t;
 
@@ -71,14 +71,15 @@ print_list(const struct cli_online *o, jv list)
 		json_print_lines(stdout, list);
 		return;
 	}
-	t = table_new(7, "ID", "NAME", "SCOPE", "CREATED", "LAST USED",
-	    "EXPIRES", "STATE");
+	t = table_new(8, "ID", "NAME", "SCOPE", "WORKFLOW", "CREATED",
+	    "LAST USED", "EXPIRES", "STATE");
 	jv_array_foreach(list, i, tok)
 	{
 		char c[32], u[32], e[32];
 
 		table_add(t, cli_str(tok, "id"), cli_str(tok, "name"),
-		    cli_str(tok, "scope"), when(tok, "createdAt", c, sizeof(c)),
+		    cli_str(tok, "scope"), cli_str(tok, "workflowId"),
+		    when(tok, "createdAt", c, sizeof(c)),
 		    when(tok, "lastUsedAt", u, sizeof(u)),
 		    when(tok, "expiresAt", e, sizeof(e)), state_of(tok));
 		jv_free(tok);
@@ -92,8 +93,8 @@ print_list(const struct cli_online *o, jv list)
 	table_free(t);
 }
 
-static void
-print_created(const struct cli_online *o, jv tok)
+void
+cli_token_print_created(const struct cli_online *o, jv tok)
 {
 	char e[32];
 
@@ -104,18 +105,19 @@ print_created(const struct cli_online *o, jv tok)
 	printf("%s\n", cli_str_or(tok, "token", ""));
 	fflush(stdout);
 	fprintf(stderr,
-	    "loom %s: token %s '%s' (scope %s%s%s) created; it is "
+	    "loom %s: token %s '%s' (scope %s%s%s%s%s) created; it is "
 	    "shown only this once\n",
 	    o->cmd, cli_str(tok, "id"), cli_str(tok, "name"),
-	    cli_str(tok, "scope"),
+	    cli_str(tok, "scope"), cli_str(tok, "workflowId") ? " of " : "",
+	    cli_str_or(tok, "workflowId", ""),
 	    cli_str(tok, "expiresAt") ? ", expires " : "",
 	    cli_str(tok, "expiresAt") ? when(tok, "expiresAt", e, sizeof(e)) :
 					"");
 	jv_free(tok);
 }
 
-static void
-print_revoked(const struct cli_online *o, jv tok)
+void
+cli_token_print_revoked(const struct cli_online *o, jv tok)
 {
 	if (o->fmt == OUT_JSON)
 		json_print(stdout, tok);
@@ -158,7 +160,7 @@ via_api(struct cli_online *o, const struct req *q)
 			rc = cli_api_fail(o, c, st, reply);
 			goto out;
 		}
-		print_created(o, reply);
+		cli_token_print_created(o, reply);
 	} else if (strcmp(q->sub, "list") == 0) {
 		st = client_json(
 		    c, "GET", "/api/v1/tokens", jv_invalid(), &reply);
@@ -166,7 +168,8 @@ via_api(struct cli_online *o, const struct req *q)
 			rc = cli_api_fail(o, c, st, reply);
 			goto out;
 		}
-		print_list(o, jv_object_get(reply, jv_string("tokens")));
+		cli_token_print_list(
+		    o, jv_object_get(reply, jv_string("tokens")));
 	} else {
 		char *id = client_escape(q->arg);
 
@@ -178,7 +181,7 @@ via_api(struct cli_online *o, const struct req *q)
 			rc = cli_api_fail(o, c, st, reply);
 			goto out;
 		}
-		print_revoked(o, reply);
+		cli_token_print_revoked(o, reply);
 	}
 	rc = EXIT_OK;
 out:
@@ -205,13 +208,13 @@ via_db(struct cli_online *o, const char *url, const struct req *q)
 		if (token_db_create(
 			db, q->arg, q->scope, q->expires_ms, &out, &err) < 0)
 			goto fail;
-		print_created(o, out);
+		cli_token_print_created(o, out);
 	} else if (strcmp(q->sub, "list") == 0) {
-		if (token_db_list(db, &out, &err) < 0)
+		if (token_db_list(db, NULL, &out, &err) < 0)
 			goto fail;
-		print_list(o, out);
+		cli_token_print_list(o, out);
 	} else {
-		if ((r = token_db_revoke(db, q->arg, &out, &err)) < 0)
+		if ((r = token_db_revoke(db, NULL, q->arg, &out, &err)) < 0)
 			goto fail;
 		if (r == 0) {
 			fprintf(
@@ -219,7 +222,7 @@ via_db(struct cli_online *o, const char *url, const struct req *q)
 			rc = EXIT_NOTFOUND;
 			goto out;
 		}
-		print_revoked(o, out);
+		cli_token_print_revoked(o, out);
 	}
 	rc = EXIT_OK;
 	goto out;

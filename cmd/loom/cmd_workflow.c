@@ -6,6 +6,7 @@
  *   loom workflow describe ID [--version N] one workflow: metadata, tasks,
  *                                           the definition as submitted
  *   loom workflow trigger ID [--input JSON|@FILE] [--param K=V]...
+ *                            [--token TOKEN]
  *                            [--force] [--wait [--timeout DUR]]
  *   loom workflow delete|pause|unpause|history ...  (cmd_workflow_life.c)
  *
@@ -41,14 +42,19 @@ workflow_usage(FILE *fp)
 	    "       loom workflow describe ID [--version N]\n"
 	    "       loom workflow trigger ID [--input JSON|@FILE] "
 	    "[--param K=V]...\n"
-	    "                                [--force] [--wait [--timeout "
-	    "DUR]]\n"
+	    "                                [--force] [--token TOKEN] "
+	    "[--wait [--timeout DUR]]\n"
 	    "       loom workflow delete ID [--force]\n"
 	    "       loom workflow pause|unpause ID\n"
 	    "       loom workflow history ID [--status S] [--since T] "
 	    "[--until T]\n"
 	    "                                [--limit N] [--cursor C | "
 	    "--all]\n"
+	    "       loom workflow next ID [-n N]\n"
+	    "       loom workflow trigger-token create ID [--name N] "
+	    "[--expires DUR]\n"
+	    "       loom workflow trigger-token list ID\n"
+	    "       loom workflow trigger-token revoke ID TOKENID\n"
 	    "       loom workflow backfill ID --from T --to T [--dry-run]\n"
 	    "\n"
 	    "Every subcommand takes -o text|json and --api URL (default:\n"
@@ -57,7 +63,9 @@ workflow_usage(FILE *fp)
 	    "--param values true, false, null and numbers are JSON, anything\n"
 	    "else is a string; they overlay the members of --input.\n"
 	    "A paused workflow is triggered only with --force; delete\n"
-	    "--force cancels the workflow's live executions first.\n",
+	    "--force cancels the workflow's live executions first.\n"
+	    "trigger --token sends that token instead of $LOOM_TOKEN (a\n"
+	    "trigger token of the workflow, say).\n",
 	    API_DEFAULT_HTTP);
 }
 
@@ -587,6 +595,7 @@ struct workflow_cmd_opts {
 	const char *version; /* --version N (describe), or NULL */
 	jv input;	     /* --input (trigger), or jv_invalid() */
 	jv params;	     /* --param NAME=VALUE... (trigger): an object */
+	const char *token;   /* --token (trigger), or NULL */
 	int64_t timeout_ms;  /* --timeout (with --wait) */
 	int timeout_set, wait, force;
 };
@@ -625,6 +634,7 @@ workflow_parse_opts(
 		{ "wait", no_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "token", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *derr;
@@ -671,6 +681,9 @@ workflow_parse_opts(
 		case 'f':
 			w->force = 1;
 			break;
+		case 'T':
+			w->token = optarg;
+			break;
 		case 't':
 			if (duration_parse(optarg, &w->timeout_ms, &derr) < 0)
 				return cli_usage_error(o->cmd,
@@ -699,9 +712,9 @@ workflow_check_args(const char *sub, int argc, const struct cli_online *o,
 	if (strcmp(sub, "trigger") &&
 	    (jv_is_valid(w->input) ||
 		jv_object_length(jv_copy(w->params)) > 0 || w->wait ||
-		w->timeout_set || w->force)) {
+		w->timeout_set || w->force || w->token)) {
 		cli_usage_error(o->cmd,
-		    "--input, --param, --force, --wait and "
+		    "--input, --param, --force, --token, --wait and "
 		    "--timeout are for 'trigger'");
 		return -1;
 	}
@@ -759,7 +772,7 @@ cmd_workflow(int argc, char **argv)
 		return cli_usage_error("workflow",
 		    "missing subcommand "
 		    "(apply, list, describe, trigger, delete, pause, unpause, "
-		    "history, backfill)");
+		    "history, backfill, next, trigger-token)");
 	sub = argv[1];
 	if (cli_is_help(sub)) {
 		workflow_usage(stdout);
@@ -771,6 +784,9 @@ cmd_workflow(int argc, char **argv)
 		    argc, argv); /* cmd_workflow_life.c */
 	if (!strcmp(sub, "backfill"))
 		return cli_workflow_backfill(argc, argv);
+	if (!strcmp(sub, "next") || !strcmp(sub, "trigger-token"))
+		return cli_workflow_sched(
+		    argc, argv); /* cmd_workflow_sched.c */
 	if (strcmp(sub, "apply") && strcmp(sub, "list") &&
 	    strcmp(sub, "describe") && strcmp(sub, "trigger"))
 		return cli_usage_error(
@@ -790,6 +806,12 @@ cmd_workflow(int argc, char **argv)
 		goto out;
 	if ((c = cli_api_client(&o, &rc)) == NULL)
 		goto out;
+	/* --token: this call's token, over $LOOM_TOKEN and cli.token */
+	if (w.token != NULL && client_set_token(c, w.token) < 0) {
+		rc = cli_usage_error(
+		    o.cmd, "the --token holds spaces or control characters");
+		goto out;
+	}
 	rc = workflow_run(&o, c, sub, argc, argv, &w);
 out:
 	jv_free(w.input);

@@ -67,7 +67,9 @@ _loom_options()
 	workflow)
 		case $2 in
 		describe) echo "$online --version" ;;
-		trigger) echo "$online --input --param --force --wait --timeout" ;;
+		trigger) echo "$online --input --param --force --token --wait --timeout" ;;
+		next) echo "$online -n" ;;
+		trigger-token) echo "$online --name --expires" ;;
 		delete) echo "$online --force" ;;
 		history) echo "$online $list" ;;
 		backfill) echo "$online --from --to --dry-run --input" ;;
@@ -105,7 +107,7 @@ _loom_subcommands()
 	case $1 in
 	cron) echo 'next' ;;
 	db) echo 'migrate status start stop url' ;;
-	workflow) echo 'apply list describe trigger delete pause unpause history backfill' ;;
+	workflow) echo 'apply list describe trigger delete pause unpause history backfill next trigger-token' ;;
 	execution) echo 'list show cancel retry logs' ;;
 	breaker) echo 'list reset' ;;
 	token) echo 'create list revoke' ;;
@@ -189,7 +191,7 @@ _loom()
 		return 0 ;;
 	--version | --param | --timeout | --limit | -n | --count | \
 	--cursor | --since | --until | --db | --port | --listen | \
-	--expires | --task | --execution | --from | --grep)
+	--expires | --task | --execution | --from | --grep | --name | --token)
 		return 0 ;;
 	--level)
 		_loom_reply 'debug info warn error'
@@ -215,7 +217,13 @@ _loom()
 	workflow)
 		case $sub in
 		apply) _loom_files workflows ;;
-		describe | trigger | delete | pause | unpause | history | backfill)
+		trigger-token)
+			if [ "$COMP_CWORD" -eq 3 ]; then
+				_loom_reply 'create list revoke'
+			elif [ "$COMP_CWORD" -eq 4 ]; then
+				_loom_workflow_ids
+			fi ;;
+		describe | trigger | delete | pause | unpause | history | next | backfill)
 			# the ID: the first operand after the subcommand
 			for ((i = 3; i < COMP_CWORD; i++)); do
 				case ${COMP_WORDS[i]} in -*) continue ;; esac

@@ -88,6 +88,9 @@ dispatch_request(const char *execution_id, const struct workflow *wf,
 	req = jv_object_set(req, jv_string("attempt"), jv_number(a->attempt));
 	req = jv_object_set(req, jv_string("input"), jv_copy(a->input));
 	req = jv_object_set(req, jv_string("task"), task_spec);
+	if (rt->scheduled_time[0] != '\0')
+		req = jv_object_set(req, jv_string("scheduledTime"),
+		    jv_string(rt->scheduled_time));
 	return req;
 }
 
@@ -204,6 +207,11 @@ dispatch_request_text(const char *execution_id, const struct workflow *wf,
 	jv_free(in);
 	buf_puts(&b, ",\"task\":");
 	buf_puts(&b, spec_text);
+	if (rt->scheduled_time[0] != '\0') {
+		buf_puts(&b, ",\"scheduledTime\":");
+		buf_json_str(
+		    &b, rt->scheduled_time, strlen(rt->scheduled_time));
+	}
 	buf_putc(&b, '}');
 	return b.p;
 }

@@ -7,6 +7,8 @@
  *
  *   {"executionId","taskId","attempt","input","task":{canonical task}}
  *
+ * plus "scheduledTime" when the run has one (run_rt.scheduled_time).
+ *
  * The task's `headers:` and `body:` templates are rendered here, with the
  * same context as `input:` ({"params","tasks":{id:{"output"}}}), so the
  * executor never needs the run's state.  A rendering error is returned as

@@ -86,6 +86,13 @@ struct run_rt {
 	size_t nbad;	  /* DEAD, CANCELLED or upstream-skipped */
 	int64_t started_ms;
 	int64_t deadline_ms; /* run timeout instant; 0 = none */
+	/*
+	 * The nominal fire time of a run a schedule or a backfill started,
+	 * as RFC 3339 UTC ("2026-12-07T03:00:00Z"), set by the driver; ""
+	 * for any other run.  Every request of the run carries it
+	 * ("scheduledTime").
+	 */
+	char scheduled_time[32];
 
 	/*
 	 * Bookkeeping of the engine, set by run_rt_init() and kept by

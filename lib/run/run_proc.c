@@ -195,6 +195,9 @@ build_env(struct strv *env, struct runner_job *j, const char *output_path)
 	snprintf(buf, sizeof(buf), "%lld", (long long)j->timeout_ms);
 	over =
 	    jv_object_set(over, jv_string("LOOM_TIMEOUT_MS"), jv_string(buf));
+	if (j->scheduled_time[0] != '\0')
+		over = jv_object_set(over, jv_string("LOOM_SCHEDULED_TIME"),
+		    jv_string(j->scheduled_time));
 	tenv = jv_object_get(jv_copy(j->task), jv_string("env"));
 	if (jv_get_kind(tenv) == JV_KIND_OBJECT) {
 		jv_object_foreach(tenv, k, v)

@@ -393,13 +393,36 @@ job_secrets(struct runner_job *j, jv request, const char *base)
 	jv_free(t);
 }
 
+/*
+ * The job's traceparent (the request's when valid, else a fresh one) and
+ * its scheduled time (the request's, checked by check_request(), or "").
+ */
+static void
+job_trace_and_time(struct runner_job *j, jv request)
+{
+	jv v = jv_object_get(jv_copy(request), jv_string("traceparent"));
+
+	if (jv_get_kind(v) == JV_KIND_STRING &&
+	    runner_traceparent_valid(jv_string_value(v)))
+		snprintf(j->traceparent, sizeof(j->traceparent), "%s",
+		    jv_string_value(v));
+	else
+		runner_traceparent_new(j->traceparent);
+	jv_free(v);
+	v = jv_object_get(jv_copy(request), jv_string("scheduledTime"));
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		snprintf(j->scheduled_time, sizeof(j->scheduled_time), "%s",
+		    jv_string_value(v));
+	jv_free(v);
+}
+
 int
 runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
     uint64_t *id)
 {
 	struct runner_job *j;
 	char *err = NULL;
-	jv type, tp;
+	jv type;
 
 	if (r->dying || done == NULL) {
 		jv_free(request);
@@ -441,14 +464,7 @@ runner_start(struct runner *r, jv request, runner_done_cb *done, void *arg,
 		jv_free(request);
 		return 0;
 	}
-	tp = jv_object_get(jv_copy(request), jv_string("traceparent"));
-	if (jv_get_kind(tp) == JV_KIND_STRING &&
-	    runner_traceparent_valid(jv_string_value(tp)))
-		snprintf(j->traceparent, sizeof(j->traceparent), "%s",
-		    jv_string_value(tp));
-	else
-		runner_traceparent_new(j->traceparent);
-	jv_free(tp);
+	job_trace_and_time(j, request);
 	j->envelope = runner_envelope(jv_copy(request), j->timeout_ms,
 	    r->cfg.callback_base_url, &j->envelope_len);
 	job_secrets(j, request, r->cfg.callback_base_url);
@@ -737,6 +753,27 @@ runner_request_timeout(jv request)
 	return ms;
 }
 
+/*
+ * Whether v (consumed) looks like an RFC 3339 time: it goes into a
+ * header-like envelope field and an environment variable, so it is short
+ * and holds digits, '-', ':', '.', '+', 'T' and 'Z' only.
+ */
+static int
+scheduled_time_valid(jv v)
+{
+	int ok = jv_get_kind(v) == JV_KIND_STRING;
+
+	/* (32: runner_job.scheduled_time) */
+	if (ok) {
+		const char *s = jv_string_value(v);
+		size_t n = strlen(s);
+
+		ok = n >= 20 && n < 32 && strspn(s, "0123456789-:.+TZ") == n && s[10] == 'T';
+	}
+	jv_free(v);
+	return ok;
+}
+
 static int
 check_request(jv req, char **err, int64_t *timeout_ms)
 {
@@ -778,6 +815,13 @@ check_request(jv req, char **err, int64_t *timeout_ms)
 		goto out;
 	}
 	jv_free(v);
+	v = jv_object_get(jv_copy(req), jv_string("scheduledTime"));
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL &&
+	    !scheduled_time_valid(v)) {
+		*err = xstrdup("\"scheduledTime\" must be an RFC 3339 time "
+			       "like 2026-12-07T03:00:00Z");
+		goto out;
+	}
 	v = jv_object_get(jv_copy(req), jv_string("task"));
 	if (jv_get_kind(v) != JV_KIND_OBJECT) {
 		jv_free(v);
@@ -898,6 +942,14 @@ runner_envelope(jv req, int64_t timeout_ms, const char *callback_base_url,
 	buf_printf(&b, ",\"attempt\":%d,\"timeout\":%lld",
 	    jv_get_kind(v) == JV_KIND_NUMBER ? (int)jv_number_value(v) : 1,
 	    (long long)timeout_ms);
+	jv_free(v);
+	/* (checked by check_request: RFC 3339 characters only) */
+	v = jv_object_get(jv_copy(req), jv_string("scheduledTime"));
+	if (jv_get_kind(v) == JV_KIND_STRING) {
+		buf_puts(&b, ",\"scheduledTime\":");
+		buf_json_str(&b, jv_string_value(v),
+		    (size_t)jv_string_length_bytes(jv_copy(v)));
+	}
 	jv_free(v);
 	v = jv_object_get(req, jv_string("callbackToken"));
 	if (callback_base_url != NULL && *callback_base_url != '\0' &&

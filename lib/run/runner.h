@@ -7,6 +7,7 @@
  *
  *   {"executionId":"exec-…","taskId":"fetch_data","attempt":1,
  *    "input":{…},"callbackToken":"…"?,"traceparent":"00-…"?,
+ *    "scheduledTime":"2026-12-07T03:00:00Z"?,
  *    "task":{"type":"http"|"shell"|"java","timeout":"5m",…}}
  *
  * where "task" is the task's canonical JSON as the DSL writes it, and gets
@@ -215,10 +216,11 @@ struct runner_job {
 	int attempt;
 	int64_t timeout_ms;
 	char traceparent[56];
-	jv task;	  /* the request's "task" object; owned */
-	char *envelope;	  /* runner_envelope(); owned */
-	char *secrets[2]; /* the callback token in it, raw and as in the
-			   * URL, to keep out of logs; owned, or NULL */
+	char scheduled_time[32]; /* the request's "scheduledTime", or "" */
+	jv task;		 /* the request's "task" object; owned */
+	char *envelope;		 /* runner_envelope(); owned */
+	char *secrets[2];	 /* the callback token in it, raw and as in the
+				  * URL, to keep out of logs; owned, or NULL */
 	size_t envelope_len;
 	int64_t start_ms; /* monotonic */
 	int cancelled;	  /* runner_cancel() was called */

@@ -7,6 +7,7 @@
  * the cache's.  It ends by handing over to the second half,
  * edb_pass_apply().
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 #include "enginedb.h"
 #include "enginedb_int.h"
 #include "transition.h"
+#include "util/jsonutil.h"
 
 int64_t
 edb_ms_value(const PGresult *r, int row, int col)
@@ -173,13 +175,16 @@ requests_free(struct request *q, size_t n)
 }
 
 /* The first round trip of a pass; see enginedb_pass_stmts(). */
+/* clang-format off */
 #define PASS_LOCK_RUN \
 	"SELECT workflow_id, workflow_version, status, " \
 	"params::text, cancel_requested, " \
 	"(extract(epoch FROM deadline_at) * 1000)::bigint, engine_gen, " \
-	"(extract(epoch FROM started_at) * 1000)::bigint, pass_incomplete " \
+	"(extract(epoch FROM started_at) * 1000)::bigint, pass_incomplete, " \
+	SQL_ISO_SECONDS("scheduled_at") " " \
 	"FROM executions WHERE id = $1 AND (cancel_requested OR NOT queued) " \
 	"FOR NO KEY UPDATE SKIP LOCKED"
+/* clang-format on */
 
 size_t
 enginedb_pass_stmts(const char *const *id, struct db_stmt *st)
@@ -262,9 +267,9 @@ settle_finished(struct enginedb *e, const char *id, size_t nrq, char **err)
 
 /*
  * A new cache entry for run id, in state status, from r, its executions
- * row of the first round trip (version, params, deadline, start): its
- * tasks are read next, in full.  old, the stale entry, goes once the
- * version is at hand.  NULL with *err.
+ * row of the first round trip (version, params, deadline, start,
+ * nominal fire time): its tasks are read next, in full.  old, the stale
+ * entry, goes once the version is at hand.  NULL with *err.
  */
 static struct runentry *
 run_cache_new(struct enginedb *e, const char *id, const PGresult *r,
@@ -295,6 +300,9 @@ run_cache_new(struct enginedb *e, const char *id, const PGresult *r,
 	run->rt.state = status;
 	run->rt.deadline_ms = edb_ms_value(r, 0, 5);
 	run->rt.started_ms = edb_ms_value(r, 0, 7);
+	/* A scheduled run's nominal time, for every request of the run. */
+	snprintf(run->rt.scheduled_time, sizeof(run->rt.scheduled_time), "%s",
+	    PQgetvalue(r, 0, 9));
 	run->next = e->runs;
 	e->runs = run;
 	e->st.cached_runs++;

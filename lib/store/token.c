@@ -16,46 +16,16 @@
 #include "util/jsonutil.h"
 #include "core/xalloc.h"
 
+/* clang-format off */
 #define ROW_COLS \
-	"id, name, scope, " SQL_ISO("created_at") ", " SQL_ISO( \
-	    "last_used_at") ", " SQL_ISO("expires_at") ", " SQL_ISO("revoked_" \
-								    "at") ", " \
-									  "re" \
-									  "vo" \
-									  "ke" \
-									  "d_" \
-									  "at" \
-									  " I" \
-									  "S " \
-									  "NU" \
-									  "LL" \
-									  " A" \
-									  "ND" \
-									  " " \
-									  "(e" \
-									  "xp" \
-									  "ir" \
-									  "es" \
-									  "_a" \
-									  "t " \
-									  "IS" \
-									  " N" \
-									  "UL" \
-									  "L " \
-									  "OR" \
-									  " e" \
-									  "xp" \
-									  "ir" \
-									  "es" \
-									  "_a" \
-									  "t " \
-									  "> " \
-									  "no" \
-									  "w(" \
-									  "))"
+	"id, name, scope, " SQL_ISO("created_at") ", " \
+	SQL_ISO("last_used_at") ", " SQL_ISO("expires_at") ", " \
+	SQL_ISO("revoked_at") ", revoked_at IS NULL AND " \
+	"(expires_at IS NULL OR expires_at > now()), workflow_id"
+/* clang-format on */
 
-static const char *const scope_names[] = { "none", "read", "operator",
-	"admin" };
+static const char *const scope_names[] = { "none", "trigger", "read",
+	"operator", "admin" };
 
 int
 token_scope_parse(const char *s, enum token_scope *out)
@@ -146,6 +116,7 @@ row_jv(const PGresult *r, int i)
 	o = jv_put(o, "id", pg_jv_text(r, i, 0));
 	o = jv_put(o, "name", pg_jv_text(r, i, 1));
 	o = jv_put(o, "scope", pg_jv_text(r, i, 2));
+	o = jv_put(o, "workflowId", pg_jv_text(r, i, 8));
 	o = jv_put(o, "createdAt", pg_jv_text(r, i, 3));
 	o = jv_put(o, "lastUsedAt", pg_jv_text(r, i, 4));
 	o = jv_put(o, "expiresAt", pg_jv_text(r, i, 5));
@@ -154,14 +125,19 @@ row_jv(const PGresult *r, int i)
 	return o;
 }
 
-int
-token_db_create(PGconn *c, const char *name, enum token_scope scope,
-    int64_t expires_ms, jv *out, char **err)
+/*
+ * Mints a token of scope for workflow (NULL but for a trigger token).
+ * 1, 0 when a trigger token's workflow is not there, -1 with *err.
+ */
+static int
+create(PGconn *c, const char *workflow, const char *name,
+    enum token_scope scope, int64_t expires_ms, jv *out, char **err)
 {
 	char token[TOKEN_LEN + 1], id[TOKEN_ID_HEX + 1];
 	char hash[SHA256_HEX_LEN + 1], ms[32];
-	const char *p[5];
+	const char *p[6];
 	PGresult *r;
+	int n;
 
 	if (token_generate(token, id) < 0) {
 		*err =
@@ -175,31 +151,53 @@ token_db_create(PGconn *c, const char *name, enum token_scope scope,
 	p[2] = token_scope_name(scope);
 	p[3] = hash;
 	p[4] = expires_ms > 0 ? ms : NULL;
+	p[5] = workflow;
+	/* A trigger token's workflow must be there (and stay, FOR KEY
+	 * SHARE, until the row is in). */
 	r = db_exec(c, err,
-	    "INSERT INTO api_tokens (id, name, scope, hash, "
-	    "expires_at) VALUES ($1, $2, $3, $4, now() + $5::bigint * "
-	    "interval '1 millisecond') RETURNING " ROW_COLS,
-	    5, p);
+	    "INSERT INTO api_tokens (id, name, scope, hash, expires_at, "
+	    "workflow_id) SELECT $1, $2, $3, $4, now() + $5::bigint * "
+	    "interval '1 millisecond', $6::text WHERE $6::text IS NULL OR "
+	    "EXISTS (SELECT 1 FROM workflows WHERE id = $6 AND deleted_at "
+	    "IS NULL FOR KEY SHARE) RETURNING " ROW_COLS,
+	    6, p);
 	if (r == NULL) {
 		explicit_bzero(token, sizeof(token));
 		return -1;
 	}
-	*out = jv_put(row_jv(r, 0), "token", jv_string(token));
+	if ((n = PQntuples(r)) > 0)
+		*out = jv_put(row_jv(r, 0), "token", jv_string(token));
 	explicit_bzero(token, sizeof(token));
 	PQclear(r);
-	return 0;
+	return n > 0;
 }
 
 int
-token_db_list(PGconn *c, jv *out, char **err)
+token_db_create(PGconn *c, const char *name, enum token_scope scope,
+    int64_t expires_ms, jv *out, char **err)
+{
+	return create(c, NULL, name, scope, expires_ms, out, err) < 0 ? -1 : 0;
+}
+
+int
+token_db_create_trigger(PGconn *c, const char *workflow, const char *name,
+    int64_t expires_ms, jv *out, char **err)
+{
+	return create(
+	    c, workflow, name, TOKEN_SCOPE_TRIGGER, expires_ms, out, err);
+}
+
+int
+token_db_list(PGconn *c, const char *workflow, jv *out, char **err)
 {
 	PGresult *r;
 	jv a = jv_array();
 
 	r = db_exec(c, err,
-	    "SELECT " ROW_COLS " FROM api_tokens "
+	    "SELECT " ROW_COLS " FROM api_tokens WHERE $1::text IS NULL OR "
+	    "(scope = 'trigger' AND workflow_id = $1) "
 	    "ORDER BY created_at, id",
-	    0, NULL);
+	    1, &workflow);
 	if (r == NULL) {
 		jv_free(a);
 		return -1;
@@ -212,15 +210,18 @@ token_db_list(PGconn *c, jv *out, char **err)
 }
 
 int
-token_db_revoke(PGconn *c, const char *id, jv *out, char **err)
+token_db_revoke(
+    PGconn *c, const char *workflow, const char *id, jv *out, char **err)
 {
+	const char *p[2] = { id, workflow };
 	PGresult *r;
 	int n;
 
 	r = db_exec(c, err,
 	    "UPDATE api_tokens SET revoked_at = "
-	    "coalesce(revoked_at, now()) WHERE id = $1 RETURNING " ROW_COLS,
-	    1, &id);
+	    "coalesce(revoked_at, now()) WHERE id = $1 AND ($2::text IS NULL "
+	    "OR (scope = 'trigger' AND workflow_id = $2)) RETURNING " ROW_COLS,
+	    2, p);
 	if (r == NULL)
 		return -1;
 	if ((n = PQntuples(r)) > 0)
@@ -229,9 +230,20 @@ token_db_revoke(PGconn *c, const char *id, jv *out, char **err)
 	return n > 0;
 }
 
+/* A stored scope: token_scope_parse()'s, and "trigger". */
+static int
+stored_scope(const char *s, enum token_scope *out)
+{
+	if (strcmp(s, "trigger") == 0) {
+		*out = TOKEN_SCOPE_TRIGGER;
+		return 0;
+	}
+	return token_scope_parse(s, out);
+}
+
 int
 token_db_verify(PGconn *c, const char *token, enum token_scope *scope,
-    char *id_out, const char **why, char **err)
+    char *id_out, char **workflow, const char **why, char **err)
 {
 	char id[TOKEN_ID_HEX + 1], hash[SHA256_HEX_LEN + 1];
 	static const char nothing[SHA256_HEX_LEN + 1] =
@@ -241,6 +253,8 @@ token_db_verify(PGconn *c, const char *token, enum token_scope *scope,
 	int found, match, rc = 0;
 
 	*scope = TOKEN_SCOPE_NONE;
+	if (workflow != NULL)
+		*workflow = NULL;
 	if (token_parse(token, id) < 0) {
 		*why = "not a Link Loom token (expected loom_<id>_<secret>)";
 		return 0;
@@ -249,7 +263,7 @@ token_db_verify(PGconn *c, const char *token, enum token_scope *scope,
 	    "SELECT scope, hash, revoked_at IS NOT NULL, "
 	    "expires_at IS NOT NULL AND expires_at <= now(), "
 	    "last_used_at IS NULL OR last_used_at < now() - "
-	    "interval '1 minute' FROM api_tokens WHERE id = $1",
+	    "interval '1 minute', workflow_id FROM api_tokens WHERE id = $1",
 	    1, p);
 	if (r == NULL)
 		return -1;
@@ -266,7 +280,7 @@ token_db_verify(PGconn *c, const char *token, enum token_scope *scope,
 		*why = "this token has been revoked";
 	else if (strcmp(PQgetvalue(r, 0, 3), "t") == 0)
 		*why = "this token has expired";
-	else if (token_scope_parse(PQgetvalue(r, 0, 0), scope) < 0)
+	else if (stored_scope(PQgetvalue(r, 0, 0), scope) < 0)
 		*why = "this token has an unknown scope";
 	else
 		rc = 1;
@@ -276,6 +290,8 @@ token_db_verify(PGconn *c, const char *token, enum token_scope *scope,
 		"WHERE id = $1",
 		1, p) < 0)
 		rc = -1;
+	if (rc == 1 && workflow != NULL && !PQgetisnull(r, 0, 5))
+		*workflow = xstrdup(PQgetvalue(r, 0, 5));
 	PQclear(r);
 	if (rc == 1 && id_out != NULL)
 		memcpy(id_out, id, sizeof(id));

@@ -10,9 +10,12 @@
  * the timing of a refusal tells anything about a secret.
  *
  * Scopes are ordered: read < operator < admin; a token of a scope may do
- * everything the lower ones may.  Which scope each API route needs is in
- * loom-api's route table (cmd/loom-api/routes.c); this module only mints,
- * lists, revokes and verifies.  It is shared by loom-api and by `loom token
+ * everything the lower ones may.  A trigger token (scope "trigger", with
+ * the workflow it belongs to) sits below read: it passes no scope check,
+ * and loom-api lets it do one thing only, trigger its workflow.  Which scope
+ * each API route needs is in loom-api's route table (cmd/loom-api/routes.c);
+ * this module only mints, lists, revokes and verifies.  It is shared by
+ * loom-api and by `loom token
  * --db`, which makes the first admin token straight in the database.
  *
  * Database functions are blocking (libpq), parameterized, and return 0 /
@@ -39,14 +42,18 @@
 
 enum token_scope {
 	TOKEN_SCOPE_NONE = 0, /* no valid token */
+	TOKEN_SCOPE_TRIGGER,  /* POST /api/v1/workflows/{its id}/trigger */
 	TOKEN_SCOPE_READ,
 	TOKEN_SCOPE_OPERATOR,
 	TOKEN_SCOPE_ADMIN,
 };
 
-/* "read", "operator", "admin"; 0 or -1 for anything else. */
+/*
+ * "read", "operator", "admin"; 0 or -1 for anything else ("trigger" too:
+ * a trigger token is made for a workflow, by token_db_create_trigger()).
+ */
 int token_scope_parse(const char *s, enum token_scope *out);
-/* The name of a scope ("none" for TOKEN_SCOPE_NONE). */
+/* The name of a scope ("none" for TOKEN_SCOPE_NONE, "trigger"). */
 const char *token_scope_name(enum token_scope s);
 
 /*
@@ -81,26 +88,40 @@ int token_db_create(PGconn *c, const char *name, enum token_scope scope,
     int64_t expires_ms, jv *out, char **err);
 
 /*
- * Every token, oldest first, as an array of {"id","name","scope",
- * "createdAt","lastUsedAt","expiresAt","revokedAt","active"} (times are
- * ISO 8601 UTC or null).  Returns 0, or -1 with *err.
+ * Mints a trigger token for workflow (which must exist and not be
+ * deleted), as token_db_create() does otherwise.  Returns 1, 0 when
+ * there is no such workflow, or -1 with *err.
  */
-int token_db_list(PGconn *c, jv *out, char **err);
+int token_db_create_trigger(PGconn *c, const char *workflow, const char *name,
+    int64_t expires_ms, jv *out, char **err);
 
 /*
- * Revokes token id (revoking a revoked token keeps its first revoked_at).
+ * Every token, oldest first, as an array of {"id","name","scope",
+ * "workflowId","createdAt","lastUsedAt","expiresAt","revokedAt","active"}
+ * (times are ISO 8601 UTC or null; workflowId is a trigger token's
+ * workflow, else null).  With workflow set, only that workflow's trigger
+ * tokens.  Returns 0, or -1 with *err.
+ */
+int token_db_list(PGconn *c, const char *workflow, jv *out, char **err);
+
+/*
+ * Revokes token id (revoking a revoked token keeps its first revoked_at);
+ * with workflow set, only when it is a trigger token of that workflow.
  * Returns 1 with *out the row, 0 when there is no such token, -1 with
  * *err.
  */
-int token_db_revoke(PGconn *c, const char *id, jv *out, char **err);
+int token_db_revoke(
+    PGconn *c, const char *workflow, const char *id, jv *out, char **err);
 
 /*
  * Checks a presented token.  Returns 1 with *scope and id (TOKEN_ID_HEX +
  * 1 bytes, may be NULL) when it is valid, 0 with *why (static) when it is
- * not (malformed, unknown, revoked, expired), -1 with *err.  Refreshes
- * last_used_at when it is more than a minute old.
+ * not (malformed, unknown, revoked, expired), -1 with *err.  A trigger
+ * token's workflow goes to *workflow (malloc'd; the caller frees it; NULL
+ * for other tokens), when workflow is not NULL.  Refreshes last_used_at
+ * when it is more than a minute old.
  */
 int token_db_verify(PGconn *c, const char *token, enum token_scope *scope,
-    char *id, const char **why, char **err);
+    char *id, char **workflow, const char **why, char **err);
 
 #endif

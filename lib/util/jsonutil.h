@@ -25,6 +25,11 @@
 #define SQL_ISO(col) \
 	"to_char(" col " AT TIME ZONE 'UTC', " \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+/* The same to the second, "2026-11-26T04:05:06Z": a schedule's nominal
+ * fire time (executions.scheduled_at), which cron puts on a second. */
+#define SQL_ISO_SECONDS(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /*
  * 0 when buf[0..len) is well-formed UTF-8 without NUL bytes (no overlong

@@ -5,9 +5,9 @@
  * route names a scope and that the scopes follow the rules of loom-api(8):
  * only /healthz and /readyz are open, only the callback route is
  * authenticated by its own token, every other GET needs read, every other
- * method operator, and token management admin.  Then the parts of
- * api_auth_check() that need no connection (an unset scope fails closed
- * even with api.auth = none) and the parsing of the api.auth,
+ * method operator, and token management (trigger tokens too) admin.  Then the
+ * parts of api_auth_check() that need no connection (an unset scope fails
+ * closed even with api.auth = none) and the parsing of the api.auth,
  * api.socket_trust and api.trusted_uids settings.
  */
 #include <stdlib.h>
@@ -34,7 +34,8 @@ expected_scope(const struct api_route *r)
 	    strcmp(r->method, "POST") == 0)
 		return API_SCOPE_CALLBACK;
 	if (strcmp(r->pattern, "/api/v1/tokens") == 0 ||
-	    starts(r->pattern, "/api/v1/tokens/"))
+	    starts(r->pattern, "/api/v1/tokens/") ||
+	    strstr(r->pattern, "/trigger-tokens") != NULL)
 		return API_SCOPE_ADMIN;
 	if (strcmp(r->method, "GET") == 0)
 		return API_SCOPE_READ;

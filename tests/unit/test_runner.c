@@ -208,8 +208,21 @@ test_envelope(void)
 	    "http://api:8080", &n);
 	e = jv_parse(t);
 	free(t);
-	ok(!jv_object_has(e, jv_string("callbackUrl")),
+	ok(!jv_object_has(jv_copy(e), jv_string("callbackUrl")),
 	    "no token, no callbackUrl");
+	ok(!jv_object_has(jv_copy(e), jv_string("scheduledTime")),
+	    "no scheduledTime, no key");
+	jv_free(e);
+	t = runner_envelope(
+	    jv_object_set(jv_copy(req), jv_string("scheduledTime"),
+		jv_string("2026-12-07T03:00:00Z")),
+	    1000, NULL, &n);
+	is_str(t,
+	    "{\"executionId\":\"exec-1\",\"taskId\":\"fetch\","
+	    "\"input\":{\"d\":\"2024-01-14\"},\"attempt\":2,"
+	    "\"timeout\":1000,\"scheduledTime\":\"2026-12-07T03:00:00Z\"}",
+	    "a scheduled run's envelope carries its nominal time");
+	free(t);
 	jv_free(req);
 
 	t = runner_envelope(jv_parse("{\"executionId\":\"x\",\"taskId\":"
@@ -241,6 +254,17 @@ test_check_request(void)
 		  "\"java\",\"class\":\"Main\",\"classpath\":\"a.jar\","
 		  "\"args\":[\"x\"],\"jvmOptions\":[\"-Xmx64m\"]}}",
 		    NULL },
+		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"scheduledTime\":"
+		  "\"2026-12-07T03:00:00Z\",\"task\":{\"type\":\"shell\","
+		  "\"command\":\"x\"}}",
+		    NULL },
+		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"scheduledTime\":"
+		  "\"tomorrow at 3\",\"task\":{\"type\":\"shell\","
+		  "\"command\":\"x\"}}",
+		    "scheduledTime" },
+		{ "{\"executionId\":\"e\",\"taskId\":\"t\",\"scheduledTime\":"
+		  "5,\"task\":{\"type\":\"shell\",\"command\":\"x\"}}",
+		    "scheduledTime" },
 		{ "[]", "JSON object" },
 		{ "{\"taskId\":\"t\",\"task\":{\"type\":\"shell\","
 		  "\"command\":\"x\"}}",

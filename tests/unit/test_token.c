@@ -84,6 +84,13 @@ main(void)
 	ok(TOKEN_SCOPE_READ < TOKEN_SCOPE_OPERATOR &&
 		TOKEN_SCOPE_OPERATOR < TOKEN_SCOPE_ADMIN,
 	    "read < operator < admin");
+	ok(TOKEN_SCOPE_NONE < TOKEN_SCOPE_TRIGGER &&
+		TOKEN_SCOPE_TRIGGER < TOKEN_SCOPE_READ,
+	    "a trigger token is below read: it covers no route's scope");
+	is_str(token_scope_name(TOKEN_SCOPE_TRIGGER), "trigger",
+	    "the trigger scope's name");
+	ok(token_scope_parse("trigger", &s) < 0,
+	    "trigger is not a scope to give without a workflow");
 	ok(token_scope_parse("Admin", &s) < 0, "scopes are lower case");
 	ok(token_scope_parse("none", &s) < 0, "none is not a scope to give");
 	ok(token_scope_parse("", &s) < 0, "empty is not a scope");

@@ -265,6 +265,13 @@ try {
     await page.getByLabel('search log lines').fill('');
     await page.getByLabel('stderr').check();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=logline]').length === 1);
+    // loom-log stores stderr lines as warn: "warn and above" is that line
+    await page.getByLabel('stderr').uncheck();
+    await page.getByLabel('level', { exact: true }).selectOption('warn');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=logline]').length === 1);
+    const warn = await page.getByTestId('logline').innerText();
+    if (!/\bwarn\b/.test(warn)) throw new Error(`level filter kept: ${warn}`);
+    await page.getByLabel('level', { exact: true }).selectOption('');
   });
 
   await step('cancel a run, then retry it from the failed tasks', async () => {

@@ -104,6 +104,15 @@ describe('filters', () => {
     expect(filterLogs(lines, { search: '', streams: new Set(['stderr']), task: '' }).map((l) => l.id)).toEqual([2]);
     expect(filterLogs(lines, { search: 'world', streams: new Set(), task: 'b' }).map((l) => l.id)).toEqual([3]);
   });
+  it('filters log lines by level and above', () => {
+    const lv = [{ ...lines[0], level: 'info' }, { ...lines[1], level: 'warn' }, { ...lines[2], level: 'error' },
+      { ...lines[0], id: 4, level: 'debug' }, { ...lines[0], id: 5, level: undefined }];
+    const ids = (level: string) => filterLogs(lv, { search: '', streams: new Set(), task: '', level }).map((l) => l.id);
+    expect(ids('')).toEqual([1, 2, 3, 4, 5]);
+    expect(ids('info')).toEqual([1, 2, 3, 5]);
+    expect(ids('warn')).toEqual([2, 3]);
+    expect(ids('error')).toEqual([3]);
+  });
 });
 
 describe('SSE parser', () => {

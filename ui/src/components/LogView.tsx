@@ -3,7 +3,7 @@
 import { useCallback, useMemo, useRef, useState } from 'react';
 import { useRestartOnRevive, useStream } from '../lib/hooks';
 import { enc } from '../lib/api';
-import { filterLogs } from '../lib/filters';
+import { LOG_LEVELS, filterLogs } from '../lib/filters';
 import type { LogLine } from '../lib/types';
 import { VirtualList } from './VirtualList';
 import { ErrorBox } from './bits';
@@ -23,6 +23,7 @@ export function LogView({ executionId, tasks, status, kick, height = 420, onEnd 
   const [search, setSearch] = useState('');
   const [task, setTask] = useState('');
   const [streams, setStreams] = useState<Set<string>>(new Set());
+  const [level, setLevel] = useState('');
   const flush = useRef<number | null>(null);
 
   const onMessage = useCallback((m: { event: string; data: string }) => {
@@ -45,7 +46,7 @@ export function LogView({ executionId, tasks, status, kick, height = 420, onEnd 
   const { connected, error } = useStream(url, onMessage, () => { revive.onEnded(); onEnd?.(); }, revive.restart);
 
   const shown = frozen ?? lines;
-  const filtered = useMemo(() => filterLogs(shown, { search, streams, task }), [shown, search, streams, task]);
+  const filtered = useMemo(() => filterLogs(shown, { search, streams, task, level }), [shown, search, streams, task, level]);
   const toggleStream = (s: string) => setStreams((old) => {
     const n = new Set(old); if (n.has(s)) n.delete(s); else n.add(s); return n;
   });
@@ -64,7 +65,11 @@ export function LogView({ executionId, tasks, status, kick, height = 420, onEnd 
           <option value="">all tasks</option>
           {tasks.map((t) => <option key={t} value={t}>{t}</option>)}
         </select>
-        <span role="group" aria-label="level (stream)" className="chips">
+        <select aria-label="level" value={level} onChange={(e) => setLevel(e.target.value)}>
+          <option value="">all levels</option>
+          {LOG_LEVELS.slice(1).map((v) => <option key={v} value={v}>{v} and above</option>)}
+        </select>
+        <span role="group" aria-label="stream" className="chips">
           {STREAMS.map((s) => (
             <label key={s} className={`chip${streams.has(s) ? ' on' : ''}`}>
               <input type="checkbox" checked={streams.has(s)} onChange={() => toggleStream(s)} /> {s}
@@ -83,6 +88,7 @@ export function LogView({ executionId, tasks, status, kick, height = 420, onEnd 
           <div className={`logline s-${l.stream}`} data-testid="logline">
             <span className="ts">{l.ts.slice(11, 23)}</span>
             <span className="lt">{l.taskId}#{l.attempt}</span>
+            <span className={`ll l-${l.level ?? 'info'}`}>{l.level ?? 'info'}</span>
             <span className="ls">{l.stream}</span>
             <span className="lm" title={l.line}>{highlight(l.line, search)}</span>
           </div>

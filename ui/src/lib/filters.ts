@@ -43,12 +43,22 @@ export function filterToSearch(f: RunFilter): string {
   return s ? `?${s}` : '';
 }
 
-export interface LogFilter { search: string; streams: Set<string>; task: string }
+export interface LogFilter { search: string; streams: Set<string>; task: string; level?: string }
 
-/** Log lines that pass the filter: stream ("level"), task and a search (case-insensitive). */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
+
+/** The rank of a line's level; a line without one (an old store) is info. */
+export function levelRank(level: string | undefined): number {
+  const i = LOG_LEVELS.indexOf(level ?? 'info');
+  return i < 0 ? 1 : i;
+}
+
+/** Log lines that pass the filter: level and above, stream, task and a search (case-insensitive). */
 export function filterLogs(lines: LogLine[], f: LogFilter): LogLine[] {
   const s = f.search.toLowerCase();
+  const min = f.level ? levelRank(f.level) : 0;
   return lines.filter((l) =>
+    levelRank(l.level) >= min &&
     (f.streams.size === 0 || f.streams.has(l.stream)) &&
     (!f.task || l.taskId === f.task) &&
     (!s || l.line.toLowerCase().includes(s) || l.taskId.toLowerCase().includes(s)));

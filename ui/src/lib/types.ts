@@ -51,6 +51,7 @@ export interface Execution extends ExecutionSummary { params: unknown; tasks: Ta
 export interface LogLine {
   id: number; executionId: string; taskId: string; attempt: number;
   stream: string; line: string; ts: string;
+  level?: string; // debug, info, warn, error (loom-log); stderr lines are warn
 }
 
 export interface LoomEvent {
