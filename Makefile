@@ -7,8 +7,8 @@
 #                        the threaded time zone test under helgrind
 #   make check-tsan      the threaded time zone test built with clang's
 #                        ThreadSanitizer
-#   make check-fuzz      the request-parser fuzz target, FUZZ_TIME seconds
-#                        (clang with libFuzzer; skipped without it)
+#   make check-fuzz      every fuzz target (tests/fuzz/README), FUZZ_TIME
+#                        seconds each (clang with libFuzzer; skipped without)
 #   make stress          tests/stress.bats at full size: 60 fan-outs of
 #                        10,000 tasks beside one busy loop per CPU (LOOM_STRESS_*
 #                        in the environment change it)
@@ -288,16 +288,21 @@ check-tsan:
 	    build-tsan/tests/test_tz_threads
 	TSAN_OPTIONS=halt_on_error=1:exitcode=66 build-tsan/tests/test_tz_threads
 
-# The fuzz target (tests/fuzz/fuzz_request.c) and libloom built again with
-# clang's coverage and sanitizers; new inputs go to $(FUZZ)/corpus, crashes
-# to $(FUZZ)/crash-*.  FUZZ_TIME bounds the whole run.
+# The fuzz targets (tests/fuzz/fuzz_*.c, tests/fuzz/README) and libloom
+# built again with clang's coverage and sanitizers.  Each target runs for
+# FUZZ_TIME seconds on its seeds (tests/fuzz/corpus/NAME) and the inputs
+# that once crashed (tests/fuzz/regress/NAME); new inputs go to
+# $(FUZZ)/corpus/NAME, crashes to $(FUZZ)/NAME-crash-*.  FUZZ_TARGETS= picks
+# some.  tests/fuzz.bats replays the same files through fuzz-replay
+# programs built with $(CC) by `make tests`.
 FUZZ_CC	?= clang
 FUZZ_TIME ?= 60
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ	 = $(BUILD)/fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	   -fno-omit-frame-pointer
 FUZZ_SRC = $(CORE_SRC) $(LIB_SRC) \
-	   $(filter-out %/main.c,$(wildcard cmd/loom-api/*.c))
+	   $(filter-out %/main.c,$(wildcard cmd/loom-api/*.c cmd/loom-log/*.c))
 FUZZ_OBJ = $(FUZZ_SRC:%.c=$(FUZZ)/%.o) $(FUZZ)/gen/schema_sql.o
 
 $(FUZZ)/%.o: %.c
@@ -309,7 +314,11 @@ $(FUZZ)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
 	$(FUZZ_CC) $(CFLAGS) -Wno-missing-variable-declarations $(FUZZ_SAN) \
 	    -c -o $@ $<
 
-$(FUZZ)/fuzz_request: $(FUZZ)/tests/fuzz/fuzz_request.o $(FUZZ_OBJ)
+$(FUZZ)/libfuzzloom.a: $(FUZZ_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ)/fuzz_%: $(FUZZ)/tests/fuzz/fuzz_%.o $(FUZZ)/libfuzzloom.a
 	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS)
 
 check-fuzz:
@@ -319,12 +328,27 @@ check-fuzz:
 	    echo "check-fuzz: skipped: $(FUZZ_CC) has no libFuzzer" \
 	        "(Debian: clang and libclang-rt-14-dev, see make deps)"; \
 	    exit 0; fi; \
-	$(MAKE) --no-print-directory $(FUZZ)/fuzz_request && \
-	mkdir -p $(FUZZ)/corpus && \
-	ASAN_OPTIONS=detect_leaks=1 $(FUZZ)/fuzz_request \
-	    -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
-	    -max_len=65536 -print_final_stats=1 -artifact_prefix=$(FUZZ)/ \
-	    $(FUZZ)/corpus tests/fuzz/corpus
+	$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ)/fuzz_%) && \
+	for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ)/corpus/$$t tests/fuzz/regress/$$t && \
+	    echo "check-fuzz: $$t, $(FUZZ_TIME) s" && \
+	    ASAN_OPTIONS=detect_leaks=1 $(FUZZ)/fuzz_$$t \
+	        -max_total_time=$(FUZZ_TIME) -timeout=60 -rss_limit_mb=2048 \
+	        -max_len=65536 -print_final_stats=1 \
+	        -artifact_prefix=$(FUZZ)/$$t- \
+	        $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict) \
+	        $(FUZZ)/corpus/$$t tests/fuzz/corpus/$$t \
+	        tests/fuzz/regress/$$t || exit 1; \
+	done
+
+# The same targets, without libFuzzer: a main() that runs each file named.
+$(BUILD)/tests/fuzz-replay/%: $(BUILD)/tests/fuzz/fuzz_%.o \
+    $(BUILD)/tests/fuzz/replay.o $(CMD_LIBS) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(CMD_LIBS) \
+	    $(LIBS_ALL) -Wl,--end-group $(LDLIBS)
+FUZZ_REPLAY = $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay/%)
+tests: $(FUZZ_REPLAY)
 
 $(BUILD)/bench/%: $(BUILD)/contrib/bench/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
@@ -425,4 +449,4 @@ clean:
 .SECONDARY:
 
 -include $(LIB_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(SDKC_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d) \
-	$(patsubst %.c,$(BUILD)/%.d,$(wildcard cmd/*/*.c))
+	$(patsubst %.c,$(BUILD)/%.d,$(wildcard cmd/*/*.c tests/fuzz/*.c))

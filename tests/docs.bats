@@ -7,8 +7,11 @@
 #   - loom.conf(5) documents exactly the configuration keys the C code
 #     reads (see code_keys below for how they are found);
 #   - every installed program in $LOOM_BIN has a man page;
-#   - every option in the usage line of loom-log, loom-engine, loom-exec
-#     and loom-api is in its man page;
+#   - every option of every daemon (each program of cmd/ but loom), in
+#     its usage line and in its getopt table, is in its man page, which
+#     refers to loom.conf(5);
+#   - every page has EXAMPLES, and every page of sections 1 and 8 EXIT
+#     STATUS; loom(1)'s EXAMPLES show every command;
 #   - every command `loom help` lists has a section in loom(1), and every
 #     option of a command (its --help text and its getopt table) appears in
 #     that section.
@@ -236,10 +239,22 @@ loom_commands() {
 	[ -z "$missing" ] || fail "options not in loom(1):$missing"
 }
 
-@test "every option in a daemon's usage line is in its man page (loom-log, loom-engine, loom-exec, loom-api)" {
-	local d opt missing=""
-	for d in loom-log loom-engine loom-exec loom-api; do
+# The daemons: every program of cmd/ but the loom command line, whose
+# options loom(1) documents command by command (tests above).
+daemons() {
+	local d
+	for d in "$SRC"/cmd/*/; do
+		d=${d%/}
+		d=${d##*/}
+		[ "$d" = loom ] || echo "$d"
+	done
+}
+
+@test "every option in a daemon's usage line is in its man page" {
+	local d opt missing="" n=0
+	for d in $(daemons); do
 		[ -x "$BIN/$d" ] || fail "no $BIN/$d"
+		n=$((n + 1))
 		# -dnv and -c FILE as -d -n -v -c; --long as it is
 		for opt in $("$BIN/$d" -h 2>&1 | grep -oE '\[[^]]*\]' |
 		    grep -oE -- '(^|[[ ])(-[a-zA-Z]+|--[a-z][a-z-]*)' | tr -d '[ ' |
@@ -254,5 +269,95 @@ loom_commands() {
 			    missing+=" $d:$opt"
 		done
 	done
+	[ "$n" -ge 5 ] || fail "only $n daemons found in $SRC/cmd"
 	[ -z "$missing" ] || fail "options not in their man page:$missing"
+}
+
+@test "every option in a daemon's getopt table is in its man page" {
+	# The long options are the { "name", ..._argument, ... } rows of the
+	# daemon's sources, the short ones the optstring given to getopt()
+	# or getopt_long(); -h/--help prints the usage and needs no entry.
+	local d f c opts short missing=""
+	for d in $(daemons); do
+		[ -f "$MAN/$d.8" ] || { missing+=" $d:no-page"; continue; }
+		opts="" short=""
+		for f in "$SRC/cmd/$d"/*.c; do
+			opts+=$'\n'$(grep -oE '\{ *"[a-z][a-z-]*", *[a-z_]+_argument' "$f" |
+			    sed -E 's/^\{ *"([a-z-]+)".*/\1/')
+			short+=$(tr '\n' ' ' <"$f" |
+			    grep -oE 'getopt(_long)?\([^"]*"[^"]*"' |
+			    sed -E 's/.*"(.*)"$/\1/' | tr -d ':+-')
+		done
+		[ -n "$short" ] || missing+=" $d:no-getopt-found"
+		for c in $(sort -u <<<"$opts"); do
+			[ "$c" = help ] && continue
+			grep -qE -- "Fl -$c( |$)" "$MAN/$d.8" || missing+=" $d:--$c"
+		done
+		for c in $(grep -o . <<<"$short" | sort -u); do
+			[ "$c" = h ] && continue
+			grep -qE -- "Fl ([a-zA-Z]*$c[a-zA-Z]*|$c)( |$)" "$MAN/$d.8" ||
+			    missing+=" $d:-$c"
+		done
+	done
+	[ -z "$missing" ] || fail "options not in their man page:$missing"
+}
+
+# The section headings (.Sh) of a page, one per line.
+sections() {
+	sed -nE 's/^\.Sh (.*)/\1/p' "$1"
+}
+
+@test "every man page has EXAMPLES, and every page of a program EXIT STATUS" {
+	local page missing=""
+	for page in "$MAN"/*.[1-8]; do
+		sections "$page" | grep -qx EXAMPLES ||
+		    missing+=" ${page##*/}:EXAMPLES"
+		case $page in
+		*.1 | *.8)
+			sections "$page" | grep -qx 'EXIT STATUS' ||
+			    missing+=" ${page##*/}:EXIT-STATUS"
+			;;
+		esac
+	done
+	[ -z "$missing" ] || fail "sections missing:$missing"
+}
+
+@test "loom(1) shows every command of 'loom help' in its EXAMPLES" {
+	local cmd ex missing=""
+	ex=$(awk '/^\.Sh / { on = ($2 == "EXAMPLES"); next } on' "$MAN/loom.1")
+	for cmd in $(loom_commands); do
+		case $cmd in version | help) continue ;; esac
+		grep -qE -- "(^|[ (|;])loom $cmd( |$)" <<<"$ex" ||
+		    missing+=" $cmd"
+	done
+	[ -z "$missing" ] || fail "no example in loom(1) for:$missing"
+}
+
+@test "loom(1)'s EXIT STATUS says what every command of 'loom help' exits with" {
+	# each command is named after ".It Cm" there, alone or in a list
+	# (".It Cm execution cancel , execution retry , task rerun")
+	local cmd ex missing=""
+	ex=$(awk '/^\.Sh / { on = ($0 == ".Sh EXIT STATUS"); next }
+	    on && /^\.It Cm / { print }' "$MAN/loom.1")
+	[ -n "$ex" ] || fail "no .It Cm items under EXIT STATUS in loom(1)"
+	for cmd in $(loom_commands); do
+		grep -qE -- "(Cm|,) $cmd( |$)" <<<"$ex" || missing+=" $cmd"
+	done
+	[ -z "$missing" ] || fail "not in loom(1)'s EXIT STATUS:$missing"
+}
+
+@test "every daemon's page refers to loom.conf(5)" {
+	# loom.conf(5) is where every key is; each daemon's page points there.
+	local d missing=""
+	for d in $(daemons); do
+		grep -qE '^\.Xr loom\.conf 5' "$MAN/$d.8" || missing+=" $d"
+	done
+	[ -z "$missing" ] || fail "no .Xr loom.conf 5 in:$missing"
+}
+
+@test "loom version and loom help exit 0, loom help of no such command 2 (loom(1) EXIT STATUS)" {
+	run -0 "$LOOM" version
+	run -0 "$LOOM" help
+	run -0 "$LOOM" help token
+	run -2 "$LOOM" help no-such-command
 }

@@ -241,8 +241,11 @@ tasks:
     command: "echo 'disk almost full'; echo 'all good'; echo 'Disk check done' >&2; echo '{}'"
   - id: b
     type: shell
+    dependsOn: [a]
     command: "echo 'disk fine here'; echo '{}'"
 EOF
+	# b after a: lines are listed in the order they came, and two tasks
+	# at once would interleave theirs differently from run to run
 	apply "$WF"
 	E=$(trigger log-search)
 	finished "$E" >/dev/null

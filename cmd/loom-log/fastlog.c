@@ -233,6 +233,17 @@ value(struct scan *sc, struct val *v)
 	}
 }
 
+/* Whether k..q is a key that needs no decoding: no escape, and no control
+ * character (which JSON refuses in a string, so string() refuses it). */
+static int
+plain_key(const char *k, const char *q)
+{
+	for (; k < q; k++)
+		if (*k == '\\' || (unsigned char)*k < 0x20)
+			return 0;
+	return 1;
+}
+
 /* The object's members; the ones of names[] into f (the last wins). */
 static int
 object(struct scan *sc, struct val *f)
@@ -255,7 +266,7 @@ object(struct scan *sc, struct val *f)
 		/* A key without escapes is matched where it is. */
 		k = sc->p + 1;
 		q = memchr(k, '"', (size_t)(sc->end - k));
-		if (q != NULL && memchr(k, '\\', (size_t)(q - k)) == NULL) {
+		if (q != NULL && plain_key(k, q)) {
 			kn = (size_t)(q - k);
 			sc->p = q + 1;
 		} else if (string(sc, &key) < 0)

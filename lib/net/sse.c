@@ -143,8 +143,16 @@ field(struct sse_parser *p, const char *name, size_t nlen, const char *v,
     size_t vlen)
 {
 	if (nlen == 5 && memcmp(name, "event", 5) == 0) {
+		/* A NUL would cut the NUL-terminated name short ("log\0x"
+		 * read as "log", "\0x" as ""): each becomes U+FFFD, so the
+		 * name stays one that no listener of a real name matches. */
 		buf_reset(&p->event);
-		buf_put(&p->event, v, vlen);
+		for (size_t i = 0; i < vlen; i++) {
+			if (v[i] == '\0')
+				buf_puts(&p->event, "\xEF\xBF\xBD");
+			else
+				buf_putc(&p->event, v[i]);
+		}
 	} else if (nlen == 4 && memcmp(name, "data", 4) == 0) {
 		buf_put(&p->data, v, vlen);
 		buf_putc(&p->data, '\n');

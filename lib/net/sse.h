@@ -10,8 +10,9 @@
  * comment, "field: value" loses one space after the colon, data lines
  * are joined with '\n', the id persists from message to message until a
  * new one comes, and a message is dispatched at a blank line (one left
- * unfinished at the end of the stream is dropped).  Bytes are fed in
- * whatever pieces the network delivers.
+ * unfinished at the end of the stream is dropped).  An event name holding
+ * a NUL byte has each NUL replaced by U+FFFD (a C string cannot hold
+ * it).  Bytes are fed in whatever pieces the network delivers.
  *
  * Ownership: the parser owns its buffers; a message's strings are
  * borrowed by the callback and valid only during the call.  The header

@@ -51,6 +51,11 @@ static const struct {
 	{ "{\"v\":1,\"t\":\"log\",\"execution\":\"e\",\"task\":\"t\","
 	  "\"msg\":\"\xff\"}",
 	    LD_ERROR, "invalid UTF-8" },
+	/* A raw control character in a key is no JSON: the fast path once
+	 * took it (found by tests/fuzz/fuzz_ipc.c; tests/fuzz/regress/ipc/). */
+	{ "{\"v\":1,\"t\":\"log\",\"execution\":\"e\",\"task\":\"t\","
+	  "\"msg\":\"m\",\"at\x01t\":0}",
+	    LD_ERROR, "not JSON" },
 	{ "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
 	  "]]]]]]]]]]]]",
 	    LD_ERROR, "nested too deep" },

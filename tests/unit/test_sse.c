@@ -122,6 +122,24 @@ test_table(void)
 	}
 }
 
+/* A NUL in an event name must not cut it to another name (found by
+ * tests/fuzz/fuzz_sse.c; the input is in tests/fuzz/regress/sse/). */
+static void
+test_nul_event(void)
+{
+	static const char in[] = "event:\0heartbeat\ndata: a\n\n"
+				 "event: log\0x\ndata: b\n\n";
+	struct sse_parser *p = sse_parser_new();
+	struct seen s = { BUF_INIT, 0, 0 };
+
+	ok(sse_feed(p, in, sizeof(in) - 1, record, &s) == 0, "NUL: parsed");
+	buf_putc(&s.out, '\0');
+	is_str(s.out.p, "|\xEF\xBF\xBDheartbeat|a;|log\xEF\xBF\xBDx|b",
+	    "a NUL in an event name becomes U+FFFD");
+	buf_free(&s.out);
+	sse_parser_free(p);
+}
+
 static void
 test_write_read(void)
 {
@@ -206,6 +224,7 @@ int
 main(void)
 {
 	test_table();
+	test_nul_event();
 	test_write_read();
 	test_stop_reset_cap();
 	return t_done();
