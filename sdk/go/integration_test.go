@@ -136,9 +136,16 @@ func TestIntegrationSeedRun(t *testing.T) {
 		out["send_email"]["messageId"] != fmt.Sprintf("<%s@loom.example>", id) {
 		t.Fatalf("outputs did not flow: %v", out)
 	}
+	// the backend notes its callback once loom-api has answered it, which
+	// may be just after the run ended: wait for the note
 	called := false
-	for _, k := range s.backend.CalledBack() {
-		called = called || k == id+"/send_email/1"
+	for i := 0; i < 200 && !called; i++ {
+		for _, k := range s.backend.CalledBack() {
+			called = called || k == id+"/send_email/1"
+		}
+		if !called {
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	if !called {
 		t.Fatal("send_email was not completed through its callback")

@@ -52,6 +52,10 @@ describe('against a real stack', { skip: !API && 'no stack: LOOM_API is not set 
     assert.equal(out.process.title, 'Report for 2024-01-14');
     assert.equal(out.process.reportUrl, `${backendUrl}/reports/${id}.csv`);
     assert.equal(out.send_email.messageId, `<${id}@loom.example>`);
+    // the backend notes its callback once loom-api has answered it, which
+    // may be just after the run ended: wait for the note
+    for (let i = 0; i < 200 && !backend.calledBack.includes(`${id}/send_email/1`); i++)
+      await new Promise((r) => setTimeout(r, 50));
     assert.ok(backend.calledBack.includes(`${id}/send_email/1`));
     assert.deepEqual(lines[0], ['fetch_data', 'Fetched 5 records for 2024-01-14']);
     assert.ok(lines.some(([t, l]) => t === 'send_email' && l === 'Sent "Report for 2024-01-14" to team@example.com'));

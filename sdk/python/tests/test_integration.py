@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 from linkloom import (Conflict, LinkLoomClient, NotFound, Unauthorized,
@@ -73,7 +74,14 @@ class StackTest(unittest.TestCase):
         # send_email answered 202 and completed through the callback URL
         self.assertEqual(out["send_email"]["messageId"], f"<{ex_id}@loom.example>")
         self.assertEqual(out["send_email"]["to"], "team@example.com")
-        self.assertIn(f"{ex_id}/send_email/1", self.backend.backend.called_back)
+        # the backend notes its callback once loom-api has answered it,
+        # which may be just after the run ended: wait for the note
+        key = f"{ex_id}/send_email/1"
+        deadline = time.monotonic() + 10
+        while key not in self.backend.backend.called_back and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn(key, self.backend.backend.called_back)
         # the log lines came live, in order, with the async task's last
         self.assertEqual(lines[0], ("fetch_data", "Fetched 5 records for 2024-01-14"))
         self.assertIn(("send_email",
