@@ -357,6 +357,9 @@ $(BUILD)/bench/%: $(BUILD)/contrib/bench/%.o $(LIBS_ALL)
 bench: all $(BUILD)/bench/dagbench $(BUILD)/bench/noopd
 	contrib/bench/run $(BUILD)
 
+# tests/bench-peers.bats runs the harness at a toy size in make check
+tests: $(BUILD)/bench/noopd
+
 deps:
 	@contrib/deps.sh
 	@$(MAKE) --no-print-directory $(UI_STAMP)
