@@ -34,6 +34,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "core/xalloc.h"
+#include "util/ctl.h"
 #include "util/log.h"
 
 #define READ_CHUNK 65536
@@ -438,35 +439,6 @@ on_accept(struct loop_io *io, int lfd, unsigned events, void *arg)
 	log_debug("peer uid %lu, pid %ld", c->uid, (long)cr.pid);
 }
 
-/* Refuses a path another process listens on; removes a stale socket. */
-static int
-claim_path(const char *path, char **err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st) < 0)
-		return 0;
-	if (!S_ISSOCK(st.st_mode)) {
-		*err = xasprintf("%s: exists and is not a socket", path);
-		return -1;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		*err = xasprintf("socket: %s", strerror(errno));
-		return -1;
-	}
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (rc == 0) {
-		*err = xasprintf("%s: another loom-log listens there", path);
-		return -1;
-	}
-	(void)unlink(path);
-	return 0;
-}
-
 static int
 listen_path(const struct logd_opts *o, char **err)
 {
@@ -474,7 +446,7 @@ listen_path(const struct logd_opts *o, char **err)
 	mode_t old;
 	int fd;
 
-	if (claim_path(o->socket, err) < 0)
+	if (ctl_claim_path(o->socket, "loom-log", err) < 0)
 		return -1;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", o->socket);
 	if ((fd = socket(
