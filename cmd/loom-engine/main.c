@@ -23,9 +23,8 @@ main(int argc, char **argv)
 {
 	struct engined_opts o;
 	struct config *cfg;
-	struct diags d;
-	const char *path = NULL, *lvl;
-	enum log_level level = LOG_LVL_INFO;
+	const char *path = NULL;
+	int level = LOG_LVL_INFO;
 	int ch, check = 0;
 
 	memset(&o, 0, sizeof(o));
@@ -53,16 +52,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	diags_init(&d);
-	if ((cfg = config_load(path, &d)) == NULL) {
-		diags_print(&d, stderr);
+	if ((cfg = config_load_daemon(path, &level)) == NULL)
 		return 1;
-	}
-	if ((lvl = config_get(cfg, "log.level", NULL)) &&
-	    level != LOG_LVL_DEBUG && log_level_parse(lvl, &level) < 0)
-		fatalx("log.level: unknown level '%s'", lvl);
-	log_set_level(level);
-	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');
 	if (engined_opts_load(&o, cfg) < 0)
 		return 1;
 	if (check) {

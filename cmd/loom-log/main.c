@@ -22,9 +22,8 @@ main(int argc, char **argv)
 {
 	struct logd_opts o;
 	struct config *cfg;
-	struct diags d;
-	const char *path = NULL, *lvl, *sock = NULL;
-	enum log_level level = LOG_LVL_INFO;
+	const char *path = NULL, *sock = NULL;
+	int level = LOG_LVL_INFO;
 	int ch, check = 0, rc;
 
 	log_init("loom-log", LOG_LVL_INFO);
@@ -55,16 +54,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	diags_init(&d);
-	if ((cfg = config_load(path, &d)) == NULL) {
-		diags_print(&d, stderr);
+	if ((cfg = config_load_daemon(path, &level)) == NULL)
 		return 1;
-	}
-	if ((lvl = config_get(cfg, "log.level", NULL)) &&
-	    level != LOG_LVL_DEBUG && log_level_parse(lvl, &level) < 0)
-		fatalx("log.level: unknown level '%s'", lvl);
-	log_set_level(level);
-	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');
 	if (sock != NULL && setenv("LOOM_LOGD_SOCKET", sock, 1) < 0)
 		fatal("setenv");
 	if (logd_opts_load(&o, cfg) < 0) {

@@ -23,9 +23,8 @@ main(int argc, char **argv)
 {
 	struct sched_opts o;
 	struct config *cfg;
-	struct diags d;
-	const char *path = NULL, *lvl, *copt = NULL;
-	enum log_level level = LOG_LVL_INFO;
+	const char *path = NULL, *copt = NULL;
+	int level = LOG_LVL_INFO;
 	int ch, check = 0, rc;
 
 	log_init("loom-sched", LOG_LVL_INFO);
@@ -52,16 +51,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	diags_init(&d);
-	if ((cfg = config_load(path, &d)) == NULL) {
-		diags_print(&d, stderr);
+	if ((cfg = config_load_daemon(path, &level)) == NULL)
 		return 1;
-	}
-	if ((lvl = config_get(cfg, "log.level", NULL)) &&
-	    level != LOG_LVL_DEBUG && log_level_parse(lvl, &level) < 0)
-		fatalx("log.level: unknown level '%s'", lvl);
-	log_set_level(level);
-	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');
 	if (sched_opts_load(&o, cfg) < 0)
 		rc = 1;
 	else {

@@ -11,6 +11,7 @@
 
 #include "core/duration.h"
 #include "core/xalloc.h"
+#include "log.h"
 
 struct config_entry {
 	char *key; /* "section.key" */
@@ -182,4 +183,28 @@ config_get_duration(
 		return 0;
 	}
 	return duration_parse(v, out_ms, &err);
+}
+
+struct config *
+config_load_daemon(const char *path, int *level)
+{
+	enum log_level l = (enum log_level) * level;
+	struct config *cfg;
+	struct diags d;
+	const char *lvl;
+
+	diags_init(&d);
+	if ((cfg = config_load(path, &d)) == NULL) {
+		diags_print(&d, stderr);
+		diags_clear(&d);
+		return NULL;
+	}
+	diags_clear(&d);
+	if ((lvl = config_get(cfg, "log.level", NULL)) && l != LOG_LVL_DEBUG &&
+	    log_level_parse(lvl, &l) < 0)
+		fatalx("log.level: unknown level '%s'", lvl);
+	log_set_level(l);
+	log_set_json(config_get(cfg, "log.format", "text")[0] == 'j');
+	*level = (int)l;
+	return cfg;
 }

@@ -28,6 +28,15 @@ struct config *config_load(const char *path, struct diags *d);
 void config_free(struct config *c);
 const char *config_path(const struct config *c);
 
+/*
+ * A daemon's start: loads path (NULL: LOOM_CONFIG or the default), prints
+ * its problems to stderr, then sets the log level from log.level unless
+ * *level is debug already (-d/-v win) and the format from log.format;
+ * *level is the level set.  NULL when the file does not load; exits
+ * (fatalx) on an unknown log.level.
+ */
+struct config *config_load_daemon(const char *path, int *level);
+
 /* The value of "section.key" (environment first), or def. */
 const char *config_get(
     const struct config *c, const char *key, const char *def);
