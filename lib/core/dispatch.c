@@ -1,6 +1,8 @@
 /* dispatch: see dispatch.h. */
 #include "dispatch.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,132 @@
  * (and attempt history row) would carry them. */
 static const char *const engine_only[] = { "name", "dependsOn", "when", "input",
 	"retryPolicy", NULL };
+
+/* A finite double as the shortest of %.15g / %.17g that reads back. */
+static void
+put_double(struct buf *b, double x)
+{
+	char s[32];
+
+	if (!isfinite(x))
+		x = 0;
+	snprintf(s, sizeof(s), "%.15g", x);
+	if (strtod(s, NULL) != x)
+		snprintf(s, sizeof(s), "%.17g", x);
+	buf_puts(b, s);
+}
+
+static void
+put_classes(struct buf *b, const char *key, unsigned set)
+{
+	const char *sep = "";
+
+	buf_printf(b, ",\"%s\":[", key);
+	for (int c = ERR_NONE + 1; c < ERR__COUNT; c++)
+		if (set & ERRCLASS_BIT(c)) {
+			buf_printf(b, "%s\"%s\"", sep, errclass_name(c));
+			sep = ",";
+		}
+	buf_putc(b, ']');
+}
+
+/* The request's "retry" object: what dispatch_retry_parse() reads back. */
+static void
+put_retry(struct buf *b, const struct retry_policy *p, int base)
+{
+	buf_printf(b,
+	    "{\"attemptBase\":%d,\"maxAttempts\":%d,"
+	    "\"backoff\":\"%s\",\"initialDelay\":%lld,\"maxDelay\":%lld,"
+	    "\"multiplier\":",
+	    base, p->max_attempts, backoff_name(p->strategy),
+	    (long long)p->initial_delay_ms, (long long)p->max_delay_ms);
+	put_double(b, p->multiplier);
+	buf_puts(b, ",\"jitter\":");
+	put_double(b, p->jitter);
+	put_classes(b, "retryOn", p->retry_on);
+	put_classes(b, "dontRetryOn", p->dont_retry_on);
+	buf_putc(b, '}');
+}
+
+/* A whole number member of o in [lo, hi] (o borrowed). */
+static int
+get_whole(jv o, const char *key, double lo, double hi, double *out)
+{
+	jv v = jv_object_get(jv_copy(o), jv_string(key));
+	int ok = jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= lo &&
+	    jv_number_value(v) <= hi &&
+	    jv_number_value(v) == floor(jv_number_value(v));
+
+	if (ok)
+		*out = jv_number_value(v);
+	jv_free(v);
+	return ok ? 0 : -1;
+}
+
+static int
+get_classes(jv o, const char *key, unsigned *out)
+{
+	jv v = jv_object_get(jv_copy(o), jv_string(key));
+	int rc = jv_get_kind(v) == JV_KIND_ARRAY ? 0 : -1;
+	enum errclass c;
+
+	*out = 0;
+	if (rc == 0)
+		jv_array_foreach(v, i, name)
+		{
+			if (jv_get_kind(name) != JV_KIND_STRING ||
+			    errclass_parse(jv_string_value(name), &c) < 0)
+				rc = -1;
+			else
+				*out |= ERRCLASS_BIT(c);
+			jv_free(name);
+		}
+	jv_free(v);
+	return rc;
+}
+
+int
+dispatch_retry_parse(jv retry, struct retry_policy *p, int *base)
+{
+	double base_d, max, initial, maxd;
+	jv v;
+	int rc = -1;
+
+	if (jv_get_kind(retry) != JV_KIND_OBJECT)
+		goto out;
+	retry_policy_default(p);
+	if (get_whole(retry, "attemptBase", 0, 1e9, &base_d) < 0 ||
+	    get_whole(retry, "maxAttempts", 1, 1e9, &max) < 0 ||
+	    get_whole(retry, "initialDelay", 0, 9e15, &initial) < 0 ||
+	    get_whole(retry, "maxDelay", 0, 9e15, &maxd) < 0 ||
+	    get_classes(retry, "retryOn", &p->retry_on) < 0 ||
+	    get_classes(retry, "dontRetryOn", &p->dont_retry_on) < 0)
+		goto out;
+	v = jv_object_get(jv_copy(retry), jv_string("backoff"));
+	if (jv_get_kind(v) != JV_KIND_STRING ||
+	    backoff_parse(jv_string_value(v), &p->strategy) < 0) {
+		jv_free(v);
+		goto out;
+	}
+	jv_free(v);
+	v = jv_object_get(jv_copy(retry), jv_string("multiplier"));
+	p->multiplier =
+	    jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : NAN;
+	jv_free(v);
+	v = jv_object_get(jv_copy(retry), jv_string("jitter"));
+	p->jitter = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : NAN;
+	jv_free(v);
+	if (isnan(p->multiplier) || isnan(p->jitter))
+		goto out;
+	*base = (int)base_d;
+	p->max_attempts = (int)max;
+	p->initial_delay_ms = (int64_t)initial;
+	p->max_delay_ms = (int64_t)maxd;
+	rc = 0;
+out:
+	jv_free(retry);
+	return rc;
+}
 
 jv
 dispatch_task_specs(const struct workflow *wf)
@@ -53,6 +181,7 @@ dispatch_request(const char *execution_id, const struct workflow *wf,
 {
 	static const char *const fields[] = { "headers", "body" };
 	const struct task *t = &wf->tasks[a->task];
+	struct buf b = BUF_INIT;
 	jv req, ctx = jv_invalid();
 
 	for (size_t f = 0; f < 2; f++) {
@@ -92,6 +221,11 @@ dispatch_request(const char *execution_id, const struct workflow *wf,
 	if (rt->scheduled_time[0] != '\0')
 		req = jv_object_set(req, jv_string("scheduledTime"),
 		    jv_string(rt->scheduled_time));
+	/* The same text as dispatch_request_text() writes. */
+	put_retry(&b, &t->retry, rt->tasks[a->task].attempt_base);
+	req = jv_object_set(
+	    req, jv_string("retry"), jv_parse_sized(b.p, (int)b.len));
+	buf_free(&b);
 	return req;
 }
 
@@ -215,6 +349,9 @@ dispatch_request_text(const char *execution_id, const struct workflow *wf,
 		buf_json_str(
 		    &b, rt->scheduled_time, strlen(rt->scheduled_time));
 	}
+	buf_puts(&b, ",\"retry\":");
+	put_retry(
+	    &b, &wf->tasks[a->task].retry, rt->tasks[a->task].attempt_base);
 	buf_putc(&b, '}');
 	return b.p;
 }
