@@ -75,8 +75,21 @@ slow_record() {
 	local r
 	r=$(sql "SELECT level || ' ' || line FROM task_logs
 	    WHERE execution_id = '$1' AND task_id = 'slow' AND stream = 'loom'
-	    AND line LIKE '%failed%'")
+	    AND line LIKE '%failed:%'")
 	[ -n "$r" ] && echo "$r"
+}
+
+# decisions EXEC: loom-exec's records of what follows each failed attempt
+# (the engine's retry decision), "task attempt level line" in order
+decisions() {
+	"$LOOM_BIN/loom" execution logs "$1" -o json |
+	    jq -r 'select(.stream == "loom" and (.line | test(" failed \\(")))
+		| "\(.taskId) \(.attempt) \(.level) \(.line)"'
+}
+
+# decisions_are EXEC N: for wait_for; N decision records are stored
+decisions_are() {
+	[ "$(decisions "$1" | wc -l)" -eq "$2" ]
 }
 
 # task_logs_locked: a session holds task_logs exclusively
@@ -224,25 +237,19 @@ EOF
 	finished "$E" >/dev/null
 	run -0 sql "SELECT string_agg(attempt || ' ' || level || ' ' || line, '|'
 	    ORDER BY id) FROM task_logs WHERE execution_id = '$E'
-	    AND task_id = 'flaky' AND stream = 'loom' AND line LIKE '%failed%'"
+	    AND task_id = 'flaky' AND stream = 'loom' AND line LIKE '%failed:%'"
 	assert_output '1 error attempt 1 failed: TaskFailedException: exited with status 3|2 error attempt 2 failed: TaskFailedException: exited with status 3'
+	# what followed each failure: a retry, then no attempt left; slow's
+	# timeout is not retried (retryOn has it, but maxAttempts is 1)
+	wait_for decisions_are "$E" 3
+	run -0 decisions "$E"
+	assert_line 'flaky 1 info attempt 1 of 2 failed (TaskFailedException): retrying as attempt 2 in about 100ms'
+	assert_line 'flaky 2 error attempt 2 of 2 failed (TaskFailedException): no retry left, dead letter'
+	assert_line 'slow 1 error attempt 1 of 1 failed (TimeoutException): no retry left, dead letter'
 	# slow printed nothing: its result did not wait for its records
 	wait_for slow_record "$E"
 	run -0 slow_record "$E"
 	assert_output --regexp '^warn attempt 1 failed: TimeoutException: '
-}
-
-# decisions EXEC: loom-exec's records of what follows each failed attempt
-# (the engine's retry decision), "task attempt level line" in order
-decisions() {
-	"$LOOM_BIN/loom" execution logs "$1" -o json |
-	    jq -r 'select(.stream == "loom" and (.line | test(" failed \\(")))
-		| "\(.taskId) \(.attempt) \(.level) \(.line)"'
-}
-
-# decisions_are EXEC N: for wait_for; N decision records are stored
-decisions_are() {
-	[ "$(decisions "$1" | wc -l)" -eq "$2" ]
 }
 
 @test "loom-exec records the retry decision of each failed attempt" {
@@ -292,27 +299,6 @@ EOF
 	run -0 grep -c '"path":"/api/tasks/' "$BACKEND_LOG"
 	assert_output 4
 	run -1 grep -q '"retry"\|maxAttempts' "$BACKEND_LOG"
-}
-
-@test "loom-exec's decision record when no attempt is left" {
-	cat >"$WF" <<EOF
-id: log-exhausted
-tasks:
-  - id: down
-    type: shell
-    command: "exit 4"
-    retryPolicy:
-      maxAttempts: 2
-      initialDelay: 100ms
-      retryOn: [TaskFailedException]
-EOF
-	apply "$WF"
-	E=$(trigger log-exhausted)
-	finished "$E" >/dev/null
-	wait_for decisions_are "$E" 2
-	run -0 decisions "$E"
-	assert_line --index 0 'down 1 info attempt 1 of 2 failed (TaskFailedException): retrying as attempt 2 in about 100ms'
-	assert_line --index 1 'down 2 error attempt 2 of 2 failed (TaskFailedException): no retry left, dead letter'
 }
 
 @test "loom execution logs --grep, --level, --since, --task; the API's filters" {
