@@ -291,14 +291,20 @@ EOF
 	run -0 sql "SELECT count(*) FROM dead_letters WHERE execution_id = '$E'
 	    AND task_id = 'refused'"
 	assert_output 1
-	# the policy rides in the stored request, never in what a backend got
-	run -0 sql "SELECT (request->'retry'->>'maxAttempts') || ' ' ||
-	    (request->'retry'->>'initialDelay') FROM run_tasks
-	    WHERE execution_id = '$E' AND task_id = 'flaky'"
-	assert_output '3 100'
+	# the policy rides in the stored request (what differs from the
+	# built-in one), never in what a backend got
+	run -0 sql "SELECT string_agg(task_id || ' ' || (request->'retry')::text,
+	    '|' ORDER BY task_id) FROM run_tasks WHERE execution_id = '$E'"
+	assert_output 'flaky {"jitter": 0, "initialDelay": 100}|refused {"jitter": 0, "initialDelay": 100}'
 	run -0 grep -c '"path":"/api/tasks/' "$BACKEND_LOG"
 	assert_output 4
 	run -1 grep -q '"retry"\|maxAttempts' "$BACKEND_LOG"
+	# run again from the failed task: a fresh budget, counted from there
+	# (exit 1: the run fails again)
+	run -1 "$LOOM_BIN/loom" execution retry "$E" --from-failed --wait
+	wait_for decisions_are "$E" 4
+	run -0 decisions "$E"
+	assert_line 'refused 2 error attempt 2 (1 of 3 since the reset) failed (HttpClientError): not retried (dontRetryOn), dead letter'
 }
 
 @test "loom execution logs --grep, --level, --since, --task; the API's filters" {

@@ -9,10 +9,11 @@
  *
  * plus "scheduledTime" when the run has one (run_rt.scheduled_time), and
  * "retry": the task's effective retry policy (workflow defaults applied)
- * with the attempts spent before its last reset,
+ * with the attempts spent before its last reset, written as what differs
+ * from retry_policy_default() (a task with the defaults has "retry":{}),
  *
- *   {"attemptBase":0,"maxAttempts":3,"backoff":"exponential",
- *    "initialDelay":1000,"maxDelay":300000,"multiplier":2,"jitter":0.1,
+ *   {"attemptBase":2,"maxAttempts":5,"backoff":"linear",
+ *    "initialDelay":500,"maxDelay":0,"multiplier":1.5,"jitter":0,
  *    "retryOn":["TimeoutException",…],"dontRetryOn":[…]}   (delays in ms)
  *
  * so that an executor can say what the engine will decide when the attempt
@@ -73,10 +74,11 @@ char *dispatch_request_text(const char *execution_id, const struct workflow *wf,
     jv task_spec, const char *spec_text, char **err);
 
 /*
- * Reads a request's "retry" object (consumed) into *p and *base.  Returns
- * 0, or -1 when it is missing or not what dispatch_request() writes (an
- * older engine's request, a hand-written one): then there is no decision
- * to record.
+ * Reads a request's "retry" object (consumed) into *p and *base, a member
+ * left out meaning the default (attemptBase 0).  Returns 0, or -1 when it
+ * is missing (an older engine's request, a hand-written one) or a member
+ * is not what dispatch_request() writes: then there is no decision to
+ * record.
  */
 int dispatch_retry_parse(jv retry, struct retry_policy *p, int *base);
 

@@ -37,6 +37,16 @@ static const char yaml[] = "id: rp\n"
 			   "    command: [\"true\"]\n"
 			   "    dependsOn: [a]\n";
 
+/* The same policy as the built-in default, written out. */
+static const char plain[] = "id: plain\n"
+			    "tasks:\n"
+			    "  - id: c\n"
+			    "    type: shell\n"
+			    "    command: [\"true\"]\n"
+			    "    retryPolicy:\n"
+			    "      maxAttempts: 3\n"
+			    "      initialDelay: 1s\n";
+
 static int
 same_policy(const struct retry_policy *x, const struct retry_policy *y)
 {
@@ -131,13 +141,57 @@ test_request(void)
 	jqx_free(jq);
 }
 
+/* A task with the built-in policy: its request grows by "retry":{}. */
+static void
+test_default_small(void)
+{
+	struct diags d;
+	struct workflow *wf;
+	struct run_rt rt;
+	struct jqx *jq = jqx_new();
+	struct engine_action a;
+	char *err = NULL, *text;
+	jv specs, dumped;
+
+	diags_init(&d);
+	wf = workflow_load_buf("plain.yaml", plain, sizeof(plain) - 1, &d);
+	ok(wf != NULL, "the plain workflow loads");
+	if (wf == NULL) {
+		diags_clear(&d);
+		jqx_free(jq);
+		return;
+	}
+	ok(run_rt_init(&rt, wf, jv_null(), &err) == 0, "run_rt_init");
+	memset(&a, 0, sizeof(a));
+	a.type = ACT_DISPATCH;
+	a.attempt = 1;
+	a.input = jv_object();
+	specs = dispatch_task_specs(wf);
+	dumped = jv_dump_string(jv_array_get(jv_copy(specs), 0), 0);
+	text = dispatch_request_text("exec-1", wf, &rt, jq, &a, jv_null(),
+	    jv_string_value(dumped), &err);
+	ok(text != NULL && strstr(text, ",\"retry\":{}}") != NULL,
+	    "the default policy is written as {}: %s", text ? text : "-");
+	free(text);
+	jv_free(dumped);
+	jv_free(specs);
+	jv_free(a.input);
+	run_rt_free(&rt);
+	workflow_free(wf);
+	diags_clear(&d);
+	jqx_free(jq);
+}
+
 static void
 test_parse_bad(void)
 {
 	static const char *bad[] = {
 		"null",
 		"[]",
-		"{}",
+		"{\"maxAttempts\":\"3\"}",
+		"{\"retryOn\":\"HttpServerError\"}",
+		"{\"jitter\":2}",
+		"{\"backoff\":null}",
 		"{\"attemptBase\":0,\"maxAttempts\":3,\"backoff\":\"fixed\","
 		"\"initialDelay\":1000,\"maxDelay\":0,\"multiplier\":2,"
 		"\"jitter\":0,\"retryOn\":[\"NoSuchClass\"],\"dontRetryOn\":[]"
@@ -158,9 +212,17 @@ test_parse_bad(void)
 		"\"initialDelay\":1000,\"maxDelay\":0,\"multiplier\":\"2\","
 		"\"jitter\":0,\"retryOn\":[],\"dontRetryOn\":[]}",
 	};
-	struct retry_policy p;
-	int base;
+	struct retry_policy p, d;
+	int base = -1;
 
+	retry_policy_default(&d);
+	ok(dispatch_retry_parse(jv_parse("{}"), &p, &base) == 0 &&
+		same_policy(&p, &d) && base == 0,
+	    "{} is the default policy, attempt base 0");
+	ok(dispatch_retry_parse(jv_parse("{\"maxAttempts\":7}"), &p, &base) ==
+		    0 &&
+		p.max_attempts == 7 && p.retry_on == d.retry_on,
+	    "a member left out keeps its default");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		is_int(dispatch_retry_parse(jv_parse(bad[i]), &p, &base), -1,
 		    "refused: %s", bad[i]);
@@ -172,6 +234,7 @@ int
 main(void)
 {
 	test_request();
+	test_default_small();
 	test_parse_bad();
 	return t_done();
 }
