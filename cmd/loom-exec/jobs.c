@@ -167,7 +167,9 @@ xd_record_decision(struct xd *x, const struct job *j)
 	char msg[512];
 	enum retry_verdict v;
 
-	if (!j->has_retry || !xd_result_is(j->result, "FAILED"))
+	/* Stored as FAILED: anything but SUCCESS or ACCEPTED (execdb.c). */
+	if (!j->has_retry || xd_result_is(j->result, "SUCCESS") ||
+	    xd_result_is(j->result, "ACCEPTED"))
 		return;
 	et = jv_getpath(jv_copy(j->result),
 	    JV_ARRAY(jv_string("error"), jv_string("type")));
