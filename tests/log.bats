@@ -75,8 +75,21 @@ slow_record() {
 	local r
 	r=$(sql "SELECT level || ' ' || line FROM task_logs
 	    WHERE execution_id = '$1' AND task_id = 'slow' AND stream = 'loom'
-	    AND line LIKE '%failed%'")
+	    AND line LIKE '%failed:%'")
 	[ -n "$r" ] && echo "$r"
+}
+
+# decisions EXEC: loom-exec's records of what follows each failed attempt
+# (the engine's retry decision), "task attempt level line" in order
+decisions() {
+	"$LOOM_BIN/loom" execution logs "$1" -o json |
+	    jq -r 'select(.stream == "loom" and (.line | test(" failed \\(")))
+		| "\(.taskId) \(.attempt) \(.level) \(.line)"'
+}
+
+# decisions_are EXEC N: for wait_for; N decision records are stored
+decisions_are() {
+	[ "$(decisions "$1" | wc -l)" -eq "$2" ]
 }
 
 # task_logs_locked: a session holds task_logs exclusively
@@ -224,12 +237,74 @@ EOF
 	finished "$E" >/dev/null
 	run -0 sql "SELECT string_agg(attempt || ' ' || level || ' ' || line, '|'
 	    ORDER BY id) FROM task_logs WHERE execution_id = '$E'
-	    AND task_id = 'flaky' AND stream = 'loom' AND line LIKE '%failed%'"
+	    AND task_id = 'flaky' AND stream = 'loom' AND line LIKE '%failed:%'"
 	assert_output '1 error attempt 1 failed: TaskFailedException: exited with status 3|2 error attempt 2 failed: TaskFailedException: exited with status 3'
+	# what followed each failure: a retry, then no attempt left; slow's
+	# timeout is not retried (retryOn has it, but maxAttempts is 1)
+	wait_for decisions_are "$E" 3
+	run -0 decisions "$E"
+	assert_line 'flaky 1 info attempt 1 of 2 failed (TaskFailedException): retrying as attempt 2 in about 100ms'
+	assert_line 'flaky 2 error attempt 2 of 2 failed (TaskFailedException): no retry left, dead letter'
+	assert_line 'slow 1 error attempt 1 of 1 failed (TimeoutException): no retry left, dead letter'
 	# slow printed nothing: its result did not wait for its records
 	wait_for slow_record "$E"
 	run -0 slow_record "$E"
 	assert_output --regexp '^warn attempt 1 failed: TimeoutException: '
+}
+
+@test "loom-exec records the retry decision of each failed attempt" {
+	loom_backend_start
+	# initialDelay and jitter come from the workflow's defaults, the
+	# attempts from the task: the record uses the effective policy
+	cat >"$WF" <<EOF
+id: log-decision
+defaults:
+  retryPolicy:
+    initialDelay: 100ms
+    jitter: 0
+tasks:
+  - id: flaky
+    type: http
+    url: "$BACKEND_URL/api/tasks/flaky?fail=2&status=503"
+    retryPolicy:
+      maxAttempts: 3
+  - id: refused
+    type: http
+    url: "$BACKEND_URL/api/tasks/refused?status=409"
+    maxAttempts: 3
+EOF
+	apply "$WF"
+	E=$(trigger log-decision)
+	run -0 finished "$E"
+	assert_equal "$(jq -r .status <<<"$output")" FAILED
+	# the records go out once each result is stored, maybe after the end
+	wait_for decisions_are "$E" 3
+	run -0 decisions "$E"
+	assert_line 'flaky 1 info attempt 1 of 3 failed (HttpServerError): retrying as attempt 2 in 100ms'
+	assert_line 'flaky 2 info attempt 2 of 3 failed (HttpServerError): retrying as attempt 3 in 200ms'
+	assert_line 'refused 1 error attempt 1 of 3 failed (HttpClientError): not retried (dontRetryOn), dead letter'
+	# and that is what the engine did: flaky's third call succeeded, the
+	# 409 was called once and is a dead letter
+	run -0 sql "SELECT string_agg(task_id || ' ' || state || ' ' || attempt,
+	    '|' ORDER BY task_id) FROM run_tasks WHERE execution_id = '$E'"
+	assert_output 'flaky SUCCESS 3|refused DEAD 1'
+	run -0 sql "SELECT count(*) FROM dead_letters WHERE execution_id = '$E'
+	    AND task_id = 'refused'"
+	assert_output 1
+	# the policy rides in the stored request (what differs from the
+	# built-in one), never in what a backend got
+	run -0 sql "SELECT string_agg(task_id || ' ' || (request->'retry')::text,
+	    '|' ORDER BY task_id) FROM run_tasks WHERE execution_id = '$E'"
+	assert_output 'flaky {"jitter": 0, "initialDelay": 100}|refused {"jitter": 0, "initialDelay": 100}'
+	run -0 grep -c '"path":"/api/tasks/' "$BACKEND_LOG"
+	assert_output 4
+	run -1 grep -q '"retry"\|maxAttempts' "$BACKEND_LOG"
+	# run again from the failed task: a fresh budget, counted from there
+	# (exit 1: the run fails again)
+	run -1 "$LOOM_BIN/loom" execution retry "$E" --from-failed --wait
+	wait_for decisions_are "$E" 4
+	run -0 decisions "$E"
+	assert_line 'refused 2 error attempt 2 (1 of 3 since the reset) failed (HttpClientError): not retried (dontRetryOn), dead letter'
 }
 
 @test "loom execution logs --grep, --level, --since, --task; the API's filters" {

@@ -88,7 +88,12 @@ struct job {
 	int64_t start_wall_ms; /* dispatched, for the attempt's span */
 	char *workflow;	       /* the request's workflowId, or NULL */
 	char *type;	       /* http, shell, java; owned, or NULL */
-	jv result;	       /* once done */
+	/* The request's "retry" (dispatch_retry_parse()), when has_retry:
+	 * what the engine decides when this attempt fails. */
+	struct retry_policy retry;
+	int retry_base;
+	int has_retry;
+	jv result; /* once done */
 	struct job *prev, *next;
 };
 
@@ -217,6 +222,12 @@ void xd_send_batch(struct xd *x);
 
 /* report.c: writing the blocking way. */
 void xd_account(struct xd *x, struct job *j, int matched);
+/*
+ * j's failed result is stored: records what the engine decides about it
+ * (retry_decision_text()), stream "loom".  Nothing for another result or
+ * a request without "retry".
+ */
+void xd_record_decision(struct xd *x, const struct job *j);
 void xd_flush(struct xd *x);
 void xd_flush_logs(struct xd *x);
 

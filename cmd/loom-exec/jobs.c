@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dispatch.h"
 #include "core/xalloc.h"
 #include "daemon.h"
 #include "util/log.h"
@@ -157,6 +158,29 @@ result_records(struct xd *x, struct job *j, jv result)
 	jv_free(et);
 	jv_free(em);
 	jv_free(st);
+}
+
+void
+xd_record_decision(struct xd *x, const struct job *j)
+{
+	jv et;
+	char msg[512];
+	enum retry_verdict v;
+
+	/* Stored as FAILED: anything but SUCCESS or ACCEPTED (execdb.c). */
+	if (!j->has_retry || xd_result_is(j->result, "SUCCESS") ||
+	    xd_result_is(j->result, "ACCEPTED"))
+		return;
+	et = jv_getpath(jv_copy(j->result),
+	    JV_ARRAY(jv_string("error"), jv_string("type")));
+	/* The class and the count the engine takes (enginedb_read.c,
+	 * engine.c's fail_attempt()), by the same functions. */
+	v = retry_decision_text(&j->retry,
+	    errclass_of_failure(
+		jv_get_kind(et) == JV_KIND_STRING ? jv_string_value(et) : NULL),
+	    j->key.attempt, j->retry_base, msg, sizeof(msg));
+	jv_free(et);
+	xd_record(x, &j->key, v == RETRY_AGAIN ? "info" : "error", "%s", msg);
 }
 
 /* Back at the head of the queue: a batch that was not written. */
@@ -313,6 +337,10 @@ xd_job_start(struct xd *x, struct execdb_claim *c, char *target)
 	j->start_wall_ms = loop_now_ms(x->loop);
 	j->workflow = request_str(c->request, "workflowId", NULL);
 	j->type = request_str(c->request, "task", "type");
+	j->has_retry = jv_get_kind(c->request) == JV_KIND_OBJECT &&
+	    dispatch_retry_parse(
+		jv_object_get(jv_copy(c->request), jv_string("retry")),
+		&j->retry, &j->retry_base) == 0;
 	running_link(x, j);
 	log_set_run(
 	    j->workflow, j->key.execution_id, j->key.task_id, j->key.attempt);

@@ -327,7 +327,7 @@ str_or(jv line, const char *key, const char *def, jv *keep)
 						      def;
 }
 
-/* The envelope of a runner line, with its level and time. */
+/* The envelope of a runner line (consumed), with its level and time. */
 static jv
 envelope(struct logsink *s, jv line)
 {
@@ -355,6 +355,7 @@ envelope(struct logsink *s, jv line)
 	e = jv_put(e, "msg", jv_object_get(jv_copy(line), jv_string("msg")));
 	jv_free(st);
 	jv_free(lv);
+	jv_free(line);
 	return e;
 }
 

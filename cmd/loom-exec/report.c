@@ -26,6 +26,8 @@ xd_account(struct xd *x, struct job *j, int matched)
 	x->nreported++;
 	if (xd_result_is(j->result, "ACCEPTED"))
 		x->want_deadlines = 1;
+	/* Stored: the engine decides on exactly this result now. */
+	xd_record_decision(x, j);
 }
 
 /*

@@ -1,6 +1,8 @@
 /* dispatch: see dispatch.h. */
 #include "dispatch.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,209 @@
  * (and attempt history row) would carry them. */
 static const char *const engine_only[] = { "name", "dependsOn", "when", "input",
 	"retryPolicy", NULL };
+
+/* A finite double as the shortest of %.15g / %.17g that reads back. */
+static void
+put_double(struct buf *b, double x)
+{
+	char s[32];
+
+	if (!isfinite(x))
+		x = 0;
+	snprintf(s, sizeof(s), "%.15g", x);
+	if (strtod(s, NULL) != x)
+		snprintf(s, sizeof(s), "%.17g", x);
+	buf_puts(b, s);
+}
+
+/* ",\"key\":" or "\"key\":" for the first member. */
+static void
+put_key(struct buf *b, const char *key)
+{
+	if (b->len > 0 && b->p[b->len - 1] != '{')
+		buf_putc(b, ',');
+	buf_printf(b, "\"%s\":", key);
+}
+
+static void
+put_classes(struct buf *b, const char *key, unsigned set)
+{
+	const char *sep = "";
+
+	put_key(b, key);
+	buf_putc(b, '[');
+	for (int c = ERR_NONE + 1; c < ERR__COUNT; c++)
+		if (set & ERRCLASS_BIT(c)) {
+			buf_printf(b, "%s\"%s\"", sep, errclass_name(c));
+			sep = ",";
+		}
+	buf_putc(b, ']');
+}
+
+/*
+ * The request's "retry" object: what dispatch_retry_parse() reads back.
+ * Only what differs from retry_policy_default() is written, so the
+ * common task's requests (stored per task and per attempt) grow by
+ * ",\"retry\":{}" and no more.
+ */
+static void
+put_retry(struct buf *b, const struct retry_policy *p, int base)
+{
+	struct retry_policy d;
+
+	retry_policy_default(&d);
+	buf_putc(b, '{');
+	if (base != 0) {
+		put_key(b, "attemptBase");
+		buf_printf(b, "%d", base);
+	}
+	if (p->max_attempts != d.max_attempts) {
+		put_key(b, "maxAttempts");
+		buf_printf(b, "%d", p->max_attempts);
+	}
+	if (p->strategy != d.strategy) {
+		put_key(b, "backoff");
+		buf_printf(b, "\"%s\"", backoff_name(p->strategy));
+	}
+	if (p->initial_delay_ms != d.initial_delay_ms) {
+		put_key(b, "initialDelay");
+		buf_printf(b, "%lld", (long long)p->initial_delay_ms);
+	}
+	if (p->max_delay_ms != d.max_delay_ms) {
+		put_key(b, "maxDelay");
+		buf_printf(b, "%lld", (long long)p->max_delay_ms);
+	}
+	if (p->multiplier != d.multiplier) {
+		put_key(b, "multiplier");
+		put_double(b, p->multiplier);
+	}
+	if (p->jitter != d.jitter) {
+		put_key(b, "jitter");
+		put_double(b, p->jitter);
+	}
+	if (p->retry_on != d.retry_on)
+		put_classes(b, "retryOn", p->retry_on);
+	if (p->dont_retry_on != d.dont_retry_on)
+		put_classes(b, "dontRetryOn", p->dont_retry_on);
+	buf_putc(b, '}');
+}
+
+/*
+ * Member key of o (borrowed), consumed by the caller: 1 when it is there,
+ * 0 when it is not (the default stands).
+ */
+static int
+member(jv o, const char *key, jv *v)
+{
+	*v = jv_object_get(jv_copy(o), jv_string(key));
+	if (jv_is_valid(*v))
+		return 1;
+	jv_free(*v);
+	*v = jv_null();
+	return 0;
+}
+
+/* A whole number member in [lo, hi]; an absent one leaves *out. */
+static int
+get_whole(jv o, const char *key, double lo, double hi, double *out)
+{
+	jv v;
+	int ok;
+
+	if (!member(o, key, &v))
+		return 0;
+	ok = jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= lo &&
+	    jv_number_value(v) <= hi &&
+	    jv_number_value(v) == floor(jv_number_value(v));
+	if (ok)
+		*out = jv_number_value(v);
+	jv_free(v);
+	return ok ? 0 : -1;
+}
+
+/* A number member in [lo, hi]; an absent one leaves *out. */
+static int
+get_number(jv o, const char *key, double lo, double hi, double *out)
+{
+	jv v;
+	int ok;
+
+	if (!member(o, key, &v))
+		return 0;
+	ok = jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= lo &&
+	    jv_number_value(v) <= hi;
+	if (ok)
+		*out = jv_number_value(v);
+	jv_free(v);
+	return ok ? 0 : -1;
+}
+
+static int
+get_classes(jv o, const char *key, unsigned *out)
+{
+	jv v;
+	int rc = 0;
+	enum errclass c;
+	unsigned set = 0;
+
+	if (!member(o, key, &v))
+		return 0;
+	if (jv_get_kind(v) != JV_KIND_ARRAY) {
+		jv_free(v);
+		return -1;
+	}
+	jv_array_foreach(v, i, name)
+	{
+		if (jv_get_kind(name) != JV_KIND_STRING ||
+		    errclass_parse(jv_string_value(name), &c) < 0)
+			rc = -1;
+		else
+			set |= ERRCLASS_BIT(c);
+		jv_free(name);
+	}
+	jv_free(v);
+	if (rc == 0)
+		*out = set;
+	return rc;
+}
+
+int
+dispatch_retry_parse(jv retry, struct retry_policy *p, int *base)
+{
+	double base_d = 0, max, initial, maxd;
+	jv v;
+	int rc = -1;
+
+	retry_policy_default(p);
+	max = p->max_attempts;
+	initial = (double)p->initial_delay_ms;
+	maxd = (double)p->max_delay_ms;
+	if (jv_get_kind(retry) != JV_KIND_OBJECT ||
+	    get_whole(retry, "attemptBase", 0, 1e9, &base_d) < 0 ||
+	    get_whole(retry, "maxAttempts", 1, 1e9, &max) < 0 ||
+	    get_whole(retry, "initialDelay", 0, 9e15, &initial) < 0 ||
+	    get_whole(retry, "maxDelay", 0, 9e15, &maxd) < 0 ||
+	    get_number(retry, "multiplier", 0, 1e6, &p->multiplier) < 0 ||
+	    get_number(retry, "jitter", 0, 1, &p->jitter) < 0 ||
+	    get_classes(retry, "retryOn", &p->retry_on) < 0 ||
+	    get_classes(retry, "dontRetryOn", &p->dont_retry_on) < 0)
+		goto out;
+	if (member(retry, "backoff", &v) &&
+	    (jv_get_kind(v) != JV_KIND_STRING ||
+		backoff_parse(jv_string_value(v), &p->strategy) < 0)) {
+		jv_free(v);
+		goto out;
+	}
+	jv_free(v);
+	*base = (int)base_d;
+	p->max_attempts = (int)max;
+	p->initial_delay_ms = (int64_t)initial;
+	p->max_delay_ms = (int64_t)maxd;
+	rc = 0;
+out:
+	jv_free(retry);
+	return rc;
+}
 
 jv
 dispatch_task_specs(const struct workflow *wf)
@@ -53,6 +258,7 @@ dispatch_request(const char *execution_id, const struct workflow *wf,
 {
 	static const char *const fields[] = { "headers", "body" };
 	const struct task *t = &wf->tasks[a->task];
+	struct buf b = BUF_INIT;
 	jv req, ctx = jv_invalid();
 
 	for (size_t f = 0; f < 2; f++) {
@@ -92,6 +298,11 @@ dispatch_request(const char *execution_id, const struct workflow *wf,
 	if (rt->scheduled_time[0] != '\0')
 		req = jv_object_set(req, jv_string("scheduledTime"),
 		    jv_string(rt->scheduled_time));
+	/* The same text as dispatch_request_text() writes. */
+	put_retry(&b, &t->retry, rt->tasks[a->task].attempt_base);
+	req = jv_object_set(
+	    req, jv_string("retry"), jv_parse_sized(b.p, (int)b.len));
+	buf_free(&b);
 	return req;
 }
 
@@ -215,6 +426,9 @@ dispatch_request_text(const char *execution_id, const struct workflow *wf,
 		buf_json_str(
 		    &b, rt->scheduled_time, strlen(rt->scheduled_time));
 	}
+	buf_puts(&b, ",\"retry\":");
+	put_retry(
+	    &b, &wf->tasks[a->task].retry, rt->tasks[a->task].attempt_base);
 	buf_putc(&b, '}');
 	return b.p;
 }

@@ -7,7 +7,17 @@
  *
  *   {"executionId","taskId","attempt","input","task":{canonical task}}
  *
- * plus "scheduledTime" when the run has one (run_rt.scheduled_time).
+ * plus "scheduledTime" when the run has one (run_rt.scheduled_time), and
+ * "retry": the task's effective retry policy (workflow defaults applied)
+ * with the attempts spent before its last reset, written as what differs
+ * from retry_policy_default() (a task with the defaults has "retry":{}),
+ *
+ *   {"attemptBase":2,"maxAttempts":5,"backoff":"linear",
+ *    "initialDelay":500,"maxDelay":0,"multiplier":1.5,"jitter":0,
+ *    "retryOn":["TimeoutException",…],"dontRetryOn":[…]}   (delays in ms)
+ *
+ * so that an executor can say what the engine will decide when the attempt
+ * fails (retry_decision_text()).  No runner sends it to a backend.
  *
  * The task's `headers:` and `body:` templates are rendered here, with the
  * same context as `input:` ({"params","tasks":{id:{"output"}}}), so the
@@ -62,6 +72,15 @@ jv dispatch_request(const char *execution_id, const struct workflow *wf,
 char *dispatch_request_text(const char *execution_id, const struct workflow *wf,
     const struct run_rt *rt, struct jqx *jq, const struct engine_action *a,
     jv task_spec, const char *spec_text, char **err);
+
+/*
+ * Reads a request's "retry" object (consumed) into *p and *base, a member
+ * left out meaning the default (attemptBase 0).  Returns 0, or -1 when it
+ * is missing (an older engine's request, a hand-written one) or a member
+ * is not what dispatch_request() writes: then there is no decision to
+ * record.
+ */
+int dispatch_retry_parse(jv retry, struct retry_policy *p, int *base);
 
 /* Whether task_spec's headers or body hold a template (borrowed). */
 int dispatch_spec_has_template(jv task_spec);

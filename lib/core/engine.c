@@ -418,9 +418,9 @@ fail_attempt(struct step *s, size_t i, enum errclass err, const char *message,
 	struct task_rt *t = &s->rt->tasks[i];
 	struct engine_action *a;
 	int attempt = t->attempt > 0 ? t->attempt : 1;
-	/* Retries count from the last reset (a fresh budget). */
-	int spent =
-	    attempt - t->attempt_base > 0 ? attempt - t->attempt_base : 1;
+	/* Retries count from the last reset (a fresh budget); loom-exec's
+	 * record of this decision counts the same way. */
+	int spent = retry_attempts_spent(attempt, t->attempt_base);
 
 	if (t->state == TASK_RUNNING)
 		set_task(s, i, TASK_FAILED);

@@ -13,8 +13,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+#include "duration.h"
 
 /*
  * The hard ceiling on any delay, whatever the policy says: 100 years, the
@@ -152,16 +155,90 @@ retry_policy_default(struct retry_policy *p)
 	    ERRCLASS_BIT(ERR_NOT_FOUND) | ERRCLASS_BIT(ERR_HTTP_CLIENT);
 }
 
+enum retry_verdict
+retry_decide(const struct retry_policy *p, enum errclass c, int attempt)
+{
+	if ((unsigned)c >= ERR__COUNT || c == ERR_NONE)
+		return RETRY_NOT_FAILURE;
+	if (p->dont_retry_on & ERRCLASS_BIT(c))
+		return RETRY_DONT_ON;
+	if (!(p->retry_on & ERRCLASS_BIT(c)))
+		return RETRY_NOT_ON;
+	return attempt < p->max_attempts ? RETRY_AGAIN : RETRY_EXHAUSTED;
+}
+
 int
 retry_should_retry(const struct retry_policy *p, enum errclass c, int attempt)
 {
-	if ((unsigned)c >= ERR__COUNT || c == ERR_NONE)
-		return 0;
-	if (p->dont_retry_on & ERRCLASS_BIT(c))
-		return 0;
-	if (!(p->retry_on & ERRCLASS_BIT(c)))
-		return 0;
-	return attempt < p->max_attempts;
+	return retry_decide(p, c, attempt) == RETRY_AGAIN;
+}
+
+int
+retry_attempts_spent(int attempt, int base)
+{
+	if (attempt < 1)
+		attempt = 1;
+	return attempt - base > 0 ? attempt - base : 1;
+}
+
+enum errclass
+errclass_of_failure(const char *type)
+{
+	enum errclass c;
+
+	if (type == NULL || errclass_parse(type, &c) < 0 || c == ERR_NONE)
+		return ERR_TASK_FAILED;
+	return c;
+}
+
+enum retry_verdict
+retry_decision_text(const struct retry_policy *p, enum errclass c, int attempt,
+    int base, char *buf, size_t n)
+{
+	int spent = retry_attempts_spent(attempt, base);
+	enum retry_verdict v = retry_decide(p, c, spent);
+	char head[96], when[48], d[32];
+	int64_t ms;
+
+	if (attempt < 1)
+		attempt = 1;
+	/* After a reset the budget counts from it, not from attempt 1. */
+	if (spent == attempt)
+		snprintf(head, sizeof(head), "attempt %d of %d", attempt,
+		    p->max_attempts);
+	else
+		snprintf(head, sizeof(head),
+		    "attempt %d (%d of %d since the reset)", attempt, spent,
+		    p->max_attempts);
+	switch (v) {
+	case RETRY_AGAIN:
+		ms = retry_next_delay(p, spent, 0.5); /* 0.5: no jitter */
+		duration_format(ms, d, sizeof(d));
+		if (ms <= 0)
+			snprintf(when, sizeof(when), "at once");
+		else
+			snprintf(when, sizeof(when), "in %s%s",
+			    p->jitter > 0 ? "about " : "", d);
+		snprintf(buf, n, "%s failed (%s): retrying as attempt %d %s",
+		    head, errclass_name(c), attempt + 1, when);
+		break;
+	case RETRY_EXHAUSTED:
+		snprintf(buf, n, "%s failed (%s): no retry left, dead letter",
+		    head, errclass_name(c));
+		break;
+	case RETRY_DONT_ON:
+	case RETRY_NOT_ON:
+		snprintf(buf, n,
+		    "%s failed (%s): not retried (%s), dead letter", head,
+		    errclass_name(c),
+		    v == RETRY_DONT_ON ? "dontRetryOn" : "not in retryOn");
+		break;
+	case RETRY_NOT_FAILURE:
+	default:
+		snprintf(buf, n, "%s did not fail: nothing to retry", head);
+		break;
+	}
+	return v;
 }
 
 /* Clamps x into [0, hi]; NaN counts as hi (it only comes from overflow). */

@@ -8,6 +8,7 @@
 #ifndef LOOM_RETRY_H
 #define LOOM_RETRY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum errclass {
@@ -77,6 +78,50 @@ void retry_policy_default(struct retry_policy *p);
  */
 int retry_should_retry(
     const struct retry_policy *p, enum errclass c, int attempt);
+
+/* Why a failed attempt is or is not tried again (retry_decide()). */
+enum retry_verdict {
+	RETRY_AGAIN = 0,   /* another attempt follows */
+	RETRY_EXHAUSTED,   /* the class is retried, but no attempt is left */
+	RETRY_DONT_ON,	   /* the class is in dontRetryOn */
+	RETRY_NOT_ON,	   /* the class is not in retryOn */
+	RETRY_NOT_FAILURE, /* ERR_NONE or no class at all: nothing to retry */
+};
+
+/*
+ * The decision retry_should_retry() takes, with its reason: that function
+ * is RETRY_AGAIN of this one, so a record of the decision cannot disagree
+ * with the decision.
+ */
+enum retry_verdict retry_decide(
+    const struct retry_policy *p, enum errclass c, int attempt);
+
+/*
+ * The attempt number as the retry budget counts it: attempt numbers keep
+ * growing across resets (`loom execution retry --from-failed`, `dlq
+ * replay`), while each reset brings a fresh budget; base is the attempts
+ * spent before the last reset.  Never less than 1.
+ */
+int retry_attempts_spent(int attempt, int base);
+
+/*
+ * The class the engine gives a failure whose stored error type is type
+ * (NULL when it has none): the class it names (errclass_parse()), else
+ * TaskFailedException (a backend's own "FAILED", an unknown type).
+ */
+enum errclass errclass_of_failure(const char *type);
+
+/*
+ * One line saying what follows the failure of attempt `attempt` (the
+ * number dispatched; base as for retry_attempts_spent()) with class c under
+ * policy p, e.g. "attempt 2 of 3 failed (HttpServerError): retrying as
+ * attempt 3 in about 2s" or "attempt 1 of 3 failed (HttpClientError): not
+ * retried (dontRetryOn), dead letter".  The delay is the nominal one
+ * (retry_next_delay() without jitter); "about" says that jitter moves it.
+ * Written to buf (size n, always terminated); returns the verdict.
+ */
+enum retry_verdict retry_decision_text(const struct retry_policy *p,
+    enum errclass c, int attempt, int base, char *buf, size_t n);
 
 /*
  * Delay in ms before attempt `attempt + 1` after attempt `attempt` failed.

@@ -7,7 +7,8 @@
  *
  *   {"executionId":"exec-…","workflowId":"…"?,"taskId":"fetch_data",
  *    "attempt":1,"input":{…},"callbackToken":"…"?,"traceparent":"00-…"?,
- *    "scheduledTime":"2026-12-07T03:00:00Z"?,
+ *    "scheduledTime":"2026-12-07T03:00:00Z"?,"retry":{…}? (the engine's
+ *    policy for loom-exec's records, dispatch.h; no runner reads it),
  *    "task":{"type":"http"|"shell"|"java","timeout":"5m",…}}
  *
  * where "task" is the task's canonical JSON as the DSL writes it (without

@@ -108,9 +108,10 @@ load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
 		rep->success = st == TASK_SUCCESS;
 		rep->attempt = t->attempt;
 		rep->output = rep->success ? json_value(r, i, 5) : jv_null();
-		if (PQgetisnull(r, i, 6) ||
-		    errclass_parse(PQgetvalue(r, i, 6), &rep->error) < 0)
-			rep->error = ERR_TASK_FAILED;
+		/* The class loom-exec's record of the retry decision takes
+		 * from the same result (errclass_of_failure()). */
+		rep->error = errclass_of_failure(
+		    PQgetisnull(r, i, 6) ? NULL : PQgetvalue(r, i, 6));
 		rep->message =
 		    PQgetisnull(r, i, 7) ? NULL : xstrdup(PQgetvalue(r, i, 7));
 	}

@@ -21,7 +21,8 @@
  *   fail=N         "FAILED" for the first N calls with the same
  *                  executionId/taskId (from Idempotency-Key), then SUCCESS
  *   errtype=CLASS  the error type of fail= (default TaskFailedException)
- *   status=CODE    answer with that HTTP status
+ *   status=CODE    answer with that HTTP status (with fail=N: for the
+ *                  first N calls only, then SUCCESS)
  *   async=1        answer 202, then after sleep= ms POST
  *                  {"status":"SUCCESS","output":{…}} to the callbackUrl of
  *                  the request; async=running answers 200 "RUNNING" instead
@@ -356,6 +357,7 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 	    MHD_GET_ARGUMENT_KIND, "gate");
 	long sleep_ms = arg_long(c, "sleep", 0), st = arg_long(c, "status", 0);
 	long fail = arg_long(c, "fail", 0), big = arg_long(c, "big", 0);
+	long failing = 0; /* this call's number, when fail= makes it fail */
 	jv input, task, attempt, output, res;
 
 	(void)rq;
@@ -416,6 +418,19 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 	nap(sleep_ms);
 	if (gate != NULL)
 		gate_wait(gate);
+	if (fail > 0) {
+		/* executionId/taskId: the key without its "/attempt". */
+		char *k = xstrdup(key ? key : "");
+		char *slash = strrchr(k, '/');
+
+		if (slash != NULL)
+			*slash = '\0';
+		failing = count_call(k);
+		free(k);
+		/* Past the first N calls: no failure, not even status=. */
+		if (failing > fail)
+			failing = st = 0;
+	}
 	if (st > 0) {
 		jv_free(output);
 		jv_free(body);
@@ -438,27 +453,16 @@ task_call(struct MHD_Connection *c, struct req *rq, jv body, int64_t t0)
 		jv_free(body);
 		return reply(c, 200, jv_string(""));
 	}
-	if (fail > 0) {
-		/* executionId/taskId: the key without its "/attempt". */
-		char *k = xstrdup(key ? key : "");
-		char *slash = strrchr(k, '/');
-		long n;
-
-		if (slash != NULL)
-			*slash = '\0';
-		n = count_call(k);
-		free(k);
-		if (n <= fail) {
-			jv_free(output);
-			jv_free(body);
-			return reply(c, 200, JV_OBJECT(jv_string("status"),
-			    jv_string("FAILED"), jv_string("error"), JV_OBJECT(
-			    jv_string("type"), jv_string(errtype ? errtype :
-			    "TaskFailedException"), jv_string("message"),
-			    jv_string_fmt("failing as asked (call %ld of "
-			    "%ld)", n, fail)), jv_string("logs"),
-			    jv_string("loom-test-backend failed on purpose")));
-		}
+	if (failing > 0) {
+		jv_free(output);
+		jv_free(body);
+		return reply(c, 200, JV_OBJECT(jv_string("status"),
+		    jv_string("FAILED"), jv_string("error"), JV_OBJECT(
+		    jv_string("type"), jv_string(errtype ? errtype :
+		    "TaskFailedException"), jv_string("message"),
+		    jv_string_fmt("failing as asked (call %ld of %ld)",
+		    failing, fail)), jv_string("logs"),
+		    jv_string("loom-test-backend failed on purpose")));
 	}
 	res = JV_OBJECT(jv_string("status"), jv_string("SUCCESS"),
 	    jv_string("output"), output, jv_string("logs"),

@@ -392,6 +392,110 @@ test_should_retry(void)
 	    "default dontRetryOn beats an added retryOn");
 }
 
+/* retry_decide() gives the reason; retry_should_retry() is its AGAIN. */
+static void
+test_decide(void)
+{
+	static const struct {
+		enum errclass c;
+		int attempt;
+		enum retry_verdict want;
+	} tab[] = {
+		{ ERR_HTTP_SERVER, 1, RETRY_AGAIN },
+		{ ERR_HTTP_SERVER, 2, RETRY_AGAIN },
+		{ ERR_HTTP_SERVER, 3, RETRY_EXHAUSTED },
+		{ ERR_HTTP_SERVER, 9, RETRY_EXHAUSTED },
+		{ ERR_HTTP_CLIENT, 1, RETRY_DONT_ON },
+		{ ERR_VALIDATION, 3, RETRY_DONT_ON },
+		{ ERR_TASK_FAILED, 1, RETRY_NOT_ON },
+		{ ERR_NONE, 1, RETRY_NOT_FAILURE },
+		{ ERR__COUNT, 1, RETRY_NOT_FAILURE },
+	};
+	struct retry_policy p;
+
+	retry_policy_default(&p);
+	for (size_t i = 0; i < NELEM(tab); i++) {
+		is_int(retry_decide(&p, tab[i].c, tab[i].attempt), tab[i].want,
+		    "decide row %zu", i);
+		is_int(retry_should_retry(&p, tab[i].c, tab[i].attempt),
+		    tab[i].want == RETRY_AGAIN, "should_retry agrees, row %zu",
+		    i);
+	}
+	is_int(retry_attempts_spent(1, 0), 1, "spent: first attempt");
+	is_int(retry_attempts_spent(5, 3), 2, "spent: second since reset");
+	is_int(retry_attempts_spent(3, 3), 1, "spent: never below 1");
+	is_int(retry_attempts_spent(0, 0), 1, "spent: attempt 0 counts as 1");
+	is_int(errclass_of_failure(NULL), ERR_TASK_FAILED, "no type");
+	is_int(
+	    errclass_of_failure("Cancelled"), ERR_TASK_FAILED, "unknown type");
+	is_int(errclass_of_failure("HttpServerError"), ERR_HTTP_SERVER,
+	    "named type");
+	is_int(errclass_of_failure("TimeoutException (timeout)"), ERR_TIMEOUT,
+	    "named type with a note");
+}
+
+static void
+test_decision_text(void)
+{
+	static const struct {
+		enum errclass c;
+		int attempt, base, max;
+		double jitter;
+		const char *want;
+	} tab[] = {
+		{ ERR_HTTP_SERVER, 1, 0, 3, 0.1,
+		    "attempt 1 of 3 failed (HttpServerError): retrying as "
+		    "attempt 2 in about 1s" },
+		{ ERR_HTTP_SERVER, 2, 0, 5, 0.1,
+		    "attempt 2 of 5 failed (HttpServerError): retrying as "
+		    "attempt 3 in about 2s" },
+		{ ERR_TIMEOUT, 3, 0, 5, 0,
+		    "attempt 3 of 5 failed (TimeoutException): retrying as "
+		    "attempt 4 in 4s" },
+		{ ERR_HTTP_SERVER, 5, 0, 5, 0.1,
+		    "attempt 5 of 5 failed (HttpServerError): no retry left, "
+		    "dead letter" },
+		{ ERR_HTTP_CLIENT, 1, 0, 3, 0.1,
+		    "attempt 1 of 3 failed (HttpClientError): not retried "
+		    "(dontRetryOn), dead letter" },
+		{ ERR_TASK_FAILED, 2, 0, 3, 0.1,
+		    "attempt 2 of 3 failed (TaskFailedException): not retried "
+		    "(not in retryOn), dead letter" },
+		{ ERR_CONNECTION, 5, 3, 3, 0.1,
+		    "attempt 5 (2 of 3 since the reset) failed "
+		    "(ConnectionException): retrying as attempt 6 in about "
+		    "2s" },
+		{ ERR_CONNECTION, 6, 3, 3, 0.1,
+		    "attempt 6 (3 of 3 since the reset) failed "
+		    "(ConnectionException): no retry left, dead letter" },
+	};
+	struct retry_policy p;
+	char buf[256], small[16];
+
+	for (size_t i = 0; i < NELEM(tab); i++) {
+		retry_policy_default(&p);
+		p.max_attempts = tab[i].max;
+		p.jitter = tab[i].jitter;
+		retry_decision_text(&p, tab[i].c, tab[i].attempt, tab[i].base,
+		    buf, sizeof(buf));
+		is_str(buf, tab[i].want, "decision text row %zu", i);
+	}
+	retry_policy_default(&p);
+	p.initial_delay_ms = 0;
+	is_int(retry_decision_text(&p, ERR_TIMEOUT, 1, 0, buf, sizeof(buf)),
+	    RETRY_AGAIN, "zero delay still retries");
+	is_str(buf,
+	    "attempt 1 of 3 failed (TimeoutException): retrying as attempt 2 "
+	    "at once",
+	    "zero delay reads \"at once\"");
+	retry_policy_default(&p);
+	is_int(retry_decision_text(
+		   &p, ERR_HTTP_CLIENT, 1, 0, small, sizeof(small)),
+	    RETRY_DONT_ON, "a short buffer still gives the verdict");
+	is_int((int)strlen(small), (int)sizeof(small) - 1,
+	    "a short buffer is cut and terminated");
+}
+
 int
 main(void)
 {
@@ -403,5 +507,7 @@ main(void)
 	test_jitter();
 	test_huge();
 	test_should_retry();
+	test_decide();
+	test_decision_text();
 	return t_done();
 }
