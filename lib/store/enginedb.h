@@ -24,6 +24,13 @@
  * writes can be derived again from the durable results if the server
  * crashes, because the results stay unsettled until a pass commits.
  *
+ * The passes over many runs may share one transaction
+ * (enginedb_pass_many()): steps 1, 2 and 4 are then one statement for
+ * all the runs (locked together with SKIP LOCKED, the ones held
+ * elsewhere left out), step 3 is each run's own.  Every guarantee above
+ * holds per run, and the batch commits whole or not at all: a result
+ * stays unsettled until the batch that settles it has committed.
+ *
  * Workflows are cached per (id, version): a run keeps the definition it
  * started with.
  */
@@ -83,7 +90,8 @@ int enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
  * own transaction: those not locked (another session holds them, gone,
  * queued), finished runs, runs with control requests pending, runs of a
  * workflow with a concurrency limit or pauseOnFailure, runs of more
- * than 256 tasks; and every run when n is 1 or a writer is set.
+ * than 256 tasks; and every run when a writer is set.  (A batch of
+ * one run is worth it too: it takes fewer statements than a pass.)
  * Each it[i].rc is then as enginedb_pass() returns (it[i].err set, to
  * free, when -1), it[i].wake_ms and it[i].retrying as
  * enginedb_pass_wakeup() and enginedb_pass_retrying() after it.

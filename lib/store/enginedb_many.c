@@ -3,9 +3,9 @@
  * (enginedb_pass_many(), see enginedb.h).  When thousands of small runs
  * are in flight, the cost of a pass is its statements and its commit,
  * not its work: here they are shared.  One round trip begins, locks
- * every run it can (one statement, SKIP LOCKED) and reads their
- * unsettled rows and which have control requests pending (one statement
- * each); the runs whose cache is not current are read in full with one
+ * every run it can (one statement, SKIP LOCKED, which also says which
+ * have control requests pending) and reads their unsettled rows (one
+ * more); the runs whose cache is not current are read in full with one
  * more; each run is stepped in memory as its own pass would be
  * (edb_pass_batch_apply()); and one round trip writes them all
  * (edb_batch_send()) and commits once.
@@ -37,12 +37,18 @@
  */
 #define BATCH_TASKS 256
 
-/* The executions row first, then its id: EDB_RUN_FIELDS by position. */
+/*
+ * The executions row first (EDB_RUN_FIELDS by position), then its id and
+ * whether it has control requests pending.
+ */
 static const char sql_lock_many[] =
-    "SELECT " EDB_RUN_FIELDS ", id FROM executions "
+    "SELECT " EDB_RUN_FIELDS ", id, EXISTS (SELECT 1 FROM run_requests q "
+    "WHERE q.execution_id = executions.id AND q.done_at IS NULL) "
+    "FROM executions "
     "WHERE id = ANY($1::text[]) AND (cancel_requested OR NOT queued) "
-    "ORDER BY id FOR NO KEY UPDATE SKIP LOCKED";
+    "ORDER BY id FOR NO KEY UPDATE OF executions SKIP LOCKED";
 #define LOCK_ID_COL 10
+#define LOCK_REQUESTS_COL 11
 
 static const char sql_unsettled_many[] =
     "SELECT execution_id, " EDB_TASK_FIELDS " FROM run_tasks "
@@ -53,10 +59,6 @@ static const char sql_all_many[] =
     "SELECT execution_id, " EDB_TASK_FIELDS " FROM run_tasks "
     "WHERE execution_id = ANY($1::text[]) "
     "ORDER BY execution_id, finished_at";
-
-static const char sql_requests_many[] =
-    "SELECT DISTINCT execution_id FROM run_requests "
-    "WHERE execution_id = ANY($1::text[]) AND done_at IS NULL";
 
 /* A run of the batch. */
 struct member {
@@ -125,8 +127,7 @@ not_joined(struct many *b, char **err)
  * *err.
  */
 static int
-join(
-    struct many *b, const PGresult *lk, int row, const PGresult *rq, char **err)
+join(struct many *b, const PGresult *lk, int row, char **err)
 {
 	const char *id = PQgetvalue(lk, row, LOCK_ID_COL);
 	long i = item_index(b, id);
@@ -139,9 +140,8 @@ join(
 	if (i < 0 || b->alone[i] == 2)
 		return 0; /* not asked for, or named twice */
 	b->alone[i] = 2;
-	for (int k = 0; k < PQntuples(rq); k++)
-		if (strcmp(PQgetvalue(rq, k, 0), id) == 0)
-			return 0; /* control requests: alone */
+	if (PQgetvalue(lk, row, LOCK_REQUESTS_COL)[0] == 't')
+		return 0; /* control requests: alone */
 	if (run_state_parse(PQgetvalue(lk, row, 2), &status) < 0 ||
 	    run_state_terminal(status))
 		return 0;
@@ -238,8 +238,8 @@ read_batch(struct many *b, char **err)
 {
 	struct buf ids = { 0 };
 	const char *p[1];
-	struct db_stmt st[4];
-	PGresult *rs[4] = { NULL, NULL, NULL, NULL };
+	struct db_stmt st[3];
+	PGresult *rs[3] = { NULL, NULL, NULL };
 	int rc = -1;
 
 	buf_putc(&ids, '{');
@@ -250,16 +250,15 @@ read_batch(struct many *b, char **err)
 	st[0] = (struct db_stmt){ "BEGIN", 0, NULL };
 	st[1] = (struct db_stmt){ sql_lock_many, 1, p };
 	st[2] = (struct db_stmt){ sql_unsettled_many, 1, p };
-	st[3] = (struct db_stmt){ sql_requests_many, 1, p };
-	if (db_pipeline(b->e->conn, err, st, 4, rs) < 0)
+	if (db_pipeline(b->e->conn, err, st, 3, rs) < 0)
 		goto out;
 	for (int row = 0; row < PQntuples(rs[1]); row++)
-		if (join(b, rs[1], row, rs[3], err) < 0)
+		if (join(b, rs[1], row, err) < 0)
 			goto out;
 	load_rows(b, rs[2], 0);
 	rc = read_full(b, err);
 out:
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		PQclear(rs[i]);
 	buf_free(&ids);
 	return rc;
@@ -346,7 +345,7 @@ enginedb_pass_many(struct enginedb *e, struct enginedb_item *it, size_t n,
 	b.alone = xcalloc(n + 1, 1);
 	for (size_t i = 0; i < n; i++)
 		b.alone[i] = 1;
-	if (n > 1 && e->writer == NULL) {
+	if (n > 0 && e->writer == NULL) {
 		/* On -1 the caller keeps every run for later. */
 		if (read_batch(&b, err) < 0) {
 			PQclear(PQexec(e->conn, "ROLLBACK"));

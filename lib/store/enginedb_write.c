@@ -653,7 +653,7 @@ edb_write_pass(struct enginedb *e, const char *id, struct runentry *run,
 struct batchwrite {
 	struct passrows rows;
 	struct runrows runs;
-	struct buf dead_x, dead_t, cancels, events;
+	struct buf dead_x, dead_t, cancels;
 	int ndead, ncancel, dispatch;
 	size_t nruns;
 	struct runentry **ended; /* the runs the batch ends */
@@ -671,7 +671,6 @@ edb_batch_new(size_t nmax)
 	buf_putc(&b->dead_x, '{');
 	buf_putc(&b->dead_t, '{');
 	buf_putc(&b->cancels, '{');
-	buf_putc(&b->events, '{');
 	b->ended = xcalloc(nmax + 1, sizeof(*b->ended));
 	b->ended_id = xcalloc(nmax + 1, sizeof(*b->ended_id));
 	return b;
@@ -687,7 +686,6 @@ edb_batch_free(struct batchwrite *b)
 	buf_free(&b->dead_x);
 	buf_free(&b->dead_t);
 	buf_free(&b->cancels);
-	buf_free(&b->events);
 	for (size_t i = 0; i < b->nended; i++)
 		free(b->ended_id[i]);
 	free(b->ended);
@@ -731,7 +729,6 @@ edb_batch_add(struct batchwrite *b, const char *id, struct runentry *run,
 		b->ncancel++;
 	}
 	b->dispatch |= pw.dispatch;
-	buf_pgarray_elem(&b->events, id);
 	if (pass_ended_run(run, res)) {
 		b->ended[b->nended] = run;
 		b->ended_id[b->nended++] = xstrdup(id);
@@ -749,7 +746,7 @@ int
 edb_batch_send(struct enginedb *e, struct batchwrite *b, char **err)
 {
 	struct db_stmt st[8];
-	const char *p_dead[2], *p_cancel[1], *p_events[1];
+	const char *p_dead[2], *p_cancel[1], *p_runs[7];
 	size_t n = 0;
 	int rc;
 
@@ -758,7 +755,6 @@ edb_batch_send(struct enginedb *e, struct batchwrite *b, char **err)
 	buf_putc(&b->dead_x, '}');
 	buf_putc(&b->dead_t, '}');
 	buf_putc(&b->cancels, '}');
-	buf_putc(&b->events, '}');
 	if (b->rows.nrows > 0)
 		st[n++] =
 		    (struct db_stmt){ transition_sql(TR_TASK_ENGINE_WRITE),
@@ -781,23 +777,21 @@ edb_batch_send(struct enginedb *e, struct batchwrite *b, char **err)
 	if (b->rows.nev > 0)
 		st[n++] = (struct db_stmt){ sql_events, PR_N - PR_EV_X,
 			b->rows.p_ev };
-	st[n++] = (struct db_stmt){ transition_sql(TR_RUN_ENGINE_WRITE), 6,
-		b->runs.p };
-	/* loom_task_ready's payload is not read: one doorbell for all. */
-	if (b->dispatch && !e->quiet_ready)
-		st[n++] =
-		    (struct db_stmt){ "SELECT pg_notify('loom_task_ready', '')",
-			    0, NULL };
+	/*
+	 * The run rows, and the doorbells: loom_event for each run, and one
+	 * loom_task_ready for all (its payload is not read).
+	 */
+	for (int i = 0; i < 6; i++)
+		p_runs[i] = b->runs.p[i];
+	p_runs[6] = b->dispatch && !e->quiet_ready ? "true" : "false";
+	st[n++] =
+	    (struct db_stmt){ transition_run_engine_write_ring(), 7, p_runs };
 	p_cancel[0] = b->cancels.p;
 	if (b->ncancel > 0)
 		st[n++] =
 		    (struct db_stmt){ "SELECT pg_notify('loom_cancel', x) "
 				      "FROM unnest($1::text[]) x",
 			    1, p_cancel };
-	p_events[0] = b->events.p;
-	st[n++] = (struct db_stmt){ "SELECT pg_notify('loom_event', x) "
-				    "FROM unnest($1::text[]) x",
-		1, p_events };
 	st[n++] = (struct db_stmt){ "COMMIT", 0, NULL };
 	rc = db_pipeline(e->conn, err, st, n, NULL);
 	if (rc == 0)

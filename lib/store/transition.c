@@ -370,27 +370,44 @@ static const char engine_write_sql[] =
  * completion time.  (The second test of the id makes the plan find the
  * rows by the primary key, never by a scan of every run.)
  */
-static const char run_engine_write_sql[] =
-    "UPDATE executions e SET "
-    "status = r.st, "
-    "started_at = CASE WHEN r.st <> 'PENDING' THEN "
-    "coalesce(e.started_at, now()) END, "
-    "completed_at = CASE WHEN r.st IN ('SUCCESS', "
-    "'FAILED', 'CANCELLED') THEN CASE WHEN "
-    "r.again THEN now() "
-    "ELSE coalesce(e.completed_at, now()) END END, "
-    "error = CASE WHEN r.again THEN r.err "
-    "ELSE coalesce(r.err, e.error) END, "
-    "cancel_requested = CASE WHEN r.again OR r.st IN "
-    "('SUCCESS', 'FAILED', 'CANCELLED') THEN false "
-    "ELSE e.cancel_requested END, "
-    "deadline_at = to_timestamp(r.dl / 1000.0), "
-    "pass_incomplete = r.part, "
-    "queued = e.queued AND r.st = 'PENDING', "
-    "engine_gen = e.engine_gen + 1 "
-    "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], "
-    "$5::boolean[], $6::boolean[]) AS r(id, st, err, dl, again, part) "
-    "WHERE e.id = r.id AND e.id = ANY($1::text[])";
+#define RUN_ENGINE_WRITE_SQL \
+	"UPDATE executions e SET " \
+	"status = r.st, " \
+	"started_at = CASE WHEN r.st <> 'PENDING' THEN " \
+	"coalesce(e.started_at, now()) END, " \
+	"completed_at = CASE WHEN r.st IN ('SUCCESS', " \
+	"'FAILED', 'CANCELLED') THEN CASE WHEN " \
+	"r.again THEN now() " \
+	"ELSE coalesce(e.completed_at, now()) END END, " \
+	"error = CASE WHEN r.again THEN r.err " \
+	"ELSE coalesce(r.err, e.error) END, " \
+	"cancel_requested = CASE WHEN r.again OR r.st IN " \
+	"('SUCCESS', 'FAILED', 'CANCELLED') THEN false " \
+	"ELSE e.cancel_requested END, " \
+	"deadline_at = to_timestamp(r.dl / 1000.0), " \
+	"pass_incomplete = r.part, " \
+	"queued = e.queued AND r.st = 'PENDING', " \
+	"engine_gen = e.engine_gen + 1 " \
+	"FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], " \
+	"$5::boolean[], $6::boolean[]) AS r(id, st, err, dl, again, part) " \
+	"WHERE e.id = r.id AND e.id = ANY($1::text[])"
+static const char run_engine_write_sql[] = RUN_ENGINE_WRITE_SQL;
+
+/*
+ * run_engine_write and the doorbells of the runs it wrote, in one
+ * statement: loom_event for each run, and loom_task_ready once when
+ * $7 is true (an executor reads no payload of it).
+ */
+static const char run_engine_write_ring_sql[] =
+    "WITH u AS (" RUN_ENGINE_WRITE_SQL " RETURNING e.id) "
+    "SELECT count(pg_notify('loom_event', u.id)), CASE WHEN "
+    "$7::boolean THEN pg_notify('loom_task_ready', '') END FROM u";
+
+const char *
+transition_run_engine_write_ring(void)
+{
+	return run_engine_write_ring_sql;
+}
 
 /* ---- loom-api: runs ----------------------------------------------------- */
 
