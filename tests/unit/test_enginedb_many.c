@@ -103,8 +103,7 @@ succeed(const char *task)
 	const char *p[2] = { ids_array(), task };
 	char *err = NULL;
 
-	if (db_cmd(c,
-		&err,
+	if (db_cmd(c, &err,
 		"UPDATE run_tasks SET state = 'SUCCESS', settled = false, "
 		"attempt = 1, output = '{}', started_at = now(), "
 		"finished_at = now() WHERE execution_id = ANY($1::text[]) "
@@ -283,8 +282,9 @@ main(void)
 	url = getenv("LOOM_DATABASE_URL");
 	wf = getenv("LOOM_TEST_WORKFLOW");
 	if (url == NULL || *url == '\0' || wf == NULL || *wf == '\0') {
-		ok(1, "# skip database tests: LOOM_DATABASE_URL and "
-		      "LOOM_TEST_WORKFLOW are not set");
+		ok(1,
+		    "# skip database tests: LOOM_DATABASE_URL and "
+		    "LOOM_TEST_WORKFLOW are not set");
 		return t_done();
 	}
 	if ((c = db_connect(url, "test_enginedb_many", &err)) == NULL ||
