@@ -5,7 +5,8 @@
 # locked from another session (skipped, then picked up), and kills the
 # engine's session at the batch's commit (nothing applied; a new
 # connection takes every run on).  It needs a database where no engine or
-# executor runs: here loom-api alone stores the workflow.
+# executor runs: here loom-api alone stores the workflow.  SHOW=1 prints
+# the driver's own lines.
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
