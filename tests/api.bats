@@ -505,9 +505,12 @@ tasks: $deep"
 @test "loom-api: SIGTERM answers a parked long-poll and exits 0" {
 	req POST /api/v1/workflows/daily-report/trigger
 	id=$(jq -r .executionId <<<"$body")
-	# the status query a long-poll runs just before it parks
+	# the queries of a long-poll's first look, just before it parks: the
+	# detail, then the workflow's version it renders the tasks with
 	parked="SELECT count(*) FROM pg_stat_activity WHERE
-	    application_name LIKE 'loom-api[%' AND query LIKE 'SELECT status FROM%'"
+	    application_name LIKE 'loom-api[%' AND
+	    (query LIKE 'SELECT 0, id, workflow_id%' OR
+	    query LIKE 'SELECT spec::text FROM workflow_versions%')"
 	before=$(sql "$parked")
 	loom_api_start
 	curl -sS "$LOOM_API/api/v1/executions/$id?wait=5m" \

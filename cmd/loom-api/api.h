@@ -334,10 +334,11 @@ int api_execution_get(struct api_request *rq, jv *out);
 int api_callback(struct api_request *rq, jv *out);
 /*
  * The execution detail of GET /api/v1/executions/{id} as JSON text,
- * appended to out (api_detail.c): 200, or an error status with *err_out.
+ * appended to out (api_detail.c): 200 with *finished (whether the run
+ * has ended), or an error status with *err_out.
  */
 int api_execution_render(struct api_request *rq, PGconn *db, const char *id,
-    struct buf *out, jv *err_out);
+    struct buf *out, jv *err_out, int *finished);
 int api_execution_cancel(struct api_request *rq, jv *out); /* api_controls.c */
 int api_execution_retry(struct api_request *rq, jv *out);
 int api_task_rerun(struct api_request *rq, jv *out);

@@ -53,6 +53,7 @@
 #include "cursor.h"
 #include "core/dag.h"
 #include "core/hmap.h"
+#include "core/state.h"
 #include "core/workflow.h"
 #include "core/xalloc.h"
 #include "util/jsonutil.h"
@@ -584,9 +585,18 @@ query(PGconn *db, const char *name, const char *sql, const char *id,
 
 /* ---- the route ---------------------------------------------------------- */
 
+/* Whether status names a finished run. */
+static int
+status_final(const char *status)
+{
+	enum run_state s;
+
+	return run_state_parse(status, &s) == 0 && run_state_terminal(s);
+}
+
 int
 api_execution_render(struct api_request *rq, PGconn *db, const char *id,
-    struct buf *out, jv *err_out)
+    struct buf *out, jv *err_out, int *finished)
 {
 	struct detail_cache *c = dc_get();
 	const struct workflow *wf;
@@ -605,6 +615,7 @@ api_execution_render(struct api_request *rq, PGconn *db, const char *id,
 			PQclear(r);
 			buf_put(out, c->e[ci].text, c->e[ci].len);
 			c->e[ci].used = ++c->tick;
+			*finished = status_final(c->e[ci].status);
 			return 200;
 		}
 		PQclear(r);
@@ -622,6 +633,7 @@ api_execution_render(struct api_request *rq, PGconn *db, const char *id,
 	for (t0 = a0 = 1; a0 < n && atoi(PQgetvalue(r, a0, 0)) == K_TASK;
 	    a0++)
 		;
+	*finished = status_final(PQgetvalue(r, 0, 4));
 	wf = api_workflow_cached(db, PQgetvalue(r, 0, 2),
 	    atoi(PQgetvalue(r, 0, 3)), NULL, &notfound, &err);
 	if (wf == NULL) {

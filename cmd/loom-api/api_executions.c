@@ -48,14 +48,20 @@
  * api_execution_get() from their POST routes, get a jv to add to.
  */
 static int
-execution_detail(struct api_request *rq, PGconn *db, const char *id, jv *out)
+execution_detail(
+    struct api_request *rq, PGconn *db, const char *id, int wait, jv *out)
 {
 	struct buf b = BUF_INIT;
-	int status;
+	int status, finished = 1;
 
-	if ((status = api_execution_render(rq, db, id, &b, out)) != 200) {
+	if ((status = api_execution_render(rq, db, id, &b, out, &finished)) !=
+	    200) {
 		buf_free(&b);
 		return status;
+	}
+	if (wait && !finished) {
+		buf_free(&b);
+		return api_wait(rq, id, rq->wait_until_ms);
 	}
 	if (strcmp(rq->method, "GET") == 0) {
 		api_set_json_text(rq, b.p, b.len); /* reply.c owns b.p */
@@ -87,7 +93,7 @@ api_execution_get(struct api_request *rq, jv *out)
 	PGconn *db;
 	PGresult *r;
 	char *err = NULL;
-	int done;
+	int done, waiting;
 
 	if (wait && *wait && rq->resumed == 0 && rq->wait_until_ms == 0) {
 		const char *why;
@@ -103,7 +109,13 @@ api_execution_get(struct api_request *rq, jv *out)
 	}
 	if ((db = api_db(rq)) == NULL)
 		return api_db_down(out);
-	if (rq->wait_until_ms > api_mono_ms() && !api_stopping(rq)) {
+	waiting = rq->wait_until_ms > api_mono_ms() && !api_stopping(rq);
+	/*
+	 * A first look reads the detail at once, as the run may be over
+	 * (one statement); once woken, the status alone says whether to
+	 * read it or to wait on.
+	 */
+	if (waiting && rq->resumed > 0) {
 		r = db_exec(db, &err,
 		    "SELECT status FROM executions "
 		    "WHERE id = $1",
@@ -120,7 +132,7 @@ api_execution_get(struct api_request *rq, jv *out)
 		if (!done)
 			return api_wait(rq, id, rq->wait_until_ms);
 	}
-	return execution_detail(rq, db, id, out);
+	return execution_detail(rq, db, id, waiting, out);
 }
 
 /* ---- callbacks ---------------------------------------------------------- */

@@ -251,44 +251,71 @@ on_reconnect(void *arg)
 	catch_up(arg);
 }
 
+/* What the pass over one run said: log it, and look again if need be. */
+static void
+pass_done(struct engined *d, const struct enginedb_item *it)
+{
+	log_set_context("execution", it->id);
+	if (it->rc >= 0 && it->wake_ms > 0)
+		wake_at(d, it->wake_ms);
+	if (it->rc < 0)
+		log_warnx("pass: %s", it->err ? it->err : "?");
+	else
+		log_debug("pass: %s",
+		    it->rc == ENGINEDB_DID_WORK ? "done" :
+			it->rc == ENGINEDB_BUSY ? "busy elsewhere" :
+						  "nothing to do");
+	log_set_context("execution", NULL);
+	/* rc < 0: e.g. a deadlock victim; look again shortly */
+	if (it->rc < 0 || it->rc == ENGINEDB_BUSY)
+		mark_busy(d, it->id);
+}
+
 /*
- * One pass per dirty run: whatever happens to a run after its pass read
+ * One pass per dirty run, up to ENGINEDB_MANY_MAX runs in one batch
+ * (enginedb_pass_many()): whatever happens to a run after its pass read
  * it (a result, a request) rings a doorbell that marks it dirty again.
  */
 static void
 do_work(struct loop_defer *df, void *arg)
 {
 	struct engined *d = arg;
+	struct enginedb_item it[ENGINEDB_MANY_MAX];
 
 	while (d->ndirty > 0 && d->conn) {
-		char *id = d->dirty[--d->ndirty], *err = NULL;
+		size_t n = d->ndirty < ENGINEDB_MANY_MAX ? d->ndirty :
+							   ENGINEDB_MANY_MAX;
+		char *err = NULL;
 		int rc;
 
-		log_set_context("execution", id);
-		d->passes++;
-		rc = enginedb_pass(d->edb, id, loop_now_ms(d->loop), &err);
-		if (rc >= 0 && enginedb_pass_wakeup(d->edb) > 0)
-			wake_at(d, enginedb_pass_wakeup(d->edb));
-		if (rc < 0)
-			log_warnx("pass: %s", err);
-		else
-			log_debug("pass: %s",
-			    rc == ENGINEDB_DID_WORK ? "done" :
-				rc == ENGINEDB_BUSY ? "busy elsewhere" :
-						      "nothing to do");
-		log_set_context("execution", NULL);
-		if (rc < 0) {
+		/* The most recent doorbells first, as one pass at a time. */
+		for (size_t i = 0; i < n; i++)
+			it[i].id = d->dirty[d->ndirty - 1 - i];
+		d->passes += n;
+		rc = enginedb_pass_many(
+		    d->edb, it, n, loop_now_ms(d->loop), &err);
+		if (rc < 0 &&
+		    (d->conn == NULL || PQstatus(d->conn) != CONNECTION_OK)) {
+			/* keep them all dirty */
+			for (size_t i = 0; i < n; i++)
+				free(it[i].err);
+			db_lost(d, err ? err : "connection broken");
 			free(err);
-			if (PQstatus(d->conn) != CONNECTION_OK) {
-				d->ndirty++; /* keep it */
-				db_lost(d, "connection broken");
-				return;
-			}
-			/* e.g. a deadlock victim: look again shortly */
-			mark_busy(d, id);
-		} else if (rc == ENGINEDB_BUSY)
-			mark_busy(d, id);
-		free(id);
+			return;
+		}
+		d->ndirty -= n;
+		if (rc < 0) {
+			log_warnx("pass over %zu runs: %s", n, err);
+			free(err);
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (rc < 0)
+				mark_busy(d, it[i].id);
+			else
+				pass_done(d, &it[i]);
+			free(it[i].err);
+			free((char *)it[i].id);
+		}
 	}
 	if (d->ndirty == 0 && d->nwarm > 0 && d->conn) {
 		warm_one(d, d->warm[--d->nwarm]);

@@ -111,6 +111,9 @@ cpus() {
 	echo "loom-exec=$(cpu $EXEC) loom-engine=$(cpu $ENGINE) loom-api=$(cpu $APIPID) noopd=$(cpu "${pids[0]}") postgres=$(cpu $(pgpids))"
 }
 before=$(cpus)
+# transactions committed in the database, for the per-run figures below
+xacts() { psql -qAt "$LOOM_DATABASE_URL" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
+xact_before=$(xacts)
 
 DATABASE_URL=$LOOM_DATABASE_URL API=$API NOOP_URL=http://127.0.0.1:$PORT/api/tasks/noop \
 LOOM_PIDS="loom-exec:$EXEC loom-engine:$ENGINE loom-api:$APIPID" WORKDIR=$DIR \
@@ -123,3 +126,7 @@ echo "after:  $(cpus)"
 echo
 echo "-- the Loom statements that took the most time (pg_stat_statements)"
 psql -q "$LOOM_DATABASE_URL" -P pager=off -c "SELECT calls, round(total_exec_time::numeric, 0) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query FROM pg_stat_statements WHERE query NOT LIKE '%graphile_worker%' AND query NOT LIKE '%bench_commit%' ORDER BY total_exec_time DESC LIMIT 15"
+echo
+echo "-- per run of Link Loom (every run of the rounds; with loom.diamond alone, the diamond's)"
+psql -qAt "$LOOM_DATABASE_URL" -F ' ' -c "SELECT 'runs=' || r.n, 'statements/run=' || round(s.calls / greatest(r.n, 1), 1), 'transactions/run=' || round(($(xacts) - $xact_before)::numeric / greatest(r.n, 1), 1) FROM (SELECT count(*) AS n FROM executions) r, (SELECT sum(calls) AS calls FROM pg_stat_statements WHERE query NOT LIKE '%graphile_worker%' AND query NOT LIKE '%bench_commit%') s"
+[ -z "${BENCH_ALL_STATEMENTS:-}" ] || psql -q "$LOOM_DATABASE_URL" -P pager=off -c "SELECT calls, round(total_exec_time::numeric, 0) AS total_ms, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements WHERE query NOT LIKE '%graphile_worker%' AND query NOT LIKE '%bench_commit%' ORDER BY calls DESC LIMIT 60"

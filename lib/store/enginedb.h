@@ -24,6 +24,13 @@
  * writes can be derived again from the durable results if the server
  * crashes, because the results stay unsettled until a pass commits.
  *
+ * The passes over many runs may share one transaction
+ * (enginedb_pass_many()): steps 1, 2 and 4 are then one statement for
+ * all the runs (locked together with SKIP LOCKED, the ones held
+ * elsewhere left out), step 3 is each run's own.  Every guarantee above
+ * holds per run, and the batch commits whole or not at all: a result
+ * stays unsettled until the batch that settles it has committed.
+ *
  * Workflows are cached per (id, version): a run keeps the definition it
  * started with.
  */
@@ -71,6 +78,37 @@ struct db_stmt;
 size_t enginedb_pass_stmts(const char *const *id, struct db_stmt *st);
 int enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
     int64_t now_ms, char **err);
+/*
+ * One pass over each of n runs, as enginedb_pass() on each but sharing
+ * the statements and the transaction: one round trip begins, locks the
+ * runs (SKIP LOCKED, in one statement) and reads what is new of them;
+ * each run is stepped in memory; one round trip writes what every run's
+ * pass decided (each kind of row in one statement: the tasks, the
+ * events, the runs, the doorbells) and commits once, asynchronously as
+ * a pass does.  Nothing of the batch is applied unless all of it is.
+ * Runs a batch does not take are passed alone afterwards, each in its
+ * own transaction: those not locked (another session holds them, gone,
+ * queued), finished runs, runs with control requests pending, runs of a
+ * workflow with a concurrency limit or pauseOnFailure, runs of more
+ * than 256 tasks; and every run when a writer is set.  (A batch of
+ * one run is worth it too: it takes fewer statements than a pass.)
+ * Each it[i].rc is then as enginedb_pass() returns (it[i].err set, to
+ * free, when -1), it[i].wake_ms and it[i].retrying as
+ * enginedb_pass_wakeup() and enginedb_pass_retrying() after it.
+ * Returns 0, or -1 with *err when the batch failed (rolled back: no
+ * run's pass is done; keep them all for later) or the connection broke.
+ */
+#define ENGINEDB_MANY_MAX 256
+struct enginedb_item {
+	const char *id;
+	int rc;
+	int64_t wake_ms;
+	int retrying;
+	char *err;
+};
+int enginedb_pass_many(struct enginedb *e, struct enginedb_item *it, size_t n,
+    int64_t now_ms, char **err);
+
 /*
  * With a writer, a pass hands the statements that write its outcome (the
  * last ends the transaction with COMMIT) to fn instead of running them:

@@ -380,3 +380,33 @@ out:
 	engine_result_clear(&res);
 	return rc;
 }
+
+/*
+ * The second half of a pass that is one of a batch (enginedb_many.c), in
+ * the batch's transaction: feeds the events of run (no control requests)
+ * and, when there is something to write, adds the outcome to b.  Returns
+ * ENGINEDB_DID_WORK or ENGINEDB_IDLE; e->wake_ms and e->retrying are the
+ * run's.
+ */
+int
+edb_pass_batch_apply(struct enginedb *e, const char *id, struct runentry *run,
+    int full, int cancel_requested, struct report *reps, size_t nreps,
+    int64_t now_ms, struct batchwrite *b)
+{
+	struct engine_result res;
+	struct passplan pl = { 0, NULL, NULL, NULL };
+	int rc = ENGINEDB_IDLE;
+
+	engine_result_init(&res);
+	feed_events(
+	    e, run, full, cancel_requested, reps, nreps, NULL, 0, now_ms, &res);
+	if (nreps > 0 || res.ntransitions > 0 || res.nactions > 0) {
+		plan_rows(e, id, run, reps, nreps, now_ms, &res, &pl);
+		edb_batch_add(b, id, run, &res, pl.changed, pl.ch);
+		rc = ENGINEDB_DID_WORK;
+	}
+	edb_note_wakeup(e, run);
+	plan_free(&pl);
+	engine_result_clear(&res);
+	return rc;
+}

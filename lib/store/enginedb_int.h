@@ -103,8 +103,29 @@ struct wfentry *edb_wf_get(
 struct runentry *edb_run_find(struct enginedb *e, const char *id);
 void edb_runs_trim(struct enginedb *e, size_t ntasks);
 
-/* enginedb_read.c: a timestamp column in ms (0 for NULL). */
+/*
+ * enginedb_read.c.  What a pass reads of a run_tasks row and of the
+ * executions row (in this order: edb_rows_load() and edb_run_cache_new()
+ * read them by position).
+ */
+#define EDB_TASK_FIELDS \
+	"task_id, state, attempt, settled, skip_reason, " \
+	"output::text, error_type, error_message, " \
+	"(extract(epoch FROM not_before) * 1000)::bigint, attempt_base"
+#define EDB_RUN_FIELDS \
+	"workflow_id, workflow_version, status, " \
+	"params::text, cancel_requested, " \
+	"(extract(epoch FROM deadline_at) * 1000)::bigint, engine_gen, " \
+	"(extract(epoch FROM started_at) * 1000)::bigint, " \
+	"pass_incomplete, " SQL_ISO_SECONDS("scheduled_at")
+/* A timestamp column in ms (0 for NULL). */
 int64_t edb_ms_value(const PGresult *r, int row, int col);
+void edb_rows_load(struct runentry *run, const PGresult *r, int lo, int hi,
+    int c0, struct report *reps, size_t *nreps);
+void edb_reports_free(struct report *reps, size_t n);
+struct runentry *edb_run_cache_new(struct enginedb *e, const char *id,
+    const PGresult *r, int row, enum run_state status, struct runentry *old,
+    char **err);
 
 /* enginedb_apply.c */
 void edb_note_wakeup(struct enginedb *e, const struct runentry *run);
@@ -112,10 +133,24 @@ int edb_pass_apply(struct enginedb *e, const char *id, struct runentry *run,
     long long gen, int full, int cancel_requested, struct report *reps,
     size_t nreps, struct request *rq, size_t nrq, int64_t now_ms, char **err);
 
+struct batchwrite;
+int edb_pass_batch_apply(struct enginedb *e, const char *id,
+    struct runentry *run, int full, int cancel_requested, struct report *reps,
+    size_t nreps, int64_t now_ms, struct batchwrite *b);
+
 /* enginedb_write.c */
 int edb_write_pass(struct enginedb *e, const char *id, struct runentry *run,
     const struct engine_result *res, const unsigned char *changed,
     struct change *ch, const struct request *rq, size_t nrq,
     long long gen_after, char **err);
+/* Several runs' passes in one transaction: see enginedb_many.c. */
+struct batchwrite;
+struct batchwrite *edb_batch_new(size_t nmax);
+void edb_batch_free(struct batchwrite *b);
+size_t edb_batch_runs(const struct batchwrite *b);
+void edb_batch_add(struct batchwrite *b, const char *id, struct runentry *run,
+    const struct engine_result *res, const unsigned char *changed,
+    struct change *ch);
+int edb_batch_send(struct enginedb *e, struct batchwrite *b, char **err);
 
 #endif

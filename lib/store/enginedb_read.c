@@ -40,56 +40,45 @@ json_value(const PGresult *r, int row, int col)
 }
 
 #define TASK_COLUMNS \
-	"SELECT task_id, state, attempt, settled, skip_reason, " \
-	"output::text, error_type, error_message, " \
-	"(extract(epoch FROM not_before) * 1000)::bigint, attempt_base " \
-	"FROM run_tasks WHERE execution_id = $1 "
+	"SELECT " EDB_TASK_FIELDS " FROM run_tasks WHERE execution_id = $1 "
 #define SQL_ALL_TASKS TASK_COLUMNS "ORDER BY finished_at"
 #define SQL_UNSETTLED_TASKS TASK_COLUMNS "AND NOT settled ORDER BY finished_at"
 
 /*
- * Reads run_tasks rows (all of them when full, else only the unsettled
- * ones, which r may already hold) into the run state; unsettled rows
- * become reports.  r, when given, is consumed.
+ * Reads the run_tasks rows lo..hi-1 of r, whose columns start at c0 (as
+ * TASK_COLUMNS), into the state of run; unsettled rows become reports,
+ * added to reps (room for hi - lo more) and counted in *nreps.
  */
-static int
-load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
-    PGresult *r, struct report **reps, size_t *nreps, char **err)
+void
+edb_rows_load(struct runentry *run, const PGresult *r, int lo, int hi, int c0,
+    struct report *reps, size_t *nreps)
 {
 	const struct workflow *wf = run->w->wf;
-	const char *p[1] = { id };
 
-	if (full) {
-		PQclear(r);
-		r = db_exec(e->conn, err, SQL_ALL_TASKS, 1, p);
-	}
-	if (r == NULL)
-		return -1;
-	*reps = xcalloc((size_t)PQntuples(r) + 1, sizeof(**reps));
-	*nreps = 0;
-	for (int i = 0; i < PQntuples(r); i++) {
-		long idx = workflow_task_index(wf, PQgetvalue(r, i, 0));
+	for (int i = lo; i < hi; i++) {
+		long idx = workflow_task_index(wf, PQgetvalue(r, i, c0));
 		enum task_state st;
 		struct task_rt *t;
-		int settled = PQgetvalue(r, i, 3)[0] == 't';
+		int settled = PQgetvalue(r, i, c0 + 3)[0] == 't';
 
-		if (idx < 0 || task_state_parse(PQgetvalue(r, i, 1), &st) < 0)
+		if (idx < 0 ||
+		    task_state_parse(PQgetvalue(r, i, c0 + 1), &st) < 0)
 			continue;
 		t = &run->rt.tasks[idx];
-		t->attempt = atoi(PQgetvalue(r, i, 2));
-		t->attempt_base = atoi(PQgetvalue(r, i, 9));
+		t->attempt = atoi(PQgetvalue(r, i, c0 + 2));
+		t->attempt_base = atoi(PQgetvalue(r, i, c0 + 9));
 		if (settled) {
+			const char *skip = PQgetvalue(r, i, c0 + 4);
+
 			t->state = st;
-			t->not_before_ms = edb_ms_value(r, i, 8);
-			t->skip =
-			    strcmp(PQgetvalue(r, i, 4), "condition") == 0 ?
+			t->not_before_ms = edb_ms_value(r, i, c0 + 8);
+			t->skip = strcmp(skip, "condition") == 0 ?
 			    SKIP_CONDITION :
-			    strcmp(PQgetvalue(r, i, 4), "upstream") == 0 ?
-			    SKIP_UPSTREAM :
-			    SKIP_NONE;
+			    strcmp(skip, "upstream") == 0 ? SKIP_UPSTREAM :
+							    SKIP_NONE;
 			if (st == TASK_SUCCESS) {
 				jv_free(t->output);
-				t->output = json_value(r, i, 5);
+				t->output = json_value(r, i, c0 + 5);
 			}
 			continue;
 		}
@@ -101,28 +90,53 @@ load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
 		 * the state catches up here, without a second event, and the
 		 * report takes it on from RUNNING.
 		 */
-		struct report *rep = &(*reps)[(*nreps)++];
+		struct report *rep = &reps[(*nreps)++];
 
 		t->state = TASK_RUNNING;
 		rep->task = (size_t)idx;
 		rep->success = st == TASK_SUCCESS;
 		rep->attempt = t->attempt;
-		rep->output = rep->success ? json_value(r, i, 5) : jv_null();
+		rep->output =
+		    rep->success ? json_value(r, i, c0 + 5) : jv_null();
 		/* The class loom-exec's record of the retry decision takes
 		 * from the same result (errclass_of_failure()). */
-		rep->error = errclass_of_failure(
-		    PQgetisnull(r, i, 6) ? NULL : PQgetvalue(r, i, 6));
-		rep->message =
-		    PQgetisnull(r, i, 7) ? NULL : xstrdup(PQgetvalue(r, i, 7));
+		rep->error = errclass_of_failure(PQgetisnull(r, i, c0 + 6) ?
+			NULL :
+			PQgetvalue(r, i, c0 + 6));
+		rep->message = PQgetisnull(r, i, c0 + 7) ?
+		    NULL :
+		    xstrdup(PQgetvalue(r, i, c0 + 7));
 	}
+}
+
+/*
+ * Reads run_tasks rows (all of them when full, else only the unsettled
+ * ones, which r may already hold) into the run state; unsettled rows
+ * become reports.  r, when given, is consumed.
+ */
+static int
+load_tasks(struct enginedb *e, struct runentry *run, const char *id, int full,
+    PGresult *r, struct report **reps, size_t *nreps, char **err)
+{
+	const char *p[1] = { id };
+
+	if (full) {
+		PQclear(r);
+		r = db_exec(e->conn, err, SQL_ALL_TASKS, 1, p);
+	}
+	if (r == NULL)
+		return -1;
+	*reps = xcalloc((size_t)PQntuples(r) + 1, sizeof(**reps));
+	*nreps = 0;
+	edb_rows_load(run, r, 0, PQntuples(r), 0, *reps, nreps);
 	PQclear(r);
 	if (full)
 		run_rt_recount(&run->rt);
 	return 0;
 }
 
-static void
-reports_free(struct report *reps, size_t n)
+void
+edb_reports_free(struct report *reps, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		jv_free(reps[i].output);
@@ -178,11 +192,7 @@ requests_free(struct request *q, size_t n)
 /* The first round trip of a pass; see enginedb_pass_stmts(). */
 /* clang-format off */
 #define PASS_LOCK_RUN \
-	"SELECT workflow_id, workflow_version, status, " \
-	"params::text, cancel_requested, " \
-	"(extract(epoch FROM deadline_at) * 1000)::bigint, engine_gen, " \
-	"(extract(epoch FROM started_at) * 1000)::bigint, pass_incomplete, " \
-	SQL_ISO_SECONDS("scheduled_at") " " \
+	"SELECT " EDB_RUN_FIELDS " " \
 	"FROM executions WHERE id = $1 AND (cancel_requested OR NOT queued) " \
 	"FOR NO KEY UPDATE SKIP LOCKED"
 /* clang-format on */
@@ -267,17 +277,17 @@ settle_finished(struct enginedb *e, const char *id, size_t nrq, char **err)
 }
 
 /*
- * A new cache entry for run id, in state status, from r, its executions
- * row of the first round trip (version, params, deadline, start,
+ * A new cache entry for run id, in state status, from row of r, its
+ * executions row of the first round trip (version, params, deadline, start,
  * nominal fire time): its tasks are read next, in full.  old, the stale
  * entry, goes once the version is at hand.  NULL with *err.
  */
-static struct runentry *
-run_cache_new(struct enginedb *e, const char *id, const PGresult *r,
-    enum run_state status, struct runentry *old, char **err)
+struct runentry *
+edb_run_cache_new(struct enginedb *e, const char *id, const PGresult *r,
+    int row, enum run_state status, struct runentry *old, char **err)
 {
-	struct wfentry *w =
-	    edb_wf_get(e, PQgetvalue(r, 0, 0), atoi(PQgetvalue(r, 0, 1)), err);
+	struct wfentry *w = edb_wf_get(
+	    e, PQgetvalue(r, row, 0), atoi(PQgetvalue(r, row, 1)), err);
 	struct runentry *run;
 	char *perr = NULL;
 
@@ -289,8 +299,8 @@ run_cache_new(struct enginedb *e, const char *id, const PGresult *r,
 	run = xcalloc(1, sizeof(*run));
 	run->id = xstrdup(id);
 	run->w = w;
-	if (run_rt_init(&run->rt, w->wf, jv_parse(PQgetvalue(r, 0, 3)), &perr) <
-	    0) {
+	if (run_rt_init(
+		&run->rt, w->wf, jv_parse(PQgetvalue(r, row, 3)), &perr) < 0) {
 		/* The API checked the params; a bad row is a bug. */
 		*err = xasprintf("execution %s: %s", id, perr);
 		free(perr);
@@ -299,11 +309,11 @@ run_cache_new(struct enginedb *e, const char *id, const PGresult *r,
 		return NULL;
 	}
 	run->rt.state = status;
-	run->rt.deadline_ms = edb_ms_value(r, 0, 5);
-	run->rt.started_ms = edb_ms_value(r, 0, 7);
+	run->rt.deadline_ms = edb_ms_value(r, row, 5);
+	run->rt.started_ms = edb_ms_value(r, row, 7);
 	/* A scheduled run's nominal time, for every request of the run. */
 	snprintf(run->rt.scheduled_time, sizeof(run->rt.scheduled_time), "%s",
-	    PQgetvalue(r, 0, 9));
+	    PQgetvalue(r, row, 9));
 	run->next = e->runs;
 	e->runs = run;
 	e->st.cached_runs++;
@@ -320,15 +330,13 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 	struct report *reps = NULL;
 	size_t nreps = 0, nrq = 0;
 	struct request *rq = NULL;
-	PGresult *r = NULL, *unsettled = NULL;
+	PGresult *r = rs[1], *unsettled = rs[2];
 	enum run_state status;
 	long long gen;
 	int rc = -1, full = 0, was_terminal;
 
 	edb_note_wakeup(e, NULL);
 	PQclear(rs[0]);
-	r = rs[1];
-	unsettled = rs[2];
 	rq = load_requests(rs[3], &nrq);
 	if (PQntuples(r) == 0) {
 		PQclear(r);
@@ -362,7 +370,8 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 	 * engine_gen, and edb_pass_apply() derives them again.
 	 */
 	if (run == NULL || run->gen != gen || PQgetvalue(r, 0, 8)[0] == 't') {
-		if ((run = run_cache_new(e, id, r, status, run, err)) == NULL)
+		run = edb_run_cache_new(e, id, r, 0, status, run, err);
+		if (run == NULL)
 			goto fail;
 		full = 1;
 	}
@@ -379,7 +388,7 @@ enginedb_pass_read(struct enginedb *e, const char *id, PGresult **rs,
 
 	rc = edb_pass_apply(e, id, run, gen, full, cancel_requested, reps,
 	    nreps, rq, nrq, now_ms, err);
-	reports_free(reps, nreps);
+	edb_reports_free(reps, nreps);
 	requests_free(rq, nrq);
 	return rc;
 
@@ -390,7 +399,7 @@ fail:
 	PQclear(r);
 	PQclear(unsettled);
 	PQclear(PQexec(e->conn, "ROLLBACK"));
-	reports_free(reps, nreps);
+	edb_reports_free(reps, nreps);
 	requests_free(rq, nrq);
 	return -1;
 }

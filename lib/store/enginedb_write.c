@@ -36,10 +36,12 @@ skip_text(enum skip_reason r)
 
 /*
  * One transaction's task rows and events, as array literals: the arrays
- * in the order of the parameters after $1 of task_engine_write (PR_ID..PR_BASE)
- * and of sql_events (PR_EV_TASK..PR_EV_ATT).
+ * in the order of the parameters of task_engine_write (PR_X..PR_BASE)
+ * and of sql_events (PR_EV_X..PR_EV_ATT).  PR_X and PR_EV_X name each
+ * row's run: a transaction may write the rows of several runs.
  */
 enum {
+	PR_X,
 	PR_ID,
 	PR_STATE,
 	PR_ATTEMPT,
@@ -49,6 +51,7 @@ enum {
 	PR_ETYPE,
 	PR_EMSG,
 	PR_BASE,
+	PR_EV_X,
 	PR_EV_TASK,
 	PR_EV_KIND,
 	PR_EV_FROM,
@@ -59,7 +62,7 @@ enum {
 
 struct passrows {
 	struct buf a[PR_N];
-	const char *p_up[1 + PR_EV_TASK], *p_ev[1 + PR_N - PR_EV_TASK];
+	const char *p_up[PR_EV_X], *p_ev[PR_N - PR_EV_X];
 	int nrows, nev;
 };
 
@@ -70,13 +73,34 @@ passrows_free(struct passrows *pr)
 		buf_free(&pr->a[i]);
 }
 
+static void
+passrows_open(struct passrows *pr)
+{
+	memset(pr, 0, sizeof(*pr));
+	for (int i = 0; i < PR_N; i++)
+		buf_putc(&pr->a[i], '{');
+}
+
+/* Ends the arrays; pr->p_up and pr->p_ev point into them. */
+static void
+passrows_close(struct passrows *pr)
+{
+	for (int i = 0; i < PR_N; i++) {
+		buf_putc(&pr->a[i], '}');
+		if (i < PR_EV_X)
+			pr->p_up[i] = pr->a[i].p;
+		else
+			pr->p_ev[i - PR_EV_X] = pr->a[i].p;
+	}
+}
+
 /*
- * The changed tasks whose ordinal (ord[i], among the changed ones) is in
- * [lo, hi), and the transitions of those tasks (and of the run itself
- * when run_events), into pr.
+ * Adds to pr the changed tasks of run id whose ordinal (ord[i], among the
+ * changed ones) is in [lo, hi), and the transitions of those tasks (and
+ * of the run itself when run_events).
  */
 static void
-passrows_fill(struct passrows *pr, const char *id, const struct runentry *run,
+passrows_add(struct passrows *pr, const char *id, const struct runentry *run,
     const struct engine_result *res, const long *ord, const struct change *ch,
     long lo, long hi, int run_events)
 {
@@ -84,15 +108,13 @@ passrows_fill(struct passrows *pr, const char *id, const struct runentry *run,
 	struct buf *a = pr->a;
 	char num[32];
 
-	memset(pr, 0, sizeof(*pr));
-	for (int i = 0; i < PR_N; i++)
-		buf_putc(&a[i], '{');
 	for (size_t i = 0; i < wf->ntasks; i++) {
 		const struct task_rt *t = &run->rt.tasks[i];
 
 		if (ord[i] < lo || ord[i] >= hi)
 			continue;
 		pr->nrows++;
+		buf_pgarray_elem(&a[PR_X], id);
 		buf_pgarray_elem(&a[PR_ID], wf->tasks[i].id);
 		buf_pgarray_elem(&a[PR_STATE], task_state_name(t->state));
 		snprintf(num, sizeof(num), "%d", t->attempt);
@@ -116,6 +138,7 @@ passrows_fill(struct passrows *pr, const char *id, const struct runentry *run,
 			    (ord[tr->task] < lo || ord[tr->task] >= hi))
 			continue;
 		pr->nev++;
+		buf_pgarray_elem(&a[PR_EV_X], id);
 		buf_pgarray_elem(
 		    &a[PR_EV_TASK], isrun ? NULL : wf->tasks[tr->task].id);
 		buf_pgarray_elem(&a[PR_EV_KIND], isrun ? "run" : "task");
@@ -129,20 +152,55 @@ passrows_fill(struct passrows *pr, const char *id, const struct runentry *run,
 		    isrun ? 0 : run->rt.tasks[tr->task].attempt);
 		buf_pgarray_elem(&a[PR_EV_ATT], isrun ? NULL : num);
 	}
-	pr->p_up[0] = pr->p_ev[0] = id;
-	for (int i = 0; i < PR_N; i++) {
-		buf_putc(&a[i], '}');
-		if (i < PR_EV_TASK)
-			pr->p_up[1 + i] = a[i].p;
-		else
-			pr->p_ev[1 + i - PR_EV_TASK] = a[i].p;
-	}
 }
 
 static const char sql_events[] =
     "INSERT INTO events (execution_id, task_id, kind, from_state, "
-    "to_state, attempt) SELECT $1, * FROM unnest($2::text[], $3::text[], "
-    "$4::text[], $5::text[], $6::int[])";
+    "to_state, attempt) SELECT * FROM unnest($1::text[], $2::text[], "
+    "$3::text[], $4::text[], $5::text[], $6::int[])";
+
+/*
+ * The run rows of a transaction (run_engine_write's parameters, arrays
+ * of one element a run).
+ */
+struct runrows {
+	struct buf a[6];
+	const char *p[6];
+	int n;
+};
+
+static void
+runrows_open(struct runrows *rr)
+{
+	memset(rr, 0, sizeof(*rr));
+	for (int i = 0; i < 6; i++)
+		buf_putc(&rr->a[i], '{');
+}
+
+/* v: run_engine_write's six values for one run (NULL for SQL NULL). */
+static void
+runrows_add(struct runrows *rr, const char *const *v)
+{
+	for (int i = 0; i < 6; i++)
+		buf_pgarray_elem(&rr->a[i], v[i]);
+	rr->n++;
+}
+
+static void
+runrows_close(struct runrows *rr)
+{
+	for (int i = 0; i < 6; i++) {
+		buf_putc(&rr->a[i], '}');
+		rr->p[i] = rr->a[i].p;
+	}
+}
+
+static void
+runrows_free(struct runrows *rr)
+{
+	for (int i = 0; i < 6; i++)
+		buf_free(&rr->a[i]);
+}
 
 /*
  * Writes the pass's result and commits, in one pipelined round trip.
@@ -183,6 +241,7 @@ struct passwrite {
 	const char *p_rs[2], *p_undead[3], *p_rq[3], *p_gen[2];
 	long *ord, nchanged, nchunks;
 	struct passrows *pr;
+	struct runrows rr; /* p_run as run_engine_write's arrays */
 	struct db_stmt *st;
 	size_t nst;
 };
@@ -203,6 +262,7 @@ pw_free(struct passwrite *pw)
 	for (long c = 0; c < pw->nchunks; c++)
 		passrows_free(&pw->pr[c]);
 	free(pw->pr);
+	runrows_free(&pw->rr);
 	free(pw->st);
 	free(pw->ord);
 	buf_free(&pw->dead);
@@ -391,7 +451,7 @@ pw_chunk_rows(struct passwrite *pw, long c)
 	if (pr[c].nrows > 0)
 		st[pw->nst++] =
 		    (struct db_stmt){ transition_sql(TR_TASK_ENGINE_WRITE),
-			    1 + PR_EV_TASK, pr[c].p_up };
+			    PR_EV_X, pr[c].p_up };
 	if (c == 0 && pw->ndead > 0) {
 		pw->p_dead[0] = pw->id;
 		pw->p_dead[1] = pw->dead.p;
@@ -406,8 +466,8 @@ pw_chunk_rows(struct passwrite *pw, long c)
 		};
 	}
 	if (pr[c].nev > 0)
-		st[pw->nst++] = (struct db_stmt){ sql_events,
-			1 + PR_N - PR_EV_TASK, pr[c].p_ev };
+		st[pw->nst++] =
+		    (struct db_stmt){ sql_events, PR_N - PR_EV_X, pr[c].p_ev };
 }
 
 /*
@@ -457,9 +517,12 @@ pw_chunk_close(struct passwrite *pw, const struct enginedb *e, long c)
 
 	if (c == 0) {
 		/* The run row (see run_engine_write). */
+		runrows_open(&pw->rr);
+		runrows_add(&pw->rr, pw->p_run);
+		runrows_close(&pw->rr);
 		st[pw->nst++] =
 		    (struct db_stmt){ transition_sql(TR_RUN_ENGINE_WRITE), 6,
-			    pw->p_run };
+			    pw->rr.p };
 	}
 	if (c > 0 && c == pw->nchunks - 1)
 		/* The whole pass is in: the run is marked no more. */
@@ -495,36 +558,43 @@ pw_chunk_close(struct passwrite *pw, const struct enginedb *e, long c)
 	st[pw->nst++] = (struct db_stmt){ "COMMIT", 0, NULL };
 }
 
-/* When this pass ended the run, says so (enginedb_set_run_end()). */
+/* Whether the pass whose outcome is res ended its run. */
+static int
+pass_ended_run(const struct runentry *run, const struct engine_result *res)
+{
+	if (!run_state_terminal(run->rt.state))
+		return 0;
+	for (size_t i = 0; i < res->ntransitions; i++) {
+		const struct engine_transition *tr = &res->transitions[i];
+
+		if (tr->task == ENGINE_RUN &&
+		    run_state_terminal((enum run_state)tr->to) &&
+		    !run_state_terminal((enum run_state)tr->from))
+			return 1;
+	}
+	return 0;
+}
+
+/* A pass ended run id: says so (enginedb_set_run_end()). */
 static void
-tell_run_end(struct enginedb *e, const char *id, const struct runentry *run,
-    const struct engine_result *res)
+tell_run_end(struct enginedb *e, const char *id, const struct runentry *run)
 {
 	struct enginedb_run_end re;
 	struct timespec ts;
 
-	if (e->run_end == NULL || !run_state_terminal(run->rt.state))
+	if (e->run_end == NULL)
 		return;
-	for (size_t i = 0; i < res->ntransitions; i++) {
-		const struct engine_transition *tr = &res->transitions[i];
-
-		if (tr->task != ENGINE_RUN ||
-		    !run_state_terminal((enum run_state)tr->to) ||
-		    run_state_terminal((enum run_state)tr->from))
-			continue;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		re.execution_id = id;
-		re.workflow_id = run->w->wf->id;
-		re.version = run->w->version;
-		re.status = run_state_name(run->rt.state);
-		re.ended_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		re.started_ms =
-		    run->rt.started_ms > 0 ? run->rt.started_ms : re.ended_ms;
-		re.ntasks = run->rt.ntasks;
-		re.nbad = run->rt.nbad;
-		e->run_end(e->run_end_arg, &re);
-		return;
-	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	re.execution_id = id;
+	re.workflow_id = run->w->wf->id;
+	re.version = run->w->version;
+	re.status = run_state_name(run->rt.state);
+	re.ended_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	re.started_ms =
+	    run->rt.started_ms > 0 ? run->rt.started_ms : re.ended_ms;
+	re.ntasks = run->rt.ntasks;
+	re.nbad = run->rt.nbad;
+	e->run_end(e->run_end_arg, &re);
 }
 
 int
@@ -552,9 +622,11 @@ edb_write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	pw_chunks(&pw, run, gen_after);
 	n = pw.nchunks;
 	for (long c = 0; c < n; c++) {
-		passrows_fill(&pw.pr[c], id, run, res, pw.ord, ch,
+		passrows_open(&pw.pr[c]);
+		passrows_add(&pw.pr[c], id, run, res, pw.ord, ch,
 		    n == 1 ? 0 : c * PASS_CHUNK,
 		    n == 1 ? pw.nchanged : (c + 1) * PASS_CHUNK, c == 0);
+		passrows_close(&pw.pr[c]);
 		pw_chunk_open(&pw, c);
 		pw_chunk_rows(&pw, c);
 		pw_chunk_close(&pw, e, c);
@@ -565,7 +637,165 @@ edb_write_pass(struct enginedb *e, const char *id, struct runentry *run,
 	else
 		rc = db_pipeline(e->conn, err, pw.st, pw.nst, NULL);
 	pw_free(&pw);
+	if (rc == 0 && pass_ended_run(run, res))
+		tell_run_end(e, id, run);
+	return rc;
+}
+
+/*
+ * The passes of several runs, written in one transaction (enginedb_many.c):
+ * the rows of every run in one upsert, the events in one insert, the run
+ * rows in one update, each doorbell channel in one statement, and one
+ * COMMIT.  Only what a plain pass writes is taken (no control requests,
+ * no chunks, no admission or pause after the run: enginedb_many.c passes
+ * such runs alone), but for the dead letters of tasks gone DEAD.
+ */
+struct batchwrite {
+	struct passrows rows;
+	struct runrows runs;
+	struct buf dead_x, dead_t, cancels;
+	int ndead, ncancel, dispatch;
+	size_t nruns;
+	struct runentry **ended; /* the runs the batch ends */
+	char **ended_id;
+	size_t nended;
+};
+
+struct batchwrite *
+edb_batch_new(size_t nmax)
+{
+	struct batchwrite *b = xcalloc(1, sizeof(*b));
+
+	passrows_open(&b->rows);
+	runrows_open(&b->runs);
+	buf_putc(&b->dead_x, '{');
+	buf_putc(&b->dead_t, '{');
+	buf_putc(&b->cancels, '{');
+	b->ended = xcalloc(nmax + 1, sizeof(*b->ended));
+	b->ended_id = xcalloc(nmax + 1, sizeof(*b->ended_id));
+	return b;
+}
+
+void
+edb_batch_free(struct batchwrite *b)
+{
+	if (b == NULL)
+		return;
+	passrows_free(&b->rows);
+	runrows_free(&b->runs);
+	buf_free(&b->dead_x);
+	buf_free(&b->dead_t);
+	buf_free(&b->cancels);
+	for (size_t i = 0; i < b->nended; i++)
+		free(b->ended_id[i]);
+	free(b->ended);
+	free(b->ended_id);
+	free(b);
+}
+
+size_t
+edb_batch_runs(const struct batchwrite *b)
+{
+	return b->nruns;
+}
+
+/*
+ * Adds the outcome of run id's pass (as edb_write_pass() takes it) to b;
+ * what it needs is copied.
+ */
+void
+edb_batch_add(struct batchwrite *b, const char *id, struct runentry *run,
+    const struct engine_result *res, const unsigned char *changed,
+    struct change *ch)
+{
+	const struct workflow *wf = run->w->wf;
+	struct passwrite pw;
+
+	pw_init(&pw, id);
+	pw_changed(&pw, wf, changed, ch);
+	pw_resets(&pw, wf, res);
+	pw_run_row(&pw, run, res);
+	pw.p_run[5] = "false";
+	passrows_add(&b->rows, id, run, res, pw.ord, ch, 0, pw.nchanged, 1);
+	runrows_add(&b->runs, pw.p_run);
+	for (size_t i = 0; i < wf->ntasks; i++)
+		if (changed[i] && ch[i].dead) {
+			buf_pgarray_elem(&b->dead_x, id);
+			buf_pgarray_elem(&b->dead_t, wf->tasks[i].id);
+			b->ndead++;
+		}
+	if (pw.cancel) {
+		buf_pgarray_elem(&b->cancels, id);
+		b->ncancel++;
+	}
+	b->dispatch |= pw.dispatch;
+	if (pass_ended_run(run, res)) {
+		b->ended[b->nended] = run;
+		b->ended_id[b->nended++] = xstrdup(id);
+	}
+	b->nruns++;
+	pw_free(&pw);
+}
+
+/*
+ * Sends b's statements and COMMIT in one round trip, on the transaction
+ * that the batch's first round trip opened.  0, or -1 with *err (the
+ * caller rolls back and forgets the runs).
+ */
+int
+edb_batch_send(struct enginedb *e, struct batchwrite *b, char **err)
+{
+	struct db_stmt st[8];
+	const char *p_dead[2], *p_cancel[1], *p_runs[7];
+	size_t n = 0;
+	int rc;
+
+	passrows_close(&b->rows);
+	runrows_close(&b->runs);
+	buf_putc(&b->dead_x, '}');
+	buf_putc(&b->dead_t, '}');
+	buf_putc(&b->cancels, '}');
+	if (b->rows.nrows > 0)
+		st[n++] =
+		    (struct db_stmt){ transition_sql(TR_TASK_ENGINE_WRITE),
+			    PR_EV_X, b->rows.p_up };
+	if (b->ndead > 0) {
+		p_dead[0] = b->dead_x.p;
+		p_dead[1] = b->dead_t.p;
+		st[n++] = (struct db_stmt){
+			"INSERT INTO dead_letters "
+			"(execution_id, task_id, attempts, request, "
+			"error_type, error_message) SELECT rt.execution_id, "
+			"rt.task_id, rt.attempt, rt.request, rt.error_type, "
+			"rt.error_message FROM run_tasks rt JOIN "
+			"unnest($1::text[], $2::text[]) AS d(x, t) ON "
+			"rt.execution_id = d.x AND rt.task_id = d.t "
+			"WHERE rt.execution_id = ANY($1::text[])",
+			2, p_dead
+		};
+	}
+	if (b->rows.nev > 0)
+		st[n++] = (struct db_stmt){ sql_events, PR_N - PR_EV_X,
+			b->rows.p_ev };
+	/*
+	 * The run rows, and the doorbells: loom_event for each run, and one
+	 * loom_task_ready for all (its payload is not read).
+	 */
+	for (int i = 0; i < 6; i++)
+		p_runs[i] = b->runs.p[i];
+	p_runs[6] = b->dispatch && !e->quiet_ready ? "true" : "false";
+	st[n++] =
+	    (struct db_stmt){ transition_run_engine_write_ring(), 7, p_runs };
+	p_cancel[0] = b->cancels.p;
+	if (b->ncancel > 0)
+		st[n++] =
+		    (struct db_stmt){ "SELECT pg_notify('loom_cancel', x) "
+				      "FROM unnest($1::text[]) x",
+			    1, p_cancel };
+	st[n++] = (struct db_stmt){ "COMMIT", 0, NULL };
+	rc = db_pipeline(e->conn, err, st, n, NULL);
 	if (rc == 0)
-		tell_run_end(e, id, run, res);
+		for (size_t i = 0; i < b->nended; i++)
+			tell_run_end(e, b->ended_id[i], b->ended[i]);
 	return rc;
 }

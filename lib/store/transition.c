@@ -326,9 +326,10 @@ static const char reset_clear_sql[] =
     "task_id = ANY($2::text[])";
 
 /*
- * task_engine_write.  $1 the execution, $2..$10 the changed tasks as
- * arrays (ids, states, attempts, retry times, skip reasons, requests,
- * error types and messages, attempt bases; the PR_* order of the pass).
+ * task_engine_write.  $1..$10 the changed tasks as arrays, one element a
+ * task (the PR_* order of the pass): their executions (one pass writes
+ * the tasks of several runs), ids, states, attempts, retry times, skip
+ * reasons, requests, error types and messages, attempt bases.
  * A task without its row is PENDING; the upsert writes the state the
  * core decided, whatever the row held.
  */
@@ -336,11 +337,11 @@ static const char engine_write_sql[] =
     "INSERT INTO run_tasks AS rt (execution_id, task_id, state, "
     "attempt, attempt_base, not_before, skip_reason, request, "
     "error_type, error_message, settled, ready_at) "
-    "SELECT $1, t.id, t.st, t.att, t.base, "
+    "SELECT t.x, t.id, t.st, t.att, t.base, "
     "to_timestamp(t.nb / 1000.0), t.skip, t.req::jsonb, t.et, "
-    "t.em, true, now() FROM unnest($2::text[], $3::text[], "
+    "t.em, true, now() FROM unnest($1::text[], $2::text[], $3::text[], "
     "$4::int[], $5::bigint[], $6::text[], $7::text[], "
-    "$8::text[], $9::text[], $10::int[]) AS t(id, st, att, nb, "
+    "$8::text[], $9::text[], $10::int[]) AS t(x, id, st, att, nb, "
     "skip, req, et, em, base) "
     "ON CONFLICT (execution_id, task_id) DO UPDATE SET "
     "state = EXCLUDED.state, attempt = EXCLUDED.attempt, "
@@ -360,30 +361,53 @@ static const char engine_write_sql[] =
     "ELSE rt.finished_at END";
 
 /*
- * run_engine_write.  $1 the execution, $2 its state, $3 the error, $4 the
- * deadline (ms since the epoch), $5 whether it runs again after it had
- * finished, $6 whether the pass is written in part (pass_incomplete).
- * A run that ends has used up its cancel request; one that runs again
- * ($5) starts without it and without its old error and completion time.
+ * run_engine_write.  Arrays, one element a run (a pass may write
+ * several): $1 the executions, $2 their states, $3 their errors, $4
+ * their deadlines (ms since the epoch), $5 whether each runs again after
+ * it had finished, $6 whether its pass is written in part
+ * (pass_incomplete).  A run that ends has used up its cancel request;
+ * one that runs again starts without it and without its old error and
+ * completion time.  (The second test of the id makes the plan find the
+ * rows by the primary key, never by a scan of every run.)
  */
-static const char run_engine_write_sql[] =
-    "UPDATE executions SET "
-    "status = $2, "
-    "started_at = CASE WHEN $2 <> 'PENDING' THEN "
-    "coalesce(started_at, now()) END, "
-    "completed_at = CASE WHEN $2 IN ('SUCCESS', "
-    "'FAILED', 'CANCELLED') THEN CASE WHEN "
-    "$5::boolean THEN now() "
-    "ELSE coalesce(completed_at, now()) END END, "
-    "error = CASE WHEN $5::boolean THEN $3 "
-    "ELSE coalesce($3, error) END, "
-    "cancel_requested = CASE WHEN $5::boolean OR $2 IN "
-    "('SUCCESS', 'FAILED', 'CANCELLED') THEN false "
-    "ELSE cancel_requested END, "
-    "deadline_at = to_timestamp($4::bigint / 1000.0), "
-    "pass_incomplete = $6::boolean, "
-    "queued = queued AND $2 = 'PENDING', "
-    "engine_gen = engine_gen + 1 WHERE id = $1";
+#define RUN_ENGINE_WRITE_SQL \
+	"UPDATE executions e SET " \
+	"status = r.st, " \
+	"started_at = CASE WHEN r.st <> 'PENDING' THEN " \
+	"coalesce(e.started_at, now()) END, " \
+	"completed_at = CASE WHEN r.st IN ('SUCCESS', " \
+	"'FAILED', 'CANCELLED') THEN CASE WHEN " \
+	"r.again THEN now() " \
+	"ELSE coalesce(e.completed_at, now()) END END, " \
+	"error = CASE WHEN r.again THEN r.err " \
+	"ELSE coalesce(r.err, e.error) END, " \
+	"cancel_requested = CASE WHEN r.again OR r.st IN " \
+	"('SUCCESS', 'FAILED', 'CANCELLED') THEN false " \
+	"ELSE e.cancel_requested END, " \
+	"deadline_at = to_timestamp(r.dl / 1000.0), " \
+	"pass_incomplete = r.part, " \
+	"queued = e.queued AND r.st = 'PENDING', " \
+	"engine_gen = e.engine_gen + 1 " \
+	"FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], " \
+	"$5::boolean[], $6::boolean[]) AS r(id, st, err, dl, again, part) " \
+	"WHERE e.id = r.id AND e.id = ANY($1::text[])"
+static const char run_engine_write_sql[] = RUN_ENGINE_WRITE_SQL;
+
+/*
+ * run_engine_write and the doorbells of the runs it wrote, in one
+ * statement: loom_event for each run, and loom_task_ready once when
+ * $7 is true (an executor reads no payload of it).
+ */
+static const char run_engine_write_ring_sql[] =
+    "WITH u AS (" RUN_ENGINE_WRITE_SQL " RETURNING e.id) "
+    "SELECT count(pg_notify('loom_event', u.id)), CASE WHEN "
+    "$7::boolean THEN pg_notify('loom_task_ready', '') END FROM u";
+
+const char *
+transition_run_engine_write_ring(void)
+{
+	return run_engine_write_ring_sql;
+}
 
 /* ---- loom-api: runs ----------------------------------------------------- */
 

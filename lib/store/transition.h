@@ -99,6 +99,11 @@ extern const struct transition transitions[TR__COUNT];
 
 /* The SQL text of transition id (static). */
 const char *transition_sql(enum transition_id id);
+/*
+ * TR_RUN_ENGINE_WRITE ($1..$6) that also rings loom_event for each run
+ * it wrote, and loom_task_ready once when $7 is true.
+ */
+const char *transition_run_engine_write_ring(void);
 
 /*
  * Whether the row of id may move a row of its machine from state from to

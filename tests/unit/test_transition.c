@@ -430,7 +430,7 @@ test_task_engine_write(void)
 	for (int f = 0; f < TASK__COUNT; f++)
 		for (int to = 0; to < TASK__COUNT; to++) {
 			const char *p[10];
-			char idarr[64], starr[32];
+			char idarr[64], starr[32], xarr[80];
 
 			if (!task_transition_allowed(
 				(enum task_state)f, (enum task_state)to))
@@ -450,7 +450,8 @@ test_task_engine_write(void)
 			snprintf(idarr, sizeof(idarr), "{%s}", tid);
 			snprintf(starr, sizeof(starr), "{%s}",
 			    task_state_name((enum task_state)to));
-			p[1] = idarr, p[2] = starr, p[3] = "{1}";
+			snprintf(xarr, sizeof(xarr), "{%s}", eid);
+			p[0] = xarr, p[1] = idarr, p[2] = starr, p[3] = "{1}";
 			p[4] = p[5] = p[6] = p[7] = p[8] = "{NULL}";
 			p[9] = "{0}";
 			PQclear(qr(transition_sql(id), 10, p));
@@ -597,7 +598,7 @@ test_run_create(void)
 static void
 test_run_engine_write(void)
 {
-	char id[96];
+	char id[96], xarr[100], starr[32];
 	const char *p[6];
 	int moved = 0, want = 0, bad = 0;
 
@@ -617,9 +618,14 @@ test_run_engine_write(void)
 			p[1] = run_state_name((enum run_state)f);
 			q("UPDATE executions SET status = $2 WHERE id = $1", 2,
 			    p);
-			p[1] = run_state_name((enum run_state)to);
-			p[2] = p[3] = NULL, p[4] = p[5] = "false";
+			/* arrays of one run (a pass may write several) */
+			snprintf(xarr, sizeof(xarr), "{%s}", id);
+			snprintf(starr, sizeof(starr), "{%s}",
+			    run_state_name((enum run_state)to));
+			p[0] = xarr, p[1] = starr;
+			p[2] = p[3] = "{NULL}", p[4] = p[5] = "{false}";
 			PQclear(qr(transition_sql(TR_RUN_ENGINE_WRITE), 6, p));
+			p[0] = id;
 			if (run_state_parse(q1("SELECT status FROM executions "
 					       "WHERE id = $1",
 						id),
