@@ -868,21 +868,37 @@ fail_job(struct runner_job *j, jv error)
 		jv_string("output"), jv_null(), jv_string("error"), error));
 }
 
+/*
+ * $LOOM_OUTPUT: a name not taken yet in a directory of the runner's own
+ * (mode 0700, made on first use and again if it went), which the task
+ * creates if it writes an output.  Not a file made for every task:
+ * creating and removing an inode per task costs more than the rest of
+ * its start on ext4, which scans for recently deleted inodes.
+ */
 static int
-make_output_file(struct run_proc *p)
+make_output_path(struct run_proc *p, struct runner *r)
 {
-	const char *tmp = getenv("TMPDIR");
-	int fd;
+	static uint64_t seq;
+	char **dir = runner_outdir(r);
 
-	if (tmp == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	p->output_path = xasprintf("%s/loom-output-XXXXXX", tmp);
-	if ((fd = mkostemp(p->output_path, O_CLOEXEC)) == -1) {
-		free(p->output_path);
-		p->output_path = NULL;
-		return -1;
+	if (*dir != NULL && access(*dir, W_OK | X_OK) == -1) {
+		free(*dir); /* removed behind our back (a tmp cleaner) */
+		*dir = NULL;
 	}
-	close(fd);
+	if (*dir == NULL) {
+		const char *tmp = getenv("TMPDIR");
+		char *d;
+
+		if (tmp == NULL || *tmp == '\0')
+			tmp = "/tmp";
+		d = xasprintf("%s/loom-output-XXXXXX", tmp);
+		if (mkdtemp(d) == NULL) {
+			free(d);
+			return -1;
+		}
+		*dir = d;
+	}
+	p->output_path = xasprintf("%s/%llu", *dir, (unsigned long long)++seq);
 	return 0;
 }
 
@@ -1026,11 +1042,11 @@ run_proc_start(struct runner *r, struct runner_job *j)
 	}
 	if (task_workdir(j, &workdir) == -1)
 		goto fail;
-	if (make_output_file(p) == -1) {
+	if (make_output_path(p, r) == -1) {
 		fail_job(j,
 		    runner_error(ERR_TASK_FAILED,
-			"cannot create the "
-			"output file in $TMPDIR: %s",
+			"cannot create a "
+			"directory for output files in $TMPDIR: %s",
 			strerror(errno)));
 		goto fail;
 	}
