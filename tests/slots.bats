@@ -81,7 +81,8 @@ fan() {
 	ex=$(finished "$E")
 	all_succeeded "$ex" 3000
 	run -0 status
-	echo "# after 3,000 quick tasks: $output" >&3
+	echo "# after 3,000 quick tasks: $(jq -c '{slots, slots_peak}' \
+	    <<<"$output")" >&3
 	jq -e '.slots_peak > 64 and .slots_peak <= 512 and .running == 0' \
 	    <<<"$output"
 	# idle, they fall back to 64 (halved every 100 ms without work)
