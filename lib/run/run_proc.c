@@ -750,8 +750,9 @@ pipe_for_child(int fds[2], int child_end)
 
 /* What the child of spawn_task() tells its parent, in their memory. */
 struct spawn_note {
-	volatile int err;	 /* why it did not get to exec, or 0 */
-	volatile int registered; /* it wrote its group to the guard */
+	volatile int err;   /* why it did not get to exec, or 0 */
+	volatile int guard; /* its write to the guard: 1 done, -1
+			     * failed, 0 not tried (it failed first) */
 };
 
 /*
@@ -778,9 +779,11 @@ child_exec(char *const argv[], char *const envp[], const char *workdir,
 		_exit(127);
 	/* Our group with the guard before exec, while SIGPIPE is ignored. */
 	self = getpid();
-	if (guard_fd != -1 &&
-	    write(guard_fd, &self, sizeof(self)) == (ssize_t)sizeof(self))
-		note->registered = 1;
+	if (guard_fd != -1)
+		note->guard = write(guard_fd, &self, sizeof(self)) ==
+			(ssize_t)sizeof(self) ?
+		    1 :
+		    -1;
 	/* Every signal is blocked (the parent's handlers must not run
 	 * here); ignored ones would stay ignored after exec. */
 	memset(&sa, 0, sizeof(sa));
@@ -835,7 +838,7 @@ spawn_task(pid_t *pidp, char *const argv[], char *const envp[],
 	if ((gfd = procguard_fd()) == -1)
 		log_warn("no process guard for the task's process group");
 	note.err = 0;
-	note.registered = 0;
+	note.guard = 0;
 	sigfillset(&all);
 	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = vfork();
@@ -845,14 +848,14 @@ spawn_task(pid_t *pidp, char *const argv[], char *const envp[],
 	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1)
 		return e;
-	if (gfd != -1 && !note.registered) {
+	if (note.guard == -1) { /* the guard is gone (EPIPE) */
 		log_warnx("no process guard for process group %d", (int)pid);
 		procguard_lost();
 	}
 	if (note.err != 0) { /* it did not get to exec */
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			;
-		if (note.registered)
+		if (note.guard == 1)
 			procguard_del(pid);
 		return note.err;
 	}
