@@ -448,3 +448,21 @@ $(shell_req after '["true"]')"
 	[ "$(jq -r .error.type "$WORK/term.out")" = Cancelled ]
 	[ "$(jq -r .taskId "$WORK/term.out")" = long ]
 }
+
+@test "shell: \$LOOM_OUTPUT is not there before the task writes it, in a private directory that goes with loom-exec" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	req=$(sh_req has 'if [ -e "$LOOM_OUTPUT" ]; then echo there; else echo absent; fi
+	    stat -c %a "$(dirname "$LOOM_OUTPUT")"'
+	    sh_req writes 'echo "{\"n\":1}" >"$LOOM_OUTPUT"; echo "\"$LOOM_OUTPUT\""'
+	    sh_req none 'true')
+	run --separate-stderr "$EXEC" --stdin -j 1 <<<"$req"
+	assert_success
+	# the task's last line: the directory's mode; the file was not there
+	assert_equal "$(result has | jq -r .output)" 700
+	[[ "$(result has | jq -r .logs)" == *absent* ]]
+	assert_equal "$(result writes | jq -c .output)" '{"n":1}'
+	# every file and the directory are gone once loom-exec has ended
+	run ls -A "$TMPDIR"
+	assert_output ""
+}

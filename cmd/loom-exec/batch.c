@@ -231,7 +231,7 @@ xd_send_batch(struct xd *x)
 		nst++;
 	}
 	if (x->more_ready && !x->draining) {
-		ask = x->o->concurrency - (int)x->nrunning;
+		ask = xd_slots(x) - (int)x->nrunning;
 		if (ask > x->o->batch)
 			ask = x->o->batch;
 	}

@@ -6,7 +6,8 @@
  * falls due first (held, or due and locked by someone else) arms the
  * ready timer.  News that READY rows may be there (xd_want_claim()) while
  * a claim was out may be rows the claim's snapshot did not see: they are
- * claimed again, whatever the claim brought.
+ * claimed again, whatever the claim brought.  How many tasks run at once
+ * (the slots) adapts unless exec.concurrency or -j fixes it (xd_slots()).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -173,4 +174,57 @@ xd_take_claimed(struct xd *x)
 	x->claimed = NULL;
 	if (r != NULL)
 		start_claimed(x, r, x->fl_ask);
+}
+
+/*
+ * The slots: tasks at once.  With exec.concurrency (or -j) given, that
+ * many.  Otherwise as many as finished in the last SLOTS_WINDOW_MS,
+ * between SLOTS_MIN and exec.concurrency's default (SLOTS_MAX): tasks
+ * quicker than the window, round trips to the database included, get
+ * more slots than they had, so a fan-out of quick tasks keeps its
+ * backends and the database busy; slower ones keep SLOTS_MIN, so that
+ * claimed tasks queued for a connection (exec.max_host_connections) wait
+ * about a window at most.  The slots shrink by half a window at most,
+ * down to SLOTS_MIN after a quiet spell.  Taken when a claim is made.
+ */
+int
+xd_slots(struct xd *x)
+{
+	const struct dbopts *o = x->o;
+	int64_t now, dt;
+	int64_t n, s;
+
+	if (o->slots_min >= o->concurrency)
+		return x->slots_peak = o->concurrency;
+	now = loop_mono_ms(x->loop);
+	dt = now - x->slots_at_ms;
+	if (x->slots == 0 || dt < 0) {
+		x->slots = o->slots_min;
+		if (x->slots > x->slots_peak)
+			x->slots_peak = x->slots;
+		x->slots_at_ms = now;
+		x->slots_done = 0;
+		return x->slots;
+	}
+	if (dt < SLOTS_WINDOW_MS)
+		return x->slots;
+	n = (int64_t)x->slots_done * SLOTS_WINDOW_MS / dt;
+	s = x->slots;
+	for (int64_t w = dt / SLOTS_WINDOW_MS; w > 0 && s > n; w--)
+		s /= 2;
+	if (n > s)
+		s = n;
+	if (s < o->slots_min)
+		s = o->slots_min;
+	if (s > o->concurrency)
+		s = o->concurrency;
+	if (s != x->slots)
+		log_debug("slots: %d -> %d (%lld tasks done in %lldms)",
+		    x->slots, (int)s, (long long)x->slots_done, (long long)dt);
+	x->slots = (int)s;
+	if (x->slots > x->slots_peak)
+		x->slots_peak = x->slots;
+	x->slots_at_ms = now;
+	x->slots_done = 0;
+	return x->slots;
 }

@@ -49,12 +49,16 @@
 #define FLUSH_MAX 1000 /* results per report statement */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define DUE_AGAIN_MS 100 /* a due READY row a claim skipped, locked */
+#define DUE_AGAIN_MS 100    /* a due READY row a claim skipped, locked */
+#define SLOTS_MIN 64	    /* adaptive slots: the fewest (claims.c) */
+#define SLOTS_MAX 512	    /* ... the most: exec.concurrency's default */
+#define SLOTS_WINDOW_MS 100 /* ... follow the tasks done in this long */
 
 struct dbopts {
 	const char *url;
-	char *name; /* lease owner; owned */
-	int concurrency;
+	char *name;	 /* lease owner; owned */
+	int concurrency; /* the most slots */
+	int slots_min;	 /* the fewest: concurrency when it was given */
 	int batch;
 	int64_t lease_ms;
 	int64_t drain_ms;
@@ -161,8 +165,12 @@ struct xd {
 	int64_t last_renew_ms;	 /* monotonic */
 	int64_t deadlines_at_ms; /* monotonic: xd_arm_deadlines() ran */
 	uint64_t nclaimed, nreported, ndropped, nheld;
-	struct ctl *ctl;    /* the control socket (status.c) */
-	struct xd_lat *lat; /* HTTP latency per target (status.c) */
+	int slots;	     /* tasks at once now (claims.c) */
+	int slots_peak;	     /* the most they were */
+	int64_t slots_at_ms; /* monotonic: the window's start */
+	uint64_t slots_done; /* tasks done in the window */
+	struct ctl *ctl;     /* the control socket (status.c) */
+	struct xd_lat *lat;  /* HTTP latency per target (status.c) */
 	size_t nlat;
 };
 
@@ -211,6 +219,7 @@ void xd_job_start(struct xd *x, struct execdb_claim *c, char *target);
  */
 void xd_take_claimed(struct xd *x);
 void xd_want_claim(struct xd *x);
+int xd_slots(struct xd *x);
 
 /* batch.c: the batch in flight on the work connection. */
 int xd_in_flight(const struct xd *x);

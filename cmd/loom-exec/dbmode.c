@@ -358,13 +358,16 @@ open_watches(struct xd *x, const struct runner_config *rc, char **err)
 static int
 serve(struct xd *x, const struct runner_config *rc)
 {
+	char from[32] = "";
 	int status;
 
 	xd_catch_up(x);
 	(void)loop_timer_after(x->renew_t, x->o->lease_ms / 3);
-	log_info("ready as %s: %d slots, lease %lldms, circuit breakers "
+	if (x->o->slots_min < x->o->concurrency)
+		snprintf(from, sizeof(from), "%d to ", x->o->slots_min);
+	log_info("ready as %s: %s%d slots, lease %lldms, circuit breakers "
 		 "%s%s%s",
-	    x->o->name, x->o->concurrency, (long long)x->o->lease_ms,
+	    x->o->name, from, x->o->concurrency, (long long)x->o->lease_ms,
 	    x->bcfg.enabled ? "on" : "off",
 	    rc->callback_base_url ? ", callbacks via " : "",
 	    rc->callback_base_url ? rc->callback_base_url : "");

@@ -24,14 +24,18 @@ dbopts_load(struct dbopts *d, const struct config *cfg, long jobs)
 	memset(d, 0, sizeof(*d));
 	d->url = db_url(cfg);
 	d->config_path = config_path(cfg);
-	if (config_get_int(cfg, "exec.concurrency", 64, &n) < 0 || n < 1 ||
-	    n > 100000) {
+	if (config_get_int(cfg, "exec.concurrency", SLOTS_MAX, &n) < 0 ||
+	    n < 1 || n > 100000) {
 		log_warnx("exec.concurrency: expected a number from 1 to "
 			  "100000");
 		return -1;
 	}
 	d->concurrency = (int)(jobs > 0 ? jobs : n);
-	if (config_get_int(cfg, "exec.batch", 100, &n) < 0 || n < 1 ||
+	/* Not given: the slots adapt (claims.c), from SLOTS_MIN up. */
+	d->slots_min = jobs > 0 || config_get(cfg, "exec.concurrency", NULL) ?
+	    d->concurrency :
+	    SLOTS_MIN;
+	if (config_get_int(cfg, "exec.batch", 256, &n) < 0 || n < 1 ||
 	    n > 10000) {
 		log_warnx("exec.batch: expected a number from 1 to 10000");
 		return -1;

@@ -49,7 +49,7 @@ xd_arm_deadlines(struct xd *x)
 	 */
 	if (lease < 0 || x->draining)
 		loop_timer_stop(x->lease_t);
-	else if (x->nrunning >= (size_t)x->o->concurrency) {
+	else if (x->nrunning >= (size_t)xd_slots(x)) {
 		loop_timer_stop(x->lease_t);
 		x->more_ready = 1;
 	} else
@@ -69,7 +69,7 @@ xd_ready_wake(struct xd *x, int64_t ms)
 
 	if (x->draining)
 		return;
-	if (ms == 0 && x->nrunning >= (size_t)x->o->concurrency) {
+	if (ms == 0 && x->nrunning >= (size_t)xd_slots(x)) {
 		x->more_ready = 1;
 		return;
 	}

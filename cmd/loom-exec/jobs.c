@@ -240,6 +240,7 @@ on_done(void *arg, jv result)
 	enum execbreaker_verdict v;
 
 	running_unlink(x, j);
+	x->slots_done++;
 	log_set_run(
 	    j->workflow, j->key.execution_id, j->key.task_id, j->key.attempt);
 	otlp_add_attempt(x->otlp, j->key.execution_id, j->workflow,

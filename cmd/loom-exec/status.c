@@ -61,6 +61,7 @@ xd_status(void *arg)
 {
 	struct xd *x = arg;
 	jv m = jv_object();
+	int slots = xd_slots(x);
 
 	for (size_t i = 0; i < x->nlat; i++)
 		metrics_add_hist(&m, "loom_http_callback_latency_seconds",
@@ -83,10 +84,12 @@ xd_status(void *arg)
 	counter(&m, "loom_database_errors_total",
 	    "Database errors met by this process.", db_error_count());
 	jv st = JV_OBJECT(jv_string("name"), jv_string(x->o->name),
-	    jv_string("slots"), jv_number(x->o->concurrency),
-	    jv_string("running"), jv_number((double)x->nrunning),
-	    jv_string("results_queued"), jv_number((double)x->ndone),
-	    jv_string("claimed"), jv_number((double)x->nclaimed));
+	    jv_string("slots"), jv_number(slots), jv_string("slots_max"),
+	    jv_number(x->o->concurrency), jv_string("slots_peak"),
+	    jv_number(x->slots_peak), jv_string("running"),
+	    jv_number((double)x->nrunning), jv_string("results_queued"),
+	    jv_number((double)x->ndone), jv_string("claimed"),
+	    jv_number((double)x->nclaimed));
 
 	st = jv_put(st, "reported", jv_number((double)x->nreported));
 	st = jv_put(st, "dropped", jv_number((double)x->ndropped));

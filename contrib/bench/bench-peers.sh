@@ -54,6 +54,11 @@ cleanup() {
 trap cleanup EXIT
 : >"$DIR/empty.conf"
 export LOOM_CONFIG=$DIR/empty.conf
+# The daemons' control sockets and loom-log's (absent, as by default) in
+# $DIR: another Link Loom on this machine (a second bench, a test suite,
+# a system one in /run/loom) neither stops these daemons nor gets lines.
+mkdir -p "$DIR/run"
+export LOOM_CONTROL_DIR=$DIR/run LOOM_LOGD_SOCKET=$DIR/run/log.sock
 "$BIN/loom" db start --state-dir "$DIR" >/dev/null
 cat >>"$DIR/pgdata/postgresql.conf" <<'CONF'
 shared_preload_libraries = 'pg_stat_statements'

@@ -11,9 +11,10 @@
 # noopd.c: a minimal keep-alive HTTP server that answers every request
 # with success and nothing else) all run on this machine.  Timings come
 # from the run's own started_at/completed_at in the database.  loom-exec
-# runs with 512 slots and claims up to 256 rows at a time (the defaults,
-# 64 and 100, suit backends slower than a no-op); $LOOM_EXEC_CONCURRENCY
-# and $LOOM_EXEC_BATCH override them.  The chain's steps are taken by the
+# runs with a fixed 512 slots and claims up to 256 rows at a time (by
+# default the slots adapt from 64 to 512, loom-exec(8), Slots; this
+# takes the ramp out); $LOOM_EXEC_CONCURRENCY and $LOOM_EXEC_BATCH
+# override them.  The chain's steps are taken by the
 # executor itself when it has nothing else to run (exec.advance, on by
 # default; LOOM_EXEC_ADVANCE=off leaves them all to loom-engine, for a
 # comparison).  On a shared machine the figures

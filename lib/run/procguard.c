@@ -137,13 +137,28 @@ guard_send(pid_t msg)
 }
 
 int
-procguard_add(pid_t pgid)
+procguard_fd(void)
 {
 	if (guard_fd != -1 && guard_owner != getpid()) {
 		guard_fd = -1; /* inherited through fork: not ours */
 		guard_pid = -1;
 	}
 	if (guard_fd == -1 && guard_start() == -1)
+		return -1;
+	return guard_fd;
+}
+
+void
+procguard_lost(void)
+{
+	if (guard_fd != -1 && guard_owner == getpid())
+		guard_lost();
+}
+
+int
+procguard_add(pid_t pgid)
+{
+	if (procguard_fd() == -1)
 		return -1;
 	return guard_send(pgid);
 }

@@ -36,6 +36,16 @@
  */
 int procguard_add(pid_t pgid);
 
+/*
+ * The end of the guard's pipe (the guard started if need be), for a
+ * child that registers its own group before exec, with one write of its
+ * pgid as a pid_t (pipe writes that small are atomic); -1 with errno set
+ * when there is no guard.  The child must write while SIGPIPE is still
+ * ignored; a write that fails means the guard is gone: procguard_lost().
+ */
+int procguard_fd(void);
+void procguard_lost(void);
+
 /* The group is gone (its leader reaped, the rest killed): forget it. */
 void procguard_del(pid_t pgid);
 

@@ -1,13 +1,13 @@
 /*
  * run_proc: shell and java tasks as child processes on the loop.
  *
- * A task is started with fork() and exec (spawn_task()) in a process
+ * A task is started with vfork() and exec (spawn_task()) in a process
  * group of its own, with the signal mask and every disposition reset (the
  * loop blocks SIGCHLD and ignores SIGPIPE, and both survive exec).  Before
  * exec the child asks for SIGKILL when loom-exec dies (PR_SET_PDEATHSIG),
- * and waits until its group is registered with the process guard
- * (procguard.h), which kills the whole group if loom-exec dies: a task
- * never outlives its executor.  Exec failures come back as an error
+ * and registers its group with the process guard (procguard.h), which
+ * kills the whole group if loom-exec dies: a task never outlives its
+ * executor.  Exec failures come back as an error
  * number, not as a mysterious exit 127.  Three pipes connect it: stdin
  * receives the protocol envelope, written without blocking; stdout and
  * stderr are read as they become readable, split into lines (the
@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -747,60 +748,70 @@ pipe_for_child(int fds[2], int child_end)
 	return fcntl(fds[!child_end], F_SETFL, O_NONBLOCK);
 }
 
+/* What the child of spawn_task() tells its parent, in their memory. */
+struct spawn_note {
+	volatile int err;   /* why it did not get to exec, or 0 */
+	volatile int guard; /* its write to the guard: 1 done, -1
+			     * failed, 0 not tried (it failed first) */
+};
+
 /*
- * The child's side of spawn_task(), between fork() and exec: system
- * calls only (the parent may have other threads).  Writes errno to efd
- * and exits 127 when something fails.
+ * The child's side of spawn_task(), between vfork() and exec: it runs in
+ * the parent's memory while the parent waits, so system calls only, and
+ * no stores but to the note and to its own frame (not inlined, so that
+ * it cannot reuse a slot of spawn_task()'s frame that the parent still
+ * needs).  Exits 127 when something fails, with the error number in the
+ * note.
  */
-static void __attribute__((noreturn))
+static void __attribute__((noreturn, noinline))
 child_exec(char *const argv[], char *const envp[], const char *workdir,
-    int fds[3], int go_fd, int efd, pid_t parent)
+    const int fds[3], int guard_fd, struct spawn_note *note, pid_t parent)
 {
 	struct sigaction sa;
 	sigset_t none;
-	char c;
-	int e;
+	pid_t self;
 
-	/* The loop blocks SIGCHLD and friends and ignores SIGPIPE; both
-	 * would survive exec. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	if (setpgid(0, 0) == -1 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		goto fail;
 	/* The parent may have died before prctl(): then no signal comes. */
 	if (getppid() != parent)
 		_exit(127);
-	/* Wait until the parent has registered the group with the guard;
-	 * end-of-file here means it died first. */
-	while (read(go_fd, &c, 1) == -1 && errno == EINTR)
-		;
-	if (getppid() != parent)
-		_exit(127);
+	/* Our group with the guard before exec, while SIGPIPE is ignored. */
+	self = getpid();
+	if (guard_fd != -1)
+		note->guard = write(guard_fd, &self, sizeof(self)) ==
+			(ssize_t)sizeof(self) ?
+		    1 :
+		    -1;
+	/* Every signal is blocked (the parent's handlers must not run
+	 * here); ignored ones would stay ignored after exec. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
 	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) == -1)
 			goto fail;
 	if (workdir != NULL && chdir(workdir) == -1)
 		goto fail;
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	execvpe(argv[0], argv, envp);
 fail:
-	e = errno;
-	while (write(efd, &e, sizeof(e)) == -1 && errno == EINTR)
-		;
+	note->err = errno ? errno : EINVAL;
 	_exit(127);
 }
 
 /*
  * Starts argv in a new process group whose leader dies with us
  * (PR_SET_PDEATHSIG) and whose whole group the process guard kills if we
- * die (procguard.h).  fork() rather than posix_spawn(): the child must
- * call prctl() before exec.  Exec failures come back as an error number,
- * as with posix_spawn().  Returns 0 or an error number.
+ * die (procguard.h): the child registers its group itself, before exec.
+ * vfork() rather than fork(): no copy of loom-exec's page tables per
+ * task, and we wait until the child has exec'd or failed, as
+ * posix_spawn() does, whose child cannot call prctl().  Exec failures
+ * come back as an error number.  Returns 0 or an error number.
  *
  * PR_SET_PDEATHSIG fires when the thread that forked exits, not the
  * process: this runs on the loop, in the main thread (the only other
@@ -811,51 +822,42 @@ static int
 spawn_task(pid_t *pidp, char *const argv[], char *const envp[],
     const char *workdir, int in_fd, int out_fd, int err_fd)
 {
-	int fds[3] = { in_fd, out_fd, err_fd };
-	int go[2], ep[2], e = 0;
+	/*
+	 * Not on the stack: the compiler must take it that vfork() wrote
+	 * it (the loop's thread is the only one that starts tasks).
+	 */
+	static struct spawn_note note;
+	const int fds[3] = { in_fd, out_fd, err_fd };
+	sigset_t all, old;
 	pid_t pid, self = getpid();
-	ssize_t n;
+	int gfd, e;
 
 	if (gettid() != self)
 		log_warnx("a task started from a thread other than the main "
 			  "one dies with that thread");
-
-	if (pipe2(go, O_CLOEXEC) == -1)
-		return errno;
-	if (pipe2(ep, O_CLOEXEC) == -1) {
-		e = errno;
-		close(go[0]);
-		close(go[1]);
+	if ((gfd = procguard_fd()) == -1)
+		log_warn("no process guard for the task's process group");
+	note.err = 0;
+	note.guard = 0;
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = vfork();
+	if (pid == 0)
+		child_exec(argv, envp, workdir, fds, gfd, &note, self);
+	e = errno;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1)
 		return e;
+	if (note.guard == -1) { /* the guard is gone (EPIPE) */
+		log_warnx("no process guard for process group %d", (int)pid);
+		procguard_lost();
 	}
-	if ((pid = fork()) == 0) {
-		close(go[1]);
-		close(ep[0]);
-		child_exec(argv, envp, workdir, fds, go[0], ep[1], self);
-	}
-	close(go[0]);
-	close(ep[1]);
-	if (pid == -1) {
-		e = errno;
-		close(go[1]);
-		close(ep[0]);
-		return e;
-	}
-	(void)setpgid(pid, pid); /* either side may be first */
-	if (procguard_add(pid) == -1)
-		log_warn("no process guard for process group %d", (int)pid);
-	if (write(go[1], "g", 1) != 1) /* then it reads end-of-file */
-		log_warn("process %d: start", (int)pid);
-	close(go[1]);
-	do
-		n = read(ep[0], &e, sizeof(e));
-	while (n == -1 && errno == EINTR);
-	close(ep[0]);
-	if (n == (ssize_t)sizeof(e)) { /* it did not get to exec */
+	if (note.err != 0) { /* it did not get to exec */
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			;
-		procguard_del(pid);
-		return e ? e : EINVAL;
+		if (note.guard == 1)
+			procguard_del(pid);
+		return note.err;
 	}
 	*pidp = pid;
 	return 0;
@@ -869,21 +871,37 @@ fail_job(struct runner_job *j, jv error)
 		jv_string("output"), jv_null(), jv_string("error"), error));
 }
 
+/*
+ * $LOOM_OUTPUT: a name not taken yet in a directory of the runner's own
+ * (mode 0700, made on first use and again if it went), which the task
+ * creates if it writes an output.  Not a file made for every task:
+ * creating and removing an inode per task costs more than the rest of
+ * its start on ext4, which scans for recently deleted inodes.
+ */
 static int
-make_output_file(struct run_proc *p)
+make_output_path(struct run_proc *p, struct runner *r)
 {
-	const char *tmp = getenv("TMPDIR");
-	int fd;
+	static uint64_t seq;
+	char **dir = runner_outdir(r);
 
-	if (tmp == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	p->output_path = xasprintf("%s/loom-output-XXXXXX", tmp);
-	if ((fd = mkostemp(p->output_path, O_CLOEXEC)) == -1) {
-		free(p->output_path);
-		p->output_path = NULL;
-		return -1;
+	if (*dir != NULL && access(*dir, W_OK | X_OK) == -1) {
+		free(*dir); /* removed behind our back (a tmp cleaner) */
+		*dir = NULL;
 	}
-	close(fd);
+	if (*dir == NULL) {
+		const char *tmp = getenv("TMPDIR");
+		char *d;
+
+		if (tmp == NULL || *tmp == '\0')
+			tmp = "/tmp";
+		d = xasprintf("%s/loom-output-XXXXXX", tmp);
+		if (mkdtemp(d) == NULL) {
+			free(d);
+			return -1;
+		}
+		*dir = d;
+	}
+	p->output_path = xasprintf("%s/%llu", *dir, (unsigned long long)++seq);
 	return 0;
 }
 
@@ -1027,11 +1045,11 @@ run_proc_start(struct runner *r, struct runner_job *j)
 	}
 	if (task_workdir(j, &workdir) == -1)
 		goto fail;
-	if (make_output_file(p) == -1) {
+	if (make_output_path(p, r) == -1) {
 		fail_job(j,
 		    runner_error(ERR_TASK_FAILED,
-			"cannot create the "
-			"output file in $TMPDIR: %s",
+			"cannot create a "
+			"directory for output files in $TMPDIR: %s",
 			strerror(errno)));
 		goto fail;
 	}

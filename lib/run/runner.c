@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "core/buf.h"
@@ -56,6 +57,7 @@ struct runner {
 	struct runner_job *done_head, *done_tail;
 	size_t njobs;
 	uint64_t next_id;
+	char *outdir;	    /* run_proc.c's for $LOOM_OUTPUT, or NULL */
 	int dying;	    /* runner_free() was called */
 	int delivering;	    /* inside runner_deliver() */
 };
@@ -125,6 +127,12 @@ struct run_http *
 runner_http(struct runner *r)
 {
 	return r->http;
+}
+
+char **
+runner_outdir(struct runner *r)
+{
+	return &r->outdir;
 }
 
 size_t
@@ -320,6 +328,9 @@ static void
 runner_destroy(struct runner *r)
 {
 	run_http_free(r->http);
+	if (r->outdir != NULL) /* every task's file is gone by now */
+		(void)rmdir(r->outdir);
+	free(r->outdir);
 	loop_defer_del(r->deliver);
 	free((char *)r->cfg.user_agent);
 	free((char *)r->cfg.callback_base_url);

@@ -243,6 +243,11 @@ struct loop *runner_loop(struct runner *r);
 void runner_job_ctx(const struct runner_job *j);
 const struct runner_config *runner_cfg(struct runner *r);
 struct run_http *runner_http(struct runner *r);
+/*
+ * run_proc.c's directory of $LOOM_OUTPUT files (owned by the runner,
+ * removed with it; NULL until made).
+ */
+char **runner_outdir(struct runner *r);
 
 /*
  * A back end reports the end of a job with a partial result (consumed);
