@@ -69,8 +69,8 @@ logd_status(struct logd *d)
 		"refused" };
 	static const char *const helps[4] = {
 		"Log records written to the log store by this loom-log.",
-		"Log records written to the spool (the store was slow or "
-		"away).",
+		("Log records written to the spool (the store was slow or "
+		 "away)."),
 		"Log records dropped (the spool was full).",
 		"Log records the store refused for good.",
 	};
