@@ -2,7 +2,10 @@
 # The systemd units: they verify, keep the sandbox scores the README
 # records, create the loom user and directories, and boot the stack from
 # the *installed* unit files under tests/unitrun (systemd is not PID 1
-# here), watchdog included.
+# here), watchdog included.  As root, the stage gets its own loom user
+# (systemd-sysusers --root) and directories (systemd-tmpfiles --root), and
+# unitrun runs every daemon as that uid, which has no name on the host;
+# as another user the daemons run as that user (the test saying so).
 
 load helpers
 
@@ -18,6 +21,12 @@ setup_file() {
 	export STAGE LOOM_API=unix:$STAGE/run/loom/api.sock
 	make -s -C "$BATS_TEST_DIRNAME/.." install PREFIX=/usr \
 	    DESTDIR="$STAGE" BUILD="$BUILD_DIR" >/dev/null
+	# the stage's loom user, in $STAGE/etc/passwd, and /run/loom and
+	# /var/lib/loom owned by it; the host's users are left alone
+	if [ "$(id -u)" -eq 0 ]; then
+		systemd-sysusers --root="$STAGE" >/dev/null
+		systemd-tmpfiles --create --root="$STAGE" loom.conf
+	fi
 	# the site's configuration: this test's database, sockets in the stage
 	cat >"$STAGE/etc/loom/loom.conf" <<-EOF
 		[database]
@@ -25,6 +34,8 @@ setup_file() {
 		[logd]
 		socket = $STAGE/run/loom/log.sock
 		spool = $STAGE/var/lib/loom/log.spool
+		[control]
+		dir = $STAGE/run/loom
 		[exec]
 		lease = 5s
 	EOF
@@ -77,7 +88,7 @@ stack_stop() {
 }
 
 write_flow() {
-	cat >"$STAGE/flow.yaml" <<-'EOF'
+	cat >"$STAGE/flow.yaml" <<-EOF
 		id: units-smoke
 		tasks:
 		  - id: hello
@@ -85,7 +96,7 @@ write_flow() {
 		    command: echo hello from the installed units
 		  - id: after
 		    type: shell
-		    command: echo after
+		    command: id -u >$STAGE/var/lib/loom/task.uid
 		    dependsOn: [hello]
 	EOF
 }
@@ -181,6 +192,56 @@ score() {
 	grep -q 'using 1 socket(s) from systemd' "$STAGE/loom-api.service.log"
 }
 
+# loom_uid: the uid of loom in the stage's etc/passwd
+loom_uid() {
+	awk -F: '$1 == "loom" { print $3 }' "$STAGE/etc/passwd"
+}
+
+# runs_as_loom UNIT: its latest process's real, effective, saved and
+# filesystem uids (and gids) are the stage's loom user's, with no
+# supplementary groups but loom.
+runs_as_loom() {
+	local u=$1 pid uid gid
+	uid=$(loom_uid)
+	gid=$(awk -F: '$1 == "loom" { print $3 }' "$STAGE/etc/group")
+	[ -n "$uid" ] && [ "$uid" -ne 0 ] || fail "no loom user in the stage"
+	pid=$(sed -n "s/^ready $u //p" "$STAGE/unitrun.out" | tail -1)
+	[ -n "$pid" ] || fail "$u: not ready: $(cat "$STAGE/unitrun.out")"
+	[ "$(awk '$1 == "Uid:" { print $2, $3, $4, $5 }' \
+	    "/proc/$pid/status")" = "$uid $uid $uid $uid" ] ||
+	    fail "$u ($pid): $(grep -E '^(Uid|Gid|Groups):' "/proc/$pid/status")"
+	[ "$(awk '$1 == "Gid:" { print $2, $3, $4, $5 }' \
+	    "/proc/$pid/status")" = "$gid $gid $gid $gid" ] ||
+	    fail "$u ($pid): $(grep -E '^(Uid|Gid|Groups):' "/proc/$pid/status")"
+	[ "$(awk '$1 == "Groups:" { $1 = ""; print }' "/proc/$pid/status" |
+	    tr -d ' ')" = "" ] ||
+	    fail "$u ($pid): $(grep '^Groups:' "/proc/$pid/status")"
+}
+
+@test "each daemon runs as the stage's loom user, and so do its tasks" {
+	[ "$(id -u)" -eq 0 ] ||
+	    skip "not root: unitrun runs the daemons as $(id -un), not as loom"
+	[ -f "$STAGE/unitrun.pid" ] || stack_start
+	for u in loom-log loom-api loom-engine loom-exec@1 loom-sched; do
+		runs_as_loom "$u.service"
+	done
+	# the shell task of the smoke workflow, run by loom-exec
+	[ -f "$STAGE/var/lib/loom/task.uid" ] || {
+		write_flow
+		"$STAGE/usr/bin/loom" workflow apply "$STAGE/flow.yaml"
+		"$STAGE/usr/bin/loom" workflow trigger units-smoke --wait \
+		    --timeout 60s
+	}
+	[ "$(cat "$STAGE/var/lib/loom/task.uid")" = "$(loom_uid)" ]
+	# what they made is theirs: the spool, the control sockets
+	[ "$(stat -c %u "$STAGE/var/lib/loom/log.spool")" = "$(loom_uid)" ]
+	[ "$(stat -c '%u %a' "$STAGE/run/loom/loom-engine.sock")" = \
+	    "$(loom_uid) 660" ]
+	# the sockets unitrun made, as SocketUser= and SocketMode= say
+	[ "$(stat -c '%u %a' "$STAGE/run/loom/log.sock")" = "$(loom_uid) 660" ]
+	[ "$(stat -c '%u %a' "$STAGE/run/loom/api.sock")" = "$(loom_uid) 660" ]
+}
+
 # stop_and_see_restarted UNIT: SIGSTOP its process; the watchdog kills it
 # and unitrun starts it again, ready under a new pid.
 stop_and_see_restarted() {
@@ -197,6 +258,8 @@ stop_and_see_restarted() {
 	new=$(sed -n "s/^ready $u //p" "$out" | tail -1)
 	[ "$new" != "$old" ] || fail "$u: $(cat "$out")"
 	! kill -0 "$old" 2>/dev/null
+	# restarted as loom too
+	[ "$(id -u)" -ne 0 ] || runs_as_loom "$u"
 }
 
 @test "each daemon stopped with SIGSTOP is killed by the watchdog and restarted" {

@@ -19,7 +19,9 @@
  * files.  Every program is compiled behind a one-line prelude that shadows
  * env, $ENV, input, stderr and modulemeta; the prelude also makes import and
  * include syntax errors, and the library search path is empty.  The
- * prelude has no newline, so jq's line numbers stay the user's.  jq 1.6 has
+ * prelude has no newline, so jq's line numbers stay the user's.  The
+ * user's text reaches libjq with each plain string written as the @text
+ * string it is (text_strings() says why).  jq 1.6 has
  * no step or memory limit: a program that loops forever (`repeat(.)`, a
  * huge range) will hang or exhaust the process, which only a per-process
  * limit outside this module can stop.
@@ -140,6 +142,114 @@ discard_error(void *data, jv msg)
 	jv_free(msg);
 }
 
+/*
+ * libjq 1.6's parser keeps the format name "text" of a plain string
+ * literal ("...") from its opening quote to its closing one, and drops it
+ * without freeing it when a syntax error ends the parse in between: 21
+ * bytes lost for every plain string open at the error (an unterminated
+ * "..., or an error inside a \( ), 7 for each byte of "\("\("\(... (to
+ * some 50 kB a program: the parser's stack).  A plain string is, in jq's
+ * grammar, the format string @text "..." (its \( ) parts are formatted with
+ * @text), and that rule keeps the format's token, which the parser frees.  So
+ * the program compiled is the user's with "@text " before the opening quote of
+ * every string that has no format: it means the same, and no syntax error
+ * leaks.  The scanner follows jq 1.6's lexer: its stack of brackets and
+ * string interpolations (a closing bracket that does not match pops
+ * nothing), comments, escapes, and @name tokens, after which (spaces
+ * between) a string is already a format string.  *formats counts those.
+ * Two things differ from libjq's own: an error at a plain string's quote
+ * in a program that also has a format says "unexpected FORMAT" (with no
+ * format, string_start_message() gives back libjq's QQSTRING_START), and
+ * strings nest 1999 deep, not 2499 (the parser's stack holds 10000).
+ */
+static int
+name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_';
+}
+
+static char *
+text_strings(const char *s, int *formats)
+{
+	size_t len = strlen(s), nq = 0, top = 0, o = 0;
+	char *stack, *out;
+	int fmt = 0;
+
+	for (size_t i = 0; i < len; i++)
+		nq += s[i] == '"';
+	out = xmalloc(len + nq * 6 + 1);
+	stack = xmalloc(len + 1);
+	*formats = 0;
+	for (size_t i = 0; i < len;) {
+		char c = s[i];
+
+		if (top > 0 && stack[top - 1] == '"') {
+			if (c == '\\' && i + 1 < len && s[i + 1] == '(')
+				stack[top++] = 'I';
+			else if (c == '"')
+				top--;
+			if (c == '\\' && i + 1 < len)
+				out[o++] = s[i++];
+			out[o++] = s[i++];
+			continue;
+		}
+		if (c == '#') {
+			while (i < len && s[i] != '\n' && s[i] != '\r')
+				out[o++] = s[i++];
+			continue;
+		}
+		if (c == '@' && name_char(s[i + 1])) {
+			out[o++] = s[i++];
+			while (name_char(s[i]))
+				out[o++] = s[i++];
+			fmt = 1;
+			(*formats)++;
+			continue;
+		}
+		if (c == '"') {
+			if (!fmt) {
+				memcpy(out + o, "@text ", 6);
+				o += 6;
+			}
+			stack[top++] = '"';
+		} else if (c == '(' || c == '[' || c == '{') {
+			stack[top++] = c;
+		} else if (top > 0 &&
+		    ((c == ')' && strchr("(I", stack[top - 1])) ||
+			(c == ']' && stack[top - 1] == '[') ||
+			(c == '}' && stack[top - 1] == '{'))) {
+			top--;
+		}
+		if (!strchr(" \t\n\r\f\v", c))
+			fmt = 0;
+		out[o++] = s[i++];
+	}
+	out[o] = '\0';
+	free(stack);
+	return out;
+}
+
+/*
+ * Where the user wrote no format, an "unexpected FORMAT" can only be one
+ * of text_strings()'s: libjq would have said QQSTRING_START.
+ */
+static char *
+string_start_message(char *msg)
+{
+	static const char from[] = "unexpected FORMAT",
+			  to[] = "unexpected QQSTRING_START";
+	char *p, *r;
+
+	while ((p = strstr(msg, from)) != NULL) {
+		r = xasprintf(
+		    "%.*s%s%s", (int)(p - msg), msg, to, p + strlen(from));
+		free(msg);
+		msg = r;
+	}
+	return msg;
+}
+
 /* `inputs` has nothing to read (the prelude replaces `input` itself). */
 static jv
 no_input(jq_state *jq, void *data)
@@ -153,8 +263,8 @@ prog_compile(struct jqx_prog *p)
 	struct errbuf eb = { NULL };
 	const char *t = p->text;
 	jq_state *jq;
-	char *src;
-	int ok;
+	char *src, *text;
+	int ok, formats;
 
 	while (isspace((unsigned char)*t))
 		t++;
@@ -176,13 +286,17 @@ prog_compile(struct jqx_prog *p)
 	jq_set_debug_cb(jq, NULL, NULL);
 	jq_set_error_cb(jq, collect_error, &eb);
 	jq_set_attr(jq, jv_string("JQ_LIBRARY_PATH"), jv_array());
-	src = xasprintf("%s%s", prelude, p->text);
+	text = text_strings(p->text, &formats);
+	src = xasprintf("%s%s", prelude, text);
+	free(text);
 	ok = jq_compile(jq, src);
 	free(src);
 	/* eb lives on this stack frame: do not leave jq pointing at it. */
 	jq_set_error_cb(jq, discard_error, NULL);
 	if (!ok) {
 		jq_teardown(&jq);
+		if (eb.msg != NULL && formats == 0)
+			eb.msg = string_start_message(eb.msg);
 		p->err =
 		    eb.msg != NULL ? eb.msg : xstrdup("invalid jq program");
 		return;

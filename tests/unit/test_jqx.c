@@ -262,6 +262,94 @@ test_compile_errors(struct jqx *x)
 	free(err);
 }
 
+/*
+ * Plain strings reach libjq as @text strings (jqx.c, text_strings()): the
+ * same values, and libjq's own messages for syntax errors inside strings,
+ * which libjq 1.6 leaked 21 bytes for (make check-valgrind and check-asan
+ * see such a leak in this test).
+ */
+static void
+test_plain_strings(struct jqx *x)
+{
+	static const struct {
+		const char *prog, *want;
+	} tab[] = {
+		{ "{\"a\": 1}", "{\"a\":1}" },
+		{ "{\"a\"}", "{\"a\":null}" },
+		{ "{\"a\\(1)\": 2}", "{\"a1\":2}" },
+		{ "{a: 5} | .\"a\"", "5" },
+		{ "{a: {b: 3}} | .a.\"b\"?", "3" },
+		{ "{\"a\": 4} as {\"a\": $x} | $x", "4" },
+		{ "\"x\\(1 + 1)y\"", "\"x2y\"" },
+		{ "\"\\(\"a\\(\"b\")c\")\"", "\"abc\"" },
+		{ "\"\\(\"(\")\\\"\"", "\"(\\\"\"" },
+		{ "\"\\([1, {a: \"b\"}])\"", "\"[1,{\\\"a\\\":\\\"b\\\"}]\"" },
+		{ "@base64 \"x\\(\"hi\")\"", "\"xaGk=\"" },
+		{ "@base64 # a comment \"\n \"x\\(\"hi\")\"", "\"xaGk=\"" },
+		{ "@json \"v: \\(\"q\")\"", "\"v: \\\"q\\\"\"" },
+		{ "\"#\" # \"", "\"#\"" },
+		{ "[1, 2] | join(\",\")", "\"1,2\"" },
+		{ "\"\\u00e9\\t\"", "\"\u00e9\\t\"" },
+		{ "try error(\"x\") catch .", "\"x\"" },
+		{ "reduce (1, 2) as $i (\"\"; . + \"\\($i)\")", "\"12\"" },
+		{ "def f: \"q\"; f", "\"q\"" },
+		{ ".params.name | \"hi \\(.)\"", "\"hi ann\"" },
+	};
+	static const struct {
+		const char *prog, *want;
+	} bad[] = {
+		/* tests/fuzz/regress/request/jq-parse-leak */
+		{ ".params.notify and\"(.tasks.enrich .outpu(.count > 0)",
+		    "syntax error, unexpected $end, expecting QQSTRING_TEXT or "
+		    "QQSTRING_INTERP_START or QQSTRING_END at line 1" },
+		{ "\"abc",
+		    "syntax error, unexpected $end, expecting "
+		    "QQSTRING_TEXT or QQSTRING_INTERP_START or "
+		    "QQSTRING_END at line 1" },
+		{ "\"\\(\"\\(\"\\(",
+		    "syntax error, unexpected $end at line 1" },
+		{ "\"\\(1 +)\"",
+		    "syntax error, unexpected QQSTRING_INTERP_END at line 1" },
+		{ "\"a\\(1]\")\"",
+		    "syntax error, unexpected INVALID_CHARACTER at line 1" },
+		{ "\"\\",
+		    "syntax error, unexpected INVALID_CHARACTER, "
+		    "expecting QQSTRING_TEXT or QQSTRING_INTERP_START or "
+		    "QQSTRING_END at line 1" },
+		{ ".a \"b",
+		    "syntax error, unexpected QQSTRING_START, "
+		    "expecting $end at line 1" },
+		{ "\"\\(1 \"x\")\"",
+		    "syntax error, unexpected QQSTRING_START at line 1" },
+		{ "{\"a\\(1 + )\": 1}",
+		    "syntax error, unexpected QQSTRING_INTERP_END at line 1; "
+		    "May need parentheses around object key expression at "
+		    "line 1" },
+		{ "@base64 # c\n \"x\\(1 +)\"",
+		    "syntax error, unexpected QQSTRING_INTERP_END at line 2" },
+		/* the one message that is not libjq's (QQSTRING_START) */
+		{ "@base64 \"x\" | .a \"b",
+		    "syntax error, unexpected FORMAT, expecting $end at line "
+		    "1" },
+	};
+	jv ctx = jv_parse(ctx_json);
+	char what[160], *err;
+
+	for (size_t i = 0; i < NELEM(tab); i++) {
+		snprintf(what, sizeof(what), "eval %s", oneline(tab[i].prog));
+		check_value(
+		    jqx_eval(x, tab[i].prog, jv_copy(ctx)), tab[i].want, what);
+	}
+	jv_free(ctx);
+	for (size_t i = 0; i < NELEM(bad); i++) {
+		err = NULL;
+		is_int(jqx_check(x, bad[i].prog, &err), -1, "check %s fails",
+		    oneline(bad[i].prog));
+		is_str(err, bad[i].want, "  with libjq's message");
+		free(err);
+	}
+}
+
 static void
 test_render(struct jqx *x)
 {
@@ -449,6 +537,7 @@ main(void)
 	test_eval(x);
 	test_bool(x);
 	test_compile_errors(x);
+	test_plain_strings(x);
 	test_render(x);
 	test_template_check(x);
 	test_has_expr();
