@@ -43,6 +43,8 @@ export LOOM_CONFIG=$DIR/empty.conf
 export LOOM_DATABASE_URL=$("$BIN/loom" db url --state-dir "$DIR")
 "$BIN/loom" db migrate >/dev/null
 export LOOM_LOGD_SOCKET=$DIR/log.sock LOOM_LOGD_SPOOL=$DIR/log.spool
+mkdir -p "$DIR/run"
+export LOOM_CONTROL_DIR=$DIR/run # not /run/loom: another Link Loom may be there
 
 # wait_line FILE REGEX: until a line of FILE matches (a daemon's "ready")
 wait_line() {

@@ -39,6 +39,11 @@ cleanup() {
 [ -n "${KEEP:-}" ] && echo "keeping $DIR" >&2 && trap - EXIT || trap cleanup EXIT
 : >"$DIR/empty.conf"
 export LOOM_CONFIG=$DIR/empty.conf
+# Control sockets and loom-log's socket in $DIR: another Link Loom on
+# this machine (a test suite, a second bench, a system one in /run/loom)
+# neither stops these daemons nor gets their lines.
+mkdir -p "$DIR/run"
+export LOOM_CONTROL_DIR=$DIR/run LOOM_LOGD_SOCKET=$DIR/run/log.sock
 "$BIN/loom" db start --state-dir "$DIR" >/dev/null
 export LOOM_DATABASE_URL=$("$BIN/loom" db url --state-dir "$DIR")
 "$BIN/loom" db migrate >/dev/null
