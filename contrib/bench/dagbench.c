@@ -5,8 +5,10 @@
  * on 1-3 earlier tasks (deterministic pseudo-random), as YAML text, then
  * loads it with workflow_load_buf() — parse, validate every field, resolve
  * dependsOn, build the DAG, topological order and levels — and computes the
- * initial ready set.  Prints the figures beside the targets of issue 2:
- * under 1 s and under 200 MB on one core.
+ * initial ready set.  Prints the figures beside their targets: under
+ * 0.5 s (issue 21; issue 2 asked for 1 s) and under 200 MB on one core.
+ * The time is given as the clock on the wall and as the CPU time of the
+ * process, which a busy machine does not stretch.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,15 @@ now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double
+cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -38,7 +49,7 @@ main(int argc, char **argv)
 	struct diags d;
 	struct workflow *wf;
 	struct rusage ru;
-	double t0, t1, t2;
+	double t0, t1, t2, c0, c2;
 	size_t nready, *ready;
 	enum task_state *st;
 	unsigned char *ok;
@@ -73,6 +84,7 @@ main(int argc, char **argv)
 
 	diags_init(&d);
 	t0 = now_s();
+	c0 = cpu_s();
 	wf = workflow_load_buf("bench.yaml", buf, len, &d);
 	t1 = now_s();
 	if (wf == NULL) {
@@ -84,15 +96,18 @@ main(int argc, char **argv)
 	ready = xcalloc(wf->ntasks, sizeof(*ready));
 	nready = dag_ready(wf->dag, st, ok, ready);
 	t2 = now_s();
+	c2 = cpu_s();
 	getrusage(RUSAGE_SELF, &ru);
 
 	printf("dag: %zu tasks, %zu edges, %d levels, %zu ready at start, "
 	       "%.1f MB of YAML\n",
 	    wf->ntasks, wf->dag->nedges, wf->dag->nlevels, nready,
 	    len / 1048576.0);
-	printf("%-40s %10.3f s   target < 1 s     %s\n",
+	printf("%-40s %10.3f s   target < 0.5 s   %s\n",
 	    "validate + plan (load, DAG, ready set)", t2 - t0,
-	    t2 - t0 < 1.0 ? "ok" : "MISSED");
+	    t2 - t0 < 0.5 ? "ok" : "MISSED");
+	printf("%-40s %10.3f s   target < 0.5 s   %s\n",
+	    "  the same in CPU time", c2 - c0, c2 - c0 < 0.5 ? "ok" : "MISSED");
 	printf("%-40s %10.3f s\n", "  of which load + validate + DAG", t1 - t0);
 	printf("%-40s %10.1f MB  target < 200 MB  %s\n",
 	    "peak memory (max RSS)", ru.ru_maxrss / 1024.0,
