@@ -380,6 +380,13 @@ int api_task_logs_callback(PGconn *db, const char *execution_id,
  */
 const struct workflow *api_workflow_cached(PGconn *db, const char *id,
     int version, const char *spec, int *notfound, char **err);
+
+/*
+ * The version of workflow id this thread used last (its parse cache), or
+ * 0: a guess for the trigger, which run_create checks in the database.
+ */
+int api_workflow_last(const char *id);
+
 /*
  * Frees this thread's version too large to cache, at a request's end;
  * returns 1 when there was one.

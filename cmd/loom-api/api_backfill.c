@@ -235,7 +235,7 @@ make_runs(struct api_request *rq, PGconn *db, const struct workflow *wf,
 
 	for (long i = 0; i < n; i++) {
 		struct run_start rs = { wf->id, version, params, "backfill",
-			t[i], NULL, 1, 0 };
+			t[i], NULL, 1, 0, 0 };
 		struct run_started st;
 
 		if (runstart(db, &rs, &st, &err) < 0)

@@ -357,7 +357,7 @@ run_again(struct api_request *rq, PGconn *db, const char *id, jv *out)
 		struct run_start rs = { PQgetvalue(r, 0, 1),
 			atoi(PQgetvalue(r, 0, 2)), PQgetvalue(r, 0, 3), "retry",
 			PQgetisnull(r, 0, 4) ? -1 :
-			strtoll(PQgetvalue(r, 0, 4), NULL, 10), id, 1, 0 };
+			strtoll(PQgetvalue(r, 0, 4), NULL, 10), id, 1, 0, 0 };
 
 		status = runstart(db, &rs, &st, &err);
 	}

@@ -31,6 +31,15 @@
  * (api_workflow_cache_release()).  The loader itself runs
  * under one mutex because it compiles jq programs, and libjq 1.6 does not
  * promise that this is safe on several threads at once.
+ *
+ * A trigger checks its params against the version the thread parsed last
+ * for the workflow and starts the run in one statement, which makes it
+ * only if that version is still current (runstart.h, `current`); the
+ * guess is never trusted on its own, so several loom-api instances and
+ * applies in between start no run of a superseded version.  When the
+ * guess is missing or wrong, the current version is read and the start
+ * tried again, and the answers (404, 409 paused, 422 params) are those
+ * of the current version.
  */
 /*
  * Its SQL, built from string literals and macros, is laid out by hand;
@@ -57,6 +66,7 @@
 
 #define WFCACHE_SIZE 16
 #define WFCACHE_TASKS 4096	/* tasks of the versions kept per thread */
+#define TRIGGER_TRIES 8		/* starts of a trigger that meet an apply */
 
 /* ---- the loader and the per-thread cache -------------------------------- */
 
@@ -226,6 +236,19 @@ api_workflow_cached(PGconn *db, const char *id, int version,
 	c->e[victim].wf = wf;
 	c->e[victim].used = ++c->tick;
 	return wf;
+}
+
+int
+api_workflow_last(const char *id)
+{
+	struct wfcache *c = wfcache();
+	size_t best = WFCACHE_SIZE;
+
+	for (size_t i = 0; i < WFCACHE_SIZE; i++)
+		if (c->e[i].wf && strcmp(c->e[i].id, id) == 0 &&
+		    (best == WFCACHE_SIZE || c->e[i].used > c->e[best].used))
+			best = i;
+	return best == WFCACHE_SIZE ? 0 : c->e[best].version;
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -722,16 +745,67 @@ trigger_answer(struct api_request *rq, const char *id, int version,
 	return 201;
 }
 
+/*
+ * One start at *version: the params are checked against it, and the run
+ * is made only if it is still the current version (runstart's current).
+ * guess: *version is the thread's guess (api_workflow_last()), not read
+ * from the database, so params it refuses and a missing workflow are
+ * looked at again.  Returns the status of the answer in *out, or 0 to
+ * try again at *version (0: read the current version first).
+ */
+static int
+trigger_try(struct api_request *rq, PGconn *db, const char *id, int force,
+    int guess, int *version, jv input, jv *out)
+{
+	const struct workflow *wf;
+	struct run_started st;
+	char *err = NULL;
+	int status, notfound;
+	jv params;
+
+	wf = api_workflow_cached(db, id, *version, NULL, &notfound, &err);
+	if (wf == NULL)
+		return api_db_fail(rq, out, err);
+	if ((status = trigger_params(wf, jv_copy(input), &params, out)) != 0) {
+		if (!guess)
+			return status;
+		jv_free(*out);
+		*out = jv_invalid();
+		*version = 0;
+		return 0;
+	}
+	{
+		struct run_start rs = { id, *version, jv_string_value(params),
+			"manual", -1, NULL, force, 0, 1 };
+
+		status = runstart(db, &rs, &st, &err);
+	}
+	jv_free(params);
+	if (status < 0)
+		return api_db_fail(rq, out, err);
+	if (st.outcome == RUNSTART_STALE) {
+		*version = st.version;
+		return 0;
+	}
+	if (guess && st.outcome == RUNSTART_NO_WORKFLOW)
+		return api_error(out, 404, "not_found", "id",
+		    "no workflow '%s'", id);
+	return trigger_answer(rq, id, *version, &st, out);
+}
+
+/*
+ * A trigger is one statement when the thread has parsed the workflow's
+ * current version before (run_create checks that it is still current),
+ * two when it reads the current version first, as the first trigger of
+ * a workflow in a thread does and one after an apply.
+ */
 int
 api_workflow_trigger(struct api_request *rq, jv *out)
 {
 	const char *id = rq->param[0];
-	const struct workflow *wf;
-	struct run_started st;
 	PGconn *db;
-	char *err = NULL;
-	int status, version = 0, notfound, force;
-	jv input, params;
+	int status = 0, version, guess, force;
+	jv input;
 
 	if ((status = query_flag(rq, "force", &force, out)) != 0)
 		return status;
@@ -741,28 +815,21 @@ api_workflow_trigger(struct api_request *rq, jv *out)
 		jv_free(input);
 		return api_db_down(out);
 	}
-	if ((status = trigger_version(rq, db, id, force, &version,
-	    out)) != 0) {
-		jv_free(input);
-		return status;
+	version = api_workflow_last(id);
+	guess = version != 0;
+	for (int i = 0; i < TRIGGER_TRIES && status == 0; i++, guess = 0) {
+		if (version == 0 && (status = trigger_version(rq, db, id,
+		    force, &version, out)) != 0)
+			break;
+		status = trigger_try(rq, db, id, force, guess, &version,
+		    input, out);
 	}
-	wf = api_workflow_cached(db, id, version, NULL, &notfound, &err);
-	if (wf == NULL) {
-		jv_free(input);
-		return api_db_fail(rq, out, err);
-	}
-	if ((status = trigger_params(wf, input, &params, out)) != 0)
-		return status;
-	{
-		struct run_start rs = { id, version, jv_string_value(params),
-			"manual", -1, NULL, force, 0 };
-
-		status = runstart(db, &rs, &st, &err);
-	}
-	jv_free(params);
-	if (status < 0)
-		return api_db_fail(rq, out, err);
-	return trigger_answer(rq, id, version, &st, out);
+	jv_free(input);
+	if (status == 0)
+		status = api_error(out, 409, "conflict", "id", "workflow '%s' "
+		    "got %d new versions while it was triggered: try again",
+		    id, TRIGGER_TRIES);
+	return status;
 }
 
 /* ---- delete, pause ------------------------------------------------------ */

@@ -107,7 +107,7 @@ start_fire(struct sched *s, struct swf *w, int64_t t, int late,
     const char *params, struct run_started *st, char **err)
 {
 	struct run_start rs = { w->id, w->version, params, "schedule", t, NULL,
-		0, 1 };
+		0, 1, 0 };
 	char when[32];
 
 	if (runstart(s->conn, &rs, st, err) < 0)
@@ -177,7 +177,7 @@ cancel_others(struct sched *s, char **ids, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct run_start rs = { ids[i], 0, NULL, "schedule", -1, NULL,
-			0, 1 };
+			0, 1, 0 };
 		struct run_started st;
 		char *err = NULL;
 

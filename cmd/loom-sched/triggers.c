@@ -151,7 +151,7 @@ start_row(struct sched *s, PGresult *r, int i, struct cancels *c, char **err)
 	}
 	{
 		struct run_start rs = { wfid, w->version, params, source, -1,
-			NULL, 0, 1 };
+			NULL, 0, 1, 0 };
 
 		rc = runstart(s->conn, &rs, &st, err);
 	}
@@ -177,7 +177,7 @@ cancels_run(struct sched *s, struct cancels *c, int commit)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		struct run_start rs = { c->wf[i], 0, NULL, "message", -1, NULL,
-			0, 1 };
+			0, 1, 0 };
 		struct run_started st;
 		char *err = NULL;
 

@@ -33,7 +33,7 @@
 #include "util/idgen.h"
 
 static const char *const outcome_names[] = { "started", "queued", "skipped",
-	"duplicate", "no_workflow", "paused" };
+	"duplicate", "no_workflow", "paused", "stale" };
 
 const char *
 runstart_outcome_name(enum runstart_outcome o)
@@ -62,10 +62,10 @@ claims_fire(const struct run_start *rs)
 		strcmp(rs->trigger, "backfill") == 0);
 }
 
-/* The parameters of run_create / run_create_limited (8). */
+/* The parameters of run_create (9) / run_create_limited (8). */
 struct params {
 	char version[16], nominal[24];
-	const char *p[8];
+	const char *p[9];
 };
 
 static void
@@ -83,6 +83,7 @@ params_fill(struct params *pp, const struct run_start *rs, const char *id,
 	pp->p[5] = rs->nominal >= 0 ? pp->nominal : NULL;
 	pp->p[6] = flag;
 	pp->p[7] = rs->retry_of;
+	pp->p[8] = rs->current ? pp->version : NULL;
 }
 
 /*
@@ -98,7 +99,7 @@ start_unlimited(
 	int rc = 1;
 
 	params_fill(&pp, rs, out->id, rs->force ? "true" : "false");
-	r = db_exec(db, err, transition_sql(TR_RUN_CREATE), 8, pp.p);
+	r = db_exec(db, err, transition_sql(TR_RUN_CREATE), 9, pp.p);
 	if (r == NULL)
 		return -1;
 	if (!PQgetisnull(r, 0, 0))
@@ -107,6 +108,9 @@ start_unlimited(
 		out->outcome = RUNSTART_NO_WORKFLOW;
 	else if (PQgetvalue(r, 0, 2)[0] == 't' && !rs->force)
 		out->outcome = RUNSTART_PAUSED;
+	else if (rs->current &&
+	    (out->version = atoi(PQgetvalue(r, 0, 4))) != rs->version)
+		out->outcome = RUNSTART_STALE;
 	else if (PQgetvalue(r, 0, 3)[0] == 't')
 		rc = 0;
 	else
@@ -156,8 +160,9 @@ lock_and_count(PGconn *db, const struct run_start *rs, struct run_started *out,
 	PGresult *r;
 
 	r = db_exec(db, err,
-	    "SELECT paused, concurrency_max, concurrency_policy FROM workflows "
-	    "WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE",
+	    "SELECT paused, concurrency_max, concurrency_policy, "
+	    "current_version FROM workflows WHERE id = $1 AND deleted_at IS "
+	    "NULL FOR NO KEY UPDATE",
 	    1, p);
 	if (r == NULL)
 		return -1;
@@ -165,6 +170,12 @@ lock_and_count(PGconn *db, const struct run_start *rs, struct run_started *out,
 	    (PQgetvalue(r, 0, 0)[0] == 't' && !rs->force)) {
 		out->outcome =
 		    PQntuples(r) ? RUNSTART_PAUSED : RUNSTART_NO_WORKFLOW;
+		PQclear(r);
+		return 0;
+	}
+	if (rs->current &&
+	    (out->version = atoi(PQgetvalue(r, 0, 3))) != rs->version) {
+		out->outcome = RUNSTART_STALE;
 		PQclear(r);
 		return 0;
 	}

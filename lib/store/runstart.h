@@ -12,6 +12,14 @@
  * (schedule, backfill) first claims (workflow, time) in schedule_fires:
  * a second start of the same fire makes nothing (RUNSTART_DUPLICATE),
  * whatever the number of schedulers.
+ *
+ * With `current` set, the run is made only if `version` is the
+ * workflow's current version when the workflow's row is locked (the
+ * same statement, or the locked way's first): else RUNSTART_STALE names
+ * the current one, and nothing was made.  loom-api's trigger checks the
+ * params against the version it last saw current and starts the run in
+ * one statement; an apply in between costs it a second try, never a run
+ * of a superseded version.
  */
 #ifndef LOOM_RUNSTART_H
 #define LOOM_RUNSTART_H
@@ -31,6 +39,7 @@ struct run_start {
 	const char *retry_of; /* or NULL */
 	int force;	      /* start a paused workflow too */
 	int in_tx;	      /* the caller holds a transaction */
+	int current;	      /* version must be the current one */
 };
 
 enum runstart_outcome {
@@ -40,6 +49,7 @@ enum runstart_outcome {
 	RUNSTART_DUPLICATE,   /* not made: that fire was acted on already */
 	RUNSTART_NO_WORKFLOW, /* not made: no such workflow (or deleted) */
 	RUNSTART_PAUSED,      /* not made: paused, and not forced */
+	RUNSTART_STALE,	      /* not made: version is not current */
 };
 
 struct run_started {
@@ -47,6 +57,7 @@ struct run_started {
 	char id[IDGEN_EXEC_LEN + 1];	    /* the new run (STARTED, QUEUED) */
 	char cancelled[IDGEN_EXEC_LEN + 1]; /* cancelOther's victim, or "" */
 	const char *reason;		    /* static: why SKIPPED */
+	int version;			    /* STALE: the current version */
 };
 
 /*

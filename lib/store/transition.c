@@ -418,12 +418,16 @@ transition_run_engine_write_ring(void)
  * $5 the trigger kind (manual, schedule, backfill, message, file, retry),
  * $6 the nominal fire time in Unix seconds or NULL (claimed for schedule
  * and backfill; a retry keeps its run's without claiming), $7 whether a paused
- * workflow may start (force), $8 the run retried or NULL.
- * The KEY SHARE lock waits for a delete in progress and then sees it: a
- * deleted workflow gets no new run.  A nominal time is claimed in
- * schedule_fires first: the second claim of one fire makes nothing.
- * The last row says why nothing was made: deleted or missing (no x row),
- * paused, or limited (then lib/store/runstart.c takes the locked way).
+ * workflow may start (force), $8 the run retried or NULL, $9 the
+ * version that must be current (loom-api's trigger), or NULL.
+ * The KEY SHARE lock waits for a delete or an apply in progress and then
+ * sees the row as it committed (READ COMMITTED reads a locked row's
+ * latest version): a deleted workflow gets no new run, and $9 is
+ * compared with the version an apply just made current.  A nominal time
+ * is claimed in schedule_fires first: the second claim of one fire
+ * makes nothing.  The last row says why nothing was made: deleted or
+ * missing (no w row), paused, limited (then lib/store/runstart.c takes
+ * the locked way), or not the current version (the fifth column).
  */
 #define CREATE_TO(X) X(PENDING)
 
@@ -433,18 +437,19 @@ transition_run_engine_write_ring(void)
 	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static const char run_create_sql[] =
-    "WITH w AS (SELECT id FROM workflows "
-    "WHERE id = $2 AND deleted_at IS NULL AND (NOT paused OR "
-    "$7::boolean) AND (concurrency_max = 0 OR "
-    "concurrency_policy = 'allow') FOR KEY SHARE), "
+    "WITH w AS (SELECT id, paused, current_version, NOT (concurrency_max = "
+    "0 OR concurrency_policy = 'allow') AS limited FROM workflows "
+    "WHERE id = $2 AND deleted_at IS NULL FOR KEY SHARE), "
+    "ok AS (SELECT id FROM w WHERE (NOT paused OR $7::boolean) AND "
+    "($9::int IS NULL OR current_version = $9) AND NOT limited), "
     "f AS (INSERT INTO schedule_fires (workflow_id, nominal_at, kind, "
-    "outcome, execution_id) SELECT w.id, " SQL_NOMINAL ", $5, "
-    "'started', $1 FROM w WHERE $6::bigint IS NOT NULL AND "
+    "outcome, execution_id) SELECT ok.id, " SQL_NOMINAL ", $5, "
+    "'started', $1 FROM ok WHERE $6::bigint IS NOT NULL AND "
     "$5 IN ('schedule', 'backfill') ON CONFLICT DO NOTHING RETURNING 1), "
     "e AS (INSERT INTO executions "
     "(id, workflow_id, workflow_version, status, params, "
-    "trigger, scheduled_at) SELECT $1, w.id, $3::int, " CREATE_TO(Q) ", "
-    "$4::jsonb, $5, " SQL_NOMINAL " FROM w WHERE $6::bigint IS NULL OR "
+    "trigger, scheduled_at) SELECT $1, ok.id, $3::int, " CREATE_TO(Q) ", "
+    "$4::jsonb, $5, " SQL_NOMINAL " FROM ok WHERE $6::bigint IS NULL OR "
     "$5 NOT IN ('schedule', 'backfill') OR EXISTS (SELECT 1 FROM f) "
     "RETURNING id), "
     "ev AS (INSERT INTO events (execution_id, kind, to_state, "
@@ -454,10 +459,8 @@ static const char run_create_sql[] =
     "'retryOf', $8::text)) FROM e), "
     "n AS (SELECT pg_notify('loom_run', id), "
     "pg_notify('loom_event', id) FROM e) "
-    "SELECT (SELECT id FROM e), (SELECT count(*) FROM n), x.paused, "
-    "x.limited FROM (VALUES (1)) v LEFT JOIN (SELECT paused, NOT "
-    "(concurrency_max = 0 OR concurrency_policy = 'allow') AS limited "
-    "FROM workflows WHERE id = $2 AND deleted_at IS NULL) x ON true";
+    "SELECT (SELECT id FROM e), (SELECT count(*) FROM n), w.paused, "
+    "w.limited, w.current_version FROM (VALUES (1)) v LEFT JOIN w ON true";
 
 /*
  * run_create_limited: a run of a workflow with a concurrency limit, made
@@ -559,7 +562,7 @@ const struct transition transitions[TR__COUNT] = {
 	[TR_TASK_ENGINE_WRITE] = { "task_engine_write", TRANSITION_TASK,
 	    TASK_ALL, TASK_ALL, TRANSITION_CORE, engine_write_sql, 10 },
 	[TR_RUN_CREATE] = { "run_create", TRANSITION_RUN, 0, CREATE_TO(RB),
-	    TRANSITION_CREATE, run_create_sql, 8 },
+	    TRANSITION_CREATE, run_create_sql, 9 },
 	[TR_RUN_CREATE_LIMITED] = { "run_create_limited", TRANSITION_RUN, 0,
 	    CREATE_TO(RB), TRANSITION_CREATE, run_create_limited_sql, 8 },
 	[TR_RUN_ADMIT] = { "run_admit", TRANSITION_RUN, RB(PENDING), 0, 0,

@@ -550,12 +550,40 @@ test_run_request(enum transition_id id, const char *prefix)
 	drop_runs(prefix);
 }
 
+/*
+ * run_create with $9 (loom-api's trigger): a version that is not the
+ * current one makes nothing and names the current one; the current one
+ * makes the run.  p is run_create's parameters (restored).
+ */
+static void
+test_run_create_current(const char **p, const char *prefix)
+{
+	char id[96];
+	const char *keep0 = p[0], *keep2 = p[2];
+	PGresult *r;
+
+	snprintf(id, sizeof(id), "%s-newc", prefix);
+	p[0] = id, p[2] = "2", p[8] = "2";
+	r = qr(transition_sql(TR_RUN_CREATE), 9, p);
+	ok(r && PQgetisnull(r, 0, 0) && strcmp(PQgetvalue(r, 0, 4), "1") == 0,
+	    "run_create of version 2 when 1 is current: no run, names 1");
+	PQclear(r);
+	is_str(q1("SELECT count(*) FROM executions WHERE id = $1", id), "0",
+	    "  and no row was made");
+	p[2] = "1", p[8] = "1";
+	r = qr(transition_sql(TR_RUN_CREATE), 9, p);
+	ok(r && !PQgetisnull(r, 0, 0) && strcmp(PQgetvalue(r, 0, 0), id) == 0,
+	    "run_create of the current version 1 makes the run");
+	PQclear(r);
+	p[0] = keep0, p[2] = keep2, p[8] = NULL;
+}
+
 /* run_create and run_create_again: a new run, PENDING. */
 static void
 test_run_create(void)
 {
 	char prefix[64], id1[96], id2[96], old[96];
-	const char *p[8];
+	const char *p[9];
 
 	snprintf(prefix, sizeof(prefix), "exec-tr-create-%ld", (long)getpid());
 	seed_runs(prefix);
@@ -564,9 +592,11 @@ test_run_create(void)
 	snprintf(old, sizeof(old), "%s-failed", prefix);
 	p[0] = id1, p[1] = wid, p[2] = "1", p[3] = "{}";
 	p[4] = "manual", p[5] = NULL, p[6] = "false", p[7] = NULL;
-	PQclear(qr(transition_sql(TR_RUN_CREATE), 8, p));
+	p[8] = NULL;
+	PQclear(qr(transition_sql(TR_RUN_CREATE), 9, p));
 	p[0] = id2, p[4] = "retry", p[7] = old;
-	PQclear(qr(transition_sql(TR_RUN_CREATE), 8, p));
+	PQclear(qr(transition_sql(TR_RUN_CREATE), 9, p));
+	test_run_create_current(p, prefix);
 	p[4] = "manual", p[7] = NULL;
 	p[0] = id2, p[1] = wid, p[6] = "true";
 	snprintf(id2, sizeof(id2), "%s-new3", prefix);
