@@ -116,25 +116,10 @@ member(jv o, const char *key, jv *v)
 	return 0;
 }
 
-/* A whole number member in [lo, hi]; an absent one leaves *out. */
-static int
-get_whole(jv o, const char *key, double lo, double hi, double *out)
-{
-	jv v;
-	int ok;
-
-	if (!member(o, key, &v))
-		return 0;
-	ok = jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= lo &&
-	    jv_number_value(v) <= hi &&
-	    jv_number_value(v) == floor(jv_number_value(v));
-	if (ok)
-		*out = jv_number_value(v);
-	jv_free(v);
-	return ok ? 0 : -1;
-}
-
-/* A number member in [lo, hi]; an absent one leaves *out. */
+/*
+ * A number member in [lo, hi]: 1, or 0 when absent (*out left as it
+ * is), -1 when it is no such number.
+ */
 static int
 get_number(jv o, const char *key, double lo, double hi, double *out)
 {
@@ -148,7 +133,21 @@ get_number(jv o, const char *key, double lo, double hi, double *out)
 	if (ok)
 		*out = jv_number_value(v);
 	jv_free(v);
-	return ok ? 0 : -1;
+	return ok ? 1 : -1;
+}
+
+/* A whole number member in [lo, hi]; an absent one leaves *out. */
+static int
+get_whole(jv o, const char *key, double lo, double hi, double *out)
+{
+	double d = 0;
+	int rc = get_number(o, key, lo, hi, &d);
+
+	if (rc < 0 || (rc == 1 && d != floor(d)))
+		return -1;
+	if (rc == 1)
+		*out = d;
+	return 0;
 }
 
 static int
