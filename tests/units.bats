@@ -276,6 +276,7 @@ stop_and_see_restarted() {
 @test "loom up from an installation finds the daemons in sbin" {
 	local dir=$STAGE/up out=$STAGE/up.out
 	mkdir -p "$dir"
+	: >"$out" # there before tail looks: -f gives up on a missing file
 	env -u LOOM_API LOOM_DATADIR="$STAGE/usr/share/loom" \
 	    PATH=/usr/bin:/bin "$STAGE/usr/bin/loom" up --state-dir "$dir" \
 	    --db "$LOOM_DATABASE_URL" --listen 127.0.0.1:0 --no-sample \

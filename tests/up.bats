@@ -36,10 +36,12 @@ free_port() {
 
 # up_wait_line FILE REGEX PID [SECONDS]: waits until a line of FILE
 # matches REGEX (also counting lines already there); fails when PID ends
-# first or after SECONDS (60).  tail -f waits on inotify, not a timer.
+# first or after SECONDS (60).  tail waits on inotify, not a timer.
 up_wait_line() {
+	# -F: FILE may not be there yet (the shell that started PID opens
+	# its redirections after $! is known); -f would give up at once.
 	timeout "${4:-60}" grep -q -m1 -E "$2" \
-	    <(tail --pid="$3" -n +1 -f "$1" 3>&- 2>/dev/null)
+	    <(tail --pid="$3" -n +1 -F "$1" 3>&- 2>/dev/null)
 }
 
 # up_wait_until SECONDS CMD...: runs CMD until it succeeds, for at most
