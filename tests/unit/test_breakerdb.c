@@ -25,6 +25,7 @@
 #include "store/breakerdb.h"
 #include "store/db.h"
 #include "t.h"
+#include "tdb.h"
 
 static const char *url;
 
@@ -124,30 +125,10 @@ conn(void)
 	return c;
 }
 
-/* Runs sql with one parameter; returns the first value or "" (static). */
-static const char *
-q1(PGconn *c, const char *sql, const char *param)
-{
-	static char buf[512];
-	char *err = NULL;
-	PGresult *r = db_exec(c, &err, sql, param ? 1 : 0, &param);
-
-	buf[0] = '\0';
-	if (r == NULL) {
-		printf("# %s: %s\n", sql, err);
-		free(err);
-		return buf;
-	}
-	if (PQntuples(r) > 0 && PQnfields(r) > 0)
-		snprintf(buf, sizeof(buf), "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return buf;
-}
-
 static int64_t
 db_now(PGconn *c)
 {
-	return strtoll(q1(c,
+	return strtoll(tdb_q1(c,
 			   "SELECT floor(extract(epoch FROM "
 			   "clock_timestamp()) * 1000)::bigint",
 			   NULL),
@@ -157,7 +138,7 @@ db_now(PGconn *c)
 static const char *
 row_state(PGconn *c, const char *target)
 {
-	return q1(c,
+	return tdb_q1(c,
 	    "SELECT coalesce((SELECT state FROM breakers WHERE "
 	    "target = $1), 'none')",
 	    target);
@@ -171,7 +152,7 @@ field(PGconn *c, const char *column, const char *target)
 
 	snprintf(sql, sizeof(sql), "SELECT %s FROM breakers WHERE target = $1",
 	    column);
-	return q1(c, sql, target);
+	return tdb_q1(c, sql, target);
 }
 
 static void
@@ -189,7 +170,7 @@ reset(PGconn *c, const char *target)
 static void
 age(PGconn *c, const char *target)
 {
-	q1(c,
+	tdb_q1(c,
 	    "UPDATE breakers SET opened_at = opened_at - interval '1 day', "
 	    "probe_until = probe_until - interval '1 day' WHERE target = $1",
 	    target);
@@ -246,7 +227,7 @@ rang(PGconn *c, const char *target)
 	PGnotify *n;
 	int seen = 0;
 
-	q1(c, "SELECT 1", NULL); /* let libpq read what is pending */
+	tdb_q1(c, "SELECT 1", NULL); /* let libpq read what is pending */
 	PQconsumeInput(c);
 	while ((n = PQnotifies(c)) != NULL) {
 		if (strcmp(n->relname, BREAKERDB_CHANNEL) == 0 &&
@@ -279,7 +260,7 @@ test_fast_path(PGconn *a, const struct breaker_config *cfg)
 	record(a, cfg, NULL, t, "a", ERR_NONE, 1);
 	is_str(row_state(a, t), "CLOSED",
 	    "a success keeps the row while the failure is in the window");
-	q1(a,
+	tdb_q1(a,
 	    "UPDATE breakers SET win_start = "
 	    "array(SELECT x - 3600000 FROM unnest(win_start) x) "
 	    "WHERE target = $1",
@@ -296,7 +277,7 @@ test_shared_open(PGconn *a, PGconn *b, const struct breaker_config *cfg)
 	char *t = mktarget("shared");
 	int64_t ra = 0, now;
 
-	q1(b, "LISTEN " BREAKERDB_CHANNEL, NULL);
+	tdb_q1(b, "LISTEN " BREAKERDB_CHANNEL, NULL);
 	rang(b, "");
 	record(a, cfg, NULL, t, "exec-a", ERR_CONNECTION, 4);
 	is_int(allow(b, cfg, NULL, t, "exec-b", NULL), 1,
@@ -343,7 +324,7 @@ test_shared_open(PGconn *a, PGconn *b, const struct breaker_config *cfg)
 	is_str(row_state(a, t), "none", "its success closes (row deleted)");
 	ok(rang(b, t), "  and rings");
 	is_int(allow(b, cfg, NULL, t, "exec-b", NULL), 1, "B allowed again");
-	q1(b, "UNLISTEN *", NULL);
+	tdb_q1(b, "UNLISTEN *", NULL);
 	free(t);
 }
 
@@ -381,15 +362,15 @@ test_savepoint(PGconn *a, const struct breaker_config *cfg)
 
 	record(a, cfg, NULL, t, "a", ERR_CONNECTION, 5);
 	age(a, t);
-	q1(a, "BEGIN", NULL);
+	tdb_q1(a, "BEGIN", NULL);
 	is_int(allow(a, cfg, NULL, t, "a", NULL), 1,
 	    "inside the caller's transaction: the probe");
 	ok(PQtransactionStatus(a) == PQTRANS_INTRANS,
 	    "  the caller's transaction is still open");
-	q1(a, "ROLLBACK", NULL);
+	tdb_q1(a, "ROLLBACK", NULL);
 	is_str(row_state(a, t), "OPEN", "  and rolls back with it");
-	q1(a, "BEGIN", NULL);
-	q1(a, "SELECT 1/0", NULL);
+	tdb_q1(a, "BEGIN", NULL);
+	tdb_q1(a, "SELECT 1/0", NULL);
 	{
 		int64_t ra;
 		char *err = NULL;
@@ -399,7 +380,7 @@ test_savepoint(PGconn *a, const struct breaker_config *cfg)
 		    "a failed transaction: an error, no crash");
 		free(err);
 	}
-	q1(a, "ROLLBACK", NULL);
+	tdb_q1(a, "ROLLBACK", NULL);
 	reset(a, t);
 	free(t);
 }

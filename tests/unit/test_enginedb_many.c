@@ -24,6 +24,7 @@
 #include "store/db.h"
 #include "store/enginedb.h"
 #include "t.h"
+#include "tdb.h"
 
 #define NRUNS 3
 
@@ -32,26 +33,6 @@ static PGconn *ec; /* the engine's */
 static PGconn *lk; /* another session, to hold a run locked */
 static const char *url, *wf;
 static char ids[NRUNS][64];
-
-/* The first value of sql (one optional parameter), or "" (static). */
-static const char *
-q1(PGconn *conn, const char *sql, const char *param)
-{
-	static char buf[1024];
-	char *err = NULL;
-	PGresult *r = db_exec(conn, &err, sql, param ? 1 : 0, &param);
-
-	buf[0] = '\0';
-	if (r == NULL) {
-		printf("# %s: %s\n", sql, err);
-		free(err);
-		return buf;
-	}
-	if (PQntuples(r) > 0 && PQnfields(r) > 0)
-		snprintf(buf, sizeof(buf), "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return buf;
-}
 
 static int64_t
 now_ms(void)
@@ -162,12 +143,12 @@ test_batch(struct enginedb *e)
 		is_int(rc[i], ENGINEDB_DID_WORK, "  run %d started", i);
 	is_int(count_runs("RUNNING"), NRUNS, "  every run is RUNNING");
 	is_int(count_tasks("a", "READY"), NRUNS, "  every task a is READY");
-	is_str(q1(c,
+	is_str(tdb_q1(c,
 		   "SELECT count(DISTINCT xmin::text) FROM executions "
 		   "WHERE id = ANY($1::text[])",
 		   ids_array()),
 	    "1", "  the runs were written by one transaction");
-	is_str(q1(c,
+	is_str(tdb_q1(c,
 		   "SELECT count(*) FROM events WHERE execution_id = "
 		   "ANY($1::text[]) AND kind = 'run' AND to_state = 'RUNNING'",
 		   ids_array()),
@@ -184,15 +165,15 @@ test_locked(struct enginedb *e)
 	int rc[NRUNS];
 
 	succeed("a");
-	q1(lk, "BEGIN", NULL);
-	q1(lk, "SELECT 1 FROM executions WHERE id = $1 FOR UPDATE", ids[1]);
+	tdb_q1(lk, "BEGIN", NULL);
+	tdb_q1(lk, "SELECT 1 FROM executions WHERE id = $1 FOR UPDATE", ids[1]);
 	is_int(pass(e, rc), 0, "a pass while run 1 is held elsewhere");
 	is_int(rc[0], ENGINEDB_DID_WORK, "  run 0 went on");
 	is_int(rc[1], ENGINEDB_BUSY, "  run 1 was skipped as busy");
 	is_int(rc[2], ENGINEDB_DID_WORK, "  run 2 went on");
 	is_int(count_tasks("b", "READY"), 2, "  b is READY in runs 0 and 2");
 	is_int(count_tasks("b", NULL), 1, "  run 1 has no b yet");
-	q1(lk, "COMMIT", NULL);
+	tdb_q1(lk, "COMMIT", NULL);
 	is_int(pass(e, rc), 0, "once released, a pass again");
 	is_int(rc[0], ENGINEDB_IDLE, "  run 0: nothing to do");
 	is_int(rc[1], ENGINEDB_DID_WORK, "  run 1 picked up");
@@ -217,31 +198,31 @@ test_crash(struct enginedb *e)
 	succeed("c");
 	succeed("d");
 	snprintf(gen, sizeof(gen), "%s",
-	    q1(c,
+	    tdb_q1(c,
 		"SELECT sum(engine_gen) FROM executions WHERE id = "
 		"ANY($1::text[])",
 		ids_array()));
-	q1(c,
+	tdb_q1(c,
 	    "CREATE FUNCTION t_many_die() RETURNS trigger LANGUAGE plpgsql "
 	    "AS $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); "
 	    "RETURN NULL; END $$",
 	    NULL);
-	q1(c,
+	tdb_q1(c,
 	    "CREATE CONSTRAINT TRIGGER t_many_die AFTER UPDATE ON executions "
 	    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN "
 	    "(NEW.engine_gen > OLD.engine_gen) EXECUTE FUNCTION t_many_die()",
 	    NULL);
 	ok(pass(e, rc) < 0, "the session died at the batch's commit");
 	ok(PQstatus(ec) != CONNECTION_OK, "  the engine's connection is gone");
-	q1(c, "DROP TRIGGER t_many_die ON executions", NULL);
-	q1(c, "DROP FUNCTION t_many_die()", NULL);
-	gen0 = q1(c,
+	tdb_q1(c, "DROP TRIGGER t_many_die ON executions", NULL);
+	tdb_q1(c, "DROP FUNCTION t_many_die()", NULL);
+	gen0 = tdb_q1(c,
 	    "SELECT sum(engine_gen) FROM executions WHERE id = "
 	    "ANY($1::text[])",
 	    ids_array());
 	is_str(gen0, gen, "  no run row changed");
 	is_int(count_tasks("e", NULL), NRUNS, "  no task e was written");
-	is_str(q1(c,
+	is_str(tdb_q1(c,
 		   "SELECT count(*) FROM run_tasks WHERE execution_id = "
 		   "ANY($1::text[]) AND NOT settled",
 		   ids_array()),
@@ -261,12 +242,12 @@ test_crash(struct enginedb *e)
 	succeed("e");
 	is_int(pass(e, rc), 0, "after e");
 	is_int(count_runs("SUCCESS"), NRUNS, "  every run ended SUCCESS");
-	is_str(q1(c,
+	is_str(tdb_q1(c,
 		   "SELECT count(*) FROM events WHERE execution_id = "
 		   "ANY($1::text[]) AND kind = 'run' AND to_state = 'SUCCESS'",
 		   ids_array()),
 	    "3", "  each run ended once");
-	is_str(q1(c,
+	is_str(tdb_q1(c,
 		   "SELECT count(*) FROM events WHERE execution_id = "
 		   "ANY($1::text[]) AND task_id = 'e' AND to_state = 'READY'",
 		   ids_array()),

@@ -25,6 +25,7 @@
 #include "store/db.h"
 #include "store/execdb.h"
 #include "t.h"
+#include "tdb.h"
 
 static PGconn *c;
 static PGconn *lk; /* another session, to hold a row locked */
@@ -34,20 +35,7 @@ static char eid[64], wid[64], target[64];
 static const char *
 q1(const char *sql, const char *param)
 {
-	static char buf[1024];
-	char *err = NULL;
-	PGresult *r = db_exec(c, &err, sql, param ? 1 : 0, &param);
-
-	buf[0] = '\0';
-	if (r == NULL) {
-		printf("# %s: %s\n", sql, err);
-		free(err);
-		return buf;
-	}
-	if (PQntuples(r) > 0 && PQnfields(r) > 0)
-		snprintf(buf, sizeof(buf), "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return buf;
+	return tdb_q1(c, sql, param);
 }
 
 /* The database's clock plus ms, in ms since the epoch. */
