@@ -8,7 +8,10 @@
  * deadline pending moves the wakeup timer earlier.  Doorbells can be
  * missed (restart, reconnect), so on start, after every reconnect and on
  * a slow safety sweep it asks the database which runs need attention and
- * when the next retry or run deadline of any run is due.  Database errors
+ * when the next retry or run deadline of any run is due.  The sweep runs
+ * only while some run is unfinished: with none, the next one starts with
+ * a doorbell (loom_run) or is found by the catch-up of a reconnect, so an
+ * idle engine sleeps.  Database errors
  * drop the connection and retry with backoff; the runs stay dirty, so no
  * work is lost.
  *
@@ -128,6 +131,9 @@ mark_dirty(struct engined *d, const char *id)
 			return;
 	push_copy(&d->dirty, &d->ndirty, &d->capdirty, id);
 	loop_defer_arm(d->work);
+	/* a run is under way: the sweep runs again until none is */
+	if (!loop_timer_armed(d->sweep))
+		loop_timer_after(d->sweep, d->o->sweep_ms);
 }
 
 static void
@@ -175,6 +181,7 @@ catch_up(struct engined *d)
 	char **ids = NULL, *err = NULL;
 	long n;
 	int64_t at;
+	int active = 0;
 
 	if (d->conn == NULL)
 		return;
@@ -194,12 +201,17 @@ catch_up(struct engined *d)
 		free(err);
 		return;
 	}
-	at = enginedb_next_wakeup(d->edb, &err);
+	at = enginedb_next_wakeup(d->edb, &active, &err);
 	if (at < 0) {
 		db_lost(d, err);
 		free(err);
 		return;
 	}
+	/* The sweep runs while some run is unfinished (see the top). */
+	if (!active)
+		loop_timer_stop(d->sweep);
+	else if (!loop_timer_armed(d->sweep))
+		loop_timer_after(d->sweep, d->o->sweep_ms);
 	/* The earliest of all runs: what the timer held may be gone. */
 	loop_timer_stop(d->wakeup);
 	if (at > 0)
@@ -330,7 +342,6 @@ on_sweep(struct loop_timer *t, void *arg)
 	struct engined *d = arg;
 
 	catch_up(d);
-	loop_timer_after(d->sweep, d->o->sweep_ms);
 }
 
 static void
@@ -451,7 +462,6 @@ engined_run(const struct engined_opts *o)
 	if (d.listen == NULL)
 		goto out;
 	catch_up(&d);
-	loop_timer_after(d.sweep, o->sweep_ms);
 	log_info("ready; listening on loom_run, loom_task_done, "
 		 "loom_workflow");
 	loop_notify_ready(d.loop);

@@ -156,8 +156,10 @@ long enginedb_due_runs(struct enginedb *e, char ***ids, char **err);
 /*
  * The earliest future instant (wall-clock ms) at which a retry becomes due
  * or a run deadline passes, among all runs; 0 when none.  -1 with *err.
+ * *active says whether any run is PENDING or RUNNING (read in the same
+ * snapshot; may be NULL).
  */
-int64_t enginedb_next_wakeup(struct enginedb *e, char **err);
+int64_t enginedb_next_wakeup(struct enginedb *e, int *active, char **err);
 
 /*
  * Queued runs (a concurrency limit) take the slots that are free: what a

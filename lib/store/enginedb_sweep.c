@@ -4,6 +4,7 @@
  * write.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/xalloc.h"
 #include "db.h"
@@ -42,7 +43,7 @@ enginedb_due_runs(struct enginedb *e, char ***ids, char **err)
 }
 
 int64_t
-enginedb_next_wakeup(struct enginedb *e, char **err)
+enginedb_next_wakeup(struct enginedb *e, int *active, char **err)
 {
 	PGresult *r;
 	int64_t t;
@@ -51,11 +52,15 @@ enginedb_next_wakeup(struct enginedb *e, char **err)
 	    "SELECT (extract(epoch FROM least("
 	    "(SELECT min(not_before) FROM run_tasks WHERE state = 'RETRY'), "
 	    "(SELECT min(deadline_at) FROM executions "
-	    "WHERE status = 'RUNNING'))) * 1000)::bigint",
+	    "WHERE status = 'RUNNING'))) * 1000)::bigint, "
+	    "EXISTS (SELECT 1 FROM executions "
+	    "WHERE status IN ('PENDING', 'RUNNING'))",
 	    0, NULL);
 	if (r == NULL)
 		return -1;
 	t = edb_ms_value(r, 0, 0);
+	if (active != NULL)
+		*active = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 	PQclear(r);
 	return t;
 }
