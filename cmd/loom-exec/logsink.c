@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -31,8 +33,6 @@ struct logsink {
 	int fd;
 	struct loop_io *io;
 	struct loop_timer *retry_t, *stall_t;
-	int64_t retry_ms;	   /* the next wait between tries, while away */
-	int64_t retry_at;	   /* when retry_t fires, if armed */
 	struct loop_defer *sync_d; /* a sync after each turn's lines */
 	struct loop_timer *lazy_t; /* ... or a little later */
 	struct buf out, in;
@@ -41,6 +41,10 @@ struct logsink {
 	size_t phead, pn, pcap, pbytes;
 	uint64_t mark, acked, sync_sent;
 	int said_down; /* the loud warning was given for this outage */
+	int wanted;    /* something came for loom-log since the last try */
+	int ino_fd;    /* inotify, for the socket's directory while away */
+	int ino_wd;    /* its watch; -1: none */
+	struct loop_io *ino_io;
 };
 
 static void
@@ -74,14 +78,6 @@ give_back(struct logsink *s)
 		s->synced(s->arg);
 }
 
-/* The next try to connect in ms, from now. */
-static void
-arm_retry(struct logsink *s, int64_t ms)
-{
-	if (loop_timer_after(s->retry_t, ms) == 0)
-		s->retry_at = loop_mono_ms(s->loop) + ms;
-}
-
 static void
 disconnect(struct logsink *s, const char *why)
 {
@@ -101,10 +97,8 @@ disconnect(struct logsink *s, const char *why)
 	s->out_off = 0;
 	loop_timer_stop(s->stall_t);
 	give_back(s);
-	if (s->retry_t && !loop_timer_armed(s->retry_t)) {
-		s->retry_ms = LOGSINK_RETRY_MS;
-		arm_retry(s, LOGSINK_RETRY_MS);
-	}
+	if (s->retry_t && !loop_timer_armed(s->retry_t))
+		(void)loop_timer_after(s->retry_t, LOGSINK_RETRY_MS);
 }
 
 static void
@@ -200,6 +194,63 @@ on_io(struct loop_io *io, int fd, unsigned events, void *arg)
 		disconnect(s, "answered a line too long");
 }
 
+/*
+ * While loom-log is away, the directory of its socket is watched
+ * (inotify), so that loom-exec tries it as soon as the socket is made
+ * there, without waking up now and then to look.  A socket made but
+ * not listening yet gets one more try LOGSINK_RETRY_MS later.
+ */
+static void
+on_dir(struct loop_io *io, int fd, unsigned events, void *arg)
+{
+	struct logsink *s = arg;
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	const char *base = strrchr(s->path, '/');
+	const struct inotify_event *ev;
+	ssize_t n;
+	int seen = 0;
+
+	base = base ? base + 1 : s->path;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(void *)p;
+			if (ev->len > 0 && strcmp(ev->name, base) == 0)
+				seen = 1;
+		}
+	if (seen && s->fd < 0) {
+		s->wanted = 1;
+		(void)loop_timer_after(s->retry_t, LOGSINK_APPEAR_MS);
+	}
+}
+
+static void
+watch_dir(struct logsink *s, int on)
+{
+	struct stat st;
+	char *dir, *slash;
+
+	if (s->ino_fd < 0 || on == (s->ino_wd >= 0))
+		return;
+	if (!on) {
+		(void)inotify_rm_watch(s->ino_fd, s->ino_wd);
+		s->ino_wd = -1;
+		return;
+	}
+	dir = xstrdup(s->path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strcpy(dir, ".");
+	else
+		slash[slash == dir] = '\0';
+	s->ino_wd = inotify_add_watch(
+	    s->ino_fd, dir, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+	free(dir);
+	/* made before the watch: try it once more */
+	if (s->ino_wd >= 0 && stat(s->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    !loop_timer_armed(s->retry_t))
+		(void)loop_timer_after(s->retry_t, LOGSINK_APPEAR_MS);
+}
+
 static void
 try_connect(struct logsink *s)
 {
@@ -211,10 +262,10 @@ try_connect(struct logsink *s)
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
 	    (s->io = loop_io_add(s->loop, fd, LOOP_READ, on_io, s)) != NULL) {
 		s->fd = fd;
+		watch_dir(s, 0);
 		log_info("loom-log at %s: connected; task output goes there",
 		    s->path);
 		s->said_down = 0;
-		s->retry_ms = LOGSINK_RETRY_MS;
 		return;
 	}
 	if (!s->said_down)
@@ -224,11 +275,14 @@ try_connect(struct logsink *s)
 	s->said_down = 1;
 	if (fd >= 0)
 		close(fd);
-	/* less often while there is nothing to send: no idle wake-ups */
-	arm_retry(s, s->retry_ms);
-	s->retry_ms = s->retry_ms * 2 > LOGSINK_RETRY_MAX_MS ?
-	    LOGSINK_RETRY_MAX_MS :
-	    s->retry_ms * 2;
+	/* Nothing came for it since the last try: no idle wake-ups, the
+	 * next line or the socket's coming looks again. */
+	if (!s->wanted) {
+		watch_dir(s, 1);
+		return;
+	}
+	s->wanted = 0;
+	(void)loop_timer_after(s->retry_t, LOGSINK_RETRY_MS);
 }
 
 static void
@@ -281,8 +335,15 @@ logsink_new(struct loop *loop, const char *path, void (*fallback)(void *, jv),
 	s->synced = synced;
 	s->arg = arg;
 	s->fd = -1;
+	s->ino_wd = -1;
+	s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->ino_fd >= 0 &&
+	    (s->ino_io = loop_io_add(loop, s->ino_fd, LOOP_READ, on_dir, s)) ==
+		NULL) {
+		close(s->ino_fd);
+		s->ino_fd = -1;
+	}
 	s->retry_t = loop_timer_new(loop, on_retry, s);
-	s->retry_ms = LOGSINK_RETRY_MS;
 	s->stall_t = loop_timer_new(loop, on_stall, s);
 	s->sync_d = loop_defer_new(loop, on_sync_defer, s);
 	s->lazy_t = loop_timer_new(loop, on_lazy, s);
@@ -308,6 +369,10 @@ logsink_free(struct logsink *s)
 	}
 	s->synced = NULL;
 	give_back(s);
+	if (s->ino_fd >= 0) {
+		loop_io_del(s->ino_io);
+		close(s->ino_fd);
+	}
 	loop_timer_del(s->retry_t);
 	loop_timer_del(s->stall_t);
 	loop_defer_del(s->sync_d);
@@ -362,11 +427,11 @@ envelope(struct logsink *s, jv line)
 void
 logsink_poke(struct logsink *s)
 {
-	if (s && s->fd < 0 && loop_timer_armed(s->retry_t) &&
-	    s->retry_at - loop_mono_ms(s->loop) > LOGSINK_RETRY_MS) {
-		s->retry_ms = LOGSINK_RETRY_MS;
-		arm_retry(s, LOGSINK_RETRY_MS);
-	}
+	if (s == NULL || s->fd >= 0)
+		return;
+	s->wanted = 1;
+	if (!loop_timer_armed(s->retry_t))
+		(void)loop_timer_after(s->retry_t, LOGSINK_RETRY_MS);
 }
 
 int

@@ -13,9 +13,11 @@
  * (or LOGSINK_MAX_BYTES) wait, every line not synced is handed back to
  * the fallback in order (a line may then be stored twice, never lost),
  * loom-exec says so loudly, and tries loom-log again after
- * LOGSINK_RETRY_MS, then at intervals doubling up to LOGSINK_RETRY_MAX_MS
- * while it has nothing to send (an idle executor does not wake up every
- * second), and every LOGSINK_RETRY_MS again once output comes.
+ * LOGSINK_RETRY_MS.  It tries again only when something came for
+ * loom-log since the last try (within LOGSINK_RETRY_MS of it) or when
+ * the socket is made again (its directory is watched with inotify while
+ * loom-log is away), never on a timer alone: an idle executor does not
+ * wake up to look for it.
  */
 #ifndef LOOM_EXEC_LOGSINK_H
 #define LOOM_EXEC_LOGSINK_H
@@ -29,7 +31,7 @@
 #define LOGSINK_MAX_LINES 100000
 #define LOGSINK_MAX_BYTES (64u * 1024 * 1024)
 #define LOGSINK_RETRY_MS 1000
-#define LOGSINK_RETRY_MAX_MS 60000
+#define LOGSINK_APPEAR_MS 50 /* the socket was made: try it then */
 #define LOGSINK_STALL_MS 10000
 #define LOGSINK_LAZY_MS 100
 
@@ -46,7 +48,7 @@ void logsink_free(struct logsink *s); /* NULL-safe; unsynced lines: fallback */
 /*
  * There is something for loom-log while it is away (a line is given to
  * logsink_line(), or a record would be): it is looked for within
- * LOGSINK_RETRY_MS again.
+ * LOGSINK_RETRY_MS, even when the last try had given up waiting.
  */
 void logsink_poke(struct logsink *s);
 /*
