@@ -135,11 +135,17 @@ start_claimed(struct xd *x, PGresult *r, int ask)
 			x->more_ready = 0;
 		if (next >= 0)
 			xd_ready_wake(x, next);
-		if (!loop_timer_armed(x->lease_t)) {
+		if (!loop_timer_armed(x->lease_t) &&
+		    (x->bells != x->bells_looked || !x->looked_idle)) {
 			/*
+			 * Another executor may have taken what a doorbell
+			 * announced or the last look saw: look for leases.
 			 * A foreign lease taken since the last look lasts
 			 * exec.lease: looking again a quarter of that after
 			 * it is soon enough, and spares a query per claim.
+			 * After a look that saw nothing and no doorbell
+			 * since, there is nothing to look for (deadlines.c):
+			 * an idle executor sleeps.
 			 */
 			int64_t since =
 			    loop_mono_ms(x->loop) - x->deadlines_at_ms;

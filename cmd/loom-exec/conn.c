@@ -54,6 +54,7 @@ xd_catch_up(struct xd *x)
 {
 	xd_renew(x);
 	xd_want_claim(x);
+	x->bells++;
 	x->want_deadlines = 1;
 	x->recheck_held = 1;
 	xd_kick(x);
@@ -117,8 +118,10 @@ xd_on_notify(void *arg, const char *channel, const char *payload)
 			x->recheck_held = 1;
 	} else if (payload != NULL && strcmp(payload, "held") == 0)
 		x->want_deadlines = 1; /* somebody held tasks: re-arm */
-	else
+	else {
 		xd_want_claim(x);
+		x->bells++;
+	}
 	xd_kick(x);
 }
 

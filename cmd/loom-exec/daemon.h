@@ -152,12 +152,15 @@ struct xd {
 	struct bknote *notes_head, *notes_tail; /* breaker notes */
 	char **btargets; /* breakers that rang: re-time held tasks */
 	size_t nbtargets, capbtargets;
-	int recheck_held;    /* re-time every held target (catch-up) */
-	int more_ready;	     /* there may be READY rows */
-	uint64_t ready_news; /* times more_ready was set by news */
-	uint64_t fl_news;    /* ready_news when the claim went out */
-	int64_t ready_t_at;  /* monotonic: when ready_t fires; 0: not */
-	int want_deadlines;  /* re-arm the deadline timers */
+	int recheck_held;      /* re-time every held target (catch-up) */
+	int more_ready;	       /* there may be READY rows */
+	uint64_t ready_news;   /* times more_ready was set by news */
+	uint64_t fl_news;      /* ready_news when the claim went out */
+	uint64_t bells;	       /* loom_task_ready doorbells and catch-ups */
+	uint64_t bells_looked; /* bells when xd_arm_deadlines() last ran */
+	int looked_idle;       /* that look saw no lease, READY row or result */
+	int64_t ready_t_at;    /* monotonic: when ready_t fires; 0: not */
+	int want_deadlines;    /* re-arm the deadline timers */
 	int draining;
 	int finished;  /* xd_finish() ran */
 	int hard_stop; /* runner_free() is cancelling everything */
@@ -243,6 +246,7 @@ void xd_flush_logs(struct xd *x);
 /* leases.c */
 void xd_renew(struct xd *x);
 void xd_on_renew(struct loop_timer *t, void *arg);
+void xd_renew_arm(struct xd *x);
 int xd_has_jobs_of(struct xd *x, const char *execution_id);
 void xd_check_cancels(struct xd *x);
 

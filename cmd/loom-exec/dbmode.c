@@ -26,7 +26,8 @@
  * blocking helper first takes a pass under way to its end (xd_settle()).
  *
  * Leases: every row this executor runs is leased for exec.lease and
- * renewed every third of it, in one UPDATE for all; a row whose lease is
+ * renewed every third of it while it holds any, in one UPDATE for all
+ * (an idle executor sleeps: deadlines.c); a row whose lease is
  * not ours any more (the run was cancelled, or another executor took it
  * over after the lease ran out) stops its job and its result is dropped.
  * Rows of dead executors are reclaimed by whoever claims next; a timer set
@@ -362,7 +363,6 @@ serve(struct xd *x, const struct runner_config *rc)
 	int status;
 
 	xd_catch_up(x);
-	(void)loop_timer_after(x->renew_t, x->o->lease_ms / 3);
 	if (x->o->slots_min < x->o->concurrency)
 		snprintf(from, sizeof(from), "%d to ", x->o->slots_min);
 	log_info("ready as %s: %s%d slots, lease %lldms, circuit breakers "

@@ -12,41 +12,38 @@
  * was not claimed (another transaction had it locked) is looked at
  * again DUE_AGAIN_MS later while a slot is free, or by the claim that
  * a freed slot makes.
+ *
+ * An idle executor sleeps: the query looks at everything that can move
+ * without a doorbell (a lease, a READY row, a result waiting for a pass)
+ * in one snapshot, and arms a timer only for what it saw.  When it saw
+ * none of them, whatever comes next starts with a doorbell
+ * (loom_task_ready), and a claim that came back short after one looks
+ * again (claims.c); a claim with no doorbell since the last look does
+ * not, since that look saw all there was.
  */
 #include <stdlib.h>
 
 #include "daemon.h"
 #include "util/log.h"
 
-void
-xd_arm_deadlines(struct xd *x)
+/*
+ * A foreign lease matters only with a free slot: when every slot is
+ * busy, the claim made as one frees looks again.  A little late is fine:
+ * its owner may still renew it, and a row that is due already but was
+ * not claimed is locked by someone else.  Results waiting for a pass are
+ * work under way that may lead to a lease with no doorbell (an
+ * executor's exec.advance claims what its pass made READY): look again a
+ * quarter of exec.lease later.  With nothing leased, READY or unsettled
+ * anywhere, the next work rings a doorbell, and the executor sleeps.
+ */
+static void
+arm_lease_watch(struct xd *x, const struct execdb_deadlines *dl)
 {
-	int64_t cb, lease, ready;
-	char *err = NULL;
+	int64_t lease = dl->lease_ms;
 
-	xd_settle(x);
-
-	x->want_deadlines = 0;
-	x->deadlines_at_ms = loop_mono_ms(x->loop);
-	if (execdb_next_deadlines(x->edb, &cb, &lease, &ready, &err) < 0) {
-		xd_db_failed(x, "reading deadlines", err);
-		return;
-	}
-	/* READY rows: a few ms late, so that they are due on the server. */
-	loop_timer_stop(x->ready_t);
-	x->ready_t_at = 0;
-	if (ready >= 0)
-		xd_ready_wake(x, ready);
-	if (cb >= 0)
-		(void)loop_timer_after(x->callback_t, cb < 10 ? 10 : cb);
-	else
-		loop_timer_stop(x->callback_t);
-	/*
-	 * A foreign lease matters only with a free slot: when every slot
-	 * is busy, the claim made as one frees looks again.  A little late
-	 * is fine: its owner may still renew it, and a row that is due
-	 * already but was not claimed is locked by someone else.
-	 */
+	if (lease < 0 && dl->unsettled)
+		lease = x->o->lease_ms / 4;
+	x->looked_idle = lease < 0 && dl->ready_ms < 0;
 	if (lease < 0 || x->draining)
 		loop_timer_stop(x->lease_t);
 	else if (x->nrunning >= (size_t)xd_slots(x)) {
@@ -55,6 +52,34 @@ xd_arm_deadlines(struct xd *x)
 	} else
 		(void)loop_timer_after(
 		    x->lease_t, lease < 450 ? 500 : lease + 50);
+}
+
+void
+xd_arm_deadlines(struct xd *x)
+{
+	struct execdb_deadlines dl;
+	char *err = NULL;
+
+	xd_settle(x);
+
+	x->want_deadlines = 0;
+	x->deadlines_at_ms = loop_mono_ms(x->loop);
+	x->bells_looked = x->bells;
+	if (execdb_next_deadlines(x->edb, &dl, &err) < 0) {
+		xd_db_failed(x, "reading deadlines", err);
+		return;
+	}
+	/* READY rows: a few ms late, so that they are due on the server. */
+	loop_timer_stop(x->ready_t);
+	x->ready_t_at = 0;
+	if (dl.ready_ms >= 0)
+		xd_ready_wake(x, dl.ready_ms);
+	if (dl.callback_ms >= 0)
+		(void)loop_timer_after(
+		    x->callback_t, dl.callback_ms < 10 ? 10 : dl.callback_ms);
+	else
+		loop_timer_stop(x->callback_t);
+	arm_lease_watch(x, &dl);
 }
 
 /*

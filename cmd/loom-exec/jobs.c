@@ -343,6 +343,7 @@ xd_job_start(struct xd *x, struct execdb_claim *c, char *target)
 		jv_object_get(jv_copy(c->request), jv_string("retry")),
 		&j->retry, &j->retry_base) == 0;
 	running_link(x, j);
+	xd_renew_arm(x);
 	log_set_run(
 	    j->workflow, j->key.execution_id, j->key.task_id, j->key.attempt);
 	log_debug("starting");

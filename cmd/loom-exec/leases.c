@@ -81,7 +81,23 @@ xd_on_renew(struct loop_timer *t, void *arg)
 	struct xd *x = arg;
 
 	xd_renew(x);
-	(void)loop_timer_after(t, x->o->lease_ms / 3);
+	xd_renew_arm(x);
+}
+
+/*
+ * The renewal timer runs while this executor holds a lease: armed when a
+ * job starts (xd_job_start()), not re-armed once the last result is
+ * written, so that an idle executor sleeps.
+ */
+void
+xd_renew_arm(struct xd *x)
+{
+	if (x->nrunning + x->ndone + x->nwait == 0 ||
+	    loop_timer_armed(x->renew_t))
+		return;
+	(void)loop_timer_after(x->renew_t, x->o->lease_ms / 3);
+	/* Nothing was held: the claim that started the job set its lease. */
+	x->last_renew_ms = loop_mono_ms(x->loop);
 }
 
 int

@@ -541,13 +541,13 @@ ms_or_none(const PGresult *r, int col)
 }
 
 int
-execdb_next_deadlines(struct execdb *e, int64_t *callback_ms, int64_t *lease_ms,
-    int64_t *ready_ms, char **err)
+execdb_next_deadlines(struct execdb *e, struct execdb_deadlines *d, char **err)
 {
 	const char *p[1] = { e->owner };
 	PGresult *r;
 
-	*callback_ms = *lease_ms = *ready_ms = -1;
+	d->callback_ms = d->lease_ms = d->ready_ms = -1;
+	d->unsettled = 0;
 	if (no_conn(e, err) < 0)
 		return -1;
 	/* The third is the first entry of run_tasks_ready: due or not. */
@@ -561,13 +561,15 @@ execdb_next_deadlines(struct execdb *e, int64_t *callback_ms, int64_t *lease_ms,
 	    "AND lease_owner IS DISTINCT FROM $1) - now()) * 1000)::bigint, "
 	    "ceil(extract(epoch FROM (SELECT min(ready_at) FROM run_tasks "
 	    "WHERE state = 'READY') - now()) "
-	    "* 1000)::bigint",
+	    "* 1000)::bigint, "
+	    "EXISTS (SELECT 1 FROM run_tasks WHERE NOT settled)",
 	    1, p);
 	if (r == NULL)
 		return -1;
-	*callback_ms = ms_or_none(r, 0);
-	*lease_ms = ms_or_none(r, 1);
-	*ready_ms = ms_or_none(r, 2);
+	d->callback_ms = ms_or_none(r, 0);
+	d->lease_ms = ms_or_none(r, 1);
+	d->ready_ms = ms_or_none(r, 2);
+	d->unsettled = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
 	PQclear(r);
 	return 0;
 }

@@ -165,14 +165,26 @@ long execdb_release(struct execdb *e, char **err);
 long execdb_fail_overdue(struct execdb *e, char **err);
 
 /*
- * Milliseconds from now (server clock, rounded up, 0 when already due)
- * until the earliest callback deadline (*callback_ms), until the earliest
- * expiry of another executor's lease (*lease_ms) and until the earliest
- * READY row (*ready_ms): one held by a circuit breaker, or 0 for one due
- * already that no claim took yet; -1 for none.  Returns 0 or -1 with *err.
+ * What an executor's timers wait for, read in one snapshot: milliseconds
+ * from now (server clock, rounded up, 0 when already due) until the
+ * earliest callback deadline, until the earliest expiry of another
+ * executor's lease and until the earliest READY row (one held by a
+ * circuit breaker, or 0 for one due already that no claim took yet), -1
+ * for none; and whether some result waits for a pass (unsettled).  A row
+ * leased, READY or unsettled is work under way, which may move on
+ * without a doorbell (exec.advance); with none of them, the next work
+ * comes with one.
  */
-int execdb_next_deadlines(struct execdb *e, int64_t *callback_ms,
-    int64_t *lease_ms, int64_t *ready_ms, char **err);
+struct execdb_deadlines {
+	int64_t callback_ms;
+	int64_t lease_ms;
+	int64_t ready_ms;
+	int unsettled;
+};
+
+/* Returns 0, or -1 with *err. */
+int execdb_next_deadlines(
+    struct execdb *e, struct execdb_deadlines *d, char **err);
 
 /*
  * Circuit breakers (schema/004_held.sql).  A claimed row whose target's

@@ -186,6 +186,7 @@ test_hold(struct execdb *e)
 	struct execdb_hold h[3];
 	struct execdb_key bad;
 	int64_t cb, lease, ready, at, next = -2;
+	struct execdb_deadlines dl;
 	char **targets = NULL, *err = NULL;
 	long n;
 	int rc;
@@ -243,11 +244,27 @@ test_hold(struct execdb *e)
 	    "  the claim says when the first falls due (%lld)",
 	    (long long)next);
 
-	rc = execdb_next_deadlines(e, &cb, &lease, &ready, &err);
+	rc = execdb_next_deadlines(e, &dl, &err);
+	cb = dl.callback_ms;
+	lease = dl.lease_ms;
+	ready = dl.ready_ms;
 	ok(rc == 0 && ready > 55000 && ready <= 60001,
 	    "the ready timer: the earliest held row, in about 60s (%lld)",
 	    (long long)ready);
 	ok(cb == -1 && lease == -1, "  no callback or foreign lease due");
+	ok(!dl.unsettled, "  no result waits for a pass");
+	is_str(q1("WITH u AS (UPDATE run_tasks SET settled = false "
+		  "WHERE execution_id = $1 RETURNING 1) SELECT count(*) "
+		  "FROM u",
+		   eid),
+	    "3", "the run's results wait for a pass");
+	ok(execdb_next_deadlines(e, &dl, &err) == 0 && dl.unsettled,
+	    "  the deadlines say so: work under way");
+	is_str(q1("WITH u AS (UPDATE run_tasks SET settled = true "
+		  "WHERE execution_id = $1 RETURNING 1) SELECT count(*) "
+		  "FROM u",
+		   eid),
+	    "3", "  (settled again)");
 
 	n = execdb_held_targets(e, &targets, &err);
 	ok(n == 1 && strcmp(targets[0], target) == 0,
@@ -259,7 +276,10 @@ test_hold(struct execdb *e)
 	at = db_in(30000);
 	is_int(execdb_unhold(e, target, at, &err), 2,
 	    "a later doorbell moves them to the new retry time");
-	rc = execdb_next_deadlines(e, &cb, &lease, &ready, &err);
+	rc = execdb_next_deadlines(e, &dl, &err);
+	cb = dl.callback_ms;
+	lease = dl.lease_ms;
+	ready = dl.ready_ms;
 	ok(rc == 0 && ready > 25000 && ready <= 30001,
 	    "  the timer follows (%lld)", (long long)ready);
 	is_int(execdb_unhold(e, target, at, &err), 0,
@@ -276,7 +296,10 @@ test_hold(struct execdb *e)
 		  "ready_at <= now()",
 		   eid),
 	    "2", "  due now, no longer held");
-	rc = execdb_next_deadlines(e, &cb, &lease, &ready, &err);
+	rc = execdb_next_deadlines(e, &dl, &err);
+	cb = dl.callback_ms;
+	lease = dl.lease_ms;
+	ready = dl.ready_ms;
 	ok(rc == 0 && ready == 0, "  the ready timer: due already (%lld)",
 	    (long long)ready);
 	/* One of them locked by another transaction: the claim skips it. */
