@@ -20,6 +20,9 @@
 # loom_api_stop   SIGTERM, then waits for the process to end
 # wait_for [-t SECONDS] CMD...
 #                 runs CMD until it succeeds, for at most SECONDS (10)
+# quiet SECONDS PID...
+#                 none of the processes woke up (context switches of all
+#                 their threads) in a window of SECONDS
 #
 # Programs come from $LOOM_BIN (tests/run-tests.sh exports it), else
 # build/bin.  Every background process closes fd 3, or bats would wait
@@ -311,4 +314,27 @@ all_succeeded() {
 	assert_equal "$(jq '.tasks | length' <<<"$1")" "$2"
 	assert_equal "$(jq '[.tasks[] | select(.state == "SUCCESS" and
 	    .attempt == 1)] | length' <<<"$1")" "$2"
+}
+
+# switches PID: the context switches of every thread of PID so far (each
+# sleep it wakes from counts one)
+switches() {
+	cat /proc/"$1"/task/*/status |
+	    awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n }'
+}
+
+# quiet SECONDS PID...: none of them woke up in a window of SECONDS
+quiet() {
+	local secs=$1 p i=0 before=()
+	shift
+	for p; do before+=("$(switches "$p")"); done
+	sleep "$secs"
+	for p; do
+		if [ "$(switches "$p")" != "${before[$i]}" ]; then
+			echo "pid $p ($(cat /proc/"$p"/comm)) woke up" \
+			    "$(($(switches "$p") - before[i])) times in ${secs}s"
+			return 1
+		fi
+		i=$((i + 1))
+	done
 }
