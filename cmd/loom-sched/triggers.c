@@ -69,6 +69,11 @@ triggers_enqueue(struct sched *s, const char *workflow, const char *input,
 	PGresult *r;
 	int rc;
 
+	if (s->conn == NULL) { /* reconnecting: another scheduler may have it */
+		log_warnx("database away: a %s event of %s was not queued",
+		    source, workflow);
+		return -1;
+	}
 	snprintf(after, sizeof(after), "%lld",
 	    (long long)(debounce_key ? debounce_ms : delay_ms));
 	if (event_key == NULL)
