@@ -171,3 +171,66 @@ EOF2
 		    else . end | .scheduledTime == $n' <<<"$(envelope "$E")"
 	done
 }
+
+# call_body EXEC TASK: the body the backend got for the run's TASK, as
+# JSON with sorted keys
+call_body() {
+	jq -cS --arg k "$1/$2/1" 'select(.idempotencyKey == $k) | .body |
+	    if type == "string" then fromjson else . end' "$BACKEND_LOG" |
+	    head -n 1
+}
+
+# runs_done WF N: N runs of WF have succeeded.
+runs_done() {
+	[ "$(sql "SELECT count(*) FROM executions WHERE workflow_id = '$1'
+	    AND status = 'SUCCESS'")" -ge "$2" ]
+}
+
+@test "templates read the run's trigger and nominal time: a schedule fire's body, header and input" {
+	[ -x "$LOOM_BIN/loom-sched" ] || skip "no loom-sched in this build"
+	cat >"$BATS_TEST_TMPDIR/facts.yaml" <<EOF2
+id: facts
+schedule: "*/2 * * * * *"
+tasks:
+  - id: post
+    url: $BACKEND_URL/api/tasks/post
+    headers: {X-Day: "\${{ .scheduledTime // \"none\" | .[0:10] }}"}
+    body: {day: "\${{ .scheduledTime }}", by: "\${{ .trigger }}", n: 1}
+  - id: env
+    url: $BACKEND_URL/api/tasks/env
+    input: {day: "\${{ .scheduledTime }}", by: "\${{ .trigger }}"}
+  - id: late
+    when: .trigger == "schedule" and (.scheduledTime | endswith("Z"))
+    command: "true"
+EOF2
+	apply "$BATS_TEST_TMPDIR/facts.yaml"
+	loom_daemon_start loom-sched
+	local sched=$LOOM_DAEMON_PID
+	wait_for -t 30 runs_done facts 1
+	curl -sSf -o /dev/null -X POST "$LOOM_API/api/v1/workflows/facts/pause"
+	loom_daemon_stop "$sched"
+	E=$(sql "SELECT id FROM executions WHERE workflow_id = 'facts'
+	    AND status = 'SUCCESS' ORDER BY scheduled_at LIMIT 1")
+	ex=$(finished "$E")
+	nominal=$(jq -r .scheduledTime <<<"$ex")
+	[[ $nominal =~ ^[0-9-]{10}T[0-9]{2}:[0-9]{2}:[0-9][02468]Z$ ]]
+	# the body of its own, rendered with the fire's facts
+	assert_equal "$(call_body "$E" post)" \
+	    "$(jq -ncS --arg n "$nominal" '{day: $n, by: "schedule", n: 1}')"
+	assert_equal "$(jq -r --arg k "$E/post/1" 'select(.idempotencyKey == $k) |
+	    .headers["x-day"]' "$BACKEND_LOG")" "${nominal:0:10}"
+	# the input template, in the envelope, and the condition
+	assert_equal "$(call_body "$E" env | jq -c .input)" \
+	    "$(jq -ncS --arg n "$nominal" '{day: $n, by: "schedule"}')"
+	assert_equal "$(jq -r '.tasks[] | select(.taskId == "late") | .state' <<<"$ex")" SUCCESS
+	# a manual run of the same (paused) workflow: trigger manual, no
+	# nominal time
+	E=$(curl -sS -X POST -H 'Content-Type: application/json' --data '{}' \
+	    "$LOOM_API/api/v1/workflows/facts/trigger?force=true" |
+	    jq -er .executionId)
+	ex=$(finished "$E")
+	assert_equal "$(jq -r .status <<<"$ex")" SUCCESS
+	assert_equal "$(call_body "$E" post)" '{"by":"manual","day":null,"n":1}'
+	assert_equal "$(jq -r '.tasks[] | select(.taskId == "late") | [.state, .skipReason] | @tsv' <<<"$ex")" \
+	    "$(printf 'SKIPPED\tcondition')"
+}

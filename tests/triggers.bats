@@ -3,7 +3,8 @@
 # sent with psql, a row inserted into trigger_queue (the message that is
 # not lost while no scheduler listens), a file trigger (inotify) and a
 # debounced burst of 50 file events, each starting a run with the right
-# input; a malformed message is counted, not fatal; delay.
+# input; a malformed message is counted, not fatal; delay; two schedulers
+# watching one directory make one run of a file event.
 
 bats_require_minimum_version 1.5.0
 
@@ -138,6 +139,79 @@ EOF
 	jq -e '[.file.events[].path] | unique | length == 50' <<<"$p"
 	assert_equal "$(sql "SELECT count(*) FROM trigger_queue")" 0
 	assert_equal "$(runs_of t-burst)" 1
+}
+
+# sched_ctl LOG: the control socket of the loom-sched whose log is LOG
+# (loom_daemon_start names the Nth loom-NAME.N.log and loom-NAME-N.sock)
+sched_ctl() {
+	local n=${1%.log}
+	n=${n##*.}
+	if [ "$n" = 1 ]; then
+		echo "$LOOM_CONTROL_DIR/loom-sched.sock"
+	else
+		echo "$LOOM_CONTROL_DIR/loom-sched-$n.sock"
+	fi
+}
+
+# file_events_at_least SOCKET N: that loom-sched has handled N file events
+# (it queues each one before it answers anything else)
+file_events_at_least() {
+	local n
+	n=$(printf '{"v":1,"t":"status"}\n' |
+	    timeout 10 socat -t 5 - "UNIX-CONNECT:$1" | jq -r .file_events)
+	[ "${n:-0}" -ge "$2" ]
+}
+
+# settled WF: nothing of WF left in trigger_queue
+settled() {
+	[ "$(sql "SELECT count(*) FROM trigger_queue WHERE workflow = '$1'")" = 0 ]
+}
+
+@test "two schedulers watching one directory: one file event is one run, and still one with one of them killed" {
+	local a b sa sb la lb
+	mkdir -p "$INBOX/dup"
+	cat >"$BATS_TEST_TMPDIR/w.yaml" <<EOF
+id: t-dup
+triggers:
+  - file: {path: "$INBOX/dup/*.csv"}
+tasks:
+  - id: a
+    command: "true"
+EOF
+	# this file's scheduler makes way for two of this test's own
+	loom_daemon_stop "$(cat "$LOOM_TEST_DIR/sched.pid")"
+	loom_daemon_start loom-sched
+	a=$LOOM_DAEMON_PID la=$LOOM_DAEMON_LOG sa=$(sched_ctl "$LOOM_DAEMON_LOG")
+	loom_daemon_start loom-sched
+	b=$LOOM_DAEMON_PID lb=$LOOM_DAEMON_LOG sb=$(sched_ctl "$LOOM_DAEMON_LOG")
+	echo "$b" >"$LOOM_TEST_DIR/sched.pid"
+	apply "$BATS_TEST_TMPDIR/w.yaml"
+	wait_for -t 20 grep -q "workflow t-dup: watching" "$la"
+	wait_for -t 20 grep -q "workflow t-dup: watching" "$lb"
+	echo "a,b" >"$INBOX/dup/one.csv"
+	# both saw it and queued it (or found it queued) ...
+	wait_for -t 20 file_events_at_least "$sa" 1
+	wait_for -t 20 file_events_at_least "$sb" 1
+	# ... and it became one run
+	wait_for -t 20 has_runs t-dup 1
+	wait_for -t 20 settled t-dup
+	assert_equal "$(runs_of t-dup)" 1
+	last_params t-dup | jq -e --arg p "$INBOX/dup/one.csv" '.file.path == $p and .file.count == 1'
+	# one scheduler dies; the other alone still starts one run per file
+	kill -KILL "$a"
+	timeout 30 tail --pid="$a" -f /dev/null 3>&-
+	echo "c,d" >"$INBOX/dup/two.csv"
+	wait_for -t 20 file_events_at_least "$sb" 2
+	wait_for -t 20 has_runs t-dup 2
+	wait_for -t 20 settled t-dup
+	assert_equal "$(runs_of t-dup)" 2
+	last_params t-dup | jq -e '.file.path | endswith("/dup/two.csv")'
+	# the same file written again is a new event
+	echo "e,f" >>"$INBOX/dup/two.csv"
+	wait_for -t 20 file_events_at_least "$sb" 3
+	wait_for -t 20 has_runs t-dup 3
+	wait_for -t 20 settled t-dup
+	assert_equal "$(runs_of t-dup)" 3
 }
 
 @test "a paused workflow's messages are logged and dropped" {

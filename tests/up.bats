@@ -267,6 +267,57 @@ backend_of() {
 	for u in "${lines[@]}"; do [[ $u == "$theirs"/* ]]; done
 }
 
+@test "--listen 127.0.0.1:0: loom up prints the port loom-api got, and a 202 task's callback reaches it" {
+	local other pid url port backend bport wf
+	backend="$(bin_dir)/../tests/loom-test-backend"
+	[ -x "$backend" ]
+	other=$(mktemp -d /tmp/loom-up-zero.XXXXXX)
+	chmod 755 "$other"
+	(
+		exec "$LOOM" up --state-dir "$other" --fast --no-sample \
+		    --listen 127.0.0.1:0 >"$other/up.out" 2>"$other/up.err" 3>&-
+	) 3>&- &
+	pid=$!
+	# the user's backend, answering 202 and calling back later
+	"$backend" -p 0 -l "$other/calls.jsonl" >"$other/backend.port" \
+	    2>"$other/backend.err" 3>&- &
+	echo $! >"$other/backend.pid"
+	up_wait_line "$other/backend.port" '^port [0-9]+$' "$(cat "$other/backend.pid")" 10
+	bport=$(awk '{print $2; exit}' "$other/backend.port")
+	if ! up_wait_line "$other/up.out" '^ready$' "$pid" 90; then
+		sed 's/^/# /' "$other/up.err" >&3
+	fi
+	url=$(sed -n 's/^  API:  //p' "$other/up.out")
+	port=${url##*:}
+	wf=$other/async.yaml
+	printf 'id: up-async\ntasks:\n  - id: accept\n    url: http://127.0.0.1:%s/api/tasks/accept?async=1&sleep=100\n    timeout: 30s\n' \
+	    "$bport" >"$wf"
+	"$LOOM" workflow apply --api "$url" "$wf" >/dev/null 2>&1 || true
+	run "$LOOM" workflow trigger up-async --api "$url" --wait --timeout 60s -o json
+	local res=$output
+	cp "$other/up.out" "$other/calls.jsonl" "$BATS_TEST_TMPDIR/" 2>/dev/null
+	curl -s "$url/api/v1/status" >"$BATS_TEST_TMPDIR/status.json" 2>/dev/null
+	kill -TERM "$pid" "$(cat "$other/backend.pid")"
+	timeout 30 tail --pid="$pid" -f /dev/null 3>&-
+	"$LOOM" db stop --state-dir "$other" >/dev/null 2>&1 || true
+	rm -rf "$other"
+	# the banner names a real port, and it is the one that answered
+	[[ $url =~ ^http://127\.0\.0\.1:[0-9]+$ ]]
+	[ "$port" -gt 0 ]
+	jq -e '.database' "$BATS_TEST_TMPDIR/status.json" >/dev/null
+	grep -qx "  UI:   $url/" "$BATS_TEST_TMPDIR/up.out"
+	grep -q "^  Try:  loom workflow apply FILE --api $url\$" "$BATS_TEST_TMPDIR/up.out"
+	run ! grep -q ':0\b' "$BATS_TEST_TMPDIR/up.out"
+	# the 202 task was handed loom-api's real address and its callback landed
+	assert_equal "$(jq -r .status <<<"$res")" SUCCESS
+	run jq -r 'select(.path == "/api/tasks/accept") | .body.callbackUrl' \
+	    "$BATS_TEST_TMPDIR/calls.jsonl"
+	assert_output --regexp "^$url/api/v1/callbacks/"
+	run jq -c 'select(.callback) | [.status, (.callback | startswith($u))]' \
+	    --arg u "$url/api/v1/callbacks/" "$BATS_TEST_TMPDIR/calls.jsonl"
+	assert_output '[200,true]'
+}
+
 @test "a second loom up on the same state directory is refused" {
 	run -1 "$LOOM" up --state-dir "$STATE" --fast --no-sample \
 	    --listen "127.0.0.1:$(free_port)"

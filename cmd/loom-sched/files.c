@@ -10,6 +10,14 @@
  * sched.file_roots (loom.conf(5)) are watched, resolved with realpath so
  * a symbolic link cannot lead out: a workflow cannot watch /etc.  An
  * inotify queue overflow is logged; the events lost with it are lost.
+ *
+ * Several schedulers on one host all see an event; each queues it with a
+ * claim of the event's identity (event_key) that only the first one gets
+ * (triggers_enqueue), so it is one run, and none is lost while any
+ * scheduler watching runs.  Only one scheduler watching (the holder of a
+ * lock) would lose the events of the moments between its end and another
+ * taking over, and would watch nothing when it runs on a host that lacks
+ * the directory.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -17,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/workflow.h"
@@ -128,6 +138,78 @@ files_unwatch(struct sched *s, struct swf *w)
 	}
 }
 
+/* The input of one file event: {"file": {"path", "event", "events"}}. */
+static char *
+event_input(const char *path, const char *event)
+{
+	jv one = jv_object_set(
+	    jv_object_set(jv_object(), jv_string("path"), jv_string(path)),
+	    jv_string("event"), jv_string(event));
+	jv f = jv_object_set(jv_copy(one), jv_string("events"),
+	    jv_array_append(jv_array(), one));
+	jv in =
+	    jv_dump_string(jv_object_set(jv_object(), jv_string("file"), f), 0);
+	char *input = xstrdup(jv_string_value(in));
+
+	jv_free(in);
+	return input;
+}
+
+/*
+ * What makes one file event the same for every scheduler that sees it
+ * (they share no numbering of events): the workflow, the trigger, the
+ * event, the path, and the file's stat as it is now -- device, inode,
+ * modification and change times (ns), size -- or, for a delete (and a
+ * file already gone), its directory's.  Two schedulers reading a file
+ * that changed again in between make two keys: a run too many, never one
+ * too few.  Returns the key (malloc'd), or NULL when neither stat can be
+ * read: the event is then queued without a claim.
+ */
+static char *
+event_key(const struct swf *w, size_t trigger, const char *event,
+    const char *path, const char *dir)
+{
+	struct stat st;
+	const char *of = "file";
+
+	if (strcmp(event, "delete") == 0 || lstat(path, &st) < 0) {
+		if (stat(dir, &st) < 0)
+			return NULL;
+		of = "dir";
+	}
+	return xasprintf(
+	    "%s\n%zu\n%s\n%s\n%s:%ju:%ju:%lld.%09ld:%lld.%09ld:%lld", w->id,
+	    trigger, event, path, of, (uintmax_t)st.st_dev,
+	    (uintmax_t)st.st_ino, (long long)st.st_mtim.tv_sec,
+	    st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec,
+	    st.st_ctim.tv_nsec, (long long)st.st_size);
+}
+
+/* Event e (event_map's) of trigger i of w on name: its row. */
+static void
+trigger_event(
+    struct sched *s, struct swf *w, size_t i, size_t e, const char *name)
+{
+	const struct wf_trigger *t = &w->wf->triggers[i];
+	char *dir = dir_of(t->path), *path, *input, *key, debounce[300];
+
+	path = xasprintf("%s/%s", strcmp(dir, "/") ? dir : "", name);
+	input = event_input(path, event_map[e].name);
+	key = event_key(w, i, event_map[e].name, path, dir);
+	snprintf(debounce, sizeof(debounce), "file:%s:%zu", w->id, i);
+	s->file_events++;
+	if (triggers_enqueue(s, w->id, input, "file", t->delay_ms,
+		t->debounce_ms > 0 ? debounce : NULL, t->debounce_ms, key) == 0)
+		log_debug("workflow %s: %s %s: queued by another scheduler",
+		    w->id, event_map[e].name, path);
+	else
+		log_debug("workflow %s: %s %s", w->id, event_map[e].name, path);
+	free(key);
+	free(input);
+	free(path);
+	free(dir);
+}
+
 /* One event of watch wd on name: a row for each trigger it matches. */
 static void
 file_event(struct sched *s, const struct inotify_event *ev)
@@ -136,52 +218,18 @@ file_event(struct sched *s, const struct inotify_event *ev)
 		struct swf *w = s->wfs[k];
 
 		for (size_t i = 0; w->watches && i < w->wf->ntriggers; i++) {
-			const struct wf_trigger *t = &w->wf->triggers[i];
 			const char *glob;
-			char *path, *input, key[300];
 
 			if (w->watches[i] != ev->wd || w->paused)
 				continue;
-			glob = strrchr(t->path, '/') + 1;
-			for (size_t e = 0; e < NEVENTS; e++) {
-				if (!(ev->mask & event_map[e].mask) ||
-				    !(t->events & event_map[e].bit) ||
-				    fnmatch(glob, ev->name, FNM_PERIOD) != 0)
-					continue;
-				path = dir_of(t->path);
-				{
-					jv p = jv_string_fmt("%s/%s",
-					    strcmp(path, "/") ? path : "",
-					    ev->name);
-					jv one = jv_object_set(
-					    jv_object_set(jv_object(),
-						jv_string("path"), jv_copy(p)),
-					    jv_string("event"),
-					    jv_string(event_map[e].name));
-					jv f = jv_object_set(jv_copy(one),
-					    jv_string("events"),
-					    jv_array_append(jv_array(), one));
-					jv in = jv_dump_string(
-					    jv_object_set(jv_object(),
-						jv_string("file"), f),
-					    0);
-
-					input = xstrdup(jv_string_value(in));
-					jv_free(in);
-					jv_free(p);
-				}
-				snprintf(
-				    key, sizeof(key), "file:%s:%zu", w->id, i);
-				s->file_events++;
-				log_debug("workflow %s: %s %s/%s", w->id,
-				    event_map[e].name, path, ev->name);
-				triggers_enqueue(s, w->id, input, "file",
-				    t->delay_ms,
-				    t->debounce_ms > 0 ? key : NULL,
-				    t->debounce_ms);
-				free(input);
-				free(path);
-			}
+			glob = strrchr(w->wf->triggers[i].path, '/') + 1;
+			if (fnmatch(glob, ev->name, FNM_PERIOD) != 0)
+				continue;
+			for (size_t e = 0; e < NEVENTS; e++)
+				if ((ev->mask & event_map[e].mask) &&
+				    (w->wf->triggers[i].events &
+					event_map[e].bit))
+					trigger_event(s, w, i, e, ev->name);
 		}
 	}
 }
@@ -206,6 +254,7 @@ on_inotify(struct loop_io *io, int fd, unsigned events, void *arg)
 			p += sizeof(*ev) + ev->len;
 		}
 	}
+	triggers_prune_file_events(s, loop_mono_ms(s->loop));
 	sched_kick(s);
 }
 

@@ -86,7 +86,8 @@ struct sched {
 	int inotify_fd;
 	struct loop_io *inotify_io;
 	int64_t backoff_ms;
-	int queue_dirty; /* trigger_queue may have due rows */
+	int queue_dirty;	/* trigger_queue may have due rows */
+	int64_t file_pruned_ms; /* last prune of trigger_file_events */
 	/* figures (loom-sched(8)) */
 	unsigned long fires, skipped, missed, messages, bad_messages,
 	    file_events, trigger_runs;
@@ -116,9 +117,14 @@ int fire_due(struct sched *s, int64_t now_ms);
 /* triggers.c */
 int triggers_consume(struct sched *s);
 void triggers_message(struct sched *s, const char *payload);
+/*
+ * Queues a row: 1, 0 when event_key (a file event's identity, or NULL)
+ * was claimed already by another scheduler, or -1 (database).
+ */
 int triggers_enqueue(struct sched *s, const char *workflow, const char *input,
     const char *source, int64_t delay_ms, const char *debounce_key,
-    int64_t debounce_ms);
+    int64_t debounce_ms, const char *event_key);
+void triggers_prune_file_events(struct sched *s, int64_t now_ms);
 void triggers_arm_queue(struct sched *s);
 
 /* files.c */

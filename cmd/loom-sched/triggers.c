@@ -4,7 +4,11 @@
  * Every event becomes a row of trigger_queue first (schema 014): a NOTIFY
  * loom_trigger message (heard by the one scheduler holding the message
  * lock, so it is queued once), a file event (files.c), or a row anyone
- * inserted.  A row is due at not_before (now, or after the trigger's
+ * inserted.  Every scheduler watching a directory sees its events, and
+ * each queues them; a file event's row goes in only with a claim of the
+ * event's identity in trigger_file_events, in the same statement, so one
+ * event is one row however many schedulers see it (files.c says what the
+ * identity is).  A row is due at not_before (now, or after the trigger's
  * delay or debounce); rows with the same debounce_key collapse into one
  * (the later event moves not_before and is counted).  triggers_consume()
  * deletes due rows FOR UPDATE SKIP LOCKED and starts their runs through
@@ -35,40 +39,87 @@ struct cancels {
 	size_t n;
 };
 
+/*
+ * What a later event does to a queued row of the same debounce key: moves
+ * it and counts itself.  A file event's input lists the events it
+ * collapses (at most 100); a message's input is the last message's.
+ */
+#define ENQUEUE_MERGE \
+	"ON CONFLICT (debounce_key) DO UPDATE SET " \
+	"not_before = EXCLUDED.not_before, " \
+	"events = trigger_queue.events + 1, " \
+	"input = CASE WHEN trigger_queue.source = 'file' THEN " \
+	"jsonb_set(EXCLUDED.input, '{file,events}', CASE WHEN " \
+	"jsonb_array_length(trigger_queue.input->'file'->'events') < 100 " \
+	"THEN (trigger_queue.input->'file'->'events') || " \
+	"(EXCLUDED.input->'file'->'events') ELSE " \
+	"trigger_queue.input->'file'->'events' END) ELSE EXCLUDED.input END"
+#define ENQUEUE_VALUES \
+	"$1, $2::jsonb, $3, now() + $4::bigint * interval '1 millisecond', $5"
+
 int
 triggers_enqueue(struct sched *s, const char *workflow, const char *input,
     const char *source, int64_t delay_ms, const char *debounce_key,
-    int64_t debounce_ms)
+    int64_t debounce_ms, const char *event_key)
 {
 	char after[24];
-	const char *p[5] = { workflow, input, source, after, debounce_key };
+	const char *p[6] = { workflow, input, source, after, debounce_key,
+		event_key };
 	char *err = NULL;
+	PGresult *r;
 	int rc;
 
+	if (s->conn == NULL) { /* reconnecting: another scheduler may have it */
+		log_warnx("database away: a %s event of %s was not queued",
+		    source, workflow);
+		return -1;
+	}
 	snprintf(after, sizeof(after), "%lld",
 	    (long long)(debounce_key ? debounce_ms : delay_ms));
-	/* A file event's input lists the events it collapses (at most 100);
-	 * a message's input is the last message's. */
-	rc = db_cmd(s->conn, &err,
-	    "INSERT INTO trigger_queue (workflow, input, source, not_before, "
-	    "debounce_key) VALUES ($1, $2::jsonb, $3, now() + "
-	    "$4::bigint * interval '1 millisecond', $5) "
-	    "ON CONFLICT (debounce_key) DO UPDATE SET "
-	    "not_before = EXCLUDED.not_before, events = trigger_queue.events + "
-	    "1, "
-	    "input = CASE WHEN trigger_queue.source = 'file' THEN "
-	    "jsonb_set(EXCLUDED.input, '{file,events}', CASE WHEN "
-	    "jsonb_array_length(trigger_queue.input->'file'->'events') < 100 "
-	    "THEN (trigger_queue.input->'file'->'events') || "
-	    "(EXCLUDED.input->'file'->'events') ELSE "
-	    "trigger_queue.input->'file'->'events' END) ELSE EXCLUDED.input "
-	    "END",
-	    5, p);
-	if (rc < 0) {
+	if (event_key == NULL)
+		r = db_exec(s->conn, &err,
+		    "INSERT INTO trigger_queue (workflow, input, source, "
+		    "not_before, debounce_key) VALUES (" ENQUEUE_VALUES
+		    ") " ENQUEUE_MERGE,
+		    5, p);
+	else /* the first scheduler to claim the event queues it */
+		r = db_exec(s->conn, &err,
+		    "WITH claim AS (INSERT INTO trigger_file_events (key) "
+		    "VALUES (md5($6)) ON CONFLICT DO NOTHING RETURNING key) "
+		    "INSERT INTO trigger_queue (workflow, input, source, "
+		    "not_before, debounce_key) SELECT " ENQUEUE_VALUES
+		    " FROM claim " ENQUEUE_MERGE,
+		    6, p);
+	if (r == NULL) {
+		sched_db_lost(s, err);
+		free(err);
+		return -1;
+	}
+	rc = atoi(PQcmdTuples(r)) > 0;
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * The claims of file events are needed only while every scheduler that
+ * saw an event has queued it -- milliseconds, or as long as one is held
+ * up; an hour's are kept, and older ones go at most once a minute.
+ */
+void
+triggers_prune_file_events(struct sched *s, int64_t now_ms)
+{
+	char *err = NULL;
+
+	if (s->conn == NULL || now_ms - s->file_pruned_ms < 60000)
+		return;
+	s->file_pruned_ms = now_ms;
+	if (db_cmd(s->conn, &err,
+		"DELETE FROM trigger_file_events WHERE seen_at < now() - "
+		"interval '1 hour'",
+		0, NULL) < 0) {
 		sched_db_lost(s, err);
 		free(err);
 	}
-	return rc;
 }
 
 /* The message trigger of w (its delay and debounce), or NULL. */
@@ -113,7 +164,7 @@ triggers_message(struct sched *s, const char *payload)
 	text = jv_dump_string(input, 0);
 	triggers_enqueue(s, jv_string_value(wfid), jv_string_value(text),
 	    "message", t ? t->delay_ms : 0,
-	    t && t->debounce_ms > 0 ? key : NULL, t ? t->debounce_ms : 0);
+	    t && t->debounce_ms > 0 ? key : NULL, t ? t->debounce_ms : 0, NULL);
 	jv_free(text);
 	jv_free(wfid);
 	jv_free(m);

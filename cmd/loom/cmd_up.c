@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -121,7 +122,8 @@ up_usage(FILE *fp)
 	    "Runs PostgreSQL (under DIR, unless --db), loom-log (on\n"
 	    "DIR/run/log.sock), loom-engine, loom-exec, loom-sched, loom-api\n"
 	    "(on ADDR, default %s:%d or a free\n"
-	    "port when that is taken, and DIR/run/api.sock) and a sample\n"
+	    "port when that is taken, and DIR/run/api.sock; HOST:0 picks\n"
+	    "a free port on HOST and prints it) and a sample\n"
 	    "backend (on %s:%d, or a free port) with a sample workflow,\n"
 	    "until Ctrl-C.\n"
 	    "DIR defaults to $LOOM_STATE_DIR, /var/lib/loom as root, else\n"
@@ -281,6 +283,74 @@ local_port(int want)
 out:
 	close(fd);
 	return port;
+}
+
+/*
+ * --listen HOST:0 asks for "a free port": one is chosen here, on HOST, the
+ * way local_port() chooses ours, and loom-api is given HOST:PORT, so that
+ * the URLs we print and the callback URL loom-exec hands to backends name
+ * the port loom-api really listens on.  The addresses are tried in the
+ * order loom-api tries them (getaddrinfo, passive).  Returns HOST:PORT
+ * (malloc'd), or NULL with *err (malloc'd).
+ */
+static char *
+listen_free_port(const char *listen, char **err)
+{
+	const char *colon = strrchr(listen, ':'); /* checked: not NULL */
+	char *host;
+	struct addrinfo hints, *res = NULL;
+	int rc, port = -1, saved = EADDRNOTAVAIL;
+
+	if (listen[0] == '[')
+		host = xstrndup(listen + 1, (size_t)(colon - listen - 2));
+	else
+		host = xstrndup(listen, (size_t)(colon - listen));
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host[0] ? host : NULL, "0", &hints, &res)) != 0) {
+		*err = xasprintf("--listen %s: %s", listen, gai_strerror(rc));
+		free(host);
+		return NULL;
+	}
+	for (struct addrinfo *ai = res; ai != NULL && port < 0;
+	     ai = ai->ai_next) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd =
+		    socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+			port = ntohs(ss.ss_family == AF_INET6 ?
+				((struct sockaddr_in6 *)&ss)->sin6_port :
+				((struct sockaddr_in *)&ss)->sin_port);
+		else
+			saved = errno;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	free(host);
+	if (port < 0) {
+		*err = xasprintf(
+		    "--listen %s: no free port: %s", listen, strerror(saved));
+		return NULL;
+	}
+	return xasprintf("%.*s:%d", (int)(colon - listen), listen, port);
+}
+
+/* Whether --listen's port is 0 (or 00...): "any free port". */
+static int
+listen_port_is_any(const char *listen)
+{
+	const char *port = strrchr(listen, ':') + 1;
+
+	return port[0] != '\0' && strspn(port, "0") == strlen(port);
 }
 
 /*
@@ -959,7 +1029,16 @@ up_start_daemons(struct up *up, const struct up_opts *o, const char *run_dir)
 {
 	char *err = NULL, *sockaddr;
 
-	if ((up->listen_given = o->listen != NULL))
+	if ((up->listen_given = o->listen != NULL) &&
+	    listen_port_is_any(o->listen)) {
+		if ((up->listen = listen_free_port(o->listen, &err)) == NULL) {
+			log_warnx("%s", err);
+			free(err);
+			return -1;
+		}
+		log_info(
+		    "loom-api will listen on %s (a free port)", up->listen);
+	} else if (up->listen_given)
 		up->listen = xstrdup(o->listen);
 	else { /* ours to choose: 8080, or a free port beside another stack */
 		int port = local_port(DEFAULT_PORT);

@@ -233,23 +233,6 @@ dispatch_task_specs(const struct workflow *wf)
 	return out;
 }
 
-static jv
-run_context(const struct workflow *wf, const struct run_rt *rt)
-{
-	jv tasks = jv_object();
-
-	for (size_t i = 0; i < rt->ntasks; i++) {
-		if (rt->tasks[i].state != TASK_SUCCESS)
-			continue;
-		tasks = jv_object_set(tasks, jv_string(wf->tasks[i].id),
-		    jv_object_set(jv_object(), jv_string("output"),
-			jv_copy(rt->tasks[i].output)));
-	}
-	return jv_object_set(jv_object_set(jv_object(), jv_string("params"),
-				 jv_copy(rt->params)),
-	    jv_string("tasks"), tasks);
-}
-
 jv
 dispatch_request(const char *execution_id, const struct workflow *wf,
     const struct run_rt *rt, struct jqx *jq, const struct engine_action *a,
@@ -268,7 +251,7 @@ dispatch_request(const char *execution_id, const struct workflow *wf,
 			continue;
 		}
 		if (!jv_is_valid(ctx))
-			ctx = run_context(wf, rt);
+			ctx = run_rt_context(wf, rt);
 		v = jqx_render(jq, v, jv_copy(ctx));
 		if (!jv_is_valid(v)) {
 			jv msg = jv_invalid_get_msg(v);

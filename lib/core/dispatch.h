@@ -20,7 +20,8 @@
  * fails (retry_decision_text()).  No runner sends it to a backend.
  *
  * The task's `headers:` and `body:` templates are rendered here, with the
- * same context as `input:` ({"params","tasks":{id:{"output"}}}), so the
+ * same context as `input:` (run_rt_context(): {"params","tasks":
+ * {id:{"output"}},"trigger","scheduledTime"}), so the
  * executor never needs the run's state.  A rendering error is returned as
  * a jv invalid with a message naming the task and field.
  */

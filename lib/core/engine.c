@@ -18,7 +18,8 @@
  * SKIPPED(upstream) with an explicit stack, again without recursion; each
  * task is skipped at most once, so that costs O(n + e) over a whole run.
  *
- * The expression context {"params", "tasks": {id: {"output"}}} costs
+ * The expression context {"params", "tasks": {id: {"output"}}, "trigger",
+ * "scheduledTime"} (run_rt_context) costs
  * O(tasks) to build, so it is built only when a task being promoted has a
  * `when:` or an input template with "${{", and at most once per event (no
  * task succeeds while an event's promotions are processed).  A fan-out of
@@ -383,25 +384,34 @@ skip_downstream(struct step *s, size_t u)
 	}
 }
 
+jv
+run_rt_context(const struct workflow *wf, const struct run_rt *rt)
+{
+	jv tasks = jv_object(), ctx;
+
+	for (size_t i = 0; i < rt->ntasks; i++) {
+		if (rt->tasks[i].state != TASK_SUCCESS)
+			continue;
+		tasks = jv_object_set(tasks, jv_string(wf->tasks[i].id),
+		    jv_object_set(jv_object(), jv_string("output"),
+			jv_copy(rt->tasks[i].output)));
+	}
+	ctx = jv_object_set(
+	    jv_object(), jv_string("params"), jv_copy(rt->params));
+	ctx = jv_object_set(ctx, jv_string("tasks"), tasks);
+	ctx = jv_object_set(ctx, jv_string("trigger"),
+	    rt->trigger[0] ? jv_string(rt->trigger) : jv_null());
+	return jv_object_set(ctx, jv_string("scheduledTime"),
+	    rt->scheduled_time[0] ? jv_string(rt->scheduled_time) : jv_null());
+}
+
 static jv
 context(struct step *s)
 {
-	jv tasks;
-
-	if (jv_is_valid(s->ctx))
-		return jv_copy(s->ctx);
-	tasks = jv_object();
-	for (size_t i = 0; i < s->rt->ntasks; i++) {
-		if (s->rt->tasks[i].state != TASK_SUCCESS)
-			continue;
-		tasks = jv_object_set(tasks, jv_string(s->wf->tasks[i].id),
-		    jv_object_set(jv_object(), jv_string("output"),
-			jv_copy(s->rt->tasks[i].output)));
+	if (!jv_is_valid(s->ctx)) {
+		jv_free(s->ctx);
+		s->ctx = run_rt_context(s->wf, s->rt);
 	}
-	jv_free(s->ctx);
-	s->ctx = jv_object_set(
-	    jv_object(), jv_string("params"), jv_copy(s->rt->params));
-	s->ctx = jv_object_set(s->ctx, jv_string("tasks"), tasks);
 	return jv_copy(s->ctx);
 }
 

@@ -93,6 +93,12 @@ struct run_rt {
 	 * ("scheduledTime").
 	 */
 	char scheduled_time[32];
+	/*
+	 * How the run started ("manual", "schedule", "backfill", "message",
+	 * "file", ...: executions.trigger), set by the driver; "" when it
+	 * does not say (`loom run`).
+	 */
+	char trigger[32];
 
 	/*
 	 * Bookkeeping of the engine, set by run_rt_init() and kept by
@@ -115,6 +121,16 @@ struct run_rt {
 int run_rt_init(
     struct run_rt *rt, const struct workflow *wf, jv input, char **err);
 void run_rt_free(struct run_rt *rt);
+/*
+ * The context of the run's jq expressions (`when:` and the templates
+ * `input:`, `headers:`, `body:`), owned by the caller:
+ *
+ *   {"params": {...}, "tasks": {ID: {"output": ...}, ...},
+ *    "trigger": "schedule" | ... | null, "scheduledTime": "..." | null}
+ *
+ * tasks holds the tasks that have succeeded so far.
+ */
+jv run_rt_context(const struct workflow *wf, const struct run_rt *rt);
 /*
  * Recomputes nterminal/nbad (and the engine's bookkeeping) after a driver
  * loaded task states directly.  The driver also loads each task's skip

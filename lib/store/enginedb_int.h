@@ -117,7 +117,8 @@ void edb_runs_trim(struct enginedb *e, size_t ntasks);
 	"params::text, cancel_requested, " \
 	"(extract(epoch FROM deadline_at) * 1000)::bigint, engine_gen, " \
 	"(extract(epoch FROM started_at) * 1000)::bigint, " \
-	"pass_incomplete, " SQL_ISO_SECONDS("scheduled_at")
+	"pass_incomplete, " SQL_ISO_SECONDS("scheduled_at") ", trigger"
+#define EDB_RUN_NFIELDS 11
 /* A timestamp column in ms (0 for NULL). */
 int64_t edb_ms_value(const PGresult *r, int row, int col);
 void edb_rows_load(struct runentry *run, const PGresult *r, int lo, int hi,

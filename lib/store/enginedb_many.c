@@ -47,8 +47,8 @@ static const char sql_lock_many[] =
     "FROM executions "
     "WHERE id = ANY($1::text[]) AND (cancel_requested OR NOT queued) "
     "ORDER BY id FOR NO KEY UPDATE OF executions SKIP LOCKED";
-#define LOCK_ID_COL 10
-#define LOCK_REQUESTS_COL 11
+#define LOCK_ID_COL EDB_RUN_NFIELDS
+#define LOCK_REQUESTS_COL (EDB_RUN_NFIELDS + 1)
 
 static const char sql_unsettled_many[] =
     "SELECT execution_id, " EDB_TASK_FIELDS " FROM run_tasks "

@@ -279,8 +279,8 @@ settle_finished(struct enginedb *e, const char *id, size_t nrq, char **err)
 /*
  * A new cache entry for run id, in state status, from row of r, its
  * executions row of the first round trip (version, params, deadline, start,
- * nominal fire time): its tasks are read next, in full.  old, the stale
- * entry, goes once the version is at hand.  NULL with *err.
+ * nominal fire time, trigger): its tasks are read next, in full.  old, the
+ * stale entry, goes once the version is at hand.  NULL with *err.
  */
 struct runentry *
 edb_run_cache_new(struct enginedb *e, const char *id, const PGresult *r,
@@ -311,9 +311,12 @@ edb_run_cache_new(struct enginedb *e, const char *id, const PGresult *r,
 	run->rt.state = status;
 	run->rt.deadline_ms = edb_ms_value(r, row, 5);
 	run->rt.started_ms = edb_ms_value(r, row, 7);
-	/* A scheduled run's nominal time, for every request of the run. */
+	/* A scheduled run's nominal time, for every request of the run, and
+	 * how it started, for its expressions. */
 	snprintf(run->rt.scheduled_time, sizeof(run->rt.scheduled_time), "%s",
 	    PQgetvalue(r, row, 9));
+	snprintf(run->rt.trigger, sizeof(run->rt.trigger), "%s",
+	    PQgetvalue(r, row, 10));
 	run->next = e->runs;
 	e->runs = run;
 	e->st.cached_runs++;

@@ -11,6 +11,7 @@
 #include "core/diag.h"
 #include "core/dispatch.h"
 #include "core/engine.h"
+#include "core/xalloc.h"
 #include "core/jqx.h"
 #include "core/workflow.h"
 #include "run/runner.h"
@@ -230,11 +231,92 @@ test_parse_bad(void)
 	    "a request without \"retry\"");
 }
 
+/* A body and a header that read how the run started. */
+static const char facts[] =
+    "id: facts\n"
+    "tasks:\n"
+    "  - id: f\n"
+    "    url: http://127.0.0.1:1/f\n"
+    "    headers: {X-Day: \"day ${{ .scheduledTime[0:10] }}\"}\n"
+    "    body: {at: \"${{ .scheduledTime }}\", by: \"${{ .trigger }}\"}\n";
+
+/* The body of task 0's request in run rt, as compact JSON (malloc'd). */
+static char *
+facts_body(struct workflow *wf, struct run_rt *rt, struct jqx *jq, jv *hdr)
+{
+	struct engine_action a;
+	jv specs = dispatch_task_specs(wf), task, body;
+	char *err = NULL, *text, *out;
+
+	memset(&a, 0, sizeof(a));
+	a.type = ACT_DISPATCH;
+	a.attempt = 1;
+	a.input = jv_object();
+	text = dispatch_request_text(
+	    "exec-1", wf, rt, jq, &a, jv_array_get(specs, 0), NULL, &err);
+	ok(text != NULL, "the templated request renders: %s", err ? err : "");
+	task = jv_object_get(jv_parse(text ? text : "{}"), jv_string("task"));
+	*hdr = jv_object_get(jv_object_get(jv_copy(task), jv_string("headers")),
+	    jv_string("X-Day"));
+	body = jv_dump_string(jv_object_get(task, jv_string("body")), 0);
+	out = xstrdup(jv_string_value(body));
+	jv_free(body);
+	jv_free(a.input);
+	free(text);
+	free(err);
+	return out;
+}
+
+static void
+test_trigger_facts(void)
+{
+	struct diags d;
+	struct workflow *wf;
+	struct run_rt rt;
+	struct jqx *jq = jqx_new();
+	char *err = NULL, *body;
+	jv hdr, ctx;
+
+	diags_init(&d);
+	wf = workflow_load_buf("facts.yaml", facts, sizeof(facts) - 1, &d);
+	ok(wf != NULL, "the facts workflow loads");
+	if (wf == NULL) {
+		diags_print(&d, stdout);
+		diags_clear(&d);
+		jqx_free(jq);
+		return;
+	}
+	ok(run_rt_init(&rt, wf, jv_null(), &err) == 0, "run_rt_init");
+	snprintf(rt.scheduled_time, sizeof(rt.scheduled_time), "%s",
+	    "2026-12-07T03:00:00Z");
+	snprintf(rt.trigger, sizeof(rt.trigger), "%s", "schedule");
+	body = facts_body(wf, &rt, jq, &hdr);
+	is_str(body, "{\"at\":\"2026-12-07T03:00:00Z\",\"by\":\"schedule\"}",
+	    "body: the scheduled run's nominal time and trigger");
+	ok(jv_get_kind(hdr) == JV_KIND_STRING &&
+		strcmp(jv_string_value(hdr), "day 2026-12-07") == 0,
+	    "a header reads them too");
+	free(body);
+	jv_free(hdr);
+	/* A run nothing scheduled: null, which a template writes as null. */
+	rt.scheduled_time[0] = rt.trigger[0] = '\0';
+	ctx = run_rt_context(wf, &rt);
+	ok(jv_equal(jv_object_get(jv_copy(ctx), jv_string("scheduledTime")),
+	       jv_null()) &&
+		jv_equal(jv_object_get(ctx, jv_string("trigger")), jv_null()),
+	    "no nominal time, no trigger: null");
+	run_rt_free(&rt);
+	workflow_free(wf);
+	diags_clear(&d);
+	jqx_free(jq);
+}
+
 int
 main(void)
 {
 	test_request();
 	test_default_small();
 	test_parse_bad();
+	test_trigger_facts();
 	return t_done();
 }
