@@ -173,8 +173,13 @@ wfs_get(struct sched *s, const char *id, char **err)
 void
 wfs_free_all(struct sched *s)
 {
-	for (size_t i = 0; i < s->nwfs; i++)
-		swf_free(s, s->wfs[i]);
+	/* Last first, each out of the list before it goes: files_unwatch()
+	 * looks at the others' watches. */
+	while (s->nwfs > 0) {
+		struct swf *w = s->wfs[--s->nwfs];
+
+		swf_free(s, w);
+	}
 	free(s->wfs);
 	s->wfs = NULL;
 	s->nwfs = 0;
