@@ -70,14 +70,14 @@ backfill_body(jv body, struct backfill *b, jv *out)
 	jv dry;
 	int status;
 
-	b->input = jv_object();
+	b->input = jv_null(); /* nothing to free on the errors below */
 	if (jv_get_kind(body) != JV_KIND_OBJECT) {
 		jv_free(body);
 		return api_error(out, 400, "bad_request", NULL,
 		    "the body must be a JSON object like {\"from\": T, "
 		    "\"to\": T}");
 	}
-	jv_object_foreach(jv_copy(body), k, v)
+	jv_object_foreach(body, k, v)
 	{
 		const char *n = jv_string_value(k);
 
