@@ -43,12 +43,20 @@
 #define LOGS_MAX 10000
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static __thread mongoc_client_t *tl_client;
+/* Each worker thread's client, destroyed when the thread ends. */
+static pthread_key_t client_key;
+
+static void
+client_destroy(void *c)
+{
+	mongoc_client_destroy(c);
+}
 
 static void
 init_mongoc(void)
 {
 	mongoc_init();
+	(void)pthread_key_create(&client_key, client_destroy);
 }
 
 static mongoc_collection_t *
@@ -56,8 +64,10 @@ collection(struct api_request *rq)
 {
 	const struct api_options *o = rq->api->opt;
 
+	mongoc_client_t *tl_client;
+
 	pthread_once(&init_once, init_mongoc);
-	if (tl_client == NULL) {
+	if ((tl_client = pthread_getspecific(client_key)) == NULL) {
 		bson_error_t e;
 		mongoc_uri_t *u = mongoc_uri_new_with_error(o->mongo_uri, &e);
 
@@ -73,6 +83,7 @@ collection(struct api_request *rq)
 		if (tl_client == NULL)
 			return NULL;
 		mongoc_client_set_appname(tl_client, "loom-api");
+		(void)pthread_setspecific(client_key, tl_client);
 	}
 	return mongoc_client_get_collection(
 	    tl_client, o->mongo_db, "execution_logs");
