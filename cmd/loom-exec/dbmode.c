@@ -452,6 +452,7 @@ exec_db_run(
 		printf("configuration ok\n");
 		free(o.name);
 		free(o.ctl_path);
+		otlp_config_free(&x.tcfg);
 		return EXEC_OK;
 	}
 	x.o = &o;
@@ -463,6 +464,8 @@ exec_db_run(
 		log_warn("event loop");
 		free(o.name);
 		free(o.ctl_path);
+		otlp_config_free(&x.tcfg);
+		breaker_cache_free(x.bcache);
 		return EXEC_SYSTEM;
 	}
 	if (open_database(&x, &err) == 0 && open_watches(&x, &rc, &err) == 0)
