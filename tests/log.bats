@@ -562,3 +562,18 @@ EOF
 	loom_daemon_stop "$LOOM_DAEMON_PID"
 	loom_daemon_stop "$pid"
 }
+
+@test "an answer from loom-log that is not a JSON object is logged, and loom-exec goes on" {
+	local sock=$BATS_TEST_TMPDIR/odd.sock pid log spid
+	socat "UNIX-LISTEN:$sock,fork" SYSTEM:'echo "[1]"; echo "not json"; cat >/dev/null' 3>&- &
+	spid=$!
+	wait_for test -S "$sock"
+	LOOM_LOGD_SOCKET=$sock LOOM_EXEC_NAME=odd-exec loom_daemon_start loom-exec
+	pid=$LOOM_DAEMON_PID
+	log=$LOOM_DAEMON_LOG
+	wait_for -t 10 grep -q 'odd.sock answered: not json' "$log"
+	grep -q 'odd.sock answered: \[1\]' "$log"
+	kill -0 "$pid"
+	loom_daemon_stop "$pid"
+	kill "$spid"
+}

@@ -131,8 +131,10 @@ static void
 on_answer(struct logsink *s, const char *p, size_t n)
 {
 	jv o = jv_parse_sized(p, (int)n);
-	jv t = jv_object_get(jv_copy(o), jv_string("t"));
-	jv id = jv_object_get(jv_copy(o), jv_string("id"));
+	/* jv_object_get() asserts an object: any other answer is only logged */
+	int obj = jv_get_kind(o) == JV_KIND_OBJECT;
+	jv t = obj ? jv_object_get(jv_copy(o), jv_string("t")) : jv_null();
+	jv id = obj ? jv_object_get(jv_copy(o), jv_string("id")) : jv_null();
 
 	if (jv_get_kind(t) == JV_KIND_STRING &&
 	    strcmp(jv_string_value(t), "synced") == 0 &&
