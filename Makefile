@@ -3,6 +3,8 @@
 #   make                 libloom and every program, warnings are errors
 #   make check           every test (unit + bats), ends with "N passed, N failed"
 #   make check-asan      unit and CLI tests built with ASan + UBSan
+#   make check-asan-daemons  the daemons built so, under the bats files;
+#                        any sanitizer report in any process fails it
 #   make check-valgrind  unit tests under valgrind (leaks are errors), and
 #                        the threaded time zone test under helgrind
 #   make check-tsan      the threaded time zone test built with clang's
@@ -104,7 +106,8 @@ $(BUILD)/systemd/%: systemd/%.in
 	sed 's|@SBINDIR@|$(abspath $(BUILD))/bin|g' $< > $@.tmp && mv $@.tmp $@
 all tests: $(UNITS)
 
-.PHONY: ui all sdk-java check check-unit check-bats check-asan check-valgrind check-fuzz \
+.PHONY: ui all sdk-java check check-unit check-bats check-asan check-asan-daemons \
+	check-valgrind check-fuzz \
 	check-tsan stress bench \
 	deps install uninstall deb lint lint-man lint-format lint-functions format \
 	clean \
@@ -274,6 +277,23 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    BUILD=build-asan tests/run-tests.sh unit cli
+
+# The daemons built the same way, under every bats file that can run them
+# (tests/run-tests.sh asan): any report of ASan, LeakSanitizer or UBSan, in
+# any process, fails it, whether or not its test noticed.
+ASAN_LOGS = build-asan/asan-logs
+check-asan-daemons:
+	$(MAKE) BUILD=build-asan CC=clang \
+	    SANFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    tests
+	rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS)
+	ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/$(ASAN_LOGS)/asan:log_exe_name=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN_LOGS)/ubsan:log_exe_name=1 \
+	    BUILD=build-asan tests/run-tests.sh asan
+	@if [ -n "$$(ls $(ASAN_LOGS))" ]; then \
+		for f in $(ASAN_LOGS)/*; do echo "--- $$f"; head -40 "$$f"; done; \
+		echo "check-asan-daemons: sanitizer reports above"; exit 1; \
+	fi
 
 check-valgrind: tests
 	@BUILD=$(BUILD) VALGRIND=1 tests/run-tests.sh unit

@@ -2,11 +2,14 @@
 # Runs Link Loom's tests, several files at once, and prints one line per
 # file and one closing line "N passed, N failed, N skipped".
 #
-#   tests/run-tests.sh [unit] [cli] [bats]   (default: unit bats)
+#   tests/run-tests.sh [unit] [cli] [bats] [asan]   (default: unit bats)
 #
 # unit: every build/tests/test_* program (TAP).
 # cli:  the bats files for the loom command (tests/cli-*.bats).
 # bats: every tests/*.bats file (TAP).
+# asan: the bats files that can run on a build with AddressSanitizer
+#       (make check-asan-daemons): all but those that link the libraries
+#       themselves or hold the daemons to memory limits.
 #
 # Each file is a job; LOOM_TEST_JOBS of them run at once (default: twice
 # the CPUs, at least 4: most of a bats file's time is spent waiting on
@@ -43,6 +46,14 @@ for kind in $kinds; do
 		;;
 	cli) files+=(tests/cli-*.bats) ;;
 	bats) files+=(tests/*.bats) ;;
+	asan)
+		for f in tests/*.bats; do
+			case ${f#tests/} in
+			memory.bats | core.bats | install.bats | sdk-c.bats) ;;
+			*) files+=("$f") ;;
+			esac
+		done
+		;;
 	*) echo "run-tests.sh: unknown kind '$kind'" >&2; exit 2 ;;
 	esac
 done
