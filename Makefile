@@ -69,7 +69,11 @@ CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	   -DLOOM_VERSION='"$(VERSION)"' -DLOOM_DATADIR='"$(DATADIR)"' \
 	   -Ilib -I. $(SANFLAGS) \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDFLAGS	+= $(SANFLAGS)
+# Each program needs only the libraries it uses (gcc on Debian says so by
+# default, clang does not): libmongoc, loaded, makes a /dev/shm/mongoc-PID
+# file at start and prints a warning when a killed process left one for
+# the same pid, so only loom-api and loom-log may load it.
+LDFLAGS	+= $(SANFLAGS) -Wl,--as-needed
 LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lonig -lm
 
 # lib/core/ is the pure core: its own archive, linkable with libc, libyaml
