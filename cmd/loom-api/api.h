@@ -449,8 +449,9 @@ int api_records_send(const char *path, const char *eid, const char *tid,
     int attempt, const struct api_record *rec, int n, int timeout_ms);
 /*
  * Both: the records of a failed asynchronous attempt to loom-log at path
- * (logd.socket), within API_RECORDS_TIMEOUT_MS, or dropped (said in the
- * log once until loom-log takes them again).  retry is consumed.
+ * (logd.socket; "" or "none": nothing is sent), within
+ * API_RECORDS_TIMEOUT_MS, or dropped (said in the log once until
+ * loom-log takes them again).  retry is consumed.
  */
 void api_failure_records_send(const char *path, const char *eid,
     const char *tid, int attempt, jv retry, const char *etype,

@@ -302,9 +302,10 @@ api_failure_records_send(const char *path, const char *eid, const char *tid,
 	struct api_record rec[2];
 	int n;
 
-	if (path == NULL || *path == '\0') {
+	/* logd.socket "" or "none": no loom-log, as for loom-exec */
+	if (path == NULL || *path == '\0' || strcmp(path, "none") == 0) {
 		jv_free(retry);
-		return; /* logd.socket is "": no loom-log */
+		return;
 	}
 	n = api_failure_records(retry, attempt, etype, emsg, rec);
 	if (api_records_send(
