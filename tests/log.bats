@@ -2,6 +2,7 @@
 # loom-log (loom-log(8), loom-ipc(7)): the socket protocol (good lines
 # stored, malformed and oversized lines answered, the peer check), a
 # shell script writing with socat, loom-exec's lines through loom-log,
+# loom-api's records of asynchronous attempts that failed,
 # loom-log killed mid-run (loom-exec falls back, no line lost), the store
 # down (spool, written later), retention, and `loom execution logs`
 # --grep / --level / --since / --follow.
@@ -12,9 +13,12 @@ bats_require_minimum_version 1.5.0
 
 setup_file() {
 	loom_pg_start
-	loom_api_start
+	# loom-api too: it sends the records of asynchronous attempts
 	export LOOM_LOGD_SOCKET=$LOOM_TEST_DIR/log.sock
 	export LOOM_LOGD_SPOOL=$LOOM_TEST_DIR/log.spool
+	loom_api_start
+	# asynchronous tasks call back there
+	export LOOM_EXEC_CALLBACK_URL=$LOOM_API
 	loom_daemon_start loom-log
 	echo "$LOOM_DAEMON_PID" >"$LOOM_TEST_DIR/logd.pid"
 	loom_daemon_start loom-engine
@@ -32,6 +36,11 @@ setup() {
 }
 
 teardown() {
+	# what a test started beside the file's daemons
+	for f in "$T/socat.pid" "$T/api.pid"; do
+		[ ! -f "$f" ] || kill "$(cat "$f")" 2>/dev/null || true
+	done
+	[ -z "${BACKEND_PID:-}" ] || kill "$BACKEND_PID" 2>/dev/null || true
 	[ -z "${BATS_TEST_COMPLETED:-}" ] || return 0
 	for p in "$LOOM_TEST_DIR"/loom-*.log; do
 		echo "--- $p (last lines)"
@@ -305,6 +314,147 @@ EOF
 	wait_for decisions_are "$E" 4
 	run -0 decisions "$E"
 	assert_line 'refused 2 error attempt 2 (1 of 3 since the reset) failed (HttpClientError): not retried (dontRetryOn), dead letter'
+}
+
+# callback_url EXEC TASK N: the callbackUrl attempt N's request carried,
+# on the loom-api of $LOOM_API (a test may start one of its own)
+callback_url() {
+	jq -r --arg k "$1/$2/$3" 'select(.idempotencyKey == $k) |
+	    .body.callbackUrl' "$BACKEND_LOG" | head -n 1 |
+	    sed "s|^http://[^/]*|$LOOM_API|"
+}
+
+# called EXEC TASK N: the backend got attempt N's request
+called() {
+	[ -n "$(callback_url "$@")" ]
+}
+
+# fail_back URL TYPE MESSAGE: the backend's FAILED callback, its status
+fail_back() {
+	curl -sS -o /dev/null -w '%{http_code}' -X POST \
+	    -H 'Content-Type: application/json' --data "$(jq -nc \
+	    --arg t "$2" --arg m "$3" \
+	    '{status: "FAILED", error: {type: $t, message: $m}}')" "$1"
+}
+
+# async_records EXEC TASK: loom's records of TASK's failed attempts,
+# "attempt level line" in order
+async_records() {
+	"$LOOM_BIN/loom" execution logs "$1" --task "$2" -o json |
+	    jq -r 'select(.stream == "loom" and (.line | test(" failed")))
+		| "\(.attempt) \(.level) \(.line)"'
+}
+
+async_records_are() { # async_records_are EXEC TASK N
+	[ "$(async_records "$1" "$2" | wc -l)" -eq "$3" ]
+}
+
+@test "loom-api records the failure and the retry decision of an asynchronous attempt" {
+	loom_backend_start
+	# the backend answers 202 and would call back in 10 minutes: the
+	# test calls back for it, FAILED
+	cat >"$WF" <<EOF
+id: log-async
+defaults:
+  retryPolicy:
+    initialDelay: 100ms
+    jitter: 0
+tasks:
+  - id: later
+    type: http
+    url: "$BACKEND_URL/api/tasks/later?async=1&sleep=600000"
+    timeout: 60s
+    retryPolicy:
+      maxAttempts: 2
+  - id: picky
+    type: http
+    url: "$BACKEND_URL/api/tasks/picky?async=1&sleep=600000"
+    timeout: 60s
+    maxAttempts: 3
+EOF
+	apply "$WF"
+	E=$(trigger log-async)
+	wait_for called "$E" later 1
+	run -0 fail_back "$(callback_url "$E" later 1)" HttpServerError \
+	    "the warehouse answered 503"
+	assert_output 200
+	wait_for async_records_are "$E" later 2
+	run -0 async_records "$E" later
+	assert_line --index 0 '1 error attempt 1 failed: HttpServerError: the warehouse answered 503'
+	assert_line --index 1 '1 info attempt 1 of 2 failed (HttpServerError): retrying as attempt 2 in 100ms'
+	# and the engine did retry: attempt 2 came to the backend
+	wait_for called "$E" later 2
+	run -0 fail_back "$(callback_url "$E" later 2)" HttpServerError \
+	    "still 503"
+	assert_output 200
+	# a validation error is not retried, whatever attempts are left
+	wait_for called "$E" picky 1
+	run -0 fail_back "$(callback_url "$E" picky 1)" ValidationException \
+	    "no such SKU"
+	assert_output 200
+	run -0 finished "$E"
+	assert_equal "$(jq -r .status <<<"$output")" FAILED
+	wait_for async_records_are "$E" later 4
+	run -0 async_records "$E" later
+	assert_line --index 2 '2 error attempt 2 failed: HttpServerError: still 503'
+	assert_line --index 3 '2 error attempt 2 of 2 failed (HttpServerError): no retry left, dead letter'
+	wait_for async_records_are "$E" picky 2
+	run -0 async_records "$E" picky
+	assert_line --index 0 '1 error attempt 1 failed: ValidationException: no such SKU'
+	assert_line --index 1 '1 error attempt 1 of 3 failed (ValidationException): not retried (dontRetryOn), dead letter'
+	# what the records say is what the engine did
+	run -0 sql "SELECT string_agg(task_id || ' ' || state || ' ' || attempt,
+	    '|' ORDER BY task_id) FROM run_tasks WHERE execution_id = '$E'"
+	assert_output 'later DEAD 2|picky DEAD 1'
+	run -0 sql "SELECT string_agg(task_id || ' ' || attempt || ' ' ||
+	    error_type, '|' ORDER BY task_id, attempt) FROM task_executions
+	    WHERE execution_id = '$E' AND status = 'FAILED'"
+	assert_output 'later 1 HttpServerError|later 2 HttpServerError|picky 1 ValidationException'
+	# the last callback again (a backend that posts it twice): the
+	# attempt is over, 409, and no record
+	run -0 fail_back "$(callback_url "$E" later 2)" HttpServerError \
+	    "still 503"
+	assert_output 409
+	run -0 async_records "$E" later
+	assert_equal "${#lines[@]}" 4
+}
+
+@test "a loom-log that does not answer holds a callback 1s at most; its records are dropped" {
+	loom_backend_start
+	# a socket that takes every line and never answers
+	mute=$T/mute.sock
+	socat "UNIX-LISTEN:$mute,fork" SYSTEM:'cat >/dev/null' \
+	    </dev/null >/dev/null 2>&1 3>&- &
+	echo $! >"$T/socat.pid"
+	wait_for test -S "$mute"
+	# a loom-api of its own that sends there
+	LOOM_LOGD_SOCKET=$mute loom_api_start
+	echo "$LOOM_API_PID" >"$T/api.pid"
+	cat >"$WF" <<EOF
+id: log-async-mute
+tasks:
+  - id: later
+    type: http
+    url: "$BACKEND_URL/api/tasks/later?async=1&sleep=600000"
+    timeout: 60s
+    maxAttempts: 1
+EOF
+	apply "$WF"
+	E=$(trigger log-async-mute)
+	wait_for called "$E" later 1
+	start=$(date +%s%N)
+	run -0 fail_back "$(callback_url "$E" later 1)" HttpServerError down
+	took=$((($(date +%s%N) - start) / 1000000))
+	assert_output 200
+	# the answer waited for loom-log, but not much longer than the bound
+	[ "$took" -ge 900 ] && [ "$took" -lt 5000 ] ||
+	    fail "the callback took ${took}ms"
+	run -0 finished "$E"
+	assert_equal "$(jq -r .status <<<"$output")" FAILED
+	run -0 grep -c 'loom-log at .*mute.sock: Connection timed out; the records of asynchronous attempts that fail are dropped' "$LOOM_API_LOG"
+	assert_output 1
+	run -0 async_records "$E" later
+	assert_output ''
 }
 
 @test "loom execution logs --grep, --level, --since, --task; the API's filters" {

@@ -418,6 +418,45 @@ int api_yaml_depth_check(
  */
 int api_trigger_body(jv body, jv *input, jv *out);
 
+/* ---- the records of an asynchronous attempt (api_records.c) ----------- */
+
+#define API_RECORDS_TIMEOUT_MS 1000 /* the whole exchange with loom-log */
+
+/* One record of an attempt, stream "loom", as loom-exec writes them. */
+struct api_record {
+	const char *level; /* static: "info", "warn", "error" */
+	char msg[1024];
+};
+
+/*
+ * Pure: the records loom-exec writes after a failed attempt, for attempt
+ * number attempt that failed with error type etype and message emsg
+ * (either NULL when the callback left it out): rec[0] says how it ended,
+ * rec[1] what the engine decides (retry_decision_text()) under the
+ * request's "retry" object retry (consumed), when dispatch_retry_parse()
+ * takes it.  Returns how many records were made (1 or 2).
+ */
+int api_failure_records(jv retry, int attempt, const char *etype,
+    const char *emsg, struct api_record rec[2]);
+/*
+ * Sends the n records of attempt attempt of task tid of execution eid to
+ * loom-log at path (loom-ipc(7)) on a fresh connection and waits for its
+ * "synced", all within timeout_ms.  Blocks.  Returns 0 (also when path
+ * is NULL or ""), or -1 with errno (no loom-log, ETIMEDOUT, ECONNRESET,
+ * EPROTO).
+ */
+int api_records_send(const char *path, const char *eid, const char *tid,
+    int attempt, const struct api_record *rec, int n, int timeout_ms);
+/*
+ * Both: the records of a failed asynchronous attempt to loom-log at path
+ * (logd.socket; "" or "none": nothing is sent), within
+ * API_RECORDS_TIMEOUT_MS, or dropped (said in the log once until
+ * loom-log takes them again).  retry is consumed.
+ */
+void api_failure_records_send(const char *path, const char *eid,
+    const char *tid, int attempt, jv retry, const char *etype,
+    const char *emsg);
+
 /* A callback result; the strings point into body, which it owns. */
 struct api_callback_body {
 	jv body;

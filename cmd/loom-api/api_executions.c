@@ -22,9 +22,12 @@
  * token: 404; no longer running: 409), its body checked (only then, so
  * an unknown token is 404 whatever it sends: 400, 422), updated for the engine
  * (settled = false), the attempt is recorded in task_executions, and
- * loom_task_done rings the engine's doorbell.
+ * loom_task_done rings the engine's doorbell.  A FAILED one then gets the
+ * records loom-exec writes of a failed attempt (how it ended, the retry
+ * decision), sent to loom-log by api_records.c from what the lock read.
  */
 #include "api.h"
+#include "server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -162,15 +165,21 @@ callback_key(const char *token, char *key, size_t len, const char **eid,
 	return 0;
 }
 
+/* What the callback's records need of the locked row (api_records.c). */
+struct callback_row {
+	int attempt;
+	jv retry; /* the stored request's "retry", or null */
+};
+
 /*
  * Locks the attempt a callback settles, in the open transaction: 0 when
- * it is RUNNING and waits for this token.  Otherwise the transaction is
- * rolled back and the status of the error in *out is returned (404, 409),
- * or -1 with *err when the database failed.
+ * it is RUNNING and waits for this token, with *row filled.  Otherwise
+ * the transaction is rolled back and the status of the error in *out is
+ * returned (404, 409), or -1 with *err when the database failed.
  */
 static int
 callback_attempt_lock(PGconn *db, const char *token, const char *eid,
-    const char *tid, jv *out, char **err)
+    const char *tid, struct callback_row *row, jv *out, char **err)
 {
 	const char *p[3] = { token, eid, tid };
 	PGresult *r;
@@ -179,12 +188,19 @@ callback_attempt_lock(PGconn *db, const char *token, const char *eid,
 	r = db_exec(db, err,
 	    "SELECT execution_id, task_id, state, "
 	    "awaiting_callback, awaiting_callback AND "
-	    "lease_until <= now() FROM run_tasks "
+	    "lease_until <= now(), attempt, request -> 'retry' "
+	    "FROM run_tasks "
 	    "WHERE execution_id = $2 AND task_id = $3 "
 	    "AND callback_token = $1 FOR UPDATE",
 	    3, p);
 	if (r == NULL)
 		return -1;
+	if (PQntuples(r) == 1) {
+		row->attempt = atoi(PQgetvalue(r, 0, 5));
+		row->retry = PQgetisnull(r, 0, 6) ?
+		    jv_null() :
+		    jv_parse(PQgetvalue(r, 0, 6));
+	}
 	/*
 	 * A running attempt whose token matches is the one waiting, even
 	 * before loom-exec recorded the 202: a quick backend may call back
@@ -243,6 +259,7 @@ api_callback(struct api_request *rq, jv *out)
 {
 	const char *token = rq->param[0], *eid = NULL, *tid = NULL;
 	struct api_callback_body cb;
+	struct callback_row row = { 0, jv_null() };
 	char *err = NULL, key[512];
 	PGconn *db;
 	int status;
@@ -261,8 +278,8 @@ api_callback(struct api_request *rq, jv *out)
 	}
 	if (db_cmd(db, &err, "BEGIN", 0, NULL) < 0)
 		goto fail;
-	if ((status = callback_attempt_lock(db, token, eid, tid, out, &err)) <
-	    0)
+	if ((status = callback_attempt_lock(
+		 db, token, eid, tid, &row, out, &err)) < 0)
 		goto fail;
 	if (status != 0)
 		goto done;
@@ -281,12 +298,18 @@ api_callback(struct api_request *rq, jv *out)
 		goto fail;
 	if (db_cmd(db, &err, "COMMIT", 0, NULL) < 0)
 		goto fail;
+	/* loom-exec never sees this result: the records it would have
+	 * written of a failure, once the engine can act on it. */
+	if (strcmp(cb.status, "FAILED") == 0)
+		api_failure_records_send(rq->api->opt->logd_socket, eid, tid,
+		    row.attempt, jv_copy(row.retry), cb.etype, cb.emsg);
 	*out = jv_object_set(jv_object(), jv_string("accepted"), jv_true());
 	status = 200;
 	goto done;
 fail:
 	status = api_db_fail(rq, out, err);
 done:
+	jv_free(row.retry);
 	api_callback_body_free(&cb);
 	return status;
 }
