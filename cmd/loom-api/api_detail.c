@@ -129,6 +129,145 @@ static pthread_once_t dc_once = PTHREAD_ONCE_INIT;
 static __thread int detail_pid;
 static __thread int detail_unprepared;
 
+/* ---- the order of a version's tasks -------------------------------------- */
+
+/*
+ * The tasks of a version in the order the answer lists them (topological,
+ * as the spec's DAG gives it) with their types: all a render needs of the
+ * workflow.  A version of ORDER_SHARED_MIN tasks or more is too large for
+ * a thread's cache of parsed versions (api_workflow_cached() parses it
+ * again for every request: its spec, 4 MB for a 10,000-task fan-out, read
+ * and loaded each time), so its order is kept for every thread, in plain
+ * strings that need no lock to read: a long-poll that sees such a run
+ * finished answers without reading the spec again.  A smaller version's
+ * order points into the thread's parsed workflow, for one render.
+ */
+#define ORDER_SHARED_MIN 1000
+#define ORDER_SHARED 4 /* versions whose order is kept */
+
+struct taskorder {
+	char *wid; /* a kept one's workflow (NULL: one render's) */
+	int version;
+	size_t n;
+	const char **ids, **types;
+	char *text;	 /* a kept one's ids */
+	int refs, kept;	 /* under orders_mu */
+	uint64_t used;
+};
+
+static struct taskorder *orders[ORDER_SHARED];
+static uint64_t orders_tick;
+static pthread_mutex_t orders_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+order_free(struct taskorder *o)
+{
+	free(o->wid);
+	free(o->ids);
+	free(o->types);
+	free(o->text);
+	free(o);
+}
+
+/* The kept order of (wid, version), held until order_put(), or NULL. */
+static struct taskorder *
+order_find(const char *wid, int version)
+{
+	struct taskorder *o = NULL;
+
+	pthread_mutex_lock(&orders_mu);
+	for (size_t i = 0; i < ORDER_SHARED && o == NULL; i++)
+		if (orders[i] && orders[i]->version == version &&
+		    strcmp(orders[i]->wid, wid) == 0) {
+			o = orders[i];
+			o->refs++;
+			o->used = ++orders_tick;
+		}
+	pthread_mutex_unlock(&orders_mu);
+	return o;
+}
+
+static void
+order_put(struct taskorder *o)
+{
+	int gone = 1;
+
+	if (o == NULL)
+		return;
+	if (o->wid != NULL) {
+		pthread_mutex_lock(&orders_mu);
+		gone = --o->refs == 0 && !o->kept;
+		pthread_mutex_unlock(&orders_mu);
+	}
+	if (gone)
+		order_free(o);
+}
+
+/* Keeps o (held once, by the caller) in place of the least used. */
+static void
+order_keep(struct taskorder *o)
+{
+	size_t v = 0;
+	struct taskorder *old;
+
+	pthread_mutex_lock(&orders_mu);
+	for (size_t i = 0; i < ORDER_SHARED; i++) {
+		if (orders[i] == NULL) {
+			v = i;
+			break;
+		}
+		if (orders[i]->used < orders[v]->used)
+			v = i;
+	}
+	old = orders[v];
+	if (old != NULL)
+		old->kept = 0;
+	o->kept = 1;
+	o->used = ++orders_tick;
+	orders[v] = o;
+	if (old != NULL && old->refs > 0)
+		old = NULL; /* its last order_put() frees it */
+	pthread_mutex_unlock(&orders_mu);
+	if (old != NULL)
+		order_free(old);
+}
+
+/* The order of wf, version of workflow wid: kept when it is large. */
+static struct taskorder *
+order_of(const struct workflow *wf, const char *wid, int version)
+{
+	struct taskorder *o = xcalloc(1, sizeof(*o));
+	size_t len = 0;
+
+	o->n = wf->ntasks;
+	o->ids = xcalloc(o->n + 1, sizeof(*o->ids));
+	o->types = xcalloc(o->n + 1, sizeof(*o->types));
+	for (size_t k = 0; k < o->n; k++) {
+		const struct task *t =
+		    &wf->tasks[wf->dag ? wf->dag->topo[k] : k];
+
+		o->ids[k] = t->id;
+		o->types[k] = task_type_name(t->type);
+		len += strlen(t->id) + 1;
+	}
+	if (o->n < ORDER_SHARED_MIN)
+		return o;
+	o->text = xmalloc(len);
+	len = 0;
+	for (size_t k = 0; k < o->n; k++) {
+		size_t l = strlen(o->ids[k]) + 1;
+
+		memcpy(o->text + len, o->ids[k], l);
+		o->ids[k] = o->text + len;
+		len += l;
+	}
+	o->wid = xstrdup(wid);
+	o->version = version;
+	o->refs = 1;
+	order_keep(o);
+	return o;
+}
+
 /* ---- writing JSON ------------------------------------------------------- */
 
 static void
@@ -311,7 +450,7 @@ put_task(struct buf *b, const char *id, const char *type, const PGresult *r,
  * grouped by task): the spec's order first, then rows it does not know.
  */
 static void
-put_tasks(struct buf *b, const struct workflow *wf, const PGresult *r,
+put_tasks(struct buf *b, const struct taskorder *o, const PGresult *r,
     int t0, int a0, int n)
 {
 	struct hmap *rows = hmap_new((size_t)(a0 - t0) + 1);
@@ -330,23 +469,22 @@ put_tasks(struct buf *b, const struct workflow *wf, const PGresult *r,
 			start = i + 1;
 		}
 	buf_putc(b, '[');
-	for (size_t k = 0; wf && k < wf->ntasks; k++) {
-		size_t idx = wf->dag ? wf->dag->topo[k] : k, row, a;
-		const struct task *t = &wf->tasks[idx];
+	for (size_t k = 0; o && k < o->n; k++) {
+		size_t row, a;
 		int rr = -1, from = 0, to = 0;
 
-		if (hmap_get(rows, t->id, &row) == 0) {
+		if (hmap_get(rows, o->ids[k], &row) == 0) {
 			rr = (int)row;
 			used[rr - t0] = 1;
 		}
-		if (hmap_get(att, t->id, &a) == 0) {
+		if (hmap_get(att, o->ids[k], &a) == 0) {
 			from = (int)a;
 			to = att_end[a];
 		}
 		if (!first)
 			buf_putc(b, ',');
 		first = 0;
-		put_task(b, t->id, task_type_name(t->type), r, rr, from, to);
+		put_task(b, o->ids[k], o->types[k], r, rr, from, to);
 	}
 	for (int i = t0; i < a0; i++) {
 		const char *id = PQgetvalue(r, i, 1);
@@ -594,15 +732,39 @@ status_final(const char *status)
 	return run_state_parse(status, &s) == 0 && run_state_terminal(s);
 }
 
+/*
+ * The order of the tasks of run id, of version version of workflow wid,
+ * held until order_put(); NULL when its spec does not load (the answer
+ * then lists the rows alone, in no particular order).
+ */
+static struct taskorder *
+run_order(PGconn *db, const char *id, const char *wid, int version)
+{
+	const struct workflow *wf;
+	struct taskorder *o;
+	char *err = NULL;
+	int notfound;
+
+	if ((o = order_find(wid, version)) != NULL)
+		return o;
+	wf = api_workflow_cached(db, wid, version, NULL, &notfound, &err);
+	if (wf == NULL) {
+		api_log(LOG_LVL_WARN, "execution %s: %s", id, err);
+		free(err);
+		return NULL;
+	}
+	return order_of(wf, wid, version);
+}
+
 int
 api_execution_render(struct api_request *rq, PGconn *db, const char *id,
-    struct buf *out, jv *err_out, int *finished)
+    struct buf *out, jv *err_out, int only_finished, int *finished)
 {
 	struct detail_cache *c = dc_get();
-	const struct workflow *wf;
+	struct taskorder *o;
 	PGresult *r;
 	char *err = NULL;
-	int notfound, n, t0, a0, ci;
+	int n, t0, a0, ci;
 	size_t start = out->len;
 
 	/* A finished run's answer, when its (status, engine_gen) hold. */
@@ -634,13 +796,12 @@ api_execution_render(struct api_request *rq, PGconn *db, const char *id,
 	    a0++)
 		;
 	*finished = status_final(PQgetvalue(r, 0, 4));
-	wf = api_workflow_cached(db, PQgetvalue(r, 0, 2),
-	    atoi(PQgetvalue(r, 0, 3)), NULL, &notfound, &err);
-	if (wf == NULL) {
-		/* Still answer: the rows alone, in no particular order. */
-		api_log(LOG_LVL_WARN, "execution %s: %s", id, err);
-		free(err);
+	/* a first look of a long-poll waits on (api.h): nothing to render */
+	if (only_finished && !*finished) {
+		PQclear(r);
+		return 200;
 	}
+	o = run_order(db, id, PQgetvalue(r, 0, 2), atoi(PQgetvalue(r, 0, 3)));
 	buf_puts(out, "{\"id\":");
 	put_text(out, r, 0, 1);
 	put_key(out, "workflowId");
@@ -666,13 +827,14 @@ api_execution_render(struct api_request *rq, PGconn *db, const char *id,
 	put_key(out, "completedAt");
 	put_time(out, r, 0, 10);
 	put_key(out, "tasks");
-	put_tasks(out, wf, r, t0, a0, n);
+	put_tasks(out, o, r, t0, a0, n);
 	buf_putc(out, '}');
-	if (wf != NULL && settled_for_good(r, t0, a0) &&
+	if (o != NULL && settled_for_good(r, t0, a0) &&
 	    out->len - start <= DETAIL_CACHE_MAX)
 		dc_put(c, id, PQgetvalue(r, 0, 4),
 		    strtoll(PQgetvalue(r, 0, 11), NULL, 10), out->p + start,
 		    out->len - start);
+	order_put(o);
 	PQclear(r);
 	return 200;
 }
