@@ -59,34 +59,45 @@
 #include "util/jsonutil.h"
 
 #define DETAIL_STMT "loom_execution_detail"
+#define DETAIL_OVER_STMT "loom_execution_detail_over"
 #define MS(col) "floor(extract(epoch FROM " col ") * 1000)::bigint::text"
 
 /*
  * Rows of kind 0: the run (one; column 11 is its engine_gen, 14 and 15
  * its scheduledTime and queued); 1: its run_tasks rows (column 12 is
  * settled); 2: its attempts, by task, attempt and id.  Columns 1..11 are
- * the kind's fields as text; 12 and 13 sort the attempts.
+ * the kind's fields as text; 12 and 13 sort the attempts.  OVER limits
+ * the rows of kinds 1 and 2.
  */
-static const char detail_sql[] =
-    "SELECT 0, id, workflow_id, workflow_version::text, status, trigger, "
-    "params::text, error, " MS("created_at") ", " MS("started_at") ", "
-    MS("completed_at") ", engine_gen::text, 0, 0::bigint, "
-    SQL_ISO_SECONDS("scheduled_at") ", queued::text "
-    "FROM executions WHERE id = $1 "
-    "UNION ALL "
-    /* heldUntil/heldBy: a READY task loom-exec holds for an open
-     * circuit breaker (schema/004_held.sql); null otherwise */
-    "SELECT 1, task_id, state, attempt::text, skip_reason, output::text, "
-    "error_type, error_message, " MS("started_at") ", " MS("finished_at")
-    ", CASE WHEN state = 'READY' AND held_target IS NOT NULL THEN "
-    MS("ready_at") " END, CASE WHEN state = 'READY' THEN held_target END, "
-    "settled::int, 0, NULL, NULL FROM run_tasks WHERE execution_id = $1 "
-    "UNION ALL "
-    "SELECT 2, task_id, attempt::text, status, " MS("started_at") ", "
-    MS("completed_at") ", duration_ms::text, http_status::text, "
-    "exit_code::text, error_type, error_message, NULL, attempt, id, NULL, "
-    "NULL FROM task_executions WHERE execution_id = $1 "
-    "ORDER BY 1, 2, 13, 14";
+#define DETAIL_SQL(OVER) \
+    "SELECT 0, id, workflow_id, workflow_version::text, status, trigger, " \
+    "params::text, error, " MS("created_at") ", " MS("started_at") ", " \
+    MS("completed_at") ", engine_gen::text, 0, 0::bigint, " \
+    SQL_ISO_SECONDS("scheduled_at") ", queued::text " \
+    "FROM executions WHERE id = $1 " \
+    "UNION ALL " \
+    /* heldUntil/heldBy: a READY task loom-exec holds for an open \
+     * circuit breaker (schema/004_held.sql); null otherwise */ \
+    "SELECT 1, task_id, state, attempt::text, skip_reason, output::text, " \
+    "error_type, error_message, " MS("started_at") ", " MS("finished_at") \
+    ", CASE WHEN state = 'READY' AND held_target IS NOT NULL THEN " \
+    MS("ready_at") " END, CASE WHEN state = 'READY' THEN held_target END, " \
+    "settled::int, 0, NULL, NULL FROM run_tasks WHERE execution_id = $1" \
+    OVER " UNION ALL " \
+    "SELECT 2, task_id, attempt::text, status, " MS("started_at") ", " \
+    MS("completed_at") ", duration_ms::text, http_status::text, " \
+    "exit_code::text, error_type, error_message, NULL, attempt, id, NULL, " \
+    "NULL FROM task_executions WHERE execution_id = $1" OVER " " \
+    "ORDER BY 1, 2, 13, 14"
+static const char detail_sql[] = DETAIL_SQL("");
+/*
+ * A long-poll's first look: the tasks and attempts only when the run is
+ * over (run_state_terminal()); else the run's row alone, and the poll
+ * waits.  (The status is read once, in the statement's snapshot.)
+ */
+static const char detail_over_sql[] = DETAIL_SQL(
+    " AND (SELECT status FROM executions WHERE id = $1) "
+    "IN ('SUCCESS', 'FAILED', 'CANCELLED')");
 
 #define GEN_STMT "loom_execution_gen"
 static const char gen_sql[] =
@@ -661,7 +672,8 @@ prepare(PGconn *db, char **err)
 {
 	static const struct {
 		const char *name, *sql;
-	} st[] = { { DETAIL_STMT, detail_sql }, { GEN_STMT, gen_sql } };
+	} st[] = { { DETAIL_STMT, detail_sql },
+		{ DETAIL_OVER_STMT, detail_over_sql }, { GEN_STMT, gen_sql } };
 	PGresult *r;
 
 	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
@@ -732,6 +744,36 @@ status_final(const char *status)
 	return run_state_parse(status, &s) == 0 && run_state_terminal(s);
 }
 
+/* The run's fields of the answer, from its row (kind 0), up to "tasks". */
+static void
+put_run(struct buf *out, const PGresult *r)
+{
+	buf_puts(out, "{\"id\":");
+	put_text(out, r, 0, 1);
+	put_key(out, "workflowId");
+	put_text(out, r, 0, 2);
+	put_key(out, "workflowVersion");
+	put_raw(out, r, 0, 3);
+	put_key(out, "status");
+	put_text(out, r, 0, 4);
+	put_key(out, "trigger");
+	put_text(out, r, 0, 5);
+	put_key(out, "scheduledTime");
+	put_text(out, r, 0, 14);
+	put_key(out, "queued");
+	buf_puts(out, PQgetvalue(r, 0, 15)[0] == 't' ? "true" : "false");
+	put_key(out, "params");
+	put_raw(out, r, 0, 6);
+	put_key(out, "error");
+	put_text(out, r, 0, 7);
+	put_key(out, "createdAt");
+	put_time(out, r, 0, 8);
+	put_key(out, "startedAt");
+	put_time(out, r, 0, 9);
+	put_key(out, "completedAt");
+	put_time(out, r, 0, 10);
+}
+
 /*
  * The order of the tasks of run id, of version version of workflow wid,
  * held until order_put(); NULL when its spec does not load (the answer
@@ -783,7 +825,9 @@ api_execution_render(struct api_request *rq, PGconn *db, const char *id,
 		PQclear(r);
 		dc_drop(c, ci);
 	}
-	if ((r = query(db, DETAIL_STMT, detail_sql, id, &err)) == NULL)
+	if ((r = only_finished ?
+	    query(db, DETAIL_OVER_STMT, detail_over_sql, id, &err) :
+	    query(db, DETAIL_STMT, detail_sql, id, &err)) == NULL)
 		return api_db_fail(rq, err_out, err);
 	n = PQntuples(r);
 	if (n == 0 || atoi(PQgetvalue(r, 0, 0)) != K_RUN) {
@@ -802,30 +846,7 @@ api_execution_render(struct api_request *rq, PGconn *db, const char *id,
 		return 200;
 	}
 	o = run_order(db, id, PQgetvalue(r, 0, 2), atoi(PQgetvalue(r, 0, 3)));
-	buf_puts(out, "{\"id\":");
-	put_text(out, r, 0, 1);
-	put_key(out, "workflowId");
-	put_text(out, r, 0, 2);
-	put_key(out, "workflowVersion");
-	put_raw(out, r, 0, 3);
-	put_key(out, "status");
-	put_text(out, r, 0, 4);
-	put_key(out, "trigger");
-	put_text(out, r, 0, 5);
-	put_key(out, "scheduledTime");
-	put_text(out, r, 0, 14);
-	put_key(out, "queued");
-	buf_puts(out, PQgetvalue(r, 0, 15)[0] == 't' ? "true" : "false");
-	put_key(out, "params");
-	put_raw(out, r, 0, 6);
-	put_key(out, "error");
-	put_text(out, r, 0, 7);
-	put_key(out, "createdAt");
-	put_time(out, r, 0, 8);
-	put_key(out, "startedAt");
-	put_time(out, r, 0, 9);
-	put_key(out, "completedAt");
-	put_time(out, r, 0, 10);
+	put_run(out, r);
 	put_key(out, "tasks");
 	put_tasks(out, o, r, t0, a0, n);
 	buf_putc(out, '}');
