@@ -9,7 +9,7 @@
 
 /*
  * The SHA-256 implementation, looked up once.  EVP_sha256() is looked
- * up again by name in the providers on every call of OpenSSL 3 (a
+ * up again by name in the providers on every call of OpenSSL 3 (an
  * "implicit fetch"): loom-exec derives two trace ids per task, and the
  * lookups were most of those calls' time in a 10,000-task fan-out.
  * Freed at exit, before libcrypto's own cleanup (registered earlier).
