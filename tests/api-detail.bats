@@ -193,3 +193,78 @@ run_row() {
 	get exec-d0000000000000000001
 	jqt '[.tasks[].taskId] == ["a", "b", "c", "gone"]'
 }
+
+# apply_big ID PREFIX N REVERSE: a workflow of N http tasks PREFIX0..; with
+# REVERSE, each depends on the next, so the spec's order is the reverse
+apply_big() {
+	{
+		echo "id: $1"
+		echo "tasks:"
+		for ((i = 0; i < $3; i++)); do
+			echo "  - id: $2$i"
+			echo "    url: http://127.0.0.1:9/x"
+			if [ -n "${4:-}" ] && ((i + 1 < $3)); then
+				echo "    dependsOn: [$2$((i + 1))]"
+			fi
+		done
+	} >"$LOOM_TEST_DIR/$1.yaml"
+	curl -sf -H 'Content-Type: application/yaml' \
+	    --data-binary @"$LOOM_TEST_DIR/$1.yaml" \
+	    "$LOOM_API/api/v1/workflows" >/dev/null
+}
+
+@test "a large version's task order is kept for every thread, per version" {
+	# 1,200 tasks: more than a worker thread keeps parsed, so the order
+	# of the tasks is kept apart, shared by the threads
+	apply_big big t 1200 reverse
+	sql "INSERT INTO executions (id, workflow_id, workflow_version, status)
+	    VALUES ('exec-d0000000000000000011', 'big', 1, 'SUCCESS')"
+	sql "INSERT INTO run_tasks (execution_id, task_id, state, attempt)
+	    VALUES ('exec-d0000000000000000011', 't5', 'SUCCESS', 1)"
+	for i in 1 2 3 4 5 6 7 8; do
+		get exec-d0000000000000000011
+		jqt '(.tasks | length) == 1200 and .tasks[0].taskId == "t1199"
+		    and .tasks[1199].taskId == "t0" and .tasks[0].type == "http"
+		    and .tasks[0].state == "PENDING"'
+		jqt '.tasks[1194] | .taskId == "t5" and .state == "SUCCESS"'
+	done
+	# a new version of another shape: its runs get its own order
+	apply_big big u 1300
+	sql "INSERT INTO executions (id, workflow_id, workflow_version, status)
+	    VALUES ('exec-d0000000000000000012', 'big', 2, 'RUNNING')"
+	for i in 1 2 3 4 5 6 7 8; do
+		get exec-d0000000000000000012
+		jqt '(.tasks | length) == 1300 and .tasks[0].taskId == "u0"'
+		get exec-d0000000000000000011
+		jqt '(.tasks | length) == 1200 and .tasks[0].taskId == "t1199"'
+	done
+}
+
+@test "a long-poll that starts before the run ends answers its whole detail" {
+	sql "INSERT INTO executions (id, workflow_id, workflow_version, status)
+	    VALUES ('exec-d0000000000000000013', 'big', 1, 'RUNNING')"
+	t0=$(sql "SELECT clock_timestamp()")
+	curl -sS "$LOOM_API/api/v1/executions/exec-d0000000000000000013?wait=30s" \
+	    >"$LOOM_TEST_DIR/poll.out" &
+	poll=$!
+	# the poll waits once loom-api has read the run (its first look)
+	wait_for -t 10 test "$(sql "SELECT count(*) FROM pg_stat_activity
+	    WHERE application_name LIKE 'loom-api[%' AND query_start > '$t0'
+	    AND query LIKE 'SELECT 0, id, workflow_id%'")" -gt 0
+	kill -0 "$poll"
+	sql "INSERT INTO run_tasks (execution_id, task_id, state, attempt)
+	    VALUES ('exec-d0000000000000000013', 't0', 'SUCCESS', 1)"
+	sql "UPDATE executions SET status = 'SUCCESS', completed_at = now(),
+	    engine_gen = engine_gen + 1 WHERE id = 'exec-d0000000000000000013';
+	    SELECT pg_notify('loom_event', 'exec-d0000000000000000013')" \
+	    >/dev/null
+	wait "$poll"
+	body=$(cat "$LOOM_TEST_DIR/poll.out")
+	jqt '.status == "SUCCESS" and (.tasks | length) == 1200 and
+	    (.tasks[1199] | .taskId == "t0" and .state == "SUCCESS")'
+	# and one that runs out of time answers the run as it is
+	sql "INSERT INTO executions (id, workflow_id, workflow_version, status)
+	    VALUES ('exec-d0000000000000000014', 'detail', 1, 'RUNNING')"
+	body=$(curl -sS "$LOOM_API/api/v1/executions/exec-d0000000000000000014?wait=1s")
+	jqt '.status == "RUNNING" and [.tasks[].taskId] == ["a", "b", "c"]'
+}

@@ -38,7 +38,7 @@ trig() {
 # apply YAML: a new version through the other instance.
 apply() {
 	curl -sSf -X POST -H 'Content-Type: application/yaml' \
-	    --data-binary "$1" "$APPLY_API/api/v1/workflows" >/dev/null
+	    --data-binary @- "$APPLY_API/api/v1/workflows" <<<"$1" >/dev/null
 }
 
 # wf ID PARAMS [EXTRA]: a one-task workflow with those params.
@@ -118,4 +118,43 @@ expect() {
 	    '2 {"a": 1, "b": 2}'
 	trig tc '{"input":{"b":3}}'
 	expect 201 '.workflowVersion == 2'
+}
+
+# bigwf ID PARAMS: a workflow of 4,200 tasks, more than a thread keeps
+# parsed, whose declared params loom-api keeps for every thread instead
+bigwf() {
+	printf 'id: %s\nparams: %s\ntasks:\n' "$1" "$2"
+	for ((i = 0; i < 4200; i++)); do
+		printf '  - {id: t%d, type: shell, command: [true]}\n' "$i"
+	done
+}
+
+@test "trigger: a large workflow's kept params follow each new version" {
+	apply "$(bigwf tb '{region: eu}')"
+	for i in 1 2 3; do
+		trig tb '{"input":{"region":"us"}}'
+		expect 201 '.workflowVersion == 1'
+		trig tb '{"input":{"colour":"red"}}'
+		expect 422 '.error.code == "invalid_input" and
+		    (.error.message | test("unknown param .colour."))'
+	done
+	apply "$(bigwf tb '{region: eu, colour: blue}')"
+	trig tb '{"input":{"colour":"red"}}'
+	expect 201 '.workflowVersion == 2'
+	id=$(jq -r .executionId <<<"$body")
+	assert_equal "$(sql "SELECT workflow_version || ' ' || params::text FROM executions WHERE id = '$id'")" \
+	    '2 {"colour": "red", "region": "eu"}'
+	trig tb
+	expect 201 '.workflowVersion == 2'
+	id=$(jq -r .executionId <<<"$body")
+	assert_equal "$(sql "SELECT params::text FROM executions WHERE id = '$id'")" \
+	    '{"colour": "blue", "region": "eu"}'
+	apply "$(bigwf tb '{colour: blue}')"
+	n=$(sql "SELECT count(*) FROM executions WHERE workflow_id = 'tb'")
+	trig tb '{"input":{"region":"us"}}'
+	expect 422 '.error.code == "invalid_input" and
+	    (.error.message | test("unknown param .region."))'
+	assert_equal "$(sql "SELECT count(*) FROM executions WHERE workflow_id = 'tb'")" "$n"
+	trig tb
+	expect 201 '.workflowVersion == 3'
 }

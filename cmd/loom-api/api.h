@@ -335,10 +335,14 @@ int api_callback(struct api_request *rq, jv *out);
 /*
  * The execution detail of GET /api/v1/executions/{id} as JSON text,
  * appended to out (api_detail.c): 200 with *finished (whether the run
- * has ended), or an error status with *err_out.
+ * has ended), or an error status with *err_out.  With only_finished, a
+ * run that has not ended is not rendered (200, *finished 0, out as it
+ * was): a long-poll's first look waits on, and would throw away the
+ * spec it loaded and the tasks it rendered (4 MB of spec and 10,000
+ * tasks for a 10,000-task fan-out).
  */
 int api_execution_render(struct api_request *rq, PGconn *db, const char *id,
-    struct buf *out, jv *err_out, int *finished);
+    struct buf *out, jv *err_out, int only_finished, int *finished);
 int api_execution_cancel(struct api_request *rq, jv *out); /* api_controls.c */
 int api_execution_retry(struct api_request *rq, jv *out);
 int api_task_rerun(struct api_request *rq, jv *out);

@@ -59,34 +59,45 @@
 #include "util/jsonutil.h"
 
 #define DETAIL_STMT "loom_execution_detail"
+#define DETAIL_OVER_STMT "loom_execution_detail_over"
 #define MS(col) "floor(extract(epoch FROM " col ") * 1000)::bigint::text"
 
 /*
  * Rows of kind 0: the run (one; column 11 is its engine_gen, 14 and 15
  * its scheduledTime and queued); 1: its run_tasks rows (column 12 is
  * settled); 2: its attempts, by task, attempt and id.  Columns 1..11 are
- * the kind's fields as text; 12 and 13 sort the attempts.
+ * the kind's fields as text; 12 and 13 sort the attempts.  OVER limits
+ * the rows of kinds 1 and 2.
  */
-static const char detail_sql[] =
-    "SELECT 0, id, workflow_id, workflow_version::text, status, trigger, "
-    "params::text, error, " MS("created_at") ", " MS("started_at") ", "
-    MS("completed_at") ", engine_gen::text, 0, 0::bigint, "
-    SQL_ISO_SECONDS("scheduled_at") ", queued::text "
-    "FROM executions WHERE id = $1 "
-    "UNION ALL "
-    /* heldUntil/heldBy: a READY task loom-exec holds for an open
-     * circuit breaker (schema/004_held.sql); null otherwise */
-    "SELECT 1, task_id, state, attempt::text, skip_reason, output::text, "
-    "error_type, error_message, " MS("started_at") ", " MS("finished_at")
-    ", CASE WHEN state = 'READY' AND held_target IS NOT NULL THEN "
-    MS("ready_at") " END, CASE WHEN state = 'READY' THEN held_target END, "
-    "settled::int, 0, NULL, NULL FROM run_tasks WHERE execution_id = $1 "
-    "UNION ALL "
-    "SELECT 2, task_id, attempt::text, status, " MS("started_at") ", "
-    MS("completed_at") ", duration_ms::text, http_status::text, "
-    "exit_code::text, error_type, error_message, NULL, attempt, id, NULL, "
-    "NULL FROM task_executions WHERE execution_id = $1 "
-    "ORDER BY 1, 2, 13, 14";
+#define DETAIL_SQL(OVER) \
+    "SELECT 0, id, workflow_id, workflow_version::text, status, trigger, " \
+    "params::text, error, " MS("created_at") ", " MS("started_at") ", " \
+    MS("completed_at") ", engine_gen::text, 0, 0::bigint, " \
+    SQL_ISO_SECONDS("scheduled_at") ", queued::text " \
+    "FROM executions WHERE id = $1 " \
+    "UNION ALL " \
+    /* heldUntil/heldBy: a READY task loom-exec holds for an open \
+     * circuit breaker (schema/004_held.sql); null otherwise */ \
+    "SELECT 1, task_id, state, attempt::text, skip_reason, output::text, " \
+    "error_type, error_message, " MS("started_at") ", " MS("finished_at") \
+    ", CASE WHEN state = 'READY' AND held_target IS NOT NULL THEN " \
+    MS("ready_at") " END, CASE WHEN state = 'READY' THEN held_target END, " \
+    "settled::int, 0, NULL, NULL FROM run_tasks WHERE execution_id = $1" \
+    OVER " UNION ALL " \
+    "SELECT 2, task_id, attempt::text, status, " MS("started_at") ", " \
+    MS("completed_at") ", duration_ms::text, http_status::text, " \
+    "exit_code::text, error_type, error_message, NULL, attempt, id, NULL, " \
+    "NULL FROM task_executions WHERE execution_id = $1" OVER " " \
+    "ORDER BY 1, 2, 13, 14"
+static const char detail_sql[] = DETAIL_SQL("");
+/*
+ * A long-poll's first look: the tasks and attempts only when the run is
+ * over (run_state_terminal()); else the run's row alone, and the poll
+ * waits.  (The status is read once, in the statement's snapshot.)
+ */
+static const char detail_over_sql[] = DETAIL_SQL(
+    " AND (SELECT status FROM executions WHERE id = $1) "
+    "IN ('SUCCESS', 'FAILED', 'CANCELLED')");
 
 #define GEN_STMT "loom_execution_gen"
 static const char gen_sql[] =
@@ -128,6 +139,145 @@ static pthread_once_t dc_once = PTHREAD_ONCE_INIT;
  * whether preparing was given up (see detail_query()). */
 static __thread int detail_pid;
 static __thread int detail_unprepared;
+
+/* ---- the order of a version's tasks -------------------------------------- */
+
+/*
+ * The tasks of a version in the order the answer lists them (topological,
+ * as the spec's DAG gives it) with their types: all a render needs of the
+ * workflow.  A version of ORDER_SHARED_MIN tasks or more is too large for
+ * a thread's cache of parsed versions (api_workflow_cached() parses it
+ * again for every request: its spec, 4 MB for a 10,000-task fan-out, read
+ * and loaded each time), so its order is kept for every thread, in plain
+ * strings that need no lock to read: a long-poll that sees such a run
+ * finished answers without reading the spec again.  A smaller version's
+ * order points into the thread's parsed workflow, for one render.
+ */
+#define ORDER_SHARED_MIN 1000
+#define ORDER_SHARED 4 /* versions whose order is kept */
+
+struct taskorder {
+	char *wid; /* a kept one's workflow (NULL: one render's) */
+	int version;
+	size_t n;
+	const char **ids, **types;
+	char *text;	 /* a kept one's ids */
+	int refs, kept;	 /* under orders_mu */
+	uint64_t used;
+};
+
+static struct taskorder *orders[ORDER_SHARED];
+static uint64_t orders_tick;
+static pthread_mutex_t orders_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+order_free(struct taskorder *o)
+{
+	free(o->wid);
+	free(o->ids);
+	free(o->types);
+	free(o->text);
+	free(o);
+}
+
+/* The kept order of (wid, version), held until order_put(), or NULL. */
+static struct taskorder *
+order_find(const char *wid, int version)
+{
+	struct taskorder *o = NULL;
+
+	pthread_mutex_lock(&orders_mu);
+	for (size_t i = 0; i < ORDER_SHARED && o == NULL; i++)
+		if (orders[i] && orders[i]->version == version &&
+		    strcmp(orders[i]->wid, wid) == 0) {
+			o = orders[i];
+			o->refs++;
+			o->used = ++orders_tick;
+		}
+	pthread_mutex_unlock(&orders_mu);
+	return o;
+}
+
+static void
+order_put(struct taskorder *o)
+{
+	int gone = 1;
+
+	if (o == NULL)
+		return;
+	if (o->wid != NULL) {
+		pthread_mutex_lock(&orders_mu);
+		gone = --o->refs == 0 && !o->kept;
+		pthread_mutex_unlock(&orders_mu);
+	}
+	if (gone)
+		order_free(o);
+}
+
+/* Keeps o (held once, by the caller) in place of the least used. */
+static void
+order_keep(struct taskorder *o)
+{
+	size_t v = 0;
+	struct taskorder *old;
+
+	pthread_mutex_lock(&orders_mu);
+	for (size_t i = 0; i < ORDER_SHARED; i++) {
+		if (orders[i] == NULL) {
+			v = i;
+			break;
+		}
+		if (orders[i]->used < orders[v]->used)
+			v = i;
+	}
+	old = orders[v];
+	if (old != NULL)
+		old->kept = 0;
+	o->kept = 1;
+	o->used = ++orders_tick;
+	orders[v] = o;
+	if (old != NULL && old->refs > 0)
+		old = NULL; /* its last order_put() frees it */
+	pthread_mutex_unlock(&orders_mu);
+	if (old != NULL)
+		order_free(old);
+}
+
+/* The order of wf, version of workflow wid: kept when it is large. */
+static struct taskorder *
+order_of(const struct workflow *wf, const char *wid, int version)
+{
+	struct taskorder *o = xcalloc(1, sizeof(*o));
+	size_t len = 0;
+
+	o->n = wf->ntasks;
+	o->ids = xcalloc(o->n + 1, sizeof(*o->ids));
+	o->types = xcalloc(o->n + 1, sizeof(*o->types));
+	for (size_t k = 0; k < o->n; k++) {
+		const struct task *t =
+		    &wf->tasks[wf->dag ? wf->dag->topo[k] : k];
+
+		o->ids[k] = t->id;
+		o->types[k] = task_type_name(t->type);
+		len += strlen(t->id) + 1;
+	}
+	if (o->n < ORDER_SHARED_MIN)
+		return o;
+	o->text = xmalloc(len);
+	len = 0;
+	for (size_t k = 0; k < o->n; k++) {
+		size_t l = strlen(o->ids[k]) + 1;
+
+		memcpy(o->text + len, o->ids[k], l);
+		o->ids[k] = o->text + len;
+		len += l;
+	}
+	o->wid = xstrdup(wid);
+	o->version = version;
+	o->refs = 1;
+	order_keep(o);
+	return o;
+}
 
 /* ---- writing JSON ------------------------------------------------------- */
 
@@ -311,7 +461,7 @@ put_task(struct buf *b, const char *id, const char *type, const PGresult *r,
  * grouped by task): the spec's order first, then rows it does not know.
  */
 static void
-put_tasks(struct buf *b, const struct workflow *wf, const PGresult *r,
+put_tasks(struct buf *b, const struct taskorder *o, const PGresult *r,
     int t0, int a0, int n)
 {
 	struct hmap *rows = hmap_new((size_t)(a0 - t0) + 1);
@@ -330,23 +480,22 @@ put_tasks(struct buf *b, const struct workflow *wf, const PGresult *r,
 			start = i + 1;
 		}
 	buf_putc(b, '[');
-	for (size_t k = 0; wf && k < wf->ntasks; k++) {
-		size_t idx = wf->dag ? wf->dag->topo[k] : k, row, a;
-		const struct task *t = &wf->tasks[idx];
+	for (size_t k = 0; o && k < o->n; k++) {
+		size_t row, a;
 		int rr = -1, from = 0, to = 0;
 
-		if (hmap_get(rows, t->id, &row) == 0) {
+		if (hmap_get(rows, o->ids[k], &row) == 0) {
 			rr = (int)row;
 			used[rr - t0] = 1;
 		}
-		if (hmap_get(att, t->id, &a) == 0) {
+		if (hmap_get(att, o->ids[k], &a) == 0) {
 			from = (int)a;
 			to = att_end[a];
 		}
 		if (!first)
 			buf_putc(b, ',');
 		first = 0;
-		put_task(b, t->id, task_type_name(t->type), r, rr, from, to);
+		put_task(b, o->ids[k], o->types[k], r, rr, from, to);
 	}
 	for (int i = t0; i < a0; i++) {
 		const char *id = PQgetvalue(r, i, 1);
@@ -523,7 +672,8 @@ prepare(PGconn *db, char **err)
 {
 	static const struct {
 		const char *name, *sql;
-	} st[] = { { DETAIL_STMT, detail_sql }, { GEN_STMT, gen_sql } };
+	} st[] = { { DETAIL_STMT, detail_sql },
+		{ DETAIL_OVER_STMT, detail_over_sql }, { GEN_STMT, gen_sql } };
 	PGresult *r;
 
 	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
@@ -594,53 +744,10 @@ status_final(const char *status)
 	return run_state_parse(status, &s) == 0 && run_state_terminal(s);
 }
 
-int
-api_execution_render(struct api_request *rq, PGconn *db, const char *id,
-    struct buf *out, jv *err_out, int *finished)
+/* The run's fields of the answer, from its row (kind 0), up to "tasks". */
+static void
+put_run(struct buf *out, const PGresult *r)
 {
-	struct detail_cache *c = dc_get();
-	const struct workflow *wf;
-	PGresult *r;
-	char *err = NULL;
-	int notfound, n, t0, a0, ci;
-	size_t start = out->len;
-
-	/* A finished run's answer, when its (status, engine_gen) hold. */
-	if ((ci = dc_find(c, id)) >= 0) {
-		if ((r = query(db, GEN_STMT, gen_sql, id, &err)) == NULL)
-			return api_db_fail(rq, err_out, err);
-		if (PQntuples(r) == 1 &&
-		    strcmp(PQgetvalue(r, 0, 0), c->e[ci].status) == 0 &&
-		    strtoll(PQgetvalue(r, 0, 1), NULL, 10) == c->e[ci].gen) {
-			PQclear(r);
-			buf_put(out, c->e[ci].text, c->e[ci].len);
-			c->e[ci].used = ++c->tick;
-			*finished = status_final(c->e[ci].status);
-			return 200;
-		}
-		PQclear(r);
-		dc_drop(c, ci);
-	}
-	if ((r = query(db, DETAIL_STMT, detail_sql, id, &err)) == NULL)
-		return api_db_fail(rq, err_out, err);
-	n = PQntuples(r);
-	if (n == 0 || atoi(PQgetvalue(r, 0, 0)) != K_RUN) {
-		PQclear(r);
-		return api_error(err_out, 404, "not_found", "id",
-		    "no execution '%s'", id);
-	}
-	/* rows are ordered by kind: the run, its tasks, its attempts */
-	for (t0 = a0 = 1; a0 < n && atoi(PQgetvalue(r, a0, 0)) == K_TASK;
-	    a0++)
-		;
-	*finished = status_final(PQgetvalue(r, 0, 4));
-	wf = api_workflow_cached(db, PQgetvalue(r, 0, 2),
-	    atoi(PQgetvalue(r, 0, 3)), NULL, &notfound, &err);
-	if (wf == NULL) {
-		/* Still answer: the rows alone, in no particular order. */
-		api_log(LOG_LVL_WARN, "execution %s: %s", id, err);
-		free(err);
-	}
 	buf_puts(out, "{\"id\":");
 	put_text(out, r, 0, 1);
 	put_key(out, "workflowId");
@@ -665,14 +772,90 @@ api_execution_render(struct api_request *rq, PGconn *db, const char *id,
 	put_time(out, r, 0, 9);
 	put_key(out, "completedAt");
 	put_time(out, r, 0, 10);
+}
+
+/*
+ * The order of the tasks of run id, of version version of workflow wid,
+ * held until order_put(); NULL when its spec does not load (the answer
+ * then lists the rows alone, in no particular order).
+ */
+static struct taskorder *
+run_order(PGconn *db, const char *id, const char *wid, int version)
+{
+	const struct workflow *wf;
+	struct taskorder *o;
+	char *err = NULL;
+	int notfound;
+
+	if ((o = order_find(wid, version)) != NULL)
+		return o;
+	wf = api_workflow_cached(db, wid, version, NULL, &notfound, &err);
+	if (wf == NULL) {
+		api_log(LOG_LVL_WARN, "execution %s: %s", id, err);
+		free(err);
+		return NULL;
+	}
+	return order_of(wf, wid, version);
+}
+
+int
+api_execution_render(struct api_request *rq, PGconn *db, const char *id,
+    struct buf *out, jv *err_out, int only_finished, int *finished)
+{
+	struct detail_cache *c = dc_get();
+	struct taskorder *o;
+	PGresult *r;
+	char *err = NULL;
+	int n, t0, a0, ci;
+	size_t start = out->len;
+
+	/* A finished run's answer, when its (status, engine_gen) hold. */
+	if ((ci = dc_find(c, id)) >= 0) {
+		if ((r = query(db, GEN_STMT, gen_sql, id, &err)) == NULL)
+			return api_db_fail(rq, err_out, err);
+		if (PQntuples(r) == 1 &&
+		    strcmp(PQgetvalue(r, 0, 0), c->e[ci].status) == 0 &&
+		    strtoll(PQgetvalue(r, 0, 1), NULL, 10) == c->e[ci].gen) {
+			PQclear(r);
+			buf_put(out, c->e[ci].text, c->e[ci].len);
+			c->e[ci].used = ++c->tick;
+			*finished = status_final(c->e[ci].status);
+			return 200;
+		}
+		PQclear(r);
+		dc_drop(c, ci);
+	}
+	if ((r = only_finished ?
+	    query(db, DETAIL_OVER_STMT, detail_over_sql, id, &err) :
+	    query(db, DETAIL_STMT, detail_sql, id, &err)) == NULL)
+		return api_db_fail(rq, err_out, err);
+	n = PQntuples(r);
+	if (n == 0 || atoi(PQgetvalue(r, 0, 0)) != K_RUN) {
+		PQclear(r);
+		return api_error(err_out, 404, "not_found", "id",
+		    "no execution '%s'", id);
+	}
+	/* rows are ordered by kind: the run, its tasks, its attempts */
+	for (t0 = a0 = 1; a0 < n && atoi(PQgetvalue(r, a0, 0)) == K_TASK;
+	    a0++)
+		;
+	*finished = status_final(PQgetvalue(r, 0, 4));
+	/* a first look of a long-poll waits on (api.h): nothing to render */
+	if (only_finished && !*finished) {
+		PQclear(r);
+		return 200;
+	}
+	o = run_order(db, id, PQgetvalue(r, 0, 2), atoi(PQgetvalue(r, 0, 3)));
+	put_run(out, r);
 	put_key(out, "tasks");
-	put_tasks(out, wf, r, t0, a0, n);
+	put_tasks(out, o, r, t0, a0, n);
 	buf_putc(out, '}');
-	if (wf != NULL && settled_for_good(r, t0, a0) &&
+	if (o != NULL && settled_for_good(r, t0, a0) &&
 	    out->len - start <= DETAIL_CACHE_MAX)
 		dc_put(c, id, PQgetvalue(r, 0, 4),
 		    strtoll(PQgetvalue(r, 0, 11), NULL, 10), out->p + start,
 		    out->len - start);
+	order_put(o);
 	PQclear(r);
 	return 200;
 }

@@ -57,8 +57,8 @@ execution_detail(
 	struct buf b = BUF_INIT;
 	int status, finished = 1;
 
-	if ((status = api_execution_render(rq, db, id, &b, out, &finished)) !=
-	    200) {
+	if ((status = api_execution_render(
+		 rq, db, id, &b, out, wait, &finished)) != 200) {
 		buf_free(&b);
 		return status;
 	}

@@ -344,10 +344,12 @@ xd_job_start(struct xd *x, struct execdb_claim *c, char *target)
 		&j->retry, &j->retry_base) == 0;
 	running_link(x, j);
 	xd_renew_arm(x);
-	log_set_run(
-	    j->workflow, j->key.execution_id, j->key.task_id, j->key.attempt);
-	log_debug("starting");
-	log_set_run(NULL, NULL, NULL, 0);
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		log_set_run(j->workflow, j->key.execution_id, j->key.task_id,
+		    j->key.attempt);
+		log_debug("starting");
+		log_set_run(NULL, NULL, NULL, 0);
+	}
 	xd_record(x, &j->key, "info", "attempt %d dispatched by %s%s%s",
 	    j->key.attempt, x->o->name, target ? " to " : "",
 	    target ? target : "");

@@ -112,13 +112,11 @@ param_names(jv params)
 }
 
 int
-run_rt_init(struct run_rt *rt, const struct workflow *wf, jv input, char **err)
+run_params(jv declared, jv input, jv *params, char **err)
 {
-	jv declared = jv_copy(wf->params);
-	jv params = jv_null();
 	jv_kind kind = jv_get_kind(input);
 
-	run_rt_zero(rt);
+	*params = jv_invalid();
 	*err = NULL;
 	if (kind == JV_KIND_NULL) {
 		jv_free(input);
@@ -126,40 +124,56 @@ run_rt_init(struct run_rt *rt, const struct workflow *wf, jv input, char **err)
 	} else if (kind != JV_KIND_OBJECT) {
 		*err = xasprintf("run input must be a JSON object, not %s",
 		    jv_kind_name(kind));
-		goto fail;
+		jv_free(input);
+		jv_free(declared);
+		return -1;
 	}
-	if (wf->ntasks > 0 && wf->dag == NULL) {
-		*err = xasprintf(
-		    "workflow '%s' has no task graph", wf->id ? wf->id : "?");
-		goto fail;
-	}
-
 	if (jv_get_kind(declared) != JV_KIND_OBJECT ||
 	    jv_object_length(jv_copy(declared)) == 0) {
 		/* Nothing declared: the input is the params, as given. */
-		params = input;
-		input = jv_null();
-	} else {
-		params = jv_copy(declared);
-		jv_object_foreach(input, k, v)
-		{
-			if (!jv_object_has(jv_copy(declared), jv_copy(k))) {
-				char *names = param_names(jv_copy(declared));
+		jv_free(declared);
+		*params = input;
+		return 0;
+	}
+	*params = jv_copy(declared);
+	jv_object_foreach(input, k, v)
+	{
+		if (!jv_object_has(jv_copy(declared), jv_copy(k))) {
+			char *names = param_names(jv_copy(declared));
 
-				*err = xasprintf("unknown param '%s'; "
-						 "declared: %s",
-				    jv_string_value(k), names);
-				free(names);
-				jv_free(k);
-				jv_free(v);
-				goto fail;
-			}
-			params = jv_object_set(params, k, v);
+			*err = xasprintf("unknown param '%s'; declared: %s",
+			    jv_string_value(k), names);
+			free(names);
+			jv_free(k);
+			jv_free(v);
+			jv_free(*params);
+			*params = jv_invalid();
+			break;
 		}
+		*params = jv_object_set(*params, k, v);
 	}
 	jv_free(input);
 	jv_free(declared);
+	return *err ? -1 : 0;
+}
 
+int
+run_rt_init(struct run_rt *rt, const struct workflow *wf, jv input, char **err)
+{
+	jv_kind kind = jv_get_kind(input);
+	jv params;
+
+	run_rt_zero(rt);
+	*err = NULL;
+	if ((kind == JV_KIND_NULL || kind == JV_KIND_OBJECT) &&
+	    wf->ntasks > 0 && wf->dag == NULL) {
+		*err = xasprintf(
+		    "workflow '%s' has no task graph", wf->id ? wf->id : "?");
+		jv_free(input);
+		return -1;
+	}
+	if (run_params(jv_copy(wf->params), input, &params, err) < 0)
+		return -1;
 	rt->state = RUN_PENDING;
 	rt->params = params;
 	rt->ntasks = wf->ntasks;
@@ -172,13 +186,6 @@ run_rt_init(struct run_rt *rt, const struct workflow *wf, jv input, char **err)
 		rt->unmet[i] = wf->dag->dep_off[i + 1] - wf->dag->dep_off[i];
 	}
 	return 0;
-
-fail:
-	jv_free(input);
-	jv_free(declared);
-	jv_free(params);
-	run_rt_zero(rt);
-	return -1;
 }
 
 void

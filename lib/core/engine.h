@@ -120,6 +120,13 @@ struct run_rt {
  */
 int run_rt_init(
     struct run_rt *rt, const struct workflow *wf, jv input, char **err);
+/*
+ * The rule of run_rt_init() for params alone: the declared params (a
+ * workflow's params, consumed) overlaid with input (consumed) into
+ * *params.  Returns 0, or -1 with *err a malloc'd message (and *params
+ * invalid).
+ */
+int run_params(jv declared, jv input, jv *params, char **err);
 void run_rt_free(struct run_rt *rt);
 /*
  * The context of the run's jq expressions (`when:` and the templates

@@ -4,7 +4,39 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdlib.h>
+
+/*
+ * The SHA-256 implementation, looked up once.  EVP_sha256() is looked
+ * up again by name in the providers on every call of OpenSSL 3 (an
+ * "implicit fetch"): loom-exec derives two trace ids per task, and the
+ * lookups were most of those calls' time in a 10,000-task fan-out.
+ * Freed at exit, before libcrypto's own cleanup (registered earlier).
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_md_free(void)
+{
+	EVP_MD_free(sha256_md);
+	sha256_md = NULL;
+}
+
+static void
+sha256_md_init(void)
+{
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) != NULL)
+		atexit(sha256_md_free);
+}
+
+static const EVP_MD *
+md(void)
+{
+	pthread_once(&sha256_once, sha256_md_init);
+	return sha256_md ? sha256_md : EVP_sha256();
+}
 
 /*
  * Neither call can fail for SHA-256 with memory to spare; an allocation
@@ -15,7 +47,7 @@ sha256(const void *data, size_t len, uint8_t out[SHA256_LEN])
 {
 	unsigned int n = SHA256_LEN;
 
-	if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
+	if (!EVP_Digest(data, len, out, &n, md(), NULL))
 		abort();
 }
 
@@ -27,8 +59,8 @@ hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
 	static const uint8_t none;
 
 	/* HMAC() takes a NULL key as "reuse the last one": never hand it one */
-	if (HMAC(EVP_sha256(), keylen ? key : &none, (int)keylen, data, len,
-		out, &n) == NULL)
+	if (HMAC(md(), keylen ? key : &none, (int)keylen, data, len, out, &n) ==
+	    NULL)
 		abort();
 }
 

@@ -6,8 +6,9 @@
  * SHA-256 of the token (lib/store/token.c), and HTTP callbacks to user
  * backends may carry an HMAC-SHA256 signature (lib/net/sign.c).  libcrypto
  * is loaded in every process already (through libcurl and libpq), so these
- * are thin calls into it, not crypto of our own.  No allocation that
- * outlives a call, safe from any thread; tested with the FIPS 180-4 and
+ * are thin calls into it, not crypto of our own.  Nothing allocated
+ * outlives a call but the SHA-256 implementation, looked up once and
+ * kept until exit; safe from any thread; tested with the FIPS 180-4 and
  * RFC 4231 vectors in tests/unit/test_digest.c.
  */
 #ifndef LOOM_DIGEST_H

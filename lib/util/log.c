@@ -81,6 +81,20 @@ log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+/*
+ * s into dst (size bytes), cut short if need be: snprintf's "%s" without
+ * its formatting machinery.  loom-exec sets the context around every task
+ * it starts and finishes, several keys each time.
+ */
+static void
+copy_trunc(char *dst, size_t size, const char *s)
+{
+	size_t n = strnlen(s, size - 1);
+
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
 void
 log_set_context(const char *key, const char *value)
 {
@@ -96,17 +110,16 @@ log_set_context(const char *key, const char *value)
 			if (value == NULL)
 				log_ctx[i].key[0] = '\0';
 			else
-				snprintf(log_ctx[i].value,
-				    sizeof(log_ctx[i].value), "%s", value);
+				copy_trunc(log_ctx[i].value,
+				    sizeof(log_ctx[i].value), value);
 			return;
 		}
 	}
 	if (value == NULL || free_slot < 0)
 		return;
-	snprintf(
-	    log_ctx[free_slot].key, sizeof(log_ctx[free_slot].key), "%s", key);
-	snprintf(log_ctx[free_slot].value, sizeof(log_ctx[free_slot].value),
-	    "%s", value);
+	copy_trunc(log_ctx[free_slot].key, sizeof(log_ctx[free_slot].key), key);
+	copy_trunc(
+	    log_ctx[free_slot].value, sizeof(log_ctx[free_slot].value), value);
 }
 
 /* Numbers stay numbers in JSON: "attempt":2, "status":200. */
