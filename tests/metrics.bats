@@ -223,6 +223,33 @@ scrape() {
 	    .ok == false and .error == "no control socket"' <<<"$output"
 }
 
+@test "an executor's socket in an exec-* directory of control.dir is found by loom status and /metrics" {
+	# as the instances of loom-exec@.service make theirs, in their
+	# runtime directory /run/loom/exec-N
+	local d=$LOOM_CONTROL_DIR/exec-9 pid
+	mkdir -p "$d" "$LOOM_CONTROL_DIR/other"
+	# only exec-* directories are looked into
+	python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' \
+	    "$LOOM_CONTROL_DIR/other/loom-exec-x.sock"
+	env -u LOOM_EXEC_CONTROL_SOCKET "$LOOM_BIN/loom-exec" --name w9 \
+	    -C "$d/loom-exec-w9.sock" 2>"$BATS_TEST_TMPDIR/w9.log" \
+	    </dev/null 3>&- &
+	pid=$!
+	wait_for test -S "$d/loom-exec-w9.sock"
+	run "$LOOM_BIN/loom" status --api "$LOOM_API"
+	assert_success
+	assert_line --regexp "^loom-exec +$d/loom-exec-w9.sock +[0-9]+ "
+	refute_output --partial "$LOOM_CONTROL_DIR/other"
+	refute_output --partial "not answering"
+	scrape
+	[ "$(metric loom_daemon_up daemon=loom-exec-w9)" = 1 ]
+	! metric loom_daemon_up daemon=loom-exec-x 2>/dev/null
+	kill "$pid"
+	wait "$pid" || true
+	[ ! -e "$d/loom-exec-w9.sock" ]
+	rm -rf "$d" "$LOOM_CONTROL_DIR/other"
+}
+
 @test "GET /metrics after real runs: values match the runs made, and promtool passes it" {
 	local T=$BATS_TEST_TMPDIR B=$BACKEND_URL/api/tasks
 	cat >"$T/ok.yaml" <<EOF

@@ -242,6 +242,65 @@ runs_as_loom() {
 	[ "$(stat -c '%u %a' "$STAGE/run/loom/api.sock")" = "$(loom_uid) 660" ]
 }
 
+# stage_status: loom status with the stage's loom.conf, as an operator
+# of the staged host would run it
+stage_status() {
+	env -u LOOM_CONTROL_DIR LOOM_CONFIG="$STAGE/etc/loom/loom.conf" \
+	    "$STAGE/usr/bin/loom" status
+}
+
+@test "loom-exec@1 answers in its runtime directory, and loom status finds it" {
+	local sock
+	[ -f "$STAGE/unitrun.pid" ] || stack_start
+	sock=$STAGE/run/loom/exec-1/loom-exec-$(hostname)-1.sock
+	[ -S "$sock" ] || fail "no $sock: $(ls -lR "$STAGE/run/loom")"
+	# nothing of the executor's in /run/loom itself
+	run ls "$STAGE/run/loom"
+	refute_output --partial loom-exec
+	if [ "$(id -u)" -eq 0 ]; then
+		[ "$(stat -c '%u %a' "$STAGE/run/loom/exec-1")" = \
+		    "$(loom_uid) 755" ]
+		[ "$(stat -c '%u %a' "$sock")" = "$(loom_uid) 660" ]
+	fi
+	run stage_status
+	[ "$status" -eq 0 ] || fail "$output"
+	assert_line --regexp "^loom-exec +$sock +[0-9]+ "
+	refute_output --partial "not answering"
+}
+
+@test "a task cannot remove the sockets in /run/loom, only its executor's" {
+	local f
+	[ "$(id -u)" -eq 0 ] ||
+	    skip "not root: unitrun cannot make /run/loom read-only"
+	[ -f "$STAGE/unitrun.pid" ] || stack_start
+	cat >"$STAGE/rm.yaml" <<-EOF
+		id: units-rm
+		tasks:
+		  - id: rm
+		    type: shell
+		    command: |
+		      rm -f $STAGE/run/loom/*.sock 2>$STAGE/var/lib/loom/rm.err
+		      touch $STAGE/run/loom/exec-1/mine
+	EOF
+	"$STAGE/usr/bin/loom" workflow apply "$STAGE/rm.yaml"
+	run "$STAGE/usr/bin/loom" workflow trigger units-rm --wait \
+	    --timeout 60s
+	# the sockets are still there, rm(1) was refused
+	for f in api.sock log.sock loom-api.sock loom-engine.sock \
+	    loom-sched.sock; do
+		[ -S "$STAGE/run/loom/$f" ] || fail "$f is gone: $output"
+	done
+	grep -q 'Read-only file system' "$STAGE/var/lib/loom/rm.err" ||
+	    fail "$(cat "$STAGE/var/lib/loom/rm.err")"
+	# and the task wrote in its executor's runtime directory
+	[ "$status" -eq 0 ] || fail "$output"
+	[ -f "$STAGE/run/loom/exec-1/mine" ]
+	run stage_status
+	[ "$status" -eq 0 ] || fail "$output"
+	assert_line --regexp "^loom-api +$STAGE/run/loom/loom-api.sock +[0-9]+ "
+	refute_output --partial "not answering"
+}
+
 # stop_and_see_restarted UNIT: SIGSTOP its process; the watchdog kills it
 # and unitrun starts it again, ready under a new pid.
 stop_and_see_restarted() {
@@ -271,6 +330,18 @@ stop_and_see_restarted() {
 	run "$STAGE/usr/bin/loom" workflow trigger units-smoke --wait \
 	    --timeout 60s
 	[ "$status" -eq 0 ] || fail "$output"
+	# loom-exec@1 in a new runtime directory: what a task left in the
+	# old one is gone
+	[ -S "$STAGE/run/loom/exec-1/loom-exec-$(hostname)-1.sock" ]
+	[ ! -e "$STAGE/run/loom/exec-1/mine" ]
+}
+
+@test "the runtime directory of loom-exec@1 is removed when it stops" {
+	[ -f "$STAGE/unitrun.pid" ] || stack_start
+	[ -d "$STAGE/run/loom/exec-1" ]
+	stack_stop
+	[ ! -e "$STAGE/run/loom/exec-1" ] || fail "$(ls -lR "$STAGE/run/loom")"
+	[ -d "$STAGE/run/loom" ]
 }
 
 @test "loom up from an installation finds the daemons in sbin" {

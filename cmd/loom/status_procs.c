@@ -41,8 +41,11 @@ status_processes(void)
 		char *name = ctl_socket_name(jv_string_value(p));
 		jv st = ctl_ask(jv_string_value(p), "status", ASK_TIMEOUT_MS);
 
+		/* a named executor (loom-exec-NAME) is a loom-exec too */
 		for (size_t k = 0; k < 5; k++)
-			if (!strcmp(name, usual[k]))
+			if (!strcmp(name, usual[k]) ||
+			    (!strcmp(usual[k], "loom-exec") &&
+				!strncmp(name, "loom-exec-", 10)))
 				seen[k] = 1;
 		if (jv_get_kind(st) != JV_KIND_OBJECT) {
 			jv msg = jv_invalid_get_msg(st);

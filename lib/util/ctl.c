@@ -517,17 +517,26 @@ ctl_ask(const char *path, const char *type, int timeout_ms)
 	return reply;
 }
 
-jv
-ctl_sockets(const char *dir, const char *logd_socket)
+/* Appends every loom-*.sock of dir to out; with sub, also those of its
+ * exec-* directories (the executors' runtime directories, one level
+ * down: loom-exec@.service). */
+static jv
+add_sockets(jv out, const char *dir, int sub)
 {
-	jv out = jv_array();
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	char *extra[2];
 
 	while (d != NULL && (e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
+		char *p;
 
+		if (sub && strncmp(e->d_name, "exec-", 5) == 0 &&
+		    (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)) {
+			p = xasprintf("%s/%s", dir, e->d_name);
+			out = add_sockets(out, p, 0);
+			free(p);
+			continue;
+		}
 		if (n < 11 || strncmp(e->d_name, "loom-", 5) != 0 ||
 		    strcmp(e->d_name + n - 5, ".sock") != 0)
 			continue;
@@ -536,6 +545,15 @@ ctl_sockets(const char *dir, const char *logd_socket)
 	}
 	if (d != NULL)
 		closedir(d);
+	return out;
+}
+
+jv
+ctl_sockets(const char *dir, const char *logd_socket)
+{
+	jv out = add_sockets(jv_array(), dir, 1);
+	char *extra[2];
+
 	/* loom-log answers on its own socket: logd.socket, or log.sock
 	 * beside the others (loom up) */
 	extra[0] = xstrdup(logd_socket ? logd_socket : "");

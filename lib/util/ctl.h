@@ -78,9 +78,11 @@ int ctl_claim_path(const char *path, const char *daemon, char **err);
  */
 jv ctl_ask(const char *path, const char *type, int timeout_ms);
 /*
- * Every loom-*.sock in dir (the control sockets of this host's daemons),
- * and loom-log's socket (logd_socket, or dir/log.sock) when it exists,
- * sorted: an array of paths.
+ * Every loom-*.sock in dir and in its exec-* directories (the control
+ * sockets of this host's daemons; each instance of loom-exec@.service
+ * makes its own in its runtime directory, dir/exec-N), and loom-log's
+ * socket (logd_socket, or dir/log.sock) when it exists, sorted: an array
+ * of paths.
  */
 jv ctl_sockets(const char *dir, const char *logd_socket);
 /*
