@@ -56,6 +56,7 @@ UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd)
 		# systemd's specifiers as an instance would have them
 		argv=${line//%H/$(hostname)}
 		argv=${argv//%i/1}
+		argv=${argv//%t/\/run}
 		argv=${argv//%%/%}
 		argv=$STAGE$argv	# the staged program at its installed path
 		# -n: check the configuration and exit, as the program would start
