@@ -36,8 +36,13 @@ setup_file() {
 }
 
 teardown_file() {
+	# every receiver a test started (a test's variables do not reach
+	# this function: their pids are in a file)
+	local p
+	for p in ${OTLP_PID:-} $(cat "$LOOM_TEST_DIR/receivers.pids" 2>/dev/null); do
+		kill "$p" 2>/dev/null || true
+	done
 	loom_stop_all
-	for p in ${OTLP_PID:-} ${HOLE_PID:-}; do kill "$p" 2>/dev/null || true; done
 }
 
 teardown() {
@@ -51,6 +56,7 @@ receiver() {
 	mkfifo "$fifo"
 	python3 "$BATS_TEST_DIRNAME/otlp-receiver.py" "$@" >"$fifo" 3>&- &
 	RECEIVER_PID=$!
+	echo "$RECEIVER_PID" >>"$LOOM_TEST_DIR/receivers.pids"
 	read -r -t 10 word RECEIVER_PORT <"$fifo"
 	rm -f "$fifo"
 	[ "$word" = port ]
@@ -202,7 +208,6 @@ run_time() {
 	# that is not there at all
 	loom_daemons_stop
 	receiver "$LOOM_TEST_DIR/none" --blackhole
-	export HOLE_PID=$RECEIVER_PID
 	LOOM_TRACE_FLUSH_INTERVAL=10ms LOOM_TRACE_ENDPOINT=http://127.0.0.1:$RECEIVER_PORT/v1/traces \
 	    loom_daemon_start loom-engine
 	LOOM_TRACE_FLUSH_INTERVAL=10ms LOOM_TRACE_ENDPOINT=http://127.0.0.1:$RECEIVER_PORT/v1/traces \
