@@ -157,6 +157,9 @@ loom_backend_start() {
 	"$LOOM_TEST_BACKEND" -p 0 -l "$BACKEND_LOG" >"$fifo" \
 	    2>"$dir/backend.log" 3>&- &
 	BACKEND_PID=$!
+	# for loom_backend_stop in teardown_file, which a test's variables
+	# do not reach
+	echo "$BACKEND_PID" >>"$dir/backends.pids"
 	if ! read -r -t 10 word port <"$fifo" || [ "$word" != port ]; then
 		echo "# loom-test-backend did not start:" >&3
 		sed 's/^/#   /' "$dir/backend.log" >&3
@@ -167,9 +170,16 @@ loom_backend_start() {
 }
 
 loom_backend_stop() {
-	[ -n "${BACKEND_PID:-}" ] || return 0
-	kill -TERM "$BACKEND_PID" 2>/dev/null || true
-	timeout 30 tail --pid="$BACKEND_PID" -f /dev/null 3>&- || true
+	local dir=${LOOM_TEST_DIR:-${BATS_FILE_TMPDIR:-/tmp}} p
+	for p in ${BACKEND_PID:-} $(cat "$dir/backends.pids" 2>/dev/null); do
+		case $(ps -o args= -p "$p" 2>/dev/null) in
+		*loom-test-backend*) ;;
+		*) continue ;;	# gone, or the pid is another's by now
+		esac
+		kill -TERM "$p" 2>/dev/null || true
+		timeout 30 tail --pid="$p" -f /dev/null 3>&- || true
+	done
+	rm -f "$dir/backends.pids"
 	unset BACKEND_PID
 }
 
