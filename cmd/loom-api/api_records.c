@@ -81,15 +81,6 @@ api_failure_records(jv retry, int attempt, const char *etype, const char *emsg,
 
 /* ---- the exchange with loom-log ----------------------------------------- */
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The envelope lines of the records and the sync that follows them. */
 static void
 records_lines(struct buf *b, const char *eid, const char *tid, int attempt,
@@ -129,7 +120,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	int r;
 
 	while (1) {
-		if ((left = deadline - mono_ms()) <= 0)
+		if ((left = deadline - api_mono_ms()) <= 0)
 			break;
 		r = poll(&pfd, 1, (int)left);
 		if (r < 0 && errno == EINTR)
@@ -271,7 +262,7 @@ int
 api_records_send(const char *path, const char *eid, const char *tid,
     int attempt, const struct api_record *rec, int n, int timeout_ms)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = api_mono_ms() + timeout_ms;
 	struct buf b = BUF_INIT;
 	int fd, rc = -1, e;
 
