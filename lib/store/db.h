@@ -85,8 +85,20 @@ int db_cmd(PGconn *c, char **err, const char *sql, int nparams,
  * execution (their custom plans look cheaper than the generic one), which
  * was more than half of the time a one-row report took.  Their plans do
  * not depend on the values: keys, arrays of keys, and limits.
+ *
+ * A generic plan is made from the tables' statistics at its first
+ * execution and kept until the table is next analyzed.  On a new
+ * database that is while the tables are empty, and a plan that scans a
+ * whole table (the cheapest way to read an empty one) went on scanning
+ * it, rows and all, on every pass: the engine's read of its runs
+ * scanned every execution.  Every hot statement finds its rows by a key
+ * or a partial index, so sequential scans are off for these sessions:
+ * their plans use the index whatever the statistics said when they were
+ * made (a statement without a usable index still scans).
  */
-#define DB_GENERIC_PLANS "SET plan_cache_mode = force_generic_plan"
+#define DB_GENERIC_PLANS \
+	"SELECT set_config('plan_cache_mode', 'force_generic_plan', false), " \
+	"set_config('enable_seqscan', 'off', false)"
 
 /*
  * A statement for db_pipeline(): parameterized, like db_exec().
