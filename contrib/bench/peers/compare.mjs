@@ -334,6 +334,9 @@ async function main() {
   await gwUtils.migrate();
   const idle0 = await idle("idle before any work");
   for (let i = 0; i < ROUNDS; i++) await round(i);
+  // the driver's kept-alive connections closed now: left open, loom-api
+  // would close them at api.timeout, in the middle of the idle figures
+  agent.destroy();
   await settle();
   const idle1 = await idle("idle after the rounds", 10, 32);
   await gwUtils.release();
