@@ -45,6 +45,12 @@ export LOOM_CONTROL_DIR
 export LOOM_API_CONTROL_SOCKET= LOOM_ENGINE_CONTROL_SOCKET= \
     LOOM_EXEC_CONTROL_SOCKET= LOOM_SCHED_CONTROL_SOCKET=
 
+# loom-api and loom-log load libmongoc, which makes /dev/shm/mongoc-PID
+# before main() and removes it only at a normal exit: the kill -9s of the
+# tests would leave one each.  The shipped units and loom up set this
+# too; tests/up.bats and tests/units.bats check that they do.
+export MONGOC_DISABLE_SHM=1
+
 # wait_for [-t SECONDS] CMD...: for readiness that has no event to wait on.
 wait_for() {
 	local limit=10 end

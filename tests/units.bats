@@ -140,6 +140,21 @@ write_flow() {
 	done
 }
 
+@test "every service whose program loads libmongoc sets MONGOC_DISABLE_SHM=1" {
+	local u prog n=0
+	for u in "$BUILD_DIR"/systemd/*.service; do
+		prog=$(sed -n 's|^ExecStart=\([^ ]*\).*|\1|p' "$u")
+		prog=${prog##*/}
+		[ -x "$LOOM_BIN/$prog" ] || fail "$u: no $LOOM_BIN/$prog"
+		ldd "$LOOM_BIN/$prog" | grep -q 'libmongoc' || continue
+		n=$((n + 1))
+		grep -qx 'Environment=MONGOC_DISABLE_SHM=1' "$u" ||
+		    fail "$u: $prog loads libmongoc, no MONGOC_DISABLE_SHM=1"
+	done
+	# loom-api and loom-log at least (the log store's two ends)
+	[ "$n" -ge 2 ] || fail "only $n services load libmongoc"
+}
+
 # score UNIT-FILE: the overall exposure systemd-analyze gives it
 score() {
 	systemd-analyze security --offline=true "$1" 2>/dev/null |
@@ -242,6 +257,22 @@ runs_as_loom() {
 	[ "$(stat -c '%u %a' "$STAGE/run/loom/api.sock")" = "$(loom_uid) 660" ]
 }
 
+@test "loom-api and loom-log get MONGOC_DISABLE_SHM=1 from their units: no /dev/shm/mongoc-PID" {
+	local u pid
+	[ -f "$STAGE/unitrun.pid" ] || stack_start
+	for u in loom-api loom-log; do
+		pid=$(sed -n "s/^ready $u.service //p" "$STAGE/unitrun.out" |
+		    tail -1)
+		[ -n "$pid" ] || fail "$u: not ready: $(cat "$STAGE/unitrun.out")"
+		tr '\0' '\n' <"/proc/$pid/environ" |
+		    grep -qx 'MONGOC_DISABLE_SHM=1' ||
+		    fail "$u ($pid): $(tr '\0' '\n' <"/proc/$pid/environ" |
+		    grep '^MONGOC_' || echo no MONGOC_DISABLE_SHM)"
+		[ ! -e "/dev/shm/mongoc-$pid" ] ||
+		    fail "$u ($pid) made /dev/shm/mongoc-$pid"
+	done
+}
+
 # stage_status: loom status with the stage's loom.conf, as an operator
 # of the staged host would run it
 stage_status() {
@@ -317,6 +348,9 @@ stop_and_see_restarted() {
 	new=$(sed -n "s/^ready $u //p" "$out" | tail -1)
 	[ "$new" != "$old" ] || fail "$u: $(cat "$out")"
 	! kill -0 "$old" 2>/dev/null
+	# killed, libmongoc (loom-api, loom-log) removed no counters file:
+	# none was made
+	[ ! -e "/dev/shm/mongoc-$old" ] || fail "$u left /dev/shm/mongoc-$old"
 	# restarted as loom too
 	[ "$(id -u)" -ne 0 ] || runs_as_loom "$u"
 }

@@ -107,7 +107,8 @@ setup_file() {
 	export LOOM_DATADIR="$BATS_TEST_DIRNAME/../contrib"
 	: >"$STATE/empty.conf"
 	export LOOM_CONFIG="$STATE/empty.conf"
-	unset LOOM_API LOOM_DATABASE_URL LOOM_STATE_DIR
+	# MONGOC_DISABLE_SHM: loom up is to set it (a test below checks)
+	unset LOOM_API LOOM_DATABASE_URL LOOM_STATE_DIR MONGOC_DISABLE_SHM
 	export API="http://127.0.0.1:$PORT"
 	start_up first
 }
@@ -158,6 +159,25 @@ setup() {
 	    "$STATE/up.first.err"
 	run cat "$STATE/up.first.err"
 	assert_output --partial 'started loom-log'
+}
+
+# has_env PID NAME=VALUE: the environment PID was started with has it.
+has_env() {
+	tr '\0' '\n' <"/proc/$1/environ" | grep -qxF "$2"
+}
+
+@test "loom-api and loom-log run with MONGOC_DISABLE_SHM=1: no /dev/shm/mongoc-PID" {
+	local up d pid
+	up=$(cat "$STATE/up.pid")
+	for d in loom-api loom-log; do
+		pid=$(pgrep -P "$up" -x "$d")
+		[ -n "$pid" ] || fail "no $d under loom up ($up)"
+		has_env "$pid" MONGOC_DISABLE_SHM=1 ||
+		    fail "$d ($pid): $(tr '\0' '\n' <"/proc/$pid/environ" |
+		    grep '^MONGOC_' || echo no MONGOC_DISABLE_SHM)"
+		[ ! -e "/dev/shm/mongoc-$pid" ] ||
+		    fail "$d ($pid) made /dev/shm/mongoc-$pid"
+	done
 }
 
 @test "loom up's daemons answer on their control sockets in DIR/run; loom status shows them" {
@@ -335,6 +355,8 @@ backend_of() {
 	kill -KILL "$old"
 	up_wait_line "$STATE/up.first.err" \
 	    "loom-api \\(pid $old\\) was killed by signal 9" "$up" 20
+	# libmongoc had no chance to remove a counters file: none was made
+	[ ! -e "/dev/shm/mongoc-$old" ]
 	up_wait_line "$STATE/up.first.err" 'started loom-api \(pid' "$up" 20
 	up_wait_until 30 api_healthy
 	new=$(pgrep -P "$up" -f 'loom-api ')
@@ -370,7 +392,11 @@ backend_of() {
 @test "a second loom up reuses the cluster and its data" {
 	local before
 	before=$(stat -c %i:%Y "$STATE/pgdata/PG_VERSION")
+	# a value of the user's own is left as it is
+	local -x MONGOC_DISABLE_SHM=mine
 	start_up second
+	has_env "$(pgrep -P "$(cat "$STATE/up.pid")" -x loom-api)" \
+	    MONGOC_DISABLE_SHM=mine
 	run cat "$STATE/up.second.err"
 	refute_output --partial 'creating a PostgreSQL cluster'
 	assert_equal "$(stat -c %i:%Y "$STATE/pgdata/PG_VERSION")" "$before"

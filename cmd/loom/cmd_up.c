@@ -9,7 +9,8 @@
  * then runs the daemons as its children -- loom-log, loom-engine,
  * loom-exec, loom-sched, loom-api and, for the sample, loom-example-backend
  * -- each with
- * LOOM_DATABASE_URL set and its output on our stderr.  Once loom-api's
+ * LOOM_DATABASE_URL (and MONGOC_DISABLE_SHM) set and its output on our
+ * stderr.  Once loom-api's
  * /readyz answers (probed over its Unix socket, on a timer that backs off
  * to 1 s) it applies the sample workflow and prints where everything is,
  * ending with a line "ready" that scripts and tests wait for.
@@ -1066,6 +1067,11 @@ up_start_daemons(struct up *up, const struct up_opts *o, const char *run_dir)
 	sockaddr = xasprintf("%s/log.spool", up->state_dir);
 	setenv("LOOM_LOGD_SPOOL", sockaddr, 1);
 	free(sockaddr);
+	/* libmongoc, which loom-api and loom-log load, makes a counters
+	 * file /dev/shm/mongoc-PID before main() and removes it only at a
+	 * normal exit: every daemon killed (SIGKILL, our own stop's) would
+	 * leave one behind.  The user's own value, if any, is kept. */
+	setenv("MONGOC_DISABLE_SHM", "1", 0);
 	if (o->sample && (up->sample_path = find_sample()) == NULL)
 		log_warnx("the sample workflow %s was not found (set "
 			  "LOOM_DATADIR); going on without it",
