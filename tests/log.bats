@@ -419,6 +419,51 @@ EOF
 	assert_equal "${#lines[@]}" 4
 }
 
+@test "loom-exec records the end and the retry decision of an asynchronous attempt whose callback never came" {
+	loom_backend_start
+	# the backend answers 202 and would call back in 10 minutes: each
+	# attempt fails at its 1s timeout, in loom-exec
+	cat >"$WF" <<EOF
+id: log-async-overdue
+defaults:
+  retryPolicy:
+    initialDelay: 100ms
+    jitter: 0
+tasks:
+  - id: silent
+    type: http
+    url: "$BACKEND_URL/api/tasks/silent?async=1&sleep=600000"
+    timeout: 1s
+    retryPolicy:
+      maxAttempts: 2
+EOF
+	apply "$WF"
+	E=$(trigger log-async-overdue)
+	run -0 finished "$E"
+	assert_equal "$(jq -r .status <<<"$output")" FAILED
+	# both attempts were called: the backend answered 202 twice
+	called "$E" silent 1
+	called "$E" silent 2
+	# the records go out once the attempt is failed, maybe after the end
+	wait_for async_records_are "$E" silent 4
+	run -0 async_records "$E" silent
+	assert_line --index 0 '1 warn attempt 1 failed: TimeoutException: no callback within the task timeout'
+	assert_line --index 1 '1 info attempt 1 of 2 failed (TimeoutException): retrying as attempt 2 in 100ms'
+	assert_line --index 2 '2 warn attempt 2 failed: TimeoutException: no callback within the task timeout'
+	assert_line --index 3 '2 error attempt 2 of 2 failed (TimeoutException): no retry left, dead letter'
+	# what the records say is what the engine did
+	run -0 sql "SELECT task_id || ' ' || state || ' ' || attempt
+	    FROM run_tasks WHERE execution_id = '$E'"
+	assert_output 'silent DEAD 2'
+	run -0 sql "SELECT string_agg(attempt || ' ' || status || ' ' ||
+	    coalesce(error_type, '-'), '|' ORDER BY attempt, status)
+	    FROM task_executions WHERE execution_id = '$E'"
+	assert_output '1 ACCEPTED -|1 FAILED TimeoutException|2 ACCEPTED -|2 FAILED TimeoutException'
+	run -0 sql "SELECT count(*) FROM dead_letters WHERE execution_id = '$E'
+	    AND task_id = 'silent'"
+	assert_output 1
+}
+
 @test "a loom-log that does not answer holds a callback 1s at most; its records are dropped" {
 	loom_backend_start
 	# a socket that takes every line and never answers

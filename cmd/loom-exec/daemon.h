@@ -240,6 +240,17 @@ void xd_account(struct xd *x, struct job *j, int matched);
  * a request without "retry".
  */
 void xd_record_decision(struct xd *x, const struct job *j);
+/*
+ * jobs.c: loom-exec's two records of a failed attempt, made the same way
+ * for a result it reports and for an asynchronous attempt it fails when
+ * no callback came (deadlines.c): how the attempt ended (etype NULL: a
+ * failure of no known type), and what the engine decides by policy p
+ * (retry_decision_text(); base the request's attempt base).
+ */
+void xd_record_failure(struct xd *x, const struct execdb_key *k,
+    const char *etype, const char *emsg);
+void xd_record_verdict(struct xd *x, const struct execdb_key *k,
+    const struct retry_policy *p, int base, const char *etype);
 void xd_flush(struct xd *x);
 void xd_flush_logs(struct xd *x);
 

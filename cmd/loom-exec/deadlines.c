@@ -23,6 +23,7 @@
  */
 #include <stdlib.h>
 
+#include "core/dispatch.h"
 #include "daemon.h"
 #include "util/log.h"
 
@@ -107,17 +108,36 @@ xd_ready_wake(struct xd *x, int64_t ms)
 		x->ready_t_at = at;
 }
 
+/*
+ * The records of an asynchronous attempt failed for want of a callback:
+ * the two loom-exec writes of every failed attempt (jobs.c), the
+ * decision by the policy its stored request carries, as loom-api's for
+ * a FAILED callback.  No "retry" in the request (one made before it was
+ * there): no decision.
+ */
+static void
+overdue_records(struct xd *x, const struct execdb_overdue *o)
+{
+	struct retry_policy p;
+	int base;
+
+	xd_record_failure(x, &o->key, o->error_type, o->error_message);
+	if (dispatch_retry_parse(jv_copy(o->retry), &p, &base) == 0)
+		xd_record_verdict(x, &o->key, &p, base, o->error_type);
+}
+
 void
 xd_on_callback_deadline(struct loop_timer *t, void *arg)
 {
 	struct xd *x = arg;
+	struct execdb_overdue *o = NULL;
 	char *err = NULL;
 	long n;
 
 	xd_settle(x);
 	if (x->conn == NULL)
 		return; /* xd_catch_up() re-arms it */
-	n = execdb_fail_overdue(x->edb, &err);
+	n = execdb_fail_overdue(x->edb, &o, &err);
 	if (n < 0) {
 		xd_db_failed(x, "failing overdue callbacks", err);
 		return;
@@ -126,6 +146,9 @@ xd_on_callback_deadline(struct loop_timer *t, void *arg)
 		log_info("%ld task%s failed: no callback within the task "
 			 "timeout",
 		    n, n == 1 ? "" : "s");
+	for (long i = 0; i < n; i++)
+		overdue_records(x, &o[i]);
+	execdb_overdue_free(o, n);
 	x->want_deadlines = 1;
 	xd_kick(x);
 }

@@ -140,15 +140,10 @@ result_records(struct xd *x, struct job *j, jv result)
 				p++;
 		}
 	type = jv_get_kind(et) == JV_KIND_STRING ? jv_string_value(et) : NULL;
-	if (type != NULL && strcmp(type, "Cancelled") == 0)
-		xd_record(
-		    x, &j->key, "warn", "attempt %d cancelled", j->key.attempt);
-	else if (type != NULL)
-		xd_record(x, &j->key,
-		    strcmp(type, "TimeoutException") == 0 ? "warn" : "error",
-		    "attempt %d failed: %s: %s", j->key.attempt, type,
+	if (type != NULL)
+		xd_record_failure(x, &j->key, type,
 		    jv_get_kind(em) == JV_KIND_STRING ? jv_string_value(em) :
-							"");
+							NULL);
 	else
 		xd_record(x, &j->key, "info", "attempt %d: %s", j->key.attempt,
 		    jv_get_kind(st) == JV_KIND_STRING ? jv_string_value(st) :
@@ -161,11 +156,38 @@ result_records(struct xd *x, struct job *j, jv result)
 }
 
 void
+xd_record_failure(struct xd *x, const struct execdb_key *k, const char *etype,
+    const char *emsg)
+{
+	if (etype != NULL && strcmp(etype, "Cancelled") == 0)
+		xd_record(x, k, "warn", "attempt %d cancelled", k->attempt);
+	else if (etype != NULL)
+		xd_record(x, k,
+		    strcmp(etype, "TimeoutException") == 0 ? "warn" : "error",
+		    "attempt %d failed: %s: %s", k->attempt, etype,
+		    emsg != NULL ? emsg : "");
+	else
+		xd_record(x, k, "error", "attempt %d failed", k->attempt);
+}
+
+void
+xd_record_verdict(struct xd *x, const struct execdb_key *k,
+    const struct retry_policy *p, int base, const char *etype)
+{
+	char msg[512];
+	enum retry_verdict v;
+
+	/* The class and the count the engine takes (enginedb_read.c,
+	 * engine.c's fail_attempt()), by the same functions. */
+	v = retry_decision_text(
+	    p, errclass_of_failure(etype), k->attempt, base, msg, sizeof(msg));
+	xd_record(x, k, v == RETRY_AGAIN ? "info" : "error", "%s", msg);
+}
+
+void
 xd_record_decision(struct xd *x, const struct job *j)
 {
 	jv et;
-	char msg[512];
-	enum retry_verdict v;
 
 	/* Stored as FAILED: anything but SUCCESS or ACCEPTED (execdb.c). */
 	if (!j->has_retry || xd_result_is(j->result, "SUCCESS") ||
@@ -173,14 +195,9 @@ xd_record_decision(struct xd *x, const struct job *j)
 		return;
 	et = jv_getpath(jv_copy(j->result),
 	    JV_ARRAY(jv_string("error"), jv_string("type")));
-	/* The class and the count the engine takes (enginedb_read.c,
-	 * engine.c's fail_attempt()), by the same functions. */
-	v = retry_decision_text(&j->retry,
-	    errclass_of_failure(
-		jv_get_kind(et) == JV_KIND_STRING ? jv_string_value(et) : NULL),
-	    j->key.attempt, j->retry_base, msg, sizeof(msg));
+	xd_record_verdict(x, &j->key, &j->retry, j->retry_base,
+	    jv_get_kind(et) == JV_KIND_STRING ? jv_string_value(et) : NULL);
 	jv_free(et);
-	xd_record(x, &j->key, v == RETRY_AGAIN ? "info" : "error", "%s", msg);
 }
 
 /* Back at the head of the queue: a batch that was not written. */

@@ -511,20 +511,73 @@ execdb_release(struct execdb *e, char **err)
 	return n;
 }
 
+static char *
+text_or_null(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL :
+					  xstrdup(PQgetvalue(r, row, col));
+}
+
+/*
+ * The rows of task_fail_overdue (transition.c): an attempt a row, its
+ * request's "retry" as JSON text; the count row has no task.  An answer
+ * of another shape (none at all) is no attempt.
+ */
 long
-execdb_fail_overdue(struct execdb *e, char **err)
+execdb_fail_overdue_parse(const PGresult *r, struct execdb_overdue **out)
+{
+	long rows = PQntuples(r), n = 0;
+
+	*out = NULL;
+	if (PQnfields(r) < 7)
+		return 0;
+	*out = xcalloc((size_t)rows + 1, sizeof(**out));
+	for (int i = 0; i < (int)rows; i++) {
+		struct execdb_overdue *o = &(*out)[n];
+
+		if (PQgetisnull(r, i, 0) || PQgetisnull(r, i, 1))
+			continue; /* the count row */
+		key_set(&o->key, r, i);
+		o->retry = PQgetisnull(r, i, 3) ? jv_null() :
+						  jv_parse(PQgetvalue(r, i, 3));
+		if (!jv_is_valid(o->retry)) {
+			jv_free(o->retry);
+			o->retry = jv_null();
+		}
+		o->error_type = text_or_null(r, i, 4);
+		o->error_message = text_or_null(r, i, 5);
+		n++;
+	}
+	return n;
+}
+
+void
+execdb_overdue_free(struct execdb_overdue *o, long n)
+{
+	for (long i = 0; o && i < n; i++) {
+		free(o[i].key.execution_id);
+		free(o[i].key.task_id);
+		jv_free(o[i].retry);
+		free(o[i].error_type);
+		free(o[i].error_message);
+	}
+	free(o);
+}
+
+long
+execdb_fail_overdue(struct execdb *e, struct execdb_overdue **out, char **err)
 {
 	const char *p[1] = { e->owner };
 	PGresult *r;
-	long n = 0;
+	long n;
 
+	*out = NULL;
 	if (no_conn(e, err) < 0)
 		return -1;
 	r = db_exec(e->conn, err, transition_sql(TR_TASK_FAIL_OVERDUE), 1, p);
 	if (r == NULL)
 		return -1;
-	if (PQntuples(r) > 0)
-		n = atol(PQgetvalue(r, 0, 0));
+	n = execdb_fail_overdue_parse(r, out);
 	PQclear(r);
 	return n;
 }

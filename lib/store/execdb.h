@@ -157,12 +157,26 @@ void execdb_keys_free(struct execdb_key *k, long n);
  */
 long execdb_release(struct execdb *e, char **err);
 
+/* One attempt execdb_fail_overdue() failed. */
+struct execdb_overdue {
+	struct execdb_key key;
+	jv retry;	     /* the stored request's "retry", or null; owned */
+	char *error_type;    /* TimeoutException */
+	char *error_message; /* "no callback within the task timeout" */
+};
+
 /*
  * Fails every task whose asynchronous callback did not come before its
  * deadline (TimeoutException), records the attempt and rings
- * loom_task_done.  Returns the count, or -1 with *err.
+ * loom_task_done, in one statement.  *out gets the attempts it failed
+ * (free them with execdb_overdue_free()), so that the executor can write
+ * their records.  Returns the count, or -1 with *err.
  */
-long execdb_fail_overdue(struct execdb *e, char **err);
+long execdb_fail_overdue(
+    struct execdb *e, struct execdb_overdue **out, char **err);
+/* The statement's answer read (r stays the caller's); as above. */
+long execdb_fail_overdue_parse(const PGresult *r, struct execdb_overdue **out);
+void execdb_overdue_free(struct execdb_overdue *o, long n); /* NULL-safe */
 
 /*
  * What an executor's timers wait for, read in one snapshot: milliseconds

@@ -207,7 +207,15 @@ static const char release_sql[] =
     "SELECT n, CASE WHEN n > 0 THEN "
     "pg_notify('loom_task_ready', '') END FROM c";
 
-/* task_fail_overdue.  $1 the executor named in the attempt's row. */
+/*
+ * task_fail_overdue.  $1 the executor named in the attempt's row.
+ *
+ * A row for each attempt it failed (execution, task, attempt, the
+ * stored request's "retry", the error's type and message: what loom-exec
+ * makes the attempt's records of), then the count row (all NULL but the
+ * last column, the count), which also rings loom_task_done once per run
+ * (an InitPlan: evaluated once, whatever the rows).
+ */
 #define OVERDUE_FROM(X) X(RUNNING)
 #define OVERDUE_TO(X) X(FAILED)
 
@@ -225,10 +233,13 @@ static const char fail_overdue_sql[] =
     "attempt, status, executor, request, error_type, error_message, "
     "started_at, duration_ms) SELECT execution_id, task_id, attempt, "
     "'FAILED', $1, request, error_type, error_message, started_at, "
-    "(extract(epoch FROM now() - started_at) * 1000)::bigint FROM f), "
-    "c AS (SELECT count(*) AS n FROM f) "
-    "SELECT (SELECT n FROM c), pg_notify('loom_task_done', "
-    "d.execution_id) FROM (SELECT DISTINCT execution_id FROM f) d";
+    "(extract(epoch FROM now() - started_at) * 1000)::bigint FROM f) "
+    "SELECT execution_id, task_id, attempt, (request -> 'retry')::text, "
+    "error_type, error_message, NULL::bigint FROM f "
+    "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, "
+    "(SELECT count(*) FROM f) "
+    "WHERE (SELECT count(pg_notify('loom_task_done', d.execution_id)) "
+    "FROM (SELECT DISTINCT execution_id FROM f) d) >= 0";
 
 /*
  * task_hold.  $1 the lease owner, $2..$4 the keys, $5 the targets, $6

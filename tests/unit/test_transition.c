@@ -380,8 +380,11 @@ run_task_stmt(enum transition_id id, const char *eid)
 		/* Statements that answer with a count: the count. */
 		if (rows == 1 &&
 		    (id == TR_TASK_RELEASE || id == TR_TASK_UNHOLD ||
-			id == TR_TASK_FAIL_OVERDUE || id == TR_TASK_HOLD))
+			id == TR_TASK_HOLD))
 			rows = atoi(PQgetvalue(r, 0, 0));
+		/* An attempt a row, then the count row: the count. */
+		if (rows >= 1 && id == TR_TASK_FAIL_OVERDUE)
+			rows = atoi(PQgetvalue(r, rows - 1, 6));
 		if (PQresultStatus(r) == PGRES_COMMAND_OK)
 			rows = atoi(PQcmdTuples(r));
 	}
