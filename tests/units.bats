@@ -338,7 +338,8 @@ stop_and_see_restarted() {
 	local u=$1 out=$STAGE/unitrun.out old new n
 	old=$(sed -n "s/^ready $u //p" "$out" | tail -1)
 	n=$(grep -c "^ready $u " "$out")
-	kill -STOP "$old"
+	kill -STOP "$old" 2>/dev/null ||
+	    fail "$u: its ready process $old is gone: $(tail -40 "$out")"
 	timeout 30 grep -q -m1 "^watchdog $u $old\$" \
 	    <(tail -n +1 -f "$out" 3>&-)
 	# one "ready" line more, with the new pid (grep -q, or grep into
