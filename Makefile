@@ -26,7 +26,9 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #                        programs in bin, daemons in sbin, units where
 #                        pkg-config's systemd says (UNITDIR=), sysusers.d
-#                        and tmpfiles.d files, /etc/loom/loom.conf if absent
+#                        and tmpfiles.d files, /etc/loom/loom.conf if absent;
+#                        libloomclient and its libloomclient.pc in
+#                        LIBDIR= (PREFIX/lib), loom/client.h in PREFIX/include
 #   make deb             the Debian package (debian/) into $(BUILD)/deb,
 #                        with the web UI as make ui built it
 #   make lint            mandoc -Tlint on every man page, clang-format
@@ -58,6 +60,7 @@ BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
 LIBDIR	 = $(PREFIX)/lib
 INCDIR	 = $(PREFIX)/include
+PKGCONFIGDIR = $(LIBDIR)/pkgconfig
 
 VERSION	:= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 PKGS	 = yaml-0.1 libcurl libpq inih libmicrohttpd libsystemd libcrypto \
@@ -432,6 +435,13 @@ install: all
 	install -m 755 $(BUILD)/$(SDKC_SONAME) $(DESTDIR)$(LIBDIR)
 	ln -sf $(SDKC_SONAME) $(DESTDIR)$(LIBDIR)/libloomclient.so
 	install -m 644 sdk/c/include/loom/client.h $(DESTDIR)$(INCDIR)/loom
+	install -d $(DESTDIR)$(PKGCONFIGDIR)
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	    -e 's|@INCDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' sdk/c/libloomclient.pc.in \
+	    >$(DESTDIR)$(PKGCONFIGDIR)/libloomclient.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libloomclient.pc
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -m 644 schema/*.sql schema/*.json schema/*.yaml \
@@ -466,7 +476,8 @@ uninstall:
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/loom 2>/dev/null
 	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(INCDIR)/loom
 	rm -f $(DESTDIR)$(LIBDIR)/libloomclient.a \
-	    $(DESTDIR)$(LIBDIR)/libloomclient.so $(DESTDIR)$(LIBDIR)/$(SDKC_SONAME)
+	    $(DESTDIR)$(LIBDIR)/libloomclient.so $(DESTDIR)$(LIBDIR)/$(SDKC_SONAME) \
+	    $(DESTDIR)$(PKGCONFIGDIR)/libloomclient.pc
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/loom $(DESTDIR)$(ZSHCOMPDIR)/_loom
 	for u in $(UNIT_IN); do n=$${u##*/}; \
 	    rm -f $(DESTDIR)$(UNITDIR)/$${n%.in}; done

@@ -102,6 +102,35 @@ UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd)
 	cc -I"$d/include" -o "$STAGE/use-static" "$STAGE/use.c" \
 	    "$d/lib/libloomclient.a" -lcurl -lmicrohttpd -lcrypto -ljq -lpthread
 	"$STAGE/use-static"
+	# and with pkg-config: libloomclient.pc names PREFIX (the staged
+	# tree's, told with --define-variable) and LIBDIR
+	grep -qx 'prefix=/opt/loom' "$d/lib/pkgconfig/libloomclient.pc"
+	grep -qx 'libdir=${prefix}/lib' "$d/lib/pkgconfig/libloomclient.pc"
+	local flags
+	flags=$(PKG_CONFIG_PATH=$d/lib/pkgconfig pkg-config \
+	    --define-variable=prefix="$d" --cflags --libs libloomclient)
+	[[ "$flags" == *"-I$d/include"* && "$flags" == *"-L$d/lib "* ]] ||
+	    fail "pkg-config: $flags"
+	run cc -o "$STAGE/use-pc" "$STAGE/use.c" $flags
+	[ "$status" -eq 0 ] || fail "$output"
+	LD_LIBRARY_PATH=$d/lib "$STAGE/use-pc"
+}
+
+@test "LIBDIR= puts libloomclient and its pkg-config file elsewhere" {
+	cd "$BATS_TEST_DIRNAME/.."
+	local s=$BATS_TEST_TMPDIR/libdir
+	make -s install PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu \
+	    DESTDIR="$s" BUILD="${BUILD:-build}" >/dev/null
+	local lib=$s/usr/lib/x86_64-linux-gnu
+	[ -f "$lib/libloomclient.so.1" ] && [ -f "$lib/libloomclient.a" ]
+	[ ! -e "$s/usr/lib/libloomclient.so.1" ]
+	run env PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config \
+	    --variable=libdir libloomclient
+	[ "$output" = /usr/lib/x86_64-linux-gnu ] || fail "libdir: $output"
+	make -s uninstall PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu \
+	    DESTDIR="$s" >/dev/null
+	[ ! -e "$lib/libloomclient.so.1" ]
+	[ ! -e "$lib/pkgconfig/libloomclient.pc" ]
 }
 
 @test "the web UI is installed under share/loom/ui when it is built" {
@@ -155,4 +184,5 @@ UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd)
 	[ ! -e "$STAGE/opt/loom/include/loom/client.h" ]
 	[ ! -e "$STAGE/opt/loom/lib/libloomclient.so.1" ]
 	[ ! -e "$STAGE/opt/loom/lib/libloomclient.a" ]
+	[ ! -e "$STAGE/opt/loom/lib/pkgconfig/libloomclient.pc" ]
 }
