@@ -19,20 +19,19 @@
 #include "api.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/dispatch.h"
 #include "core/retry.h"
+#include "util/ctl.h"
 #include "util/jsonutil.h"
 
 #define ANSWER_MAX (64 * 1024) /* an answer line longer than this: gone */
@@ -232,32 +231,6 @@ out:
 	return rc;
 }
 
-static int
-logd_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	/* A Unix socket connects at once, or refuses (EAGAIN: its
-	 * backlog is full, which is loom-log too busy for us). */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
 int
 api_records_send(const char *path, const char *eid, const char *tid,
     int attempt, const struct api_record *rec, int n, int timeout_ms)
@@ -268,7 +241,8 @@ api_records_send(const char *path, const char *eid, const char *tid,
 
 	if (path == NULL || *path == '\0' || n <= 0)
 		return 0; /* no loom-log: nothing to say */
-	if ((fd = logd_connect(path)) < 0)
+	/* non-blocking: EAGAIN (a full backlog) is loom-log too busy for us */
+	if ((fd = ctl_unix_connect(path, SOCK_NONBLOCK)) < 0)
 		return -1;
 	records_lines(&b, eid, tid, attempt, rec, n);
 	if (send_all(fd, &b, deadline) == 0)

@@ -14,11 +14,11 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/xalloc.h"
+#include "util/ctl.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
 
@@ -256,12 +256,9 @@ watch_dir(struct logsink *s, int on)
 static void
 try_connect(struct logsink *s)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = ctl_unix_connect(s->path, SOCK_NONBLOCK);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	if (fd >= 0 &&
 	    (s->io = loop_io_add(s->loop, fd, LOOP_READ, on_io, s)) != NULL) {
 		s->fd = fd;
 		watch_dir(s, 0);

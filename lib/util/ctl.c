@@ -447,12 +447,10 @@ ctl_free(struct ctl *c)
 }
 
 /* Connects to path with a deadline; returns the fd or -1 (errno). */
-static int
-ask_connect(const char *path, int timeout_ms)
+int
+ctl_unix_connect(const char *path, int flags)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = timeout_ms / 1000,
-		.tv_usec = (timeout_ms % 1000) * 1000 };
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -460,10 +458,8 @@ ask_connect(const char *path, int timeout_ms)
 		return -1;
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0)) < 0)
 		return -1;
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 
@@ -471,6 +467,20 @@ ask_connect(const char *path, int timeout_ms)
 		errno = e;
 		return -1;
 	}
+	return fd;
+}
+
+static int
+ask_connect(const char *path, int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+		.tv_usec = (timeout_ms % 1000) * 1000 };
+	int fd;
+
+	if ((fd = ctl_unix_connect(path, 0)) < 0)
+		return -1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;
 }
 

@@ -78,6 +78,14 @@ int ctl_claim_path(const char *path, const char *daemon, char **err);
  */
 jv ctl_ask(const char *path, const char *type, int timeout_ms);
 /*
+ * A connected stream socket to the Unix socket at path, close-on-exec,
+ * with flags added to its type (0, or SOCK_NONBLOCK: a Unix socket
+ * connects at once or refuses, EAGAIN when its backlog is full).
+ * Returns the descriptor, or -1 with errno (ENAMETOOLONG for a path too
+ * long for sun_path); nothing is left open on failure.
+ */
+int ctl_unix_connect(const char *path, int flags);
+/*
  * Every loom-*.sock in dir and in its exec-* directories (the control
  * sockets of this host's daemons; each instance of loom-exec@.service
  * makes its own in its runtime directory, dir/exec-N), and loom-log's
