@@ -120,6 +120,10 @@ before=$(cpus)
 # transactions committed in the database, for the per-run figures below
 xacts() { psql -qAt "$LOOM_DATABASE_URL" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
 xact_before=$(xacts)
+# WAL written by the whole cluster (pg_stat_wal: records, full-page images,
+# bytes), for the per-run figures below
+wal() { psql -qAt -F ' ' "$LOOM_DATABASE_URL" -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"; }
+read -r wal_rec0 wal_fpi0 wal_bytes0 <<<"$(wal)"
 
 DATABASE_URL=$LOOM_DATABASE_URL API=$API NOOP_URL=http://127.0.0.1:$PORT/api/tasks/noop \
 LOOM_PIDS="loom-exec:$EXEC loom-engine:$ENGINE loom-api:$APIPID" WORKDIR=$DIR \
@@ -131,8 +135,11 @@ echo "before: $before"
 echo "after:  $(cpus)"
 echo
 echo "-- the Loom statements that took the most time (pg_stat_statements)"
-psql -q "$LOOM_DATABASE_URL" -P pager=off -c "SELECT calls, round(total_exec_time::numeric, 0) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query FROM pg_stat_statements WHERE query NOT LIKE '%graphile_worker%' AND query NOT LIKE '%bench_commit%' ORDER BY total_exec_time DESC LIMIT 15"
+psql -q "$LOOM_DATABASE_URL" -P pager=off -c "SELECT calls, round(total_exec_time::numeric, 0) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, rows, round(wal_bytes / 1024) AS wal_kb, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query FROM pg_stat_statements WHERE query NOT LIKE '%graphile_worker%' AND query NOT LIKE '%bench_commit%' ORDER BY total_exec_time DESC LIMIT 15"
 echo
 echo "-- per run of Link Loom (every run of the rounds; with loom.diamond alone, the diamond's)"
 psql -qAt "$LOOM_DATABASE_URL" -F ' ' -c "SELECT 'runs=' || r.n, 'statements/run=' || round(s.calls / greatest(r.n, 1), 1), 'transactions/run=' || round(($(xacts) - $xact_before)::numeric / greatest(r.n, 1), 1) FROM (SELECT count(*) AS n FROM executions) r, (SELECT sum(calls) AS calls FROM pg_stat_statements WHERE query NOT LIKE '%graphile_worker%' AND query NOT LIKE '%bench_commit%') s"
+read -r wal_rec1 wal_fpi1 wal_bytes1 <<<"$(wal)"
+psql -qAt "$LOOM_DATABASE_URL" -F ' ' -c "SELECT 'WAL/run: records=' || round(($wal_rec1 - $wal_rec0)::numeric / greatest(n, 1), 1), 'fpi=' || round(($wal_fpi1 - $wal_fpi0)::numeric / greatest(n, 1), 2), 'bytes=' || round(($wal_bytes1 - $wal_bytes0)::numeric / greatest(n, 1)) FROM (SELECT count(*) AS n FROM executions) r"
+psql -qAt "$LOOM_DATABASE_URL" -F ' ' -c "SELECT 'updates ' || relname || ': ' || n_tup_upd || ' (HOT ' || n_tup_hot_upd || ')' FROM pg_stat_user_tables WHERE relname IN ('executions', 'run_tasks') ORDER BY relname"
 [ -z "${BENCH_ALL_STATEMENTS:-}" ] || psql -q "$LOOM_DATABASE_URL" -P pager=off -c "SELECT calls, round(total_exec_time::numeric, 0) AS total_ms, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements WHERE query NOT LIKE '%graphile_worker%' AND query NOT LIKE '%bench_commit%' ORDER BY calls DESC LIMIT 60"
