@@ -137,6 +137,17 @@ teardown_file() {
 	[[ "$dep" == *"libloomclient1 (= $(dpkg-deb -f "$LIBDEB" Version))"* ]] ||
 	    fail "Depends: $dep"
 	[[ "$dep" == *libjq-dev* ]] || fail "Depends: $dep (jv.h)"
+	# a static link (pkg-config --static) needs each private library's
+	# -dev package: the one that has its .so link here
+	local l pkg
+	for l in $(sed -n 's/^Libs.private: //p' \
+	    "$BATS_TEST_DIRNAME/../sdk/c/libloomclient.pc.in"); do
+		[ "$l" != -lpthread ] || continue
+		pkg=$(dpkg -S "/usr/lib/$MA/lib${l#-l}.so" | cut -d: -f1)
+		[ -n "$pkg" ] || fail "no package has lib${l#-l}.so"
+		[[ ", $dep," == *[\ \|]"$pkg"[\ ,]* ]] ||
+		    fail "Depends: $dep (no $pkg, for $l)"
+	done
 	local d=$ROOT/dev
 	dpkg-deb -x "$LIBDEB" "$d"
 	dpkg-deb -x "$DEVDEB" "$d"
