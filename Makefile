@@ -153,7 +153,16 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/gen/schema_sql.c: $(SCHEMA_SQL) contrib/embed-schema.sh
+# schema.list names the migrations the embedded schema was made from, and
+# is written again (when make reads this file) only when that set changes:
+# a migration renamed or removed makes the schema again too, not only one
+# added or changed.
+SCHEMA_LIST = $(BUILD)/gen/schema.list
+$(shell mkdir -p $(BUILD)/gen && { echo '$(SCHEMA_SQL)' | \
+    cmp -s - $(SCHEMA_LIST) || echo '$(SCHEMA_SQL)' >$(SCHEMA_LIST); })
+
+$(BUILD)/gen/schema_sql.c: $(SCHEMA_SQL) $(SCHEMA_LIST) \
+    contrib/embed-schema.sh
 	@mkdir -p $(dir $@)
 	contrib/embed-schema.sh $(SCHEMA_SQL) > $@.tmp && mv $@.tmp $@
 

@@ -186,3 +186,23 @@ UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd)
 	[ ! -e "$STAGE/opt/loom/lib/libloomclient.a" ]
 	[ ! -e "$STAGE/opt/loom/lib/pkgconfig/libloomclient.pc" ]
 }
+
+@test "the embedded schema is made again when a migration goes, not only when one comes" {
+	local b=$BATS_TEST_TMPDIR/b one two
+	# each migration is embedded under its name: { N, "NNN_name", ... }
+	one=$(ls schema/[0-9]*.sql | head -1 | xargs basename -s .sql)
+	two=$(ls schema/[0-9]*.sql | sed -n 2p | xargs basename -s .sql)
+	make -s BUILD="$b" "$b/gen/schema_sql.c" >/dev/null
+	grep -q "\"$two\"" "$b/gen/schema_sql.c"
+	# the same set: nothing to do
+	run make -n BUILD="$b" "$b/gen/schema_sql.c"
+	[[ "$output" != *embed-schema* ]] || fail "$output"
+	# one migration left (as if the others were removed): every file is
+	# older than the embedded schema, which is made again all the same
+	make -s BUILD="$b" SCHEMA_SQL="schema/$one.sql" "$b/gen/schema_sql.c" \
+	    >/dev/null
+	grep -q "\"$one\"" "$b/gen/schema_sql.c"
+	if grep -q "\"$two\"" "$b/gen/schema_sql.c"; then
+		fail "$two is still embedded"
+	fi
+}
