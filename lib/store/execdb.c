@@ -82,6 +82,14 @@ key_set(struct execdb_key *k, const PGresult *r, int row)
 	k->attempt = atoi(PQgetvalue(r, row, 2));
 }
 
+/* Frees what key_set() made. */
+static void
+key_clear(struct execdb_key *k)
+{
+	free(k->execution_id);
+	free(k->task_id);
+}
+
 static long
 keys_from(PGresult *r, struct execdb_key **keys)
 {
@@ -97,10 +105,8 @@ keys_from(PGresult *r, struct execdb_key **keys)
 void
 execdb_keys_free(struct execdb_key *k, long n)
 {
-	for (long i = 0; k && i < n; i++) {
-		free(k[i].execution_id);
-		free(k[i].task_id);
-	}
+	for (long i = 0; k && i < n; i++)
+		key_clear(&k[i]);
 	free(k);
 }
 
@@ -232,8 +238,7 @@ void
 execdb_claims_free(struct execdb_claim *c, long n)
 {
 	for (long i = 0; c && i < n; i++) {
-		free(c[i].key.execution_id);
-		free(c[i].key.task_id);
+		key_clear(&c[i].key);
 		jv_free(c[i].request);
 	}
 	free(c);
@@ -555,8 +560,7 @@ void
 execdb_overdue_free(struct execdb_overdue *o, long n)
 {
 	for (long i = 0; o && i < n; i++) {
-		free(o[i].key.execution_id);
-		free(o[i].key.task_id);
+		key_clear(&o[i].key);
 		jv_free(o[i].retry);
 		free(o[i].error_type);
 		free(o[i].error_message);

@@ -446,7 +446,6 @@ ctl_free(struct ctl *c)
 	free(c);
 }
 
-/* Connects to path with a deadline; returns the fd or -1 (errno). */
 int
 ctl_unix_connect(const char *path, int flags)
 {
@@ -470,6 +469,7 @@ ctl_unix_connect(const char *path, int flags)
 	return fd;
 }
 
+/* Connects to path with a deadline; returns the fd or -1 (errno). */
 static int
 ask_connect(const char *path, int timeout_ms)
 {
