@@ -51,6 +51,9 @@ export LOOM_API_CONTROL_SOCKET= LOOM_ENGINE_CONTROL_SOCKET= \
 # too; tests/up.bats and tests/units.bats check that they do.
 export MONGOC_DISABLE_SHM=1
 
+# has_env (proc-helpers.bash)
+source "${BASH_SOURCE[0]%/*}/proc-helpers.bash"
+
 # wait_for [-t SECONDS] CMD...: for readiness that has no event to wait on.
 wait_for() {
 	local limit=10 end

@@ -189,6 +189,7 @@ UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd)
 
 @test "the embedded schema is made again when a migration goes, not only when one comes" {
 	local b=$BATS_TEST_TMPDIR/b one two
+	cd "$BATS_TEST_DIRNAME/.."
 	# each migration is embedded under its name: { N, "NNN_name", ... }
 	one=$(ls schema/[0-9]*.sql | head -1 | xargs basename -s .sql)
 	two=$(ls schema/[0-9]*.sql | sed -n 2p | xargs basename -s .sql)

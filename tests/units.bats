@@ -258,16 +258,13 @@ runs_as_loom() {
 }
 
 @test "loom-api and loom-log get MONGOC_DISABLE_SHM=1 from their units: no /dev/shm/mongoc-PID" {
-	local u pid
+	local u pid out
 	[ -f "$STAGE/unitrun.pid" ] || stack_start
 	for u in loom-api loom-log; do
 		pid=$(sed -n "s/^ready $u.service //p" "$STAGE/unitrun.out" |
 		    tail -1)
 		[ -n "$pid" ] || fail "$u: not ready: $(cat "$STAGE/unitrun.out")"
-		tr '\0' '\n' <"/proc/$pid/environ" |
-		    grep -qx 'MONGOC_DISABLE_SHM=1' ||
-		    fail "$u ($pid): $(tr '\0' '\n' <"/proc/$pid/environ" |
-		    grep '^MONGOC_' || echo no MONGOC_DISABLE_SHM)"
+		out=$(has_env "$pid" MONGOC_DISABLE_SHM=1) || fail "$u: $out"
 		[ ! -e "/dev/shm/mongoc-$pid" ] ||
 		    fail "$u ($pid) made /dev/shm/mongoc-$pid"
 	done
@@ -348,7 +345,9 @@ stop_and_see_restarted() {
 	    <(tail -n +1 -f "$out" 3>&-) >"$STAGE/ready.lines"
 	new=$(sed -n "s/^ready $u //p" "$out" | tail -1)
 	[ "$new" != "$old" ] || fail "$u: $(cat "$out")"
-	! kill -0 "$old" 2>/dev/null
+	if kill -0 "$old" 2>/dev/null; then
+		fail "$u: $old still runs beside $new"
+	fi
 	# killed, libmongoc (loom-api, loom-log) removed no counters file:
 	# none was made
 	[ ! -e "/dev/shm/mongoc-$old" ] || fail "$u left /dev/shm/mongoc-$old"

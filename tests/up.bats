@@ -7,6 +7,8 @@
 
 bats_require_minimum_version 1.5.0
 
+load proc-helpers
+
 # The directory of the programs under test.
 bin_dir() {
 	local root="$BATS_TEST_DIRNAME/.." b
@@ -161,20 +163,13 @@ setup() {
 	assert_output --partial 'started loom-log'
 }
 
-# has_env PID NAME=VALUE: the environment PID was started with has it.
-has_env() {
-	tr '\0' '\n' <"/proc/$1/environ" | grep -qxF "$2"
-}
-
 @test "loom-api and loom-log run with MONGOC_DISABLE_SHM=1: no /dev/shm/mongoc-PID" {
-	local up d pid
+	local up d pid out
 	up=$(cat "$STATE/up.pid")
 	for d in loom-api loom-log; do
 		pid=$(pgrep -P "$up" -x "$d")
 		[ -n "$pid" ] || fail "no $d under loom up ($up)"
-		has_env "$pid" MONGOC_DISABLE_SHM=1 ||
-		    fail "$d ($pid): $(tr '\0' '\n' <"/proc/$pid/environ" |
-		    grep '^MONGOC_' || echo no MONGOC_DISABLE_SHM)"
+		out=$(has_env "$pid" MONGOC_DISABLE_SHM=1) || fail "$d: $out"
 		[ ! -e "/dev/shm/mongoc-$pid" ] ||
 		    fail "$d ($pid) made /dev/shm/mongoc-$pid"
 	done
