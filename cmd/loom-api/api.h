@@ -452,6 +452,13 @@ int api_failure_records(jv retry, int attempt, const char *etype,
 int api_records_send(const char *path, const char *eid, const char *tid,
     int attempt, const struct api_record *rec, int n, int timeout_ms);
 /*
+ * Asks loom-log at path (logd.socket; "" or "none": no loom-log, 0) for a
+ * "synced" on a fresh connection: once it comes, every record loom-log
+ * had read before, from any writer, is in the log store.  Blocks at most
+ * timeout_ms.  Returns 0, or -1 with errno.
+ */
+int api_logd_sync(const char *path, int timeout_ms);
+/*
  * Both: the records of a failed asynchronous attempt to loom-log at path
  * (logd.socket; "" or "none": nothing is sent), within
  * API_RECORDS_TIMEOUT_MS, or dropped (said in the log once until

@@ -25,7 +25,9 @@
  * from then on; ?since=0 starts at the beginning.
  *
  * A run's stream ends, after an "end" message, when the run is terminal
- * and no row of it is left to send.  Ownership: a stream's struct evs
+ * and no row of it is left to send; a stream with log lines first waits
+ * (at most API_RECORDS_TIMEOUT_MS) for loom-log to store what it had been
+ * sent, and looks once more.  Ownership: a stream's struct evs
  * belongs to the stream (freed by evs_free); fill runs on whichever
  * worker thread serves the connection, with that thread's connection.
  */
@@ -35,7 +37,9 @@
  */
 /* clang-format off */
 #include "api.h"
+#include "server.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +70,7 @@ struct evs {
 	char tx[24], id[24];	/* the cursor: the last row sent */
 	char min_id[24];	/* only ids above this ("0": any) */
 	int64_t held_ms;	/* the next re-check of held rows */
+	int logd_synced;	/* the run is over and loom-log was synced */
 };
 
 /* The columns every page has, events and log lines alike. */
@@ -206,6 +211,22 @@ run_terminal(const char *status)
 	return run_state_parse(status, &s) == 0 && run_state_terminal(s);
 }
 
+/*
+ * The run is over, but loom-log may not have stored yet what it was sent
+ * before (loom-exec's record of the outcome does not hold the result
+ * back): asks it to, once, before the stream's last look.
+ */
+static void
+logd_sync_once(struct api_request *rq, struct evs *e)
+{
+	const char *path = rq->api->opt->logd_socket;
+
+	e->logd_synced = 1;
+	if (api_logd_sync(path, API_RECORDS_TIMEOUT_MS) < 0)
+		api_log(LOG_LVL_DEBUG, "%s: loom-log at %s: %s", rq->path,
+		    path, strerror(errno));
+}
+
 static int
 evs_fill(struct api_request *rq, void *ctx, struct buf *out,
     int64_t *recheck_ms)
@@ -257,6 +278,12 @@ evs_fill(struct api_request *rq, void *ctx, struct buf *out,
 		*recheck_ms = e->held_ms;
 		e->held_ms = e->held_ms * 2 > EV_HELD_MAX_MS ? EV_HELD_MAX_MS :
 		    e->held_ms * 2;
+	} else if (e->execution && e->logs && !e->logd_synced &&
+	    run_terminal(PQgetvalue(r, 0, 0))) {
+		PQclear(r);
+		logd_sync_once(rq, e);
+		*recheck_ms = 0;	/* one more look, then the end */
+		return 0;
 	} else if (e->execution && run_terminal(PQgetvalue(r, 0, 0))) {
 		jv end = JV_OBJECT(jv_string("executionId"),
 		    jv_string(e->execution), jv_string("status"),

@@ -231,27 +231,48 @@ out:
 	return rc;
 }
 
+/* Sends b (ending with a sync) on a fresh connection; waits for "synced". */
+static int
+exchange(const char *path, struct buf *b, int timeout_ms)
+{
+	int64_t deadline = api_mono_ms() + timeout_ms;
+	int fd, rc = -1, e;
+
+	/* non-blocking: EAGAIN (a full backlog) is loom-log too busy for us */
+	if ((fd = ctl_unix_connect(path, SOCK_NONBLOCK)) < 0)
+		e = errno;
+	else {
+		if (send_all(fd, b, deadline) == 0)
+			rc = read_synced(path, fd, deadline);
+		e = errno;
+		close(fd);
+	}
+	buf_free(b);
+	errno = e;
+	return rc;
+}
+
 int
 api_records_send(const char *path, const char *eid, const char *tid,
     int attempt, const struct api_record *rec, int n, int timeout_ms)
 {
-	int64_t deadline = api_mono_ms() + timeout_ms;
 	struct buf b = BUF_INIT;
-	int fd, rc = -1, e;
 
 	if (path == NULL || *path == '\0' || n <= 0)
 		return 0; /* no loom-log: nothing to say */
-	/* non-blocking: EAGAIN (a full backlog) is loom-log too busy for us */
-	if ((fd = ctl_unix_connect(path, SOCK_NONBLOCK)) < 0)
-		return -1;
 	records_lines(&b, eid, tid, attempt, rec, n);
-	if (send_all(fd, &b, deadline) == 0)
-		rc = read_synced(path, fd, deadline);
-	e = errno;
-	buf_free(&b);
-	close(fd);
-	errno = e;
-	return rc;
+	return exchange(path, &b, timeout_ms);
+}
+
+int
+api_logd_sync(const char *path, int timeout_ms)
+{
+	struct buf b = BUF_INIT;
+
+	if (path == NULL || *path == '\0' || strcmp(path, "none") == 0)
+		return 0;
+	buf_printf(&b, "{\"v\":1,\"t\":\"sync\",\"id\":0}\n");
+	return exchange(path, &b, timeout_ms);
 }
 
 /*
