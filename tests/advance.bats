@@ -83,6 +83,15 @@ state() {
 	all_succeeded "$ex" 6
 	# in order, each once
 	assert_equal "$(calls_of "$E")" "t1 t2 t3 t4 t5 t6"
+	# a step's claim is in the step's own transaction: the task it made
+	# READY went RUNNING in that transaction (all five, unless a doorbell
+	# had the executor claim with a result first)
+	run sql "SELECT count(*) FROM events r JOIN events c
+	    USING (execution_id, task_id) WHERE r.execution_id = '$E'
+	    AND r.to_state = 'READY' AND c.to_state = 'RUNNING'
+	    AND r.tx = c.tx AND task_id <> 't1'"
+	assert_success
+	[ "$output" -ge 3 ]
 	kill -CONT "$ENGINE"
 	loom_daemon_stop "$exec"
 	# the executor says how many steps it took: at least the five after t1

@@ -5,8 +5,9 @@
  * is out); READ (its rows came: advance_finish() goes on); FAILED (the
  * first round trip failed: roll back what it began, let the engine do
  * it).  After the writes went out the pass is IDLE again; their answer
- * comes to on_written(), which only notes what advance_finish() must do
- * next time: roll back a failed write and ring the engine.
+ * comes to on_written(), which hands the claim in them to the executor
+ * and notes what advance_finish() must do next time: roll back a failed
+ * write and ring the engine.
  */
 #include "advance.h"
 
@@ -37,6 +38,8 @@ struct advance {
 	struct ring *rings;
 	void (*kick)(void *);
 	void *kick_arg;
+	struct advance_claim claim; /* stmt NULL: none */
+	int claim_sent;		    /* the pass's writes took a claim */
 	uint64_t passes;
 };
 
@@ -44,6 +47,8 @@ struct advance {
 struct written {
 	struct advance *a;
 	char *id;
+	int ask; /* rows its claim asked for (0: no claim) */
+	size_t at; /* the claim's answer among the batch's */
 };
 
 static void
@@ -93,8 +98,16 @@ on_written(void *arg, int rc, const char *err, PGresult **res, size_t n)
 {
 	struct written *w = arg;
 
-	(void)res;
-	(void)n;
+	if (w->ask > 0) {
+		/* The claim's answer, or NULL: it was not written. */
+		PGresult *r = NULL;
+
+		if (rc == 0 && w->at < n) {
+			r = res[w->at];
+			res[w->at] = NULL;
+		}
+		w->a->claim.done(w->a->claim.arg, r, w->ask);
+	}
 	if (rc != 0) {
 		/* The cached run went ahead of the database. */
 		log_set_context("execution", w->id);
@@ -112,28 +125,56 @@ on_written(void *arg, int rc, const char *err, PGresult **res, size_t n)
 	free(w);
 }
 
-/* enginedb's writer: the pass's writes go out as one batch. */
+/*
+ * enginedb's writer: the pass's writes go out as one batch, with the
+ * executor's claim before the last COMMIT when it has one to make.
+ */
 static int
 send_writes(
     void *arg, const char *id, const struct db_stmt *st, size_t n, char **err)
 {
 	struct advance *a = arg;
 	struct written *w = xcalloc(1, sizeof(*w));
+	struct db_stmt *all = NULL;
+	void *q = NULL;
+	int rc;
 
 	w->a = a;
 	w->id = xstrdup(id);
-	if (db_async_send(a->as, st, n, 0, on_written, w, err) < 0) {
+	if (a->claim.stmt != NULL && n > 0 &&
+	    strcmp(st[n - 1].sql, "COMMIT") == 0) {
+		all = xcalloc(n + 1, sizeof(*all));
+		memcpy(all, st, (n - 1) * sizeof(*st));
+		w->ask = a->claim.stmt(a->claim.arg, &all[n - 1], &q);
+		all[n] = st[n - 1];
+	}
+	if (w->ask > 0) {
+		w->at = n - 1;
+		rc = db_async_send(a->as, all, n + 1, 1, on_written, w, err);
+		a->claim.free_q(q);
+	} else
+		rc = db_async_send(a->as, st, n, 0, on_written, w, err);
+	free(all);
+	if (rc < 0) {
+		if (w->ask > 0)
+			a->claim.done(a->claim.arg, NULL, w->ask);
 		free(w->id);
 		free(w);
 		return -1;
 	}
+	if (w->ask > 0)
+		a->claim_sent = 1;
 	return 0;
 }
 
 struct advance *
-advance_new(enginedb_run_end_cb *run_end, void *arg)
+advance_new(enginedb_run_end_cb *run_end, void *arg,
+    const struct advance_claim *claim)
 {
 	struct advance *a = xcalloc(1, sizeof(*a));
+
+	if (claim != NULL)
+		a->claim = *claim;
 
 	a->edb = enginedb_new(NULL);
 	enginedb_set_writer(a->edb, send_writes, a, 1);
@@ -282,6 +323,7 @@ advance_finish(struct advance *a, int64_t now_ms)
 		ring_add(a, "loom_task_done", a->id);
 		pass_clear(a);
 	} else if (a->state == AV_READ) {
+		a->claim_sent = 0;
 		rc = enginedb_pass_read(a->edb, a->id, a->rs, now_ms, &err);
 		memset(a->rs, 0, sizeof(a->rs)); /* taken */
 		log_set_context("execution", a->id);
@@ -308,7 +350,7 @@ advance_finish(struct advance *a, int64_t now_ms)
 			ring_add(a, "loom_task_done", a->id);
 		} else if (rc == ENGINEDB_DID_WORK) {
 			a->passes++;
-			wrote = 1;
+			wrote = a->claim_sent ? 2 : 1;
 		}
 		/* The timer of a retry is the engine's. */
 		if (rc >= 0 && enginedb_pass_retrying(a->edb))

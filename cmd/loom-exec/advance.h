@@ -12,9 +12,17 @@
  *      them, and the pass's first round trip (begin, lock the run, read
  *      what is new) goes out right behind it (advance_start());
  *   2. when its rows are in, the pass goes on (advance_finish()) and its
- *      writes and COMMIT go out as one more batch, with no
- *      loom_task_ready: the executor claims right behind them, and rings
- *      it for the others only when its claim came back full.
+ *      writes go out as one more batch, with no loom_task_ready and with
+ *      the executor's claim before their COMMIT (struct advance_claim):
+ *      the claim takes what the pass made ready in the pass's own
+ *      transaction, and the executor rings loom_task_ready for the
+ *      others only when its claim came back full.
+ *
+ * One transaction instead of two a step: one commit, and one round of
+ * the doorbells (a commit that notifies wakes every listening session;
+ * the claim's loom_event for the run is the pass's own).  When the
+ * executor cannot claim then (no free slot, a claim's rows not yet
+ * started), it claims right behind the writes, as its own transaction.
  *
  * The results' own transaction is durable on its own, before the pass
  * begins, so nothing about them changes.  Whatever goes wrong on the
@@ -36,8 +44,27 @@
 
 struct advance;
 
-/* run_end(arg, ...) hears of each run a pass ends (may be NULL). */
-struct advance *advance_new(enginedb_run_end_cb *run_end, void *arg);
+/*
+ * The executor's claim, which goes into a pass's transaction before its
+ * COMMIT.  stmt(arg, st, q) fills *st with the claim (its parameters
+ * owned by *q, freed with free_q() once sent) and returns how many rows
+ * it asks for, or 0 for no claim now.  done(arg, r, ask) takes the
+ * claim's answer r, NULL when the writes failed or were not sent (then
+ * nothing was claimed).
+ */
+struct advance_claim {
+	int (*stmt)(void *arg, struct db_stmt *st, void **q);
+	void (*free_q)(void *q);
+	void (*done)(void *arg, PGresult *r, int ask);
+	void *arg;
+};
+
+/*
+ * run_end(arg, ...) hears of each run a pass ends (may be NULL); claim
+ * (copied; may be NULL) is how the executor claims in a pass.
+ */
+struct advance *advance_new(enginedb_run_end_cb *run_end, void *arg,
+    const struct advance_claim *claim);
 void advance_free(struct advance *a); /* NULL-safe */
 /* conn and as are borrowed (NULL while the database is away). */
 void advance_set_conn(struct advance *a, PGconn *conn, struct db_async *as);
@@ -62,14 +89,16 @@ int advance_start(struct advance *a, const char *id, void (*kick)(void *),
 
 /*
  * Goes on with the pass whose first answer came (advance_pending()), with
- * nothing else in flight on the connection.  Returns 1 when the pass sent
- * writes that may have made tasks ready (claim now, then
- * advance_claimed()), 0 when it did not, -1 when the connection broke.
+ * nothing else in flight on the connection.  Returns 2 when the pass sent
+ * writes with the executor's claim in them (its answer goes to the
+ * claim's done()), 1 when it sent writes without one that may have made
+ * tasks ready (claim now, then advance_claimed()), 0 when it sent no
+ * writes, -1 when the connection broke.
  */
 int advance_finish(struct advance *a, int64_t now_ms);
 
 /*
- * After the claim that followed a pass: asked for ask rows, got n (n < 0:
+ * After the claim in or behind a pass: asked for ask rows, got n (n < 0:
  * the claim failed).  A full claim may have left ready tasks behind:
  * rings loom_task_ready for the other executors.
  */

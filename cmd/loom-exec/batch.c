@@ -162,6 +162,8 @@ xd_advance_step(struct xd *x)
 	case -1:
 		xd_db_lost(x, NULL);
 		break;
+	case 2: /* the claim went with the writes (adv_claim_done()) */
+		break;
 	case 1:
 		if (x->draining) /* no more claims: tell the others */
 			advance_claimed(x->adv, -1, 0);
@@ -177,6 +179,63 @@ static void
 adv_kick(void *arg)
 {
 	xd_kick(arg);
+}
+
+/*
+ * The claim that goes into a pass's transaction (advance.h): for the
+ * free slots, when nothing else is to be claimed or started first (no
+ * claim's rows waiting, not draining).  Nothing is in flight then
+ * (xd_advance_step() waited), and no batch goes out until the answer
+ * came (xd_send_batch()), so fl_ask is the claim's.
+ */
+static int
+adv_claim_stmt(void *arg, struct db_stmt *st, void **q)
+{
+	struct xd *x = arg;
+	int ask;
+
+	if (x->draining || x->claimed != NULL || x->batch_out ||
+	    x->adv_claim_out)
+		return 0;
+	ask = xd_slots(x) - (int)x->nrunning;
+	if (ask > x->o->batch)
+		ask = x->o->batch;
+	if (ask <= 0)
+		return 0;
+	*q = execdb_claim_stmt(x->edb, ask, st);
+	x->adv_claim_out = 1;
+	x->fl_ask = ask;
+	x->fl_news = x->ready_news;
+	return ask;
+}
+
+static void
+adv_claim_free(void *q)
+{
+	execdb_q_free(q);
+}
+
+/* Its answer, as on_batch() takes a batch's claim. */
+static void
+adv_claim_done(void *arg, PGresult *r, int ask)
+{
+	struct xd *x = arg;
+
+	x->adv_claim_out = 0;
+	advance_claimed(x->adv, r != NULL ? execdb_claim_count(r) : -1, ask);
+	if (r != NULL) {
+		x->claimed = r;
+		x->fl_ask = ask;
+	} else
+		x->more_ready = 1; /* claim again */
+	xd_kick(x);
+}
+
+void
+xd_advance_claim(struct xd *x, struct advance_claim *c)
+{
+	*c = (struct advance_claim){ adv_claim_stmt, adv_claim_free,
+		adv_claim_done, x };
 }
 
 /*
@@ -214,7 +273,7 @@ xd_send_batch(struct xd *x)
 	int ask = 0;
 
 	if (x->conn == NULL || x->batch_out || x->claimed != NULL ||
-	    advance_busy(x->adv))
+	    x->adv_claim_out || advance_busy(x->adv))
 		return;
 	/* Output lines go ahead of the results, in their transaction. */
 	if (x->ndone > 0 && logq_len(x->logq) > 0) {

@@ -143,6 +143,7 @@ struct xd {
 	struct otlp_config tcfg; /* trace.* */
 	struct otlp *otlp;	 /* attempt and run spans; NULL: off */
 	int claim_rings;   /* the next claim follows a pass: see advance.h */
+	int adv_claim_out; /* a claim is out in a pass's writes */
 	PGresult *claimed; /* a claim's answer, to start */
 	int sync_flush;	   /* a batch was refused: write one by one */
 	char **cancels;	   /* executions to check after loom_cancel */
@@ -230,6 +231,7 @@ int xd_async_open(struct xd *x);
 void xd_async_close(struct xd *x);
 void xd_settle(struct xd *x);
 void xd_advance_step(struct xd *x);
+void xd_advance_claim(struct xd *x, struct advance_claim *c);
 void xd_send_batch(struct xd *x);
 
 /* report.c: writing the blocking way. */

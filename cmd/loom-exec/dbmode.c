@@ -301,7 +301,10 @@ open_database(struct xd *x, char **err)
 		return -1;
 	}
 	if (x->o->advance) {
-		x->adv = advance_new(x->otlp ? on_run_end : NULL, x);
+		struct advance_claim c;
+
+		xd_advance_claim(x, &c);
+		x->adv = advance_new(x->otlp ? on_run_end : NULL, x, &c);
 		advance_set_conn(x->adv, x->conn, x->async);
 	}
 	return 0;
