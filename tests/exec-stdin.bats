@@ -468,3 +468,38 @@ $(shell_req after '["true"]')"
 	run ls -A "$TMPDIR"
 	assert_output ""
 }
+
+@test "shell: the \$LOOM_OUTPUT directory of a killed loom-exec goes with the next one's first task, a live one's stays" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	MARK=loom-stdin-outdir-$$-$RANDOM
+	# long LABEL: a loom-exec --stdin whose one task says where its
+	# output goes, then sleeps; its pid in $LONG
+	long() {
+		mkfifo "$WORK/in.$1"
+		"$EXEC" --stdin <"$WORK/in.$1" >/dev/null 2>&1 &
+		LONG=$!
+		exec 7>"$WORK/in.$1"
+		sh_req "$1" "echo \"\$LOOM_OUTPUT\" >$WORK/out.$1; sleep 100 # $MARK" >&7
+		exec 7>&-
+		wait_for test -s "$WORK/out.$1"
+	}
+	long killed
+	kill -KILL "$LONG"
+	wait "$LONG" || true
+	dead=$(dirname "$(cat "$WORK/out.killed")")
+	[ -d "$dead" ]
+	: >"$dead/7" # a task's output file, left with it
+	long alive
+	live=$(dirname "$(cat "$WORK/out.alive")")
+	# a second executor's first task
+	run --separate-stderr "$EXEC" --stdin <<<"$(sh_req quick 'echo "[1]" >"$LOOM_OUTPUT"')"
+	assert_success
+	assert_equal "$(result quick | jq -c .output)" '[1]'
+	[ ! -e "$dead" ]
+	[ -d "$live" ]
+	kill -TERM "$LONG"
+	wait "$LONG" || true
+	run ls -A "$TMPDIR"
+	assert_output ""
+}

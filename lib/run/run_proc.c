@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -872,36 +874,100 @@ fail_job(struct runner_job *j, jv error)
 }
 
 /*
+ * A directory's descriptor with an exclusive lock on it, or -1 (it is
+ * not there, or locked: its runner lives).  flock() locks go with the
+ * process that holds them, even when it is killed, and the descriptor is
+ * closed at exec, so a task's own process never holds one.
+ */
+static int
+lock_dir(int at, const char *name)
+{
+	int fd = openat(at, name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		(void)close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * Removes the $LOOM_OUTPUT directories under tmp that a runner that is
+ * gone left (ours, not locked: its process was killed before it could
+ * remove them), with the files of its tasks in them.
+ */
+static void
+sweep_output_dirs(const char *tmp)
+{
+	DIR *d = opendir(tmp);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		DIR *sub;
+		struct dirent *f;
+		int fd;
+
+		if (strncmp(e->d_name, "loom-output-", 12) != 0 ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+			-1 ||
+		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+		    (fd = lock_dir(dirfd(d), e->d_name)) < 0)
+			continue;
+		if ((sub = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 0))) != NULL) {
+			while ((f = readdir(sub)) != NULL)
+				if (f->d_name[0] != '.')
+					(void)unlinkat(dirfd(sub), f->d_name, 0);
+			closedir(sub);
+		}
+		(void)unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+		(void)close(fd);
+	}
+	closedir(d);
+}
+
+/*
  * $LOOM_OUTPUT: a name not taken yet in a directory of the runner's own
  * (mode 0700, made on first use and again if it went), which the task
  * creates if it writes an output.  Not a file made for every task:
  * creating and removing an inode per task costs more than the rest of
- * its start on ext4, which scans for recently deleted inodes.
+ * its start on ext4, which scans for recently deleted inodes.  The
+ * runner holds a lock on its directory while it lives; making one, it
+ * first removes those that runners killed before they could left.
  */
 static int
 make_output_path(struct run_proc *p, struct runner *r)
 {
 	static uint64_t seq;
-	char **dir = runner_outdir(r);
+	struct runner_outdir *od = runner_outdir(r);
 
-	if (*dir != NULL && access(*dir, W_OK | X_OK) == -1) {
-		free(*dir); /* removed behind our back (a tmp cleaner) */
-		*dir = NULL;
+	if (od->path != NULL && access(od->path, W_OK | X_OK) == -1) {
+		free(od->path); /* removed behind our back (a tmp cleaner) */
+		od->path = NULL;
+		if (od->lock_fd >= 0)
+			(void)close(od->lock_fd);
+		od->lock_fd = -1;
 	}
-	if (*dir == NULL) {
+	if (od->path == NULL) {
 		const char *tmp = getenv("TMPDIR");
 		char *d;
 
 		if (tmp == NULL || *tmp == '\0')
 			tmp = "/tmp";
+		sweep_output_dirs(tmp);
 		d = xasprintf("%s/loom-output-XXXXXX", tmp);
 		if (mkdtemp(d) == NULL) {
 			free(d);
 			return -1;
 		}
-		*dir = d;
+		od->path = d;
+		od->lock_fd = lock_dir(AT_FDCWD, d);
 	}
-	p->output_path = xasprintf("%s/%llu", *dir, (unsigned long long)++seq);
+	p->output_path =
+	    xasprintf("%s/%llu", od->path, (unsigned long long)++seq);
 	return 0;
 }
 

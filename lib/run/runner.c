@@ -57,7 +57,7 @@ struct runner {
 	struct runner_job *done_head, *done_tail;
 	size_t njobs;
 	uint64_t next_id;
-	char *outdir;	    /* run_proc.c's for $LOOM_OUTPUT, or NULL */
+	struct runner_outdir outdir; /* run_proc.c's for $LOOM_OUTPUT */
 	int dying;	    /* runner_free() was called */
 	int delivering;	    /* inside runner_deliver() */
 };
@@ -80,6 +80,7 @@ runner_new(struct loop *loop, const struct runner_config *cfg)
 	struct runner *r;
 
 	r = xcalloc(1, sizeof(*r));
+	r->outdir.lock_fd = -1;
 	r->loop = loop;
 	if (cfg != NULL)
 		r->cfg = *cfg;
@@ -129,7 +130,7 @@ runner_http(struct runner *r)
 	return r->http;
 }
 
-char **
+struct runner_outdir *
 runner_outdir(struct runner *r)
 {
 	return &r->outdir;
@@ -328,9 +329,11 @@ static void
 runner_destroy(struct runner *r)
 {
 	run_http_free(r->http);
-	if (r->outdir != NULL) /* every task's file is gone by now */
-		(void)rmdir(r->outdir);
-	free(r->outdir);
+	if (r->outdir.path != NULL) /* every task's file is gone by now */
+		(void)rmdir(r->outdir.path);
+	if (r->outdir.lock_fd >= 0)
+		(void)close(r->outdir.lock_fd);
+	free(r->outdir.path);
 	loop_defer_del(r->deliver);
 	free((char *)r->cfg.user_agent);
 	free((char *)r->cfg.callback_base_url);

@@ -245,9 +245,14 @@ const struct runner_config *runner_cfg(struct runner *r);
 struct run_http *runner_http(struct runner *r);
 /*
  * run_proc.c's directory of $LOOM_OUTPUT files (owned by the runner,
- * removed with it; NULL until made).
+ * removed with it): its path (NULL until made), and a descriptor of it
+ * (-1: none) that holds a lock on it for as long as the runner lives.
  */
-char **runner_outdir(struct runner *r);
+struct runner_outdir {
+	char *path;
+	int lock_fd;
+};
+struct runner_outdir *runner_outdir(struct runner *r);
 
 /*
  * A back end reports the end of a job with a partial result (consumed);
