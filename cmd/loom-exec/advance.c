@@ -47,7 +47,7 @@ struct advance {
 struct written {
 	struct advance *a;
 	char *id;
-	int ask; /* rows its claim asked for (0: no claim) */
+	int ask;   /* rows its claim asked for (0: no claim) */
 	size_t at; /* the claim's answer among the batch's */
 };
 
@@ -168,8 +168,8 @@ send_writes(
 }
 
 struct advance *
-advance_new(enginedb_run_end_cb *run_end, void *arg,
-    const struct advance_claim *claim)
+advance_new(
+    enginedb_run_end_cb *run_end, void *arg, const struct advance_claim *claim)
 {
 	struct advance *a = xcalloc(1, sizeof(*a));
 

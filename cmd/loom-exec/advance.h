@@ -63,8 +63,8 @@ struct advance_claim {
  * run_end(arg, ...) hears of each run a pass ends (may be NULL); claim
  * (copied; may be NULL) is how the executor claims in a pass.
  */
-struct advance *advance_new(enginedb_run_end_cb *run_end, void *arg,
-    const struct advance_claim *claim);
+struct advance *advance_new(
+    enginedb_run_end_cb *run_end, void *arg, const struct advance_claim *claim);
 void advance_free(struct advance *a); /* NULL-safe */
 /* conn and as are borrowed (NULL while the database is away). */
 void advance_set_conn(struct advance *a, PGconn *conn, struct db_async *as);

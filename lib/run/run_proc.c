@@ -882,8 +882,8 @@ fail_job(struct runner_job *j, jv error)
 static int
 lock_dir(int at, const char *name)
 {
-	int fd = openat(at, name,
-	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd =
+	    openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		(void)close(fd);
@@ -920,7 +920,8 @@ sweep_output_dirs(const char *tmp)
 		if ((sub = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 0))) != NULL) {
 			while ((f = readdir(sub)) != NULL)
 				if (f->d_name[0] != '.')
-					(void)unlinkat(dirfd(sub), f->d_name, 0);
+					(void)unlinkat(
+					    dirfd(sub), f->d_name, 0);
 			closedir(sub);
 		}
 		(void)unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
