@@ -213,7 +213,9 @@ loom_commands() {
 		cmd=${f##*/cmd_}
 		cmd=${cmd%.c}
 		cmd=${cmd%%_*}	# cmd_workflow_life.c: more of `loom workflow`
-		opts=$(grep -oE '\{ *"[a-z][a-z-]*", *[a-z_]+_argument' "$f")
+		# (a file may have no table: cmd_db_prune.c's are cmd_db.c's)
+		opts=$(grep -oE '\{ *"[a-z][a-z-]*", *[a-z_]+_argument' "$f" ||
+		    true)
 		# ...and the rows of each CLI_*_OPTIONS macro of cli.h it uses
 		for m in $(grep -oE 'CLI_[A-Z]+_OPTIONS' "$f" | sort -u); do
 			opts+=$'\n'$(awk -v m="$m" '$0 ~ "^#define " m "( |$)" { on = 1 }

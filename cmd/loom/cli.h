@@ -99,6 +99,9 @@ int cmd_validate(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_cron(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+/* cmd_db_prune.c: `loom db prune` on the database at url. */
+int db_prune_cmd(const char *url, const char *older, const char *workflow,
+    int dry_run, enum output_format fmt);
 int cmd_run(int argc, char **argv);
 int cmd_workflow(int argc, char **argv);
 int cmd_execution(int argc, char **argv);

@@ -3,6 +3,8 @@
  *
  *   loom db migrate [--db URL]          apply missing schema migrations
  *   loom db status  [--db URL] [-o json] schema version, what is missing
+ *   loom db prune   --older-than DUR [--workflow ID] [--dry-run] [--db URL]
+ *                                       remove the runs that ended long ago
  *   loom db start   [--state-dir DIR]   start the private cluster (as loom up)
  *   loom db stop    [--state-dir DIR]
  *   loom db url     [--state-dir DIR]   print the private cluster's URL
@@ -29,6 +31,9 @@ db_usage(FILE *fp)
 	fprintf(fp,
 	    "usage: loom db migrate [--db URL]\n"
 	    "       loom db status [--db URL] [-o text|json]\n"
+	    "       loom db prune --older-than DURATION [--workflow ID] "
+	    "[--dry-run]\n"
+	    "                     [--db URL] [-o text|json]\n"
 	    "       loom db start|stop|url [--state-dir DIR] [--port N] "
 	    "[--fast]\n"
 	    "\n"
@@ -96,6 +101,9 @@ struct db_opts {
 	const char *state_dir; /* --state-dir, or NULL */
 	int port;	       /* --port, or 0 */
 	int fast;	       /* --fast */
+	const char *older;     /* --older-than (prune) */
+	const char *workflow;  /* --workflow (prune) */
+	int dry_run;	       /* --dry-run (prune) */
 	enum output_format fmt;
 };
 
@@ -112,6 +120,9 @@ db_parse_opts(int argc, char **argv, struct db_opts *o)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "fast", no_argument, NULL, 'f' },
+		{ "older-than", required_argument, NULL, 'O' },
+		{ "workflow", required_argument, NULL, 'w' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -136,6 +147,15 @@ db_parse_opts(int argc, char **argv, struct db_opts *o)
 		case 'f':
 			o->fast = 1;
 			break;
+		case 'O':
+			o->older = optarg;
+			break;
+		case 'w':
+			o->workflow = optarg;
+			break;
+		case 'n':
+			o->dry_run = 1;
+			break;
 		case 'o':
 			if (cli_parse_output("db", optarg, &o->fmt) < 0)
 				return EXIT_USAGE;
@@ -150,7 +170,7 @@ db_parse_opts(int argc, char **argv, struct db_opts *o)
 	return -1;
 }
 
-/* `loom db migrate|status` on --db or the configured database. */
+/* `loom db migrate|status|prune` on --db or the configured database. */
 static int
 db_schema_cmd(const char *sub, const struct db_opts *o)
 {
@@ -164,8 +184,12 @@ db_schema_cmd(const char *sub, const struct db_opts *o)
 		diags_clear(&d);
 		return EXIT_FAIL;
 	}
-	rc = db_migrate_cmd(
-	    o->url ? o->url : db_url(cfg), o->fmt, !strcmp(sub, "migrate"));
+	if (!strcmp(sub, "prune"))
+		rc = db_prune_cmd(o->url ? o->url : db_url(cfg), o->older,
+		    o->workflow, o->dry_run, o->fmt);
+	else
+		rc = db_migrate_cmd(o->url ? o->url : db_url(cfg), o->fmt,
+		    !strcmp(sub, "migrate"));
 	config_free(cfg);
 	return rc;
 }
@@ -225,9 +249,14 @@ cmd_db(int argc, char **argv)
 	if (optind >= argc)
 		return cli_usage_error("db",
 		    "missing subcommand (migrate, "
-		    "status, start, stop, url)");
+		    "status, prune, start, stop, url)");
 	sub = argv[optind];
-	if (!strcmp(sub, "migrate") || !strcmp(sub, "status"))
+	if (strcmp(sub, "prune") &&
+	    (o.older != NULL || o.workflow != NULL || o.dry_run))
+		return cli_usage_error("db",
+		    "--older-than, --workflow and --dry-run are for prune");
+	if (!strcmp(sub, "migrate") || !strcmp(sub, "status") ||
+	    !strcmp(sub, "prune"))
 		return db_schema_cmd(sub, &o);
 	if (strcmp(sub, "start") && strcmp(sub, "stop") && strcmp(sub, "url"))
 		return cli_usage_error("db", "unknown subcommand '%s'", sub);

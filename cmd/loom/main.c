@@ -24,7 +24,7 @@ static const struct command {
 	{ "cron", cmd_cron, "show the next fire times of a cron expression" },
 	{ "run", cmd_run,
 	    "run a workflow here, without a server (JSON lines)" },
-	{ "db", cmd_db, "migrate the schema; start/stop the private cluster" },
+	{ "db", cmd_db, "migrate the schema, prune old runs, run the cluster" },
 	{ "workflow", cmd_workflow,
 	    "apply, list, trigger, pause, delete workflows" },
 	{ "execution", cmd_execution,

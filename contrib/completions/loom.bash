@@ -62,6 +62,7 @@ _loom_options()
 		case $2 in
 		migrate) echo '--db -h --help' ;;
 		status) echo '--db -o --output -h --help' ;;
+		prune) echo '--older-than --workflow --dry-run --db -o --output -h --help' ;;
 		*) echo '--state-dir --port --fast -h --help' ;;
 		esac ;;
 	workflow)
@@ -106,7 +107,7 @@ _loom_subcommands()
 {
 	case $1 in
 	cron) echo 'next' ;;
-	db) echo 'migrate status start stop url' ;;
+	db) echo 'migrate status prune start stop url' ;;
 	workflow) echo 'apply list describe trigger delete pause unpause history backfill next trigger-token' ;;
 	execution) echo 'list show cancel retry logs' ;;
 	breaker) echo 'list reset' ;;
