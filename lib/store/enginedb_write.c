@@ -163,9 +163,11 @@ static const char sql_events[] =
  * The run rows of a transaction (run_engine_write's parameters, arrays
  * of one element a run).
  */
+#define RUNROW_N 7 /* run_engine_write's arrays */
+
 struct runrows {
-	struct buf a[6];
-	const char *p[6];
+	struct buf a[RUNROW_N];
+	const char *p[RUNROW_N];
 	int n;
 };
 
@@ -173,15 +175,15 @@ static void
 runrows_open(struct runrows *rr)
 {
 	memset(rr, 0, sizeof(*rr));
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < RUNROW_N; i++)
 		buf_putc(&rr->a[i], '{');
 }
 
-/* v: run_engine_write's six values for one run (NULL for SQL NULL). */
+/* v: run_engine_write's values for one run (NULL for SQL NULL). */
 static void
 runrows_add(struct runrows *rr, const char *const *v)
 {
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < RUNROW_N; i++)
 		buf_pgarray_elem(&rr->a[i], v[i]);
 	rr->n++;
 }
@@ -189,7 +191,7 @@ runrows_add(struct runrows *rr, const char *const *v)
 static void
 runrows_close(struct runrows *rr)
 {
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < RUNROW_N; i++) {
 		buf_putc(&rr->a[i], '}');
 		rr->p[i] = rr->a[i].p;
 	}
@@ -235,8 +237,8 @@ struct passwrite {
 	int ndead, dispatch, cancel;
 	int nreset, nundead, resumed;
 	size_t nrq;
-	char dl[32], gen[32];
-	const char *p_dead[2], *p_run[6], *p_id[1], *p_wf[2];
+	char dl[32], started[32], gen[32];
+	const char *p_dead[2], *p_run[RUNROW_N], *p_id[1], *p_wf[2];
 	int admit, pause; /* the run ended: see pw_run_ended() */
 	const char *p_rs[2], *p_undead[3], *p_rq[3], *p_gen[2];
 	long *ord, nchanged, nchunks;
@@ -380,6 +382,9 @@ pw_run_row(struct passwrite *pw, const struct runentry *run,
 	pw->p_run[2] = finish_msg;
 	pw->p_run[3] = run->rt.deadline_ms ? pw->dl : NULL;
 	pw->p_run[4] = pw->resumed ? "true" : "false";
+	snprintf(pw->started, sizeof(pw->started), "%lld",
+	    (long long)run->rt.started_ms);
+	pw->p_run[6] = run->rt.started_ms > 0 ? pw->started : NULL;
 }
 
 /* In how many transactions the rows go, and room for the statements. */
@@ -521,8 +526,8 @@ pw_chunk_close(struct passwrite *pw, const struct enginedb *e, long c)
 		runrows_add(&pw->rr, pw->p_run);
 		runrows_close(&pw->rr);
 		st[pw->nst++] =
-		    (struct db_stmt){ transition_sql(TR_RUN_ENGINE_WRITE), 6,
-			    pw->rr.p };
+		    (struct db_stmt){ transition_sql(TR_RUN_ENGINE_WRITE),
+			    RUNROW_N, pw->rr.p };
 	}
 	if (c > 0 && c == pw->nchunks - 1)
 		/* The whole pass is in: the run is marked no more. */
@@ -746,7 +751,7 @@ int
 edb_batch_send(struct enginedb *e, struct batchwrite *b, char **err)
 {
 	struct db_stmt st[8];
-	const char *p_dead[2], *p_cancel[1], *p_runs[7];
+	const char *p_dead[2], *p_cancel[1], *p_runs[RUNROW_N + 1];
 	size_t n = 0;
 	int rc;
 
@@ -781,11 +786,11 @@ edb_batch_send(struct enginedb *e, struct batchwrite *b, char **err)
 	 * The run rows, and the doorbells: loom_event for each run, and one
 	 * loom_task_ready for all (its payload is not read).
 	 */
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < RUNROW_N; i++)
 		p_runs[i] = b->runs.p[i];
-	p_runs[6] = b->dispatch && !e->quiet_ready ? "true" : "false";
-	st[n++] =
-	    (struct db_stmt){ transition_run_engine_write_ring(), 7, p_runs };
+	p_runs[RUNROW_N] = b->dispatch && !e->quiet_ready ? "true" : "false";
+	st[n++] = (struct db_stmt){ transition_run_engine_write_ring(),
+		RUNROW_N + 1, p_runs };
 	p_cancel[0] = b->cancels.p;
 	if (b->ncancel > 0)
 		st[n++] =

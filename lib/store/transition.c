@@ -376,16 +376,20 @@ static const char engine_write_sql[] =
  * several): $1 the executions, $2 their states, $3 their errors, $4
  * their deadlines (ms since the epoch), $5 whether each runs again after
  * it had finished, $6 whether its pass is written in part
- * (pass_incomplete).  A run that ends has used up its cancel request;
+ * (pass_incomplete), $7 when the engine started each (ms since the
+ * epoch, or NULL).  A run that ends has used up its cancel request;
  * one that runs again starts without it and without its old error and
- * completion time.  (The second test of the id makes the plan find the
- * rows by the primary key, never by a scan of every run.)
+ * completion time.  A run's start time is the engine's, the clock its
+ * deadline was counted on, not the time its transaction began, which
+ * comes later on a busy machine.  (The second test of the id makes the
+ * plan find the rows by the primary key, never by a scan of every run.)
  */
 #define RUN_ENGINE_WRITE_SQL \
 	"UPDATE executions e SET " \
 	"status = r.st, " \
 	"started_at = CASE WHEN r.st <> 'PENDING' THEN " \
-	"coalesce(e.started_at, now()) END, " \
+	"coalesce(e.started_at, to_timestamp(r.started / 1000.0), now()) " \
+	"END, " \
 	"completed_at = CASE WHEN r.st IN ('SUCCESS', " \
 	"'FAILED', 'CANCELLED') THEN CASE WHEN " \
 	"r.again THEN now() " \
@@ -400,19 +404,20 @@ static const char engine_write_sql[] =
 	"queued = e.queued AND r.st = 'PENDING', " \
 	"engine_gen = e.engine_gen + 1 " \
 	"FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], " \
-	"$5::boolean[], $6::boolean[]) AS r(id, st, err, dl, again, part) " \
+	"$5::boolean[], $6::boolean[], $7::bigint[]) " \
+	"AS r(id, st, err, dl, again, part, started) " \
 	"WHERE e.id = r.id AND e.id = ANY($1::text[])"
 static const char run_engine_write_sql[] = RUN_ENGINE_WRITE_SQL;
 
 /*
  * run_engine_write and the doorbells of the runs it wrote, in one
  * statement: loom_event for each run, and loom_task_ready once when
- * $7 is true (an executor reads no payload of it).
+ * $8 is true (an executor reads no payload of it).
  */
 static const char run_engine_write_ring_sql[] =
     "WITH u AS (" RUN_ENGINE_WRITE_SQL " RETURNING e.id) "
     "SELECT count(pg_notify('loom_event', u.id)), CASE WHEN "
-    "$7::boolean THEN pg_notify('loom_task_ready', '') END FROM u";
+    "$8::boolean THEN pg_notify('loom_task_ready', '') END FROM u";
 
 const char *
 transition_run_engine_write_ring(void)
@@ -585,7 +590,7 @@ const struct transition transitions[TR__COUNT] = {
 	    run_cancel_workflow_sql, 1 },
 	[TR_RUN_ENGINE_WRITE] = { "run_engine_write", TRANSITION_RUN,
 	    (1u << RUN__COUNT) - 1, (1u << RUN__COUNT) - 1, TRANSITION_CORE,
-	    run_engine_write_sql, 6 },
+	    run_engine_write_sql, 7 },
 };
 
 const char *

@@ -632,7 +632,7 @@ static void
 test_run_engine_write(void)
 {
 	char id[96], xarr[100], starr[32];
-	const char *p[6];
+	const char *p[7];
 	int moved = 0, want = 0, bad = 0;
 
 	snprintf(id, sizeof(id), "exec-tr-runwrite-%ld", (long)getpid());
@@ -656,8 +656,8 @@ test_run_engine_write(void)
 			snprintf(starr, sizeof(starr), "{%s}",
 			    run_state_name((enum run_state)to));
 			p[0] = xarr, p[1] = starr;
-			p[2] = p[3] = "{NULL}", p[4] = p[5] = "{false}";
-			PQclear(qr(transition_sql(TR_RUN_ENGINE_WRITE), 6, p));
+			p[2] = p[3] = p[6] = "{NULL}", p[4] = p[5] = "{false}";
+			PQclear(qr(transition_sql(TR_RUN_ENGINE_WRITE), 7, p));
 			p[0] = id;
 			if (run_state_parse(q1("SELECT status FROM executions "
 					       "WHERE id = $1",
