@@ -200,7 +200,7 @@ runrows_close(struct runrows *rr)
 static void
 runrows_free(struct runrows *rr)
 {
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < RUNROW_N; i++)
 		buf_free(&rr->a[i]);
 }
 
