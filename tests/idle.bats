@@ -93,3 +93,26 @@ EOF
 	assert_equal "$(sql "SELECT executor FROM task_executions
 	    WHERE execution_id = '$E' AND status = 'SUCCESS'")" idle-b
 }
+
+@test "a long poll that the run's end answered leaves no timer: loom-api sleeps through the poll's deadline" {
+	cat >"$BATS_TEST_TMPDIR/wf.yaml" <<EOF
+id: idle-poll
+tasks:
+  - id: call
+    url: $BACKEND_URL/api/tasks/call?sleep=1000
+EOF
+	apply "$BATS_TEST_TMPDIR/wf.yaml"
+	E=$(trigger idle-poll)
+	t0=$(date +%s%N)
+	# polls of 8 s, each answered by a doorbell long before its deadline
+	for _ in $(seq 50); do
+		[ "$(curl -sS "$LOOM_API/api/v1/executions/$E?wait=8s" |
+		    jq -r .status)" != SUCCESS ] || break
+	done
+	assert_equal "$(sql "SELECT status FROM executions WHERE id = '$E'")" SUCCESS
+	wait_for -t 20 quiet 1 "$API_PID"
+	# the window runs from here to past the first poll's deadline, t0 + 8 s
+	left=$((9 - ($(date +%s%N) - t0) / 1000000000))
+	[ "$left" -ge 2 ] || skip "the machine took until the deadline to go quiet"
+	quiet "$left" "$API_PID"
+}

@@ -80,20 +80,30 @@ waiter_wake(struct api *a, struct api_conn *rc)
 	MHD_resume_connection(rc->mc);
 }
 
-/* key NULL: everyone. */
+/*
+ * Main thread; key NULL: everyone.  When the last waiter goes, so does
+ * the timer of its deadline: left armed, it would wake an idle server
+ * once, wait= after the last long poll.
+ */
 void
 wake_matching(struct api *a, const char *key)
 {
 	struct api_conn *rc, *next;
+	int woke = 0, none;
 
 	pthread_mutex_lock(&a->mu);
 	a->gen++;
 	for (rc = a->waiters; rc; rc = next) {
 		next = rc->wnext;
-		if (key == NULL || strcmp(rc->wait_key, key) == 0)
+		if (key == NULL || strcmp(rc->wait_key, key) == 0) {
 			waiter_wake(a, rc);
+			woke = 1;
+		}
 	}
+	none = a->waiters == NULL;
 	pthread_mutex_unlock(&a->mu);
+	if (woke && none)
+		loop_timer_stop(a->wait_timer);
 }
 
 /* Worker thread, inside the access handler. */
