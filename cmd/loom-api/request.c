@@ -488,12 +488,13 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	if (rc == NULL)
 		return;
 	pthread_mutex_lock(&a->mu);
-	/* The last waiter gone: the main loop stops its deadline's timer. */
-	kick = rc->waiting && rc->wnext == NULL && rc->wprev == NULL;
+	/* The last waiter gone, the main loop stops its deadline's timer. */
+	kick = rc->waiting;
 	if (rc->waiting)
 		waiter_unlink(a, rc);
 	a->inflight--;
-	kick = kick || (a->stopping && a->inflight == 0);
+	kick =
+	    (kick && a->waiters == NULL) || (a->stopping && a->inflight == 0);
 	pthread_mutex_unlock(&a->mu);
 	if (kick)
 		efd_kick(a);

@@ -175,7 +175,6 @@ advance_new(
 
 	if (claim != NULL)
 		a->claim = *claim;
-
 	a->edb = enginedb_new(NULL);
 	enginedb_set_writer(a->edb, send_writes, a, 1);
 	enginedb_set_run_end(a->edb, run_end, arg);
